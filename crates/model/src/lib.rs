@@ -1,0 +1,51 @@
+//! Wire types shared by the app (wasm) and the server.
+//!
+//! Everything that crosses HTTP is defined here once, so the two sides cannot drift apart.
+//! Times are milliseconds since the Unix epoch (`i64`), durations are milliseconds (`f64`).
+
+pub mod hitmap;
+pub mod range;
+pub mod trace;
+
+pub use hitmap::*;
+pub use range::*;
+pub use trace::*;
+
+use serde::{Deserialize, Serialize};
+
+/// Answer of `GET /api/v1/health`: lets the app (and load balancers) tell a live server from a dead one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+/// Body of every non-2xx API answer, so clients can show the server's own words to the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// Human-readable message, safe to show (never contains secrets).
+    pub error: String,
+    /// The HTTP status code, repeated for clients that only see the body.
+    pub status: u16,
+}
+
+/// One monitored service with its headline numbers over the asked range; feeds the service selector
+/// and the per-service summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub name: String,
+    /// Finished transactions in the range.
+    pub transactions: u64,
+    pub errors: u64,
+    /// Transactions per second over the range.
+    pub tps: f64,
+    pub p95_ms: f64,
+    /// errors / transactions, 0..=1.
+    pub error_rate: f64,
+}
+
+/// Answer of `GET /api/v1/services?from=&to=`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceList {
+    pub services: Vec<ServiceSummary>,
+}

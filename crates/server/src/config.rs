@@ -1,0 +1,77 @@
+//! Command line and environment (`SIGHTLINE_*`): the names here are a public interface that scripts use.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+/// Sightline — application and database performance monitor.
+#[derive(Debug, Parser)]
+#[command(name = "sightline", version, about)]
+pub struct Cli {
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, global = true, env = "SIGHTLINE_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the app and the API (and ingest OTLP on the same port).
+    Serve(ServeArgs),
+}
+
+/// Options of `sightline serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SIGHTLINE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Where the embedded store keeps its files.
+    #[arg(long, env = "SIGHTLINE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Run the built-in demo workload (gateway → balance, payment, recharge).
+    #[arg(long, env = "SIGHTLINE_DEMO")]
+    pub demo: bool,
+    /// The built app (Trunk's `dist/`); found automatically when run from the repository.
+    #[arg(long, env = "SIGHTLINE_DIST")]
+    pub dist: Option<PathBuf>,
+    /// Bearer token required on `POST /v1/traces` when set.
+    #[arg(long, env = "SIGHTLINE_INGEST_TOKEN", hide_env_values = true)]
+    pub ingest_token: Option<String>,
+    /// Drop stored transactions older than this many hours.
+    #[arg(long, env = "SIGHTLINE_RETENTION_HOURS", default_value_t = 72)]
+    pub retention_hours: u64,
+    /// Keep the store under this many megabytes (oldest data goes first).
+    #[arg(long, env = "SIGHTLINE_RETENTION_MB", default_value_t = 4096)]
+    pub retention_mb: u64,
+}
+
+impl ServeArgs {
+    /// Options for tests: an ephemeral port and the given data directory.
+    pub fn for_tests(data_dir: &Path) -> Self {
+        ServeArgs {
+            addr: "127.0.0.1:0".parse().expect("literal address"),
+            data_dir: data_dir.to_path_buf(),
+            demo: false,
+            dist: None,
+            ingest_token: None,
+            retention_hours: 72,
+            retention_mb: 4096,
+        }
+    }
+
+    /// The app directory: `--dist` if given, else `dist/` beside the working directory or above the binary
+    /// (so `target/*/sightline` run from anywhere in the repo finds the repo's `dist/`).
+    pub fn resolve_dist(&self) -> Option<PathBuf> {
+        if let Some(d) = &self.dist {
+            return Some(d.clone());
+        }
+        let mut candidates = vec![PathBuf::from("dist")];
+        if let Ok(exe) = std::env::current_exe() {
+            candidates.extend(exe.ancestors().skip(1).map(|a| a.join("dist")));
+        }
+        candidates.into_iter().find(|d| d.join("index.html").is_file())
+    }
+}

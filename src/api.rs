@@ -1,0 +1,1 @@
+//! Every request the app makes to the server.

@@ -1,0 +1,295 @@
+//! `cargo xtask <command>`: the project's own set-up and build automation, so a fresh machine needs
+//! nothing hand-installed.
+//!
+//! - `setup` — install what is missing (idempotent, quick when already done): Debian's wasm-capable
+//!   Rust + std sources + lld, Chromium + ChromeDriver, PostgreSQL; wasm-bindgen-cli at exactly the
+//!   version in Cargo.lock; Trunk 0.21; a Python venv with the OpenTelemetry SDK for ingest tests.
+//! - `build`  — `setup`, then build the app with Trunk (release) into `dist/`.
+//! - `run`    — `build`, then start `sightline serve --demo` (extra arguments are passed on).
+//! - `test`   — `build`, then every test: host unit/integration/E2E tests and wasm tests in Chromium.
+//! - `bench`  — criterion benchmarks of the server.
+
+use std::env;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{exit, Command, Stdio};
+use std::time::Instant;
+
+const TRUNK_VERSION: &str = "0.21";
+const APT_PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "lld-22",
+    "chromium",
+    "chromium-driver",
+    "postgresql",
+];
+const PY_PACKAGES: &[&str] = &["opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"];
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() {
+    let mut args = env::args().skip(1);
+    let cmd = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let started = Instant::now();
+    let result = match cmd.as_str() {
+        "setup" => setup(),
+        "build" => setup().and_then(|_| build_app()),
+        "run" => setup().and_then(|_| build_app()).and_then(|_| run(&rest)),
+        "test" => setup().and_then(|_| build_app()).and_then(|_| test(&rest)),
+        "bench" => bench(&rest),
+        _ => {
+            eprintln!("usage: cargo xtask <setup|build|run|test|bench> [args]");
+            exit(2);
+        }
+    };
+    match result {
+        Ok(()) => eprintln!("xtask {cmd}: done in {:.0?}", started.elapsed()),
+        Err(e) => {
+            eprintln!("xtask {cmd}: FAILED: {e}");
+            exit(1);
+        }
+    }
+}
+
+/// The repository root (the directory of the workspace Cargo.toml).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repo").to_path_buf()
+}
+
+/// Project-local install root for tools we build (`.tools/bin`).
+fn tools() -> PathBuf {
+    root().join(".tools")
+}
+
+fn step(msg: &str) {
+    eprintln!("==> {msg}");
+}
+
+fn run_cmd(cmd: &mut Command) -> Result {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} exited with {status}"))
+    }
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn is_root() -> bool {
+    output(Command::new("id").arg("-u")).map(|s| s.trim() == "0").unwrap_or(false)
+}
+
+/// `apt-get …` as root, or through sudo.
+fn apt(args: &[&str]) -> Command {
+    let mut c = if is_root() {
+        Command::new("apt-get")
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg("apt-get");
+        c
+    };
+    c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+    c
+}
+
+// ---------------------------------------------------------------- setup
+
+fn setup() -> Result {
+    let t = Instant::now();
+    apt_packages()?;
+    // The two cargo installs are independent: run them side by side.
+    let wbg = wasm_bindgen_version()?;
+    let mut jobs = Vec::new();
+    if !tool_has_version("wasm-bindgen", &wbg) {
+        step(&format!("installing wasm-bindgen-cli {wbg} (first time only, ~6 min)"));
+        jobs.push(cargo_install(&["wasm-bindgen-cli", "--version", &wbg])?);
+    }
+    if !tool_has_version("trunk", &format!("trunk {TRUNK_VERSION}")) {
+        step(&format!("installing trunk {TRUNK_VERSION} (first time only, ~5 min)"));
+        jobs.push(cargo_install(&["trunk", "--version", &format!("~{TRUNK_VERSION}"), "--locked"])?);
+    }
+    for (name, mut child) in jobs {
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("installing {name} failed ({status})"));
+        }
+    }
+    step(&format!("set-up complete in {:.0?}", t.elapsed()));
+    Ok(())
+}
+
+fn apt_packages() -> Result {
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .is_some_and(|s| s.contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    step(&format!("installing Debian packages: {}", missing.join(" ")));
+    run_cmd(&mut apt(&["update", "-q"]))?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend(&missing);
+    run_cmd(&mut apt(&args))
+}
+
+/// The `wasm-bindgen` crate version in Cargo.lock: the CLI must match it exactly.
+fn wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    Err("wasm-bindgen not found in Cargo.lock".into())
+}
+
+/// Looks for `name` in `.tools/bin`, `~/.cargo/bin` and PATH; true if one prints `want` in `--version`.
+fn tool_has_version(name: &str, want: &str) -> bool {
+    tool_dirs().iter().map(|d| d.join(name)).filter(|p| p.is_file()).any(|p| {
+        output(Command::new(&p).arg("--version")).is_some_and(|v| v.contains(want))
+    })
+}
+
+fn tool_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![tools().join("bin")];
+    if let Some(home) = env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))) {
+        dirs.push(home.join("bin"));
+    }
+    if let Some(path) = env::var_os("PATH") {
+        dirs.extend(env::split_paths(&path));
+    }
+    dirs
+}
+
+fn cargo_install(args: &[&str]) -> Result<(String, std::process::Child)> {
+    let child = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .arg("install")
+        .args(args)
+        .arg("--root")
+        .arg(tools())
+        .env("CARGO_TARGET_DIR", tools().join("build"))
+        .spawn()
+        .map_err(|e| format!("cannot run cargo install: {e}"))?;
+    Ok((args[0].to_string(), child))
+}
+
+/// PATH for wasm builds: Debian's wasm-capable rustc/cargo first, then our tools.
+fn wasm_path() -> OsString {
+    let mut dirs = vec![PathBuf::from("/usr/bin")];
+    dirs.extend(tool_dirs());
+    env::join_paths(dirs).expect("paths without separators")
+}
+
+/// Environment that builds std for wasm from Debian's sources (rustup cannot add the target here).
+fn wasm_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("PATH", wasm_path())
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort")
+        .env("CARGO_TARGET_DIR", root().join("target/wasm"))
+        .env_remove("CARGO")
+        .env_remove("RUSTC")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO_MANIFEST_DIR")
+}
+
+// ---------------------------------------------------------------- build / run
+
+fn build_app() -> Result {
+    step("building the app with Trunk (release)");
+    let t = Instant::now();
+    run_cmd(wasm_env(&mut Command::new("trunk")).args(["build", "--release"]).current_dir(root()))?;
+    step(&format!("app built into dist/ in {:.0?}", t.elapsed()));
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(extra: &[String]) -> Result {
+    step("building the server");
+    run_cmd(cargo().args(["build", "-p", "sightline-server", "--profile", "server"]))?;
+    let bin = root().join("target/server/sightline");
+    let mut cmd = Command::new(&bin);
+    cmd.arg("serve").arg("--demo").args(extra).current_dir(root());
+    step(&format!("starting {}", bin.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Replace this process so Ctrl-C reaches the server directly and it shuts down cleanly.
+        Err(format!("cannot exec the server: {}", cmd.exec()))
+    }
+    #[cfg(not(unix))]
+    run_cmd(&mut cmd)
+}
+
+// ---------------------------------------------------------------- test
+
+fn test(extra: &[String]) -> Result {
+    let t = Instant::now();
+    python_venv()?;
+    step("building the server for the end-to-end tests");
+    run_cmd(cargo().args(["build", "-p", "sightline-server"]))?;
+    step("host tests: unit, integration, and end-to-end in headless Chromium");
+    run_cmd(
+        cargo()
+            .args(["test", "--workspace", "--exclude", "xtask"])
+            .args(extra)
+            .env("SIGHTLINE_BIN", root().join("target/debug/sightline"))
+            .env("SIGHTLINE_DIST", root().join("dist"))
+            .env("SIGHTLINE_PYTHON", tools().join("venv/bin/python"))
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
+    )?;
+    step("wasm tests in headless Chromium (wasm-bindgen-test)");
+    let runner = tool_dirs()
+        .into_iter()
+        .map(|d| d.join("wasm-bindgen-test-runner"))
+        .find(|p| p.is_file())
+        .ok_or("wasm-bindgen-test-runner not found")?;
+    run_cmd(
+        wasm_env(&mut Command::new("cargo"))
+            .current_dir(root())
+            .args(["test", "-p", "sightline-app", "--target", "wasm32-unknown-unknown"])
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+    )?;
+    step(&format!("all tests passed in {:.0?}", t.elapsed()));
+    Ok(())
+}
+
+/// A venv with the real OpenTelemetry Python SDK, used by the ingest tests as a real client.
+fn python_venv() -> Result {
+    let venv = tools().join("venv");
+    let py = venv.join("bin/python");
+    let ok = py.is_file()
+        && output(Command::new(&py).args(["-c", "import opentelemetry.exporter.otlp.proto.http"])).is_some();
+    if ok {
+        return Ok(());
+    }
+    step("creating a Python venv with the OpenTelemetry SDK");
+    run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    run_cmd(Command::new(venv.join("bin/pip")).args(["install", "-q"]).args(PY_PACKAGES))
+}
+
+fn bench(extra: &[String]) -> Result {
+    run_cmd(cargo().args(["bench", "-p", "sightline-server"]).args(extra))
+}
