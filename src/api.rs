@@ -1,1 +1,190 @@
-//! Every request the app makes to the server.
+//! Every request the app makes to the server, and the one error type the pages render.
+//!
+//! Requests are aborted when the reactive scope that started them is cleaned up (the user left the
+//! page or changed the range), so stale answers never overwrite fresh ones.
+
+use std::fmt::Write as _;
+
+use gloo_net::http::Request;
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use serde::de::DeserializeOwned;
+use sightline_model::{
+    ActiveList, ApiErrorBody, Health, Hitmap, Order, Scale, ServiceList, Status, Trace, TransactionPage,
+};
+
+/// Why a request failed, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// No answer at all: server down, network gone.
+    #[error("cannot reach the Sightline server ({0})")]
+    Unreachable(String),
+    /// The server answered with an error; `message` is its own explanation.
+    #[error("{message} (HTTP {status})")]
+    Server { status: u16, message: String },
+    /// The server answered something this app version does not understand.
+    #[error("unexpected answer from the server: {0}")]
+    Decode(String),
+}
+
+thread_local! {
+    static PENDING: ArcRwSignal<u32> = ArcRwSignal::new(0);
+}
+
+/// Number of API requests in flight, for the global loading indicator.
+pub fn pending() -> ArcRwSignal<u32> {
+    PENDING.with(Clone::clone)
+}
+
+/// Decrements the in-flight counter however the request ends (success, error or abort).
+struct PendingGuard(ArcRwSignal<u32>);
+
+impl PendingGuard {
+    fn start() -> Self {
+        let p = pending();
+        p.update(|n| *n += 1);
+        PendingGuard(p)
+    }
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.update(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// GETs `path` and decodes JSON, aborting if the calling scope is cleaned up first; counted by the
+/// loading indicator.
+pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    let _pending = PendingGuard::start();
+    fetch_json(path).await
+}
+
+async fn fetch_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    let abort = web_sys::AbortController::new().ok();
+    let signal = abort.as_ref().map(|a| a.signal());
+    let abort = SendWrapper::new(abort);
+    on_cleanup(move || {
+        if let Some(a) = abort.take() {
+            a.abort();
+        }
+    });
+    let resp = Request::get(path)
+        .abort_signal(signal.as_ref())
+        .send()
+        .await
+        .map_err(|e| ApiError::Unreachable(e.to_string()))?;
+    if !resp.ok() {
+        let status = resp.status();
+        let message = match resp.json::<ApiErrorBody>().await {
+            Ok(body) => body.error,
+            Err(_) => resp.status_text(),
+        };
+        return Err(ApiError::Server { status, message });
+    }
+    resp.json::<T>().await.map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// Builds `path?k=v&…` from the parameters that are set, URL-escaping values.
+pub fn with_query(path: &str, params: &[(&str, Option<String>)]) -> String {
+    let mut url = path.to_string();
+    let mut sep = '?';
+    for (k, v) in params {
+        if let Some(v) = v {
+            let _ = write!(url, "{sep}{k}={}", js_sys::encode_uri_component(v));
+            sep = '&';
+        }
+    }
+    url
+}
+
+/// Not counted by the loading indicator: it runs every few seconds in the background.
+pub async fn health() -> Result<Health, ApiError> {
+    fetch_json("/api/v1/health").await
+}
+
+pub async fn services(from: i64, to: i64) -> Result<ServiceList, ApiError> {
+    get_json(&with_query("/api/v1/services", &[("from", Some(from.to_string())), ("to", Some(to.to_string()))]))
+        .await
+}
+
+/// Parameters of `GET /api/v1/hitmap`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HitmapParams {
+    pub from: i64,
+    pub to: i64,
+    pub service: Option<String>,
+    pub cols: u32,
+    pub rows: u32,
+    pub ymax_ms: f64,
+    pub scale: Scale,
+}
+
+pub async fn hitmap(p: HitmapParams) -> Result<Hitmap, ApiError> {
+    get_json(&with_query(
+        "/api/v1/hitmap",
+        &[
+            ("from", Some(p.from.to_string())),
+            ("to", Some(p.to.to_string())),
+            ("service", p.service),
+            ("cols", Some(p.cols.to_string())),
+            ("rows", Some(p.rows.to_string())),
+            ("ymax", Some(p.ymax_ms.to_string())),
+            ("scale", Some(p.scale.as_str().to_string())),
+        ],
+    ))
+    .await
+}
+
+/// A drag-selection on the hitmap: a time window and a duration band (`max_ms: None` = open-ended).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub from: i64,
+    pub to: i64,
+    pub min_ms: f64,
+    pub max_ms: Option<f64>,
+}
+
+/// Parameters of `GET /api/v1/transactions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionParams {
+    pub selection: Selection,
+    pub service: Option<String>,
+    pub status: Option<Status>,
+    pub order: Order,
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+pub async fn transactions(p: TransactionParams) -> Result<TransactionPage, ApiError> {
+    let s = &p.selection;
+    get_json(&with_query(
+        "/api/v1/transactions",
+        &[
+            ("from", Some(s.from.to_string())),
+            ("to", Some(s.to.to_string())),
+            ("min_ms", Some(s.min_ms.to_string())),
+            ("max_ms", s.max_ms.map(|m| m.to_string())),
+            ("service", p.service),
+            ("status", p.status.map(|s| match s {
+                Status::Ok => "ok".to_string(),
+                Status::Error => "error".to_string(),
+            })),
+            ("order", Some(match p.order {
+                Order::Slowest => "slowest".to_string(),
+                Order::Newest => "newest".to_string(),
+            })),
+            ("limit", Some(p.limit.to_string())),
+            ("cursor", p.cursor),
+        ],
+    ))
+    .await
+}
+
+pub async fn trace(trace_id: String) -> Result<Trace, ApiError> {
+    get_json(&format!("/api/v1/traces/{}", js_sys::encode_uri_component(&trace_id))).await
+}
+
+pub async fn active(service: Option<String>) -> Result<ActiveList, ApiError> {
+    get_json(&with_query("/api/v1/active", &[("service", service)])).await
+}

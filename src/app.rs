@@ -1,7 +1,46 @@
-//! Router and app shell.
+//! The router and the shell every page sits in.
+
 use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::top_bar::TopBar;
+use crate::hooks::{use_server_health, use_time_range, HEALTH_POLL_MS};
+use crate::pages::{apm::ApmPage, boards::BoardsPage, db::DbPage, not_found::NotFound, servers::ServersPage};
 
 #[component]
 pub fn App() -> impl IntoView {
-    view! { <h1>"Sightline"</h1> }
+    view! {
+        <Router>
+            <Shell />
+        </Router>
+    }
+}
+
+/// Top bar, the unreachable-server banner, and the routed page.
+#[component]
+fn Shell() -> impl IntoView {
+    let tr = use_time_range();
+    let health = use_server_health();
+    view! {
+        <TopBar tr=tr />
+        <Show when=move || health.get() == Some(false)>
+            <div class="banner banner-error" role="alert" data-testid="server-unreachable">
+                <strong>"Cannot reach the Sightline server."</strong>
+                {format!(
+                    " Retrying every {} s; what you see may be out of date.",
+                    HEALTH_POLL_MS / 1000,
+                )}
+            </div>
+        </Show>
+        <main class="page">
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=path!("/") view=move || view! { <ApmPage tr=tr /> } />
+                <Route path=path!("/apm") view=move || view! { <ApmPage tr=tr /> } />
+                <Route path=path!("/boards") view=move || view! { <BoardsPage /> } />
+                <Route path=path!("/db") view=move || view! { <DbPage /> } />
+                <Route path=path!("/servers") view=move || view! { <ServersPage /> } />
+            </Routes>
+        </main>
+    }
 }

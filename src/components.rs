@@ -1,0 +1,4 @@
+//! Reusable pieces of UI shared by several pages.
+
+pub mod error_view;
+pub mod top_bar;

@@ -1,0 +1,18 @@
+//! How a failed request looks: the server's own message, in place of the part that failed.
+
+use leptos::prelude::*;
+
+/// Fallback for `<ErrorBoundary>`: lists every error under a short title.
+#[component]
+pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
+    view! {
+        <div class="error-box" role="alert" data-testid="error">
+            <strong>"Could not load this view"</strong>
+            <ul>
+                {move || {
+                    errors.get().into_iter().map(|(_, e)| view! { <li>{e.to_string()}</li> }).collect_view()
+                }}
+            </ul>
+        </div>
+    }
+}

@@ -1,0 +1,251 @@
+//! The shell's top bar: product name, navigation, time range, service, theme, loading state.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+use leptos_use::{use_color_mode_with_options, ColorMode, UseColorModeOptions, UseColorModeReturn};
+use sightline_model::{format_duration_ms, TimeRange, PRESETS};
+
+use crate::format::{datetime_local, parse_datetime_local};
+use crate::hooks::{use_set_query, UseTimeRangeReturn, SHARED_PARAMS};
+
+/// Pages reachable from the navigation: (path, label, test id).
+const NAV: &[(&str, &str, &str)] = &[
+    ("/apm", "APM hitmap", "nav-apm"),
+    ("/boards", "Flex boards", "nav-boards"),
+    ("/db", "Database", "nav-db"),
+    ("/servers", "Servers", "nav-servers"),
+];
+
+#[component]
+pub fn TopBar(tr: UseTimeRangeReturn) -> impl IntoView {
+    let query = use_query_map();
+    // Navigation keeps the shared parameters (range, service) and drops page-specific ones.
+    let shared_query = move || {
+        let mut q = query.get();
+        let keys: Vec<String> = q.latest_values().map(|(k, _)| k.to_string()).collect();
+        for k in keys.iter().filter(|k| !SHARED_PARAMS.contains(&k.as_str())) {
+            q.remove(k);
+        }
+        q.to_query_string()
+    };
+    let pending = crate::api::pending();
+    view! {
+        <header class="top-bar">
+            <a class="brand" href="/apm" data-testid="brand">
+                <img src="/assets/favicon.svg" alt="" width="22" height="22" />
+                "Sightline"
+            </a>
+            <nav class="main-nav">
+                {NAV
+                    .iter()
+                    .map(|&(path, label, testid)| {
+                        view! {
+                            <A href=move || format!("{path}{}", shared_query()) attr:data-testid=testid>
+                                {label}
+                            </A>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            <div class="spacer"></div>
+            <ServiceSelect tr=tr />
+            <TimeRangePicker tr=tr />
+            <ThemeToggle />
+            <div
+                class="loading-bar"
+                data-testid="loading"
+                class:active=move || { pending.get() > 0 }
+                aria-hidden="true"
+            ></div>
+        </header>
+    }
+}
+
+/// Presets, a custom absolute range, and live on/off; everything goes through the URL.
+#[component]
+fn TimeRangePicker(tr: UseTimeRangeReturn) -> impl IntoView {
+    let set_query = use_set_query();
+    let custom_open = RwSignal::new(false);
+    let custom_from = RwSignal::new(String::new());
+    let custom_to = RwSignal::new(String::new());
+    let custom_error = RwSignal::new(None::<String>);
+
+    let label = move || match tr.range.get() {
+        TimeRange::Relative { ms } => format!("Last {}", format_duration_ms(ms)),
+        TimeRange::Absolute { from, to } => format!("{} → {}", datetime_local(from).replace('T', " "), datetime_local(to).replace('T', " ")),
+    };
+    let open_custom = move |_| {
+        let (from, to) = tr.window.get_untracked();
+        custom_from.set(datetime_local(from));
+        custom_to.set(datetime_local(to));
+        custom_error.set(None);
+        custom_open.update(|o| *o = !*o);
+    };
+    let apply_custom = {
+        let set_query = set_query.clone();
+        move |_| {
+            match (parse_datetime_local(&custom_from.get()), parse_datetime_local(&custom_to.get())) {
+                (Some(from), Some(to)) if from < to => {
+                    custom_open.set(false);
+                    set_query(vec![
+                        ("range", None),
+                        ("live", None),
+                        ("from", Some(from.to_string())),
+                        ("to", Some(to.to_string())),
+                    ]);
+                }
+                (Some(_), Some(_)) => custom_error.set(Some("“From” must be before “To”.".into())),
+                _ => custom_error.set(Some("Enter both dates.".into())),
+            }
+        }
+    };
+    let toggle_live = {
+        let set_query = set_query.clone();
+        move |_| {
+            if let TimeRange::Relative { ms } = tr.range.get_untracked() {
+                let live = !tr.live.get_untracked();
+                set_query(vec![
+                    ("range", Some(format_duration_ms(ms))),
+                    ("live", (!live).then(|| "0".to_string())),
+                ]);
+            } else {
+                // Going live from an absolute range: keep its length, end it now.
+                let (from, to) = tr.window.get_untracked();
+                set_query(vec![
+                    ("from", None),
+                    ("to", None),
+                    ("live", None),
+                    ("range", Some(format_duration_ms(((to - from) / 60_000).max(1) * 60_000))),
+                ]);
+            }
+        }
+    };
+
+    view! {
+        <div class="time-range" data-testid="time-range">
+            <span class="range-label" data-testid="range-label">{label}</span>
+            <div class="segmented">
+                {PRESETS
+                    .iter()
+                    .map(|&(name, ms)| {
+                        let set_query = set_query.clone();
+                        view! {
+                            <button
+                                data-testid=format!("range-{name}")
+                                class:selected=move || tr.range.get() == TimeRange::Relative { ms }
+                                on:click=move |_| {
+                                    set_query(vec![
+                                        ("range", Some(name.to_string())),
+                                        ("from", None),
+                                        ("to", None),
+                                    ])
+                                }
+                            >
+                                {name}
+                            </button>
+                        }
+                    })
+                    .collect_view()}
+                <button
+                    data-testid="range-custom"
+                    class:selected=move || matches!(tr.range.get(), TimeRange::Absolute { .. })
+                    on:click=open_custom
+                >
+                    "Custom"
+                </button>
+            </div>
+            <button
+                class="live-toggle"
+                data-testid="live-toggle"
+                class:on=move || tr.live.get()
+                aria-pressed=move || tr.live.get().to_string()
+                title="Follow the clock"
+                on:click=toggle_live
+            >
+                <span class="dot"></span>
+                {move || if tr.live.get() { "Live" } else { "Paused" }}
+            </button>
+            <Show when=move || custom_open.get()>
+                <div class="popover" data-testid="custom-range">
+                    <label>
+                        "From" <input type="datetime-local" step="1" data-testid="custom-from" bind:value=custom_from />
+                    </label>
+                    <label>
+                        "To" <input type="datetime-local" step="1" data-testid="custom-to" bind:value=custom_to />
+                    </label>
+                    {move || custom_error.get().map(|e| view! { <p class="field-error">{e}</p> })}
+                    <button class="primary" data-testid="custom-apply" on:click=apply_custom.clone()>
+                        "Apply"
+                    </button>
+                </div>
+            </Show>
+        </div>
+    }
+}
+
+/// Picks the service every page filters by (`?service=`); lists what the server has seen.
+#[component]
+fn ServiceSelect(tr: UseTimeRangeReturn) -> impl IntoView {
+    let set_query = use_set_query();
+    let services = RwSignal::new(Vec::<String>::new());
+    // Refresh the list when the window moves by a minute or more, not on every live tick.
+    let minute = Memo::new(move |_| {
+        let (from, to) = tr.window.get();
+        (from / 60_000, to / 60_000)
+    });
+    Effect::new(move |_| {
+        let (from, to) = minute.get();
+        spawn_local(async move {
+            if let Ok(list) = crate::api::services(from * 60_000, to * 60_000 + 60_000).await {
+                services.set(list.services.into_iter().map(|s| s.name).collect());
+            }
+        });
+    });
+    view! {
+        <select
+            class="service-select"
+            data-testid="service-select"
+            aria-label="Service"
+            prop:value=move || tr.service.get().unwrap_or_default()
+            on:change=move |ev| {
+                let v = event_target_value(&ev);
+                set_query(vec![("service", (!v.is_empty()).then_some(v))]);
+            }
+        >
+            <option value="">"All services"</option>
+            {move || {
+                let mut names = services.get();
+                if let Some(s) = tr.service.get() {
+                    if !names.contains(&s) {
+                        names.push(s);
+                    }
+                }
+                names
+                    .into_iter()
+                    .map(|n| view! { <option value=n.clone()>{n.clone()}</option> })
+                    .collect_view()
+            }}
+        </select>
+    }
+}
+
+/// Dark / light, remembered in local storage, applied as `data-theme` on `<html>`.
+#[component]
+fn ThemeToggle() -> impl IntoView {
+    let UseColorModeReturn { mode, set_mode, .. } = use_color_mode_with_options(
+        UseColorModeOptions::default().attribute("data-theme").storage_key("sightline-theme"),
+    );
+    let dark = move || mode.get() == ColorMode::Dark;
+    view! {
+        <button
+            class="theme-toggle"
+            data-testid="theme-toggle"
+            title="Switch dark / light"
+            on:click=move |_| set_mode.set(if dark() { ColorMode::Light } else { ColorMode::Dark })
+        >
+            {move || if dark() { "☾ Dark" } else { "☀ Light" }}
+        </button>
+    }
+}

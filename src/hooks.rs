@@ -1,0 +1,7 @@
+//! Browser behaviour as small `use_*` hooks (leptos-use style), one file each.
+
+mod use_server_health;
+mod use_time_range;
+
+pub use use_server_health::*;
+pub use use_time_range::*;

@@ -1,0 +1,7 @@
+//! One routed page per file.
+
+pub mod apm;
+pub mod boards;
+pub mod db;
+pub mod not_found;
+pub mod servers;
