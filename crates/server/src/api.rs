@@ -1,3 +1,9 @@
 //! HTTP handlers: thin, typed input in, `ApiResult` out; the work lives in `store` and `ingest`.
 
+pub mod active;
 pub mod health;
+pub mod hitmap;
+pub mod otlp;
+pub mod services;
+pub mod traces;
+pub mod transactions;

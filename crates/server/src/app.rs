@@ -1,13 +1,18 @@
 //! The HTTP surface, in one place:
 //!
 //! - `GET  /api/v1/health`                      → liveness and version
+//! - `GET  /api/v1/hitmap`, `/api/v1/hitmap/live` → binned counts, live stream of new transactions (SSE)
+//! - `GET  /api/v1/transactions`                → the transactions in a drag-selected rectangle
+//! - `GET  /api/v1/traces/{trace_id}`           → one assembled trace
+//! - `GET  /api/v1/active`, `/api/v1/services`  → running transactions, per-service summary
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
 //! - everything else under `/api/`              → JSON 404
 //! - any other path                             → the built app (SPA history fallback to `index.html`)
 
 use std::path::Path;
 
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
@@ -21,9 +26,20 @@ use crate::state::AppState;
 pub fn router(state: AppState, dist: Option<&Path>) -> Router {
     let api = Router::new()
         .route("/health", get(api::health::show))
+        .route("/hitmap", get(api::hitmap::show))
+        .route("/hitmap/live", get(api::hitmap::live))
+        .route("/transactions", get(api::transactions::list))
+        .route("/traces/{trace_id}", get(api::traces::show))
+        .route("/active", get(api::active::list))
+        .route("/services", get(api::services::list))
         .fallback(api_not_found);
+    // The OTLP handler enforces its own (configurable, decompressed) limit while reading the body.
+    let otlp = Router::new()
+        .route("/v1/traces", post(api::otlp::export))
+        .layer(DefaultBodyLimit::disable());
     let app = Router::new()
         .nest("/api/v1", api)
+        .merge(otlp)
         .route("/api", get(api_not_found))
         .route("/api/{*rest}", get(api_not_found));
     let app = match dist {

@@ -1,12 +1,38 @@
 //! OTLP/HTTP trace ingest: decode, turn spans into transactions and steps, store durably, then answer.
 //!
-//! In-flight work: a span whose `end_time_unix_nano` is 0 is a snapshot of a transaction or step still
-//! running. It feeds the active-transactions view and is replaced when the finished span arrives.
+//! # In-flight work
+//! A span whose `end_time_unix_nano` is 0 is a snapshot of a transaction or step still running. It feeds
+//! the active-transactions view (`GET /api/v1/active`) and the trace view, and is replaced when the
+//! finished span (same trace id and span id) arrives. A snapshot not refreshed for
+//! [`crate::store::ACTIVE_STALE_MS`] is considered abandoned and no longer shown as active. A service
+//! reports in-flight work by exporting such snapshots periodically (see docs/API.md).
+//!
+//! # What is accepted
+//! Spans are validated one by one: a span with a trace id that is not 16 bytes (or all zero), a span id that
+//! is not 8 bytes (or all zero), a parent id of the wrong length, a zero start time or an end before its start
+//! is rejected and counted in the response's `partial_success`; the rest of the request is stored. Resources
+//! without `service.name` get `unknown_service`, as the OpenTelemetry SDKs default it. Attribute values
+//! Sightline keeps are truncated (see [`MAX_TEXT`]) so a 10 MB attribute costs nothing downstream.
+
+pub mod http;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
+use prost::Message;
 
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::record::{kind, ErrorRecord, SpanRecord};
+
+/// Longest SQL text, URL or stack trace kept, in bytes. Longer values are cut at a character boundary and
+/// marked with `…`: the waterfall needs the start of a statement, not megabytes of it.
+pub const MAX_TEXT: usize = 16 * 1024;
+/// Longest span name, service, thread or exception type kept, in bytes.
+pub const MAX_NAME: usize = 512;
 
 /// What one export request achieved (maps to OTLP's `ExportTraceServiceResponse.partial_success`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +45,322 @@ pub struct IngestOutcome {
 
 /// Ingests one protobuf-encoded `ExportTraceServiceRequest` (already decompressed). Returns after the
 /// accepted spans are durable. The HTTP handler and the demo workload both come through here.
-pub async fn accept_protobuf(_state: &AppState, _body: Bytes) -> Result<IngestOutcome, AppError> {
-    Ok(IngestOutcome::default())
+pub async fn accept_protobuf(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
+    let request = decode_protobuf(body).await?;
+    accept_request(state, request).await
+}
+
+/// Ingests one OTLP/JSON `ExportTraceServiceRequest` (already decompressed); see [`accept_protobuf`].
+pub async fn accept_json(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
+    let request = run_cpu(body.len(), move || {
+        serde_json::from_slice::<ExportTraceServiceRequest>(&body)
+            .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP/JSON ExportTraceServiceRequest: {e}")))
+    })
+    .await?;
+    accept_request(state, request).await
+}
+
+/// Decodes protobuf; big bodies go to the blocking pool so one 16 MiB request does not stall the runtime.
+async fn decode_protobuf(body: Bytes) -> Result<ExportTraceServiceRequest, AppError> {
+    run_cpu(body.len(), move || {
+        ExportTraceServiceRequest::decode(body)
+            .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP protobuf ExportTraceServiceRequest: {e}")))
+    })
+    .await
+}
+
+/// Requests above this size are decoded on the blocking pool.
+const INLINE_CPU_BYTES: usize = 256 * 1024;
+
+async fn run_cpu<T: Send + 'static>(
+    size: usize,
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    if size <= INLINE_CPU_BYTES {
+        return f();
+    }
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("decoder task failed: {e}")))?
+}
+
+/// Validates and converts a decoded request, stores it durably, then announces new transactions live.
+pub async fn accept_request(state: &AppState, request: ExportTraceServiceRequest) -> Result<IngestOutcome, AppError> {
+    let converted = convert(request);
+    let accepted = converted.spans.len() as u64;
+    if !converted.spans.is_empty() {
+        let points = state
+            .store
+            .append(converted.spans)
+            .await
+            .map_err(|e| AppError::Unavailable(format!("{e:#}")))?;
+        if !points.is_empty() {
+            // No receiver is fine: nobody is watching live.
+            let _ = state.live.send(Arc::new(points));
+        }
+    }
+    Ok(IngestOutcome {
+        accepted_spans: accepted,
+        rejected_spans: converted.rejected,
+        message: converted.message,
+    })
+}
+
+/// Spans ready to store, and what was refused.
+#[derive(Debug, Default)]
+pub struct Converted {
+    pub spans: Vec<SpanRecord>,
+    pub rejected: u64,
+    pub message: Option<String>,
+}
+
+/// Turns an OTLP request into [`SpanRecord`]s, rejecting invalid spans one by one.
+pub fn convert(request: ExportTraceServiceRequest) -> Converted {
+    let mut out = Converted::default();
+    let mut first_reason: Option<String> = None;
+    for rs in request.resource_spans {
+        let service = rs
+            .resource
+            .as_ref()
+            .and_then(|r| find_str(&r.attributes, &["service.name"]))
+            .map(|s| truncate(s, MAX_NAME))
+            .unwrap_or_else(|| "unknown_service".to_string());
+        let resource_thread = rs.resource.as_ref().and_then(|r| thread_of(&r.attributes));
+        for ss in rs.scope_spans {
+            out.spans.reserve(ss.spans.len());
+            for span in ss.spans {
+                match convert_span(span, &service, resource_thread.as_deref()) {
+                    Ok(rec) => out.spans.push(rec),
+                    Err(reason) => {
+                        out.rejected += 1;
+                        first_reason.get_or_insert(reason);
+                    }
+                }
+            }
+        }
+    }
+    if out.rejected > 0 {
+        out.message = Some(format!(
+            "{} span(s) rejected; first reason: {}",
+            out.rejected,
+            first_reason.unwrap_or_default()
+        ));
+    }
+    out
+}
+
+fn valid_id(id: &[u8], len: usize) -> bool {
+    id.len() == len && id.iter().any(|b| *b != 0)
+}
+
+fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Result<SpanRecord, String> {
+    if !valid_id(&span.trace_id, 16) {
+        return Err(format!("trace_id must be 16 bytes, not all zero (got {} bytes)", span.trace_id.len()));
+    }
+    if !valid_id(&span.span_id, 8) {
+        return Err(format!("span_id must be 8 bytes, not all zero (got {} bytes)", span.span_id.len()));
+    }
+    let parent = if span.parent_span_id.iter().all(|b| *b == 0) { Vec::new() } else { span.parent_span_id };
+    if !parent.is_empty() && parent.len() != 8 {
+        return Err(format!("parent_span_id must be empty or 8 bytes (got {} bytes)", parent.len()));
+    }
+    if span.start_time_unix_nano == 0 {
+        return Err("start_time_unix_nano is 0".into());
+    }
+    if span.end_time_unix_nano != 0 && span.end_time_unix_nano < span.start_time_unix_nano {
+        return Err("end_time_unix_nano is before start_time_unix_nano".into());
+    }
+    let attrs = &span.attributes;
+    let span_kind = span.kind;
+    let is_transaction = parent.is_empty() || span_kind == SpanKind::Server as i32;
+
+    let db_system = find_str(attrs, &["db.system", "db.system.name"]);
+    let http_method = find_str(attrs, &["http.request.method", "http.method"]);
+    let url = find_str(attrs, &["url.full", "http.url"]);
+    let (step_kind, text, target) = if is_transaction {
+        let text = url.or_else(|| find_str(attrs, &["url.path", "http.target", "http.route"]));
+        (kind::TRANSACTION, text.map(|t| truncate(t, MAX_TEXT)), None)
+    } else if let Some(system) = db_system {
+        let stmt = find_str(attrs, &["db.query.text", "db.statement"]);
+        let target = match find_str(attrs, &["db.namespace", "db.name"]) {
+            Some(db) => format!("{system}/{db}"),
+            None => system.to_string(),
+        };
+        (kind::SQL, stmt.map(|s| truncate(s, MAX_TEXT)), Some(truncate(&target, MAX_NAME)))
+    } else if span_kind == SpanKind::Client as i32 && (http_method.is_some() || url.is_some()) {
+        let target = find_str(attrs, &["server.address", "net.peer.name"]).map(|s| {
+            match find_int(attrs, &["server.port", "net.peer.port"]) {
+                Some(port) => truncate(&format!("{s}:{port}"), MAX_NAME),
+                None => truncate(s, MAX_NAME),
+            }
+        });
+        let text = match (http_method, url) {
+            (Some(m), Some(u)) => Some(format!("{m} {u}")),
+            (None, Some(u)) => Some(u.to_string()),
+            (Some(m), None) => Some(m.to_string()),
+            (None, None) => None,
+        };
+        (kind::HTTP, text.map(|t| truncate(&t, MAX_TEXT)), target)
+    } else {
+        (kind::METHOD, None, None)
+    };
+
+    let status_error = span.status.as_ref().is_some_and(|s| s.code == StatusCode::Error as i32);
+    let status_message = span
+        .status
+        .as_ref()
+        .map(|s| s.message.as_str())
+        .filter(|m| !m.is_empty())
+        .map(|m| truncate(m, MAX_TEXT));
+    let exception = span.events.iter().find(|e| e.name == "exception").map(|e| ErrorRecord {
+        kind: find_str(&e.attributes, &["exception.type"]).map(|s| truncate(s, MAX_NAME)),
+        message: find_str(&e.attributes, &["exception.message"]).map(|s| truncate(s, MAX_TEXT)),
+        stacktrace: find_str(&e.attributes, &["exception.stacktrace"]).map(|s| truncate(s, MAX_TEXT)),
+    });
+    let failure = match exception {
+        Some(mut e) => {
+            if e.message.is_none() {
+                e.message = status_message;
+            }
+            Some(e)
+        }
+        None if status_error => Some(ErrorRecord { kind: None, message: status_message, stacktrace: None }),
+        None => None,
+    };
+    let thread = thread_of(attrs).or_else(|| resource_thread.map(str::to_string));
+
+    Ok(SpanRecord {
+        trace_id: span.trace_id,
+        span_id: span.span_id,
+        parent_span_id: parent,
+        service: service.to_string(),
+        name: truncate(&span.name, MAX_NAME),
+        span_kind,
+        start_ns: span.start_time_unix_nano,
+        end_ns: span.end_time_unix_nano,
+        error: status_error,
+        step_kind,
+        text,
+        target,
+        thread,
+        failure,
+        is_transaction,
+    })
+}
+
+/// `thread.name`, else `thread.id` as text.
+fn thread_of(attrs: &[KeyValue]) -> Option<String> {
+    if let Some(name) = find_str(attrs, &["thread.name"]) {
+        return Some(truncate(name, MAX_NAME));
+    }
+    find_int(attrs, &["thread.id"]).map(|id| format!("thread {id}"))
+}
+
+/// The first string value among `keys` (in that order of preference).
+fn find_str<'a>(attrs: &'a [KeyValue], keys: &[&str]) -> Option<&'a str> {
+    keys.iter().find_map(|k| {
+        attrs.iter().find(|kv| kv.key == *k).and_then(|kv| match kv.value.as_ref() {
+            Some(AnyValue { value: Some(any_value::Value::StringValue(s)) }) if !s.is_empty() => Some(s.as_str()),
+            _ => None,
+        })
+    })
+}
+
+/// The first integer value among `keys`; a numeric string counts too (some SDKs send ports as strings).
+fn find_int(attrs: &[KeyValue], keys: &[&str]) -> Option<i64> {
+    keys.iter().find_map(|k| {
+        attrs.iter().find(|kv| kv.key == *k).and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::IntValue(i) => Some(*i),
+            any_value::Value::StringValue(s) => s.parse().ok(),
+            _ => None,
+        })
+    })
+}
+
+/// Cuts `s` to at most `max` bytes at a character boundary, marking the cut with `…`.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = String::with_capacity(end + 3);
+    out.push_str(&s[..end]);
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }), ..Default::default() }
+    }
+
+    fn request(spans: Vec<Span>, service: Option<&str>) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: service.map(|s| vec![kv("service.name", s)]).unwrap_or_default(),
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope::default()),
+                    spans,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    fn span(span_id: u8, parent: Option<u8>) -> Span {
+        Span {
+            trace_id: vec![7; 16],
+            span_id: vec![span_id; 8],
+            parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+            name: format!("s{span_id}"),
+            start_time_unix_nano: 1_000_000_000,
+            end_time_unix_nano: 1_500_000_000,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn classifies_steps_and_rejects_bad_ids() {
+        let mut db = span(2, Some(1));
+        db.attributes = vec![kv("db.system", "postgresql"), kv("db.statement", "SELECT 1"), kv("db.name", "bank")];
+        let mut http = span(3, Some(1));
+        http.kind = SpanKind::Client as i32;
+        http.attributes = vec![kv("http.request.method", "GET"), kv("url.full", "http://x/y"), kv("server.address", "x")];
+        let mut bad = span(4, Some(1));
+        bad.trace_id = vec![1; 3];
+        let mut failing = span(5, Some(1));
+        failing.status = Some(Status { code: StatusCode::Error as i32, message: "boom".into() });
+        let out = convert(request(vec![span(1, None), db, http, bad, failing], None));
+        assert_eq!(out.rejected, 1);
+        assert!(out.message.unwrap().contains("trace_id"));
+        let s = &out.spans;
+        assert_eq!(s.len(), 4);
+        assert!(s[0].is_transaction);
+        assert_eq!(s[0].service, "unknown_service");
+        assert_eq!((s[1].step_kind, s[1].text.as_deref(), s[1].target.as_deref()), (kind::SQL, Some("SELECT 1"), Some("postgresql/bank")));
+        assert_eq!((s[2].step_kind, s[2].text.as_deref(), s[2].target.as_deref()), (kind::HTTP, Some("GET http://x/y"), Some("x")));
+        assert!(s[3].error);
+        assert_eq!(s[3].failure.as_ref().unwrap().message.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn truncation_keeps_char_boundaries() {
+        let s = "é".repeat(10_000);
+        let t = truncate(&s, 101);
+        assert!(t.len() <= 101 && t.ends_with('…'));
+        assert_eq!(truncate("short", 10), "short");
+    }
 }

@@ -18,7 +18,12 @@ pub struct AppState {
     pub live: broadcast::Sender<Arc<Vec<LivePoint>>>,
     /// Required bearer token for OTLP ingest, if configured. Never logged or sent to the browser.
     pub ingest_token: Option<Arc<str>>,
+    /// Largest OTLP request accepted, after decompression (`SIGHTLINE_INGEST_MAX_BYTES`, default 16 MiB).
+    pub ingest_max_bytes: usize,
 }
+
+/// How often retention runs (age and size limits, stale in-flight snapshots).
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl AppState {
     /// Opens (or creates) the embedded store under `args.data_dir`.
@@ -27,7 +32,17 @@ impl AppState {
             .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
         let store = store::open(args).with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
         let (live, _) = broadcast::channel(1024);
-        Ok(AppState { store, live, ingest_token: args.ingest_token.as_deref().map(Arc::from) })
+        let ingest_max_bytes = match std::env::var("SIGHTLINE_INGEST_MAX_BYTES") {
+            Ok(v) => v.trim().parse().with_context(|| format!("SIGHTLINE_INGEST_MAX_BYTES={v:?} is not a byte count"))?,
+            Err(_) => crate::ingest::http::DEFAULT_MAX_BODY,
+        };
+        spawn_retention(store.clone());
+        Ok(AppState {
+            store,
+            live,
+            ingest_token: args.ingest_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
+            ingest_max_bytes,
+        })
     }
 
     /// Flushes what must be flushed before the process exits.
@@ -36,4 +51,20 @@ impl AppState {
             tracing::error!(error = %e, "flushing the store at shutdown failed");
         }
     }
+}
+
+/// Runs retention now and then every [`RETENTION_EVERY`] on the blocking pool; stops with the runtime.
+fn spawn_retention(store: Arc<dyn TraceStore>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RETENTION_EVERY);
+        loop {
+            tick.tick().await;
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || s.enforce_retention(store::now_ms())).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = ?e, "retention pass failed"),
+                Err(e) => tracing::error!(error = %e, "retention task panicked"),
+            }
+        }
+    });
 }

@@ -1,25 +1,122 @@
 //! Durable storage of spans and transactions. `TraceStore` is the seam where a distributed backend
-//! (ClickHouse) can replace the embedded one.
+//! (ClickHouse) can replace the embedded one: the API layer only sees this trait and the model types.
+//!
+//! The embedded implementation ([`embedded::EmbeddedStore`]) keeps spans in fjall (an LSM tree with a
+//! write-ahead journal, fsynced once per group of concurrent requests) and the hitmap's columns in memory
+//! ([`columns`]), rebuilt from fjall at start-up. docs/STORE.md explains the layout and the choice.
+
+pub mod active;
+pub mod assemble;
+pub mod columns;
+pub mod embedded;
+pub mod record;
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, Order, ServiceList, Status, Trace, TransactionPage};
+
 use crate::config::ServeArgs;
+use record::SpanRecord;
+
+/// A snapshot of in-flight work not refreshed for this long is abandoned: no longer listed as active.
+pub const ACTIVE_STALE_MS: i64 = 10 * 60_000;
+
+/// Which transactions a hitmap or a list counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TxFilter {
+    /// End time window `[from, to)`, ms since the epoch.
+    pub from: i64,
+    pub to: i64,
+    /// Duration window `[min_ms, max_ms)`; `max_ms: None` is open-ended (the "≥ max" band).
+    pub min_ms: f64,
+    pub max_ms: Option<f64>,
+    pub service: Option<String>,
+    pub endpoint: Option<String>,
+    pub status: Option<Status>,
+}
+
+/// A page request for [`TraceStore::transactions`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxQuery {
+    pub filter: TxFilter,
+    pub order: Order,
+    pub limit: usize,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// Why a query could not be answered: bad input (the caller's fault) or a storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Storage(#[from] anyhow::Error),
+}
+
+impl From<QueryError> for crate::error::AppError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Invalid(m) => crate::error::AppError::BadRequest(m),
+            QueryError::Storage(e) => crate::error::AppError::Internal(e),
+        }
+    }
+}
+
+/// What retention removed in one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub transactions_removed: u64,
+    pub traces_removed: u64,
+    /// The oldest end time still kept, if anything was cut.
+    pub cutoff_ms: Option<i64>,
+}
 
 /// What the rest of the server needs from storage.
 pub trait TraceStore: Send + Sync + 'static {
+    /// Stores spans; the future resolves once they are durable (fsynced), and yields the hitmap points of
+    /// the transactions that were new, for the live stream.
+    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<Vec<LivePoint>>>;
+
+    /// Counts every stored transaction of `filter` (time window taken from `grid`) into the grid's cells.
+    fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap;
+
+    /// One page of the transactions matching `query`, with the exact total.
+    fn transactions(&self, query: &TxQuery) -> Result<TransactionPage, QueryError>;
+
+    /// The whole trace, assembled from all its stored spans; `None` if none is stored.
+    fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> anyhow::Result<Option<Trace>>;
+
+    /// Transactions reported in flight and not finished or stale.
+    fn active(&self, service: Option<&str>, now_ms: i64) -> ActiveList;
+
+    /// Per-service throughput, p95 and error rate over `[from, to)`.
+    fn services(&self, from: i64, to: i64) -> ServiceList;
+
+    /// Drops data older than the retention age or beyond the size budget.
+    fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<RetentionReport>;
+
     /// Makes everything acknowledged so far durable.
     fn flush(&self) -> anyhow::Result<()>;
 }
 
-struct Placeholder;
-
-impl TraceStore for Placeholder {
-    fn flush(&self) -> anyhow::Result<()> {
-        Ok(())
-    }
+/// Opens the embedded store configured by `args`.
+pub fn open(args: &ServeArgs) -> anyhow::Result<Arc<dyn TraceStore>> {
+    let store = embedded::EmbeddedStore::open(
+        &args.data_dir.join("store"),
+        embedded::Retention {
+            max_age_ms: (args.retention_hours as i64).saturating_mul(3_600_000),
+            max_bytes: args.retention_mb.saturating_mul(1024 * 1024),
+        },
+    )?;
+    Ok(Arc::new(store))
 }
 
-/// Opens the embedded store configured by `args`.
-pub fn open(_args: &ServeArgs) -> anyhow::Result<Arc<dyn TraceStore>> {
-    Ok(Arc::new(Placeholder))
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -1,0 +1,101 @@
+//! `GET /api/v1/hitmap` (counts per cell) and `GET /api/v1/hitmap/live` (new transactions as they are stored).
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Json;
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use sightline_model::{Grid, Hitmap, LivePoint, Scale};
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::error::{ApiResult, AppError, Query};
+use crate::state::AppState;
+use crate::store::now_ms;
+
+/// Largest grid the server bins: wider than any screen, small enough that an answer stays a few hundred KB.
+pub const MAX_COLS: u32 = 2000;
+pub const MAX_ROWS: u32 = 1000;
+
+/// Query of `GET /api/v1/hitmap`. Defaults: the last 15 minutes, 240 × 100 cells, 5 s, linear.
+#[derive(Debug, Deserialize)]
+pub struct HitmapParams {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub service: Option<String>,
+    pub cols: Option<u32>,
+    pub rows: Option<u32>,
+    pub ymax: Option<f64>,
+    pub scale: Option<Scale>,
+}
+
+impl HitmapParams {
+    /// The grid asked for, or why it makes no sense.
+    pub fn grid(&self, now_ms: i64) -> Result<Grid, AppError> {
+        let to = self.to.unwrap_or(now_ms);
+        let from = self.from.unwrap_or(to - 15 * 60_000);
+        if from >= to {
+            return Err(AppError::BadRequest(format!("from ({from}) must be before to ({to})")));
+        }
+        let cols = self.cols.unwrap_or(240);
+        if cols == 0 || cols > MAX_COLS {
+            return Err(AppError::BadRequest(format!("cols must be 1..={MAX_COLS}, not {cols}")));
+        }
+        let rows = self.rows.unwrap_or(100);
+        if rows == 0 || rows > MAX_ROWS {
+            return Err(AppError::BadRequest(format!("rows must be 1..={MAX_ROWS}, not {rows}")));
+        }
+        let ymax_ms = self.ymax.unwrap_or(5000.0);
+        if !(ymax_ms.is_finite() && ymax_ms > 0.0) {
+            return Err(AppError::BadRequest(format!("ymax must be a positive number of ms, not {ymax_ms}")));
+        }
+        Ok(Grid { from, to, cols, rows, ymax_ms, scale: self.scale.unwrap_or_default() })
+    }
+}
+
+/// Counts every transaction of the window into the grid, split ok / error.
+pub async fn show(State(state): State<AppState>, Query(p): Query<HitmapParams>) -> ApiResult<Hitmap> {
+    let grid = p.grid(now_ms())?;
+    let service = p.service.filter(|s| !s.is_empty());
+    let store = state.store.clone();
+    // A million-row scan takes milliseconds, but it is still CPU work: keep it off the async workers.
+    let h = tokio::task::spawn_blocking(move || store.hitmap(grid, service.as_deref()))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hitmap task failed: {e}")))?;
+    Ok(Json(h))
+}
+
+/// Query of `GET /api/v1/hitmap/live`.
+#[derive(Debug, Deserialize)]
+pub struct LiveParams {
+    pub service: Option<String>,
+}
+
+/// Server-sent events: each `data:` is a JSON array of [`LivePoint`]s for transactions just stored (one
+/// event per ingest request). A client that falls behind skips what it missed and should refetch the grid.
+pub async fn live(
+    State(state): State<AppState>,
+    Query(p): Query<LiveParams>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let service = p.service.filter(|s| !s.is_empty());
+    let stream = BroadcastStream::new(state.live.subscribe()).filter_map(move |msg| {
+        let service = service.clone();
+        async move {
+            let points = match msg {
+                Ok(p) => p,
+                // Lagged: tell the client so it can refetch the grid.
+                Err(_) => return Some(Ok(Event::default().event("lagged").data("{}"))),
+            };
+            let selected: Vec<&LivePoint> = match &service {
+                Some(s) => points.iter().filter(|p| &p.service == s).collect(),
+                None => points.iter().collect(),
+            };
+            if selected.is_empty() {
+                return None;
+            }
+            Some(Ok(Event::default().data(serde_json::to_string(&selected).unwrap_or_else(|_| "[]".into()))))
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

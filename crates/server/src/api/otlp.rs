@@ -1,0 +1,24 @@
+//! `POST /v1/traces`: OTLP/HTTP trace export. The envelope (token, encodings, limits) is in
+//! `crate::ingest::http`, the work in `crate::ingest`.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use crate::error::AppError;
+use crate::ingest::{self, http};
+use crate::state::AppState;
+
+/// Accepts one `ExportTraceServiceRequest` (protobuf or JSON, optionally gzip) and answers once the
+/// accepted spans are durable.
+pub async fn export(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    http::check_token(&state, &headers)?;
+    let encoding = http::Encoding::from_headers(&headers)?;
+    let bytes = http::read_body(&headers, body, state.ingest_max_bytes).await?;
+    let outcome = match encoding {
+        http::Encoding::Protobuf => ingest::accept_protobuf(&state, bytes).await?,
+        http::Encoding::Json => ingest::accept_json(&state, bytes).await?,
+    };
+    Ok(http::response(encoding, &outcome))
+}

@@ -1,0 +1,158 @@
+//! The OTLP/HTTP envelope around [`crate::ingest`]: token, content type, content encoding, size limits and
+//! the response in the request's own encoding, as the OTLP specification asks.
+
+use std::io::Read;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+use prost::Message;
+
+use crate::error::AppError;
+use crate::ingest::IngestOutcome;
+use crate::state::AppState;
+
+/// Default limit on a decompressed export request. OTLP exporters batch 512 spans by default (well under
+/// 1 MiB), so 16 MiB leaves room for huge attributes while bounding memory per request.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The two encodings OTLP/HTTP defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    /// From `Content-Type` (parameters such as `; charset=utf-8` ignored); anything else is a 415.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, AppError> {
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match ct.as_str() {
+            "application/x-protobuf" => Ok(Encoding::Protobuf),
+            "application/json" => Ok(Encoding::Json),
+            "" => Err(AppError::UnsupportedMediaType(
+                "missing Content-Type: use application/x-protobuf or application/json".into(),
+            )),
+            other => Err(AppError::UnsupportedMediaType(format!(
+                "Content-Type {other} is not OTLP: use application/x-protobuf or application/json"
+            ))),
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// Checks `Authorization: Bearer <token>` when a token is configured. The comparison does not stop at the
+/// first differing byte, so response timing does not reveal how much of a guess was right.
+pub fn check_token(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(expected) = state.ingest_token.as_deref() else { return Ok(()) };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .unwrap_or("");
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let diff = a.iter().zip(b).fold(a.len() ^ b.len(), |acc, (x, y)| acc | (*x ^ *y) as usize);
+    if diff == 0 {
+        Ok(())
+    } else {
+        Err(AppError::Unauthorized)
+    }
+}
+
+/// Reads the body (at most `max` bytes on the wire) and undoes `Content-Encoding: gzip`, stopping at `max`
+/// decompressed bytes so a gzip bomb costs at most `max` of memory.
+pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, AppError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let gzip = match encoding.as_str() {
+        "" | "identity" => false,
+        "gzip" | "x-gzip" => true,
+        other => {
+            return Err(AppError::UnsupportedMediaType(format!(
+                "Content-Encoding {other} is not supported: use gzip or none"
+            )))
+        }
+    };
+    let raw = axum::body::to_bytes(body, max).await.map_err(|e| too_large_or_bad(e, max))?;
+    if !gzip {
+        return Ok(raw);
+    }
+    let compressed_len = raw.len();
+    let work = move || -> Result<Bytes, AppError> {
+        let mut out = Vec::with_capacity((raw.len() * 4).min(max));
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .take(max as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| AppError::BadRequest(format!("cannot gunzip the request body: {e}")))?;
+        if out.len() > max {
+            return Err(AppError::PayloadTooLarge(format!("decompressed request is larger than {max} bytes")));
+        }
+        Ok(Bytes::from(out))
+    };
+    if compressed_len > 64 * 1024 {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("gunzip task failed: {e}")))?
+    } else {
+        work()
+    }
+}
+
+fn too_large_or_bad(e: axum::Error, max: usize) -> AppError {
+    // `to_bytes` reports the limit as a `LengthLimitError` source; anything else is a broken upload.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return AppError::PayloadTooLarge(format!("request body is larger than {max} bytes"));
+        }
+        source = s.source();
+    }
+    AppError::BadRequest(format!("cannot read the request body: {e}"))
+}
+
+/// `ExportTraceServiceResponse` in the request's encoding; `partial_success` only when spans were rejected.
+pub fn response(encoding: Encoding, outcome: &IngestOutcome) -> Response {
+    let partial = (outcome.rejected_spans > 0).then(|| ExportTracePartialSuccess {
+        rejected_spans: outcome.rejected_spans as i64,
+        error_message: outcome.message.clone().unwrap_or_default(),
+    });
+    let body = match encoding {
+        Encoding::Protobuf => ExportTraceServiceResponse { partial_success: partial }.encode_to_vec(),
+        // Written out rather than derived: OTLP/JSON wants int64 as a string and lowerCamelCase names.
+        Encoding::Json => match partial {
+            Some(p) => serde_json::json!({
+                "partialSuccess": { "rejectedSpans": p.rejected_spans.to_string(), "errorMessage": p.error_message }
+            }),
+            None => serde_json::json!({}),
+        }
+        .to_string()
+        .into_bytes(),
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()))],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,446 @@
+//! The hitmap's working set: every stored transaction as a few columns in per-minute blocks.
+//!
+//! Why columns in memory: the hitmap must count *every* transaction in the window (no sampling), and a
+//! million point reads from an LSM tree cannot be done in 30 ms, while a tight loop over a million
+//! `(end, duration, status, service)` tuples can. A row costs ~50 bytes, so a million transactions are ~50 MB.
+//! The durable copy is the fjall `tx` keyspace; these blocks are rebuilt from it at start-up.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use sightline_model::{Grid, Hitmap, Order, ServiceSummary, Status};
+
+use super::{QueryError, TxFilter};
+
+const MINUTE_MS: i64 = 60_000;
+
+/// Interns strings (services, endpoints) to small ids so columns stay narrow and filters compare integers.
+#[derive(Debug, Default)]
+pub struct Interner {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.ids.insert(s.to_string(), id);
+        id
+    }
+
+    pub fn get(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// One minute of transactions (by end time), column by column, in arrival order.
+#[derive(Debug, Default)]
+struct Block {
+    end_ms: Vec<i64>,
+    duration_ms: Vec<f64>,
+    service: Vec<u32>,
+    endpoint: Vec<u32>,
+    error: Vec<bool>,
+    /// `trace_id ‖ span_id`: with `end_ms` this is the transaction's key in the durable store.
+    ids: Vec<[u8; 24]>,
+}
+
+impl Block {
+    fn len(&self) -> usize {
+        self.end_ms.len()
+    }
+}
+
+/// A transaction as the columns see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxRow<'a> {
+    pub end_ms: i64,
+    pub duration_ms: f64,
+    pub service: &'a str,
+    pub endpoint: &'a str,
+    pub error: bool,
+    pub ids: [u8; 24],
+}
+
+/// Where a selected transaction lives, in list order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SortKey {
+    /// Primary key: the duration's bits (monotonic for non-negative floats) for slowest-first, else the end.
+    pub primary: u64,
+    pub end_ms: i64,
+    pub ids: [u8; 24],
+}
+
+impl SortKey {
+    fn of(order: Order, end_ms: i64, duration_ms: f64, ids: [u8; 24]) -> Self {
+        let primary = match order {
+            Order::Slowest => duration_ms.max(0.0).to_bits(),
+            // Shifted so that negative end times (never valid, but never a panic) still order.
+            Order::Newest => (end_ms as u64) ^ (1 << 63),
+        };
+        SortKey { primary, end_ms, ids }
+    }
+
+    /// `s`/`n`, then hex of the key: opaque to clients, checked on the way back in.
+    pub fn to_cursor(&self, order: Order) -> String {
+        let mut raw = [0u8; 40];
+        raw[..8].copy_from_slice(&self.primary.to_be_bytes());
+        raw[8..16].copy_from_slice(&self.end_ms.to_be_bytes());
+        raw[16..].copy_from_slice(&self.ids);
+        let tag = match order {
+            Order::Slowest => 's',
+            Order::Newest => 'n',
+        };
+        format!("{tag}{}", const_hex::encode(raw))
+    }
+
+    pub fn from_cursor(order: Order, s: &str) -> Result<Self, QueryError> {
+        let bad = || QueryError::Invalid("bad cursor: pass back next_cursor unchanged, with the same order".into());
+        let tag = match order {
+            Order::Slowest => "s",
+            Order::Newest => "n",
+        };
+        let hex = s.strip_prefix(tag).ok_or_else(bad)?;
+        let raw = const_hex::decode(hex).map_err(|_| bad())?;
+        if raw.len() != 40 {
+            return Err(bad());
+        }
+        Ok(SortKey {
+            primary: u64::from_be_bytes(raw[..8].try_into().map_err(|_| bad())?),
+            end_ms: i64::from_be_bytes(raw[8..16].try_into().map_err(|_| bad())?),
+            ids: raw[16..].try_into().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// Result of a selection: the page's keys in list order, the exact total, and whether more follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub keys: Vec<SortKey>,
+    pub total: u64,
+    pub more: bool,
+}
+
+/// Every stored transaction, column-wise, in per-minute blocks keyed by end minute.
+#[derive(Debug, Default)]
+pub struct Columns {
+    blocks: BTreeMap<i64, Block>,
+    pub services: Interner,
+    pub endpoints: Interner,
+    len: usize,
+}
+
+/// Resolved filter: names turned into ids once, before the scan.
+struct Compiled {
+    from: i64,
+    to: i64,
+    min_ms: f64,
+    max_ms: f64,
+    service: Option<u32>,
+    endpoint: Option<u32>,
+    status: Option<bool>,
+}
+
+impl Compiled {
+    #[inline]
+    fn matches(&self, b: &Block, i: usize) -> bool {
+        let end = b.end_ms[i];
+        let d = b.duration_ms[i];
+        end >= self.from
+            && end < self.to
+            && d >= self.min_ms
+            && d < self.max_ms
+            && self.service.is_none_or(|s| b.service[i] == s)
+            && self.endpoint.is_none_or(|e| b.endpoint[i] == e)
+            && self.status.is_none_or(|e| b.error[i] == e)
+    }
+}
+
+impl Columns {
+    /// Number of transactions held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds one finished transaction.
+    pub fn push(&mut self, row: TxRow<'_>) {
+        let svc = self.services.intern(row.service);
+        let ep = self.endpoints.intern(row.endpoint);
+        let b = self.blocks.entry(row.end_ms.div_euclid(MINUTE_MS)).or_default();
+        b.end_ms.push(row.end_ms);
+        b.duration_ms.push(row.duration_ms);
+        b.service.push(svc);
+        b.endpoint.push(ep);
+        b.error.push(row.error);
+        b.ids.push(row.ids);
+        self.len += 1;
+    }
+
+    /// Blocks that may hold end times in `[from, to)`.
+    fn blocks_in(&self, from: i64, to: i64) -> impl DoubleEndedIterator<Item = &Block> {
+        let valid = from < to;
+        let lo = from.div_euclid(MINUTE_MS);
+        let hi = to.saturating_sub(1).div_euclid(MINUTE_MS).max(lo);
+        self.blocks.range(lo..=hi).filter(move |_| valid).map(|(_, b)| b)
+    }
+
+    /// Bins every transaction of the grid's window (optionally one service) with the model's shared
+    /// [`Grid::col_of`] / [`Grid::row_of`], so the app's live updates land in the same cells.
+    pub fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap {
+        let mut h = Hitmap::empty(grid);
+        let svc = match service {
+            Some(name) => match self.services.get(name) {
+                Some(id) => Some(id),
+                None => return h,
+            },
+            None => None,
+        };
+        let (mut total, mut total_err) = (0u64, 0u64);
+        for b in self.blocks_in(grid.from, grid.to) {
+            for i in 0..b.len() {
+                if let Some(s) = svc {
+                    if b.service[i] != s {
+                        continue;
+                    }
+                }
+                let Some(col) = grid.col_of(b.end_ms[i]) else { continue };
+                let idx = grid.index(col, grid.row_of(b.duration_ms[i]));
+                if b.error[i] {
+                    h.err[idx] += 1;
+                    total_err += 1;
+                } else {
+                    h.ok[idx] += 1;
+                }
+                total += 1;
+            }
+        }
+        h.total = total;
+        h.total_err = total_err;
+        h
+    }
+
+    fn compile(&self, f: &TxFilter) -> Option<Compiled> {
+        let service = match &f.service {
+            Some(s) => Some(self.services.get(s)?),
+            None => None,
+        };
+        let endpoint = match &f.endpoint {
+            Some(e) => Some(self.endpoints.get(e)?),
+            None => None,
+        };
+        Some(Compiled {
+            from: f.from,
+            to: f.to,
+            min_ms: f.min_ms,
+            max_ms: f.max_ms.unwrap_or(f64::INFINITY),
+            service,
+            endpoint,
+            status: f.status.map(|s| s == Status::Error),
+        })
+    }
+
+    /// The first `limit` transactions of `filter` in `order` that come after `after` (a previous page's last
+    /// key), and the exact number matching the filter. One pass over the window's blocks with a bounded heap.
+    pub fn select(&self, filter: &TxFilter, order: Order, limit: usize, after: Option<SortKey>) -> Selection {
+        let Some(c) = self.compile(filter) else {
+            return Selection { keys: Vec::new(), total: 0, more: false };
+        };
+        let want = limit + 1;
+        // Min-heap of the best `want` keys seen (list order is descending keys).
+        let mut heap: BinaryHeap<Reverse<SortKey>> = BinaryHeap::with_capacity(want + 1);
+        let mut total = 0u64;
+        for b in self.blocks_in(c.from, c.to) {
+            for i in 0..b.len() {
+                if !c.matches(b, i) {
+                    continue;
+                }
+                total += 1;
+                let key = SortKey::of(order, b.end_ms[i], b.duration_ms[i], b.ids[i]);
+                if after.is_some_and(|a| key >= a) {
+                    continue;
+                }
+                if heap.len() < want {
+                    heap.push(Reverse(key));
+                } else if heap.peek().is_some_and(|Reverse(min)| key > *min) {
+                    heap.pop();
+                    heap.push(Reverse(key));
+                }
+            }
+        }
+        let mut keys: Vec<SortKey> = heap.into_iter().map(|Reverse(k)| k).collect();
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        Selection { keys, total, more }
+    }
+
+    /// Per-service counts, p95 and error rate over `[from, to)`. Services with no transaction in the window
+    /// are listed with zeros, so the selector still offers them.
+    pub fn services(&self, from: i64, to: i64) -> Vec<ServiceSummary> {
+        let n = self.services.len();
+        let mut durations: Vec<Vec<f64>> = vec![Vec::new(); n];
+        let mut errors = vec![0u64; n];
+        for b in self.blocks_in(from, to) {
+            for i in 0..b.len() {
+                let end = b.end_ms[i];
+                if end < from || end >= to {
+                    continue;
+                }
+                let s = b.service[i] as usize;
+                durations[s].push(b.duration_ms[i]);
+                errors[s] += b.error[i] as u64;
+            }
+        }
+        let secs = ((to - from) as f64 / 1000.0).max(1e-3);
+        let mut out: Vec<ServiceSummary> = durations
+            .into_iter()
+            .enumerate()
+            .map(|(s, mut d)| {
+                let count = d.len() as u64;
+                let p95 = percentile(&mut d, 0.95);
+                ServiceSummary {
+                    name: self.services.name(s as u32).to_string(),
+                    transactions: count,
+                    errors: errors[s],
+                    tps: count as f64 / secs,
+                    p95_ms: p95,
+                    error_rate: if count == 0 { 0.0 } else { errors[s] as f64 / count as f64 },
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Drops whole minutes ending before `cutoff_ms`; returns how many transactions went.
+    pub fn drop_before(&mut self, cutoff_ms: i64) -> u64 {
+        let keep = self.blocks.split_off(&cutoff_ms.div_euclid(MINUTE_MS));
+        let dropped: usize = self.blocks.values().map(Block::len).sum();
+        self.blocks = keep;
+        self.len -= dropped;
+        dropped as u64
+    }
+
+    /// End time of the oldest minute held.
+    pub fn oldest_ms(&self) -> Option<i64> {
+        self.blocks.keys().next().map(|m| m * MINUTE_MS)
+    }
+
+    /// End time of the newest minute held.
+    pub fn newest_ms(&self) -> Option<i64> {
+        self.blocks.keys().next_back().map(|m| (m + 1) * MINUTE_MS)
+    }
+}
+
+/// The `q` quantile (nearest rank) of `v`, reordering it; 0 for an empty slice.
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+    let (_, x, _) = v.select_nth_unstable_by(rank, |a, b| a.total_cmp(b));
+    *x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_model::Scale;
+
+    fn ids(n: u32) -> [u8; 24] {
+        let mut k = [1u8; 24];
+        k[20..].copy_from_slice(&n.to_be_bytes());
+        k
+    }
+
+    fn sample() -> Columns {
+        let mut c = Columns::default();
+        for i in 0..1000u32 {
+            c.push(TxRow {
+                end_ms: 1_000_000 + i as i64 * 100,
+                duration_ms: (i % 50) as f64 * 10.0,
+                service: if i % 2 == 0 { "a" } else { "b" },
+                endpoint: "GET /",
+                error: i % 10 == 0,
+                ids: ids(i),
+            });
+        }
+        c
+    }
+
+    #[test]
+    fn hitmap_counts_everything_once() {
+        let c = sample();
+        let g = Grid { from: 1_000_000, to: 1_100_000, cols: 240, rows: 100, ymax_ms: 100.0, scale: Scale::Log };
+        let h = c.hitmap(g, None);
+        assert_eq!(h.total, 1000);
+        assert_eq!(h.total_err, 100);
+        assert_eq!(h.ok.iter().chain(&h.err).map(|x| *x as u64).sum::<u64>(), 1000);
+        assert_eq!(c.hitmap(g, Some("a")).total, 500);
+        assert_eq!(c.hitmap(g, Some("nope")).total, 0);
+    }
+
+    #[test]
+    fn select_pages_are_disjoint_ordered_and_complete() {
+        let c = sample();
+        let f = TxFilter { from: 0, to: i64::MAX, min_ms: 0.0, max_ms: None, ..Default::default() };
+        for order in [Order::Slowest, Order::Newest] {
+            let mut after = None;
+            let mut seen = Vec::new();
+            loop {
+                let s = c.select(&f, order, 64, after);
+                assert_eq!(s.total, 1000);
+                seen.extend(s.keys.iter().copied());
+                if !s.more {
+                    break;
+                }
+                let last = *s.keys.last().unwrap();
+                after = Some(SortKey::from_cursor(order, &last.to_cursor(order)).unwrap());
+            }
+            assert_eq!(seen.len(), 1000);
+            assert!(seen.windows(2).all(|w| w[0] > w[1]));
+        }
+        // Band [100, 200) and the open-ended band.
+        let band = TxFilter { min_ms: 100.0, max_ms: Some(200.0), ..f.clone() };
+        assert_eq!(c.select(&band, Order::Slowest, 10, None).total, 200);
+        let top = TxFilter { min_ms: 490.0, max_ms: None, ..f.clone() };
+        assert_eq!(c.select(&top, Order::Slowest, 10, None).total, 20);
+        let zero = TxFilter { min_ms: 0.0, max_ms: Some(0.5), ..f };
+        assert_eq!(c.select(&zero, Order::Slowest, 10, None).total, 20);
+    }
+
+    #[test]
+    fn services_and_retention() {
+        let mut c = sample();
+        let s = c.services(0, i64::MAX / 2);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].transactions, 500);
+        assert!((s[0].error_rate - 0.2).abs() < 1e-9);
+        // 25 distinct durations 20 times each: the 475th of 500 is 460 ms.
+        assert_eq!(s[0].p95_ms, 460.0);
+        let before = c.len();
+        let dropped = c.drop_before(1_060_000);
+        assert_eq!(c.len() as u64 + dropped, before as u64);
+        assert!(c.oldest_ms().unwrap() >= 1_020_000);
+    }
+}

@@ -1,0 +1,477 @@
+//! The embedded store: fjall for durability, columns in memory for the hitmap.
+//!
+//! Keyspaces (see `record` for key layouts):
+//! - `spans`: every finished span, by `trace_id ‖ span_id` (a trace is one prefix scan);
+//! - `tx`: every finished transaction, by `end_ms ‖ ids` (time order: start-up rebuild and retention);
+//! - `minutes`: `start minute ‖ trace_id`, so retention finds the traces of an expired minute;
+//! - `inflight`: the latest in-flight snapshot per span, deleted when the span finishes.
+//!
+//! Writes go through one committer thread that takes every request queued at that moment, writes them in
+//! one batch and fsyncs the journal once (group commit): an acknowledged request has been fsynced, and
+//! concurrent requests share the fsync instead of queueing behind one each.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use anyhow::Context;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use futures::future::BoxFuture;
+use prost::Message;
+use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, ServiceList, Trace, TransactionPage};
+use tokio::sync::oneshot;
+
+use super::active::Active;
+use super::columns::{Columns, SortKey, TxRow};
+use super::record::{minute_key, span_key, tx_key, SpanRecord};
+use super::{assemble, now_ms, QueryError, RetentionReport, TraceStore, TxQuery};
+
+/// Retention limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Transactions ending longer ago than this are dropped (with their traces).
+    pub max_age_ms: i64,
+    /// When the store's files exceed this, the oldest tenth of the time range is dropped per pass.
+    pub max_bytes: u64,
+}
+
+/// Most requests merged into one group commit; bounds the latency one slow group adds to the next.
+const MAX_GROUP: usize = 256;
+/// Deletions are committed in chunks of this many keys, so retention never builds a huge batch.
+const DELETE_CHUNK: usize = 10_000;
+const MINUTE_MS: i64 = 60_000;
+
+struct Job {
+    spans: Vec<(SpanRecord, Vec<u8>)>,
+    done: oneshot::Sender<anyhow::Result<Vec<LivePoint>>>,
+}
+
+struct Inner {
+    db: Database,
+    spans: Keyspace,
+    txs: Keyspace,
+    minutes: Keyspace,
+    inflight: Keyspace,
+    columns: RwLock<Columns>,
+    active: Mutex<Active>,
+    retention: Retention,
+}
+
+/// Durable trace store on fjall; see the module docs.
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `dir`, replays fjall's journal, and rebuilds the in-memory columns
+    /// and the in-flight list from disk.
+    pub fn open(dir: &Path, retention: Retention) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let db = Database::builder(dir)
+            .open()
+            .with_context(|| format!("cannot open the fjall database in {}", dir.display()))?;
+        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
+        let inner = Inner {
+            spans: ks("spans")?,
+            txs: ks("tx")?,
+            minutes: ks("minutes")?,
+            inflight: ks("inflight")?,
+            db,
+            columns: RwLock::new(Columns::default()),
+            active: Mutex::new(Active::default()),
+            retention,
+        };
+        inner.rebuild()?;
+        let inner = Arc::new(inner);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let worker = inner.clone();
+        let committer = std::thread::Builder::new()
+            .name("store-commit".into())
+            .spawn(move || worker.commit_loop(rx))
+            .context("cannot start the committer thread")?;
+        Ok(EmbeddedStore { inner, jobs: Mutex::new(Some(tx)), committer: Mutex::new(Some(committer)) })
+    }
+
+    /// Number of transactions in the hitmap columns.
+    pub fn transaction_count(&self) -> usize {
+        self.inner.columns.read().expect("columns lock").len()
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        // Closing the channel ends the committer after it drained what was queued.
+        self.jobs.lock().expect("jobs lock").take();
+        if let Some(h) = self.committer.lock().expect("committer lock").take() {
+            let _ = h.join();
+        }
+        let _ = self.inner.db.persist(PersistMode::SyncAll);
+    }
+}
+
+impl Inner {
+    fn rebuild(&self) -> anyhow::Result<()> {
+        let mut cols = self.columns.write().expect("columns lock");
+        for kv in self.txs.iter() {
+            let (_, v) = kv.into_inner().context("reading transactions")?;
+            let s = SpanRecord::decode(&*v).context("decoding a stored transaction")?;
+            cols.push(row_of(&s));
+        }
+        let now = now_ms();
+        let mut active = self.active.lock().expect("active lock");
+        for kv in self.inflight.iter() {
+            let (_, v) = kv.into_inner().context("reading in-flight spans")?;
+            active.report(SpanRecord::decode(&*v).context("decoding an in-flight span")?, now);
+        }
+        tracing::info!(transactions = cols.len(), in_flight = active.len(), "store opened");
+        Ok(())
+    }
+
+    fn commit_loop(&self, rx: mpsc::Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(j) => group.push(j),
+                    Err(_) => break,
+                }
+            }
+            match self.commit(&group) {
+                Ok(points) => {
+                    for (job, p) in group.into_iter().zip(points) {
+                        let _ = job.done.send(Ok(p));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "storing spans failed");
+                    for job in group {
+                        let _ = job.done.send(Err(anyhow::anyhow!("storing spans failed: {e:#}")));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a group of requests in one batch, fsyncs once, then publishes them to the columns and the
+    /// in-flight list. Returns each request's new transactions as live points.
+    fn commit(&self, group: &[Job]) -> anyhow::Result<Vec<Vec<LivePoint>>> {
+        let mut batch = self.db.batch();
+        let mut seen_tx: HashSet<[u8; 32]> = HashSet::new();
+        let mut seen_minute: HashSet<[u8; 24]> = HashSet::new();
+        let mut new_tx: Vec<Vec<&SpanRecord>> = Vec::with_capacity(group.len());
+        let mut finished: Vec<[u8; 24]> = Vec::new();
+        let mut running: Vec<&SpanRecord> = Vec::new();
+        {
+            let active = self.active.lock().expect("active lock");
+            for job in group {
+                let mut txs = Vec::new();
+                for (s, bytes) in &job.spans {
+                    let ids = s.ids();
+                    let start_minute = (s.start_ns / 1_000_000) as i64 / MINUTE_MS;
+                    let mk = minute_key(start_minute, &s.trace_id);
+                    if seen_minute.insert(mk) {
+                        batch.insert(&self.minutes, &mk[..], b"".as_slice());
+                    }
+                    if s.in_flight() {
+                        // A stale snapshot arriving after the finished span must not resurrect it.
+                        if !self.spans.contains_key(span_key(&ids))? {
+                            batch.insert(&self.inflight, &ids[..], &bytes[..]);
+                            running.push(s);
+                        }
+                        continue;
+                    }
+                    batch.insert(&self.spans, &span_key(&ids)[..], &bytes[..]);
+                    if active.contains(&ids) {
+                        batch.remove(&self.inflight, &ids[..]);
+                        finished.push(ids);
+                    }
+                    if s.is_transaction {
+                        let key = tx_key(s.end_ms(), &ids);
+                        // An OTLP retry re-sends spans already stored: count each transaction once.
+                        if seen_tx.insert(key) && !self.txs.contains_key(key)? {
+                            batch.insert(&self.txs, &key[..], &bytes[..]);
+                            txs.push(s);
+                        }
+                    }
+                }
+                new_tx.push(txs);
+            }
+        }
+        batch.commit().context("writing the batch")?;
+        self.db.persist(PersistMode::SyncData).context("fsync of the journal")?;
+
+        {
+            let mut cols = self.columns.write().expect("columns lock");
+            for s in new_tx.iter().flatten() {
+                cols.push(row_of(s));
+            }
+        }
+        {
+            let now = now_ms();
+            let mut active = self.active.lock().expect("active lock");
+            for ids in &finished {
+                active.finish(ids);
+            }
+            for s in running {
+                active.report(s.clone(), now);
+            }
+        }
+        Ok(new_tx
+            .into_iter()
+            .map(|txs| {
+                txs.into_iter()
+                    .map(|s| LivePoint {
+                        end_ms: s.end_ms(),
+                        duration_ms: s.duration_ms(),
+                        error: s.error,
+                        service: s.service.clone(),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Removes everything that ended (transactions) or started (traces) before `cutoff_ms`, a minute boundary.
+    fn remove_before(&self, cutoff_ms: i64) -> anyhow::Result<RetentionReport> {
+        let transactions_removed = self.columns.write().expect("columns lock").drop_before(cutoff_ms);
+        let mut report = RetentionReport { transactions_removed, traces_removed: 0, cutoff_ms: Some(cutoff_ms) };
+        // Transactions: a key range.
+        let end = tx_key(cutoff_ms, &[0; 24]);
+        self.delete_keys(&self.txs, self.txs.range(..end))?;
+        // Traces: every span of each trace that started in an expired minute.
+        let end = minute_key(cutoff_ms / MINUTE_MS, &[0; 16]);
+        let mut batch = self.db.batch();
+        for kv in self.minutes.range(..end) {
+            let key = kv.key().context("reading the minute index")?;
+            let trace_id = &key[8..24];
+            for s in self.spans.prefix(trace_id) {
+                batch.remove(&self.spans, s.key().context("reading spans")?);
+            }
+            batch.remove(&self.minutes, key);
+            report.traces_removed += 1;
+            if batch.len() >= DELETE_CHUNK {
+                std::mem::replace(&mut batch, self.db.batch()).commit()?;
+            }
+        }
+        batch.commit()?;
+        Ok(report)
+    }
+
+    fn delete_keys(&self, ks: &Keyspace, iter: fjall::Iter) -> anyhow::Result<()> {
+        let mut batch = self.db.batch();
+        for kv in iter {
+            batch.remove(ks, kv.key()?);
+            if batch.len() >= DELETE_CHUNK {
+                std::mem::replace(&mut batch, self.db.batch()).commit()?;
+            }
+        }
+        batch.commit()?;
+        Ok(())
+    }
+}
+
+fn row_of(s: &SpanRecord) -> TxRow<'_> {
+    TxRow {
+        end_ms: s.end_ms(),
+        duration_ms: s.duration_ms(),
+        service: &s.service,
+        endpoint: &s.name,
+        error: s.error,
+        ids: s.ids(),
+    }
+}
+
+impl TraceStore for EmbeddedStore {
+    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<Vec<LivePoint>>> {
+        // Encoded here, on the caller's thread, so concurrent requests encode in parallel and the single
+        // committer only writes.
+        let spans: Vec<(SpanRecord, Vec<u8>)> = spans
+            .into_iter()
+            .map(|s| {
+                let b = s.encode_to_vec();
+                (s, b)
+            })
+            .collect();
+        let (done, rx) = oneshot::channel();
+        let sent = match self.jobs.lock().expect("jobs lock").as_ref() {
+            Some(jobs) => jobs.send(Job { spans, done }).map_err(|_| anyhow::anyhow!("the store is shutting down")),
+            None => Err(anyhow::anyhow!("the store is shut down")),
+        };
+        Box::pin(async move {
+            sent?;
+            rx.await.map_err(|_| anyhow::anyhow!("the store's committer stopped"))?
+        })
+    }
+
+    fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap {
+        self.inner.columns.read().expect("columns lock").hitmap(grid, service)
+    }
+
+    fn transactions(&self, query: &TxQuery) -> Result<TransactionPage, QueryError> {
+        let after = query.cursor.as_deref().map(|c| SortKey::from_cursor(query.order, c)).transpose()?;
+        let sel = self.inner.columns.read().expect("columns lock").select(&query.filter, query.order, query.limit, after);
+        let mut items = Vec::with_capacity(sel.keys.len());
+        for k in &sel.keys {
+            // Gone only if retention removed it between the scan and here.
+            if let Some(v) = self.inner.txs.get(tx_key(k.end_ms, &k.ids)).context("reading a transaction")? {
+                items.push(SpanRecord::decode(&*v).context("decoding a transaction")?.summary());
+            }
+        }
+        let next_cursor = if sel.more { sel.keys.last().map(|k| k.to_cursor(query.order)) } else { None };
+        Ok(TransactionPage { items, total: sel.total, next_cursor })
+    }
+
+    fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> anyhow::Result<Option<Trace>> {
+        let mut spans = Vec::new();
+        for kv in self.inner.spans.prefix(trace_id) {
+            let (_, v) = kv.into_inner().context("reading spans")?;
+            spans.push(SpanRecord::decode(&*v).context("decoding a span")?);
+        }
+        spans.extend(self.inner.active.lock().expect("active lock").of_trace(&trace_id));
+        Ok(assemble::assemble(&trace_id, spans, now_ms))
+    }
+
+    fn active(&self, service: Option<&str>, now_ms: i64) -> ActiveList {
+        self.inner.active.lock().expect("active lock").list(service, now_ms)
+    }
+
+    fn services(&self, from: i64, to: i64) -> ServiceList {
+        ServiceList { services: self.inner.columns.read().expect("columns lock").services(from, to) }
+    }
+
+    fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<RetentionReport> {
+        let inner = &self.inner;
+        let stale = inner.active.lock().expect("active lock").expire(now_ms);
+        if !stale.is_empty() {
+            let mut batch = inner.db.batch();
+            for ids in &stale {
+                batch.remove(&inner.inflight, &ids[..]);
+            }
+            batch.commit()?;
+        }
+        let mut cutoff = now_ms.saturating_sub(inner.retention.max_age_ms);
+        let size = inner.db.disk_space()?;
+        let (oldest, newest) = {
+            let cols = inner.columns.read().expect("columns lock");
+            (cols.oldest_ms(), cols.newest_ms())
+        };
+        if size > inner.retention.max_bytes {
+            if let (Some(old), Some(new)) = (oldest, newest) {
+                let tenth = ((new - old) / 10).max(MINUTE_MS);
+                tracing::warn!(size, limit = inner.retention.max_bytes, "store over its size budget: dropping the oldest data");
+                cutoff = cutoff.max(old + tenth);
+            }
+        }
+        let cutoff = cutoff.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let oldest_trace = inner
+            .minutes
+            .first_key_value()
+            .map(|kv| kv.key())
+            .transpose()?
+            .and_then(|k| super::record::tx_key_end_ms(&k))
+            .map(|m| m * MINUTE_MS);
+        let due = oldest.is_some_and(|o| o < cutoff) || oldest_trace.is_some_and(|o| o < cutoff);
+        if !due {
+            return Ok(RetentionReport::default());
+        }
+        let report = inner.remove_before(cutoff)?;
+        tracing::info!(?report, "retention pass");
+        Ok(report)
+    }
+
+    fn flush(&self) -> anyhow::Result<()> {
+        self.inner.db.persist(PersistMode::SyncAll).context("persisting the store")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::record::kind;
+    use crate::store::TxFilter;
+    use sightline_model::{Order, Scale};
+
+    fn tx(i: u64, end_ms: i64, dur_ms: i64) -> SpanRecord {
+        let mut trace_id = vec![0u8; 16];
+        trace_id[8..].copy_from_slice(&(i + 1).to_be_bytes());
+        SpanRecord {
+            trace_id,
+            span_id: (i + 1).to_be_bytes().to_vec(),
+            service: "svc".into(),
+            name: "GET /x".into(),
+            span_kind: 2,
+            start_ns: ((end_ms - dur_ms) * 1_000_000) as u64,
+            end_ns: (end_ms * 1_000_000) as u64,
+            step_kind: kind::TRANSACTION,
+            is_transaction: true,
+            ..Default::default()
+        }
+    }
+
+    fn block_on<T>(f: BoxFuture<'static, T>) -> T {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    const FAR: Retention = Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX };
+
+    #[test]
+    fn survives_reopen_dedups_retries_and_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_700_000_000_000;
+        {
+            let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+            let spans: Vec<SpanRecord> = (0..100).map(|i| tx(i, now - 3_600_000 + i as i64 * 60_000, 10)).collect();
+            let points = block_on(store.append(spans.clone())).unwrap();
+            assert_eq!(points.len(), 100);
+            // A retry of the same spans adds nothing.
+            assert!(block_on(store.append(spans)).unwrap().is_empty());
+            assert_eq!(store.transaction_count(), 100);
+        }
+        let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: 30 * 60_000, max_bytes: u64::MAX }).unwrap();
+        assert_eq!(store.transaction_count(), 100);
+        let grid = Grid { from: now - 7_200_000, to: now + 3_600_000, cols: 10, rows: 10, ymax_ms: 100.0, scale: Scale::Linear };
+        assert_eq!(store.hitmap(grid, None).total, 100);
+        let t = store.trace(tx(5, 0, 0).trace_id.try_into().unwrap(), now).unwrap().unwrap();
+        assert_eq!(t.steps.len(), 1);
+        let report = store.enforce_retention(now).unwrap();
+        assert_eq!(report.transactions_removed, 30);
+        let q = TxQuery {
+            filter: TxFilter { from: 0, to: now * 2, ..Default::default() },
+            order: Order::Newest,
+            limit: 5,
+            cursor: None,
+        };
+        let page = store.transactions(&q).unwrap();
+        assert_eq!(page.total, 70);
+        assert_eq!(page.items.len(), 5);
+        assert!(store.trace(tx(5, 0, 0).trace_id.try_into().unwrap(), now).unwrap().is_none());
+        assert!(store.trace(tx(95, 0, 0).trace_id.try_into().unwrap(), now).unwrap().is_some());
+    }
+
+    #[test]
+    fn in_flight_until_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+        let now = now_ms();
+        let mut running = tx(1, now, 2_000);
+        running.end_ns = 0;
+        block_on(store.append(vec![running])).unwrap();
+        let list = store.active(None, now);
+        assert_eq!(list.items.len(), 1);
+        assert!(list.items[0].elapsed_ms >= 2_000.0);
+        assert!(store.active(Some("other"), now).items.is_empty());
+        drop(store);
+        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+        assert_eq!(store.active(None, now).items.len(), 1, "in-flight survives a restart");
+        block_on(store.append(vec![tx(1, now, 2_000)])).unwrap();
+        assert!(store.active(None, now).items.is_empty());
+        drop(store);
+        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+        assert!(store.active(None, now).items.is_empty());
+        assert_eq!(store.transaction_count(), 1);
+    }
+}

@@ -1,0 +1,173 @@
+//! What the store keeps per span and per transaction, and the byte layout of its keys.
+//!
+//! Records are prost messages (derived, not hand-encoded) so old data stays readable when fields are added:
+//! protobuf skips unknown tags and defaults missing ones. Keys are big-endian so that lexicographic order in
+//! the LSM tree is time order (transactions) or trace order (spans).
+
+use sightline_model::{Status, StepError, StepKind, TransactionSummary};
+
+/// `StepKind` as stored (protobuf has no Rust enums without codegen; these numbers are on disk: never reuse).
+pub mod kind {
+    pub const TRANSACTION: u32 = 0;
+    pub const SQL: u32 = 1;
+    pub const HTTP: u32 = 2;
+    pub const METHOD: u32 = 3;
+}
+
+/// An exception event (or error status) of a span, as kept on disk.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ErrorRecord {
+    #[prost(string, optional, tag = "1")]
+    pub kind: Option<String>,
+    #[prost(string, optional, tag = "2")]
+    pub message: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub stacktrace: Option<String>,
+}
+
+/// One span reduced to what the trace view shows. Smaller than the OTLP span (only the attributes Sightline
+/// interprets, each truncated), which keeps ingest cheap and traces fast to read back.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SpanRecord {
+    #[prost(bytes = "vec", tag = "1")]
+    pub trace_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub span_id: Vec<u8>,
+    /// Empty for a root span.
+    #[prost(bytes = "vec", tag = "3")]
+    pub parent_span_id: Vec<u8>,
+    #[prost(string, tag = "4")]
+    pub service: String,
+    #[prost(string, tag = "5")]
+    pub name: String,
+    /// OTLP `SpanKind` number (2 = SERVER, 3 = CLIENT).
+    #[prost(int32, tag = "6")]
+    pub span_kind: i32,
+    #[prost(fixed64, tag = "7")]
+    pub start_ns: u64,
+    /// 0 while the span is still running (the in-flight convention, see `crate::ingest`).
+    #[prost(fixed64, tag = "8")]
+    pub end_ns: u64,
+    #[prost(bool, tag = "9")]
+    pub error: bool,
+    /// One of [`kind`].
+    #[prost(uint32, tag = "10")]
+    pub step_kind: u32,
+    /// SQL text or URL.
+    #[prost(string, optional, tag = "11")]
+    pub text: Option<String>,
+    /// Database (system/name) or HTTP peer.
+    #[prost(string, optional, tag = "12")]
+    pub target: Option<String>,
+    #[prost(string, optional, tag = "13")]
+    pub thread: Option<String>,
+    #[prost(message, optional, tag = "14")]
+    pub failure: Option<ErrorRecord>,
+    /// A root or SERVER-kind span: counted on the hitmap.
+    #[prost(bool, tag = "15")]
+    pub is_transaction: bool,
+}
+
+impl SpanRecord {
+    /// Still running (reported with `end_time_unix_nano == 0`).
+    pub fn in_flight(&self) -> bool {
+        self.end_ns == 0
+    }
+
+    pub fn start_ms(&self) -> i64 {
+        (self.start_ns / 1_000_000) as i64
+    }
+
+    pub fn end_ms(&self) -> i64 {
+        (self.end_ns / 1_000_000) as i64
+    }
+
+    pub fn duration_ms(&self) -> f64 {
+        self.end_ns.saturating_sub(self.start_ns) as f64 / 1e6
+    }
+
+    pub fn step_kind(&self) -> StepKind {
+        match self.step_kind {
+            kind::TRANSACTION => StepKind::Transaction,
+            kind::SQL => StepKind::Sql,
+            kind::HTTP => StepKind::Http,
+            _ => StepKind::Method,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        if self.error {
+            Status::Error
+        } else {
+            Status::Ok
+        }
+    }
+
+    /// The text shown in a list for a failed transaction: exception type, else its message.
+    pub fn error_text(&self) -> Option<String> {
+        if !self.error {
+            return None;
+        }
+        let f = self.failure.as_ref()?;
+        f.kind.clone().or_else(|| f.message.clone())
+    }
+
+    pub fn step_error(&self) -> Option<StepError> {
+        self.failure.as_ref().map(|f| StepError {
+            kind: f.kind.clone(),
+            message: f.message.clone(),
+            stacktrace: f.stacktrace.clone(),
+        })
+    }
+
+    /// The list row of a transaction span.
+    pub fn summary(&self) -> TransactionSummary {
+        TransactionSummary {
+            trace_id: const_hex::encode(&self.trace_id),
+            span_id: const_hex::encode(&self.span_id),
+            service: self.service.clone(),
+            endpoint: self.name.clone(),
+            start_ms: self.start_ms(),
+            end_ms: self.end_ms(),
+            duration_ms: self.duration_ms(),
+            status: self.status(),
+            error: self.error_text(),
+            thread: self.thread.clone(),
+        }
+    }
+
+    /// `trace_id ‖ span_id`, the identity of a span.
+    pub fn ids(&self) -> [u8; 24] {
+        let mut k = [0u8; 24];
+        k[..16].copy_from_slice(&self.trace_id);
+        k[16..].copy_from_slice(&self.span_id);
+        k
+    }
+}
+
+/// Key of a span: `trace_id(16) ‖ span_id(8)`, so a trace is one prefix scan.
+pub fn span_key(ids: &[u8; 24]) -> [u8; 24] {
+    *ids
+}
+
+/// Key of a transaction: `end_ms(8, BE) ‖ trace_id(16) ‖ span_id(8)`: time order for retention and
+/// start-up rebuild, and the same span stored twice (an OTLP retry) lands on the same key.
+pub fn tx_key(end_ms: i64, ids: &[u8; 24]) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..8].copy_from_slice(&(end_ms.max(0) as u64).to_be_bytes());
+    k[8..].copy_from_slice(ids);
+    k
+}
+
+/// Key of the trace-by-minute index used by retention: `minute(8, BE) ‖ trace_id(16)`.
+pub fn minute_key(minute: i64, trace_id: &[u8]) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&(minute.max(0) as u64).to_be_bytes());
+    k[8..].copy_from_slice(&trace_id[..16]);
+    k
+}
+
+/// Reads the `end_ms` back out of a [`tx_key`].
+pub fn tx_key_end_ms(key: &[u8]) -> Option<i64> {
+    Some(u64::from_be_bytes(key.get(..8)?.try_into().ok()?) as i64)
+}
