@@ -1,0 +1,184 @@
+//! The query API over known data: bands, paging, ordering, services, active, live, and bad parameters.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use http_body_util::BodyExt;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use sightline_model::{ActiveList, Hitmap, LivePoint, ServiceList, Status, TransactionPage};
+use tower::ServiceExt;
+
+/// 100 transactions of `checkout` (10 failing), 0..=990 ms, plus a 0 ms one and a 9 s one.
+async fn seeded() -> (TestApp, i64) {
+    let app = TestApp::new().await;
+    let now = now_ms();
+    let mut spans: Vec<Span> = (0..100u64)
+        .map(|i| {
+            let s = server_span(i + 1, 1, if i % 2 == 0 { "GET /a" } else { "GET /b" }, now - 1000 - i as i64, i as f64 * 10.0);
+            if i % 10 == 5 {
+                failed(s, "Boom", "boom")
+            } else {
+                s
+            }
+        })
+        .collect();
+    spans.push(server_span(500, 1, "GET /zero", now - 10, 0.0));
+    spans.push(server_span(501, 1, "GET /slow", now - 10, 9000.0));
+    assert_eq!(app.post_proto(&request("checkout", spans)).await.0, StatusCode::OK);
+    assert_eq!(app.post_proto(&request("other", vec![server_span(600, 1, "GET /o", now - 5, 1.0)])).await.0, StatusCode::OK);
+    (app, now)
+}
+
+#[tokio::test]
+async fn hitmap_counts_every_transaction_including_zero_and_overflow() {
+    let (app, now) = seeded().await;
+    let q = format!("from={}&to={}&cols=30&rows=10&ymax=5000", now - 60_000, now);
+    let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{q}&service=checkout")).await;
+    assert_eq!((h.total, h.total_err), (102, 10));
+    let last = h.grid.cols - 1;
+    assert_eq!(h.ok[h.grid.index(last, h.grid.rows)], 1, "9 s lands in the ≥ max band");
+    let all: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{q}&scale=log")).await;
+    assert_eq!(all.total, 103);
+    let none: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{q}&service=nobody")).await;
+    assert_eq!(none.total, 0);
+}
+
+#[tokio::test]
+async fn transactions_bands_paging_and_order() {
+    let (app, now) = seeded().await;
+    let w = format!("from={}&to={}&service=checkout", now - 60_000, now);
+    // min_ms=0 includes the 0 ms transaction; no max_ms includes the 9 s one.
+    let p: TransactionPage = app.get_ok(&format!("/api/v1/transactions?{w}&min_ms=0&max_ms=0.5")).await;
+    assert_eq!(p.total, 2, "0 ms ones (GET /zero and i=0)");
+    let p: TransactionPage = app.get_ok(&format!("/api/v1/transactions?{w}&min_ms=5000")).await;
+    assert_eq!((p.total, p.items[0].endpoint.as_str()), (1, "GET /slow"));
+    let p: TransactionPage = app.get_ok(&format!("/api/v1/transactions?{w}&status=error")).await;
+    assert_eq!(p.total, 10);
+    assert!(p.items.iter().all(|t| t.status == Status::Error && t.error.as_deref() == Some("Boom")));
+    let p: TransactionPage = app.get_ok(&format!("/api/v1/transactions?{w}&endpoint=GET%20/a&min_ms=100&max_ms=200")).await;
+    assert_eq!(p.total, 5);
+
+    // Paging: slowest first, 7 per page, every one exactly once, in order.
+    for order in ["slowest", "newest"] {
+        let mut cursor: Option<String> = None;
+        let mut seen = Vec::new();
+        loop {
+            let c = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+            let p: TransactionPage = app.get_ok(&format!("/api/v1/transactions?{w}&order={order}&limit=7{c}")).await;
+            assert_eq!(p.total, 102);
+            assert!(p.items.len() <= 7);
+            seen.extend(p.items);
+            match p.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 102, "{order}");
+        if order == "slowest" {
+            assert!(seen.windows(2).all(|w| w[0].duration_ms >= w[1].duration_ms));
+            assert_eq!(seen[0].endpoint, "GET /slow");
+        } else {
+            assert!(seen.windows(2).all(|w| w[0].end_ms >= w[1].end_ms));
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_parameters_get_json_400s() {
+    let (app, now) = seeded().await;
+    for uri in [
+        format!("/api/v1/hitmap?from={now}&to={now}"),
+        format!("/api/v1/hitmap?from={}&to={now}", now + 1),
+        "/api/v1/hitmap?cols=0".to_string(),
+        "/api/v1/hitmap?cols=2001".to_string(),
+        "/api/v1/hitmap?rows=0".to_string(),
+        "/api/v1/hitmap?ymax=-1".to_string(),
+        "/api/v1/hitmap?scale=cubic".to_string(),
+        "/api/v1/hitmap?from=yesterday".to_string(),
+        "/api/v1/transactions?min_ms=10&max_ms=5".to_string(),
+        "/api/v1/transactions?limit=0".to_string(),
+        "/api/v1/transactions?status=maybe".to_string(),
+        "/api/v1/transactions?order=random".to_string(),
+        "/api/v1/transactions?cursor=zzz".to_string(),
+        format!("/api/v1/services?from={now}&to=1"),
+    ] {
+        let (s, v) = app.get(&uri).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+        assert_eq!(v["status"], 400, "{uri}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{uri}");
+    }
+    let (s, v) = app.get("/api/v1/nope").await;
+    assert_eq!((s, v["status"].as_u64()), (StatusCode::NOT_FOUND, Some(404)));
+}
+
+#[tokio::test]
+async fn services_summary() {
+    let (app, now) = seeded().await;
+    let list: ServiceList = app.get_ok(&format!("/api/v1/services?from={}&to={now}", now - 10_000)).await;
+    let names: Vec<&str> = list.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["checkout", "other"]);
+    let c = &list.services[0];
+    assert_eq!((c.transactions, c.errors), (102, 10));
+    assert!((c.tps - 10.2).abs() < 1e-9);
+    assert!((c.error_rate - 10.0 / 102.0).abs() < 1e-9);
+    // 97th of 102 by nearest rank: durations 0,0,10..990,9000 → 950 ms.
+    assert_eq!(c.p95_ms, 950.0);
+}
+
+#[tokio::test]
+async fn active_shows_in_flight_until_finished() {
+    let app = TestApp::new().await;
+    let now = now_ms();
+    let mut running = server_span(1, 1, "POST /recharge", now, 4000.0);
+    running.end_time_unix_nano = 0;
+    let mut step = db_span(1, 2, 1, running.start_time_unix_nano + 1_000_000, 0, "SELECT pg_sleep(10)");
+    step.name = "SELECT pg_sleep".into();
+    assert_eq!(app.post_proto(&request("recharge", vec![running, step])).await.0, StatusCode::OK);
+    let list: ActiveList = app.get_ok("/api/v1/active?service=recharge").await;
+    assert_eq!(list.items.len(), 1);
+    let a = &list.items[0];
+    assert_eq!((a.endpoint.as_str(), a.current_step.as_deref()), ("POST /recharge", Some("SELECT pg_sleep")));
+    assert!(a.elapsed_ms >= 4000.0);
+    assert!(app.get_ok::<ActiveList>("/api/v1/active?service=gateway").await.items.is_empty());
+    // Not on the hitmap while running.
+    let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?from={}&to={}", now - 60_000, now + 60_000)).await;
+    assert_eq!(h.total, 0);
+    // The running trace can already be opened.
+    let t: sightline_model::Trace = app.get_ok(&format!("/api/v1/traces/{}", const_hex::encode(trace_id(1)))).await;
+    assert_eq!(t.steps.len(), 2);
+
+    assert_eq!(app.post_proto(&request("recharge", vec![server_span(1, 1, "POST /recharge", now + 1, 4001.0)])).await.0, StatusCode::OK);
+    assert!(app.get_ok::<ActiveList>("/api/v1/active?service=recharge").await.items.is_empty());
+}
+
+#[tokio::test]
+async fn live_stream_pushes_new_transactions() {
+    let app = TestApp::new().await;
+    let resp = app
+        .router
+        .clone()
+        .oneshot(Request::get("/api/v1/hitmap/live?service=live").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut body = resp.into_body();
+    let now = now_ms();
+    // Another service's transaction is filtered out; ours arrives.
+    assert_eq!(app.post_proto(&request("other", vec![server_span(1, 1, "GET /", now, 1.0)])).await.0, StatusCode::OK);
+    assert_eq!(app.post_proto(&request("live", vec![server_span(2, 1, "GET /", now, 12.5)])).await.0, StatusCode::OK);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame()).await.expect("an event").unwrap().unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    let data = text.lines().find_map(|l| l.strip_prefix("data:")).expect("a data line");
+    let points: Vec<LivePoint> = serde_json::from_str(data.trim()).unwrap();
+    assert_eq!(points, [LivePoint { end_ms: now, duration_ms: 12.5, error: false, service: "live".into() }]);
+}

@@ -1,0 +1,224 @@
+//! Helpers shared by the integration tests: OTLP requests built with the real opentelemetry-proto types,
+//! an in-process router, and a spawned `sightline` process.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
+use opentelemetry_proto::tonic::trace::v1::{status, ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
+use sightline_server::config::ServeArgs;
+use sightline_server::state::AppState;
+use tower::ServiceExt;
+
+pub fn kv(k: &str, v: &str) -> KeyValue {
+    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }), ..Default::default() }
+}
+
+pub fn kv_int(k: &str, v: i64) -> KeyValue {
+    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(v)) }), ..Default::default() }
+}
+
+pub fn now_ms() -> i64 {
+    sightline_server::store::now_ms()
+}
+
+pub fn trace_id(n: u64) -> Vec<u8> {
+    let mut t = vec![0xab; 16];
+    t[8..].copy_from_slice(&n.to_be_bytes());
+    t
+}
+
+pub fn span_id(n: u64) -> Vec<u8> {
+    (n | 1 << 56).to_be_bytes().to_vec()
+}
+
+/// A SERVER span (a transaction) ending at `end_ms` after `dur_ms`.
+pub fn server_span(trace: u64, id: u64, name: &str, end_ms: i64, dur_ms: f64) -> Span {
+    let end_ns = (end_ms as u64) * 1_000_000;
+    Span {
+        trace_id: trace_id(trace),
+        span_id: span_id(id),
+        name: name.into(),
+        kind: SpanKind::Server as i32,
+        start_time_unix_nano: end_ns - (dur_ms * 1e6) as u64,
+        end_time_unix_nano: end_ns,
+        attributes: vec![kv("http.request.method", "GET"), kv("thread.name", "http-nio-8080-exec-1")],
+        ..Default::default()
+    }
+}
+
+/// A database step under `parent`.
+pub fn db_span(trace: u64, id: u64, parent: u64, start_ns: u64, end_ns: u64, sql: &str) -> Span {
+    Span {
+        trace_id: trace_id(trace),
+        span_id: span_id(id),
+        parent_span_id: span_id(parent),
+        name: "SELECT accounts".into(),
+        kind: SpanKind::Client as i32,
+        start_time_unix_nano: start_ns,
+        end_time_unix_nano: end_ns,
+        attributes: vec![kv("db.system", "postgresql"), kv("db.statement", sql), kv("db.name", "bank")],
+        ..Default::default()
+    }
+}
+
+pub fn failed(mut s: Span, kind: &str, msg: &str) -> Span {
+    s.status = Some(Status { code: status::StatusCode::Error as i32, message: msg.into() });
+    s.events.push(Event {
+        name: "exception".into(),
+        time_unix_nano: s.end_time_unix_nano,
+        attributes: vec![kv("exception.type", kind), kv("exception.message", msg), kv("exception.stacktrace", "at x\nat y")],
+        ..Default::default()
+    });
+    s
+}
+
+pub fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource { attributes: vec![kv("service.name", service)], ..Default::default() }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope { name: "test".into(), ..Default::default() }),
+                spans,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+pub fn proto(req: &ExportTraceServiceRequest) -> Vec<u8> {
+    req.encode_to_vec()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// An in-process server: the real router and state on a temporary data directory.
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(tweak: impl FnOnce(&mut ServeArgs)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = ServeArgs::for_tests(dir.path());
+        tweak(&mut args);
+        let state = AppState::open(&args).await.unwrap();
+        let router = sightline_server::app::router(state.clone(), None);
+        TestApp { state, router, dir }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+        (status, headers, body)
+    }
+
+    pub async fn post(&self, content_type: &str, encoding: Option<&str>, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+        let mut b = Request::post("/v1/traces").header("content-type", content_type);
+        if let Some(e) = encoding {
+            b = b.header("content-encoding", e);
+        }
+        let (s, _, body) = self.send(b.body(Body::from(body)).unwrap()).await;
+        (s, body)
+    }
+
+    pub async fn post_proto(&self, req: &ExportTraceServiceRequest) -> (StatusCode, Vec<u8>) {
+        self.post("application/x-protobuf", None, proto(req)).await
+    }
+
+    pub async fn get(&self, uri: &str) -> (StatusCode, serde_json::Value) {
+        let (s, _, body) = self.send(Request::get(uri).body(Body::empty()).unwrap()).await;
+        let v = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {}", String::from_utf8_lossy(&body)));
+        (s, v)
+    }
+
+    pub async fn get_ok<T: serde::de::DeserializeOwned>(&self, uri: &str) -> T {
+        let (s, v) = self.get(uri).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {v}");
+        serde_json::from_value(v).unwrap()
+    }
+}
+
+/// A free local port (racy in theory; fine for tests on one machine).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The real `sightline serve` binary on `data_dir`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(data_dir: &Path, envs: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
+        cmd.arg("serve")
+            .env("SIGHTLINE_ADDR", format!("127.0.0.1:{port}"))
+            .env("SIGHTLINE_DATA_DIR", data_dir)
+            .env("SIGHTLINE_DIST", data_dir.join("no-dist"))
+            .env("SIGHTLINE_LOG", "warn")
+            .env_remove("SIGHTLINE_INGEST_TOKEN")
+            .env_remove("SIGHTLINE_DEMO")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn sightline");
+        let base = format!("http://127.0.0.1:{port}");
+        let server = Server { child, base };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sightline did not start listening on {}", self.base);
+    }
+
+    /// SIGKILL: no shutdown hook runs, so only what was fsynced survives.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
