@@ -2,3 +2,4 @@
 
 pub mod error_view;
 pub mod top_bar;
+pub mod trace_view;

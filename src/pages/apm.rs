@@ -2,8 +2,12 @@
 
 use leptos::prelude::*;
 
+use leptos_router::hooks::use_query_map;
+
 use crate::api;
 use crate::components::error_view::ErrorList;
+use crate::components::trace_view::TraceView;
+use crate::hooks::use_set_query;
 use crate::format::duration;
 use crate::hooks::UseTimeRangeReturn;
 
@@ -13,7 +17,12 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         let (from, to) = tr.window.get();
         api::services(from, to)
     });
+    let query = use_query_map();
+    let open_trace = Memo::new(move |_| query.with(|q| q.get("trace")));
+    let set_query = use_set_query();
+    let close_trace = Callback::new(move |_| set_query(vec![("trace", None)]));
     view! {
+        {move || open_trace.get().map(|id| view! { <TraceView trace_id=id on_close=close_trace /> })}
         <section data-testid="page-apm">
             <h1 class="page-title">"APM"</h1>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
