@@ -132,6 +132,8 @@ fn steps_follow_semantic_conventions() {
                 assert!(str_attr(a, "server.address").is_some());
                 assert!(int_attr(a, "server.port").is_some());
                 assert!(int_attr(a, "http.response.status_code").is_some());
+                let template = str_attr(a, "url.template").expect("url.template");
+                assert_eq!(s.span.name, format!("{} {template}", str_attr(a, "http.request.method").unwrap()));
             } else if s.span.kind == SpanKind::Server as i32 {
                 downstream += usize::from(s.instance.service != Service::Gateway);
                 for key in ["http.request.method", "url.path", "http.route"] {
@@ -386,4 +388,20 @@ fn live_reports_long_transactions_in_flight_then_finished() {
         }
     }
     assert!(checked > 300, "{checked} complete traces");
+}
+
+#[test]
+fn backfill_fills_only_the_gap_after_stored_history() {
+    let start = T0 + 5_000 * S;
+    let grid = super::backfill_probe(start);
+    assert_eq!(grid.to as u64 * 1_000_000, start);
+    assert_eq!(grid.cols, 900);
+    let mut h = sightline_model::Hitmap::empty(grid);
+    assert_eq!(super::backfill_start(&h, start), start - 900 * S, "empty store: the whole window");
+    // History up to 600 s into the window (column 599), e.g. from a run stopped five minutes ago.
+    h.err[grid.index(599, grid.rows)] = 1;
+    h.ok[grid.index(10, 0)] = 3;
+    assert_eq!(super::backfill_start(&h, start), start - 300 * S);
+    h.ok[grid.index(899, 0)] = 1;
+    assert_eq!(super::backfill_start(&h, start), start, "up to date: nothing to backfill");
 }

@@ -388,11 +388,14 @@ impl<R: Rng + ?Sized> Builder<'_, R> {
         let attrs = vec![
             kv("http.request.method", method),
             kv("url.full", url),
+            kv("url.template", route),
             kv("server.address", target.name()),
             kv_int("server.port", i64::from(target.port())),
             kv("network.protocol.version", "1.1"),
         ];
-        let span = self.open(ctx, SCOPE_HTTP_CLIENT, Some(parent), SpanKind::Client, method.to_owned(), attrs);
+        // Semantic conventions: `{method} {url.template}` when the template is known, so a running step
+        // reads "POST /recharges" rather than "POST".
+        let span = self.open(ctx, SCOPE_HTTP_CLIENT, Some(parent), SpanKind::Client, format!("{method} {route}"), attrs);
         self.work(0.25, 0.4); // connection from the pool, request written
         let reply = self.serve(target, span, (method, route, path, query), handler);
         self.work(0.2, 0.4); // response read
@@ -415,11 +418,12 @@ impl<R: Rng + ?Sized> Builder<'_, R> {
         let attrs = vec![
             kv("http.request.method", "POST"),
             kv("url.full", TELCO_URL),
+            kv("url.template", "/topup"),
             kv("server.address", "api.telco.example"),
             kv_int("server.port", 443),
             kv("network.protocol.version", "1.1"),
         ];
-        let span = self.open(ctx, SCOPE_HTTP_CLIENT, Some(parent), SpanKind::Client, "POST".into(), attrs);
+        let span = self.open(ctx, SCOPE_HTTP_CLIENT, Some(parent), SpanKind::Client, "POST /topup".into(), attrs);
         if self.telco_timeout {
             let connect = self.rng.random_range(0.5..4.0);
             self.advance_ms(connect + TELCO_TIMEOUT_MS);
