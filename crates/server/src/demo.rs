@@ -52,7 +52,14 @@ async fn run(state: AppState) {
         // Backfill is CPU work between awaits; let request handlers in between.
         tokio::task::yield_now().await;
     }
-    tracing::info!(spans = sender.spans, requests = sender.requests, failed = sender.failures, elapsed_ms = began.elapsed().as_millis() as u64, "demo backfill sent");
+    tracing::info!(
+        window_s = (start - from) / 1_000_000_000,
+        spans = sender.spans,
+        requests = sender.requests,
+        failed = sender.failures,
+        elapsed_ms = began.elapsed().as_millis() as u64,
+        "demo backfill sent"
+    );
 
     let mut live = export::Live::new(StdRng::seed_from_u64(rng.random()), start, TRANSACTIONS_PER_SECOND);
     let mut tick = tokio::time::interval(TICK);
