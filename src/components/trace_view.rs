@@ -1,14 +1,624 @@
-//! The trace of one transaction: a waterfall of its steps (SQL, HTTP, methods, errors).
+//! The trace of one transaction, as an operator reads it to find where the thread was stuck: a drawer over
+//! the page with a summary, a waterfall of the steps (SQL, HTTP, methods, errors) and the chosen step's
+//! detail (full SQL, URL, thread, exception).
+//!
+//! Only the rows in view are in the DOM (fixed row height, see `use_virtual_list`), so a trace of 10 000
+//! steps opens and scrolls like one of ten. Keyboard: Esc closes, ↑/↓ move the selection, ←/→ collapse and
+//! expand.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use leptos::ev;
+use leptos::html::Div;
 use leptos::prelude::*;
+use leptos_use::{use_event_listener, use_event_listener_with_options, UseEventListenerOptions};
+use sightline_model::{Status, Step, StepKind, Trace};
 
-/// Shows the trace `trace_id`; `on_close` is called when the user closes the view.
+use crate::api;
+use crate::components::error_view::ErrorList;
+use crate::format::{clock, datetime_local, duration};
+
+// Hooks of this view; they move to `crate::hooks` once that module lists them.
+#[path = "../hooks/use_copy_to_clipboard.rs"]
+#[allow(dead_code)]
+mod use_copy_to_clipboard;
+#[path = "../hooks/use_virtual_list.rs"]
+#[allow(dead_code)]
+mod use_virtual_list;
+
+use use_copy_to_clipboard::{use_copy_to_clipboard, CopyState, UseCopyToClipboardReturn};
+use use_virtual_list::{use_virtual_list_with_options, UseVirtualListOptions, UseVirtualListReturn};
+
+/// Height of one waterfall row in px: must equal `.wf-row { height }` in style/trace.css.
+const ROW_HEIGHT_PX: f64 = 26.0;
+/// Indentation per nesting level, px.
+const INDENT_PX: u32 = 14;
+/// User Timing mark set when the first rows of a trace are in the DOM (read by the E2E benchmark).
+const ROWS_MARK: &str = "sightline:trace-rows";
+
+/// Shows the trace `trace_id`; `on_close` is called when the user closes the view (Close, Esc, or a click
+/// beside the drawer).
 #[component]
 pub fn TraceView(#[prop(into)] trace_id: Signal<String>, on_close: Callback<()>) -> impl IntoView {
+    let trace = LocalResource::new(move || api::trace(trace_id.get()));
+    // Capture phase and stop: while the trace is open, Esc is the trace's, not the page's (which would
+    // otherwise also clear its hitmap selection).
+    let _ = use_event_listener_with_options(
+        window(),
+        ev::keydown,
+        move |e: web_sys::KeyboardEvent| {
+            if e.key() == "Escape" {
+                e.stop_propagation();
+                e.prevent_default();
+                on_close.run(());
+            }
+        },
+        UseEventListenerOptions::default().capture(true),
+    );
+    let UseCopyToClipboardReturn { state: copy_state, copy } = use_copy_to_clipboard();
+    let panel = NodeRef::<leptos::html::Aside>::new();
+    // Focus the drawer so the keyboard works in it right away.
+    Effect::new(move |_| {
+        if let Some(p) = panel.get() {
+            let _ = p.focus();
+        }
+    });
+
     view! {
-        <aside class="trace-view" data-testid="trace-view">
-            <button data-testid="trace-close" on:click=move |_| on_close.run(())>"Close"</button>
-            <code data-testid="trace-id">{move || trace_id.get()}</code>
+        <div class="trace-backdrop" on:click=move |_| on_close.run(())></div>
+        <aside class="trace-view" data-testid="trace-view" role="dialog" aria-label="Trace" tabindex="-1" node_ref=panel>
+            <div class="trace-bar">
+                <span class="trace-bar-title">"Trace"</span>
+                <code class="trace-id" data-testid="trace-id">{move || trace_id.get()}</code>
+                <button
+                    class="trace-copy"
+                    data-testid="trace-copy"
+                    title="Copy the trace ID"
+                    on:click=move |_| copy.run(trace_id.get_untracked())
+                >
+                    {move || match copy_state.get() {
+                        CopyState::Idle => "Copy ID",
+                        CopyState::Copied => "copied",
+                        CopyState::Failed => "copy failed",
+                    }}
+                </button>
+                <span class="spacer"></span>
+                <span class="trace-keys muted">"↑↓ select · ←→ collapse · Esc close"</span>
+                <button data-testid="trace-close" on:click=move |_| on_close.run(())>"Close"</button>
+            </div>
+            <div class="trace-body">
+                <Transition fallback=|| view! { <p class="muted trace-loading">"Loading trace…"</p> }>
+                    <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
+                        {move || Suspend::new(async move {
+                            trace.await.map(|t| view! { <TraceBody trace=t /> })
+                        })}
+                    </ErrorBoundary>
+                </Transition>
+            </div>
         </aside>
+    }
+}
+
+/// A loaded trace plus what the waterfall derives from its depth-first step list once, so scrolling and
+/// collapsing never walk the whole trace again.
+struct Prepared {
+    trace: Trace,
+    /// Parent step of each step (the nearest earlier step one level up), `None` for roots.
+    parent: Vec<Option<usize>>,
+    /// Steps `i + 1 .. subtree_end[i]` are the descendants of step `i`.
+    subtree_end: Vec<usize>,
+}
+
+impl Prepared {
+    fn new(trace: Trace) -> Self {
+        let n = trace.steps.len();
+        let mut parent = vec![None; n];
+        let mut subtree_end = vec![n; n];
+        let mut open: Vec<usize> = Vec::new();
+        for (i, step) in trace.steps.iter().enumerate() {
+            while let Some(&top) = open.last() {
+                if trace.steps[top].depth >= step.depth {
+                    subtree_end[top] = i;
+                    open.pop();
+                } else {
+                    break;
+                }
+            }
+            parent[i] = open.last().copied();
+            open.push(i);
+        }
+        Prepared { trace, parent, subtree_end }
+    }
+
+    fn step(&self, i: usize) -> &Step {
+        &self.trace.steps[i]
+    }
+
+    fn has_children(&self, i: usize) -> bool {
+        self.subtree_end[i] > i + 1
+    }
+
+    /// Positions of the steps not hidden under a collapsed ancestor, in order.
+    fn visible(&self, collapsed: &HashSet<usize>) -> Vec<usize> {
+        let n = self.trace.steps.len();
+        let mut out = Vec::with_capacity(if collapsed.is_empty() { n } else { n.min(1024) });
+        let mut i = 0;
+        while i < n {
+            out.push(i);
+            i = if collapsed.contains(&i) { self.subtree_end[i] } else { i + 1 };
+        }
+        out
+    }
+
+    /// The step's thread, or the nearest ancestor's in the same service (a span without `thread.*` runs
+    /// on its caller's thread in the agents we know) with that ancestor's name.
+    fn thread_of(&self, i: usize) -> Option<(String, Option<String>)> {
+        let step = self.step(i);
+        if let Some(t) = &step.thread {
+            return Some((t.clone(), None));
+        }
+        let mut p = self.parent[i];
+        while let Some(a) = p {
+            let anc = self.step(a);
+            if anc.service != step.service {
+                return None;
+            }
+            if let Some(t) = &anc.thread {
+                return Some((t.clone(), Some(anc.name.clone())));
+            }
+            p = self.parent[a];
+        }
+        None
+    }
+
+    fn is_error(&self, i: usize) -> bool {
+        let s = self.step(i);
+        s.status == Status::Error || s.error.is_some()
+    }
+}
+
+fn kind_attr(kind: StepKind) -> &'static str {
+    match kind {
+        StepKind::Transaction => "transaction",
+        StepKind::Sql => "sql",
+        StepKind::Http => "http",
+        StepKind::Method => "method",
+    }
+}
+
+fn kind_label(kind: StepKind) -> &'static str {
+    match kind {
+        StepKind::Transaction => "TXN",
+        StepKind::Sql => "SQL",
+        StepKind::Http => "HTTP",
+        StepKind::Method => "method",
+    }
+}
+
+/// Share of the trace's duration, in percent, clamped to the track.
+fn pct(ms: f64, total_ms: f64) -> f64 {
+    if total_ms <= 0.0 {
+        0.0
+    } else {
+        (ms / total_ms * 100.0).clamp(0.0, 100.0)
+    }
+}
+
+/// Summary, waterfall and detail of a loaded trace.
+#[component]
+fn TraceBody(trace: Trace) -> impl IntoView {
+    let data = Arc::new(Prepared::new(trace));
+    let n = data.trace.steps.len();
+    let slowest = data.trace.slowest_step.filter(|&i| i < n);
+    let collapsed = RwSignal::new(HashSet::<usize>::new());
+    let visible = {
+        let data = data.clone();
+        Memo::new(move |_| collapsed.with(|c| data.visible(c)))
+    };
+    let selected = RwSignal::new(slowest.or(if n > 0 { Some(0) } else { None }));
+
+    let scroller = NodeRef::<Div>::new();
+    let UseVirtualListReturn { range, total_height, offset_top, scroll_to, reveal } = use_virtual_list_with_options(
+        scroller,
+        Signal::derive(move || visible.with(Vec::len)),
+        UseVirtualListOptions::default().row_height(ROW_HEIGHT_PX).overscan(12),
+    );
+    let position_of = move |step: usize| visible.with_untracked(|v| v.binary_search(&step).ok());
+
+    // Once the rows are in the DOM: bring the slowest step into view and mark the time for the benchmark.
+    Effect::new(move |done: Option<bool>| {
+        if done == Some(true) {
+            return true;
+        }
+        if scroller.get().is_none() {
+            return false;
+        }
+        if let Some(pos) = slowest.and_then(position_of) {
+            scroll_to.run(pos);
+        }
+        if let Some(perf) = window().performance() {
+            let _ = perf.mark(ROWS_MARK);
+        }
+        true
+    });
+
+    let toggle = Callback::new(move |i: usize| {
+        collapsed.update(|c| {
+            if !c.remove(&i) {
+                c.insert(i);
+            }
+        })
+    });
+
+    // Keyboard: ↑/↓ move the selection over the visible rows, ← collapses (or goes to the parent), →
+    // expands.
+    {
+        let data = data.clone();
+        let _ = use_event_listener(window(), ev::keydown, move |e: web_sys::KeyboardEvent| {
+            if e.ctrl_key() || e.meta_key() || e.alt_key() {
+                return;
+            }
+            let key = e.key();
+            if !matches!(key.as_str(), "ArrowUp" | "ArrowDown" | "ArrowLeft" | "ArrowRight") {
+                return;
+            }
+            e.prevent_default();
+            let Some(cur) = selected.get_untracked() else { return };
+            let pos = position_of(cur);
+            let len = visible.with_untracked(Vec::len);
+            let next = match (key.as_str(), pos) {
+                ("ArrowDown", Some(p)) => visible.with_untracked(|v| v.get((p + 1).min(len - 1)).copied()),
+                ("ArrowUp", Some(p)) => visible.with_untracked(|v| v.get(p.saturating_sub(1)).copied()),
+                ("ArrowLeft", _) => {
+                    if data.has_children(cur) && !collapsed.with_untracked(|c| c.contains(&cur)) {
+                        toggle.run(cur);
+                        Some(cur)
+                    } else {
+                        data.parent[cur].or(Some(cur))
+                    }
+                }
+                ("ArrowRight", _) => {
+                    if collapsed.with_untracked(|c| c.contains(&cur)) {
+                        toggle.run(cur);
+                    }
+                    Some(cur)
+                }
+                _ => None,
+            };
+            if let Some(next) = next {
+                selected.set(Some(next));
+                if let Some(p) = position_of(next) {
+                    reveal.run(p);
+                }
+            }
+        });
+    }
+
+    let jump_to_slowest = {
+        let data = data.clone();
+        move |_| {
+            let Some(s) = slowest else { return };
+            // Expand whatever hides it, select it, bring it to the middle.
+            collapsed.update(|c| {
+                let mut p = data.parent[s];
+                while let Some(a) = p {
+                    c.remove(&a);
+                    p = data.parent[a];
+                }
+            });
+            selected.set(Some(s));
+            if let Some(pos) = position_of(s) {
+                scroll_to.run(pos);
+            }
+        }
+    };
+
+    let total_ms = data.trace.duration_ms;
+    let rows = move || {
+        let (a, b) = range.get();
+        visible.with(|v| v[a.min(v.len())..b.min(v.len())].to_vec())
+    };
+    let row = {
+        let data = data.clone();
+        move |i: usize| waterfall_row(&data, i, total_ms, slowest == Some(i), selected, collapsed, toggle)
+    };
+    let detail = {
+        let data = data.clone();
+        move || selected.get().filter(|&i| i < n).map(|i| step_detail(&data, i))
+    };
+
+    view! {
+        {summary(&data, slowest, jump_to_slowest)}
+        <div class="trace-main">
+            <div class="wf" role="grid" aria-label="Waterfall">
+                <div class="wf-head">
+                    <span>"Step"</span>
+                    <div class="wf-axis">
+                        {[0.0, 0.25, 0.5, 0.75, 1.0].into_iter().map(|f| view! {
+                            <span class="wf-tick" style:left=format!("{}%", f * 100.0)>{duration(total_ms * f)}</span>
+                        }).collect_view()}
+                    </div>
+                    <span class="num">"Duration"</span>
+                </div>
+                <div class="wf-scroll" node_ref=scroller data-testid="trace-scroll">
+                    <div class="wf-spacer" style:height=move || format!("{}px", total_height.get())>
+                        <div class="wf-window" style:transform=move || format!("translateY({}px)", offset_top.get())>
+                            <For each=rows key=|i| *i children=row />
+                        </div>
+                    </div>
+                </div>
+            </div>
+            <section class="trace-detail" data-testid="trace-detail" aria-live="polite">
+                {move || detail().unwrap_or_else(|| view! {
+                    <p class="muted">"Select a step to see its SQL, URL, thread and errors."</p>
+                }.into_any())}
+            </section>
+        </div>
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` local time: a trace start is compared with logs to the millisecond.
+fn timestamp(ms: i64) -> String {
+    format!("{}.{:03}", datetime_local(ms).replace('T', " "), ms.rem_euclid(1000))
+}
+
+/// The header of a loaded trace: what was called, where, how long, on which thread, and the way to the
+/// slowest step.
+fn summary(data: &Prepared, slowest: Option<usize>, jump: impl FnMut(ev::MouseEvent) + 'static) -> impl IntoView {
+    let t = &data.trace;
+    let txn = t.transactions.first();
+    let root = t.steps.first();
+    let endpoint = txn.map(|x| x.endpoint.clone()).or_else(|| root.map(|s| s.name.clone())).unwrap_or_default();
+    let service = txn.map(|x| x.service.clone()).or_else(|| root.map(|s| s.service.clone())).unwrap_or_default();
+    let failed = t.transactions.iter().any(|x| x.status == Status::Error)
+        || (t.transactions.is_empty() && root.is_some_and(|s| s.status == Status::Error));
+    let thread = txn.and_then(|x| x.thread.clone()).or_else(|| root.and_then(|s| s.thread.clone()));
+    let other_services = {
+        let mut set: Vec<&str> = t.steps.iter().map(|s| s.service.as_str()).filter(|s| *s != service).collect();
+        set.sort_unstable();
+        set.dedup();
+        set.len()
+    };
+    let errors = (0..t.steps.len()).filter(|&i| data.is_error(i)).count();
+    let slowest_view = slowest.map(|i| {
+        let s = data.step(i);
+        view! {
+            <div class="fact fact-slowest">
+                <dt>"Slowest step"</dt>
+                <dd>
+                    <button class="link-button" data-testid="trace-jump-slowest" title="Show the slowest step" on:click=jump>
+                        {s.name.clone()}
+                    </button>
+                    {format!(" {}", duration(s.duration_ms))}
+                </dd>
+            </div>
+        }
+    });
+    view! {
+        <header class="trace-summary">
+            <div class="trace-title">
+                <span class="status-pill" class:error=failed data-testid="trace-status">
+                    {if failed { "Error" } else { "OK" }}
+                </span>
+                <h2 data-testid="trace-endpoint">{endpoint}</h2>
+            </div>
+            <dl class="trace-facts">
+                <div class="fact">
+                    <dt>"Service"</dt>
+                    <dd data-testid="trace-service">
+                        {service}
+                        {(other_services > 0).then(|| view! {
+                            <span class="muted">{format!(" + {other_services} more")}</span>
+                        })}
+                    </dd>
+                </div>
+                <div class="fact">
+                    <dt>"Duration"</dt>
+                    <dd data-testid="trace-duration">{duration(t.duration_ms)}</dd>
+                </div>
+                <div class="fact">
+                    <dt>"Started"</dt>
+                    <dd title=clock(t.start_ms)>{timestamp(t.start_ms)}</dd>
+                </div>
+                <div class="fact">
+                    <dt>"Thread"</dt>
+                    <dd data-testid="trace-header-thread">{thread.unwrap_or_else(|| "not reported".into())}</dd>
+                </div>
+                <div class="fact">
+                    <dt>"Steps"</dt>
+                    <dd data-testid="trace-step-count">
+                        {t.steps.len()}
+                        {(errors > 0).then(|| view! {
+                            <span class="err-text">{format!(" · {errors} with errors")}</span>
+                        })}
+                    </dd>
+                </div>
+                {slowest_view}
+            </dl>
+        </header>
+    }
+}
+
+/// One waterfall row. Built only while the row is in view.
+fn waterfall_row(
+    data: &Prepared,
+    i: usize,
+    total_ms: f64,
+    is_slowest: bool,
+    selected: RwSignal<Option<usize>>,
+    collapsed: RwSignal<HashSet<usize>>,
+    toggle: Callback<usize>,
+) -> impl IntoView {
+    let s = data.step(i);
+    let error = data.is_error(i);
+    let left = pct(s.offset_ms, total_ms);
+    let width = pct(s.duration_ms, total_ms).min(100.0 - left);
+    let is_collapsed = move || collapsed.with(|c| c.contains(&i));
+    let caret = if data.has_children(i) {
+        view! {
+            <button
+                class="wf-caret"
+                data-testid="trace-caret"
+                aria-label="Collapse or expand"
+                aria-expanded=move || (!is_collapsed()).to_string()
+                on:click=move |e| {
+                    e.stop_propagation();
+                    toggle.run(i);
+                }
+            >
+                {move || if is_collapsed() { "▸" } else { "▾" }}
+            </button>
+        }
+        .into_any()
+    } else {
+        view! { <span class="wf-caret-space"></span> }.into_any()
+    };
+    // Past 30 levels the name would leave the column; the depth is in the tooltip.
+    let indent = 4 + s.depth.min(30) * INDENT_PX;
+    let slowest_label = is_slowest.then(|| {
+        // After the bar when there is room, else inside its right end.
+        let end = left + width;
+        if end < 70.0 {
+            view! { <span class="wf-slowest-label" style:left=format!("calc({end:.3}% + 6px)")>"◆ slowest step"</span> }
+                .into_any()
+        } else {
+            view! {
+                <span class="wf-slowest-label" style:right=format!("calc({:.3}% + 4px)", 100.0 - end)>"◆ slowest step"</span>
+            }
+            .into_any()
+        }
+    });
+    let title = format!(
+        "{} · depth {} · starts +{} · {}",
+        s.name,
+        s.depth,
+        duration(s.offset_ms),
+        duration(s.duration_ms)
+    );
+    view! {
+        <div
+            class=format!("wf-row kind-{}", kind_attr(s.kind))
+            class:selected=move || selected.get() == Some(i)
+            class:error=error
+            class:critical=s.critical
+            class:slowest=is_slowest
+            role="row"
+            aria-selected=move || (selected.get() == Some(i)).to_string()
+            data-testid="trace-row"
+            data-step-kind=kind_attr(s.kind)
+            data-slowest=is_slowest.then_some("true")
+            data-index=i
+            title=title
+            on:click=move |_| selected.set(Some(i))
+        >
+            <div class="wf-name" style:padding-left=format!("{indent}px")>
+                {caret}
+                <span class=format!("badge kind-{}", kind_attr(s.kind))>{kind_label(s.kind)}</span>
+                {error.then(|| view! { <span class="badge badge-error">"error"</span> })}
+                <span class="wf-label">{s.name.clone()}</span>
+            </div>
+            <div class="wf-track">
+                <div class="wf-bar" style:left=format!("{left:.3}%") style:width=format!("{width:.3}%")></div>
+                {slowest_label}
+            </div>
+            <div class="wf-dur num">{duration(s.duration_ms)}</div>
+        </div>
+    }
+}
+
+/// The selected step in full: everything the row has no room for.
+fn step_detail(data: &Arc<Prepared>, i: usize) -> AnyView {
+    view! { <StepDetail data=data.clone() index=i /> }.into_any()
+}
+
+#[component]
+fn StepDetail(data: Arc<Prepared>, index: usize) -> impl IntoView {
+    let s = data.step(index);
+    let total = data.trace.duration_ms;
+    let error = data.is_error(index);
+    let UseCopyToClipboardReturn { state: copy_state, copy } = use_copy_to_clipboard();
+    let span_id = s.span_id.clone();
+    let thread = match data.thread_of(index) {
+        Some((name, None)) => view! { <span data-testid="trace-thread">{name}</span> }.into_any(),
+        Some((name, Some(from))) => view! {
+            <span data-testid="trace-thread">{name}</span>
+            <span class="muted">{format!(" (from its caller {from})")}</span>
+        }
+        .into_any(),
+        None => view! { <span data-testid="trace-thread" class="muted">"not reported"</span> }.into_any(),
+    };
+    let target_label = match s.kind {
+        StepKind::Sql => "Database",
+        StepKind::Http => "Host",
+        _ => "Target",
+    };
+    let text = s.text.clone().map(|text| match s.kind {
+        StepKind::Sql => view! {
+            <h4>"SQL"</h4>
+            <pre class="trace-code" data-testid="trace-sql">{text}</pre>
+        }
+        .into_any(),
+        StepKind::Http => view! {
+            <h4>"Request"</h4>
+            <pre class="trace-code" data-testid="trace-url">{text}</pre>
+        }
+        .into_any(),
+        _ => view! {
+            <h4>"URL"</h4>
+            <pre class="trace-code" data-testid="trace-url">{text}</pre>
+        }
+        .into_any(),
+    });
+    let exception = s.error.clone().map(|e| {
+        view! {
+            <div class="trace-exception" data-testid="trace-error">
+                <h4>"Exception"</h4>
+                <p>
+                    <strong data-testid="trace-error-type">{e.kind.unwrap_or_else(|| "Error".into())}</strong>
+                    {e.message.map(|m| format!(": {m}"))}
+                </p>
+                {e.stacktrace.map(|st| view! { <pre class="trace-code trace-stack">{st}</pre> })}
+            </div>
+        }
+    });
+    view! {
+        <div class="detail-head">
+            <span class=format!("badge kind-{}", kind_attr(s.kind))>{kind_label(s.kind)}</span>
+            {error.then(|| view! { <span class="badge badge-error">"error"</span> })}
+            <h3 data-testid="trace-detail-name">{s.name.clone()}</h3>
+        </div>
+        <dl class="detail-grid">
+            <dt>"Service"</dt>
+            <dd>{s.service.clone()}</dd>
+            <dt>"Thread"</dt>
+            <dd>{thread}</dd>
+            <dt>"Starts"</dt>
+            <dd>{format!("+{} into the trace", duration(s.offset_ms))}</dd>
+            <dt>"Duration"</dt>
+            <dd>{format!("{} ({:.1} % of the trace)", duration(s.duration_ms), pct(s.duration_ms, total))}</dd>
+            <dt>"Status"</dt>
+            <dd class:err-text=error>{if error { "error" } else { "ok" }}</dd>
+            <dt>"Critical path"</dt>
+            <dd>{if s.critical { "yes: the trace waited for it" } else { "no" }}</dd>
+            {s.target.clone().map(|t| view! {
+                <dt>{target_label}</dt>
+                <dd data-testid="trace-target">{t}</dd>
+            })}
+            <dt>"Span ID"</dt>
+            <dd>
+                <code>{span_id.clone()}</code>
+                " "
+                <button class="small" data-testid="trace-copy-span" on:click=move |_| copy.run(span_id.clone())>
+                    {move || match copy_state.get() {
+                        CopyState::Idle => "Copy",
+                        CopyState::Copied => "copied",
+                        CopyState::Failed => "copy failed",
+                    }}
+                </button>
+            </dd>
+        </dl>
+        {text}
+        {exception}
     }
 }
