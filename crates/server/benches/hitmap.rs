@@ -1,1 +1,154 @@
-fn main() {}
+//! Hitmap binning and drag-select over 1 M stored transactions, through the real embedded store.
+//!
+//! `cargo bench -p sightline-server --bench hitmap`. Besides criterion's numbers it prints the p95 of the
+//! first-page latency over 200 random rectangles, which is what the target is about.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sightline_model::{Grid, Order, Scale};
+use sightline_server::store::embedded::{EmbeddedStore, Retention};
+use sightline_server::store::record::{kind, SpanRecord};
+use sightline_server::store::{TraceStore, TxFilter, TxQuery};
+
+const N: u64 = 1_000_000;
+const WINDOW_MS: i64 = 4 * 3_600_000;
+const T0: i64 = 1_750_000_000_000;
+const SERVICES: [&str; 5] = ["gateway", "balance", "payment", "recharge", "ledger"];
+const ENDPOINTS: [&str; 8] = ["GET /a", "GET /b", "POST /c", "POST /d", "GET /e", "PUT /f", "GET /g", "DELETE /h"];
+
+fn record(rng: &mut StdRng, i: u64) -> SpanRecord {
+    let end_ms = T0 + rng.random_range(0..WINDOW_MS);
+    // Mostly fast, a long tail, a band at ~3 s, a few 0 ms and a few beyond the y-range.
+    let dur_ms: f64 = match rng.random_range(0..100) {
+        0 => 0.0,
+        1..=3 => rng.random_range(2900.0..3100.0),
+        4 => rng.random_range(5000.0..20000.0),
+        _ => (rng.random::<f64>() * 6.0).exp(),
+    };
+    let mut trace_id = vec![0u8; 16];
+    trace_id[..8].copy_from_slice(&rng.random::<u64>().to_be_bytes());
+    trace_id[8..].copy_from_slice(&(i + 1).to_be_bytes());
+    SpanRecord {
+        trace_id,
+        span_id: (i + 1).to_be_bytes().to_vec(),
+        service: SERVICES[(i % 5) as usize].into(),
+        name: ENDPOINTS[rng.random_range(0..ENDPOINTS.len())].into(),
+        span_kind: 2,
+        start_ns: ((end_ms as f64 - dur_ms) * 1e6) as u64,
+        end_ns: end_ms as u64 * 1_000_000,
+        error: rng.random_range(0..50) == 0,
+        step_kind: kind::TRANSACTION,
+        thread: Some(format!("exec-{}", i % 200)),
+        is_transaction: true,
+        ..Default::default()
+    }
+}
+
+fn seeded_store(dir: &std::path::Path) -> EmbeddedStore {
+    let retention = Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX };
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let store = EmbeddedStore::open(dir, retention).unwrap();
+    if store.transaction_count() as u64 >= N {
+        return store;
+    }
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut i = 0;
+    while i < N {
+        let batch: Vec<SpanRecord> = (i..(i + 20_000).min(N)).map(|j| record(&mut rng, j)).collect();
+        i += batch.len() as u64;
+        rt.block_on(store.append(batch)).unwrap();
+    }
+    eprintln!("seeded {N} transactions in {:.1?}", started.elapsed());
+    store
+}
+
+fn p95(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[(v.len() * 95).div_ceil(100) - 1]
+}
+
+fn benches(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let store = seeded_store(dir.path());
+    eprintln!("store ready with {} transactions in {:.1?}", store.transaction_count(), started.elapsed());
+    // Re-open, as at start-up: the columns are rebuilt from fjall.
+    drop(store);
+    let started = Instant::now();
+    let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX }).unwrap();
+    eprintln!("start-up rebuild of {} transactions: {:.1?}", store.transaction_count(), started.elapsed());
+
+    let mut g = c.benchmark_group("hitmap_1m");
+    g.sample_size(30);
+    for scale in [Scale::Linear, Scale::Log] {
+        let grid = Grid { from: T0, to: T0 + WINDOW_MS, cols: 240, rows: 100, ymax_ms: 5000.0, scale };
+        assert_eq!(store.hitmap(grid, None).total, N);
+        g.bench_function(format!("bin_240x100_{}", scale.as_str()), |b| b.iter(|| store.hitmap(grid, None)));
+    }
+    let grid = Grid { from: T0, to: T0 + WINDOW_MS, cols: 240, rows: 100, ymax_ms: 5000.0, scale: Scale::Linear };
+    g.bench_function("bin_240x100_one_service", |b| b.iter(|| store.hitmap(grid, Some("payment"))));
+    g.finish();
+
+    let mut g = c.benchmark_group("drag_select_1m");
+    g.sample_size(30);
+    // The band at 3 s over the whole window: ~30 k transactions selected.
+    let band = TxQuery {
+        filter: TxFilter { from: T0, to: T0 + WINDOW_MS, min_ms: 2900.0, max_ms: Some(3100.0), ..Default::default() },
+        order: Order::Slowest,
+        limit: 50,
+        cursor: None,
+    };
+    g.bench_function("band_3s_first_page_slowest", |b| b.iter(|| store.transactions(&band).unwrap()));
+    let newest = TxQuery { order: Order::Newest, ..band.clone() };
+    g.bench_function("band_3s_first_page_newest", |b| b.iter(|| store.transactions(&newest).unwrap()));
+    let everything = TxQuery {
+        filter: TxFilter { from: T0, to: T0 + WINDOW_MS, min_ms: 0.0, max_ms: None, ..Default::default() },
+        ..band.clone()
+    };
+    g.bench_function("all_1m_first_page_slowest", |b| b.iter(|| store.transactions(&everything).unwrap()));
+    g.finish();
+
+    // p95 of the first page over random rectangles (random window, band, order), as a user drags.
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut times = Vec::new();
+    let mut selected = 0u64;
+    for _ in 0..200 {
+        let a = T0 + rng.random_range(0..WINDOW_MS);
+        let b = T0 + rng.random_range(0..WINDOW_MS);
+        let lo: f64 = rng.random_range(0.0..4000.0);
+        let q = TxQuery {
+            filter: TxFilter {
+                from: a.min(b),
+                to: a.max(b) + 1,
+                min_ms: lo,
+                max_ms: if rng.random_bool(0.2) { None } else { Some(lo + rng.random_range(1.0..2000.0)) },
+                ..Default::default()
+            },
+            order: if rng.random_bool(0.5) { Order::Slowest } else { Order::Newest },
+            limit: 50,
+            cursor: None,
+        };
+        let t = Instant::now();
+        let page = store.transactions(&q).unwrap();
+        times.push(t.elapsed());
+        selected += page.total;
+    }
+    eprintln!(
+        "drag-select first page over 200 random rectangles (1 M stored, {} selected on average): p50 {:.2?}, p95 {:.2?}, max {:.2?}",
+        selected / 200,
+        {
+            let mut s = times.clone();
+            s.sort();
+            s[s.len() / 2]
+        },
+        p95(times.clone()),
+        times.iter().max().unwrap()
+    );
+}
+
+criterion_group!(hitmap, benches);
+criterion_main!(hitmap);
