@@ -1,55 +1,398 @@
-//! The APM page: per-service summary and (next) the hitmap.
+//! The APM page: the live hitmap of every transaction, drag-select into the list of transactions,
+//! click into a trace; per-service summary and what is running right now.
+//!
+//! Everything the user chose is in the URL: `scale`, `ymax`, `sel=from,to,min_ms,max_ms` (max empty =
+//! the open "≥ max" band), `order`, `status`, `trace`.
 
+use leptos::ev;
 use leptos::prelude::*;
-
 use leptos_router::hooks::use_query_map;
+use leptos_use::{use_event_listener, use_interval_fn, use_window};
+use sightline_model::{Hitmap, LivePoint, Order, Scale, Status};
 
-use crate::api;
+use crate::api::{self, HitmapParams, Selection, TransactionParams};
 use crate::components::error_view::ErrorList;
+use crate::components::hitmap_chart::{thousands, HitmapChart};
 use crate::components::trace_view::TraceView;
-use crate::hooks::use_set_query;
-use crate::format::duration;
-use crate::hooks::UseTimeRangeReturn;
+use crate::format::{clock, duration};
+use crate::hooks::{now_ms, use_event_stream, use_set_query, UseTimeRangeReturn};
+
+const COLS: u32 = 240;
+const ROWS: u32 = 100;
+const PAGE_SIZE: u32 = 50;
+const YMAX_CHOICES: &[f64] = &[1_000.0, 3_000.0, 5_000.0, 10_000.0, 30_000.0, 60_000.0];
+const DEFAULT_YMAX: f64 = 5_000.0;
+/// Running longer than this is highlighted in the active list.
+const LONG_RUNNING_MS: f64 = 3_000.0;
+
+/// `from,to,min_ms,max_ms` ⇄ [`Selection`]; an empty `max_ms` is the open-ended top band.
+pub fn parse_selection(s: &str) -> Option<Selection> {
+    let mut it = s.split(',');
+    let from = it.next()?.parse().ok()?;
+    let to = it.next()?.parse().ok()?;
+    let min_ms = it.next()?.parse().ok()?;
+    let max_ms = match it.next()? {
+        "" => None,
+        m => Some(m.parse().ok()?),
+    };
+    (from < to).then_some(Selection { from, to, min_ms, max_ms })
+}
+
+pub fn format_selection(s: &Selection) -> String {
+    format!("{},{},{},{}", s.from, s.to, s.min_ms, s.max_ms.map(|m| m.to_string()).unwrap_or_default())
+}
 
 #[component]
 pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
-    let services = LocalResource::new(move || {
-        let (from, to) = tr.window.get();
-        api::services(from, to)
-    });
     let query = use_query_map();
-    let open_trace = Memo::new(move |_| query.with(|q| q.get("trace")));
     let set_query = use_set_query();
-    let close_trace = Callback::new(move |_| set_query(vec![("trace", None)]));
+    let scale = Memo::new(move |_| query.with(|q| if q.get_str("scale") == Some("log") { Scale::Log } else { Scale::Linear }));
+    let ymax = Memo::new(move |_| {
+        query.with(|q| q.get_str("ymax").and_then(|v| v.parse::<f64>().ok()).filter(|v| *v >= 1.0)).unwrap_or(DEFAULT_YMAX)
+    });
+    let selection = Memo::new(move |_| query.with(|q| q.get_str("sel").and_then(parse_selection)));
+    let open_trace = Memo::new(move |_| query.with(|q| q.get("trace")));
+
+    // Fetch the grid when what it shows changes; while live, the stream and the ticker keep it
+    // current, so the fetch deliberately does not depend on the clock.
+    let params = Memo::new(move |_| {
+        let (from, to) = if tr.live.get() { tr.range.get().resolve(now_ms()) } else { tr.window.get() };
+        HitmapParams { from, to, service: tr.service.get(), cols: COLS, rows: ROWS, ymax_ms: ymax.get(), scale: scale.get() }
+    });
+    let fetched = LocalResource::new(move || api::hitmap(params.get()));
+    let hitmap = RwSignal::new(None::<Hitmap>);
+    Effect::new(move |_| {
+        if let Some(Ok(h)) = fetched.get() {
+            hitmap.set(Some(h));
+        }
+    });
+    let stream_url = Memo::new(move |_| {
+        tr.live.get().then(|| api::with_query("/api/v1/hitmap/live", &[("service", tr.service.get())]))
+    });
+    let stream = use_event_stream(
+        stream_url.into(),
+        move |event, data| {
+            if event == "lagged" {
+                fetched.refetch();
+                return;
+            }
+            if let Ok(points) = serde_json::from_str::<Vec<LivePoint>>(&data) {
+                hitmap.update(|h| {
+                    if let Some(h) = h {
+                        h.advance(now_ms());
+                        for p in &points {
+                            h.add(p.end_ms, p.duration_ms, p.error);
+                        }
+                    }
+                });
+            }
+        },
+        move || fetched.refetch(),
+        &["lagged"],
+    );
+    use_interval_fn(
+        move || {
+            if tr.live.get_untracked() {
+                hitmap.update(|h| {
+                    if let Some(h) = h {
+                        h.advance(now_ms());
+                    }
+                });
+            }
+        },
+        1_000,
+    );
+
+    let on_select = {
+        let set_query = set_query.clone();
+        Callback::new(move |s: Selection| set_query(vec![("sel", Some(format_selection(&s)))]))
+    };
+    let close_trace = {
+        let set_query = set_query.clone();
+        Callback::new(move |_| set_query(vec![("trace", None)]))
+    };
+    {
+        let set_query = set_query.clone();
+        let _ = use_event_listener(use_window(), ev::keydown, move |e| {
+            if e.key() == "Escape" && open_trace.get_untracked().is_none() && selection.get_untracked().is_some() {
+                set_query(vec![("sel", None)]);
+            }
+        });
+    }
+
+    let set_scale = set_query.clone();
+    let set_ymax = set_query.clone();
     view! {
         {move || open_trace.get().map(|id| view! { <TraceView trace_id=id on_close=close_trace /> })}
-        <section data-testid="page-apm">
-            <h1 class="page-title">"APM"</h1>
+        <section class="apm" data-testid="page-apm">
+            <div class="apm-main">
+                <div class="panel">
+                    <div class="panel-head">
+                        <h2>"Response time"</h2>
+                        <span class="muted">"every finished transaction · drag to select"</span>
+                        <span class="spacer"></span>
+                        <span class="live-state" data-testid="stream-state" class:on=move || stream.connected.get()>
+                            {move || if !tr.live.get() { "" } else if stream.connected.get() { "streaming" } else { "connecting…" }}
+                        </span>
+                        <div class="segmented">
+                            <button data-testid="scale-linear" class:selected=move || scale.get() == Scale::Linear
+                                on:click={ let s = set_scale.clone(); move |_| s(vec![("scale", None)]) }>"Linear"</button>
+                            <button data-testid="scale-log" class:selected=move || scale.get() == Scale::Log
+                                on:click={ let s = set_scale.clone(); move |_| s(vec![("scale", Some("log".into()))]) }>"Log"</button>
+                        </div>
+                        <select data-testid="ymax" aria-label="Y axis maximum"
+                            prop:value=move || ymax.get().to_string()
+                            on:change=move |e| set_ymax(vec![("ymax", Some(event_target_value(&e)))])>
+                            {YMAX_CHOICES.iter().map(|&v| view! {
+                                <option value=v.to_string()>{format!("max {} s", v / 1000.0)}</option>
+                            }).collect_view()}
+                        </select>
+                    </div>
+                    <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move { fetched.await.map(|_| ()) })}
+                        </Transition>
+                    </ErrorBoundary>
+                    <HitmapChart hitmap=hitmap selection=selection on_select=on_select />
+                </div>
+                {move || selection.get().map(|sel| view! { <SelectionPanel selection=sel tr=tr /> })}
+            </div>
+            <aside class="apm-side">
+                <ServiceSummary tr=tr />
+                <ActivePanel tr=tr />
+            </aside>
+        </section>
+    }
+}
+
+/// The transactions inside the dragged rectangle: "N of M", paged, slowest or newest first.
+#[component]
+fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView {
+    let query = use_query_map();
+    let set_query = use_set_query();
+    let order = Memo::new(move |_| query.with(|q| if q.get_str("order") == Some("newest") { Order::Newest } else { Order::Slowest }));
+    let status = Memo::new(move |_| {
+        query.with(|q| match q.get_str("status") {
+            Some("error") => Some(Status::Error),
+            Some("ok") => Some(Status::Ok),
+            _ => None,
+        })
+    });
+    // Cursors of the pages before the current one, for "previous".
+    let cursors = RwSignal::new(Vec::<Option<String>>::new());
+    let cursor = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        order.track();
+        status.track();
+        tr.service.track();
+        cursors.set(Vec::new());
+        cursor.set(None);
+    });
+    let sel = selection.clone();
+    let page = LocalResource::new(move || {
+        api::transactions(TransactionParams {
+            selection: sel.clone(),
+            service: tr.service.get(),
+            status: status.get(),
+            order: order.get(),
+            limit: PAGE_SIZE,
+            cursor: cursor.get(),
+        })
+    });
+    let band = match selection.max_ms {
+        Some(m) => format!("{} – {}", duration(selection.min_ms), duration(m)),
+        None => format!("≥ {}", duration(selection.min_ms)),
+    };
+    let header = format!("{} – {} · {}", clock(selection.from), clock(selection.to), band);
+    let set_order = set_query.clone();
+    let set_status = set_query.clone();
+    let clear = set_query.clone();
+    let open = set_query.clone();
+    view! {
+        <div class="panel selection-panel" data-testid="selection-panel">
+            <div class="panel-head">
+                <h2>"Selected transactions"</h2>
+                <span class="muted" data-testid="selection-range">{header}</span>
+                <span class="spacer"></span>
+                <select data-testid="status-filter" aria-label="Status"
+                    prop:value=move || match status.get() { Some(Status::Error) => "error", Some(Status::Ok) => "ok", None => "" }
+                    on:change=move |e| { let v = event_target_value(&e); set_status(vec![("status", (!v.is_empty()).then_some(v))]) }>
+                    <option value="">"All"</option>
+                    <option value="error">"Errors"</option>
+                    <option value="ok">"OK"</option>
+                </select>
+                <div class="segmented">
+                    <button data-testid="order-slowest" class:selected=move || order.get() == Order::Slowest
+                        on:click={ let s = set_order.clone(); move |_| s(vec![("order", None)]) }>"Slowest first"</button>
+                    <button data-testid="order-newest" class:selected=move || order.get() == Order::Newest
+                        on:click={ let s = set_order.clone(); move |_| s(vec![("order", Some("newest".into()))]) }>"Newest first"</button>
+                </div>
+                <button data-testid="selection-clear" title="Clear the selection (Esc)" on:click=move |_| clear(vec![("sel", None)])>"✕"</button>
+            </div>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
-                    {move || Suspend::new(async move {
-                        services.await.map(|list| view! {
-                            <table class="grid-table" data-testid="service-summary">
-                                <thead><tr>
-                                    <th>"Service"</th><th class="num">"Transactions"</th><th class="num">"TPS"</th>
-                                    <th class="num">"p95"</th><th class="num">"Error rate"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {list.services.into_iter().map(|s| view! {
-                                        <tr>
-                                            <td>{s.name}</td>
-                                            <td class="num">{s.transactions}</td>
-                                            <td class="num">{format!("{:.1}", s.tps)}</td>
-                                            <td class="num">{duration(s.p95_ms)}</td>
-                                            <td class="num">{format!("{:.1} %", s.error_rate * 100.0)}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                    {move || {
+                        let open = open.clone();
+                        Suspend::new(async move {
+                            page.await.map(|p| {
+                                let first = cursors.with_untracked(|c| c.len()) as u64 * PAGE_SIZE as u64;
+                                let count = if p.items.is_empty() {
+                                    format!("0 of {}", thousands(p.total))
+                                } else {
+                                    format!("{}–{} of {}", first + 1, first + p.items.len() as u64, thousands(p.total))
+                                };
+                                let next = p.next_cursor.clone();
+                                view! {
+                                    <table class="grid-table tx-table">
+                                        <thead><tr>
+                                            <th class="sortable" on:click={ let s = open.clone(); move |_| s(vec![("order", Some("newest".into()))]) }>"End"</th>
+                                            <th>"Service"</th><th>"Endpoint"</th>
+                                            <th class="num sortable" on:click={ let s = open.clone(); move |_| s(vec![("order", None)]) }>"Duration"</th>
+                                            <th>"Status"</th><th>"Thread"</th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {p.items.into_iter().map(|t| {
+                                                let open = open.clone();
+                                                let id = t.trace_id.clone();
+                                                view! {
+                                                    <tr class="clickable" data-testid="tx-row" data-trace-id=t.trace_id.clone()
+                                                        on:click=move |_| open(vec![("trace", Some(id.clone()))])>
+                                                        <td class="mono">{clock(t.end_ms)}</td>
+                                                        <td>{t.service}</td>
+                                                        <td class="endpoint">{t.endpoint}</td>
+                                                        <td class="num" data-testid="tx-duration">{duration(t.duration_ms)}</td>
+                                                        <td>{match t.status {
+                                                            Status::Ok => view! { <span class="status ok">"OK"</span> }.into_any(),
+                                                            Status::Error => view! { <span class="status err" title=t.error.clone().unwrap_or_default()>
+                                                                {t.error.clone().map(|e| short_error(&e)).unwrap_or_else(|| "Error".into())}</span> }.into_any(),
+                                                        }}</td>
+                                                        <td class="mono muted">{t.thread.unwrap_or_default()}</td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                    <div class="pager">
+                                        <span data-testid="tx-count">{count}</span>
+                                        <span class="spacer"></span>
+                                        <button data-testid="tx-prev" disabled=move || cursors.with(|c| c.is_empty())
+                                            on:click=move |_| { let prev = cursors.try_update(|c| c.pop()).flatten().flatten(); cursor.set(prev); }>"← Previous"</button>
+                                        <button data-testid="tx-next" disabled=next.is_none()
+                                            on:click=move |_| { cursors.update(|c| c.push(cursor.get_untracked())); cursor.set(next.clone()); }>"Next →"</button>
+                                    </div>
+                                }
+                            })
                         })
-                    })}
+                    }}
                 </ErrorBoundary>
             </Transition>
-        </section>
+        </div>
+    }
+}
+
+/// `java.net.SocketTimeoutException` → `SocketTimeoutException`: the list has little room.
+fn short_error(e: &str) -> String {
+    e.rsplit(['.', '$']).next().unwrap_or(e).to_string()
+}
+
+/// Per-service headline numbers; clicking one filters the page by it.
+#[component]
+fn ServiceSummary(tr: UseTimeRangeReturn) -> impl IntoView {
+    let set_query = use_set_query();
+    // Refresh when the window moves by whole minutes, not on every live tick.
+    let minute = Memo::new(move |_| {
+        let (from, to) = tr.window.get();
+        (from / 60_000, to / 60_000 + 1)
+    });
+    let services = LocalResource::new(move || {
+        let (from, to) = minute.get();
+        api::services(from * 60_000, to * 60_000)
+    });
+    view! {
+        <div class="panel">
+            <div class="panel-head"><h2>"Services"</h2></div>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
+                    {move || {
+                        let set_query = set_query.clone();
+                        Suspend::new(async move {
+                            services.await.map(|list| view! {
+                                <table class="grid-table" data-testid="service-summary">
+                                    <thead><tr><th>"Service"</th><th class="num">"TPS"</th><th class="num">"p95"</th><th class="num">"Errors"</th></tr></thead>
+                                    <tbody>
+                                        {list.services.into_iter().map(|s| {
+                                            let set_query = set_query.clone();
+                                            let name = s.name.clone();
+                                            let selected = { let n = s.name.clone(); move || tr.service.get().as_deref() == Some(n.as_str()) };
+                                            view! {
+                                                <tr class="clickable" class:selected=selected data-testid="service-row"
+                                                    on:click=move |_| set_query(vec![("service", Some(name.clone()))])>
+                                                    <td>{s.name}</td>
+                                                    <td class="num">{format!("{:.1}", s.tps)}</td>
+                                                    <td class="num">{duration(s.p95_ms)}</td>
+                                                    <td class="num" class:bad={s.error_rate >= 0.05}>{format!("{:.1} %", s.error_rate * 100.0)}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            })
+                        })
+                    }}
+                </ErrorBoundary>
+            </Transition>
+        </div>
+    }
+}
+
+/// Transactions running now, longest first: the first place a total outage shows.
+#[component]
+fn ActivePanel(tr: UseTimeRangeReturn) -> impl IntoView {
+    let set_query = use_set_query();
+    let tick = RwSignal::new(0u32);
+    use_interval_fn(move || tick.update(|t| *t += 1), 2_000);
+    let active = LocalResource::new(move || {
+        tick.track();
+        api::active(tr.service.get())
+    });
+    view! {
+        <div class="panel" data-testid="active-panel">
+            <div class="panel-head"><h2>"Active transactions"</h2></div>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
+                    {move || {
+                        let set_query = set_query.clone();
+                        Suspend::new(async move {
+                            active.await.map(|list| {
+                                if list.items.is_empty() {
+                                    return view! { <p class="muted" data-testid="active-empty">"Nothing running longer than a moment."</p> }.into_any();
+                                }
+                                view! {
+                                    <table class="grid-table active-table">
+                                        <thead><tr><th>"Endpoint"</th><th class="num">"Elapsed"</th><th>"Now in"</th></tr></thead>
+                                        <tbody>
+                                            {list.items.into_iter().map(|a| {
+                                                let set_query = set_query.clone();
+                                                let id = a.trace_id.clone();
+                                                let title = format!("{} · {}", a.service, a.thread.clone().unwrap_or_default());
+                                                view! {
+                                                    <tr class="clickable" class:long={a.elapsed_ms >= LONG_RUNNING_MS} data-testid="active-row"
+                                                        title=title
+                                                        on:click=move |_| set_query(vec![("trace", Some(id.clone()))])>
+                                                        <td><div>{a.endpoint}</div><div class="muted small">{a.service}" · "{a.thread.unwrap_or_default()}</div></td>
+                                                        <td class="num">{duration(a.elapsed_ms)}</td>
+                                                        <td class="small">{a.current_step.unwrap_or_default()}</td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                }.into_any()
+                            })
+                        })
+                    }}
+                </ErrorBoundary>
+            </Transition>
+        </div>
     }
 }

@@ -2,6 +2,8 @@
 //! Chromium through ChromeDriver. `cargo xtask test` builds both and sets the paths below.
 #![allow(dead_code)]
 
+pub mod otlp;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -204,6 +206,23 @@ impl Browser {
     /// Ends the Chromium session (so no browser outlives its test), then the driver.
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
+    }
+
+    /// Drags with the (left) mouse from one point to another, both in CSS px relative to the top-left
+    /// corner of the element matching `css`: real pointer events, as a user's drag.
+    pub async fn drag(&self, css: &str, from: (f64, f64), to: (f64, f64)) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+        let rect = self.js(&format!("const r = document.querySelector('{css}').getBoundingClientRect(); return [r.left, r.top];")).await;
+        let (left, top) = (rect[0].as_f64().unwrap(), rect[1].as_f64().unwrap());
+        let step = Some(Duration::from_millis(120));
+        let mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo { duration: None, x: (left + from.0).round(), y: (top + from.1).round() })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::MoveTo { duration: step, x: (left + (from.0 + to.0) / 2.0).round(), y: (top + (from.1 + to.1) / 2.0).round() })
+            .then(PointerAction::MoveTo { duration: step, x: (left + to.0).round(), y: (top + to.1).round() })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        self.client.perform_actions(mouse).await.expect("drag");
+        let _ = self.client.release_actions().await;
     }
 
     pub async fn screenshot(&self, path: &std::path::Path) {

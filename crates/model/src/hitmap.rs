@@ -141,6 +141,30 @@ impl Hitmap {
         true
     }
 
+    /// Moves the window forward so it ends at or after `to`, by whole columns: the oldest columns drop out,
+    /// empty ones appear on the right. Live views call this instead of refetching everything.
+    /// Returns how many columns moved.
+    pub fn advance(&mut self, to: i64) -> u32 {
+        if to <= self.grid.to {
+            return 0;
+        }
+        let col_ms = self.grid.col_ms();
+        let k = ((to - self.grid.to) as f64 / col_ms).ceil() as usize;
+        let rows = self.grid.total_rows() as usize;
+        let keep = (self.grid.cols as usize).saturating_sub(k);
+        let n = (self.grid.cols as usize - keep) * rows;
+        let drop_ok: u64 = self.ok.drain(..n).map(u64::from).sum();
+        let drop_err: u64 = self.err.drain(..n).map(u64::from).sum();
+        self.ok.resize(self.grid.cells(), 0);
+        self.err.resize(self.grid.cells(), 0);
+        self.total -= drop_ok + drop_err;
+        self.total_err -= drop_err;
+        let shift = (k as f64 * col_ms).round() as i64;
+        self.grid.from += shift;
+        self.grid.to += shift;
+        k as u32
+    }
+
     /// The largest ok+err count of any cell, for colour scaling.
     pub fn max_cell(&self) -> u32 {
         self.ok.iter().zip(&self.err).map(|(a, b)| a + b).max().unwrap_or(0)
@@ -203,5 +227,25 @@ mod tests {
         assert!(h.add(1_500, 3000.0, true));
         assert!(!h.add(240_000, 1.0, false));
         assert_eq!((h.total, h.total_err, h.max_cell()), (1, 1, 1));
+    }
+
+    #[test]
+    fn advancing_drops_old_columns_and_keeps_the_rest_in_place() {
+        let g = Grid { from: 0, to: 10_000, cols: 10, rows: 4, ymax_ms: 100.0, scale: Scale::Linear };
+        let mut h = Hitmap::empty(g);
+        h.add(500, 10.0, false); // column 0
+        h.add(2_500, 10.0, true); // column 2
+        h.add(9_500, 10.0, false); // column 9
+        assert_eq!(h.advance(9_000), 0);
+        assert_eq!(h.advance(11_200), 2);
+        assert_eq!((h.grid.from, h.grid.to), (2_000, 12_000));
+        assert_eq!((h.total, h.total_err), (2, 1));
+        assert_eq!(h.err[h.grid.index(0, 0)], 1, "old column 2 is now column 0");
+        assert_eq!(h.ok[h.grid.index(7, 0)], 1, "old column 9 is now column 7");
+        assert!(h.add(11_900, 10.0, false));
+        assert_eq!(h.ok[h.grid.index(9, 0)], 1);
+        assert_eq!(h.advance(100_000), 88);
+        assert_eq!((h.grid.from, h.grid.to), (90_000, 100_000));
+        assert_eq!((h.total, h.max_cell()), (0, 0));
     }
 }

@@ -1,0 +1,391 @@
+//! The hitmap itself: every finished transaction counted into a time × response-time grid, drawn on a
+//! canvas from one image buffer (one pixel per cell, scaled up), errors in red over the blue counts.
+
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use sightline_model::{Grid, Hitmap, Scale};
+use wasm_bindgen::{Clamped, JsCast};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+use crate::api::Selection;
+use crate::format::{clock, duration};
+use crate::hooks::{use_hitmap_canvas, PixelRect, PlotLayout};
+
+/// Draws `hitmap`, lets the user drag a rectangle, and reports it as a [`Selection`] snapped to cells.
+#[component]
+pub fn HitmapChart(
+    #[prop(into)] hitmap: Signal<Option<Hitmap>>,
+    #[prop(into)] selection: Signal<Option<Selection>>,
+    on_select: Callback<Selection>,
+) -> impl IntoView {
+    let canvas = NodeRef::<Canvas>::new();
+    let select = move |r: PixelRect| {
+        let (Some(h), l) = (hitmap.get_untracked(), ()) else { return };
+        let _ = l;
+        let layout = layout_untracked(canvas);
+        if let Some(layout) = layout {
+            on_select.run(selection_of(&h.grid, &layout, r));
+        }
+    };
+    let c = use_hitmap_canvas(canvas, select);
+    let offscreen = StoredValue::new_local(None::<HtmlCanvasElement>);
+
+    Effect::new(move |_| {
+        let layout = c.layout.get();
+        let sel = selection.get();
+        let drag = c.drag.get();
+        let Some(el) = canvas.get() else { return };
+        hitmap.with(|h| {
+            let t0 = js_sys::Date::now();
+            let perf = web_sys::window().and_then(|w| w.performance());
+            let start = perf.as_ref().map(|p| p.now()).unwrap_or(t0);
+            draw(&el, &offscreen, &layout, h.as_ref(), sel.as_ref(), drag);
+            if let Some(p) = perf {
+                // Exposed for the in-browser benchmark (see BENCHMARKS.md).
+                let _ = js_sys::Reflect::set(&web_sys::window().unwrap(), &"__hitmapDrawMs".into(), &(p.now() - start).into());
+            }
+        });
+    });
+
+    let tooltip = move || {
+        let (px, py) = c.hover.get()?;
+        let layout = c.layout.get();
+        if !layout.contains(px, py) || c.drag.get().is_some() {
+            return None;
+        }
+        hitmap.with(|h| {
+            let h = h.as_ref()?;
+            let g = &h.grid;
+            let (col, row) = (layout.col_at(g, px), layout.row_at(g, py));
+            let i = g.index(col, row);
+            let (ok, err) = (h.ok[i], h.err[i]);
+            let t0 = g.col_start(col);
+            let t1 = if col + 1 == g.cols { g.to } else { g.col_start(col + 1) };
+            let band = match g.row_high_ms(row) {
+                Some(hi) => format!("{} – {}", duration(g.row_low_ms(row)), duration(hi)),
+                None => format!("≥ {}", duration(g.ymax_ms)),
+            };
+            let left = if px > layout.width - 220.0 { px - 210.0 } else { px + 14.0 };
+            Some(view! {
+                <div class="hitmap-tooltip" data-testid="hitmap-tooltip" style=format!("left:{left}px;top:{}px", py + 12.0)>
+                    <div>{format!("{} – {}", clock(t0), clock(t1))}</div>
+                    <div>{band}</div>
+                    <div><span class="swatch ok"></span>{format!("{ok} ok")}
+                        <span class="swatch err"></span>{format!("{err} errors")}</div>
+                </div>
+            })
+        })
+    };
+
+    let totals = move || {
+        hitmap.with(|h| {
+            h.as_ref().map(|h| format!("{} transactions · {} errors", thousands(h.total), thousands(h.total_err)))
+        })
+    };
+
+    view! {
+        <div class="hitmap-wrap">
+            // The plot geometry and grid are exposed as attributes so automation (and the E2E tests)
+            // can aim at a time and duration without reimplementing the layout.
+            <canvas
+                node_ref=canvas
+                class="hitmap-canvas"
+                data-testid="hitmap-canvas"
+                data-plot=move || { let l = c.layout.get(); format!("{},{},{},{}", l.x, l.y, l.w, l.h) }
+                data-grid=move || hitmap.with(|h| h.as_ref().map(|h| {
+                    let g = h.grid;
+                    format!("{},{},{},{},{}", g.from, g.to, g.cols, g.rows, g.ymax_ms)
+                }))
+            ></canvas>
+            {tooltip}
+        </div>
+        <div class="hitmap-legend">
+            <span class="ramp ok"></span><span class="muted">"fewer → more transactions"</span>
+            <span class="ramp err"></span><span class="muted">"errors"</span>
+            <span class="spacer"></span>
+            <span data-testid="hitmap-totals">{totals}</span>
+        </div>
+    }
+}
+
+fn layout_untracked(canvas: NodeRef<Canvas>) -> Option<PlotLayout> {
+    let el = canvas.get_untracked()?;
+    let r = el.get_bounding_client_rect();
+    Some(PlotLayout::new(r.width(), r.height(), 1.0))
+}
+
+/// Snaps a pixel rectangle to whole cells; the top band means "no upper bound", the bottom row
+/// starts at 0 ms so instant transactions stay selectable.
+pub fn selection_of(g: &Grid, layout: &PlotLayout, r: PixelRect) -> Selection {
+    let (c0, c1) = (layout.col_at(g, r.x0), layout.col_at(g, r.x1));
+    // y grows downwards: the rectangle's bottom edge is the lower duration.
+    let (r0, r1) = (layout.row_at(g, r.y1), layout.row_at(g, r.y0));
+    Selection {
+        from: g.col_start(c0),
+        to: if c1 + 1 >= g.cols { g.to } else { g.col_start(c1 + 1) },
+        min_ms: g.row_low_ms(r0),
+        max_ms: g.row_high_ms(r1),
+    }
+}
+
+/// "27,260"
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+struct Palette {
+    ok_lo: [f64; 3],
+    ok_hi: [f64; 3],
+    err_lo: [f64; 3],
+    err_hi: [f64; 3],
+    axis: &'static str,
+    grid: &'static str,
+    text: &'static str,
+    band: &'static str,
+}
+
+fn palette() -> Palette {
+    let light = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|e| e.get_attribute("data-theme"))
+        .is_some_and(|t| t == "light");
+    if light {
+        Palette {
+            ok_lo: [186.0, 214.0, 247.0],
+            ok_hi: [8.0, 62.0, 160.0],
+            err_lo: [252.0, 165.0, 140.0],
+            err_hi: [185.0, 18.0, 18.0],
+            axis: "#5b6b86",
+            grid: "rgba(15,23,42,0.07)",
+            text: "#334155",
+            band: "rgba(15,23,42,0.05)",
+        }
+    } else {
+        Palette {
+            ok_lo: [30.0, 64.0, 120.0],
+            ok_hi: [125.0, 211.0, 252.0],
+            err_lo: [127.0, 29.0, 29.0],
+            err_hi: [255.0, 90.0, 90.0],
+            axis: "#8a9bb8",
+            grid: "rgba(226,232,240,0.06)",
+            text: "#cbd5e1",
+            band: "rgba(226,232,240,0.04)",
+        }
+    }
+}
+
+fn lerp(a: [f64; 3], b: [f64; 3], t: f64) -> [u8; 3] {
+    [0, 1, 2].map(|i| (a[i] + (b[i] - a[i]) * t).round() as u8)
+}
+
+/// Fills one RGBA pixel per cell (top image row = the "≥ max" band). Pure, so it is what the
+/// in-browser benchmark measures along with the blit.
+pub fn cell_pixels(h: &Hitmap, ok_lo: [f64; 3], ok_hi: [f64; 3], err_lo: [f64; 3], err_hi: [f64; 3]) -> Vec<u8> {
+    let g = &h.grid;
+    let (cols, rows) = (g.cols as usize, g.total_rows() as usize);
+    let mut px = vec![0u8; cols * rows * 4];
+    let max = h.max_cell().max(1) as f64;
+    let scale = (1.0 + max).ln();
+    for c in 0..cols {
+        let base = c * rows;
+        for r in 0..rows {
+            let (ok, err) = (h.ok[base + r], h.err[base + r]);
+            if ok == 0 && err == 0 {
+                continue;
+            }
+            let rgb = if err > 0 {
+                lerp(err_lo, err_hi, (0.35 + 0.65 * (1.0 + err as f64).ln() / scale).min(1.0))
+            } else {
+                lerp(ok_lo, ok_hi, (0.15 + 0.85 * (1.0 + ok as f64).ln() / scale).min(1.0))
+            };
+            let o = ((rows - 1 - r) * cols + c) * 4;
+            px[o..o + 3].copy_from_slice(&rgb);
+            px[o + 3] = 255;
+        }
+    }
+    px
+}
+
+fn draw(
+    el: &HtmlCanvasElement,
+    offscreen: &StoredValue<Option<HtmlCanvasElement>, LocalStorage>,
+    l: &PlotLayout,
+    h: Option<&Hitmap>,
+    sel: Option<&Selection>,
+    drag: Option<PixelRect>,
+) {
+    let (pw, ph) = ((l.width * l.dpr).round() as u32, (l.height * l.dpr).round() as u32);
+    if pw == 0 || ph == 0 {
+        return;
+    }
+    if el.width() != pw {
+        el.set_width(pw);
+    }
+    if el.height() != ph {
+        el.set_height(ph);
+    }
+    let Some(ctx) = el
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+    else {
+        return;
+    };
+    let _ = ctx.set_transform(l.dpr, 0.0, 0.0, l.dpr, 0.0, 0.0);
+    ctx.clear_rect(0.0, 0.0, l.width, l.height);
+    let p = palette();
+    let Some(h) = h else {
+        ctx.set_fill_style_str(p.axis);
+        ctx.set_font("13px system-ui, sans-serif");
+        let _ = ctx.fill_text("Loading…", l.x + 8.0, l.y + 20.0);
+        return;
+    };
+    let g = &h.grid;
+
+    // Background of the "≥ max" band, so it reads as a separate, selectable strip.
+    ctx.set_fill_style_str(p.band);
+    ctx.fill_rect(l.x, l.y, l.w, l.row_h(g));
+
+    // Cells: one pixel each into a small canvas, then scaled up without smoothing.
+    let pixels = cell_pixels(h, p.ok_lo, p.ok_hi, p.err_lo, p.err_hi);
+    let off = offscreen.with_value(|o| o.clone()).or_else(|| {
+        let c = web_sys::window()?.document()?.create_element("canvas").ok()?.dyn_into::<HtmlCanvasElement>().ok()?;
+        offscreen.set_value(Some(c.clone()));
+        Some(c)
+    });
+    if let Some(off) = off {
+        off.set_width(g.cols);
+        off.set_height(g.total_rows());
+        if let (Ok(img), Some(octx)) = (
+            ImageData::new_with_u8_clamped_array_and_sh(Clamped(&pixels), g.cols, g.total_rows()),
+            off.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()),
+        ) {
+            let _ = octx.put_image_data(&img, 0.0, 0.0);
+            ctx.set_image_smoothing_enabled(false);
+            let _ = ctx.draw_image_with_html_canvas_element_and_dw_and_dh(&off, l.x, l.y, l.w, l.h);
+        }
+    }
+
+    draw_axes(&ctx, l, g, &p);
+
+    if let Some(s) = sel {
+        let x0 = l.time_x(g, s.from).clamp(l.x, l.x + l.w);
+        let x1 = l.time_x(g, s.to).clamp(l.x, l.x + l.w);
+        let y_bottom = l.row_bottom(g, g.row_of(s.min_ms));
+        let y_top = match s.max_ms {
+            None => l.y,
+            Some(m) => l.row_bottom(g, g.row_of(m)),
+        };
+        if x1 > x0 {
+            ctx.set_fill_style_str("rgba(250, 204, 21, 0.12)");
+            ctx.fill_rect(x0, y_top, x1 - x0, y_bottom - y_top);
+            ctx.set_stroke_style_str("#facc15");
+            ctx.set_line_width(1.5);
+            ctx.stroke_rect(x0, y_top, x1 - x0, y_bottom - y_top);
+        }
+    }
+    if let Some(d) = drag {
+        ctx.set_fill_style_str("rgba(56, 189, 248, 0.15)");
+        ctx.fill_rect(d.x0, d.y0, d.x1 - d.x0, d.y1 - d.y0);
+        ctx.set_stroke_style_str("#38bdf8");
+        ctx.set_line_width(1.0);
+        ctx.stroke_rect(d.x0, d.y0, d.x1 - d.x0, d.y1 - d.y0);
+    }
+}
+
+fn draw_axes(ctx: &CanvasRenderingContext2d, l: &PlotLayout, g: &Grid, p: &Palette) {
+    ctx.set_font("11px system-ui, sans-serif");
+    ctx.set_line_width(1.0);
+    // Y: duration ticks, and the "≥ max" band label.
+    ctx.set_text_align("right");
+    ctx.set_text_baseline("middle");
+    for ms in duration_ticks(g) {
+        let row_f = match g.scale {
+            Scale::Linear => ms / g.ymax_ms * g.rows as f64,
+            Scale::Log => ms.max(1.0).ln() / g.ymax_ms.ln() * g.rows as f64,
+        };
+        let y = l.y + l.h - row_f * l.row_h(g);
+        ctx.set_stroke_style_str(p.grid);
+        ctx.begin_path();
+        ctx.move_to(l.x, y.round() + 0.5);
+        ctx.line_to(l.x + l.w, y.round() + 0.5);
+        ctx.stroke();
+        ctx.set_fill_style_str(p.axis);
+        let _ = ctx.fill_text(&axis_duration(ms), l.x - 6.0, y);
+    }
+    let band_mid = l.y + l.row_h(g) / 2.0;
+    ctx.set_fill_style_str(p.text);
+    let _ = ctx.fill_text(&format!("≥ {}", axis_duration(g.ymax_ms)), l.x - 6.0, band_mid.max(l.y + 5.0));
+    ctx.set_stroke_style_str(p.axis);
+    let _ = ctx.set_line_dash(&js_sys::Array::of2(&3.into(), &3.into()));
+    ctx.begin_path();
+    let yb = (l.y + l.row_h(g)).round() + 0.5;
+    ctx.move_to(l.x, yb);
+    ctx.line_to(l.x + l.w, yb);
+    ctx.stroke();
+    let _ = ctx.set_line_dash(&js_sys::Array::new());
+
+    // X: clock times.
+    ctx.set_text_align("center");
+    ctx.set_text_baseline("top");
+    let span = (g.to - g.from).max(1);
+    let step = time_step(span, l.w);
+    let mut t = (g.from / step + 1) * step;
+    while t < g.to {
+        let x = l.time_x(g, t);
+        ctx.set_stroke_style_str(p.grid);
+        ctx.begin_path();
+        ctx.move_to(x.round() + 0.5, l.y);
+        ctx.line_to(x.round() + 0.5, l.y + l.h);
+        ctx.stroke();
+        ctx.set_fill_style_str(p.axis);
+        let label = if step < 60_000 { clock(t) } else { clock(t)[..5].to_string() };
+        let _ = ctx.fill_text(&label, x, l.y + l.h + 6.0);
+        t += step;
+    }
+    ctx.set_stroke_style_str(p.axis);
+    ctx.stroke_rect(l.x + 0.5, l.y + 0.5, l.w - 1.0, l.h - 1.0);
+}
+
+/// Round durations to label the y axis with.
+fn duration_ticks(g: &Grid) -> Vec<f64> {
+    match g.scale {
+        Scale::Log => (0..10).map(|e| 10f64.powi(e)).filter(|&v| v < g.ymax_ms).collect(),
+        Scale::Linear => {
+            let raw = g.ymax_ms / 5.0;
+            let mag = 10f64.powf(raw.log10().floor());
+            let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(raw);
+            (0..).map(|i| i as f64 * step).take_while(|&v| v < g.ymax_ms - 1e-9).collect()
+        }
+    }
+}
+
+fn axis_duration(ms: f64) -> String {
+    if ms == 0.0 {
+        "0".into()
+    } else if ms < 1000.0 {
+        format!("{ms} ms")
+    } else {
+        format!("{} s", ms / 1000.0)
+    }
+}
+
+/// The smallest round time step that keeps labels ~90 px apart.
+fn time_step(span_ms: i64, width_px: f64) -> i64 {
+    const STEPS: &[i64] = &[
+        1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
+        3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
+    ];
+    let max_labels = (width_px / 90.0).max(1.0);
+    STEPS.iter().copied().find(|s| (span_ms as f64 / *s as f64) <= max_labels).unwrap_or(86_400_000)
+}

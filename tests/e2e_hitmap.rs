@@ -1,0 +1,143 @@
+//! The APM hitmap in real headless Chromium: seeded transactions, a real drag over the 3 s band, the
+//! list of exactly those transactions, and the trace behind one of them. Also the "≥ max" and 0 ms
+//! edges that peer tools make unselectable.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use support::otlp::{child, send, transaction, TestSpan};
+use support::{Browser, Server};
+
+const STUCK: usize = 6;
+
+/// 60 quick transactions over ~8 minutes, `STUCK` pinned at ~3 s with a slow SQL step, one at 12 s
+/// (above the 5 s axis) and two at 0 ms.
+fn seed(now: f64) -> (Vec<TestSpan>, Vec<String>) {
+    let mut spans = Vec::new();
+    let mut stuck = Vec::new();
+    for i in 0..60u64 {
+        let end = now - 30_000.0 - i as f64 * 8_000.0;
+        spans.push(transaction("shop", 100 + i, "GET /api/items", end, 20.0 + (i % 7) as f64 * 35.0, i % 9 == 0));
+    }
+    for i in 0..STUCK as u64 {
+        let end = now - 60_000.0 - i as f64 * 40_000.0;
+        let mut tx = transaction("shop", 500 + i, "POST /api/checkout", end, 3_000.0 + i as f64 * 8.0, true);
+        tx.attrs.push(("thread.name", format!("http-nio-8080-exec-{}", 40 + i)));
+        let sql = child(&tx, 1, "SELECT inventory", 3, tx.start_ms + 5.0, 2_980.0, vec![
+            ("db.system", "postgresql".into()),
+            ("db.query.text", "SELECT qty FROM inventory WHERE sku = $1 FOR UPDATE".into()),
+            ("thread.name", format!("http-nio-8080-exec-{}", 40 + i)),
+        ]);
+        stuck.push(tx.trace_id.clone());
+        spans.push(sql);
+        spans.push(tx);
+    }
+    spans.push(transaction("shop", 900, "GET /api/report", now - 100_000.0, 12_000.0, false));
+    spans.push(transaction("shop", 901, "GET /api/ping", now - 90_000.0, 0.0, false));
+    spans.push(transaction("shop", 902, "GET /api/ping", now - 80_000.0, 0.0, false));
+    (spans, stuck)
+}
+
+struct Plot {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+    rows: f64,
+    ymax: f64,
+}
+
+impl Plot {
+    async fn read(b: &Browser) -> Plot {
+        b.wait_js("document.querySelector('[data-testid=hitmap-canvas]').dataset.grid").await;
+        let v = b.js("const c = document.querySelector('[data-testid=hitmap-canvas]'); return [c.dataset.plot, c.dataset.grid];").await;
+        let plot: Vec<f64> = v[0].as_str().unwrap().split(',').map(|s| s.parse().unwrap()).collect();
+        let grid: Vec<f64> = v[1].as_str().unwrap().split(',').map(|s| s.parse().unwrap()).collect();
+        Plot { x: plot[0], y: plot[1], w: plot[2], h: plot[3], rows: grid[3], ymax: grid[4] }
+    }
+
+    /// y (CSS px in the canvas) of a duration on the linear axis.
+    fn y_of(&self, ms: f64) -> f64 {
+        let row_h = self.h / (self.rows + 1.0);
+        self.y + self.h - ms / self.ymax * self.rows * row_h
+    }
+}
+
+async fn seeded() -> (Server, Vec<String>, i64, i64) {
+    let server = Server::start().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    let (spans, stuck) = seed(now);
+    // Children first and parents later, in separate requests, as batching exporters do.
+    let (children, parents): (Vec<_>, Vec<_>) = spans.into_iter().partition(|s| s.parent.is_some());
+    send(&server.url(""), &children).await;
+    send(&server.url(""), &parents).await;
+    let (from, to) = (now as i64 - 10 * 60_000, now as i64);
+    (server, stuck, from, to)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dragging_over_the_3s_band_lists_exactly_the_stuck_transactions_and_opens_their_trace() {
+    let (server, stuck, from, to) = seeded().await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url(&format!("/apm?from={from}&to={to}"))).await.unwrap();
+    b.wait_text("[data-testid=hitmap-totals]", |t| t.starts_with(&format!("{} transactions", 60 + STUCK + 3))).await;
+
+    let p = Plot::read(&b).await;
+    b.drag("[data-testid=hitmap-canvas]", (p.x + 2.0, p.y_of(3_400.0)), (p.x + p.w - 2.0, p.y_of(2_700.0))).await;
+
+    b.wait_text("[data-testid=tx-count]", |t| t == format!("1–{STUCK} of {STUCK}")).await;
+    let ids = b.js("return [...document.querySelectorAll('[data-testid=tx-row]')].map(r => r.dataset.traceId)").await;
+    let mut ids: Vec<String> = ids.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let durations = b.js("return [...document.querySelectorAll('[data-testid=tx-duration]')].map(r => r.textContent)").await;
+    assert_eq!(durations[0], "3.04 s", "slowest first: {durations}");
+    ids.sort();
+    let mut expected = stuck.clone();
+    expected.sort();
+    assert_eq!(ids, expected, "exactly the stuck transactions are listed");
+    // The selection is in the URL: a reload reproduces the list.
+    assert!(b.url().await.contains("sel="));
+    b.client.refresh().await.unwrap();
+    b.wait_text("[data-testid=tx-count]", |t| t == format!("1–{STUCK} of {STUCK}")).await;
+
+    // Newest first flips the order.
+    b.find("[data-testid=order-newest]").await.click().await.unwrap();
+    b.wait_js("location.search.includes('order=newest')").await;
+    b.wait_js("[...document.querySelectorAll('[data-testid=tx-duration]')][0]?.textContent === '3.00 s'").await;
+
+    // Open the first one: its trace shows the SQL step and the thread.
+    b.find("[data-testid=tx-row]").await.click().await.unwrap();
+    b.find("[data-testid=trace-view]").await;
+    let sql_row = b.find("[data-testid=trace-row][data-step-kind=sql]").await;
+    sql_row.click().await.unwrap();
+    b.wait_text("[data-testid=trace-sql]", |t| t.contains("SELECT qty FROM inventory WHERE sku = $1 FOR UPDATE")).await;
+    b.wait_text("[data-testid=trace-detail]", |t| t.contains("http-nio-8080-exec-4")).await;
+
+    // Esc closes the trace first, then clears the selection.
+    b.find("[data-testid=trace-close]").await.click().await.unwrap();
+    b.wait_js("!document.querySelector('[data-testid=trace-view]')").await;
+    b.js("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }))").await;
+    b.wait_js("!document.querySelector('[data-testid=selection-panel]') && !location.search.includes('sel=')").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_over_max_band_and_zero_ms_transactions_are_selectable() {
+    let (server, _, from, to) = seeded().await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url(&format!("/apm?from={from}&to={to}"))).await.unwrap();
+    b.wait_text("[data-testid=hitmap-totals]", |t| t.starts_with(&format!("{} transactions", 60 + STUCK + 3))).await;
+    let p = Plot::read(&b).await;
+
+    // The top band (≥ 5 s) holds the 12 s report.
+    let band_mid = p.y + p.h / (p.rows + 1.0) / 2.0;
+    b.drag("[data-testid=hitmap-canvas]", (p.x + 1.0, band_mid - 1.0), (p.x + p.w - 1.0, band_mid + 1.0)).await;
+    b.wait_text("[data-testid=tx-count]", |t| t == "1–1 of 1").await;
+    b.wait_text("[data-testid=selection-panel]", |t| t.contains("GET /api/report") && t.contains("12.00 s")).await;
+    assert!(b.url().await.contains("sel="));
+
+    // The bottom row starts at 0 ms: both pings are in it.
+    let bottom = p.y + p.h - 1.0;
+    b.drag("[data-testid=hitmap-canvas]", (p.x + 1.0, bottom - 2.0), (p.x + p.w - 1.0, bottom)).await;
+    b.wait_text("[data-testid=selection-panel]", |t| t.matches("GET /api/ping").count() == 2).await;
+    b.close().await;
+}
