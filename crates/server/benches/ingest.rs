@@ -148,6 +148,18 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // The CPU part of ingest without HTTP or storage: decode, validate and reduce to stored records.
+    g.bench_function("decode_and_convert", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for p in decode_payloads.iter() {
+                let req = ExportTraceServiceRequest::decode(p.clone()).unwrap();
+                n += sightline_server::ingest::convert(req).spans.len();
+            }
+            assert_eq!(n, REQUESTS * SPANS_PER_REQUEST);
+        })
+    });
+
     g.bench_function("otlp_http_protobuf_durable", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;

@@ -1,7 +1,8 @@
 //! The embedded store: fjall for durability, columns in memory for the hitmap.
 //!
 //! Keyspaces (see `record` for key layouts):
-//! - `spans`: every finished span, by `trace_id ‖ span_id` (a trace is one prefix scan);
+//! - `spans`: finished spans, one [`SpanChunk`] per trace and request, by `trace_id ‖ chunk_id` (a trace is
+//!   one prefix scan);
 //! - `tx`: every finished transaction, by `end_ms ‖ ids` (time order: start-up rebuild and retention);
 //! - `minutes`: `start minute ‖ trace_id`, so retention finds the traces of an expired minute;
 //! - `inflight`: the latest in-flight snapshot per span, deleted when the span finishes.
@@ -10,9 +11,10 @@
 //! one batch and fsyncs the journal once (group commit): an acknowledged request has been fsynced, and
 //! concurrent requests share the fsync instead of queueing behind one each.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
@@ -25,7 +27,7 @@ use tokio::sync::oneshot;
 
 use super::active::Active;
 use super::columns::{Columns, SortKey, TxRow};
-use super::record::{minute_key, span_key, tx_key, SpanRecord};
+use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
 use super::{assemble, now_ms, QueryError, RetentionReport, TraceStore, TxQuery};
 
 /// Retention limits.
@@ -43,9 +45,56 @@ const MAX_GROUP: usize = 256;
 const DELETE_CHUNK: usize = 10_000;
 const MINUTE_MS: i64 = 60_000;
 
+/// One request, prepared on the caller's thread so the single committer only writes.
+#[derive(Default)]
 struct Job {
-    spans: Vec<(SpanRecord, Vec<u8>)>,
-    done: oneshot::Sender<anyhow::Result<Vec<LivePoint>>>,
+    /// Encoded [`SpanChunk`] per trace.
+    chunks: Vec<([u8; 16], Vec<u8>)>,
+    /// `minutes` keys: each trace under the minute its earliest span here started.
+    minutes: Vec<[u8; 24]>,
+    /// Ids of the finished spans (to retire their in-flight snapshots).
+    finished: Vec<[u8; 24]>,
+    /// Finished transactions, encoded for the `tx` keyspace.
+    txs: Vec<(SpanRecord, Vec<u8>)>,
+    /// In-flight snapshots, encoded for the `inflight` keyspace.
+    running: Vec<(SpanRecord, Vec<u8>)>,
+    done: Option<oneshot::Sender<anyhow::Result<Vec<LivePoint>>>>,
+}
+
+impl Job {
+    fn prepare(spans: Vec<SpanRecord>) -> Job {
+        let mut job = Job::default();
+        let mut groups: Vec<([u8; 16], i64, Vec<SpanRecord>)> = Vec::new();
+        let mut index: HashMap<[u8; 16], usize> = HashMap::new();
+        for s in spans {
+            if s.in_flight() {
+                let b = s.encode_to_vec();
+                job.running.push((s, b));
+                continue;
+            }
+            job.finished.push(s.ids());
+            if s.is_transaction {
+                let b = s.encode_to_vec();
+                job.txs.push((s.clone(), b));
+            }
+            let trace: [u8; 16] = s.trace_id[..16].try_into().expect("validated at ingest");
+            let minute = (s.start_ns / 1_000_000) as i64 / MINUTE_MS;
+            let i = *index.entry(trace).or_insert_with(|| {
+                groups.push((trace, minute, Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1 = groups[i].1.min(minute);
+            groups[i].2.push(s);
+        }
+        for s in &job.running {
+            job.minutes.push(minute_key((s.0.start_ns / 1_000_000) as i64 / MINUTE_MS, &s.0.trace_id));
+        }
+        for (trace, minute, spans) in groups {
+            job.minutes.push(minute_key(minute, &trace));
+            job.chunks.push((trace, SpanChunk { spans }.encode_to_vec()));
+        }
+        job
+    }
 }
 
 struct Inner {
@@ -57,6 +106,8 @@ struct Inner {
     columns: RwLock<Columns>,
     active: Mutex<Active>,
     retention: Retention,
+    /// Next chunk id: starts at the wall clock in ns at open, so ids keep increasing across restarts.
+    next_chunk: AtomicU64,
 }
 
 /// Durable trace store on fjall; see the module docs.
@@ -84,6 +135,7 @@ impl EmbeddedStore {
             columns: RwLock::new(Columns::default()),
             active: Mutex::new(Active::default()),
             retention,
+            next_chunk: AtomicU64::new(now_ms().max(0) as u64 * 1_000_000),
         };
         inner.rebuild()?;
         let inner = Arc::new(inner);
@@ -143,17 +195,32 @@ impl Inner {
             match self.commit(&group) {
                 Ok(points) => {
                     for (job, p) in group.into_iter().zip(points) {
-                        let _ = job.done.send(Ok(p));
+                        if let Some(done) = job.done {
+                            let _ = done.send(Ok(p));
+                        }
                     }
                 }
                 Err(e) => {
                     tracing::error!(error = ?e, "storing spans failed");
                     for job in group {
-                        let _ = job.done.send(Err(anyhow::anyhow!("storing spans failed: {e:#}")));
+                        if let Some(done) = job.done {
+                            let _ = done.send(Err(anyhow::anyhow!("storing spans failed: {e:#}")));
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Whether a finished copy of this span is stored.
+    fn finished_stored(&self, s: &SpanRecord) -> anyhow::Result<bool> {
+        for kv in self.spans.prefix(&s.trace_id) {
+            let (_, v) = kv.into_inner()?;
+            if SpanChunk::decode(&*v)?.spans.iter().any(|x| x.span_id == s.span_id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Writes a group of requests in one batch, fsyncs once, then publishes them to the columns and the
@@ -168,37 +235,40 @@ impl Inner {
         {
             let active = self.active.lock().expect("active lock");
             for job in group {
-                let mut txs = Vec::new();
-                for (s, bytes) in &job.spans {
-                    let ids = s.ids();
-                    let start_minute = (s.start_ns / 1_000_000) as i64 / MINUTE_MS;
-                    let mk = minute_key(start_minute, &s.trace_id);
-                    if seen_minute.insert(mk) {
+                for mk in &job.minutes {
+                    if seen_minute.insert(*mk) {
                         batch.insert(&self.minutes, &mk[..], b"".as_slice());
                     }
-                    if s.in_flight() {
-                        // A stale snapshot arriving after the finished span must not resurrect it.
-                        if !self.spans.contains_key(span_key(&ids))? {
-                            batch.insert(&self.inflight, &ids[..], &bytes[..]);
-                            running.push(s);
-                        }
-                        continue;
-                    }
-                    batch.insert(&self.spans, &span_key(&ids)[..], &bytes[..]);
-                    if active.contains(&ids) {
-                        batch.remove(&self.inflight, &ids[..]);
-                        finished.push(ids);
-                    }
-                    if s.is_transaction {
-                        let key = tx_key(s.end_ms(), &ids);
-                        // An OTLP retry re-sends spans already stored: count each transaction once.
-                        if seen_tx.insert(key) && !self.txs.contains_key(key)? {
-                            batch.insert(&self.txs, &key[..], &bytes[..]);
-                            txs.push(s);
+                }
+                for (trace, bytes) in &job.chunks {
+                    let id = self.next_chunk.fetch_add(1, Ordering::Relaxed);
+                    batch.insert(&self.spans, &chunk_key(trace, id)[..], &bytes[..]);
+                }
+                if !active.is_empty() {
+                    for ids in &job.finished {
+                        if active.contains(ids) {
+                            batch.remove(&self.inflight, &ids[..]);
+                            finished.push(*ids);
                         }
                     }
                 }
+                let mut txs = Vec::new();
+                for (s, bytes) in &job.txs {
+                    let key = tx_key(s.end_ms(), &s.ids());
+                    // An OTLP retry re-sends spans already stored: count each transaction once.
+                    if seen_tx.insert(key) && !self.txs.contains_key(key)? {
+                        batch.insert(&self.txs, &key[..], &bytes[..]);
+                        txs.push(s);
+                    }
+                }
                 new_tx.push(txs);
+                for (s, bytes) in &job.running {
+                    // A late snapshot arriving after the finished span must not resurrect it.
+                    if !self.finished_stored(s)? {
+                        batch.insert(&self.inflight, &s.ids()[..], &bytes[..]);
+                        running.push(s);
+                    }
+                }
             }
         }
         batch.commit().context("writing the batch")?;
@@ -287,18 +357,13 @@ fn row_of(s: &SpanRecord) -> TxRow<'_> {
 
 impl TraceStore for EmbeddedStore {
     fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<Vec<LivePoint>>> {
-        // Encoded here, on the caller's thread, so concurrent requests encode in parallel and the single
+        // Prepared here, on the caller's thread, so concurrent requests encode in parallel and the single
         // committer only writes.
-        let spans: Vec<(SpanRecord, Vec<u8>)> = spans
-            .into_iter()
-            .map(|s| {
-                let b = s.encode_to_vec();
-                (s, b)
-            })
-            .collect();
+        let mut job = Job::prepare(spans);
         let (done, rx) = oneshot::channel();
+        job.done = Some(done);
         let sent = match self.jobs.lock().expect("jobs lock").as_ref() {
-            Some(jobs) => jobs.send(Job { spans, done }).map_err(|_| anyhow::anyhow!("the store is shutting down")),
+            Some(jobs) => jobs.send(job).map_err(|_| anyhow::anyhow!("the store is shutting down")),
             None => Err(anyhow::anyhow!("the store is shut down")),
         };
         Box::pin(async move {
@@ -329,7 +394,7 @@ impl TraceStore for EmbeddedStore {
         let mut spans = Vec::new();
         for kv in self.inner.spans.prefix(trace_id) {
             let (_, v) = kv.into_inner().context("reading spans")?;
-            spans.push(SpanRecord::decode(&*v).context("decoding a span")?);
+            spans.extend(SpanChunk::decode(&*v).context("decoding spans")?.spans);
         }
         spans.extend(self.inner.active.lock().expect("active lock").of_trace(&trace_id));
         Ok(assemble::assemble(&trace_id, spans, now_ms))

@@ -145,9 +145,22 @@ impl SpanRecord {
     }
 }
 
-/// Key of a span: `trace_id(16) ‖ span_id(8)`, so a trace is one prefix scan.
-pub fn span_key(ids: &[u8; 24]) -> [u8; 24] {
-    *ids
+/// The finished spans of one trace that arrived in one request, stored under one key. Fewer, larger
+/// entries make ingest several times cheaper for the LSM tree than one key per span (spans of a trace
+/// usually arrive together), and a trace is still one prefix scan.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SpanChunk {
+    #[prost(message, repeated, tag = "1")]
+    pub spans: Vec<SpanRecord>,
+}
+
+/// Key of a span chunk: `trace_id(16) ‖ chunk_id(8, BE)`. Chunk ids increase, so a later copy of a span
+/// (an OTLP retry) is read after, and wins over, an earlier one.
+pub fn chunk_key(trace_id: &[u8; 16], chunk_id: u64) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(trace_id);
+    k[16..].copy_from_slice(&chunk_id.to_be_bytes());
+    k
 }
 
 /// Key of a transaction: `end_ms(8, BE) ‖ trace_id(16) ‖ span_id(8)`: time order for retention and
