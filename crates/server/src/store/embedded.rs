@@ -539,4 +539,40 @@ mod tests {
         assert!(store.active(None, now).items.is_empty());
         assert_eq!(store.transaction_count(), 1);
     }
+
+    #[test]
+    fn size_budget_drops_the_oldest_tenth_per_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_700_000_000_000 / MINUTE_MS * MINUTE_MS;
+        // One transaction per minute over 100 minutes, and a budget of 1 byte: always over.
+        let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: i64::MAX / 4, max_bytes: 1 }).unwrap();
+        block_on(store.append((0..100).map(|i| tx(i, now - 100 * MINUTE_MS + i as i64 * MINUTE_MS + 1, 5)).collect())).unwrap();
+        let r = store.enforce_retention(now).unwrap();
+        assert_eq!(r.transactions_removed, 10);
+        assert_eq!(store.transaction_count(), 90);
+        let r = store.enforce_retention(now).unwrap();
+        assert_eq!(r.transactions_removed, 9);
+        // Age limit far away and within budget: nothing happens.
+        drop(store);
+        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+        assert_eq!(store.transaction_count(), 81);
+        assert_eq!(store.enforce_retention(now).unwrap(), RetentionReport::default());
+    }
+
+    #[test]
+    fn stale_in_flight_snapshots_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+        let now = now_ms();
+        let mut running = tx(3, now, 1_000);
+        running.end_ns = 0;
+        block_on(store.append(vec![running])).unwrap();
+        assert_eq!(store.active(None, now).items.len(), 1);
+        let later = now + crate::store::ACTIVE_STALE_MS + 1_000;
+        assert!(store.active(None, later).items.is_empty(), "stale snapshots are not listed");
+        store.enforce_retention(later).unwrap();
+        drop(store);
+        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+        assert!(store.active(None, now).items.is_empty(), "and their durable copy is gone");
+    }
 }
