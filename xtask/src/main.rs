@@ -251,7 +251,7 @@ fn test(extra: &[String]) -> Result {
     step("host tests: unit, integration, and end-to-end in headless Chromium");
     run_cmd(
         cargo()
-            .args(["test", "--workspace", "--exclude", "xtask"])
+            .args(["test", "--workspace", "--exclude", "xtask", "--no-fail-fast"])
             .args(extra)
             .env("SIGHTLINE_BIN", root().join("target/debug/sightline"))
             .env("SIGHTLINE_DIST", root().join("dist"))
