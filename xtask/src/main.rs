@@ -7,7 +7,8 @@
 //! - `build`  — `setup`, then build the app with Trunk (release) into `dist/`.
 //! - `run`    — `build`, then start `sightline serve --demo` (extra arguments are passed on).
 //! - `test`   — `build`, then every test: host unit/integration/E2E tests and wasm tests in Chromium.
-//! - `bench`  — criterion benchmarks of the server.
+//! - `bench`  — criterion benchmarks of the server, then the in-browser benchmarks of the app.
+//! - `screenshots` — regenerate docs/screenshot-*.png from the running demo.
 
 use std::env;
 use std::ffi::OsString;
@@ -39,9 +40,10 @@ fn main() {
         "build" => setup().and_then(|_| build_app()),
         "run" => setup().and_then(|_| build_app()).and_then(|_| run(&rest)),
         "test" => setup().and_then(|_| build_app()).and_then(|_| test(&rest)),
-        "bench" => bench(&rest),
+        "bench" => setup().and_then(|_| build_app()).and_then(|_| bench(&rest)),
+        "screenshots" => setup().and_then(|_| build_app()).and_then(|_| screenshots()),
         _ => {
-            eprintln!("usage: cargo xtask <setup|build|run|test|bench> [args]");
+            eprintln!("usage: cargo xtask <setup|build|run|test|bench|screenshots> [args]");
             exit(2);
         }
     };
@@ -249,15 +251,7 @@ fn test(extra: &[String]) -> Result {
     step("building the server for the end-to-end tests");
     run_cmd(cargo().args(["build", "-p", "sightline-server"]))?;
     step("host tests: unit, integration, and end-to-end in headless Chromium");
-    run_cmd(
-        cargo()
-            .args(["test", "--workspace", "--exclude", "xtask", "--no-fail-fast"])
-            .args(extra)
-            .env("SIGHTLINE_BIN", root().join("target/debug/sightline"))
-            .env("SIGHTLINE_DIST", root().join("dist"))
-            .env("SIGHTLINE_PYTHON", tools().join("venv/bin/python"))
-            .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
-    )?;
+    run_cmd(e2e_env(&mut cargo()).args(["test", "--workspace", "--exclude", "xtask", "--no-fail-fast"]).args(extra))?;
     step("wasm tests in headless Chromium (wasm-bindgen-test)");
     let runner = tool_dirs()
         .into_iter()
@@ -290,6 +284,21 @@ fn python_venv() -> Result {
     run_cmd(Command::new(venv.join("bin/pip")).args(["install", "-q"]).args(PY_PACKAGES))
 }
 
+/// Environment of the browser-driven tests: where the server binary, the built app and the browser are.
+fn e2e_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("SIGHTLINE_BIN", root().join("target/debug/sightline"))
+        .env("SIGHTLINE_DIST", root().join("dist"))
+        .env("SIGHTLINE_PYTHON", tools().join("venv/bin/python"))
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+}
+
 fn bench(extra: &[String]) -> Result {
-    run_cmd(cargo().args(["bench", "-p", "sightline-server"]).args(extra))
+    run_cmd(cargo().args(["bench", "-p", "sightline-server"]).args(extra))?;
+    run_cmd(cargo().args(["build", "-p", "sightline-server"]))?;
+    run_cmd(e2e_env(&mut cargo()).args(["test", "-p", "sightline-app", "--test", "bench_client", "--", "--ignored", "--nocapture"]))
+}
+
+fn screenshots() -> Result {
+    run_cmd(cargo().args(["build", "-p", "sightline-server"]))?;
+    run_cmd(e2e_env(&mut cargo()).args(["test", "-p", "sightline-app", "--test", "docs_screenshots", "--", "--ignored"]))
 }

@@ -1,0 +1,47 @@
+//! Makes the screenshots in docs/ from the real app with the demo workload (`cargo xtask screenshots`).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::path::Path;
+
+use support::{Browser, Server};
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "writes docs/*.png: cargo xtask screenshots"]
+async fn apm_hitmap_and_trace() {
+    let server = Server::start_with(&["--demo"]).await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/apm?range=15m")).await.unwrap();
+    // Wait until the demo's 15-minute backfill is stored (it ends with the present minute), then load
+    // the page so every panel shows the whole window.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let url = server.url(&format!("/api/v1/hitmap?from={}&to={now}&cols=15&rows=1&ymax=1000", now - 15 * 60_000));
+        let h: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        if h["total"].as_u64().unwrap_or(0) > 45_000 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "demo backfill did not complete: {h}");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    b.client.refresh().await.unwrap();
+    b.wait_text("[data-testid=stream-state]", |t| t == "streaming").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    b.screenshot(&docs.join("screenshot-apm.png")).await;
+
+    // Select the 3 s band (the recharge timeouts) and open the slowest transaction's trace.
+    let v = b.js("return document.querySelector('[data-testid=hitmap-canvas]').dataset.plot.split(',').map(Number)").await;
+    let (x, y, w, h) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap(), v[2].as_f64().unwrap(), v[3].as_f64().unwrap());
+    let y_of = |ms: f64| y + h - ms / 5000.0 * 100.0 * h / 101.0;
+    b.drag("[data-testid=hitmap-canvas]", (x + 2.0, y_of(3_300.0)), (x + w - 2.0, y_of(2_800.0))).await;
+    b.find("[data-testid=tx-row]").await;
+    b.screenshot(&docs.join("screenshot-selection.png")).await;
+    b.find("[data-testid=tx-row]").await.click().await.unwrap();
+    b.find("[data-testid=trace-row]").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    b.screenshot(&docs.join("screenshot-trace.png")).await;
+    b.close().await;
+}
