@@ -142,7 +142,7 @@ fn apt_packages() -> Result {
     }
     step(&format!("installing Debian packages: {}", missing.join(" ")));
     run_cmd(&mut apt(&["update", "-q"]))?;
-    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    let mut args = vec!["install", "-y", "-q"];
     args.extend(&missing);
     run_cmd(&mut apt(&args))
 }
