@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use leptos::error::Errors;
 use leptos::ev;
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -89,11 +90,19 @@ pub fn TraceView(#[prop(into)] trace_id: Signal<String>, on_close: Callback<()>)
             </div>
             <div class="trace-body">
                 <Transition fallback=|| view! { <p class="muted trace-loading">"Loading trace…"</p> }>
-                    <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
-                        {move || Suspend::new(async move {
-                            trace.await.map(|t| view! { <TraceBody trace=t /> })
-                        })}
-                    </ErrorBoundary>
+                    // The error is rendered here, not thrown to an <ErrorBoundary>: leptos 0.8.23's Suspend
+                    // keeps its boundary in a thread-local across the await, so when other panels of the
+                    // page load at the same time the error lands in *their* boundary (seen in the E2E).
+                    {move || Suspend::new(async move {
+                        match trace.await {
+                            Ok(t) => view! { <TraceBody trace=t /> }.into_any(),
+                            Err(e) => {
+                                let mut errors = Errors::default();
+                                errors.insert_with_default_key(e);
+                                view! { <ErrorList errors=ArcRwSignal::new(errors) /> }.into_any()
+                            }
+                        }
+                    })}
                 </Transition>
             </div>
         </aside>

@@ -1,0 +1,424 @@
+//! The trace view in real headless Chromium against the real server, fed over OTLP/HTTP JSON: the steps of a
+//! known trace with their kinds, the slowest step marked, the SQL text and thread in the detail, collapse,
+//! closing with Esc and Close; and a 10 000-step trace that stays virtualised, with its timings printed
+//! (recorded in BENCHMARKS.md, not asserted).
+//!
+//! Set `SIGHTLINE_SCREENSHOTS=<dir>` to keep screenshots of what the tests saw.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fantoccini::key::Key;
+use serde_json::{json, Value};
+use support::{Browser, Server};
+
+const SQL: &str = "SELECT balance FROM accounts WHERE id = $1";
+const THREAD: &str = "http-nio-8080-exec-7";
+const FRAUD_URL: &str = "http://fraud.internal:8080/v1/check";
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+fn s(key: &str, v: &str) -> Value {
+    json!({ "key": key, "value": { "stringValue": v } })
+}
+
+fn i(key: &str, v: i64) -> Value {
+    json!({ "key": key, "value": { "intValue": v.to_string() } })
+}
+
+/// SpanKind numbers of the OTLP proto.
+const INTERNAL: i32 = 1;
+const SERVER: i32 = 2;
+const CLIENT: i32 = 3;
+
+struct SpanSpec<'a> {
+    trace_id: &'a str,
+    span_id: String,
+    parent: Option<String>,
+    name: String,
+    kind: i32,
+    start_ns: u64,
+    end_ns: u64,
+    attributes: Vec<Value>,
+    events: Vec<Value>,
+    error: bool,
+}
+
+/// One span as OTLP/JSON writes it: hex ids, nanoseconds as strings, enums as numbers.
+fn span(sp: SpanSpec) -> Value {
+    let mut v = json!({
+        "traceId": sp.trace_id,
+        "spanId": sp.span_id,
+        "name": sp.name,
+        "kind": sp.kind,
+        "startTimeUnixNano": sp.start_ns.to_string(),
+        "endTimeUnixNano": sp.end_ns.to_string(),
+        "attributes": sp.attributes,
+        "events": sp.events,
+        "status": if sp.error { json!({ "code": 2, "message": "failed" }) } else { json!({ "code": 1 }) },
+    });
+    if let Some(p) = sp.parent {
+        v["parentSpanId"] = json!(p);
+    }
+    v
+}
+
+async fn send(server: &Server, service: &str, spans: Vec<Value>) {
+    let body = json!({
+        "resourceSpans": [{
+            "resource": { "attributes": [s("service.name", service)] },
+            "scopeSpans": [{ "scope": { "name": "e2e-trace" }, "spans": spans }]
+        }]
+    });
+    let resp = reqwest::Client::new()
+        .post(server.url("/v1/traces"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("POST /v1/traces");
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    assert!(status.is_success(), "ingest answered {status}: {text}");
+}
+
+fn span_id(n: u64) -> String {
+    format!("{:016x}", 0x1000_0000_0000_0000u64 + n)
+}
+
+async fn screenshot(b: &Browser, name: &str) {
+    if let Some(dir) = std::env::var_os("SIGHTLINE_SCREENSHOTS") {
+        b.screenshot(&std::path::Path::new(&dir).join(format!("{name}.png"))).await;
+    }
+}
+
+async fn row_count(b: &Browser) -> u64 {
+    b.js("return document.querySelectorAll('[data-testid=trace-row]').length").await.as_u64().unwrap()
+}
+
+/// A gateway transaction of 1 s: a short method call, a PostgreSQL query taking 800 ms (the slowest step),
+/// then an outbound HTTP call that fails with an exception. Children arrive before their parent.
+async fn seed_payment_trace(server: &Server, trace_id: &str) {
+    let t0 = now_ns() - 5_000_000_000;
+    let ms = 1_000_000u64;
+    let root = span_id(1);
+    let children = vec![
+        span(SpanSpec {
+            trace_id,
+            span_id: span_id(2),
+            parent: Some(root.clone()),
+            name: "PaymentService.authorize".into(),
+            kind: INTERNAL,
+            start_ns: t0 + 20 * ms,
+            end_ns: t0 + 40 * ms,
+            attributes: vec![],
+            events: vec![],
+            error: false,
+        }),
+        span(SpanSpec {
+            trace_id,
+            span_id: span_id(3),
+            parent: Some(root.clone()),
+            name: "SELECT bank.accounts".into(),
+            kind: CLIENT,
+            start_ns: t0 + 50 * ms,
+            end_ns: t0 + 850 * ms,
+            attributes: vec![s("db.system", "postgresql"), s("db.namespace", "bank"), s("db.query.text", SQL)],
+            events: vec![],
+            error: false,
+        }),
+        span(SpanSpec {
+            trace_id,
+            span_id: span_id(4),
+            parent: Some(root.clone()),
+            name: "POST fraud-check".into(),
+            kind: CLIENT,
+            start_ns: t0 + 860 * ms,
+            end_ns: t0 + 950 * ms,
+            attributes: vec![
+                s("http.request.method", "POST"),
+                s("url.full", FRAUD_URL),
+                s("server.address", "fraud.internal"),
+                i("server.port", 8080),
+            ],
+            events: vec![json!({
+                "timeUnixNano": (t0 + 950 * ms).to_string(),
+                "name": "exception",
+                "attributes": [
+                    s("exception.type", "java.net.SocketTimeoutException"),
+                    s("exception.message", "Read timed out"),
+                    s("exception.stacktrace", "java.net.SocketTimeoutException: Read timed out\n\tat FraudClient.check(FraudClient.java:42)"),
+                ]
+            })],
+            error: true,
+        }),
+    ];
+    send(server, "gateway", children).await;
+    let root_span = span(SpanSpec {
+        trace_id,
+        span_id: root,
+        parent: None,
+        name: "POST /api/pay".into(),
+        kind: SERVER,
+        start_ns: t0,
+        end_ns: t0 + 1000 * ms,
+        attributes: vec![s("thread.name", THREAD), s("http.request.method", "POST"), s("url.path", "/api/pay")],
+        events: vec![],
+        error: false,
+    });
+    send(server, "gateway", vec![root_span]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trace_view_shows_steps_slowest_sql_thread_collapses_and_closes() {
+    let server = Server::start().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    seed_payment_trace(&server, trace_id).await;
+
+    let b = Browser::start().await;
+    b.client.goto(&server.url(&format!("/apm?trace={trace_id}"))).await.unwrap();
+    b.find("[data-testid=trace-view]").await;
+    assert_eq!(b.find("[data-testid=trace-id]").await.text().await.unwrap(), trace_id);
+    b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length === 4").await;
+    screenshot(&b, "trace-opened").await;
+
+    // Depth-first, siblings by start time, each with its kind.
+    let kinds = b.js("return [...document.querySelectorAll('[data-testid=trace-row]')].map(r => r.dataset.stepKind)").await;
+    assert_eq!(kinds, json!(["transaction", "method", "sql", "http"]));
+    let header = b.find("[data-testid=trace-endpoint]").await.text().await.unwrap();
+    assert_eq!(header, "POST /api/pay");
+
+    // The 800 ms query is the one slowest step, labelled so.
+    let slowest = b.js(
+        "const s = [...document.querySelectorAll('[data-testid=trace-row][data-slowest=true]')];
+         return s.map(r => [r.dataset.stepKind, r.textContent.includes('slowest step')])",
+    )
+    .await;
+    assert_eq!(slowest, json!([["sql", true]]));
+    let error_rows = b.js("return [...document.querySelectorAll('[data-testid=trace-row].error')].map(r => r.dataset.stepKind)").await;
+    assert_eq!(error_rows, json!(["http"]), "the failed HTTP call is the error step");
+
+    // The HTTP step's detail: URL, host and the exception.
+    b.find("[data-testid=trace-row][data-step-kind=http]").await.click().await.unwrap();
+    b.wait_text("[data-testid=trace-url]", |t| t.contains(FRAUD_URL)).await;
+    b.wait_text("[data-testid=trace-target]", |t| t == "fraud.internal:8080").await;
+    let err = b.wait_text("[data-testid=trace-error]", |t| t.contains("SocketTimeoutException")).await;
+    assert!(err.contains("Read timed out") && err.contains("FraudClient.java:42"), "{err}");
+    assert!(!b.exists("[data-testid=trace-sql]").await, "no SQL for an HTTP step");
+
+    // Clicking the SQL step shows its full statement and the thread it ran on.
+    b.find("[data-testid=trace-row][data-step-kind=sql]").await.click().await.unwrap();
+    b.wait_text("[data-testid=trace-detail] [data-testid=trace-sql]", |t| t == SQL).await;
+    b.wait_text("[data-testid=trace-detail] [data-testid=trace-thread]", |t| t == THREAD).await;
+    let selected = b.js("return document.querySelector('[data-testid=trace-row].selected').dataset.stepKind").await;
+    assert_eq!(selected, "sql");
+    screenshot(&b, "trace-sql-selected").await;
+
+    // ↑ moves the selection to the step above.
+    b.client.active_element().await.unwrap().send_keys(&char::from(Key::Up).to_string()).await.unwrap();
+    b.wait_text("[data-testid=trace-detail-name]", |t| t == "PaymentService.authorize").await;
+
+    // The copy button answers.
+    b.find("[data-testid=trace-copy]").await.click().await.unwrap();
+    b.wait_text("[data-testid=trace-copy]", |t| t == "copied").await;
+
+    // Collapsing the transaction hides its three children; expanding brings them back.
+    let caret = "[data-testid=trace-row][data-step-kind=transaction] [data-testid=trace-caret]";
+    b.find(caret).await.click().await.unwrap();
+    b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length === 1").await;
+    b.find(caret).await.click().await.unwrap();
+    b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length === 4").await;
+
+    // Esc closes the view and drops `trace` from the URL, keeping the page.
+    b.client.active_element().await.unwrap().send_keys(&char::from(Key::Escape).to_string()).await.unwrap();
+    b.wait_js("!document.querySelector('[data-testid=trace-view]')").await;
+    b.wait_js("!new URLSearchParams(location.search).has('trace')").await;
+    b.find("[data-testid=page-apm]").await;
+
+    // And so does the Close button.
+    b.client.goto(&server.url(&format!("/apm?trace={trace_id}"))).await.unwrap();
+    b.find("[data-testid=trace-row]").await;
+    b.find("[data-testid=trace-close]").await.click().await.unwrap();
+    b.wait_js("!document.querySelector('[data-testid=trace-view]')").await;
+    b.wait_js("!new URLSearchParams(location.search).has('trace')").await;
+
+    // An unknown trace says so inside the view instead of showing an empty waterfall.
+    b.client.goto(&server.url("/apm?trace=0123456789abcdef0123456789abcdef")).await.unwrap();
+    let err = b.wait_text("[data-testid=trace-view] [data-testid=error]", |t| t.contains("no trace")).await;
+    assert!(err.contains("404"), "{err}");
+    b.close().await;
+}
+
+/// Number of steps in the large trace.
+const BIG: usize = 10_000;
+/// Steps per OTLP request when seeding it.
+const BATCH: usize = 2_500;
+
+/// 1 root, 99 batches of 100 leaf steps each (10 000 spans), generated in depth-first order with rising
+/// start times, so step `k` of the waterfall is named `step-k` and the last one `step-9999`.
+async fn seed_big_trace(server: &Server, trace_id: &str) {
+    let t0 = now_ns() - 60_000_000_000;
+    let ms = 1_000_000u64;
+    let mut spans = Vec::with_capacity(BIG);
+    spans.push(span(SpanSpec {
+        trace_id,
+        span_id: span_id(0),
+        parent: None,
+        name: "GET /reports/big".into(),
+        kind: SERVER,
+        start_ns: t0,
+        end_ns: t0 + 10_000 * ms,
+        attributes: vec![s("thread.name", "http-nio-8080-exec-1")],
+        events: vec![],
+        error: false,
+    }));
+    let mut k = 1u64;
+    for g in 0..99u64 {
+        let batch_id = k;
+        let start = t0 + g * 100 * ms + ms;
+        spans.push(span(SpanSpec {
+            trace_id,
+            span_id: span_id(batch_id),
+            parent: Some(span_id(0)),
+            name: format!("step-{k} batch {g}"),
+            kind: INTERNAL,
+            start_ns: start,
+            end_ns: start + 99 * ms,
+            attributes: vec![],
+            events: vec![],
+            error: false,
+        }));
+        k += 1;
+        for j in 0..100u64 {
+            let sql = j % 2 == 0;
+            spans.push(span(SpanSpec {
+                trace_id,
+                span_id: span_id(k),
+                parent: Some(span_id(batch_id)),
+                name: format!("step-{k}"),
+                kind: if sql { CLIENT } else { INTERNAL },
+                start_ns: start + j * ms / 2 + 1000,
+                end_ns: start + j * ms / 2 + ms / 3,
+                attributes: if sql { vec![s("db.system", "postgresql"), s("db.query.text", "SELECT 1")] } else { vec![] },
+                events: vec![],
+                error: false,
+            }));
+            k += 1;
+        }
+    }
+    assert_eq!(spans.len(), BIG);
+    // Reverse order and several requests: the trace assembles whatever order the spans come in.
+    spans.reverse();
+    for chunk in spans.chunks(BATCH) {
+        send(server, "reports", chunk.to_vec()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
+    let server = Server::start().await;
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    seed_big_trace(&server, trace_id).await;
+
+    let b = Browser::start().await;
+    b.client.goto(&server.url(&format!("/apm?trace={trace_id}"))).await.unwrap();
+    b.find("[data-testid=trace-row]").await;
+    b.wait_text("[data-testid=trace-step-count]", |t| t.starts_with(&BIG.to_string())).await;
+    let rendered = row_count(&b).await;
+    assert!(rendered > 10 && rendered < 200, "{rendered} rows in the DOM for {BIG} steps: not virtualised");
+
+    // From navigation start: the trace JSON received, and the first rows in the DOM (the app's own mark).
+    let t = b.js(
+        "const r = performance.getEntriesByType('resource').find(e => e.name.includes('/api/v1/traces/'));
+         const m = performance.getEntriesByName('sightline:trace-rows')[0];
+         return [r ? r.responseEnd : null, r ? r.encodedBodySize : null, m ? m.startTime : null]",
+    )
+    .await;
+    let rows_ms = t[2].as_f64().expect("the app marks when the first rows are rendered");
+
+    // Jump through the list as a scrollbar drag would; time each scroll until the new rows are in the DOM
+    // (mutation) and until the next frame is painted.
+    let mut dom_ms = Vec::new();
+    let mut frame_ms = Vec::new();
+    for f in [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.4, 0.6, 0.8, 1.0] {
+        let v = b
+            .client
+            .execute_async(
+                "const [f, done] = arguments;
+                 const sc = document.querySelector('[data-testid=trace-scroll]');
+                 const win = sc.querySelector('.wf-window');
+                 const t0 = performance.now();
+                 const obs = new MutationObserver(() => {
+                     obs.disconnect();
+                     const t1 = performance.now();
+                     requestAnimationFrame(() => done([t1 - t0, performance.now() - t0]));
+                 });
+                 obs.observe(win, { childList: true });
+                 sc.scrollTop = Math.round((sc.scrollHeight - sc.clientHeight) * f);",
+                vec![json!(f)],
+            )
+            .await
+            .unwrap();
+        dom_ms.push(v[0].as_f64().unwrap());
+        frame_ms.push(v[1].as_f64().unwrap());
+    }
+
+    // At the bottom: the last step is rendered, inside the visible part of the list.
+    b.wait_js(
+        "(() => { const sc = document.querySelector('[data-testid=trace-scroll]').getBoundingClientRect();
+          const r = [...document.querySelectorAll('[data-testid=trace-row]')]
+              .find(r => r.querySelector('.wf-label').textContent === 'step-9999');
+          if (!r) return false; const b = r.getBoundingClientRect();
+          return b.top >= sc.top && b.bottom <= sc.bottom + 1; })()",
+    )
+    .await;
+    let rendered_at_end = row_count(&b).await;
+    assert!(rendered_at_end < 200, "{rendered_at_end} rows in the DOM after scrolling");
+    screenshot(&b, "trace-big-bottom").await;
+
+    // Collapsing the root of 10 000 steps, and expanding it again.
+    b.client.execute("document.querySelector('[data-testid=trace-scroll]').scrollTop = 0", vec![]).await.unwrap();
+    b.wait_js("document.querySelector('[data-testid=trace-row][data-step-kind=transaction]')").await;
+    let collapse_ms = b
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             const caret = document.querySelector('[data-testid=trace-row][data-step-kind=transaction] [data-testid=trace-caret]');
+             const t0 = performance.now();
+             caret.click();
+             requestAnimationFrame(() => {
+                 const t1 = performance.now(), n1 = document.querySelectorAll('[data-testid=trace-row]').length;
+                 caret.click();
+                 requestAnimationFrame(() => done([t1 - t0, performance.now() - t1, n1]));
+             });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(collapse_ms[2], 1, "collapsing the root leaves one row");
+
+    let sorted = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (dom, frame) = (sorted(&dom_ms), sorted(&frame_ms));
+    println!(
+        "TRACE-BENCH steps={BIG} rows_in_dom={rendered} json_received_ms={:.0} json_bytes={} first_rows_ms={rows_ms:.0} \
+         scroll_to_dom_ms(median/max)={:.1}/{:.1} scroll_to_frame_ms(median/max)={:.1}/{:.1} \
+         collapse_root_frame_ms={:.1} expand_root_frame_ms={:.1}",
+        t[0].as_f64().unwrap_or(f64::NAN),
+        t[1],
+        dom[dom.len() / 2],
+        dom[dom.len() - 1],
+        frame[frame.len() / 2],
+        frame[frame.len() - 1],
+        collapse_ms[0].as_f64().unwrap(),
+        collapse_ms[1].as_f64().unwrap(),
+    );
+    b.close().await;
+}
