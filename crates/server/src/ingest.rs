@@ -125,7 +125,7 @@ pub fn convert(request: ExportTraceServiceRequest) -> Converted {
             .and_then(|r| find_str(&r.attributes, &["service.name"]))
             .map(|s| truncate(s, MAX_NAME))
             .unwrap_or_else(|| "unknown_service".to_string());
-        let resource_thread = rs.resource.as_ref().and_then(|r| thread_of(&r.attributes));
+        let resource_thread = rs.resource.as_ref().and_then(|r| SpanAttrs::scan(&r.attributes).thread());
         for ss in rs.scope_spans {
             out.spans.reserve(ss.spans.len());
             for span in ss.spans {
@@ -170,31 +170,27 @@ fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Res
     if span.end_time_unix_nano != 0 && span.end_time_unix_nano < span.start_time_unix_nano {
         return Err("end_time_unix_nano is before start_time_unix_nano".into());
     }
-    let attrs = &span.attributes;
+    let a = SpanAttrs::scan(&span.attributes);
     let span_kind = span.kind;
     let is_transaction = parent.is_empty() || span_kind == SpanKind::Server as i32;
 
-    let db_system = find_str(attrs, &["db.system", "db.system.name"]);
-    let http_method = find_str(attrs, &["http.request.method", "http.method"]);
-    let url = find_str(attrs, &["url.full", "http.url"]);
+    let url = a.url_full.or(a.http_url);
     let (step_kind, text, target) = if is_transaction {
-        let text = url.or_else(|| find_str(attrs, &["url.path", "http.target", "http.route"]));
+        let text = url.or(a.url_path).or(a.http_target).or(a.http_route);
         (kind::TRANSACTION, text.map(|t| truncate(t, MAX_TEXT)), None)
-    } else if let Some(system) = db_system {
-        let stmt = find_str(attrs, &["db.query.text", "db.statement"]);
-        let target = match find_str(attrs, &["db.namespace", "db.name"]) {
+    } else if let Some(system) = a.db_system.or(a.db_system_name) {
+        let stmt = a.db_query_text.or(a.db_statement);
+        let target = match a.db_namespace.or(a.db_name) {
             Some(db) => format!("{system}/{db}"),
             None => system.to_string(),
         };
         (kind::SQL, stmt.map(|s| truncate(s, MAX_TEXT)), Some(truncate(&target, MAX_NAME)))
-    } else if span_kind == SpanKind::Client as i32 && (http_method.is_some() || url.is_some()) {
-        let target = find_str(attrs, &["server.address", "net.peer.name"]).map(|s| {
-            match find_int(attrs, &["server.port", "net.peer.port"]) {
-                Some(port) => truncate(&format!("{s}:{port}"), MAX_NAME),
-                None => truncate(s, MAX_NAME),
-            }
+    } else if span_kind == SpanKind::Client as i32 && (a.http_method().is_some() || url.is_some()) {
+        let target = a.server_address.or(a.net_peer_name).map(|s| match a.server_port.or(a.net_peer_port) {
+            Some(port) => truncate(&format!("{s}:{port}"), MAX_NAME),
+            None => truncate(s, MAX_NAME),
         });
-        let text = match (http_method, url) {
+        let text = match (a.http_method(), url) {
             (Some(m), Some(u)) => Some(format!("{m} {u}")),
             (None, Some(u)) => Some(u.to_string()),
             (Some(m), None) => Some(m.to_string()),
@@ -227,14 +223,14 @@ fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Res
         None if status_error => Some(ErrorRecord { kind: None, message: status_message, stacktrace: None }),
         None => None,
     };
-    let thread = thread_of(attrs).or_else(|| resource_thread.map(str::to_string));
+    let thread = a.thread().or_else(|| resource_thread.map(str::to_string));
 
     Ok(SpanRecord {
         trace_id: span.trace_id,
         span_id: span.span_id,
         parent_span_id: parent,
         service: service.to_string(),
-        name: truncate(&span.name, MAX_NAME),
+        name: if span.name.len() <= MAX_NAME { span.name } else { truncate(&span.name, MAX_NAME) },
         span_kind,
         start_ns: span.start_time_unix_nano,
         end_ns: span.end_time_unix_nano,
@@ -248,12 +244,100 @@ fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Res
     })
 }
 
-/// `thread.name`, else `thread.id` as text.
-fn thread_of(attrs: &[KeyValue]) -> Option<String> {
-    if let Some(name) = find_str(attrs, &["thread.name"]) {
-        return Some(truncate(name, MAX_NAME));
+/// The span attributes Sightline interprets, found in one pass over the attribute list (a span has a
+/// handful to dozens of attributes; looking each key up separately was measurable at ingest rates).
+#[derive(Default)]
+struct SpanAttrs<'a> {
+    db_system: Option<&'a str>,
+    db_system_name: Option<&'a str>,
+    db_query_text: Option<&'a str>,
+    db_statement: Option<&'a str>,
+    db_namespace: Option<&'a str>,
+    db_name: Option<&'a str>,
+    http_request_method: Option<&'a str>,
+    http_method: Option<&'a str>,
+    url_full: Option<&'a str>,
+    http_url: Option<&'a str>,
+    url_path: Option<&'a str>,
+    http_target: Option<&'a str>,
+    http_route: Option<&'a str>,
+    server_address: Option<&'a str>,
+    net_peer_name: Option<&'a str>,
+    server_port: Option<i64>,
+    net_peer_port: Option<i64>,
+    thread_name: Option<&'a str>,
+    thread_id: Option<i64>,
+}
+
+impl<'a> SpanAttrs<'a> {
+    fn scan(attrs: &'a [KeyValue]) -> Self {
+        let mut a = SpanAttrs::default();
+        for kv in attrs {
+            let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else { continue };
+            let s = match v {
+                any_value::Value::StringValue(s) if !s.is_empty() => Some(s.as_str()),
+                _ => None,
+            };
+            let slot = match kv.key.as_str() {
+                "db.system" => &mut a.db_system,
+                "db.system.name" => &mut a.db_system_name,
+                "db.query.text" => &mut a.db_query_text,
+                "db.statement" => &mut a.db_statement,
+                "db.namespace" => &mut a.db_namespace,
+                "db.name" => &mut a.db_name,
+                "http.request.method" => &mut a.http_request_method,
+                "http.method" => &mut a.http_method,
+                "url.full" => &mut a.url_full,
+                "http.url" => &mut a.http_url,
+                "url.path" => &mut a.url_path,
+                "http.target" => &mut a.http_target,
+                "http.route" => &mut a.http_route,
+                "server.address" => &mut a.server_address,
+                "net.peer.name" => &mut a.net_peer_name,
+                "thread.name" => &mut a.thread_name,
+                "server.port" => {
+                    a.server_port = a.server_port.or(int_of(v));
+                    continue;
+                }
+                "net.peer.port" => {
+                    a.net_peer_port = a.net_peer_port.or(int_of(v));
+                    continue;
+                }
+                "thread.id" => {
+                    a.thread_id = a.thread_id.or(int_of(v));
+                    continue;
+                }
+                _ => continue,
+            };
+            // The first occurrence wins, as with a lookup.
+            if slot.is_none() {
+                *slot = s;
+            }
+        }
+        a
     }
-    find_int(attrs, &["thread.id"]).map(|id| format!("thread {id}"))
+
+    fn http_method(&self) -> Option<&'a str> {
+        self.http_request_method.or(self.http_method)
+    }
+
+    /// `thread.name`, else `thread.id` as text.
+    fn thread(&self) -> Option<String> {
+        match (self.thread_name, self.thread_id) {
+            (Some(name), _) => Some(truncate(name, MAX_NAME)),
+            (None, Some(id)) => Some(format!("thread {id}")),
+            (None, None) => None,
+        }
+    }
+}
+
+/// An integer attribute; a numeric string counts too (some SDKs send ports and ids as strings).
+fn int_of(v: &any_value::Value) -> Option<i64> {
+    match v {
+        any_value::Value::IntValue(i) => Some(*i),
+        any_value::Value::StringValue(s) => s.parse().ok(),
+        _ => None,
+    }
 }
 
 /// The first string value among `keys` (in that order of preference).
@@ -261,17 +345,6 @@ fn find_str<'a>(attrs: &'a [KeyValue], keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| {
         attrs.iter().find(|kv| kv.key == *k).and_then(|kv| match kv.value.as_ref() {
             Some(AnyValue { value: Some(any_value::Value::StringValue(s)) }) if !s.is_empty() => Some(s.as_str()),
-            _ => None,
-        })
-    })
-}
-
-/// The first integer value among `keys`; a numeric string counts too (some SDKs send ports as strings).
-fn find_int(attrs: &[KeyValue], keys: &[&str]) -> Option<i64> {
-    keys.iter().find_map(|k| {
-        attrs.iter().find(|kv| kv.key == *k).and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::IntValue(i) => Some(*i),
-            any_value::Value::StringValue(s) => s.parse().ok(),
             _ => None,
         })
     })
