@@ -141,3 +141,23 @@ async fn the_over_max_band_and_zero_ms_transactions_are_selectable() {
     b.wait_text("[data-testid=selection-panel]", |t| t.matches("GET /api/ping").count() == 2).await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn live_mode_adds_new_transactions_from_the_stream_without_reloading() {
+    let server = Server::start().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    send(&server.url(""), &[transaction("shop", 1, "GET /a", now - 60_000.0, 40.0, false)]).await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/apm?range=15m")).await.unwrap();
+    b.wait_text("[data-testid=stream-state]", |t| t == "streaming").await;
+    b.wait_text("[data-testid=hitmap-totals]", |t| t.starts_with("1 transactions")).await;
+    // Mark the page so a reload would be detected.
+    b.js("window.__sameDocument = true").await;
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    let fresh: Vec<_> = (0..5).map(|i| transaction("shop", 10 + i, "GET /b", now - 100.0, 50.0, i == 0)).collect();
+    send(&server.url(""), &fresh).await;
+    b.wait_text("[data-testid=hitmap-totals]", |t| t == "6 transactions · 1 errors").await;
+    assert_eq!(b.js("return window.__sameDocument === true").await, true);
+    b.close().await;
+}
