@@ -90,9 +90,15 @@ fn span_id(n: u64) -> String {
     format!("{:016x}", 0x1000_0000_0000_0000u64 + n)
 }
 
+/// Saves what the browser shows, in the theme it has and in the other one.
 async fn screenshot(b: &Browser, name: &str) {
     if let Some(dir) = std::env::var_os("SIGHTLINE_SCREENSHOTS") {
-        b.screenshot(&std::path::Path::new(&dir).join(format!("{name}.png"))).await;
+        let dir = std::path::Path::new(&dir);
+        b.screenshot(&dir.join(format!("{name}.png"))).await;
+        let theme = b.js("const h = document.documentElement; const t = h.dataset.theme;
+            h.dataset.theme = t === 'dark' ? 'light' : 'dark'; return t").await;
+        b.screenshot(&dir.join(format!("{name}-other-theme.png"))).await;
+        b.js(&format!("document.documentElement.dataset.theme = {theme}")).await;
     }
 }
 
@@ -214,6 +220,7 @@ async fn trace_view_shows_steps_slowest_sql_thread_collapses_and_closes() {
     b.find("[data-testid=trace-row][data-step-kind=sql]").await.click().await.unwrap();
     b.wait_text("[data-testid=trace-detail] [data-testid=trace-sql]", |t| t == SQL).await;
     b.wait_text("[data-testid=trace-detail] [data-testid=trace-thread]", |t| t == THREAD).await;
+    assert_eq!(b.find("[data-testid=trace-self-time]").await.text().await.unwrap(), "800 ms");
     let selected = b.js("return document.querySelector('[data-testid=trace-row].selected').dataset.stepKind").await;
     assert_eq!(selected, "sql");
     screenshot(&b, "trace-sql-selected").await;
@@ -327,18 +334,23 @@ async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
     let b = Browser::start().await;
     b.client.goto(&server.url(&format!("/apm?trace={trace_id}"))).await.unwrap();
     b.find("[data-testid=trace-row]").await;
-    b.wait_text("[data-testid=trace-step-count]", |t| t.starts_with(&BIG.to_string())).await;
+    b.wait_text("[data-testid=trace-step-count]", |t| t.replace('\u{202f}', "") == BIG.to_string()).await;
     let rendered = row_count(&b).await;
     assert!(rendered > 10 && rendered < 200, "{rendered} rows in the DOM for {BIG} steps: not virtualised");
 
-    // From navigation start: the trace JSON received, and the first rows in the DOM (the app's own mark).
+    // From navigation start: the app's wasm loaded, the trace requested and received, the first rows in
+    // the DOM (the app's own User Timing mark).
     let t = b.js(
-        "const r = performance.getEntriesByType('resource').find(e => e.name.includes('/api/v1/traces/'));
+        "const res = performance.getEntriesByType('resource');
+         const w = res.find(e => e.name.endsWith('_bg.wasm'));
+         const r = res.find(e => e.name.includes('/api/v1/traces/'));
          const m = performance.getEntriesByName('sightline:trace-rows')[0];
-         return [r ? r.responseEnd : null, r ? r.encodedBodySize : null, m ? m.startTime : null]",
+         return { wasm: w ? w.responseEnd : null, request: r ? r.requestStart : null,
+                  received: r ? r.responseEnd : null, bytes: r ? r.decodedBodySize : null,
+                  rows: m ? m.startTime : null }",
     )
     .await;
-    let rows_ms = t[2].as_f64().expect("the app marks when the first rows are rendered");
+    let rows_ms = t["rows"].as_f64().expect("the app marks when the first rows are rendered");
 
     // Jump through the list as a scrollbar drag would; time each scroll until the new rows are in the DOM
     // (mutation) and until the next frame is painted.
@@ -401,18 +413,56 @@ async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
         .unwrap();
     assert_eq!(collapse_ms[2], 1, "collapsing the root leaves one row");
 
+    // Opening the trace again in the running app, as a click in the transaction list does (client-side
+    // navigation): until its first rows are in the DOM, and how much of it was the request.
+    b.client.find(fantoccini::Locator::Css("[data-testid=trace-close]")).await.unwrap().click().await.unwrap();
+    b.wait_js("!document.querySelector('[data-testid=trace-view]')").await;
+    let warm = b
+        .client
+        .execute_async(
+            "const [id, done] = arguments;
+             performance.clearResourceTimings();
+             const t0 = performance.now();
+             const obs = new MutationObserver(() => {
+                 if (!document.querySelector('[data-testid=trace-row]')) return;
+                 obs.disconnect();
+                 const t1 = performance.now();
+                 const r = performance.getEntriesByType('resource').find(e => e.name.includes('/api/v1/traces/'));
+                 requestAnimationFrame(() => done([t1 - t0, performance.now() - t0,
+                     r ? r.responseEnd - r.requestStart : null, r ? r.responseEnd - t0 : null]));
+             });
+             obs.observe(document.body, { childList: true, subtree: true });
+             const u = new URL(location.href);
+             u.searchParams.set('trace', id);
+             history.pushState(null, '', u);
+             dispatchEvent(new PopStateEvent('popstate', { state: null }));",
+            vec![json!(trace_id)],
+        )
+        .await
+        .unwrap();
+    b.find("[data-testid=trace-row]").await;
+
     let sorted = |v: &[f64]| {
         let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);
         v
     };
     let (dom, frame) = (sorted(&dom_ms), sorted(&frame_ms));
+    let f = |v: &Value| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or_else(|| "?".into());
     println!(
-        "TRACE-BENCH steps={BIG} rows_in_dom={rendered} json_received_ms={:.0} json_bytes={} first_rows_ms={rows_ms:.0} \
-         scroll_to_dom_ms(median/max)={:.1}/{:.1} scroll_to_frame_ms(median/max)={:.1}/{:.1} \
-         collapse_root_frame_ms={:.1} expand_root_frame_ms={:.1}",
-        t[0].as_f64().unwrap_or(f64::NAN),
-        t[1],
+        "TRACE-BENCH steps={BIG} rows_in_dom={rendered} json_bytes={} | cold, ms from navigation start: \
+         wasm_loaded={} trace_requested={} trace_received={} first_rows={rows_ms:.0} | \
+         warm open (client-side navigation): rows_in_dom_ms={} next_frame_ms={} of which request_ms={} \
+         json_received_ms={} | scroll jump to new rows in DOM ms (median/max)={:.1}/{:.1}, to next frame \
+         {:.1}/{:.1} | collapse root to frame ms={:.1}, expand root to frame ms={:.1}",
+        t["bytes"],
+        f(&t["wasm"]),
+        f(&t["request"]),
+        f(&t["received"]),
+        f(&warm[0]),
+        f(&warm[1]),
+        f(&warm[2]),
+        f(&warm[3]),
         dom[dom.len() / 2],
         dom[dom.len() - 1],
         frame[frame.len() / 2],

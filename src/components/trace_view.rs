@@ -181,6 +181,35 @@ impl Prepared {
         None
     }
 
+    /// Time of the step not covered by any of its children: where its own thread spent the time. Walks
+    /// the step's subtree once, so it is computed for the summary and the selected step only.
+    fn self_time_ms(&self, i: usize) -> f64 {
+        let s = self.step(i);
+        let (start, end) = (s.offset_ms, s.offset_ms + s.duration_ms);
+        let mut covered = 0.0;
+        let mut current: Option<(f64, f64)> = None;
+        // Children are in start order, so one pass merges their intervals.
+        for c in (i + 1..self.subtree_end[i]).filter(|&j| self.parent[j] == Some(i)) {
+            let c = self.step(c);
+            let (a, b) = (c.offset_ms.max(start), (c.offset_ms + c.duration_ms).min(end));
+            if b <= a {
+                continue;
+            }
+            current = match current {
+                Some((x, y)) if a <= y => Some((x, y.max(b))),
+                Some((x, y)) => {
+                    covered += y - x;
+                    Some((a, b))
+                }
+                None => Some((a, b)),
+            };
+        }
+        if let Some((x, y)) = current {
+            covered += y - x;
+        }
+        (s.duration_ms - covered).max(0.0)
+    }
+
     fn is_error(&self, i: usize) -> bool {
         let s = self.step(i);
         s.status == Status::Error || s.error.is_some()
@@ -340,17 +369,23 @@ fn TraceBody(trace: Trace) -> impl IntoView {
     view! {
         {summary(&data, slowest, jump_to_slowest)}
         <div class="trace-main">
-            <div class="wf" role="grid" aria-label="Waterfall">
+            <div class="wf">
                 <div class="wf-head">
                     <span>"Step"</span>
                     <div class="wf-axis">
-                        {[0.0, 0.25, 0.5, 0.75, 1.0].into_iter().map(|f| view! {
-                            <span class="wf-tick" style:left=format!("{}%", f * 100.0)>{duration(total_ms * f)}</span>
+                        {nice_ticks(total_ms).into_iter().map(|t| {
+                            let at = pct(t, total_ms);
+                            let (start, end) = (t == 0.0, at > 92.0);
+                            view! {
+                                <span class="wf-tick" class:start=start class:end=end style:left=format!("{at:.3}%")>
+                                    {if t == 0.0 { "0".to_string() } else { duration(t) }}
+                                </span>
+                            }
                         }).collect_view()}
                     </div>
                     <span class="num">"Duration"</span>
                 </div>
-                <div class="wf-scroll" node_ref=scroller data-testid="trace-scroll">
+                <div class="wf-scroll" node_ref=scroller data-testid="trace-scroll" role="tree" aria-label="Steps of the trace">
                     <div class="wf-spacer" style:height=move || format!("{}px", total_height.get())>
                         <div class="wf-window" style:transform=move || format!("translateY({}px)", offset_top.get())>
                             <For each=rows key=|i| *i children=row />
@@ -365,6 +400,30 @@ fn TraceBody(trace: Trace) -> impl IntoView {
             </section>
         </div>
     }
+}
+
+/// Round times (steps of 1, 2, 2.5 or 5 × 10ⁿ ms) for about four gridlines across `total_ms`.
+fn nice_ticks(total_ms: f64) -> Vec<f64> {
+    if !(total_ms > 0.0) || !total_ms.is_finite() {
+        return vec![0.0];
+    }
+    let raw = total_ms / 4.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(raw);
+    (0..=8).map(|k| k as f64 * step).take_while(|t| *t <= total_ms * 1.000_1).collect()
+}
+
+/// `12 345`: step counts of big traces read at a glance.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (k, c) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k) % 3 == 0 {
+            out.push('\u{202f}');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `YYYY-MM-DD HH:MM:SS.mmm` local time: a trace start is compared with logs to the millisecond.
@@ -399,7 +458,14 @@ fn summary(data: &Prepared, slowest: Option<usize>, jump: impl FnMut(ev::MouseEv
                     <button class="link-button" data-testid="trace-jump-slowest" title="Show the slowest step" on:click=jump>
                         {s.name.clone()}
                     </button>
-                    {format!(" {}", duration(s.duration_ms))}
+                    {
+                        let own = data.self_time_ms(i);
+                        if s.duration_ms - own < 0.5 {
+                            format!(" {}", duration(own))
+                        } else {
+                            format!(" {} own time, of {}", duration(own), duration(s.duration_ms))
+                        }
+                    }
                 </dd>
             </div>
         }
@@ -437,7 +503,7 @@ fn summary(data: &Prepared, slowest: Option<usize>, jump: impl FnMut(ev::MouseEv
                 <div class="fact">
                     <dt>"Steps"</dt>
                     <dd data-testid="trace-step-count">
-                        {t.steps.len()}
+                        {thousands(t.steps.len())}
                         {(errors > 0).then(|| view! {
                             <span class="err-text">{format!(" · {errors} with errors")}</span>
                         })}
@@ -464,13 +530,14 @@ fn waterfall_row(
     let left = pct(s.offset_ms, total_ms);
     let width = pct(s.duration_ms, total_ms).min(100.0 - left);
     let is_collapsed = move || collapsed.with(|c| c.contains(&i));
-    let caret = if data.has_children(i) {
+    let has_children = data.has_children(i);
+    let caret = if has_children {
         view! {
             <button
                 class="wf-caret"
                 data-testid="trace-caret"
                 aria-label="Collapse or expand"
-                aria-expanded=move || (!is_collapsed()).to_string()
+                tabindex="-1"
                 on:click=move |e| {
                     e.stop_propagation();
                     toggle.run(i);
@@ -512,7 +579,9 @@ fn waterfall_row(
             class:error=error
             class:critical=s.critical
             class:slowest=is_slowest
-            role="row"
+            role="treeitem"
+            attr:aria-level=s.depth + 1
+            aria-expanded=has_children.then(move || (!is_collapsed()).to_string())
             aria-selected=move || (selected.get() == Some(i)).to_string()
             data-testid="trace-row"
             data-step-kind=kind_attr(s.kind)
@@ -546,6 +615,7 @@ fn StepDetail(data: Arc<Prepared>, index: usize) -> impl IntoView {
     let s = data.step(index);
     let total = data.trace.duration_ms;
     let error = data.is_error(index);
+    let self_ms = data.self_time_ms(index);
     let UseCopyToClipboardReturn { state: copy_state, copy } = use_copy_to_clipboard();
     let span_id = s.span_id.clone();
     let thread = match data.thread_of(index) {
@@ -606,6 +676,8 @@ fn StepDetail(data: Arc<Prepared>, index: usize) -> impl IntoView {
             <dd>{format!("+{} into the trace", duration(s.offset_ms))}</dd>
             <dt>"Duration"</dt>
             <dd>{format!("{} ({:.1} % of the trace)", duration(s.duration_ms), pct(s.duration_ms, total))}</dd>
+            <dt>"Self time"</dt>
+            <dd data-testid="trace-self-time" title="Time not spent in child steps">{duration(self_ms)}</dd>
             <dt>"Status"</dt>
             <dd class:err-text=error>{if error { "error" } else { "ok" }}</dd>
             <dt>"Critical path"</dt>
