@@ -3,10 +3,12 @@
 //! Everything that crosses HTTP is defined here once, so the two sides cannot drift apart.
 //! Times are milliseconds since the Unix epoch (`i64`), durations are milliseconds (`f64`).
 
+pub mod board;
 pub mod hitmap;
 pub mod range;
 pub mod trace;
 
+pub use board::*;
 pub use hitmap::*;
 pub use range::*;
 pub use trace::*;
