@@ -266,7 +266,9 @@ const BIG: usize = 10_000;
 const BATCH: usize = 2_500;
 
 /// 1 root, 99 batches of 100 leaf steps each (10 000 spans), generated in depth-first order with rising
-/// start times, so step `k` of the waterfall is named `step-k` and the last one `step-9999`.
+/// start times, so step `k` of the waterfall is named `step-k` and the last one `step-9999`. Every step's
+/// time is covered by its children except the leaves' (1 ms each), and one leaf in the middle,
+/// [`SLOW_STEP`], takes 30 ms: the slowest step, 5 000 rows down.
 async fn seed_big_trace(server: &Server, trace_id: &str) {
     let t0 = now_ns() - 60_000_000_000;
     let ms = 1_000_000u64;
@@ -278,7 +280,7 @@ async fn seed_big_trace(server: &Server, trace_id: &str) {
         name: "GET /reports/big".into(),
         kind: SERVER,
         start_ns: t0,
-        end_ns: t0 + 10_000 * ms,
+        end_ns: t0 + 9_900 * ms,
         attributes: vec![s("thread.name", "http-nio-8080-exec-1")],
         events: vec![],
         error: false,
@@ -286,7 +288,7 @@ async fn seed_big_trace(server: &Server, trace_id: &str) {
     let mut k = 1u64;
     for g in 0..99u64 {
         let batch_id = k;
-        let start = t0 + g * 100 * ms + ms;
+        let start = t0 + g * 100 * ms;
         spans.push(span(SpanSpec {
             trace_id,
             span_id: span_id(batch_id),
@@ -294,7 +296,7 @@ async fn seed_big_trace(server: &Server, trace_id: &str) {
             name: format!("step-{k} batch {g}"),
             kind: INTERNAL,
             start_ns: start,
-            end_ns: start + 99 * ms,
+            end_ns: start + 100 * ms,
             attributes: vec![],
             events: vec![],
             error: false,
@@ -302,14 +304,16 @@ async fn seed_big_trace(server: &Server, trace_id: &str) {
         k += 1;
         for j in 0..100u64 {
             let sql = j % 2 == 0;
+            let name = format!("step-{k}");
+            let dur = if name == SLOW_STEP { 30 * ms } else { ms };
             spans.push(span(SpanSpec {
                 trace_id,
                 span_id: span_id(k),
                 parent: Some(span_id(batch_id)),
-                name: format!("step-{k}"),
+                name,
                 kind: if sql { CLIENT } else { INTERNAL },
-                start_ns: start + j * ms / 2 + 1000,
-                end_ns: start + j * ms / 2 + ms / 3,
+                start_ns: start + j * ms,
+                end_ns: start + j * ms + dur,
                 attributes: if sql { vec![s("db.system", "postgresql"), s("db.query.text", "SELECT 1")] } else { vec![] },
                 events: vec![],
                 error: false,
@@ -325,6 +329,20 @@ async fn seed_big_trace(server: &Server, trace_id: &str) {
     }
 }
 
+/// The slowest step of the big trace.
+const SLOW_STEP: &str = "step-5001";
+
+/// JavaScript: whether the row labelled `name` is rendered and wholly inside the scrolled viewport.
+fn row_in_view(name: &str) -> String {
+    format!(
+        "(() => {{ const sc = document.querySelector('[data-testid=trace-scroll]').getBoundingClientRect();
+          const r = [...document.querySelectorAll('[data-testid=trace-row]')]
+              .find(r => r.querySelector('.wf-label').textContent === '{name}');
+          if (!r) return false; const b = r.getBoundingClientRect();
+          return b.top >= sc.top - 1 && b.bottom <= sc.bottom + 1; }})()"
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
     let server = Server::start().await;
@@ -337,6 +355,12 @@ async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
     b.wait_text("[data-testid=trace-step-count]", |t| t.replace('\u{202f}', "") == BIG.to_string()).await;
     let rendered = row_count(&b).await;
     assert!(rendered > 10 && rendered < 200, "{rendered} rows in the DOM for {BIG} steps: not virtualised");
+    // The slowest step, 5 000 rows down, is marked, scrolled into view and selected.
+    b.wait_js(&row_in_view(SLOW_STEP)).await;
+    let marked = b.js("return document.querySelector('[data-testid=trace-row][data-slowest=true] .wf-label').textContent").await;
+    assert_eq!(marked, SLOW_STEP);
+    b.wait_text("[data-testid=trace-detail-name]", |t| t == SLOW_STEP).await;
+    b.wait_text("[data-testid=trace-self-time]", |t| t == "30 ms").await;
 
     // From navigation start: the app's wasm loaded, the trace requested and received, the first rows in
     // the DOM (the app's own User Timing mark).
@@ -385,14 +409,7 @@ async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
     }
 
     // At the bottom: the last step is rendered, inside the visible part of the list.
-    b.wait_js(
-        "(() => { const sc = document.querySelector('[data-testid=trace-scroll]').getBoundingClientRect();
-          const r = [...document.querySelectorAll('[data-testid=trace-row]')]
-              .find(r => r.querySelector('.wf-label').textContent === 'step-9999');
-          if (!r) return false; const b = r.getBoundingClientRect();
-          return b.top >= sc.top && b.bottom <= sc.bottom + 1; })()",
-    )
-    .await;
+    b.wait_js(&row_in_view("step-9999")).await;
     let rendered_at_end = row_count(&b).await;
     assert!(rendered_at_end < 200, "{rendered_at_end} rows in the DOM after scrolling");
     screenshot(&b, "trace-big-bottom").await;

@@ -13,6 +13,7 @@ use leptos::error::Errors;
 use leptos::ev;
 use leptos::html::Div;
 use leptos::prelude::*;
+use leptos::wasm_bindgen::JsCast;
 use leptos_use::{use_event_listener, use_event_listener_with_options, UseEventListenerOptions};
 use sightline_model::{Status, Step, StepKind, Trace};
 
@@ -29,7 +30,7 @@ mod use_copy_to_clipboard;
 mod use_virtual_list;
 
 use use_copy_to_clipboard::{use_copy_to_clipboard, CopyState, UseCopyToClipboardReturn};
-use use_virtual_list::{use_virtual_list_with_options, UseVirtualListOptions, UseVirtualListReturn};
+use use_virtual_list::{use_virtual_list_with_options, when_laid_out, UseVirtualListOptions, UseVirtualListReturn};
 
 /// Height of one waterfall row in px: must equal `.wf-row { height }` in style/trace.css.
 const ROW_HEIGHT_PX: f64 = 26.0;
@@ -59,7 +60,16 @@ pub fn TraceView(#[prop(into)] trace_id: Signal<String>, on_close: Callback<()>)
     );
     let UseCopyToClipboardReturn { state: copy_state, copy } = use_copy_to_clipboard();
     let panel = NodeRef::<leptos::html::Aside>::new();
-    // Focus the drawer so the keyboard works in it right away.
+    // Focus the drawer so the keyboard works in it right away, and give focus back to what had it (the
+    // transaction the user opened) when the drawer goes.
+    let opener = send_wrapper::SendWrapper::new(document().active_element());
+    on_cleanup(move || {
+        if let Some(el) = opener.take().and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
+            if el.is_connected() {
+                let _ = el.focus();
+            }
+        }
+    });
     Effect::new(move |_| {
         if let Some(p) = panel.get() {
             let _ = p.focus();
@@ -264,20 +274,20 @@ fn TraceBody(trace: Trace) -> impl IntoView {
     );
     let position_of = move |step: usize| visible.with_untracked(|v| v.binary_search(&step).ok());
 
-    // Once the rows are in the DOM: bring the slowest step into view and mark the time for the benchmark.
+    // Once the rows are in the document: bring the slowest step into view, mark the time for the benchmark.
     Effect::new(move |done: Option<bool>| {
         if done == Some(true) {
             return true;
         }
-        if scroller.get().is_none() {
-            return false;
-        }
+        let Some(el) = scroller.get() else { return false };
         if let Some(pos) = slowest.and_then(position_of) {
             scroll_to.run(pos);
         }
-        if let Some(perf) = window().performance() {
-            let _ = perf.mark(ROWS_MARK);
-        }
+        when_laid_out(el.into(), || {
+            if let Some(perf) = window().performance() {
+                let _ = perf.mark(ROWS_MARK);
+            }
+        });
         true
     });
 
@@ -298,7 +308,7 @@ fn TraceBody(trace: Trace) -> impl IntoView {
                 return;
             }
             let key = e.key();
-            if !matches!(key.as_str(), "ArrowUp" | "ArrowDown" | "ArrowLeft" | "ArrowRight") {
+            if !matches!(key.as_str(), "ArrowUp" | "ArrowDown" | "ArrowLeft" | "ArrowRight") || in_text_field(&e) {
                 return;
             }
             e.prevent_default();
@@ -400,6 +410,13 @@ fn TraceBody(trace: Trace) -> impl IntoView {
             </section>
         </div>
     }
+}
+
+/// Whether a key event goes to something that edits text, where arrows move the caret.
+fn in_text_field(e: &web_sys::KeyboardEvent) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT") || el.has_attribute("contenteditable"))
 }
 
 /// Round times (steps of 1, 2, 2.5 or 5 × 10ⁿ ms) for about four gridlines across `total_ms`.
@@ -701,5 +718,112 @@ fn StepDetail(data: Arc<Prepared>, index: usize) -> impl IntoView {
         </dl>
         {text}
         {exception}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_model::StepKind;
+
+    /// A step at `depth`, starting `offset` ms into the trace and lasting `dur` ms.
+    fn step(name: &str, depth: u32, offset: f64, dur: f64, thread: Option<&str>) -> Step {
+        Step {
+            span_id: name.into(),
+            parent_span_id: None,
+            depth,
+            kind: StepKind::Method,
+            service: "svc".into(),
+            name: name.into(),
+            offset_ms: offset,
+            duration_ms: dur,
+            status: Status::Ok,
+            text: None,
+            target: None,
+            thread: thread.map(str::to_string),
+            error: None,
+            critical: false,
+        }
+    }
+
+    /// root ─┬─ a ─┬─ a1
+    ///       │     └─ a2
+    ///       └─ b
+    fn sample() -> Prepared {
+        Prepared::new(Trace {
+            trace_id: "t".into(),
+            start_ms: 0,
+            duration_ms: 100.0,
+            transactions: vec![],
+            steps: vec![
+                step("root", 0, 0.0, 100.0, Some("main-1")),
+                step("a", 1, 10.0, 50.0, None),
+                step("a1", 2, 10.0, 20.0, None),
+                step("a2", 2, 25.0, 20.0, None),
+                step("b", 1, 70.0, 20.0, None),
+            ],
+            slowest_step: Some(0),
+        })
+    }
+
+    #[test]
+    fn parents_and_subtrees_from_depth_first_order() {
+        let p = sample();
+        assert_eq!(p.parent, vec![None, Some(0), Some(1), Some(1), Some(0)]);
+        assert_eq!(p.subtree_end, vec![5, 4, 3, 4, 5]);
+        assert!(p.has_children(0) && p.has_children(1) && !p.has_children(2) && !p.has_children(4));
+    }
+
+    #[test]
+    fn collapsing_hides_exactly_the_subtree() {
+        let p = sample();
+        assert_eq!(p.visible(&HashSet::new()), vec![0, 1, 2, 3, 4]);
+        assert_eq!(p.visible(&HashSet::from([1])), vec![0, 1, 4]);
+        assert_eq!(p.visible(&HashSet::from([0])), vec![0]);
+        // A collapsed step inside a collapsed one changes nothing more.
+        assert_eq!(p.visible(&HashSet::from([0, 1])), vec![0]);
+    }
+
+    #[test]
+    fn own_time_subtracts_the_union_of_children() {
+        let p = sample();
+        // a: 50 ms, children cover 10..45 (overlapping) = 35 ms.
+        assert_eq!(p.self_time_ms(1), 15.0);
+        // root: 100 ms minus a (10..60) and b (70..90).
+        assert_eq!(p.self_time_ms(0), 30.0);
+        assert_eq!(p.self_time_ms(4), 20.0);
+    }
+
+    #[test]
+    fn thread_comes_from_the_nearest_caller_in_the_same_service() {
+        let mut p = sample();
+        assert_eq!(p.thread_of(0), Some(("main-1".into(), None)));
+        assert_eq!(p.thread_of(2), Some(("main-1".into(), Some("root".into()))));
+        p.trace.steps[1].service = "other".into();
+        assert_eq!(p.thread_of(2), None, "a caller in another service ran on another thread");
+    }
+
+    #[test]
+    fn ticks_are_round_and_inside_the_trace() {
+        assert_eq!(nice_ticks(3720.0), vec![0.0, 1000.0, 2000.0, 3000.0]);
+        assert_eq!(nice_ticks(1000.0), vec![0.0, 250.0, 500.0, 750.0, 1000.0]);
+        assert_eq!(nice_ticks(0.0), vec![0.0]);
+        assert!(nice_ticks(0.37).len() >= 3);
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(10_000), "10\u{202f}000");
+        assert_eq!(thousands(1_234_567), "1\u{202f}234\u{202f}567");
+    }
+
+    #[test]
+    fn virtual_range_covers_the_viewport_plus_overscan() {
+        use use_virtual_list::visible_range;
+        assert_eq!(visible_range(10_000, 0.0, 600.0, 26.0, 12), (0, 36));
+        assert_eq!(visible_range(10_000, 26.0 * 5000.0, 600.0, 26.0, 12), (4988, 5036));
+        assert_eq!(visible_range(10_000, 26.0 * 10_000.0, 600.0, 26.0, 12), (9988, 10_000));
+        assert_eq!(visible_range(0, 0.0, 600.0, 26.0, 12), (0, 0));
     }
 }

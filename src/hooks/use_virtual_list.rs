@@ -108,8 +108,11 @@ pub fn use_virtual_list_with_options(
     // have reported yet.
     let scroll_to = Callback::new(move |i: usize| {
         if let Some(el) = container.get_untracked() {
-            let h = viewport_of(&el);
-            set_top(&el, i as f64 * row_height - (h - row_height) / 2.0);
+            let target = el.clone();
+            when_laid_out(el.into(), move || {
+                let h = viewport_of(&target);
+                set_top(&target, i as f64 * row_height - (h - row_height) / 2.0);
+            });
         }
     });
     let reveal = Callback::new(move |i: usize| {
@@ -125,6 +128,22 @@ pub fn use_virtual_list_with_options(
         }
     });
     UseVirtualListReturn { range: range.into(), total_height, offset_top, scroll_to, reveal }
+}
+
+/// Longest wait in [`when_laid_out`], in animation frames (about a second).
+const MAX_LAYOUT_WAIT_FRAMES: u32 = 60;
+
+/// Runs `f` once `el` is in the document and has a height: a view built inside `<Suspense>` or
+/// `<Transition>` exists before it is mounted, and scrolling a detached element does nothing.
+pub fn when_laid_out(el: web_sys::HtmlElement, f: impl FnOnce() + 'static) {
+    fn attempt(el: web_sys::HtmlElement, f: Box<dyn FnOnce()>, frames_left: u32) {
+        if el.is_connected() && el.client_height() > 0 {
+            f();
+        } else if frames_left > 0 {
+            request_animation_frame(move || attempt(el, f, frames_left - 1));
+        }
+    }
+    attempt(el, Box::new(f), MAX_LAYOUT_WAIT_FRAMES);
 }
 
 fn viewport_of(el: &web_sys::HtmlDivElement) -> f64 {
