@@ -1,6 +1,7 @@
 //! HTTP handlers: thin, typed input in, `ApiResult` out; the work lives in `store` and `ingest`.
 
 pub mod active;
+pub mod boards;
 pub mod health;
 pub mod hitmap;
 pub mod otlp;

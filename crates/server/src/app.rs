@@ -5,6 +5,8 @@
 //! - `GET  /api/v1/transactions`                → the transactions in a drag-selected rectangle
 //! - `GET  /api/v1/traces/{trace_id}`           → one assembled trace
 //! - `GET  /api/v1/active`, `/api/v1/services`  → running transactions, per-service summary
+//! - `GET/POST /api/v1/boards`, `GET/PUT/DELETE /api/v1/boards/{id}` → flex boards (409 on a stale save)
+//! - `GET  /api/v1/boards/{id}/versions[/{n}]`, `POST …/versions/{n}/restore`, `GET /api/v1/boards/templates`
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
 //! - everything else under `/api/`              → JSON 404
 //! - any other path                             → the built app (SPA history fallback to `index.html`)
@@ -32,6 +34,12 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
         .route("/traces/{trace_id}", get(api::traces::show))
         .route("/active", get(api::active::list))
         .route("/services", get(api::services::list))
+        .route("/boards", get(api::boards::list).post(api::boards::create))
+        .route("/boards/templates", get(api::boards::templates))
+        .route("/boards/{id}", get(api::boards::show).put(api::boards::update).delete(api::boards::delete))
+        .route("/boards/{id}/versions", get(api::boards::versions))
+        .route("/boards/{id}/versions/{n}", get(api::boards::version))
+        .route("/boards/{id}/versions/{n}/restore", post(api::boards::restore))
         .fallback(api_not_found);
     // The OTLP handler enforces its own (configurable, decompressed) limit while reading the body.
     let otlp = Router::new()

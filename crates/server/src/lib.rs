@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod app;
+pub mod boards;
 pub mod config;
 pub mod demo;
 pub mod error;

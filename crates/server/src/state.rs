@@ -20,6 +20,8 @@ pub struct AppState {
     pub ingest_token: Option<Arc<str>>,
     /// Largest OTLP request accepted, after decompression (`SIGHTLINE_INGEST_MAX_BYTES`, default 16 MiB).
     pub ingest_max_bytes: usize,
+    /// Saved flex boards and their revisions (`<data_dir>/boards`).
+    pub boards: Arc<crate::boards::BoardStore>,
 }
 
 /// How often retention runs (age and size limits, stale in-flight snapshots).
@@ -37,11 +39,14 @@ impl AppState {
             Err(_) => crate::ingest::http::DEFAULT_MAX_BODY,
         };
         spawn_retention(store.clone());
+        let boards = crate::boards::BoardStore::open(&args.data_dir.join("boards"), store::now_ms())
+            .with_context(|| format!("cannot open the boards in {}", args.data_dir.display()))?;
         Ok(AppState {
             store,
             live,
             ingest_token: args.ingest_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
             ingest_max_bytes,
+            boards: Arc::new(boards),
         })
     }
 

@@ -1,0 +1,321 @@
+//! Flex boards, stored durably: the current revision of each board and every saved revision before it.
+//!
+//! Boards live in their own fjall database in `<data_dir>/boards`, apart from the trace store: they are a
+//! handful of small documents written when a user clicks *Save*, and keeping them out of the trace store's
+//! keyspaces means retention, the size budget and the group committer never see them. Keyspaces:
+//!
+//! - `boards`: `id` → JSON of the current revision;
+//! - `board_versions`: `id ‖ 0x00 ‖ version (u64 BE)` → JSON of that revision (the `0x00` cannot occur in an
+//!   id, so one board's prefix never matches another's; big-endian keeps revisions in order);
+//! - `meta`: `seeded` once the default board was created, so deleting every board does not bring it back.
+//!
+//! Every write is one batch, fsynced before it is acknowledged. Writes are serialised by one lock, so the
+//! version check of a save and the save itself cannot interleave with another save.
+
+pub mod templates;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use sightline_model::{validate, Board, BoardSummary, BOARD_FORMAT_VERSION};
+
+/// Revisions kept per board; older ones are dropped when a save goes past this.
+pub const MAX_VERSIONS: u64 = 500;
+/// Ids that would shadow a fixed route under `/api/v1/boards/`.
+const RESERVED_IDS: &[&str] = &["templates"];
+
+/// Why a board operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BoardError {
+    #[error("{0}")]
+    NotFound(String),
+    /// The save was based on an older revision than the stored one (boxed: a board is large).
+    #[error("board {:?} was changed by someone else: you edited version {based_on}, it is now at version {}", .current.id, .current.version)]
+    Stale { based_on: u64, current: Box<Board> },
+    /// The board breaks the format's rules; every problem is listed.
+    #[error("the board is not valid: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error(transparent)]
+    Storage(#[from] anyhow::Error),
+}
+
+impl From<fjall::Error> for BoardError {
+    fn from(e: fjall::Error) -> Self {
+        BoardError::Storage(anyhow::Error::new(e).context("board storage"))
+    }
+}
+
+/// The durable board store; see the module docs.
+pub struct BoardStore {
+    db: Database,
+    boards: Keyspace,
+    versions: Keyspace,
+    meta: Keyspace,
+    write: Mutex<()>,
+}
+
+fn version_key(id: &str, version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(id.len() + 9);
+    k.extend_from_slice(id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn version_prefix(id: &str) -> Vec<u8> {
+    let mut k = id.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn decode(bytes: &[u8]) -> anyhow::Result<Board> {
+    serde_json::from_slice(bytes).context("decoding a stored board")
+}
+
+fn encode(b: &Board) -> anyhow::Result<Vec<u8>> {
+    serde_json::to_vec(b).context("encoding a board")
+}
+
+/// A new id from the title (`apm-overview-3f9a2c1e`): readable in URLs, random enough not to collide.
+fn new_id(title: &str) -> String {
+    let mut slug: String = title
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    slug = slug.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
+    slug.truncate(40);
+    let slug = slug.trim_end_matches('-');
+    let suffix = format!("{:08x}", rand::random::<u32>());
+    if slug.is_empty() {
+        format!("board-{suffix}")
+    } else {
+        format!("{slug}-{suffix}")
+    }
+}
+
+impl BoardStore {
+    /// Opens (or creates) the board store in `dir`; on the very first open it creates the default board.
+    pub fn open(dir: &Path, now_ms: i64) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let db = Database::builder(dir)
+            .open()
+            .with_context(|| format!("cannot open the board database in {}", dir.display()))?;
+        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
+        let store = BoardStore {
+            boards: ks("boards")?,
+            versions: ks("board_versions")?,
+            meta: ks("meta")?,
+            db,
+            write: Mutex::new(()),
+        };
+        if !store.meta.contains_key("seeded")? {
+            let default = templates::default_board();
+            store.create(default, now_ms).map_err(|e| anyhow::anyhow!("creating the default board: {e}"))?;
+            store.meta.insert("seeded", "1")?;
+            store.db.persist(PersistMode::SyncAll)?;
+            tracing::info!("created the default board");
+        }
+        Ok(store)
+    }
+
+    /// Every board, sorted by title (then id).
+    pub fn list(&self) -> Result<Vec<BoardSummary>, BoardError> {
+        let mut out = Vec::new();
+        for kv in self.boards.iter() {
+            let (_, v) = kv.into_inner()?;
+            out.push(BoardSummary::from(&decode(&v)?));
+        }
+        out.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// The current revision of a board.
+    pub fn get(&self, id: &str) -> Result<Board, BoardError> {
+        match self.boards.get(id)? {
+            Some(v) => Ok(decode(&v)?),
+            None => Err(not_found(id)),
+        }
+    }
+
+    /// Stores a new board (create, import, duplicate): checked first, nothing is written if anything is
+    /// wrong. The id is kept when free; an empty, taken or reserved id gets a new one. Answers the stored
+    /// board (version 1).
+    pub fn create(&self, mut board: Board, now_ms: i64) -> Result<Board, BoardError> {
+        let _w = self.write.lock().expect("board write lock");
+        if board.id.is_empty() || RESERVED_IDS.contains(&board.id.as_str()) || self.boards.contains_key(&board.id)? {
+            board.id = loop {
+                let id = new_id(&board.title);
+                if !self.boards.contains_key(&id)? {
+                    break id;
+                }
+            };
+        }
+        board.version = 1;
+        board.updated_ms = now_ms;
+        validate(&board).map_err(BoardError::Invalid)?;
+        self.write_revision(&board)?;
+        Ok(board)
+    }
+
+    /// Saves a new revision of `id`. `board.version` must be the revision the edit was based on; if the
+    /// stored one moved on, nothing is written and the current board comes back in [`BoardError::Stale`].
+    pub fn update(&self, id: &str, mut board: Board, now_ms: i64) -> Result<Board, BoardError> {
+        let _w = self.write.lock().expect("board write lock");
+        let current = self.get(id)?;
+        if board.id.is_empty() {
+            board.id = id.to_string();
+        }
+        if board.id != id {
+            return Err(BoardError::Invalid(vec![format!(
+                "the body is board {:?} but the URL is board {id:?}; to copy a board, POST it to /api/v1/boards",
+                board.id
+            )]));
+        }
+        if board.version != current.version {
+            return Err(BoardError::Stale { based_on: board.version, current: Box::new(current) });
+        }
+        validate(&board).map_err(BoardError::Invalid)?;
+        board.version = current.version + 1;
+        board.updated_ms = now_ms;
+        self.write_revision(&board)?;
+        Ok(board)
+    }
+
+    /// Deletes a board and its history. `false` if there was no such board.
+    pub fn delete(&self, id: &str) -> Result<bool, BoardError> {
+        let _w = self.write.lock().expect("board write lock");
+        if !self.boards.contains_key(id)? {
+            return Ok(false);
+        }
+        let mut batch = self.db.batch();
+        batch.remove(&self.boards, id);
+        for kv in self.versions.prefix(version_prefix(id)) {
+            batch.remove(&self.versions, kv.key()?);
+        }
+        batch.commit()?;
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(true)
+    }
+
+    /// Every kept revision of a board, newest first.
+    pub fn versions(&self, id: &str) -> Result<Vec<BoardSummary>, BoardError> {
+        if !self.boards.contains_key(id)? {
+            return Err(not_found(id));
+        }
+        let mut out = Vec::new();
+        for kv in self.versions.prefix(version_prefix(id)) {
+            let (_, v) = kv.into_inner()?;
+            out.push(BoardSummary::from(&decode(&v)?));
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// One kept revision of a board.
+    pub fn version(&self, id: &str, version: u64) -> Result<Board, BoardError> {
+        match self.versions.get(version_key(id, version))? {
+            Some(v) => Ok(decode(&v)?),
+            None if self.boards.contains_key(id)? => {
+                Err(BoardError::NotFound(format!("board {id:?} has no version {version} (see its versions)")))
+            }
+            None => Err(not_found(id)),
+        }
+    }
+
+    /// Makes an old revision current again, as a new revision (history is never rewritten).
+    pub fn restore(&self, id: &str, version: u64, now_ms: i64) -> Result<Board, BoardError> {
+        let _w = self.write.lock().expect("board write lock");
+        let current = self.get(id)?;
+        let mut board = self.version(id, version)?;
+        if board.format_version != BOARD_FORMAT_VERSION {
+            return Err(BoardError::Invalid(vec![format!(
+                "version {version} is in board format {}, which this server cannot restore",
+                board.format_version
+            )]));
+        }
+        board.version = current.version + 1;
+        board.updated_ms = now_ms;
+        self.write_revision(&board)?;
+        Ok(board)
+    }
+
+    /// Writes `board` as current and as a kept revision in one fsynced batch, dropping the revision that
+    /// falls out of [`MAX_VERSIONS`].
+    fn write_revision(&self, board: &Board) -> Result<(), BoardError> {
+        let bytes = encode(board)?;
+        let mut batch = self.db.batch();
+        batch.insert(&self.boards, board.id.as_str(), bytes.as_slice());
+        batch.insert(&self.versions, version_key(&board.id, board.version), bytes.as_slice());
+        if board.version > MAX_VERSIONS {
+            batch.remove(&self.versions, version_key(&board.id, board.version - MAX_VERSIONS));
+        }
+        batch.commit()?;
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    /// Makes everything written durable (writes already are; this is for shutdown symmetry).
+    pub fn flush(&self) -> anyhow::Result<()> {
+        self.db.persist(PersistMode::SyncAll).context("persisting the boards")
+    }
+}
+
+fn not_found(id: &str) -> BoardError {
+    BoardError::NotFound(format!("no board {id:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revisions_are_kept_and_ids_never_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BoardStore::open(dir.path(), 1).unwrap();
+        let boards = store.list().unwrap();
+        assert_eq!(boards.len(), 1, "the default board");
+        let mut b = store.get(&boards[0].id).unwrap();
+        // The same id again is a new board, not an overwrite.
+        let copy = store.create(b.clone(), 2).unwrap();
+        assert_ne!(copy.id, b.id);
+        assert!(copy.id.starts_with("apm-overview-"), "{}", copy.id);
+        b.title = "Renamed".into();
+        let saved = store.update(&b.id.clone(), b.clone(), 3).unwrap();
+        assert_eq!((saved.version, saved.updated_ms), (2, 3));
+        // Based on version 1 again: stale.
+        match store.update(&b.id.clone(), b.clone(), 4) {
+            Err(BoardError::Stale { based_on: 1, current }) => assert_eq!(current.title, "Renamed"),
+            other => panic!("{other:?}"),
+        }
+        let hist = store.versions(&b.id).unwrap();
+        assert_eq!(hist.iter().map(|v| v.version).collect::<Vec<_>>(), vec![2, 1]);
+        let restored = store.restore(&b.id, 1, 5).unwrap();
+        assert_eq!((restored.version, restored.title.as_str()), (3, "APM overview"));
+        // A board named like a prefix of another keeps its own history.
+        let mut short = b.clone();
+        short.id = "apm".into();
+        let short = store.create(short, 6).unwrap();
+        assert_eq!(short.id, "apm");
+        assert_eq!(store.versions("apm").unwrap().len(), 1);
+        assert!(store.delete(&b.id).unwrap());
+        assert!(matches!(store.version(&b.id, 1), Err(BoardError::NotFound(_))));
+        assert!(!store.delete(&b.id).unwrap());
+        drop(store);
+        // Deleting everything does not bring the default board back.
+        let store = BoardStore::open(dir.path(), 7).unwrap();
+        for s in store.list().unwrap() {
+            store.delete(&s.id).unwrap();
+        }
+        drop(store);
+        assert!(BoardStore::open(dir.path(), 8).unwrap().list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn ids_are_slugs_of_the_title() {
+        let id = new_id("  Payments — p95 / errors!! ");
+        assert!(id.starts_with("payments-p95-errors-"), "{id}");
+        assert!(new_id("—").starts_with("board-"));
+    }
+}
