@@ -23,7 +23,7 @@ const CONCURRENCY: usize = 8;
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (base, _state) = rt.block_on(async {
+    let (base, state) = rt.block_on(async {
         let args = ServeArgs::for_tests(dir.path());
         let state = AppState::open(&args).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -67,6 +67,35 @@ fn benches(c: &mut Criterion) {
                 n += sightline_server::ingest::convert(req).spans.len();
             }
             assert_eq!(n, REQUESTS * SPANS_PER_REQUEST);
+        })
+    });
+
+    // Everything but HTTP: `ingest::accept_protobuf` (decode, convert, durable group commit) from 8 tasks.
+    g.bench_function("accept_protobuf_durable_no_http", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let payloads = next_payloads();
+                let state = state.clone();
+                let started = Instant::now();
+                rt.block_on(async move {
+                    let mut tasks = Vec::new();
+                    for w in 0..CONCURRENCY {
+                        let (state, payloads) = (state.clone(), payloads.clone());
+                        tasks.push(tokio::spawn(async move {
+                            for p in payloads.iter().skip(w).step_by(CONCURRENCY) {
+                                let out = sightline_server::ingest::accept_protobuf(&state, p.clone()).await.unwrap();
+                                assert_eq!(out.accepted_spans as usize, SPANS_PER_REQUEST);
+                            }
+                        }));
+                    }
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                });
+                total += started.elapsed();
+            }
+            total
         })
     });
 

@@ -17,7 +17,7 @@ use sightline_server::store::record::{chunk_key, minute_key, tx_key, SpanChunk};
 #[path = "support/payload.rs"]
 mod payload;
 
-const BATCHES: usize = 400;
+const BATCHES: usize = 2000;
 
 /// (key, value) triples per batch: chunks, transactions, minute index.
 type Batch = Vec<(u8, Vec<u8>, Vec<u8>)>;
@@ -68,7 +68,7 @@ fn report(engine: &str, write: Duration, reads: &[Duration], bytes: u64) {
     let mut r = reads.to_vec();
     r.sort();
     println!(
-        "{engine:>6}: {:>8.0} spans/s durable ({BATCHES} fsynced batches in {:.2?}, {:.2} ms/batch); trace read p50 {:.1?} p95 {:.1?}; {:.1} MiB on disk",
+        "{engine:>9}: {:>8.0} spans/s durable ({BATCHES} fsynced batches in {:.2?}, {:.2} ms/batch); trace read p50 {:.1?} p95 {:.1?}; {:.1} MiB on disk",
         spans / write.as_secs_f64(),
         write,
         write.as_secs_f64() * 1000.0 / BATCHES as f64,
@@ -78,41 +78,59 @@ fn report(engine: &str, write: Duration, reads: &[Duration], bytes: u64) {
     );
 }
 
+fn fjall_run(batches: &[Batch], picks: &[[u8; 16]], kv_sep: bool, round: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fjall::Database::builder(dir.path()).open().unwrap();
+    let ks: Vec<fjall::Keyspace> = ["spans", "tx", "minutes"]
+        .iter()
+        .map(|n| {
+            db.keyspace(n, || {
+                let o = fjall::KeyspaceCreateOptions::default();
+                if kv_sep && *n == "spans" {
+                    o.with_kv_separation(Some(fjall::KvSeparationOptions::default().separation_threshold(512)))
+                } else {
+                    o
+                }
+            })
+            .unwrap()
+        })
+        .collect();
+    let t = Instant::now();
+    for b in batches {
+        let mut batch = db.batch();
+        for (k, key, value) in b {
+            batch.insert(&ks[*k as usize], &key[..], &value[..]);
+        }
+        batch.commit().unwrap();
+        db.persist(fjall::PersistMode::SyncData).unwrap();
+    }
+    let write = t.elapsed();
+    let reads: Vec<Duration> = picks
+        .iter()
+        .map(|trace| {
+            let t = Instant::now();
+            let n: usize = ks[0].prefix(trace).map(|kv| SpanChunk::decode(&*kv.value().unwrap()).unwrap().spans.len()).sum();
+            assert!(n > 0);
+            t.elapsed()
+        })
+        .collect();
+    db.persist(fjall::PersistMode::SyncAll).unwrap();
+    let name = if kv_sep { format!("fjall+kv#{round}") } else { format!("fjall#{round}") };
+    report(&name, write, &reads, dir_size(dir.path()));
+}
+
 fn main() {
     // Ignore criterion/cargo-bench flags such as `--bench`.
     let (batches, traces) = batches();
     let mut rng = StdRng::seed_from_u64(1);
     let picks: Vec<[u8; 16]> = (0..2000).map(|_| traces[rng.random_range(0..traces.len())]).collect();
 
-    // fjall: three keyspaces, one write batch per request, journal fsync.
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let db = fjall::Database::builder(dir.path()).open().unwrap();
-        let ks: Vec<fjall::Keyspace> = ["spans", "tx", "minutes"]
-            .iter()
-            .map(|n| db.keyspace(n, fjall::KeyspaceCreateOptions::default).unwrap())
-            .collect();
-        let t = Instant::now();
-        for b in &batches {
-            let mut batch = db.batch();
-            for (k, key, value) in b {
-                batch.insert(&ks[*k as usize], &key[..], &value[..]);
-            }
-            batch.commit().unwrap();
-            db.persist(fjall::PersistMode::SyncData).unwrap();
+    // fjall: three keyspaces, one write batch per request, journal fsync; with and without key-value
+    // separation for the span chunks, twice each, alternating, because the machine is shared.
+    for round in 0..2 {
+        for kv_sep in [false, true] {
+            fjall_run(&batches, &picks, kv_sep, round);
         }
-        let write = t.elapsed();
-        let reads: Vec<Duration> = picks
-            .iter()
-            .map(|trace| {
-                let t = Instant::now();
-                let n: usize = ks[0].prefix(trace).map(|kv| SpanChunk::decode(&*kv.value().unwrap()).unwrap().spans.len()).sum();
-                assert!(n > 0);
-                t.elapsed()
-            })
-            .collect();
-        db.persist(fjall::PersistMode::SyncAll).unwrap();
-        report("fjall", write, &reads, dir_size(dir.path()));
     }
 
     // redb: three tables, one write transaction per request (commit = fsync, redb's default durability).

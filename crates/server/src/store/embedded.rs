@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use anyhow::Context;
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
 use futures::future::BoxFuture;
 use prost::Message;
 use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, ServiceList, Trace, TransactionPage};
@@ -126,8 +126,16 @@ impl EmbeddedStore {
             .open()
             .with_context(|| format!("cannot open the fjall database in {}", dir.display()))?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
+        // Span chunks are large (a trace's spans) and never updated in place: keeping them in blob files
+        // and only their keys in the LSM tree spares compaction from rewriting them level after level.
+        let spans = db
+            .keyspace("spans", || {
+                KeyspaceCreateOptions::default()
+                    .with_kv_separation(Some(KvSeparationOptions::default().separation_threshold(512)))
+            })
+            .context("keyspace spans")?;
         let inner = Inner {
-            spans: ks("spans")?,
+            spans,
             txs: ks("tx")?,
             minutes: ks("minutes")?,
             inflight: ks("inflight")?,
@@ -359,6 +367,9 @@ impl TraceStore for EmbeddedStore {
     fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<Vec<LivePoint>>> {
         // Prepared here, on the caller's thread, so concurrent requests encode in parallel and the single
         // committer only writes.
+        // `ingest::convert` validates ids; a caller bypassing it must not be able to panic the store.
+        let mut spans = spans;
+        spans.retain(|s| s.trace_id.len() == 16 && s.span_id.len() == 8);
         let mut job = Job::prepare(spans);
         let (done, rx) = oneshot::channel();
         job.done = Some(done);
