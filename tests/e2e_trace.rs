@@ -237,6 +237,8 @@ async fn trace_view_shows_steps_slowest_sql_thread_collapses_and_closes() {
     let caret = "[data-testid=trace-row][data-step-kind=transaction] [data-testid=trace-caret]";
     b.find(caret).await.click().await.unwrap();
     b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length === 1").await;
+    // The selection was inside: it moves to the collapsed step.
+    b.wait_text("[data-testid=trace-detail-name]", |t| t == "POST /api/pay").await;
     b.find(caret).await.click().await.unwrap();
     b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length === 4").await;
 

@@ -291,13 +291,17 @@ fn TraceBody(trace: Trace) -> impl IntoView {
         true
     });
 
-    let toggle = Callback::new(move |i: usize| {
-        collapsed.update(|c| {
-            if !c.remove(&i) {
-                c.insert(i);
+    // Collapsing a step that hides the selection selects the step, so the keyboard keeps a place.
+    let toggle = {
+        let data = data.clone();
+        Callback::new(move |i: usize| {
+            let collapsing = collapsed.try_update(|c| !c.remove(&i) && c.insert(i)).unwrap_or(false);
+            let hidden = selected.get_untracked().is_some_and(|s| s > i && s < data.subtree_end[i]);
+            if collapsing && hidden {
+                selected.set(Some(i));
             }
         })
-    });
+    };
 
     // Keyboard: ↑/↓ move the selection over the visible rows, ← collapses (or goes to the parent), →
     // expands.
@@ -314,9 +318,8 @@ fn TraceBody(trace: Trace) -> impl IntoView {
             e.prevent_default();
             let Some(cur) = selected.get_untracked() else { return };
             let pos = position_of(cur);
-            let len = visible.with_untracked(Vec::len);
             let next = match (key.as_str(), pos) {
-                ("ArrowDown", Some(p)) => visible.with_untracked(|v| v.get((p + 1).min(len - 1)).copied()),
+                ("ArrowDown", Some(p)) => visible.with_untracked(|v| v.get(p + 1).copied()).or(Some(cur)),
                 ("ArrowUp", Some(p)) => visible.with_untracked(|v| v.get(p.saturating_sub(1)).copied()),
                 ("ArrowLeft", _) => {
                     if data.has_children(cur) && !collapsed.with_untracked(|c| c.contains(&cur)) {
