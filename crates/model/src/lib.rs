@@ -4,11 +4,13 @@
 //! Times are milliseconds since the Unix epoch (`i64`), durations are milliseconds (`f64`).
 
 pub mod board;
+pub mod db;
 pub mod hitmap;
 pub mod range;
 pub mod trace;
 
 pub use board::*;
+pub use db::*;
 pub use hitmap::*;
 pub use range::*;
 pub use trace::*;

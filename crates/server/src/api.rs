@@ -2,6 +2,7 @@
 
 pub mod active;
 pub mod boards;
+pub mod db;
 pub mod health;
 pub mod hitmap;
 pub mod otlp;

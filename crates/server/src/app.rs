@@ -7,6 +7,8 @@
 //! - `GET  /api/v1/active`, `/api/v1/services`  → running transactions, per-service summary
 //! - `GET/POST /api/v1/boards`, `GET/PUT/DELETE /api/v1/boards/{id}` → flex boards (409 on a stale save)
 //! - `GET  /api/v1/boards/{id}/versions[/{n}]`, `POST …/versions/{n}/restore`, `GET /api/v1/boards/templates`
+//! - `GET  /api/v1/db/instances`              → monitored PostgreSQL instances and their health
+//! - `GET  /api/v1/db/instances/{id}/…`        → `sessions`, `locks` (`?at=`), `metrics`, `statements`, `samples` (`?from=&to=`)
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
 //! - everything else under `/api/`              → JSON 404
 //! - any other path                             → the built app (SPA history fallback to `index.html`)
@@ -40,6 +42,12 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
         .route("/boards/{id}/versions", get(api::boards::versions))
         .route("/boards/{id}/versions/{n}", get(api::boards::version))
         .route("/boards/{id}/versions/{n}/restore", post(api::boards::restore))
+        .route("/db/instances", get(api::db::instances))
+        .route("/db/instances/{id}/sessions", get(api::db::sessions))
+        .route("/db/instances/{id}/locks", get(api::db::locks))
+        .route("/db/instances/{id}/metrics", get(api::db::metrics))
+        .route("/db/instances/{id}/statements", get(api::db::statements))
+        .route("/db/instances/{id}/samples", get(api::db::samples))
         .fallback(api_not_found);
     // The OTLP handler enforces its own (configurable, decompressed) limit while reading the body.
     let otlp = Router::new()

@@ -46,6 +46,16 @@ pub struct ServeArgs {
     /// Keep the store under this many megabytes (oldest data goes first).
     #[arg(long, env = "SIGHTLINE_RETENTION_MB", default_value_t = 4096)]
     pub retention_mb: u64,
+    /// PostgreSQL instance to monitor, e.g. `postgres://monitor:pw@db:5432/postgres` (repeatable; the
+    /// environment variable takes a comma-separated list). A role with only `pg_monitor` is enough.
+    #[arg(long = "postgres", env = "SIGHTLINE_POSTGRES", value_delimiter = ',', hide_env_values = true)]
+    pub postgres: Vec<crate::collect::postgres::PgUrl>,
+    /// How often each PostgreSQL instance is sampled, in milliseconds.
+    #[arg(long, env = "SIGHTLINE_PG_INTERVAL_MS", default_value_t = 2000)]
+    pub pg_interval_ms: u64,
+    /// How long PostgreSQL samples (sessions, lock trees, metrics) are kept in memory, in minutes.
+    #[arg(long, env = "SIGHTLINE_PG_HISTORY_MINUTES", default_value_t = 60)]
+    pub pg_history_minutes: u64,
 }
 
 impl ServeArgs {
@@ -59,6 +69,9 @@ impl ServeArgs {
             ingest_token: None,
             retention_hours: 72,
             retention_mb: 4096,
+            postgres: Vec::new(),
+            pg_interval_ms: 2000,
+            pg_history_minutes: 60,
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod boards;
+pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -41,6 +42,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         demo::spawn(state.clone());
     }
+    state.db.spawn();
     // Printed, not logged: this is the line a user looks for.
     println!("Sightline is running at http://{addr}/  (Ctrl-C to stop)");
     let router = app::router(state.clone(), dist.as_deref());

@@ -20,6 +20,8 @@ pub struct AppState {
     pub ingest_token: Option<Arc<str>>,
     /// Largest OTLP request accepted, after decompression (`SIGHTLINE_INGEST_MAX_BYTES`, default 16 MiB).
     pub ingest_max_bytes: usize,
+    /// Monitored PostgreSQL instances and their sample history (collectors started by `serve`).
+    pub db: Arc<crate::collect::postgres::DbHub>,
     /// Saved flex boards and their revisions (`<data_dir>/boards`).
     pub boards: Arc<crate::boards::BoardStore>,
 }
@@ -46,6 +48,7 @@ impl AppState {
             live,
             ingest_token: args.ingest_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
             ingest_max_bytes,
+            db: Arc::new(crate::collect::postgres::DbHub::new(args)?),
             boards: Arc::new(boards),
         })
     }

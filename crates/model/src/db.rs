@@ -1,0 +1,205 @@
+//! Wire types of the database pages (`/api/v1/db/…`): monitored PostgreSQL instances, their sessions,
+//! lock trees, metric series and top statements.
+//!
+//! An instance is only ever named by its id and a redacted URL (`user@host:port/db`): connection
+//! passwords stay in the server.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Reachability of a monitored instance, so the page can tell "no activity" from "cannot see it".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DbStatus {
+    /// No connection attempt has finished yet (first seconds after start).
+    Connecting,
+    /// Connected and sampling.
+    Up,
+    /// Unreachable, refused or failing: see `last_error`; the collector keeps retrying with backoff.
+    Down,
+}
+
+/// Size of one database of an instance (refreshed every ~30 s, not every sample).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbDatabaseSize {
+    pub name: String,
+    pub bytes: i64,
+}
+
+/// One monitored instance with its health at a glance. Answer item of `GET /api/v1/db/instances`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbInstance {
+    /// Stable, URL-safe id (`127.0.0.1-5432-postgres`), used in the instance routes.
+    pub id: String,
+    /// `user@host:port/db`: the connection URL without its password.
+    pub name: String,
+    pub status: DbStatus,
+    /// When `status` last changed (ms).
+    pub since: i64,
+    /// Why the instance is (or last was) down; passwords are stripped. Kept after recovery until the next failure.
+    pub last_error: Option<String>,
+    /// `server_version`, once connected.
+    pub version: Option<String>,
+    /// Client connections at the last sample.
+    pub connections: Option<u32>,
+    pub max_connections: Option<u32>,
+    /// Time of the newest sample (ms).
+    pub last_sample: Option<i64>,
+    /// Whether `pg_stat_statements` could be read at the last sample.
+    pub statements_available: bool,
+    pub databases: Vec<DbDatabaseSize>,
+}
+
+/// Answer of `GET /api/v1/db/instances`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbInstanceList {
+    pub instances: Vec<DbInstance>,
+}
+
+/// One backend as `pg_stat_activity` showed it at a sample. `(pid, backend_start)` identifies a session:
+/// PostgreSQL reuses pids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbSession {
+    pub pid: i32,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub application_name: Option<String>,
+    /// Client address (`host(client_addr)`), `None` for unix sockets and background processes.
+    pub client_addr: Option<String>,
+    /// `active`, `idle in transaction`, … (`None` for background processes).
+    pub state: Option<String>,
+    pub wait_event_type: Option<String>,
+    pub wait_event: Option<String>,
+    /// What the session is doing for the charts: the wait event type (`Lock`, `IO`, `LWLock`, …) or
+    /// [`CPU_CLASS`] when active without a wait event.
+    pub wait_class: String,
+    pub backend_type: Option<String>,
+    pub backend_start: Option<i64>,
+    pub xact_start: Option<i64>,
+    pub query_start: Option<i64>,
+    /// Time since `query_start` at the sample when active, else 0 (ms).
+    pub elapsed_ms: f64,
+    /// Current or last statement, cut at 4 KiB on a character boundary.
+    pub query: Option<String>,
+    /// Pids this session waits for (`pg_blocking_pids`), empty when not blocked.
+    pub blocked_by: Vec<i32>,
+}
+
+/// The wait class of an active session that waits for nothing: it is on CPU (or about to be).
+pub const CPU_CLASS: &str = "CPU / not waiting";
+
+/// Answer of `GET /api/v1/db/instances/{id}/sessions?at=`: the newest sample, or the stored one nearest `at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbSessions {
+    pub instance: String,
+    /// Time of the sample shown; `None` when there is none yet (instance never reached).
+    pub at: Option<i64>,
+    /// Non-idle sessions (and blockers), longest-running first.
+    pub sessions: Vec<DbSession>,
+}
+
+/// A node of a lock tree: a session, the lock it waits for (if it waits), and the sessions waiting for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbLockNode {
+    pub pid: i32,
+    pub user: Option<String>,
+    pub application_name: Option<String>,
+    pub state: Option<String>,
+    pub query: Option<String>,
+    pub xact_start: Option<i64>,
+    /// The lock this session waits for; `None` at a root (the head blocker).
+    pub waiting: Option<DbLockWait>,
+    pub waiters: Vec<DbLockNode>,
+}
+
+/// An ungranted lock request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbLockWait {
+    /// `relation`, `transactionid`, `tuple`, …
+    pub locktype: String,
+    /// `ShareLock`, `RowExclusiveLock`, …
+    pub mode: String,
+    /// Relation name when the lock is on a relation (or tuple) of the monitoring connection's database.
+    pub relation: Option<String>,
+    /// How long the request has waited at the sample (ms).
+    pub waiting_ms: f64,
+    /// The sessions it waits for.
+    pub blocked_by: Vec<i32>,
+}
+
+/// Answer of `GET /api/v1/db/instances/{id}/locks?at=`: head blockers at the roots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbLocks {
+    pub instance: String,
+    pub at: Option<i64>,
+    pub roots: Vec<DbLockNode>,
+}
+
+/// Instance-wide numbers of one sample. Rates are over the interval since the previous sample, so the
+/// first sample after a (re)connect has `None` rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbMetricPoint {
+    pub t: i64,
+    /// Summed elapsed time of the active sessions at the sample (ms): the "how busy" line.
+    pub total_runtime_ms: f64,
+    /// Active sessions per wait class (`CPU / not waiting`, `Lock`, `IO`, …).
+    pub active_by_class: BTreeMap<String, u32>,
+    /// Commits + rollbacks per second, all databases.
+    pub tps: Option<f64>,
+    pub commits_per_s: Option<f64>,
+    pub rollbacks_per_s: Option<f64>,
+    /// blks_hit / (blks_hit + blks_read) over the interval, 0..=1; `None` without reads.
+    pub buffer_hit_ratio: Option<f64>,
+    /// Rows returned+fetched / inserted+updated+deleted per second.
+    pub tuples_read_per_s: Option<f64>,
+    pub tuples_written_per_s: Option<f64>,
+    pub temp_bytes_per_s: Option<f64>,
+    /// Deadlocks detected during the interval.
+    pub deadlocks: Option<i64>,
+    pub connections: u32,
+    pub max_connections: u32,
+    /// Sessions waiting for a lock held by another session.
+    pub lock_waits: u32,
+}
+
+/// Answer of `GET /api/v1/db/instances/{id}/metrics?from=&to=`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbMetrics {
+    pub instance: String,
+    pub from: i64,
+    pub to: i64,
+    pub points: Vec<DbMetricPoint>,
+}
+
+/// One statement's work inside a window (deltas of `pg_stat_statements`, summed over users and databases).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbStatement {
+    /// `queryid` as a decimal string: it is a 64-bit hash and JSON numbers lose precision past 2^53.
+    pub queryid: String,
+    pub query: String,
+    pub calls: i64,
+    pub total_ms: f64,
+    pub mean_ms: f64,
+    pub rows: i64,
+}
+
+/// Answer of `GET /api/v1/db/instances/{id}/statements?from=&to=`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbStatements {
+    pub instance: String,
+    /// False when `pg_stat_statements` cannot be read; then `hint` says how to enable it.
+    pub available: bool,
+    pub hint: Option<String>,
+    /// Top statements by total time in the window, at most `limit`.
+    pub statements: Vec<DbStatement>,
+}
+
+/// Answer of `GET /api/v1/db/instances/{id}/samples?from=&to=`: stored sample times, for a replay slider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbSamples {
+    pub instance: String,
+    pub times: Vec<i64>,
+    /// Times of the samples that had at least one lock wait: where replaying the lock tree is worth it.
+    pub lock_times: Vec<i64>,
+}

@@ -1,0 +1,101 @@
+//! `GET /api/v1/db/…`: monitored PostgreSQL instances, their live and past sessions, lock trees, metric
+//! series, top statements and sample times. The collectors in `crate::collect::postgres` do the work.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use sightline_model::{DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements};
+
+use crate::collect::postgres::Instance;
+use crate::error::{ApiResult, AppError, Path, Query};
+use crate::state::AppState;
+use crate::store::now_ms;
+
+/// Most statements one answer lists.
+pub const MAX_STATEMENTS: usize = 500;
+
+/// Query of the point-in-time endpoints: the sample nearest `at` (ms), or the newest one without it.
+#[derive(Debug, Deserialize)]
+pub struct AtParams {
+    pub at: Option<i64>,
+}
+
+/// Query of the window endpoints; defaults to the last 15 minutes.
+#[derive(Debug, Deserialize)]
+pub struct WindowParams {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Statements only: how many (default 50, at most [`MAX_STATEMENTS`]).
+    pub limit: Option<usize>,
+}
+
+impl WindowParams {
+    /// `(from, to)`, or why it makes no sense.
+    pub fn window(&self, now_ms: i64) -> Result<(i64, i64), AppError> {
+        let to = self.to.unwrap_or(now_ms);
+        let from = self.from.unwrap_or(to - 15 * 60_000);
+        if from >= to {
+            return Err(AppError::BadRequest(format!("from ({from}) must be before to ({to})")));
+        }
+        Ok((from, to))
+    }
+}
+
+fn instance(state: &AppState, id: &str) -> Result<Arc<Instance>, AppError> {
+    state.db.instance(id).cloned().ok_or_else(|| AppError::NotFound(format!("no monitored database instance {id:?}")))
+}
+
+/// Every monitored instance with its health.
+pub async fn instances(State(state): State<AppState>) -> ApiResult<DbInstanceList> {
+    Ok(Json(DbInstanceList { instances: state.db.list() }))
+}
+
+/// Sessions now, or at the stored sample nearest `at`.
+pub async fn sessions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<AtParams>,
+) -> ApiResult<DbSessions> {
+    Ok(Json(instance(&state, &id)?.sessions(p.at)))
+}
+
+/// Lock tree now, or at the stored sample nearest `at`.
+pub async fn locks(State(state): State<AppState>, Path(id): Path<String>, Query(p): Query<AtParams>) -> ApiResult<DbLocks> {
+    Ok(Json(instance(&state, &id)?.locks(p.at)))
+}
+
+/// Metric series over the window.
+pub async fn metrics(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<WindowParams>,
+) -> ApiResult<DbMetrics> {
+    let (from, to) = p.window(now_ms())?;
+    Ok(Json(instance(&state, &id)?.metrics(from, to)))
+}
+
+/// Top statements by total time over the window.
+pub async fn statements(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<WindowParams>,
+) -> ApiResult<DbStatements> {
+    let (from, to) = p.window(now_ms())?;
+    let limit = p.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_STATEMENTS {
+        return Err(AppError::BadRequest(format!("limit must be 1..={MAX_STATEMENTS}, not {limit}")));
+    }
+    Ok(Json(instance(&state, &id)?.statements(from, to, limit)))
+}
+
+/// Stored sample times over the window.
+pub async fn samples(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<WindowParams>,
+) -> ApiResult<DbSamples> {
+    let (from, to) = p.window(now_ms())?;
+    Ok(Json(instance(&state, &id)?.samples(from, to)))
+}

@@ -1,0 +1,400 @@
+//! PostgreSQL collectors: one task per `--postgres` URL samples the statistics views every
+//! `--pg-interval-ms` over one read-only connection (a role with only `pg_monitor` is enough), keeps the
+//! samples as active-session history ([`history`]), and reports the instance down — with since-when and the
+//! error, password stripped — when it cannot reach it, retrying with exponential backoff (capped at 30 s).
+//!
+//! The URL's password lives only in the parsed connection config: instances are shown by [`Instance::name`]
+//! (`user@host:port/db`) and errors pass through [`Instance::scrub`] before they are logged or stored.
+
+pub mod history;
+pub mod sample;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::anyhow;
+use sightline_model::{
+    DbDatabaseSize, DbInstance, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus,
+};
+use tokio_postgres::config::Host;
+use tokio_postgres::{Config, NoTls};
+
+use history::{History, Sample};
+use sample::{Conn, Statements};
+
+use crate::config::ServeArgs;
+use crate::store::now_ms;
+
+/// Longest wait between reconnection attempts: an instance back after a restart is seen within this.
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// First wait after a failure; doubles per consecutive failure.
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// Per-instance history budget (approximate heap bytes), beside the age bound.
+const HISTORY_MAX_BYTES: usize = 64 << 20;
+
+/// Every monitored instance; shared by the collectors (writers) and the API (readers).
+pub struct DbHub {
+    instances: Vec<Arc<Instance>>,
+    interval: Duration,
+}
+
+/// One monitored instance: its connection settings (secret) and what the collector last saw.
+pub struct Instance {
+    /// URL-safe id, stable across restarts for the same URL.
+    pub id: String,
+    /// `user@host:port/db`, safe to show and log.
+    pub name: String,
+    config: Config,
+    password: Option<String>,
+    live: Mutex<Live>,
+}
+
+/// Mutable view of an instance, updated by its collector.
+struct Live {
+    status: DbStatus,
+    since: i64,
+    last_error: Option<String>,
+    version: Option<String>,
+    max_connections: Option<u32>,
+    databases: Vec<DbDatabaseSize>,
+    statements: Statements,
+    history: History,
+}
+
+/// A `--postgres` value. Its `Debug` hides the URL, so printing the options cannot leak a password; parsing
+/// never fails here (clap would echo the value in its error) — [`DbHub::new`] validates it.
+#[derive(Clone)]
+pub struct PgUrl(pub String);
+
+impl std::fmt::Debug for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match Instance::parse(0, &self.0) {
+            Ok(i) => write!(f, "PgUrl({})", i.name),
+            Err(_) => f.write_str("PgUrl(<invalid>)"),
+        }
+    }
+}
+
+impl std::str::FromStr for PgUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(PgUrl(s.trim().to_string()))
+    }
+}
+
+/// Renders a driver error with its server message (`FATAL: password authentication failed …`) or its
+/// I/O cause (`connection refused`): the plain `Display` says only "db error".
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+impl DbHub {
+    /// Parses the configured URLs; nothing connects until [`DbHub::spawn`].
+    pub fn new(args: &ServeArgs) -> anyhow::Result<Self> {
+        let mut instances: Vec<Arc<Instance>> = Vec::new();
+        for (i, url) in args.postgres.iter().filter(|u| !u.0.is_empty()).enumerate() {
+            let mut inst = Instance::parse(args.pg_history_minutes as i64 * 60_000, &url.0)?;
+            let base = inst.id.clone();
+            let mut n = 2;
+            while instances.iter().any(|o| o.id == inst.id) {
+                inst.id = format!("{base}-{n}");
+                n += 1;
+            }
+            tracing::info!(instance = %inst.id, name = %inst.name, n = i + 1, "monitoring PostgreSQL");
+            instances.push(Arc::new(inst));
+        }
+        Ok(DbHub { instances, interval: Duration::from_millis(args.pg_interval_ms.max(100)) })
+    }
+
+    /// Starts one collector task per instance; they run until the runtime stops.
+    pub fn spawn(&self) {
+        for inst in &self.instances {
+            let (inst, interval) = (inst.clone(), self.interval);
+            // A supervisor: a bug that panics a collector shows as "down" and the collector starts over.
+            tokio::spawn(async move {
+                loop {
+                    match tokio::spawn(collect(inst.clone(), interval)).await {
+                        Err(e) if e.is_panic() => {
+                            tracing::error!(instance = %inst.id, "PostgreSQL collector panicked; restarting it");
+                            inst.set_down("the collector failed (a bug; see the server log) and restarts");
+                            tokio::time::sleep(BACKOFF_CAP).await;
+                        }
+                        _ => return,
+                    }
+                }
+            });
+        }
+    }
+
+    pub fn instance(&self, id: &str) -> Option<&Arc<Instance>> {
+        self.instances.iter().find(|i| i.id == id)
+    }
+
+    pub fn list(&self) -> Vec<DbInstance> {
+        self.instances.iter().map(|i| i.summary()).collect()
+    }
+}
+
+impl Instance {
+    /// Parses a `postgres://` URL (or key=value string) and derives the shown name and the id.
+    fn parse(max_age_ms: i64, url: &str) -> anyhow::Result<Self> {
+        // The parser's message can quote the input: say which option is wrong without it.
+        let config: Config = url
+            .parse()
+            .map_err(|_| anyhow!("a --postgres / SIGHTLINE_POSTGRES value is not a valid PostgreSQL URL (postgres://user@host:port/db)"))?;
+        let user = config.get_user().unwrap_or("postgres").to_string();
+        let host = match config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let db = config.get_dbname().unwrap_or(&user).to_string();
+        let name = format!("{user}@{host}:{port}/{db}");
+        let id: String = format!("{host}-{port}-{db}")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c.to_ascii_lowercase() } else { '-' })
+            .collect::<String>()
+            .trim_matches('-')
+            .to_string();
+        let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).filter(|p| !p.is_empty());
+        Ok(Instance {
+            id,
+            name,
+            config,
+            password,
+            live: Mutex::new(Live {
+                status: DbStatus::Connecting,
+                since: now_ms(),
+                last_error: None,
+                version: None,
+                max_connections: None,
+                databases: Vec::new(),
+                statements: Statements::Missing("not connected yet".into()),
+                history: History::new(max_age_ms, HISTORY_MAX_BYTES),
+            }),
+        })
+    }
+
+    /// Removes the password from a message, however the server or driver quoted it.
+    pub fn scrub(&self, msg: &str) -> String {
+        match &self.password {
+            Some(p) => msg.replace(p.as_str(), "***"),
+            None => msg.to_string(),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+        // A panic while holding the lock leaves plain data behind: keep serving it.
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Health at a glance, for the instance list.
+    pub fn summary(&self) -> DbInstance {
+        let l = self.live();
+        let latest = l.history.latest();
+        DbInstance {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            status: l.status,
+            since: l.since,
+            last_error: l.last_error.clone(),
+            version: l.version.clone(),
+            connections: latest.as_ref().map(|s| s.metrics.connections),
+            max_connections: l.max_connections,
+            last_sample: latest.as_ref().map(|s| s.t),
+            statements_available: matches!(l.statements, Statements::Available(_)),
+            databases: l.databases.clone(),
+        }
+    }
+
+    fn nearest(&self, at: Option<i64>) -> Option<Arc<Sample>> {
+        self.live().history.nearest(at)
+    }
+
+    /// Sessions of the newest sample, or of the stored one nearest `at`.
+    pub fn sessions(&self, at: Option<i64>) -> DbSessions {
+        let s = self.nearest(at);
+        DbSessions {
+            instance: self.id.clone(),
+            at: s.as_ref().map(|s| s.t),
+            sessions: s.map(|s| s.sessions.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// Lock tree of the newest sample, or of the stored one nearest `at`.
+    pub fn locks(&self, at: Option<i64>) -> DbLocks {
+        let s = self.nearest(at);
+        DbLocks {
+            instance: self.id.clone(),
+            at: s.as_ref().map(|s| s.t),
+            roots: s.map(|s| history::lock_tree(&s)).unwrap_or_default(),
+        }
+    }
+
+    /// Metric points of the samples in `[from, to]`.
+    pub fn metrics(&self, from: i64, to: i64) -> DbMetrics {
+        let l = self.live();
+        DbMetrics { instance: self.id.clone(), from, to, points: l.history.range(from, to).map(|s| s.metrics.clone()).collect() }
+    }
+
+    /// Top statements by total time in `[from, to]`, or why there are none.
+    pub fn statements(&self, from: i64, to: i64, limit: usize) -> DbStatements {
+        let l = self.live();
+        let (available, hint) = match &l.statements {
+            Statements::Available(_) => (true, None),
+            Statements::Missing(h) => (false, Some(h.clone())),
+        };
+        DbStatements {
+            instance: self.id.clone(),
+            available,
+            hint,
+            statements: history::top_statements(l.history.range(from, to), limit),
+        }
+    }
+
+    /// Sample times in `[from, to]` (and those with lock waits), for a replay slider.
+    pub fn samples(&self, from: i64, to: i64) -> DbSamples {
+        let l = self.live();
+        let mut times = Vec::new();
+        let mut lock_times = Vec::new();
+        for s in l.history.range(from, to) {
+            times.push(s.t);
+            if !s.locks.is_empty() {
+                lock_times.push(s.t);
+            }
+        }
+        DbSamples { instance: self.id.clone(), times, lock_times }
+    }
+
+    fn set_up(&self, conn: &Conn) {
+        let mut l = self.live();
+        if l.status != DbStatus::Up {
+            tracing::info!(instance = %self.id, name = %self.name, version = %conn.version, "PostgreSQL instance is up");
+            l.status = DbStatus::Up;
+            l.since = now_ms();
+        }
+        l.version = Some(conn.version.clone());
+        l.max_connections = Some(conn.max_connections);
+    }
+
+    fn set_down(&self, error: &str) {
+        let error = self.scrub(error);
+        let mut l = self.live();
+        if l.status != DbStatus::Down {
+            tracing::warn!(instance = %self.id, name = %self.name, error = %error, "PostgreSQL instance is down");
+            l.status = DbStatus::Down;
+            l.since = now_ms();
+        } else {
+            tracing::debug!(instance = %self.id, error = %error, "PostgreSQL instance still down");
+        }
+        l.last_error = Some(error);
+    }
+
+    fn record(&self, sample: Sample, conn: &Conn) {
+        let mut l = self.live();
+        l.statements = conn.statements.clone();
+        l.databases = conn.databases.clone();
+        l.history.push(sample);
+    }
+
+    /// Connects and prepares the session. The second value receives why the connection ended, which says
+    /// more (`FATAL: terminating connection due to administrator command`) than the failed query.
+    async fn connect(&self) -> Result<(Conn, Arc<Mutex<Option<String>>>), String> {
+        let mut cfg = self.config.clone();
+        cfg.application_name("sightline").connect_timeout(Duration::from_secs(5));
+        let (client, connection) = cfg.connect(NoTls).await.map_err(|e| describe(&e))?;
+        let ended = Arc::new(Mutex::new(None));
+        let (id, reason) = (self.id.clone(), ended.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                let msg = describe(&e);
+                tracing::debug!(instance = %id, error = %msg, "monitoring connection ended");
+                *reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg);
+            }
+        });
+        Ok((Conn::new(client).await.map_err(|e| describe(&e))?, ended))
+    }
+}
+
+/// Exponential backoff after `failures` consecutive failures (1-based), with up to 20 % jitter.
+pub fn backoff(failures: u32) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let d = exp.min(BACKOFF_CAP);
+    d + d.mul_f64(rand::random::<f64>() * 0.2)
+}
+
+/// The collector of one instance: connect, sample every `interval` until something fails, report, back off,
+/// reconnect — forever.
+async fn collect(inst: Arc<Instance>, interval: Duration) {
+    let mut failures = 0u32;
+    loop {
+        match inst.connect().await {
+            Ok((mut conn, ended)) => {
+                inst.set_up(&conn);
+                failures = 0;
+                let err = sample_until_error(&inst, &mut conn, interval).await;
+                // Give the connection task a moment to report the server's reason, if it sent one.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let reason = ended.lock().unwrap_or_else(|e| e.into_inner()).take();
+                inst.set_down(&reason.unwrap_or(err));
+            }
+            Err(e) => inst.set_down(&e),
+        }
+        failures += 1;
+        tokio::time::sleep(backoff(failures)).await;
+    }
+}
+
+/// Samples on a fixed tick (late ticks are skipped, not bunched) and returns why it stopped.
+async fn sample_until_error(inst: &Instance, conn: &mut Conn, interval: Duration) -> String {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let limit = (interval * 3).max(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        match tokio::time::timeout(limit, conn.sample(now_ms())).await {
+            Ok(Ok(s)) => inst.record(s, conn),
+            Ok(Err(e)) => return describe(&e),
+            Err(_) => return format!("no answer to the sampling queries within {} s", limit.as_secs()),
+        }
+        if conn.is_closed() {
+            return "the connection was closed".into();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_and_id_hide_the_password() {
+        let i = Instance::parse(60_000, "postgres://monitor:s3cr%40t@db.example:6543/bank").unwrap();
+        assert_eq!(i.name, "monitor@db.example:6543/bank");
+        assert_eq!(i.id, "db.example-6543-bank");
+        assert_eq!(i.password.as_deref(), Some("s3cr@t"));
+        assert_eq!(i.scrub("FATAL: bad password s3cr@t"), "FATAL: bad password ***");
+        assert_eq!(format!("{:?}", PgUrl("postgres://monitor:s3cr%40t@db.example:6543/bank".into())), "PgUrl(monitor@db.example:6543/bank)");
+        let e = Instance::parse(0, "postgres://u:pw@host:notaport/db").err().unwrap().to_string();
+        assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        assert!(backoff(1) >= Duration::from_millis(500) && backoff(1) <= Duration::from_millis(600));
+        assert!(backoff(3) >= Duration::from_secs(2) && backoff(3) <= Duration::from_millis(2400));
+        assert!(backoff(40) >= BACKOFF_CAP && backoff(40) <= BACKOFF_CAP.mul_f64(1.2));
+    }
+}

@@ -1,0 +1,434 @@
+//! The PostgreSQL collector against a real PostgreSQL 15: a throwaway cluster (initdb in a temp dir, free
+//! port, `pg_stat_statements` preloaded), the real `sightline` binary monitoring it as a `pg_monitor`-only
+//! role, pgbench load, a real row-lock conflict, and the cluster stopped and started again.
+//!
+//! Needs the PostgreSQL 15 server binaries (Debian's `postgresql` package, installed by `cargo xtask
+//! setup`), found in `SIGHTLINE_PG_BIN` or `/usr/lib/postgresql/15/bin`. Without them the test fails: it
+//! never skips.
+
+use std::fs;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sightline_model::{DbInstance, DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus};
+use tokio_postgres::{Client, NoTls};
+
+const PASSWORD: &str = "Sekr3t-monitor-pw-4711";
+const WRONG_PASSWORD: &str = "wr0ng-pw-0815";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn pg_bin() -> PathBuf {
+    let dir = std::env::var_os("SIGHTLINE_PG_BIN").map(PathBuf::from).unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
+    for tool in ["initdb", "pg_ctl", "postgres", "pgbench"] {
+        assert!(
+            dir.join(tool).is_file(),
+            "{} not found: install PostgreSQL 15 (`apt-get install -y postgresql`, done by `cargo xtask setup`) \
+             or point SIGHTLINE_PG_BIN at its bin directory. This test does not skip.",
+            dir.join(tool).display()
+        );
+    }
+    dir
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+/// A throwaway PostgreSQL cluster, stopped (immediately) and deleted when dropped.
+struct Cluster {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        let bin = pg_bin();
+        let dir = tempfile::tempdir().unwrap();
+        // PostgreSQL refuses to run as root: as root, run it as the `postgres` OS user.
+        let as_postgres = is_root();
+        if as_postgres {
+            run(Command::new("chown").arg("-R").arg("postgres:").arg(dir.path()));
+        }
+        let c = Cluster { bin, dir, port: free_port(), as_postgres };
+        c.pg(
+            Command::new(c.bin.join("initdb"))
+                .arg("-D")
+                .arg(c.data())
+                .args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8", "--locale=C"]),
+        );
+        let conf = format!(
+            "\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nshared_preload_libraries = 'pg_stat_statements'\n\
+             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 50\nshared_buffers = 32MB\n",
+            c.port,
+            c.socket_dir().display()
+        );
+        let mut s = fs::read_to_string(c.data().join("postgresql.conf")).unwrap();
+        s.push_str(&conf);
+        fs::write(c.data().join("postgresql.conf"), s).unwrap();
+        c.start();
+        c
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs a PostgreSQL tool as the cluster's owner and fails the test with its output if it fails.
+    fn pg(&self, cmd: &mut Command) {
+        let mut c = if self.as_postgres {
+            let mut r = Command::new("runuser");
+            r.args(["-u", "postgres", "--"]).arg(cmd.get_program()).args(cmd.get_args());
+            r
+        } else {
+            let mut r = Command::new(cmd.get_program());
+            r.args(cmd.get_args());
+            r
+        };
+        run(&mut c);
+    }
+
+    fn start(&self) {
+        self.pg(Command::new(self.bin.join("pg_ctl")).arg("-D").arg(self.data()).arg("-l").arg(self.dir.path().join("log")).args(["-w", "-t", "30", "start"]));
+    }
+
+    fn stop(&self, mode: &str) {
+        self.pg(Command::new(self.bin.join("pg_ctl")).arg("-D").arg(self.data()).args(["-w", "-t", "30", "-m", mode, "stop"]));
+    }
+
+    /// A superuser connection over the unix socket (trust), for set-up and the lock conflict.
+    async fn connect(&self, app: &str) -> Client {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host_path(self.socket_dir()).port(self.port).user("postgres").dbname("postgres").application_name(app);
+        let (client, conn) = cfg.connect(NoTls).await.expect("connect to the test cluster as postgres");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+
+    fn pgbench(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(self.bin.join("pgbench"));
+        c.arg("-h").arg(self.socket_dir()).arg("-p").arg(self.port.to_string()).args(["-U", "postgres"]).args(args).arg("postgres");
+        c
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.data().join("postmaster.pid").exists() {
+            let mut c = Command::new(self.bin.join("pg_ctl"));
+            c.arg("-D").arg(self.data()).args(["-w", "-m", "immediate", "stop"]);
+            let mut c = if self.as_postgres {
+                let mut r = Command::new("runuser");
+                r.args(["-u", "postgres", "--"]).arg(c.get_program()).args(c.get_args());
+                r
+            } else {
+                c
+            };
+            let _ = c.stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The real binary, its output (the log) going to a file we can search for passwords.
+struct Sightline {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Sightline {
+    fn start(data_dir: &Path, urls: &[String]) -> Self {
+        let port = free_port();
+        let log = data_dir.join("sightline.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
+        cmd.arg("serve");
+        for u in urls {
+            cmd.arg("--postgres").arg(u);
+        }
+        cmd.args(["--pg-interval-ms", "500"])
+            .env("SIGHTLINE_ADDR", format!("127.0.0.1:{port}"))
+            .env("SIGHTLINE_DATA_DIR", data_dir.join("store"))
+            .env("SIGHTLINE_DIST", data_dir.join("no-dist"))
+            .env("SIGHTLINE_LOG", "info,sightline_server=debug")
+            .env_remove("SIGHTLINE_POSTGRES")
+            .env_remove("SIGHTLINE_DEMO")
+            // The log goes to stdout: keep both streams.
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::OpenOptions::new().append(true).open(&log).unwrap());
+        let child = cmd.spawn().expect("spawn sightline");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sightline did not start listening; log:\n{}", fs::read_to_string(&log).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sightline { child, base, log }
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let r = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status}: {body}");
+        assert!(!body.contains(PASSWORD) && !body.contains(WRONG_PASSWORD), "{path} leaks a password: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    }
+
+    async fn instance(&self, id: &str) -> DbInstance {
+        let l: DbInstanceList = self.get("/api/v1/db/instances").await;
+        l.instances.into_iter().find(|i| i.id == id).unwrap_or_else(|| panic!("no instance {id}"))
+    }
+
+    /// Polls `f` every 200 ms until it returns `Some`, failing with `what` after `secs`.
+    async fn wait_for<T, F, Fut>(&self, secs: u64, what: &str, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let mut log = String::new();
+                let _ = fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut log));
+                panic!("timed out after {secs} s waiting for {what}; sightline log:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Sightline {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now_ms() -> i64 {
+    sightline_server::store::now_ms()
+}
+
+/// The whole story on one cluster (starting PostgreSQL is the slow part): health and version, the
+/// `pg_monitor`-only role, a wrong password reported without the password, pgbench load in the metrics and
+/// in pg_stat_statements, a real lock conflict live and replayed from history, a database without the
+/// extension flagged with a hint, and the cluster stopped (down, with a message) and started (up again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
+    let t0 = Instant::now();
+    let cluster = Cluster::new();
+    let port = cluster.port;
+    let admin = cluster.connect("test-admin").await;
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE monitor LOGIN PASSWORD '{PASSWORD}' IN ROLE pg_monitor;
+             CREATE EXTENSION pg_stat_statements;
+             CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);
+             INSERT INTO accounts VALUES (1, 0), (2, 0);"
+        ))
+        .await
+        .unwrap();
+    // Alone: CREATE DATABASE cannot run inside the implicit transaction of a multi-statement batch.
+    admin.batch_execute("CREATE DATABASE nostats").await.unwrap();
+    run(cluster.pgbench(&["-i", "-s", "1", "-q"]).stdout(Stdio::null()));
+
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("postgres://monitor:{PASSWORD}@127.0.0.1:{port}/postgres");
+    let bad = format!("postgres://monitor:{WRONG_PASSWORD}@127.0.0.1:{port}/postgres");
+    let nostats = format!("postgres://monitor:{PASSWORD}@127.0.0.1:{port}/nostats");
+    let sl = Sightline::start(work.path(), &[url, bad, nostats]);
+    let id = format!("127.0.0.1-{port}-postgres");
+    let bad_id = format!("{id}-2");
+    let nostats_id = format!("127.0.0.1-{port}-nostats");
+    let (s, idr, bad_idr) = (&sl, id.as_str(), bad_id.as_str());
+
+    // Up, with the server's facts; shown without its password.
+    let inst = sl
+        .wait_for(20, "the instance to be up and sampled", || async move {
+            let i = s.instance(idr).await;
+            (i.status == DbStatus::Up && i.last_sample.is_some()).then_some(i)
+        })
+        .await;
+    assert_eq!(inst.name, format!("monitor@127.0.0.1:{port}/postgres"));
+    assert!(inst.version.as_deref().unwrap_or("").starts_with("15"), "{inst:?}");
+    assert_eq!(inst.max_connections, Some(50));
+    assert!(inst.connections.unwrap() >= 2, "at least the admin session and ours: {inst:?}");
+
+    // A wrong password: down, with the server's reason and without the password.
+    let badi = sl
+        .wait_for(20, "the wrong-password instance to be down", || async move {
+            let i = s.instance(bad_idr).await;
+            (i.status == DbStatus::Down).then_some(i)
+        })
+        .await;
+    let err = badi.last_error.unwrap();
+    assert!(err.contains("password authentication failed"), "{err}");
+
+    // Load and a lock conflict at the same time.
+    let started = now_ms();
+    let mut bench = cluster.pgbench(&["-T", "5", "-c", "4", "-n"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let holder = cluster.connect("holder").await;
+    let holder_pid: i32 = holder.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    holder.batch_execute("BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1").await.unwrap();
+    let waiter = cluster.connect("waiter").await;
+    let waiter_pid: i32 = waiter.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let waiting = tokio::spawn(async move { waiter.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 1", &[]).await });
+
+    let locks = sl
+        .wait_for(15, "the lock tree to show the waiter under its blocker", || async move {
+            let l: DbLocks = s.get(&format!("/api/v1/db/instances/{idr}/locks")).await;
+            let root = l.roots.iter().find(|r| r.pid == holder_pid)?;
+            root.waiters.iter().any(|w| w.pid == waiter_pid && w.waiting.as_ref().is_some_and(|x| x.waiting_ms > 0.0)).then_some(l.clone())
+        })
+        .await;
+    let root = locks.roots.iter().find(|r| r.pid == holder_pid).unwrap();
+    assert!(root.waiting.is_none(), "the head blocker waits for nothing: {root:?}");
+    assert_eq!(root.application_name.as_deref(), Some("holder"));
+    assert_eq!(root.state.as_deref(), Some("idle in transaction"));
+    assert!(root.query.as_deref().unwrap().contains("UPDATE accounts SET balance = balance + 1"), "{root:?}");
+    let w = root.waiters.iter().find(|w| w.pid == waiter_pid).unwrap();
+    let lock = w.waiting.as_ref().unwrap();
+    assert_eq!(lock.mode, "ShareLock", "{lock:?}");
+    assert_eq!(lock.locktype, "transactionid");
+    assert_eq!(lock.relation.as_deref(), Some("accounts"), "{lock:?}");
+    assert_eq!(lock.blocked_by, vec![holder_pid]);
+    assert!(w.query.as_deref().unwrap().contains("balance + 10"), "{w:?}");
+    let lock_at = locks.at.unwrap();
+
+    let sessions: DbSessions = sl.get(&format!("/api/v1/db/instances/{id}/sessions")).await;
+    let ws = sessions.sessions.iter().find(|s| s.pid == waiter_pid).expect("the waiting session is listed");
+    assert_eq!(ws.state.as_deref(), Some("active"));
+    assert_eq!(ws.wait_event_type.as_deref(), Some("Lock"));
+    assert_eq!(ws.wait_class, "Lock");
+    assert_eq!(ws.blocked_by, vec![holder_pid]);
+    assert_eq!(ws.user.as_deref(), Some("postgres"));
+    assert_eq!(ws.database.as_deref(), Some("postgres"));
+    assert!(ws.elapsed_ms > 0.0 && ws.backend_start.is_some() && ws.query_start.is_some());
+    let hs = sessions.sessions.iter().find(|s| s.pid == holder_pid).expect("the blocker is listed");
+    assert!(hs.xact_start.is_some());
+    assert!(sessions.sessions.iter().all(|s| s.application_name.as_deref() != Some("sightline")), "our own session is not shown");
+
+    // End the conflict: the waiter finishes, the live tree empties, the past one is still there.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    holder.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(waiting.await.unwrap().unwrap(), 1);
+    sl.wait_for(10, "the live lock tree to empty", || async move {
+        let l: DbLocks = s.get(&format!("/api/v1/db/instances/{idr}/locks")).await;
+        (l.at.unwrap() > lock_at && !l.roots.iter().any(|r| r.pid == holder_pid)).then_some(())
+    })
+    .await;
+    let past: DbLocks = sl.get(&format!("/api/v1/db/instances/{id}/locks?at={lock_at}")).await;
+    assert_eq!(past.at, Some(lock_at));
+    let proot = past.roots.iter().find(|r| r.pid == holder_pid).expect("the replayed tree has the blocker");
+    assert_eq!(proot.waiters.iter().find(|w| w.pid == waiter_pid).unwrap().waiting.as_ref().unwrap().relation.as_deref(), Some("accounts"));
+    let samples: DbSamples = sl.get(&format!("/api/v1/db/instances/{id}/samples?from={started}&to={}", now_ms() + 1)).await;
+    assert!(samples.times.len() >= 3, "{samples:?}");
+    assert!(samples.lock_times.contains(&lock_at), "{samples:?}");
+    let past_sessions: DbSessions = sl.get(&format!("/api/v1/db/instances/{id}/sessions?at={}", lock_at + 100)).await;
+    assert_eq!(past_sessions.at, Some(lock_at), "the nearest stored sample");
+    assert!(past_sessions.sessions.iter().any(|s| s.pid == waiter_pid && s.wait_class == "Lock"));
+
+    // The load shows in the metrics and in pg_stat_statements.
+    let out = bench.wait().unwrap();
+    let mut bench_err = String::new();
+    bench.stderr.take().unwrap().read_to_string(&mut bench_err).unwrap();
+    assert!(out.success(), "pgbench failed: {bench_err}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let to = now_ms() + 1;
+    let m: DbMetrics = sl.get(&format!("/api/v1/db/instances/{id}/metrics?from={started}&to={to}")).await;
+    assert!(m.points.len() >= 8, "about two samples a second: {}", m.points.len());
+    let max_tps = m.points.iter().filter_map(|p| p.tps).fold(0.0, f64::max);
+    assert!(max_tps > 10.0, "pgbench's transactions per second: {max_tps}");
+    assert!(m.points.iter().any(|p| p.buffer_hit_ratio.is_some_and(|r| r > 0.5 && r <= 1.0)));
+    assert!(m.points.iter().any(|p| p.total_runtime_ms > 0.0));
+    assert!(m.points.iter().any(|p| p.active_by_class.get("Lock").copied().unwrap_or(0) >= 1));
+    assert!(m.points.iter().any(|p| p.lock_waits >= 1));
+    assert!(m.points.iter().all(|p| p.max_connections == 50 && p.connections >= 1));
+    assert!(m.points.iter().any(|p| p.connections >= 6), "4 pgbench clients + admin + holder + waiter");
+
+    let st: DbStatements = sl.get(&format!("/api/v1/db/instances/{id}/statements?from={started}&to={to}")).await;
+    assert!(st.available, "{st:?}");
+    let upd = st
+        .statements
+        .iter()
+        .find(|s| s.query.contains("UPDATE pgbench_accounts"))
+        .unwrap_or_else(|| panic!("pgbench's UPDATE is among the top statements: {:#?}", st.statements));
+    assert!(upd.calls > 100, "{upd:?}");
+    assert!(upd.total_ms > 0.0 && upd.mean_ms > 0.0 && upd.rows == upd.calls, "{upd:?}");
+    assert!(st.statements.windows(2).all(|w| w[0].total_ms >= w[1].total_ms), "ordered by total time");
+    let none: DbStatements = sl.get(&format!("/api/v1/db/instances/{nostats_id}/statements")).await;
+    assert!(!none.available && none.statements.is_empty());
+    assert!(none.hint.as_deref().unwrap().contains("CREATE EXTENSION pg_stat_statements"), "{none:?}");
+
+    // Stop the cluster: down, since when, why (no password); start it: up and sampling again.
+    drop(holder);
+    drop(admin);
+    let stopped = now_ms();
+    cluster.stop("fast");
+    let down = sl
+        .wait_for(15, "the instance to be reported down", || async move {
+            let i = s.instance(idr).await;
+            (i.status == DbStatus::Down).then_some(i)
+        })
+        .await;
+    assert!(down.since >= stopped, "{down:?}");
+    let msg = down.last_error.clone().unwrap();
+    assert!(!msg.is_empty() && !msg.contains(PASSWORD), "{msg}");
+    eprintln!("reported when the cluster stopped: {msg}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let still = sl.instance(&id).await;
+    assert_eq!(still.status, DbStatus::Down);
+    assert_eq!(still.since, down.since, "since stays at the first failure while retrying");
+
+    let restarted = now_ms();
+    cluster.start();
+    let up = sl
+        .wait_for(40, "the instance to come back up and sample", || async move {
+            let i = s.instance(idr).await;
+            (i.status == DbStatus::Up && i.last_sample.is_some_and(|t| t > restarted)).then_some(i)
+        })
+        .await;
+    assert!(up.since >= restarted);
+    assert!(up.last_error.is_some(), "the last failure stays visible after recovery");
+
+    let bad_errors = sl.instance(&bad_id).await;
+    assert_eq!(bad_errors.status, DbStatus::Down);
+
+    // Unknown instances and bad windows are JSON errors.
+    let r = reqwest::get(format!("{}/api/v1/db/instances/nope/locks", sl.base)).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = reqwest::get(format!("{}/api/v1/db/instances/{id}/metrics?from=10&to=5", sl.base)).await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Nothing secret in the log, though it ran at debug level through failures and recoveries.
+    let log = fs::read_to_string(&sl.log).unwrap();
+    assert!(log.contains("PostgreSQL instance is down"), "transitions are logged:\n{log}");
+    assert!(!log.contains(PASSWORD) && !log.contains(WRONG_PASSWORD), "the log leaks a password:\n{log}");
+    eprintln!("postgres integration test took {:.1} s", t0.elapsed().as_secs_f64());
+}
