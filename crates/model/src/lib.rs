@@ -6,12 +6,14 @@
 pub mod board;
 pub mod db;
 pub mod hitmap;
+pub mod metrics;
 pub mod range;
 pub mod trace;
 
 pub use board::*;
 pub use db::*;
 pub use hitmap::*;
+pub use metrics::*;
 pub use range::*;
 pub use trace::*;
 

@@ -5,6 +5,7 @@ pub mod boards;
 pub mod db;
 pub mod health;
 pub mod hitmap;
+pub mod metrics;
 pub mod otlp;
 pub mod services;
 pub mod traces;

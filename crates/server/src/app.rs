@@ -9,6 +9,7 @@
 //! - `GET  /api/v1/boards/{id}/versions[/{n}]`, `POST …/versions/{n}/restore`, `GET /api/v1/boards/templates`
 //! - `GET  /api/v1/db/instances`              → monitored PostgreSQL instances and their health
 //! - `GET  /api/v1/db/instances/{id}/…`        → `sessions`, `locks` (`?at=`), `metrics`, `statements`, `samples` (`?from=&to=`)
+//! - `GET  /api/v1/metrics`, `/api/v1/metrics/query` → metric catalogue, series aggregated on the server
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
 //! - everything else under `/api/`              → JSON 404
 //! - any other path                             → the built app (SPA history fallback to `index.html`)
@@ -36,6 +37,8 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
         .route("/traces/{trace_id}", get(api::traces::show))
         .route("/active", get(api::active::list))
         .route("/services", get(api::services::list))
+        .route("/metrics", get(api::metrics::catalog))
+        .route("/metrics/query", get(api::metrics::query))
         .route("/boards", get(api::boards::list).post(api::boards::create))
         .route("/boards/templates", get(api::boards::templates))
         .route("/boards/{id}", get(api::boards::show).put(api::boards::update).delete(api::boards::delete))

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 pub mod state;
 pub mod store;
 pub mod telemetry;

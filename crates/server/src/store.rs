@@ -71,6 +71,41 @@ impl From<QueryError> for crate::error::AppError {
     }
 }
 
+/// Which transactions a metric series aggregates, into which buckets, split how.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesQuery {
+    /// End time window `[from, to)`; `to - from` is a whole number of steps.
+    pub from: i64,
+    pub to: i64,
+    pub step_ms: i64,
+    pub service: Option<String>,
+    pub endpoint: Option<String>,
+    /// One series per service and/or endpoint; neither: one series for everything matched.
+    pub by_service: bool,
+    pub by_endpoint: bool,
+    /// Compute p50/p95/p99 (costs keeping every duration of the window until its bucket is done).
+    pub quantiles: bool,
+}
+
+/// The transactions of one time bucket of one group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TxBucket {
+    pub count: u64,
+    pub errors: u64,
+    pub sum_ms: f64,
+    /// p50, p95, p99 (nearest rank) when asked and `count > 0`.
+    pub quantiles: Option<[f64; 3]>,
+}
+
+/// One group's buckets, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxSeries {
+    /// Set when grouped by service / endpoint.
+    pub service: Option<String>,
+    pub endpoint: Option<String>,
+    pub buckets: Vec<TxBucket>,
+}
+
 /// What retention removed in one pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionReport {
@@ -100,6 +135,10 @@ pub trait TraceStore: Send + Sync + 'static {
 
     /// Per-service throughput, p95 and error rate over `[from, to)`.
     fn services(&self, from: i64, to: i64) -> ServiceList;
+
+    /// Per-bucket counts, errors and response-time quantiles of finished transactions, for metric series.
+    /// Not grouped: always exactly one series (zeros when nothing matched); grouped: one per group seen.
+    fn tx_series(&self, query: &SeriesQuery) -> Result<Vec<TxSeries>, QueryError>;
 
     /// Drops data older than the retention age or beyond the size budget.
     fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<RetentionReport>;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use sightline_model::{Grid, Hitmap, Order, ServiceSummary, Status};
 
-use super::{QueryError, TxFilter};
+use super::{QueryError, SeriesQuery, TxBucket, TxFilter, TxSeries};
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -332,6 +332,87 @@ impl Columns {
         out
     }
 
+    /// Aggregates the transactions of `q`'s window into `q.step_ms` buckets per group, in one pass over the
+    /// window's blocks. Quantiles are nearest-rank over every duration of the bucket (no sketch: exact, and
+    /// a window holds at most what is in memory anyway).
+    pub fn series(&self, q: &SeriesQuery) -> Result<Vec<TxSeries>, QueryError> {
+        if q.step_ms <= 0 || q.from >= q.to || (q.to - q.from) % q.step_ms != 0 {
+            return Err(QueryError::Invalid(format!(
+                "the window [{}, {}) is not a whole number of {} ms steps",
+                q.from, q.to, q.step_ms
+            )));
+        }
+        let n = ((q.to - q.from) / q.step_ms) as usize;
+        let grouped = q.by_service || q.by_endpoint;
+        let empty = || TxSeries { service: None, endpoint: None, buckets: vec![TxBucket::default(); n] };
+        let none = || if grouped { Vec::new() } else { vec![empty()] };
+        let service = match &q.service {
+            Some(s) => match self.services.get(s) {
+                Some(id) => Some(id),
+                None => return Ok(none()),
+            },
+            None => None,
+        };
+        let endpoint = match &q.endpoint {
+            Some(e) => match self.endpoints.get(e) {
+                Some(id) => Some(id),
+                None => return Ok(none()),
+            },
+            None => None,
+        };
+        // Per group: buckets, and the durations of each bucket when quantiles are asked.
+        type Acc = (Vec<TxBucket>, Vec<Vec<f64>>);
+        let mut groups: HashMap<(u32, u32), Acc> = HashMap::new();
+        const ALL: u32 = u32::MAX;
+        let new_acc = || -> Acc { (vec![TxBucket::default(); n], if q.quantiles { vec![Vec::new(); n] } else { Vec::new() }) };
+        if !grouped {
+            groups.insert((ALL, ALL), new_acc());
+        }
+        for b in self.blocks_in(q.from, q.to) {
+            for i in 0..b.len() {
+                let end = b.end_ms[i];
+                if end < q.from
+                    || end >= q.to
+                    || service.is_some_and(|s| b.service[i] != s)
+                    || endpoint.is_some_and(|e| b.endpoint[i] != e)
+                {
+                    continue;
+                }
+                let key = (
+                    if q.by_service { b.service[i] } else { ALL },
+                    if q.by_endpoint { b.endpoint[i] } else { ALL },
+                );
+                let (buckets, durations) = groups.entry(key).or_insert_with(new_acc);
+                let k = ((end - q.from) / q.step_ms) as usize;
+                let d = b.duration_ms[i];
+                let bucket = &mut buckets[k];
+                bucket.count += 1;
+                bucket.errors += b.error[i] as u64;
+                bucket.sum_ms += d;
+                if q.quantiles {
+                    durations[k].push(d);
+                }
+            }
+        }
+        let mut out: Vec<TxSeries> = groups
+            .into_iter()
+            .map(|((s, e), (mut buckets, mut durations))| {
+                for (bucket, d) in buckets.iter_mut().zip(durations.iter_mut()) {
+                    if !d.is_empty() {
+                        bucket.quantiles = Some([percentile(d, 0.50), percentile(d, 0.95), percentile(d, 0.99)]);
+                    }
+                }
+                TxSeries {
+                    service: (s != ALL).then(|| self.services.name(s).to_string()),
+                    endpoint: (e != ALL).then(|| self.endpoints.name(e).to_string()),
+                    buckets,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.service, &a.endpoint).cmp(&(&b.service, &b.endpoint)));
+        Ok(out)
+    }
+
     /// Drops whole minutes ending before `cutoff_ms`; returns how many transactions went.
     pub fn drop_before(&mut self, cutoff_ms: i64) -> u64 {
         let keep = self.blocks.split_off(&cutoff_ms.div_euclid(MINUTE_MS));
@@ -427,6 +508,31 @@ mod tests {
         assert_eq!(c.select(&top, Order::Slowest, 10, None).total, 20);
         let zero = TxFilter { min_ms: 0.0, max_ms: Some(0.5), ..f };
         assert_eq!(c.select(&zero, Order::Slowest, 10, None).total, 20);
+    }
+
+    #[test]
+    fn series_buckets_groups_and_quantiles() {
+        let c = sample();
+        // 1000 transactions every 100 ms from 1_000_000: ten 10 s buckets of 100.
+        let q = SeriesQuery { from: 1_000_000, to: 1_100_000, step_ms: 10_000, quantiles: true, ..Default::default() };
+        let all = c.series(&q).unwrap();
+        assert_eq!(all.len(), 1);
+        assert!(all[0].buckets.iter().all(|b| b.count == 100 && b.errors == 10));
+        // Durations cycle 0..490 in steps of 10, twice per bucket: p50 = 240, p95 = 470, p99 = 490.
+        assert_eq!(all[0].buckets[0].quantiles, Some([240.0, 470.0, 490.0]));
+        let by = c.series(&SeriesQuery { by_service: true, ..q.clone() }).unwrap();
+        assert_eq!(by.iter().map(|s| s.service.as_deref().unwrap()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(by[0].buckets.iter().map(|b| b.count).sum::<u64>(), 500);
+        assert_eq!(by[0].buckets.iter().map(|b| b.errors).sum::<u64>(), 100, "every 10th is an error, all even");
+        let one = c.series(&SeriesQuery { service: Some("b".into()), by_endpoint: true, ..q.clone() }).unwrap();
+        assert_eq!((one.len(), one[0].endpoint.as_deref(), one[0].service.as_deref()), (1, Some("GET /"), None));
+        // Unknown service: one empty series ungrouped, none grouped. Beyond the data: zeros.
+        let none = c.series(&SeriesQuery { service: Some("zzz".into()), ..q.clone() }).unwrap();
+        assert_eq!((none.len(), none[0].buckets.len(), none[0].buckets[0].count), (1, 10, 0));
+        assert!(c.series(&SeriesQuery { service: Some("zzz".into()), by_service: true, ..q.clone() }).unwrap().is_empty());
+        let later = c.series(&SeriesQuery { from: 2_000_000, to: 2_100_000, ..q.clone() }).unwrap();
+        assert!(later[0].buckets.iter().all(|b| b.count == 0 && b.quantiles.is_none()));
+        assert!(c.series(&SeriesQuery { step_ms: 7_000, ..q }).is_err(), "not whole steps");
     }
 
     #[test]

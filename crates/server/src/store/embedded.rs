@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use super::active::Active;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
-use super::{assemble, now_ms, QueryError, RetentionReport, TraceStore, TxQuery};
+use super::{assemble, now_ms, QueryError, RetentionReport, SeriesQuery, TraceStore, TxQuery, TxSeries};
 
 /// Retention limits.
 #[derive(Debug, Clone, Copy)]
@@ -417,6 +417,10 @@ impl TraceStore for EmbeddedStore {
 
     fn services(&self, from: i64, to: i64) -> ServiceList {
         ServiceList { services: self.inner.columns.read().expect("columns lock").services(from, to) }
+    }
+
+    fn tx_series(&self, query: &SeriesQuery) -> Result<Vec<TxSeries>, QueryError> {
+        self.inner.columns.read().expect("columns lock").series(query)
     }
 
     fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<RetentionReport> {

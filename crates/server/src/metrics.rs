@@ -1,0 +1,269 @@
+//! The metric catalogue and series queries behind board widgets.
+//!
+//! Transaction metrics are aggregated on the server from the trace store's columns
+//! ([`crate::store::TraceStore::tx_series`]); the step widens with the range so a series never carries more
+//! points than a chart has pixels. Database and host metrics are listed as unavailable until their
+//! collectors feed this catalogue, so boards and templates can already refer to them.
+
+use std::collections::BTreeMap;
+
+use sightline_model::{MetricCatalog, MetricInfo, MetricQueryResult, MetricSeries};
+
+use crate::store::{QueryError, SeriesQuery, TraceStore, TxBucket};
+
+/// Default and largest number of points per series.
+pub const DEFAULT_MAX_POINTS: usize = 1000;
+pub const MAX_MAX_POINTS: usize = 10_000;
+/// Default and largest number of series in one answer (the busiest groups are kept).
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 1000;
+
+/// Steps the server rounds to, so buckets line up across widgets and refreshes.
+const NICE_STEPS_MS: &[i64] = &[
+    1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
+    3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
+];
+const DAY_MS: i64 = 86_400_000;
+
+/// How a transaction metric is computed from a bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TxStat {
+    Tps,
+    Count,
+    Errors,
+    ErrorRate,
+    Avg,
+    Quantile(usize),
+}
+
+const TX_DIMENSIONS: &[&str] = &["service", "endpoint"];
+
+/// `(name, unit, description, stat)` of every transaction metric.
+const TX_METRICS: &[(&str, &str, &str, TxStat)] = &[
+    ("transactions.tps", "1/s", "Finished transactions per second", TxStat::Tps),
+    ("transactions.count", "count", "Finished transactions per step", TxStat::Count),
+    ("transactions.errors", "count", "Failed transactions per step", TxStat::Errors),
+    ("transactions.error_rate", "ratio", "Failed / finished transactions (0..1)", TxStat::ErrorRate),
+    ("transactions.response_time.avg", "ms", "Mean response time", TxStat::Avg),
+    ("transactions.response_time.p50", "ms", "Median response time", TxStat::Quantile(0)),
+    ("transactions.response_time.p95", "ms", "95th percentile response time", TxStat::Quantile(1)),
+    ("transactions.response_time.p99", "ms", "99th percentile response time", TxStat::Quantile(2)),
+];
+
+/// `(name, unit, description, dimensions, why unavailable)` of metrics whose collectors are not wired in.
+const PENDING_METRICS: &[(&str, &str, &str, &[&str], &str)] = &[
+    ("transactions.active", "count", "Transactions in flight", &["service", "endpoint"], "in-flight counts are not sampled over time yet; see the APM page's active list"),
+    ("db.sessions.active", "count", "Database sessions running a query", &["database", "state", "wait_event"], "the PostgreSQL collector does not feed the metric catalogue yet"),
+    ("db.tps", "1/s", "Database commits and rollbacks per second", &["database"], "the PostgreSQL collector does not feed the metric catalogue yet"),
+    ("db.wait_events", "count", "Sessions per wait event", &["database", "wait_event"], "the PostgreSQL collector does not feed the metric catalogue yet"),
+    ("db.locks.waiting", "count", "Sessions waiting on a lock", &["database"], "the PostgreSQL collector does not feed the metric catalogue yet"),
+    ("db.buffer_hit_ratio", "ratio", "Share of block reads served from shared buffers", &["database"], "the PostgreSQL collector does not feed the metric catalogue yet"),
+    ("host.cpu.usage", "percent", "CPU busy", &["host"], "no host collector yet"),
+    ("host.memory.used", "bytes", "Memory in use", &["host"], "no host collector yet"),
+    ("process.cpu.usage", "percent", "CPU per process", &["host", "process"], "no host collector yet"),
+    ("process.memory.rss", "bytes", "Resident memory per process", &["host", "process"], "no host collector yet"),
+];
+
+/// Every metric, queryable or not.
+pub fn catalog() -> MetricCatalog {
+    let mut metrics: Vec<MetricInfo> = TX_METRICS
+        .iter()
+        .map(|(name, unit, description, _)| MetricInfo {
+            name: name.to_string(),
+            unit: unit.to_string(),
+            description: description.to_string(),
+            dimensions: TX_DIMENSIONS.iter().map(|d| d.to_string()).collect(),
+            available: true,
+            unavailable_reason: None,
+        })
+        .collect();
+    metrics.extend(PENDING_METRICS.iter().map(|(name, unit, description, dims, why)| MetricInfo {
+        name: name.to_string(),
+        unit: unit.to_string(),
+        description: description.to_string(),
+        dimensions: dims.iter().map(|d| d.to_string()).collect(),
+        available: false,
+        unavailable_reason: Some(why.to_string()),
+    }));
+    MetricCatalog { metrics }
+}
+
+/// A series request, as parsed from the query string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRequest {
+    pub metric: String,
+    pub from: i64,
+    pub to: i64,
+    /// Smallest bucket wanted; the server may choose a coarser one.
+    pub step_ms: Option<i64>,
+    pub max_points: usize,
+    /// Dimension → value.
+    pub filter: BTreeMap<String, String>,
+    pub group_by: Vec<String>,
+    pub limit: usize,
+}
+
+/// Parses `filter=service:checkout,endpoint:GET /a` (each pair split at its first `:`).
+pub fn parse_filter(s: &str) -> Result<BTreeMap<String, String>, QueryError> {
+    let mut out = BTreeMap::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once(':')
+            .ok_or_else(|| QueryError::Invalid(format!("filter {pair:?} is not dimension:value")))?;
+        if out.insert(k.trim().to_string(), v.trim().to_string()).is_some() {
+            return Err(QueryError::Invalid(format!("filter names {:?} twice", k.trim())));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `group_by=service,endpoint`.
+pub fn parse_group_by(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
+}
+
+/// The bucket width for a window: at least `asked`, a nice step, coarse enough for `max_points` buckets once
+/// the window is widened to whole steps. Windows longer than `max_points` days use whole days.
+pub fn choose_step(from: i64, to: i64, asked: Option<i64>, max_points: usize) -> i64 {
+    let floor = asked.unwrap_or(1).max(1);
+    let fits = |step: i64| buckets(from, to, step) <= max_points as i64;
+    NICE_STEPS_MS
+        .iter()
+        .copied()
+        .find(|&s| s >= floor && fits(s))
+        .unwrap_or_else(|| {
+            let mut step = (floor.max(DAY_MS) + DAY_MS - 1) / DAY_MS * DAY_MS;
+            while !fits(step) {
+                step += DAY_MS;
+            }
+            step
+        })
+}
+
+/// The window widened to whole steps: `(from, to)` aligned down and up.
+fn aligned(from: i64, to: i64, step: i64) -> (i64, i64) {
+    (from.div_euclid(step) * step, to.div_euclid(step) * step + if to.rem_euclid(step) == 0 { 0 } else { step })
+}
+
+fn buckets(from: i64, to: i64, step: i64) -> i64 {
+    let (f, t) = aligned(from, to, step);
+    (t - f) / step
+}
+
+/// Answers a series request from the trace store.
+pub fn query(store: &dyn TraceStore, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
+    if r.from >= r.to {
+        return Err(QueryError::Invalid(format!("from ({}) must be before to ({})", r.from, r.to)));
+    }
+    if !(1..=MAX_MAX_POINTS).contains(&r.max_points) {
+        return Err(QueryError::Invalid(format!("max_points must be 1..={MAX_MAX_POINTS}, not {}", r.max_points)));
+    }
+    if !(1..=MAX_LIMIT).contains(&r.limit) {
+        return Err(QueryError::Invalid(format!("limit must be 1..={MAX_LIMIT}, not {}", r.limit)));
+    }
+    let Some(&(name, unit, _, stat)) = TX_METRICS.iter().find(|m| m.0 == r.metric) else {
+        return Err(match PENDING_METRICS.iter().find(|m| m.0 == r.metric) {
+            Some(m) => QueryError::Invalid(format!("metric {:?} is not available: {}", r.metric, m.4)),
+            None => QueryError::Invalid(format!("unknown metric {:?}; GET /api/v1/metrics lists them", r.metric)),
+        });
+    };
+    for d in r.filter.keys().chain(&r.group_by) {
+        if !TX_DIMENSIONS.contains(&d.as_str()) {
+            return Err(QueryError::Invalid(format!("{name} has no dimension {d:?} (it has {})", TX_DIMENSIONS.join(", "))));
+        }
+    }
+    let step = choose_step(r.from, r.to, r.step_ms, r.max_points);
+    let (from, to) = aligned(r.from, r.to, step);
+    let q = SeriesQuery {
+        from,
+        to,
+        step_ms: step,
+        service: r.filter.get("service").cloned(),
+        endpoint: r.filter.get("endpoint").cloned(),
+        by_service: r.group_by.iter().any(|g| g == "service"),
+        by_endpoint: r.group_by.iter().any(|g| g == "endpoint"),
+        quantiles: matches!(stat, TxStat::Quantile(_)),
+    };
+    let mut groups = store.tx_series(&q)?;
+    // Keep the busiest groups, then present them by labels.
+    let truncated = groups.len().saturating_sub(r.limit);
+    if truncated > 0 {
+        groups.sort_by_cached_key(|g| std::cmp::Reverse(g.buckets.iter().map(|b| b.count).sum::<u64>()));
+        groups.truncate(r.limit);
+        groups.sort_by(|a, b| (&a.service, &a.endpoint).cmp(&(&b.service, &b.endpoint)));
+    }
+    let step_s = step as f64 / 1000.0;
+    let series = groups
+        .into_iter()
+        .map(|g| {
+            let mut labels = BTreeMap::new();
+            if let Some(s) = g.service {
+                labels.insert("service".to_string(), s);
+            }
+            if let Some(e) = g.endpoint {
+                labels.insert("endpoint".to_string(), e);
+            }
+            MetricSeries { labels, values: g.buckets.iter().map(|b| value(stat, b, step_s)).collect() }
+        })
+        .collect();
+    Ok(MetricQueryResult {
+        metric: name.to_string(),
+        unit: unit.to_string(),
+        from,
+        to,
+        step_ms: step,
+        timestamps: (0..(to - from) / step).map(|i| from + i * step).collect(),
+        series,
+        truncated,
+    })
+}
+
+fn value(stat: TxStat, b: &TxBucket, step_s: f64) -> Option<f64> {
+    match stat {
+        TxStat::Tps => Some(b.count as f64 / step_s),
+        TxStat::Count => Some(b.count as f64),
+        TxStat::Errors => Some(b.errors as f64),
+        TxStat::ErrorRate => (b.count > 0).then(|| b.errors as f64 / b.count as f64),
+        TxStat::Avg => (b.count > 0).then(|| b.sum_ms / b.count as f64),
+        TxStat::Quantile(i) => b.quantiles.map(|q| q[i]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_adapt_to_the_range() {
+        let h = 3_600_000;
+        // 1 h at ≤ 1000 points: 5 s steps (720 points); asking 1 m gives 1 m.
+        assert_eq!(choose_step(0, h, None, 1000), 5_000);
+        assert_eq!(choose_step(0, h, Some(60_000), 1000), 60_000);
+        // 6 h: 30 s (720); 7 days: 15 min (672); a year: 12 h (730), or whole days past the nice steps.
+        assert_eq!(choose_step(0, 6 * h, None, 1000), 30_000);
+        assert_eq!(choose_step(0, 7 * 24 * h, None, 1000), 900_000);
+        assert_eq!(choose_step(0, 365 * 24 * h, None, 1000), 43_200_000);
+        assert_eq!(choose_step(0, 365 * 24 * h, None, 100), 4 * DAY_MS);
+        // Unaligned windows count the partial buckets at both ends.
+        for (from, to, max) in [(1_234, 3_601_234, 1000), (7, 86_400_007, 50), (999, 1_001, 1), (0, 100 * DAY_MS, 3)] {
+            let s = choose_step(from, to, None, max);
+            assert!(buckets(from, to, s) <= max as i64, "{from}..{to} at {s}");
+        }
+    }
+
+    #[test]
+    fn filters_parse_and_catalogue_is_complete() {
+        let f = parse_filter("service:checkout, endpoint:GET /a:b").unwrap();
+        assert_eq!(f.get("endpoint").map(String::as_str), Some("GET /a:b"));
+        assert!(parse_filter("service").is_err());
+        assert!(parse_filter("service:a,service:b").is_err());
+        assert_eq!(parse_group_by("service, endpoint,"), ["service", "endpoint"]);
+        let c = catalog();
+        let names: Vec<&str> = c.metrics.iter().map(|m| m.name.as_str()).collect();
+        for t in crate::boards::templates::all() {
+            for w in t.widgets.iter().filter_map(|w| w.query.as_ref()) {
+                assert!(names.contains(&w.metric.as_str()), "template {} uses {} which is not in the catalogue", t.title, w.metric);
+            }
+        }
+    }
+}
