@@ -112,6 +112,42 @@ fn benches(c: &mut Criterion) {
     g.bench_function("all_1m_first_page_slowest", |b| b.iter(|| store.transactions(&everything).unwrap()));
     g.finish();
 
+    // One trace of 10 000 spans (a root, 99 methods of 100 steps each), assembled from the store.
+    let trace_id = [0x7au8; 16];
+    let spans: Vec<SpanRecord> = (0..10_000u64)
+        .map(|i| {
+            let parent = match i {
+                0 => None,
+                1..=99 => Some(0),
+                _ => Some(1 + (i - 100) / 100),
+            };
+            SpanRecord {
+                trace_id: trace_id.to_vec(),
+                span_id: (i + 1).to_be_bytes().to_vec(),
+                parent_span_id: parent.map(|p: u64| (p + 1).to_be_bytes().to_vec()).unwrap_or_default(),
+                service: "payment".into(),
+                name: if i >= 100 { "SELECT balance".into() } else { format!("step {i}") },
+                span_kind: if i == 0 { 2 } else { 1 },
+                start_ns: (T0 as u64 + i) * 1_000_000,
+                end_ns: (T0 as u64 + 20_000 - i) * 1_000_000,
+                step_kind: if i == 0 { kind::TRANSACTION } else if i >= 100 { kind::SQL } else { kind::METHOD },
+                text: (i >= 100).then(|| "SELECT balance FROM accounts WHERE id = $1".to_string()),
+                is_transaction: i == 0,
+                ..Default::default()
+            }
+        })
+        .collect();
+    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(store.append(spans)).unwrap();
+    let mut g = c.benchmark_group("trace");
+    g.sample_size(20);
+    g.bench_function("assemble_10k_spans", |b| {
+        b.iter(|| assert_eq!(store.trace(trace_id, T0).unwrap().unwrap().steps.len(), 10_000))
+    });
+    g.bench_function("assemble_10k_spans_and_serialize_json", |b| {
+        b.iter(|| serde_json::to_vec(&store.trace(trace_id, T0).unwrap().unwrap()).unwrap().len())
+    });
+    g.finish();
+
     // p95 of the first page over random rectangles (random window, band, order), as a user drags.
     let mut rng = StdRng::seed_from_u64(7);
     let mut times = Vec::new();
