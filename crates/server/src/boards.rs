@@ -99,7 +99,11 @@ impl BoardStore {
     /// Opens (or creates) the board store in `dir`; on the very first open it creates the default board.
     pub fn open(dir: &Path, now_ms: i64) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // A handful of small documents written on *Save*: one background worker and a small cache, so the
+        // boards take nothing from the trace store's budget.
         let db = Database::builder(dir)
+            .worker_threads(1)
+            .cache_size(4 * 1024 * 1024)
             .open()
             .with_context(|| format!("cannot open the board database in {}", dir.display()))?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
@@ -183,11 +187,17 @@ impl BoardStore {
         Ok(board)
     }
 
-    /// Deletes a board and its history. `false` if there was no such board.
-    pub fn delete(&self, id: &str) -> Result<bool, BoardError> {
+    /// Deletes a board and its history. With `based_on`, only if that is still the current revision (so a
+    /// board someone just saved is not deleted from a stale screen). `false` if there was no such board.
+    pub fn delete(&self, id: &str, based_on: Option<u64>) -> Result<bool, BoardError> {
         let _w = self.write.lock().expect("board write lock");
-        if !self.boards.contains_key(id)? {
-            return Ok(false);
+        let current = match self.get(id) {
+            Ok(b) => b,
+            Err(BoardError::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if let Some(v) = based_on.filter(|v| *v != current.version) {
+            return Err(BoardError::Stale { based_on: v, current: Box::new(current) });
         }
         let mut batch = self.db.batch();
         batch.remove(&self.boards, id);
@@ -299,14 +309,14 @@ mod tests {
         let short = store.create(short, 6).unwrap();
         assert_eq!(short.id, "apm");
         assert_eq!(store.versions("apm").unwrap().len(), 1);
-        assert!(store.delete(&b.id).unwrap());
+        assert!(store.delete(&b.id, None).unwrap());
         assert!(matches!(store.version(&b.id, 1), Err(BoardError::NotFound(_))));
-        assert!(!store.delete(&b.id).unwrap());
+        assert!(!store.delete(&b.id, None).unwrap());
         drop(store);
         // Deleting everything does not bring the default board back.
         let store = BoardStore::open(dir.path(), 7).unwrap();
         for s in store.list().unwrap() {
-            store.delete(&s.id).unwrap();
+            store.delete(&s.id, Some(s.version)).unwrap();
         }
         drop(store);
         assert!(BoardStore::open(dir.path(), 8).unwrap().list().unwrap().is_empty());

@@ -96,7 +96,10 @@ async fn create_read_update_delete() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["problems"][0].as_str().unwrap().contains("the URL is board \"overview\""), "{v}");
 
-    let (s, _) = call(&app, "DELETE", &format!("/api/v1/boards/{}", edit.id), None).await;
+    // Deleting from a stale screen is refused with the current board; from the current version it goes.
+    let (s, v) = call(&app, "DELETE", &format!("/api/v1/boards/{}?version=1", edit.id), None).await;
+    assert_eq!((s, v["current"]["version"].as_u64()), (StatusCode::CONFLICT, Some(2)), "{v}");
+    let (s, _) = call(&app, "DELETE", &format!("/api/v1/boards/{}?version=2", edit.id), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, v) = call(&app, "GET", &format!("/api/v1/boards/{}", edit.id), None).await;
     assert_eq!((s, v["status"].as_u64()), (StatusCode::NOT_FOUND, Some(404)));

@@ -6,10 +6,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use sightline_model::{Board, BoardConflict, BoardHistory, BoardInvalid, BoardList};
 
 use crate::boards::{templates, BoardError, BoardStore};
-use crate::error::{AppError, JsonBody, Path};
+use crate::error::{AppError, JsonBody, Path, Query};
 use crate::state::AppState;
 use crate::store::now_ms;
 
@@ -106,10 +107,17 @@ pub async fn update(
     Ok(Json(blocking(&state, move |s| s.update(&id, board, now_ms())).await?))
 }
 
+/// Query of `DELETE /api/v1/boards/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteParams {
+    /// The revision the user saw; a newer one answers 409 instead of deleting it.
+    pub version: Option<u64>,
+}
+
 /// Deletes the board and its history: 204, or 404 if there was none.
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> BoardResult<StatusCode> {
+pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, Query(p): Query<DeleteParams>) -> BoardResult<StatusCode> {
     let missing = format!("no board {id:?}");
-    match blocking(&state, move |s| s.delete(&id)).await? {
+    match blocking(&state, move |s| s.delete(&id, p.version)).await? {
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(AppError::NotFound(missing).into()),
     }
