@@ -371,9 +371,10 @@ async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
          const w = res.find(e => e.name.endsWith('_bg.wasm'));
          const r = res.find(e => e.name.includes('/api/v1/traces/'));
          const m = performance.getEntriesByName('sightline:trace-rows')[0];
+         const d = performance.getEntriesByName('sightline:trace-loaded')[0];
          return { wasm: w ? w.responseEnd : null, request: r ? r.requestStart : null,
                   received: r ? r.responseEnd : null, bytes: r ? r.decodedBodySize : null,
-                  rows: m ? m.startTime : null }",
+                  decoded: d ? d.startTime : null, rows: m ? m.startTime : null }",
     )
     .await;
     let rows_ms = t["rows"].as_f64().expect("the app marks when the first rows are rendered");
@@ -475,7 +476,7 @@ async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
     let f = |v: &Value| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or_else(|| "?".into());
     println!(
         "TRACE-BENCH steps={BIG} rows_in_dom={rendered} json_bytes={} | cold, ms from navigation start: \
-         wasm_loaded={} trace_requested={} trace_received={} first_rows={rows_ms:.0} | \
+         wasm_loaded={} trace_requested={} trace_received={} trace_decoded={} first_rows_laid_out={rows_ms:.0} | \
          warm open (client-side navigation): rows_in_dom_ms={} next_frame_ms={} of which request_ms={} \
          json_received_ms={} | scroll jump (set scrollTop) to new rows in DOM ms (median/max)={:.1}/{:.1}, to next frame \
          {:.1}/{:.1}, scroll event to new rows in DOM {:.1}/{:.1} | collapse root to frame ms={:.1}, expand root to frame ms={:.1}",
@@ -483,6 +484,7 @@ async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
         f(&t["wasm"]),
         f(&t["request"]),
         f(&t["received"]),
+        f(&t["decoded"]),
         f(&warm[0]),
         f(&warm[1]),
         f(&warm[2]),

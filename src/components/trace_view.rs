@@ -36,8 +36,15 @@ use use_virtual_list::{use_virtual_list_with_options, when_laid_out, UseVirtualL
 const ROW_HEIGHT_PX: f64 = 26.0;
 /// Indentation per nesting level, px.
 const INDENT_PX: u32 = 14;
-/// User Timing mark set when the first rows of a trace are in the DOM (read by the E2E benchmark).
+/// User Timing marks read by the E2E benchmark: the trace decoded, and its first rows laid out.
+const LOADED_MARK: &str = "sightline:trace-loaded";
 const ROWS_MARK: &str = "sightline:trace-rows";
+
+fn mark(name: &str) {
+    if let Some(perf) = window().performance() {
+        let _ = perf.mark(name);
+    }
+}
 
 /// Shows the trace `trace_id`; `on_close` is called when the user closes the view (Close, Esc, or a click
 /// beside the drawer).
@@ -256,6 +263,7 @@ fn pct(ms: f64, total_ms: f64) -> f64 {
 /// Summary, waterfall and detail of a loaded trace.
 #[component]
 fn TraceBody(trace: Trace) -> impl IntoView {
+    mark(LOADED_MARK);
     let data = Arc::new(Prepared::new(trace));
     let n = data.trace.steps.len();
     let slowest = data.trace.slowest_step.filter(|&i| i < n);
@@ -270,7 +278,7 @@ fn TraceBody(trace: Trace) -> impl IntoView {
     let UseVirtualListReturn { range, total_height, offset_top, scroll_to, reveal } = use_virtual_list_with_options(
         scroller,
         Signal::derive(move || visible.with(Vec::len)),
-        UseVirtualListOptions::default().row_height(ROW_HEIGHT_PX).overscan(12),
+        UseVirtualListOptions::default().row_height(ROW_HEIGHT_PX).overscan(12).initial_index(slowest),
     );
     let position_of = move |step: usize| visible.with_untracked(|v| v.binary_search(&step).ok());
 
@@ -283,11 +291,7 @@ fn TraceBody(trace: Trace) -> impl IntoView {
         if let Some(pos) = slowest.and_then(position_of) {
             scroll_to.run(pos);
         }
-        when_laid_out(el.into(), || {
-            if let Some(perf) = window().performance() {
-                let _ = perf.mark(ROWS_MARK);
-            }
-        });
+        when_laid_out(el.into(), || mark(ROWS_MARK));
         true
     });
 

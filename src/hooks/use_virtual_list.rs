@@ -25,11 +25,15 @@ pub struct UseVirtualListOptions {
     /// Rows rendered above and below the viewport, so fast scrolling does not show blank space before the
     /// next render. Default 12.
     pub overscan: usize,
+    /// Item the first render is centred on, for a list that opens scrolled to a given item (call
+    /// `scroll_to` with it once mounted): the first render then already has the rows that will show,
+    /// instead of the top rows followed by a second render. Default `None` (the top).
+    pub initial_index: Option<usize>,
 }
 
 impl Default for UseVirtualListOptions {
     fn default() -> Self {
-        Self { row_height: 24.0, overscan: 12 }
+        Self { row_height: 24.0, overscan: 12, initial_index: None }
     }
 }
 
@@ -41,6 +45,11 @@ impl UseVirtualListOptions {
 
     pub fn overscan(mut self, rows: usize) -> Self {
         self.overscan = rows;
+        self
+    }
+
+    pub fn initial_index(mut self, index: Option<usize>) -> Self {
+        self.initial_index = index;
         self
     }
 }
@@ -72,8 +81,9 @@ pub fn use_virtual_list_with_options(
     options: UseVirtualListOptions,
 ) -> UseVirtualListReturn {
     let len = len.into();
-    let UseVirtualListOptions { row_height, overscan } = options;
-    let scroll_top = RwSignal::new(0.0f64);
+    let UseVirtualListOptions { row_height, overscan, initial_index } = options;
+    let initial_top = initial_index.map_or(0.0, |i| (i as f64 * row_height - UNMEASURED_VIEWPORT_PX / 2.0).max(0.0));
+    let scroll_top = RwSignal::new(initial_top);
     let UseElementSizeReturn { height, .. } = use_element_size(container);
     let _ = use_event_listener_with_options(
         container,
