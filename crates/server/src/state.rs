@@ -20,6 +20,9 @@ pub struct AppState {
     pub ingest_token: Option<Arc<str>>,
     /// Largest OTLP request accepted, after decompression (`SIGHTLINE_INGEST_MAX_BYTES`, default 16 MiB).
     pub ingest_max_bytes: usize,
+    /// Bounds how many OTLP requests are read and decoded at once, so a burst of large exports queues
+    /// instead of holding `n × ingest_max_bytes` (plus the decoded spans) in memory.
+    pub ingest_permits: Arc<tokio::sync::Semaphore>,
     /// Monitored PostgreSQL instances and their sample history (collectors started by `serve`).
     pub db: Arc<crate::collect::postgres::DbHub>,
     /// Saved flex boards and their revisions (`<data_dir>/boards`).
@@ -48,6 +51,7 @@ impl AppState {
             live,
             ingest_token: args.ingest_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
             ingest_max_bytes,
+            ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),
             db: Arc::new(crate::collect::postgres::DbHub::new(args)?),
             boards: Arc::new(boards),
         })

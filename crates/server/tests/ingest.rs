@@ -236,3 +236,25 @@ async fn ingest_token_is_required_when_set() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(total(&app, now).await, 1);
 }
+
+/// More concurrent exports than ingest permits: the extra ones wait their turn, none is refused or lost,
+/// and concurrent requests share group commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_exports_beyond_the_permit_count_all_land() {
+    let app = std::sync::Arc::new(TestApp::new().await);
+    let now = now_ms();
+    let n = sightline_server::ingest::http::MAX_CONCURRENT_REQUESTS as u64 * 3;
+    let mut tasks = Vec::new();
+    for r in 0..n {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let spans = (0..20).map(|i| server_span(r * 100 + i + 1, 1, "GET /c", now - i as i64, 3.0)).collect();
+            app.post_proto(&request("svc", spans)).await.0
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(total(&app, now).await, n * 20);
+    assert_eq!(app.state.ingest_permits.available_permits(), sightline_server::ingest::http::MAX_CONCURRENT_REQUESTS);
+}

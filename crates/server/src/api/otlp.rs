@@ -15,6 +15,12 @@ use crate::state::AppState;
 pub async fn export(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     http::check_token(&state, &headers)?;
     let encoding = http::Encoding::from_headers(&headers)?;
+    // Never closed, so acquiring cannot fail; the permit is held until the answer is built.
+    let _permit = state
+        .ingest_permits
+        .acquire()
+        .await
+        .map_err(|e| AppError::Unavailable(format!("ingest is shutting down: {e}")))?;
     let bytes = http::read_body(&headers, body, state.ingest_max_bytes).await?;
     let outcome = match encoding {
         http::Encoding::Protobuf => ingest::accept_protobuf(&state, bytes).await?,

@@ -18,6 +18,10 @@ use crate::state::AppState;
 /// 1 MiB), so 16 MiB leaves room for huge attributes while bounding memory per request.
 pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// OTLP requests read and decoded at the same time; more wait their turn (the exporters' timeouts and
+/// retries handle a long wait). 16 × 16 MiB bodies bound ingest memory to a few hundred MiB.
+pub const MAX_CONCURRENT_REQUESTS: usize = 16;
+
 /// The two encodings OTLP/HTTP defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
