@@ -150,6 +150,37 @@ fn json_shape_is_the_documented_one() {
     assert_eq!(validate(&example), Ok(()));
 }
 
+#[test]
+fn diff_names_what_changed() {
+    let before = board(vec![widget("a", 0, 0, 12, 4), widget("b", 12, 0, 12, 4), widget("c", 0, 4, 24, 2)]);
+    let mut after = before.clone();
+    after.version = 7;
+    after.updated_ms = 99;
+    assert!(diff(&before, &after).is_empty(), "revision and save time are not changes");
+    after.title = "New".into();
+    after.widgets.retain(|w| w.id != "b");
+    after.widgets[0].title = "Throughput".into();
+    assert!(resize_widget(&mut after.widgets, "a", 24, 4));
+    after.widgets[1].query = Some(WidgetQuery { metric: "transactions.tps".into(), filter: Default::default(), group_by: vec![] });
+    after.widgets.push(widget("d", 0, 6, 6, 2));
+    let d = diff(&before, &after);
+    assert_eq!(d.title, Some(("Test".into(), "New".into())));
+    assert_eq!((d.added, d.removed.clone()), (vec!["d".to_string()], vec!["b".to_string()]));
+    assert_eq!((d.resized.clone(), d.moved.clone(), d.requeried.clone(), d.restyled.clone()), (vec!["a".into()], vec![], vec!["c".into()], vec!["a".into()]));
+    let d = diff(&before, &after);
+    assert_eq!(
+        d.summary(&before, &after),
+        [
+            "renamed \"Test\" to \"New\"",
+            "added widget \"d\"",
+            "removed widget \"b\"",
+            "resized \"Throughput\"",
+            "changed the query of widget \"c\"",
+            "changed \"Throughput\"",
+        ]
+    );
+}
+
 // ---- property tests
 
 fn arb_kind() -> impl Strategy<Value = WidgetKind> {
