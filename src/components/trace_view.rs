@@ -428,7 +428,7 @@ fn in_text_field(e: &web_sys::KeyboardEvent) -> bool {
 
 /// Round times (steps of 1, 2, 2.5 or 5 × 10ⁿ ms) for about four gridlines across `total_ms`.
 fn nice_ticks(total_ms: f64) -> Vec<f64> {
-    if !(total_ms > 0.0) || !total_ms.is_finite() {
+    if !total_ms.is_finite() || total_ms <= 0.0 {
         return vec![0.0];
     }
     let raw = total_ms / 4.0;
@@ -440,12 +440,16 @@ fn nice_ticks(total_ms: f64) -> Vec<f64> {
 /// `12 345`: step counts of big traces read at a glance.
 fn thousands(n: usize) -> String {
     let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (k, c) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
-            out.push('\u{202f}');
-        }
-        out.push(c);
+    // The first group has 1 to 3 digits, every later one 3.
+    let head = match digits.len() % 3 {
+        0 => 3,
+        r => r,
+    };
+    let mut out = String::with_capacity(digits.len() * 2);
+    out.push_str(&digits[..head]);
+    for group in digits.as_bytes()[head..].chunks(3) {
+        out.push('\u{202f}');
+        out.push_str(std::str::from_utf8(group).unwrap_or_default());
     }
     out
 }

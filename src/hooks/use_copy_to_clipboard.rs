@@ -42,6 +42,8 @@ pub fn use_copy_to_clipboard() -> UseCopyToClipboardReturn {
     use_copy_to_clipboard_with_options(UseCopyToClipboardOptions::default())
 }
 
+/// Copies through the async Clipboard API (no hidden `<textarea>` tricks): it works wherever the app runs
+/// (localhost or HTTPS) and says so when it does not.
 pub fn use_copy_to_clipboard_with_options(options: UseCopyToClipboardOptions) -> UseCopyToClipboardReturn {
     let state = RwSignal::new(CopyState::Idle);
     // Each copy bumps the generation, so an older reset timer does not clear a newer "copied".

@@ -38,16 +38,19 @@ impl Default for UseVirtualListOptions {
 }
 
 impl UseVirtualListOptions {
+    /// See [`UseVirtualListOptions::row_height`].
     pub fn row_height(mut self, px: f64) -> Self {
         self.row_height = px;
         self
     }
 
+    /// See [`UseVirtualListOptions::overscan`].
     pub fn overscan(mut self, rows: usize) -> Self {
         self.overscan = rows;
         self
     }
 
+    /// See [`UseVirtualListOptions::initial_index`].
     pub fn initial_index(mut self, index: Option<usize>) -> Self {
         self.initial_index = index;
         self
