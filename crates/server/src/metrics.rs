@@ -38,6 +38,9 @@ enum TxStat {
 
 const TX_DIMENSIONS: &[&str] = &["service", "endpoint"];
 
+/// Latest time a window may reach (year 2200): keeps step arithmetic far from overflow.
+const MAX_TIME_MS: i64 = 7_258_118_400_000;
+
 /// `(name, unit, description, stat)` of every transaction metric.
 const TX_METRICS: &[(&str, &str, &str, TxStat)] = &[
     ("transactions.tps", "1/s", "Finished transactions per second", TxStat::Tps),
@@ -122,22 +125,18 @@ pub fn parse_group_by(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
 }
 
-/// The bucket width for a window: at least `asked`, a nice step, coarse enough for `max_points` buckets once
-/// the window is widened to whole steps. Windows longer than `max_points` days use whole days.
+/// The bucket width for a window: at least `asked`, a nice step, coarse enough for `max_points` (≥ 2)
+/// buckets once the window is widened to whole steps; past the nice steps, whole days.
 pub fn choose_step(from: i64, to: i64, asked: Option<i64>, max_points: usize) -> i64 {
     let floor = asked.unwrap_or(1).max(1);
-    let fits = |step: i64| buckets(from, to, step) <= max_points as i64;
-    NICE_STEPS_MS
-        .iter()
-        .copied()
-        .find(|&s| s >= floor && fits(s))
-        .unwrap_or_else(|| {
-            let mut step = (floor.max(DAY_MS) + DAY_MS - 1) / DAY_MS * DAY_MS;
-            while !fits(step) {
-                step += DAY_MS;
-            }
-            step
-        })
+    let m = max_points.max(2) as i64;
+    let fits = |step: i64| buckets(from, to, step) <= m;
+    NICE_STEPS_MS.iter().copied().find(|&s| s >= floor && fits(s)).unwrap_or_else(|| {
+        // A window of `range` cut into steps of at least range / (m - 1) touches at most m buckets.
+        let range = to.saturating_sub(from).max(1);
+        let least = floor.max(range.saturating_add(m - 2) / (m - 1));
+        least.saturating_add(DAY_MS - 1) / DAY_MS * DAY_MS
+    })
 }
 
 /// The window widened to whole steps: `(from, to)` aligned down and up.
@@ -155,8 +154,11 @@ pub fn query(store: &dyn TraceStore, r: &MetricRequest) -> Result<MetricQueryRes
     if r.from >= r.to {
         return Err(QueryError::Invalid(format!("from ({}) must be before to ({})", r.from, r.to)));
     }
-    if !(1..=MAX_MAX_POINTS).contains(&r.max_points) {
-        return Err(QueryError::Invalid(format!("max_points must be 1..={MAX_MAX_POINTS}, not {}", r.max_points)));
+    if r.from < 0 || r.to > MAX_TIME_MS {
+        return Err(QueryError::Invalid(format!("the window must lie within 0..={MAX_TIME_MS} (epoch ms)")));
+    }
+    if !(2..=MAX_MAX_POINTS).contains(&r.max_points) {
+        return Err(QueryError::Invalid(format!("max_points must be 2..={MAX_MAX_POINTS}, not {}", r.max_points)));
     }
     if !(1..=MAX_LIMIT).contains(&r.limit) {
         return Err(QueryError::Invalid(format!("limit must be 1..={MAX_LIMIT}, not {}", r.limit)));
@@ -245,7 +247,15 @@ mod tests {
         assert_eq!(choose_step(0, 365 * 24 * h, None, 1000), 43_200_000);
         assert_eq!(choose_step(0, 365 * 24 * h, None, 100), 4 * DAY_MS);
         // Unaligned windows count the partial buckets at both ends.
-        for (from, to, max) in [(1_234, 3_601_234, 1000), (7, 86_400_007, 50), (999, 1_001, 1), (0, 100 * DAY_MS, 3)] {
+        for (from, to, max) in [
+            (1_234, 3_601_234, 1000),
+            (7, 86_400_007, 50),
+            (999, 1_001, 2),
+            (0, 100 * DAY_MS, 3),
+            (DAY_MS - 1, DAY_MS + 1, 2),
+            (5, 7_000_000_000_000, 2),
+            (123_456_789, 123_456_789 + 400 * DAY_MS, 7),
+        ] {
             let s = choose_step(from, to, None, max);
             assert!(buckets(from, to, s) <= max as i64, "{from}..{to} at {s}");
         }

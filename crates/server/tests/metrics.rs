@@ -127,6 +127,7 @@ async fn bad_queries_say_what_is_wrong() {
         ("metric=transactions.tps&filter=service", "is not dimension:value"),
         ("metric=transactions.tps&step=fast", "step \"fast\""),
         ("metric=transactions.tps&max_points=0", "max_points must be"),
+        ("metric=transactions.tps&max_points=1", "max_points must be 2..=10000"),
     ] {
         let (s, v) = app.get(&q(base, query)).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{query}: {v}");
@@ -134,6 +135,12 @@ async fn bad_queries_say_what_is_wrong() {
     }
     let (s, _) = app.get(&format!("/api/v1/metrics/query?metric=transactions.tps&from={base}&to={base}")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Windows far outside time are refused rather than overflowing the step arithmetic.
+    let (s, v) = app.get("/api/v1/metrics/query?metric=transactions.tps&from=-1&to=9223372036854775807").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = app.get("/api/v1/metrics/query?metric=transactions.tps&from=0&to=7000000000000&max_points=2").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["timestamps"].as_array().unwrap().len() <= 2);
     let (s, _) = app.get("/api/v1/metrics/query").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "metric is required");
 }

@@ -6,6 +6,7 @@
 //! The durable copy is the fjall `tx` keyspace; these blocks are rebuilt from it at start-up.
 
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use sightline_model::{Grid, Hitmap, Order, ServiceSummary, Status};
@@ -13,6 +14,9 @@ use sightline_model::{Grid, Hitmap, Order, ServiceSummary, Status};
 use super::{QueryError, SeriesQuery, TxBucket, TxFilter, TxSeries};
 
 const MINUTE_MS: i64 = 60_000;
+/// Most `series × buckets` one [`Columns::series`] call builds (~56 bytes each): bounds the memory a
+/// `group_by=endpoint` over thousands of endpoints can take.
+pub const MAX_SERIES_CELLS: usize = 500_000;
 
 /// Interns strings (services, endpoints) to small ids so columns stay narrow and filters compare integers.
 #[derive(Debug, Default)]
@@ -382,7 +386,18 @@ impl Columns {
                     if q.by_service { b.service[i] } else { ALL },
                     if q.by_endpoint { b.endpoint[i] } else { ALL },
                 );
-                let (buckets, durations) = groups.entry(key).or_insert_with(new_acc);
+                let len = groups.len();
+                let (buckets, durations) = match groups.entry(key) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        if (len + 1).saturating_mul(n) > MAX_SERIES_CELLS {
+                            return Err(QueryError::Invalid(format!(
+                                "more than {len} series of {n} points each: narrow the filter or ask for fewer points"
+                            )));
+                        }
+                        e.insert(new_acc())
+                    }
+                };
                 let k = ((end - q.from) / q.step_ms) as usize;
                 let d = b.duration_ms[i];
                 let bucket = &mut buckets[k];
@@ -532,7 +547,11 @@ mod tests {
         assert!(c.series(&SeriesQuery { service: Some("zzz".into()), by_service: true, ..q.clone() }).unwrap().is_empty());
         let later = c.series(&SeriesQuery { from: 2_000_000, to: 2_100_000, ..q.clone() }).unwrap();
         assert!(later[0].buckets.iter().all(|b| b.count == 0 && b.quantiles.is_none()));
-        assert!(c.series(&SeriesQuery { step_ms: 7_000, ..q }).is_err(), "not whole steps");
+        assert!(c.series(&SeriesQuery { step_ms: 7_000, ..q.clone() }).is_err(), "not whole steps");
+        // 2 series of 300 000 one-second buckets are over the cell budget: refused, not allocated.
+        let huge = SeriesQuery { from: 1_000_000, to: 301_000_000, step_ms: 1_000, by_service: true, ..q };
+        assert!(matches!(c.series(&huge), Err(QueryError::Invalid(m)) if m.contains("narrow the filter")));
+        assert_eq!(c.series(&SeriesQuery { by_service: false, ..huge }).unwrap()[0].buckets.len(), 300_000);
     }
 
     #[test]
