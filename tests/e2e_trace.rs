@@ -363,6 +363,7 @@ async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
     assert_eq!(marked, SLOW_STEP);
     b.wait_text("[data-testid=trace-detail-name]", |t| t == SLOW_STEP).await;
     b.wait_text("[data-testid=trace-self-time]", |t| t == "30 ms").await;
+    screenshot(&b, "trace-big-opened").await;
 
     // From navigation start: the app's wasm loaded, the trace requested and received, the first rows in
     // the DOM (the app's own User Timing mark).
