@@ -188,3 +188,43 @@ pub async fn trace(trace_id: String) -> Result<Trace, ApiError> {
 pub async fn active(service: Option<String>) -> Result<ActiveList, ApiError> {
     get_json(&with_query("/api/v1/active", &[("service", service)])).await
 }
+
+// ---- database pages (issue 6) ----
+
+/// Monitored PostgreSQL instances with their health. Not counted by the loading indicator: polled.
+pub async fn db_instances() -> Result<sightline_model::DbInstanceList, ApiError> {
+    fetch_json("/api/v1/db/instances").await
+}
+
+fn db_path(id: &str, what: &str) -> String {
+    format!("/api/v1/db/instances/{}/{what}", js_sys::encode_uri_component(id))
+}
+
+/// Sessions now (`at: None`) or at the stored sample nearest `at`. Polled: not counted.
+pub async fn db_sessions(id: String, at: Option<i64>) -> Result<sightline_model::DbSessions, ApiError> {
+    fetch_json(&with_query(&db_path(&id, "sessions"), &[("at", at.map(|a| a.to_string()))])).await
+}
+
+/// Lock tree now (`at: None`) or at the stored sample nearest `at`. Polled: not counted.
+pub async fn db_locks(id: String, at: Option<i64>) -> Result<sightline_model::DbLocks, ApiError> {
+    fetch_json(&with_query(&db_path(&id, "locks"), &[("at", at.map(|a| a.to_string()))])).await
+}
+
+fn window(from: i64, to: i64) -> [(&'static str, Option<String>); 2] {
+    [("from", Some(from.to_string())), ("to", Some(to.to_string()))]
+}
+
+/// Metric series over `[from, to]`. Polled: not counted.
+pub async fn db_metrics(id: String, from: i64, to: i64) -> Result<sightline_model::DbMetrics, ApiError> {
+    fetch_json(&with_query(&db_path(&id, "metrics"), &window(from, to))).await
+}
+
+/// Top statements by total time over `[from, to]`. Polled: not counted.
+pub async fn db_statements(id: String, from: i64, to: i64) -> Result<sightline_model::DbStatements, ApiError> {
+    fetch_json(&with_query(&db_path(&id, "statements"), &window(from, to))).await
+}
+
+/// Stored sample times over `[from, to]` (replay slider). Polled: not counted.
+pub async fn db_samples(id: String, from: i64, to: i64) -> Result<sightline_model::DbSamples, ApiError> {
+    fetch_json(&with_query(&db_path(&id, "samples"), &window(from, to))).await
+}

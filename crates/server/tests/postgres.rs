@@ -8,7 +8,6 @@
 
 use std::fs;
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,141 +15,21 @@ use std::time::{Duration, Instant};
 use sightline_model::{DbInstance, DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus};
 use tokio_postgres::{Client, NoTls};
 
+mod pg;
+use pg::*;
+
 const PASSWORD: &str = "Sekr3t-monitor-pw-4711";
 const WRONG_PASSWORD: &str = "wr0ng-pw-0815";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn pg_bin() -> PathBuf {
-    let dir = std::env::var_os("SIGHTLINE_PG_BIN").map(PathBuf::from).unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
-    for tool in ["initdb", "pg_ctl", "postgres", "pgbench"] {
-        assert!(
-            dir.join(tool).is_file(),
-            "{} not found: install PostgreSQL 15 (`apt-get install -y postgresql`, done by `cargo xtask setup`) \
-             or point SIGHTLINE_PG_BIN at its bin directory. This test does not skip.",
-            dir.join(tool).display()
-        );
-    }
-    dir
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
-}
-
-/// A throwaway PostgreSQL cluster, stopped (immediately) and deleted when dropped.
-struct Cluster {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-    as_postgres: bool,
-}
-
-impl Cluster {
-    fn new() -> Self {
-        let bin = pg_bin();
-        let dir = tempfile::tempdir().unwrap();
-        // PostgreSQL refuses to run as root: as root, run it as the `postgres` OS user.
-        let as_postgres = is_root();
-        if as_postgres {
-            run(Command::new("chown").arg("-R").arg("postgres:").arg(dir.path()));
-        }
-        let c = Cluster { bin, dir, port: free_port(), as_postgres };
-        c.pg(
-            Command::new(c.bin.join("initdb"))
-                .arg("-D")
-                .arg(c.data())
-                .args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8", "--locale=C"]),
-        );
-        let conf = format!(
-            "\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nshared_preload_libraries = 'pg_stat_statements'\n\
-             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 50\nshared_buffers = 32MB\n",
-            c.port,
-            c.socket_dir().display()
-        );
-        let mut s = fs::read_to_string(c.data().join("postgresql.conf")).unwrap();
-        s.push_str(&conf);
-        fs::write(c.data().join("postgresql.conf"), s).unwrap();
-        c.start();
-        c
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn socket_dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs a PostgreSQL tool as the cluster's owner and fails the test with its output if it fails.
-    fn pg(&self, cmd: &mut Command) {
-        let mut c = if self.as_postgres {
-            let mut r = Command::new("runuser");
-            r.args(["-u", "postgres", "--"]).arg(cmd.get_program()).args(cmd.get_args());
-            r
-        } else {
-            let mut r = Command::new(cmd.get_program());
-            r.args(cmd.get_args());
-            r
-        };
-        run(&mut c);
-    }
-
-    fn start(&self) {
-        self.pg(Command::new(self.bin.join("pg_ctl")).arg("-D").arg(self.data()).arg("-l").arg(self.dir.path().join("log")).args(["-w", "-t", "30", "start"]));
-    }
-
-    fn stop(&self, mode: &str) {
-        self.pg(Command::new(self.bin.join("pg_ctl")).arg("-D").arg(self.data()).args(["-w", "-t", "30", "-m", mode, "stop"]));
-    }
-
-    /// A superuser connection over the unix socket (trust), for set-up and the lock conflict.
-    async fn connect(&self, app: &str) -> Client {
-        let mut cfg = tokio_postgres::Config::new();
-        cfg.host_path(self.socket_dir()).port(self.port).user("postgres").dbname("postgres").application_name(app);
-        let (client, conn) = cfg.connect(NoTls).await.expect("connect to the test cluster as postgres");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
-    }
-
-    fn pgbench(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(self.bin.join("pgbench"));
-        c.arg("-h").arg(self.socket_dir()).arg("-p").arg(self.port.to_string()).args(["-U", "postgres"]).args(args).arg("postgres");
-        c
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if self.data().join("postmaster.pid").exists() {
-            let mut c = Command::new(self.bin.join("pg_ctl"));
-            c.arg("-D").arg(self.data()).args(["-w", "-m", "immediate", "stop"]);
-            let mut c = if self.as_postgres {
-                let mut r = Command::new("runuser");
-                r.args(["-u", "postgres", "--"]).arg(c.get_program()).args(c.get_args());
-                r
-            } else {
-                c
-            };
-            let _ = c.stdout(Stdio::null()).stderr(Stdio::null()).status();
-        }
-    }
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// A superuser connection over the unix socket (trust), for set-up and the lock conflict.
+async fn connect(cluster: &Cluster, app: &str) -> Client {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host_path(cluster.socket_dir()).port(cluster.port).user("postgres").dbname("postgres").application_name(app);
+    let (client, conn) = cfg.connect(NoTls).await.expect("connect to the test cluster as postgres");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
 }
 
 /// The real binary, its output (the log) going to a file we can search for passwords.
@@ -244,7 +123,7 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     let t0 = Instant::now();
     let cluster = Cluster::new();
     let port = cluster.port;
-    let admin = cluster.connect("test-admin").await;
+    let admin = connect(&cluster, "test-admin").await;
     admin
         .batch_execute(&format!(
             "CREATE ROLE monitor LOGIN PASSWORD '{PASSWORD}' IN ROLE pg_monitor;
@@ -293,10 +172,10 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     // Load and a lock conflict at the same time.
     let started = now_ms();
     let mut bench = cluster.pgbench(&["-T", "5", "-c", "4", "-n"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let holder = cluster.connect("holder").await;
+    let holder = connect(&cluster, "holder").await;
     let holder_pid: i32 = holder.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
     holder.batch_execute("BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1").await.unwrap();
-    let waiter = cluster.connect("waiter").await;
+    let waiter = connect(&cluster, "waiter").await;
     let waiter_pid: i32 = waiter.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
     let waiting = tokio::spawn(async move { waiter.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 1", &[]).await });
 
