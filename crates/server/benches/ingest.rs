@@ -18,9 +18,14 @@ use sightline_server::state::AppState;
 mod payload;
 
 const REQUESTS: usize = 64;
-const CONCURRENCY: usize = 8;
+/// Connections (or tasks) in flight; `SIGHTLINE_BENCH_CONCURRENCY` overrides the default 8.
+fn concurrency() -> usize {
+    std::env::var("SIGHTLINE_BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(8)
+}
 
 fn benches(c: &mut Criterion) {
+    let concurrency = concurrency();
+    eprintln!("{concurrency} requests in flight");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (base, state) = rt.block_on(async {
@@ -32,7 +37,7 @@ fn benches(c: &mut Criterion) {
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         (format!("http://{addr}/v1/traces"), state)
     });
-    let client = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build().unwrap();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
     let mut seed = 0u64;
     let mut next_payloads = || -> Arc<Vec<bytes::Bytes>> {
         seed += 1;
@@ -80,10 +85,10 @@ fn benches(c: &mut Criterion) {
                 let started = Instant::now();
                 rt.block_on(async move {
                     let mut tasks = Vec::new();
-                    for w in 0..CONCURRENCY {
+                    for w in 0..concurrency {
                         let (state, payloads) = (state.clone(), payloads.clone());
                         tasks.push(tokio::spawn(async move {
-                            for p in payloads.iter().skip(w).step_by(CONCURRENCY) {
+                            for p in payloads.iter().skip(w).step_by(concurrency) {
                                 let out = sightline_server::ingest::accept_protobuf(&state, p.clone()).await.unwrap();
                                 assert_eq!(out.accepted_spans as usize, SPANS_PER_REQUEST);
                             }
@@ -110,10 +115,10 @@ fn benches(c: &mut Criterion) {
                 let started = Instant::now();
                 rt.block_on(async move {
                     let mut tasks = Vec::new();
-                    for w in 0..CONCURRENCY {
+                    for w in 0..concurrency {
                         let (client, base, payloads) = (client.clone(), base.clone(), payloads.clone());
                         tasks.push(tokio::spawn(async move {
-                            for p in payloads.iter().skip(w).step_by(CONCURRENCY) {
+                            for p in payloads.iter().skip(w).step_by(concurrency) {
                                 let r = client
                                     .post(&base)
                                     .header("content-type", "application/x-protobuf")
