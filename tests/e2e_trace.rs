@@ -102,6 +102,11 @@ async fn screenshot(b: &Browser, name: &str) {
     }
 }
 
+/// Types one key into whatever has the focus, as a user would.
+async fn press(b: &Browser, key: Key) {
+    b.client.active_element().await.unwrap().send_keys(&char::from(key).to_string()).await.unwrap();
+}
+
 async fn row_count(b: &Browser) -> u64 {
     b.js("return document.querySelectorAll('[data-testid=trace-row]').length").await.as_u64().unwrap()
 }
@@ -226,12 +231,22 @@ async fn trace_view_shows_steps_slowest_sql_thread_collapses_and_closes() {
     screenshot(&b, "trace-sql-selected").await;
 
     // ↑ moves the selection to the step above.
-    b.client.active_element().await.unwrap().send_keys(&char::from(Key::Up).to_string()).await.unwrap();
+    press(&b, Key::Up).await;
     b.wait_text("[data-testid=trace-detail-name]", |t| t == "PaymentService.authorize").await;
 
     // The copy button answers.
     b.find("[data-testid=trace-copy]").await.click().await.unwrap();
     b.wait_text("[data-testid=trace-copy]", |t| t == "copied").await;
+
+    // ← on a leaf goes to its parent, ← again collapses it, → expands it.
+    press(&b, Key::Left).await;
+    b.wait_text("[data-testid=trace-detail-name]", |t| t == "POST /api/pay").await;
+    press(&b, Key::Left).await;
+    b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length === 1").await;
+    press(&b, Key::Right).await;
+    b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length === 4").await;
+    press(&b, Key::Down).await;
+    b.wait_text("[data-testid=trace-detail-name]", |t| t == "PaymentService.authorize").await;
 
     // Collapsing the transaction hides its three children; expanding brings them back.
     let caret = "[data-testid=trace-row][data-step-kind=transaction] [data-testid=trace-caret]";
@@ -243,7 +258,7 @@ async fn trace_view_shows_steps_slowest_sql_thread_collapses_and_closes() {
     b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length === 4").await;
 
     // Esc closes the view and drops `trace` from the URL, keeping the page.
-    b.client.active_element().await.unwrap().send_keys(&char::from(Key::Escape).to_string()).await.unwrap();
+    press(&b, Key::Escape).await;
     b.wait_js("!document.querySelector('[data-testid=trace-view]')").await;
     b.wait_js("!new URLSearchParams(location.search).has('trace')").await;
     b.find("[data-testid=page-apm]").await;
