@@ -67,7 +67,7 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
     // Load, and a session holding a row lock that another one waits for.
     let _bench = Bg(cluster.pgbench(&["-T", "30", "-c", "4", "-n"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
     let holder = Bg(cluster
-        .psql_cmd("BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1; SELECT pg_sleep(12); COMMIT;")
+        .psql_cmd("BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1; SELECT pg_sleep(60); COMMIT;")
         .env("PGAPPNAME", "holder")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -161,6 +161,10 @@ pub struct DbMetricPoint {
     pub max_connections: u32,
     /// Sessions waiting for a lock held by another session.
     pub lock_waits: u32,
+    /// Execution time `pg_stat_statements` recorded since the previous sample (ms), when it is readable:
+    /// the finished-statement side of "how busy", where `total_runtime_ms` is the running side.
+    #[serde(default)]
+    pub statement_time_ms: Option<f64>,
 }
 
 /// Answer of `GET /api/v1/db/instances/{id}/metrics?from=&to=`.

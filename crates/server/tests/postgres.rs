@@ -248,6 +248,7 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     assert!(m.points.iter().any(|p| p.total_runtime_ms > 0.0));
     assert!(m.points.iter().any(|p| p.active_by_class.get("Lock").copied().unwrap_or(0) >= 1));
     assert!(m.points.iter().any(|p| p.lock_waits >= 1));
+    assert!(m.points.iter().any(|p| p.statement_time_ms.is_some_and(|t| t > 0.0)), "statement time from pg_stat_statements");
     assert!(m.points.iter().all(|p| p.max_connections == 50 && p.connections >= 1));
     assert!(m.points.iter().any(|p| p.connections >= 6), "4 pgbench clients + admin + holder + waiter");
 

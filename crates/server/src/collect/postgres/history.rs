@@ -289,6 +289,7 @@ mod tests {
                 connections: 0,
                 max_connections: 100,
                 lock_waits: 0,
+                statement_time_ms: None,
             },
             statements: vec![],
         }

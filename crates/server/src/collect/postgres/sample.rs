@@ -51,6 +51,8 @@ pub struct Conn {
     prev: Option<Counters>,
     prev_statements: Option<HashMap<StatementKey, (i64, f64, i64)>>,
     query_texts: HashMap<i64, Arc<str>>,
+    /// True when the last `statements()` call produced deltas against a previous snapshot.
+    statements_deltas: bool,
     pub statements: Statements,
     sizes_at: i64,
     pub databases: Vec<DbDatabaseSize>,
@@ -90,6 +92,7 @@ impl Conn {
             prev: None,
             prev_statements: None,
             query_texts: HashMap::new(),
+            statements_deltas: false,
             statements: Statements::Missing(String::new()),
             sizes_at: i64::MIN,
             databases: Vec::new(),
@@ -172,6 +175,7 @@ impl Conn {
             connections,
             max_connections: self.max_connections,
             lock_waits: locks.len() as u32,
+            statement_time_ms: None,
         };
         // Deltas only when the counters moved forward (a stats reset makes them go back).
         if let Some(p) = self.prev.filter(|p| now.t > p.t && now.commits >= p.commits && now.blks_hit >= p.blks_hit) {
@@ -199,12 +203,21 @@ impl Conn {
             }
         }
         let statements = self.statements().await?;
+        if matches!(self.statements, Statements::Available(_)) && self.prev_statements_complete() {
+            metrics.statement_time_ms = Some(statements.iter().map(|s| s.total_ms).sum());
+        }
         Ok(Sample { t, sessions, locks, metrics, statements })
+    }
+
+    /// Whether the statement deltas of this sample cover a whole interval (not the first snapshot).
+    fn prev_statements_complete(&self) -> bool {
+        self.statements_deltas
     }
 
     /// `pg_stat_statements` deltas since the previous sample, or an empty list with `self.statements` saying
     /// why they are missing. Fails only when the connection itself is gone.
     async fn statements(&mut self) -> Result<Vec<StatementDelta>, tokio_postgres::Error> {
+        self.statements_deltas = false;
         let schema = match &self.statements {
             Statements::Available(s) => s.clone(),
             Statements::Missing(_) => match self.client.query_opt(EXTENSION, &[]).await? {
@@ -242,6 +255,7 @@ impl Conn {
         let now: HashMap<StatementKey, (i64, f64, i64)> =
             rows.iter().map(|r| ((r.get(0), r.get(1), r.get(2)), (r.get(3), r.get(4), r.get(5)))).collect();
         let Some(prev) = self.prev_statements.replace(now) else { return Ok(Vec::new()) };
+        self.statements_deltas = true;
         let now = self.prev_statements.as_ref().expect("just set");
         let mut deltas: Vec<(i64, i64, f64, i64)> = Vec::new();
         for (k, &(calls, total, rows)) in now {
