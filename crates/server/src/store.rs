@@ -29,6 +29,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// A snapshot of in-flight work not refreshed for this long is abandoned: no longer listed as active.
 pub const ACTIVE_STALE_MS: i64 = 10 * 60_000;
 
+/// A rectangle of hitmap cells, inclusive on both ends: `rows.1 == grid.rows` is the "≥ max" band.
+///
+/// Selecting by cells rather than by millisecond bounds uses the very functions that binned the hitmap
+/// (`Grid::col_of`, `Grid::row_of`), so the list holds exactly the transactions counted in those cells;
+/// bounds recomputed from a cell index (`col_start`, `row_low_ms`) can differ from the binning by a
+/// millisecond or a rounding step at cell edges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellRange {
+    pub grid: Grid,
+    pub cols: (u32, u32),
+    pub rows: (u32, u32),
+}
+
 /// Which transactions a hitmap or a list counts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TxFilter {
@@ -41,6 +54,8 @@ pub struct TxFilter {
     pub service: Option<String>,
     pub endpoint: Option<String>,
     pub status: Option<Status>,
+    /// Additionally, only transactions binned into these cells.
+    pub cells: Option<CellRange>,
 }
 
 /// A page request for [`TraceStore::transactions`].
@@ -121,7 +136,7 @@ pub trait TraceStore: Send + Sync + 'static {
     /// the transactions that were new, for the live stream.
     fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<Vec<LivePoint>>>;
 
-    /// Counts every stored transaction of `filter` (time window taken from `grid`) into the grid's cells.
+    /// Counts every stored transaction ending in the grid's window (optionally of one service) into its cells.
     fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap;
 
     /// One page of the transactions matching `query`, with the exact total.

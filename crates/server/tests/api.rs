@@ -182,3 +182,48 @@ async fn live_stream_pushes_new_transactions() {
     let points: Vec<LivePoint> = serde_json::from_str(data.trim()).unwrap();
     assert_eq!(points, [LivePoint { end_ms: now, duration_ms: 12.5, error: false, service: "live".into() }]);
 }
+
+/// Selecting hitmap cells by index lists exactly the transactions the hitmap counted in them, also at
+/// cell edges where millisecond bounds recomputed from the grid would be off by one.
+#[tokio::test]
+async fn cell_selection_matches_hitmap_counts_exactly() {
+    let app = TestApp::new().await;
+    let to = now_ms() - 5_000;
+    let from = to - 10_000;
+    // 3 columns of 3 333.3 ms: ends at the rounded column starts are the edge cases.
+    let ends = [from, from + 3333, from + 3334, from + 6666, from + 6667, to - 1];
+    let durations = [0.0, 0.4, 1.0, 50.0, 714.2857142857143, 1234.5678, 4999.9, 5000.0, 7000.0];
+    let mut spans = Vec::new();
+    let mut id = 0;
+    for &e in &ends {
+        for &d in &durations {
+            id += 1;
+            spans.push(server_span(id, 1, "GET /edge", e, d));
+        }
+    }
+    assert_eq!(app.post_proto(&request("edge", spans)).await.0, StatusCode::OK);
+    for scale in ["linear", "log"] {
+        let g = format!("from={from}&to={to}&cols=3&rows=7&ymax=5000&scale={scale}");
+        let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{g}")).await;
+        assert_eq!(h.total, (ends.len() * durations.len()) as u64);
+        let mut listed = 0;
+        for col in 0..3 {
+            for row in 0..=7 {
+                let i = h.grid.index(col, row);
+                let page: TransactionPage = app
+                    .get_ok(&format!("/api/v1/transactions?{g}&col_from={col}&col_to={col}&row_from={row}&row_to={row}&limit=1000"))
+                    .await;
+                assert_eq!(page.total, (h.ok[i] + h.err[i]) as u64, "{scale} cell ({col}, {row})");
+                listed += page.total;
+            }
+        }
+        assert_eq!(listed, h.total);
+        // A rectangle: the ≥ max band over all columns.
+        let page: TransactionPage = app.get_ok(&format!("/api/v1/transactions?{g}&row_from=7")).await;
+        assert_eq!(page.total, 2 * ends.len() as u64, "5000 and 7000 ms are at or above ymax");
+    }
+    let (s, v) = app.get(&format!("/api/v1/transactions?from={from}&to={to}&cols=3&col_from=2&col_to=3")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _) = app.get(&format!("/api/v1/transactions?from={from}&to={to}&rows=7&row_from=8")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

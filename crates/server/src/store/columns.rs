@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use sightline_model::{Grid, Hitmap, Order, ServiceSummary, Status};
 
-use super::{QueryError, SeriesQuery, TxBucket, TxFilter, TxSeries};
+use super::{CellRange, QueryError, SeriesQuery, TxBucket, TxFilter, TxSeries};
 
 const MINUTE_MS: i64 = 60_000;
 /// Most `series × buckets` one [`Columns::series`] call builds (~56 bytes each): bounds the memory a
@@ -159,6 +159,7 @@ struct Compiled {
     service: Option<u32>,
     endpoint: Option<u32>,
     status: Option<bool>,
+    cells: Option<CellRange>,
 }
 
 impl Compiled {
@@ -173,6 +174,12 @@ impl Compiled {
             && self.service.is_none_or(|s| b.service[i] == s)
             && self.endpoint.is_none_or(|e| b.endpoint[i] == e)
             && self.status.is_none_or(|e| b.error[i] == e)
+            && self.cells.is_none_or(|c| {
+                c.grid.col_of(end).is_some_and(|col| col >= c.cols.0 && col <= c.cols.1) && {
+                    let row = c.grid.row_of(d);
+                    row >= c.rows.0 && row <= c.rows.1
+                }
+            })
     }
 }
 
@@ -252,14 +259,19 @@ impl Columns {
             Some(e) => Some(self.endpoints.get(e)?),
             None => None,
         };
+        let (from, to) = match &f.cells {
+            Some(c) => (f.from.max(c.grid.from), f.to.min(c.grid.to)),
+            None => (f.from, f.to),
+        };
         Some(Compiled {
-            from: f.from,
-            to: f.to,
+            from,
+            to,
             min_ms: f.min_ms,
             max_ms: f.max_ms.unwrap_or(f64::INFINITY),
             service,
             endpoint,
             status: f.status.map(|s| s == Status::Error),
+            cells: f.cells,
         })
     }
 
