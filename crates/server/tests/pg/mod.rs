@@ -40,6 +40,11 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new() -> Self {
+        Self::with_conf("")
+    }
+
+    /// Like [`Cluster::new`], with extra `postgresql.conf` lines (later lines win).
+    pub fn with_conf(extra: &str) -> Self {
         let bin = pg_bin();
         let dir = tempfile::tempdir().unwrap();
         // PostgreSQL refuses to run as root: as root, run it as the `postgres` OS user.
@@ -62,6 +67,8 @@ impl Cluster {
         );
         let mut s = fs::read_to_string(c.data().join("postgresql.conf")).unwrap();
         s.push_str(&conf);
+        s.push_str(extra);
+        s.push('\n');
         fs::write(c.data().join("postgresql.conf"), s).unwrap();
         c.start();
         c
