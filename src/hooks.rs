@@ -1,11 +1,15 @@
 //! Browser behaviour as small `use_*` hooks (leptos-use style), one file each.
 
+mod use_copy_to_clipboard;
 mod use_event_stream;
 mod use_hitmap_canvas;
 mod use_server_health;
 mod use_time_range;
+mod use_virtual_list;
 
+pub use use_copy_to_clipboard::*;
 pub use use_event_stream::*;
 pub use use_hitmap_canvas::*;
 pub use use_server_health::*;
 pub use use_time_range::*;
+pub use use_virtual_list::*;

@@ -144,6 +144,9 @@ async fn unreachable_server_is_announced_and_recovery_is_noticed() {
 
     server.kill();
     b.wait_text("[data-testid=server-unreachable]", |t| t.contains("Cannot reach the Sightline server")).await;
+    // A view loaded now says why it is empty instead of showing nothing.
+    b.find("[data-testid=range-1h]").await.click().await.unwrap();
+    b.wait_text("[data-testid=page-apm] [data-testid=error]", |t| t.contains("cannot reach the Sightline server")).await;
 
     server.spawn().await;
     b.wait_js("!document.querySelector('[data-testid=server-unreachable]')").await;

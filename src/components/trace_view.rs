@@ -21,16 +21,10 @@ use crate::api;
 use crate::components::error_view::ErrorList;
 use crate::format::{clock, datetime_local, duration};
 
-// Hooks of this view; they move to `crate::hooks` once that module lists them.
-#[path = "../hooks/use_copy_to_clipboard.rs"]
-#[allow(dead_code)]
-mod use_copy_to_clipboard;
-#[path = "../hooks/use_virtual_list.rs"]
-#[allow(dead_code)]
-mod use_virtual_list;
-
-use use_copy_to_clipboard::{use_copy_to_clipboard, CopyState, UseCopyToClipboardReturn};
-use use_virtual_list::{use_virtual_list_with_options, when_laid_out, UseVirtualListOptions, UseVirtualListReturn};
+use crate::hooks::{
+    use_copy_to_clipboard, use_virtual_list_with_options, when_laid_out, CopyState, UseCopyToClipboardReturn,
+    UseVirtualListOptions, UseVirtualListReturn,
+};
 
 /// Height of one waterfall row in px: must equal `.wf-row { height }` in style/trace.css.
 const ROW_HEIGHT_PX: f64 = 26.0;
@@ -831,7 +825,7 @@ mod tests {
 
     #[test]
     fn virtual_range_covers_the_viewport_plus_overscan() {
-        use use_virtual_list::visible_range;
+        use crate::hooks::visible_range;
         assert_eq!(visible_range(10_000, 0.0, 600.0, 26.0, 12), (0, 36));
         assert_eq!(visible_range(10_000, 26.0 * 5000.0, 600.0, 26.0, 12), (4988, 5036));
         assert_eq!(visible_range(10_000, 26.0 * 10_000.0, 600.0, 26.0, 12), (9988, 10_000));

@@ -150,7 +150,10 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
                     </div>
                     <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
                         <Transition fallback=|| ()>
-                            {move || Suspend::new(async move { fetched.await.map(|_| ()) })}
+                            // An element around the Suspend gives the boundary something to replace.
+                            <div class="hitmap-status">
+                                {move || Suspend::new(async move { fetched.await.map(|_| ()) })}
+                            </div>
                         </Transition>
                     </ErrorBoundary>
                     <HitmapChart hitmap=hitmap selection=selection on_select=on_select />
@@ -231,6 +234,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
             </div>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
+                    <div>
                     {move || {
                         let open = open.clone();
                         Suspend::new(async move {
@@ -284,6 +288,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
                             })
                         })
                     }}
+                    </div>
                 </ErrorBoundary>
             </Transition>
         </div>
@@ -313,6 +318,7 @@ fn ServiceSummary(tr: UseTimeRangeReturn) -> impl IntoView {
             <div class="panel-head"><h2>"Services"</h2></div>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
+                    <div>
                     {move || {
                         let set_query = set_query.clone();
                         Suspend::new(async move {
@@ -339,6 +345,7 @@ fn ServiceSummary(tr: UseTimeRangeReturn) -> impl IntoView {
                             })
                         })
                     }}
+                    </div>
                 </ErrorBoundary>
             </Transition>
         </div>
@@ -360,6 +367,7 @@ fn ActivePanel(tr: UseTimeRangeReturn) -> impl IntoView {
             <div class="panel-head"><h2>"Active transactions"</h2></div>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
+                    <div>
                     {move || {
                         let set_query = set_query.clone();
                         Suspend::new(async move {
@@ -391,6 +399,7 @@ fn ActivePanel(tr: UseTimeRangeReturn) -> impl IntoView {
                             })
                         })
                     }}
+                    </div>
                 </ErrorBoundary>
             </Transition>
         </div>
