@@ -390,7 +390,12 @@ fn SessionsTable(id: String, at: Memo<Option<i64>>, tick: RwSignal<u32>) -> impl
                                             move || if open() { full.clone() } else { short(&full) }
                                         }</div>
                                     </td>
-                                    <td class="small">{s.state.clone().unwrap_or_default()}<div class="muted">{wait}{blocked}</div></td>
+                                    <td class="small">{s.state.clone().unwrap_or_default()}<div class="muted">{wait}{blocked}</div>
+                                        {s.trace_id.clone().map(|t| view! {
+                                            // The APM page opens a trace from `?trace=`: the session's statement came from it.
+                                            <a data-testid="session-trace" href=format!("/apm?trace={t}") on:click=|e| e.stop_propagation()>"trace"</a>
+                                        })}
+                                    </td>
                                     <td class="num">{duration(s.elapsed_ms)}</td>
                                 </tr>
                             }

@@ -84,6 +84,12 @@ pub struct DbSession {
     pub query: Option<String>,
     /// Pids this session waits for (`pg_blocking_pids`), empty when not blocked.
     pub blocked_by: Vec<i32>,
+    /// Trace and span of the statement when its text carries a W3C `traceparent` comment (sqlcommenter
+    /// style, `/*traceparent='00-…-…-01'*/`): the link from this session to the APM trace that ran it.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    #[serde(default)]
+    pub span_id: Option<String>,
 }
 
 /// The wait class of an active session that waits for nothing: it is on CPU (or about to be).
@@ -197,6 +203,25 @@ pub struct DbStatements {
     pub hint: Option<String>,
     /// Top statements by total time in the window, at most `limit`.
     pub statements: Vec<DbStatement>,
+}
+
+/// One sample in which a session was running a statement of the asked trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbTraceMatch {
+    pub instance: String,
+    /// The instance's shown name (`user@host:port/db`).
+    pub instance_name: String,
+    /// Sample time (ms).
+    pub at: i64,
+    pub session: DbSession,
+}
+
+/// Answer of `GET /api/v1/db/traces/{trace_id}`: the database side of a trace, sample by sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbTraceSessions {
+    pub trace_id: String,
+    /// Oldest first, at most 500.
+    pub matches: Vec<DbTraceMatch>,
 }
 
 /// Answer of `GET /api/v1/db/instances/{id}/samples?from=&to=`: stored sample times, for a replay slider.

@@ -8,6 +8,7 @@
 //! - `GET/POST /api/v1/boards`, `GET/PUT/DELETE /api/v1/boards/{id}` → flex boards (409 on a stale save)
 //! - `GET  /api/v1/boards/{id}/versions[/{n}]`, `POST …/versions/{n}/restore`, `GET /api/v1/boards/templates`
 //! - `GET  /api/v1/db/instances`              → monitored PostgreSQL instances and their health
+//! - `GET  /api/v1/db/traces/{trace_id}`       → database sessions that ran statements of a trace (`traceparent` comment)
 //! - `GET  /api/v1/db/instances/{id}/…`        → `sessions`, `locks` (`?at=`), `metrics`, `statements`, `samples` (`?from=&to=`)
 //! - `GET  /api/v1/metrics`, `/api/v1/metrics/query` → metric catalogue, series aggregated on the server
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
@@ -51,6 +52,7 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
         .route("/db/instances/{id}/metrics", get(api::db::metrics))
         .route("/db/instances/{id}/statements", get(api::db::statements))
         .route("/db/instances/{id}/samples", get(api::db::samples))
+        .route("/db/traces/{trace_id}", get(api::db::trace_sessions))
         .fallback(api_not_found);
     // The OTLP handler enforces its own (configurable, decompressed) limit while reading the body.
     let otlp = Router::new()

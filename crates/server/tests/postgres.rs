@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sightline_model::{DbInstance, DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus};
+use sightline_model::{DbInstance, DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceSessions};
 use tokio_postgres::{Client, NoTls};
 
 mod pg;
@@ -265,6 +265,30 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     let none: DbStatements = sl.get(&format!("/api/v1/db/instances/{nostats_id}/statements")).await;
     assert!(!none.available && none.statements.is_empty());
     assert!(none.hint.as_deref().unwrap().contains("CREATE EXTENSION pg_stat_statements"), "{none:?}");
+
+    // A statement carrying a sqlcommenter-style traceparent: found by its trace id, with its span.
+    let traced = connect(&cluster, "payment-service").await;
+    let traced_pid: i32 = traced.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let sql = "/*controller='pay',traceparent='00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'*/ SELECT pg_sleep(1.5)";
+    let running = tokio::spawn(async move { traced.batch_execute(sql).await });
+    let found = sl
+        .wait_for(10, "the traced statement to be found by its trace id", || async move {
+            let t: DbTraceSessions = s.get("/api/v1/db/traces/4BF92F3577B34DA6A3CE929D0E0E4736").await;
+            (!t.matches.is_empty()).then_some(t)
+        })
+        .await;
+    let m = &found.matches[0];
+    assert_eq!(found.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(m.instance, id);
+    assert_eq!(m.session.pid, traced_pid);
+    assert_eq!(m.session.span_id.as_deref(), Some("00f067aa0ba902b7"));
+    assert_eq!(m.session.application_name.as_deref(), Some("payment-service"));
+    assert_eq!(m.session.wait_event.as_deref(), Some("PgSleep"));
+    running.await.unwrap().unwrap();
+    let none: DbTraceSessions = sl.get("/api/v1/db/traces/0af7651916cd43dd8448eb211c80319c").await;
+    assert!(none.matches.is_empty());
+    let r = reqwest::get(format!("{}/api/v1/db/traces/not-a-trace", sl.base)).await.unwrap();
+    assert_eq!(r.status(), 400);
 
     // Stop the cluster: down, since when, why (no password); start it: up and sampling again.
     drop(holder);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use sightline_model::{DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements};
+use sightline_model::{DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbTraceSessions};
 
 use crate::collect::postgres::Instance;
 use crate::error::{ApiResult, AppError, Path, Query};
@@ -45,6 +45,17 @@ impl WindowParams {
 
 fn instance(state: &AppState, id: &str) -> Result<Arc<Instance>, AppError> {
     state.db.instance(id).cloned().ok_or_else(|| AppError::NotFound(format!("no monitored database instance {id:?}")))
+}
+
+/// Most matches `GET /api/v1/db/traces/{trace_id}` returns.
+pub const MAX_TRACE_MATCHES: usize = 500;
+
+/// The sessions that ran statements of a trace (matched by their `traceparent` comment), sample by sample.
+pub async fn trace_sessions(State(state): State<AppState>, Path(trace_id): Path<String>) -> ApiResult<DbTraceSessions> {
+    if trace_id.len() != 32 || !trace_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest(format!("trace id must be 32 hex characters, not {trace_id:?}")));
+    }
+    Ok(Json(state.db.trace_sessions(&trace_id, MAX_TRACE_MATCHES)))
 }
 
 /// Every monitored instance with its health.

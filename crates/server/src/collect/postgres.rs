@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use sightline_model::{
-    DbDatabaseSize, DbInstance, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus,
+    DbDatabaseSize, DbInstance, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceMatch,
+    DbTraceSessions,
 };
 use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
@@ -142,6 +143,29 @@ impl DbHub {
 
     pub fn list(&self) -> Vec<DbInstance> {
         self.instances.iter().map(|i| i.summary()).collect()
+    }
+
+    /// Every stored sample, on every instance, of a session running a statement of `trace_id` (oldest first
+    /// per instance, at most `limit`): the database side of an APM trace.
+    pub fn trace_sessions(&self, trace_id: &str, limit: usize) -> DbTraceSessions {
+        let trace_id = trace_id.to_ascii_lowercase();
+        let mut matches = Vec::new();
+        for inst in &self.instances {
+            let l = inst.live();
+            for s in l.history.range(i64::MIN, i64::MAX) {
+                for session in s.sessions.iter().filter(|x| x.trace_id.as_deref() == Some(trace_id.as_str())) {
+                    if matches.len() < limit {
+                        matches.push(DbTraceMatch {
+                            instance: inst.id.clone(),
+                            instance_name: inst.name.clone(),
+                            at: s.t,
+                            session: session.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        DbTraceSessions { trace_id, matches }
     }
 }
 

@@ -253,6 +253,8 @@ mod tests {
             elapsed_ms: 0.0,
             query: Some(query.into()),
             blocked_by: vec![],
+            trace_id: None,
+            span_id: None,
         }
     }
 

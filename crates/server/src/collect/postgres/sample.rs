@@ -312,6 +312,9 @@ fn session(r: &Row) -> DbSession {
         None if active => CPU_CLASS.to_string(),
         None => state.clone().unwrap_or_else(|| "unknown".into()),
     };
+    let query: Option<String> =
+        r.get::<_, Option<String>>(13).filter(|q| !q.is_empty()).map(|q| truncate_utf8(q, MAX_QUERY_BYTES));
+    let (trace_id, span_id) = query.as_deref().and_then(traceparent).unzip();
     DbSession {
         pid: r.get(0),
         user: r.get(1),
@@ -327,9 +330,30 @@ fn session(r: &Row) -> DbSession {
         xact_start: r.get(10),
         query_start: r.get(11),
         elapsed_ms: if active { r.get::<_, Option<f64>>(12).unwrap_or(0.0).max(0.0) } else { 0.0 },
-        query: r.get::<_, Option<String>>(13).filter(|q| !q.is_empty()).map(|q| truncate_utf8(q, MAX_QUERY_BYTES)),
+        query,
         blocked_by: r.get::<_, Option<Vec<i32>>>(14).unwrap_or_default(),
+        trace_id,
+        span_id,
     }
+}
+
+/// Trace and span ids (lower-case hex) of a `traceparent='00-<32 hex>-<16 hex>-<2 hex>'` comment in a
+/// statement, as sqlcommenter-style instrumentation adds it. All-zero ids are invalid and ignored.
+pub fn traceparent(query: &str) -> Option<(String, String)> {
+    let i = query.find("traceparent=")?;
+    let rest = query[i + "traceparent=".len()..].trim_start_matches(['\'', '"']);
+    // sqlcommenter URL-encodes values; a traceparent only has hex and '-', which it leaves alone.
+    let v = rest.get(..55)?;
+    let parts: Vec<&str> = v.split('-').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if parts.len() != 4 || !hex(parts[0], 2) || !hex(parts[1], 32) || !hex(parts[2], 16) || !hex(parts[3], 2) {
+        return None;
+    }
+    let zero = |s: &str| s.bytes().all(|b| b == b'0');
+    if parts[0].eq_ignore_ascii_case("ff") || zero(parts[1]) || zero(parts[2]) {
+        return None;
+    }
+    Some((parts[1].to_ascii_lowercase(), parts[2].to_ascii_lowercase()))
 }
 
 /// Every backend but ours. `pg_blocking_pids` takes the lock manager's locks, so it is only asked for
@@ -371,7 +395,20 @@ const EXTENSION: &str = "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN 
 
 #[cfg(test)]
 mod tests {
-    use super::truncate_utf8;
+    use super::{traceparent, truncate_utf8};
+
+    #[test]
+    fn traceparent_comments_are_recognised() {
+        let q = "SELECT 1 /*controller='pay',traceparent='00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01'*/";
+        assert_eq!(
+            traceparent(q),
+            Some(("4bf92f3577b34da6a3ce929d0e0e4736".into(), "00f067aa0ba902b7".into()))
+        );
+        assert_eq!(traceparent("SELECT 1"), None);
+        assert_eq!(traceparent("/*traceparent='00-00000000000000000000000000000000-00f067aa0ba902b7-01'*/"), None);
+        assert_eq!(traceparent("/*traceparent='00-4bf92f35-00f067aa0ba902b7-01'*/"), None);
+        assert_eq!(traceparent("/*traceparent='00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"), None);
+    }
 
     #[test]
     fn truncation_never_splits_a_character() {
