@@ -59,6 +59,7 @@ impl AppState {
 
     /// Flushes what must be flushed before the process exits.
     pub async fn shutdown(&self) {
+        self.db.flush();
         if let Err(e) = self.store.flush() {
             tracing::error!(error = %e, "flushing the store at shutdown failed");
         }

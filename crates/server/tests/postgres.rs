@@ -141,7 +141,8 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     let url = format!("postgres://monitor:{PASSWORD}@127.0.0.1:{port}/postgres");
     let bad = format!("postgres://monitor:{WRONG_PASSWORD}@127.0.0.1:{port}/postgres");
     let nostats = format!("postgres://monitor:{PASSWORD}@127.0.0.1:{port}/nostats");
-    let sl = Sightline::start(work.path(), &[url, bad, nostats]);
+    let urls = [url, bad, nostats];
+    let sl = Sightline::start(work.path(), &urls);
     let id = format!("127.0.0.1-{port}-postgres");
     let bad_id = format!("{id}-2");
     let nostats_id = format!("127.0.0.1-{port}-nostats");
@@ -334,5 +335,14 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     let log = fs::read_to_string(&sl.log).unwrap();
     assert!(log.contains("PostgreSQL instance is down"), "transitions are logged:\n{log}");
     assert!(!log.contains(PASSWORD) && !log.contains(WRONG_PASSWORD), "the log leaks a password:\n{log}");
+
+    // The history survives a restart of Sightline (even a kill -9): the lock tree is still replayable.
+    drop(sl);
+    let sl = Sightline::start(work.path(), &urls);
+    let past: DbLocks = sl.get(&format!("/api/v1/db/instances/{id}/locks?at={lock_at}")).await;
+    assert_eq!(past.at, Some(lock_at), "the stored sample is back after the restart");
+    assert!(past.roots.iter().any(|r| r.pid == holder_pid && r.waiters.iter().any(|w| w.pid == waiter_pid)), "{past:?}");
+    let st: DbStatements = sl.get(&format!("/api/v1/db/instances/{id}/statements?from={started}&to={to}")).await;
+    assert!(st.statements.iter().any(|s| s.query.contains("UPDATE pgbench_accounts")), "statement history too");
     eprintln!("postgres integration test took {:.1} s", t0.elapsed().as_secs_f64());
 }

@@ -6,9 +6,11 @@
 //! The URL's password lives only in the parsed connection config: instances are shown by [`Instance::name`]
 //! (`user@host:port/db`) and errors pass through [`Instance::scrub`] before they are logged or stored.
 
+pub mod durable;
 pub mod history;
 pub mod sample;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +39,8 @@ const HISTORY_MAX_BYTES: usize = 64 << 20;
 pub struct DbHub {
     instances: Vec<Arc<Instance>>,
     interval: Duration,
+    /// `<data_dir>/postgres`, opened only when an instance is configured.
+    store: Option<Arc<durable::SampleStore>>,
 }
 
 /// One monitored instance: its connection settings (secret) and what the collector last saw.
@@ -48,6 +52,10 @@ pub struct Instance {
     config: Config,
     password: Option<String>,
     live: Mutex<Live>,
+    /// Where samples are also written, so history survives a restart.
+    store: Option<Arc<durable::SampleStore>>,
+    max_age_ms: i64,
+    recorded: AtomicU64,
 }
 
 /// Mutable view of an instance, updated by its collector.
@@ -100,21 +108,47 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 impl DbHub {
-    /// Parses the configured URLs; nothing connects until [`DbHub::spawn`].
+    /// Parses the configured URLs and reloads their stored history; nothing connects until [`DbHub::spawn`].
     pub fn new(args: &ServeArgs) -> anyhow::Result<Self> {
+        let urls: Vec<&PgUrl> = args.postgres.iter().filter(|u| !u.0.is_empty()).collect();
+        let store = match urls.is_empty() {
+            true => None,
+            false => Some(Arc::new(durable::SampleStore::open(&args.data_dir.join("postgres"))?)),
+        };
+        let max_age_ms = args.pg_history_minutes as i64 * 60_000;
         let mut instances: Vec<Arc<Instance>> = Vec::new();
-        for (i, url) in args.postgres.iter().filter(|u| !u.0.is_empty()).enumerate() {
-            let mut inst = Instance::parse(args.pg_history_minutes as i64 * 60_000, &url.0)?;
+        for (i, url) in urls.into_iter().enumerate() {
+            let mut inst = Instance::parse(max_age_ms, &url.0)?;
+            inst.store = store.clone();
             let base = inst.id.clone();
             let mut n = 2;
             while instances.iter().any(|o| o.id == inst.id) {
                 inst.id = format!("{base}-{n}");
                 n += 1;
             }
+            if let Some(st) = &store {
+                let samples = st.load(&inst.id, now_ms() - max_age_ms)?;
+                let mut l = inst.live();
+                for s in samples {
+                    l.history.push(s);
+                }
+                if !l.history.is_empty() {
+                    tracing::info!(instance = %inst.id, samples = l.history.len(), "reloaded stored PostgreSQL samples");
+                }
+            }
             tracing::info!(instance = %inst.id, name = %inst.name, n = i + 1, "monitoring PostgreSQL");
             instances.push(Arc::new(inst));
         }
-        Ok(DbHub { instances, interval: Duration::from_millis(args.pg_interval_ms.max(100)) })
+        Ok(DbHub { instances, interval: Duration::from_millis(args.pg_interval_ms.max(100)), store })
+    }
+
+    /// Makes the stored samples durable; called at shutdown.
+    pub fn flush(&self) {
+        if let Some(st) = &self.store {
+            if let Err(e) = st.flush() {
+                tracing::error!(error = ?e, "flushing the PostgreSQL samples failed");
+            }
+        }
     }
 
     /// Starts one collector task per instance; they run until the runtime stops.
@@ -208,6 +242,9 @@ impl Instance {
                 statements: Statements::Missing("not connected yet".into()),
                 history: History::new(max_age_ms, HISTORY_MAX_BYTES),
             }),
+            store: None,
+            max_age_ms,
+            recorded: AtomicU64::new(0),
         })
     }
 
@@ -327,6 +364,17 @@ impl Instance {
     }
 
     fn record(&self, sample: Sample, conn: &Conn) {
+        if let Some(st) = &self.store {
+            if let Err(e) = st.put(&self.id, &sample) {
+                tracing::warn!(instance = %self.id, error = ?e, "storing a PostgreSQL sample failed");
+            }
+            // The age bound on disk, now and then (a range delete of what fell out of the window).
+            if self.recorded.fetch_add(1, Ordering::Relaxed) % 300 == 0 {
+                if let Err(e) = st.expire(&self.id, sample.t - self.max_age_ms) {
+                    tracing::warn!(instance = %self.id, error = ?e, "expiring stored PostgreSQL samples failed");
+                }
+            }
+        }
         let mut l = self.live();
         l.statements = conn.statements.clone();
         l.databases = conn.databases.clone();
