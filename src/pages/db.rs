@@ -391,6 +391,12 @@ fn SessionsTable(id: String, at: Memo<Option<i64>>, tick: RwSignal<u32>) -> impl
                                         }</div>
                                     </td>
                                     <td class="small">{s.state.clone().unwrap_or_default()}<div class="muted">{wait}{blocked}</div>
+                                        {s.host_rss_bytes.map(|rss| view! {
+                                            <div class="muted" data-testid="session-host" title="the backend process on this machine">
+                                                {s.host_cpu_percent.map(|c| format!("CPU {c:.0} % · ")).unwrap_or_default()}
+                                                {format!("RSS {:.0} MB", rss as f64 / 1048576.0)}
+                                            </div>
+                                        })}
                                         {s.trace_id.clone().map(|t| view! {
                                             // The APM page opens a trace from `?trace=`: the session's statement came from it.
                                             <a data-testid="session-trace" href=format!("/apm?trace={t}") on:click=|e| e.stop_propagation()>"trace"</a>

@@ -90,6 +90,13 @@ pub struct DbSession {
     pub trace_id: Option<String>,
     #[serde(default)]
     pub span_id: Option<String>,
+    /// CPU of the backend process since the previous sample (% of one core), when the instance runs on
+    /// Sightline's own machine (read from `/proc`); `None` elsewhere or on the first sample of a session.
+    #[serde(default)]
+    pub host_cpu_percent: Option<f64>,
+    /// Resident memory of the backend process (bytes), local instances only.
+    #[serde(default)]
+    pub host_rss_bytes: Option<u64>,
 }
 
 /// The wait class of an active session that waits for nothing: it is on CPU (or about to be).

@@ -213,6 +213,15 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     let hs = sessions.sessions.iter().find(|s| s.pid == holder_pid).expect("the blocker is listed");
     assert!(hs.xact_start.is_some());
     assert!(sessions.sessions.iter().all(|s| s.application_name.as_deref() != Some("sightline")), "our own session is not shown");
+    // The cluster runs on this machine: its backends' processes are read from /proc.
+    assert!(ws.host_rss_bytes.is_some_and(|b| b > 1 << 20), "resident memory of the local backend: {ws:?}");
+    let cpu = sl
+        .wait_for(5, "the holder's CPU, once it was seen in two samples", || async move {
+            let s: DbSessions = s.get(&format!("/api/v1/db/instances/{idr}/sessions")).await;
+            s.sessions.iter().find(|x| x.pid == holder_pid)?.host_cpu_percent
+        })
+        .await;
+    assert!((0.0..=200.0).contains(&cpu), "{cpu}");
 
     // End the conflict: the waiter finishes, the live tree empties, the past one is still there.
     tokio::time::sleep(Duration::from_millis(600)).await;

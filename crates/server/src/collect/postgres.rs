@@ -56,6 +56,8 @@ pub struct Instance {
     store: Option<Arc<durable::SampleStore>>,
     max_age_ms: i64,
     recorded: AtomicU64,
+    /// Loopback or unix socket: the backends are processes of this machine (verified per pid in `/proc`).
+    local: bool,
 }
 
 /// Mutable view of an instance, updated by its collector.
@@ -245,6 +247,7 @@ impl Instance {
             store: None,
             max_age_ms,
             recorded: AtomicU64::new(0),
+            local: host.starts_with('/') || matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1"),
         })
     }
 
@@ -396,7 +399,9 @@ impl Instance {
                 *reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg);
             }
         });
-        Ok((Conn::new(client).await.map_err(|e| describe(&e))?, ended))
+        let mut conn = Conn::new(client).await.map_err(|e| describe(&e))?;
+        conn.local = self.local;
+        Ok((conn, ended))
     }
 }
 

@@ -255,6 +255,8 @@ mod tests {
             blocked_by: vec![],
             trace_id: None,
             span_id: None,
+            host_cpu_percent: None,
+            host_rss_bytes: None,
         }
     }
 

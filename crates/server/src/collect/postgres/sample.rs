@@ -54,6 +54,10 @@ pub struct Conn {
     /// True when the last `statements()` call produced deltas against a previous snapshot.
     statements_deltas: bool,
     pub statements: Statements,
+    /// The instance runs on this machine (loopback or unix socket): backends can be read from `/proc`.
+    pub local: bool,
+    /// Per pid: backend start, CPU ticks and sample time at the previous sample, for CPU deltas.
+    proc_prev: HashMap<i32, (Option<i64>, u64, i64)>,
     sizes_at: i64,
     pub databases: Vec<DbDatabaseSize>,
 }
@@ -94,6 +98,8 @@ impl Conn {
             query_texts: HashMap::new(),
             statements_deltas: false,
             statements: Statements::Missing(String::new()),
+            local: false,
+            proc_prev: HashMap::new(),
             sizes_at: i64::MIN,
             databases: Vec::new(),
         })
@@ -141,6 +147,21 @@ impl Conn {
             }
         }
         sessions.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms).then(a.pid.cmp(&b.pid)));
+        if self.local {
+            let mut seen = HashMap::new();
+            for s in &mut sessions {
+                let Some((ticks, rss)) = local_proc(s.pid) else { continue };
+                s.host_rss_bytes = Some(rss);
+                // Same pid and backend start: the same session, so the tick delta is its CPU since then.
+                if let Some(&(start, prev, pt)) = self.proc_prev.get(&s.pid) {
+                    if start == s.backend_start && t > pt && ticks >= prev {
+                        s.host_cpu_percent = Some((ticks - prev) as f64 / USER_HZ / ((t - pt) as f64 / 1000.0) * 100.0);
+                    }
+                }
+                seen.insert(s.pid, (s.backend_start, ticks, t));
+            }
+            self.proc_prev = seen;
+        }
 
         let mut active_by_class = BTreeMap::new();
         let mut total_runtime_ms = 0.0;
@@ -334,7 +355,28 @@ fn session(r: &Row) -> DbSession {
         blocked_by: r.get::<_, Option<Vec<i32>>>(14).unwrap_or_default(),
         trace_id,
         span_id,
+        host_cpu_percent: None,
+        host_rss_bytes: None,
     }
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on every Linux architecture we run on).
+const USER_HZ: f64 = 100.0;
+
+/// CPU ticks (utime + stime) and resident bytes of a local PostgreSQL backend, or `None` when the pid is
+/// not a `postgres` process here (the instance is elsewhere, e.g. behind a forwarded port or in a container).
+fn local_proc(pid: i32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    if &stat[open + 1..close] != "postgres" {
+        return None;
+    }
+    let f: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((ticks, kb * 1024))
 }
 
 /// Trace and span ids (lower-case hex) of a `traceparent='00-<32 hex>-<16 hex>-<2 hex>'` comment in a
