@@ -16,11 +16,12 @@ pub struct UseEventStreamReturn {
 }
 
 /// Opens an `EventSource` on `url` whenever it is `Some`, re-opening when it changes, closing on
-/// cleanup. `on_message(event_name, data)` gets every message; the browser reconnects by itself after
+/// cleanup. `on_message(event_name, id, data)` gets every message (`id` is the SSE `id:` field, empty
+/// when the server sent none); the browser reconnects by itself after
 /// errors, and `on_reconnect` is called then so the caller can refetch what it may have missed.
 pub fn use_event_stream(
     url: Signal<Option<String>>,
-    on_message: impl Fn(&str, String) + 'static,
+    on_message: impl Fn(&str, &str, String) + 'static,
     on_reconnect: impl Fn() + 'static,
     named_events: &'static [&'static str],
 ) -> UseEventStreamReturn {
@@ -66,8 +67,10 @@ pub fn use_event_stream(
             listen(
                 name,
                 Closure::new(move |e: web_sys::Event| {
-                    if let Some(data) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) {
-                        on_message(&event, data);
+                    if let Some(m) = e.dyn_ref::<MessageEvent>() {
+                        if let Some(data) = m.data().as_string() {
+                            on_message(&event, &m.last_event_id(), data);
+                        }
                     }
                 }),
             );

@@ -25,6 +25,15 @@ const DEFAULT_YMAX: f64 = 5_000.0;
 /// Running longer than this is highlighted in the active list.
 const LONG_RUNNING_MS: f64 = 3_000.0;
 
+/// Stream batches remembered for a snapshot still on its way (a few seconds of demo traffic).
+const RECENT_BATCHES: usize = 512;
+
+fn add_points(h: &mut Hitmap, points: &[LivePoint]) {
+    for p in points {
+        h.add(p.end_ms, p.duration_ms, p.error);
+    }
+}
+
 /// `from,to,min_ms,max_ms` ⇄ [`Selection`]; an empty `max_ms` is the open-ended top band.
 pub fn parse_selection(s: &str) -> Option<Selection> {
     let mut it = s.split(',');
@@ -61,8 +70,12 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     });
     let fetched = LocalResource::new(move || api::hitmap(params.get()));
     let hitmap = RwSignal::new(None::<Hitmap>);
+    // The last stream batches, kept so a snapshot that arrives after them still gets the ones it lacks.
+    let recent = StoredValue::new_local(std::collections::VecDeque::<(u64, Vec<LivePoint>)>::new());
     Effect::new(move |_| {
-        if let Some(Ok(h)) = fetched.get() {
+        if let Some(Ok(mut h)) = fetched.get() {
+            let snapshot = h.seq;
+            recent.with_value(|r| r.iter().filter(|(seq, _)| *seq > snapshot).for_each(|(_, pts)| add_points(&mut h, pts)));
             hitmap.set(Some(h));
         }
     });
@@ -71,21 +84,26 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     });
     let stream = use_event_stream(
         stream_url.into(),
-        move |event, data| {
+        move |event, id, data| {
             if event == "lagged" {
                 fetched.refetch();
                 return;
             }
-            if let Ok(points) = serde_json::from_str::<Vec<LivePoint>>(&data) {
-                hitmap.update(|h| {
-                    if let Some(h) = h {
-                        h.advance(now_ms());
-                        for p in &points {
-                            h.add(p.end_ms, p.duration_ms, p.error);
-                        }
-                    }
-                });
-            }
+            let (Ok(seq), Ok(points)) = (id.parse::<u64>(), serde_json::from_str::<Vec<LivePoint>>(&data)) else {
+                return;
+            };
+            hitmap.update(|h| {
+                if let Some(h) = h.as_mut().filter(|h| seq > h.seq) {
+                    h.advance(now_ms());
+                    add_points(h, &points);
+                }
+            });
+            recent.update_value(|r| {
+                r.push_back((seq, points));
+                if r.len() > RECENT_BATCHES {
+                    r.pop_front();
+                }
+            });
         },
         move || fetched.refetch(),
         &["lagged"],

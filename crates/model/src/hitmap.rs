@@ -118,13 +118,17 @@ pub struct Hitmap {
     /// Transactions counted (ok + error) in the whole grid.
     pub total: u64,
     pub total_err: u64,
+    /// The live stream's sequence number this snapshot includes: stream events with a higher `id` are
+    /// not in it yet, so a client applies exactly those and counts nothing twice or not at all.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 impl Hitmap {
     /// An all-zero hitmap of this shape.
     pub fn empty(grid: Grid) -> Self {
         let n = grid.cells();
-        Hitmap { grid, ok: vec![0; n], err: vec![0; n], total: 0, total_err: 0 }
+        Hitmap { grid, ok: vec![0; n], err: vec![0; n], total: 0, total_err: 0, seq: 0 }
     }
 
     /// Counts one transaction; returns false when it falls outside the time window.
@@ -172,7 +176,8 @@ impl Hitmap {
 }
 
 /// One finished transaction as pushed by the live stream (`GET /api/v1/hitmap/live`, server-sent events,
-/// one JSON array of these per event), so the app can add it to the grid without refetching.
+/// one JSON array of these per event, the event `id` its sequence number), so the app can add it to the
+/// grid without refetching.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LivePoint {
     pub end_ms: i64,

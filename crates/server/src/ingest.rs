@@ -89,14 +89,14 @@ pub async fn accept_request(state: &AppState, request: ExportTraceServiceRequest
     let converted = convert(request);
     let accepted = converted.spans.len() as u64;
     if !converted.spans.is_empty() {
-        let points = state
+        let batch = state
             .store
             .append(converted.spans)
             .await
             .map_err(|e| AppError::Unavailable(format!("{e:#}")))?;
-        if !points.is_empty() {
+        if !batch.points.is_empty() {
             // No receiver is fine: nobody is watching live.
-            let _ = state.live.send(Arc::new(points));
+            let _ = state.live.send(Arc::new(batch));
         }
     }
     Ok(IngestOutcome {

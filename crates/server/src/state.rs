@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use sightline_model::LivePoint;
+
 use tokio::sync::broadcast;
 
 use crate::config::ServeArgs;
-use crate::store::{self, TraceStore};
+use crate::store::{self, LiveBatch, TraceStore};
 
 /// Shared server state.
 #[derive(Clone)]
@@ -15,7 +15,7 @@ pub struct AppState {
     /// Where transactions and spans live (embedded by default; a trait so a distributed backend can replace it).
     pub store: Arc<dyn TraceStore>,
     /// Newly stored transactions, fanned out to live hitmap streams.
-    pub live: broadcast::Sender<Arc<Vec<LivePoint>>>,
+    pub live: broadcast::Sender<Arc<LiveBatch>>,
     /// Required bearer token for OTLP ingest, if configured. Never logged or sent to the browser.
     pub ingest_token: Option<Arc<str>>,
     /// Largest OTLP request accepted, after decompression (`SIGHTLINE_INGEST_MAX_BYTES`, default 16 MiB).

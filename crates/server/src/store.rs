@@ -132,13 +132,23 @@ pub struct RetentionReport {
     pub cutoff_ms: Option<i64>,
 }
 
+/// The new transactions of one stored request, for the live stream. `seq` numbers the commit that made
+/// them visible: a hitmap carries the `seq` its counts include (both are read under the same lock), so a
+/// live client applies exactly the batches its snapshot lacks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveBatch {
+    pub seq: u64,
+    pub points: Vec<LivePoint>,
+}
+
 /// What the rest of the server needs from storage.
 pub trait TraceStore: Send + Sync + 'static {
     /// Stores spans; the future resolves once they are durable (fsynced), and yields the hitmap points of
     /// the transactions that were new, for the live stream.
-    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<Vec<LivePoint>>>;
+    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<LiveBatch>>;
 
-    /// Counts every stored transaction ending in the grid's window (optionally of one service) into its cells.
+    /// Counts every stored transaction ending in the grid's window (optionally of one service) into its
+    /// cells; `Hitmap::seq` says which committed batches the counts include.
     fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap;
 
     /// One page of the transactions matching `query`, with the exact total.

@@ -168,6 +168,8 @@ async fn live_stream_pushes_new_transactions() {
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     let mut body = resp.into_body();
     let now = now_ms();
+    let hitmap_uri = format!("/api/v1/hitmap?from={}&to={}&service=live", now - 60_000, now + 60_000);
+    let before: Hitmap = app.get_ok(&hitmap_uri).await;
     // Another service's transaction is filtered out; ours arrives.
     assert_eq!(app.post_proto(&request("other", vec![server_span(1, 1, "GET /", now, 1.0)])).await.0, StatusCode::OK);
     assert_eq!(app.post_proto(&request("live", vec![server_span(2, 1, "GET /", now, 12.5)])).await.0, StatusCode::OK);
@@ -181,6 +183,13 @@ async fn live_stream_pushes_new_transactions() {
     let data = text.lines().find_map(|l| l.strip_prefix("data:")).expect("a data line");
     let points: Vec<LivePoint> = serde_json::from_str(data.trim()).unwrap();
     assert_eq!(points, [LivePoint { end_ms: now, duration_ms: 12.5, error: false, service: "live".into() }]);
+    // The event's id numbers the commit; a snapshot before it lacks the point, one after has it.
+    let id: u64 = text.lines().find_map(|l| l.strip_prefix("id:")).expect("an id line").trim().parse().unwrap();
+    assert!(id > before.seq, "event {id} must be newer than the earlier snapshot {}", before.seq);
+    assert_eq!(before.total, 0);
+    let after: Hitmap = app.get_ok(&hitmap_uri).await;
+    assert!(after.seq >= id, "a later snapshot ({}) includes event {id}", after.seq);
+    assert_eq!(after.total, 1);
 }
 
 /// Selecting hitmap cells by index lists exactly the transactions the hitmap counted in them, also at

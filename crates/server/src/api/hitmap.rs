@@ -73,7 +73,7 @@ pub struct LiveParams {
 }
 
 /// Server-sent events: each `data:` is a JSON array of [`LivePoint`]s for transactions just stored (one
-/// event per ingest request). A client that falls behind skips what it missed and should refetch the grid.
+/// event per ingest request), its `id:` the batch's sequence number (compare with `Hitmap::seq`). A client that falls behind skips what it missed and should refetch the grid.
 pub async fn live(
     State(state): State<AppState>,
     Query(p): Query<LiveParams>,
@@ -82,19 +82,20 @@ pub async fn live(
     let stream = BroadcastStream::new(state.live.subscribe()).filter_map(move |msg| {
         let service = service.clone();
         async move {
-            let points = match msg {
-                Ok(p) => p,
+            let batch = match msg {
+                Ok(b) => b,
                 // Lagged: tell the client so it can refetch the grid.
                 Err(_) => return Some(Ok(Event::default().event("lagged").data("{}"))),
             };
             let selected: Vec<&LivePoint> = match &service {
-                Some(s) => points.iter().filter(|p| &p.service == s).collect(),
-                None => points.iter().collect(),
+                Some(s) => batch.points.iter().filter(|p| &p.service == s).collect(),
+                None => batch.points.iter().collect(),
             };
             if selected.is_empty() {
                 return None;
             }
-            Some(Ok(Event::default().data(serde_json::to_string(&selected).unwrap_or_else(|_| "[]".into()))))
+            let data = serde_json::to_string(&selected).unwrap_or_else(|_| "[]".into());
+            Some(Ok(Event::default().id(batch.seq.to_string()).data(data)))
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())

@@ -144,6 +144,8 @@ pub struct Selection {
 /// Every stored transaction, column-wise, in per-minute blocks keyed by end minute.
 #[derive(Debug, Default)]
 pub struct Columns {
+    /// Number of the last commit whose rows are in here (see `store::LiveBatch`).
+    pub seq: u64,
     blocks: BTreeMap<i64, Block>,
     pub services: Interner,
     pub endpoints: Interner,

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use super::active::Active;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
-use super::{assemble, now_ms, QueryError, RetentionReport, SeriesQuery, TraceStore, TxQuery, TxSeries};
+use super::{assemble, now_ms, LiveBatch, QueryError, RetentionReport, SeriesQuery, TraceStore, TxQuery, TxSeries};
 
 /// Retention limits.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +58,7 @@ struct Job {
     txs: Vec<(SpanRecord, Vec<u8>)>,
     /// In-flight snapshots, encoded for the `inflight` keyspace.
     running: Vec<(SpanRecord, Vec<u8>)>,
-    done: Option<oneshot::Sender<anyhow::Result<Vec<LivePoint>>>>,
+    done: Option<oneshot::Sender<anyhow::Result<LiveBatch>>>,
 }
 
 impl Job {
@@ -201,10 +201,10 @@ impl Inner {
                 }
             }
             match self.commit(&group) {
-                Ok(points) => {
-                    for (job, p) in group.into_iter().zip(points) {
+                Ok((seq, points)) => {
+                    for (job, points) in group.into_iter().zip(points) {
                         if let Some(done) = job.done {
-                            let _ = done.send(Ok(p));
+                            let _ = done.send(Ok(LiveBatch { seq, points }));
                         }
                     }
                 }
@@ -233,7 +233,7 @@ impl Inner {
 
     /// Writes a group of requests in one batch, fsyncs once, then publishes them to the columns and the
     /// in-flight list. Returns each request's new transactions as live points.
-    fn commit(&self, group: &[Job]) -> anyhow::Result<Vec<Vec<LivePoint>>> {
+    fn commit(&self, group: &[Job]) -> anyhow::Result<(u64, Vec<Vec<LivePoint>>)> {
         let mut batch = self.db.batch();
         let mut seen_tx: HashSet<[u8; 32]> = HashSet::new();
         let mut seen_minute: HashSet<[u8; 24]> = HashSet::new();
@@ -282,12 +282,14 @@ impl Inner {
         batch.commit().context("writing the batch")?;
         self.db.persist(PersistMode::SyncData).context("fsync of the journal")?;
 
-        {
+        let seq = {
             let mut cols = self.columns.write().expect("columns lock");
             for s in new_tx.iter().flatten() {
                 cols.push(row_of(s));
             }
-        }
+            cols.seq += 1;
+            cols.seq
+        };
         {
             let now = now_ms();
             let mut active = self.active.lock().expect("active lock");
@@ -298,7 +300,7 @@ impl Inner {
                 active.report(s.clone(), now);
             }
         }
-        Ok(new_tx
+        Ok((seq, new_tx
             .into_iter()
             .map(|txs| {
                 txs.into_iter()
@@ -310,7 +312,7 @@ impl Inner {
                     })
                     .collect()
             })
-            .collect())
+            .collect()))
     }
 
     /// Removes everything that ended (transactions) or started (traces) before `cutoff_ms`, a minute boundary.
@@ -364,7 +366,7 @@ fn row_of(s: &SpanRecord) -> TxRow<'_> {
 }
 
 impl TraceStore for EmbeddedStore {
-    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<Vec<LivePoint>>> {
+    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<LiveBatch>> {
         // Prepared here, on the caller's thread, so concurrent requests encode in parallel and the single
         // committer only writes.
         // `ingest::convert` validates ids; a caller bypassing it must not be able to panic the store.
@@ -384,7 +386,10 @@ impl TraceStore for EmbeddedStore {
     }
 
     fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap {
-        self.inner.columns.read().expect("columns lock").hitmap(grid, service)
+        let cols = self.inner.columns.read().expect("columns lock");
+        let mut h = cols.hitmap(grid, service);
+        h.seq = cols.seq;
+        h
     }
 
     fn transactions(&self, query: &TxQuery) -> Result<TransactionPage, QueryError> {
@@ -505,10 +510,10 @@ mod tests {
         {
             let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
             let spans: Vec<SpanRecord> = (0..100).map(|i| tx(i, now - 3_600_000 + i as i64 * 60_000, 10)).collect();
-            let points = block_on(store.append(spans.clone())).unwrap();
+            let points = block_on(store.append(spans.clone())).unwrap().points;
             assert_eq!(points.len(), 100);
             // A retry of the same spans adds nothing.
-            assert!(block_on(store.append(spans)).unwrap().is_empty());
+            assert!(block_on(store.append(spans)).unwrap().points.is_empty());
             assert_eq!(store.transaction_count(), 100);
         }
         let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: 30 * 60_000, max_bytes: u64::MAX }).unwrap();
