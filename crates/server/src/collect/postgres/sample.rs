@@ -398,8 +398,10 @@ pub fn traceparent(query: &str) -> Option<(String, String)> {
     Some((parts[1].to_ascii_lowercase(), parts[2].to_ascii_lowercase()))
 }
 
-/// Every backend but ours. `pg_blocking_pids` takes the lock manager's locks, so it is only asked for
-/// sessions that wait for a lock.
+/// Every backend but Sightline's own: this collector's, and those of other collectors (another instance
+/// URL on the same cluster, another Sightline server) that connect as `application_name = 'sightline'`, so
+/// monitoring never shows up as load. `pg_blocking_pids` takes the lock manager's locks, so it is only
+/// asked for sessions that wait for a lock.
 const ACTIVITY: &str = "SELECT pid, usename::text, datname::text, application_name, host(client_addr), state, \
     wait_event_type, wait_event, backend_type, \
     (extract(epoch FROM backend_start) * 1000)::int8, \
@@ -408,7 +410,7 @@ const ACTIVITY: &str = "SELECT pid, usename::text, datname::text, application_na
     (extract(epoch FROM clock_timestamp() - query_start) * 1000)::float8, \
     left(query, 4096), \
     CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END \
-    FROM pg_stat_activity WHERE pid <> pg_backend_pid()";
+    FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name IS DISTINCT FROM 'sightline'";
 
 /// Ungranted locks with who blocks them. A row-lock wait is on the holder's transaction id (no relation):
 /// the relation then comes from the tuple lock the waiter already holds.
