@@ -17,15 +17,13 @@ use std::process::{exit, Command, Stdio};
 use std::time::Instant;
 
 const TRUNK_VERSION: &str = "0.21";
-const APT_PACKAGES: &[&str] = &[
-    "rustc-web",
-    "cargo-web",
-    "rust-web-src",
-    "lld-22",
-    "chromium",
-    "chromium-driver",
-    "postgresql",
-];
+const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "postgresql"];
+/// Debian's wasm-capable Rust, needed only when rustup cannot add the wasm target (no network to its
+/// dist server): std is then built from these sources.
+const APT_WASM_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-22"];
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// How long `rustup target add` may try before we fall back to Debian's toolchain.
+const RUSTUP_TIMEOUT_SECS: &str = "20";
 const PY_PACKAGES: &[&str] = &["opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"];
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -106,7 +104,11 @@ fn apt(args: &[&str]) -> Command {
 
 fn setup() -> Result {
     let t = Instant::now();
-    apt_packages()?;
+    let mut packages = APT_PACKAGES.to_vec();
+    if !rustup_wasm_target() {
+        packages.extend(APT_WASM_PACKAGES);
+    }
+    apt_packages(&packages)?;
     // The two cargo installs are independent: run them side by side.
     let wbg = wasm_bindgen_version()?;
     let mut jobs = Vec::new();
@@ -128,8 +130,38 @@ fn setup() -> Result {
     Ok(())
 }
 
-fn apt_packages() -> Result {
-    let missing: Vec<&str> = APT_PACKAGES
+/// Whether rustup's toolchain can build wasm: already has the target, or gets it within a short timeout.
+/// A failed attempt is remembered in `.tools/`, so later runs do not wait again.
+fn rustup_wasm_target() -> bool {
+    let installed = || {
+        output(Command::new("rustup").args(["target", "list", "--installed"]))
+            .is_some_and(|s| s.lines().any(|l| l.trim() == WASM_TARGET))
+    };
+    if installed() {
+        return true;
+    }
+    let marker = tools().join("rustup-wasm-unavailable");
+    if marker.exists() {
+        return false;
+    }
+    step(&format!("trying `rustup target add {WASM_TARGET}` (at most {RUSTUP_TIMEOUT_SECS} s)"));
+    let added = Command::new("timeout")
+        .args([RUSTUP_TIMEOUT_SECS, "rustup", "target", "add", WASM_TARGET])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if added && installed() {
+        return true;
+    }
+    step("rustup cannot add the wasm target here: using Debian's rustc with std built from source");
+    let _ = std::fs::create_dir_all(tools());
+    let _ = std::fs::write(&marker, "rustup target add timed out or failed; delete this file to try again\n");
+    false
+}
+
+fn apt_packages(packages: &[&str]) -> Result {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| {
@@ -198,12 +230,16 @@ fn wasm_path() -> OsString {
     env::join_paths(dirs).expect("paths without separators")
 }
 
-/// Environment that builds std for wasm from Debian's sources (rustup cannot add the target here).
+/// Environment for wasm builds: rustup's own target when it has it; otherwise Debian's rustc, building
+/// std from its sources (rustup cannot add the target on these machines).
 fn wasm_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("CARGO_TARGET_DIR", root().join("target/wasm"));
+    if rustup_wasm_target() {
+        return cmd.env("PATH", env::join_paths(tool_dirs()).expect("paths without separators"));
+    }
     cmd.env("PATH", wasm_path())
         .env("RUSTC_BOOTSTRAP", "1")
         .env("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort")
-        .env("CARGO_TARGET_DIR", root().join("target/wasm"))
         .env_remove("CARGO")
         .env_remove("RUSTC")
         .env_remove("RUSTUP_TOOLCHAIN")
