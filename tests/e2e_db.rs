@@ -119,6 +119,9 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
     let times: Vec<i64> = serde_json::from_value(samples["times"].clone()).unwrap();
     let lock_times: Vec<i64> = serde_json::from_value(samples["lock_times"].clone()).unwrap();
     let idx = times.iter().position(|t| *t == lock_times[lock_times.len() / 2]).unwrap();
+    // The page refreshes its own list of samples every few seconds: wait until it has this one, or the
+    // browser clamps the slider to an older end of the list.
+    b.wait_js(&format!("+document.querySelector('[data-testid=lock-slider]').max >= {idx}")).await;
     b.js(&format!(
         "const s = document.querySelector('[data-testid=lock-slider]'); s.value = '{idx}'; s.dispatchEvent(new Event('input', {{bubbles: true}})); return true;"
     ))
