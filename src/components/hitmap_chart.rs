@@ -20,11 +20,9 @@ pub fn HitmapChart(
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let select = move |r: PixelRect| {
-        let (Some(h), l) = (hitmap.get_untracked(), ()) else { return };
-        let _ = l;
-        let layout = layout_untracked(canvas);
-        if let Some(layout) = layout {
-            on_select.run(selection_of(&h.grid, &layout, r));
+        let grid = hitmap.with_untracked(|h| h.as_ref().map(|h| h.grid));
+        if let (Some(grid), Some(layout)) = (grid, layout_untracked(canvas)) {
+            on_select.run(selection_of(&grid, &layout, r));
         }
     };
     let c = use_hitmap_canvas(canvas, select);
@@ -117,6 +115,7 @@ pub fn HitmapChart(
     }
 }
 
+/// The layout from the canvas' current box; the drag handler is created before the hook's layout signal.
 fn layout_untracked(canvas: NodeRef<Canvas>) -> Option<PlotLayout> {
     let el = canvas.get_untracked()?;
     let r = el.get_bounding_client_rect();
