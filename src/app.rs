@@ -39,6 +39,7 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/apm") view=move || view! { <ApmPage tr=tr /> } />
                 <Route path=path!("/boards") view=move || view! { <BoardsPage /> } />
                 <Route path=path!("/db") view=move || view! { <DbPage /> } />
+                <Route path=path!("/db/:instance") view=move || view! { <DbPage /> } />
                 <Route path=path!("/servers") view=move || view! { <ServersPage /> } />
             </Routes>
         </main>

@@ -85,8 +85,9 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
     let waiter_pid = pid_of(&cluster, "waiter");
 
     let b = Browser::start().await;
-    b.client.goto(&server.url("/db")).await.unwrap();
-    b.find(&format!("[data-testid=db-instance][data-id='{id}'][data-status=up]")).await;
+    // A direct link to the instance (`/db/{instance}`) opens it, chosen.
+    b.client.goto(&server.url(&format!("/db/{id}"))).await.unwrap();
+    b.find(&format!("[data-testid=db-instance][data-id='{id}'][data-status=up].selected")).await;
 
     // The lock tree: the waiter under its head blocker, with the lock it waits for.
     let waiter_css = format!("[data-testid=lock-node][data-pid='{holder_pid}'][data-role='head blocker'] [data-testid=lock-node][data-pid='{waiter_pid}']");

@@ -6,7 +6,7 @@
 
 use leptos::ev;
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use leptos_use::use_interval_fn;
 use sightline_model::{DbInstance, DbInstanceList, DbLockNode, DbMetricPoint, DbSession, DbStatus};
 use wasm_bindgen::JsCast;
@@ -40,9 +40,12 @@ pub fn DbPage() -> impl IntoView {
             list.set(Some(l));
         }
     });
+    // `/db/{instance}` links straight to an instance; a card click (`?instance=`) switches within the page.
+    let params = use_params_map();
     let chosen = Memo::new(move |_| {
         query
             .with(|q| q.get("instance"))
+            .or_else(|| params.with(|p| p.get("instance")))
             .or_else(|| list.with(|l| l.as_ref().and_then(|l| l.instances.first().map(|i| i.id.clone()))))
     });
     let at = Memo::new(move |_| query.with(|q| q.get_str("at").and_then(|v| v.parse::<i64>().ok())));
@@ -51,7 +54,8 @@ pub fn DbPage() -> impl IntoView {
         <section class="db-page" data-testid="page-db">
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
                 <Transition fallback=|| ()>
-                    {move || Suspend::new(async move { fetched.await.map(|_| ()) })}
+                    // An element around the Suspend gives the boundary something to replace.
+                    <div>{move || Suspend::new(async move { fetched.await.map(|_| ()) })}</div>
                 </Transition>
             </ErrorBoundary>
             {move || list.with(|l| match l {
