@@ -228,3 +228,8 @@ pub async fn db_statements(id: String, from: i64, to: i64) -> Result<sightline_m
 pub async fn db_samples(id: String, from: i64, to: i64) -> Result<sightline_model::DbSamples, ApiError> {
     fetch_json(&with_query(&db_path(&id, "samples"), &window(from, to))).await
 }
+
+/// The database sessions that ran statements of a trace (matched by their `traceparent` comment).
+pub async fn db_trace_sessions(trace_id: String) -> Result<sightline_model::DbTraceSessions, ApiError> {
+    get_json(&format!("/api/v1/db/traces/{}", js_sys::encode_uri_component(&trace_id))).await
+}

@@ -16,6 +16,14 @@ use support::{Browser, Server};
 
 const PASSWORD: &str = "e2e-monitor-pw-93";
 
+/// The tests of this file each run a PostgreSQL cluster, load and a browser: one at a time, so their
+/// timing does not depend on each other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
 /// A background psql, killed when dropped.
 struct Bg(Child);
 
@@ -54,6 +62,7 @@ async fn click_at(b: &Browser, css: &str, x_fraction: f64, y: f64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let cluster = Cluster::new();
     cluster.psql(&format!(
         "CREATE ROLE monitor LOGIN PASSWORD '{PASSWORD}' IN ROLE pg_monitor; CREATE EXTENSION pg_stat_statements; \
@@ -92,6 +101,7 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
     // The lock tree: the waiter under its head blocker, with the lock it waits for.
     let waiter_css = format!("[data-testid=lock-node][data-pid='{holder_pid}'][data-role='head blocker'] [data-testid=lock-node][data-pid='{waiter_pid}']");
     b.find(&waiter_css).await;
+    let conflict_seen = now_ms();
     let wait = b.wait_text(&format!("{waiter_css} [data-testid=lock-wait]"), |t| t.contains("ShareLock")).await;
     assert!(wait.contains("accounts"), "{wait}");
 
@@ -111,6 +121,7 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
 
     // End the conflict, go live: the tree empties. Then replay a stored sample that had the lock wait.
     // (Killing psql alone would not do: the backend notices only after its pg_sleep.)
+    let conflict_until = now_ms();
     cluster.psql(&format!("SELECT pg_terminate_backend({holder_pid})"));
     drop(holder);
     b.find("[data-testid=db-live]").await.click().await.unwrap();
@@ -119,7 +130,13 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
         reqwest::get(server.url(&format!("/api/v1/db/instances/{id}/samples"))).await.unwrap().json().await.unwrap();
     let times: Vec<i64> = serde_json::from_value(samples["times"].clone()).unwrap();
     let lock_times: Vec<i64> = serde_json::from_value(samples["lock_times"].clone()).unwrap();
-    let idx = times.iter().position(|t| *t == lock_times[lock_times.len() / 2]).unwrap();
+    // A sample taken while the holder still blocked the waiter (pgbench's own short lock waits make other
+    // samples lock samples too, before and after).
+    let during = *lock_times
+        .iter()
+        .find(|t| **t >= conflict_seen && **t <= conflict_until)
+        .expect("a lock sample during the conflict");
+    let idx = times.iter().position(|t| *t == during).unwrap();
     // The page refreshes its own list of samples every few seconds: wait until it has this one, or the
     // browser clamps the slider to an older end of the list.
     b.wait_js(&format!("+document.querySelector('[data-testid=lock-slider]').max >= {idx}")).await;
@@ -140,5 +157,52 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
         assert!(Instant::now() < deadline, "the instance never came back up on the page");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    b.close().await;
+}
+
+/// APM → DB: an SQL step of a trace shows the PostgreSQL session that ran it (matched by the statement's
+/// `traceparent` comment), and links to that moment on the database page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_traced_sql_step_shows_its_database_session() {
+    use support::otlp::{child, send, transaction};
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let cluster = Cluster::new();
+    cluster.psql(&format!("CREATE ROLE monitor LOGIN PASSWORD '{PASSWORD}' IN ROLE pg_monitor;"));
+    let url = format!("postgres://monitor:{PASSWORD}@127.0.0.1:{}/postgres", cluster.port);
+    let server = Server::start_with(&["--postgres", &url, "--pg-interval-ms", "300"]).await;
+    let id = format!("127.0.0.1-{}-postgres", cluster.port);
+
+    // The trace: a payment request whose SQL step is the statement below.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    let tx = transaction("payment", 0x5eed, "POST /pay", now + 2_600.0, 2_700.0, false);
+    let sql = child(&tx, 1, "SELECT pg_sleep", 3, tx.start_ms + 50.0, 2_500.0, vec![
+        ("db.system", "postgresql".into()),
+        ("db.query.text", "SELECT pg_sleep(2.5)".into()),
+    ]);
+    // Long enough to be still running when the page looks; killed when the test ends.
+    let statement = format!("/*traceparent='00-{}-{}-01'*/ SELECT pg_sleep(30)", tx.trace_id, sql.span_id);
+    let _traced = Bg(cluster.psql_cmd(&statement).env("PGAPPNAME", "payment").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let pid = pid_of(&cluster, "payment");
+    send(&server.url(""), &[sql.clone(), tx.clone()]).await;
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let t: serde_json::Value = reqwest::get(server.url(&format!("/api/v1/db/traces/{}", tx.trace_id))).await.unwrap().json().await.unwrap();
+        if t["matches"].as_array().is_some_and(|m| !m.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the traced statement was never sampled: {t}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let b = Browser::start().await;
+    b.client.goto(&server.url(&format!("/apm?trace={}", tx.trace_id))).await.unwrap();
+    b.find("[data-testid=trace-row][data-step-kind=sql]").await.click().await.unwrap();
+    b.wait_text("[data-testid=trace-db-wait]", |t| t.contains("PgSleep")).await;
+    b.wait_text("[data-testid=trace-db-pid]", |t| t == format!("pid {pid}")).await;
+    // From the step to that moment on the database page.
+    b.find("[data-testid=trace-db-link]").await.click().await.unwrap();
+    b.find(&format!("[data-testid=db-instance][data-id='{id}'].selected")).await;
+    b.wait_js(&format!("location.pathname === '/db/{id}' && location.search.includes('at=')")).await;
     b.close().await;
 }

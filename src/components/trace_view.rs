@@ -640,6 +640,11 @@ fn StepDetail(data: Arc<Prepared>, index: usize) -> impl IntoView {
     let self_ms = data.self_time_ms(index);
     let UseCopyToClipboardReturn { state: copy_state, copy } = use_copy_to_clipboard();
     let span_id = s.span_id.clone();
+    // sqlcommenter-style instrumentation tags the statement with the DB span or the span that issued it.
+    let db_session = (s.kind == StepKind::Sql).then(|| {
+        let spans: Vec<String> = std::iter::once(s.span_id.clone()).chain(s.parent_span_id.clone()).collect();
+        view! { <DbSessionOfStep trace_id=data.trace.trace_id.clone() span_ids=spans /> }
+    });
     let thread = match data.thread_of(index) {
         Some((name, None)) => view! { <span data-testid="trace-thread">{name}</span> }.into_any(),
         Some((name, Some(from))) => view! {
@@ -722,7 +727,63 @@ fn StepDetail(data: Arc<Prepared>, index: usize) -> impl IntoView {
             </dd>
         </dl>
         {text}
+        {db_session}
         {exception}
+    }
+}
+
+/// The database side of an SQL step: the PostgreSQL session that ran it when a sample caught it (wait
+/// event, who blocked it), found by the statement's `traceparent` comment; a link opens that moment on the
+/// database page.
+#[component]
+fn DbSessionOfStep(trace_id: String, span_ids: Vec<String>) -> impl IntoView {
+    let found = LocalResource::new(move || api::db_trace_sessions(trace_id.clone()));
+    let body = move || {
+        let answer = found.get()?;
+        Some(match answer {
+            Err(e) => view! { <p class="muted">{format!("Not available: {e}")}</p> }.into_any(),
+            Ok(t) => {
+                let mine: Vec<_> = t
+                    .matches
+                    .into_iter()
+                    .filter(|m| m.session.span_id.as_ref().is_some_and(|id| span_ids.contains(id)))
+                    .collect();
+                let Some(last) = mine.last().cloned() else {
+                    return Some(view! {
+                        <p class="muted">
+                            "No sampled PostgreSQL session was running this statement. Sessions are matched by the "
+                            <code>"traceparent"</code>
+                            " comment sqlcommenter-style instrumentation adds; statements shorter than the sampling interval are rarely caught."
+                        </p>
+                    }.into_any());
+                };
+                let s = &last.session;
+                let wait = match (&s.wait_event_type, &s.wait_event) {
+                    (Some(t), Some(e)) => format!("{t}: {e}"),
+                    _ => s.wait_class.clone(),
+                };
+                let blocked = (!s.blocked_by.is_empty())
+                    .then(|| format!("blocked by pid {}", s.blocked_by.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")));
+                let href = format!("/db/{}?at={}", last.instance, last.at);
+                view! {
+                    <dl class="detail-grid">
+                        <dt>"Instance"</dt><dd>{last.instance_name.clone()}</dd>
+                        <dt>"Session"</dt><dd data-testid="trace-db-pid">{format!("pid {}", s.pid)}</dd>
+                        <dt>"Seen"</dt><dd>{format!("in {} sample(s), last at {}", mine.len(), datetime_local(last.at).replace('T', " "))}</dd>
+                        <dt>"State"</dt><dd>{s.state.clone().unwrap_or_default()}</dd>
+                        <dt>"Waiting"</dt><dd data-testid="trace-db-wait">{wait}</dd>
+                        {blocked.map(|b| view! { <dt>"Locks"</dt><dd class="err-text">{b}</dd> })}
+                    </dl>
+                    <a href=href data-testid="trace-db-link">"Open this moment on the database page"</a>
+                }.into_any()
+            }
+        })
+    };
+    view! {
+        <h4>"Database session"</h4>
+        <div data-testid="trace-db-session">
+            {move || body().unwrap_or_else(|| view! { <p class="muted">"Looking for its database session…"</p> }.into_any())}
+        </div>
     }
 }
 
