@@ -139,6 +139,12 @@ async fn the_over_max_band_and_zero_ms_transactions_are_selectable() {
     let bottom = p.y + p.h - 1.0;
     b.drag("[data-testid=hitmap-canvas]", (p.x + 1.0, bottom - 2.0), (p.x + p.w - 1.0, bottom)).await;
     b.wait_text("[data-testid=selection-panel]", |t| t.matches("GET /api/ping").count() == 2).await;
+
+    // The log scale is a URL parameter too, and redraws the same transactions.
+    b.find("[data-testid=scale-log]").await.click().await.unwrap();
+    b.wait_js("location.search.includes('scale=log') && document.querySelector('[data-testid=scale-log]').classList.contains('selected')").await;
+    assert_eq!(b.js("return document.querySelector('[data-testid=scale-linear]').classList.contains('selected')").await, false);
+    b.wait_text("[data-testid=hitmap-totals]", |t| t.starts_with(&format!("{} transactions", 60 + STUCK + 3))).await;
     b.close().await;
 }
 

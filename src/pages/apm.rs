@@ -138,7 +138,6 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         });
     }
 
-    let set_scale = set_query.clone();
     let set_ymax = set_query.clone();
     view! {
         {move || open_trace.get().map(|id| view! { <TraceView trace_id=id on_close=close_trace /> })}
@@ -152,12 +151,7 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
                         <span class="live-state" data-testid="stream-state" class:on=move || stream.connected.get()>
                             {move || if !tr.live.get() { "" } else if stream.connected.get() { "streaming" } else { "connecting…" }}
                         </span>
-                        <div class="segmented">
-                            <button data-testid="scale-linear" class:selected=move || scale.get() == Scale::Linear
-                                on:click={ let s = set_scale.clone(); move |_| s(vec![("scale", None)]) }>"Linear"</button>
-                            <button data-testid="scale-log" class:selected=move || scale.get() == Scale::Log
-                                on:click={ let s = set_scale.clone(); move |_| s(vec![("scale", Some("log".into()))]) }>"Log"</button>
-                        </div>
+                        <ParamToggle param="scale" options=&[("Linear", "scale-linear", None), ("Log", "scale-log", Some("log"))] />
                         <select data-testid="ymax" aria-label="Y axis maximum"
                             prop:value=move || ymax.get().to_string()
                             on:change=move |e| set_ymax(vec![("ymax", Some(event_target_value(&e)))])>
@@ -183,6 +177,34 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
                 <ActivePanel tr=tr />
             </aside>
         </section>
+    }
+}
+
+/// A segmented control over one URL parameter: option `(label, test id, value)`; the first option, with
+/// value `None`, is chosen whenever the parameter holds none of the others' values.
+#[component]
+fn ParamToggle(param: &'static str, options: &'static [(&'static str, &'static str, Option<&'static str>)]) -> impl IntoView {
+    let query = use_query_map();
+    let set_query = use_set_query();
+    let chosen = Memo::new(move |_| {
+        query.with(|q| options.iter().position(|o| o.2.is_some() && o.2 == q.get_str(param)).unwrap_or(0))
+    });
+    view! {
+        <div class="segmented">
+            {options
+                .iter()
+                .enumerate()
+                .map(|(i, &(label, testid, value))| {
+                    let set_query = set_query.clone();
+                    view! {
+                        <button data-testid=testid class:selected=move || chosen.get() == i
+                            on:click=move |_| set_query(vec![(param, value.map(str::to_string))])>
+                            {label}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
     }
 }
 
@@ -225,7 +247,6 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
         None => format!("≥ {}", duration(selection.min_ms)),
     };
     let header = format!("{} – {} · {}", clock(selection.from), clock(selection.to), band);
-    let set_order = set_query.clone();
     let set_status = set_query.clone();
     let clear = set_query.clone();
     let open = set_query.clone();
@@ -242,12 +263,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
                     <option value="error">"Errors"</option>
                     <option value="ok">"OK"</option>
                 </select>
-                <div class="segmented">
-                    <button data-testid="order-slowest" class:selected=move || order.get() == Order::Slowest
-                        on:click={ let s = set_order.clone(); move |_| s(vec![("order", None)]) }>"Slowest first"</button>
-                    <button data-testid="order-newest" class:selected=move || order.get() == Order::Newest
-                        on:click={ let s = set_order.clone(); move |_| s(vec![("order", Some("newest".into()))]) }>"Newest first"</button>
-                </div>
+                <ParamToggle param="order" options=&[("Slowest first", "order-slowest", None), ("Newest first", "order-newest", Some("newest"))] />
                 <button data-testid="selection-clear" title="Clear the selection (Esc)" on:click=move |_| clear(vec![("sel", None)])>"✕"</button>
             </div>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
