@@ -180,6 +180,31 @@ pub struct DbMetricPoint {
     pub statement_time_ms: Option<f64>,
 }
 
+impl DbMetricPoint {
+    /// A point with what every sample knows; the interval rates (`tps`, hit ratio, …) start `None` and are
+    /// filled in when there is a previous sample to compare with. One constructor so the collector and tests
+    /// do not spell out every field.
+    pub fn new(t: i64, total_runtime_ms: f64, active_by_class: BTreeMap<String, u32>, connections: u32, max_connections: u32, lock_waits: u32) -> Self {
+        DbMetricPoint {
+            t,
+            total_runtime_ms,
+            active_by_class,
+            tps: None,
+            commits_per_s: None,
+            rollbacks_per_s: None,
+            buffer_hit_ratio: None,
+            tuples_read_per_s: None,
+            tuples_written_per_s: None,
+            temp_bytes_per_s: None,
+            deadlocks: None,
+            connections,
+            max_connections,
+            lock_waits,
+            statement_time_ms: None,
+        }
+    }
+}
+
 /// Answer of `GET /api/v1/db/instances/{id}/metrics?from=&to=`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbMetrics {

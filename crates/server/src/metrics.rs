@@ -2,13 +2,17 @@
 //!
 //! Transaction metrics are aggregated on the server from the trace store's columns
 //! ([`crate::store::TraceStore::tx_series`]); the step widens with the range so a series never carries more
-//! points than a chart has pixels. Database and host metrics are listed as unavailable until their
-//! collectors feed this catalogue, so boards and templates can already refer to them.
+//! points than a chart has pixels. Database metrics come from the PostgreSQL collectors' sample history
+//! ([`db`]), available once an instance is configured. Host metrics are listed as unavailable until a
+//! collector feeds them, so boards and templates can already refer to them.
+
+mod db;
 
 use std::collections::BTreeMap;
 
 use sightline_model::{MetricCatalog, MetricInfo, MetricQueryResult, MetricSeries};
 
+use crate::collect::postgres::DbHub;
 use crate::store::{QueryError, SeriesQuery, TraceStore, TxBucket};
 
 /// Default and largest number of points per series.
@@ -56,19 +60,14 @@ const TX_METRICS: &[(&str, &str, &str, TxStat)] = &[
 /// `(name, unit, description, dimensions, why unavailable)` of metrics whose collectors are not wired in.
 const PENDING_METRICS: &[(&str, &str, &str, &[&str], &str)] = &[
     ("transactions.active", "count", "Transactions in flight", &["service", "endpoint"], "in-flight counts are not sampled over time yet; see the APM page's active list"),
-    ("db.sessions.active", "count", "Database sessions running a query", &["database", "state", "wait_event"], "the PostgreSQL collector does not feed the metric catalogue yet"),
-    ("db.tps", "1/s", "Database commits and rollbacks per second", &["database"], "the PostgreSQL collector does not feed the metric catalogue yet"),
-    ("db.wait_events", "count", "Sessions per wait event", &["database", "wait_event"], "the PostgreSQL collector does not feed the metric catalogue yet"),
-    ("db.locks.waiting", "count", "Sessions waiting on a lock", &["database"], "the PostgreSQL collector does not feed the metric catalogue yet"),
-    ("db.buffer_hit_ratio", "ratio", "Share of block reads served from shared buffers", &["database"], "the PostgreSQL collector does not feed the metric catalogue yet"),
     ("host.cpu.usage", "percent", "CPU busy", &["host"], "no host collector yet"),
     ("host.memory.used", "bytes", "Memory in use", &["host"], "no host collector yet"),
     ("process.cpu.usage", "percent", "CPU per process", &["host", "process"], "no host collector yet"),
     ("process.memory.rss", "bytes", "Resident memory per process", &["host", "process"], "no host collector yet"),
 ];
 
-/// Every metric, queryable or not.
-pub fn catalog() -> MetricCatalog {
+/// Every metric, queryable or not; database metrics are queryable when `db_instances > 0`.
+pub fn catalog(db_instances: usize) -> MetricCatalog {
     let mut metrics: Vec<MetricInfo> = TX_METRICS
         .iter()
         .map(|(name, unit, description, _)| MetricInfo {
@@ -80,6 +79,14 @@ pub fn catalog() -> MetricCatalog {
             unavailable_reason: None,
         })
         .collect();
+    metrics.extend(db::DB_METRICS.iter().map(|m| MetricInfo {
+        name: m.name.to_string(),
+        unit: m.unit.to_string(),
+        description: m.description.to_string(),
+        dimensions: m.dimensions.iter().map(|d| d.to_string()).collect(),
+        available: db_instances > 0,
+        unavailable_reason: (db_instances == 0).then(|| db::NO_INSTANCE.to_string()),
+    }));
     metrics.extend(PENDING_METRICS.iter().map(|(name, unit, description, dims, why)| MetricInfo {
         name: name.to_string(),
         unit: unit.to_string(),
@@ -149,8 +156,8 @@ fn buckets(from: i64, to: i64, step: i64) -> i64 {
     (t - f) / step
 }
 
-/// Answers a series request from the trace store.
-pub fn query(store: &dyn TraceStore, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
+/// Answers a series request from the trace store, or for `db.*` metrics from the PostgreSQL history.
+pub fn query(store: &dyn TraceStore, dbs: &DbHub, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
     if r.from >= r.to {
         return Err(QueryError::Invalid(format!("from ({}) must be before to ({})", r.from, r.to)));
     }
@@ -162,6 +169,9 @@ pub fn query(store: &dyn TraceStore, r: &MetricRequest) -> Result<MetricQueryRes
     }
     if !(1..=MAX_LIMIT).contains(&r.limit) {
         return Err(QueryError::Invalid(format!("limit must be 1..={MAX_LIMIT}, not {}", r.limit)));
+    }
+    if let Some(m) = db::find(&r.metric) {
+        return db_query(m, dbs, r);
     }
     let Some(&(name, unit, _, stat)) = TX_METRICS.iter().find(|m| m.0 == r.metric) else {
         return Err(match PENDING_METRICS.iter().find(|m| m.0 == r.metric) {
@@ -220,6 +230,48 @@ pub fn query(store: &dyn TraceStore, r: &MetricRequest) -> Result<MetricQueryRes
     })
 }
 
+/// A database metric over the instances the filter leaves (all of them without an `instance` filter).
+fn db_query(m: &db::DbMetric, dbs: &DbHub, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
+    if dbs.instances().is_empty() {
+        return Err(QueryError::Invalid(format!("metric {:?} is not available: {}", r.metric, db::NO_INSTANCE)));
+    }
+    for d in r.filter.keys().chain(&r.group_by) {
+        if !m.dimensions.contains(&d.as_str()) {
+            return Err(QueryError::Invalid(format!("{} has no dimension {d:?} (it has {})", m.name, m.dimensions.join(", "))));
+        }
+    }
+    let step = choose_step(r.from, r.to, r.step_ms, r.max_points);
+    let (from, to) = aligned(r.from, r.to, step);
+    let instances: Vec<_> = dbs
+        .instances()
+        .iter()
+        .filter(|i| r.filter.get("instance").is_none_or(|f| *f == i.id))
+        .cloned()
+        .collect();
+    let key_filter = m.dimensions.get(1).and_then(|d| r.filter.get(*d)).map(String::as_str);
+    let by_instance = r.group_by.iter().any(|g| g == "instance");
+    let by_key = m.dimensions.get(1).is_some_and(|d| r.group_by.iter().any(|g| g == d));
+    let mut series =
+        db::series(m, &instances, |i| i.samples_in(from, to), (from, to, step), key_filter, by_instance, by_key);
+    let truncated = series.len().saturating_sub(r.limit);
+    if truncated > 0 {
+        let weight = |s: &MetricSeries| s.values.iter().flatten().sum::<f64>();
+        series.sort_by(|a, b| weight(b).total_cmp(&weight(a)));
+        series.truncate(r.limit);
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    }
+    Ok(MetricQueryResult {
+        metric: m.name.to_string(),
+        unit: m.unit.to_string(),
+        from,
+        to,
+        step_ms: step,
+        timestamps: (0..(to - from) / step).map(|i| from + i * step).collect(),
+        series,
+        truncated,
+    })
+}
+
 fn value(stat: TxStat, b: &TxBucket, step_s: f64) -> Option<f64> {
     match stat {
         TxStat::Tps => Some(b.count as f64 / step_s),
@@ -268,7 +320,7 @@ mod tests {
         assert!(parse_filter("service").is_err());
         assert!(parse_filter("service:a,service:b").is_err());
         assert_eq!(parse_group_by("service, endpoint,"), ["service", "endpoint"]);
-        let c = catalog();
+        let c = catalog(0);
         let names: Vec<&str> = c.metrics.iter().map(|m| m.name.as_str()).collect();
         for t in crate::boards::templates::all() {
             for w in t.widgets.iter().filter_map(|w| w.query.as_ref()) {

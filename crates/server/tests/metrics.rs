@@ -50,6 +50,9 @@ async fn catalogue_lists_units_dimensions_and_what_is_unavailable() {
     for pending in ["db.sessions.active", "db.buffer_hit_ratio", "host.cpu.usage", "process.memory.rss"] {
         assert!(!m(pending).available && m(pending).unavailable_reason.is_some(), "{pending}");
     }
+    // Without a --postgres instance, the database metrics say how to get one.
+    assert!(m("db.tps").unavailable_reason.as_deref().unwrap().contains("--postgres"));
+    assert_eq!(m("db.sessions.active").dimensions, ["instance", "wait_class"]);
 }
 
 #[tokio::test]
@@ -121,7 +124,7 @@ async fn empty_buckets_and_the_point_budget() {
 async fn bad_queries_say_what_is_wrong() {
     let (app, base) = seeded().await;
     for (query, says) in [
-        ("metric=db.tps", "is not available: the PostgreSQL collector"),
+        ("metric=db.tps", "is not available: no PostgreSQL instance is monitored"),
         ("metric=nope", "unknown metric \"nope\""),
         ("metric=transactions.tps&group_by=host", "has no dimension \"host\""),
         ("metric=transactions.tps&filter=service", "is not dimension:value"),

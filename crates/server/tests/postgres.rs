@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sightline_model::{DbInstance, DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceSessions};
+use sightline_model::{
+    DbInstance, DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceSessions, MetricCatalog,
+    MetricQueryResult,
+};
 use tokio_postgres::{Client, NoTls};
 
 mod pg;
@@ -261,6 +264,25 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     assert!(m.points.iter().any(|p| p.statement_time_ms.is_some_and(|t| t > 0.0)), "statement time from pg_stat_statements");
     assert!(m.points.iter().all(|p| p.max_connections == 50 && p.connections >= 1));
     assert!(m.points.iter().any(|p| p.connections >= 6), "4 pgbench clients + admin + holder + waiter");
+
+    // The same history feeds the board metric catalogue: one series per instance, buckets of samples.
+    let c: MetricCatalog = sl.get("/api/v1/metrics").await;
+    assert!(c.metrics.iter().filter(|m| m.name.starts_with("db.")).all(|m| m.available), "{c:?}");
+    let r: MetricQueryResult =
+        sl.get(&format!("/api/v1/metrics/query?metric=db.tps&from={started}&to={to}&step=1s&group_by=instance")).await;
+    assert_eq!(r.unit, "1/s");
+    let mine = r.series.iter().find(|s| s.labels.get("instance") == Some(&id)).unwrap_or_else(|| panic!("a series for {id}: {r:?}"));
+    assert_eq!(mine.values.len(), r.timestamps.len());
+    assert!(mine.values.iter().flatten().any(|v| *v > 10.0), "pgbench's tps per bucket: {mine:?}");
+    assert!(!r.series.iter().any(|s| s.labels.get("instance") == Some(&bad_id)), "the unreachable instance has no samples");
+    let r: MetricQueryResult = sl
+        .get(&format!("/api/v1/metrics/query?metric=db.sessions.active&from={started}&to={to}&filter=instance:{id}&group_by=wait_class"))
+        .await;
+    let lock = r.series.iter().find(|s| s.labels.get("wait_class").map(String::as_str) == Some("Lock")).expect("a Lock series");
+    assert!(lock.values.iter().flatten().any(|v| *v > 0.0), "{lock:?}");
+    let r: MetricQueryResult = sl.get(&format!("/api/v1/metrics/query?metric=db.buffer_hit_ratio&from={started}&to={to}&filter=instance:{id}")).await;
+    assert_eq!(r.series.len(), 1);
+    assert!(r.series[0].values.iter().flatten().all(|v| (0.0..=1.0).contains(v)) && r.series[0].values.iter().any(Option::is_some));
 
     let st: DbStatements = sl.get(&format!("/api/v1/db/instances/{id}/statements?from={started}&to={to}")).await;
     assert!(st.available, "{st:?}");

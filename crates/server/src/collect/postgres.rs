@@ -177,6 +177,11 @@ impl DbHub {
         self.instances.iter().find(|i| i.id == id)
     }
 
+    /// Every configured instance, in `--postgres` order.
+    pub fn instances(&self) -> &[Arc<Instance>] {
+        &self.instances
+    }
+
     pub fn list(&self) -> Vec<DbInstance> {
         self.instances.iter().map(|i| i.summary()).collect()
     }
@@ -251,6 +256,14 @@ impl Instance {
         })
     }
 
+    /// An instance that is never connected, for unit tests elsewhere in the crate.
+    #[cfg(test)]
+    pub(crate) fn for_tests(id: &str) -> Self {
+        let mut i = Self::parse(60_000, "postgres://monitor@127.0.0.1:5432/postgres").expect("literal URL");
+        i.id = id.to_string();
+        i
+    }
+
     /// Removes the password from a message, however the server or driver quoted it.
     pub fn scrub(&self, msg: &str) -> String {
         match &self.password {
@@ -305,6 +318,12 @@ impl Instance {
             at: s.as_ref().map(|s| s.t),
             roots: s.map(|s| history::lock_tree(&s)).unwrap_or_default(),
         }
+    }
+
+    /// The stored samples with `from <= t <= to`, oldest first (shared, cheap to clone): the lock is held
+    /// only while collecting the handles.
+    pub fn samples_in(&self, from: i64, to: i64) -> Vec<Arc<Sample>> {
+        self.live().history.range(from, to).cloned().collect()
     }
 
     /// Metric points of the samples in `[from, to]`.

@@ -181,23 +181,8 @@ impl Conn {
             temp_bytes: db.get(6),
             deadlocks: db.get(7),
         };
-        let mut metrics = DbMetricPoint {
-            t,
-            total_runtime_ms,
-            active_by_class,
-            tps: None,
-            commits_per_s: None,
-            rollbacks_per_s: None,
-            buffer_hit_ratio: None,
-            tuples_read_per_s: None,
-            tuples_written_per_s: None,
-            temp_bytes_per_s: None,
-            deadlocks: None,
-            connections,
-            max_connections: self.max_connections,
-            lock_waits: locks.len() as u32,
-            statement_time_ms: None,
-        };
+        let mut metrics =
+            DbMetricPoint::new(t, total_runtime_ms, active_by_class, connections, self.max_connections, locks.len() as u32);
         // Deltas only when the counters moved forward (a stats reset makes them go back).
         if let Some(p) = self.prev.filter(|p| now.t > p.t && now.commits >= p.commits && now.blks_hit >= p.blks_hit) {
             let secs = (now.t - p.t) as f64 / 1000.0;
