@@ -112,6 +112,52 @@ pub struct DbSessions {
     pub sessions: Vec<DbSession>,
 }
 
+/// One session running one statement during a window: the stored samples that saw it, merged. Rows are keyed
+/// by `(pid, backend_start, query)`, so a session that ran several statements has one row per statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbWindowSession {
+    pub pid: i32,
+    pub backend_start: Option<i64>,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub application_name: Option<String>,
+    pub client_addr: Option<String>,
+    pub backend_type: Option<String>,
+    pub query: Option<String>,
+    /// State at the last sample that saw it.
+    pub state: Option<String>,
+    /// First and last sample time that saw it (ms).
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// How many samples saw it: about its time in the window, in sampling intervals.
+    pub samples: u32,
+    /// Longest elapsed time seen (ms).
+    pub max_elapsed_ms: f64,
+    /// Wait events seen, `Type: event` (or the wait class when it waited for nothing), most frequent first,
+    /// with how many samples saw each.
+    pub waits: Vec<(String, u32)>,
+    /// Every pid it was seen waiting for.
+    pub blocked_by: Vec<i32>,
+    /// From the statement's `traceparent` comment, when it has one.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+}
+
+/// Answer of `GET /api/v1/db/instances/{id}/sessions?from=&to=`: the sessions the stored samples in the window
+/// saw, merged per session and statement, longest elapsed first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbWindowSessions {
+    pub instance: String,
+    pub from: i64,
+    pub to: i64,
+    /// Stored samples in the window.
+    pub samples: u32,
+    /// At most 500 rows; `truncated` says how many more there were.
+    pub sessions: Vec<DbWindowSession>,
+    #[serde(default)]
+    pub truncated: usize,
+}
+
 /// A node of a lock tree: a session, the lock it waits for (if it waits), and the sessions waiting for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbLockNode {

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sightline_model::{
-    DbInstance, DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceSessions, MetricCatalog,
+    DbInstance, DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceSessions, DbWindowSessions, MetricCatalog,
     MetricQueryResult,
 };
 use tokio_postgres::{Client, NoTls};
@@ -245,6 +245,18 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     let past_sessions: DbSessions = sl.get(&format!("/api/v1/db/instances/{id}/sessions?at={}", lock_at + 100)).await;
     assert_eq!(past_sessions.at, Some(lock_at), "the nearest stored sample");
     assert!(past_sessions.sessions.iter().any(|s| s.pid == waiter_pid && s.wait_class == "Lock"));
+
+    // A window's sessions (the drag selection): merged per session and statement, longest first.
+    let win: DbWindowSessions = sl.get(&format!("/api/v1/db/instances/{id}/sessions?from={started}&to={}", now_ms() + 1)).await;
+    assert!(win.samples >= 3, "{}", win.samples);
+    let wrow = win.sessions.iter().find(|r| r.pid == waiter_pid && r.query.as_deref().is_some_and(|q| q.contains("balance + 10"))).expect("the waiter's row");
+    assert!(wrow.samples >= 2 && wrow.max_elapsed_ms >= 500.0, "{wrow:?}");
+    assert!(wrow.waits.iter().any(|(w, n)| w == "Lock: transactionid" && *n >= 1), "{wrow:?}");
+    assert_eq!(wrow.blocked_by, vec![holder_pid]);
+    assert!(win.sessions.iter().any(|r| r.query.as_deref().is_some_and(|q| q.contains("pgbench_"))), "pgbench's statements");
+    assert!(win.sessions.windows(2).all(|w| w[0].max_elapsed_ms >= w[1].max_elapsed_ms), "longest first");
+    let r = reqwest::get(format!("{}/api/v1/db/instances/{id}/sessions?from=5", sl.base)).await.unwrap();
+    assert_eq!(r.status(), 400, "from without to");
 
     // The load shows in the metrics and in pg_stat_statements.
     let out = bench.wait().unwrap();

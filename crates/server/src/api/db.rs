@@ -6,7 +6,8 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use sightline_model::{DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbTraceSessions};
+use axum::response::{IntoResponse, Response};
+use sightline_model::{DbInstanceList, DbLocks, DbMetrics, DbSamples, DbStatements, DbTraceSessions};
 
 use crate::collect::postgres::Instance;
 use crate::error::{ApiResult, AppError, Path, Query};
@@ -21,6 +22,18 @@ pub const MAX_STATEMENTS: usize = 500;
 pub struct AtParams {
     pub at: Option<i64>,
 }
+
+/// Query of `sessions`: a moment (`at`, or the newest sample), or with `from`/`to` a window whose samples are
+/// merged (the drag selection on the database page's graphs).
+#[derive(Debug, Deserialize)]
+pub struct SessionsParams {
+    pub at: Option<i64>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Most rows of a window's sessions.
+pub const MAX_WINDOW_SESSIONS: usize = 500;
 
 /// Query of the window endpoints; defaults to the last 15 minutes.
 #[derive(Debug, Deserialize)]
@@ -63,13 +76,22 @@ pub async fn instances(State(state): State<AppState>) -> ApiResult<DbInstanceLis
     Ok(Json(DbInstanceList { instances: state.db.list() }))
 }
 
-/// Sessions now, or at the stored sample nearest `at`.
+/// Sessions now, or at the stored sample nearest `at`; with `from` and `to`, every session the samples of that
+/// window saw (`DbWindowSessions`). One path for both so "sessions" stays one resource.
 pub async fn sessions(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Query<AtParams>,
-) -> ApiResult<DbSessions> {
-    Ok(Json(instance(&state, &id)?.sessions(p.at)))
+    Query(p): Query<SessionsParams>,
+) -> Result<Response, AppError> {
+    let inst = instance(&state, &id)?;
+    match (p.from, p.to) {
+        (None, None) => Ok(Json(inst.sessions(p.at)).into_response()),
+        (Some(from), Some(to)) if p.at.is_none() => {
+            let (from, to) = WindowParams { from: Some(from), to: Some(to), limit: None }.window(now_ms())?;
+            Ok(Json(inst.window_sessions(from, to, MAX_WINDOW_SESSIONS)).into_response())
+        }
+        _ => Err(AppError::BadRequest("sessions takes either at, or both from and to".into())),
+    }
 }
 
 /// Lock tree now, or at the stored sample nearest `at`.

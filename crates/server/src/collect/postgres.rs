@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use sightline_model::{
     DbDatabaseSize, DbInstance, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceMatch,
-    DbTraceSessions,
+    DbTraceSessions, DbWindowSessions,
 };
 use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
@@ -308,6 +308,13 @@ impl Instance {
             at: s.as_ref().map(|s| s.t),
             sessions: s.map(|s| s.sessions.clone()).unwrap_or_default(),
         }
+    }
+
+    /// The sessions the samples in `[from, to]` saw, merged per session and statement.
+    pub fn window_sessions(&self, from: i64, to: i64, limit: usize) -> DbWindowSessions {
+        let l = self.live();
+        let (sessions, truncated) = history::window_sessions(l.history.range(from, to), limit);
+        DbWindowSessions { instance: self.id.clone(), from, to, samples: l.history.range(from, to).count() as u32, sessions, truncated }
     }
 
     /// Lock tree of the newest sample, or of the stored one nearest `at`.

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use sightline_model::{DbLockNode, DbLockWait, DbMetricPoint, DbSession, DbStatement};
+use sightline_model::{DbLockNode, DbLockWait, DbMetricPoint, DbSession, DbStatement, DbWindowSession};
 
 /// One collector sample, immutable once recorded.
 #[derive(Debug, Clone)]
@@ -231,6 +231,71 @@ pub fn top_statements<'a>(samples: impl Iterator<Item = &'a Arc<Sample>>, limit:
     v
 }
 
+/// Merges the sessions of the samples in a window: one row per `(pid, backend_start, query)` with the longest
+/// elapsed time, the waits seen and how many samples saw it; longest elapsed first. Returns the rows (at most
+/// `limit`) and how many were left out.
+pub fn window_sessions<'a>(samples: impl Iterator<Item = &'a Arc<Sample>>, limit: usize) -> (Vec<DbWindowSession>, usize) {
+    let mut rows: HashMap<(i32, Option<i64>, Option<&'a str>), (DbWindowSession, HashMap<String, u32>)> = HashMap::new();
+    for smp in samples {
+        for x in &smp.sessions {
+            let (row, waits) = rows.entry((x.pid, x.backend_start, x.query.as_deref())).or_insert_with(|| {
+                let row = DbWindowSession {
+                    pid: x.pid,
+                    backend_start: x.backend_start,
+                    user: x.user.clone(),
+                    database: x.database.clone(),
+                    application_name: x.application_name.clone(),
+                    client_addr: x.client_addr.clone(),
+                    backend_type: x.backend_type.clone(),
+                    query: x.query.clone(),
+                    state: None,
+                    first_seen: smp.t,
+                    last_seen: smp.t,
+                    samples: 0,
+                    max_elapsed_ms: 0.0,
+                    waits: Vec::new(),
+                    blocked_by: Vec::new(),
+                    trace_id: x.trace_id.clone(),
+                };
+                (row, HashMap::new())
+            });
+            row.samples += 1;
+            row.last_seen = smp.t;
+            row.state = x.state.clone();
+            row.max_elapsed_ms = row.max_elapsed_ms.max(x.elapsed_ms);
+            for b in &x.blocked_by {
+                if !row.blocked_by.contains(b) {
+                    row.blocked_by.push(*b);
+                }
+            }
+            let wait = match (&x.wait_event_type, &x.wait_event) {
+                (Some(t), Some(e)) => format!("{t}: {e}"),
+                _ => x.wait_class.clone(),
+            };
+            // An idle-in-transaction blocker is not "on CPU": only count what active sessions did.
+            if x.state.as_deref() == Some("active") || x.wait_event_type.is_some() {
+                *waits.entry(wait).or_default() += 1;
+            }
+        }
+    }
+    let mut out: Vec<DbWindowSession> = rows
+        .into_values()
+        .map(|(mut row, waits)| {
+            let mut w: Vec<(String, u32)> = waits.into_iter().collect();
+            w.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            row.waits = w;
+            row.blocked_by.sort_unstable();
+            row
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.max_elapsed_ms.total_cmp(&a.max_elapsed_ms).then_with(|| b.samples.cmp(&a.samples)).then_with(|| a.pid.cmp(&b.pid))
+    });
+    let truncated = out.len().saturating_sub(limit);
+    out.truncate(limit);
+    (out, truncated)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,6 +403,31 @@ mod tests {
         assert_eq!(f[0].pid, 1);
         assert_eq!(f[0].waiters[0].pid, 2);
         assert!(f[0].waiters[0].waiters.is_empty());
+    }
+
+    #[test]
+    fn window_sessions_merge_samples_per_session_and_statement() {
+        let mut a = sample(1000);
+        let mut w = session(10, "UPDATE a");
+        w.elapsed_ms = 100.0;
+        w.wait_event_type = Some("Lock".into());
+        w.wait_event = Some("transactionid".into());
+        w.blocked_by = vec![20];
+        a.sessions = vec![w.clone(), session(11, "SELECT 1")];
+        let mut b = sample(2000);
+        w.elapsed_ms = 1100.0;
+        let mut other = session(10, "UPDATE b");
+        other.elapsed_ms = 5.0;
+        b.sessions = vec![w, other];
+        let v = [Arc::new(a), Arc::new(b)];
+        let (rows, truncated) = window_sessions(v.iter(), 10);
+        assert_eq!((rows.len(), truncated), (3, 0));
+        assert_eq!(rows[0].query.as_deref(), Some("UPDATE a"));
+        assert_eq!((rows[0].samples, rows[0].max_elapsed_ms, rows[0].first_seen, rows[0].last_seen), (2, 1100.0, 1000, 2000));
+        assert_eq!(rows[0].waits, [("Lock: transactionid".to_string(), 2)]);
+        assert_eq!(rows[0].blocked_by, [20]);
+        assert_eq!(rows[1].query.as_deref(), Some("UPDATE b"));
+        assert_eq!(window_sessions(v.iter(), 1).1, 2);
     }
 
     #[test]
