@@ -233,3 +233,9 @@ pub async fn db_samples(id: String, from: i64, to: i64) -> Result<sightline_mode
 pub async fn db_trace_sessions(trace_id: String) -> Result<sightline_model::DbTraceSessions, ApiError> {
     get_json(&format!("/api/v1/db/traces/{}", js_sys::encode_uri_component(&trace_id))).await
 }
+
+/// The sessions the samples of a window saw, merged per session and statement (drag selection on the
+/// database graphs). Not polled: counted by the loading indicator.
+pub async fn db_window_sessions(id: String, from: i64, to: i64) -> Result<sightline_model::DbWindowSessions, ApiError> {
+    get_json(&with_query(&db_path(&id, "sessions"), &window(from, to))).await
+}

@@ -1,6 +1,7 @@
 //! The database page in real headless Chromium against the real server monitoring a real PostgreSQL 15
 //! (throwaway cluster, see `crates/server/tests/pg`): the lock tree shows a blocked session under its
-//! blocker, clicking the total-runtime graph lists the pgbench statements of that moment, the slider replays
+//! blocker, clicking the total-runtime graph lists the pgbench statements of that moment, dragging a window on
+//! it lists the sessions and statements of that window, the slider replays
 //! a lock tree after the conflict ended, and a stopped cluster shows as down, then up again.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -118,6 +119,32 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
     assert!(texts.iter().any(|t| t.contains("balance + 10")), "the waiting UPDATE too: {texts:?}");
     // Top statements come from pg_stat_statements.
     b.wait_js("[...document.querySelectorAll('[data-testid=statement-row]')].some(r => r.textContent.includes('pgbench_'))").await;
+
+    // Drag a window on the total-runtime graph: every graph highlights it, and the sessions and statements
+    // its samples saw are listed beside the graphs, longest first; Esc clears the selection.
+    let width = b.js("return document.querySelector('[data-testid=chart-total-runtime] svg').getBoundingClientRect().width").await;
+    let width = width.as_f64().unwrap();
+    b.drag("[data-testid=chart-total-runtime] svg", (width * 0.5, 50.0), (width * 0.995, 50.0)).await;
+    b.wait_js("location.search.includes('sel=') && !location.search.includes('at=')").await;
+    b.find("[data-testid=db-window-sessions] [data-testid=window-row]").await;
+    let highlighted = b.js("return document.querySelectorAll('[data-testid=db-sel]').length").await;
+    assert_eq!(highlighted.as_u64(), Some(6), "the window is highlighted on all six graphs");
+    let texts = b.js("return [...document.querySelectorAll('[data-testid=window-query]')].map(e => e.textContent)").await;
+    let texts: Vec<String> = serde_json::from_value(texts).unwrap();
+    assert!(texts.iter().any(|t| t.contains("pgbench_")), "pgbench statements in the window: {texts:?}");
+    assert!(texts.iter().any(|t| t.contains("balance + 10")), "the waiting UPDATE too: {texts:?}");
+    // Longest first; the waiter has waited longer than any pgbench statement ran.
+    assert!(texts[0].contains("balance + 10") || texts[0].contains("pg_sleep"), "longest first: {texts:?}");
+    b.find("[data-testid=sort-window-elapsed]").await.click().await.unwrap();
+    b.wait_text("[data-testid=sort-window-elapsed]", |t| t.contains('▲')).await;
+    let waits = b.js("return [...document.querySelectorAll('[data-testid=window-row]')].map(e => e.textContent).join('|')").await;
+    assert!(waits.as_str().unwrap().contains("Lock: transactionid"), "waits seen: {waits}");
+    b.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true})); return true;").await;
+    b.wait_js("!location.search.includes('sel=')").await;
+    b.wait_js("document.querySelectorAll('[data-testid=db-sel]').length === 0").await;
+    b.find("[data-testid=db-sessions]").await;
+    click_at(&b, "[data-testid=chart-total-runtime] svg", 0.995, 50.0).await;
+    b.wait_js("location.search.includes('at=')").await;
 
     // End the conflict, go live: the tree empties. Then replay a stored sample that had the lock wait.
     // (Killing psql alone would not do: the backend notices only after its pg_sleep.)

@@ -1,14 +1,16 @@
 //! The database page: monitored PostgreSQL instances at a glance, and for the chosen one (`?instance=`)
 //! its metric graphs over the last 15 minutes, the sessions of the moment clicked on a graph (`?at=`, live
-//! without it), the lock tree with a replay slider over stored samples, and the top statements.
+//! without it) or of a window dragged on any graph (`?sel=from-to`, Esc clears), the lock tree with a
+//! replay slider over stored samples, and the top statements.
 //!
-//! Everything polls every 2 s; the chosen instance and moment live in the URL so a link reproduces the view.
+//! Everything polls every 2 s; the chosen instance, moment and window live in the URL so a link reproduces
+//! the view.
 
 use leptos::ev;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use leptos_use::use_interval_fn;
-use sightline_model::{DbInstance, DbInstanceList, DbLockNode, DbMetricPoint, DbSession, DbStatus};
+use leptos_use::{use_event_listener, use_interval_fn};
+use sightline_model::{DbInstance, DbInstanceList, DbLockNode, DbMetricPoint, DbSession, DbStatus, DbWindowSession};
 use wasm_bindgen::JsCast;
 
 use crate::api;
@@ -49,6 +51,7 @@ pub fn DbPage() -> impl IntoView {
             .or_else(|| list.with(|l| l.as_ref().and_then(|l| l.instances.first().map(|i| i.id.clone()))))
     });
     let at = Memo::new(move |_| query.with(|q| q.get_str("at").and_then(|v| v.parse::<i64>().ok())));
+    let sel = Memo::new(move |_| query.with(|q| q.get_str("sel").and_then(parse_sel)));
 
     view! {
         <section class="db-page" data-testid="page-db">
@@ -63,7 +66,7 @@ pub fn DbPage() -> impl IntoView {
                 Some(l) if l.instances.is_empty() => view! { <HowToAdd /> }.into_any(),
                 Some(l) => view! { <InstanceCards instances=l.instances.clone() chosen=chosen /> }.into_any(),
             })}
-            {move || chosen.get().map(|id| view! { <InstanceView id=id at=at /> })}
+            {move || chosen.get().map(|id| view! { <InstanceView id=id at=at sel=sel /> })}
         </section>
     }
 }
@@ -107,7 +110,7 @@ fn InstanceCards(instances: Vec<DbInstance>, chosen: Memo<Option<String>>) -> im
                 view! {
                     <button class="panel db-card" class:selected=is_chosen data-testid="db-instance" data-id=i.id.clone()
                         data-status=status_label(i.status)
-                        on:click=move |_| set_query(vec![("instance", Some(id.clone())), ("at", None)])>
+                        on:click=move |_| set_query(vec![("instance", Some(id.clone())), ("at", None), ("sel", None)])>
                         <div class="db-card-head">
                             <span class=format!("db-status db-{}", status_label(i.status))>{status_label(i.status)}</span>
                             <strong class="mono">{i.name.clone()}</strong>
@@ -123,9 +126,16 @@ fn InstanceCards(instances: Vec<DbInstance>, chosen: Memo<Option<String>>) -> im
     }
 }
 
-/// One instance: graphs, sessions of the chosen moment, lock tree with replay, top statements.
+/// `?sel=from-to` (epoch ms) of a dragged window.
+fn parse_sel(v: &str) -> Option<(i64, i64)> {
+    let (a, b) = v.split_once('-')?;
+    let (a, b) = (a.parse().ok()?, b.parse().ok()?);
+    (a < b).then_some((a, b))
+}
+
+/// One instance: graphs, sessions of the chosen moment or window, lock tree with replay, top statements.
 #[component]
-fn InstanceView(id: String, at: Memo<Option<i64>>) -> impl IntoView {
+fn InstanceView(id: String, at: Memo<Option<i64>>, sel: Memo<Option<(i64, i64)>>) -> impl IntoView {
     let set_query = use_set_query();
     let tick = RwSignal::new(0u32);
     use_interval_fn(move || tick.update(|t| *t += 1), REFRESH_MS);
@@ -149,8 +159,24 @@ fn InstanceView(id: String, at: Memo<Option<i64>>) -> impl IntoView {
     });
     let pick = {
         let set_query = set_query.clone();
-        Callback::new(move |t: i64| set_query(vec![("at", Some(t.to_string()))]))
+        Callback::new(move |t: i64| set_query(vec![("at", Some(t.to_string())), ("sel", None)]))
     };
+    let select = {
+        let set_query = set_query.clone();
+        Callback::new(move |(a, b): (i64, i64)| set_query(vec![("sel", Some(format!("{a}-{b}"))), ("at", None)]))
+    };
+    let brush = Brush { window, anchor: RwSignal::new(None), drag: RwSignal::new(None), sel, on_select: select };
+    {
+        let set_query = set_query.clone();
+        let _ = use_event_listener(leptos::prelude::window(), ev::keydown, move |e: web_sys::KeyboardEvent| {
+            if e.key() == "Escape" {
+                brush.cancel();
+                if sel.get_untracked().is_some() {
+                    set_query(vec![("sel", None)]);
+                }
+            }
+        });
+    }
     let series = |f: fn(&DbMetricPoint) -> Option<f64>| Signal::derive(move || points.with(|p| p.iter().filter_map(|m| f(m).map(|v| (m.t, v))).collect::<Vec<_>>()));
     let live = { let set_query = set_query.clone(); move |_| set_query(vec![("at", None)]) };
 
@@ -160,34 +186,45 @@ fn InstanceView(id: String, at: Memo<Option<i64>>) -> impl IntoView {
                 <div class="panel">
                     <div class="panel-head">
                         <h2>"Total runtime"</h2>
-                        <span class="muted">"summed elapsed time of active sessions · click a moment to see its sessions"</span>
+                        <span class="muted">"summed elapsed time of active sessions · click a moment or drag a window to see its sessions"</span>
                     </div>
-                    <LineChart testid="chart-total-runtime" series=series(|m| Some(m.total_runtime_ms)) window=window at=at on_pick=Some(pick) unit="ms" />
+                    <LineChart testid="chart-total-runtime" series=series(|m| Some(m.total_runtime_ms)) brush=brush at=at on_pick=pick unit="ms" />
                 </div>
                 <div class="panel">
                     <div class="panel-head"><h2>"Active sessions by wait class"</h2></div>
-                    <StackedChart points=points window=window at=at on_pick=pick />
+                    <StackedChart points=points brush=brush at=at on_pick=pick />
                 </div>
                 <div class="db-small-charts">
                     <div class="panel"><div class="panel-head"><h3>"Transactions / s"</h3></div>
-                        <LineChart testid="chart-tps" series=series(|m| m.tps) window=window at=at on_pick=Some(pick) unit="" /></div>
+                        <LineChart testid="chart-tps" series=series(|m| m.tps) brush=brush at=at on_pick=pick unit="" /></div>
                     <div class="panel"><div class="panel-head"><h3>"Buffer hit ratio"</h3></div>
-                        <LineChart testid="chart-hit" series=series(|m| m.buffer_hit_ratio) window=window at=at on_pick=Some(pick) unit="" /></div>
+                        <LineChart testid="chart-hit" series=series(|m| m.buffer_hit_ratio) brush=brush at=at on_pick=pick unit="" /></div>
                     <div class="panel"><div class="panel-head"><h3>"Connections"</h3></div>
-                        <LineChart testid="chart-connections" series=series(|m| Some(m.connections as f64)) window=window at=at on_pick=Some(pick) unit="" /></div>
+                        <LineChart testid="chart-connections" series=series(|m| Some(m.connections as f64)) brush=brush at=at on_pick=pick unit="" /></div>
                     <div class="panel"><div class="panel-head"><h3>"Lock waits"</h3></div>
-                        <LineChart testid="chart-lock-waits" series=series(|m| Some(m.lock_waits as f64)) window=window at=at on_pick=Some(pick) unit="" /></div>
+                        <LineChart testid="chart-lock-waits" series=series(|m| Some(m.lock_waits as f64)) brush=brush at=at on_pick=pick unit="" /></div>
                 </div>
             </div>
             <aside class="db-side">
-                <div class="panel" data-testid="db-sessions">
-                    <div class="panel-head">
-                        <h2>{move || match at.get() { Some(t) => format!("Sessions at {}", clock(t)), None => "Live sessions".to_string() }}</h2>
-                        <span class="spacer"></span>
-                        {move || at.get().is_some().then(|| view! { <button data-testid="db-live" on:click=live.clone()>"Back to live"</button> })}
-                    </div>
-                    <SessionsTable id=id.clone() at=at tick=tick />
-                </div>
+                {
+                    let id = id.clone();
+                    move || match sel.get() {
+                        Some((from, to)) => view! { <WindowSessions id=id.clone() from=from to=to /> }.into_any(),
+                        None => {
+                            let live = live.clone();
+                            view! {
+                                <div class="panel" data-testid="db-sessions">
+                                    <div class="panel-head">
+                                        <h2>{move || match at.get() { Some(t) => format!("Sessions at {}", clock(t)), None => "Live sessions".to_string() }}</h2>
+                                        <span class="spacer"></span>
+                                        {move || at.get().is_some().then(|| view! { <button data-testid="db-live" on:click=live.clone()>"Back to live"</button> })}
+                                    </div>
+                                    <SessionsTable id=id.clone() at=at tick=tick />
+                                </div>
+                            }.into_any()
+                        }
+                    }
+                }
             </aside>
             <div class="panel db-locks" data-testid="db-locks">
                 <div class="panel-head"><h2>"Lock tree"</h2><span class="muted">"blockers first · slide to replay stored samples"</span></div>
@@ -208,6 +245,92 @@ fn click_fraction(e: &ev::MouseEvent) -> Option<f64> {
     (r.width() > 0.0).then(|| ((e.client_x() as f64 - r.left()) / r.width()).clamp(0.0, 1.0))
 }
 
+/// Pointer travel below which a press is a click (pick a moment), not a drag (select a window).
+const DRAG_MIN_PX: i32 = 4;
+
+/// The time window dragged on a graph. One value shared by every graph, so each highlights what is being
+/// dragged or was selected; pointer events (with capture) so touch and pen drag the same way.
+#[derive(Clone, Copy)]
+struct Brush {
+    /// The graphs' time axis.
+    window: RwSignal<(i64, i64)>,
+    /// Where the button went down: (time, client x), while it is held.
+    anchor: RwSignal<Option<(i64, i32)>>,
+    /// The window being dragged, before it is committed to the URL.
+    drag: RwSignal<Option<(i64, i64)>>,
+    /// The committed selection (`?sel=`).
+    sel: Memo<Option<(i64, i64)>>,
+    on_select: Callback<(i64, i64)>,
+}
+
+impl Brush {
+    /// What the graphs highlight.
+    fn shown(self) -> Option<(i64, i64)> {
+        self.drag.get().or_else(|| self.sel.get())
+    }
+
+    fn time_at(self, e: &ev::PointerEvent) -> Option<i64> {
+        let f = click_fraction(e)?;
+        let (from, to) = self.window.get_untracked();
+        Some(from + ((to - from) as f64 * f) as i64)
+    }
+
+    fn down(self, e: ev::PointerEvent) {
+        if e.button() != 0 {
+            return;
+        }
+        let Some(t) = self.time_at(&e) else { return };
+        if let Some(el) = e.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+            let _ = el.set_pointer_capture(e.pointer_id());
+        }
+        e.prevent_default();
+        self.anchor.set(Some((t, e.client_x())));
+        self.drag.set(None);
+    }
+
+    fn moved(self, e: ev::PointerEvent) {
+        let Some((t0, x0)) = self.anchor.get_untracked() else { return };
+        if (e.client_x() - x0).abs() < DRAG_MIN_PX {
+            return;
+        }
+        if let Some(t) = self.time_at(&e) {
+            self.drag.set(Some((t0.min(t), t0.max(t))));
+        }
+    }
+
+    /// A press that barely moved picks the moment (`pick` gets the raw time); a drag selects the window.
+    fn up(self, e: ev::PointerEvent, pick: impl Fn(i64)) {
+        let Some((t0, x0)) = self.anchor.get_untracked() else { return };
+        self.anchor.set(None);
+        let t = self.time_at(&e).unwrap_or(t0);
+        if (e.client_x() - x0).abs() < DRAG_MIN_PX || t == t0 {
+            self.drag.set(None);
+            pick(t0);
+        } else {
+            // Kept until the URL carries the selection, so the highlight does not blink.
+            self.drag.set(Some((t0.min(t), t0.max(t))));
+            self.on_select.run((t0.min(t), t0.max(t)));
+            self.drag.set(None);
+        }
+    }
+
+    fn cancel(self) {
+        self.anchor.set(None);
+        self.drag.set(None);
+    }
+
+    /// The highlighted window as an SVG rect.
+    fn view(self) -> impl IntoView {
+        move || {
+            self.shown().map(|(a, b)| {
+                let w = self.window.get();
+                let (x1, x2) = (x_of(a, w).clamp(0.0, W), x_of(b, w).clamp(0.0, W));
+                view! { <rect class="db-sel" data-testid="db-sel" x=x1 y="0" width=(x2 - x1).max(1.0) height=H /> }
+            })
+        }
+    }
+}
+
 const W: f64 = 600.0;
 const H: f64 = 110.0;
 
@@ -220,11 +343,12 @@ fn x_of(t: i64, (from, to): (i64, i64)) -> f64 {
 fn LineChart(
     testid: &'static str,
     series: Signal<Vec<(i64, f64)>>,
-    window: RwSignal<(i64, i64)>,
+    brush: Brush,
     at: Memo<Option<i64>>,
-    on_pick: Option<Callback<i64>>,
+    on_pick: Callback<i64>,
     unit: &'static str,
 ) -> impl IntoView {
+    let window = brush.window;
     let max = Memo::new(move |_| series.with(|s| s.iter().map(|p| p.1).fold(0.0, f64::max)));
     let path = move || {
         let w = window.get();
@@ -238,21 +362,23 @@ fn LineChart(
             d
         })
     };
-    let click = move |e: ev::MouseEvent| {
-        let (Some(f), Some(cb)) = (click_fraction(&e), on_pick) else { return };
-        let (from, to) = window.get_untracked();
-        let t = from + ((to - from) as f64 * f) as i64;
-        // Snap to the nearest sample so the sessions shown are the ones of that moment.
-        let nearest = series.with_untracked(|s| s.iter().min_by_key(|p| (p.0 - t).abs()).map(|p| p.0));
-        if let Some(n) = nearest {
-            cb.run(n);
-        }
+    let up = move |e: ev::PointerEvent| {
+        brush.up(e, |t| {
+            // Snap to the nearest sample so the sessions shown are the ones of that moment.
+            let nearest = series.with_untracked(|s| s.iter().min_by_key(|p| (p.0 - t).abs()).map(|p| p.0));
+            if let Some(n) = nearest {
+                on_pick.run(n);
+            }
+        })
     };
     view! {
         <div class="db-chart" data-testid=testid>
             <span class="db-chart-max muted small">{move || format!("max {}", if unit == "ms" { duration(max.get()) } else { format!("{:.2}", max.get()) })}</span>
-            <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none" on:click=click>
+            <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none"
+                on:pointerdown=move |e| brush.down(e) on:pointermove=move |e| brush.moved(e) on:pointerup=up
+                on:pointercancel=move |_| brush.cancel()>
                 <rect class="db-chart-bg" x="0" y="0" width=W height=H />
+                {brush.view()}
                 <path class="db-line" d=path />
                 {move || at.get().map(|t| view! { <line class="db-at" x1=x_of(t, window.get()) x2=x_of(t, window.get()) y1="0" y2=H /> })}
             </svg>
@@ -275,7 +401,8 @@ fn class_color(class: &str) -> &'static str {
 
 /// Active sessions per wait class, stacked: one area path per class.
 #[component]
-fn StackedChart(points: RwSignal<Vec<DbMetricPoint>>, window: RwSignal<(i64, i64)>, at: Memo<Option<i64>>, on_pick: Callback<i64>) -> impl IntoView {
+fn StackedChart(points: RwSignal<Vec<DbMetricPoint>>, brush: Brush, at: Memo<Option<i64>>, on_pick: Callback<i64>) -> impl IntoView {
+    let window = brush.window;
     let layers = Memo::new(move |_| {
         points.with(|pts| {
             let mut classes: Vec<String> = pts.iter().flat_map(|p| p.active_by_class.keys().cloned()).collect();
@@ -302,24 +429,26 @@ fn StackedChart(points: RwSignal<Vec<DbMetricPoint>>, window: RwSignal<(i64, i64
             (out, max)
         })
     });
-    let click = move |e: ev::MouseEvent| {
-        let Some(f) = click_fraction(&e) else { return };
-        let (from, to) = window.get_untracked();
-        let t = from + ((to - from) as f64 * f) as i64;
-        if let Some(n) = points.with_untracked(|p| p.iter().min_by_key(|p| (p.t - t).abs()).map(|p| p.t)) {
-            on_pick.run(n);
-        }
+    let up = move |e: ev::PointerEvent| {
+        brush.up(e, |t| {
+            if let Some(n) = points.with_untracked(|p| p.iter().min_by_key(|p| (p.t - t).abs()).map(|p| p.t)) {
+                on_pick.run(n);
+            }
+        })
     };
     view! {
         <div class="db-chart" data-testid="chart-wait-classes">
             <span class="db-chart-max muted small">{move || format!("max {}", layers.with(|l| l.1))}</span>
-            <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none" on:click=click>
+            <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none"
+                on:pointerdown=move |e| brush.down(e) on:pointermove=move |e| brush.moved(e) on:pointerup=up
+                on:pointercancel=move |_| brush.cancel()>
                 <rect class="db-chart-bg" x="0" y="0" width=W height=H />
                 {move || layers.with(|l| l.0.iter().map(|(c, d)| {
                     let fill = class_color(c);
                     view! { <path d=d.clone() fill=fill opacity="0.8"><title>{c.clone()}</title></path> }
                 }).collect_view())}
                 {move || at.get().map(|t| view! { <line class="db-at" x1=x_of(t, window.get()) x2=x_of(t, window.get()) y1="0" y2=H /> })}
+                {brush.view()}
             </svg>
             <div class="db-legend small">
                 {move || layers.with(|l| l.0.iter().map(|(c, _)| {
@@ -415,6 +544,84 @@ fn SessionsTable(id: String, at: Memo<Option<i64>>, tick: RwSignal<u32>) -> impl
             }.into_any()
         }}
     }
+}
+
+/// The sessions and statements a dragged window saw, merged over its samples; sortable by elapsed time, a
+/// click shows the full statement.
+#[component]
+fn WindowSessions(id: String, from: i64, to: i64) -> impl IntoView {
+    let set_query = use_set_query();
+    let fetched = LocalResource::new(move || api::db_window_sessions(id.clone(), from, to));
+    let longest_first = RwSignal::new(true);
+    let expanded = RwSignal::new(None::<usize>);
+    let clear = move |_| set_query(vec![("sel", None)]);
+    view! {
+        <div class="panel" data-testid="db-window-sessions">
+            <div class="panel-head">
+                <h2>{format!("Sessions {} – {}", clock(from), clock(to))}</h2>
+                <span class="spacer"></span>
+                <button data-testid="db-window-clear" title="Esc" on:click=clear>"Clear"</button>
+            </div>
+            <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        fetched.await.map(|w| {
+                            let summary = format!("{} samples · {} sessions and statements{}", w.samples, w.sessions.len() + w.truncated,
+                                if w.truncated > 0 { format!(" (longest {} shown)", w.sessions.len()) } else { String::new() });
+                            view! {
+                                <p class="muted small" data-testid="db-window-summary">{summary}</p>
+                                {window_table(w.sessions, longest_first, expanded)}
+                            }
+                        })
+                    })}
+                </Transition>
+            </ErrorBoundary>
+        </div>
+    }
+}
+
+fn window_table(rows: Vec<DbWindowSession>, longest_first: RwSignal<bool>, expanded: RwSignal<Option<usize>>) -> AnyView {
+    if rows.is_empty() {
+        return view! { <p class="muted" data-testid="db-window-empty">"No session was seen in this window."</p> }.into_any();
+    }
+    view! {
+        <table class="grid-table db-table">
+            <thead><tr>
+                <th>"Session / statement"</th><th>"Waits"</th><th class="num">"Samples"</th>
+                <th class="num clickable" data-testid="sort-window-elapsed" on:click=move |_| longest_first.update(|v| *v = !*v)>
+                    {move || if longest_first.get() { "Elapsed ▼" } else { "Elapsed ▲" }}
+                </th>
+            </tr></thead>
+            <tbody>
+                {move || {
+                    let mut order: Vec<usize> = (0..rows.len()).collect();
+                    if !longest_first.get() {
+                        order.reverse();
+                    }
+                    order.into_iter().map(|i| {
+                        let s = &rows[i];
+                        let full = s.query.clone().unwrap_or_default();
+                        let waits = s.waits.iter().map(|(w, n)| format!("{w} ×{n}")).collect::<Vec<_>>().join(", ");
+                        let blocked = (!s.blocked_by.is_empty()).then(|| format!("blocked by {}", s.blocked_by.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")));
+                        view! {
+                            <tr class="clickable" class:long={s.max_elapsed_ms >= LONG_RUNNING_MS} data-testid="window-row" data-pid=s.pid.to_string()
+                                on:click=move |_| expanded.update(|e| *e = if *e == Some(i) { None } else { Some(i) })>
+                                <td>
+                                    <div class="mono">{s.pid} " " {s.user.clone().unwrap_or_default()} "@" {s.database.clone().unwrap_or_default()}</div>
+                                    <div class="muted small">{s.application_name.clone().unwrap_or_default()} " " {s.client_addr.clone().unwrap_or_default()} " " {s.state.clone().unwrap_or_default()}</div>
+                                    <div class="mono small db-query" data-testid="window-query">{move || if expanded.get() == Some(i) { full.clone() } else { short(&full) }}</div>
+                                </td>
+                                <td class="small">{waits}{blocked.map(|b| view! { <div class="muted">{b}</div> })}</td>
+                                <td class="num">{s.samples}</td>
+                                <td class="num">{duration(s.max_elapsed_ms)}</td>
+                            </tr>
+                        }
+                    }).collect_view()
+                }}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
 
 /// A slider over the stored samples (jumping to those with lock waits is the point) and the tree of the
