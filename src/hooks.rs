@@ -1,5 +1,6 @@
 //! Browser behaviour as small `use_*` hooks (leptos-use style), one file each.
 
+mod use_chart_canvas;
 mod use_copy_to_clipboard;
 mod use_event_stream;
 mod use_hitmap_canvas;
@@ -7,6 +8,7 @@ mod use_server_health;
 mod use_time_range;
 mod use_virtual_list;
 
+pub use use_chart_canvas::*;
 pub use use_copy_to_clipboard::*;
 pub use use_event_stream::*;
 pub use use_hitmap_canvas::*;

@@ -1,0 +1,305 @@
+//! The charts board widgets draw from a [`MetricQueryResult`]: a time series chart (lines, areas or bars,
+//! stacked or not) drawn with plotters on a canvas, a single big number, and a top-N table. Each fills its
+//! parent (the widget body) and follows it when the widget is resized.
+//!
+//! Browser tests find them by `data-testid`: `chart-canvas`, `chart-legend`, `chart-tooltip`, `chart-empty`,
+//! `single-number-value`, `top-n-row`; the series chart's wrapper says what it drew in `data-series` (series
+//! drawn) and `data-points` (their non-null values).
+
+mod draw;
+mod math;
+
+use leptos::html::{Canvas, Div};
+use leptos::prelude::*;
+use sightline_model::{MetricQueryResult, Threshold};
+
+pub use draw::series_css_color;
+pub use math::format_value;
+use math::{
+    bucket_center, bucket_label, nearest_bucket, point_count, series_label, series_stats, sparkline_path, threshold_color,
+    top_rows, x_domain,
+};
+
+use crate::hooks::use_chart_canvas;
+
+/// How a series chart is drawn.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum ChartStyle {
+    Line,
+    Area,
+    Bar,
+}
+
+/// Most series listed in the hover read-out; the rest are counted.
+const TOOLTIP_ROWS: usize = 12;
+
+/// A time series chart: one line (area, bar) per series, a legend that switches series on and off, and a
+/// read-out of the bucket under the pointer. Nulls are gaps; stacked, the series add up.
+#[component]
+pub fn SeriesChart(
+    data: Signal<MetricQueryResult>,
+    #[prop(into)] style: Signal<ChartStyle>,
+    #[prop(into)] stacked: Signal<bool>,
+) -> impl IntoView {
+    let plot = NodeRef::<Div>::new();
+    let canvas = NodeRef::<Canvas>::new();
+    let c = use_chart_canvas(plot);
+    // Labels of the series the user switched off in the legend (kept across refreshes of the data).
+    let hidden = RwSignal::new(Vec::<String>::new());
+    let labels =
+        Memo::new(move |_| data.with(|d| d.series.iter().map(|s| series_label(&s.labels, &d.metric)).collect::<Vec<_>>()));
+    let visible = Memo::new(move |_| hidden.with(|h| labels.with(|l| l.iter().map(|l| !h.contains(l)).collect::<Vec<_>>())));
+    let empty = Memo::new(move |_| data.with(|d| point_count(d, None) == 0));
+    let geometry = RwSignal::new(None::<draw::Drawn>);
+
+    Effect::new(move |_| {
+        let (w, h, dpr) = (c.width.get(), c.height.get(), c.dpr.get());
+        let (style, stacked, empty) = (style.get(), stacked.get(), empty.get());
+        let Some(el) = canvas.get() else { return };
+        if empty {
+            draw::clear(&el, w, h, dpr);
+            geometry.set(None);
+            return;
+        }
+        let drawn = visible.with(|v| data.with(|d| draw::series_chart(&el, w, h, dpr, d, v, style, stacked)));
+        geometry.set(drawn);
+    });
+
+    let drawn_series = move || if empty.get() { 0 } else { visible.with(|v| v.iter().filter(|v| **v).count()) };
+    let drawn_points = move || visible.with(|v| data.with(|d| point_count(d, Some(v))));
+
+    let hovered = Memo::new(move |_| {
+        let (px, _) = c.hover.get()?;
+        let g = geometry.get()?;
+        if px < g.x - 4.0 || px > g.x + g.w + 4.0 {
+            return None;
+        }
+        data.with(|d| nearest_bucket(&d.timestamps, d.step_ms, g.time_at(px)))
+    });
+
+    let readout = move || {
+        let i = hovered.get()?;
+        let g = geometry.get()?;
+        let (px, py) = c.hover.get()?;
+        let width = c.width.get();
+        data.with(|d| {
+            let t = *d.timestamps.get(i)?;
+            let (from, to) = x_domain(d);
+            let heading = bucket_label(t, d.step_ms, to - from > 86_400_000.0, draw::tz_offset_ms(t as f64));
+            let vis = visible.get();
+            let shown: Vec<usize> = (0..d.series.len()).filter(|k| vis.get(*k).copied().unwrap_or(true)).collect();
+            let rows = shown
+                .iter()
+                .take(TOOLTIP_ROWS)
+                .map(|&k| {
+                    let s = &d.series[k];
+                    let v = s.values.get(i).copied().flatten().map_or_else(|| "—".to_string(), |v| format_value(v, &d.unit));
+                    view! {
+                        <div class="chart-tooltip-row">
+                            <span class="chart-swatch" style=format!("background:{}", series_css_color(k))></span>
+                            <span class="chart-tooltip-label">{series_label(&s.labels, &d.metric)}</span>
+                            <span class="chart-tooltip-value">{v}</span>
+                        </div>
+                    }
+                })
+                .collect_view();
+            let more = (shown.len() > TOOLTIP_ROWS).then(|| format!("+{} more", shown.len() - TOOLTIP_ROWS));
+            let total = (stacked.get() && shown.len() > 1).then(|| {
+                let sum: f64 = shown.iter().filter_map(|&k| d.series[k].values.get(i).copied().flatten()).sum();
+                view! {
+                    <div class="chart-tooltip-row chart-tooltip-total">
+                        <span class="chart-tooltip-label">"total"</span>
+                        <span class="chart-tooltip-value">{format_value(sum, &d.unit)}</span>
+                    </div>
+                }
+            });
+            let x = g.x_of(bucket_center(t, d.step_ms));
+            // Beside the pointer, on the side with more room.
+            let side = if px > width / 2.0 {
+                format!("right:{:.0}px", (width - px + 14.0).max(0.0))
+            } else {
+                format!("left:{:.0}px", px + 14.0)
+            };
+            let top = (py - 10.0).clamp(0.0, (g.y + g.h - 40.0).max(0.0));
+            Some(view! {
+                <div class="chart-guide" style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px", g.y, g.h)></div>
+                <div class="chart-tooltip" data-testid="chart-tooltip" style=format!("{side};top:{top:.0}px")>
+                    <div class="chart-tooltip-time">{heading}</div>
+                    {rows}
+                    {more.map(|m| view! { <div class="chart-tooltip-more muted">{m}</div> })}
+                    {total}
+                </div>
+            })
+        })
+    };
+
+    let legend = move || {
+        labels.with(|l| {
+            l.iter()
+                .enumerate()
+                .map(|(k, label)| {
+                    let key = label.clone();
+                    let off = {
+                        let key = key.clone();
+                        move || hidden.with(|h| h.contains(&key))
+                    };
+                    let toggle = move |_| {
+                        hidden.update(|h| {
+                            if let Some(p) = h.iter().position(|x| *x == key) {
+                                h.remove(p);
+                            } else {
+                                h.push(key.clone());
+                            }
+                        })
+                    };
+                    view! {
+                        <button
+                            class="chart-legend-item"
+                            class:off=off.clone()
+                            data-testid="chart-legend-item"
+                            aria-pressed=move || (!off()).to_string()
+                            title="Show or hide this series"
+                            on:click=toggle
+                        >
+                            <span class="chart-swatch" style=format!("background:{}", series_css_color(k))></span>
+                            <span class="chart-legend-label">{label.clone()}</span>
+                        </button>
+                    }
+                })
+                .collect_view()
+        })
+    };
+
+    view! {
+        <div class="metric-chart" data-testid="series-chart" data-series=drawn_series data-points=drawn_points>
+            <div class="chart-plot" node_ref=plot>
+                <canvas node_ref=canvas class="chart-canvas" data-testid="chart-canvas"></canvas>
+                {readout}
+                <Show when=move || empty.get()>
+                    <div class="chart-empty" data-testid="chart-empty">"No data in this range"</div>
+                </Show>
+            </div>
+            <Show when=move || !empty.get()>
+                <div class="chart-legend" data-testid="chart-legend">{legend}</div>
+            </Show>
+        </div>
+    }
+}
+
+/// One big number: the latest value of the first series, coloured by the thresholds it reached, with an
+/// optional sparkline of the range under it.
+#[component]
+pub fn SingleNumber(
+    data: Signal<MetricQueryResult>,
+    #[prop(into)] sparkline: Signal<bool>,
+    #[prop(into)] thresholds: Signal<Vec<Threshold>>,
+) -> impl IntoView {
+    // (bucket start, value) of the latest non-null value.
+    let last = Memo::new(move |_| {
+        data.with(|d| {
+            let (i, v) = series_stats(&d.series.first()?.values).last?;
+            Some((d.timestamps.get(i).copied(), v))
+        })
+    });
+    let text = move || match last.get() {
+        Some((_, v)) => data.with(|d| format_value(v, &d.unit)),
+        None => "—".to_string(),
+    };
+    let color = move || {
+        let (_, v) = last.get()?;
+        thresholds.with(|t| threshold_color(v, t)).map(|c| format!("color:{c}"))
+    };
+    let caption = move || {
+        data.with(|d| match last.get() {
+            Some((Some(t), _)) => format!("last · {} · {}", d.metric, crate::format::clock(t)[..5].to_owned()),
+            _ => format!("last · {}", d.metric),
+        })
+    };
+    let path = move || data.with(|d| d.series.first().map(|s| sparkline_path(&s.values, 100.0, 30.0)).unwrap_or_default());
+
+    view! {
+        <div class="single-number" data-testid="single-number">
+            <div class="single-number-value" data-testid="single-number-value" style=color>{text}</div>
+            <Show when=move || sparkline.get()>
+                <svg
+                    class="single-number-sparkline"
+                    data-testid="single-number-sparkline"
+                    viewBox="0 -2 100 34"
+                    preserveAspectRatio="none"
+                    aria-hidden="true"
+                >
+                    <path d=path vector-effect="non-scaling-stroke"></path>
+                </svg>
+            </Show>
+            <div class="single-number-caption">{caption}</div>
+        </div>
+    }
+}
+
+/// The groups with the highest mean over the range, highest first: label, mean, max, and a bar for the mean.
+#[component]
+pub fn TopNTable(data: Signal<MetricQueryResult>, #[prop(into)] limit: Signal<u32>) -> impl IntoView {
+    let top = Memo::new(move |_| data.with(|d| top_rows(d, limit.get() as usize)));
+    let unit = Memo::new(move |_| data.with(|d| d.unit.clone()));
+    // The grouping dimensions name the first column (`service`), when every series has the same ones.
+    let heading = Memo::new(move |_| {
+        data.with(|d| {
+            let keys = |s: &sightline_model::MetricSeries| s.labels.keys().cloned().collect::<Vec<_>>().join(", ");
+            match d.series.first().map(keys) {
+                Some(k) if !k.is_empty() && d.series.iter().all(|s| keys(s) == k) => k,
+                _ => "series".to_string(),
+            }
+        })
+    });
+
+    view! {
+        <div class="top-n" data-testid="top-n">
+            {move || {
+                top.with(|(rows, more)| {
+                    if rows.is_empty() {
+                        return view! { <div class="chart-empty" data-testid="chart-empty">"No data in this range"</div> }
+                            .into_any();
+                    }
+                    let unit = unit.get();
+                    let fmt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| format_value(v, &unit));
+                    let body = rows
+                        .iter()
+                        .map(|r| {
+                            view! {
+                                <tr data-testid="top-n-row">
+                                    <td class="top-n-label" title=r.label.clone()>{r.label.clone()}</td>
+                                    <td class="num">{fmt(r.mean)}</td>
+                                    <td class="num">{fmt(r.max)}</td>
+                                    <td class="top-n-bar">
+                                        <span style=format!("width:{:.1}%", r.share * 100.0)></span>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view();
+                    let more = (*more > 0).then(|| {
+                        view! {
+                            <tr class="top-n-more" data-testid="top-n-more">
+                                <td colspan="4">{format!("+{more} more")}</td>
+                            </tr>
+                        }
+                    });
+                    view! {
+                        <table class="top-n-table">
+                            <thead>
+                                <tr>
+                                    <th>{heading.get()}</th>
+                                    <th class="num">"mean"</th>
+                                    <th class="num">"max"</th>
+                                    <th class="top-n-bar-head"></th>
+                                </tr>
+                            </thead>
+                            <tbody>{body} {more}</tbody>
+                        </table>
+                    }
+                    .into_any()
+                })
+            }}
+        </div>
+    }
+}

@@ -1,0 +1,302 @@
+//! Drawing a series chart with plotters onto a `<canvas>`, in device pixels: the backing store is the CSS
+//! size × device pixel ratio, and fonts, line widths and margins are scaled by the ratio to match.
+//!
+//! The axes are our own [`Ranged`] coordinates, so their ticks are the round values of
+//! [`nice_ticks`]/[`time_ticks`] and their labels come from [`format_value`]/[`time_label`].
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+use sightline_model::MetricQueryResult;
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+use super::math::{bands, bucket_center, extent, format_value, nice_ticks, runs, time_label, time_step, time_ticks, x_domain};
+use super::ChartStyle;
+
+/// Series colours, chosen to read on both the dark and the light theme (mid lightness, distinct hues).
+pub const PALETTE: [(u8, u8, u8); 10] = [
+    (56, 152, 236),  // blue
+    (242, 142, 43),  // orange
+    (46, 179, 128),  // green
+    (225, 87, 89),   // red
+    (156, 106, 222), // purple
+    (204, 160, 20),  // mustard
+    (227, 119, 194), // pink
+    (23, 169, 184),  // teal
+    (140, 154, 91),  // olive
+    (170, 125, 95),  // brown
+];
+
+/// The CSS colour of series `i`, for the legend and tooltip.
+pub fn series_css_color(i: usize) -> String {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+fn series_color(i: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// Axis text and lines: a grey that reads on both themes.
+const AXIS: RGBColor = RGBColor(128, 143, 168);
+const FONT: &str = "system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif";
+
+/// Where the plot ended up, in CSS px relative to the canvas, and the time span across it: what the
+/// pointer read-out needs to turn an x position into a bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drawn {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+    pub from: f64,
+    pub to: f64,
+}
+
+impl Drawn {
+    /// The time under a CSS px x.
+    pub fn time_at(&self, px: f64) -> f64 {
+        self.from + (px - self.x) / self.w.max(1.0) * (self.to - self.from)
+    }
+
+    /// The CSS px x of a time.
+    pub fn x_of(&self, t: f64) -> f64 {
+        self.x + (t - self.from) / (self.to - self.from).max(1.0) * self.w
+    }
+}
+
+/// Sizes the canvas backing store to `css_w` × `css_h` CSS px at `dpr` and clears it. Returns the device
+/// pixel size, `None` when there is nothing to draw on.
+fn prepare(el: &HtmlCanvasElement, css_w: f64, css_h: f64, dpr: f64) -> Option<(u32, u32)> {
+    let (pw, ph) = ((css_w * dpr).round().max(0.0) as u32, (css_h * dpr).round().max(0.0) as u32);
+    if el.width() != pw {
+        el.set_width(pw);
+    }
+    if el.height() != ph {
+        el.set_height(ph);
+    }
+    let ctx = el.get_context("2d").ok().flatten()?.dyn_into::<CanvasRenderingContext2d>().ok()?;
+    let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+    ctx.clear_rect(0.0, 0.0, pw as f64, ph as f64);
+    ctx.set_line_join("round");
+    ctx.set_line_cap("round");
+    (pw > 0 && ph > 0).then_some((pw, ph))
+}
+
+/// Clears the canvas (empty chart).
+pub fn clear(el: &HtmlCanvasElement, css_w: f64, css_h: f64, dpr: f64) {
+    let _ = prepare(el, css_w, css_h, dpr);
+}
+
+/// Local time zone offset east of UTC at `t`, in ms.
+pub fn tz_offset_ms(t: f64) -> i64 {
+    -(js_sys::Date::new(&t.into()).get_timezone_offset() * 60_000.0) as i64
+}
+
+/// The time axis: bucket times in ms, ticks on round local times.
+struct TimeAxis {
+    from: f64,
+    to: f64,
+    ticks: Vec<f64>,
+    step: i64,
+    tz: i64,
+}
+
+impl Ranged for TimeAxis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        map_linear(*v, self.from, self.to, limit)
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        // Only the labelled grid lines; no light lines between them.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.from..self.to
+    }
+}
+
+impl ValueFormatter<f64> for TimeAxis {
+    fn format_ext(&self, v: &f64) -> String {
+        time_label(*v as i64, self.step, self.tz)
+    }
+}
+
+/// The value axis: from 0 (or below, for negative values) to a round value above the data.
+struct ValueAxis {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+    unit: String,
+}
+
+impl Ranged for ValueAxis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        map_linear(*v, self.lo, self.hi, limit)
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+impl ValueFormatter<f64> for ValueAxis {
+    fn format_ext(&self, v: &f64) -> String {
+        format_value(*v, &self.unit)
+    }
+}
+
+fn map_linear(v: f64, lo: f64, hi: f64, limit: (i32, i32)) -> i32 {
+    let f = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
+    let px = limit.0 as f64 + f * (limit.1 - limit.0) as f64;
+    px.round().clamp(-1e6, 1e6) as i32
+}
+
+/// Draws `d` onto `el`, sized `css_w` × `css_h` CSS px at `dpr`: series at `visible` positions only, as lines,
+/// areas or bars, stacked or not. Returns the plot's geometry (CSS px) for the pointer read-out.
+#[allow(clippy::too_many_arguments)]
+pub fn series_chart(
+    el: &HtmlCanvasElement,
+    css_w: f64,
+    css_h: f64,
+    dpr: f64,
+    d: &MetricQueryResult,
+    visible: &[bool],
+    style: ChartStyle,
+    stacked: bool,
+) -> Option<Drawn> {
+    prepare(el, css_w, css_h, dpr)?;
+    let px = |css: f64| (css * dpr).round() as i32;
+
+    // What is drawn: the visible series, as bands (stacked or from 0).
+    let shown: Vec<usize> = (0..d.series.len()).filter(|i| visible.get(*i).copied().unwrap_or(true)).collect();
+    let values: Vec<&[Option<f64>]> = shown.iter().map(|&i| d.series[i].values.as_slice()).collect();
+    let bands = bands(&values, stacked);
+    let (lo, hi) = extent(&bands);
+    let plot_h_css = (css_h - 8.0 - 22.0).max(10.0);
+    let y = nice_ticks(lo, hi, ((plot_h_css / 32.0).floor() as usize).clamp(2, 8));
+
+    let backend = CanvasBackend::with_canvas_object(el.clone())?;
+    let root = backend.into_drawing_area();
+    let font = TextStyle::from((FONT, 11.0 * dpr).into_font()).color(&AXIS);
+    let label_w = y
+        .values
+        .iter()
+        .filter_map(|v| root.estimate_text_size(&format_value(*v, &d.unit), &font).ok())
+        .map(|(w, _)| w as i32)
+        .max()
+        .unwrap_or(0);
+    let y_area = label_w + px(10.0);
+
+    let (from, to) = x_domain(d);
+    let tz = tz_offset_ms((from + to) / 2.0);
+    let plot_w_css = (css_w - y_area as f64 / dpr - 12.0).max(10.0);
+    let step = time_step(to - from, plot_w_css, 80.0);
+    // Labels are centred on their tick: drop ticks too close to the ends for theirs to fit.
+    let edge = 18.0 / plot_w_css * (to - from);
+    let x_ticks: Vec<f64> = time_ticks(from, to, step, tz)
+        .into_iter()
+        .map(|t| t as f64)
+        .filter(|&t| t - from >= edge && to - t >= edge)
+        .collect();
+
+    let mut chart = ChartBuilder::on(&root)
+        .margin_top(px(8.0))
+        .margin_right(px(12.0))
+        .margin_left(px(2.0))
+        .x_label_area_size(px(22.0))
+        .y_label_area_size(y_area)
+        .build_cartesian_2d(
+            TimeAxis { from, to, ticks: x_ticks.clone(), step, tz },
+            ValueAxis { lo: y.lo, hi: y.hi, ticks: y.values.clone(), unit: d.unit.clone() },
+        )
+        .ok()?;
+    let line_w = ((1.5 * dpr).round() as u32).max(1);
+    chart
+        .configure_mesh()
+        .bold_line_style(AXIS.mix(0.16).stroke_width(dpr.round().max(1.0) as u32))
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS.mix(0.55).stroke_width(dpr.round().max(1.0) as u32))
+        .x_labels(x_ticks.len().max(1))
+        .y_labels(y.values.len())
+        .label_style(font.clone())
+        .set_all_tick_mark_size(px(3.0))
+        .draw()
+        .ok()?;
+
+    let step_ms = d.step_ms.max(0);
+    let cx = |i: usize| d.timestamps.get(i).map_or(f64::NAN, |&t| bucket_center(t, step_ms));
+    match style {
+        ChartStyle::Bar => {
+            // One group per bucket, 80 % of its width: side by side, or one stacked bar.
+            let n = if stacked { 1 } else { shown.len().max(1) };
+            let group = step_ms as f64 * 0.8;
+            let sub = group / n as f64;
+            let gap = if n > 1 { sub * 0.1 } else { 0.0 };
+            for (k, (series_bands, &si)) in bands.iter().zip(&shown).enumerate() {
+                let color = series_color(si);
+                let slot = if stacked { 0 } else { k };
+                let rects = series_bands.iter().enumerate().filter_map(|(i, b)| {
+                    let (base, top) = (*b)?;
+                    let x0 = *d.timestamps.get(i)? as f64 + step_ms as f64 * 0.1 + slot as f64 * sub;
+                    Some(Rectangle::new([(x0, top), (x0 + sub - gap, base)], color.mix(0.85).filled()))
+                });
+                chart.draw_series(rects).ok()?;
+            }
+        }
+        ChartStyle::Line | ChartStyle::Area => {
+            let fill = style == ChartStyle::Area || stacked;
+            let alpha = if stacked { 0.45 } else { 0.2 };
+            for (series_bands, &si) in bands.iter().zip(&shown) {
+                let color = series_color(si);
+                for r in runs(series_bands) {
+                    let top: Vec<(f64, f64)> = r.clone().filter_map(|i| series_bands[i].map(|(_, t)| (cx(i), t))).collect();
+                    if fill {
+                        let mut poly = top.clone();
+                        poly.extend(r.clone().rev().filter_map(|i| series_bands[i].map(|(b, _)| (cx(i), b))));
+                        chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(alpha).filled()))).ok()?;
+                    }
+                    if top.len() == 1 {
+                        // A lone value between gaps: a dot, or it would not show at all.
+                        chart.draw_series(std::iter::once(Circle::new(top[0], px(2.5), color.filled()))).ok()?;
+                    } else {
+                        chart.draw_series(std::iter::once(PathElement::new(top, color.stroke_width(line_w)))).ok()?;
+                    }
+                }
+            }
+        }
+    }
+
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    Some(Drawn {
+        x: xr.start as f64 / dpr,
+        y: yr.start as f64 / dpr,
+        w: (xr.end - xr.start) as f64 / dpr,
+        h: (yr.end - yr.start) as f64 / dpr,
+        from,
+        to,
+    })
+}
