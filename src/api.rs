@@ -10,7 +10,8 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use serde::de::DeserializeOwned;
 use sightline_model::{
-    ActiveList, ApiErrorBody, Health, Hitmap, Order, Scale, ServiceList, Status, Trace, TransactionPage,
+    ActiveList, ApiErrorBody, Board, BoardConflict, BoardHistory, BoardInvalid, BoardList, Health, Hitmap,
+    MetricCatalog, MetricQueryResult, Order, Scale, ServiceList, Status, Trace, TransactionPage, WidgetQuery,
 };
 
 /// Why a request failed, in words a user can act on.
@@ -187,6 +188,146 @@ pub async fn trace(trace_id: String) -> Result<Trace, ApiError> {
 
 pub async fn active(service: Option<String>) -> Result<ActiveList, ApiError> {
     get_json(&with_query("/api/v1/active", &[("service", service)])).await
+}
+
+// ---- flex boards (issue 5) ----
+
+/// Why a board write was refused: the cases the board page answers with its own dialog.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SaveError {
+    /// Someone saved a newer revision first: `current` is the board as it is now on the server.
+    #[error("{message}")]
+    Conflict { message: String, current: Box<Board> },
+    /// The board (e.g. an import) is not valid: every problem, in words.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// Sends `body` as JSON with `method` and decodes the answer; 409 and 400 become [`SaveError`]'s own cases.
+async fn send_board<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, SaveError> {
+    let _pending = PendingGuard::start();
+    let builder = match method {
+        "POST" => Request::post(path),
+        "PUT" => Request::put(path),
+        _ => Request::delete(path),
+    };
+    let resp = match body {
+        Some(b) => builder
+            .header("content-type", "application/json")
+            .body(b)
+            .map_err(|e| ApiError::Decode(e.to_string()))?
+            .send()
+            .await,
+        None => builder.send().await,
+    }
+    .map_err(|e| ApiError::Unreachable(e.to_string()))?;
+    let status = resp.status();
+    if resp.ok() {
+        let text = resp.text().await.map_err(|e| ApiError::Decode(e.to_string()))?;
+        // 204 (delete) has no body: read it as JSON `null`.
+        let text = if text.trim().is_empty() { "null" } else { text.as_str() };
+        return serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()).into());
+    }
+    let text = resp.text().await.unwrap_or_default();
+    if status == 409 {
+        if let Ok(c) = serde_json::from_str::<BoardConflict>(&text) {
+            return Err(SaveError::Conflict { message: c.error, current: Box::new(c.current) });
+        }
+    }
+    if status == 400 {
+        if let Ok(i) = serde_json::from_str::<BoardInvalid>(&text) {
+            return Err(SaveError::Invalid(i.problems));
+        }
+    }
+    let message = serde_json::from_str::<ApiErrorBody>(&text).map(|b| b.error).unwrap_or_else(|_| resp.status_text());
+    Err(ApiError::Server { status, message }.into())
+}
+
+fn board_path(id: &str) -> String {
+    format!("/api/v1/boards/{}", js_sys::encode_uri_component(id))
+}
+
+pub async fn boards() -> Result<BoardList, ApiError> {
+    get_json("/api/v1/boards").await
+}
+
+pub async fn board_templates() -> Result<Vec<Board>, ApiError> {
+    get_json("/api/v1/boards/templates").await
+}
+
+pub async fn board(id: String) -> Result<Board, ApiError> {
+    get_json(&board_path(&id)).await
+}
+
+/// Creates (or imports, or duplicates) a board; the server picks a free id when `board.id` is taken or empty.
+pub async fn create_board(board: Board) -> Result<Board, SaveError> {
+    send_board("POST", "/api/v1/boards", Some(to_json(&board)?)).await
+}
+
+/// Imports a board from JSON text as the user gave it: the server checks it and lists every problem, and
+/// creates nothing when there is one.
+pub async fn import_board(json: String) -> Result<Board, SaveError> {
+    send_board("POST", "/api/v1/boards", Some(json)).await
+}
+
+fn to_json(board: &Board) -> Result<String, SaveError> {
+    serde_json::to_string(board).map_err(|e| SaveError::Api(ApiError::Decode(e.to_string())))
+}
+
+/// Saves a new revision; `board.version` must be the revision it was based on.
+pub async fn save_board(board: Board) -> Result<Board, SaveError> {
+    send_board("PUT", &board_path(&board.id), Some(to_json(&board)?)).await
+}
+
+/// Deletes a board unless someone saved a newer revision than `version`.
+pub async fn delete_board(id: String, version: u64) -> Result<(), SaveError> {
+    send_board::<Option<()>>("DELETE", &with_query(&board_path(&id), &[("version", Some(version.to_string()))]), None)
+        .await
+        .map(|_| ())
+}
+
+pub async fn board_versions(id: String) -> Result<BoardHistory, ApiError> {
+    get_json(&format!("{}/versions", board_path(&id))).await
+}
+
+pub async fn board_version(id: String, n: u64) -> Result<Board, ApiError> {
+    get_json(&format!("{}/versions/{n}", board_path(&id))).await
+}
+
+/// Makes revision `n` current again (as a new revision).
+pub async fn restore_board_version(id: String, n: u64) -> Result<Board, SaveError> {
+    send_board("POST", &format!("{}/versions/{n}/restore", board_path(&id)), None).await
+}
+
+pub async fn metric_catalog() -> Result<MetricCatalog, ApiError> {
+    get_json("/api/v1/metrics").await
+}
+
+/// One widget's series. `filter` is already resolved (board variables substituted); `max_points` is about
+/// the widget's width in pixels, so the server never sends more points than can be drawn.
+pub async fn metric_query(
+    query: WidgetQuery,
+    from: i64,
+    to: i64,
+    max_points: u32,
+    limit: Option<u32>,
+) -> Result<MetricQueryResult, ApiError> {
+    let filter = query.filter.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(",");
+    get_json(&with_query(
+        "/api/v1/metrics/query",
+        &[
+            ("metric", Some(query.metric)),
+            ("from", Some(from.to_string())),
+            ("to", Some(to.to_string())),
+            ("max_points", Some(max_points.to_string())),
+            ("filter", (!filter.is_empty()).then_some(filter)),
+            ("group_by", (!query.group_by.is_empty()).then(|| query.group_by.join(","))),
+            ("limit", limit.map(|l| l.to_string())),
+        ],
+    ))
+    .await
 }
 
 // ---- database pages (issue 6) ----

@@ -6,7 +6,7 @@ use leptos_router::path;
 
 use crate::components::top_bar::TopBar;
 use crate::hooks::{use_server_health, use_time_range, HEALTH_POLL_MS};
-use crate::pages::{apm::ApmPage, boards::BoardsPage, db::DbPage, not_found::NotFound, servers::ServersPage};
+use crate::pages::{apm::ApmPage, board::BoardPage, boards::BoardsPage, db::DbPage, not_found::NotFound, servers::ServersPage};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -38,6 +38,7 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/") view=move || view! { <ApmPage tr=tr /> } />
                 <Route path=path!("/apm") view=move || view! { <ApmPage tr=tr /> } />
                 <Route path=path!("/boards") view=move || view! { <BoardsPage /> } />
+                <Route path=path!("/boards/:id") view=move || view! { <BoardPage tr=tr /> } />
                 <Route path=path!("/db") view=move || view! { <DbPage /> } />
                 <Route path=path!("/db/:instance") view=move || view! { <DbPage /> } />
                 <Route path=path!("/servers") view=move || view! { <ServersPage /> } />

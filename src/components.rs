@@ -1,7 +1,10 @@
 //! Reusable pieces of UI shared by several pages.
 
+pub mod board_grid;
+pub mod board_widget;
 pub mod error_view;
 pub mod hitmap_chart;
 pub mod metric_chart;
 pub mod top_bar;
 pub mod trace_view;
+pub mod widget_editor;

@@ -3,6 +3,7 @@
 mod use_chart_canvas;
 mod use_copy_to_clipboard;
 mod use_event_stream;
+mod use_grid_drag;
 mod use_hitmap_canvas;
 mod use_server_health;
 mod use_time_range;
@@ -11,6 +12,7 @@ mod use_virtual_list;
 pub use use_chart_canvas::*;
 pub use use_copy_to_clipboard::*;
 pub use use_event_stream::*;
+pub use use_grid_drag::*;
 pub use use_hitmap_canvas::*;
 pub use use_server_health::*;
 pub use use_time_range::*;

@@ -1,6 +1,7 @@
 //! One routed page per file.
 
 pub mod apm;
+pub mod board;
 pub mod boards;
 pub mod db;
 pub mod not_found;

@@ -82,17 +82,28 @@ pub fn apm_overview() -> Board {
 /// Sessions, throughput, locks and cache efficiency of the monitored databases.
 pub fn database_overview() -> Board {
     use WidgetKind::*;
+    let inst = [("instance", "$instance")];
     board(
         "database-overview",
         "Database overview",
-        vec![Variable { name: "database".into(), label: "Database".into(), value: None }],
+        vec![Variable { name: "instance".into(), label: "Instance".into(), value: None }],
         vec![
-            w("sessions", DbActiveSessions, "Active sessions", (0, 0, 24, 8), None, WidgetOptions::default()),
-            w("db-tps", Timeseries, "Transactions per second", (0, 8, 12, 8), q("db.tps", &[("database", "$database")], &["database"]), WidgetOptions::default()),
-            w("locks", Timeseries, "Sessions waiting on locks", (12, 8, 12, 8), q("db.locks.waiting", &[("database", "$database")], &["database"]), WidgetOptions::default()),
-            w("hit-ratio", SingleNumber, "Buffer cache hit ratio", (0, 16, 8, 4), q("db.buffer_hit_ratio", &[("database", "$database")], &[]), WidgetOptions { sparkline: true, ..Default::default() }),
-            w("waits", Bar, "Wait events", (8, 16, 16, 8), q("db.wait_events", &[("database", "$database")], &["wait_event"]), WidgetOptions { stacked: true, ..Default::default() }),
-            w("about", Text, "", (0, 20, 8, 4), None, note("Database metrics appear once a PostgreSQL connection is configured.")),
+            w("sessions", DbActiveSessions, "Active sessions now", (0, 0, 12, 8), q("db.sessions.active", &inst, &[]), WidgetOptions::default()),
+            w("by-wait", Timeseries, "Active sessions by wait class", (12, 0, 12, 8), q("db.sessions.active", &inst, &["wait_class"]), WidgetOptions {
+                style: Some(SeriesStyle::Area),
+                stacked: true,
+                ..Default::default()
+            }),
+            w("runtime", Timeseries, "Total runtime of active sessions", (0, 8, 12, 8), q("db.total_runtime", &inst, &["instance"]), WidgetOptions::default()),
+            w("db-tps", Timeseries, "Transactions per second", (12, 8, 12, 8), q("db.tps", &inst, &["instance"]), WidgetOptions::default()),
+            w("hit-ratio", SingleNumber, "Buffer cache hit ratio", (0, 16, 6, 4), q("db.buffer_hit_ratio", &inst, &[]), WidgetOptions {
+                sparkline: true,
+                thresholds: vec![Threshold { value: 0.0, color: "bad".into() }, Threshold { value: 0.9, color: "warn".into() }, Threshold { value: 0.99, color: "ok".into() }],
+                ..Default::default()
+            }),
+            w("connections", SingleNumber, "Connections", (6, 16, 6, 4), q("db.connections", &inst, &[]), WidgetOptions { sparkline: true, ..Default::default() }),
+            w("locks", Bar, "Sessions waiting on locks", (12, 16, 12, 8), q("db.locks.waiting", &inst, &["instance"]), WidgetOptions::default()),
+            w("about", Text, "", (0, 20, 12, 4), None, note("Database metrics come from the instances Sightline monitors (`--postgres`). The **Database** page has the lock tree and the top statements.")),
         ],
     )
 }

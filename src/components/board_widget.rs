@@ -1,0 +1,357 @@
+//! What a board widget shows, per kind. Each widget fetches its own data, so it has its own loading and
+//! error state: one failing query shows its message in its tile and the rest of the board carries on.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use sightline_model::{
+    DbSession, Hitmap, MetricQueryResult, Scale, SeriesStyle, Widget, WidgetKind, WidgetQuery,
+};
+
+use crate::api::{self, HitmapParams, Selection};
+use crate::components::hitmap_chart::HitmapChart;
+use crate::components::metric_chart::{ChartStyle, SeriesChart, SingleNumber, TopNTable};
+use crate::format::duration;
+use crate::pages::apm::format_selection;
+
+/// What every widget of a board shares: the time window and the variables' current values (`None` = all).
+#[derive(Clone, Copy)]
+pub struct BoardContext {
+    pub window: Signal<(i64, i64)>,
+    pub vars: Signal<BTreeMap<String, Option<String>>>,
+}
+
+/// The query with board variables substituted: a filter value `$name` takes the variable's value, and
+/// the filter is dropped when the variable is "all" (or unknown), so "all services" means no filter.
+pub fn resolve_query(q: &WidgetQuery, vars: &BTreeMap<String, Option<String>>) -> WidgetQuery {
+    let filter = q
+        .filter
+        .iter()
+        .filter_map(|(k, v)| match v.strip_prefix('$') {
+            Some(name) => vars.get(name).cloned().flatten().map(|val| (k.clone(), val)),
+            None => Some((k.clone(), v.clone())),
+        })
+        .collect();
+    WidgetQuery { metric: q.metric.clone(), filter, group_by: q.group_by.clone() }
+}
+
+/// Hitmap cells of a widget: about half the APM page's resolution, enough for a tile.
+const HITMAP_COLS: u32 = 120;
+const HITMAP_ROWS: u32 = 50;
+const HITMAP_YMAX_MS: f64 = 5_000.0;
+/// Points asked per series: a full-width widget on a wide screen, one point per ~5 px. The server widens
+/// the step so a series never has more.
+const MAX_POINTS: u32 = 400;
+/// Sessions listed in a database widget.
+const DB_ROWS: usize = 6;
+
+/// The body of one widget (everything under its title bar).
+#[component]
+pub fn WidgetBody(widget: Widget, ctx: BoardContext) -> impl IntoView {
+    match widget.kind {
+        WidgetKind::Timeseries | WidgetKind::Bar | WidgetKind::SingleNumber | WidgetKind::TopN => {
+            view! { <MetricWidget widget=widget ctx=ctx /> }.into_any()
+        }
+        WidgetKind::Hitmap => view! { <HitmapWidget widget=widget ctx=ctx /> }.into_any(),
+        WidgetKind::DbActiveSessions => view! { <DbSessionsWidget widget=widget ctx=ctx /> }.into_any(),
+        WidgetKind::ProcessCpuMem => view! {
+            <p class="widget-msg" data-testid="widget-unavailable">
+                "Process CPU and memory are not collected by this version: Sightline has no host collector yet."
+            </p>
+        }
+        .into_any(),
+        WidgetKind::Text => view! { <TextNote text=widget.options.text.unwrap_or_default() /> }.into_any(),
+        WidgetKind::Unknown(kind) => view! {
+            <p class="widget-msg widget-error" role="alert">{format!("This version cannot draw widgets of kind {kind:?}.")}</p>
+        }
+        .into_any(),
+    }
+}
+
+fn empty_result() -> MetricQueryResult {
+    MetricQueryResult { metric: String::new(), unit: String::new(), from: 0, to: 0, step_ms: 0, timestamps: vec![], series: vec![], truncated: 0 }
+}
+
+/// Loading and error chrome shared by the widgets that fetch: a thin progress bar while a request is in
+/// flight (the last data stays visible) and the server's message when the last request failed.
+#[component]
+fn FetchState(inflight: RwSignal<u32>, error: RwSignal<Option<String>>) -> impl IntoView {
+    view! {
+        <div class="widget-progress" class:on={move || inflight.get() > 0} data-testid="widget-loading"></div>
+        {move || error.get().map(|e| view! { <div class="widget-error" role="alert" data-testid="widget-error">{e}</div> })}
+    }
+}
+
+/// Runs `fetch` whenever what it reads changes, keeping the last good answer in `data` and the last
+/// failure's message in `error`; `inflight` counts requests on their way.
+fn fetch_into<T, Fut>(
+    fetch: impl Fn() -> Fut + 'static,
+    data: RwSignal<Option<T>>,
+    error: RwSignal<Option<String>>,
+    inflight: RwSignal<u32>,
+) where
+    T: Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, api::ApiError>> + 'static,
+{
+    let res = LocalResource::new(move || {
+        let fut = fetch();
+        async move {
+            inflight.update(|n| *n += 1);
+            let r = fut.await;
+            inflight.update(|n| *n = n.saturating_sub(1));
+            r
+        }
+    });
+    Effect::new(move |_| match res.get() {
+        Some(Ok(d)) => {
+            data.set(Some(d));
+            error.set(None);
+        }
+        Some(Err(e)) => error.set(Some(e.to_string())),
+        None => {}
+    });
+}
+
+#[component]
+fn MetricWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
+    let Some(query) = widget.query.clone() else {
+        return view! { <p class="widget-msg">"No metric chosen: edit the widget to pick one."</p> }.into_any();
+    };
+    let resolved = Memo::new(move |_| ctx.vars.with(|v| resolve_query(&query, v)));
+    let limit = (widget.kind == WidgetKind::TopN).then(|| widget.options.limit.unwrap_or(10).max(1));
+    let data = RwSignal::new(None::<MetricQueryResult>);
+    let error = RwSignal::new(None::<String>);
+    let inflight = RwSignal::new(0u32);
+    fetch_into(
+        move || {
+            let q = resolved.get();
+            let (from, to) = ctx.window.get();
+            api::metric_query(q, from, to, MAX_POINTS, limit)
+        },
+        data,
+        error,
+        inflight,
+    );
+    let d = Signal::derive(move || data.get().unwrap_or_else(empty_result));
+    let o = widget.options.clone();
+    let kind = widget.kind.clone();
+    let chart = move || match kind.clone() {
+        WidgetKind::SingleNumber => view! {
+            <SingleNumber data=d sparkline=o.sparkline thresholds=o.thresholds.clone() />
+        }
+        .into_any(),
+        WidgetKind::TopN => view! { <TopNTable data=d limit=o.limit.unwrap_or(10) /> }.into_any(),
+        kind => {
+            let style = match (kind, o.style.unwrap_or_default()) {
+                (WidgetKind::Bar, _) => ChartStyle::Bar,
+                (_, SeriesStyle::Area) => ChartStyle::Area,
+                _ => ChartStyle::Line,
+            };
+            view! { <SeriesChart data=d style=style stacked=o.stacked /> }.into_any()
+        }
+    };
+    view! {
+        <div class="widget-fill">
+            <FetchState inflight=inflight error=error />
+            <Show when=move || data.with(Option::is_some) fallback=move || view! {
+                <p class="widget-msg muted" class:hidden=move || error.with(Option::is_some)>"Loading…"</p>
+            }>
+                {chart.clone()}
+            </Show>
+        </div>
+    }
+    .into_any()
+}
+
+/// The APM hitmap in a tile; a drag-selection opens the APM page on those transactions, where a click
+/// shows the trace.
+#[component]
+fn HitmapWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
+    let service_filter = widget.query.as_ref().and_then(|q| q.filter.get("service").cloned());
+    let service = Memo::new(move |_| {
+        let q = WidgetQuery {
+            metric: String::new(),
+            filter: service_filter.iter().map(|v| ("service".to_string(), v.clone())).collect(),
+            group_by: vec![],
+        };
+        ctx.vars.with(|v| resolve_query(&q, v)).filter.remove("service")
+    });
+    let data = RwSignal::new(None::<Hitmap>);
+    let error = RwSignal::new(None::<String>);
+    let inflight = RwSignal::new(0u32);
+    fetch_into(
+        move || {
+            let (from, to) = ctx.window.get();
+            api::hitmap(HitmapParams {
+                from,
+                to,
+                service: service.get(),
+                cols: HITMAP_COLS,
+                rows: HITMAP_ROWS,
+                ymax_ms: HITMAP_YMAX_MS,
+                scale: Scale::Linear,
+            })
+        },
+        data,
+        error,
+        inflight,
+    );
+    let navigate = use_navigate();
+    let on_select = Callback::new(move |s: Selection| {
+        let (from, to) = ctx.window.get_untracked();
+        let url = api::with_query(
+            "/apm",
+            &[
+                ("from", Some(from.to_string())),
+                ("to", Some(to.to_string())),
+                ("service", service.get_untracked()),
+                ("sel", Some(format_selection(&s))),
+            ],
+        );
+        navigate(&url, Default::default());
+    });
+    view! {
+        <div class="widget-fill widget-hitmap">
+            <FetchState inflight=inflight error=error />
+            <HitmapChart hitmap=data selection=Signal::derive(|| None::<Selection>) on_select=on_select />
+        </div>
+    }
+}
+
+/// Live sessions of one monitored PostgreSQL instance (`filter.instance`, else the first one).
+#[component]
+fn DbSessionsWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
+    let query = widget.query.clone();
+    let wanted = Memo::new(move |_| {
+        let q = query.as_ref()?;
+        ctx.vars.with(|v| resolve_query(q, v)).filter.remove("instance")
+    });
+    let data = RwSignal::new(None::<Option<sightline_model::DbSessions>>);
+    let error = RwSignal::new(None::<String>);
+    let inflight = RwSignal::new(0u32);
+    fetch_into(
+        move || {
+            ctx.window.track();
+            let wanted = wanted.get();
+            async move {
+                let list = api::db_instances().await?;
+                let id = match wanted {
+                    Some(w) => list.instances.iter().find(|i| i.id == w).map(|i| i.id.clone()),
+                    None => list.instances.first().map(|i| i.id.clone()),
+                };
+                match id {
+                    Some(id) => api::db_sessions(id, None).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+        },
+        data,
+        error,
+        inflight,
+    );
+    let body = move || {
+        data.get().map(|d| match d {
+            None => view! {
+                <p class="widget-msg">"No database is monitored. Start Sightline with "<code>"--postgres postgres://…"</code>" to add one."</p>
+            }
+            .into_any(),
+            Some(s) => {
+                let active: Vec<&DbSession> = s.sessions.iter().filter(|x| x.state.as_deref() == Some("active")).collect();
+                let mut classes = BTreeMap::<String, usize>::new();
+                for x in &active {
+                    *classes.entry(x.wait_class.clone()).or_default() += 1;
+                }
+                let rows: Vec<DbSession> = s.sessions.iter().take(DB_ROWS).cloned().collect();
+                let db_link = format!("/db/{}", js_sys::encode_uri_component(&s.instance));
+                view! {
+                    <div class="db-widget">
+                        <div class="db-widget-head">
+                            <a href=db_link class="db-widget-count" data-testid="db-widget-active">{format!("{} active", active.len())}</a>
+                            {classes.into_iter().map(|(c, n)| view! { <span class="chip">{format!("{c} {n}")}</span> }).collect_view()}
+                        </div>
+                        <table class="db-widget-table">
+                            <tbody>
+                                {rows.into_iter().map(|x| view! {
+                                    <tr class:long={x.elapsed_ms >= 3_000.0}>
+                                        <td class="num">{x.pid}</td>
+                                        <td class="num">{duration(x.elapsed_ms)}</td>
+                                        <td>{x.wait_event.clone().unwrap_or_else(|| x.wait_class.clone())}</td>
+                                        <td class="query" title=x.query.clone().unwrap_or_default()>{x.query.clone().unwrap_or_default()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                .into_any()
+            }
+        })
+    };
+    view! {
+        <div class="widget-fill">
+            <FetchState inflight=inflight error=error />
+            {body}
+        </div>
+    }
+}
+
+/// Markdown to HTML for a text note. Raw HTML in the note is escaped (shown as text), so a shared board
+/// cannot run script in its viewers' browsers.
+pub fn markdown_html(text: &str) -> String {
+    use pulldown_cmark::{Event, Parser, Tag};
+    let safe = |url: &str| {
+        let lower = url.trim().to_ascii_lowercase();
+        !lower.contains(':') || ["http:", "https:", "mailto:"].iter().any(|s| lower.starts_with(s))
+    };
+    let events = Parser::new(text).map(|e| match e {
+        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+        // `javascript:` and other schemes become inert links.
+        Event::Start(Tag::Link { link_type, dest_url, title, id }) if !safe(&dest_url) => {
+            Event::Start(Tag::Link { link_type, dest_url: "#".into(), title, id })
+        }
+        Event::Start(Tag::Image { link_type, dest_url, title, id }) if !safe(&dest_url) => {
+            Event::Start(Tag::Image { link_type, dest_url: "#".into(), title, id })
+        }
+        e => e,
+    });
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events);
+    out
+}
+
+#[component]
+fn TextNote(text: String) -> impl IntoView {
+    view! { <div class="widget-text" data-testid="widget-text" inner_html=markdown_html(&text)></div> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_fill_filters_and_all_drops_them() {
+        let q = WidgetQuery {
+            metric: "transactions.tps".into(),
+            filter: [("service".to_string(), "$service".to_string()), ("endpoint".to_string(), "GET /".to_string())].into(),
+            group_by: vec![],
+        };
+        let mut vars = BTreeMap::new();
+        vars.insert("service".to_string(), Some("checkout".to_string()));
+        assert_eq!(resolve_query(&q, &vars).filter.get("service").map(String::as_str), Some("checkout"));
+        vars.insert("service".to_string(), None);
+        let r = resolve_query(&q, &vars);
+        assert!(!r.filter.contains_key("service"));
+        assert_eq!(r.filter.get("endpoint").map(String::as_str), Some("GET /"));
+    }
+
+    #[test]
+    fn notes_never_carry_raw_html() {
+        let html = markdown_html("**on call** <script>alert(1)</script> [wiki](https://wiki.example)");
+        assert!(html.contains("<strong>on call</strong>"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains(r#"<a href="https://wiki.example">wiki</a>"#));
+        assert!(!markdown_html("[x](javascript:alert(1))").contains("javascript"));
+    }
+}

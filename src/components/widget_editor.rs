@@ -1,0 +1,359 @@
+//! Adding or configuring a widget: pick its kind from the catalogue, its metric, filters, grouping and
+//! aggregation from what the server collects, and see it drawn with the board's range while choosing.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use sightline_model::{MetricInfo, SeriesStyle, Threshold, Widget, WidgetKind, WidgetQuery};
+
+use crate::components::board_widget::{BoardContext, WidgetBody};
+
+/// Label and one-line description of each kind, for the catalogue.
+pub fn kind_label(k: &WidgetKind) -> (&'static str, &'static str) {
+    match k {
+        WidgetKind::Timeseries => ("Time series", "Lines or areas over time, one per group, with a legend"),
+        WidgetKind::Bar => ("Bars", "Bars over time, optionally stacked"),
+        WidgetKind::SingleNumber => ("Single number", "The latest value, big, with a sparkline and thresholds"),
+        WidgetKind::TopN => ("Top N", "The groups with the highest values: slowest endpoints, most errors"),
+        WidgetKind::Hitmap => ("Hitmap", "Response time of every transaction; drag to list them"),
+        WidgetKind::DbActiveSessions => ("DB sessions", "Live sessions of a monitored PostgreSQL"),
+        WidgetKind::ProcessCpuMem => ("Process CPU / memory", "Per-process CPU and memory of a host"),
+        WidgetKind::Text => ("Text note", "Markdown: runbooks, on-call, links"),
+        WidgetKind::Unknown(_) => ("Unknown", ""),
+    }
+}
+
+/// Size a new widget of this kind gets, in cells.
+pub fn default_size(k: &WidgetKind) -> (u32, u32) {
+    match k {
+        WidgetKind::SingleNumber => (6, 4),
+        WidgetKind::Text => (8, 4),
+        WidgetKind::Hitmap => (12, 9),
+        WidgetKind::TopN | WidgetKind::DbActiveSessions => (12, 7),
+        _ => (12, 7),
+    }
+}
+
+/// Statistics that are variants of one metric (`….p95`, `….avg`): offered as the aggregation picker.
+const AGGREGATIONS: &[&str] = &["avg", "p50", "p95", "p99"];
+
+/// `transactions.response_time.p95` → (`transactions.response_time`, `p95`); metrics without variants → (name, "").
+pub fn split_aggregation(name: &str) -> (&str, &str) {
+    match name.rsplit_once('.') {
+        Some((family, agg)) if AGGREGATIONS.contains(&agg) => (family, agg),
+        _ => (name, ""),
+    }
+}
+
+/// `500:warn, 2000:bad` ⇄ thresholds.
+pub fn parse_thresholds(s: &str) -> Result<Vec<Threshold>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (v, c) = part.split_once(':').ok_or_else(|| format!("{part:?}: write value:colour, e.g. 500:warn"))?;
+        let value = v.trim().parse::<f64>().map_err(|_| format!("{:?} is not a number", v.trim()))?;
+        out.push(Threshold { value, color: c.trim().to_string() });
+    }
+    out.sort_by(|a, b| a.value.total_cmp(&b.value));
+    Ok(out)
+}
+
+pub fn format_thresholds(t: &[Threshold]) -> String {
+    t.iter().map(|t| format!("{}:{}", t.value, t.color)).collect::<Vec<_>>().join(", ")
+}
+
+#[component]
+pub fn WidgetEditor(
+    initial: Widget,
+    /// `true` when the widget is not on the board yet.
+    adding: bool,
+    #[prop(into)] catalog: Signal<Vec<MetricInfo>>,
+    ctx: BoardContext,
+    on_apply: Callback<Widget>,
+    on_cancel: Callback<()>,
+) -> impl IntoView {
+    let draft = RwSignal::new(initial);
+    let problem = RwSignal::new(None::<String>);
+    let thresholds_text = RwSignal::new(format_thresholds(&draft.get_untracked().options.thresholds));
+    let kind = Memo::new(move |_| draft.with(|w| w.kind.clone()));
+    let metric = Memo::new(move |_| draft.with(|w| w.query.as_ref().map(|q| q.metric.clone()).unwrap_or_default()));
+    let info = Memo::new(move |_| {
+        let m = metric.get();
+        catalog.with(|c| c.iter().find(|i| i.name == m).cloned())
+    });
+    let first_metric = move || {
+        catalog.with_untracked(|c| c.iter().find(|i| i.available).map(|i| i.name.clone())).unwrap_or_else(|| "transactions.tps".into())
+    };
+    let set_kind = move |k: WidgetKind| {
+        draft.update(|w| {
+            if k.needs_query() && w.query.is_none() {
+                w.query = Some(WidgetQuery { metric: first_metric(), filter: BTreeMap::new(), group_by: vec![] });
+            }
+            if w.title.is_empty() || WidgetKind::ALL.iter().any(|x| kind_label(x).0 == w.title) {
+                w.title = kind_label(&k).0.to_string();
+            }
+            w.kind = k;
+        })
+    };
+    let set_metric = move |name: String| {
+        draft.update(|w| {
+            let q = w.query.get_or_insert_with(|| WidgetQuery { metric: String::new(), filter: BTreeMap::new(), group_by: vec![] });
+            q.metric = name;
+            // Keep only the filters and groupings the new metric understands.
+            let dims: Vec<String> = catalog.with_untracked(|c| c.iter().find(|i| i.name == q.metric).map(|i| i.dimensions.clone())).unwrap_or_default();
+            q.filter.retain(|k, _| dims.contains(k));
+            q.group_by.retain(|g| dims.contains(g));
+        })
+    };
+    // Families (metric without its aggregation) for the metric picker, in catalogue order.
+    let families = Memo::new(move |_| {
+        catalog.with(|c| {
+            let mut out: Vec<(String, bool, String)> = Vec::new();
+            for i in c {
+                let (family, _) = split_aggregation(&i.name);
+                if !out.iter().any(|(f, _, _)| f == family) {
+                    let why = i.unavailable_reason.clone().unwrap_or_else(|| i.description.clone());
+                    out.push((family.to_string(), i.available, why));
+                }
+            }
+            out
+        })
+    });
+    let aggregations = Memo::new(move |_| {
+        let m = metric.get();
+        let (family, _) = split_aggregation(&m);
+        let family = family.to_string();
+        catalog.with(|c| {
+            c.iter().filter_map(|i| {
+                let (f, a) = split_aggregation(&i.name);
+                (f == family && !a.is_empty()).then(|| a.to_string())
+            }).collect::<Vec<_>>()
+        })
+    });
+    let pick_family = move |family: String| {
+        let agg = split_aggregation(&metric.get_untracked()).1.to_string();
+        let name = catalog.with_untracked(|c| {
+            let names: Vec<&str> = c.iter().map(|i| i.name.as_str()).filter(|n| split_aggregation(n).0 == family).collect();
+            names.iter().find(|n| split_aggregation(n).1 == agg).or(names.iter().find(|n| split_aggregation(n).1 == "p95")).or(names.first()).map(|n| n.to_string())
+        });
+        set_metric(name.unwrap_or(family));
+    };
+    let preview_widget = Memo::new(move |_| draft.get());
+    let apply = move |_| {
+        let mut w = draft.get_untracked();
+        if w.kind.needs_query() && w.query.as_ref().is_none_or(|q| q.metric.is_empty()) {
+            problem.set(Some("Choose a metric.".into()));
+            return;
+        }
+        match parse_thresholds(&thresholds_text.get_untracked()) {
+            Ok(t) => w.options.thresholds = t,
+            Err(e) => {
+                problem.set(Some(format!("Thresholds: {e}")));
+                return;
+            }
+        }
+        if !w.kind.needs_query() && !matches!(w.kind, WidgetKind::Hitmap | WidgetKind::DbActiveSessions) {
+            w.query = None;
+        }
+        on_apply.run(w);
+    };
+
+    let query_fields = move || {
+        let k = kind.get();
+        if k.needs_query() {
+            view! { <MetricFields draft=draft info=info families=families aggregations=aggregations pick_family=Callback::new(pick_family) set_metric=Callback::new(set_metric) /> }.into_any()
+        } else if k == WidgetKind::Hitmap {
+            view! { <FilterField draft=draft dim="service".to_string() /> }.into_any()
+        } else if k == WidgetKind::DbActiveSessions {
+            view! { <FilterField draft=draft dim="instance".to_string() /> }.into_any()
+        } else {
+            ().into_any()
+        }
+    };
+    let option_fields = move || {
+        let k = kind.get();
+        view! {
+            {matches!(k, WidgetKind::Timeseries).then(|| view! {
+                <label>"Style "
+                    <select data-testid="editor-style"
+                        prop:value=move || if draft.with(|w| w.options.style == Some(SeriesStyle::Area)) { "area" } else { "line" }
+                        on:change=move |e| {
+                            let v = event_target_value(&e);
+                            draft.update(|w| w.options.style = Some(if v == "area" { SeriesStyle::Area } else { SeriesStyle::Line }));
+                        }>
+                        <option value="line">"Line"</option>
+                        <option value="area">"Area"</option>
+                    </select>
+                </label>
+            })}
+            {matches!(k, WidgetKind::Timeseries | WidgetKind::Bar).then(|| view! {
+                <label><input type="checkbox" data-testid="editor-stacked" prop:checked=move || draft.with(|w| w.options.stacked)
+                    on:change=move |e| { let c = event_target_checked(&e); draft.update(|w| w.options.stacked = c) } />" Stacked"</label>
+            })}
+            {matches!(k, WidgetKind::SingleNumber).then(|| view! {
+                <label><input type="checkbox" prop:checked=move || draft.with(|w| w.options.sparkline)
+                    on:change=move |e| { let c = event_target_checked(&e); draft.update(|w| w.options.sparkline = c) } />" Sparkline"</label>
+                <label>"Thresholds "
+                    <input type="text" placeholder="500:warn, 2000:bad" data-testid="editor-thresholds"
+                        prop:value=move || thresholds_text.get()
+                        on:change=move |e| {
+                            let v = event_target_value(&e);
+                            thresholds_text.set(v.clone());
+                            match parse_thresholds(&v) {
+                                Ok(t) => { problem.set(None); draft.update(|w| w.options.thresholds = t) }
+                                Err(e) => problem.set(Some(format!("Thresholds: {e}"))),
+                            }
+                        } />
+                </label>
+            })}
+            {matches!(k, WidgetKind::TopN).then(|| view! {
+                <label>"Rows "
+                    <input type="number" min="1" max="50" prop:value=move || draft.with(|w| w.options.limit.unwrap_or(10)).to_string()
+                        on:change=move |e| { let v = event_target_value(&e).parse::<u32>().ok().filter(|v| (1..=50).contains(v)); draft.update(|w| w.options.limit = v) } />
+                </label>
+            })}
+            {matches!(k, WidgetKind::Text).then(|| view! {
+                <label class="wide">"Text (Markdown)"
+                    <textarea rows="5" data-testid="editor-text" prop:value=move || draft.with(|w| w.options.text.clone().unwrap_or_default())
+                        on:change=move |e| { let v = event_target_value(&e); draft.update(|w| w.options.text = Some(v)) }></textarea>
+                </label>
+            })}
+        }
+    };
+
+    view! {
+        <div class="modal-backdrop" on:click=move |_| on_cancel.run(())>
+            <div class="modal widget-editor" role="dialog" aria-label="Widget" data-testid="widget-editor" on:click=|e| e.stop_propagation()>
+                <h2>{if adding { "Add a widget" } else { "Configure widget" }}</h2>
+                <div class="catalogue" data-testid="catalogue">
+                    {WidgetKind::ALL.iter().cloned().map(|k| {
+                        let (label, about) = kind_label(&k);
+                        let this = k.clone();
+                        view! {
+                            <button class="catalogue-item" class:selected=move || kind.get() == this
+                                data-testid=format!("catalogue-{}", k.as_str()) title=about
+                                on:click=move |_| set_kind(k.clone())>
+                                <strong>{label}</strong>
+                                <span class="muted small">{about}</span>
+                            </button>
+                        }
+                    }).collect_view()}
+                </div>
+                <div class="editor-fields">
+                    <label>"Title "
+                        <input type="text" data-testid="editor-title" prop:value=move || draft.with(|w| w.title.clone())
+                            on:input=move |e| { let v = event_target_value(&e); draft.update(|w| w.title = v) } />
+                    </label>
+                    {query_fields}
+                    {option_fields}
+                </div>
+                <div class="widget-preview" data-testid="widget-preview">
+                    {move || { let w = preview_widget.get(); view! { <WidgetBody widget=w ctx=ctx /> } }}
+                </div>
+                {move || problem.get().map(|p| view! { <p class="error-text" role="alert" data-testid="editor-problem">{p}</p> })}
+                <div class="modal-actions">
+                    <button class="primary" data-testid="editor-apply" on:click=apply>{if adding { "Add to board" } else { "Apply" }}</button>
+                    <button data-testid="editor-cancel" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+/// Metric, aggregation, one filter per dimension and the group-by checkboxes.
+#[component]
+fn MetricFields(
+    draft: RwSignal<Widget>,
+    info: Memo<Option<MetricInfo>>,
+    families: Memo<Vec<(String, bool, String)>>,
+    aggregations: Memo<Vec<String>>,
+    pick_family: Callback<String>,
+    set_metric: Callback<String>,
+) -> impl IntoView {
+    let metric = move || draft.with(|w| w.query.as_ref().map(|q| q.metric.clone()).unwrap_or_default());
+    let dims = move || info.with(|i| i.as_ref().map(|i| i.dimensions.clone()).unwrap_or_default());
+    view! {
+        <label>"Metric "
+            <select data-testid="editor-metric" prop:value=move || split_aggregation(&metric()).0.to_string()
+                on:change=move |e| pick_family.run(event_target_value(&e))>
+                {move || families.get().into_iter().map(|(f, available, why)| view! {
+                    <option value=f.clone() disabled=!available title=why>{if available { f.clone() } else { format!("{f} (not collected)") }}</option>
+                }).collect_view()}
+            </select>
+        </label>
+        <Show when=move || !aggregations.with(Vec::is_empty)>
+            <label>"Aggregation "
+                <select data-testid="editor-aggregation" prop:value=move || split_aggregation(&metric()).1.to_string()
+                    on:change=move |e| {
+                        let m = metric();
+                        set_metric.run(format!("{}.{}", split_aggregation(&m).0, event_target_value(&e)));
+                    }>
+                    {move || aggregations.get().into_iter().map(|a| view! { <option value=a.clone()>{a.clone()}</option> }).collect_view()}
+                </select>
+            </label>
+        </Show>
+        {move || info.get().map(|i| view! { <p class="muted small wide">{i.description.clone()}{format!(" ({})", i.unit)}</p> })}
+        {move || dims().into_iter().map(|d| view! { <FilterField draft=draft dim=d /> }).collect_view()}
+        <fieldset class="group-by">
+            <legend>"Group by"</legend>
+            {move || dims().into_iter().map(|d| {
+                let d2 = d.clone();
+                let d3 = d.clone();
+                view! {
+                    <label><input type="checkbox" data-testid=format!("editor-group-{d}")
+                        prop:checked=move || draft.with(|w| w.query.as_ref().is_some_and(|q| q.group_by.contains(&d2)))
+                        on:change=move |e| {
+                            let on = event_target_checked(&e);
+                            let d = d3.clone();
+                            draft.update(|w| if let Some(q) = w.query.as_mut() {
+                                q.group_by.retain(|g| *g != d);
+                                if on { q.group_by.push(d) }
+                            })
+                        } />{format!(" {d}")}</label>
+                }
+            }).collect_view()}
+        </fieldset>
+    }
+}
+
+/// A filter on one dimension; empty means all, `$name` follows the board variable `name`.
+#[component]
+fn FilterField(draft: RwSignal<Widget>, dim: String) -> impl IntoView {
+    let d = dim.clone();
+    let d2 = dim.clone();
+    view! {
+        <label>{format!("{dim} ")}
+            <input type="text" placeholder="all" data-testid=format!("editor-filter-{dim}")
+                title="Empty for all; $service follows the board's service picker"
+                prop:value=move || draft.with(|w| w.query.as_ref().and_then(|q| q.filter.get(&d).cloned()).unwrap_or_default())
+                on:change=move |e| {
+                    let v = event_target_value(&e).trim().to_string();
+                    let d = d2.clone();
+                    draft.update(|w| {
+                        let q = w.query.get_or_insert_with(|| WidgetQuery { metric: String::new(), filter: BTreeMap::new(), group_by: vec![] });
+                        if v.is_empty() { q.filter.remove(&d); } else { q.filter.insert(d, v); }
+                    })
+                } />
+        </label>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregations_split_off_the_metric_name() {
+        assert_eq!(split_aggregation("transactions.response_time.p95"), ("transactions.response_time", "p95"));
+        assert_eq!(split_aggregation("transactions.tps"), ("transactions.tps", ""));
+    }
+
+    #[test]
+    fn thresholds_parse_sorted_and_refuse_nonsense() {
+        let t = parse_thresholds("2000:bad, 500:warn").unwrap();
+        assert_eq!(t.iter().map(|t| t.value).collect::<Vec<_>>(), vec![500.0, 2000.0]);
+        assert_eq!(format_thresholds(&t), "500:warn, 2000:bad");
+        assert!(parse_thresholds("fast:red").is_err());
+        assert!(parse_thresholds("500").is_err());
+        assert!(parse_thresholds("").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,309 @@
+//! Flex boards in real headless Chromium against the real server: build a board from a template, add
+//! widgets from the catalogue, move and resize by dragging, save and reload; a refused import; two
+//! sessions saving the same board; restoring an old version; the read-only share link; a failing widget
+//! next to working ones; one request per widget when the range changes.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use serde_json::{json, Value};
+use support::otlp::{send, transaction};
+use support::{Browser, Server};
+
+/// `[id, x, y, w, h, title]` of every widget on the page, sorted by id.
+async fn layout(b: &Browser) -> Vec<Value> {
+    let v = b
+        .js("return [...document.querySelectorAll('[data-testid=widget]')].map(w => [w.dataset.widgetId, +w.dataset.x, +w.dataset.y, +w.dataset.w, +w.dataset.h, w.querySelector('[data-testid=widget-title]').textContent]).sort((a, b) => a[0] < b[0] ? -1 : 1);")
+        .await;
+    v.as_array().unwrap().clone()
+}
+
+async fn widget_geom(b: &Browser, id: &str) -> (i64, i64, i64, i64) {
+    let v = b.js(&format!("const w = document.querySelector('[data-widget-id=\"{id}\"]').dataset; return [+w.x, +w.y, +w.w, +w.h];")).await;
+    let n = |i: usize| v[i].as_i64().unwrap();
+    (n(0), n(1), n(2), n(3))
+}
+
+/// Sets a `<select>` or text input as a user would (value, then `change`).
+async fn set_value(b: &Browser, css: &str, value: &str) {
+    b.find(css).await;
+    b.js(&format!(
+        "const e = document.querySelector('{css}'); e.value = {}; e.dispatchEvent(new Event('input', {{bubbles: true}})); e.dispatchEvent(new Event('change', {{bubbles: true}}));",
+        json!(value)
+    ))
+    .await;
+}
+
+async fn click(b: &Browser, css: &str) {
+    b.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn widget_count(b: &Browser) -> usize {
+    b.js("return document.querySelectorAll('[data-testid=widget]').length;").await.as_u64().unwrap() as usize
+}
+
+/// Width of one grid column plus its gap, in CSS px.
+async fn col_pitch(b: &Browser) -> f64 {
+    b.js("return (document.querySelector('[data-testid=board-grid]').getBoundingClientRect().width + 8) / 24;").await.as_f64().unwrap()
+}
+
+async fn api_board(server: &Server, id: &str) -> Value {
+    reqwest::get(server.url(&format!("/api/v1/boards/{id}"))).await.unwrap().json().await.unwrap()
+}
+
+fn board_id_of(url: &str) -> String {
+    url.split("/boards/").nth(1).unwrap().split(['?', '#']).next().unwrap().to_string()
+}
+
+async fn seed_traffic(server: &Server) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    let mut spans = Vec::new();
+    for i in 0..120u64 {
+        let service = if i % 2 == 0 { "shop" } else { "billing" };
+        spans.push(transaction(service, 10_000 + i, if i % 3 == 0 { "GET /api/items" } else { "POST /api/pay" }, now - 20_000.0 - i as f64 * 5_000.0, 40.0 + (i % 11) as f64 * 30.0, i % 10 == 0));
+    }
+    send(&server.url(""), &spans).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_a_board_from_a_template_drag_save_and_reload() {
+    let server = Server::start().await;
+    seed_traffic(&server).await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/boards")).await.unwrap();
+    click(&b, "[data-testid=template-apm-overview]").await;
+    b.find("[data-testid=board-grid]").await;
+    b.wait_js("location.search.includes('edit=1') && location.search.includes('range=')").await;
+    let id = board_id_of(&b.url().await);
+    assert_ne!(id, "apm-overview", "a board made from a template gets its own id");
+    let start = widget_count(&b).await;
+    assert_eq!(start, 9, "the APM overview template has 9 widgets");
+    // The template's charts drew real data (seeded traffic): the throughput-by-service chart has 2 series.
+    b.wait_js("document.querySelector('[data-widget-id=\"tps-by-service\"] [data-series]')?.dataset.series === '2'").await;
+
+    // 1. A time series of p99 by endpoint.
+    click(&b, "[data-testid=add-widget]").await;
+    b.find("[data-testid=widget-editor]").await;
+    set_value(&b, "[data-testid=editor-metric]", "transactions.response_time").await;
+    set_value(&b, "[data-testid=editor-aggregation]", "p99").await;
+    click(&b, "[data-testid=editor-group-endpoint]").await;
+    set_value(&b, "[data-testid=editor-title]", "p99 by endpoint").await;
+    // The live preview draws the query being built.
+    b.wait_js("document.querySelector('[data-testid=widget-preview] [data-series]')?.dataset.series === '2'").await;
+    click(&b, "[data-testid=editor-apply]").await;
+    // 2. A single number of the error count.
+    click(&b, "[data-testid=add-widget]").await;
+    click(&b, "[data-testid=catalogue-single_number]").await;
+    set_value(&b, "[data-testid=editor-metric]", "transactions.errors").await;
+    set_value(&b, "[data-testid=editor-title]", "Errors (all services)").await;
+    click(&b, "[data-testid=editor-apply]").await;
+    // 3. A note.
+    click(&b, "[data-testid=add-widget]").await;
+    click(&b, "[data-testid=catalogue-text]").await;
+    set_value(&b, "[data-testid=editor-title]", "On call").await;
+    set_value(&b, "[data-testid=editor-text]", "Page **#payments**").await;
+    click(&b, "[data-testid=editor-apply]").await;
+    b.wait_js(&format!("document.querySelectorAll('[data-testid=widget]').length === {}", start + 3)).await;
+    b.wait_text("[data-widget-id=widget-3] [data-testid=widget-text]", |t| t.contains("Page #payments")).await;
+
+    // Move "tps" (top-left, 6×4) two widgets to the right by dragging its title bar: it lands at column 12
+    // and the error-rate widget that was there is pushed down.
+    let pitch = col_pitch(&b).await;
+    assert_eq!(widget_geom(&b, "tps").await, (0, 0, 6, 4));
+    b.drag("[data-widget-id=tps] [data-testid=widget-handle]", (30.0, 10.0), (30.0 + 12.0 * pitch, 10.0)).await;
+    b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.x === '12'").await;
+    let (_, ey, _, _) = widget_geom(&b, "error-rate").await;
+    assert!(ey >= 4, "the widget in the way was pushed down (row {ey})");
+    // Resize it by its corner: 2 columns wider, 2 rows taller.
+    b.drag("[data-widget-id=tps] [data-testid=widget-resize]", (8.0, 8.0), (8.0 + 2.0 * pitch, 8.0 + 2.0 * 40.0)).await;
+    b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.w === '8'").await;
+    assert_eq!(widget_geom(&b, "tps").await, (12, 0, 8, 6));
+    // Nothing overlaps after the drags.
+    let l = layout(&b).await;
+    for (i, a) in l.iter().enumerate() {
+        for c in &l[i + 1..] {
+            let (ax, ay, aw, ah) = (a[1].as_i64().unwrap(), a[2].as_i64().unwrap(), a[3].as_i64().unwrap(), a[4].as_i64().unwrap());
+            let (cx, cy, cw, ch) = (c[1].as_i64().unwrap(), c[2].as_i64().unwrap(), c[3].as_i64().unwrap(), c[4].as_i64().unwrap());
+            assert!(!(ax < cx + cw && cx < ax + aw && ay < cy + ch && cy < ay + ah), "{a:?} overlaps {c:?}");
+        }
+    }
+    // Undo takes back the resize only.
+    click(&b, "[data-testid=undo]").await;
+    b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.w === '6'").await;
+    assert_eq!(widget_geom(&b, "tps").await, (12, 0, 6, 4));
+    b.drag("[data-widget-id=tps] [data-testid=widget-resize]", (8.0, 8.0), (8.0 + 2.0 * pitch, 8.0 + 2.0 * 40.0)).await;
+    b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.w === '8'").await;
+
+    let before = layout(&b).await;
+    assert!(b.exists("[data-testid=unsaved]").await);
+    click(&b, "[data-testid=save]").await;
+    b.wait_text("[data-testid=notice]", |t| t.contains("Saved as version 2")).await;
+    assert!(!b.exists("[data-testid=unsaved]").await);
+
+    // Reload: the same layout, and the server has the queries as built.
+    b.client.refresh().await.unwrap();
+    b.find("[data-testid=board-grid]").await;
+    b.wait_js(&format!("document.querySelectorAll('[data-testid=widget]').length === {}", start + 3)).await;
+    assert_eq!(layout(&b).await, before);
+    let saved = api_board(&server, &id).await;
+    let w = |wid: &str| saved["widgets"].as_array().unwrap().iter().find(|w| w["id"] == wid).unwrap().clone();
+    assert_eq!(w("widget-1")["query"], json!({"metric": "transactions.response_time.p99", "group_by": ["endpoint"]}));
+    assert_eq!(w("widget-1")["kind"], "timeseries");
+    assert_eq!(w("widget-2")["query"]["metric"], "transactions.errors");
+    assert_eq!(w("widget-2")["kind"], "single_number");
+    assert_eq!(w("widget-3")["options"]["text"], "Page **#payments**");
+    assert_eq!((w("tps")["x"].as_i64(), w("tps")["w"].as_i64(), w("tps")["h"].as_i64()), (Some(12), Some(8), Some(6)));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_import_is_refused_with_every_problem_and_changes_nothing() {
+    let server = Server::start().await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/boards")).await.unwrap();
+    b.find("[data-testid=board-row]").await;
+    let rows = || async { b.js("return document.querySelectorAll('[data-testid=board-row]').length;").await.as_u64().unwrap() };
+    let before = rows().await;
+    let list_before: Value = reqwest::get(server.url("/api/v1/boards")).await.unwrap().json().await.unwrap();
+
+    let bad = json!({
+        "format_version": 1, "id": "overview", "title": "Broken",
+        "widgets": [
+            {"id": "a", "kind": "timeseries", "x": 0, "y": 0, "w": 30, "h": 4, "query": {"metric": "transactions.tps"}},
+            {"id": "b", "kind": "sparkles", "x": 0, "y": 0, "w": 4, "h": 4}
+        ]
+    });
+    set_value(&b, "[data-testid=import-json]", &bad.to_string()).await;
+    click(&b, "[data-testid=import]").await;
+    let text = b.wait_text("[data-testid=import-problems]", |t| t.contains("Not imported")).await;
+    assert!(text.contains("30 columns wide"), "{text}");
+    assert!(text.contains("unknown kind \"sparkles\""), "{text}");
+    // Not JSON at all: the server's own message.
+    set_value(&b, "[data-testid=import-json]", "{ this is not json").await;
+    click(&b, "[data-testid=import]").await;
+    b.wait_text("[data-testid=notice]", |t| t.contains("Not imported")).await;
+
+    let list_after: Value = reqwest::get(server.url("/api/v1/boards")).await.unwrap().json().await.unwrap();
+    assert_eq!(list_before, list_after, "a failed import touches nothing");
+    assert_eq!(api_board(&server, "overview").await["title"], "APM overview");
+    assert_eq!(rows().await, before);
+
+    // A valid export imports as a new board next to the original.
+    let mut good = api_board(&server, "overview").await;
+    good["title"] = json!("Imported overview");
+    set_value(&b, "[data-testid=import-json]", &good.to_string()).await;
+    click(&b, "[data-testid=import]").await;
+    b.wait_text("[data-testid=board-title]", |t| t == "Imported overview").await;
+    assert_ne!(board_id_of(&b.url().await), "overview");
+    assert_eq!(api_board(&server, "overview").await["title"], "APM overview");
+
+    // Delete asks first; cancelling keeps the board.
+    b.client.goto(&server.url("/boards")).await.unwrap();
+    b.wait_js("[...document.querySelectorAll('[data-testid=board-link]')].some(a => a.textContent === 'Imported overview')").await;
+    let n = rows().await;
+    b.js("[...document.querySelectorAll('[data-testid=board-row]')].find(r => r.textContent.includes('Imported overview')).querySelector('[data-testid=delete]').click();").await;
+    click(&b, "[data-testid=confirm-delete-no]").await;
+    assert_eq!(rows().await, n);
+    b.js("[...document.querySelectorAll('[data-testid=board-row]')].find(r => r.textContent.includes('Imported overview')).querySelector('[data-testid=delete]').click();").await;
+    click(&b, "[data-testid=confirm-delete-yes]").await;
+    b.wait_text("[data-testid=notice]", |t| t.contains("Deleted")).await;
+    b.wait_js(&format!("document.querySelectorAll('[data-testid=board-row]').length === {}", n - 1)).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_sessions_saving_the_same_board_conflict_with_a_diff_then_history_restores() {
+    let server = Server::start().await;
+    let first = Browser::start().await;
+    let second = Browser::start().await;
+    for b in [&first, &second] {
+        b.client.goto(&server.url("/boards/overview?edit=1")).await.unwrap();
+        b.find("[data-widget-id=hitmap]").await;
+    }
+    // The first session deletes the hitmap and saves.
+    click(&first, "[data-widget-id=hitmap] [data-testid=widget-delete]").await;
+    click(&first, "[data-testid=save]").await;
+    first.wait_text("[data-testid=notice]", |t| t.contains("Saved as version 2")).await;
+
+    // The second, still on version 1, moves "tps" and saves: refused, with both sides' changes.
+    let pitch = col_pitch(&second).await;
+    second.drag("[data-widget-id=tps] [data-testid=widget-handle]", (30.0, 10.0), (30.0 + 6.0 * pitch, 10.0)).await;
+    second.wait_js("document.querySelector('[data-widget-id=tps]').dataset.x === '6'").await;
+    click(&second, "[data-testid=save]").await;
+    let theirs = second.wait_text("[data-testid=conflict-theirs]", |t| !t.is_empty()).await;
+    assert!(theirs.contains("removed \"Response times\""), "{theirs}");
+    let mine = second.wait_text("[data-testid=conflict-mine]", |t| !t.is_empty()).await;
+    assert!(mine.contains("moved \"Throughput (tps)\""), "{mine}");
+    assert_eq!(api_board(&server, "overview").await["version"], 2, "nothing was overwritten silently");
+
+    // Overwrite: the second session's board wins as version 3.
+    click(&second, "[data-testid=conflict-overwrite]").await;
+    second.wait_text("[data-testid=notice]", |t| t.contains("Saved as version 3")).await;
+    let now = api_board(&server, "overview").await;
+    assert!(now["widgets"].as_array().unwrap().iter().any(|w| w["id"] == "hitmap"), "overwrite kept the second session's widgets");
+
+    // History: pick version 2 (the one without the hitmap), see the diff, restore it.
+    // (The first session reloads to see version 3; the diff is against what it has loaded.)
+    first.client.refresh().await.unwrap();
+    first.find("[data-widget-id=hitmap]").await;
+    click(&first, "[data-testid=history]").await;
+    click(&first, "[data-testid=history-row][data-version='2']").await;
+    let d = first.wait_text("[data-testid=history-diff]", |t| t.contains("Restoring it would")).await;
+    assert!(d.contains("removed \"Response times\""), "{d}");
+    click(&first, "[data-testid=history-restore]").await;
+    first.wait_text("[data-testid=notice]", |t| t.contains("now version 4")).await;
+    first.wait_js("!document.querySelector('[data-widget-id=hitmap]')").await;
+    let restored = api_board(&server, "overview").await;
+    assert_eq!(restored["version"], 4);
+    assert!(!restored["widgets"].as_array().unwrap().iter().any(|w| w["id"] == "hitmap"));
+
+    // The share link opens the board read-only with the range shown.
+    click(&first, "[data-testid=share]").await;
+    let link = first.find("[data-testid=share-link]").await.prop("value").await.unwrap().unwrap();
+    assert!(link.contains("readonly=1") && link.contains("range="), "{link}");
+    second.client.goto(&link).await.unwrap();
+    second.find("[data-testid=readonly-badge]").await;
+    second.find("[data-testid=board-grid]").await;
+    assert!(!second.exists("[data-testid=edit]").await);
+    assert!(!second.exists("[data-testid=widget-delete]").await);
+    first.close().await;
+    second.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_widget_once() {
+    let server = Server::start().await;
+    seed_traffic(&server).await;
+    let board = json!({
+        "format_version": 1, "id": "mixed", "title": "Mixed",
+        "time": {"range": {"type": "relative", "ms": 3600000}, "live": false},
+        "widgets": [
+            {"id": "tps", "kind": "timeseries", "title": "tps", "x": 0, "y": 0, "w": 12, "h": 6, "query": {"metric": "transactions.tps", "group_by": ["service"]}},
+            {"id": "cpu", "kind": "timeseries", "title": "cpu", "x": 12, "y": 0, "w": 12, "h": 6, "query": {"metric": "host.cpu.usage"}},
+            {"id": "slow", "kind": "top_n", "title": "slowest", "x": 0, "y": 6, "w": 12, "h": 6, "query": {"metric": "transactions.response_time.p95", "group_by": ["endpoint"]}},
+            {"id": "n", "kind": "single_number", "title": "count", "x": 12, "y": 6, "w": 12, "h": 6, "query": {"metric": "transactions.count"}}
+        ]
+    });
+    let r = reqwest::Client::new().post(server.url("/api/v1/boards")).json(&board).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/boards/mixed")).await.unwrap();
+    let err = b.wait_text("[data-widget-id=cpu] [data-testid=widget-error]", |t| !t.is_empty()).await;
+    assert!(err.contains("not available"), "{err}");
+    // The others drew: two services, both endpoints ranked, a number.
+    b.wait_js("document.querySelector('[data-widget-id=tps] [data-series]')?.dataset.series === '2'").await;
+    b.wait_js("document.querySelectorAll('[data-widget-id=slow] [data-testid=top-n-row]').length === 2").await;
+    b.wait_js("/\\d/.test(document.querySelector('[data-widget-id=n] [data-testid=single-number-value]')?.textContent ?? '')").await;
+
+    // Change the range: exactly one new query per metric widget.
+    let count = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/metrics/query')).length";
+    b.wait_js("!document.querySelector('[data-testid=widget-loading].on')").await;
+    let before = b.js(&format!("return {count};")).await.as_u64().unwrap();
+    click(&b, "[data-testid=range-6h]").await;
+    b.wait_js("location.search.includes('range=6h')").await;
+    b.wait_js(&format!("{count} >= {}", before + 4)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let after = b.js(&format!("return {count};")).await.as_u64().unwrap();
+    assert_eq!(after - before, 4, "one request per metric widget, no storm");
+    b.close().await;
+}
