@@ -34,3 +34,165 @@ fn durations_read_naturally() {
     assert_eq!(duration(3020.0), "3.02 s");
     assert_eq!(duration(125_000.0), "2 min 5 s");
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Board charts, mounted into a sized box with the app's chart stylesheet.
+
+mod charts {
+    use std::collections::BTreeMap;
+
+    use leptos::prelude::*;
+    use sightline_app::components::metric_chart::{format_value, ChartStyle, SeriesChart, SingleNumber, TopNTable};
+    use sightline_model::{MetricQueryResult, MetricSeries, Threshold};
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_test::*;
+    use web_sys::{Element, HtmlCanvasElement, HtmlElement};
+
+    fn result(series: Vec<(&str, Vec<Option<f64>>)>, unit: &str) -> MetricQueryResult {
+        let from = 1_767_323_040_000; // a whole minute
+        let n = series.first().map_or(0, |s| s.1.len());
+        MetricQueryResult {
+            metric: "transactions.response_time.p95".into(),
+            unit: unit.into(),
+            from,
+            to: from + n as i64 * 60_000,
+            step_ms: 60_000,
+            timestamps: (0..n as i64).map(|i| from + i * 60_000).collect(),
+            series: series
+                .into_iter()
+                .map(|(svc, values)| MetricSeries {
+                    labels: BTreeMap::from([("service".to_string(), svc.to_string())]),
+                    values,
+                })
+                .collect(),
+            truncated: 0,
+        }
+    }
+
+    /// A `width` × `height` px box in the page, with the chart stylesheet loaded once.
+    fn host(width: u32, height: u32) -> HtmlElement {
+        let doc = web_sys::window().unwrap().document().unwrap();
+        if doc.get_element_by_id("charts-css").is_none() {
+            let style = doc.create_element("style").unwrap();
+            style.set_id("charts-css");
+            style.set_text_content(Some(include_str!("../style/charts.css")));
+            doc.head().unwrap().append_child(&style).unwrap();
+        }
+        let div = doc.create_element("div").unwrap();
+        div.set_attribute("style", &format!("width:{width}px;height:{height}px;position:relative")).unwrap();
+        doc.body().unwrap().append_child(&div).unwrap();
+        div.dyn_into().unwrap()
+    }
+
+    fn find(root: &Element, testid: &str) -> Option<Element> {
+        root.query_selector(&format!("[data-testid={testid}]")).unwrap()
+    }
+
+    fn count(root: &Element, testid: &str) -> u32 {
+        root.query_selector_all(&format!("[data-testid={testid}]")).unwrap().length()
+    }
+
+    /// Lets the resize observer and effects run until `done` holds (at most ~3 s).
+    async fn until(done: impl Fn() -> bool) -> bool {
+        for _ in 0..60 {
+            if done() {
+                return true;
+            }
+            gloo_timers::future::TimeoutFuture::new(50).await;
+        }
+        done()
+    }
+
+    #[wasm_bindgen_test]
+    async fn series_chart_fills_its_box_at_device_resolution_and_lists_its_series() {
+        let el = host(480, 240);
+        let data = result(
+            vec![("checkout", vec![Some(120.0), Some(340.0), None, Some(200.0)]), ("payment", vec![Some(80.0), None, None, Some(90.0)])],
+            "ms",
+        );
+        let handle = leptos::mount::mount_to(el.clone(), move || {
+            view! { <SeriesChart data=Signal::stored(data) style=ChartStyle::Line stacked=false /> }
+        });
+        let canvas = find(&el, "chart-canvas").expect("a canvas").dyn_into::<HtmlCanvasElement>().unwrap();
+        let dpr = web_sys::window().unwrap().device_pixel_ratio();
+        // Backing store = CSS size × DPR (a fresh canvas is 300 × 150); it fills the box minus the legend.
+        let sized = || {
+            canvas.width() == (canvas.client_width() as f64 * dpr).round() as u32
+                && canvas.height() == (canvas.client_height() as f64 * dpr).round() as u32
+        };
+        assert!(until(sized).await, "backing store {}×{} for {}×{} CSS px", canvas.width(), canvas.height(), canvas.client_width(), canvas.client_height());
+        assert_eq!(canvas.client_width(), 480);
+        assert!(canvas.client_height() > 150 && canvas.client_height() < 240, "{}", canvas.client_height());
+        assert!(find(&el, "chart-legend").is_some());
+        assert_eq!(count(&el, "chart-legend-item"), 2);
+        assert!(find(&el, "chart-legend").unwrap().text_content().unwrap().contains("service=payment"));
+        let wrapper = find(&el, "series-chart").unwrap();
+        assert_eq!(wrapper.get_attribute("data-series").as_deref(), Some("2"));
+        assert_eq!(wrapper.get_attribute("data-points").as_deref(), Some("5"));
+        assert!(find(&el, "chart-empty").is_none());
+
+        // Hovering the right part of the plot reads out the last bucket.
+        let plot = el.query_selector(".chart-plot").unwrap().unwrap();
+        let r = plot.get_bounding_client_rect();
+        let hover = js_sys::Function::new_with_args(
+            "el, x, y",
+            "el.dispatchEvent(new PointerEvent('pointermove', {clientX: x, clientY: y, bubbles: true}))",
+        );
+        hover.call3(&wasm_bindgen::JsValue::NULL, &plot, &(r.right() - 20.0).into(), &(r.top() + 40.0).into()).unwrap();
+        assert!(until(|| find(&el, "chart-tooltip").is_some()).await, "no tooltip");
+        let text = find(&el, "chart-tooltip").unwrap().text_content().unwrap();
+        assert!(text.contains("200 ms") && text.contains("90 ms"), "{text}");
+
+        // Switching a series off in the legend redraws without it.
+        let item = el.query_selector("[data-testid=chart-legend-item]").unwrap().unwrap();
+        item.dyn_into::<HtmlElement>().unwrap().click();
+        assert!(until(|| wrapper.get_attribute("data-series").as_deref() == Some("1")).await);
+        assert_eq!(wrapper.get_attribute("data-points").as_deref(), Some("2"));
+        drop(handle);
+    }
+
+    #[wasm_bindgen_test]
+    async fn empty_series_say_so_instead_of_drawing_axes() {
+        let el = host(300, 200);
+        let data = result(vec![("checkout", vec![None, None])], "ms");
+        let _handle = leptos::mount::mount_to(el.clone(), move || {
+            view! { <SeriesChart data=Signal::stored(data) style=ChartStyle::Bar stacked=true /> }
+        });
+        assert!(until(|| find(&el, "chart-empty").is_some()).await);
+        assert_eq!(find(&el, "chart-empty").unwrap().text_content().unwrap(), "No data in this range");
+        assert!(find(&el, "chart-legend").is_none());
+        assert_eq!(find(&el, "series-chart").unwrap().get_attribute("data-series").as_deref(), Some("0"));
+    }
+
+    #[wasm_bindgen_test]
+    async fn single_number_shows_the_latest_value_in_its_threshold_colour() {
+        let el = host(240, 160);
+        let data = result(vec![("checkout", vec![Some(300.0), Some(1234.0), None])], "ms");
+        let thresholds = vec![Threshold { value: 0.0, color: "ok".into() }, Threshold { value: 1000.0, color: "bad".into() }];
+        let _handle = leptos::mount::mount_to(el.clone(), move || {
+            view! { <SingleNumber data=Signal::stored(data) sparkline=true thresholds=thresholds /> }
+        });
+        let value = find(&el, "single-number-value").unwrap();
+        assert_eq!(value.text_content().unwrap(), format_value(1234.0, "ms"));
+        assert_eq!(value.text_content().unwrap(), "1.23 s");
+        assert_eq!(value.get_attribute("style").as_deref(), Some("color:var(--err)"));
+        assert!(find(&el, "single-number-sparkline").is_some());
+    }
+
+    #[wasm_bindgen_test]
+    async fn top_n_lists_the_highest_means_first() {
+        let el = host(400, 200);
+        let mut data = result(
+            vec![("a", vec![Some(1.0), Some(3.0)]), ("b", vec![Some(10.0), None]), ("c", vec![Some(5.0), Some(5.0)])],
+            "1/s",
+        );
+        data.truncated = 4;
+        let _handle = leptos::mount::mount_to(el.clone(), move || {
+            view! { <TopNTable data=Signal::stored(data) limit=2u32 /> }
+        });
+        assert_eq!(count(&el, "top-n-row"), 2);
+        let first = find(&el, "top-n-row").unwrap().text_content().unwrap();
+        assert!(first.contains("service=b") && first.contains("10/s"), "{first}");
+        assert_eq!(find(&el, "top-n-more").unwrap().text_content().unwrap(), "+5 more");
+    }
+}
