@@ -227,6 +227,7 @@ async fn a_traced_sql_step_shows_its_database_session() {
     b.find("[data-testid=trace-row][data-step-kind=sql]").await.click().await.unwrap();
     b.wait_text("[data-testid=trace-db-wait]", |t| t.contains("PgSleep")).await;
     b.wait_text("[data-testid=trace-db-pid]", |t| t == format!("pid {pid}")).await;
+    b.wait_text("[data-testid=trace-db-matched-by]", |t| t.contains("traceparent")).await;
     // From the step to that moment on the database page.
     b.find("[data-testid=trace-db-link]").await.click().await.unwrap();
     b.find(&format!("[data-testid=db-instance][data-id='{id}'].selected")).await;

@@ -746,7 +746,7 @@ fn DbSessionOfStep(trace_id: String, span_ids: Vec<String>) -> impl IntoView {
                 let mine: Vec<_> = t
                     .matches
                     .into_iter()
-                    .filter(|m| m.session.span_id.as_ref().is_some_and(|id| span_ids.contains(id)))
+                    .filter(|m| m.span_id.as_ref().or(m.session.span_id.as_ref()).is_some_and(|id| span_ids.contains(id)))
                     .collect();
                 let Some(last) = mine.last().cloned() else {
                     return Some(view! {
@@ -768,7 +768,7 @@ fn DbSessionOfStep(trace_id: String, span_ids: Vec<String>) -> impl IntoView {
                 view! {
                     <dl class="detail-grid">
                         <dt>"Instance"</dt><dd>{last.instance_name.clone()}</dd>
-                        <dt>"Session"</dt><dd data-testid="trace-db-pid">{format!("pid {}", s.pid)}</dd>
+                        <dt data-testid="trace-db-matched-by" title="traceparent: the statement's comment names this trace; heuristic: same application name, time and statement text">{if last.matched_by == sightline_model::DbMatchKind::Heuristic { "Session (heuristic match)" } else { "Session (traceparent)" }}</dt><dd data-testid="trace-db-pid">{format!("pid {}", s.pid)}</dd>
                         <dt>"Seen"</dt><dd>{format!("in {} sample(s), last at {}", mine.len(), datetime_local(last.at).replace('T', " "))}</dd>
                         <dt>"State"</dt><dd>{s.state.clone().unwrap_or_default()}</dd>
                         <dt>"Waiting"</dt><dd data-testid="trace-db-wait">{wait}</dd>

@@ -283,6 +283,18 @@ pub struct DbStatements {
     pub statements: Vec<DbStatement>,
 }
 
+/// How a session was tied to a trace's SQL step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DbMatchKind {
+    /// The statement carried the trace's W3C `traceparent` comment: certain.
+    #[default]
+    Traceparent,
+    /// No comment: the session's `application_name` is the step's service, it was sampled while the step ran,
+    /// and its statement is the step's (after normalising whitespace, comments and literals). Likely, not certain.
+    Heuristic,
+}
+
 /// One sample in which a session was running a statement of the asked trace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbTraceMatch {
@@ -292,6 +304,11 @@ pub struct DbTraceMatch {
     /// Sample time (ms).
     pub at: i64,
     pub session: DbSession,
+    /// The SQL step (span id) the session ran: from the `traceparent` comment, or the step matched heuristically.
+    #[serde(default)]
+    pub span_id: Option<String>,
+    #[serde(default)]
+    pub matched_by: DbMatchKind,
 }
 
 /// Answer of `GET /api/v1/db/traces/{trace_id}`: the database side of a trace, sample by sample.

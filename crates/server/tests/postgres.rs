@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sightline_model::{
-    DbInstance, DbInstanceList, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceSessions, DbWindowSessions, MetricCatalog,
+    DbInstance, DbInstanceList, DbLocks, DbMatchKind, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceSessions, DbWindowSessions, MetricCatalog,
     MetricQueryResult,
 };
 use tokio_postgres::{Client, NoTls};
@@ -329,6 +329,47 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     assert_eq!(m.session.application_name.as_deref(), Some("payment-service"));
     assert_eq!(m.session.wait_event.as_deref(), Some("PgSleep"));
     running.await.unwrap().unwrap();
+    assert!(found.matches.iter().all(|m| m.matched_by == DbMatchKind::Traceparent && m.span_id.as_deref() == Some("00f067aa0ba902b7")));
+
+    // No traceparent comment: the service's session (application_name = service name) running the step's
+    // statement while the step ran is matched heuristically; another application's identical statement is not.
+    let svc = connect(&cluster, "billing-svc").await;
+    let svc_pid: i32 = svc.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let other = connect(&cluster, "other-svc").await;
+    let other_pid: i32 = other.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let step_start = now_ms();
+    let a = tokio::spawn(async move { svc.batch_execute("SELECT  pg_sleep(1.2)").await });
+    let b = tokio::spawn(async move { other.batch_execute("SELECT pg_sleep(1.2)").await });
+    a.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+    let step_end = now_ms();
+    let trace_id = "7c5a4e1f0b2d4c6e8a9b1c2d3e4f5a6b";
+    let ns = |ms: i64| (ms as u64 * 1_000_000).to_string();
+    let otlp = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "billing-svc"}}]},
+        "scopeSpans": [{"spans": [
+            {"traceId": trace_id, "spanId": "1111111111111111", "name": "POST /bill", "kind": 2,
+             "startTimeUnixNano": ns(step_start - 20), "endTimeUnixNano": ns(step_end + 20)},
+            {"traceId": trace_id, "spanId": "2222222222222222", "parentSpanId": "1111111111111111", "name": "SELECT", "kind": 3,
+             "startTimeUnixNano": ns(step_start), "endTimeUnixNano": ns(step_end),
+             "attributes": [{"key": "db.system", "value": {"stringValue": "postgresql"}},
+                            {"key": "db.query.text", "value": {"stringValue": "SELECT pg_sleep($1)"}}]}
+        ]}]
+    }]});
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/traces", sl.base))
+        .header("content-type", "application/json")
+        .body(otlp.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let h: DbTraceSessions = sl.get(&format!("/api/v1/db/traces/{trace_id}")).await;
+    assert!(!h.matches.is_empty(), "the untagged statement is matched heuristically");
+    assert!(h.matches.iter().all(|m| m.session.pid == svc_pid && m.matched_by == DbMatchKind::Heuristic), "{h:#?}");
+    assert!(h.matches.iter().all(|m| m.span_id.as_deref() == Some("2222222222222222")));
+    assert!(!h.matches.iter().any(|m| m.session.pid == other_pid), "another application's session is not matched");
+
     let none: DbTraceSessions = sl.get("/api/v1/db/traces/0af7651916cd43dd8448eb211c80319c").await;
     assert!(none.matches.is_empty());
     let r = reqwest::get(format!("{}/api/v1/db/traces/not-a-trace", sl.base)).await.unwrap();

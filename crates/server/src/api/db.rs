@@ -9,6 +9,7 @@ use serde::Deserialize;
 use axum::response::{IntoResponse, Response};
 use sightline_model::{DbInstanceList, DbLocks, DbMetrics, DbSamples, DbStatements, DbTraceSessions};
 
+use crate::collect::postgres::trace_match::SqlStep;
 use crate::collect::postgres::Instance;
 use crate::error::{ApiResult, AppError, Path, Query};
 use crate::state::AppState;
@@ -63,12 +64,22 @@ fn instance(state: &AppState, id: &str) -> Result<Arc<Instance>, AppError> {
 /// Most matches `GET /api/v1/db/traces/{trace_id}` returns.
 pub const MAX_TRACE_MATCHES: usize = 500;
 
-/// The sessions that ran statements of a trace (matched by their `traceparent` comment), sample by sample.
+/// The sessions that ran statements of a trace, sample by sample: by their `traceparent` comment, or
+/// heuristically against the trace's stored SQL steps (service = application name, time, statement text).
 pub async fn trace_sessions(State(state): State<AppState>, Path(trace_id): Path<String>) -> ApiResult<DbTraceSessions> {
-    if trace_id.len() != 32 || !trace_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::BadRequest(format!("trace id must be 32 hex characters, not {trace_id:?}")));
-    }
-    Ok(Json(state.db.trace_sessions(&trace_id, MAX_TRACE_MATCHES)))
+    let id = crate::api::traces::parse_trace_id(&trace_id)?;
+    // Without monitored instances there is nothing to match: skip reading the trace.
+    let steps = match state.db.instances().is_empty() {
+        true => Vec::new(),
+        false => {
+            let store = state.store.clone();
+            let trace = tokio::task::spawn_blocking(move || store.trace(id, now_ms()))
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("trace task failed: {e}")))??;
+            trace.as_ref().map(SqlStep::of_trace).unwrap_or_default()
+        }
+    };
+    Ok(Json(state.db.trace_sessions(&trace_id, &steps, MAX_TRACE_MATCHES)))
 }
 
 /// Every monitored instance with its health.

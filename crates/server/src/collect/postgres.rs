@@ -9,6 +9,7 @@
 pub mod durable;
 pub mod history;
 pub mod sample;
+pub mod trace_match;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use sightline_model::{
-    DbDatabaseSize, DbInstance, DbLocks, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceMatch,
+    DbDatabaseSize, DbInstance, DbLocks, DbMatchKind, DbMetrics, DbSamples, DbSessions, DbStatements, DbStatus, DbTraceMatch,
     DbTraceSessions, DbWindowSessions,
 };
 use tokio_postgres::config::Host;
@@ -187,22 +188,35 @@ impl DbHub {
     }
 
     /// Every stored sample, on every instance, of a session running a statement of `trace_id` (oldest first
-    /// per instance, at most `limit`): the database side of an APM trace.
-    pub fn trace_sessions(&self, trace_id: &str, limit: usize) -> DbTraceSessions {
+    /// per instance, at most `limit`): the database side of an APM trace. Sessions whose statement carries the
+    /// trace's `traceparent` comment match for certain; others match one of `steps` heuristically (see
+    /// [`trace_match`]). A session whose comment names another trace never matches heuristically.
+    pub fn trace_sessions(&self, trace_id: &str, steps: &[trace_match::SqlStep], limit: usize) -> DbTraceSessions {
         let trace_id = trace_id.to_ascii_lowercase();
         let mut matches = Vec::new();
         for inst in &self.instances {
             let l = inst.live();
             for s in l.history.range(i64::MIN, i64::MAX) {
-                for session in s.sessions.iter().filter(|x| x.trace_id.as_deref() == Some(trace_id.as_str())) {
-                    if matches.len() < limit {
-                        matches.push(DbTraceMatch {
-                            instance: inst.id.clone(),
-                            instance_name: inst.name.clone(),
-                            at: s.t,
-                            session: session.clone(),
-                        });
+                for session in &s.sessions {
+                    if matches.len() >= limit {
+                        break;
                     }
+                    let (span_id, matched_by) = match session.trace_id.as_deref() {
+                        Some(t) if t == trace_id => (session.span_id.clone(), DbMatchKind::Traceparent),
+                        Some(_) => continue,
+                        None => match steps.iter().find(|st| st.matches(session, s.t)) {
+                            Some(st) => (Some(st.span_id.clone()), DbMatchKind::Heuristic),
+                            None => continue,
+                        },
+                    };
+                    matches.push(DbTraceMatch {
+                        instance: inst.id.clone(),
+                        instance_name: inst.name.clone(),
+                        at: s.t,
+                        session: session.clone(),
+                        span_id,
+                        matched_by,
+                    });
                 }
             }
         }
