@@ -36,10 +36,11 @@ pub fn use_time_range() -> UseTimeRangeReturn {
             && query.with(|q| q.get_str("live") != Some("0"))
     });
     let now = RwSignal::new(now_ms());
-    // Re-anchor "now" when the range itself changes, so switching 1h → 5m does not show a stale window.
-    Effect::new(move |_| {
+    // The moment the range was chosen: switching 1h → 5m anchors the new window then, in the same
+    // update (re-anchoring in an effect afterwards made every range change two windows, two fetches).
+    let chosen_at = Memo::new(move |_| {
         range.track();
-        now.set(now_ms());
+        now_ms()
     });
     use_interval_fn(
         move || {
@@ -49,7 +50,7 @@ pub fn use_time_range() -> UseTimeRangeReturn {
         },
         LIVE_TICK_MS,
     );
-    let window = Memo::new(move |_| range.get().resolve(now.get()));
+    let window = Memo::new(move |_| range.get().resolve(now.get().max(chosen_at.get())));
     let service = Memo::new(move |_| query.with(|q| q.get("service").filter(|s| !s.is_empty())));
     UseTimeRangeReturn {
         range: range.into(),
