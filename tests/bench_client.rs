@@ -57,3 +57,81 @@ async fn hitmap_full_grid_draw_time() {
     );
     b.close().await;
 }
+
+/// A board of 12 widgets (4 numbers, 4 time series, a bar chart, 2 top-N tables, a hitmap) over 6 hours of
+/// traffic: time from navigation start until every widget has drawn its data, measured in the page
+/// (`performance.now()` when a requestAnimationFrame check first sees all 12 done); then the same after a
+/// range change, from the click.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: cargo xtask bench"]
+async fn board_with_12_widgets_over_6h_render_time() {
+    let server = Server::start().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    const SERVICES: [&str; 4] = ["gateway", "checkout", "catalog", "billing"];
+    const ENDPOINTS: [&str; 6] = ["GET /api/items", "POST /api/cart", "POST /api/pay", "GET /api/user", "GET /health", "POST /api/search"];
+    // One transaction every 0.5 s for 6 h: 43 200 transactions.
+    let mut batch = Vec::new();
+    let total = 6 * 3600 * 2;
+    for i in 0..total as u64 {
+        let end = now - 1_000.0 - i as f64 * 500.0;
+        let dur = 20.0 + ((i * 7919) % 600) as f64 + if i % 97 == 0 { 3_000.0 } else { 0.0 };
+        batch.push(transaction(SERVICES[(i % 4) as usize], 1_000_000 + i, ENDPOINTS[(i % 6) as usize], end, dur, i % 23 == 0));
+        if batch.len() == 4_000 {
+            send(&server.url(""), &batch).await;
+            batch.clear();
+        }
+    }
+    send(&server.url(""), &batch).await;
+
+    let q = |m: &str, g: &[&str]| serde_json::json!({"metric": m, "group_by": g});
+    let w = |id: &str, kind: &str, x: u32, y: u32, wd: u32, h: u32, query: serde_json::Value| {
+        serde_json::json!({"id": id, "kind": kind, "title": id, "x": x, "y": y, "w": wd, "h": h, "query": query, "options": {"sparkline": true}})
+    };
+    let widgets = vec![
+        w("n1", "single_number", 0, 0, 6, 4, q("transactions.tps", &[])),
+        w("n2", "single_number", 6, 0, 6, 4, q("transactions.response_time.p95", &[])),
+        w("n3", "single_number", 12, 0, 6, 4, q("transactions.error_rate", &[])),
+        w("n4", "single_number", 18, 0, 6, 4, q("transactions.errors", &[])),
+        w("t1", "timeseries", 0, 4, 12, 7, q("transactions.tps", &["service"])),
+        w("t2", "timeseries", 12, 4, 12, 7, q("transactions.response_time.p95", &["service"])),
+        w("t3", "timeseries", 0, 11, 12, 7, q("transactions.response_time.p99", &["endpoint"])),
+        w("t4", "timeseries", 12, 11, 12, 7, q("transactions.error_rate", &["service"])),
+        w("b1", "bar", 0, 18, 12, 7, q("transactions.errors", &["service"])),
+        w("top1", "top_n", 12, 18, 12, 7, q("transactions.response_time.p95", &["endpoint"])),
+        w("top2", "top_n", 0, 25, 12, 7, q("transactions.errors", &["endpoint"])),
+        serde_json::json!({"id": "hm", "kind": "hitmap", "title": "hitmap", "x": 12, "y": 25, "w": 12, "h": 7}),
+    ];
+    let board = serde_json::json!({"format_version": 1, "id": "bench12", "title": "Bench 12", "widgets": widgets,
+        "time": {"range": {"type": "relative", "ms": 6 * 3_600_000}, "live": false}});
+    let r = reqwest::Client::new().post(server.url("/api/v1/boards")).json(&board).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+
+    // Every widget drew its data and none is loading.
+    const DONE: &str = "(() => { const ws = [...document.querySelectorAll('[data-testid=widget]')]; return ws.length === 12 && ws.every(w => !w.querySelector('.widget-progress.on') && w.querySelector('[data-series]:not([data-series=\"0\"]), [data-testid=single-number-value], [data-testid=top-n-row], canvas[data-grid]')); })()";
+    let watch = format!("window.__done = null; const f = () => {{ if ({DONE}) {{ window.__done = performance.now() - (window.__t0 ?? 0); }} else requestAnimationFrame(f); }}; f();");
+    let b = Browser::start().await;
+    let mut first = Vec::new();
+    for _ in 0..6 {
+        b.client.goto(&server.url("/boards/bench12?range=6h&live=0")).await.unwrap();
+        // `__t0` unset: time since navigation start.
+        b.js(&watch).await;
+        b.wait_js("window.__done !== null").await;
+        first.push(b.js("return window.__done").await.as_f64().unwrap());
+    }
+    let mut change = Vec::new();
+    // After the click: first some widget must start loading, then all must be done.
+    let watch_change = format!("window.__done = null; let seen = false; const f = () => {{ if (!seen) seen = !!document.querySelector('.widget-progress.on'); if (seen && {DONE}) {{ window.__done = performance.now() - window.__t0; }} else requestAnimationFrame(f); }}; f();");
+    for range in ["1h", "6h", "1h", "6h", "1h", "6h"] {
+        b.js(&format!("{watch_change} window.__t0 = performance.now(); document.querySelector('[data-testid=range-{range}]').click();")).await;
+        b.wait_js("window.__done !== null").await;
+        change.push(b.js("return window.__done").await.as_f64().unwrap());
+    }
+    let fmt = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        format!("median={:.0} ms max={:.0} ms (n={})", percentile(&v, 0.5), v[v.len() - 1], v.len())
+    };
+    // The first load is the cold one (wasm compile); report it apart.
+    println!("board 12 widgets / 6 h / {total} transactions: full render from navigation start: first={:.0} ms, then {}", first[0], fmt(first[1..].to_vec()));
+    println!("board 12 widgets / 6 h: re-render after a range change (from the click): {}", fmt(change));
+    b.close().await;
+}
