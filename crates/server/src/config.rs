@@ -34,6 +34,11 @@ pub struct ServeArgs {
     /// Run the built-in demo workload (gateway → balance, payment, recharge).
     #[arg(long, env = "SIGHTLINE_DEMO")]
     pub demo: bool,
+    /// With `--demo`: also start a demo PostgreSQL (when its server binaries are installed) under
+    /// `<data-dir>/demo-postgres`, with a small load, and monitor it. `--demo-postgres=false` turns it off.
+    #[arg(long, env = "SIGHTLINE_DEMO_POSTGRES", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub demo_postgres: bool,
     /// The built app (Trunk's `dist/`); found automatically when run from the repository.
     #[arg(long, env = "SIGHTLINE_DIST")]
     pub dist: Option<PathBuf>,
@@ -65,6 +70,7 @@ impl ServeArgs {
             addr: "127.0.0.1:0".parse().expect("literal address"),
             data_dir: data_dir.to_path_buf(),
             demo: false,
+            demo_postgres: false,
             dist: None,
             ingest_token: None,
             retention_hours: 72,

@@ -9,6 +9,7 @@ mod catalog;
 pub mod export;
 pub mod incidents;
 pub mod otlp;
+pub mod postgres;
 pub mod topology;
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,8 @@ pub struct AppState {
     pub db: Arc<crate::collect::postgres::DbHub>,
     /// Saved flex boards and their revisions (`<data_dir>/boards`).
     pub boards: Arc<crate::boards::BoardStore>,
+    /// The `--demo` PostgreSQL, when one was started: monitored like a `--postgres` instance, stopped at shutdown.
+    pub demo_postgres: Option<Arc<crate::demo::postgres::DemoPostgres>>,
 }
 
 /// How often retention runs (age and size limits, stale in-flight snapshots).
@@ -46,20 +48,39 @@ impl AppState {
         spawn_retention(store.clone());
         let boards = crate::boards::BoardStore::open(&args.data_dir.join("boards"), store::now_ms())
             .with_context(|| format!("cannot open the boards in {}", args.data_dir.display()))?;
+        // The demo cluster is started before the collectors are configured, so it is monitored like any
+        // `--postgres` instance (and its history is stored the same way).
+        let demo_postgres = match args.demo && args.demo_postgres {
+            true => crate::demo::postgres::start(&args.data_dir).await.map(Arc::new),
+            false => None,
+        };
+        let mut db_args = args.clone();
+        if let Some(pg) = &demo_postgres {
+            db_args.postgres.push(crate::collect::postgres::PgUrl(pg.monitor_url()));
+        }
+        let db = crate::collect::postgres::DbHub::new(&db_args).inspect_err(|_| {
+            if let Some(pg) = &demo_postgres {
+                pg.stop();
+            }
+        })?;
         Ok(AppState {
             store,
             live,
             ingest_token: args.ingest_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
             ingest_max_bytes,
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),
-            db: Arc::new(crate::collect::postgres::DbHub::new(args)?),
+            db: Arc::new(db),
             boards: Arc::new(boards),
+            demo_postgres,
         })
     }
 
     /// Flushes what must be flushed before the process exits.
     pub async fn shutdown(&self) {
         self.db.flush();
+        if let Some(pg) = self.demo_postgres.clone() {
+            let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
+        }
         if let Err(e) = self.store.flush() {
             tracing::error!(error = %e, "flushing the store at shutdown failed");
         }

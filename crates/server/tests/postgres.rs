@@ -44,10 +44,14 @@ struct Sightline {
 
 impl Sightline {
     fn start(data_dir: &Path, urls: &[String]) -> Self {
+        Self::start_with(data_dir, urls, &[])
+    }
+
+    fn start_with(data_dir: &Path, urls: &[String], extra: &[&str]) -> Self {
         let port = free_port();
         let log = data_dir.join("sightline.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
-        cmd.arg("serve");
+        cmd.arg("serve").args(extra);
         for u in urls {
             cmd.arg("--postgres").arg(u);
         }
@@ -58,6 +62,7 @@ impl Sightline {
             .env("SIGHTLINE_LOG", "info,sightline_server=debug")
             .env_remove("SIGHTLINE_POSTGRES")
             .env_remove("SIGHTLINE_DEMO")
+            .env_remove("SIGHTLINE_DEMO_POSTGRES")
             // The log goes to stdout: keep both streams.
             .stdout(fs::File::create(&log).unwrap())
             .stderr(fs::OpenOptions::new().append(true).open(&log).unwrap());
@@ -121,8 +126,12 @@ fn now_ms() -> i64 {
 /// `pg_monitor`-only role, a wrong password reported without the password, pgbench load in the metrics and
 /// in pg_stat_statements, a real lock conflict live and replayed from history, a database without the
 /// extension flagged with a hint, and the cluster stopped (down, with a message) and started (up again).
+/// The tests here each run PostgreSQL and load: one at a time, so their timing does not depend on each other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let t0 = Instant::now();
     let cluster = Cluster::new();
     let port = cluster.port;
@@ -429,4 +438,42 @@ async fn collector_follows_a_real_postgres_through_load_locks_and_a_restart() {
     let st: DbStatements = sl.get(&format!("/api/v1/db/instances/{id}/statements?from={started}&to={to}")).await;
     assert!(st.statements.iter().any(|s| s.query.contains("UPDATE pgbench_accounts")), "statement history too");
     eprintln!("postgres integration test took {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+/// `serve --demo` starts its own PostgreSQL under the data directory, with a load, and monitors it: the
+/// instance is up with live sessions of the demo's clients and pg_stat_statements; a SIGTERM stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_postgres_is_started_monitored_and_stopped() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    pg_bin(); // fail, not skip, without the binaries
+    let work = tempfile::tempdir().unwrap();
+    let mut sl = Sightline::start_with(work.path(), &[], &["--demo"]);
+    let s = &sl;
+    let inst = sl
+        .wait_for(30, "the demo instance to be up and sampled", || async move {
+            let l: DbInstanceList = s.get("/api/v1/db/instances").await;
+            l.instances.into_iter().find(|i| i.status == DbStatus::Up && i.last_sample.is_some())
+        })
+        .await;
+    assert!(inst.name.starts_with("monitor@127.0.0.1:"), "a pg_monitor role on loopback: {inst:?}");
+    assert!(inst.statements_available, "{inst:?}");
+    let id = inst.id.clone();
+    let idr = id.as_str();
+    let from = now_ms();
+    let apps = sl
+        .wait_for(30, "the demo clients' sessions", || async move {
+            let w: DbWindowSessions = s.get(&format!("/api/v1/db/instances/{idr}/sessions?from={from}&to={}", now_ms() + 1)).await;
+            let apps: Vec<String> = w.sessions.iter().filter_map(|x| x.application_name.clone()).collect();
+            (apps.iter().any(|a| a == "reports") && apps.iter().any(|a| a == "shop-api")).then_some(apps)
+        })
+        .await;
+    assert!(!apps.iter().any(|a| a == "sightline"), "{apps:?}");
+    let pid_file = work.path().join("store/demo-postgres/data/postmaster.pid");
+    assert!(pid_file.exists(), "the cluster lives under the data directory");
+
+    // SIGTERM: the server stops its PostgreSQL before it exits.
+    run(Command::new("kill").args(["-TERM", &sl.child.id().to_string()]));
+    let status = sl.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!pid_file.exists(), "the demo PostgreSQL was stopped");
 }
