@@ -47,3 +47,25 @@ async fn apm_hitmap_and_trace() {
     b.screenshot(&docs.join("screenshot-trace.png")).await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "writes docs/*.png: cargo xtask screenshots"]
+async fn flex_board_and_editor() {
+    let server = Server::start_with(&["--demo"]).await;
+    let b = Browser::start().await;
+    // The default board over the demo's backfilled quarter hour.
+    tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+    b.client.goto(&server.url("/boards/overview?range=15m&live=0")).await.unwrap();
+    b.wait_js("document.querySelectorAll('[data-testid=widget] [data-series]').length >= 2 && !document.querySelector('.widget-progress.on')").await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    b.screenshot(&docs.join("screenshot-board.png")).await;
+    b.find("[data-testid=edit]").await.click().await.unwrap();
+    b.find("[data-testid=add-widget]").await.click().await.unwrap();
+    b.js("const e = document.querySelector('[data-testid=editor-metric]'); e.value = 'transactions.response_time'; e.dispatchEvent(new Event('change', {bubbles: true}));").await;
+    b.find("[data-testid=editor-group-service]").await.click().await.unwrap();
+    b.wait_js("document.querySelector('[data-testid=widget-preview] [data-series]')?.dataset.series > 1").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    b.screenshot(&docs.join("screenshot-board-editor.png")).await;
+    b.close().await;
+}

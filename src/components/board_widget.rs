@@ -69,6 +69,20 @@ pub fn WidgetBody(widget: Widget, ctx: BoardContext) -> impl IntoView {
     }
 }
 
+/// Drops the last bucket when it ends after `to` (it is still filling: a rate or count there reads low and
+/// a live chart would dip at its right edge, a single number would show a near-zero "last" value).
+pub fn without_partial_tail(mut r: MetricQueryResult, to: i64) -> MetricQueryResult {
+    let partial = r.timestamps.last().is_some_and(|t| t + r.step_ms > to);
+    if partial && r.timestamps.len() > 1 {
+        r.timestamps.pop();
+        for s in &mut r.series {
+            s.values.truncate(r.timestamps.len());
+        }
+        r.to = r.timestamps.last().map_or(r.to, |t| t + r.step_ms);
+    }
+    r
+}
+
 fn empty_result() -> MetricQueryResult {
     MetricQueryResult { metric: String::new(), unit: String::new(), from: 0, to: 0, step_ms: 0, timestamps: vec![], series: vec![], truncated: 0 }
 }
@@ -127,7 +141,7 @@ fn MetricWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
         move || {
             let q = resolved.get();
             let (from, to) = ctx.window.get();
-            api::metric_query(q, from, to, MAX_POINTS, limit)
+            async move { api::metric_query(q, from, to, MAX_POINTS, limit).await.map(|r| without_partial_tail(r, to)) }
         },
         data,
         error,
@@ -343,6 +357,25 @@ mod tests {
         let r = resolve_query(&q, &vars);
         assert!(!r.filter.contains_key("service"));
         assert_eq!(r.filter.get("endpoint").map(String::as_str), Some("GET /"));
+    }
+
+    #[test]
+    fn a_bucket_still_filling_is_not_shown() {
+        let r = MetricQueryResult {
+            metric: "m".into(),
+            unit: "1/s".into(),
+            from: 0,
+            to: 300,
+            step_ms: 100,
+            timestamps: vec![0, 100, 200],
+            series: vec![sightline_model::MetricSeries { labels: BTreeMap::new(), values: vec![Some(5.0), Some(5.0), Some(0.4)] }],
+            truncated: 0,
+        };
+        let t = without_partial_tail(r.clone(), 250);
+        assert_eq!(t.timestamps, vec![0, 100]);
+        assert_eq!(t.series[0].values, vec![Some(5.0), Some(5.0)]);
+        assert_eq!(t.to, 200);
+        assert_eq!(without_partial_tail(r.clone(), 300), r, "complete buckets stay");
     }
 
     #[test]

@@ -34,6 +34,22 @@ pub fn default_size(k: &WidgetKind) -> (u32, u32) {
     }
 }
 
+/// A title saying what a widget shows: `p95 response time by service`, or the kind for the others.
+pub fn auto_title(w: &Widget) -> String {
+    match &w.query {
+        Some(q) if w.kind.needs_query() && !q.metric.is_empty() => {
+            let (family, agg) = split_aggregation(&q.metric);
+            let name = family.rsplit('.').next().unwrap_or(family).replace('_', " ");
+            let mut t = if agg.is_empty() { name } else { format!("{agg} {name}") };
+            if !q.group_by.is_empty() {
+                t = format!("{t} by {}", q.group_by.join(", "));
+            }
+            t
+        }
+        _ => kind_label(&w.kind).0.to_string(),
+    }
+}
+
 /// Statistics that are variants of one metric (`….p95`, `….avg`): offered as the aggregation picker.
 const AGGREGATIONS: &[&str] = &["avg", "p50", "p95", "p99"];
 
@@ -71,7 +87,19 @@ pub fn WidgetEditor(
     on_apply: Callback<Widget>,
     on_cancel: Callback<()>,
 ) -> impl IntoView {
+    // A new widget's title follows what it shows until the user types one.
+    let title_auto = RwSignal::new(adding);
     let draft = RwSignal::new(initial);
+    Effect::new(move |_| {
+        let w = draft.get();
+        if !title_auto.get_untracked() {
+            return;
+        }
+        let title = auto_title(&w);
+        if title != w.title {
+            draft.update(|d| d.title = title);
+        }
+    });
     let problem = RwSignal::new(None::<String>);
     let thresholds_text = RwSignal::new(format_thresholds(&draft.get_untracked().options.thresholds));
     let kind = Memo::new(move |_| draft.with(|w| w.kind.clone()));
@@ -87,9 +115,6 @@ pub fn WidgetEditor(
         draft.update(|w| {
             if k.needs_query() && w.query.is_none() {
                 w.query = Some(WidgetQuery { metric: first_metric(), filter: BTreeMap::new(), group_by: vec![] });
-            }
-            if w.title.is_empty() || WidgetKind::ALL.iter().any(|x| kind_label(x).0 == w.title) {
-                w.title = kind_label(&k).0.to_string();
             }
             w.kind = k;
         })
@@ -241,7 +266,7 @@ pub fn WidgetEditor(
                 <div class="editor-fields">
                     <label>"Title "
                         <input type="text" data-testid="editor-title" prop:value=move || draft.with(|w| w.title.clone())
-                            on:input=move |e| { let v = event_target_value(&e); draft.update(|w| w.title = v) } />
+                            on:input=move |e| { let v = event_target_value(&e); title_auto.set(false); draft.update(|w| w.title = v) } />
                     </label>
                     {query_fields}
                     {option_fields}
@@ -340,6 +365,23 @@ fn FilterField(draft: RwSignal<Widget>, dim: String) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_follow_the_query() {
+        let w = Widget {
+            id: "a".into(),
+            kind: WidgetKind::Timeseries,
+            title: String::new(),
+            x: 0,
+            y: 0,
+            w: 1,
+            h: 1,
+            query: Some(WidgetQuery { metric: "transactions.response_time.p95".into(), filter: BTreeMap::new(), group_by: vec!["service".into()] }),
+            options: Default::default(),
+        };
+        assert_eq!(auto_title(&w), "p95 response time by service");
+        assert_eq!(auto_title(&Widget { kind: WidgetKind::Text, ..w }), "Text note");
+    }
 
     #[test]
     fn aggregations_split_off_the_metric_name() {
