@@ -242,12 +242,13 @@ pub fn TopNTable(data: Signal<MetricQueryResult>, #[prop(into)] limit: Signal<u3
     let top = Memo::new(move |_| data.with(|d| top_rows(d, limit.get() as usize)));
     let unit = Memo::new(move |_| data.with(|d| d.unit.clone()));
     // The grouping dimensions name the first column (`service`), when every series has the same ones.
+    // Then the rows name their groups by value only (`checkout`, not `service=checkout`).
     let heading = Memo::new(move |_| {
         data.with(|d| {
             let keys = |s: &sightline_model::MetricSeries| s.labels.keys().cloned().collect::<Vec<_>>().join(", ");
             match d.series.first().map(keys) {
-                Some(k) if !k.is_empty() && d.series.iter().all(|s| keys(s) == k) => k,
-                _ => "series".to_string(),
+                Some(k) if !k.is_empty() && d.series.iter().all(|s| keys(s) == k) => Some(k),
+                _ => None,
             }
         })
     });
@@ -262,12 +263,14 @@ pub fn TopNTable(data: Signal<MetricQueryResult>, #[prop(into)] limit: Signal<u3
                     }
                     let unit = unit.get();
                     let fmt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| format_value(v, &unit));
+                    let by_value = heading.with(Option::is_some);
                     let body = rows
                         .iter()
                         .map(|r| {
+                            let name = if by_value { r.name.clone() } else { r.label.clone() };
                             view! {
                                 <tr data-testid="top-n-row">
-                                    <td class="top-n-label" title=r.label.clone()>{r.label.clone()}</td>
+                                    <td class="top-n-label" title=r.label.clone()>{name}</td>
                                     <td class="num">{fmt(r.mean)}</td>
                                     <td class="num">{fmt(r.max)}</td>
                                     <td class="top-n-bar">
@@ -288,7 +291,7 @@ pub fn TopNTable(data: Signal<MetricQueryResult>, #[prop(into)] limit: Signal<u3
                         <table class="top-n-table">
                             <thead>
                                 <tr>
-                                    <th>{heading.get()}</th>
+                                    <th>{heading.get().unwrap_or_else(|| "series".into())}</th>
                                     <th class="num">"mean"</th>
                                     <th class="num">"max"</th>
                                     <th class="top-n-bar-head"></th>

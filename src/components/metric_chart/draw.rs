@@ -165,7 +165,12 @@ impl Ranged for ValueAxis {
 
 impl ValueFormatter<f64> for ValueAxis {
     fn format_ext(&self, v: &f64) -> String {
-        format_value(*v, &self.unit)
+        // A bare 0 at the origin reads better than `0 ms` under `1 s`.
+        if *v == 0.0 {
+            "0".into()
+        } else {
+            format_value(*v, &self.unit)
+        }
     }
 }
 

@@ -318,6 +318,16 @@ pub fn series_label(labels: &BTreeMap<String, String>, metric: &str) -> String {
     }
 }
 
+/// A series' name where its dimensions are already said (a column heading): the label values only
+/// (`checkout, /pay`), or the metric's name.
+pub fn series_values(labels: &BTreeMap<String, String>, metric: &str) -> String {
+    if labels.is_empty() {
+        metric.to_string()
+    } else {
+        labels.values().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// Non-null values of the series at `visible` positions (all when `None`): what the chart draws.
 pub fn point_count(d: &MetricQueryResult, visible: Option<&[bool]>) -> usize {
     d.series
@@ -354,7 +364,10 @@ pub fn series_stats(values: &[Option<f64>]) -> SeriesStats {
 /// One line of the top-N table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopRow {
+    /// `service=checkout`
     pub label: String,
+    /// `checkout`
+    pub name: String,
     pub mean: Option<f64>,
     pub max: Option<f64>,
     /// Bar length, `0..=1`: the mean relative to the largest mean shown.
@@ -369,7 +382,7 @@ pub fn top_rows(d: &MetricQueryResult, limit: usize) -> (Vec<TopRow>, usize) {
         .iter()
         .map(|s| {
             let st = series_stats(&s.values);
-            TopRow { label: series_label(&s.labels, &d.metric), mean: st.mean, max: st.max, share: 0.0 }
+            TopRow { label: series_label(&s.labels, &d.metric), name: series_values(&s.labels, &d.metric), mean: st.mean, max: st.max, share: 0.0 }
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -574,6 +587,8 @@ mod tests {
         assert_eq!(series_label(&d.series[1].labels, &d.metric), "transactions.count");
         let two: BTreeMap<String, String> = [("service".into(), "a".into()), ("endpoint".into(), "/pay".into())].into();
         assert_eq!(series_label(&two, "m"), "endpoint=/pay, service=a");
+        assert_eq!(series_values(&two, "m"), "/pay, a");
+        assert_eq!(series_values(&BTreeMap::new(), "m"), "m");
     }
 
     #[test]
