@@ -166,6 +166,11 @@ fn InstanceView(id: String, at: Memo<Option<i64>>, sel: Memo<Option<(i64, i64)>>
         Callback::new(move |(a, b): (i64, i64)| set_query(vec![("sel", Some(format!("{a}-{b}"))), ("at", None)]))
     };
     let brush = Brush { window, anchor: RwSignal::new(None), drag: RwSignal::new(None), sel, on_select: select };
+    // A new selection in the URL replaces the drag that made it.
+    Effect::new(move |_| {
+        sel.track();
+        brush.drag.set(None);
+    });
     {
         let set_query = set_query.clone();
         let _ = use_event_listener(leptos::prelude::window(), ev::keydown, move |e: web_sys::KeyboardEvent| {
@@ -307,10 +312,10 @@ impl Brush {
             self.drag.set(None);
             pick(t0);
         } else {
-            // Kept until the URL carries the selection, so the highlight does not blink.
+            // The drag stays drawn until the URL carries the selection (see `InstanceView`), so the
+            // highlight does not blink.
             self.drag.set(Some((t0.min(t), t0.max(t))));
             self.on_select.run((t0.min(t), t0.max(t)));
-            self.drag.set(None);
         }
     }
 
@@ -664,7 +669,7 @@ fn LockReplay(id: String, at: Memo<Option<i64>>, tick: RwSignal<u32>) -> impl In
     let on_slide = move |e: ev::Event| {
         let i: usize = event_target_value(&e).parse().unwrap_or(0);
         if let Some(t) = times.with_untracked(|t| t.get(i).copied()) {
-            set_query(vec![("at", Some(t.to_string()))]);
+            set_query(vec![("at", Some(t.to_string())), ("sel", None)]);
         }
     };
     view! {
