@@ -281,7 +281,8 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
             {"id": "tps", "kind": "timeseries", "title": "tps", "x": 0, "y": 0, "w": 12, "h": 6, "query": {"metric": "transactions.tps", "group_by": ["service"]}},
             {"id": "cpu", "kind": "timeseries", "title": "cpu", "x": 12, "y": 0, "w": 12, "h": 6, "query": {"metric": "host.cpu.usage"}},
             {"id": "slow", "kind": "top_n", "title": "slowest", "x": 0, "y": 6, "w": 12, "h": 6, "query": {"metric": "transactions.response_time.p95", "group_by": ["endpoint"]}},
-            {"id": "n", "kind": "single_number", "title": "count", "x": 12, "y": 6, "w": 12, "h": 6, "query": {"metric": "transactions.count"}}
+            {"id": "n", "kind": "single_number", "title": "count", "x": 12, "y": 6, "w": 12, "h": 6, "query": {"metric": "transactions.count"}},
+            {"id": "hm", "kind": "hitmap", "title": "hitmap", "x": 0, "y": 12, "w": 24, "h": 8}
         ]
     });
     let r = reqwest::Client::new().post(server.url("/api/v1/boards")).json(&board).send().await.unwrap();
@@ -305,5 +306,16 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let after = b.js(&format!("return {count};")).await.as_u64().unwrap();
     assert_eq!(after - before, 4, "one request per metric widget, no storm");
+    let hitmaps = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/hitmap?')).length";
+    assert_eq!(b.js(&format!("return {hitmaps};")).await.as_u64().unwrap(), 2, "and one hitmap request per range");
+
+    // The hitmap widget: a drag over it opens the APM page on those transactions.
+    b.js("document.querySelector('[data-widget-id=hm]').scrollIntoView({block: 'end'});").await;
+    b.wait_js("document.querySelector('[data-widget-id=hm] [data-testid=hitmap-canvas]')?.dataset.grid").await;
+    let p = b.js("return document.querySelector('[data-widget-id=hm] [data-testid=hitmap-canvas]').dataset.plot.split(',').map(Number)").await;
+    let (x, y, w, h) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap(), p[2].as_f64().unwrap(), p[3].as_f64().unwrap());
+    b.drag("[data-widget-id=hm] [data-testid=hitmap-canvas]", (x + 1.0, y + 1.0), (x + w - 1.0, y + h - 1.0)).await;
+    b.wait_js("location.pathname === '/apm' && location.search.includes('sel=')").await;
+    b.find("[data-testid=tx-row]").await;
     b.close().await;
 }

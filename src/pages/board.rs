@@ -161,6 +161,14 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
         }
     });
 
+    // Closing or reloading the tab with unsaved edits asks first (the browser's own prompt).
+    let _ = use_event_listener(use_window(), ev::beforeunload, move |e| {
+        if dirty.get_untracked() {
+            e.prevent_default();
+            e.set_return_value("unsaved");
+        }
+    });
+
     let adopt = move |b: Board| {
         saved.set(b.clone());
         draft.set(b);
