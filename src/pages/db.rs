@@ -590,7 +590,7 @@ fn window_table(rows: Vec<DbWindowSession>, longest_first: RwSignal<bool>, expan
         return view! { <p class="muted" data-testid="db-window-empty">"No session was seen in this window."</p> }.into_any();
     }
     view! {
-        <table class="grid-table db-table">
+        <table class="grid-table db-table db-window-table">
             <thead><tr>
                 <th>"Session / statement"</th><th>"Waits"</th><th class="num">"Samples"</th>
                 <th class="num clickable" data-testid="sort-window-elapsed" on:click=move |_| longest_first.update(|v| *v = !*v)>
