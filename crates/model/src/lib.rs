@@ -5,6 +5,7 @@
 
 pub mod board;
 pub mod db;
+pub mod deploy;
 pub mod hitmap;
 pub mod metrics;
 pub mod range;
@@ -12,6 +13,7 @@ pub mod trace;
 
 pub use board::*;
 pub use db::*;
+pub use deploy::*;
 pub use hitmap::*;
 pub use metrics::*;
 pub use range::*;

@@ -3,6 +3,7 @@
 pub mod active;
 pub mod boards;
 pub mod db;
+pub mod deploys;
 pub mod health;
 pub mod hitmap;
 pub mod metrics;

@@ -5,6 +5,7 @@
 //! - `GET  /api/v1/transactions`                → the transactions in a drag-selected rectangle
 //! - `GET  /api/v1/traces/{trace_id}`           → one assembled trace
 //! - `GET  /api/v1/active`, `/api/v1/services`  → running transactions, per-service summary
+//! - `GET  /api/v1/deploys`                     → service versions first seen in a window (deploy markers)
 //! - `GET/POST /api/v1/boards`, `GET/PUT/DELETE /api/v1/boards/{id}` → flex boards (409 on a stale save)
 //! - `GET  /api/v1/boards/{id}/versions[/{n}]`, `POST …/versions/{n}/restore`, `GET /api/v1/boards/templates`
 //! - `GET  /api/v1/db/instances`              → monitored PostgreSQL instances and their health
@@ -38,6 +39,7 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
         .route("/traces/{trace_id}", get(api::traces::show))
         .route("/active", get(api::active::list))
         .route("/services", get(api::services::list))
+        .route("/deploys", get(api::deploys::list))
         .route("/metrics", get(api::metrics::catalog))
         .route("/metrics/query", get(api::metrics::query))
         .route("/boards", get(api::boards::list).post(api::boards::create))

@@ -88,6 +88,9 @@ async fn run_cpu<T: Send + 'static>(
 pub async fn accept_request(state: &AppState, request: ExportTraceServiceRequest) -> Result<IngestOutcome, AppError> {
     let converted = convert(request);
     let accepted = converted.spans.len() as u64;
+    for (service, version, at_ms) in &converted.versions {
+        state.deploys.note(service, version, *at_ms);
+    }
     if !converted.spans.is_empty() {
         let batch = state
             .store
@@ -110,6 +113,9 @@ pub async fn accept_request(state: &AppState, request: ExportTraceServiceRequest
 #[derive(Debug, Default)]
 pub struct Converted {
     pub spans: Vec<SpanRecord>,
+    /// `(service, service.version, earliest span start in ms)` per resource that names its version: what
+    /// the deploy log learns from.
+    pub versions: Vec<(String, String, i64)>,
     pub rejected: u64,
     pub message: Option<String>,
 }
@@ -126,6 +132,8 @@ pub fn convert(request: ExportTraceServiceRequest) -> Converted {
             .map(|s| truncate(s, MAX_NAME))
             .unwrap_or_else(|| "unknown_service".to_string());
         let resource_thread = rs.resource.as_ref().and_then(|r| SpanAttrs::scan(&r.attributes).thread());
+        let version = rs.resource.as_ref().and_then(|r| find_str(&r.attributes, &["service.version"])).map(|v| truncate(v, MAX_NAME));
+        let first_of_resource = out.spans.len();
         for ss in rs.scope_spans {
             out.spans.reserve(ss.spans.len());
             for span in ss.spans {
@@ -137,6 +145,9 @@ pub fn convert(request: ExportTraceServiceRequest) -> Converted {
                     }
                 }
             }
+        }
+        if let (Some(version), Some(start_ns)) = (version, out.spans[first_of_resource..].iter().map(|s| s.start_ns).min()) {
+            out.versions.push((service, version, (start_ns / 1_000_000) as i64));
         }
     }
     if out.rejected > 0 {

@@ -8,6 +8,7 @@ pub mod boards;
 pub mod collect;
 pub mod config;
 pub mod demo;
+pub mod deploys;
 pub mod error;
 pub mod ingest;
 pub mod metrics;

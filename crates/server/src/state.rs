@@ -25,6 +25,8 @@ pub struct AppState {
     pub ingest_permits: Arc<tokio::sync::Semaphore>,
     /// Monitored PostgreSQL instances and their sample history (collectors started by `serve`).
     pub db: Arc<crate::collect::postgres::DbHub>,
+    /// First-seen time of each service version, for deploy markers (`<data_dir>/deploys.json`).
+    pub deploys: Arc<crate::deploys::DeployLog>,
     /// Saved flex boards and their revisions (`<data_dir>/boards`).
     pub boards: Arc<crate::boards::BoardStore>,
     /// The `--demo` PostgreSQL, when one was started: monitored like a `--postgres` instance, stopped at shutdown.
@@ -48,6 +50,7 @@ impl AppState {
         spawn_retention(store.clone());
         let boards = crate::boards::BoardStore::open(&args.data_dir.join("boards"), store::now_ms())
             .with_context(|| format!("cannot open the boards in {}", args.data_dir.display()))?;
+        let deploys = crate::deploys::DeployLog::open(&args.data_dir)?;
         // The demo cluster is started before the collectors are configured, so it is monitored like any
         // `--postgres` instance (and its history is stored the same way).
         let demo_postgres = match args.demo && args.demo_postgres {
@@ -71,6 +74,7 @@ impl AppState {
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),
             db: Arc::new(db),
             boards: Arc::new(boards),
+            deploys: Arc::new(deploys),
             demo_postgres,
         })
     }

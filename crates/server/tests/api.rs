@@ -236,3 +236,26 @@ async fn cell_selection_matches_hitmap_counts_exactly() {
     let (s, _) = app.get(&format!("/api/v1/transactions?from={from}&to={to}&rows=7&row_from=8")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+/// A service reporting a new `service.version` is a deploy: listed with the version before it, at the start
+/// of its earliest span; the first version seen is listed without a previous one.
+#[tokio::test]
+async fn a_new_service_version_is_listed_as_a_deploy() {
+    let app = TestApp::new().await;
+    let now = now_ms();
+    let versioned = |version: &str, spans: Vec<Span>| {
+        let mut r = request("payment", spans);
+        r.resource_spans[0].resource.as_mut().unwrap().attributes.push(kv("service.version", version));
+        r
+    };
+    assert_eq!(app.post_proto(&versioned("3.0.1", vec![server_span(1, 1, "POST /pay", now - 50_000, 10.0)])).await.0, StatusCode::OK);
+    assert_eq!(app.post_proto(&versioned("3.1.0", vec![server_span(2, 1, "POST /pay", now - 20_000, 10.0), server_span(3, 1, "POST /pay", now - 30_000, 5.0)])).await.0, StatusCode::OK);
+    // Without a version nothing is learnt.
+    assert_eq!(app.post_proto(&request("gateway", vec![server_span(4, 1, "GET /", now - 10_000, 1.0)])).await.0, StatusCode::OK);
+    let list: sightline_model::DeployList = app.get_ok(&format!("/api/v1/deploys?from={}&to={now}", now - 60_000)).await;
+    let d: Vec<(&str, &str, Option<&str>)> = list.deploys.iter().map(|d| (d.service.as_str(), d.version.as_str(), d.previous.as_deref())).collect();
+    assert_eq!(d, vec![("payment", "3.0.1", None), ("payment", "3.1.0", Some("3.0.1"))]);
+    assert_eq!(list.deploys[1].at_ms, now - 30_000 - 5, "the earliest span of the new version (start = end - duration)");
+    let none: sightline_model::DeployList = app.get_ok(&format!("/api/v1/deploys?from={}&to={now}&service=gateway", now - 60_000)).await;
+    assert!(none.deploys.is_empty());
+}

@@ -1,0 +1,125 @@
+//! Which version of each service ran from when: learnt from the `service.version` resource attribute of
+//! ingested spans, kept in `<data_dir>/deploys.json` (a handful of entries per service, rewritten only when
+//! a new version appears), answered by `GET /api/v1/deploys`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::Context;
+use sightline_model::Deploy;
+
+/// Versions kept per service: enough for months of daily releases; the oldest go first.
+const MAX_VERSIONS_PER_SERVICE: usize = 500;
+/// Services tracked: a flood of made-up service names cannot grow the file without bound.
+const MAX_SERVICES: usize = 2_000;
+
+/// First-seen time of every version of every service.
+pub struct DeployLog {
+    path: PathBuf,
+    /// service → version → first seen (ms).
+    seen: Mutex<BTreeMap<String, BTreeMap<String, i64>>>,
+}
+
+impl DeployLog {
+    /// Reads `<dir>/deploys.json`; a missing file is an empty log, an unreadable one an error (not silently
+    /// dropped history).
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join("deploys.json");
+        let seen = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not a deploy log", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        Ok(DeployLog { path, seen: Mutex::new(seen) })
+    }
+
+    /// Notes that `service` ran `version` at `at_ms`. Cheap when nothing is new (one map lookup); writes the
+    /// file when a version appears or is seen earlier than before (spans can arrive out of order).
+    pub fn note(&self, service: &str, version: &str, at_ms: i64) {
+        let snapshot = {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            if !seen.contains_key(service) && seen.len() >= MAX_SERVICES {
+                return;
+            }
+            let versions = seen.entry(service.to_string()).or_default();
+            match versions.get_mut(version) {
+                Some(t) if *t <= at_ms => return,
+                Some(t) => *t = at_ms,
+                None => {
+                    versions.insert(version.to_string(), at_ms);
+                    if versions.len() > MAX_VERSIONS_PER_SERVICE {
+                        let oldest = versions.iter().min_by_key(|(_, t)| **t).map(|(v, _)| v.clone());
+                        if let Some(v) = oldest {
+                            versions.remove(&v);
+                        }
+                    }
+                }
+            }
+            serde_json::to_vec(&*seen)
+        };
+        // Write-then-rename so a crash never leaves half a file.
+        let write = || -> anyhow::Result<()> {
+            let tmp = self.path.with_extension("json.tmp");
+            std::fs::write(&tmp, snapshot?)?;
+            std::fs::rename(&tmp, &self.path)?;
+            Ok(())
+        };
+        if let Err(e) = write() {
+            tracing::warn!(error = %format!("{e:#}"), path = %self.path.display(), "cannot save the deploy log");
+        }
+    }
+
+    /// Version changes in `[from, to]`, oldest first, optionally of one service. A service's first version
+    /// is listed with `previous: None`.
+    pub fn list(&self, from: i64, to: i64, service: Option<&str>) -> Vec<Deploy> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (svc, versions) in seen.iter().filter(|(s, _)| service.is_none_or(|x| x == s.as_str())) {
+            let mut ordered: Vec<(&String, &i64)> = versions.iter().collect();
+            ordered.sort_by_key(|(v, t)| (**t, (*v).clone()));
+            let mut previous: Option<&String> = None;
+            for (version, at) in ordered {
+                if (from..=to).contains(at) {
+                    out.push(Deploy { service: svc.clone(), version: version.clone(), at_ms: *at, previous: previous.cloned() });
+                }
+                previous = Some(version);
+            }
+        }
+        out.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then_with(|| a.service.cmp(&b.service)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_become_deploys_in_order_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DeployLog::open(dir.path()).unwrap();
+        log.note("payment", "3.0.1", 1_000);
+        log.note("payment", "3.0.1", 1_500);
+        log.note("payment", "3.1.0", 5_000);
+        // Out of order: an earlier span of 3.1.0 moves its deploy back.
+        log.note("payment", "3.1.0", 4_000);
+        log.note("gateway", "1.2.0", 2_000);
+        let all = log.list(0, 10_000, None);
+        assert_eq!(all.len(), 3);
+        assert_eq!((all[2].service.as_str(), all[2].version.as_str(), all[2].at_ms), ("payment", "3.1.0", 4_000));
+        assert_eq!(all[2].previous.as_deref(), Some("3.0.1"));
+        assert_eq!(all[0].previous, None, "the first version seen is not a deploy Sightline witnessed");
+        assert_eq!(log.list(3_000, 10_000, Some("payment")).len(), 1);
+        drop(log);
+        let again = DeployLog::open(dir.path()).unwrap();
+        assert_eq!(again.list(0, 10_000, None), all);
+    }
+
+    #[test]
+    fn a_corrupt_log_is_an_error_not_an_empty_history() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("deploys.json"), b"{not json").unwrap();
+        assert!(DeployLog::open(dir.path()).is_err());
+    }
+}
