@@ -78,9 +78,19 @@ impl DemoPostgres {
     }
 }
 
+/// A server that fails after start-up (e.g. it cannot listen on its address) must not leave the cluster
+/// running: stop it when the last handle goes away, unless the shutdown already did.
+impl Drop for DemoPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 fn run_pg(as_postgres: bool, cmd: &mut Command) -> anyhow::Result<String> {
     let mut c = if as_postgres {
-        let mut r = Command::new("runuser");
+        // util-linux's runuser lives in /usr/sbin, which a root service's PATH may lack.
+        let runuser = ["/usr/sbin/runuser", "/sbin/runuser"].into_iter().find(|p| Path::new(p).is_file()).unwrap_or("runuser");
+        let mut r = Command::new(runuser);
         r.args(["-u", "postgres", "--"]).arg(cmd.get_program()).args(cmd.get_args());
         r
     } else {
@@ -88,7 +98,10 @@ fn run_pg(as_postgres: bool, cmd: &mut Command) -> anyhow::Result<String> {
         r.args(cmd.get_args());
         r
     };
-    let out = c.stdin(Stdio::null()).output().with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()))?;
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", c.get_program().to_string_lossy()))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
