@@ -81,6 +81,8 @@ fn HowToAdd() -> impl IntoView {
             <pre class="mono">"sightline serve --postgres postgres://monitor:PASSWORD@db-host:5432/postgres"</pre>
             <p class="muted">"or SIGHTLINE_POSTGRES=url1,url2. A role with only pg_monitor is enough: "
                 <code>"CREATE ROLE monitor LOGIN PASSWORD '…' IN ROLE pg_monitor;"</code></p>
+            <p class="muted">"To try it: "<code>"sightline serve --demo"</code>" starts a demo PostgreSQL with some load when PostgreSQL's server binaries are installed ("
+                <code>"apt-get install postgresql"</code>")."</p>
         </div>
     }
 }
