@@ -261,15 +261,32 @@ pub fn series_chart(
             let group = step_ms as f64 * 0.8;
             let sub = group / n as f64;
             let gap = if n > 1 { sub * 0.1 } else { 0.0 };
-            for (k, (series_bands, &si)) in bands.iter().zip(&shown).enumerate() {
-                let color = series_color(si);
-                let slot = if stacked { 0 } else { k };
-                let rects = series_bands.iter().enumerate().filter_map(|(i, b)| {
-                    let (base, top) = (*b)?;
-                    let x0 = *d.timestamps.get(i)? as f64 + step_ms as f64 * 0.1 + slot as f64 * sub;
-                    Some(Rectangle::new([(x0, top), (x0 + sub - gap, base)], color.mix(0.85).filled()))
+            let plot_px = chart.plotting_area().get_pixel_range().0.len() as f64;
+            let sub_px = sub / (to - from).max(1.0) * plot_px;
+            if n > 1 && sub_px < 3.0 * dpr {
+                // Too many buckets for side-by-side bars to be seen: each bucket's bars overlap, the
+                // tallest behind, so every series still shows.
+                let rects = (0..d.timestamps.len()).flat_map(|i| {
+                    let x0 = d.timestamps[i] as f64 + step_ms as f64 * 0.1;
+                    let mut here: Vec<(f64, f64, usize)> =
+                        bands.iter().zip(&shown).filter_map(|(b, &si)| b.get(i).copied().flatten().map(|(b, t)| (b, t, si))).collect();
+                    here.sort_by(|a, b| (b.1 - b.0).abs().total_cmp(&(a.1 - a.0).abs()));
+                    here.into_iter().map(move |(base, top, si)| {
+                        Rectangle::new([(x0, top), (x0 + group, base)], series_color(si).mix(0.9).filled())
+                    })
                 });
                 chart.draw_series(rects).ok()?;
+            } else {
+                for (k, (series_bands, &si)) in bands.iter().zip(&shown).enumerate() {
+                    let color = series_color(si);
+                    let slot = if stacked { 0 } else { k };
+                    let rects = series_bands.iter().enumerate().filter_map(|(i, b)| {
+                        let (base, top) = (*b)?;
+                        let x0 = *d.timestamps.get(i)? as f64 + step_ms as f64 * 0.1 + slot as f64 * sub;
+                        Some(Rectangle::new([(x0, top), (x0 + sub - gap, base)], color.mix(0.85).filled()))
+                    });
+                    chart.draw_series(rects).ok()?;
+                }
             }
         }
         ChartStyle::Line | ChartStyle::Area => {
