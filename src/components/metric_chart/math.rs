@@ -166,7 +166,7 @@ pub fn time_step(span_ms: f64, width_px: f64, min_gap_px: f64) -> i64 {
 /// Tick times in `from..=to` on multiples of `step` in local time (`tz_offset_ms` east of UTC), so hours
 /// and days start where the operator's clock says.
 pub fn time_ticks(from: f64, to: f64, step: i64, tz_offset_ms: i64) -> Vec<i64> {
-    if !(to > from) || step <= 0 {
+    if to.partial_cmp(&from) != Some(std::cmp::Ordering::Greater) || step <= 0 {
         return Vec::new();
     }
     let first = ((from as i64 + tz_offset_ms) as f64 / step as f64).ceil() as i64 * step - tz_offset_ms;
