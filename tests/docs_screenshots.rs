@@ -67,5 +67,17 @@ async fn flex_board_and_editor() {
     b.wait_js("document.querySelector('[data-testid=widget-preview] [data-series]')?.dataset.series > 1").await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     b.screenshot(&docs.join("screenshot-board-editor.png")).await;
+    b.find("[data-testid=editor-cancel]").await.click().await.unwrap();
+    b.find("[data-testid=discard]").await.click().await.unwrap();
+
+    // The Database overview template over the demo PostgreSQL (when its binaries are installed).
+    let t: serde_json::Value = reqwest::get(server.url("/api/v1/boards/templates")).await.unwrap().json().await.unwrap();
+    let mut db = t.as_array().unwrap().iter().find(|b| b["id"] == "database-overview").unwrap().clone();
+    db["id"] = "".into();
+    let created: serde_json::Value = reqwest::Client::new().post(server.url("/api/v1/boards")).json(&db).send().await.unwrap().json().await.unwrap();
+    b.client.goto(&server.url(&format!("/boards/{}?range=5m&live=0", created["id"].as_str().unwrap()))).await.unwrap();
+    b.wait_js("document.querySelectorAll('[data-testid=widget] [data-series]').length >= 2 && !document.querySelector('.widget-progress.on')").await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    b.screenshot(&docs.join("screenshot-board-db.png")).await;
     b.close().await;
 }

@@ -284,6 +284,7 @@ fn DbSessionsWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
                             <a href=db_link class="db-widget-count" data-testid="db-widget-active">{format!("{} active", active.len())}</a>
                             {classes.into_iter().map(|(c, n)| view! { <span class="chip">{format!("{c} {n}")}</span> }).collect_view()}
                         </div>
+                        {active.is_empty().then(|| view! { <p class="widget-msg">"No session is running a query right now."</p> })}
                         <table class="db-widget-table">
                             <tbody>
                                 {rows.into_iter().map(|x| view! {

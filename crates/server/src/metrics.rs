@@ -240,7 +240,9 @@ fn db_query(m: &db::DbMetric, dbs: &DbHub, r: &MetricRequest) -> Result<MetricQu
             return Err(QueryError::Invalid(format!("{} has no dimension {d:?} (it has {})", m.name, m.dimensions.join(", "))));
         }
     }
-    let step = choose_step(r.from, r.to, r.step_ms, r.max_points);
+    // A bucket narrower than the sampling interval would hold no sample every other step (a chart of dots).
+    let floor = 2 * dbs.interval().as_millis() as i64;
+    let step = choose_step(r.from, r.to, Some(r.step_ms.unwrap_or(0).max(floor)), r.max_points);
     let (from, to) = aligned(r.from, r.to, step);
     let instances: Vec<_> = dbs
         .instances()

@@ -145,6 +145,12 @@ impl DbHub {
         Ok(DbHub { instances, interval: Duration::from_millis(args.pg_interval_ms.max(100)), store })
     }
 
+    /// Time between two samples of an instance: no chart bucket of database metrics is narrower (twice
+    /// this, so sampling jitter never leaves every other bucket empty).
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
     /// Makes the stored samples durable; called at shutdown.
     pub fn flush(&self) {
         if let Some(st) = &self.store {
