@@ -301,6 +301,11 @@ pub async fn restore_board_version(id: String, n: u64) -> Result<Board, SaveErro
     send_board("POST", &format!("{}/versions/{n}/restore", board_path(&id)), None).await
 }
 
+/// Service versions first seen in `[from, to]`: the deploy markers of a board's charts.
+pub async fn deploys(from: i64, to: i64) -> Result<sightline_model::DeployList, ApiError> {
+    get_json(&with_query("/api/v1/deploys", &window(from, to))).await
+}
+
 pub async fn metric_catalog() -> Result<MetricCatalog, ApiError> {
     get_json("/api/v1/metrics").await
 }

@@ -65,6 +65,14 @@ async fn seed_traffic(server: &Server) {
     send(&server.url(""), &spans).await;
 }
 
+/// Sends spans of one service reporting `service.version` = `version`, as an SDK's resource would.
+async fn send_versioned(server: &Server, version: &str, spans: &[support::otlp::TestSpan]) {
+    let mut body = support::otlp::export_json(spans);
+    body["resourceSpans"][0]["resource"]["attributes"].as_array_mut().unwrap().push(json!({"key": "service.version", "value": {"stringValue": version}}));
+    let r = reqwest::Client::new().post(server.url("/v1/traces")).json(&body).send().await.unwrap();
+    assert!(r.status().is_success());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn build_a_board_from_a_template_drag_save_and_reload() {
     let server = Server::start().await;
@@ -287,6 +295,10 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     });
     let r = reqwest::Client::new().post(server.url("/api/v1/boards")).json(&board).send().await.unwrap();
     assert_eq!(r.status(), 201);
+    // "shop" was deployed 20 minutes ago: 1.0 before, 1.1 since.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    send_versioned(&server, "1.0", &[transaction("shop", 90_001, "GET /api/items", now - 40.0 * 60_000.0, 50.0, false)]).await;
+    send_versioned(&server, "1.1", &[transaction("shop", 90_002, "GET /api/items", now - 20.0 * 60_000.0, 50.0, false)]).await;
     let b = Browser::start().await;
     b.client.goto(&server.url("/boards/mixed")).await.unwrap();
     let err = b.wait_text("[data-widget-id=cpu] [data-testid=widget-error]", |t| !t.is_empty()).await;
@@ -295,6 +307,10 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     b.wait_js("document.querySelector('[data-widget-id=tps] [data-series]')?.dataset.series === '2'").await;
     b.wait_js("document.querySelectorAll('[data-widget-id=slow] [data-testid=top-n-row]').length === 2").await;
     b.wait_js("/\\d/.test(document.querySelector('[data-widget-id=n] [data-testid=single-number-value]')?.textContent ?? '')").await;
+    // The deploy is marked on the time series (the first version seen is not a deploy).
+    b.wait_js("document.querySelectorAll('[data-widget-id=tps] [data-testid=deploy-marker]').length === 1").await;
+    let title = b.js("return document.querySelector('[data-widget-id=tps] [data-testid=deploy-marker]').title").await;
+    assert!(title.as_str().unwrap().starts_with("shop 1.1 (was 1.0) at "), "{title}");
 
     // Change the range: exactly one new query per metric widget.
     let count = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/metrics/query')).length";

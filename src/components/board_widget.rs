@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use sightline_model::{
-    DbSession, Hitmap, MetricQueryResult, Scale, SeriesStyle, Widget, WidgetKind, WidgetQuery,
+    DbSession, Deploy, Hitmap, MetricQueryResult, Scale, SeriesStyle, Widget, WidgetKind, WidgetQuery,
 };
 
 use crate::api::{self, HitmapParams, Selection};
@@ -20,6 +20,9 @@ use crate::pages::apm::format_selection;
 pub struct BoardContext {
     pub window: Signal<(i64, i64)>,
     pub vars: Signal<BTreeMap<String, Option<String>>>,
+    /// Version changes in the window, fetched once for the whole board; charts mark those of the service
+    /// they show (all of them when not filtered to one).
+    pub deploys: Signal<Vec<Deploy>>,
 }
 
 /// The query with board variables substituted: a filter value `$name` takes the variable's value, and
@@ -162,7 +165,11 @@ fn MetricWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
                 (_, SeriesStyle::Area) => ChartStyle::Area,
                 _ => ChartStyle::Line,
             };
-            view! { <SeriesChart data=d style=style stacked=o.stacked /> }.into_any()
+            let markers = Signal::derive(move || {
+                let service = resolved.with(|q| q.filter.get("service").cloned());
+                ctx.deploys.with(|all| all.iter().filter(|d| service.as_ref().is_none_or(|s| *s == d.service)).cloned().collect::<Vec<_>>())
+            });
+            view! { <SeriesChart data=d style=style stacked=o.stacked markers=markers /> }.into_any()
         }
     };
     view! {

@@ -11,7 +11,7 @@ mod math;
 
 use leptos::html::{Canvas, Div};
 use leptos::prelude::*;
-use sightline_model::{MetricQueryResult, Threshold};
+use sightline_model::{Deploy, MetricQueryResult, Threshold};
 
 pub use draw::series_css_color;
 pub use math::format_value;
@@ -40,6 +40,9 @@ pub fn SeriesChart(
     data: Signal<MetricQueryResult>,
     #[prop(into)] style: Signal<ChartStyle>,
     #[prop(into)] stacked: Signal<bool>,
+    /// Deploys to mark with a dashed line (only version changes, not a service's first version).
+    #[prop(optional, into)]
+    markers: Signal<Vec<Deploy>>,
 ) -> impl IntoView {
     let plot = NodeRef::<Div>::new();
     let canvas = NodeRef::<Canvas>::new();
@@ -133,6 +136,26 @@ pub fn SeriesChart(
         })
     };
 
+    let deploy_marks = move || {
+        let g = geometry.get()?;
+        let marks = markers.with(|m| {
+            m.iter()
+                .filter(|d| d.previous.is_some() && (g.from..=g.to).contains(&(d.at_ms as f64)))
+                .map(|d| {
+                    let x = g.x_of(d.at_ms as f64);
+                    let what = format!("{} {} (was {}) at {}", d.service, d.version, d.previous.clone().unwrap_or_default(), crate::format::clock(d.at_ms));
+                    view! {
+                        <div class="chart-deploy" data-testid="deploy-marker" title=what.clone()
+                            style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px", g.y, g.h)>
+                            <span class="chart-deploy-flag">{d.version.clone()}</span>
+                        </div>
+                    }
+                })
+                .collect_view()
+        });
+        Some(marks)
+    };
+
     let legend = move || {
         labels.with(|l| {
             l.iter()
@@ -174,6 +197,7 @@ pub fn SeriesChart(
         <div class="metric-chart" data-testid="series-chart" data-series=drawn_series data-points=drawn_points>
             <div class="chart-plot" node_ref=plot>
                 <canvas node_ref=canvas class="chart-canvas" data-testid="chart-canvas"></canvas>
+                {deploy_marks}
                 {readout}
                 <Show when=move || empty.get()>
                     <div class="chart-empty" data-testid="chart-empty">"No data in this range"</div>

@@ -132,7 +132,18 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
                 .collect::<BTreeMap<_, _>>()
         })
     });
-    let ctx = BoardContext { window: tr.window, vars: vars.into() };
+    let deploys = RwSignal::new(Vec::new());
+    let fetched_deploys = LocalResource::new(move || {
+        let (from, to) = tr.window.get();
+        api::deploys(from, to)
+    });
+    Effect::new(move |_| {
+        // Markers are an extra: when they cannot be fetched the charts simply have none.
+        if let Some(Ok(list)) = fetched_deploys.get() {
+            deploys.set(list.deploys);
+        }
+    });
+    let ctx = BoardContext { window: tr.window, vars: vars.into(), deploys: deploys.into() };
 
     // Every edit goes through here, so it can be undone.
     let change = move |f: &dyn Fn(&mut Board)| {
