@@ -145,7 +145,7 @@ pub fn SeriesChart(
                     let x = g.x_of(d.at_ms as f64);
                     let what = format!("{} {} (was {}) at {}", d.service, d.version, d.previous.clone().unwrap_or_default(), crate::format::clock(d.at_ms));
                     view! {
-                        <div class="chart-deploy" data-testid="deploy-marker" title=what.clone()
+                        <div class="chart-deploy" class:flip={x > g.x + g.w - 48.0} data-testid="deploy-marker" title=what.clone()
                             style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px", g.y, g.h)>
                             <span class="chart-deploy-flag">{d.version.clone()}</span>
                         </div>
