@@ -109,6 +109,8 @@ impl Drop for Server {
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// Chromium's profile (~100 MB once used): deleted when the browser is, after the driver is gone.
+    profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -121,7 +123,7 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}"));
-        let profile = tempfile::tempdir().unwrap().keep();
+        let profile = tempfile::tempdir().unwrap();
         let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -130,7 +132,7 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1400,900",
-                    format!("--user-data-dir={}", profile.display()),
+                    format!("--user-data-dir={}", profile.path().display()),
                 ]
             }
         }))
@@ -139,7 +141,7 @@ impl Browser {
         let url = format!("http://127.0.0.1:{port}");
         loop {
             match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
-                Ok(client) => return Browser { client, driver },
+                Ok(client) => return Browser { client, driver, profile },
                 Err(e) if Instant::now() > deadline => panic!("cannot start a Chromium session: {e}"),
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
