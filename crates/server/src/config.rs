@@ -61,6 +61,17 @@ pub struct ServeArgs {
     /// How long PostgreSQL samples (sessions, lock trees, metrics) are kept in memory, in minutes.
     #[arg(long, env = "SIGHTLINE_PG_HISTORY_MINUTES", default_value_t = 60)]
     pub pg_history_minutes: u64,
+    /// Sample this machine's CPU, memory and busiest processes (the `host.*` and `process.*` metrics).
+    /// `--host-collector=false` turns it off.
+    #[arg(long, env = "SIGHTLINE_HOST_COLLECTOR", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub host_collector: bool,
+    /// How often the host is sampled, in milliseconds.
+    #[arg(long, env = "SIGHTLINE_HOST_INTERVAL_MS", default_value_t = 5000)]
+    pub host_interval_ms: u64,
+    /// How long host samples are kept in memory, in minutes.
+    #[arg(long, env = "SIGHTLINE_HOST_HISTORY_MINUTES", default_value_t = 60)]
+    pub host_history_minutes: u64,
 }
 
 impl ServeArgs {
@@ -78,6 +89,10 @@ impl ServeArgs {
             postgres: Vec::new(),
             pg_interval_ms: 2000,
             pg_history_minutes: 60,
+            // Off: tests that want it turn it on (and spawn it) themselves.
+            host_collector: false,
+            host_interval_ms: 5000,
+            host_history_minutes: 60,
         }
     }
 

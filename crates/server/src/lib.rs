@@ -45,6 +45,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         demo::spawn(state.clone());
     }
     state.db.spawn();
+    state.host.spawn();
     // Printed, not logged: this is the line a user looks for.
     println!("Sightline is running at http://{addr}/  (Ctrl-C to stop)");
     let router = app::router(state.clone(), dist.as_deref());

@@ -25,6 +25,8 @@ pub struct AppState {
     pub ingest_permits: Arc<tokio::sync::Semaphore>,
     /// Monitored PostgreSQL instances and their sample history (collectors started by `serve`).
     pub db: Arc<crate::collect::postgres::DbHub>,
+    /// This machine's CPU, memory and busiest processes (collector started by `serve`).
+    pub host: Arc<crate::collect::host::HostHub>,
     /// First-seen time of each service version, for deploy markers (`<data_dir>/deploys.json`).
     pub deploys: Arc<crate::deploys::DeployLog>,
     /// Saved flex boards and their revisions (`<data_dir>/boards`).
@@ -73,6 +75,7 @@ impl AppState {
             ingest_max_bytes,
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),
             db: Arc::new(db),
+            host: Arc::new(crate::collect::host::HostHub::new(args)),
             boards: Arc::new(boards),
             deploys: Arc::new(deploys),
             demo_postgres,

@@ -1,0 +1,442 @@
+//! Host collector: samples the machine Sightline runs on (whole-machine CPU and memory, and its busiest
+//! processes) every `--host-interval-ms` with `sysinfo`, on the blocking pool so a slow `/proc` walk never
+//! stalls the runtime. Samples are kept in memory for `--host-history-minutes` (not across restarts).
+//!
+//! Per sample only the top [`TOP_N`] processes by CPU and the top [`TOP_N`] by resident memory are kept, so
+//! history stays bounded however many processes the machine runs. Command lines are masked
+//! ([`mask_command`]) before they are stored: the API and boards may be seen by people who must not read a
+//! database password passed on a command line.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use sightline_model::{HostProcess, HostProcessPoint, HostProcesses};
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+
+use crate::config::ServeArgs;
+use crate::store::now_ms;
+
+/// Processes kept per sample by CPU, and again by resident memory.
+pub const TOP_N: usize = 30;
+/// Longest command line kept, in characters.
+pub const MAX_COMMAND_CHARS: usize = 512;
+/// History budget (approximate heap bytes), beside the age bound: a tiny interval cannot exhaust memory.
+const HISTORY_MAX_BYTES: usize = 64 << 20;
+/// What a masked secret is shown as.
+const MASK: &str = "***";
+
+/// The machine's samples; written by the collector task, read by the API and the metric queries.
+pub struct HostHub {
+    enabled: bool,
+    interval: Duration,
+    max_age_ms: i64,
+    host: String,
+    ring: Mutex<Ring>,
+}
+
+#[derive(Default)]
+struct Ring {
+    samples: VecDeque<Arc<HostSample>>,
+    bytes: usize,
+}
+
+/// One sample of the machine.
+#[derive(Debug, Clone)]
+pub struct HostSample {
+    pub t: i64,
+    /// Whole machine, 0..=100.
+    pub cpu_percent: f64,
+    pub memory_used: u64,
+    pub memory_total: u64,
+    /// The kept processes, busiest CPU first.
+    pub processes: Vec<ProcSample>,
+}
+
+/// One process in a sample. Strings are shared with the previous sample when unchanged, so an hour of
+/// history holds each command line about once.
+#[derive(Debug, Clone)]
+pub struct ProcSample {
+    pub pid: u32,
+    pub name: Arc<str>,
+    pub command: Arc<str>,
+    /// Percent of one core since the previous sample.
+    pub cpu_percent: f64,
+    pub rss: u64,
+    pub started_ms: i64,
+}
+
+impl HostHub {
+    /// Reads the settings; nothing is sampled until [`HostHub::spawn`].
+    pub fn new(args: &ServeArgs) -> Self {
+        HostHub {
+            enabled: args.host_collector,
+            // sysinfo's CPU figures are meaningless over less than its minimum update interval.
+            interval: Duration::from_millis(args.host_interval_ms).max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL),
+            max_age_ms: args.host_history_minutes.max(1) as i64 * 60_000,
+            host: System::host_name().ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into()),
+            ring: Mutex::new(Ring::default()),
+        }
+    }
+
+    /// Whether `--host-collector` is on (the host metrics are then available, even before the first sample).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Time between two samples: no chart bucket of host metrics is narrower than twice this.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// This machine's name: the `host` dimension.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// How far back samples are kept.
+    pub fn max_age_ms(&self) -> i64 {
+        self.max_age_ms
+    }
+
+    /// Starts the collector task (when enabled); it ends with the runtime or when the hub is dropped.
+    pub fn spawn(self: &Arc<Self>) {
+        if !self.enabled {
+            return;
+        }
+        tracing::info!(host = %self.host, interval_ms = self.interval.as_millis() as u64, "sampling this host");
+        let (hub, interval) = (Arc::downgrade(self), self.interval);
+        tokio::spawn(collect(hub, interval));
+    }
+
+    /// Adds a sample and drops what is too old or over the memory budget.
+    pub fn push(&self, s: HostSample) {
+        let mut r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let t = s.t;
+        r.bytes += sample_bytes(&s);
+        r.samples.push_back(Arc::new(s));
+        while let Some(front) = r.samples.front() {
+            if front.t >= t - self.max_age_ms && r.bytes <= HISTORY_MAX_BYTES {
+                break;
+            }
+            let b = sample_bytes(front);
+            r.samples.pop_front();
+            r.bytes -= b;
+        }
+    }
+
+    /// The samples taken in `[from, to)`, oldest first.
+    pub fn samples_in(&self, from: i64, to: i64) -> Vec<Arc<HostSample>> {
+        let r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let start = r.samples.partition_point(|s| s.t < from);
+        r.samples.range(start..).take_while(|s| s.t < to).cloned().collect()
+    }
+
+    /// The sample nearest `at`, or the newest without it.
+    pub fn nearest(&self, at: Option<i64>) -> Option<Arc<HostSample>> {
+        let r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(at) = at else { return r.samples.back().cloned() };
+        let i = r.samples.partition_point(|s| s.t < at);
+        let after = r.samples.get(i);
+        let before = i.checked_sub(1).and_then(|j| r.samples.get(j));
+        match (before, after) {
+            (Some(b), Some(a)) => Some(if at - b.t <= a.t - at { b } else { a }.clone()),
+            (b, a) => b.or(a).cloned(),
+        }
+    }
+
+    /// The sample nearest `at` as the API shows it.
+    pub fn processes(&self, at: Option<i64>) -> Option<HostProcesses> {
+        let s = self.nearest(at)?;
+        Some(HostProcesses {
+            host: self.host.clone(),
+            at: s.t,
+            cpu_percent: s.cpu_percent,
+            memory_used_bytes: s.memory_used,
+            memory_total_bytes: s.memory_total,
+            processes: s
+                .processes
+                .iter()
+                .map(|p| HostProcess {
+                    pid: p.pid,
+                    name: p.name.to_string(),
+                    command: p.command.to_string(),
+                    cpu_percent: p.cpu_percent,
+                    rss_bytes: p.rss,
+                    started_ms: p.started_ms,
+                })
+                .collect(),
+        })
+    }
+
+    /// CPU and memory of `pid` in `[from, to)`, where it was among the kept processes; `None` when no kept
+    /// sample has it. Pids are reused, so only the newest process with that pid (same start time) counts.
+    pub fn process_history(&self, pid: u32, from: i64, to: i64) -> Option<Vec<HostProcessPoint>> {
+        let r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let started = r.samples.iter().rev().find_map(|s| s.processes.iter().find(|p| p.pid == pid))?.started_ms;
+        let start = r.samples.partition_point(|s| s.t < from);
+        Some(
+            r.samples
+                .range(start..)
+                .take_while(|s| s.t < to)
+                .filter_map(|s| {
+                    let p = s.processes.iter().find(|p| p.pid == pid && p.started_ms == started)?;
+                    Some(HostProcessPoint { t: s.t, cpu_percent: p.cpu_percent, rss_bytes: p.rss })
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Samples every `interval` until the hub is gone. `sysinfo` computes CPU from the difference between two
+/// refreshes, so the first refresh only primes it and is not recorded.
+async fn collect(hub: Weak<HostHub>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sampler: Option<Sampler> = None;
+    loop {
+        tick.tick().await;
+        if hub.strong_count() == 0 {
+            return;
+        }
+        let s = sampler.take();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut s = match s {
+                Some(s) => s,
+                None => Sampler::new()?,
+            };
+            let sample = s.sample(now_ms());
+            Ok::<_, sysinfo::Error>((s, sample))
+        })
+        .await;
+        match done {
+            Ok(Ok((s, sample))) => {
+                sampler = Some(s);
+                match (sample, hub.upgrade()) {
+                    (Some(sample), Some(hub)) => hub.push(sample),
+                    (_, None) => return,
+                    (None, Some(_)) => {}
+                }
+            }
+            // Not a passing condition (an unsupported system): say so once and stop.
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read this host's CPU, memory and processes; the host collector stops");
+                return;
+            }
+            // The sampler is lost with the panic; the next tick starts (and primes) a new one.
+            Err(e) => tracing::error!(error = %e, "host sampling failed; starting over"),
+        }
+    }
+}
+
+/// Owns the `sysinfo` state between samples, and the previous sample's strings for sharing.
+struct Sampler {
+    sys: System,
+    primed: bool,
+    previous: HashMap<u32, (i64, Arc<str>, Arc<str>)>,
+}
+
+impl Sampler {
+    fn new() -> Result<Self, sysinfo::Error> {
+        Ok(Sampler { sys: System::new()?, primed: false, previous: HashMap::new() })
+    }
+
+    /// Refreshes everything; `None` on the priming call, whose CPU figures are not yet defined.
+    fn sample(&mut self, t: i64) -> Option<HostSample> {
+        self.sys.refresh_cpu_usage();
+        self.sys.refresh_memory();
+        let kind = ProcessRefreshKind::nothing().with_cpu().with_memory().with_cmd(UpdateKind::Always).without_tasks();
+        self.sys.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
+        if !std::mem::replace(&mut self.primed, true) {
+            return None;
+        }
+        let all: Vec<_> = self.sys.processes().iter().filter(|(_, p)| p.thread_kind().is_none()).collect();
+        let kept = keep_busiest(all, TOP_N, |(_, p)| p.cpu_usage() as f64, |(_, p)| p.memory());
+        let mut previous = HashMap::with_capacity(kept.len());
+        let processes = kept
+            .into_iter()
+            .map(|(pid, p)| {
+                let pid = pid.as_u32();
+                let started_ms = p.start_time() as i64 * 1000;
+                let name = p.name().to_string_lossy();
+                let args: Vec<_> = p.cmd().iter().map(|a| a.to_string_lossy()).collect();
+                let command = match args.is_empty() {
+                    // Kernel threads and processes we may not read: shown like `ps` does.
+                    true => format!("[{name}]"),
+                    false => mask_command(args.iter().map(|a| a.as_ref())),
+                };
+                let (name, command) = match self.previous.get(&pid) {
+                    Some((s, n, c)) if *s == started_ms && **n == *name => {
+                        (n.clone(), if **c == *command { c.clone() } else { command.into() })
+                    }
+                    _ => (Arc::from(name.as_ref()), Arc::from(command)),
+                };
+                previous.insert(pid, (started_ms, name.clone(), command.clone()));
+                ProcSample { pid, name, command, cpu_percent: p.cpu_usage() as f64, rss: p.memory(), started_ms }
+            })
+            .collect();
+        self.previous = previous;
+        Some(HostSample {
+            t,
+            cpu_percent: self.sys.global_cpu_usage() as f64,
+            memory_used: self.sys.used_memory(),
+            memory_total: self.sys.total_memory(),
+            processes,
+        })
+    }
+}
+
+/// Approximate heap bytes of a sample (strings counted whole, even when shared).
+fn sample_bytes(s: &HostSample) -> usize {
+    std::mem::size_of::<HostSample>()
+        + s.processes.iter().map(|p| std::mem::size_of::<ProcSample>() + p.name.len() + p.command.len()).sum::<usize>()
+}
+
+/// The top `n` items by CPU together with the top `n` by memory (each item once), busiest CPU first.
+pub fn keep_busiest<T>(items: Vec<T>, n: usize, cpu: impl Fn(&T) -> f64, rss: impl Fn(&T) -> u64) -> Vec<T> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    let mut keep = vec![false; items.len()];
+    order.sort_by(|&a, &b| cpu(&items[b]).total_cmp(&cpu(&items[a])));
+    order.iter().take(n).for_each(|&i| keep[i] = true);
+    order.sort_by_key(|&i| std::cmp::Reverse(rss(&items[i])));
+    order.iter().take(n).for_each(|&i| keep[i] = true);
+    let mut kept: Vec<T> = items.into_iter().zip(keep).filter_map(|(x, k)| k.then_some(x)).collect();
+    kept.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)).then_with(|| rss(b).cmp(&rss(a))));
+    kept
+}
+
+/// Words that make an option name look like it carries a secret (compared lower-case, as substrings).
+const SECRET_WORDS: &[&str] =
+    &["passw", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key", "access_key", "access-key", "private_key", "private-key", "credential", "auth"];
+
+fn secret_name(name: &str) -> bool {
+    let n = name.trim_start_matches('-').to_ascii_lowercase();
+    n == "pass" || SECRET_WORDS.iter().any(|w| n.contains(w))
+}
+
+/// The command line as one string of at most [`MAX_COMMAND_CHARS`] characters, with what looks like a secret
+/// replaced by `***`: the value of `name=value` when the name looks secret (`password=…`,
+/// `PGPASSWORD=…`, `-Dapp.db.password=…`), the argument after such an option (`--password x`), and the
+/// password of a URL (`postgres://user:***@host`). Arguments are split at whitespace first, so a whole
+/// command passed as one argument (`sh -c '…'`) is masked too.
+pub fn mask_command<'a>(args: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut hide_next = false;
+    for tok in args.into_iter().flat_map(str::split_whitespace) {
+        if std::mem::take(&mut hide_next) && !tok.starts_with("--") {
+            out.push(MASK.into());
+            continue;
+        }
+        if let Some((name, _)) = tok.split_once('=').filter(|(n, _)| secret_name(n)) {
+            out.push(format!("{name}={MASK}"));
+        } else if tok.starts_with('-') && secret_name(tok) {
+            hide_next = true;
+            out.push(tok.into());
+        } else {
+            out.push(mask_url_password(tok));
+        }
+    }
+    let s = out.join(" ");
+    match s.char_indices().nth(MAX_COMMAND_CHARS) {
+        None => s,
+        Some(_) => {
+            let end = s.char_indices().nth(MAX_COMMAND_CHARS - 1).map_or(s.len(), |(i, _)| i);
+            format!("{}…", &s[..end])
+        }
+    }
+}
+
+/// `scheme://user:secret@host…` → `scheme://user:***@host…`; anything else unchanged.
+fn mask_url_password(tok: &str) -> String {
+    let Some(scheme_end) = tok.find("://").map(|i| i + 3) else { return tok.into() };
+    let rest = &tok[scheme_end..];
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..auth_end].rfind('@') else { return tok.into() };
+    let Some(colon) = rest[..at].find(':') else { return tok.into() };
+    format!("{}{}{MASK}{}", &tok[..scheme_end], &rest[..=colon], &rest[at..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked() {
+        let m = |s: &str| mask_command(s.split(' '));
+        assert_eq!(m("psql --password hunter2 -h db"), "psql --password *** -h db");
+        assert_eq!(m("app password=hunter2 user=bob"), "app password=*** user=bob");
+        assert_eq!(m("java -Dspring.datasource.password=x -jar a.jar"), "java -Dspring.datasource.password=*** -jar a.jar");
+        assert_eq!(m("env PGPASSWORD=x API_TOKEN=y --api-key k --secret=s"), "env PGPASSWORD=*** API_TOKEN=*** --api-key *** --secret=***");
+        assert_eq!(m("sightline --postgres postgres://mon:pw@db:5432/postgres"), "sightline --postgres postgres://mon:***@db:5432/postgres");
+        assert_eq!(m("curl https://example.com/a@b http://u@h/"), "curl https://example.com/a@b http://u@h/");
+        // An option that takes no value does not hide the next option.
+        assert_eq!(m("tool --no-password --verbose"), "tool --no-password --verbose");
+        // One argument holding a whole command line.
+        assert_eq!(mask_command(["sh", "-c", "mysql --password=x\t-u root"]), "sh -c mysql --password=*** -u root");
+    }
+
+    #[test]
+    fn long_command_lines_are_cut() {
+        let long = "é".repeat(2000);
+        let c = mask_command(["x", long.as_str()]);
+        assert_eq!(c.chars().count(), MAX_COMMAND_CHARS);
+        assert!(c.ends_with('…'));
+        let exact = "a".repeat(MAX_COMMAND_CHARS);
+        assert_eq!(mask_command([exact.as_str()]), exact);
+    }
+
+    #[test]
+    fn busiest_by_cpu_and_by_memory_are_kept_once() {
+        // (id, cpu, rss): 0..10 with rising cpu, falling rss.
+        let items: Vec<(u32, f64, u64)> = (0..10).map(|i| (i, i as f64, 100 - i as u64)).collect();
+        let kept = keep_busiest(items.clone(), 3, |x| x.1, |x| x.2);
+        let ids: Vec<u32> = kept.iter().map(|x| x.0).collect();
+        // Top 3 CPU: 9, 8, 7; top 3 memory: 0, 1, 2; sorted by CPU.
+        assert_eq!(ids, [9, 8, 7, 2, 1, 0]);
+        // Overlapping tops are not repeated.
+        let same: Vec<(u32, f64, u64)> = (0..10).map(|i| (i, i as f64, i as u64)).collect();
+        assert_eq!(keep_busiest(same, 3, |x| x.1, |x| x.2).iter().map(|x| x.0).collect::<Vec<_>>(), [9, 8, 7]);
+        assert_eq!(keep_busiest(items[..2].to_vec(), 30, |x| x.1, |x| x.2).len(), 2);
+    }
+
+    fn hub() -> HostHub {
+        let mut args = ServeArgs::for_tests(std::path::Path::new("/nonexistent"));
+        args.host_history_minutes = 1;
+        HostHub::new(&args)
+    }
+
+    fn sample(t: i64, procs: &[(u32, i64, f64)]) -> HostSample {
+        HostSample {
+            t,
+            cpu_percent: 10.0,
+            memory_used: 1,
+            memory_total: 2,
+            processes: procs
+                .iter()
+                .map(|&(pid, started_ms, cpu)| ProcSample { pid, name: "p".into(), command: "p".into(), cpu_percent: cpu, rss: 1, started_ms })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn history_is_bounded_and_nearest_and_pid_reuse_are_handled() {
+        let h = hub();
+        assert!(h.nearest(None).is_none());
+        for i in 0..100 {
+            // pid 7 is one process until t = 50 s, then another one with the same pid.
+            let started = if i < 50 { 0 } else { 50_000 };
+            h.push(sample(i * 1000, &[(7, started, i as f64)]));
+        }
+        // One minute kept: 39 s ..= 99 s.
+        assert_eq!(h.samples_in(0, i64::MAX).len(), 61);
+        assert_eq!(h.nearest(None).unwrap().t, 99_000);
+        assert_eq!(h.nearest(Some(45_400)).unwrap().t, 45_000);
+        assert_eq!(h.nearest(Some(45_600)).unwrap().t, 46_000);
+        assert_eq!(h.nearest(Some(0)).unwrap().t, 39_000);
+        let points = h.process_history(7, 0, i64::MAX).unwrap();
+        assert_eq!(points.len(), 50);
+        assert_eq!(points[0].t, 50_000);
+        assert!(h.process_history(8, 0, i64::MAX).is_none());
+        assert_eq!(h.process_history(7, 0, 10).unwrap(), []);
+    }
+}
