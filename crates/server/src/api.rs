@@ -6,6 +6,7 @@ pub mod db;
 pub mod deploys;
 pub mod health;
 pub mod hitmap;
+pub mod host;
 pub mod metrics;
 pub mod otlp;
 pub mod services;

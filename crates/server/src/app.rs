@@ -12,6 +12,7 @@
 //! - `GET  /api/v1/db/traces/{trace_id}`       → database sessions that ran statements of a trace (`traceparent` comment)
 //! - `GET  /api/v1/db/instances/{id}/…`        → `sessions`, `locks` (`?at=`), `metrics`, `statements`, `samples` (`?from=&to=`)
 //! - `GET  /api/v1/metrics`, `/api/v1/metrics/query` → metric catalogue, series aggregated on the server
+//! - `GET  /api/v1/host/processes` (`?at=`), `/api/v1/host/processes/{pid}/history` → this machine's busiest processes
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
 //! - everything else under `/api/`              → JSON 404
 //! - any other path                             → the built app (SPA history fallback to `index.html`)
@@ -55,6 +56,8 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
         .route("/db/instances/{id}/statements", get(api::db::statements))
         .route("/db/instances/{id}/samples", get(api::db::samples))
         .route("/db/traces/{trace_id}", get(api::db::trace_sessions))
+        .route("/host/processes", get(api::host::processes))
+        .route("/host/processes/{pid}/history", get(api::host::history))
         .fallback(api_not_found);
     // The OTLP handler enforces its own (configurable, decompressed) limit while reading the body.
     let otlp = Router::new()

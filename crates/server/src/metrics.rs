@@ -3,15 +3,17 @@
 //! Transaction metrics are aggregated on the server from the trace store's columns
 //! ([`crate::store::TraceStore::tx_series`]); the step widens with the range so a series never carries more
 //! points than a chart has pixels. Database metrics come from the PostgreSQL collectors' sample history
-//! ([`db`]), available once an instance is configured. Host metrics are listed as unavailable until a
-//! collector feeds them, so boards and templates can already refer to them.
+//! ([`db`]), available once an instance is configured; host and process metrics from the host collector's
+//! samples ([`host`]), available while it runs.
 
 mod db;
+mod host;
 
 use std::collections::BTreeMap;
 
 use sightline_model::{MetricCatalog, MetricInfo, MetricQueryResult, MetricSeries};
 
+use crate::collect::host::HostHub;
 use crate::collect::postgres::DbHub;
 use crate::store::{QueryError, SeriesQuery, TraceStore, TxBucket};
 
@@ -60,14 +62,11 @@ const TX_METRICS: &[(&str, &str, &str, TxStat)] = &[
 /// `(name, unit, description, dimensions, why unavailable)` of metrics whose collectors are not wired in.
 const PENDING_METRICS: &[(&str, &str, &str, &[&str], &str)] = &[
     ("transactions.active", "count", "Transactions in flight", &["service", "endpoint"], "in-flight counts are not sampled over time yet; see the APM page's active list"),
-    ("host.cpu.usage", "percent", "CPU busy", &["host"], "no host collector yet"),
-    ("host.memory.used", "bytes", "Memory in use", &["host"], "no host collector yet"),
-    ("process.cpu.usage", "percent", "CPU per process", &["host", "process"], "no host collector yet"),
-    ("process.memory.rss", "bytes", "Resident memory per process", &["host", "process"], "no host collector yet"),
 ];
 
-/// Every metric, queryable or not; database metrics are queryable when `db_instances > 0`.
-pub fn catalog(db_instances: usize) -> MetricCatalog {
+/// Every metric, queryable or not; database metrics are queryable when `db_instances > 0`, host metrics
+/// when the host collector is on.
+pub fn catalog(db_instances: usize, host_collector: bool) -> MetricCatalog {
     let mut metrics: Vec<MetricInfo> = TX_METRICS
         .iter()
         .map(|(name, unit, description, _)| MetricInfo {
@@ -86,6 +85,14 @@ pub fn catalog(db_instances: usize) -> MetricCatalog {
         dimensions: m.dimensions.iter().map(|d| d.to_string()).collect(),
         available: db_instances > 0,
         unavailable_reason: (db_instances == 0).then(|| db::NO_INSTANCE.to_string()),
+    }));
+    metrics.extend(host::HOST_METRICS.iter().map(|m| MetricInfo {
+        name: m.name.to_string(),
+        unit: m.unit.to_string(),
+        description: m.description.to_string(),
+        dimensions: m.dimensions.iter().map(|d| d.to_string()).collect(),
+        available: host_collector,
+        unavailable_reason: (!host_collector).then(|| host::OFF.to_string()),
     }));
     metrics.extend(PENDING_METRICS.iter().map(|(name, unit, description, dims, why)| MetricInfo {
         name: name.to_string(),
@@ -156,8 +163,9 @@ fn buckets(from: i64, to: i64, step: i64) -> i64 {
     (t - f) / step
 }
 
-/// Answers a series request from the trace store, or for `db.*` metrics from the PostgreSQL history.
-pub fn query(store: &dyn TraceStore, dbs: &DbHub, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
+/// Answers a series request from the trace store, for `db.*` metrics from the PostgreSQL history, for
+/// `host.*` and `process.*` from the host samples.
+pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
     if r.from >= r.to {
         return Err(QueryError::Invalid(format!("from ({}) must be before to ({})", r.from, r.to)));
     }
@@ -172,6 +180,9 @@ pub fn query(store: &dyn TraceStore, dbs: &DbHub, r: &MetricRequest) -> Result<M
     }
     if let Some(m) = db::find(&r.metric) {
         return db_query(m, dbs, r);
+    }
+    if let Some(m) = host::find(&r.metric) {
+        return host_query(m, hosts, r);
     }
     let Some(&(name, unit, _, stat)) = TX_METRICS.iter().find(|m| m.0 == r.metric) else {
         return Err(match PENDING_METRICS.iter().find(|m| m.0 == r.metric) {
@@ -253,25 +264,54 @@ fn db_query(m: &db::DbMetric, dbs: &DbHub, r: &MetricRequest) -> Result<MetricQu
     let key_filter = m.dimensions.get(1).and_then(|d| r.filter.get(*d)).map(String::as_str);
     let by_instance = r.group_by.iter().any(|g| g == "instance");
     let by_key = m.dimensions.get(1).is_some_and(|d| r.group_by.iter().any(|g| g == d));
-    let mut series =
+    let series =
         db::series(m, &instances, |i| i.samples_in(from, to), (from, to, step), key_filter, by_instance, by_key);
-    let truncated = series.len().saturating_sub(r.limit);
+    Ok(sampled_result(m.name, m.unit, (from, to, step), series, r.limit))
+}
+
+/// A host or process metric of this machine.
+fn host_query(m: &host::HostMetric, hosts: &HostHub, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
+    if !hosts.enabled() {
+        return Err(QueryError::Invalid(format!("metric {:?} is not available: {}", r.metric, host::OFF)));
+    }
+    for d in r.filter.keys().chain(&r.group_by) {
+        if !m.dimensions.contains(&d.as_str()) {
+            return Err(QueryError::Invalid(format!("{} has no dimension {d:?} (it has {})", m.name, m.dimensions.join(", "))));
+        }
+    }
+    // As for the database: a bucket narrower than the sampling interval would be empty every other step.
+    let floor = 2 * hosts.interval().as_millis() as i64;
+    let step = choose_step(r.from, r.to, Some(r.step_ms.unwrap_or(0).max(floor)), r.max_points);
+    let (from, to) = aligned(r.from, r.to, step);
+    let series = host::series(m, hosts.host(), &hosts.samples_in(from, to), (from, to, step), &r.filter, &r.group_by);
+    Ok(sampled_result(m.name, m.unit, (from, to, step), series, r.limit))
+}
+
+/// The answer for a metric from sample history: the `limit` series with the largest sum are kept.
+fn sampled_result(
+    name: &str,
+    unit: &str,
+    (from, to, step): (i64, i64, i64),
+    mut series: Vec<MetricSeries>,
+    limit: usize,
+) -> MetricQueryResult {
+    let truncated = series.len().saturating_sub(limit);
     if truncated > 0 {
         let weight = |s: &MetricSeries| s.values.iter().flatten().sum::<f64>();
         series.sort_by(|a, b| weight(b).total_cmp(&weight(a)));
-        series.truncate(r.limit);
+        series.truncate(limit);
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
     }
-    Ok(MetricQueryResult {
-        metric: m.name.to_string(),
-        unit: m.unit.to_string(),
+    MetricQueryResult {
+        metric: name.to_string(),
+        unit: unit.to_string(),
         from,
         to,
         step_ms: step,
         timestamps: (0..(to - from) / step).map(|i| from + i * step).collect(),
         series,
         truncated,
-    })
+    }
 }
 
 fn value(stat: TxStat, b: &TxBucket, step_s: f64) -> Option<f64> {
@@ -322,7 +362,7 @@ mod tests {
         assert!(parse_filter("service").is_err());
         assert!(parse_filter("service:a,service:b").is_err());
         assert_eq!(parse_group_by("service, endpoint,"), ["service", "endpoint"]);
-        let c = catalog(0);
+        let c = catalog(0, false);
         let names: Vec<&str> = c.metrics.iter().map(|m| m.name.as_str()).collect();
         for t in crate::boards::templates::all() {
             for w in t.widgets.iter().filter_map(|w| w.query.as_ref()) {

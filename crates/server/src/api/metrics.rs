@@ -12,7 +12,7 @@ use crate::store::now_ms;
 
 /// Every metric with its unit and dimensions; unavailable ones say why.
 pub async fn catalog(State(state): State<AppState>) -> Json<MetricCatalog> {
-    Json(metrics::catalog(state.db.instances().len()))
+    Json(metrics::catalog(state.db.instances().len(), state.host.enabled()))
 }
 
 /// Query of `GET /api/v1/metrics/query`. Defaults: the last hour, step chosen by the server, at most 1000
@@ -51,8 +51,8 @@ pub async fn query(State(state): State<AppState>, Query(p): Query<QueryParams>) 
         group_by: metrics::parse_group_by(p.group_by.as_deref().unwrap_or("")),
         limit: p.limit.unwrap_or(DEFAULT_LIMIT),
     };
-    let (store, db) = (state.store.clone(), state.db.clone());
-    let result = tokio::task::spawn_blocking(move || metrics::query(&*store, &db, &request))
+    let (store, db, host) = (state.store.clone(), state.db.clone(), state.host.clone());
+    let result = tokio::task::spawn_blocking(move || metrics::query(&*store, &db, &host, &request))
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("metrics task failed: {e}")))??;
     Ok(Json(result))
