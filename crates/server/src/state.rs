@@ -68,6 +68,13 @@ impl AppState {
                 pg.stop();
             }
         })?;
+        let host = crate::collect::host::HostHub::new(args)
+            .with_context(|| format!("cannot open the host samples in {}", args.data_dir.display()));
+        let host = host.inspect_err(|_| {
+            if let Some(pg) = &demo_postgres {
+                pg.stop();
+            }
+        })?;
         Ok(AppState {
             store,
             live,
@@ -75,7 +82,7 @@ impl AppState {
             ingest_max_bytes,
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),
             db: Arc::new(db),
-            host: Arc::new(crate::collect::host::HostHub::new(args)),
+            host: Arc::new(host),
             boards: Arc::new(boards),
             deploys: Arc::new(deploys),
             demo_postgres,
@@ -85,6 +92,7 @@ impl AppState {
     /// Flushes what must be flushed before the process exits.
     pub async fn shutdown(&self) {
         self.db.flush();
+        self.host.flush();
         if let Some(pg) = self.demo_postgres.clone() {
             let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
         }

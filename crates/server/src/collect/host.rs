@@ -1,11 +1,14 @@
 //! Host collector: samples the machine Sightline runs on (whole-machine CPU and memory, and its busiest
 //! processes) every `--host-interval-ms` with `sysinfo`, on the blocking pool so a slow `/proc` walk never
-//! stalls the runtime. Samples are kept in memory for `--host-history-minutes` (not across restarts).
+//! stalls the runtime. Samples are kept for `--host-history-minutes`: in memory for the API and metrics, and
+//! in their own fjall database under `<data_dir>/host` ([`durable`]), reloaded at start.
 //!
 //! Per sample only the top [`TOP_N`] processes by CPU and the top [`TOP_N`] by resident memory are kept, so
 //! history stays bounded however many processes the machine runs. Command lines are masked
 //! ([`mask_command`]) before they are stored: the API and boards may be seen by people who must not read a
 //! database password passed on a command line.
+
+pub mod durable;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
@@ -33,6 +36,8 @@ pub struct HostHub {
     max_age_ms: i64,
     host: String,
     ring: Mutex<Ring>,
+    /// `<data_dir>/host`, opened only when the collector is on.
+    store: Option<Arc<durable::HostStore>>,
 }
 
 #[derive(Default)]
@@ -67,15 +72,37 @@ pub struct ProcSample {
 }
 
 impl HostHub {
-    /// Reads the settings; nothing is sampled until [`HostHub::spawn`].
-    pub fn new(args: &ServeArgs) -> Self {
-        HostHub {
+    /// Reads the settings and reloads the stored history; nothing is sampled until [`HostHub::spawn`].
+    pub fn new(args: &ServeArgs) -> anyhow::Result<Self> {
+        let store = match args.host_collector {
+            true => Some(Arc::new(durable::HostStore::open(&args.data_dir.join("host"))?)),
+            false => None,
+        };
+        let hub = HostHub {
             enabled: args.host_collector,
             // sysinfo's CPU figures are meaningless over less than its minimum update interval.
             interval: Duration::from_millis(args.host_interval_ms).max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL),
             max_age_ms: args.host_history_minutes.max(1) as i64 * 60_000,
             host: System::host_name().ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into()),
             ring: Mutex::new(Ring::default()),
+            store,
+        };
+        if let Some(st) = &hub.store {
+            let samples = st.load(now_ms() - hub.max_age_ms)?;
+            if !samples.is_empty() {
+                tracing::info!(samples = samples.len(), "reloaded stored host samples");
+            }
+            samples.into_iter().for_each(|s| hub.push(s));
+        }
+        Ok(hub)
+    }
+
+    /// Makes the stored samples durable; called at shutdown.
+    pub fn flush(&self) {
+        if let Some(st) = &self.store {
+            if let Err(e) = st.flush() {
+                tracing::error!(error = ?e, "flushing the host samples failed");
+            }
         }
     }
 
@@ -106,7 +133,7 @@ impl HostHub {
         }
         tracing::info!(host = %self.host, interval_ms = self.interval.as_millis() as u64, "sampling this host");
         let (hub, interval) = (Arc::downgrade(self), self.interval);
-        tokio::spawn(collect(hub, interval));
+        tokio::spawn(collect(hub, interval, self.store.clone(), self.max_age_ms));
     }
 
     /// Adds a sample and drops what is too old or over the memory budget.
@@ -188,24 +215,37 @@ impl HostHub {
     }
 }
 
-/// Samples every `interval` until the hub is gone. `sysinfo` computes CPU from the difference between two
-/// refreshes, so the first refresh only primes it and is not recorded.
-async fn collect(hub: Weak<HostHub>, interval: Duration) {
+/// Samples (and stores) every `interval` until the hub is gone. `sysinfo` computes CPU from the difference
+/// between two refreshes, so the first refresh only primes it and is not recorded.
+async fn collect(hub: Weak<HostHub>, interval: Duration, store: Option<Arc<durable::HostStore>>, max_age_ms: i64) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sampler: Option<Sampler> = None;
+    let mut recorded = 0u64;
     loop {
         tick.tick().await;
         if hub.strong_count() == 0 {
             return;
         }
-        let s = sampler.take();
+        let (s, store) = (sampler.take(), store.clone());
+        let expire = recorded % 300 == 0;
         let done = tokio::task::spawn_blocking(move || {
             let mut s = match s {
                 Some(s) => s,
                 None => Sampler::new()?,
             };
             let sample = s.sample(now_ms());
+            if let (Some(st), Some(sample)) = (&store, &sample) {
+                if let Err(e) = st.put(sample) {
+                    tracing::warn!(error = ?e, "storing a host sample failed");
+                }
+                // The age bound on disk, now and then.
+                if expire {
+                    if let Err(e) = st.expire(sample.t - max_age_ms) {
+                        tracing::warn!(error = ?e, "expiring stored host samples failed");
+                    }
+                }
+            }
             Ok::<_, sysinfo::Error>((s, sample))
         })
         .await;
@@ -213,7 +253,10 @@ async fn collect(hub: Weak<HostHub>, interval: Duration) {
             Ok(Ok((s, sample))) => {
                 sampler = Some(s);
                 match (sample, hub.upgrade()) {
-                    (Some(sample), Some(hub)) => hub.push(sample),
+                    (Some(sample), Some(hub)) => {
+                        recorded += 1;
+                        hub.push(sample)
+                    }
                     (_, None) => return,
                     (None, Some(_)) => {}
                 }
@@ -272,18 +315,23 @@ impl Sampler {
                     _ => (Arc::from(name.as_ref()), Arc::from(command)),
                 };
                 previous.insert(pid, (started_ms, name.clone(), command.clone()));
-                ProcSample { pid, name, command, cpu_percent: p.cpu_usage() as f64, rss: p.memory(), started_ms }
+                ProcSample { pid, name, command, cpu_percent: hundredths(p.cpu_usage()), rss: p.memory(), started_ms }
             })
             .collect();
         self.previous = previous;
         Some(HostSample {
             t,
-            cpu_percent: self.sys.global_cpu_usage() as f64,
+            cpu_percent: hundredths(self.sys.global_cpu_usage()),
             memory_used: self.sys.used_memory(),
             memory_total: self.sys.total_memory(),
             processes,
         })
     }
+}
+
+/// A percentage to 0.01: sysinfo's `f32` widened as is shows digits that mean nothing (`98.50746154785156`).
+fn hundredths(x: f32) -> f64 {
+    (x as f64 * 100.0).round() / 100.0
 }
 
 /// Approximate heap bytes of a sample (strings counted whole, even when shared).
@@ -402,7 +450,7 @@ mod tests {
     fn hub() -> HostHub {
         let mut args = ServeArgs::for_tests(std::path::Path::new("/nonexistent"));
         args.host_history_minutes = 1;
-        HostHub::new(&args)
+        HostHub::new(&args).unwrap()
     }
 
     fn sample(t: i64, procs: &[(u32, i64, f64)]) -> HostSample {
@@ -438,5 +486,27 @@ mod tests {
         assert_eq!(points[0].t, 50_000);
         assert!(h.process_history(8, 0, i64::MAX).is_none());
         assert_eq!(h.process_history(7, 0, 10).unwrap(), []);
+    }
+
+    #[test]
+    fn stored_samples_come_back_after_a_restart_within_the_age_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = ServeArgs::for_tests(dir.path());
+        args.host_collector = true;
+        let now = now_ms();
+        {
+            let st = durable::HostStore::open(&dir.path().join("host")).unwrap();
+            for t in [now - 2 * 3_600_000, now - 60_000, now - 30_000] {
+                st.put(&sample(t, &[(7, 0, 12.5), (8, 0, 1.0)])).unwrap();
+            }
+            assert_eq!(st.expire(now - 3_600_000).unwrap(), 1);
+            st.flush().unwrap();
+        }
+        let h = HostHub::new(&args).unwrap();
+        let kept = h.samples_in(0, i64::MAX);
+        assert_eq!(kept.iter().map(|s| s.t).collect::<Vec<_>>(), [now - 60_000, now - 30_000]);
+        // Strings are shared again after the reload.
+        assert!(Arc::ptr_eq(&kept[0].processes[0].command, &kept[1].processes[1].command));
+        assert_eq!(h.processes(None).unwrap().processes[0].cpu_percent, 12.5);
     }
 }
