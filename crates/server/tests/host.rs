@@ -98,6 +98,12 @@ async fn a_busy_process_shows_in_the_list_its_history_and_the_metrics() {
     let mine = cpu.series.iter().find(|s| s.labels.get("process").map(String::as_str) == Some(BURNER));
     let mine = mine.unwrap_or_else(|| panic!("no series for {BURNER}: {:?}", cpu.series.iter().map(|s| &s.labels).collect::<Vec<_>>()));
     assert!(mine.values.iter().flatten().any(|v| *v > 20.0), "{:?}", mine.values);
+    // `limit` keeps the busiest names and says how many were left out.
+    let top: MetricQueryResult =
+        app.get_ok(&format!("/api/v1/metrics/query?metric=process.cpu.usage&group_by=process&limit=1&{window}")).await;
+    // (Only shape: samples keep arriving, so the ranking may move between two queries.)
+    assert_eq!(top.series.len(), 1);
+    assert!(top.truncated >= 1 && cpu.series.len() > 1);
     let rss: MetricQueryResult =
         app.get_ok(&format!("/api/v1/metrics/query?metric=process.memory.rss&filter=process:{BURNER}&{window}")).await;
     assert!(rss.series[0].values.iter().flatten().any(|v| *v > 0.0));
