@@ -228,7 +228,7 @@ async fn collect(hub: Weak<HostHub>, interval: Duration, store: Option<Arc<durab
             return;
         }
         let (s, store) = (sampler.take(), store.clone());
-        let expire = recorded % 300 == 0;
+        let expire = recorded.is_multiple_of(300);
         let done = tokio::task::spawn_blocking(move || {
             let mut s = match s {
                 Some(s) => s,
