@@ -306,6 +306,16 @@ pub async fn deploys(from: i64, to: i64) -> Result<sightline_model::DeployList, 
     get_json(&with_query("/api/v1/deploys", &window(from, to))).await
 }
 
+/// The host sample nearest `at` (the newest when `None`): machine CPU and memory, the busiest processes.
+pub async fn host_processes(at: Option<i64>) -> Result<sightline_model::HostProcesses, ApiError> {
+    get_json(&with_query("/api/v1/host/processes", &[("at", at.map(|a| a.to_string()))])).await
+}
+
+/// CPU and resident memory of one process over `[from, to]`.
+pub async fn host_process_history(pid: u32, from: i64, to: i64) -> Result<Vec<sightline_model::HostProcessPoint>, ApiError> {
+    get_json(&with_query(&format!("/api/v1/host/processes/{pid}/history"), &window(from, to))).await
+}
+
 pub async fn metric_catalog() -> Result<MetricCatalog, ApiError> {
     get_json("/api/v1/metrics").await
 }

@@ -287,10 +287,11 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
         "time": {"range": {"type": "relative", "ms": 3600000}, "live": false},
         "widgets": [
             {"id": "tps", "kind": "timeseries", "title": "tps", "x": 0, "y": 0, "w": 12, "h": 6, "query": {"metric": "transactions.tps", "group_by": ["service"]}},
-            {"id": "cpu", "kind": "timeseries", "title": "cpu", "x": 12, "y": 0, "w": 12, "h": 6, "query": {"metric": "host.cpu.usage"}},
+            {"id": "cpu", "kind": "timeseries", "title": "in flight", "x": 12, "y": 0, "w": 12, "h": 6, "query": {"metric": "transactions.active"}},
             {"id": "slow", "kind": "top_n", "title": "slowest", "x": 0, "y": 6, "w": 12, "h": 6, "query": {"metric": "transactions.response_time.p95", "group_by": ["endpoint"]}},
             {"id": "n", "kind": "single_number", "title": "count", "x": 12, "y": 6, "w": 12, "h": 6, "query": {"metric": "transactions.count"}},
-            {"id": "hm", "kind": "hitmap", "title": "hitmap", "x": 0, "y": 12, "w": 24, "h": 8}
+            {"id": "hm", "kind": "hitmap", "title": "hitmap", "x": 0, "y": 12, "w": 24, "h": 8},
+            {"id": "proc", "kind": "process_cpu_mem", "title": "processes", "x": 0, "y": 20, "w": 24, "h": 10}
         ]
     });
     let r = reqwest::Client::new().post(server.url("/api/v1/boards")).json(&board).send().await.unwrap();
@@ -324,6 +325,14 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     assert_eq!(after - before, 4, "one request per metric widget, no storm");
     let hitmaps = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/hitmap?')).length";
     assert_eq!(b.js(&format!("return {hitmaps};")).await.as_u64().unwrap(), 2, "and one hitmap request per range");
+
+    // The process widget lists this machine's busiest processes (the host collector runs by default);
+    // a click draws one's CPU and memory over the range.
+    b.js("document.querySelector('[data-widget-id=proc]').scrollIntoView({block: 'end'});").await;
+    b.find("[data-widget-id=proc] [data-testid=process-row]").await;
+    b.wait_text("[data-widget-id=proc] [data-testid=host-cpu]", |t| t.starts_with("CPU ")).await;
+    click(&b, "[data-widget-id=proc] [data-testid=process-row]").await;
+    b.wait_js("document.querySelectorAll('[data-widget-id=proc] [data-testid=process-history] [data-series=\"1\"]').length === 2").await;
 
     // The hitmap widget: a drag over it opens the APM page on those transactions.
     b.js("document.querySelector('[data-widget-id=hm]').scrollIntoView({block: 'end'});").await;

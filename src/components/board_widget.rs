@@ -58,12 +58,7 @@ pub fn WidgetBody(widget: Widget, ctx: BoardContext) -> impl IntoView {
         }
         WidgetKind::Hitmap => view! { <HitmapWidget widget=widget ctx=ctx /> }.into_any(),
         WidgetKind::DbActiveSessions => view! { <DbSessionsWidget widget=widget ctx=ctx /> }.into_any(),
-        WidgetKind::ProcessCpuMem => view! {
-            <p class="widget-msg" data-testid="widget-unavailable">
-                "Process CPU and memory are not collected by this version: Sightline has no host collector yet."
-            </p>
-        }
-        .into_any(),
+        WidgetKind::ProcessCpuMem => view! { <ProcessWidget widget=widget ctx=ctx /> }.into_any(),
         WidgetKind::Text => view! { <TextNote text=widget.options.text.unwrap_or_default() /> }.into_any(),
         WidgetKind::Unknown(kind) => view! {
             <p class="widget-msg widget-error" role="alert">{format!("This version cannot draw widgets of kind {kind:?}.")}</p>
@@ -314,6 +309,141 @@ fn DbSessionsWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
         <div class="widget-fill">
             <FetchState inflight=inflight error=error />
             {body}
+        </div>
+    }
+}
+
+/// Processes listed by a process widget unless `options.limit` says otherwise.
+const PROCESS_ROWS: u32 = 8;
+/// How often a process widget showing "now" asks for the newest host sample (the collector's default
+/// interval).
+const PROCESS_POLL_MS: u64 = 5_000;
+
+/// The machine's CPU and memory now and its busiest processes; a click on a process draws its CPU and
+/// memory over the board's range.
+#[component]
+fn ProcessWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
+    let limit = widget.options.limit.unwrap_or(PROCESS_ROWS).max(1) as usize;
+    let data = RwSignal::new(None::<sightline_model::HostProcesses>);
+    let error = RwSignal::new(None::<String>);
+    let inflight = RwSignal::new(0u32);
+    // "Now" is a moving target even when the board's range is not live: poll the newest sample.
+    let tick = RwSignal::new(0u32);
+    leptos_use::use_interval_fn(move || tick.update(|t| *t += 1), PROCESS_POLL_MS);
+    fetch_into(
+        move || {
+            // The newest sample while the range reaches now; the one at its end otherwise.
+            let (_, to) = ctx.window.get();
+            let at = (to < crate::hooks::now_ms() - 60_000).then_some(to);
+            if at.is_none() {
+                tick.track();
+            }
+            api::host_processes(at)
+        },
+        data,
+        error,
+        inflight,
+    );
+    let picked = RwSignal::new(None::<(u32, String)>);
+    let history = RwSignal::new(None::<Vec<sightline_model::HostProcessPoint>>);
+    let history_error = RwSignal::new(None::<String>);
+    let history_inflight = RwSignal::new(0u32);
+    fetch_into(
+        move || {
+            let pid = picked.get().map(|p| p.0);
+            let (from, to) = ctx.window.get();
+            // Up to the sample the list shows: the newest one while the range reaches now.
+            let now = crate::hooks::now_ms();
+            let to = if to >= now - 60_000 {
+                tick.track();
+                now
+            } else {
+                to
+            };
+            async move {
+                match pid {
+                    Some(pid) => api::host_process_history(pid, from, to).await,
+                    None => Ok(Vec::new()),
+                }
+            }
+        },
+        history,
+        history_error,
+        history_inflight,
+    );
+    // The history as two one-series charts (their units differ), on the points' own times.
+    let as_series = move |metric: &'static str, unit: &'static str, f: fn(&sightline_model::HostProcessPoint) -> f64| {
+        Signal::derive(move || {
+            let points = history.get().unwrap_or_default();
+            let step = points.windows(2).map(|w| w[1].t - w[0].t).filter(|d| *d > 0).min().unwrap_or(1_000);
+            MetricQueryResult {
+                metric: metric.into(),
+                unit: unit.into(),
+                from: points.first().map_or(0, |p| p.t),
+                to: points.last().map_or(0, |p| p.t + step),
+                step_ms: step,
+                timestamps: points.iter().map(|p| p.t).collect(),
+                series: vec![sightline_model::MetricSeries { labels: BTreeMap::new(), values: points.iter().map(|p| Some(f(p))).collect() }],
+                truncated: 0,
+            }
+        })
+    };
+    let cpu = as_series("cpu", "percent", |p| p.cpu_percent);
+    let rss = as_series("rss", "bytes", |p| p.rss_bytes as f64);
+    let body = move || {
+        data.get().map(|h| {
+            let max_cpu = h.processes.iter().map(|p| p.cpu_percent).fold(1.0, f64::max);
+            let rows = h.processes.iter().take(limit).cloned().collect::<Vec<_>>();
+            view! {
+                <div class="process-widget">
+                    <div class="db-widget-head">
+                        <strong>{h.host.clone()}</strong>
+                        <span class="chip" data-testid="host-cpu">{format!("CPU {}", crate::components::metric_chart::format_value(h.cpu_percent, "percent"))}</span>
+                        <span class="chip">{format!(
+                            "memory {} of {}",
+                            crate::components::metric_chart::format_value(h.memory_used_bytes as f64, "bytes"),
+                            crate::components::metric_chart::format_value(h.memory_total_bytes as f64, "bytes"),
+                        )}</span>
+                        <span class="muted small">{crate::format::clock(h.at)}</span>
+                    </div>
+                    <table class="db-widget-table">
+                        <tbody>
+                            {rows.into_iter().map(|p| {
+                                let key = (p.pid, p.name.clone());
+                                let k2 = key.clone();
+                                let width = format!("{:.0}%", p.cpu_percent / max_cpu * 100.0);
+                                view! {
+                                    <tr data-testid="process-row" class="clickable" class:selected=move || picked.with(|x| x.as_ref() == Some(&k2))
+                                        on:click=move |_| picked.update(|x| *x = if x.as_ref() == Some(&key) { None } else { Some(key.clone()) })>
+                                        <td>{p.name.clone()}</td>
+                                        <td class="num muted">{p.pid}</td>
+                                        <td class="num">{crate::components::metric_chart::format_value(p.cpu_percent, "percent")}</td>
+                                        <td class="bar-cell"><span class="inline-bar" style:width=width></span></td>
+                                        <td class="num">{crate::components::metric_chart::format_value(p.rss_bytes as f64, "bytes")}</td>
+                                        <td class="query" title=p.command.clone()>{p.command.clone()}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }
+        })
+    };
+    view! {
+        <div class="widget-fill">
+            <FetchState inflight=inflight error=error />
+            {body}
+            {move || picked.get().map(|(pid, name)| view! {
+                <div class="process-history" data-testid="process-history">
+                    <p class="muted small">{format!("{name} ({pid}) over the range: CPU and resident memory")}</p>
+                    <FetchState inflight=history_inflight error=history_error />
+                    <div class="process-charts">
+                        <SeriesChart data=cpu style=ChartStyle::Line stacked=false />
+                        <SeriesChart data=rss style=ChartStyle::Area stacked=false />
+                    </div>
+                </div>
+            })}
         </div>
     }
 }
