@@ -41,7 +41,7 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/boards/:id") view=move || view! { <BoardPage tr=tr /> } />
                 <Route path=path!("/db") view=move || view! { <DbPage /> } />
                 <Route path=path!("/db/:instance") view=move || view! { <DbPage /> } />
-                <Route path=path!("/servers") view=move || view! { <ServersPage /> } />
+                <Route path=path!("/servers") view=move || view! { <ServersPage tr=tr /> } />
             </Routes>
         </main>
     }

@@ -344,3 +344,19 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     b.find("[data-testid=tx-row]").await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_servers_page_shows_this_machine_and_becomes_a_board() {
+    let server = Server::start_with(&["--host-interval-ms", "1000"]).await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/servers?range=5m")).await.unwrap();
+    // The host collector's first samples: the CPU chart has a series, the process table rows.
+    b.wait_js("document.querySelector('[data-widget-id=cpu] [data-series]')?.dataset.series === '1'").await;
+    b.find("[data-widget-id=processes] [data-testid=process-row]").await;
+    b.wait_js("document.querySelector('[data-widget-id=process-cpu] [data-series]')?.dataset.series >= 1").await;
+    assert!(!b.exists("[data-testid=widget-configure]").await, "read-only");
+    click(&b, "[data-testid=servers-to-board]").await;
+    b.wait_js("location.pathname.startsWith('/boards/servers') && location.search.includes('edit=1')").await;
+    b.find("[data-testid=add-widget]").await;
+    b.close().await;
+}

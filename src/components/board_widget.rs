@@ -131,7 +131,8 @@ fn MetricWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
         return view! { <p class="widget-msg">"No metric chosen: edit the widget to pick one."</p> }.into_any();
     };
     let resolved = Memo::new(move |_| ctx.vars.with(|v| resolve_query(&query, v)));
-    let limit = (widget.kind == WidgetKind::TopN).then(|| widget.options.limit.unwrap_or(10).max(1));
+    // Top-N rows; for a grouped chart, the busiest series the server keeps.
+    let limit = widget.options.limit.map(|l| l.max(1)).or((widget.kind == WidgetKind::TopN).then_some(10));
     let data = RwSignal::new(None::<MetricQueryResult>);
     let error = RwSignal::new(None::<String>);
     let inflight = RwSignal::new(0u32);

@@ -203,7 +203,7 @@ pub struct WidgetOptions {
     /// `single_number`: colour steps, ascending by value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<Threshold>,
-    /// `top_n`: rows shown.
+    /// `top_n`: rows shown; `timeseries`, `bar` grouped: the busiest series kept (the server's `limit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// `text`: the note, in Markdown.

@@ -121,8 +121,18 @@ pub fn servers() -> Board {
                 style: Some(SeriesStyle::Area),
                 ..Default::default()
             }),
-            w("processes", ProcessCpuMem, "Processes", (0, 8, 24, 10), None, WidgetOptions::default()),
-            w("about", Text, "", (0, 18, 24, 3), None, note("Host metrics appear once the host collector runs on the monitored machines.")),
+            w("processes", ProcessCpuMem, "Processes now", (0, 8, 24, 12), None, WidgetOptions::default()),
+            w("process-cpu", Timeseries, "CPU by process", (0, 20, 12, 8), q("process.cpu.usage", &[("host", "$host")], &["process"]), WidgetOptions {
+                limit: Some(8),
+                ..Default::default()
+            }),
+            w("process-rss", Timeseries, "Resident memory by process", (12, 20, 12, 8), q("process.memory.rss", &[("host", "$host")], &["process"]), WidgetOptions {
+                style: Some(SeriesStyle::Area),
+                stacked: true,
+                limit: Some(8),
+                ..Default::default()
+            }),
+            w("about", Text, "", (0, 28, 24, 2), None, note("The machine Sightline runs on, sampled every 5 s by its host collector (`--host-collector=false` turns it off).")),
         ],
     )
 }
