@@ -81,3 +81,18 @@ async fn flex_board_and_editor() {
     b.screenshot(&docs.join("screenshot-board-db.png")).await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "writes docs/*.png: cargo xtask screenshots"]
+async fn servers_page() {
+    let server = Server::start_with(&["--host-interval-ms", "1000"]).await;
+    let b = Browser::start().await;
+    tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+    b.client.goto(&server.url("/servers?range=5m")).await.unwrap();
+    b.find("[data-widget-id=processes] [data-testid=process-row]").await;
+    b.find("[data-widget-id=processes] [data-testid=process-row]").await.click().await.unwrap();
+    b.wait_js("document.querySelectorAll('[data-testid=process-history] [data-series=\"1\"]').length === 2").await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    b.screenshot(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshot-servers.png")).await;
+    b.close().await;
+}
