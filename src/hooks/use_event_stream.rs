@@ -78,6 +78,7 @@ pub fn use_event_stream(
         current.set_value(Some((es, closures)));
     });
     let close = SendWrapper::new(close);
+    #[allow(clippy::redundant_closure)] // SendWrapper derefs to the closure but is not one itself
     on_cleanup(move || close());
     UseEventStreamReturn { connected: connected.into() }
 }

@@ -73,7 +73,7 @@ fn range_params(time: &BoardTime) -> Vec<(&'static str, Option<String>)> {
 enum Dialog {
     None,
     /// Adding (`true`) or configuring a widget.
-    Editor(Widget, bool),
+    Editor(Box<Widget>, bool),
     /// A stale save: the board as it is now on the server.
     Conflict(Box<Board>),
     Export,
@@ -232,7 +232,7 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
             .with_untracked(|c| c.iter().find(|i| i.available).map(|i| i.name.clone()))
             .unwrap_or_else(|| "transactions.tps".into());
         dialog.set(Dialog::Editor(
-            Widget {
+            Box::new(Widget {
                 id: new_widget_id(&widgets, "widget"),
                 kind,
                 title: "Time series".into(),
@@ -242,7 +242,7 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
                 h,
                 query: Some(WidgetQuery { metric, filter: BTreeMap::new(), group_by: vec![] }),
                 options: WidgetOptions::default(),
-            },
+            }),
             true,
         ));
     };
@@ -270,7 +270,7 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
         layout: Callback::new(move |widgets: Vec<Widget>| change(&|b: &mut Board| b.widgets = widgets.clone())),
         configure: Callback::new(move |id: String| {
             if let Some(w) = draft.with_untracked(|b| b.widgets.iter().find(|w| w.id == id).cloned()) {
-                dialog.set(Dialog::Editor(w, false));
+                dialog.set(Dialog::Editor(Box::new(w), false));
             }
         }),
         duplicate: Callback::new(move |id: String| {
@@ -351,7 +351,7 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
         {move || match dialog.get() {
             Dialog::None => ().into_any(),
             Dialog::Editor(w, adding) => view! {
-                <WidgetEditor initial=w adding=adding catalog=catalog ctx=ctx on_apply=apply_widget
+                <WidgetEditor initial=*w adding=adding catalog=catalog ctx=ctx on_apply=apply_widget
                     on_cancel=Callback::new(move |_| dialog.set(Dialog::None)) />
             }.into_any(),
             Dialog::Conflict(current) => {
