@@ -61,6 +61,8 @@ async fn flex_board_and_editor() {
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     b.screenshot(&docs.join("screenshot-board.png")).await;
     b.find("[data-testid=edit]").await.click().await.unwrap();
+    b.find("[data-testid=add-widget]").await;
+    b.screenshot(&docs.join("screenshot-board-edit.png")).await;
     b.find("[data-testid=add-widget]").await.click().await.unwrap();
     b.js("const e = document.querySelector('[data-testid=editor-metric]'); e.value = 'transactions.response_time'; e.dispatchEvent(new Event('change', {bubbles: true}));").await;
     b.find("[data-testid=editor-group-service]").await.click().await.unwrap();
@@ -79,6 +81,10 @@ async fn flex_board_and_editor() {
     b.wait_js("document.querySelectorAll('[data-testid=widget] [data-series]').length >= 2 && !document.querySelector('.widget-progress.on')").await;
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     b.screenshot(&docs.join("screenshot-board-db.png")).await;
+    b.client.goto(&server.url("/boards")).await.unwrap();
+    b.find("[data-testid=board-row]").await;
+    b.find("[data-testid=template-servers]").await;
+    b.screenshot(&docs.join("screenshot-boards.png")).await;
     b.close().await;
 }
 

@@ -99,7 +99,7 @@ fn WidgetFrame(
                 on:click=move |_| cb.run(id.clone())>
                 {match testid {
                     "widget-configure" => "✎",
-                    "widget-duplicate" => "⧉",
+                    "widget-duplicate" => "⊞",
                     _ => "✕",
                 }}
             </button>

@@ -231,10 +231,12 @@ fn BoardRow(
             </td>
             <td class="num">{summary.widgets}</td>
             <td class="muted small">{format!("v{} · {}", summary.version, datetime_local(summary.updated_ms).replace('T', " "))}</td>
-            <td class="row-actions">
-                <button data-testid="rename" on:click=move |_| renaming.set(true)>"Rename"</button>
-                <button data-testid="duplicate" on:click=move |_| duplicate.run(id2.clone())>"Duplicate"</button>
-                <button class="danger" data-testid="delete" on:click=move |_| delete.run(s.clone())>"Delete"</button>
+            <td>
+                <div class="row-actions">
+                    <button data-testid="rename" on:click=move |_| renaming.set(true)>"Rename"</button>
+                    <button data-testid="duplicate" on:click=move |_| duplicate.run(id2.clone())>"Duplicate"</button>
+                    <button class="danger" data-testid="delete" on:click=move |_| delete.run(s.clone())>"Delete"</button>
+                </div>
             </td>
         </tr>
     }
