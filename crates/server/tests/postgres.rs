@@ -477,3 +477,110 @@ async fn demo_postgres_is_started_monitored_and_stopped() {
     assert!(status.success(), "{status}");
     assert!(!pid_file.exists(), "the demo PostgreSQL was stopped");
 }
+
+/// A CA and a server certificate it signed, for `localhost` and `127.0.0.1`: (CA PEM, server cert PEM,
+/// server key PEM).
+fn test_certificates() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "Sightline test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let mut server = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    server.distinguished_name.push(DnType::CommonName, "localhost");
+    let key = KeyPair::generate().unwrap();
+    let cert = server.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// libpq's `sslmode` against a cluster with TLS (a certificate from a CA made here) and one without:
+/// `require` encrypts (checked on the server, in `pg_stat_ssl`), `verify-full` with the CA connects, without it
+/// the certificate is refused (down, with why), `require` against a server without TLS is down with a clear
+/// message, `prefer` falls back to plain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collector_speaks_tls_as_libpq_sslmode_says() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (ca_pem, cert_pem, key_pem) = test_certificates();
+    let tls = Cluster::with_conf_and_files(
+        "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+        &[("server.crt", cert_pem.as_bytes()), ("server.key", key_pem.as_bytes())],
+    );
+    let plain = Cluster::new();
+    for c in [&tls, &plain] {
+        connect(c, "test-admin")
+            .await
+            .batch_execute(&format!("CREATE ROLE monitor LOGIN PASSWORD '{PASSWORD}' IN ROLE pg_monitor"))
+            .await
+            .unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let ca_path = work.path().join("test ca.pem");
+    fs::write(&ca_path, &ca_pem).unwrap();
+    let ca_arg: String = ca_path.display().to_string().replace('%', "%25").replace(' ', "%20");
+    let (tp, pp) = (tls.port, plain.port);
+    let urls = [
+        format!("postgres://monitor:{PASSWORD}@127.0.0.1:{tp}/postgres?sslmode=require"),
+        format!("postgres://monitor:{PASSWORD}@127.0.0.1:{tp}/postgres?sslmode=verify-full&sslrootcert={ca_arg}"),
+        format!("postgres://monitor:{PASSWORD}@127.0.0.1:{tp}/postgres?sslmode=verify-full"),
+        format!("postgres://monitor:{PASSWORD}@127.0.0.1:{pp}/postgres?sslmode=require"),
+        format!("postgres://monitor:{PASSWORD}@127.0.0.1:{pp}/postgres?sslmode=prefer"),
+    ];
+    let sl = Sightline::start(work.path(), &urls);
+    let s = &sl;
+    let (require, full, no_ca) = (format!("127.0.0.1-{tp}-postgres"), format!("127.0.0.1-{tp}-postgres-2"), format!("127.0.0.1-{tp}-postgres-3"));
+    let (plain_require, plain_prefer) = (format!("127.0.0.1-{pp}-postgres"), format!("127.0.0.1-{pp}-postgres-2"));
+
+    for id in [&require, &full, &plain_prefer] {
+        let idr = id.as_str();
+        let i = sl
+            .wait_for(20, &format!("{id} to be up and sampled"), || async move {
+                let i = s.instance(idr).await;
+                (i.status == DbStatus::Up && i.last_sample.is_some()).then_some(i)
+            })
+            .await;
+        assert_eq!(i.name, format!("monitor@127.0.0.1:{}/postgres", if *id == plain_prefer { pp } else { tp }));
+    }
+    // Sampling works over TLS: the sessions of the TLS cluster are read (a long statement shows).
+    let busy = connect(&tls, "busy-over-socket").await;
+    let running = tokio::spawn(async move { busy.batch_execute("SELECT pg_sleep(1.5)").await });
+    let rq = require.as_str();
+    sl.wait_for(10, "a session of the TLS cluster", || async move {
+        let x: DbSessions = s.get(&format!("/api/v1/db/instances/{rq}/sessions")).await;
+        x.sessions.iter().any(|x| x.application_name.as_deref() == Some("busy-over-socket")).then_some(())
+    })
+    .await;
+    running.await.unwrap().unwrap();
+
+    // On the server side, the monitoring connections are encrypted; over the plain cluster, not.
+    let check = "SELECT count(*), bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name = 'sightline'";
+    let row = connect(&tls, "test-check").await.query_one(check, &[]).await.unwrap();
+    let (n, all_ssl): (i64, Option<bool>) = (row.get(0), row.get(1));
+    assert_eq!((n, all_ssl), (2, Some(true)), "require and verify-full connect over TLS");
+    let row = connect(&plain, "test-check").await.query_one(check, &[]).await.unwrap();
+    let (n, all_ssl): (i64, Option<bool>) = (row.get(0), row.get(1));
+    assert_eq!((n, all_ssl), (1, Some(false)), "prefer falls back to plain without TLS on the server");
+
+    // verify-full without the CA: the webpki roots do not know it; down, with the certificate error.
+    for (id, want) in [(&no_ca, "TLS: certificate verify failed"), (&plain_require, "TLS: the server does not accept TLS")] {
+        let idr = id.as_str();
+        let i = sl
+            .wait_for(20, &format!("{id} to be down"), || async move {
+                let i = s.instance(idr).await;
+                (i.status == DbStatus::Down).then_some(i)
+            })
+            .await;
+        let err = i.last_error.unwrap();
+        assert!(err.starts_with(want), "{id}: {err}");
+        assert!(i.last_sample.is_none());
+        eprintln!("{id}: {err}");
+    }
+    // Retried with backoff: still down, since unchanged, nothing sampled.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let i = sl.instance(&no_ca).await;
+    assert_eq!(i.status, DbStatus::Down);
+
+    let log = fs::read_to_string(&sl.log).unwrap();
+    assert!(log.contains("certificate verify failed"), "{log}");
+    assert!(!log.contains(PASSWORD), "the log leaks a password:\n{log}");
+}

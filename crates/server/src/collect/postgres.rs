@@ -9,6 +9,7 @@
 pub mod durable;
 pub mod history;
 pub mod sample;
+pub mod tls;
 pub mod trace_match;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,7 @@ use sightline_model::{
     DbTraceSessions, DbWindowSessions,
 };
 use tokio_postgres::config::Host;
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres::Config;
 
 use history::{History, Sample};
 use sample::{Conn, Statements};
@@ -51,6 +52,8 @@ pub struct Instance {
     /// `user@host:port/db`, safe to show and log.
     pub name: String,
     config: Config,
+    /// `sslmode` / `sslrootcert`, taken out of the URL (the driver knows neither verify-* nor root files).
+    tls: tls::Settings,
     password: Option<String>,
     live: Mutex<Live>,
     /// Where samples are also written, so history survives a restart.
@@ -234,9 +237,11 @@ impl Instance {
     /// Parses a `postgres://` URL (or key=value string) and derives the shown name and the id.
     fn parse(max_age_ms: i64, url: &str) -> anyhow::Result<Self> {
         // The parser's message can quote the input: say which option is wrong without it.
-        let config: Config = url
+        let (url, tls) = tls::split(url)?;
+        let mut config: Config = url
             .parse()
             .map_err(|_| anyhow!("a --postgres / SIGHTLINE_POSTGRES value is not a valid PostgreSQL URL (postgres://user@host:port/db)"))?;
+        config.ssl_mode(tls.mode.driver());
         let user = config.get_user().unwrap_or("postgres").to_string();
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
@@ -258,6 +263,7 @@ impl Instance {
             id,
             name,
             config,
+            tls,
             password,
             live: Mutex::new(Live {
                 status: DbStatus::Connecting,
@@ -435,7 +441,8 @@ impl Instance {
     async fn connect(&self) -> Result<(Conn, Arc<Mutex<Option<String>>>), String> {
         let mut cfg = self.config.clone();
         cfg.application_name("sightline").connect_timeout(Duration::from_secs(5));
-        let (client, connection) = cfg.connect(NoTls).await.map_err(|e| describe(&e))?;
+        let connector = self.tls.connector()?;
+        let (client, connection) = cfg.connect(connector).await.map_err(|e| tls::explain(describe(&e), self.tls.mode))?;
         let ended = Arc::new(Mutex::new(None));
         let (id, reason) = (self.id.clone(), ended.clone());
         tokio::spawn(async move {

@@ -45,6 +45,12 @@ impl Cluster {
 
     /// Like [`Cluster::new`], with extra `postgresql.conf` lines (later lines win).
     pub fn with_conf(extra: &str) -> Self {
+        Self::with_conf_and_files(extra, &[])
+    }
+
+    /// Like [`Cluster::with_conf`], with files (name, contents) written into the data directory before the
+    /// start, readable by the cluster's owner only (as PostgreSQL wants its `server.key`).
+    pub fn with_conf_and_files(extra: &str, files: &[(&str, &[u8])]) -> Self {
         let bin = pg_bin();
         let dir = tempfile::tempdir().unwrap();
         // PostgreSQL refuses to run as root: as root, run it as the `postgres` OS user.
@@ -70,6 +76,14 @@ impl Cluster {
         s.push_str(extra);
         s.push('\n');
         fs::write(c.data().join("postgresql.conf"), s).unwrap();
+        for (name, contents) in files {
+            let path = c.data().join(name);
+            fs::write(&path, contents).unwrap();
+            fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            if as_postgres {
+                run(Command::new("chown").arg("postgres:").arg(&path));
+            }
+        }
         c.start();
         c
     }
