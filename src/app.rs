@@ -22,8 +22,13 @@ pub fn App() -> impl IntoView {
 fn Shell() -> impl IntoView {
     let tr = use_time_range();
     let health = use_server_health();
+    // `?kiosk=1` (a board on a wall screen): no top bar, nothing to click.
+    let query = leptos_router::hooks::use_query_map();
+    let kiosk = Memo::new(move |_| query.with(|q| q.get_str("kiosk") == Some("1")));
     view! {
-        <TopBar tr=tr />
+        <Show when=move || !kiosk.get()>
+            <TopBar tr=tr />
+        </Show>
         <Show when=move || health.get() == Some(false)>
             <div class="banner banner-error" role="alert" data-testid="server-unreachable">
                 <strong>"Cannot reach the Sightline server."</strong>

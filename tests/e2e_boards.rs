@@ -142,6 +142,17 @@ async fn build_a_board_from_a_template_drag_save_and_reload() {
     b.drag("[data-widget-id=tps] [data-testid=widget-resize]", (8.0, 8.0), (8.0 + 2.0 * pitch, 8.0 + 2.0 * 40.0)).await;
     b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.w === '8'").await;
 
+    // The keyboard does the same: Shift+↓ one row taller, ← one column left; undo takes both back.
+    let key = |k: &str, shift: bool| format!("document.querySelector('[data-widget-id=tps]').dispatchEvent(new KeyboardEvent('keydown', {{key: '{k}', shiftKey: {shift}, bubbles: true}}));");
+    b.js(&key("ArrowDown", true)).await;
+    b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.h === '7'").await;
+    b.js(&key("ArrowLeft", false)).await;
+    b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.x === '11'").await;
+    click(&b, "[data-testid=undo]").await;
+    click(&b, "[data-testid=undo]").await;
+    b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.h === '6'").await;
+    assert_eq!(widget_geom(&b, "tps").await, (12, 0, 8, 6));
+
     let before = layout(&b).await;
     assert!(b.exists("[data-testid=unsaved]").await);
     click(&b, "[data-testid=save]").await;
@@ -274,6 +285,14 @@ async fn two_sessions_saving_the_same_board_conflict_with_a_diff_then_history_re
     second.find("[data-testid=board-grid]").await;
     assert!(!second.exists("[data-testid=edit]").await);
     assert!(!second.exists("[data-testid=widget-delete]").await);
+    // The wall-screen link: no top bar either.
+    let tv = first.find("[data-testid=share-tv-link]").await.prop("value").await.unwrap().unwrap();
+    assert!(tv.contains("kiosk=1") && !tv.contains("readonly=1"), "{tv}");
+    second.client.goto(&tv).await.unwrap();
+    second.find("[data-testid=board-grid]").await;
+    assert!(second.exists("[data-testid=board-title]").await);
+    assert!(!second.exists("[data-testid=time-range]").await, "no top bar");
+    assert!(!second.exists("[data-testid=edit]").await && !second.exists("[data-testid=share]").await);
     first.close().await;
     second.close().await;
 }

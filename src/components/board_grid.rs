@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use sightline_model::Widget;
 
 use crate::components::board_widget::{BoardContext, WidgetBody};
-use crate::hooks::{use_grid_drag, DragMode, UseGridDragReturn, GAP_PX, ROW_PX};
+use crate::hooks::{dragged_layout, use_grid_drag, DragMode, UseGridDragReturn, GAP_PX, ROW_PX};
 
 /// What the grid tells its owner.
 #[derive(Clone, Copy)]
@@ -105,10 +105,33 @@ fn WidgetFrame(
             </button>
         }
     };
+    // Keyboard, for people who do not drag: arrows move the focused widget one cell, Shift+arrows resize it.
+    let key_id = id.clone();
+    let on_key = move |e: ev::KeyboardEvent| {
+        if !editing.get_untracked() || e.target() != e.current_target() {
+            return;
+        }
+        let (dx, dy) = match e.key().as_str() {
+            "ArrowLeft" => (-1, 0),
+            "ArrowRight" => (1, 0),
+            "ArrowUp" => (0, -1),
+            "ArrowDown" => (0, 1),
+            _ => return,
+        };
+        e.prevent_default();
+        let mode = if e.shift_key() { DragMode::Resize } else { DragMode::Move };
+        let next = shown.with_untracked(|l| dragged_layout(l, &key_id, mode, dx, dy));
+        if shown.with_untracked(|l| *l != next) {
+            actions.layout.run(next);
+        }
+    };
     view! {
         <section
             class="widget"
             class:active=is_active
+            tabindex=move || if editing.get() { "0" } else { "-1" }
+            aria-label=move || format!("{} (arrows move, Shift+arrows resize)", title())
+            on:keydown=on_key
             data-testid="widget"
             data-widget-id=id_attr
             data-x=move || geom.get().0

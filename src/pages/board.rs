@@ -92,7 +92,8 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
     let query = use_query_map();
     let set_query = use_set_query();
     let navigate = use_navigate();
-    let readonly = Memo::new(move |_| query.with(|q| q.get_str("readonly") == Some("1")));
+    let readonly = Memo::new(move |_| query.with(|q| q.get_str("readonly") == Some("1") || q.get_str("kiosk") == Some("1")));
+    let kiosk = Memo::new(move |_| query.with(|q| q.get_str("kiosk") == Some("1")));
     let has_range = query.with_untracked(|q| q.get_str("range").is_some() || q.get_str("from").is_some());
     if !has_range {
         // The board's own range, unless the link (a share link, a reload) already says which one.
@@ -320,7 +321,9 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
                 <button data-testid="history" class:selected=move || history_open.get() on:click=move |_| history_open.update(|o| *o = !*o)>"History"</button>
                 <button data-testid="export" on:click=move |_| dialog.set(Dialog::Export)>"Export"</button>
             </Show>
-            <button data-testid="share" on:click=move |_| dialog.set(Dialog::Share)>"Share"</button>
+            <Show when=move || !kiosk.get()>
+                <button data-testid="share" on:click=move |_| dialog.set(Dialog::Share)>"Share"</button>
+            </Show>
         </div>
         {move || notice.get().map(|n| match n {
             Notice::Ok(m) => view! { <p class="notice ok" data-testid="notice">{m}</p> }.into_any(),
@@ -612,6 +615,11 @@ fn ShareDialog(on_close: Callback<()>) -> impl IntoView {
         params.push(("readonly", Some("1".into())));
         format!("{origin}{}", api::with_query(&path, &params))
     });
+    // For a wall screen: no menus, and a relative range keeps moving with the clock.
+    let tv_link = Memo::new(move |_| {
+        let l = link.get().replace("readonly=1", "kiosk=1");
+        if l.contains("range=") { l.replace("&live=0", "") } else { l }
+    });
     let copy = use_copy_to_clipboard();
     view! {
         <div class="modal-backdrop" on:click=move |_| on_close.run(())>
@@ -619,6 +627,8 @@ fn ShareDialog(on_close: Callback<()>) -> impl IntoView {
                 <h2>"Share this board"</h2>
                 <p class="muted small">"The link opens the board read-only, with the time range and service shown now."</p>
                 <input class="share-link" readonly data-testid="share-link" prop:value=move || link.get() />
+                <p class="muted small">"For a wall screen (no menus, live):"</p>
+                <input class="share-link" readonly data-testid="share-tv-link" prop:value=move || tv_link.get() />
                 <div class="modal-actions">
                     <button class="primary" on:click=move |_| copy.copy.run(link.get_untracked())>
                         {move || match copy.state.get() { CopyState::Copied => "Copied", CopyState::Failed => "Copy failed", CopyState::Idle => "Copy link" }}
