@@ -478,8 +478,8 @@ async fn demo_postgres_is_started_monitored_and_stopped() {
     assert!(!pid_file.exists(), "the demo PostgreSQL was stopped");
 }
 
-/// A CA and a server certificate it signed, for `localhost` and `127.0.0.1`: (CA PEM, server cert PEM,
-/// server key PEM).
+/// A CA and a server certificate it signed, for `localhost` only (not `127.0.0.1`, so verify-full and
+/// verify-ca differ): (CA PEM, server cert PEM, server key PEM).
 fn test_certificates() -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -487,7 +487,7 @@ fn test_certificates() -> (String, String, String) {
     ca.distinguished_name.push(DnType::CommonName, "Sightline test CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let mut server = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
     server.distinguished_name.push(DnType::CommonName, "localhost");
     let key = KeyPair::generate().unwrap();
     let cert = server.signed_by(&key, &ca).unwrap();
@@ -495,9 +495,10 @@ fn test_certificates() -> (String, String, String) {
 }
 
 /// libpq's `sslmode` against a cluster with TLS (a certificate from a CA made here) and one without:
-/// `require` encrypts (checked on the server, in `pg_stat_ssl`), `verify-full` with the CA connects, without it
-/// the certificate is refused (down, with why), `require` against a server without TLS is down with a clear
-/// message, `prefer` falls back to plain.
+/// `require` encrypts (checked on the server, in `pg_stat_ssl`), `verify-full` with the CA connects to the name
+/// in the certificate and refuses another (127.0.0.1), `verify-ca` accepts it; without the CA the certificate is
+/// refused (down, with why); `require` against a server without TLS is down with a clear message, `prefer`
+/// falls back to plain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collector_speaks_tls_as_libpq_sslmode_says() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -521,17 +522,20 @@ async fn collector_speaks_tls_as_libpq_sslmode_says() {
     let (tp, pp) = (tls.port, plain.port);
     let urls = [
         format!("postgres://monitor:{PASSWORD}@127.0.0.1:{tp}/postgres?sslmode=require"),
+        format!("postgres://monitor:{PASSWORD}@localhost:{tp}/postgres?sslmode=verify-full&sslrootcert={ca_arg}"),
+        format!("postgres://monitor:{PASSWORD}@localhost:{tp}/postgres?sslmode=verify-full"),
         format!("postgres://monitor:{PASSWORD}@127.0.0.1:{tp}/postgres?sslmode=verify-full&sslrootcert={ca_arg}"),
-        format!("postgres://monitor:{PASSWORD}@127.0.0.1:{tp}/postgres?sslmode=verify-full"),
+        format!("postgres://monitor:{PASSWORD}@127.0.0.1:{tp}/postgres?sslmode=verify-ca&sslrootcert={ca_arg}"),
         format!("postgres://monitor:{PASSWORD}@127.0.0.1:{pp}/postgres?sslmode=require"),
         format!("postgres://monitor:{PASSWORD}@127.0.0.1:{pp}/postgres?sslmode=prefer"),
     ];
     let sl = Sightline::start(work.path(), &urls);
     let s = &sl;
-    let (require, full, no_ca) = (format!("127.0.0.1-{tp}-postgres"), format!("127.0.0.1-{tp}-postgres-2"), format!("127.0.0.1-{tp}-postgres-3"));
+    let (require, full, no_ca) = (format!("127.0.0.1-{tp}-postgres"), format!("localhost-{tp}-postgres"), format!("localhost-{tp}-postgres-2"));
+    let (wrong_name, ca_only) = (format!("127.0.0.1-{tp}-postgres-2"), format!("127.0.0.1-{tp}-postgres-3"));
     let (plain_require, plain_prefer) = (format!("127.0.0.1-{pp}-postgres"), format!("127.0.0.1-{pp}-postgres-2"));
 
-    for id in [&require, &full, &plain_prefer] {
+    for id in [&require, &full, &ca_only, &plain_prefer] {
         let idr = id.as_str();
         let i = sl
             .wait_for(20, &format!("{id} to be up and sampled"), || async move {
@@ -539,7 +543,8 @@ async fn collector_speaks_tls_as_libpq_sslmode_says() {
                 (i.status == DbStatus::Up && i.last_sample.is_some()).then_some(i)
             })
             .await;
-        assert_eq!(i.name, format!("monitor@127.0.0.1:{}/postgres", if *id == plain_prefer { pp } else { tp }));
+        let host = if *id == full { "localhost" } else { "127.0.0.1" };
+        assert_eq!(i.name, format!("monitor@{host}:{}/postgres", if *id == plain_prefer { pp } else { tp }));
     }
     // Sampling works over TLS: the sessions of the TLS cluster are read (a long statement shows).
     let busy = connect(&tls, "busy-over-socket").await;
@@ -556,13 +561,18 @@ async fn collector_speaks_tls_as_libpq_sslmode_says() {
     let check = "SELECT count(*), bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name = 'sightline'";
     let row = connect(&tls, "test-check").await.query_one(check, &[]).await.unwrap();
     let (n, all_ssl): (i64, Option<bool>) = (row.get(0), row.get(1));
-    assert_eq!((n, all_ssl), (2, Some(true)), "require and verify-full connect over TLS");
+    assert_eq!((n, all_ssl), (3, Some(true)), "require, verify-full and verify-ca connect over TLS");
     let row = connect(&plain, "test-check").await.query_one(check, &[]).await.unwrap();
     let (n, all_ssl): (i64, Option<bool>) = (row.get(0), row.get(1));
     assert_eq!((n, all_ssl), (1, Some(false)), "prefer falls back to plain without TLS on the server");
 
-    // verify-full without the CA: the webpki roots do not know it; down, with the certificate error.
-    for (id, want) in [(&no_ca, "TLS: certificate verify failed"), (&plain_require, "TLS: the server does not accept TLS")] {
+    // verify-full without the CA (the webpki roots do not know it), or to a name the certificate does not
+    // carry: down, with the certificate error; require without TLS on the server: down, saying so.
+    for (id, want) in [
+        (&no_ca, "TLS: certificate verify failed (sslmode=verify-full): invalid peer certificate: UnknownIssuer"),
+        (&wrong_name, "TLS: certificate verify failed (sslmode=verify-full): invalid peer certificate: certificate not valid for name"),
+        (&plain_require, "TLS: the server does not accept TLS"),
+    ] {
         let idr = id.as_str();
         let i = sl
             .wait_for(20, &format!("{id} to be down"), || async move {

@@ -519,6 +519,13 @@ mod tests {
         assert_eq!(format!("{:?}", PgUrl("postgres://monitor:s3cr%40t@db.example:6543/bank".into())), "PgUrl(monitor@db.example:6543/bank)");
         let e = Instance::parse(0, "postgres://u:pw@host:notaport/db").err().unwrap().to_string();
         assert!(!e.contains("pw"), "{e}");
+        // The TLS parameters are taken out before the driver parses the rest; the name stays the same.
+        let i = Instance::parse(60_000, "postgres://monitor:s3cr%40t@db.example:6543/bank?sslmode=verify-full&sslrootcert=/ca.pem").unwrap();
+        assert_eq!((i.name.as_str(), i.id.as_str()), ("monitor@db.example:6543/bank", "db.example-6543-bank"));
+        assert_eq!((i.tls.mode, i.config.get_ssl_mode()), (tls::Mode::VerifyFull, tokio_postgres::config::SslMode::Require));
+        assert_eq!(Instance::parse(0, "postgres://m@db/x").unwrap().config.get_ssl_mode(), tokio_postgres::config::SslMode::Prefer);
+        let e = Instance::parse(0, "postgres://u:pw@host/db?sslmode=verify").err().unwrap().to_string();
+        assert!(!e.contains("pw@"), "{e}");
     }
 
     #[test]
