@@ -377,5 +377,11 @@ async fn the_servers_page_shows_this_machine_and_becomes_a_board() {
     click(&b, "[data-testid=servers-to-board]").await;
     b.wait_js("location.pathname.startsWith('/boards/servers') && location.search.includes('edit=1')").await;
     b.find("[data-testid=add-widget]").await;
+    // The board's `host` variable offers this machine; picking it filters the host charts.
+    b.wait_js("document.querySelectorAll('[data-testid=variable-host] option').length === 2").await;
+    let host = b.js("return document.querySelectorAll('[data-testid=variable-host] option')[1].value").await;
+    set_value(&b, "[data-testid=variable-host] select", host.as_str().unwrap()).await;
+    b.wait_js(&format!("location.search.includes('var-host={}')", host.as_str().unwrap())).await;
+    b.wait_js("document.querySelector('[data-widget-id=cpu] [data-series]')?.dataset.series === '1'").await;
     b.close().await;
 }

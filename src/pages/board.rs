@@ -394,10 +394,22 @@ fn VariablesBar(variables: Signal<Vec<Variable>>, vars: Memo<BTreeMap<String, Op
                         }.into_any()
                     } else {
                         let key: &'static str = Box::leak(format!("var-{name}").into_boxed_str());
+                        let choices = known_values(&name);
+                        let current2 = current.clone();
                         view! {
-                            <label class="chip">{format!("{label} ")}
-                                <input type="text" placeholder="all" prop:value=move || current().unwrap_or_default()
-                                    on:change=move |e| { let v = event_target_value(&e); set_query.run(vec![(key, (!v.is_empty()).then_some(v))]) } />
+                            <label class="chip" data-testid=format!("variable-{name}")>{format!("{label} ")}
+                                <select prop:value=move || current().unwrap_or_default()
+                                    on:change=move |e| { let v = event_target_value(&e); set_query.run(vec![(key, (!v.is_empty()).then_some(v))]) }>
+                                    <option value="">"all"</option>
+                                    {move || {
+                                        let mut values = choices.get().unwrap_or_default();
+                                        // A value from the link that is not known (yet) stays selectable.
+                                        if let Some(c) = current2().filter(|c| !values.contains(c)) {
+                                            values.push(c);
+                                        }
+                                        values.into_iter().map(|v| view! { <option value=v.clone()>{v.clone()}</option> }).collect_view()
+                                    }}
+                                </select>
                             </label>
                         }.into_any()
                     }
@@ -405,6 +417,22 @@ fn VariablesBar(variables: Signal<Vec<Variable>>, vars: Memo<BTreeMap<String, Op
             </div>
         </Show>
     }
+}
+
+/// Values a board variable can take, from what Sightline monitors: database instances for `instance`, the
+/// host collector's machine for `host`; other names get none (the link's value, or "all").
+fn known_values(name: &str) -> LocalResource<Vec<String>> {
+    let name = name.to_string();
+    LocalResource::new(move || {
+        let name = name.clone();
+        async move {
+            match name.as_str() {
+                "instance" => api::db_instances().await.map(|l| l.instances.into_iter().map(|i| i.id).collect()).unwrap_or_default(),
+                "host" => api::host_processes(None).await.map(|h| vec![h.host]).unwrap_or_default(),
+                _ => Vec::new(),
+            }
+        }
+    })
 }
 
 /// A save refused because someone else saved first: what they changed, what the user changed, and the three
