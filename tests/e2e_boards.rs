@@ -361,6 +361,8 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     b.drag("[data-widget-id=hm] [data-testid=hitmap-canvas]", (x + 1.0, y + 1.0), (x + w - 1.0, y + h - 1.0)).await;
     b.wait_js("location.pathname === '/apm' && location.search.includes('sel=')").await;
     b.find("[data-testid=tx-row]").await;
+    // The APM hitmap marks the deploy too.
+    b.wait_js("document.querySelectorAll('.hitmap-wrap [data-testid=deploy-marker]').length === 1").await;
     b.close().await;
 }
 

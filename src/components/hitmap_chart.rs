@@ -17,6 +17,9 @@ pub fn HitmapChart(
     #[prop(into)] hitmap: Signal<Option<Hitmap>>,
     #[prop(into)] selection: Signal<Option<Selection>>,
     on_select: Callback<Selection>,
+    /// Deploys to mark over the plot (version changes only).
+    #[prop(optional, into)]
+    markers: Signal<Vec<sightline_model::Deploy>>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let select = move |r: PixelRect| {
@@ -84,6 +87,26 @@ pub fn HitmapChart(
         })
     };
 
+    let deploy_marks = move || {
+        let l = c.layout.get();
+        let (from, to) = hitmap.with(|h| h.as_ref().map(|h| (h.grid.from, h.grid.to)))?;
+        Some(markers.with(|m| {
+            m.iter()
+                .filter(|d| d.previous.is_some() && (from..=to).contains(&d.at_ms))
+                .map(|d| {
+                    let x = l.x + (d.at_ms - from) as f64 / (to - from).max(1) as f64 * l.w;
+                    let what = format!("{} {} (was {}) at {}", d.service, d.version, d.previous.clone().unwrap_or_default(), clock(d.at_ms));
+                    view! {
+                        <div class="chart-deploy" class:flip={x > l.x + l.w - 48.0} data-testid="deploy-marker" title=what
+                            style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px", l.y, l.h)>
+                            <span class="chart-deploy-flag">{d.version.clone()}</span>
+                        </div>
+                    }
+                })
+                .collect_view()
+        }))
+    };
+
     let totals = move || {
         hitmap.with(|h| {
             h.as_ref().map(|h| format!("{} transactions · {} errors", thousands(h.total), thousands(h.total_err)))
@@ -104,6 +127,7 @@ pub fn HitmapChart(
                     format!("{},{},{},{},{}", g.from, g.to, g.cols, g.rows, g.ymax_ms)
                 }))
             ></canvas>
+            {deploy_marks}
             {tooltip}
         </div>
         <div class="hitmap-legend">

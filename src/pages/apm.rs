@@ -121,6 +121,19 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         1_000,
     );
 
+    // Deploys in the shown window (of the chosen service), marked over the hitmap; an extra, so a failed
+    // fetch just leaves none.
+    let fetched_deploys = LocalResource::new(move || {
+        let (from, to) = tr.window.get();
+        api::deploys(from, to)
+    });
+    let deploys = Signal::derive(move || {
+        let service = tr.service.get();
+        match fetched_deploys.get() {
+            Some(Ok(list)) => list.deploys.into_iter().filter(|d| service.as_ref().is_none_or(|s| *s == d.service)).collect(),
+            _ => Vec::new(),
+        }
+    });
     let on_select = {
         let set_query = set_query.clone();
         Callback::new(move |s: Selection| set_query(vec![("sel", Some(format_selection(&s)))]))
@@ -168,7 +181,7 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
                             </div>
                         </Transition>
                     </ErrorBoundary>
-                    <HitmapChart hitmap=hitmap selection=selection on_select=on_select />
+                    <HitmapChart hitmap=hitmap selection=selection on_select=on_select markers=deploys />
                 </div>
                 {move || selection.get().map(|sel| view! { <SelectionPanel selection=sel tr=tr /> })}
             </div>
