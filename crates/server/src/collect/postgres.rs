@@ -424,7 +424,7 @@ impl Instance {
                 tracing::warn!(instance = %self.id, error = ?e, "storing a PostgreSQL sample failed");
             }
             // The age bound on disk, now and then (a range delete of what fell out of the window).
-            if self.recorded.fetch_add(1, Ordering::Relaxed) % 300 == 0 {
+            if self.recorded.fetch_add(1, Ordering::Relaxed).is_multiple_of(300) {
                 if let Err(e) = st.expire(&self.id, sample.t - self.max_age_ms) {
                     tracing::warn!(instance = %self.id, error = ?e, "expiring stored PostgreSQL samples failed");
                 }

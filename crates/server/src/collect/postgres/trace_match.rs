@@ -111,7 +111,7 @@ pub fn normalize_sql(sql: &str) -> String {
                 i += 1;
             }
             push(&mut out, "?", &mut pending_space);
-        } else if ch.is_ascii_digit() && !(out.chars().last().is_some_and(|p| p.is_alphanumeric() || p == '_') && !pending_space) {
+        } else if ch.is_ascii_digit() && (pending_space || !out.chars().last().is_some_and(|p| p.is_alphanumeric() || p == '_')) {
             while i < c.len() && (c[i].is_ascii_digit() || c[i] == '.') {
                 i += 1;
             }
