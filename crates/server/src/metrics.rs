@@ -241,20 +241,31 @@ pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricReq
     })
 }
 
+/// Checks the request's dimensions against a sampled metric's and picks its buckets: never narrower than twice
+/// the collector's interval, or every other bucket would hold no sample (a chart of dots).
+fn sampled_window(
+    name: &str,
+    dimensions: &[&str],
+    r: &MetricRequest,
+    interval: std::time::Duration,
+) -> Result<(i64, i64, i64), QueryError> {
+    for d in r.filter.keys().chain(&r.group_by) {
+        if !dimensions.contains(&d.as_str()) {
+            return Err(QueryError::Invalid(format!("{name} has no dimension {d:?} (it has {})", dimensions.join(", "))));
+        }
+    }
+    let floor = 2 * interval.as_millis() as i64;
+    let step = choose_step(r.from, r.to, Some(r.step_ms.unwrap_or(0).max(floor)), r.max_points);
+    let (from, to) = aligned(r.from, r.to, step);
+    Ok((from, to, step))
+}
+
 /// A database metric over the instances the filter leaves (all of them without an `instance` filter).
 fn db_query(m: &db::DbMetric, dbs: &DbHub, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
     if dbs.instances().is_empty() {
         return Err(QueryError::Invalid(format!("metric {:?} is not available: {}", r.metric, db::NO_INSTANCE)));
     }
-    for d in r.filter.keys().chain(&r.group_by) {
-        if !m.dimensions.contains(&d.as_str()) {
-            return Err(QueryError::Invalid(format!("{} has no dimension {d:?} (it has {})", m.name, m.dimensions.join(", "))));
-        }
-    }
-    // A bucket narrower than the sampling interval would hold no sample every other step (a chart of dots).
-    let floor = 2 * dbs.interval().as_millis() as i64;
-    let step = choose_step(r.from, r.to, Some(r.step_ms.unwrap_or(0).max(floor)), r.max_points);
-    let (from, to) = aligned(r.from, r.to, step);
+    let (from, to, step) = sampled_window(m.name, m.dimensions, r, dbs.interval())?;
     let instances: Vec<_> = dbs
         .instances()
         .iter()
@@ -274,15 +285,7 @@ fn host_query(m: &host::HostMetric, hosts: &HostHub, r: &MetricRequest) -> Resul
     if !hosts.enabled() {
         return Err(QueryError::Invalid(format!("metric {:?} is not available: {}", r.metric, host::OFF)));
     }
-    for d in r.filter.keys().chain(&r.group_by) {
-        if !m.dimensions.contains(&d.as_str()) {
-            return Err(QueryError::Invalid(format!("{} has no dimension {d:?} (it has {})", m.name, m.dimensions.join(", "))));
-        }
-    }
-    // As for the database: a bucket narrower than the sampling interval would be empty every other step.
-    let floor = 2 * hosts.interval().as_millis() as i64;
-    let step = choose_step(r.from, r.to, Some(r.step_ms.unwrap_or(0).max(floor)), r.max_points);
-    let (from, to) = aligned(r.from, r.to, step);
+    let (from, to, step) = sampled_window(m.name, m.dimensions, r, hosts.interval())?;
     let series = host::series(m, hosts.host(), &hosts.samples_in(from, to), (from, to, step), &r.filter, &r.group_by);
     Ok(sampled_result(m.name, m.unit, (from, to, step), series, r.limit))
 }
