@@ -2,6 +2,7 @@
 
 pub mod board_grid;
 pub mod board_widget;
+pub mod deploy_markers;
 pub mod error_view;
 pub mod hitmap_chart;
 pub mod metric_chart;

@@ -8,6 +8,7 @@ use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 use crate::api::Selection;
+use crate::components::deploy_markers::{DeployMarkers, PlotSpan};
 use crate::format::{clock, duration};
 use crate::hooks::{use_hitmap_canvas, PixelRect, PlotLayout};
 
@@ -87,25 +88,11 @@ pub fn HitmapChart(
         })
     };
 
-    let deploy_marks = move || {
+    let plot_span = Signal::derive(move || {
         let l = c.layout.get();
         let (from, to) = hitmap.with(|h| h.as_ref().map(|h| (h.grid.from, h.grid.to)))?;
-        Some(markers.with(|m| {
-            m.iter()
-                .filter(|d| d.previous.is_some() && (from..=to).contains(&d.at_ms))
-                .map(|d| {
-                    let x = l.x + (d.at_ms - from) as f64 / (to - from).max(1) as f64 * l.w;
-                    let what = format!("{} {} (was {}) at {}", d.service, d.version, d.previous.clone().unwrap_or_default(), clock(d.at_ms));
-                    view! {
-                        <div class="chart-deploy" class:flip={x > l.x + l.w - 48.0} data-testid="deploy-marker" title=what
-                            style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px", l.y, l.h)>
-                            <span class="chart-deploy-flag">{d.version.clone()}</span>
-                        </div>
-                    }
-                })
-                .collect_view()
-        }))
-    };
+        Some(PlotSpan { x: l.x, y: l.y, w: l.w, h: l.h, from: from as f64, to: to as f64 })
+    });
 
     let totals = move || {
         hitmap.with(|h| {
@@ -127,7 +114,7 @@ pub fn HitmapChart(
                     format!("{},{},{},{},{}", g.from, g.to, g.cols, g.rows, g.ymax_ms)
                 }))
             ></canvas>
-            {deploy_marks}
+            <DeployMarkers markers=markers plot=plot_span />
             {tooltip}
         </div>
         <div class="hitmap-legend">

@@ -20,6 +20,7 @@ use math::{
     top_rows, x_domain,
 };
 
+use crate::components::deploy_markers::{DeployMarkers, PlotSpan};
 use crate::hooks::use_chart_canvas;
 
 /// How a series chart is drawn.
@@ -136,25 +137,9 @@ pub fn SeriesChart(
         })
     };
 
-    let deploy_marks = move || {
-        let g = geometry.get()?;
-        let marks = markers.with(|m| {
-            m.iter()
-                .filter(|d| d.previous.is_some() && (g.from..=g.to).contains(&(d.at_ms as f64)))
-                .map(|d| {
-                    let x = g.x_of(d.at_ms as f64);
-                    let what = format!("{} {} (was {}) at {}", d.service, d.version, d.previous.clone().unwrap_or_default(), crate::format::clock(d.at_ms));
-                    view! {
-                        <div class="chart-deploy" class:flip={x > g.x + g.w - 48.0} data-testid="deploy-marker" title=what.clone()
-                            style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px", g.y, g.h)>
-                            <span class="chart-deploy-flag">{d.version.clone()}</span>
-                        </div>
-                    }
-                })
-                .collect_view()
-        });
-        Some(marks)
-    };
+    let plot_span = Signal::derive(move || {
+        geometry.get().map(|g| PlotSpan { x: g.x, y: g.y, w: g.w, h: g.h, from: g.from, to: g.to })
+    });
 
     let legend = move || {
         labels.with(|l| {
@@ -197,7 +182,7 @@ pub fn SeriesChart(
         <div class="metric-chart" data-testid="series-chart" data-series=drawn_series data-points=drawn_points>
             <div class="chart-plot" node_ref=plot>
                 <canvas node_ref=canvas class="chart-canvas" data-testid="chart-canvas"></canvas>
-                {deploy_marks}
+                <DeployMarkers markers=markers plot=plot_span />
                 {readout}
                 <Show when=move || empty.get()>
                     <div class="chart-empty" data-testid="chart-empty">"No data in this range"</div>
