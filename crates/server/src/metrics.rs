@@ -190,11 +190,7 @@ pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricReq
             None => QueryError::Invalid(format!("unknown metric {:?}; GET /api/v1/metrics lists them", r.metric)),
         });
     };
-    for d in r.filter.keys().chain(&r.group_by) {
-        if !TX_DIMENSIONS.contains(&d.as_str()) {
-            return Err(QueryError::Invalid(format!("{name} has no dimension {d:?} (it has {})", TX_DIMENSIONS.join(", "))));
-        }
-    }
+    check_dimensions(name, TX_DIMENSIONS, r)?;
     let step = choose_step(r.from, r.to, r.step_ms, r.max_points);
     let (from, to) = aligned(r.from, r.to, step);
     let q = SeriesQuery {
@@ -229,7 +225,20 @@ pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricReq
             MetricSeries { labels, values: g.buckets.iter().map(|b| value(stat, b, step_s)).collect() }
         })
         .collect();
-    Ok(MetricQueryResult {
+    Ok(result(name, unit, (from, to, step), series, truncated))
+}
+
+/// Refuses a filter or group-by on a dimension the metric does not have, naming the ones it has.
+fn check_dimensions(name: &str, dimensions: &[&str], r: &MetricRequest) -> Result<(), QueryError> {
+    match r.filter.keys().chain(&r.group_by).find(|d| !dimensions.contains(&d.as_str())) {
+        Some(d) => Err(QueryError::Invalid(format!("{name} has no dimension {d:?} (it has {})", dimensions.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+/// The answer's shape, one bucket start per step of the aligned window.
+fn result(name: &str, unit: &str, (from, to, step): (i64, i64, i64), series: Vec<MetricSeries>, truncated: usize) -> MetricQueryResult {
+    MetricQueryResult {
         metric: name.to_string(),
         unit: unit.to_string(),
         from,
@@ -238,7 +247,7 @@ pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricReq
         timestamps: (0..(to - from) / step).map(|i| from + i * step).collect(),
         series,
         truncated,
-    })
+    }
 }
 
 /// Checks the request's dimensions against a sampled metric's and picks its buckets: never narrower than twice
@@ -249,11 +258,7 @@ fn sampled_window(
     r: &MetricRequest,
     interval: std::time::Duration,
 ) -> Result<(i64, i64, i64), QueryError> {
-    for d in r.filter.keys().chain(&r.group_by) {
-        if !dimensions.contains(&d.as_str()) {
-            return Err(QueryError::Invalid(format!("{name} has no dimension {d:?} (it has {})", dimensions.join(", "))));
-        }
-    }
+    check_dimensions(name, dimensions, r)?;
     let floor = 2 * interval.as_millis() as i64;
     let step = choose_step(r.from, r.to, Some(r.step_ms.unwrap_or(0).max(floor)), r.max_points);
     let (from, to) = aligned(r.from, r.to, step);
@@ -305,16 +310,7 @@ fn sampled_result(
         series.truncate(limit);
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
     }
-    MetricQueryResult {
-        metric: name.to_string(),
-        unit: unit.to_string(),
-        from,
-        to,
-        step_ms: step,
-        timestamps: (0..(to - from) / step).map(|i| from + i * step).collect(),
-        series,
-        truncated,
-    }
+    result(name, unit, (from, to, step), series, truncated)
 }
 
 fn value(stat: TxStat, b: &TxBucket, step_s: f64) -> Option<f64> {
