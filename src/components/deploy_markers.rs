@@ -6,7 +6,8 @@ use sightline_model::Deploy;
 
 use crate::format::clock;
 
-/// Where a plot is: its rectangle in CSS px within the positioned parent, and the times at its edges.
+/// Where a time plot is: its rectangle in CSS px within its positioned parent, and the times at its edges.
+/// What a chart's pointer read-out and anything drawn over the plot (these markers) position against.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlotSpan {
     pub x: f64,
@@ -18,7 +19,13 @@ pub struct PlotSpan {
 }
 
 impl PlotSpan {
-    fn x_of(&self, t: f64) -> f64 {
+    /// The time under a CSS px x.
+    pub fn time_at(&self, px: f64) -> f64 {
+        self.from + (px - self.x) / self.w.max(1.0) * (self.to - self.from)
+    }
+
+    /// The CSS px x of a time.
+    pub fn x_of(&self, t: f64) -> f64 {
         self.x + (t - self.from) / (self.to - self.from).max(1.0) * self.w
     }
 }

@@ -54,7 +54,7 @@ pub fn SeriesChart(
         Memo::new(move |_| data.with(|d| d.series.iter().map(|s| series_label(&s.labels, &d.metric)).collect::<Vec<_>>()));
     let visible = Memo::new(move |_| hidden.with(|h| labels.with(|l| l.iter().map(|l| !h.contains(l)).collect::<Vec<_>>())));
     let empty = Memo::new(move |_| data.with(|d| point_count(d, None) == 0));
-    let geometry = RwSignal::new(None::<draw::Drawn>);
+    let geometry = RwSignal::new(None::<PlotSpan>);
 
     Effect::new(move |_| {
         let (w, h, dpr) = (c.width.get(), c.height.get(), c.dpr.get());
@@ -137,10 +137,6 @@ pub fn SeriesChart(
         })
     };
 
-    let plot_span = Signal::derive(move || {
-        geometry.get().map(|g| PlotSpan { x: g.x, y: g.y, w: g.w, h: g.h, from: g.from, to: g.to })
-    });
-
     let legend = move || {
         labels.with(|l| {
             l.iter()
@@ -182,7 +178,7 @@ pub fn SeriesChart(
         <div class="metric-chart" data-testid="series-chart" data-series=drawn_series data-points=drawn_points>
             <div class="chart-plot" node_ref=plot>
                 <canvas node_ref=canvas class="chart-canvas" data-testid="chart-canvas"></canvas>
-                <DeployMarkers markers=markers plot=plot_span />
+                <DeployMarkers markers=markers plot=geometry />
                 {readout}
                 <Show when=move || empty.get()>
                     <div class="chart-empty" data-testid="chart-empty">"No data in this range"</div>

@@ -13,6 +13,8 @@ use sightline_model::MetricQueryResult;
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+use crate::components::deploy_markers::PlotSpan;
+
 use super::math::{bands, bucket_center, extent, format_value, nice_ticks, runs, time_label, time_step, time_ticks, x_domain};
 use super::ChartStyle;
 
@@ -45,30 +47,6 @@ fn series_color(i: usize) -> RGBColor {
 const AXIS: RGBColor = RGBColor(128, 143, 168);
 const FONT: &str = "system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif";
 
-/// Where the plot ended up, in CSS px relative to the canvas, and the time span across it: what the
-/// pointer read-out needs to turn an x position into a bucket.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Drawn {
-    pub x: f64,
-    pub y: f64,
-    pub w: f64,
-    pub h: f64,
-    pub from: f64,
-    pub to: f64,
-}
-
-impl Drawn {
-    /// The time under a CSS px x.
-    pub fn time_at(&self, px: f64) -> f64 {
-        self.from + (px - self.x) / self.w.max(1.0) * (self.to - self.from)
-    }
-
-    /// The CSS px x of a time.
-    pub fn x_of(&self, t: f64) -> f64 {
-        self.x + (t - self.from) / (self.to - self.from).max(1.0) * self.w
-    }
-}
-
 /// Sizes the canvas backing store to `css_w` × `css_h` CSS px at `dpr` and clears it. Returns the device
 /// pixel size, `None` when there is nothing to draw on.
 fn prepare(el: &HtmlCanvasElement, css_w: f64, css_h: f64, dpr: f64) -> Option<(u32, u32)> {
@@ -97,21 +75,21 @@ pub fn tz_offset_ms(t: f64) -> i64 {
     -(js_sys::Date::new(&t.into()).get_timezone_offset() * 60_000.0) as i64
 }
 
-/// The time axis: bucket times in ms, ticks on round local times.
-struct TimeAxis {
-    from: f64,
-    to: f64,
+/// An axis with our own ticks and labels (round local times, round values in the metric's unit) instead of
+/// plotters' defaults; `label` words a tick.
+struct TickAxis<F: Fn(f64) -> String> {
+    lo: f64,
+    hi: f64,
     ticks: Vec<f64>,
-    step: i64,
-    tz: i64,
+    label: F,
 }
 
-impl Ranged for TimeAxis {
+impl<F: Fn(f64) -> String> Ranged for TickAxis<F> {
     type FormatOption = NoDefaultFormatting;
     type ValueType = f64;
 
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
-        map_linear(*v, self.from, self.to, limit)
+        map_linear(*v, self.lo, self.hi, limit)
     }
 
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
@@ -124,53 +102,13 @@ impl Ranged for TimeAxis {
     }
 
     fn range(&self) -> Range<f64> {
-        self.from..self.to
-    }
-}
-
-impl ValueFormatter<f64> for TimeAxis {
-    fn format_ext(&self, v: &f64) -> String {
-        time_label(*v as i64, self.step, self.tz)
-    }
-}
-
-/// The value axis: from 0 (or below, for negative values) to a round value above the data.
-struct ValueAxis {
-    lo: f64,
-    hi: f64,
-    ticks: Vec<f64>,
-    unit: String,
-}
-
-impl Ranged for ValueAxis {
-    type FormatOption = NoDefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
-        map_linear(*v, self.lo, self.hi, limit)
-    }
-
-    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
-        }
-    }
-
-    fn range(&self) -> Range<f64> {
         self.lo..self.hi
     }
 }
 
-impl ValueFormatter<f64> for ValueAxis {
+impl<F: Fn(f64) -> String> ValueFormatter<f64> for TickAxis<F> {
     fn format_ext(&self, v: &f64) -> String {
-        // A bare 0 at the origin reads better than `0 ms` under `1 s`.
-        if *v == 0.0 {
-            "0".into()
-        } else {
-            format_value(*v, &self.unit)
-        }
+        (self.label)(*v)
     }
 }
 
@@ -192,7 +130,7 @@ pub fn series_chart(
     visible: &[bool],
     style: ChartStyle,
     stacked: bool,
-) -> Option<Drawn> {
+) -> Option<PlotSpan> {
     prepare(el, css_w, css_h, dpr)?;
     let px = |css: f64| (css * dpr).round() as i32;
 
@@ -235,8 +173,14 @@ pub fn series_chart(
         .x_label_area_size(px(22.0))
         .y_label_area_size(y_area)
         .build_cartesian_2d(
-            TimeAxis { from, to, ticks: x_ticks.clone(), step, tz },
-            ValueAxis { lo: y.lo, hi: y.hi, ticks: y.values.clone(), unit: d.unit.clone() },
+            TickAxis { lo: from, hi: to, ticks: x_ticks.clone(), label: move |t: f64| time_label(t as i64, step, tz) },
+            TickAxis {
+                lo: y.lo,
+                hi: y.hi,
+                ticks: y.values.clone(),
+                // A bare 0 at the origin reads better than `0 ms` under `1 s`.
+                label: |v: f64| if v == 0.0 { "0".to_string() } else { format_value(v, &d.unit) },
+            },
         )
         .ok()?;
     let line_w = ((1.5 * dpr).round() as u32).max(1);
@@ -313,7 +257,7 @@ pub fn series_chart(
     }
 
     let (xr, yr) = chart.plotting_area().get_pixel_range();
-    Some(Drawn {
+    Some(PlotSpan {
         x: xr.start as f64 / dpr,
         y: yr.start as f64 / dpr,
         w: (xr.end - xr.start) as f64 / dpr,
