@@ -39,6 +39,14 @@ pub fn resolve_query(q: &WidgetQuery, vars: &BTreeMap<String, Option<String>>) -
     WidgetQuery { metric: q.metric.clone(), filter, group_by: q.group_by.clone() }
 }
 
+/// The value a widget filters `dimension` by, board variables substituted (`None` = all).
+fn resolved_filter(query: Option<WidgetQuery>, ctx: BoardContext, dimension: &'static str) -> Memo<Option<String>> {
+    Memo::new(move |_| {
+        let q = query.as_ref()?;
+        ctx.vars.with(|v| resolve_query(q, v)).filter.remove(dimension)
+    })
+}
+
 /// Hitmap cells of a widget: about half the APM page's resolution, enough for a tile.
 const HITMAP_COLS: u32 = 120;
 const HITMAP_ROWS: u32 = 50;
@@ -79,10 +87,6 @@ pub fn without_partial_tail(mut r: MetricQueryResult, to: i64) -> MetricQueryRes
         r.to = r.timestamps.last().map_or(r.to, |t| t + r.step_ms);
     }
     r
-}
-
-fn empty_result() -> MetricQueryResult {
-    MetricQueryResult { metric: String::new(), unit: String::new(), from: 0, to: 0, step_ms: 0, timestamps: vec![], series: vec![], truncated: 0 }
 }
 
 /// Loading and error chrome shared by the widgets that fetch: a thin progress bar while a request is in
@@ -146,7 +150,7 @@ fn MetricWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
         error,
         inflight,
     );
-    let d = Signal::derive(move || data.get().unwrap_or_else(empty_result));
+    let d = Signal::derive(move || data.get().unwrap_or_default());
     let o = widget.options.clone();
     let kind = widget.kind.clone();
     let chart = move || match kind.clone() {
@@ -185,15 +189,7 @@ fn MetricWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
 /// shows the trace.
 #[component]
 fn HitmapWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
-    let service_filter = widget.query.as_ref().and_then(|q| q.filter.get("service").cloned());
-    let service = Memo::new(move |_| {
-        let q = WidgetQuery {
-            metric: String::new(),
-            filter: service_filter.iter().map(|v| ("service".to_string(), v.clone())).collect(),
-            group_by: vec![],
-        };
-        ctx.vars.with(|v| resolve_query(&q, v)).filter.remove("service")
-    });
+    let service = resolved_filter(widget.query, ctx, "service");
     let data = RwSignal::new(None::<Hitmap>);
     let error = RwSignal::new(None::<String>);
     let inflight = RwSignal::new(0u32);
@@ -239,11 +235,7 @@ fn HitmapWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
 /// Live sessions of one monitored PostgreSQL instance (`filter.instance`, else the first one).
 #[component]
 fn DbSessionsWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
-    let query = widget.query.clone();
-    let wanted = Memo::new(move |_| {
-        let q = query.as_ref()?;
-        ctx.vars.with(|v| resolve_query(q, v)).filter.remove("instance")
-    });
+    let wanted = resolved_filter(widget.query, ctx, "instance");
     let data = RwSignal::new(None::<Option<sightline_model::DbSessions>>);
     let error = RwSignal::new(None::<String>);
     let inflight = RwSignal::new(0u32);

@@ -1,8 +1,6 @@
 //! Adding or configuring a widget: pick its kind from the catalogue, its metric, filters, grouping and
 //! aggregation from what the server collects, and see it drawn with the board's range while choosing.
 
-use std::collections::BTreeMap;
-
 use leptos::prelude::*;
 use sightline_model::{MetricInfo, SeriesStyle, Threshold, Widget, WidgetKind, WidgetQuery};
 
@@ -114,14 +112,14 @@ pub fn WidgetEditor(
     let set_kind = move |k: WidgetKind| {
         draft.update(|w| {
             if k.needs_query() && w.query.is_none() {
-                w.query = Some(WidgetQuery { metric: first_metric(), filter: BTreeMap::new(), group_by: vec![] });
+                w.query = Some(WidgetQuery { metric: first_metric(), ..Default::default() });
             }
             w.kind = k;
         })
     };
     let set_metric = move |name: String| {
         draft.update(|w| {
-            let q = w.query.get_or_insert_with(|| WidgetQuery { metric: String::new(), filter: BTreeMap::new(), group_by: vec![] });
+            let q = w.query.get_or_insert_with(WidgetQuery::default);
             q.metric = name;
             // Keep only the filters and groupings the new metric understands.
             let dims: Vec<String> = catalog.with_untracked(|c| c.iter().find(|i| i.name == q.metric).map(|i| i.dimensions.clone())).unwrap_or_default();
@@ -354,7 +352,7 @@ fn FilterField(draft: RwSignal<Widget>, dim: String) -> impl IntoView {
                     let v = event_target_value(&e).trim().to_string();
                     let d = d2.clone();
                     draft.update(|w| {
-                        let q = w.query.get_or_insert_with(|| WidgetQuery { metric: String::new(), filter: BTreeMap::new(), group_by: vec![] });
+                        let q = w.query.get_or_insert_with(WidgetQuery::default);
                         if v.is_empty() { q.filter.remove(&d); } else { q.filter.insert(d, v); }
                     })
                 } />
@@ -376,7 +374,7 @@ mod tests {
             y: 0,
             w: 1,
             h: 1,
-            query: Some(WidgetQuery { metric: "transactions.response_time.p95".into(), filter: BTreeMap::new(), group_by: vec!["service".into()] }),
+            query: Some(WidgetQuery { metric: "transactions.response_time.p95".into(), group_by: vec!["service".into()], ..Default::default() }),
             options: Default::default(),
         };
         assert_eq!(auto_title(&w), "p95 response time by service");

@@ -241,7 +241,7 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
                 y: 0,
                 w,
                 h,
-                query: Some(WidgetQuery { metric, filter: BTreeMap::new(), group_by: vec![] }),
+                query: Some(WidgetQuery { metric, ..Default::default() }),
                 options: WidgetOptions::default(),
             }),
             true,

@@ -175,7 +175,7 @@ impl From<WidgetKind> for String {
 }
 
 /// What a chart widget asks `GET /api/v1/metrics/query` for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WidgetQuery {
     /// A name from `GET /api/v1/metrics`, e.g. `transactions.response_time.p95`.
     pub metric: String,

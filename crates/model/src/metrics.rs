@@ -37,8 +37,8 @@ pub struct MetricSeries {
     pub values: Vec<Option<f64>>,
 }
 
-/// Answer of `GET /api/v1/metrics/query`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Answer of `GET /api/v1/metrics/query`; the default is an empty answer (nothing to draw yet).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricQueryResult {
     pub metric: String,
     pub unit: String,
