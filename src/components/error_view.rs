@@ -16,3 +16,20 @@ pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
         </div>
     }
 }
+
+/// A failed fetch, shown where its data would have been (beside the last good data, if any). Renders
+/// nothing while `error` is `None`. `what` names the data in the title ("DB metrics", "services").
+#[component]
+pub fn FetchError(error: Signal<Option<crate::api::ApiError>>, #[prop(into)] what: String) -> impl IntoView {
+    move || {
+        error.get().map(|e| {
+            let what = what.clone();
+            view! {
+                <div class="error-box" role="alert" data-testid="error">
+                    <strong>"Could not load " {what}</strong>
+                    <ul><li>{e.to_string()}</li></ul>
+                </div>
+            }
+        })
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod app;
+pub mod blocking;
 pub mod boards;
 pub mod collect;
 pub mod config;
