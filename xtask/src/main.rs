@@ -6,7 +6,8 @@
 //!   version in Cargo.lock; Trunk 0.21; a Python venv with the OpenTelemetry SDK for ingest tests.
 //! - `build`  — `setup`, then build the app with Trunk (release) into `dist/`.
 //! - `run`    — `build`, then start `sightline serve --demo` (extra arguments are passed on).
-//! - `test`   — `build`, then every test: host unit/integration/E2E tests and wasm tests in Chromium.
+//! - `test`   — `build`, then clippy (`-D warnings`, every crate) and every test: host unit/integration/E2E
+//!   tests and wasm tests in Chromium.
 //! - `bench`  — criterion benchmarks of the server, then the in-browser benchmarks of the app.
 //! - `screenshots` — regenerate docs/screenshot-*.png from the running demo.
 
@@ -286,6 +287,8 @@ fn test(extra: &[String]) -> Result {
     python_venv()?;
     step("building the server for the end-to-end tests");
     run_cmd(cargo().args(["build", "-p", "sightline-server"]))?;
+    step("clippy on every crate, warnings as errors");
+    run_cmd(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     step("host tests: unit, integration, and end-to-end in headless Chromium");
     run_cmd(e2e_env(&mut cargo()).args(["test", "--workspace", "--exclude", "xtask", "--no-fail-fast"]).args(extra))?;
     step("wasm tests in headless Chromium (wasm-bindgen-test)");
