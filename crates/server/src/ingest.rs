@@ -24,6 +24,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use prost::Message;
 
+use crate::blocking;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::record::{kind, ErrorRecord, SpanRecord};
@@ -44,52 +45,46 @@ pub struct IngestOutcome {
 }
 
 /// Ingests one protobuf-encoded `ExportTraceServiceRequest` (already decompressed). Returns after the
-/// accepted spans are durable. The HTTP handler and the demo workload both come through here.
+/// accepted spans are durable. The HTTP handler (`POST /v1/traces`) and the demo workload both come through
+/// here; OTLP/JSON through [`accept_json`], which shares everything after decoding.
 pub async fn accept_protobuf(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
-    let request = decode_protobuf(body).await?;
-    accept_request(state, request).await
-}
-
-/// Ingests one OTLP/JSON `ExportTraceServiceRequest` (already decompressed); see [`accept_protobuf`].
-pub async fn accept_json(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
-    let request = run_cpu(body.len(), move || {
-        serde_json::from_slice::<ExportTraceServiceRequest>(&body)
-            .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP/JSON ExportTraceServiceRequest: {e}")))
-    })
-    .await?;
-    accept_request(state, request).await
-}
-
-/// Decodes protobuf; big bodies go to the blocking pool so one 16 MiB request does not stall the runtime.
-async fn decode_protobuf(body: Bytes) -> Result<ExportTraceServiceRequest, AppError> {
-    run_cpu(body.len(), move || {
+    accept(state, "decoding an OTLP protobuf request", move || {
         ExportTraceServiceRequest::decode(body)
             .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP protobuf ExportTraceServiceRequest: {e}")))
     })
     .await
 }
 
-/// Requests above this size are decoded on the blocking pool.
-const INLINE_CPU_BYTES: usize = 256 * 1024;
-
-async fn run_cpu<T: Send + 'static>(
-    size: usize,
-    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
-) -> Result<T, AppError> {
-    if size <= INLINE_CPU_BYTES {
-        return f();
-    }
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("decoder task failed: {e}")))?
+/// Ingests one OTLP/JSON `ExportTraceServiceRequest` (already decompressed); see [`accept_protobuf`].
+pub async fn accept_json(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
+    accept(state, "decoding an OTLP/JSON request", move || {
+        serde_json::from_slice::<ExportTraceServiceRequest>(&body)
+            .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP/JSON ExportTraceServiceRequest: {e}")))
+    })
+    .await
 }
 
-/// Validates and converts a decoded request, stores it durably, then announces new transactions live.
-pub async fn accept_request(state: &AppState, request: ExportTraceServiceRequest) -> Result<IngestOutcome, AppError> {
-    let converted = convert(request);
+/// The one path of every request: decode and [`convert`] on the blocking pool (a 16 MiB body is tens of
+/// milliseconds of CPU, whatever its size it leaves the runtime's workers free), note the versions (memory),
+/// write the deploy log if that taught it something (blocking pool), store the spans durably, then announce
+/// new transactions live.
+async fn accept(
+    state: &AppState,
+    what: &'static str,
+    decode: impl FnOnce() -> Result<ExportTraceServiceRequest, AppError> + Send + 'static,
+) -> Result<IngestOutcome, AppError> {
+    let converted = blocking::run(what, move || decode().map(convert)).await?;
     let accepted = converted.spans.len() as u64;
     for (service, version, at_ms) in &converted.versions {
         state.deploys.note(service, version, *at_ms);
+    }
+    if state.deploys.unsaved() {
+        // Before the answer, so an acknowledged version survives a kill -9 (see `crate::deploys`). A failed
+        // write costs deploy markers, not spans: logged, and retried by the next request.
+        let deploys = state.deploys.clone();
+        if let Err(e) = blocking::run("saving the deploy log", move || deploys.save()).await {
+            tracing::warn!(error = %format!("{e:#}"), "cannot save the deploy log");
+        }
     }
     if !converted.spans.is_empty() {
         let batch = state
@@ -120,8 +115,10 @@ pub struct Converted {
     pub message: Option<String>,
 }
 
-/// Turns an OTLP request into [`SpanRecord`]s, rejecting invalid spans one by one.
+/// Turns an OTLP request into [`SpanRecord`]s, rejecting invalid spans one by one. CPU-heavy for a big
+/// request: off the runtime (the detector in `crate::blocking` checks).
 pub fn convert(request: ExportTraceServiceRequest) -> Converted {
+    blocking::assert_off_runtime();
     let mut out = Converted::default();
     let mut first_reason: Option<String> = None;
     for rs in request.resource_spans {

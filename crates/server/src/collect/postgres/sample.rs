@@ -1,6 +1,15 @@
 //! One monitoring connection and what it reads each sample. Every query is a read of the statistics views
 //! that `pg_monitor` may read; the session is set read-only with a statement timeout so a sick server
 //! cannot pile up our queries.
+//!
+//! Every statement the collector sends starts with the comment [`MARK`] (written with [`marked!`]), and the
+//! top statements leave out those that carry it: monitoring never shows up as the database's load. Why the
+//! text and not the role: `pg_stat_statements` has no `application_name` (the sessions view's filter), and
+//! the monitoring role may be shared with an application (`postgres` monitoring itself), whose statements
+//! must stay. The comment survives `pg_stat_statements`' normalisation (only constants become `$n`), and the
+//! `queryid` ignores comments, so an application running the very same statement without it — a separate
+//! entry under its own role — is still listed. Limit: an entry first recorded by a Sightline without the
+//! comment keeps its unmarked text until `pg_stat_statements` evicts or resets it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -9,6 +18,25 @@ use sightline_model::{DbDatabaseSize, DbLockWait, DbMetricPoint, DbSession, CPU_
 use tokio_postgres::{Client, Row};
 
 use super::history::{LockEntry, Sample, StatementDelta};
+use crate::blocking;
+use crate::error::AppError;
+
+/// Prefixes a literal statement with [`MARK`].
+macro_rules! marked {
+    ($sql:literal) => {
+        concat!("/* sightline monitoring */ ", $sql)
+    };
+}
+
+/// The comment that leads every statement of the collector (see the module documentation).
+pub const MARK: &str = "/* sightline monitoring */";
+
+/// Whether a `pg_stat_statements` text is one of Sightline's own monitoring statements (this collector's or
+/// another Sightline's). `contains`, not `starts_with`: where a statement's text starts in a multi-statement
+/// string (after a `;`) is PostgreSQL's choice.
+pub fn is_own_statement(query: &str) -> bool {
+    query.contains(MARK)
+}
 
 /// Longest query text kept per session or statement (bytes, cut on a character boundary).
 pub const MAX_QUERY_BYTES: usize = 4096;
@@ -78,12 +106,18 @@ impl Conn {
     /// Prepares a fresh connection: read-only, short statement timeout, and the server facts that do not change.
     pub async fn new(client: Client) -> Result<Self, tokio_postgres::Error> {
         client
-            .batch_execute("SET default_transaction_read_only = on; SET statement_timeout = '5s'; SET lock_timeout = '1s'")
+            .batch_execute(concat!(
+                marked!("SET default_transaction_read_only = on; "),
+                marked!("SET statement_timeout = '5s'; "),
+                marked!("SET lock_timeout = '1s'")
+            ))
             .await?;
         let row = client
             .query_one(
-                "SELECT current_setting('server_version'), current_setting('server_version_num')::int4, \
-                 current_setting('max_connections')::int4, current_database()::text",
+                marked!(
+                    "SELECT current_setting('server_version'), current_setting('server_version_num')::int4, \
+                     current_setting('max_connections')::int4, current_database()::text"
+                ),
                 &[],
             )
             .await?;
@@ -148,9 +182,10 @@ impl Conn {
         }
         sessions.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms).then(a.pid.cmp(&b.pid)));
         if self.local {
+            let procs = local_procs(sessions.iter().map(|s| s.pid).collect()).await;
             let mut seen = HashMap::new();
-            for s in &mut sessions {
-                let Some((ticks, rss)) = local_proc(s.pid) else { continue };
+            for (s, proc) in sessions.iter_mut().zip(procs) {
+                let Some((ticks, rss)) = proc else { continue };
                 s.host_rss_bytes = Some(rss);
                 // Same pid and backend start: the same session, so the tick delta is its CPU since then.
                 if let Some(&(start, prev, pt)) = self.proc_prev.get(&s.pid) {
@@ -241,7 +276,7 @@ impl Conn {
         };
         let total = if self.version_num >= 130_000 { "total_exec_time" } else { "total_time" };
         let sql = format!(
-            "SELECT userid::int8, dbid::int8, queryid, calls, {total}, rows FROM {schema}.pg_stat_statements(false) \
+            "{MARK} SELECT userid::int8, dbid::int8, queryid, calls, {total}, rows FROM {schema}.pg_stat_statements(false) \
              WHERE queryid IS NOT NULL"
         );
         let rows = match self.client.query(&sql, &[]).await {
@@ -282,8 +317,8 @@ impl Conn {
         };
         if !missing.is_empty() {
             let sql = format!(
-                "SELECT DISTINCT ON (queryid) queryid, left(query, {MAX_QUERY_BYTES}) FROM {schema}.pg_stat_statements(true) \
-                 WHERE queryid = ANY($1)"
+                "{MARK} SELECT DISTINCT ON (queryid) queryid, left(query, {MAX_QUERY_BYTES}) \
+                 FROM {schema}.pg_stat_statements(true) WHERE queryid = ANY($1)"
             );
             for r in self.client.query(&sql, &[&missing]).await? {
                 let text: Option<String> = r.get(1);
@@ -305,6 +340,7 @@ impl Conn {
                 total_ms,
                 rows,
             })
+            .filter(|d| !is_own_statement(&d.query))
             .collect())
     }
 }
@@ -348,9 +384,23 @@ fn session(r: &Row) -> DbSession {
 /// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on every Linux architecture we run on).
 const USER_HZ: f64 = 100.0;
 
+/// [`local_proc`] of each pid, in order, read on the blocking pool; all `None` if that fails.
+async fn local_procs(pids: Vec<i32>) -> Vec<Option<(u64, u64)>> {
+    let n = pids.len();
+    let read = move || Ok::<_, AppError>(pids.into_iter().map(local_proc).collect());
+    match blocking::run("reading the backends' /proc entries", read).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!(error = %e, "backend CPU and memory unavailable");
+            vec![None; n]
+        }
+    }
+}
+
 /// CPU ticks (utime + stime) and resident bytes of a local PostgreSQL backend, or `None` when the pid is
 /// not a `postgres` process here (the instance is elsewhere, e.g. behind a forwarded port or in a container).
 fn local_proc(pid: i32) -> Option<(u64, u64)> {
+    blocking::assert_off_runtime();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
@@ -387,7 +437,7 @@ pub fn traceparent(query: &str) -> Option<(String, String)> {
 /// URL on the same cluster, another Sightline server) that connect as `application_name = 'sightline'`, so
 /// monitoring never shows up as load. `pg_blocking_pids` takes the lock manager's locks, so it is only
 /// asked for sessions that wait for a lock.
-const ACTIVITY: &str = "SELECT pid, usename::text, datname::text, application_name, host(client_addr), state, \
+const ACTIVITY: &str = marked!("SELECT pid, usename::text, datname::text, application_name, host(client_addr), state, \
     wait_event_type, wait_event, backend_type, \
     (extract(epoch FROM backend_start) * 1000)::int8, \
     (extract(epoch FROM xact_start) * 1000)::int8, \
@@ -395,36 +445,49 @@ const ACTIVITY: &str = "SELECT pid, usename::text, datname::text, application_na
     (extract(epoch FROM clock_timestamp() - query_start) * 1000)::float8, \
     left(query, 4096), \
     CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END \
-    FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name IS DISTINCT FROM 'sightline'";
+    FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name IS DISTINCT FROM 'sightline'");
 
 /// Ungranted locks with who blocks them. A row-lock wait is on the holder's transaction id (no relation):
 /// the relation then comes from the tuple lock the waiter already holds.
-const LOCKS_14: &str = "SELECT l.pid, l.locktype, l.mode, \
+const LOCKS_14: &str = marked!("SELECT l.pid, l.locktype, l.mode, \
     coalesce(l.relation, (SELECT t.relation FROM pg_locks t WHERE t.pid = l.pid AND t.locktype = 'tuple' LIMIT 1))::regclass::text, \
     (extract(epoch FROM clock_timestamp() - l.waitstart) * 1000)::float8, \
     pg_blocking_pids(l.pid) \
-    FROM pg_locks l WHERE NOT l.granted AND l.pid IS NOT NULL";
+    FROM pg_locks l WHERE NOT l.granted AND l.pid IS NOT NULL");
 
 /// Before 14 `pg_locks` has no `waitstart`: the waiting time is the statement's time so far.
-const LOCKS_OLD: &str = "SELECT l.pid, l.locktype, l.mode, \
+const LOCKS_OLD: &str = marked!("SELECT l.pid, l.locktype, l.mode, \
     coalesce(l.relation, (SELECT t.relation FROM pg_locks t WHERE t.pid = l.pid AND t.locktype = 'tuple' LIMIT 1))::regclass::text, \
     (SELECT (extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::float8 FROM pg_stat_activity a WHERE a.pid = l.pid), \
     pg_blocking_pids(l.pid) \
-    FROM pg_locks l WHERE NOT l.granted AND l.pid IS NOT NULL";
+    FROM pg_locks l WHERE NOT l.granted AND l.pid IS NOT NULL");
 
-const DATABASE: &str = "SELECT coalesce(sum(xact_commit), 0)::int8, coalesce(sum(xact_rollback), 0)::int8, \
+const DATABASE: &str = marked!("SELECT coalesce(sum(xact_commit), 0)::int8, coalesce(sum(xact_rollback), 0)::int8, \
     coalesce(sum(blks_read), 0)::int8, coalesce(sum(blks_hit), 0)::int8, \
     coalesce(sum(tup_returned + tup_fetched), 0)::int8, coalesce(sum(tup_inserted + tup_updated + tup_deleted), 0)::int8, \
-    coalesce(sum(temp_bytes), 0)::int8, coalesce(sum(deadlocks), 0)::int8 FROM pg_stat_database";
+    coalesce(sum(temp_bytes), 0)::int8, coalesce(sum(deadlocks), 0)::int8 FROM pg_stat_database");
 
-const SIZES: &str = "SELECT datname::text, pg_database_size(oid) FROM pg_database WHERE datallowconn ORDER BY 2 DESC";
+const SIZES: &str = marked!("SELECT datname::text, pg_database_size(oid) FROM pg_database WHERE datallowconn ORDER BY 2 DESC");
 
-const EXTENSION: &str = "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
-    WHERE e.extname = 'pg_stat_statements'";
+const EXTENSION: &str = marked!(
+    "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
+     WHERE e.extname = 'pg_stat_statements'"
+);
 
 #[cfg(test)]
 mod tests {
-    use super::{traceparent, truncate_utf8};
+    use super::*;
+
+    #[test]
+    fn every_monitoring_statement_carries_the_mark() {
+        for sql in [ACTIVITY, LOCKS_14, LOCKS_OLD, DATABASE, SIZES, EXTENSION] {
+            assert!(sql.starts_with(MARK) && is_own_statement(sql), "{sql}");
+        }
+        assert!(marked!("SELECT 1").starts_with(MARK));
+        // An application's statement, even one reading the same views, is not ours.
+        assert!(!is_own_statement("SELECT * FROM pg_stat_activity /* sightline */"));
+        assert!(is_own_statement("/* sightline monitoring */ SET statement_timeout = $1"));
+    }
 
     #[test]
     fn traceparent_comments_are_recognised() {
