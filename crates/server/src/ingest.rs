@@ -182,33 +182,7 @@ fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Res
     let span_kind = span.kind;
     let is_transaction = parent.is_empty() || span_kind == SpanKind::Server as i32;
 
-    let url = a.url_full.or(a.http_url);
-    let (step_kind, text, target) = if is_transaction {
-        let text = url.or(a.url_path).or(a.http_target).or(a.http_route);
-        (kind::TRANSACTION, text.map(|t| truncate(t, MAX_TEXT)), None)
-    } else if let Some(system) = a.db_system.or(a.db_system_name) {
-        let stmt = a.db_query_text.or(a.db_statement);
-        let target = match a.db_namespace.or(a.db_name) {
-            Some(db) => format!("{system}/{db}"),
-            None => system.to_string(),
-        };
-        (kind::SQL, stmt.map(|s| truncate(s, MAX_TEXT)), Some(truncate(&target, MAX_NAME)))
-    } else if span_kind == SpanKind::Client as i32 && (a.http_method().is_some() || url.is_some()) {
-        let target = a.server_address.or(a.net_peer_name).map(|s| match a.server_port.or(a.net_peer_port) {
-            Some(port) => truncate(&format!("{s}:{port}"), MAX_NAME),
-            None => truncate(s, MAX_NAME),
-        });
-        let text = match (a.http_method(), url) {
-            (Some(m), Some(u)) => Some(format!("{m} {u}")),
-            (None, Some(u)) => Some(u.to_string()),
-            (Some(m), None) => Some(m.to_string()),
-            (None, None) => None,
-        };
-        (kind::HTTP, text.map(|t| truncate(&t, MAX_TEXT)), target)
-    } else {
-        (kind::METHOD, None, None)
-    };
-
+    let (step_kind, text, target) = classify(&a, is_transaction, span_kind);
     let status_error = span.status.as_ref().is_some_and(|s| s.code == StatusCode::Error as i32);
     let status_message = span
         .status
@@ -250,6 +224,37 @@ fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Res
         failure,
         is_transaction,
     })
+}
+
+/// What a span is as a step — transaction, SQL, outgoing HTTP or a plain method — with the text and target
+/// Sightline shows for it: `(kind, text, target)`.
+fn classify(a: &SpanAttrs, is_transaction: bool, span_kind: i32) -> (u32, Option<String>, Option<String>) {
+    let url = a.url_full.or(a.http_url);
+    if is_transaction {
+        let text = url.or(a.url_path).or(a.http_target).or(a.http_route);
+        (kind::TRANSACTION, text.map(|t| truncate(t, MAX_TEXT)), None)
+    } else if let Some(system) = a.db_system.or(a.db_system_name) {
+        let stmt = a.db_query_text.or(a.db_statement);
+        let target = match a.db_namespace.or(a.db_name) {
+            Some(db) => format!("{system}/{db}"),
+            None => system.to_string(),
+        };
+        (kind::SQL, stmt.map(|s| truncate(s, MAX_TEXT)), Some(truncate(&target, MAX_NAME)))
+    } else if span_kind == SpanKind::Client as i32 && (a.http_method().is_some() || url.is_some()) {
+        let target = a.server_address.or(a.net_peer_name).map(|s| match a.server_port.or(a.net_peer_port) {
+            Some(port) => truncate(&format!("{s}:{port}"), MAX_NAME),
+            None => truncate(s, MAX_NAME),
+        });
+        let text = match (a.http_method(), url) {
+            (Some(m), Some(u)) => Some(format!("{m} {u}")),
+            (None, Some(u)) => Some(u.to_string()),
+            (Some(m), None) => Some(m.to_string()),
+            (None, None) => None,
+        };
+        (kind::HTTP, text.map(|t| truncate(&t, MAX_TEXT)), target)
+    } else {
+        (kind::METHOD, None, None)
+    }
 }
 
 /// The span attributes Sightline interprets, found in one pass over the attribute list (a span has a

@@ -344,18 +344,9 @@ async fn load_shows_in_the_metrics_and_the_top_statements_without_sightlines_own
     assert!(all.parse::<u32>().unwrap() >= 5, "the collector's statements are tracked: {all}");
 }
 
-/// A real lock conflict: live in the lock tree and the sessions (with the backends' CPU and memory read
-/// from `/proc`), then, once it ended, replayed from history — the tree and sessions of a past sample, the
-/// window's merged sessions, the sample times with lock waits, and the metrics' lock series.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lock_conflict_shows_live_and_replays_from_history() {
-    let w = Watched::start(&[ACCOUNTS], |_| vec![]).await;
-    let (sl, id) = (&w.sl, w.id.as_str());
-    let started = now_ms();
-    let c = Conflict::start(&w.cluster).await;
-    let (holder_pid, waiter_pid) = (c.holder_pid, c.waiter_pid);
-
-    let locks = c.wait_for_tree(sl, id).await;
+/// The head blocker at the root, idle in its transaction; the waiter under it, waiting for a share lock on
+/// the holder's transaction id, on `accounts`.
+fn assert_live_tree(locks: &DbLocks, holder_pid: i32, waiter_pid: i32) {
     let root = locks.roots.iter().find(|r| r.pid == holder_pid).unwrap();
     assert!(root.waiting.is_none(), "the head blocker waits for nothing: {root:?}");
     assert_eq!(root.application_name.as_deref(), Some("holder"));
@@ -368,8 +359,11 @@ async fn a_lock_conflict_shows_live_and_replays_from_history() {
     assert_eq!(lock.relation.as_deref(), Some("accounts"), "{lock:?}");
     assert_eq!(lock.blocked_by, vec![holder_pid]);
     assert!(wn.query.as_deref().unwrap().contains("balance + 10"), "{wn:?}");
-    let lock_at = locks.at.unwrap();
+}
 
+/// The live sessions: the waiter (waiting on the lock, blocked by the holder) and the holder, not
+/// Sightline's own session, with the backends' memory and CPU from `/proc`.
+async fn assert_live_sessions(sl: &Sightline, id: &str, holder_pid: i32, waiter_pid: i32) {
     let sessions: DbSessions = sl.get(&format!("/api/v1/db/instances/{id}/sessions")).await;
     let ws = sessions.sessions.iter().find(|s| s.pid == waiter_pid).expect("the waiting session is listed");
     assert_eq!(ws.state.as_deref(), Some("active"));
@@ -391,6 +385,23 @@ async fn a_lock_conflict_shows_live_and_replays_from_history() {
         })
         .await;
     assert!((0.0..=200.0).contains(&cpu), "{cpu}");
+}
+
+/// A real lock conflict: live in the lock tree and the sessions (with the backends' CPU and memory read
+/// from `/proc`), then, once it ended, replayed from history — the tree and sessions of a past sample, the
+/// window's merged sessions, the sample times with lock waits, and the metrics' lock series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_conflict_shows_live_and_replays_from_history() {
+    let w = Watched::start(&[ACCOUNTS], |_| vec![]).await;
+    let (sl, id) = (&w.sl, w.id.as_str());
+    let started = now_ms();
+    let c = Conflict::start(&w.cluster).await;
+    let (holder_pid, waiter_pid) = (c.holder_pid, c.waiter_pid);
+
+    let locks = c.wait_for_tree(sl, id).await;
+    assert_live_tree(&locks, holder_pid, waiter_pid);
+    let lock_at = locks.at.unwrap();
+    assert_live_sessions(sl, id, holder_pid, waiter_pid).await;
 
     // Half a second of waiting, seen by at least two samples, before the conflict ends.
     let window = |from: i64| format!("/api/v1/db/instances/{id}/sessions?from={from}&to={}", now_ms() + 1);

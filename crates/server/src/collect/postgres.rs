@@ -437,7 +437,11 @@ impl Instance {
         let sample = Arc::new(sample);
         if self.store.is_some() {
             let (inst, s) = (self.clone(), sample.clone());
-            let stored = blocking::run("storing a PostgreSQL sample", move || Ok::<_, AppError>(inst.write_sample(&s))).await;
+            let stored = blocking::run("storing a PostgreSQL sample", move || {
+                inst.write_sample(&s);
+                Ok::<_, AppError>(())
+            })
+            .await;
             if let Err(e) = stored {
                 tracing::warn!(instance = %self.id, error = %e, "storing a PostgreSQL sample failed");
             }

@@ -159,7 +159,11 @@ pub async fn start(data_dir: &Path) -> Option<DemoPostgres> {
     if let Err(e) = prepare(&pg).await {
         tracing::warn!("no demo PostgreSQL: setting up its demo database failed: {e:#}");
         // `pg_ctl stop` waits for the server: not on the runtime.
-        let _ = crate::blocking::run("stopping the demo PostgreSQL", move || Ok::<_, crate::error::AppError>(pg.stop())).await;
+        let stop = move || {
+            pg.stop();
+            Ok::<_, crate::error::AppError>(())
+        };
+        let _ = crate::blocking::run("stopping the demo PostgreSQL", stop).await;
         return None;
     }
     tracing::info!(port = pg.port, dir = %dir.display(), elapsed_ms = started.elapsed().as_millis() as u64, "demo PostgreSQL running");

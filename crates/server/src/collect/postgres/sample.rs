@@ -148,63 +148,57 @@ impl Conn {
     pub async fn sample(&mut self, t: i64) -> Result<Sample, tokio_postgres::Error> {
         let activity = self.client.query(ACTIVITY, &[]).await?;
         let locks_sql = if self.version_num >= 140_000 { LOCKS_14 } else { LOCKS_OLD };
-        let locks = self.client.query(locks_sql, &[]).await?;
+        let locks = lock_entries(&self.client.query(locks_sql, &[]).await?);
         let db = self.client.query_one(DATABASE, &[]).await?;
 
-        let locks: Vec<LockEntry> = locks
-            .iter()
-            .map(|r| LockEntry {
-                pid: r.get(0),
-                wait: DbLockWait {
-                    locktype: r.get(1),
-                    mode: r.get(2),
-                    relation: r.get(3),
-                    waiting_ms: r.get::<_, Option<f64>>(4).unwrap_or(0.0).max(0.0),
-                    blocked_by: r.get::<_, Option<Vec<i32>>>(5).unwrap_or_default(),
-                },
-            })
-            // A lock that nobody holds any more (granted between the two reads) is not a wait worth showing.
-            .filter(|l| !l.wait.blocked_by.is_empty())
-            .collect();
-        let blockers: HashSet<i32> = locks.iter().flat_map(|l| l.wait.blocked_by.iter().copied()).collect();
-
-        let mut connections = 1u32; // this monitoring session
-        let mut sessions = Vec::new();
-        for r in &activity {
-            let s = session(r);
-            if s.backend_type.as_deref() == Some("client backend") {
-                connections += 1;
-            }
-            let busy = s.state.as_deref().is_some_and(|st| st != "idle");
-            if busy || blockers.contains(&s.pid) {
-                sessions.push(s);
-            }
-        }
-        sessions.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms).then(a.pid.cmp(&b.pid)));
+        let (mut sessions, connections) = sessions(&activity, &locks);
         if self.local {
-            let procs = local_procs(sessions.iter().map(|s| s.pid).collect()).await;
-            let mut seen = HashMap::new();
-            for (s, proc) in sessions.iter_mut().zip(procs) {
-                let Some((ticks, rss)) = proc else { continue };
-                s.host_rss_bytes = Some(rss);
-                // Same pid and backend start: the same session, so the tick delta is its CPU since then.
-                if let Some(&(start, prev, pt)) = self.proc_prev.get(&s.pid) {
-                    if start == s.backend_start && t > pt && ticks >= prev {
-                        s.host_cpu_percent = Some((ticks - prev) as f64 / USER_HZ / ((t - pt) as f64 / 1000.0) * 100.0);
-                    }
-                }
-                seen.insert(s.pid, (s.backend_start, ticks, t));
-            }
-            self.proc_prev = seen;
+            self.add_local_procs(&mut sessions, t).await;
         }
+        let mut metrics = self.metric_point(t, &db, &sessions, connections, locks.len() as u32);
+        if t.saturating_sub(self.sizes_at) >= SIZES_EVERY_MS {
+            self.sizes_at = t;
+            match self.client.query(SIZES, &[]).await {
+                Ok(rows) => {
+                    self.databases = rows.iter().map(|r| DbDatabaseSize { name: r.get(0), bytes: r.get(1) }).collect()
+                }
+                Err(e) => tracing::debug!(error = %super::describe(&e), "database sizes unavailable"),
+            }
+        }
+        let statements = self.statements().await?;
+        if matches!(self.statements, Statements::Available(_)) && self.prev_statements_complete() {
+            metrics.statement_time_ms = Some(statements.iter().map(|s| s.total_ms).sum());
+        }
+        Ok(Sample { t, sessions, locks, metrics, statements })
+    }
 
+    /// Each session's resident memory, and its CPU since the previous sample when that one saw the same
+    /// session (same pid and backend start), from `/proc` of this machine.
+    async fn add_local_procs(&mut self, sessions: &mut [DbSession], t: i64) {
+        let procs = local_procs(sessions.iter().map(|s| s.pid).collect()).await;
+        let mut seen = HashMap::new();
+        for (s, proc) in sessions.iter_mut().zip(procs) {
+            let Some((ticks, rss)) = proc else { continue };
+            s.host_rss_bytes = Some(rss);
+            if let Some(&(start, prev, pt)) = self.proc_prev.get(&s.pid) {
+                if start == s.backend_start && t > pt && ticks >= prev {
+                    s.host_cpu_percent = Some((ticks - prev) as f64 / USER_HZ / ((t - pt) as f64 / 1000.0) * 100.0);
+                }
+            }
+            seen.insert(s.pid, (s.backend_start, ticks, t));
+        }
+        self.proc_prev = seen;
+    }
+
+    /// The metric point at `t`: active sessions by wait class, and rates from the `pg_stat_database`
+    /// counters (`db`) against the previous sample's.
+    fn metric_point(&mut self, t: i64, db: &Row, sessions: &[DbSession], connections: u32, lock_waits: u32) -> DbMetricPoint {
         let mut active_by_class = BTreeMap::new();
         let mut total_runtime_ms = 0.0;
         for s in sessions.iter().filter(|s| s.state.as_deref() == Some("active")) {
             *active_by_class.entry(s.wait_class.clone()).or_insert(0u32) += 1;
             total_runtime_ms += s.elapsed_ms;
         }
-
         let now = Counters {
             t,
             commits: db.get(0),
@@ -216,8 +210,7 @@ impl Conn {
             temp_bytes: db.get(6),
             deadlocks: db.get(7),
         };
-        let mut metrics =
-            DbMetricPoint::new(t, total_runtime_ms, active_by_class, connections, self.max_connections, locks.len() as u32);
+        let mut metrics = DbMetricPoint::new(t, total_runtime_ms, active_by_class, connections, self.max_connections, lock_waits);
         // Deltas only when the counters moved forward (a stats reset makes them go back).
         if let Some(p) = self.prev.filter(|p| now.t > p.t && now.commits >= p.commits && now.blks_hit >= p.blks_hit) {
             let secs = (now.t - p.t) as f64 / 1000.0;
@@ -233,21 +226,7 @@ impl Conn {
             metrics.deadlocks = Some((now.deadlocks - p.deadlocks).max(0));
         }
         self.prev = Some(now);
-
-        if t.saturating_sub(self.sizes_at) >= SIZES_EVERY_MS {
-            self.sizes_at = t;
-            match self.client.query(SIZES, &[]).await {
-                Ok(rows) => {
-                    self.databases = rows.iter().map(|r| DbDatabaseSize { name: r.get(0), bytes: r.get(1) }).collect()
-                }
-                Err(e) => tracing::debug!(error = %super::describe(&e), "database sizes unavailable"),
-            }
-        }
-        let statements = self.statements().await?;
-        if matches!(self.statements, Statements::Available(_)) && self.prev_statements_complete() {
-            metrics.statement_time_ms = Some(statements.iter().map(|s| s.total_ms).sum());
-        }
-        Ok(Sample { t, sessions, locks, metrics, statements })
+        metrics
     }
 
     /// Whether the statement deltas of this sample cover a whole interval (not the first snapshot).
@@ -309,28 +288,7 @@ impl Conn {
                 deltas.push((k.2, d.0, d.1.max(0.0), d.2.max(0)));
             }
         }
-        let missing: Vec<i64> = {
-            let mut m: Vec<i64> = deltas.iter().map(|d| d.0).filter(|q| !self.query_texts.contains_key(q)).collect();
-            m.sort_unstable();
-            m.dedup();
-            m
-        };
-        if !missing.is_empty() {
-            let sql = format!(
-                "{MARK} SELECT DISTINCT ON (queryid) queryid, left(query, {MAX_QUERY_BYTES}) \
-                 FROM {schema}.pg_stat_statements(true) WHERE queryid = ANY($1)"
-            );
-            for r in self.client.query(&sql, &[&missing]).await? {
-                let text: Option<String> = r.get(1);
-                let text = truncate_utf8(text.unwrap_or_default(), MAX_QUERY_BYTES);
-                self.query_texts.insert(r.get(0), Arc::from(text));
-            }
-            // Bound the text cache: texts of statements not seen in the current snapshot go first.
-            if self.query_texts.len() > 20_000 {
-                let live: HashSet<i64> = now.keys().map(|k| k.2).collect();
-                self.query_texts.retain(|q, _| live.contains(q));
-            }
-        }
+        self.fetch_missing_texts(&schema, deltas.iter().map(|d| d.0).collect()).await?;
         Ok(deltas
             .into_iter()
             .map(|(queryid, calls, total_ms, rows)| StatementDelta {
@@ -343,6 +301,71 @@ impl Conn {
             .filter(|d| !is_own_statement(&d.query))
             .collect())
     }
+}
+
+impl Conn {
+    /// Reads the texts of the `queryids` not cached yet: a statement's text is read once, not every sample.
+    async fn fetch_missing_texts(&mut self, schema: &str, queryids: Vec<i64>) -> Result<(), tokio_postgres::Error> {
+        let mut missing: Vec<i64> = queryids.into_iter().filter(|q| !self.query_texts.contains_key(q)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "{MARK} SELECT DISTINCT ON (queryid) queryid, left(query, {MAX_QUERY_BYTES}) \
+             FROM {schema}.pg_stat_statements(true) WHERE queryid = ANY($1)"
+        );
+        for r in self.client.query(&sql, &[&missing]).await? {
+            let text: Option<String> = r.get(1);
+            let text = truncate_utf8(text.unwrap_or_default(), MAX_QUERY_BYTES);
+            self.query_texts.insert(r.get(0), Arc::from(text));
+        }
+        // Bound the text cache: texts of statements not seen in the current snapshot go first.
+        if self.query_texts.len() > 20_000 {
+            let live: HashSet<i64> = self.prev_statements.iter().flat_map(|now| now.keys().map(|k| k.2)).collect();
+            self.query_texts.retain(|q, _| live.contains(q));
+        }
+        Ok(())
+    }
+}
+
+/// The lock waits of the `LOCKS_*` rows.
+fn lock_entries(rows: &[Row]) -> Vec<LockEntry> {
+    rows.iter()
+        .map(|r| LockEntry {
+            pid: r.get(0),
+            wait: DbLockWait {
+                locktype: r.get(1),
+                mode: r.get(2),
+                relation: r.get(3),
+                waiting_ms: r.get::<_, Option<f64>>(4).unwrap_or(0.0).max(0.0),
+                blocked_by: r.get::<_, Option<Vec<i32>>>(5).unwrap_or_default(),
+            },
+        })
+        // A lock that nobody holds any more (granted between the two reads) is not a wait worth showing.
+        .filter(|l| !l.wait.blocked_by.is_empty())
+        .collect()
+}
+
+/// The sessions worth keeping of the `ACTIVITY` rows — not idle, or blocking a waiter in `locks` — longest
+/// running first, and the client connections (ours included).
+fn sessions(activity: &[Row], locks: &[LockEntry]) -> (Vec<DbSession>, u32) {
+    let blockers: HashSet<i32> = locks.iter().flat_map(|l| l.wait.blocked_by.iter().copied()).collect();
+    let mut connections = 1u32; // this monitoring session
+    let mut sessions = Vec::new();
+    for r in activity {
+        let s = session(r);
+        if s.backend_type.as_deref() == Some("client backend") {
+            connections += 1;
+        }
+        let busy = s.state.as_deref().is_some_and(|st| st != "idle");
+        if busy || blockers.contains(&s.pid) {
+            sessions.push(s);
+        }
+    }
+    sessions.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms).then(a.pid.cmp(&b.pid)));
+    (sessions, connections)
 }
 
 fn session(r: &Row) -> DbSession {
