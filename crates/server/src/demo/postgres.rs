@@ -174,6 +174,7 @@ pub async fn start(data_dir: &Path) -> Option<DemoPostgres> {
 /// `initdb` once, then start on the previous port if it is free (so the instance id, and links to it, stay
 /// the same across restarts), else on a new free one.
 fn start_cluster(bin: PathBuf, dir: &Path) -> anyhow::Result<DemoPostgres> {
+    crate::blocking::assert_off_runtime();
     let as_postgres = is_root();
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if as_postgres {
