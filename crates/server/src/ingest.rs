@@ -64,10 +64,10 @@ pub async fn accept_json(state: &AppState, body: Bytes) -> Result<IngestOutcome,
     .await
 }
 
-/// The one path of every request: decode and [`convert`] on the blocking pool (a 16 MiB body is tens of
-/// milliseconds of CPU, whatever its size it leaves the runtime's workers free), note the versions (memory),
-/// write the deploy log if that taught it something (blocking pool), store the spans durably, then announce
-/// new transactions live.
+/// The one path of every request: decode and [`convert`] on the blocking pool (a 16 MiB body costs tens of
+/// milliseconds of CPU; every body goes there, so there is no size threshold to tune), note the versions in
+/// memory, write the deploy log if that taught it something (blocking pool), store the spans durably, then
+/// announce new transactions live.
 async fn accept(
     state: &AppState,
     what: &'static str,
