@@ -31,10 +31,16 @@ where
 /// Runs `f` marked as allowed to block: for code that is already on a thread of its own (the blocking
 /// pool through `spawn_blocking`, a `std::thread`) but reached there another way than [`run`].
 pub fn allow<T>(f: impl FnOnce() -> T) -> T {
-    let before = OFF_RUNTIME.with(|c| c.replace(true));
-    let out = f();
-    OFF_RUNTIME.with(|c| c.set(before));
-    out
+    /// Puts the previous mark back however `f` ends: a panic must not leave a pool thread marked, or the
+    /// next task that thread runs would escape the detector.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OFF_RUNTIME.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(OFF_RUNTIME.with(|c| c.replace(true)));
+    f()
 }
 
 /// Panics (debug builds only) when called inside a tokio runtime's context outside [`run`]/[`allow`],
@@ -45,5 +51,52 @@ pub fn allow<T>(f: impl FnOnce() -> T) -> T {
 pub fn assert_off_runtime() {
     if cfg!(debug_assertions) && !OFF_RUNTIME.with(Cell::get) && tokio::runtime::Handle::try_current().is_ok() {
         panic!("blocking work on an async worker thread: wrap the call in crate::blocking::run");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+    }
+
+    fn disk_work() -> Result<u32, AppError> {
+        assert_off_runtime();
+        Ok(7)
+    }
+
+    /// The detector is compiled out of release builds, so only a debug build can see it fire.
+    #[cfg(debug_assertions)]
+    #[test]
+    fn disk_work_on_an_async_worker_panics() {
+        let rt = runtime();
+        let e = rt.block_on(rt.spawn(async { disk_work() })).unwrap_err();
+        assert!(e.is_panic(), "{e}");
+        // The thread that drives the runtime (a `#[tokio::test]` body) is inside it too.
+        assert!(rt.block_on(async { std::panic::catch_unwind(disk_work) }).is_err());
+        // A `spawn_blocking` that forgot `allow`: the pool's threads carry the runtime context.
+        assert!(rt.block_on(rt.spawn_blocking(disk_work)).unwrap_err().is_panic());
+    }
+
+    #[test]
+    fn run_allow_and_plain_threads_are_fine() {
+        let rt = runtime();
+        assert_eq!(rt.block_on(run("disk work", disk_work)).unwrap(), 7);
+        assert_eq!(rt.block_on(rt.spawn(async { allow(disk_work) })).unwrap().unwrap(), 7);
+        assert_eq!(rt.block_on(rt.spawn_blocking(|| allow(disk_work))).unwrap().unwrap(), 7);
+        assert_eq!(std::thread::spawn(disk_work).join().unwrap().unwrap(), 7);
+        assert_eq!(disk_work().unwrap(), 7, "a test thread without a runtime");
+    }
+
+    #[test]
+    fn a_panic_in_run_is_an_internal_error_and_leaves_no_mark_behind() {
+        let rt = runtime();
+        let e = rt.block_on(run("exploding work", || -> Result<(), AppError> { panic!("boom") })).unwrap_err();
+        assert!(matches!(&e, AppError::Internal(m) if m.to_string().contains("exploding work failed")), "{e:?}");
+        // The mark is scoped: after `allow` returns (or unwinds) this thread is checked again.
+        assert!(std::panic::catch_unwind(|| allow(|| panic!("inside allow"))).is_err());
+        assert!(!OFF_RUNTIME.with(Cell::get));
     }
 }

@@ -45,8 +45,18 @@ async fn run(state: AppState) {
     let began = std::time::Instant::now();
     let mut sender = Sender::default();
     // A restart on the same data directory fills only the gap, instead of doubling the last 15 minutes.
-    let grid = backfill_probe(start);
-    let from = backfill_start(&state.store.hitmap(grid, Some(otlp::Service::Gateway.name())), start);
+    let store = state.store.clone();
+    // Counting the stored window is a scan of the store's columns: on the blocking pool.
+    let probe = crate::blocking::run("probing the stored demo history", move || {
+        Ok::<_, crate::error::AppError>(store.hitmap(backfill_probe(start), Some(otlp::Service::Gateway.name())))
+    });
+    let from = match probe.await {
+        Ok(hitmap) => backfill_start(&hitmap, start),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot see the stored demo history; backfilling the whole window");
+            start - BACKFILL.as_nanos() as u64
+        }
+    };
     let mut backfill = export::Backfill::new(StdRng::seed_from_u64(rng.random()), from, start, TRANSACTIONS_PER_SECOND);
     while let Some(req) = backfill.next_request() {
         sender.send(&state, req).await;

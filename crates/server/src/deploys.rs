@@ -1,79 +1,113 @@
 //! Which version of each service ran from when: learnt from the `service.version` resource attribute of
 //! ingested spans, kept in `<data_dir>/deploys.json` (a handful of entries per service, rewritten only when
 //! a new version appears), answered by `GET /api/v1/deploys`.
+//!
+//! Noting a version ([`DeployLog::note`]) only changes memory, so ingest can do it on the runtime; the file
+//! is written by [`DeployLog::save`] on the blocking pool. Ingest saves before it answers a request that
+//! taught the log something, so what a client was told is stored is in `deploys.json` too: like the spans, a
+//! version acknowledged before a `kill -9` is there after the restart. The file is handed to the OS but not
+//! fsynced (as before the log was split in two steps): a power cut may lose the newest versions, which costs
+//! a deploy marker, not data, and is not worth an fsync on the ingest path.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::Context;
 use sightline_model::Deploy;
+
+use crate::blocking::assert_off_runtime;
 
 /// Versions kept per service: enough for months of daily releases; the oldest go first.
 const MAX_VERSIONS_PER_SERVICE: usize = 500;
 /// Services tracked: a flood of made-up service names cannot grow the file without bound.
 const MAX_SERVICES: usize = 2_000;
 
+/// service → version → first seen (ms).
+type Seen = BTreeMap<String, BTreeMap<String, i64>>;
+
 /// First-seen time of every version of every service.
 pub struct DeployLog {
     path: PathBuf,
-    /// service → version → first seen (ms).
-    seen: Mutex<BTreeMap<String, BTreeMap<String, i64>>>,
+    seen: Mutex<Seen>,
+    /// Bumped (under `seen`'s lock) by every change in memory.
+    changes: AtomicU64,
+    /// The value of `changes` the file holds.
+    saved: AtomicU64,
+    /// One writer of the file at a time (they share its temporary file).
+    writer: Mutex<()>,
 }
 
 impl DeployLog {
     /// Reads `<dir>/deploys.json`; a missing file is an empty log, an unreadable one an error (not silently
     /// dropped history).
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        // No `assert_off_runtime`: `AppState::open` reads it once, before anything is served.
         let path = dir.join("deploys.json");
         let seen = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not a deploy log", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        Ok(DeployLog { path, seen: Mutex::new(seen) })
+        Ok(DeployLog { path, seen: Mutex::new(seen), changes: AtomicU64::new(0), saved: AtomicU64::new(0), writer: Mutex::new(()) })
     }
 
-    /// Notes that `service` ran `version` at `at_ms`. Cheap when nothing is new (one map lookup); writes the
-    /// file when a version appears or is seen earlier than before (spans can arrive out of order).
+    /// Notes that `service` ran `version` at `at_ms`, in memory only (one map lookup when nothing is new).
+    /// A version seen for the first time, or earlier than before (spans can arrive out of order), makes the
+    /// log [`unsaved`](DeployLog::unsaved).
     pub fn note(&self, service: &str, version: &str, at_ms: i64) {
-        let snapshot = {
-            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            if !seen.contains_key(service) && seen.len() >= MAX_SERVICES {
-                return;
-            }
-            let versions = seen.entry(service.to_string()).or_default();
-            match versions.get_mut(version) {
-                Some(t) if *t <= at_ms => return,
-                Some(t) => *t = at_ms,
-                None => {
-                    versions.insert(version.to_string(), at_ms);
-                    if versions.len() > MAX_VERSIONS_PER_SERVICE {
-                        let oldest = versions.iter().min_by_key(|(_, t)| **t).map(|(v, _)| v.clone());
-                        if let Some(v) = oldest {
-                            versions.remove(&v);
-                        }
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if !seen.contains_key(service) && seen.len() >= MAX_SERVICES {
+            return;
+        }
+        let versions = seen.entry(service.to_string()).or_default();
+        match versions.get_mut(version) {
+            Some(t) if *t <= at_ms => return,
+            Some(t) => *t = at_ms,
+            None => {
+                versions.insert(version.to_string(), at_ms);
+                if versions.len() > MAX_VERSIONS_PER_SERVICE {
+                    let oldest = versions.iter().min_by_key(|(_, t)| **t).map(|(v, _)| v.clone());
+                    if let Some(v) = oldest {
+                        versions.remove(&v);
                     }
                 }
             }
-            serde_json::to_vec(&*seen)
-        };
-        // Write-then-rename so a crash never leaves half a file.
-        let write = || -> anyhow::Result<()> {
-            let tmp = self.path.with_extension("json.tmp");
-            std::fs::write(&tmp, snapshot?)?;
-            std::fs::rename(&tmp, &self.path)?;
-            Ok(())
-        };
-        if let Err(e) = write() {
-            tracing::warn!(error = %format!("{e:#}"), path = %self.path.display(), "cannot save the deploy log");
         }
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether memory holds changes the file does not (cheap: two atomic loads).
+    pub fn unsaved(&self) -> bool {
+        self.changes.load(Ordering::Acquire) != self.saved.load(Ordering::Acquire)
+    }
+
+    /// Writes the log to `deploys.json` if it changed since the last write (write-then-rename, so a crash
+    /// never leaves half a file). Concurrent callers are serialised; one that finds its change already
+    /// written by another returns at once. Touches the disk: call it on the blocking pool.
+    pub fn save(&self) -> anyhow::Result<()> {
+        assert_off_runtime();
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let (changes, bytes) = {
+            let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            let changes = self.changes.load(Ordering::Acquire);
+            if changes == self.saved.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            (changes, serde_json::to_vec(&*seen)?)
+        };
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &self.path).with_context(|| format!("cannot replace {}", self.path.display()))?;
+        self.saved.store(changes, Ordering::Release);
+        Ok(())
     }
 
     /// Version changes in `[from, to]`, oldest first, optionally of one service. A service's first version
     /// is listed with `previous: None`.
     pub fn list(&self, from: i64, to: i64, service: Option<&str>) -> Vec<Deploy> {
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = Vec::new();
         for (svc, versions) in seen.iter().filter(|(s, _)| service.is_none_or(|x| x == s.as_str())) {
             let mut ordered: Vec<(&String, &i64)> = versions.iter().collect();
@@ -99,6 +133,7 @@ mod tests {
     fn versions_become_deploys_in_order_and_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let log = DeployLog::open(dir.path()).unwrap();
+        assert!(!log.unsaved());
         log.note("payment", "3.0.1", 1_000);
         log.note("payment", "3.0.1", 1_500);
         log.note("payment", "3.1.0", 5_000);
@@ -111,9 +146,36 @@ mod tests {
         assert_eq!(all[2].previous.as_deref(), Some("3.0.1"));
         assert_eq!(all[0].previous, None, "the first version seen is not a deploy Sightline witnessed");
         assert_eq!(log.list(3_000, 10_000, Some("payment")).len(), 1);
+        assert!(log.unsaved() && !dir.path().join("deploys.json").exists(), "noting writes nothing");
+        log.save().unwrap();
+        assert!(!log.unsaved());
+        // Nothing new: no change, nothing to write.
+        log.note("payment", "3.1.0", 4_500);
+        assert!(!log.unsaved());
         drop(log);
         let again = DeployLog::open(dir.path()).unwrap();
         assert_eq!(again.list(0, 10_000, None), all);
+    }
+
+    #[test]
+    fn concurrent_saves_leave_the_newest_log_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = std::sync::Arc::new(DeployLog::open(dir.path()).unwrap());
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for v in 0..20 {
+                        log.note(&format!("svc-{i}"), &format!("1.{v}"), v);
+                        log.save().unwrap();
+                    }
+                })
+            })
+            .collect();
+        writers.into_iter().for_each(|w| w.join().unwrap());
+        assert!(!log.unsaved());
+        let again = DeployLog::open(dir.path()).unwrap();
+        assert_eq!(again.list(0, 100, None).len(), 8 * 20);
     }
 
     #[test]

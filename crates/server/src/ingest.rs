@@ -24,6 +24,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use prost::Message;
 
+use crate::blocking;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::record::{kind, ErrorRecord, SpanRecord};
@@ -44,52 +45,46 @@ pub struct IngestOutcome {
 }
 
 /// Ingests one protobuf-encoded `ExportTraceServiceRequest` (already decompressed). Returns after the
-/// accepted spans are durable. The HTTP handler and the demo workload both come through here.
+/// accepted spans are durable. The HTTP handler (`POST /v1/traces`) and the demo workload both come through
+/// here; OTLP/JSON through [`accept_json`], which shares everything after decoding.
 pub async fn accept_protobuf(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
-    let request = decode_protobuf(body).await?;
-    accept_request(state, request).await
-}
-
-/// Ingests one OTLP/JSON `ExportTraceServiceRequest` (already decompressed); see [`accept_protobuf`].
-pub async fn accept_json(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
-    let request = run_cpu(body.len(), move || {
-        serde_json::from_slice::<ExportTraceServiceRequest>(&body)
-            .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP/JSON ExportTraceServiceRequest: {e}")))
-    })
-    .await?;
-    accept_request(state, request).await
-}
-
-/// Decodes protobuf; big bodies go to the blocking pool so one 16 MiB request does not stall the runtime.
-async fn decode_protobuf(body: Bytes) -> Result<ExportTraceServiceRequest, AppError> {
-    run_cpu(body.len(), move || {
+    accept(state, "decoding an OTLP protobuf request", move || {
         ExportTraceServiceRequest::decode(body)
             .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP protobuf ExportTraceServiceRequest: {e}")))
     })
     .await
 }
 
-/// Requests above this size are decoded on the blocking pool.
-const INLINE_CPU_BYTES: usize = 256 * 1024;
-
-async fn run_cpu<T: Send + 'static>(
-    size: usize,
-    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
-) -> Result<T, AppError> {
-    if size <= INLINE_CPU_BYTES {
-        return f();
-    }
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("decoder task failed: {e}")))?
+/// Ingests one OTLP/JSON `ExportTraceServiceRequest` (already decompressed); see [`accept_protobuf`].
+pub async fn accept_json(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
+    accept(state, "decoding an OTLP/JSON request", move || {
+        serde_json::from_slice::<ExportTraceServiceRequest>(&body)
+            .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP/JSON ExportTraceServiceRequest: {e}")))
+    })
+    .await
 }
 
-/// Validates and converts a decoded request, stores it durably, then announces new transactions live.
-pub async fn accept_request(state: &AppState, request: ExportTraceServiceRequest) -> Result<IngestOutcome, AppError> {
-    let converted = convert(request);
+/// The one path of every request: decode and [`convert`] on the blocking pool (a 16 MiB body costs tens of
+/// milliseconds of CPU; every body goes there, so there is no size threshold to tune), note the versions in
+/// memory, write the deploy log if that taught it something (blocking pool), store the spans durably, then
+/// announce new transactions live.
+async fn accept(
+    state: &AppState,
+    what: &'static str,
+    decode: impl FnOnce() -> Result<ExportTraceServiceRequest, AppError> + Send + 'static,
+) -> Result<IngestOutcome, AppError> {
+    let converted = blocking::run(what, move || decode().map(convert)).await?;
     let accepted = converted.spans.len() as u64;
     for (service, version, at_ms) in &converted.versions {
         state.deploys.note(service, version, *at_ms);
+    }
+    if state.deploys.unsaved() {
+        // Before the answer, so an acknowledged version survives a kill -9 (see `crate::deploys`). A failed
+        // write costs deploy markers, not spans: logged, and retried by the next request.
+        let deploys = state.deploys.clone();
+        if let Err(e) = blocking::run("saving the deploy log", move || deploys.save()).await {
+            tracing::warn!(error = %format!("{e:#}"), "cannot save the deploy log");
+        }
     }
     if !converted.spans.is_empty() {
         let batch = state
@@ -120,8 +115,10 @@ pub struct Converted {
     pub message: Option<String>,
 }
 
-/// Turns an OTLP request into [`SpanRecord`]s, rejecting invalid spans one by one.
+/// Turns an OTLP request into [`SpanRecord`]s, rejecting invalid spans one by one. CPU-heavy for a big
+/// request: off the runtime (the detector in `crate::blocking` checks).
 pub fn convert(request: ExportTraceServiceRequest) -> Converted {
+    blocking::assert_off_runtime();
     let mut out = Converted::default();
     let mut first_reason: Option<String> = None;
     for rs in request.resource_spans {
@@ -185,33 +182,7 @@ fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Res
     let span_kind = span.kind;
     let is_transaction = parent.is_empty() || span_kind == SpanKind::Server as i32;
 
-    let url = a.url_full.or(a.http_url);
-    let (step_kind, text, target) = if is_transaction {
-        let text = url.or(a.url_path).or(a.http_target).or(a.http_route);
-        (kind::TRANSACTION, text.map(|t| truncate(t, MAX_TEXT)), None)
-    } else if let Some(system) = a.db_system.or(a.db_system_name) {
-        let stmt = a.db_query_text.or(a.db_statement);
-        let target = match a.db_namespace.or(a.db_name) {
-            Some(db) => format!("{system}/{db}"),
-            None => system.to_string(),
-        };
-        (kind::SQL, stmt.map(|s| truncate(s, MAX_TEXT)), Some(truncate(&target, MAX_NAME)))
-    } else if span_kind == SpanKind::Client as i32 && (a.http_method().is_some() || url.is_some()) {
-        let target = a.server_address.or(a.net_peer_name).map(|s| match a.server_port.or(a.net_peer_port) {
-            Some(port) => truncate(&format!("{s}:{port}"), MAX_NAME),
-            None => truncate(s, MAX_NAME),
-        });
-        let text = match (a.http_method(), url) {
-            (Some(m), Some(u)) => Some(format!("{m} {u}")),
-            (None, Some(u)) => Some(u.to_string()),
-            (Some(m), None) => Some(m.to_string()),
-            (None, None) => None,
-        };
-        (kind::HTTP, text.map(|t| truncate(&t, MAX_TEXT)), target)
-    } else {
-        (kind::METHOD, None, None)
-    };
-
+    let (step_kind, text, target) = classify(&a, is_transaction, span_kind);
     let status_error = span.status.as_ref().is_some_and(|s| s.code == StatusCode::Error as i32);
     let status_message = span
         .status
@@ -253,6 +224,37 @@ fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Res
         failure,
         is_transaction,
     })
+}
+
+/// What a span is as a step — transaction, SQL, outgoing HTTP or a plain method — with the text and target
+/// Sightline shows for it: `(kind, text, target)`.
+fn classify(a: &SpanAttrs, is_transaction: bool, span_kind: i32) -> (u32, Option<String>, Option<String>) {
+    let url = a.url_full.or(a.http_url);
+    if is_transaction {
+        let text = url.or(a.url_path).or(a.http_target).or(a.http_route);
+        (kind::TRANSACTION, text.map(|t| truncate(t, MAX_TEXT)), None)
+    } else if let Some(system) = a.db_system.or(a.db_system_name) {
+        let stmt = a.db_query_text.or(a.db_statement);
+        let target = match a.db_namespace.or(a.db_name) {
+            Some(db) => format!("{system}/{db}"),
+            None => system.to_string(),
+        };
+        (kind::SQL, stmt.map(|s| truncate(s, MAX_TEXT)), Some(truncate(&target, MAX_NAME)))
+    } else if span_kind == SpanKind::Client as i32 && (a.http_method().is_some() || url.is_some()) {
+        let target = a.server_address.or(a.net_peer_name).map(|s| match a.server_port.or(a.net_peer_port) {
+            Some(port) => truncate(&format!("{s}:{port}"), MAX_NAME),
+            None => truncate(s, MAX_NAME),
+        });
+        let text = match (a.http_method(), url) {
+            (Some(m), Some(u)) => Some(format!("{m} {u}")),
+            (None, Some(u)) => Some(u.to_string()),
+            (Some(m), None) => Some(m.to_string()),
+            (None, None) => None,
+        };
+        (kind::HTTP, text.map(|t| truncate(&t, MAX_TEXT)), target)
+    } else {
+        (kind::METHOD, None, None)
+    }
 }
 
 /// The span attributes Sightline interprets, found in one pass over the attribute list (a span has a

@@ -40,6 +40,20 @@ fn burner(dir: &std::path::Path) -> Killed {
     panic!("{} stayed busy", script.display());
 }
 
+/// The process list and `pid`'s history once the newest sample has `pid` busy and its history has three
+/// points; `None` before (including before the first sample, answered 404).
+async fn seen_busy(app: &TestApp, pid: u32) -> Option<(HostProcesses, Vec<HostProcessPoint>)> {
+    let (s, v) = app.get("/api/v1/host/processes").await;
+    if s != StatusCode::OK {
+        return None;
+    }
+    let list: HostProcesses = serde_json::from_value(v).unwrap();
+    let (s, v) = app.get(&format!("/api/v1/host/processes/{pid}/history")).await;
+    let points: Vec<HostProcessPoint> = if s == StatusCode::OK { serde_json::from_value(v).unwrap() } else { vec![] };
+    let busy = list.processes.iter().any(|p| p.pid == pid && p.cpu_percent > 20.0);
+    (busy && points.len() >= 3).then_some((list, points))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_process_shows_in_the_list_its_history_and_the_metrics() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,21 +67,14 @@ async fn a_busy_process_shows_in_the_list_its_history_and_the_metrics() {
     app.state.host.spawn();
     let started = now_ms();
 
-    // Wait until the burner has been seen busy in a few samples.
+    // Poll until the burner has been seen busy in a few samples.
     let deadline = Instant::now() + Duration::from_secs(30);
     let (list, points) = loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let (s, v) = app.get("/api/v1/host/processes").await;
-        if s == StatusCode::OK {
-            let list: HostProcesses = serde_json::from_value(v).unwrap();
-            let (s, v) = app.get(&format!("/api/v1/host/processes/{pid}/history")).await;
-            let points: Vec<HostProcessPoint> = if s == StatusCode::OK { serde_json::from_value(v).unwrap() } else { vec![] };
-            let busy = list.processes.iter().any(|p| p.pid == pid && p.cpu_percent > 20.0);
-            if busy && points.len() >= 3 {
-                break (list, points);
-            }
+        if let Some(seen) = seen_busy(&app, pid).await {
+            break seen;
         }
         assert!(Instant::now() < deadline, "the burner (pid {pid}) was not seen busy in 3 samples within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
 
     let me = list.processes.iter().find(|p| p.pid == pid).unwrap();

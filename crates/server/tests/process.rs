@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use sightline_model::{Hitmap, StepKind, Trace, TransactionPage};
+use sightline_model::{DeployList, Hitmap, StepKind, Trace, TransactionPage};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
@@ -30,7 +30,8 @@ async fn get<T: serde::de::DeserializeOwned>(base: &str, path: &str) -> T {
 }
 
 /// Everything acknowledged before a SIGKILL is there after a restart on the same data directory, including
-/// what concurrent requests (sharing one group commit) had acknowledged just before the kill.
+/// what concurrent requests (sharing one group commit) had acknowledged just before the kill, and the
+/// service version the last request introduced (the deploy log is written before the answer).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_spans_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,7 +52,9 @@ async fn acknowledged_spans_survive_kill_9() {
     // The last one alone, then kill immediately after its 200.
     let root = server_span(99_999, 1, "POST /last", now, 30.0);
     let db = db_span(99_999, 2, 1, root.start_time_unix_nano + 1_000_000, root.end_time_unix_nano - 1_000_000, "SELECT 1");
-    assert_eq!(post(&base, proto(&request("durable", vec![root, db]))).await, reqwest::StatusCode::OK);
+    let mut last = request("durable", vec![root, db]);
+    last.resource_spans[0].resource.as_mut().unwrap().attributes.push(kv("service.version", "2.4.0"));
+    assert_eq!(post(&base, proto(&last)).await, reqwest::StatusCode::OK);
     server.kill9();
 
     let server = Server::start(dir.path(), &[]);
@@ -63,6 +66,8 @@ async fn acknowledged_spans_survive_kill_9() {
     let t: Trace = get(&server.base, &format!("/api/v1/traces/{}", p.items[0].trace_id)).await;
     assert_eq!(t.steps.len(), 2);
     assert_eq!(t.steps[1].text.as_deref(), Some("SELECT 1"));
+    let d: DeployList = get(&server.base, &format!("/api/v1/deploys?{q}&service=durable")).await;
+    assert_eq!(d.deploys.iter().map(|d| d.version.as_str()).collect::<Vec<_>>(), ["2.4.0"], "{d:?}");
     // And the restarted server keeps accepting.
     assert_eq!(post(&server.base, proto(&request("durable", vec![server_span(77, 1, "GET /after", now, 1.0)]))).await, reqwest::StatusCode::OK);
 }

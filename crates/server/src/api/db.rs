@@ -68,18 +68,18 @@ pub const MAX_TRACE_MATCHES: usize = 500;
 /// heuristically against the trace's stored SQL steps (service = application name, time, statement text).
 pub async fn trace_sessions(State(state): State<AppState>, Path(trace_id): Path<String>) -> ApiResult<DbTraceSessions> {
     let id = crate::api::traces::parse_trace_id(&trace_id)?;
-    // Without monitored instances there is nothing to match: skip reading the trace.
-    let steps = match state.db.instances().is_empty() {
-        true => Vec::new(),
-        false => {
-            let store = state.store.clone();
-            let trace = tokio::task::spawn_blocking(move || store.trace(id, now_ms()))
-                .await
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("trace task failed: {e}")))??;
-            trace.as_ref().map(SqlStep::of_trace).unwrap_or_default()
-        }
-    };
-    Ok(Json(state.db.trace_sessions(&trace_id, &steps, MAX_TRACE_MATCHES)))
+    let (store, db) = (state.store.clone(), state.db.clone());
+    // Reading the trace and scanning every instance's history both block: one trip to the blocking pool.
+    let found = crate::blocking::run("matching a trace's database sessions", move || {
+        // Without monitored instances there is nothing to match: skip reading the trace.
+        let steps = match db.instances().is_empty() {
+            true => Vec::new(),
+            false => store.trace(id, now_ms())?.as_ref().map(SqlStep::of_trace).unwrap_or_default(),
+        };
+        Ok::<_, AppError>(db.trace_sessions(&trace_id, &steps, MAX_TRACE_MATCHES))
+    })
+    .await?;
+    Ok(Json(found))
 }
 
 /// Every monitored instance with its health.

@@ -1,23 +1,26 @@
 //! Host collector: samples the machine Sightline runs on (whole-machine CPU and memory, and its busiest
 //! processes) every `--host-interval-ms` with `sysinfo`, on the blocking pool so a slow `/proc` walk never
 //! stalls the runtime. Samples are kept for `--host-history-minutes`: in memory for the API and metrics, and
-//! in their own fjall database under `<data_dir>/host` ([`durable`]), reloaded at start.
+//! in their own fjall database under `<data_dir>/host` ([`SampleLog`], written on the blocking pool), reloaded
+//! at start.
 //!
 //! Per sample only the top [`TOP_N`] processes by CPU and the top [`TOP_N`] by resident memory are kept, so
 //! history stays bounded however many processes the machine runs. Command lines are masked
 //! ([`mask_command`]) before they are stored: the API and boards may be seen by people who must not read a
 //! database password passed on a command line.
 
-pub mod durable;
-
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use sightline_model::{HostProcess, HostProcessPoint, HostProcesses};
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
+use super::durable::{Interner, SampleLog, Series};
+use crate::blocking;
 use crate::config::ServeArgs;
+use crate::error::AppError;
 use crate::store::now_ms;
 
 /// Processes kept per sample by CPU, and again by resident memory.
@@ -37,8 +40,11 @@ pub struct HostHub {
     host: String,
     ring: Mutex<Ring>,
     /// `<data_dir>/host`, opened only when the collector is on.
-    store: Option<Arc<durable::HostStore>>,
+    store: Option<Arc<HostLog>>,
 }
+
+/// The host's durable history: one series, keyed by time.
+type HostLog = SampleLog<StoredHostSample>;
 
 #[derive(Default)]
 struct Ring {
@@ -75,7 +81,7 @@ impl HostHub {
     /// Reads the settings and reloads the stored history; nothing is sampled until [`HostHub::spawn`].
     pub fn new(args: &ServeArgs) -> anyhow::Result<Self> {
         let store = match args.host_collector {
-            true => Some(Arc::new(durable::HostStore::open(&args.data_dir.join("host"))?)),
+            true => Some(Arc::new(HostLog::open(&args.data_dir.join("host"), 4 << 20, "host samples")?)),
             false => None,
         };
         let hub = HostHub {
@@ -88,11 +94,12 @@ impl HostHub {
             store,
         };
         if let Some(st) = &hub.store {
-            let samples = st.load(now_ms() - hub.max_age_ms)?;
-            if !samples.is_empty() {
-                tracing::info!(samples = samples.len(), "reloaded stored host samples");
+            let stored = st.load(&Series::only(), now_ms() - hub.max_age_ms)?;
+            if !stored.is_empty() {
+                tracing::info!(samples = stored.len(), "reloaded stored host samples");
             }
-            samples.into_iter().for_each(|s| hub.push(s));
+            let mut strings = Interner::default();
+            stored.into_iter().for_each(|s| hub.push(s.into_sample(&mut strings)));
         }
         Ok(hub)
     }
@@ -138,7 +145,7 @@ impl HostHub {
 
     /// Adds a sample and drops what is too old or over the memory budget.
     pub fn push(&self, s: HostSample) {
-        let mut r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let t = s.t;
         r.bytes += sample_bytes(&s);
         r.samples.push_back(Arc::new(s));
@@ -154,14 +161,14 @@ impl HostHub {
 
     /// The samples taken in `[from, to)`, oldest first.
     pub fn samples_in(&self, from: i64, to: i64) -> Vec<Arc<HostSample>> {
-        let r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let start = r.samples.partition_point(|s| s.t < from);
         r.samples.range(start..).take_while(|s| s.t < to).cloned().collect()
     }
 
     /// The sample nearest `at`, or the newest without it.
     pub fn nearest(&self, at: Option<i64>) -> Option<Arc<HostSample>> {
-        let r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(at) = at else { return r.samples.back().cloned() };
         let i = r.samples.partition_point(|s| s.t < at);
         let after = r.samples.get(i);
@@ -199,7 +206,7 @@ impl HostHub {
     /// CPU and memory of `pid` in `[from, to)`, where it was among the kept processes; `None` when no kept
     /// sample has it. Pids are reused, so only the newest process with that pid (same start time) counts.
     pub fn process_history(&self, pid: u32, from: i64, to: i64) -> Option<Vec<HostProcessPoint>> {
-        let r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let started = r.samples.iter().rev().find_map(|s| s.processes.iter().find(|p| p.pid == pid))?.started_ms;
         let start = r.samples.partition_point(|s| s.t < from);
         Some(
@@ -216,8 +223,9 @@ impl HostHub {
 }
 
 /// Samples (and stores) every `interval` until the hub is gone. `sysinfo` computes CPU from the difference
-/// between two refreshes, so the first refresh only primes it and is not recorded.
-async fn collect(hub: Weak<HostHub>, interval: Duration, store: Option<Arc<durable::HostStore>>, max_age_ms: i64) {
+/// between two refreshes, so the first refresh only primes it and is not recorded. The `/proc` walk and the
+/// disk write run on the blocking pool; the sample enters the in-memory history after it is on disk.
+async fn collect(hub: Weak<HostHub>, interval: Duration, store: Option<Arc<HostLog>>, max_age_ms: i64) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sampler: Option<Sampler> = None;
@@ -229,24 +237,10 @@ async fn collect(hub: Weak<HostHub>, interval: Duration, store: Option<Arc<durab
         }
         let (s, store) = (sampler.take(), store.clone());
         let expire = recorded.is_multiple_of(300);
-        let done = tokio::task::spawn_blocking(move || {
-            let mut s = match s {
-                Some(s) => s,
-                None => Sampler::new()?,
-            };
-            let sample = s.sample(now_ms());
-            if let (Some(st), Some(sample)) = (&store, &sample) {
-                if let Err(e) = st.put(sample) {
-                    tracing::warn!(error = ?e, "storing a host sample failed");
-                }
-                // The age bound on disk, now and then.
-                if expire {
-                    if let Err(e) = st.expire(sample.t - max_age_ms) {
-                        tracing::warn!(error = ?e, "expiring stored host samples failed");
-                    }
-                }
-            }
-            Ok::<_, sysinfo::Error>((s, sample))
+        // The outer error is a panic of the closure, the inner one a system `sysinfo` cannot read.
+        let done = blocking::run("sampling this host", move || {
+            let sampled = sample_and_store(s, store.as_deref(), expire, max_age_ms);
+            Ok::<_, AppError>(sampled)
         })
         .await;
         match done {
@@ -272,6 +266,77 @@ async fn collect(hub: Weak<HostHub>, interval: Duration, store: Option<Arc<durab
     }
 }
 
+/// One tick's blocking work: refresh (a new sampler after a failure), store the sample, and now and then
+/// drop what fell out of the age bound on disk. A failed write is logged: the sample still goes to memory.
+fn sample_and_store(
+    sampler: Option<Sampler>,
+    store: Option<&HostLog>,
+    expire: bool,
+    max_age_ms: i64,
+) -> Result<(Sampler, Option<HostSample>), sysinfo::Error> {
+    blocking::assert_off_runtime();
+    let mut s = match sampler {
+        Some(s) => s,
+        None => Sampler::new()?,
+    };
+    let sample = s.sample(now_ms());
+    if let (Some(st), Some(sample)) = (store, &sample) {
+        if let Err(e) = st.put(&Series::only(), sample.t, &StoredHostSample::of(sample)) {
+            tracing::warn!(error = ?e, "storing a host sample failed");
+        }
+        if expire {
+            if let Err(e) = st.expire(&Series::only(), sample.t - max_age_ms) {
+                tracing::warn!(error = ?e, "expiring stored host samples failed");
+            }
+        }
+    }
+    Ok((s, sample))
+}
+
+/// A sample as stored (the in-memory one shares strings through `Arc`s). The JSON shape is the on-disk
+/// format of `<data_dir>/host`: change it only with a migration.
+#[derive(Serialize, Deserialize)]
+struct StoredHostSample {
+    t: i64,
+    cpu_percent: f64,
+    memory_used: u64,
+    memory_total: u64,
+    /// (pid, name, command, cpu_percent, rss, started_ms)
+    processes: Vec<(u32, String, String, f64, u64, i64)>,
+}
+
+impl StoredHostSample {
+    fn of(s: &HostSample) -> Self {
+        StoredHostSample {
+            t: s.t,
+            cpu_percent: s.cpu_percent,
+            memory_used: s.memory_used,
+            memory_total: s.memory_total,
+            processes: s
+                .processes
+                .iter()
+                .map(|p| (p.pid, p.name.to_string(), p.command.to_string(), p.cpu_percent, p.rss, p.started_ms))
+                .collect(),
+        }
+    }
+
+    fn into_sample(self, strings: &mut Interner) -> HostSample {
+        let processes = self
+            .processes
+            .into_iter()
+            .map(|(pid, name, command, cpu_percent, rss, started_ms)| ProcSample {
+                pid,
+                name: strings.intern(name),
+                command: strings.intern(command),
+                cpu_percent,
+                rss,
+                started_ms,
+            })
+            .collect();
+        HostSample { t: self.t, cpu_percent: self.cpu_percent, memory_used: self.memory_used, memory_total: self.memory_total, processes }
+    }
+}
+
 /// Owns the `sysinfo` state between samples, and the previous sample's strings for sharing.
 struct Sampler {
     sys: System,
@@ -286,6 +351,8 @@ impl Sampler {
 
     /// Refreshes everything; `None` on the priming call, whose CPU figures are not yet defined.
     fn sample(&mut self, t: i64) -> Option<HostSample> {
+        // Reads all of `/proc`.
+        blocking::assert_off_runtime();
         self.sys.refresh_cpu_usage();
         self.sys.refresh_memory();
         let kind = ProcessRefreshKind::nothing().with_cpu().with_memory().with_cmd(UpdateKind::Always).without_tasks();
@@ -489,17 +556,38 @@ mod tests {
     }
 
     #[test]
+    fn what_the_collector_stores_is_reloaded_by_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = ServeArgs::for_tests(dir.path());
+        args.host_collector = true;
+        let second = {
+            let hub = HostHub::new(&args).unwrap();
+            let log = hub.store.clone();
+            // The collector's own blocking step, on this plain thread: the first refresh only primes.
+            let (s, first) = sample_and_store(None, log.as_deref(), true, hub.max_age_ms).unwrap();
+            assert!(first.is_none());
+            let (_, second) = sample_and_store(Some(s), log.as_deref(), false, hub.max_age_ms).unwrap();
+            second.unwrap()
+        };
+        let again = HostHub::new(&args).unwrap();
+        let back = again.nearest(None).expect("the stored sample is back");
+        assert_eq!((back.t, back.memory_total, back.processes.len()), (second.t, second.memory_total, second.processes.len()));
+        assert_eq!(back.processes[0].command, second.processes[0].command);
+    }
+
+    #[test]
     fn stored_samples_come_back_after_a_restart_within_the_age_bound() {
         let dir = tempfile::tempdir().unwrap();
         let mut args = ServeArgs::for_tests(dir.path());
         args.host_collector = true;
         let now = now_ms();
         {
-            let st = durable::HostStore::open(&dir.path().join("host")).unwrap();
+            let st = HostLog::open(&dir.path().join("host"), 4 << 20, "host samples").unwrap();
             for t in [now - 2 * 3_600_000, now - 60_000, now - 30_000] {
-                st.put(&sample(t, &[(7, 0, 12.5), (8, 0, 1.0)])).unwrap();
+                let stored = StoredHostSample::of(&sample(t, &[(7, 0, 12.5), (8, 0, 1.0)]));
+                st.put(&Series::only(), t, &stored).unwrap();
             }
-            assert_eq!(st.expire(now - 3_600_000).unwrap(), 1);
+            assert_eq!(st.expire(&Series::only(), now - 3_600_000).unwrap(), 1);
             st.flush().unwrap();
         }
         let h = HostHub::new(&args).unwrap();

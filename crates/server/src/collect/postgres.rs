@@ -5,15 +5,18 @@
 //!
 //! The URL's password lives only in the parsed connection config: instances are shown by [`Instance::name`]
 //! (`user@host:port/db`) and errors pass through [`Instance::scrub`] before they are logged or stored.
+//!
+//! Samples are also written to `<data_dir>/postgres` (a [`SampleLog`] with one series per instance) on the
+//! blocking pool, and reloaded at start. Readers never scan a history while holding an instance's lock: they
+//! take the shared samples they need (`Arc`s) and compute without it, so the collector is never kept waiting.
 
-pub mod durable;
 pub mod history;
 pub mod sample;
 pub mod tls;
 pub mod trace_match;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -24,10 +27,13 @@ use sightline_model::{
 use tokio_postgres::config::Host;
 use tokio_postgres::Config;
 
-use history::{History, Sample};
+use history::{History, Sample, StoredSample};
 use sample::{Conn, Statements};
 
+use super::durable::{Interner, SampleLog, Series};
+use crate::blocking;
 use crate::config::ServeArgs;
+use crate::error::AppError;
 use crate::store::now_ms;
 
 /// Longest wait between reconnection attempts: an instance back after a restart is seen within this.
@@ -42,8 +48,11 @@ pub struct DbHub {
     instances: Vec<Arc<Instance>>,
     interval: Duration,
     /// `<data_dir>/postgres`, opened only when an instance is configured.
-    store: Option<Arc<durable::SampleStore>>,
+    store: Option<Arc<PgLog>>,
 }
+
+/// The durable history of every instance: one series per instance id.
+type PgLog = SampleLog<StoredSample>;
 
 /// One monitored instance: its connection settings (secret) and what the collector last saw.
 pub struct Instance {
@@ -57,7 +66,7 @@ pub struct Instance {
     password: Option<String>,
     live: Mutex<Live>,
     /// Where samples are also written, so history survives a restart.
-    store: Option<Arc<durable::SampleStore>>,
+    store: Option<Arc<PgLog>>,
     max_age_ms: i64,
     recorded: AtomicU64,
     /// Loopback or unix socket: the backends are processes of this machine (verified per pid in `/proc`).
@@ -119,7 +128,7 @@ impl DbHub {
         let urls: Vec<&PgUrl> = args.postgres.iter().filter(|u| !u.0.is_empty()).collect();
         let store = match urls.is_empty() {
             true => None,
-            false => Some(Arc::new(durable::SampleStore::open(&args.data_dir.join("postgres"))?)),
+            false => Some(Arc::new(PgLog::open(&args.data_dir.join("postgres"), 8 << 20, "PostgreSQL samples")?)),
         };
         let max_age_ms = args.pg_history_minutes as i64 * 60_000;
         let mut instances: Vec<Arc<Instance>> = Vec::new();
@@ -133,10 +142,11 @@ impl DbHub {
                 n += 1;
             }
             if let Some(st) = &store {
-                let samples = st.load(&inst.id, now_ms() - max_age_ms)?;
+                let stored = st.load(&Series::named(&inst.id), now_ms() - max_age_ms)?;
+                let mut texts = Interner::default();
                 let mut l = inst.live();
-                for s in samples {
-                    l.history.push(s);
+                for s in stored {
+                    l.history.push(s.into_sample(&mut texts));
                 }
                 if !l.history.is_empty() {
                     tracing::info!(instance = %inst.id, samples = l.history.len(), "reloaded stored PostgreSQL samples");
@@ -200,15 +210,18 @@ impl DbHub {
     /// per instance, at most `limit`): the database side of an APM trace. Sessions whose statement carries the
     /// trace's `traceparent` comment match for certain; others match one of `steps` heuristically (see
     /// [`trace_match`]). A session whose comment names another trace never matches heuristically.
+    ///
+    /// Scans whole histories: call it on the blocking pool. Each instance's lock is held only to take its
+    /// samples (shared `Arc`s), not for the scan.
     pub fn trace_sessions(&self, trace_id: &str, steps: &[trace_match::SqlStep], limit: usize) -> DbTraceSessions {
+        blocking::assert_off_runtime();
         let trace_id = trace_id.to_ascii_lowercase();
         let mut matches = Vec::new();
         for inst in &self.instances {
-            let l = inst.live();
-            for s in l.history.range(i64::MIN, i64::MAX) {
+            for s in inst.samples_in(i64::MIN, i64::MAX) {
                 for session in &s.sessions {
                     if matches.len() >= limit {
-                        break;
+                        return DbTraceSessions { trace_id, matches };
                     }
                     let (span_id, matched_by) = match session.trace_id.as_deref() {
                         Some(t) if t == trace_id => (session.span_id.clone(), DbMatchKind::Traceparent),
@@ -298,9 +311,9 @@ impl Instance {
         }
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+    fn live(&self) -> MutexGuard<'_, Live> {
         // A panic while holding the lock leaves plain data behind: keep serving it.
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Health at a glance, for the instance list.
@@ -338,9 +351,9 @@ impl Instance {
 
     /// The sessions the samples in `[from, to]` saw, merged per session and statement.
     pub fn window_sessions(&self, from: i64, to: i64, limit: usize) -> DbWindowSessions {
-        let l = self.live();
-        let (sessions, truncated) = history::window_sessions(l.history.range(from, to), limit);
-        DbWindowSessions { instance: self.id.clone(), from, to, samples: l.history.range(from, to).count() as u32, sessions, truncated }
+        let samples = self.samples_in(from, to);
+        let (sessions, truncated) = history::window_sessions(samples.iter(), limit);
+        DbWindowSessions { instance: self.id.clone(), from, to, samples: samples.len() as u32, sessions, truncated }
     }
 
     /// Lock tree of the newest sample, or of the stored one nearest `at`.
@@ -361,31 +374,26 @@ impl Instance {
 
     /// Metric points of the samples in `[from, to]`.
     pub fn metrics(&self, from: i64, to: i64) -> DbMetrics {
-        let l = self.live();
-        DbMetrics { instance: self.id.clone(), from, to, points: l.history.range(from, to).map(|s| s.metrics.clone()).collect() }
+        let points = self.samples_in(from, to).iter().map(|s| s.metrics.clone()).collect();
+        DbMetrics { instance: self.id.clone(), from, to, points }
     }
 
-    /// Top statements by total time in `[from, to]`, or why there are none.
+    /// Top statements by total time in `[from, to]`, or why there are none. Sightline's own monitoring
+    /// statements are never among them: the collector leaves them out (see [`sample::is_own_statement`]).
     pub fn statements(&self, from: i64, to: i64, limit: usize) -> DbStatements {
-        let l = self.live();
-        let (available, hint) = match &l.statements {
+        let (available, hint) = match &self.live().statements {
             Statements::Available(_) => (true, None),
             Statements::Missing(h) => (false, Some(h.clone())),
         };
-        DbStatements {
-            instance: self.id.clone(),
-            available,
-            hint,
-            statements: history::top_statements(l.history.range(from, to), limit),
-        }
+        let samples = self.samples_in(from, to);
+        DbStatements { instance: self.id.clone(), available, hint, statements: history::top_statements(samples.iter(), limit) }
     }
 
     /// Sample times in `[from, to]` (and those with lock waits), for a replay slider.
     pub fn samples(&self, from: i64, to: i64) -> DbSamples {
-        let l = self.live();
         let mut times = Vec::new();
         let mut lock_times = Vec::new();
-        for s in l.history.range(from, to) {
+        for s in self.samples_in(from, to) {
             times.push(s.t);
             if !s.locks.is_empty() {
                 lock_times.push(s.t);
@@ -418,22 +426,46 @@ impl Instance {
         l.last_error = Some(error);
     }
 
-    fn record(&self, sample: Sample, conn: &Conn) {
-        if let Some(st) = &self.store {
-            if let Err(e) = st.put(&self.id, &sample) {
-                tracing::warn!(instance = %self.id, error = ?e, "storing a PostgreSQL sample failed");
-            }
-            // The age bound on disk, now and then (a range delete of what fell out of the window).
-            if self.recorded.fetch_add(1, Ordering::Relaxed).is_multiple_of(300) {
-                if let Err(e) = st.expire(&self.id, sample.t - self.max_age_ms) {
-                    tracing::warn!(instance = %self.id, error = ?e, "expiring stored PostgreSQL samples failed");
-                }
+    /// Stores a sample, then adds it to the in-memory history (disk first, as the collector always did).
+    ///
+    /// The write (fjall insert + persist to the OS, and every 300th time the range delete of what fell out of
+    /// the age bound) runs on the blocking pool through [`blocking::run`], not on a writer thread of its own:
+    /// there is one sample per instance per interval and the collector awaits its write before the next tick,
+    /// so writes never queue, a slow disk slows only this instance's sampling, and nothing sits unwritten in a
+    /// channel when the process stops (a writer thread would need that shutdown hand-off for no gain).
+    async fn record(self: &Arc<Self>, sample: Sample, conn: &Conn) {
+        let sample = Arc::new(sample);
+        if self.store.is_some() {
+            let (inst, s) = (self.clone(), sample.clone());
+            let stored = blocking::run("storing a PostgreSQL sample", move || {
+                inst.write_sample(&s);
+                Ok::<_, AppError>(())
+            })
+            .await;
+            if let Err(e) = stored {
+                tracing::warn!(instance = %self.id, error = %e, "storing a PostgreSQL sample failed");
             }
         }
         let mut l = self.live();
         l.statements = conn.statements.clone();
         l.databases = conn.databases.clone();
         l.history.push(sample);
+    }
+
+    /// The disk half of [`Instance::record`]; failures are logged (the sample still reaches memory).
+    fn write_sample(&self, sample: &Sample) {
+        blocking::assert_off_runtime();
+        let Some(st) = &self.store else { return };
+        let series = Series::named(&self.id);
+        if let Err(e) = st.put(&series, sample.t, &StoredSample::of(sample)) {
+            tracing::warn!(instance = %self.id, error = ?e, "storing a PostgreSQL sample failed");
+        }
+        // The age bound on disk, now and then (a range delete of what fell out of the window).
+        if self.recorded.fetch_add(1, Ordering::Relaxed).is_multiple_of(300) {
+            if let Err(e) = st.expire(&series, sample.t - self.max_age_ms) {
+                tracing::warn!(instance = %self.id, error = ?e, "expiring stored PostgreSQL samples failed");
+            }
+        }
     }
 
     /// Connects and prepares the session. The second value receives why the connection ended, which says
@@ -449,7 +481,7 @@ impl Instance {
             if let Err(e) = connection.await {
                 let msg = describe(&e);
                 tracing::debug!(instance = %id, error = %msg, "monitoring connection ended");
-                *reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg);
+                *reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(msg);
             }
         });
         let mut conn = Conn::new(client).await.map_err(|e| describe(&e))?;
@@ -477,7 +509,7 @@ async fn collect(inst: Arc<Instance>, interval: Duration) {
                 let err = sample_until_error(&inst, &mut conn, interval).await;
                 // Give the connection task a moment to report the server's reason, if it sent one.
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                let reason = ended.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let reason = ended.lock().unwrap_or_else(PoisonError::into_inner).take();
                 inst.set_down(&reason.unwrap_or(err));
             }
             Err(e) => inst.set_down(&e),
@@ -488,14 +520,14 @@ async fn collect(inst: Arc<Instance>, interval: Duration) {
 }
 
 /// Samples on a fixed tick (late ticks are skipped, not bunched) and returns why it stopped.
-async fn sample_until_error(inst: &Instance, conn: &mut Conn, interval: Duration) -> String {
+async fn sample_until_error(inst: &Arc<Instance>, conn: &mut Conn, interval: Duration) -> String {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let limit = (interval * 3).max(Duration::from_secs(10));
     loop {
         tick.tick().await;
         match tokio::time::timeout(limit, conn.sample(now_ms())).await {
-            Ok(Ok(s)) => inst.record(s, conn),
+            Ok(Ok(s)) => inst.record(s, conn).await,
             Ok(Err(e)) => return describe(&e),
             Err(_) => return format!("no answer to the sampling queries within {} s", limit.as_secs()),
         }
@@ -526,6 +558,41 @@ mod tests {
         assert_eq!(Instance::parse(0, "postgres://m@db/x").unwrap().config.get_ssl_mode(), tokio_postgres::config::SslMode::Prefer);
         let e = Instance::parse(0, "postgres://u:pw@host/db?sslmode=verify").err().unwrap().to_string();
         assert!(!e.contains("pw@"), "{e}");
+    }
+
+    fn sample(t: i64, query: &str) -> Sample {
+        let statement = history::StatementDelta { queryid: 7, query: Arc::from(query), calls: 2, total_ms: 3.0, rows: 2 };
+        Sample {
+            t,
+            sessions: vec![],
+            locks: vec![],
+            metrics: sightline_model::DbMetricPoint::new(t, 0.0, Default::default(), 1, 100, 0),
+            statements: vec![statement],
+        }
+    }
+
+    #[test]
+    fn stored_samples_come_back_per_instance_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = ServeArgs::for_tests(dir.path());
+        args.postgres = vec![PgUrl("postgres://m@db-a/x".into()), PgUrl("postgres://m@db-b/x".into())];
+        let now = now_ms();
+        {
+            let hub = DbHub::new(&args).unwrap();
+            // The collector's blocking step, on this plain thread.
+            for t in [now - 2_000, now - 1_000] {
+                hub.instances[0].write_sample(&sample(t, "SELECT a"));
+            }
+            hub.instances[1].write_sample(&sample(now - 500, "SELECT b"));
+            hub.flush();
+        }
+        let hub = DbHub::new(&args).unwrap();
+        let a = hub.instances[0].samples_in(i64::MIN, i64::MAX);
+        assert_eq!(a.iter().map(|s| s.t).collect::<Vec<_>>(), [now - 2_000, now - 1_000]);
+        assert!(Arc::ptr_eq(&a[0].statements[0].query, &a[1].statements[0].query), "texts are shared again");
+        let b = hub.instances[1].samples_in(i64::MIN, i64::MAX);
+        assert_eq!((b.len(), &*b[0].statements[0].query), (1, "SELECT b"));
+        assert_eq!(hub.instances[0].summary().last_sample, Some(now - 1_000));
     }
 
     #[test]

@@ -149,21 +149,21 @@ pub async fn start(data_dir: &Path) -> Option<DemoPostgres> {
     let dir = data_dir.join("demo-postgres");
     let started = std::time::Instant::now();
     let d = dir.clone();
-    let result = tokio::task::spawn_blocking(move || start_cluster(bin, &d)).await;
-    let pg = match result {
-        Ok(Ok(pg)) => pg,
-        Ok(Err(e)) => {
-            tracing::warn!(dir = %dir.display(), "no demo PostgreSQL: {e:#}");
-            return None;
-        }
+    let pg = match crate::blocking::run("starting the demo PostgreSQL", move || start_cluster(bin, &d)).await {
+        Ok(pg) => pg,
         Err(e) => {
-            tracing::warn!("no demo PostgreSQL: the start-up task failed: {e}");
+            tracing::warn!(dir = %dir.display(), "no demo PostgreSQL: {e:#}");
             return None;
         }
     };
     if let Err(e) = prepare(&pg).await {
         tracing::warn!("no demo PostgreSQL: setting up its demo database failed: {e:#}");
-        pg.stop();
+        // `pg_ctl stop` waits for the server: not on the runtime.
+        let stop = move || {
+            pg.stop();
+            Ok::<_, crate::error::AppError>(())
+        };
+        let _ = crate::blocking::run("stopping the demo PostgreSQL", stop).await;
         return None;
     }
     tracing::info!(port = pg.port, dir = %dir.display(), elapsed_ms = started.elapsed().as_millis() as u64, "demo PostgreSQL running");
@@ -174,6 +174,7 @@ pub async fn start(data_dir: &Path) -> Option<DemoPostgres> {
 /// `initdb` once, then start on the previous port if it is free (so the instance id, and links to it, stay
 /// the same across restarts), else on a new free one.
 fn start_cluster(bin: PathBuf, dir: &Path) -> anyhow::Result<DemoPostgres> {
+    crate::blocking::assert_off_runtime();
     let as_postgres = is_root();
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if as_postgres {
@@ -236,7 +237,9 @@ async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
     Ok(client)
 }
 
-/// Idempotent set-up: the monitoring role, the extension, the demo tables.
+/// Idempotent set-up: the monitoring role, the extension, the demo tables. The monitoring role's
+/// `pg_stat_statements` entries are reset: an entry keeps the text it was first recorded with, so entries of
+/// a Sightline that did not yet mark its statements (`collect::postgres::sample::MARK`) would stay listed.
 async fn prepare(pg: &DemoPostgres) -> anyhow::Result<()> {
     let c = connect(&pg.superuser_url("sightline-demo-setup")).await?;
     c.batch_execute(
@@ -246,6 +249,7 @@ async fn prepare(pg: &DemoPostgres) -> anyhow::Result<()> {
            END IF;
          END $$;
          CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+         SELECT pg_stat_statements_reset('monitor'::regrole);
          CREATE TABLE IF NOT EXISTS accounts (id int PRIMARY KEY, owner text NOT NULL, balance bigint NOT NULL DEFAULT 0);
          INSERT INTO accounts SELECT i, 'customer ' || i, 1000 FROM generate_series(1, 2000) i ON CONFLICT DO NOTHING;
          CREATE TABLE IF NOT EXISTS payments (id bigserial PRIMARY KEY, account_id int NOT NULL, amount bigint NOT NULL,

@@ -102,8 +102,8 @@ pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<By
     if !gzip {
         return Ok(raw);
     }
-    let compressed_len = raw.len();
-    let work = move || -> Result<Bytes, AppError> {
+    // On the blocking pool whatever the size: a small body can inflate to `max` (gzip reaches 1000:1).
+    crate::blocking::run("gunzipping an OTLP request", move || -> Result<Bytes, AppError> {
         let mut out = Vec::with_capacity((raw.len() * 4).min(max));
         flate2::read::MultiGzDecoder::new(&raw[..])
             .take(max as u64 + 1)
@@ -113,14 +113,8 @@ pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<By
             return Err(AppError::PayloadTooLarge(format!("decompressed request is larger than {max} bytes")));
         }
         Ok(Bytes::from(out))
-    };
-    if compressed_len > 64 * 1024 {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("gunzip task failed: {e}")))?
-    } else {
-        work()
-    }
+    })
+    .await
 }
 
 fn too_large_or_bad(e: axum::Error, max: usize) -> AppError {

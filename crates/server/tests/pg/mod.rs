@@ -161,6 +161,13 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Creates the role Sightline monitors as (`pg_monitor` only, logging in with `password`) and
+    /// `pg_stat_statements` in the `postgres` database: the set-up every monitored test cluster needs.
+    pub fn create_monitor(&self, password: &str) {
+        self.psql(&format!("CREATE ROLE monitor LOGIN PASSWORD '{password}' IN ROLE pg_monitor"));
+        self.psql("CREATE EXTENSION pg_stat_statements");
+    }
+
     /// A psql command (not yet run) for SQL that should run in the background, e.g. to hold a lock.
     pub fn psql_cmd(&self, sql: &str) -> Command {
         let mut c = Command::new(self.bin.join("psql"));

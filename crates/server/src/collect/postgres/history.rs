@@ -1,11 +1,15 @@
 //! Active-session history of one instance: every sample's sessions, lock waits, metric point and statement
 //! deltas, in a ring buffer bounded by age and by (approximate) bytes, so any recent moment can be replayed.
-//! In memory only: a restart of Sightline starts an empty history.
+//! The ring is in memory; the collector also writes each sample to `<data_dir>/postgres` in its stored form
+//! ([`StoredSample`]), from which the ring is refilled at start.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use sightline_model::{DbLockNode, DbLockWait, DbMetricPoint, DbSession, DbStatement, DbWindowSession};
+
+use crate::collect::durable::Interner;
 
 /// One collector sample, immutable once recorded.
 #[derive(Debug, Clone)]
@@ -71,13 +75,14 @@ impl History {
 
     /// Appends a sample (times must not go backwards; an older one is dropped) and evicts what is too old or
     /// over the byte budget. The newest sample is always kept.
-    pub fn push(&mut self, sample: Sample) {
+    pub fn push(&mut self, sample: impl Into<Arc<Sample>>) {
+        let sample = sample.into();
         if self.samples.back().is_some_and(|(b, _)| b.t > sample.t) {
             return;
         }
         let size = sample.approx_bytes();
         let newest = sample.t;
-        self.samples.push_back((Arc::new(sample), size));
+        self.samples.push_back((sample, size));
         self.bytes += size;
         while self.samples.len() > 1 {
             let (front, size) = self.samples.front().expect("len > 1");
@@ -118,6 +123,46 @@ impl History {
     pub fn range(&self, from: i64, to: i64) -> impl Iterator<Item = &Arc<Sample>> {
         let start = self.samples.partition_point(|(s, _)| s.t < from);
         self.samples.range(start..).map(|(s, _)| s).take_while(move |s| s.t <= to)
+    }
+}
+
+/// A sample as stored (the in-memory one shares statement texts through `Arc`s). The JSON shape is the
+/// on-disk format of `<data_dir>/postgres`: change it only with a migration.
+#[derive(Serialize, Deserialize)]
+pub struct StoredSample {
+    t: i64,
+    sessions: Vec<DbSession>,
+    locks: Vec<(i32, DbLockWait)>,
+    metrics: DbMetricPoint,
+    /// (queryid, query, calls, total_ms, rows)
+    statements: Vec<(i64, String, i64, f64, i64)>,
+}
+
+impl StoredSample {
+    pub fn of(s: &Sample) -> Self {
+        StoredSample {
+            t: s.t,
+            sessions: s.sessions.clone(),
+            locks: s.locks.iter().map(|l| (l.pid, l.wait.clone())).collect(),
+            metrics: s.metrics.clone(),
+            statements: s.statements.iter().map(|d| (d.queryid, d.query.to_string(), d.calls, d.total_ms, d.rows)).collect(),
+        }
+    }
+
+    /// Back to a [`Sample`]; `texts` shares each statement text among the reloaded samples.
+    pub fn into_sample(self, texts: &mut Interner) -> Sample {
+        let statements = self
+            .statements
+            .into_iter()
+            .map(|(queryid, query, calls, total_ms, rows)| StatementDelta { queryid, query: texts.intern(query), calls, total_ms, rows })
+            .collect();
+        Sample {
+            t: self.t,
+            sessions: self.sessions,
+            locks: self.locks.into_iter().map(|(pid, wait)| LockEntry { pid, wait }).collect(),
+            metrics: self.metrics,
+            statements,
+        }
     }
 }
 

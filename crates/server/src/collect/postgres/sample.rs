@@ -1,6 +1,15 @@
 //! One monitoring connection and what it reads each sample. Every query is a read of the statistics views
 //! that `pg_monitor` may read; the session is set read-only with a statement timeout so a sick server
 //! cannot pile up our queries.
+//!
+//! Every statement the collector sends starts with the comment [`MARK`] (written with [`marked!`]), and the
+//! top statements leave out those that carry it: monitoring never shows up as the database's load. Why the
+//! text and not the role: `pg_stat_statements` has no `application_name` (the sessions view's filter), and
+//! the monitoring role may be shared with an application (`postgres` monitoring itself), whose statements
+//! must stay. The comment survives `pg_stat_statements`' normalisation (only constants become `$n`), and the
+//! `queryid` ignores comments, so an application running the very same statement without it — a separate
+//! entry under its own role — is still listed. Limit: an entry first recorded by a Sightline without the
+//! comment keeps its unmarked text until `pg_stat_statements` evicts or resets it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -9,6 +18,25 @@ use sightline_model::{DbDatabaseSize, DbLockWait, DbMetricPoint, DbSession, CPU_
 use tokio_postgres::{Client, Row};
 
 use super::history::{LockEntry, Sample, StatementDelta};
+use crate::blocking;
+use crate::error::AppError;
+
+/// Prefixes a literal statement with [`MARK`].
+macro_rules! marked {
+    ($sql:literal) => {
+        concat!("/* sightline monitoring */ ", $sql)
+    };
+}
+
+/// The comment that leads every statement of the collector (see the module documentation).
+pub const MARK: &str = "/* sightline monitoring */";
+
+/// Whether a `pg_stat_statements` text is one of Sightline's own monitoring statements (this collector's or
+/// another Sightline's). `contains`, not `starts_with`: where a statement's text starts in a multi-statement
+/// string (after a `;`) is PostgreSQL's choice.
+pub fn is_own_statement(query: &str) -> bool {
+    query.contains(MARK)
+}
 
 /// Longest query text kept per session or statement (bytes, cut on a character boundary).
 pub const MAX_QUERY_BYTES: usize = 4096;
@@ -78,12 +106,18 @@ impl Conn {
     /// Prepares a fresh connection: read-only, short statement timeout, and the server facts that do not change.
     pub async fn new(client: Client) -> Result<Self, tokio_postgres::Error> {
         client
-            .batch_execute("SET default_transaction_read_only = on; SET statement_timeout = '5s'; SET lock_timeout = '1s'")
+            .batch_execute(concat!(
+                marked!("SET default_transaction_read_only = on; "),
+                marked!("SET statement_timeout = '5s'; "),
+                marked!("SET lock_timeout = '1s'")
+            ))
             .await?;
         let row = client
             .query_one(
-                "SELECT current_setting('server_version'), current_setting('server_version_num')::int4, \
-                 current_setting('max_connections')::int4, current_database()::text",
+                marked!(
+                    "SELECT current_setting('server_version'), current_setting('server_version_num')::int4, \
+                     current_setting('max_connections')::int4, current_database()::text"
+                ),
                 &[],
             )
             .await?;
@@ -114,62 +148,57 @@ impl Conn {
     pub async fn sample(&mut self, t: i64) -> Result<Sample, tokio_postgres::Error> {
         let activity = self.client.query(ACTIVITY, &[]).await?;
         let locks_sql = if self.version_num >= 140_000 { LOCKS_14 } else { LOCKS_OLD };
-        let locks = self.client.query(locks_sql, &[]).await?;
+        let locks = lock_entries(&self.client.query(locks_sql, &[]).await?);
         let db = self.client.query_one(DATABASE, &[]).await?;
 
-        let locks: Vec<LockEntry> = locks
-            .iter()
-            .map(|r| LockEntry {
-                pid: r.get(0),
-                wait: DbLockWait {
-                    locktype: r.get(1),
-                    mode: r.get(2),
-                    relation: r.get(3),
-                    waiting_ms: r.get::<_, Option<f64>>(4).unwrap_or(0.0).max(0.0),
-                    blocked_by: r.get::<_, Option<Vec<i32>>>(5).unwrap_or_default(),
-                },
-            })
-            // A lock that nobody holds any more (granted between the two reads) is not a wait worth showing.
-            .filter(|l| !l.wait.blocked_by.is_empty())
-            .collect();
-        let blockers: HashSet<i32> = locks.iter().flat_map(|l| l.wait.blocked_by.iter().copied()).collect();
-
-        let mut connections = 1u32; // this monitoring session
-        let mut sessions = Vec::new();
-        for r in &activity {
-            let s = session(r);
-            if s.backend_type.as_deref() == Some("client backend") {
-                connections += 1;
-            }
-            let busy = s.state.as_deref().is_some_and(|st| st != "idle");
-            if busy || blockers.contains(&s.pid) {
-                sessions.push(s);
-            }
-        }
-        sessions.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms).then(a.pid.cmp(&b.pid)));
+        let (mut sessions, connections) = sessions(&activity, &locks);
         if self.local {
-            let mut seen = HashMap::new();
-            for s in &mut sessions {
-                let Some((ticks, rss)) = local_proc(s.pid) else { continue };
-                s.host_rss_bytes = Some(rss);
-                // Same pid and backend start: the same session, so the tick delta is its CPU since then.
-                if let Some(&(start, prev, pt)) = self.proc_prev.get(&s.pid) {
-                    if start == s.backend_start && t > pt && ticks >= prev {
-                        s.host_cpu_percent = Some((ticks - prev) as f64 / USER_HZ / ((t - pt) as f64 / 1000.0) * 100.0);
-                    }
-                }
-                seen.insert(s.pid, (s.backend_start, ticks, t));
-            }
-            self.proc_prev = seen;
+            self.add_local_procs(&mut sessions, t).await;
         }
+        let mut metrics = self.metric_point(t, &db, &sessions, connections, locks.len() as u32);
+        if t.saturating_sub(self.sizes_at) >= SIZES_EVERY_MS {
+            self.sizes_at = t;
+            match self.client.query(SIZES, &[]).await {
+                Ok(rows) => {
+                    self.databases = rows.iter().map(|r| DbDatabaseSize { name: r.get(0), bytes: r.get(1) }).collect()
+                }
+                Err(e) => tracing::debug!(error = %super::describe(&e), "database sizes unavailable"),
+            }
+        }
+        let statements = self.statements().await?;
+        if matches!(self.statements, Statements::Available(_)) && self.prev_statements_complete() {
+            metrics.statement_time_ms = Some(statements.iter().map(|s| s.total_ms).sum());
+        }
+        Ok(Sample { t, sessions, locks, metrics, statements })
+    }
 
+    /// Each session's resident memory, and its CPU since the previous sample when that one saw the same
+    /// session (same pid and backend start), from `/proc` of this machine.
+    async fn add_local_procs(&mut self, sessions: &mut [DbSession], t: i64) {
+        let procs = local_procs(sessions.iter().map(|s| s.pid).collect()).await;
+        let mut seen = HashMap::new();
+        for (s, proc) in sessions.iter_mut().zip(procs) {
+            let Some((ticks, rss)) = proc else { continue };
+            s.host_rss_bytes = Some(rss);
+            if let Some(&(start, prev, pt)) = self.proc_prev.get(&s.pid) {
+                if start == s.backend_start && t > pt && ticks >= prev {
+                    s.host_cpu_percent = Some((ticks - prev) as f64 / USER_HZ / ((t - pt) as f64 / 1000.0) * 100.0);
+                }
+            }
+            seen.insert(s.pid, (s.backend_start, ticks, t));
+        }
+        self.proc_prev = seen;
+    }
+
+    /// The metric point at `t`: active sessions by wait class, and rates from the `pg_stat_database`
+    /// counters (`db`) against the previous sample's.
+    fn metric_point(&mut self, t: i64, db: &Row, sessions: &[DbSession], connections: u32, lock_waits: u32) -> DbMetricPoint {
         let mut active_by_class = BTreeMap::new();
         let mut total_runtime_ms = 0.0;
         for s in sessions.iter().filter(|s| s.state.as_deref() == Some("active")) {
             *active_by_class.entry(s.wait_class.clone()).or_insert(0u32) += 1;
             total_runtime_ms += s.elapsed_ms;
         }
-
         let now = Counters {
             t,
             commits: db.get(0),
@@ -181,8 +210,7 @@ impl Conn {
             temp_bytes: db.get(6),
             deadlocks: db.get(7),
         };
-        let mut metrics =
-            DbMetricPoint::new(t, total_runtime_ms, active_by_class, connections, self.max_connections, locks.len() as u32);
+        let mut metrics = DbMetricPoint::new(t, total_runtime_ms, active_by_class, connections, self.max_connections, lock_waits);
         // Deltas only when the counters moved forward (a stats reset makes them go back).
         if let Some(p) = self.prev.filter(|p| now.t > p.t && now.commits >= p.commits && now.blks_hit >= p.blks_hit) {
             let secs = (now.t - p.t) as f64 / 1000.0;
@@ -198,21 +226,7 @@ impl Conn {
             metrics.deadlocks = Some((now.deadlocks - p.deadlocks).max(0));
         }
         self.prev = Some(now);
-
-        if t.saturating_sub(self.sizes_at) >= SIZES_EVERY_MS {
-            self.sizes_at = t;
-            match self.client.query(SIZES, &[]).await {
-                Ok(rows) => {
-                    self.databases = rows.iter().map(|r| DbDatabaseSize { name: r.get(0), bytes: r.get(1) }).collect()
-                }
-                Err(e) => tracing::debug!(error = %super::describe(&e), "database sizes unavailable"),
-            }
-        }
-        let statements = self.statements().await?;
-        if matches!(self.statements, Statements::Available(_)) && self.prev_statements_complete() {
-            metrics.statement_time_ms = Some(statements.iter().map(|s| s.total_ms).sum());
-        }
-        Ok(Sample { t, sessions, locks, metrics, statements })
+        metrics
     }
 
     /// Whether the statement deltas of this sample cover a whole interval (not the first snapshot).
@@ -241,7 +255,7 @@ impl Conn {
         };
         let total = if self.version_num >= 130_000 { "total_exec_time" } else { "total_time" };
         let sql = format!(
-            "SELECT userid::int8, dbid::int8, queryid, calls, {total}, rows FROM {schema}.pg_stat_statements(false) \
+            "{MARK} SELECT userid::int8, dbid::int8, queryid, calls, {total}, rows FROM {schema}.pg_stat_statements(false) \
              WHERE queryid IS NOT NULL"
         );
         let rows = match self.client.query(&sql, &[]).await {
@@ -274,28 +288,7 @@ impl Conn {
                 deltas.push((k.2, d.0, d.1.max(0.0), d.2.max(0)));
             }
         }
-        let missing: Vec<i64> = {
-            let mut m: Vec<i64> = deltas.iter().map(|d| d.0).filter(|q| !self.query_texts.contains_key(q)).collect();
-            m.sort_unstable();
-            m.dedup();
-            m
-        };
-        if !missing.is_empty() {
-            let sql = format!(
-                "SELECT DISTINCT ON (queryid) queryid, left(query, {MAX_QUERY_BYTES}) FROM {schema}.pg_stat_statements(true) \
-                 WHERE queryid = ANY($1)"
-            );
-            for r in self.client.query(&sql, &[&missing]).await? {
-                let text: Option<String> = r.get(1);
-                let text = truncate_utf8(text.unwrap_or_default(), MAX_QUERY_BYTES);
-                self.query_texts.insert(r.get(0), Arc::from(text));
-            }
-            // Bound the text cache: texts of statements not seen in the current snapshot go first.
-            if self.query_texts.len() > 20_000 {
-                let live: HashSet<i64> = now.keys().map(|k| k.2).collect();
-                self.query_texts.retain(|q, _| live.contains(q));
-            }
-        }
+        self.fetch_missing_texts(&schema, deltas.iter().map(|d| d.0).collect()).await?;
         Ok(deltas
             .into_iter()
             .map(|(queryid, calls, total_ms, rows)| StatementDelta {
@@ -305,8 +298,74 @@ impl Conn {
                 total_ms,
                 rows,
             })
+            .filter(|d| !is_own_statement(&d.query))
             .collect())
     }
+}
+
+impl Conn {
+    /// Reads the texts of the `queryids` not cached yet: a statement's text is read once, not every sample.
+    async fn fetch_missing_texts(&mut self, schema: &str, queryids: Vec<i64>) -> Result<(), tokio_postgres::Error> {
+        let mut missing: Vec<i64> = queryids.into_iter().filter(|q| !self.query_texts.contains_key(q)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "{MARK} SELECT DISTINCT ON (queryid) queryid, left(query, {MAX_QUERY_BYTES}) \
+             FROM {schema}.pg_stat_statements(true) WHERE queryid = ANY($1)"
+        );
+        for r in self.client.query(&sql, &[&missing]).await? {
+            let text: Option<String> = r.get(1);
+            let text = truncate_utf8(text.unwrap_or_default(), MAX_QUERY_BYTES);
+            self.query_texts.insert(r.get(0), Arc::from(text));
+        }
+        // Bound the text cache: texts of statements not seen in the current snapshot go first.
+        if self.query_texts.len() > 20_000 {
+            let live: HashSet<i64> = self.prev_statements.iter().flat_map(|now| now.keys().map(|k| k.2)).collect();
+            self.query_texts.retain(|q, _| live.contains(q));
+        }
+        Ok(())
+    }
+}
+
+/// The lock waits of the `LOCKS_*` rows.
+fn lock_entries(rows: &[Row]) -> Vec<LockEntry> {
+    rows.iter()
+        .map(|r| LockEntry {
+            pid: r.get(0),
+            wait: DbLockWait {
+                locktype: r.get(1),
+                mode: r.get(2),
+                relation: r.get(3),
+                waiting_ms: r.get::<_, Option<f64>>(4).unwrap_or(0.0).max(0.0),
+                blocked_by: r.get::<_, Option<Vec<i32>>>(5).unwrap_or_default(),
+            },
+        })
+        // A lock that nobody holds any more (granted between the two reads) is not a wait worth showing.
+        .filter(|l| !l.wait.blocked_by.is_empty())
+        .collect()
+}
+
+/// The sessions worth keeping of the `ACTIVITY` rows — not idle, or blocking a waiter in `locks` — longest
+/// running first, and the client connections (ours included).
+fn sessions(activity: &[Row], locks: &[LockEntry]) -> (Vec<DbSession>, u32) {
+    let blockers: HashSet<i32> = locks.iter().flat_map(|l| l.wait.blocked_by.iter().copied()).collect();
+    let mut connections = 1u32; // this monitoring session
+    let mut sessions = Vec::new();
+    for r in activity {
+        let s = session(r);
+        if s.backend_type.as_deref() == Some("client backend") {
+            connections += 1;
+        }
+        let busy = s.state.as_deref().is_some_and(|st| st != "idle");
+        if busy || blockers.contains(&s.pid) {
+            sessions.push(s);
+        }
+    }
+    sessions.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms).then(a.pid.cmp(&b.pid)));
+    (sessions, connections)
 }
 
 fn session(r: &Row) -> DbSession {
@@ -348,9 +407,23 @@ fn session(r: &Row) -> DbSession {
 /// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on every Linux architecture we run on).
 const USER_HZ: f64 = 100.0;
 
+/// [`local_proc`] of each pid, in order, read on the blocking pool; all `None` if that fails.
+async fn local_procs(pids: Vec<i32>) -> Vec<Option<(u64, u64)>> {
+    let n = pids.len();
+    let read = move || Ok::<_, AppError>(pids.into_iter().map(local_proc).collect());
+    match blocking::run("reading the backends' /proc entries", read).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!(error = %e, "backend CPU and memory unavailable");
+            vec![None; n]
+        }
+    }
+}
+
 /// CPU ticks (utime + stime) and resident bytes of a local PostgreSQL backend, or `None` when the pid is
 /// not a `postgres` process here (the instance is elsewhere, e.g. behind a forwarded port or in a container).
 fn local_proc(pid: i32) -> Option<(u64, u64)> {
+    blocking::assert_off_runtime();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
@@ -387,7 +460,7 @@ pub fn traceparent(query: &str) -> Option<(String, String)> {
 /// URL on the same cluster, another Sightline server) that connect as `application_name = 'sightline'`, so
 /// monitoring never shows up as load. `pg_blocking_pids` takes the lock manager's locks, so it is only
 /// asked for sessions that wait for a lock.
-const ACTIVITY: &str = "SELECT pid, usename::text, datname::text, application_name, host(client_addr), state, \
+const ACTIVITY: &str = marked!("SELECT pid, usename::text, datname::text, application_name, host(client_addr), state, \
     wait_event_type, wait_event, backend_type, \
     (extract(epoch FROM backend_start) * 1000)::int8, \
     (extract(epoch FROM xact_start) * 1000)::int8, \
@@ -395,36 +468,49 @@ const ACTIVITY: &str = "SELECT pid, usename::text, datname::text, application_na
     (extract(epoch FROM clock_timestamp() - query_start) * 1000)::float8, \
     left(query, 4096), \
     CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END \
-    FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name IS DISTINCT FROM 'sightline'";
+    FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name IS DISTINCT FROM 'sightline'");
 
 /// Ungranted locks with who blocks them. A row-lock wait is on the holder's transaction id (no relation):
 /// the relation then comes from the tuple lock the waiter already holds.
-const LOCKS_14: &str = "SELECT l.pid, l.locktype, l.mode, \
+const LOCKS_14: &str = marked!("SELECT l.pid, l.locktype, l.mode, \
     coalesce(l.relation, (SELECT t.relation FROM pg_locks t WHERE t.pid = l.pid AND t.locktype = 'tuple' LIMIT 1))::regclass::text, \
     (extract(epoch FROM clock_timestamp() - l.waitstart) * 1000)::float8, \
     pg_blocking_pids(l.pid) \
-    FROM pg_locks l WHERE NOT l.granted AND l.pid IS NOT NULL";
+    FROM pg_locks l WHERE NOT l.granted AND l.pid IS NOT NULL");
 
 /// Before 14 `pg_locks` has no `waitstart`: the waiting time is the statement's time so far.
-const LOCKS_OLD: &str = "SELECT l.pid, l.locktype, l.mode, \
+const LOCKS_OLD: &str = marked!("SELECT l.pid, l.locktype, l.mode, \
     coalesce(l.relation, (SELECT t.relation FROM pg_locks t WHERE t.pid = l.pid AND t.locktype = 'tuple' LIMIT 1))::regclass::text, \
     (SELECT (extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::float8 FROM pg_stat_activity a WHERE a.pid = l.pid), \
     pg_blocking_pids(l.pid) \
-    FROM pg_locks l WHERE NOT l.granted AND l.pid IS NOT NULL";
+    FROM pg_locks l WHERE NOT l.granted AND l.pid IS NOT NULL");
 
-const DATABASE: &str = "SELECT coalesce(sum(xact_commit), 0)::int8, coalesce(sum(xact_rollback), 0)::int8, \
+const DATABASE: &str = marked!("SELECT coalesce(sum(xact_commit), 0)::int8, coalesce(sum(xact_rollback), 0)::int8, \
     coalesce(sum(blks_read), 0)::int8, coalesce(sum(blks_hit), 0)::int8, \
     coalesce(sum(tup_returned + tup_fetched), 0)::int8, coalesce(sum(tup_inserted + tup_updated + tup_deleted), 0)::int8, \
-    coalesce(sum(temp_bytes), 0)::int8, coalesce(sum(deadlocks), 0)::int8 FROM pg_stat_database";
+    coalesce(sum(temp_bytes), 0)::int8, coalesce(sum(deadlocks), 0)::int8 FROM pg_stat_database");
 
-const SIZES: &str = "SELECT datname::text, pg_database_size(oid) FROM pg_database WHERE datallowconn ORDER BY 2 DESC";
+const SIZES: &str = marked!("SELECT datname::text, pg_database_size(oid) FROM pg_database WHERE datallowconn ORDER BY 2 DESC");
 
-const EXTENSION: &str = "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
-    WHERE e.extname = 'pg_stat_statements'";
+const EXTENSION: &str = marked!(
+    "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
+     WHERE e.extname = 'pg_stat_statements'"
+);
 
 #[cfg(test)]
 mod tests {
-    use super::{traceparent, truncate_utf8};
+    use super::*;
+
+    #[test]
+    fn every_monitoring_statement_carries_the_mark() {
+        for sql in [ACTIVITY, LOCKS_14, LOCKS_OLD, DATABASE, SIZES, EXTENSION] {
+            assert!(sql.starts_with(MARK) && is_own_statement(sql), "{sql}");
+        }
+        assert!(marked!("SELECT 1").starts_with(MARK));
+        // An application's statement, even one reading the same views, is not ours.
+        assert!(!is_own_statement("SELECT * FROM pg_stat_activity /* sightline */"));
+        assert!(is_own_statement("/* sightline monitoring */ SET statement_timeout = $1"));
+    }
 
     #[test]
     fn traceparent_comments_are_recognised() {
