@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 
 use std::net::SocketAddr;
