@@ -264,14 +264,7 @@ impl Columns {
     }
 
     fn compile(&self, f: &TxFilter) -> Option<Compiled> {
-        let service = match &f.service {
-            Some(s) => Some(self.services.get(s)?),
-            None => None,
-        };
-        let endpoint = match &f.endpoint {
-            Some(e) => Some(self.endpoints.get(e)?),
-            None => None,
-        };
+        let (service, endpoint) = self.filter_ids(f.service.as_deref(), f.endpoint.as_deref())?;
         let (from, to) = match &f.cells {
             Some(c) => (f.from.max(c.grid.from), f.to.min(c.grid.to)),
             None => (f.from, f.to),
@@ -373,7 +366,7 @@ impl Columns {
         }
         let n = ((q.to - q.from) / q.step_ms) as usize;
         let grouped = q.by_service || q.by_endpoint;
-        let Some((service, endpoint)) = self.filter_ids(q) else {
+        let Some((service, endpoint)) = self.filter_ids(q.service.as_deref(), q.endpoint.as_deref()) else {
             // A service or endpoint never seen: nothing matches.
             let empty = TxSeries { service: None, endpoint: None, buckets: vec![TxBucket::default(); n] };
             return Ok(if grouped { Vec::new() } else { vec![empty] });
@@ -423,14 +416,14 @@ impl Columns {
         Ok(self.finish_series(groups))
     }
 
-    /// The interned ids of `q`'s service and endpoint filters (`None` inside: no such filter), or `None`
-    /// when a filter names something never seen.
-    fn filter_ids(&self, q: &SeriesQuery) -> Option<(Option<u32>, Option<u32>)> {
-        let service = match &q.service {
+    /// The interned ids of a service and an endpoint filter (`None` inside: no such filter), or `None` when
+    /// a filter names something never seen, so nothing can match.
+    fn filter_ids(&self, service: Option<&str>, endpoint: Option<&str>) -> Option<(Option<u32>, Option<u32>)> {
+        let service = match service {
             Some(s) => Some(self.services.get(s)?),
             None => None,
         };
-        let endpoint = match &q.endpoint {
+        let endpoint = match endpoint {
             Some(e) => Some(self.endpoints.get(e)?),
             None => None,
         };
