@@ -11,8 +11,10 @@ use send_wrapper::SendWrapper;
 use serde::de::DeserializeOwned;
 use sightline_model::{
     ActiveList, ApiErrorBody, Board, BoardConflict, BoardHistory, BoardInvalid, BoardList, Health, Hitmap,
-    MetricCatalog, MetricQueryResult, Order, Scale, ServiceList, Status, Trace, TransactionPage, WidgetQuery,
+    MetricCatalog, MetricQueryResult, ServiceList, ToQuery, Trace, TransactionPage, WidgetQuery,
 };
+/// The query parameters of the hitmap and the transaction list are the server's own types.
+pub use sightline_model::{HitmapParams, TxParams};
 
 /// Why a request failed, in words a user can act on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -109,32 +111,8 @@ pub async fn services(from: i64, to: i64) -> Result<ServiceList, ApiError> {
         .await
 }
 
-/// Parameters of `GET /api/v1/hitmap`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HitmapParams {
-    pub from: i64,
-    pub to: i64,
-    pub service: Option<String>,
-    pub cols: u32,
-    pub rows: u32,
-    pub ymax_ms: f64,
-    pub scale: Scale,
-}
-
 pub async fn hitmap(p: HitmapParams) -> Result<Hitmap, ApiError> {
-    get_json(&with_query(
-        "/api/v1/hitmap",
-        &[
-            ("from", Some(p.from.to_string())),
-            ("to", Some(p.to.to_string())),
-            ("service", p.service),
-            ("cols", Some(p.cols.to_string())),
-            ("rows", Some(p.rows.to_string())),
-            ("ymax", Some(p.ymax_ms.to_string())),
-            ("scale", Some(p.scale.as_str().to_string())),
-        ],
-    ))
-    .await
+    get_json(&format!("/api/v1/hitmap?{}", p.to_query())).await
 }
 
 /// A drag-selection on the hitmap: a time window and a duration band (`max_ms: None` = open-ended).
@@ -146,40 +124,15 @@ pub struct Selection {
     pub max_ms: Option<f64>,
 }
 
-/// Parameters of `GET /api/v1/transactions`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TransactionParams {
-    pub selection: Selection,
-    pub service: Option<String>,
-    pub status: Option<Status>,
-    pub order: Order,
-    pub limit: u32,
-    pub cursor: Option<String>,
+impl Selection {
+    /// The transactions of this selection; the caller sets the other parameters (`..sel.tx_params()`).
+    pub fn tx_params(&self) -> TxParams {
+        TxParams { from: Some(self.from), to: Some(self.to), min_ms: Some(self.min_ms), max_ms: self.max_ms, ..Default::default() }
+    }
 }
 
-pub async fn transactions(p: TransactionParams) -> Result<TransactionPage, ApiError> {
-    let s = &p.selection;
-    get_json(&with_query(
-        "/api/v1/transactions",
-        &[
-            ("from", Some(s.from.to_string())),
-            ("to", Some(s.to.to_string())),
-            ("min_ms", Some(s.min_ms.to_string())),
-            ("max_ms", s.max_ms.map(|m| m.to_string())),
-            ("service", p.service),
-            ("status", p.status.map(|s| match s {
-                Status::Ok => "ok".to_string(),
-                Status::Error => "error".to_string(),
-            })),
-            ("order", Some(match p.order {
-                Order::Slowest => "slowest".to_string(),
-                Order::Newest => "newest".to_string(),
-            })),
-            ("limit", Some(p.limit.to_string())),
-            ("cursor", p.cursor),
-        ],
-    ))
-    .await
+pub async fn transactions(p: TxParams) -> Result<TransactionPage, ApiError> {
+    get_json(&format!("/api/v1/transactions?{}", p.to_query())).await
 }
 
 pub async fn trace(trace_id: String) -> Result<Trace, ApiError> {

@@ -197,13 +197,13 @@ fn HitmapWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
         move || {
             let (from, to) = ctx.window.get();
             api::hitmap(HitmapParams {
-                from,
-                to,
+                from: Some(from),
+                to: Some(to),
                 service: service.get(),
-                cols: HITMAP_COLS,
-                rows: HITMAP_ROWS,
-                ymax_ms: HITMAP_YMAX_MS,
-                scale: Scale::Linear,
+                cols: Some(HITMAP_COLS),
+                rows: Some(HITMAP_ROWS),
+                ymax: Some(HITMAP_YMAX_MS),
+                scale: Some(Scale::Linear),
             })
         },
         data,

@@ -10,7 +10,7 @@ use leptos_router::hooks::use_query_map;
 use leptos_use::{use_event_listener, use_interval_fn, use_window};
 use sightline_model::{Hitmap, LivePoint, Order, Scale, Status};
 
-use crate::api::{self, HitmapParams, Selection, TransactionParams};
+use crate::api::{self, HitmapParams, Selection, TxParams};
 use crate::components::error_view::ErrorList;
 use crate::components::hitmap_chart::{thousands, HitmapChart};
 use crate::components::trace_view::TraceView;
@@ -66,7 +66,7 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     // current, so the fetch deliberately does not depend on the clock.
     let params = Memo::new(move |_| {
         let (from, to) = if tr.live.get() { tr.range.get().resolve(now_ms()) } else { tr.window.get() };
-        HitmapParams { from, to, service: tr.service.get(), cols: COLS, rows: ROWS, ymax_ms: ymax.get(), scale: scale.get() }
+        HitmapParams { from: Some(from), to: Some(to), service: tr.service.get(), cols: Some(COLS), rows: Some(ROWS), ymax: Some(ymax.get()), scale: Some(scale.get()) }
     });
     let fetched = LocalResource::new(move || api::hitmap(params.get()));
     let hitmap = RwSignal::new(None::<Hitmap>);
@@ -246,13 +246,13 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
     });
     let sel = selection.clone();
     let page = LocalResource::new(move || {
-        api::transactions(TransactionParams {
-            selection: sel.clone(),
+        api::transactions(TxParams {
             service: tr.service.get(),
             status: status.get(),
-            order: order.get(),
-            limit: PAGE_SIZE,
+            order: Some(order.get()),
+            limit: Some(PAGE_SIZE as usize),
             cursor: cursor.get(),
+            ..sel.tx_params()
         })
     });
     let band = match selection.max_ms {

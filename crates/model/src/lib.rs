@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod hitmap;
 pub mod host;
 pub mod metrics;
+pub mod query;
 pub mod range;
 pub mod trace;
 
@@ -18,6 +19,7 @@ pub use deploy::*;
 pub use hitmap::*;
 pub use host::*;
 pub use metrics::*;
+pub use query::*;
 pub use range::*;
 pub use trace::*;
 

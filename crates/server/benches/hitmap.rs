@@ -81,7 +81,14 @@ fn benches(c: &mut Criterion) {
     let started = Instant::now();
     let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX }).unwrap();
     eprintln!("start-up rebuild of {} transactions: {:.1?}", store.transaction_count(), started.elapsed());
+    binning(c, &store);
+    drag_select(c, &store);
+    trace(c, &store);
+    random_drags(&store);
+}
 
+/// Binning a million transactions into a 240 × 100 grid.
+fn binning(c: &mut Criterion, store: &EmbeddedStore) {
     let mut g = c.benchmark_group("hitmap_1m");
     g.sample_size(30);
     for scale in [Scale::Linear, Scale::Log] {
@@ -92,7 +99,10 @@ fn benches(c: &mut Criterion) {
     let grid = Grid { from: T0, to: T0 + WINDOW_MS, cols: 240, rows: 100, ymax_ms: 5000.0, scale: Scale::Linear };
     g.bench_function("bin_240x100_one_service", |b| b.iter(|| store.hitmap(grid, Some("payment"))));
     g.finish();
+}
 
+/// The first page of a drag selection: a band, and everything.
+fn drag_select(c: &mut Criterion, store: &EmbeddedStore) {
     let mut g = c.benchmark_group("drag_select_1m");
     g.sample_size(30);
     // The band at 3 s over the whole window: ~30 k transactions selected.
@@ -111,8 +121,10 @@ fn benches(c: &mut Criterion) {
     };
     g.bench_function("all_1m_first_page_slowest", |b| b.iter(|| store.transactions(&everything).unwrap()));
     g.finish();
+}
 
-    // One trace of 10 000 spans (a root, 99 methods of 100 steps each), assembled from the store.
+/// One trace of 10 000 spans (a root, 99 methods of 100 steps each), assembled from the store.
+fn trace(c: &mut Criterion, store: &EmbeddedStore) {
     let trace_id = [0x7au8; 16];
     let spans: Vec<SpanRecord> = (0..10_000u64)
         .map(|i| {
@@ -147,8 +159,10 @@ fn benches(c: &mut Criterion) {
         b.iter(|| serde_json::to_vec(&store.trace(trace_id, T0).unwrap().unwrap()).unwrap().len())
     });
     g.finish();
+}
 
-    // p95 of the first page over random rectangles (random window, band, order), as a user drags.
+/// p95 of the first page over random rectangles (random window, band, order), as a user drags.
+fn random_drags(store: &EmbeddedStore) {
     let mut rng = StdRng::seed_from_u64(7);
     let mut times = Vec::new();
     let mut selected = 0u64;

@@ -78,68 +78,67 @@ fn benches(c: &mut Criterion) {
     // Everything but HTTP: `ingest::accept_protobuf` (decode, convert, durable group commit) from 8 tasks.
     g.bench_function("accept_protobuf_durable_no_http", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let payloads = next_payloads();
+            let state = state.clone();
+            fan_out(&rt, iters, concurrency, &mut next_payloads, move |p| {
                 let state = state.clone();
-                let started = Instant::now();
-                rt.block_on(async move {
-                    let mut tasks = Vec::new();
-                    for w in 0..concurrency {
-                        let (state, payloads) = (state.clone(), payloads.clone());
-                        tasks.push(tokio::spawn(async move {
-                            for p in payloads.iter().skip(w).step_by(concurrency) {
-                                let out = sightline_server::ingest::accept_protobuf(&state, p.clone()).await.unwrap();
-                                assert_eq!(out.accepted_spans as usize, SPANS_PER_REQUEST);
-                            }
-                        }));
-                    }
-                    for t in tasks {
-                        t.await.unwrap();
-                    }
-                });
-                total += started.elapsed();
-            }
-            total
+                async move {
+                    let out = sightline_server::ingest::accept_protobuf(&state, p).await.unwrap();
+                    assert_eq!(out.accepted_spans as usize, SPANS_PER_REQUEST);
+                }
+            })
         })
     });
 
     g.bench_function("otlp_http_protobuf_durable", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                // Fresh ids each iteration: retries of stored transactions would be skipped as duplicates.
-                let payloads = next_payloads();
-                let client = client.clone();
-                let base = base.clone();
-                let started = Instant::now();
-                rt.block_on(async move {
-                    let mut tasks = Vec::new();
-                    for w in 0..concurrency {
-                        let (client, base, payloads) = (client.clone(), base.clone(), payloads.clone());
-                        tasks.push(tokio::spawn(async move {
-                            for p in payloads.iter().skip(w).step_by(concurrency) {
-                                let r = client
-                                    .post(&base)
-                                    .header("content-type", "application/x-protobuf")
-                                    .body(p.clone())
-                                    .send()
-                                    .await
-                                    .unwrap();
-                                assert_eq!(r.status(), 200);
-                            }
-                        }));
-                    }
-                    for t in tasks {
-                        t.await.unwrap();
-                    }
-                });
-                total += started.elapsed();
-            }
-            total
+            let (client, base) = (client.clone(), base.clone());
+            fan_out(&rt, iters, concurrency, &mut next_payloads, move |p| {
+                let (client, base) = (client.clone(), base.clone());
+                async move {
+                    let r = client.post(&base).header("content-type", "application/x-protobuf").body(p).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                }
+            })
         })
     });
     g.finish();
+}
+
+/// Time of `iters` rounds, each sending a fresh set of payloads (fresh ids: retries of stored transactions
+/// would be skipped as duplicates) through `send` from `concurrency` tasks.
+fn fan_out<F, Fut>(
+    rt: &tokio::runtime::Runtime,
+    iters: u64,
+    concurrency: usize,
+    next_payloads: &mut impl FnMut() -> Arc<Vec<bytes::Bytes>>,
+    send: F,
+) -> Duration
+where
+    F: Fn(bytes::Bytes) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let payloads = next_payloads();
+        let started = Instant::now();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..concurrency)
+                .map(|w| {
+                    let (send, payloads) = (send.clone(), payloads.clone());
+                    tokio::spawn(async move {
+                        for p in payloads.iter().skip(w).step_by(concurrency) {
+                            send(p.clone()).await;
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        total += started.elapsed();
+    }
+    total
 }
 
 criterion_group!(ingest, benches);

@@ -12,3 +12,4 @@ pub mod otlp;
 pub mod services;
 pub mod traces;
 pub mod transactions;
+pub mod window;

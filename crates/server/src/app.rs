@@ -16,12 +16,24 @@
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
 //! - everything else under `/api/`              → JSON 404
 //! - any other path                             → the built app (SPA history fallback to `index.html`)
+//!
+//! Layers: compression and request tracing on everything. A request timeout
+//! ([`AppState::request_timeout`], 30 s by default) on the API routes that answer one JSON document: past
+//! it the request is answered 503 in the usual error shape ([`AppError::TimedOut`]), so neither a slow
+//! query nor a client that never finishes its body keeps a connection waiting forever (work already
+//! handed to the blocking pool still finishes; only its answer is dropped). Not on `/api/v1/hitmap/live`,
+//! a stream meant to stay open. Not on `POST /v1/traces`: its time is the exporter's upload, the queue for
+//! an ingest permit and the fsync, each bounded on its own (body limit, permits), and exporters time out
+//! and retry by themselves, so cutting an export whose spans may already be durable would only make it be
+//! sent again. Not on the built app's static files.
 
 use std::path::Path;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{BoxError, Router};
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
@@ -32,10 +44,11 @@ use crate::state::AppState;
 
 /// Builds the whole router; separate from `main` so tests can call it without a socket.
 pub fn router(state: AppState, dist: Option<&Path>) -> Router {
+    let limit = state.request_timeout;
+    // Routes added after `.layer(…)` are outside it: the live stream and the JSON 404.
     let api = Router::new()
         .route("/health", get(api::health::show))
         .route("/hitmap", get(api::hitmap::show))
-        .route("/hitmap/live", get(api::hitmap::live))
         .route("/transactions", get(api::transactions::list))
         .route("/traces/{trace_id}", get(api::traces::show))
         .route("/active", get(api::active::list))
@@ -58,6 +71,12 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
         .route("/db/traces/{trace_id}", get(api::db::trace_sessions))
         .route("/host/processes", get(api::host::processes))
         .route("/host/processes/{pid}/history", get(api::host::history))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |_: BoxError| async move { AppError::TimedOut(limit) }))
+                .timeout(limit),
+        )
+        .route("/hitmap/live", get(api::hitmap::live))
         .fallback(api_not_found);
     // The OTLP handler enforces its own (configurable, decompressed) limit while reading the body.
     let otlp = Router::new()

@@ -11,6 +11,9 @@
 //!
 //! Every write is one batch, fsynced before it is acknowledged. Writes are serialised by one lock, so the
 //! version check of a save and the save itself cannot interleave with another save.
+//!
+//! Every method reads or writes the disk: call them through [`crate::blocking::run`] (each asserts it is
+//! not on an async worker, so a forgotten one panics in tests).
 
 pub mod templates;
 
@@ -20,6 +23,10 @@ use std::sync::Mutex;
 use anyhow::Context;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use sightline_model::{validate, Board, BoardSummary, BOARD_FORMAT_VERSION};
+
+use crate::blocking;
+use crate::error::AppError;
+use crate::sync;
 
 /// Revisions kept per board; older ones are dropped when a save goes past this.
 pub const MAX_VERSIONS: u64 = 500;
@@ -39,6 +46,18 @@ pub enum BoardError {
     Invalid(Vec<String>),
     #[error(transparent)]
     Storage(#[from] anyhow::Error),
+}
+
+impl From<BoardError> for AppError {
+    fn from(e: BoardError) -> Self {
+        let message = e.to_string();
+        match e {
+            BoardError::NotFound(_) => AppError::NotFound(message),
+            BoardError::Stale { current, .. } => AppError::StaleBoard { message, current },
+            BoardError::Invalid(problems) => AppError::InvalidBoard(problems),
+            BoardError::Storage(e) => AppError::Internal(e),
+        }
+    }
 }
 
 impl From<fjall::Error> for BoardError {
@@ -98,6 +117,7 @@ fn new_id(title: &str) -> String {
 impl BoardStore {
     /// Opens (or creates) the board store in `dir`; on the very first open it creates the default board.
     pub fn open(dir: &Path, now_ms: i64) -> anyhow::Result<Self> {
+        blocking::assert_off_runtime();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         // A handful of small documents written on *Save*: one background worker and a small cache, so the
         // boards take nothing from the trace store's budget.
@@ -126,6 +146,7 @@ impl BoardStore {
 
     /// Every board, sorted by title (then id).
     pub fn list(&self) -> Result<Vec<BoardSummary>, BoardError> {
+        blocking::assert_off_runtime();
         let mut out = Vec::new();
         for kv in self.boards.iter() {
             let (_, v) = kv.into_inner()?;
@@ -137,6 +158,7 @@ impl BoardStore {
 
     /// The current revision of a board.
     pub fn get(&self, id: &str) -> Result<Board, BoardError> {
+        blocking::assert_off_runtime();
         match self.boards.get(id)? {
             Some(v) => Ok(decode(&v)?),
             None => Err(not_found(id)),
@@ -147,7 +169,8 @@ impl BoardStore {
     /// wrong. The id is kept when free; an empty, taken or reserved id gets a new one. Answers the stored
     /// board (version 1).
     pub fn create(&self, mut board: Board, now_ms: i64) -> Result<Board, BoardError> {
-        let _w = self.write.lock().expect("board write lock");
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
         if board.id.is_empty() || RESERVED_IDS.contains(&board.id.as_str()) || self.boards.contains_key(&board.id)? {
             board.id = loop {
                 let id = new_id(&board.title);
@@ -166,7 +189,8 @@ impl BoardStore {
     /// Saves a new revision of `id`. `board.version` must be the revision the edit was based on; if the
     /// stored one moved on, nothing is written and the current board comes back in [`BoardError::Stale`].
     pub fn update(&self, id: &str, mut board: Board, now_ms: i64) -> Result<Board, BoardError> {
-        let _w = self.write.lock().expect("board write lock");
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
         let current = self.get(id)?;
         if board.id.is_empty() {
             board.id = id.to_string();
@@ -190,7 +214,8 @@ impl BoardStore {
     /// Deletes a board and its history. With `based_on`, only if that is still the current revision (so a
     /// board someone just saved is not deleted from a stale screen). `false` if there was no such board.
     pub fn delete(&self, id: &str, based_on: Option<u64>) -> Result<bool, BoardError> {
-        let _w = self.write.lock().expect("board write lock");
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
         let current = match self.get(id) {
             Ok(b) => b,
             Err(BoardError::NotFound(_)) => return Ok(false),
@@ -211,6 +236,7 @@ impl BoardStore {
 
     /// Every kept revision of a board, newest first.
     pub fn versions(&self, id: &str) -> Result<Vec<BoardSummary>, BoardError> {
+        blocking::assert_off_runtime();
         if !self.boards.contains_key(id)? {
             return Err(not_found(id));
         }
@@ -225,6 +251,7 @@ impl BoardStore {
 
     /// One kept revision of a board.
     pub fn version(&self, id: &str, version: u64) -> Result<Board, BoardError> {
+        blocking::assert_off_runtime();
         match self.versions.get(version_key(id, version))? {
             Some(v) => Ok(decode(&v)?),
             None if self.boards.contains_key(id)? => {
@@ -236,7 +263,8 @@ impl BoardStore {
 
     /// Makes an old revision current again, as a new revision (history is never rewritten).
     pub fn restore(&self, id: &str, version: u64, now_ms: i64) -> Result<Board, BoardError> {
-        let _w = self.write.lock().expect("board write lock");
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
         let current = self.get(id)?;
         let mut board = self.version(id, version)?;
         if board.format_version != BOARD_FORMAT_VERSION {
@@ -268,6 +296,7 @@ impl BoardStore {
 
     /// Makes everything written durable (writes already are; this is for shutdown symmetry).
     pub fn flush(&self) -> anyhow::Result<()> {
+        blocking::assert_off_runtime();
         self.db.persist(PersistMode::SyncAll).context("persisting the boards")
     }
 }

@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// How long host samples are kept in memory, in minutes.
     #[arg(long, env = "SIGHTLINE_HOST_HISTORY_MINUTES", default_value_t = 60)]
     pub host_history_minutes: u64,
+    /// An API request not answered within this many milliseconds is abandoned with a 503 (the live stream
+    /// and OTLP ingest are exempt; see `app.rs`).
+    #[arg(long, env = "SIGHTLINE_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
 }
 
 impl ServeArgs {
@@ -93,6 +97,7 @@ impl ServeArgs {
             host_collector: false,
             host_interval_ms: 5000,
             host_history_minutes: 60,
+            request_timeout_ms: 30_000,
         }
     }
 

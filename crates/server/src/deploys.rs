@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use anyhow::Context;
 use sightline_model::Deploy;
@@ -43,7 +43,7 @@ impl DeployLog {
     /// Reads `<dir>/deploys.json`; a missing file is an empty log, an unreadable one an error (not silently
     /// dropped history).
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        // No `assert_off_runtime`: `AppState::open` reads it once, before anything is served.
+        assert_off_runtime();
         let path = dir.join("deploys.json");
         let seen = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not a deploy log", path.display()))?,
@@ -57,7 +57,7 @@ impl DeployLog {
     /// A version seen for the first time, or earlier than before (spans can arrive out of order), makes the
     /// log [`unsaved`](DeployLog::unsaved).
     pub fn note(&self, service: &str, version: &str, at_ms: i64) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = crate::sync::lock(&self.seen);
         if !seen.contains_key(service) && seen.len() >= MAX_SERVICES {
             return;
         }
@@ -88,9 +88,9 @@ impl DeployLog {
     /// written by another returns at once. Touches the disk: call it on the blocking pool.
     pub fn save(&self) -> anyhow::Result<()> {
         assert_off_runtime();
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let _writer = crate::sync::lock(&self.writer);
         let (changes, bytes) = {
-            let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            let seen = crate::sync::lock(&self.seen);
             let changes = self.changes.load(Ordering::Acquire);
             if changes == self.saved.load(Ordering::Acquire) {
                 return Ok(());
@@ -107,7 +107,7 @@ impl DeployLog {
     /// Version changes in `[from, to]`, oldest first, optionally of one service. A service's first version
     /// is listed with `previous: None`.
     pub fn list(&self, from: i64, to: i64, service: Option<&str>) -> Vec<Deploy> {
-        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = crate::sync::lock(&self.seen);
         let mut out = Vec::new();
         for (svc, versions) in seen.iter().filter(|(s, _)| service.is_none_or(|x| x == s.as_str())) {
             let mut ordered: Vec<(&String, &i64)> = versions.iter().collect();

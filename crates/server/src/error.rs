@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sightline_model::ApiErrorBody;
+use sightline_model::{ApiErrorBody, Board, BoardConflict, BoardInvalid};
 
 /// What can go wrong answering a request. The `String`s are shown to users: never put secrets in them.
 #[derive(Debug, thiserror::Error)]
@@ -16,14 +16,22 @@ pub enum AppError {
     NotFound(String),
     #[error("missing or wrong ingest token")]
     Unauthorized,
-    #[error("{0}")]
-    Conflict(String),
+    /// A board save or delete based on an older revision: 409, and the body ([`BoardConflict`]) carries
+    /// the current board so the client can show what changed (boxed: a board is large).
+    #[error("{message}")]
+    StaleBoard { message: String, current: Box<Board> },
+    /// A board that breaks the format's rules: 400, and the body ([`BoardInvalid`]) lists every problem.
+    #[error("the board is not valid: {}", .0.join("; "))]
+    InvalidBoard(Vec<String>),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The request was abandoned after the server's request timeout (see `app.rs`).
+    #[error("no answer within {} s: the request was abandoned; try a shorter time range", .0.as_secs_f64())]
+    TimedOut(std::time::Duration),
     /// Unexpected: logged in full, answered with a generic message.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -35,15 +43,18 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::StaleBoard { .. } => StatusCode::CONFLICT,
+            AppError::InvalidBoard(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
+/// Every body extends `{"error", "status"}` ([`ApiErrorBody`]), so a client that only knows that shape
+/// still shows the message; the board cases add what the board editor needs to answer them.
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -54,7 +65,16 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        (status, Json(ApiErrorBody { error, status: status.as_u16() })).into_response()
+        let status_code = status.as_u16();
+        match self {
+            AppError::StaleBoard { current, .. } => {
+                (status, Json(BoardConflict { error, status: status_code, current: *current })).into_response()
+            }
+            AppError::InvalidBoard(problems) => {
+                (status, Json(BoardInvalid { error, status: status_code, problems })).into_response()
+            }
+            _ => (status, Json(ApiErrorBody { error, status: status_code })).into_response(),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Sightline's backend. Data flows one way:
-//! `ingest` (OTLP/HTTP) and `collect` (PostgreSQL, host) → `store` → `api` → the browser app.
+//! `ingest` (OTLP/HTTP) → `store` → `api` → the browser app; `collect` (PostgreSQL, host) keeps its own
+//! sample histories (never through `store`) → `api`.
 //! `demo` generates a realistic workload through the same ingest path as real traffic.
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 
 use std::net::SocketAddr;

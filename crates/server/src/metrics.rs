@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use sightline_model::{MetricCatalog, MetricInfo, MetricQueryResult, MetricSeries};
 
+use crate::api::window::Window;
 use crate::collect::host::HostHub;
 use crate::collect::postgres::DbHub;
 use crate::store::{QueryError, SeriesQuery, TraceStore, TxBucket};
@@ -109,8 +110,7 @@ pub fn catalog(db_instances: usize, host_collector: bool) -> MetricCatalog {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRequest {
     pub metric: String,
-    pub from: i64,
-    pub to: i64,
+    pub window: Window,
     /// Smallest bucket wanted; the server may choose a coarser one.
     pub step_ms: Option<i64>,
     pub max_points: usize,
@@ -166,10 +166,7 @@ fn buckets(from: i64, to: i64, step: i64) -> i64 {
 /// Answers a series request from the trace store, for `db.*` metrics from the PostgreSQL history, for
 /// `host.*` and `process.*` from the host samples.
 pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
-    if r.from >= r.to {
-        return Err(QueryError::Invalid(format!("from ({}) must be before to ({})", r.from, r.to)));
-    }
-    if r.from < 0 || r.to > MAX_TIME_MS {
+    if r.window.from() < 0 || r.window.to() > MAX_TIME_MS {
         return Err(QueryError::Invalid(format!("the window must lie within 0..={MAX_TIME_MS} (epoch ms)")));
     }
     if !(2..=MAX_MAX_POINTS).contains(&r.max_points) {
@@ -191,8 +188,8 @@ pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricReq
         });
     };
     check_dimensions(name, TX_DIMENSIONS, r)?;
-    let step = choose_step(r.from, r.to, r.step_ms, r.max_points);
-    let (from, to) = aligned(r.from, r.to, step);
+    let step = choose_step(r.window.from(), r.window.to(), r.step_ms, r.max_points);
+    let (from, to) = aligned(r.window.from(), r.window.to(), step);
     let q = SeriesQuery {
         from,
         to,
@@ -260,8 +257,8 @@ fn sampled_window(
 ) -> Result<(i64, i64, i64), QueryError> {
     check_dimensions(name, dimensions, r)?;
     let floor = 2 * interval.as_millis() as i64;
-    let step = choose_step(r.from, r.to, Some(r.step_ms.unwrap_or(0).max(floor)), r.max_points);
-    let (from, to) = aligned(r.from, r.to, step);
+    let step = choose_step(r.window.from(), r.window.to(), Some(r.step_ms.unwrap_or(0).max(floor)), r.max_points);
+    let (from, to) = aligned(r.window.from(), r.window.to(), step);
     Ok((from, to, step))
 }
 

@@ -1,12 +1,17 @@
 //! The one value every handler shares: cheap to clone, everything behind `Arc`s.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-
 use tokio::sync::broadcast;
 
+use crate::blocking;
+use crate::boards::BoardStore;
+use crate::collect::host::HostHub;
+use crate::collect::postgres::DbHub;
 use crate::config::ServeArgs;
+use crate::deploys::DeployLog;
 use crate::store::{self, LiveBatch, TraceStore};
 
 /// Shared server state.
@@ -24,35 +29,34 @@ pub struct AppState {
     /// instead of holding `n × ingest_max_bytes` (plus the decoded spans) in memory.
     pub ingest_permits: Arc<tokio::sync::Semaphore>,
     /// Monitored PostgreSQL instances and their sample history (collectors started by `serve`).
-    pub db: Arc<crate::collect::postgres::DbHub>,
+    pub db: Arc<DbHub>,
     /// This machine's CPU, memory and busiest processes (collector started by `serve`).
-    pub host: Arc<crate::collect::host::HostHub>,
+    pub host: Arc<HostHub>,
     /// First-seen time of each service version, for deploy markers (`<data_dir>/deploys.json`).
-    pub deploys: Arc<crate::deploys::DeployLog>,
+    pub deploys: Arc<DeployLog>,
     /// Saved flex boards and their revisions (`<data_dir>/boards`).
-    pub boards: Arc<crate::boards::BoardStore>,
+    pub boards: Arc<BoardStore>,
     /// The `--demo` PostgreSQL, when one was started: monitored like a `--postgres` instance, stopped at shutdown.
     pub demo_postgres: Option<Arc<crate::demo::postgres::DemoPostgres>>,
+    /// How long an API request may take before it is answered 503 (`SIGHTLINE_REQUEST_TIMEOUT_MS`; which
+    /// routes: see `app.rs`).
+    pub request_timeout: Duration,
 }
 
 /// How often retention runs (age and size limits, stale in-flight snapshots).
 const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl AppState {
-    /// Opens (or creates) the embedded store under `args.data_dir`.
+    /// Opens (or creates) the embedded store under `args.data_dir`. Everything that reads the disk runs on
+    /// the blocking pool ([`blocking::run`]).
     pub async fn open(args: &ServeArgs) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&args.data_dir)
-            .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
-        let store = store::open(args).with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
-        let (live, _) = broadcast::channel(1024);
+        let a = args.clone();
+        let (store, boards, deploys) = blocking::run("opening the data directory", move || open_stores(&a)).await?;
         let ingest_max_bytes = match std::env::var("SIGHTLINE_INGEST_MAX_BYTES") {
             Ok(v) => v.trim().parse().with_context(|| format!("SIGHTLINE_INGEST_MAX_BYTES={v:?} is not a byte count"))?,
             Err(_) => crate::ingest::http::DEFAULT_MAX_BODY,
         };
         spawn_retention(store.clone());
-        let boards = crate::boards::BoardStore::open(&args.data_dir.join("boards"), store::now_ms())
-            .with_context(|| format!("cannot open the boards in {}", args.data_dir.display()))?;
-        let deploys = crate::deploys::DeployLog::open(&args.data_dir)?;
         // The demo cluster is started before the collectors are configured, so it is monitored like any
         // `--postgres` instance (and its history is stored the same way).
         let demo_postgres = match args.demo && args.demo_postgres {
@@ -63,21 +67,15 @@ impl AppState {
         if let Some(pg) = &demo_postgres {
             db_args.postgres.push(crate::collect::postgres::PgUrl(pg.monitor_url()));
         }
-        let db = crate::collect::postgres::DbHub::new(&db_args).inspect_err(|_| {
-            if let Some(pg) = &demo_postgres {
-                pg.stop();
-            }
-        })?;
-        let host = crate::collect::host::HostHub::new(args)
-            .with_context(|| format!("cannot open the host samples in {}", args.data_dir.display()));
-        let host = host.inspect_err(|_| {
+        let hubs = blocking::run("opening the collectors' history", move || open_hubs(&db_args)).await;
+        let (db, host) = hubs.inspect_err(|_| {
             if let Some(pg) = &demo_postgres {
                 pg.stop();
             }
         })?;
         Ok(AppState {
             store,
-            live,
+            live: broadcast::channel(1024).0,
             ingest_token: args.ingest_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
             ingest_max_bytes,
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),
@@ -86,20 +84,42 @@ impl AppState {
             boards: Arc::new(boards),
             deploys: Arc::new(deploys),
             demo_postgres,
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
         })
     }
 
     /// Flushes what must be flushed before the process exits.
     pub async fn shutdown(&self) {
-        self.db.flush();
-        self.host.flush();
-        if let Some(pg) = self.demo_postgres.clone() {
-            let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
-        }
-        if let Err(e) = self.store.flush() {
+        let state = self.clone();
+        let flushed = blocking::run("shutting down", move || {
+            state.db.flush();
+            state.host.flush();
+            if let Some(pg) = &state.demo_postgres {
+                pg.stop();
+            }
+            state.store.flush()
+        });
+        if let Err(e) = flushed.await {
             tracing::error!(error = %e, "flushing the store at shutdown failed");
         }
     }
+}
+
+/// The stores under the data directory: traces, boards, deploys.
+fn open_stores(args: &ServeArgs) -> anyhow::Result<(Arc<dyn TraceStore>, BoardStore, DeployLog)> {
+    let dir = &args.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let store = store::open(args).with_context(|| format!("cannot open the store in {}", dir.display()))?;
+    let boards = BoardStore::open(&dir.join("boards"), store::now_ms())
+        .with_context(|| format!("cannot open the boards in {}", dir.display()))?;
+    Ok((store, boards, DeployLog::open(dir)?))
+}
+
+/// The collectors' hubs, with the history they stored before.
+fn open_hubs(args: &ServeArgs) -> anyhow::Result<(DbHub, HostHub)> {
+    let db = DbHub::new(args)?;
+    let host = HostHub::new(args).with_context(|| format!("cannot open the host samples in {}", args.data_dir.display()))?;
+    Ok((db, host))
 }
 
 /// Runs retention now and then every [`RETENTION_EVERY`] on the blocking pool; stops with the runtime.
@@ -109,10 +129,8 @@ fn spawn_retention(store: Arc<dyn TraceStore>) {
         loop {
             tick.tick().await;
             let s = store.clone();
-            match tokio::task::spawn_blocking(move || s.enforce_retention(store::now_ms())).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = ?e, "retention pass failed"),
-                Err(e) => tracing::error!(error = %e, "retention task panicked"),
+            if let Err(e) = blocking::run("retention", move || s.enforce_retention(store::now_ms())).await {
+                tracing::error!(error = %e, "retention pass failed");
             }
         }
     });

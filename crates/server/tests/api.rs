@@ -1,15 +1,17 @@
-//! The query API over known data: bands, paging, ordering, services, active, live, and bad parameters.
+//! The query API over known data: bands, paging, ordering, services, active, live, traces' self times, bad
+//! parameters (the same 400 for an inverted window everywhere), and the request timeout.
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
 use common::*;
+use futures::StreamExt;
 use http_body_util::BodyExt;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use sightline_model::{ActiveList, Hitmap, LivePoint, ServiceList, Status, TransactionPage};
+use sightline_model::{ActiveList, Hitmap, LivePoint, ServiceList, Status, Trace, TransactionPage};
 use tower::ServiceExt;
 
 /// 100 transactions of `checkout` (10 failing), 0..=990 ms, plus a 0 ms one and a 9 s one.
@@ -258,4 +260,104 @@ async fn a_new_service_version_is_listed_as_a_deploy() {
     assert_eq!(list.deploys[1].at_ms, now - 30_000 - 5, "the earliest span of the new version (start = end - duration)");
     let none: sightline_model::DeployList = app.get_ok(&format!("/api/v1/deploys?from={}&to={now}&service=gateway", now - 60_000)).await;
     assert!(none.deploys.is_empty());
+}
+
+/// Every endpoint that takes a window answers an inverted or empty one with the same 400, before it looks
+/// anything up (an unknown database instance, an unknown process).
+#[tokio::test]
+async fn an_inverted_window_is_the_same_400_everywhere() {
+    let app = TestApp::with(|a| a.host_collector = true).await;
+    let (from, to) = (now_ms(), now_ms() - 60_000);
+    for path in [
+        "/api/v1/hitmap?",
+        "/api/v1/transactions?",
+        "/api/v1/transactions?col_from=0&",
+        "/api/v1/services?",
+        "/api/v1/deploys?",
+        "/api/v1/metrics/query?metric=transactions.tps&",
+        "/api/v1/db/instances/nope/metrics?",
+        "/api/v1/db/instances/nope/statements?",
+        "/api/v1/db/instances/nope/samples?",
+        "/api/v1/host/processes/1/history?",
+    ] {
+        for (f, t) in [(from, to), (to, to)] {
+            let uri = format!("{path}from={f}&to={t}");
+            let (s, v) = app.get(&uri).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+            assert_eq!(v["error"], format!("from ({f}) must be before to ({t})"), "{uri}");
+        }
+    }
+    // A `from` after the default `to` (now) is inverted too; a moment that is not a number is a bad query.
+    let (s, _) = app.get(&format!("/api/v1/deploys?from={}", now_ms() + 3_600_000)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    for uri in ["/api/v1/host/processes?at=yesterday", "/api/v1/db/instances/nope/locks?at=noon"] {
+        let (s, v) = app.get(uri).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+        assert!(v["error"].as_str().unwrap().starts_with("bad query parameters"), "{uri}: {v}");
+    }
+}
+
+/// The server sends each step's self time: its duration minus the union of its children's intervals.
+#[tokio::test]
+async fn trace_steps_carry_their_self_time() {
+    let app = TestApp::new().await;
+    let end = now_ms() - 1_000;
+    let root = server_span(7, 1, "POST /pay", end, 100.0);
+    let t0 = root.start_time_unix_nano;
+    let ms = |n: u64| t0 + n * 1_000_000;
+    // Two overlapping statements (10..40 and 30..60 ms) and one after them (70..80 ms).
+    let steps = vec![
+        db_span(7, 2, 1, ms(10), ms(40), "SELECT 1"),
+        db_span(7, 3, 1, ms(30), ms(60), "SELECT 2"),
+        db_span(7, 4, 1, ms(70), ms(80), "SELECT 3"),
+    ];
+    assert_eq!(app.post_proto(&request("payment", [vec![root], steps].concat())).await.0, StatusCode::OK);
+    let t: Trace = app.get_ok(&format!("/api/v1/traces/{}", const_hex::encode(trace_id(7)))).await;
+    let own: Vec<f64> = t.steps.iter().map(|s| s.self_ms).collect();
+    assert_eq!(own, [100.0 - 50.0 - 10.0, 30.0, 30.0, 10.0]);
+}
+
+/// Past the request timeout an API request is answered 503 in the usual error shape; an OTLP export that
+/// takes longer than that is not cut, and the live stream stays open through it.
+#[tokio::test]
+async fn slow_requests_time_out_but_ingest_and_the_live_stream_do_not() {
+    let app = TestApp::with(|a| a.request_timeout_ms = 200).await;
+    let live = app.router.clone().oneshot(Request::get("/api/v1/hitmap/live").body(Body::empty()).unwrap()).await.unwrap();
+    let mut live = live.into_body();
+
+    // An export whose second half arrives after the API timeout (the pause is the test's stimulus).
+    let bytes = proto(&request("slow", vec![server_span(1, 1, "GET /", now_ms(), 3.0)]));
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    let (head, tail) = (Bytes::copy_from_slice(head), Bytes::copy_from_slice(tail));
+    let upload = futures::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(futures::stream::once(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(tail)
+    }));
+    let export = Request::post("/v1/traces").header("content-type", "application/x-protobuf").body(Body::from_stream(upload)).unwrap();
+    let started = Instant::now();
+    let (s, _, _) = app.send(export).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = tokio::time::timeout(Duration::from_secs(5), live.frame()).await.expect("an event").unwrap().unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    assert!(text.contains("\"service\":\"slow\""), "{text}");
+
+    // A board save whose body never finishes arriving: abandoned at the timeout.
+    let never = futures::stream::once(async { Ok::<_, std::io::Error>(Bytes::from_static(b"{\"title\":")) }).chain(futures::stream::pending());
+    let save = Request::put("/api/v1/boards/x").header("content-type", "application/json").body(Body::from_stream(never)).unwrap();
+    let started = Instant::now();
+    let (s, _, body) = app.send(save).await;
+    let waited = started.elapsed();
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["status"], 503);
+    assert!(v["error"].as_str().unwrap().starts_with("no answer within 0.2 s"), "{v}");
+    assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(10), "{waited:?}");
+    // Quick requests are unaffected.
+    assert_eq!(app.get("/api/v1/health").await.0, StatusCode::OK);
 }

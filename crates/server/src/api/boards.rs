@@ -1,100 +1,55 @@
 //! Flex boards: `GET/POST /api/v1/boards`, `GET/PUT/DELETE /api/v1/boards/{id}`, the history
 //! (`/versions`, `/versions/{n}`, `/versions/{n}/restore`) and `GET /api/v1/boards/templates`.
-//! The rules (validation, version check, history) live in [`crate::boards`]; these only translate.
+//! The rules (validation, version check, history) live in [`crate::boards`]; these only translate. A stale
+//! save answers 409 with the current board, an invalid board 400 with every problem
+//! ([`AppError::StaleBoard`], [`AppError::InvalidBoard`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use sightline_model::{Board, BoardConflict, BoardHistory, BoardInvalid, BoardList};
+use sightline_model::{Board, BoardHistory, BoardList};
 
+use crate::blocking;
 use crate::boards::{templates, BoardError, BoardStore};
-use crate::error::{AppError, JsonBody, Path, Query};
+use crate::error::{ApiResult, AppError, JsonBody, Path, Query};
 use crate::state::AppState;
 use crate::store::now_ms;
 
-/// A board answer, or why not. A stale save answers 409 ([`AppError::Conflict`]'s status and message) with
-/// the current board, and an invalid board 400 with every problem: both bodies extend the usual
-/// `{"error", "status"}`, so a client that only knows that shape still shows the message.
-pub enum BoardApiError {
-    App(AppError),
-    Stale(Box<Board>, String),
-    Invalid(Vec<String>),
-}
-
-impl From<AppError> for BoardApiError {
-    fn from(e: AppError) -> Self {
-        BoardApiError::App(e)
-    }
-}
-
-impl From<BoardError> for BoardApiError {
-    fn from(e: BoardError) -> Self {
-        let message = e.to_string();
-        match e {
-            BoardError::NotFound(_) => BoardApiError::App(AppError::NotFound(message)),
-            BoardError::Stale { current, .. } => BoardApiError::Stale(current, message),
-            BoardError::Invalid(problems) => BoardApiError::Invalid(problems),
-            BoardError::Storage(e) => BoardApiError::App(AppError::Internal(e)),
-        }
-    }
-}
-
-impl IntoResponse for BoardApiError {
-    fn into_response(self) -> Response {
-        match self {
-            BoardApiError::App(e) => e.into_response(),
-            BoardApiError::Stale(current, message) => {
-                let e = AppError::Conflict(message);
-                let status = e.status();
-                (status, Json(BoardConflict { error: e.to_string(), status: status.as_u16(), current: *current })).into_response()
-            }
-            BoardApiError::Invalid(problems) => {
-                let status = StatusCode::BAD_REQUEST;
-                let error = format!("the board is not valid: {}", problems.join("; "));
-                (status, Json(BoardInvalid { error, status: status.as_u16(), problems })).into_response()
-            }
-        }
-    }
-}
-
-type BoardResult<T> = Result<T, BoardApiError>;
-
-/// Runs a store call on the blocking pool: every write fsyncs.
-async fn blocking<T: Send + 'static>(
+/// Runs a board store call on the blocking pool: every write fsyncs.
+async fn with_boards<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&BoardStore) -> Result<T, BoardError> + Send + 'static,
-) -> BoardResult<T> {
+) -> Result<T, AppError> {
     let boards = state.boards.clone();
-    tokio::task::spawn_blocking(move || f(&boards))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("board task failed: {e}")))?
-        .map_err(BoardApiError::from)
+    blocking::run("board store", move || f(&boards)).await
 }
 
 /// A JSON body read as a [`Board`]; a body that is JSON but not a board is an invalid board (400 with
 /// `problems`), like any other import mistake.
-fn parse(body: serde_json::Value) -> BoardResult<Board> {
-    serde_json::from_value(body).map_err(|e| BoardApiError::Invalid(vec![format!("not a board: {e}")]))
+fn parse(body: serde_json::Value) -> Result<Board, AppError> {
+    serde_json::from_value(body).map_err(|e| AppError::InvalidBoard(vec![format!("not a board: {e}")]))
 }
 
 /// Every board, by title.
-pub async fn list(State(state): State<AppState>) -> BoardResult<Json<BoardList>> {
-    Ok(Json(BoardList { boards: blocking(&state, |s| s.list()).await? }))
+pub async fn list(State(state): State<AppState>) -> ApiResult<BoardList> {
+    Ok(Json(BoardList { boards: with_boards(&state, |s| s.list()).await? }))
 }
 
 /// Create, import or duplicate: 201 with the stored board (its id may differ from the body's if that one
 /// was empty or taken). Nothing is written when the board is invalid.
-pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<serde_json::Value>) -> BoardResult<(StatusCode, Json<Board>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<serde_json::Value>,
+) -> Result<(StatusCode, Json<Board>), AppError> {
     let board = parse(body)?;
-    let b = blocking(&state, move |s| s.create(board, now_ms())).await?;
+    let b = with_boards(&state, move |s| s.create(board, now_ms())).await?;
     Ok((StatusCode::CREATED, Json(b)))
 }
 
 /// The current revision.
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> BoardResult<Json<Board>> {
-    Ok(Json(blocking(&state, move |s| s.get(&id)).await?))
+pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Board> {
+    Ok(Json(with_boards(&state, move |s| s.get(&id)).await?))
 }
 
 /// Saves a new revision; the body's `version` is the revision it was based on (409 when stale).
@@ -102,9 +57,9 @@ pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<serde_json::Value>,
-) -> BoardResult<Json<Board>> {
+) -> ApiResult<Board> {
     let board = parse(body)?;
-    Ok(Json(blocking(&state, move |s| s.update(&id, board, now_ms())).await?))
+    Ok(Json(with_boards(&state, move |s| s.update(&id, board, now_ms())).await?))
 }
 
 /// Query of `DELETE /api/v1/boards/{id}`.
@@ -115,27 +70,31 @@ pub struct DeleteParams {
 }
 
 /// Deletes the board and its history: 204, or 404 if there was none.
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, Query(p): Query<DeleteParams>) -> BoardResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<DeleteParams>,
+) -> Result<StatusCode, AppError> {
     let missing = format!("no board {id:?}");
-    match blocking(&state, move |s| s.delete(&id, p.version)).await? {
+    match with_boards(&state, move |s| s.delete(&id, p.version)).await? {
         true => Ok(StatusCode::NO_CONTENT),
-        false => Err(AppError::NotFound(missing).into()),
+        false => Err(AppError::NotFound(missing)),
     }
 }
 
 /// Kept revisions, newest first.
-pub async fn versions(State(state): State<AppState>, Path(id): Path<String>) -> BoardResult<Json<BoardHistory>> {
-    Ok(Json(BoardHistory { versions: blocking(&state, move |s| s.versions(&id)).await? }))
+pub async fn versions(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<BoardHistory> {
+    Ok(Json(BoardHistory { versions: with_boards(&state, move |s| s.versions(&id)).await? }))
 }
 
 /// One kept revision, whole (the app diffs it against the current one).
-pub async fn version(State(state): State<AppState>, Path((id, n)): Path<(String, u64)>) -> BoardResult<Json<Board>> {
-    Ok(Json(blocking(&state, move |s| s.version(&id, n)).await?))
+pub async fn version(State(state): State<AppState>, Path((id, n)): Path<(String, u64)>) -> ApiResult<Board> {
+    Ok(Json(with_boards(&state, move |s| s.version(&id, n)).await?))
 }
 
 /// Makes revision `n` current again as a new revision; answers the board now current.
-pub async fn restore(State(state): State<AppState>, Path((id, n)): Path<(String, u64)>) -> BoardResult<Json<Board>> {
-    Ok(Json(blocking(&state, move |s| s.restore(&id, n, now_ms())).await?))
+pub async fn restore(State(state): State<AppState>, Path((id, n)): Path<(String, u64)>) -> ApiResult<Board> {
+    Ok(Json(with_boards(&state, move |s| s.restore(&id, n, now_ms())).await?))
 }
 
 /// Boards to start from; POST one to create a board from it.

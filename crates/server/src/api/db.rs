@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use axum::response::{IntoResponse, Response};
 use sightline_model::{DbInstanceList, DbLocks, DbMetrics, DbSamples, DbStatements, DbTraceSessions};
 
+use crate::api::window::{At, Window, WindowParams, Within};
 use crate::collect::postgres::trace_match::SqlStep;
 use crate::collect::postgres::Instance;
 use crate::error::{ApiResult, AppError, Path, Query};
@@ -18,43 +19,14 @@ use crate::store::now_ms;
 /// Most statements one answer lists.
 pub const MAX_STATEMENTS: usize = 500;
 
-/// Query of the point-in-time endpoints: the sample nearest `at` (ms), or the newest one without it.
-#[derive(Debug, Deserialize)]
-pub struct AtParams {
-    pub at: Option<i64>,
-}
-
-/// Query of `sessions`: a moment (`at`, or the newest sample), or with `from`/`to` a window whose samples are
-/// merged (the drag selection on the database page's graphs).
-#[derive(Debug, Deserialize)]
-pub struct SessionsParams {
-    pub at: Option<i64>,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-}
-
 /// Most rows of a window's sessions.
 pub const MAX_WINDOW_SESSIONS: usize = 500;
 
-/// Query of the window endpoints; defaults to the last 15 minutes.
+/// Query of `statements` besides the window.
 #[derive(Debug, Deserialize)]
-pub struct WindowParams {
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-    /// Statements only: how many (default 50, at most [`MAX_STATEMENTS`]).
+pub struct StatementsParams {
+    /// How many (default 50, at most [`MAX_STATEMENTS`]).
     pub limit: Option<usize>,
-}
-
-impl WindowParams {
-    /// `(from, to)`, or why it makes no sense.
-    pub fn window(&self, now_ms: i64) -> Result<(i64, i64), AppError> {
-        let to = self.to.unwrap_or(now_ms);
-        let from = self.from.unwrap_or(to - 15 * 60_000);
-        if from >= to {
-            return Err(AppError::BadRequest(format!("from ({from}) must be before to ({to})")));
-        }
-        Ok((from, to))
-    }
 }
 
 fn instance(state: &AppState, id: &str) -> Result<Arc<Instance>, AppError> {
@@ -88,58 +60,50 @@ pub async fn instances(State(state): State<AppState>) -> ApiResult<DbInstanceLis
 }
 
 /// Sessions now, or at the stored sample nearest `at`; with `from` and `to`, every session the samples of that
-/// window saw (`DbWindowSessions`). One path for both so "sessions" stays one resource.
+/// window saw (`DbWindowSessions`): the drag selection on the database page's graphs. One path for both so
+/// "sessions" stays one resource.
 pub async fn sessions(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Query<SessionsParams>,
+    At(at): At,
+    Query(w): Query<WindowParams>,
 ) -> Result<Response, AppError> {
     let inst = instance(&state, &id)?;
-    match (p.from, p.to) {
-        (None, None) => Ok(Json(inst.sessions(p.at)).into_response()),
-        (Some(from), Some(to)) if p.at.is_none() => {
-            let (from, to) = WindowParams { from: Some(from), to: Some(to), limit: None }.window(now_ms())?;
-            Ok(Json(inst.window_sessions(from, to, MAX_WINDOW_SESSIONS)).into_response())
+    match (w.from, w.to) {
+        (None, None) => Ok(Json(inst.sessions(at)).into_response()),
+        (Some(from), Some(to)) if at.is_none() => {
+            let w = Window::new(from, to)?;
+            Ok(Json(inst.window_sessions(w.from(), w.to(), MAX_WINDOW_SESSIONS)).into_response())
         }
         _ => Err(AppError::BadRequest("sessions takes either at, or both from and to".into())),
     }
 }
 
 /// Lock tree now, or at the stored sample nearest `at`.
-pub async fn locks(State(state): State<AppState>, Path(id): Path<String>, Query(p): Query<AtParams>) -> ApiResult<DbLocks> {
-    Ok(Json(instance(&state, &id)?.locks(p.at)))
+pub async fn locks(State(state): State<AppState>, Path(id): Path<String>, At(at): At) -> ApiResult<DbLocks> {
+    Ok(Json(instance(&state, &id)?.locks(at)))
 }
 
-/// Metric series over the window.
-pub async fn metrics(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(p): Query<WindowParams>,
-) -> ApiResult<DbMetrics> {
-    let (from, to) = p.window(now_ms())?;
-    Ok(Json(instance(&state, &id)?.metrics(from, to)))
+/// Metric series over the window (default: the last 15 minutes).
+pub async fn metrics(State(state): State<AppState>, Path(id): Path<String>, Within(w): Within) -> ApiResult<DbMetrics> {
+    Ok(Json(instance(&state, &id)?.metrics(w.from(), w.to())))
 }
 
-/// Top statements by total time over the window.
+/// Top statements by total time over the window (default: the last 15 minutes).
 pub async fn statements(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Query<WindowParams>,
+    Within(w): Within,
+    Query(p): Query<StatementsParams>,
 ) -> ApiResult<DbStatements> {
-    let (from, to) = p.window(now_ms())?;
     let limit = p.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_STATEMENTS {
         return Err(AppError::BadRequest(format!("limit must be 1..={MAX_STATEMENTS}, not {limit}")));
     }
-    Ok(Json(instance(&state, &id)?.statements(from, to, limit)))
+    Ok(Json(instance(&state, &id)?.statements(w.from(), w.to(), limit)))
 }
 
-/// Stored sample times over the window.
-pub async fn samples(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(p): Query<WindowParams>,
-) -> ApiResult<DbSamples> {
-    let (from, to) = p.window(now_ms())?;
-    Ok(Json(instance(&state, &id)?.samples(from, to)))
+/// Stored sample times over the window (default: the last 15 minutes).
+pub async fn samples(State(state): State<AppState>, Path(id): Path<String>, Within(w): Within) -> ApiResult<DbSamples> {
+    Ok(Json(instance(&state, &id)?.samples(w.from(), w.to())))
 }

@@ -7,62 +7,47 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use sightline_model::{Grid, Hitmap, LivePoint, Scale};
+use sightline_model::{Grid, Hitmap, HitmapParams, LivePoint};
 use tokio_stream::wrappers::BroadcastStream;
 
+use crate::api::window::{Window, Within};
+use crate::blocking;
 use crate::error::{ApiResult, AppError, Query};
 use crate::state::AppState;
-use crate::store::now_ms;
 
 /// Largest grid the server bins: wider than any screen, small enough that an answer stays a few hundred KB.
 pub const MAX_COLS: u32 = 2000;
 pub const MAX_ROWS: u32 = 1000;
 
-/// Query of `GET /api/v1/hitmap`. Defaults: the last 15 minutes, 240 × 100 cells, 5 s, linear.
-#[derive(Debug, Deserialize)]
-pub struct HitmapParams {
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-    pub service: Option<String>,
-    pub cols: Option<u32>,
-    pub rows: Option<u32>,
-    pub ymax: Option<f64>,
-    pub scale: Option<Scale>,
-}
-
-impl HitmapParams {
-    /// The grid asked for, or why it makes no sense.
-    pub fn grid(&self, now_ms: i64) -> Result<Grid, AppError> {
-        let to = self.to.unwrap_or(now_ms);
-        let from = self.from.unwrap_or(to - 15 * 60_000);
-        if from >= to {
-            return Err(AppError::BadRequest(format!("from ({from}) must be before to ({to})")));
-        }
-        let cols = self.cols.unwrap_or(240);
-        if cols == 0 || cols > MAX_COLS {
-            return Err(AppError::BadRequest(format!("cols must be 1..={MAX_COLS}, not {cols}")));
-        }
-        let rows = self.rows.unwrap_or(100);
-        if rows == 0 || rows > MAX_ROWS {
-            return Err(AppError::BadRequest(format!("rows must be 1..={MAX_ROWS}, not {rows}")));
-        }
-        let ymax_ms = self.ymax.unwrap_or(5000.0);
-        if !(ymax_ms.is_finite() && ymax_ms > 0.0) {
-            return Err(AppError::BadRequest(format!("ymax must be a positive number of ms, not {ymax_ms}")));
-        }
-        Ok(Grid { from, to, cols, rows, ymax_ms, scale: self.scale.unwrap_or_default() })
+/// The grid of `p` over `window` (its `from`/`to` were read by [`Within`]), or why it makes no sense.
+/// Defaults: 240 × 100 cells, `ymax` 5 s, linear.
+pub fn grid(window: Window, p: &HitmapParams) -> Result<Grid, AppError> {
+    let cols = p.cols.unwrap_or(240);
+    if cols == 0 || cols > MAX_COLS {
+        return Err(AppError::BadRequest(format!("cols must be 1..={MAX_COLS}, not {cols}")));
     }
+    let rows = p.rows.unwrap_or(100);
+    if rows == 0 || rows > MAX_ROWS {
+        return Err(AppError::BadRequest(format!("rows must be 1..={MAX_ROWS}, not {rows}")));
+    }
+    let ymax_ms = p.ymax.unwrap_or(5000.0);
+    if !(ymax_ms.is_finite() && ymax_ms > 0.0) {
+        return Err(AppError::BadRequest(format!("ymax must be a positive number of ms, not {ymax_ms}")));
+    }
+    Ok(Grid { from: window.from(), to: window.to(), cols, rows, ymax_ms, scale: p.scale.unwrap_or_default() })
 }
 
 /// Counts every transaction of the window into the grid, split ok / error.
-pub async fn show(State(state): State<AppState>, Query(p): Query<HitmapParams>) -> ApiResult<Hitmap> {
-    let grid = p.grid(now_ms())?;
+pub async fn show(
+    State(state): State<AppState>,
+    Within(window): Within,
+    Query(p): Query<HitmapParams>,
+) -> ApiResult<Hitmap> {
+    let grid = grid(window, &p)?;
     let service = p.service.filter(|s| !s.is_empty());
     let store = state.store.clone();
     // A million-row scan takes milliseconds, but it is still CPU work: keep it off the async workers.
-    let h = tokio::task::spawn_blocking(move || store.hitmap(grid, service.as_deref()))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("hitmap task failed: {e}")))?;
+    let h = blocking::run("hitmap", move || Ok::<_, AppError>(store.hitmap(grid, service.as_deref()))).await?;
     Ok(Json(h))
 }
 

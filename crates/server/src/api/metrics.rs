@@ -5,23 +5,22 @@ use axum::Json;
 use serde::Deserialize;
 use sightline_model::{parse_duration_ms, MetricCatalog, MetricQueryResult};
 
+use crate::api::window::{Within, ONE_HOUR};
+use crate::blocking;
 use crate::error::{ApiResult, AppError, Query};
 use crate::metrics::{self, MetricRequest, DEFAULT_LIMIT, DEFAULT_MAX_POINTS};
 use crate::state::AppState;
-use crate::store::now_ms;
 
 /// Every metric with its unit and dimensions; unavailable ones say why.
 pub async fn catalog(State(state): State<AppState>) -> Json<MetricCatalog> {
     Json(metrics::catalog(state.db.instances().len(), state.host.enabled()))
 }
 
-/// Query of `GET /api/v1/metrics/query`. Defaults: the last hour, step chosen by the server, at most 1000
-/// points and 50 series.
+/// Query of `GET /api/v1/metrics/query` besides the window (default: the last hour). Defaults: step
+/// chosen by the server, at most 1000 points and 50 series.
 #[derive(Debug, Deserialize)]
 pub struct QueryParams {
     pub metric: String,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
     /// Milliseconds (`60000`) or a duration (`1m`): the smallest bucket wanted.
     pub step: Option<String>,
     pub max_points: Option<usize>,
@@ -33,8 +32,11 @@ pub struct QueryParams {
 }
 
 /// Series of one metric over a window, aggregated on the server.
-pub async fn query(State(state): State<AppState>, Query(p): Query<QueryParams>) -> ApiResult<MetricQueryResult> {
-    let to = p.to.unwrap_or_else(now_ms);
+pub async fn query(
+    State(state): State<AppState>,
+    Within(window): Within<ONE_HOUR>,
+    Query(p): Query<QueryParams>,
+) -> ApiResult<MetricQueryResult> {
     let step_ms = match p.step.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(s.parse::<i64>().ok().filter(|ms| *ms > 0).or_else(|| parse_duration_ms(s)).ok_or_else(|| {
@@ -43,8 +45,7 @@ pub async fn query(State(state): State<AppState>, Query(p): Query<QueryParams>) 
     };
     let request = MetricRequest {
         metric: p.metric,
-        from: p.from.unwrap_or(to - 3_600_000),
-        to,
+        window,
         step_ms,
         max_points: p.max_points.unwrap_or(DEFAULT_MAX_POINTS),
         filter: metrics::parse_filter(p.filter.as_deref().unwrap_or(""))?,
@@ -52,8 +53,5 @@ pub async fn query(State(state): State<AppState>, Query(p): Query<QueryParams>) 
         limit: p.limit.unwrap_or(DEFAULT_LIMIT),
     };
     let (store, db, host) = (state.store.clone(), state.db.clone(), state.host.clone());
-    let result = tokio::task::spawn_blocking(move || metrics::query(&*store, &db, &host, &request))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("metrics task failed: {e}")))??;
-    Ok(Json(result))
+    Ok(Json(blocking::run("metrics", move || metrics::query(&*store, &db, &host, &request)).await?))
 }

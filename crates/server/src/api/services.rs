@@ -2,30 +2,16 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
 use sightline_model::ServiceList;
 
-use crate::error::{ApiResult, AppError, Query};
+use crate::api::window::Within;
+use crate::blocking;
+use crate::error::{ApiResult, AppError};
 use crate::state::AppState;
-use crate::store::now_ms;
 
-/// Query of `GET /api/v1/services`; defaults to the last 15 minutes.
-#[derive(Debug, Deserialize)]
-pub struct ServiceParams {
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-}
-
-/// Services sorted by name; ones without transactions in the window are listed with zeros.
-pub async fn list(State(state): State<AppState>, Query(p): Query<ServiceParams>) -> ApiResult<ServiceList> {
-    let to = p.to.unwrap_or_else(now_ms);
-    let from = p.from.unwrap_or(to - 15 * 60_000);
-    if from >= to {
-        return Err(AppError::BadRequest(format!("from ({from}) must be before to ({to})")));
-    }
+/// Services sorted by name over the window (default: the last 15 minutes); ones without transactions in
+/// it are listed with zeros.
+pub async fn list(State(state): State<AppState>, Within(w): Within) -> ApiResult<ServiceList> {
     let store = state.store.clone();
-    let list = tokio::task::spawn_blocking(move || store.services(from, to))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("services task failed: {e}")))?;
-    Ok(Json(list))
+    Ok(Json(blocking::run("services", move || Ok::<_, AppError>(store.services(w.from(), w.to()))).await?))
 }

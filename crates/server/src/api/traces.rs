@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use sightline_model::Trace;
 
+use crate::blocking;
 use crate::error::{ApiResult, AppError, Path};
 use crate::state::AppState;
 use crate::store::now_ms;
@@ -15,12 +16,11 @@ pub fn parse_trace_id(s: &str) -> Result<[u8; 16], AppError> {
     raw.try_into().map_err(|_| bad())
 }
 
-/// The trace's steps depth-first with offsets, critical path and slowest step; 404 if nothing is stored.
+/// The trace's steps depth-first with offsets, self times, critical path and slowest step; 404 if nothing
+/// is stored.
 pub async fn show(State(state): State<AppState>, Path(trace_id): Path<String>) -> ApiResult<Trace> {
     let id = parse_trace_id(&trace_id)?;
     let store = state.store.clone();
-    let trace = tokio::task::spawn_blocking(move || store.trace(id, now_ms()))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("trace task failed: {e}")))??;
+    let trace = blocking::run("trace", move || store.trace(id, now_ms())).await?;
     trace.map(Json).ok_or_else(|| AppError::NotFound(format!("no trace {}", trace_id.to_ascii_lowercase())))
 }

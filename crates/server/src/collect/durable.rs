@@ -57,7 +57,7 @@ impl Series {
 impl<T: Serialize + DeserializeOwned> SampleLog<T> {
     /// Opens (or creates) the log in `dir`, with a block cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64, what: &'static str) -> anyhow::Result<Self> {
-        // No `assert_off_runtime`: `AppState::open` opens the logs once, before anything is served.
+        assert_off_runtime();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         // Small, steady writes: one background worker and a small cache, apart from the trace store's budget.
         let db = Database::builder(dir)
@@ -80,7 +80,7 @@ impl<T: Serialize + DeserializeOwned> SampleLog<T> {
 
     /// The samples of `series` taken at or after `since`, oldest first; unreadable ones are skipped (logged).
     pub fn load(&self, series: &Series, since: i64) -> anyhow::Result<Vec<T>> {
-        // No `assert_off_runtime`: only the start-up reloads history, with the opens.
+        assert_off_runtime();
         let mut out = Vec::new();
         for kv in self.samples.range(series.key(since)..=series.key(i64::MAX)) {
             let (_, v) = kv.into_inner()?;
@@ -105,7 +105,7 @@ impl<T: Serialize + DeserializeOwned> SampleLog<T> {
 
     /// Makes everything written durable (fsync), at shutdown.
     pub fn flush(&self) -> anyhow::Result<()> {
-        // No `assert_off_runtime`: `AppState::shutdown` calls it once, after the server stopped serving.
+        assert_off_runtime();
         self.db.persist(PersistMode::SyncAll).with_context(|| format!("persisting the {}", self.what))
     }
 }

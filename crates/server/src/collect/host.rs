@@ -10,7 +10,7 @@
 //! database password passed on a command line.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -145,7 +145,7 @@ impl HostHub {
 
     /// Adds a sample and drops what is too old or over the memory budget.
     pub fn push(&self, s: HostSample) {
-        let mut r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut r = crate::sync::lock(&self.ring);
         let t = s.t;
         r.bytes += sample_bytes(&s);
         r.samples.push_back(Arc::new(s));
@@ -161,14 +161,14 @@ impl HostHub {
 
     /// The samples taken in `[from, to)`, oldest first.
     pub fn samples_in(&self, from: i64, to: i64) -> Vec<Arc<HostSample>> {
-        let r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        let r = crate::sync::lock(&self.ring);
         let start = r.samples.partition_point(|s| s.t < from);
         r.samples.range(start..).take_while(|s| s.t < to).cloned().collect()
     }
 
     /// The sample nearest `at`, or the newest without it.
     pub fn nearest(&self, at: Option<i64>) -> Option<Arc<HostSample>> {
-        let r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        let r = crate::sync::lock(&self.ring);
         let Some(at) = at else { return r.samples.back().cloned() };
         let i = r.samples.partition_point(|s| s.t < at);
         let after = r.samples.get(i);
@@ -206,7 +206,7 @@ impl HostHub {
     /// CPU and memory of `pid` in `[from, to)`, where it was among the kept processes; `None` when no kept
     /// sample has it. Pids are reused, so only the newest process with that pid (same start time) counts.
     pub fn process_history(&self, pid: u32, from: i64, to: i64) -> Option<Vec<HostProcessPoint>> {
-        let r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        let r = crate::sync::lock(&self.ring);
         let started = r.samples.iter().rev().find_map(|s| s.processes.iter().find(|p| p.pid == pid))?.started_ms;
         let start = r.samples.partition_point(|s| s.t < from);
         Some(

@@ -16,7 +16,7 @@ pub mod tls;
 pub mod trace_match;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -313,7 +313,7 @@ impl Instance {
 
     fn live(&self) -> MutexGuard<'_, Live> {
         // A panic while holding the lock leaves plain data behind: keep serving it.
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.live)
     }
 
     /// Health at a glance, for the instance list.
@@ -481,7 +481,7 @@ impl Instance {
             if let Err(e) = connection.await {
                 let msg = describe(&e);
                 tracing::debug!(instance = %id, error = %msg, "monitoring connection ended");
-                *reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(msg);
+                *crate::sync::lock(&reason) = Some(msg);
             }
         });
         let mut conn = Conn::new(client).await.map_err(|e| describe(&e))?;
@@ -509,7 +509,7 @@ async fn collect(inst: Arc<Instance>, interval: Duration) {
                 let err = sample_until_error(&inst, &mut conn, interval).await;
                 // Give the connection task a moment to report the server's reason, if it sent one.
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                let reason = ended.lock().unwrap_or_else(PoisonError::into_inner).take();
+                let reason = crate::sync::lock(&ended).take();
                 inst.set_down(&reason.unwrap_or(err));
             }
             Err(e) => inst.set_down(&e),

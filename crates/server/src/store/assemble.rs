@@ -34,6 +34,71 @@ pub fn assemble(trace_id: &[u8], spans: Vec<SpanRecord>, now_ms: i64) -> Option<
     let end_of = |s: &SpanRecord| if s.in_flight() { now_ns.max(s.start_ns) } else { s.end_ns };
     let ends: Vec<u64> = spans.iter().map(end_of).collect();
 
+    let Tree { children, roots, order, depth } = tree(&spans);
+    let self_ns: Vec<u64> = (0..n)
+        .map(|i| self_time_ns((spans[i].start_ns, ends[i]), children[i].iter().map(|&c| (spans[c].start_ns, ends[c]))))
+        .collect();
+    let critical = critical_path(&spans, &ends, &children, &roots);
+
+    let start_ns = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+    let end_ns = ends.iter().copied().max().unwrap_or(start_ns);
+    let mut position = vec![0usize; n];
+    let steps: Vec<Step> = order
+        .iter()
+        .enumerate()
+        .map(|(pos, &i)| {
+            position[i] = pos;
+            let s = &spans[i];
+            Step {
+                span_id: const_hex::encode(&s.span_id),
+                parent_span_id: (!s.parent_span_id.is_empty()).then(|| const_hex::encode(&s.parent_span_id)),
+                depth: depth[i],
+                kind: s.step_kind(),
+                service: s.service.clone(),
+                name: s.name.clone(),
+                offset_ms: (s.start_ns - start_ns) as f64 / 1e6,
+                duration_ms: (ends[i] - s.start_ns) as f64 / 1e6,
+                self_ms: self_ns[i] as f64 / 1e6,
+                status: s.status(),
+                text: s.text.clone(),
+                target: s.target.clone(),
+                thread: s.thread.clone(),
+                error: s.step_error(),
+                critical: critical[i],
+            }
+        })
+        .collect();
+    let slowest_step = (0..n).max_by_key(|&i| (self_ns[i], std::cmp::Reverse(position[i]))).map(|i| position[i]);
+    let mut transactions: Vec<TransactionSummary> = spans
+        .iter()
+        .filter(|s| s.is_transaction && !s.in_flight())
+        .map(SpanRecord::summary)
+        .collect();
+    transactions.sort_by(|a, b| a.start_ms.cmp(&b.start_ms).then_with(|| a.span_id.cmp(&b.span_id)));
+    Some(Trace {
+        trace_id: const_hex::encode(trace_id),
+        start_ms: (start_ns / 1_000_000) as i64,
+        duration_ms: (end_ns - start_ns) as f64 / 1e6,
+        transactions,
+        steps,
+        slowest_step,
+    })
+}
+
+/// The parent/child structure of a trace's spans, by index into the start-sorted spans.
+struct Tree {
+    /// Children of each span, in start order.
+    children: Vec<Vec<usize>>,
+    roots: Vec<usize>,
+    /// Depth-first order: children after their parent.
+    order: Vec<usize>,
+    depth: Vec<u32>,
+}
+
+/// Links the spans by parent id. A span whose parent is not stored is a root; a cycle (corrupt parent ids)
+/// would leave spans unreachable from any root, so those are adopted as roots too.
+fn tree(spans: &[SpanRecord]) -> Tree {
+    let n = spans.len();
     let index: HashMap<&[u8], usize> = spans.iter().enumerate().map(|(i, s)| (s.span_id.as_slice(), i)).collect();
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut roots = Vec::new();
@@ -43,7 +108,6 @@ pub fn assemble(trace_id: &[u8], spans: Vec<SpanRecord>, now_ms: i64) -> Option<
             _ => roots.push(i),
         }
     }
-    // A cycle (corrupt parent ids) would leave spans unreachable from any root: adopt them as roots.
     let mut order = Vec::with_capacity(n);
     let mut depth = vec![0u32; n];
     let mut visited = vec![false; n];
@@ -70,37 +134,38 @@ pub fn assemble(trace_id: &[u8], spans: Vec<SpanRecord>, now_ms: i64) -> Option<
             dfs(i, &mut order, &mut visited);
         }
     }
+    Tree { children, roots, order, depth }
+}
 
-    // Self time: own duration minus the union of children's intervals (clipped to the span).
-    let self_ns: Vec<u64> = (0..n)
-        .map(|i| {
-            let (s, e) = (spans[i].start_ns, ends[i]);
-            let mut covered = 0u64;
-            let mut cur: Option<(u64, u64)> = None;
-            for &c in &children[i] {
-                let (cs, ce) = (spans[c].start_ns.max(s), ends[c].min(e));
-                if ce <= cs {
-                    continue;
-                }
-                cur = match cur {
-                    Some((a, b)) if cs <= b => Some((a, b.max(ce))),
-                    Some((a, b)) => {
-                        covered += b - a;
-                        Some((cs, ce))
-                    }
-                    None => Some((cs, ce)),
-                };
-            }
-            if let Some((a, b)) = cur {
+/// Self time of the span `(start, end)`: its duration minus the union of its children's intervals, each
+/// clipped to the span. `children` must come in start order, so one pass merges them.
+fn self_time_ns((start, end): (u64, u64), children: impl Iterator<Item = (u64, u64)>) -> u64 {
+    let mut covered = 0u64;
+    let mut cur: Option<(u64, u64)> = None;
+    for (cs, ce) in children {
+        let (cs, ce) = (cs.max(start), ce.min(end));
+        if ce <= cs {
+            continue;
+        }
+        cur = match cur {
+            Some((a, b)) if cs <= b => Some((a, b.max(ce))),
+            Some((a, b)) => {
                 covered += b - a;
+                Some((cs, ce))
             }
-            (e - s).saturating_sub(covered)
-        })
-        .collect();
+            None => Some((cs, ce)),
+        };
+    }
+    if let Some((a, b)) = cur {
+        covered += b - a;
+    }
+    (end - start).saturating_sub(covered)
+}
 
-    // Critical path: from each root, walk back from its end through the child that finished last before the
-    // current point, then the one that finished before that child started, and so on (as Jaeger does).
-    let mut critical = vec![false; n];
+/// Critical path: from each root, walk back from its end through the child that finished last before the
+/// current point, then the one that finished before that child started, and so on (as Jaeger does).
+fn critical_path(spans: &[SpanRecord], ends: &[u64], children: &[Vec<usize>], roots: &[usize]) -> Vec<bool> {
+    let mut critical = vec![false; spans.len()];
     let mut work: Vec<(usize, u64)> = roots.iter().map(|&r| (r, ends[r])).collect();
     while let Some((i, upto)) = work.pop() {
         if critical[i] {
@@ -117,49 +182,7 @@ pub fn assemble(trace_id: &[u8], spans: Vec<SpanRecord>, now_ms: i64) -> Option<
             }
         }
     }
-
-    let start_ns = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
-    let end_ns = ends.iter().copied().max().unwrap_or(start_ns);
-    let mut position = vec![0usize; n];
-    let steps: Vec<Step> = order
-        .iter()
-        .enumerate()
-        .map(|(pos, &i)| {
-            position[i] = pos;
-            let s = &spans[i];
-            Step {
-                span_id: const_hex::encode(&s.span_id),
-                parent_span_id: (!s.parent_span_id.is_empty()).then(|| const_hex::encode(&s.parent_span_id)),
-                depth: depth[i],
-                kind: s.step_kind(),
-                service: s.service.clone(),
-                name: s.name.clone(),
-                offset_ms: (s.start_ns - start_ns) as f64 / 1e6,
-                duration_ms: (ends[i] - s.start_ns) as f64 / 1e6,
-                status: s.status(),
-                text: s.text.clone(),
-                target: s.target.clone(),
-                thread: s.thread.clone(),
-                error: s.step_error(),
-                critical: critical[i],
-            }
-        })
-        .collect();
-    let slowest_step = (0..n).max_by_key(|&i| (self_ns[i], std::cmp::Reverse(position[i]))).map(|i| position[i]);
-    let mut transactions: Vec<TransactionSummary> = spans
-        .iter()
-        .filter(|s| s.is_transaction && !s.in_flight())
-        .map(SpanRecord::summary)
-        .collect();
-    transactions.sort_by(|a, b| a.start_ms.cmp(&b.start_ms).then_with(|| a.span_id.cmp(&b.span_id)));
-    Some(Trace {
-        trace_id: const_hex::encode(trace_id),
-        start_ms: (start_ns / 1_000_000) as i64,
-        duration_ms: (end_ns - start_ns) as f64 / 1e6,
-        transactions,
-        steps,
-        slowest_step,
-    })
+    critical
 }
 
 #[cfg(test)]
@@ -206,6 +229,20 @@ mod tests {
         // s5 finished last, s3 ran before it (with s4 inside), s2 before s3; s6 overlaps s2 and is not critical.
         assert_eq!(crit, [true, true, false, true, true, true]);
         assert_eq!(t.transactions.len(), 1);
+    }
+
+    /// root 0..100 ─┬─ a 10..60 ─┬─ a1 10..30
+    ///              │            └─ a2 25..45
+    ///              └─ b 70..90
+    #[test]
+    fn own_time_subtracts_the_union_of_children() {
+        let spans = vec![rec(1, None, 0, 100), rec(2, Some(1), 10, 60), rec(3, Some(2), 10, 30), rec(4, Some(2), 25, 45), rec(5, Some(1), 70, 90)];
+        let t = assemble(&[9; 16], spans, 0).unwrap();
+        let own: Vec<(&str, f64)> = t.steps.iter().map(|s| (s.name.as_str(), s.self_ms)).collect();
+        // a: 50 ms, its children cover 10..45 (overlapping) = 35 ms; root: 100 ms minus a and b.
+        assert_eq!(own, [("s1", 30.0), ("s2", 15.0), ("s3", 20.0), ("s4", 20.0), ("s5", 20.0)]);
+        // A child sticking out of its parent only counts inside it; one outside not at all.
+        assert_eq!(self_time_ns((10, 20), [(5, 12), (18, 30), (40, 50)].into_iter()), 6);
     }
 
     #[test]

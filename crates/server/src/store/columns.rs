@@ -185,6 +185,11 @@ impl Compiled {
     }
 }
 
+/// One series group being aggregated: its buckets, and each bucket's durations when quantiles are asked.
+type SeriesAcc = (Vec<TxBucket>, Vec<Vec<f64>>);
+/// The group key of a dimension that is not grouped by.
+const ALL: u32 = u32::MAX;
+
 impl Columns {
     /// Number of transactions held.
     pub fn len(&self) -> usize {
@@ -259,14 +264,7 @@ impl Columns {
     }
 
     fn compile(&self, f: &TxFilter) -> Option<Compiled> {
-        let service = match &f.service {
-            Some(s) => Some(self.services.get(s)?),
-            None => None,
-        };
-        let endpoint = match &f.endpoint {
-            Some(e) => Some(self.endpoints.get(e)?),
-            None => None,
-        };
+        let (service, endpoint) = self.filter_ids(f.service.as_deref(), f.endpoint.as_deref())?;
         let (from, to) = match &f.cells {
             Some(c) => (f.from.max(c.grid.from), f.to.min(c.grid.to)),
             None => (f.from, f.to),
@@ -368,27 +366,13 @@ impl Columns {
         }
         let n = ((q.to - q.from) / q.step_ms) as usize;
         let grouped = q.by_service || q.by_endpoint;
-        let empty = || TxSeries { service: None, endpoint: None, buckets: vec![TxBucket::default(); n] };
-        let none = || if grouped { Vec::new() } else { vec![empty()] };
-        let service = match &q.service {
-            Some(s) => match self.services.get(s) {
-                Some(id) => Some(id),
-                None => return Ok(none()),
-            },
-            None => None,
+        let Some((service, endpoint)) = self.filter_ids(q.service.as_deref(), q.endpoint.as_deref()) else {
+            // A service or endpoint never seen: nothing matches.
+            let empty = TxSeries { service: None, endpoint: None, buckets: vec![TxBucket::default(); n] };
+            return Ok(if grouped { Vec::new() } else { vec![empty] });
         };
-        let endpoint = match &q.endpoint {
-            Some(e) => match self.endpoints.get(e) {
-                Some(id) => Some(id),
-                None => return Ok(none()),
-            },
-            None => None,
-        };
-        // Per group: buckets, and the durations of each bucket when quantiles are asked.
-        type Acc = (Vec<TxBucket>, Vec<Vec<f64>>);
-        let mut groups: HashMap<(u32, u32), Acc> = HashMap::new();
-        const ALL: u32 = u32::MAX;
-        let new_acc = || -> Acc { (vec![TxBucket::default(); n], if q.quantiles { vec![Vec::new(); n] } else { Vec::new() }) };
+        let mut groups: HashMap<(u32, u32), SeriesAcc> = HashMap::new();
+        let new_acc = || -> SeriesAcc { (vec![TxBucket::default(); n], if q.quantiles { vec![Vec::new(); n] } else { Vec::new() }) };
         if !grouped {
             groups.insert((ALL, ALL), new_acc());
         }
@@ -429,6 +413,25 @@ impl Columns {
                 }
             }
         }
+        Ok(self.finish_series(groups))
+    }
+
+    /// The interned ids of a service and an endpoint filter (`None` inside: no such filter), or `None` when
+    /// a filter names something never seen, so nothing can match.
+    fn filter_ids(&self, service: Option<&str>, endpoint: Option<&str>) -> Option<(Option<u32>, Option<u32>)> {
+        let service = match service {
+            Some(s) => Some(self.services.get(s)?),
+            None => None,
+        };
+        let endpoint = match endpoint {
+            Some(e) => Some(self.endpoints.get(e)?),
+            None => None,
+        };
+        Some((service, endpoint))
+    }
+
+    /// The accumulated groups as series, with their quantiles, sorted by service then endpoint.
+    fn finish_series(&self, groups: HashMap<(u32, u32), SeriesAcc>) -> Vec<TxSeries> {
         let mut out: Vec<TxSeries> = groups
             .into_iter()
             .map(|((s, e), (mut buckets, mut durations))| {
@@ -445,7 +448,7 @@ impl Columns {
             })
             .collect();
         out.sort_by(|a, b| (&a.service, &a.endpoint).cmp(&(&b.service, &b.endpoint)));
-        Ok(out)
+        out
     }
 
     /// Drops whole minutes ending before `cutoff_ms`; returns how many transactions went.

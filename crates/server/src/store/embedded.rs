@@ -10,6 +10,11 @@
 //! Writes go through one committer thread that takes every request queued at that moment, writes them in
 //! one batch and fsyncs the journal once (group commit): an acknowledged request has been fsynced, and
 //! concurrent requests share the fsync instead of queueing behind one each.
+//!
+//! `open`, `transactions`, `trace`, `enforce_retention` and `flush` read or write fjall: they assert they
+//! are not on an async worker ([`crate::blocking`]), so callers go through `blocking::run`. `append` only
+//! prepares the batch and queues it for the committer thread; `hitmap`, `services` and `tx_series` read
+//! the in-memory columns.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -24,6 +29,9 @@ use futures::future::BoxFuture;
 use prost::Message;
 use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, ServiceList, Trace, TransactionPage};
 use tokio::sync::oneshot;
+
+use crate::blocking;
+use crate::sync;
 
 use super::active::Active;
 use super::columns::{Columns, SortKey, TxRow};
@@ -121,6 +129,7 @@ impl EmbeddedStore {
     /// Opens (or creates) the store in `dir`, replays fjall's journal, and rebuilds the in-memory columns
     /// and the in-flight list from disk.
     pub fn open(dir: &Path, retention: Retention) -> anyhow::Result<Self> {
+        blocking::assert_off_runtime();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let db = Database::builder(dir)
             .open()
@@ -158,15 +167,15 @@ impl EmbeddedStore {
 
     /// Number of transactions in the hitmap columns.
     pub fn transaction_count(&self) -> usize {
-        self.inner.columns.read().expect("columns lock").len()
+        sync::read(&self.inner.columns).len()
     }
 }
 
 impl Drop for EmbeddedStore {
     fn drop(&mut self) {
         // Closing the channel ends the committer after it drained what was queued.
-        self.jobs.lock().expect("jobs lock").take();
-        if let Some(h) = self.committer.lock().expect("committer lock").take() {
+        sync::lock(&self.jobs).take();
+        if let Some(h) = sync::lock(&self.committer).take() {
             let _ = h.join();
         }
         let _ = self.inner.db.persist(PersistMode::SyncAll);
@@ -175,14 +184,14 @@ impl Drop for EmbeddedStore {
 
 impl Inner {
     fn rebuild(&self) -> anyhow::Result<()> {
-        let mut cols = self.columns.write().expect("columns lock");
+        let mut cols = sync::write(&self.columns);
         for kv in self.txs.iter() {
             let (_, v) = kv.into_inner().context("reading transactions")?;
             let s = SpanRecord::decode(&*v).context("decoding a stored transaction")?;
             cols.push(row_of(&s));
         }
         let now = now_ms();
-        let mut active = self.active.lock().expect("active lock");
+        let mut active = sync::lock(&self.active);
         for kv in self.inflight.iter() {
             let (_, v) = kv.into_inner().context("reading in-flight spans")?;
             active.report(SpanRecord::decode(&*v).context("decoding an in-flight span")?, now);
@@ -241,7 +250,7 @@ impl Inner {
         let mut finished: Vec<[u8; 24]> = Vec::new();
         let mut running: Vec<&SpanRecord> = Vec::new();
         {
-            let active = self.active.lock().expect("active lock");
+            let active = sync::lock(&self.active);
             for job in group {
                 for mk in &job.minutes {
                     if seen_minute.insert(*mk) {
@@ -283,7 +292,7 @@ impl Inner {
         self.db.persist(PersistMode::SyncData).context("fsync of the journal")?;
 
         let seq = {
-            let mut cols = self.columns.write().expect("columns lock");
+            let mut cols = sync::write(&self.columns);
             for s in new_tx.iter().flatten() {
                 cols.push(row_of(s));
             }
@@ -292,7 +301,7 @@ impl Inner {
         };
         {
             let now = now_ms();
-            let mut active = self.active.lock().expect("active lock");
+            let mut active = sync::lock(&self.active);
             for ids in &finished {
                 active.finish(ids);
             }
@@ -317,7 +326,7 @@ impl Inner {
 
     /// Removes everything that ended (transactions) or started (traces) before `cutoff_ms`, a minute boundary.
     fn remove_before(&self, cutoff_ms: i64) -> anyhow::Result<RetentionReport> {
-        let transactions_removed = self.columns.write().expect("columns lock").drop_before(cutoff_ms);
+        let transactions_removed = sync::write(&self.columns).drop_before(cutoff_ms);
         let mut report = RetentionReport { transactions_removed, traces_removed: 0, cutoff_ms: Some(cutoff_ms) };
         // Transactions: a key range.
         let end = tx_key(cutoff_ms, &[0; 24]);
@@ -375,7 +384,7 @@ impl TraceStore for EmbeddedStore {
         let mut job = Job::prepare(spans);
         let (done, rx) = oneshot::channel();
         job.done = Some(done);
-        let sent = match self.jobs.lock().expect("jobs lock").as_ref() {
+        let sent = match sync::lock(&self.jobs).as_ref() {
             Some(jobs) => jobs.send(job).map_err(|_| anyhow::anyhow!("the store is shutting down")),
             None => Err(anyhow::anyhow!("the store is shut down")),
         };
@@ -386,15 +395,16 @@ impl TraceStore for EmbeddedStore {
     }
 
     fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap {
-        let cols = self.inner.columns.read().expect("columns lock");
+        let cols = sync::read(&self.inner.columns);
         let mut h = cols.hitmap(grid, service);
         h.seq = cols.seq;
         h
     }
 
     fn transactions(&self, query: &TxQuery) -> Result<TransactionPage, QueryError> {
+        blocking::assert_off_runtime();
         let after = query.cursor.as_deref().map(|c| SortKey::from_cursor(query.order, c)).transpose()?;
-        let sel = self.inner.columns.read().expect("columns lock").select(&query.filter, query.order, query.limit, after);
+        let sel = sync::read(&self.inner.columns).select(&query.filter, query.order, query.limit, after);
         let mut items = Vec::with_capacity(sel.keys.len());
         for k in &sel.keys {
             // Gone only if retention removed it between the scan and here.
@@ -407,30 +417,32 @@ impl TraceStore for EmbeddedStore {
     }
 
     fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> anyhow::Result<Option<Trace>> {
+        blocking::assert_off_runtime();
         let mut spans = Vec::new();
         for kv in self.inner.spans.prefix(trace_id) {
             let (_, v) = kv.into_inner().context("reading spans")?;
             spans.extend(SpanChunk::decode(&*v).context("decoding spans")?.spans);
         }
-        spans.extend(self.inner.active.lock().expect("active lock").of_trace(&trace_id));
+        spans.extend(sync::lock(&self.inner.active).of_trace(&trace_id));
         Ok(assemble::assemble(&trace_id, spans, now_ms))
     }
 
     fn active(&self, service: Option<&str>, now_ms: i64) -> ActiveList {
-        self.inner.active.lock().expect("active lock").list(service, now_ms)
+        sync::lock(&self.inner.active).list(service, now_ms)
     }
 
     fn services(&self, from: i64, to: i64) -> ServiceList {
-        ServiceList { services: self.inner.columns.read().expect("columns lock").services(from, to) }
+        ServiceList { services: sync::read(&self.inner.columns).services(from, to) }
     }
 
     fn tx_series(&self, query: &SeriesQuery) -> Result<Vec<TxSeries>, QueryError> {
-        self.inner.columns.read().expect("columns lock").series(query)
+        sync::read(&self.inner.columns).series(query)
     }
 
     fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<RetentionReport> {
+        blocking::assert_off_runtime();
         let inner = &self.inner;
-        let stale = inner.active.lock().expect("active lock").expire(now_ms);
+        let stale = sync::lock(&inner.active).expire(now_ms);
         if !stale.is_empty() {
             let mut batch = inner.db.batch();
             for ids in &stale {
@@ -441,7 +453,7 @@ impl TraceStore for EmbeddedStore {
         let mut cutoff = now_ms.saturating_sub(inner.retention.max_age_ms);
         let size = inner.db.disk_space()?;
         let (oldest, newest) = {
-            let cols = inner.columns.read().expect("columns lock");
+            let cols = sync::read(&inner.columns);
             (cols.oldest_ms(), cols.newest_ms())
         };
         if size > inner.retention.max_bytes {
@@ -469,6 +481,7 @@ impl TraceStore for EmbeddedStore {
     }
 
     fn flush(&self) -> anyhow::Result<()> {
+        blocking::assert_off_runtime();
         self.inner.db.persist(PersistMode::SyncAll).context("persisting the store")
     }
 }
@@ -495,6 +508,13 @@ mod tests {
             is_transaction: true,
             ..Default::default()
         }
+    }
+
+    /// An in-flight snapshot of transaction `i`, started `elapsed_ms` before `now`.
+    fn running(i: u64, now: i64, elapsed_ms: i64) -> SpanRecord {
+        let mut s = tx(i, now, elapsed_ms);
+        s.end_ns = 0;
+        s
     }
 
     fn block_on<T>(f: BoxFuture<'static, T>) -> T {
@@ -542,9 +562,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
         let now = now_ms();
-        let mut running = tx(1, now, 2_000);
-        running.end_ns = 0;
-        block_on(store.append(vec![running])).unwrap();
+        block_on(store.append(vec![running(1, now, 2_000)])).unwrap();
         let list = store.active(None, now);
         assert_eq!(list.items.len(), 1);
         assert!(list.items[0].elapsed_ms >= 2_000.0);
@@ -584,9 +602,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
         let now = now_ms();
-        let mut running = tx(3, now, 1_000);
-        running.end_ns = 0;
-        block_on(store.append(vec![running])).unwrap();
+        block_on(store.append(vec![running(3, now, 1_000)])).unwrap();
         assert_eq!(store.active(None, now).items.len(), 1);
         let later = now + crate::store::ACTIVE_STALE_MS + 1_000;
         assert!(store.active(None, later).items.is_empty(), "stale snapshots are not listed");
