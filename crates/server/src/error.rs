@@ -14,8 +14,15 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("missing or wrong ingest token")]
-    Unauthorized,
+    /// 401: sign in first (or the credentials sent are not valid). Never echoes a credential.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 403: signed in, but not allowed (role, share link scope, cross-site request).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 429 with `Retry-After`: too many failed sign-ins for this account or address.
+    #[error("too many failed sign-ins: try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -34,7 +41,9 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -54,7 +63,11 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        (status, Json(ApiErrorBody { error, status: status.as_u16() })).into_response()
+        let mut resp = (status, Json(ApiErrorBody { error, status: status.as_u16() })).into_response();
+        if let AppError::TooManyRequests { retry_after_secs } = self {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+        }
+        resp
     }
 }
 

@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use sightline_model::{Board, BoardConflict, BoardHistory, BoardInvalid, BoardList};
 
+use crate::auth::Principal;
 use crate::boards::{templates, BoardError, BoardStore};
 use crate::error::{AppError, JsonBody, Path, Query};
 use crate::state::AppState;
@@ -85,10 +86,14 @@ pub async fn list(State(state): State<AppState>) -> BoardResult<Json<BoardList>>
 }
 
 /// Create, import or duplicate: 201 with the stored board (its id may differ from the body's if that one
-/// was empty or taken). Nothing is written when the board is invalid.
-pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<serde_json::Value>) -> BoardResult<(StatusCode, Json<Board>)> {
+/// was empty or taken). Nothing is written when the board is invalid. The author is who asked.
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<serde_json::Value>,
+) -> BoardResult<(StatusCode, Json<Board>)> {
     let board = parse(body)?;
-    let b = blocking(&state, move |s| s.create(board, now_ms())).await?;
+    let b = blocking(&state, move |s| s.create(board, now_ms(), Some(&principal.author()))).await?;
     Ok((StatusCode::CREATED, Json(b)))
 }
 
@@ -100,11 +105,12 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Boar
 /// Saves a new revision; the body's `version` is the revision it was based on (409 when stale).
 pub async fn update(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> BoardResult<Json<Board>> {
     let board = parse(body)?;
-    Ok(Json(blocking(&state, move |s| s.update(&id, board, now_ms())).await?))
+    Ok(Json(blocking(&state, move |s| s.update(&id, board, now_ms(), Some(&principal.author()))).await?))
 }
 
 /// Query of `DELETE /api/v1/boards/{id}`.
@@ -114,11 +120,26 @@ pub struct DeleteParams {
     pub version: Option<u64>,
 }
 
-/// Deletes the board and its history: 204, or 404 if there was none.
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, Query(p): Query<DeleteParams>) -> BoardResult<StatusCode> {
+/// Deletes the board, its history and its share links: 204, or 404 if there was none. The audit log keeps
+/// who deleted it (the history that named the authors is gone with it).
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(p): Query<DeleteParams>,
+) -> BoardResult<StatusCode> {
     let missing = format!("no board {id:?}");
+    let board_id = id.clone();
     match blocking(&state, move |s| s.delete(&id, p.version)).await? {
-        true => Ok(StatusCode::NO_CONTENT),
+        true => {
+            let auth = state.auth.clone();
+            crate::blocking::run("recording a board deletion", move || {
+                auth.revoke_board_shares(&principal, &board_id)?;
+                auth.record(&principal, "board.delete", &board_id, "")
+            })
+            .await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
         false => Err(AppError::NotFound(missing).into()),
     }
 }
@@ -133,9 +154,9 @@ pub async fn version(State(state): State<AppState>, Path((id, n)): Path<(String,
     Ok(Json(blocking(&state, move |s| s.version(&id, n)).await?))
 }
 
-/// Makes revision `n` current again as a new revision; answers the board now current.
-pub async fn restore(State(state): State<AppState>, Path((id, n)): Path<(String, u64)>) -> BoardResult<Json<Board>> {
-    Ok(Json(blocking(&state, move |s| s.restore(&id, n, now_ms())).await?))
+/// Makes revision `n` current again as a new revision (authored by who asked); answers the board now current.
+pub async fn restore(State(state): State<AppState>, principal: Principal, Path((id, n)): Path<(String, u64)>) -> BoardResult<Json<Board>> {
+    Ok(Json(blocking(&state, move |s| s.restore(&id, n, now_ms(), Some(&principal.author()))).await?))
 }
 
 /// Boards to start from; POST one to create a board from it.

@@ -176,7 +176,15 @@ pub struct Server {
 }
 
 impl Server {
+    /// Starts with auto sign-in on (requests without credentials act as an admin, as before sign-in
+    /// existed); `envs` may turn it off (`SIGHTLINE_AUTO_SIGN_IN=false`).
     pub fn start(data_dir: &Path, envs: &[(&str, &str)]) -> Self {
+        Self::start_logging(data_dir, envs, None)
+    }
+
+    /// Like [`Server::start`], with the server's stderr (log lines and the first admin's password) written
+    /// to `log` instead of the test's own.
+    pub fn start_logging(data_dir: &Path, envs: &[(&str, &str)], log: Option<&Path>) -> Self {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
         cmd.arg("serve")
@@ -184,10 +192,15 @@ impl Server {
             .env("SIGHTLINE_DATA_DIR", data_dir)
             .env("SIGHTLINE_DIST", data_dir.join("no-dist"))
             .env("SIGHTLINE_LOG", "warn")
+            .env("SIGHTLINE_AUTO_SIGN_IN", "true")
             .env_remove("SIGHTLINE_INGEST_TOKEN")
             .env_remove("SIGHTLINE_DEMO")
+            .env_remove("SIGHTLINE_ADMIN_PASSWORD")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("create the server's log file")),
+                None => Stdio::inherit(),
+            });
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -207,6 +220,21 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("sightline did not start listening on {}", self.base);
+    }
+
+    /// SIGTERM, then waits (with a deadline) for the clean shutdown to finish.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.child.try_wait().expect("wait for sightline").is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sightline did not stop within 30 s of SIGTERM");
     }
 
     /// SIGKILL: no shutdown hook runs, so only what was fsynced survives.
