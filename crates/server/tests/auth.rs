@@ -355,7 +355,7 @@ async fn a_share_link_reads_its_board_only_until_revoked_or_expired() {
     let get = |uri: String| req(Method::GET, Box::leak(uri.into_boxed_str())).header(header::AUTHORIZATION, share.clone());
     assert_eq!(get(format!("/api/v1/boards/{a}")).send(&app).await.0, StatusCode::OK);
     let now = now_ms();
-    assert_eq!(get(format!("/api/v1/metrics/query?metric=tx.count&from={}&to={now}", now - 60_000)).send(&app).await.0, StatusCode::OK);
+    assert_eq!(get(format!("/api/v1/metrics/query?metric=transactions.tps&from={}&to={now}", now - 60_000)).send(&app).await.0, StatusCode::OK);
     let (_, _, me) = get("/api/v1/auth/me".into()).send(&app).await;
     assert_eq!((me["via"].as_str(), me["share_board"].as_str()), (Some("share"), Some(a.as_str())));
     for uri in [format!("/api/v1/boards/{b}"), "/api/v1/boards".into(), format!("/api/v1/boards/{a}/versions"), "/api/v1/transactions".into()] {

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
@@ -128,7 +128,7 @@ impl Gate {
     }
 
     /// Decides a request; on success the principal is put in the request for handlers.
-    fn admit(&self, req: &mut Request) -> Result<(), Response> {
+    fn admit(&self, req: &mut Request, board: Option<&str>) -> Result<(), Response> {
         let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
         let rule = self.rule(req.method(), matched.as_deref())?;
         let identified = self.auth.identify(req.headers(), crate::store::now_ms());
@@ -138,14 +138,10 @@ impl Gate {
             }
         }
         let principal = identified.principal;
-        let board = req
-            .extensions()
-            .get::<RawPathParams>()
-            .and_then(|params| params.iter().find(|(k, _)| *k == "id").map(|(_, v)| v.to_string()));
         let cx = Context {
             anonymous_viewers: self.auth.settings().anonymous_viewers,
             legacy_ingest: self.auth.config.legacy_ingest_token.is_some(),
-            board: board.as_deref(),
+            board,
         };
         decide(rule, &principal, cx).map_err(|e| match (e, identified.refused) {
             // The session cookie was there but had ended: say so, the app shows its sign-in page.
@@ -161,8 +157,15 @@ impl Gate {
 
 /// The middleware: see the module docs. Applied to the whole router with `Router::layer`, so it runs after
 /// routing (the matched path and its parameters are known).
-pub async fn gate(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> Response {
-    match gate.admit(&mut req) {
+pub async fn gate(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+    // The path's `{id}` (a board's, for share links), read with axum's own extractor.
+    let (mut parts, body) = req.into_parts();
+    let board = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .and_then(|params| params.iter().find(|(k, _)| *k == "id").map(|(_, v)| v.to_string()));
+    let mut req = Request::from_parts(parts, body);
+    match gate.admit(&mut req, board.as_deref()) {
         Ok(()) => next.run(req).await,
         Err(resp) => resp,
     }
