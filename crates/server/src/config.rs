@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the app and the API (and ingest OTLP on the same port).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users: add, list, set-role, passwd, remove (with the server stopped).
     User(crate::auth::cli::UserArgs),
 }

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 /// Runs the command line: `serve`, or `user …` (managing users with the server stopped).
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::User(args) => auth::cli::run(args).await,
     }
 }

@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::handler::Handler;
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{self, MethodRouter};
-use axum::{Json, Router};
-use sightline_model::ApiErrorBody;
+use axum::Router;
 
 use super::rules::{decide, Context, Rule};
 use super::{csrf, Auth};
@@ -111,7 +110,7 @@ impl Gate {
     }
 
     /// The rule of the matched route; `Err` with the answer when there is none.
-    fn rule(&self, method: &Method, matched: Option<&str>) -> Result<Rule, Response> {
+    fn rule(&self, method: &Method, matched: Option<&str>) -> Result<Rule, AppError> {
         let Some(path) = matched else { return Ok(Rule::Public) };
         // HEAD is served by the GET handler.
         let method = if method == Method::HEAD { Method::GET } else { method.clone() };
@@ -119,22 +118,20 @@ impl Gate {
             return Ok(*rule);
         }
         if self.paths.contains(path) {
-            let status = StatusCode::METHOD_NOT_ALLOWED;
-            let body = ApiErrorBody { error: format!("{path} does not take this method"), status: status.as_u16() };
-            return Err((status, Json(body)).into_response());
+            return Err(AppError::MethodNotAllowed(format!("{path} does not take this method")));
         }
         tracing::error!(route = path, "a route without an access rule was requested: refused (add it through auth::Routes)");
-        Err(AppError::Forbidden("this route has no access rule".into()).into_response())
+        Err(AppError::Forbidden("this route has no access rule".into()))
     }
 
     /// Decides a request; on success the principal is put in the request for handlers.
-    fn admit(&self, req: &mut Request, board: Option<&str>) -> Result<(), Response> {
+    fn admit(&self, req: &mut Request, board: Option<&str>) -> Result<(), AppError> {
         let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
         let rule = self.rule(req.method(), matched.as_deref())?;
         let identified = self.auth.identify(req.headers(), crate::store::now_ms());
         if rule != Rule::Public {
             if let (true, Some(why)) = (identified.bad_authorization, identified.refused) {
-                return Err(AppError::Unauthenticated(why.into()).into_response());
+                return Err(AppError::Unauthenticated(why.into()));
             }
         }
         let principal = identified.principal;
@@ -145,11 +142,11 @@ impl Gate {
         };
         decide(rule, &principal, cx).map_err(|e| match (e, identified.refused) {
             // The session cookie was there but had ended: say so, the app shows its sign-in page.
-            (AppError::Unauthenticated(_), Some(why)) => AppError::Unauthenticated(why.into()).into_response(),
-            (e, _) => e.into_response(),
+            (AppError::Unauthenticated(_), Some(why)) => AppError::Unauthenticated(why.into()),
+            (e, _) => e,
         })?;
         let host = self.auth.request_host(req.headers(), req.uri());
-        csrf::check(req.method(), req.headers(), host.as_deref(), identified.strictness).map_err(IntoResponse::into_response)?;
+        csrf::check(req.method(), req.headers(), host.as_deref(), identified.strictness)?;
         req.extensions_mut().insert(principal);
         Ok(())
     }
@@ -167,6 +164,6 @@ pub async fn gate(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Re
     let mut req = Request::from_parts(parts, body);
     match gate.admit(&mut req, board.as_deref()) {
         Ok(()) => next.run(req).await,
-        Err(resp) => resp,
+        Err(e) => e.into_response(),
     }
 }
