@@ -119,7 +119,10 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
     // After routing: the gate sees the matched route (and its rule) of every request.
     app.layer(axum::middleware::from_fn_with_state(gate, auth::gate))
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path, never the query: a share link's token travels in `?share=` on app URLs.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }
 

@@ -182,8 +182,8 @@ impl Server {
         Self::start_logging(data_dir, envs, None)
     }
 
-    /// Like [`Server::start`], with the server's stderr (log lines and the first admin's password) written
-    /// to `log` instead of the test's own.
+    /// Like [`Server::start`], with the server's output (log lines, the first admin's password) written to
+    /// `log` instead of the test's own.
     pub fn start_logging(data_dir: &Path, envs: &[(&str, &str)], log: Option<&Path>) -> Self {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
@@ -197,10 +197,12 @@ impl Server {
             .env_remove("SIGHTLINE_DEMO")
             .env_remove("SIGHTLINE_ADMIN_PASSWORD")
             .stdout(Stdio::null())
-            .stderr(match log {
-                Some(path) => Stdio::from(std::fs::File::create(path).expect("create the server's log file")),
-                None => Stdio::inherit(),
-            });
+            .stderr(Stdio::inherit());
+        if let Some(path) = log {
+            // The log lines go to stdout, the first admin's password to stderr: keep both.
+            let file = std::fs::File::create(path).expect("create the server's log file");
+            cmd.stdout(file.try_clone().expect("clone the log file")).stderr(file);
+        }
         for (k, v) in envs {
             cmd.env(k, v);
         }
