@@ -394,6 +394,12 @@ async fn anonymous_viewers_read_when_an_admin_says_so() {
     assert_eq!((me["via"].as_str(), me["anonymous_viewers"].as_bool()), (Some("anonymous"), Some(false)));
     assert!(me["role"].is_null());
     assert_eq!(req(Method::GET, "/api/v1/boards").send(&app).await.0, StatusCode::UNAUTHORIZED);
+    // Public: health, and the JSON 404 of paths that are no route (not a 401 that would hint they exist).
+    assert_eq!(req(Method::GET, "/api/v1/health").send(&app).await.0, StatusCode::OK);
+    for uri in ["/api/v1/no-such-thing", "/api/v1/no/such/thing", "/api/v2/x"] {
+        let (s, _, v) = req(Method::GET, uri).send(&app).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{uri}: {v}");
+    }
     let admin = sign_in(&app, "admin", TEST_ADMIN_PASSWORD).await;
     let (s, _, v) = req(Method::PUT, "/api/v1/settings").cookie(&admin).json(json!({"anonymous_viewers": true})).send(&app).await;
     assert_eq!(s, StatusCode::OK, "{v}");

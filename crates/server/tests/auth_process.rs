@@ -133,8 +133,53 @@ async fn secrets_never_reach_the_log_or_an_answer() {
     t.send(post("/api/v1/auth/sign-out-everywhere").header("cookie", &ann), false).await;
     server.stop();
 
-    // What the database holds, read after the server stopped.
-    let auth_dir = dir.path().join("auth");
+    let session_id = |pair: &str| pair.split_once('=').unwrap().1.to_string();
+    let mut secrets: Vec<(String, String)> = [
+        ("admin password", admin_pw.to_string()),
+        ("ann's password", ann_pw.to_string()),
+        ("admin's session id", session_id(&admin)),
+        ("ann's session id", session_id(&ann)),
+        ("admin's session hash", const_hex::encode(sha2::Sha256::digest(session_id(&admin).as_bytes()))),
+        ("ingest token", ingest.clone()),
+        ("ingest token body", ingest["slt_".len()..].to_string()),
+        ("editor token", editor.clone()),
+        ("share link signature", link.rsplit('.').next().unwrap().to_string()),
+        ("argon2 hash", "$argon2".into()),
+    ]
+    .into_iter()
+    .map(|(what, s)| (what.to_string(), s))
+    .collect();
+    secrets.extend(stored_secrets(&dir.path().join("auth")).await);
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.contains("signed in"), "the log was captured at debug level:\n{log_text}");
+    let plain = strip_ansi(&log_text);
+    assert!(plain.contains(&format!("path=/boards/{board}}}")), "requests are logged, by path:\n{plain}");
+    for (what, secret) in &secrets {
+        assert!(!plain.contains(secret.as_str()), "the {what} is in the server's log");
+        for answer in &t.0 {
+            assert!(!answer.contains(secret.as_str()), "the {what} is in an answer: {answer}");
+        }
+    }
+}
+
+/// The log without its colour codes (`ESC [ … m`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| *c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What the auth database holds that must stay secret (read after the server stopped): password hashes,
+/// token hashes, the share-link key.
+async fn stored_secrets(auth_dir: &Path) -> Vec<(String, String)> {
+    let auth_dir = auth_dir.to_path_buf();
     let (snapshot, share_key) = tokio::task::spawn_blocking(move || {
         sightline_server::blocking::allow(|| {
             let db = sightline_server::auth::store::AuthDb::open(&auth_dir).unwrap();
@@ -143,36 +188,11 @@ async fn secrets_never_reach_the_log_or_an_answer() {
     })
     .await
     .unwrap();
-    let session_id = |pair: &str| pair.split_once('=').unwrap().1.to_string();
-    let mut secrets: Vec<(&str, String)> = vec![
-        ("admin password", admin_pw.into()),
-        ("ann's password", ann_pw.into()),
-        ("admin's session id", session_id(&admin)),
-        ("ann's session id", session_id(&ann)),
-        ("admin's session hash", const_hex::encode(sha2::Sha256::digest(session_id(&admin).as_bytes()))),
-        ("ingest token", ingest.clone()),
-        ("ingest token body", ingest["slt_".len()..].to_string()),
-        ("editor token", editor.clone()),
-        ("share link signature", link.rsplit('.').next().unwrap().to_string()),
-        ("share key", const_hex::encode(share_key)),
-        ("argon2 hash", "$argon2".into()),
-    ];
-    for u in &snapshot.users {
-        secrets.push(("a password hash", u.phc.clone()));
-    }
-    for tk in &snapshot.tokens {
-        secrets.push(("a token hash", tk.hash.clone()));
-    }
     assert!(snapshot.tokens.len() == 2 && snapshot.users.len() == 2);
-    let log_text = std::fs::read_to_string(&log).unwrap();
-    assert!(log_text.contains("signed in"), "the log was captured at debug level:\n{log_text}");
-    assert!(log_text.contains(&format!("path=/boards/{board}")), "requests are logged (by path):\n{log_text}");
-    for (what, secret) in &secrets {
-        assert!(!log_text.contains(secret.as_str()), "the {what} is in the server's log");
-        for answer in &t.0 {
-            assert!(!answer.contains(secret.as_str()), "the {what} is in an answer: {answer}");
-        }
-    }
+    let mut out = vec![("share key".to_string(), const_hex::encode(share_key))];
+    out.extend(snapshot.users.iter().map(|u| ("a password hash".to_string(), u.phc.clone())));
+    out.extend(snapshot.tokens.iter().map(|t| ("a token hash".to_string(), t.hash.clone())));
+    out
 }
 
 fn sightline(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
@@ -246,21 +266,6 @@ async fn users_are_managed_on_the_command_line_with_the_server_stopped() {
     assert!(ok && out.contains("removed user bob"), "{out}");
 }
 
-/// A CA and a server certificate for `localhost` it signed: (CA PEM, certificate PEM, key PEM).
-fn certificates() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "Sightline test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    server.distinguished_name.push(DnType::CommonName, "localhost");
-    let key = KeyPair::generate().unwrap();
-    let cert = server.signed_by(&key, &ca).unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
-}
-
 /// One HTTP/1.1 request over TLS, trusting `ca_pem`; answers the response head and body as text.
 async fn https(port: u16, ca_pem: &str, request: &str) -> String {
     use rustls::pki_types::pem::PemObject;
@@ -284,7 +289,7 @@ async fn https(port: u16, ca_pem: &str, request: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_https_the_session_cookie_is_secure() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates();
+    let (ca, cert, key) = test_certificates();
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_path, cert).unwrap();
     std::fs::write(&key_path, key).unwrap();
