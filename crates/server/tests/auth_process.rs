@@ -69,6 +69,9 @@ async fn the_first_admin_password_is_printed_once_and_works_after_a_restart() {
     let password = printed_password(&first).unwrap_or_else(|| panic!("no password printed at first start:\n{first}"));
     assert!(password.len() >= 16, "{password}");
     assert!(first.contains("name: admin"), "{first}");
+    let r = client().post(format!("{}/api/v1/auth/sign-in", server.base)).json(&sign_in_body("admin", &password)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
     server.stop();
 
     let log2 = dir.path().join("second.log");
@@ -77,6 +80,9 @@ async fn the_first_admin_password_is_printed_once_and_works_after_a_restart() {
     assert_eq!(r.status(), 200, "the printed password after a restart");
     let me: Value = r.json().await.unwrap();
     assert_eq!(me["role"], "admin");
+    // A session survives the restart too.
+    let r = client().get(format!("{}/api/v1/users", server.base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     let second = std::fs::read_to_string(&log2).unwrap();
     assert!(printed_password(&second).is_none() && !second.contains(&password), "a second start printed a password:\n{second}");
     // Without credentials nothing is readable on a server without auto sign-in.
@@ -189,6 +195,8 @@ async fn stored_secrets(auth_dir: &Path) -> Vec<(String, String)> {
     .await
     .unwrap();
     assert!(snapshot.tokens.len() == 2 && snapshot.users.len() == 2);
+    // Last use is kept in memory and saved at shutdown (SIGTERM) at the latest.
+    assert!(snapshot.tokens.iter().all(|t| t.last_used_ms.is_some()), "{:?}", snapshot.tokens.iter().map(|t| t.last_used_ms).collect::<Vec<_>>());
     let mut out = vec![("share key".to_string(), const_hex::encode(share_key))];
     out.extend(snapshot.users.iter().map(|u| ("a password hash".to_string(), u.phc.clone())));
     out.extend(snapshot.tokens.iter().map(|t| ("a token hash".to_string(), t.hash.clone())));
