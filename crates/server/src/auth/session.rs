@@ -85,7 +85,8 @@ impl Auth {
         if !self.config.lifetimes.alive(s, now_ms) {
             return None;
         }
-        if now_ms - s.last_seen_ms >= TOUCH_EVERY_MS {
+        // Coarse, but never so coarse that a session in use could look idle.
+        if now_ms - s.last_seen_ms >= TOUCH_EVERY_MS.min(self.config.lifetimes.idle_ms / 4) {
             s.last_seen_ms = now_ms;
             m.dirty_sessions.insert(*hash);
         }
