@@ -53,6 +53,7 @@ pub fn BoardsPage() -> impl IntoView {
             title: "New board".into(),
             version: 0,
             updated_ms: 0,
+            author: None,
             time: BoardTime::default(),
             variables: vec![],
             widgets: vec![],

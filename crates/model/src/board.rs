@@ -47,6 +47,10 @@ pub struct Board {
     /// When this revision was saved (ms since the epoch); set by the server.
     #[serde(default)]
     pub updated_ms: i64,
+    /// Who saved this revision (a user's name, `token:<name>` or `demo`); set by the server. `None` on
+    /// revisions saved before sign-in existed, and on the default board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     /// The time range every widget shows, unless the viewer overrides it in the URL.
     #[serde(default)]
     pub time: BoardTime,
@@ -249,11 +253,21 @@ pub struct BoardSummary {
     pub version: u64,
     pub updated_ms: i64,
     pub widgets: usize,
+    /// Who saved this revision ([`Board::author`]): the board history shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
 
 impl From<&Board> for BoardSummary {
     fn from(b: &Board) -> Self {
-        BoardSummary { id: b.id.clone(), title: b.title.clone(), version: b.version, updated_ms: b.updated_ms, widgets: b.widgets.len() }
+        BoardSummary {
+            id: b.id.clone(),
+            title: b.title.clone(),
+            version: b.version,
+            updated_ms: b.updated_ms,
+            widgets: b.widgets.len(),
+            author: b.author.clone(),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! Everything that crosses HTTP is defined here once, so the two sides cannot drift apart.
 //! Times are milliseconds since the Unix epoch (`i64`), durations are milliseconds (`f64`).
 
+pub mod auth;
 pub mod board;
 pub mod db;
 pub mod deploy;
@@ -13,6 +14,7 @@ pub mod query;
 pub mod range;
 pub mod trace;
 
+pub use auth::*;
 pub use board::*;
 pub use db::*;
 pub use deploy::*;

@@ -1,6 +1,7 @@
 //! HTTP handlers: thin, typed input in, `ApiResult` out; the work lives in `store` and `ingest`.
 
 pub mod active;
+pub mod auth;
 pub mod boards;
 pub mod db;
 pub mod deploys;
@@ -10,6 +11,10 @@ pub mod host;
 pub mod metrics;
 pub mod otlp;
 pub mod services;
+pub mod settings;
+pub mod shares;
 pub mod traces;
+pub mod tokens;
 pub mod transactions;
+pub mod users;
 pub mod window;

@@ -13,9 +13,15 @@
 //! - `GET  /api/v1/db/instances/{id}/…`        → `sessions`, `locks` (`?at=`), `metrics`, `statements`, `samples` (`?from=&to=`)
 //! - `GET  /api/v1/metrics`, `/api/v1/metrics/query` → metric catalogue, series aggregated on the server
 //! - `GET  /api/v1/host/processes` (`?at=`), `/api/v1/host/processes/{pid}/history` → this machine's busiest processes
+//! - `POST /api/v1/auth/sign-in`, `sign-out`, `sign-out-everywhere`, `password`; `GET /api/v1/auth/me`
+//! - `GET/POST /api/v1/users`, `PUT/DELETE /api/v1/users/{name}`; `GET/POST /api/v1/tokens`,
+//!   `DELETE /api/v1/tokens/{id}`; `GET/PUT /api/v1/settings`; `GET /api/v1/audit` → admin
+//! - `POST /api/v1/boards/{id}/share`, `GET /api/v1/boards/{id}/shares`, `DELETE /api/v1/shares/{id}` → share links
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
 //! - everything else under `/api/`              → JSON 404
 //! - any other path                             → the built app (SPA history fallback to `index.html`)
+//!
+//! Every route is added with its access rule (`auth::Routes`), enforced by `auth::gate`; docs/AUTH.md.
 //!
 //! Layers: compression and request tracing on everything. A request timeout
 //! ([`AppState::request_timeout`], 30 s by default) on the API routes that answer one JSON document: past
@@ -29,73 +35,124 @@
 
 use std::path::Path;
 
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use axum::{BoxError, Router};
-use tower::ServiceBuilder;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::api;
+use crate::auth::{self, RouteRule, Routes, Rule};
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// Every route with its access rule (without the app's files and the layers [`router`] adds). Read the
+/// rules as: what may a share link see (`ReadShared*`: what a board's widgets draw), what needs an editor
+/// (changes to boards), what needs an admin (users, tokens, settings).
+pub fn routes() -> Routes {
+    use Rule::*;
+    let api = Routes::new("/api/v1")
+        .get("/health", api::health::show, Public)
+        .post("/auth/sign-in", api::auth::sign_in, Public)
+        .post("/auth/sign-out", api::auth::sign_out, Session)
+        .post("/auth/sign-out-everywhere", api::auth::sign_out_everywhere, Session)
+        .post("/auth/password", api::auth::password, Session)
+        .get("/auth/me", api::auth::me, Public)
+        .get("/users", api::users::list, Admin)
+        .post("/users", api::users::create, Admin)
+        .put("/users/{name}", api::users::update, Admin)
+        .delete("/users/{name}", api::users::delete, Admin)
+        .get("/tokens", api::tokens::list, Admin)
+        .post("/tokens", api::tokens::create, Admin)
+        .delete("/tokens/{id}", api::tokens::delete, Admin)
+        .get("/settings", api::settings::show, Admin)
+        .put("/settings", api::settings::update, Admin)
+        .get("/audit", api::settings::audit, Admin)
+        .get("/hitmap", api::hitmap::show, ReadShared)
+        .get("/hitmap/live", api::hitmap::live, Read)
+        .get("/transactions", api::transactions::list, Read)
+        .get("/traces/{trace_id}", api::traces::show, Read)
+        .get("/active", api::active::list, Read)
+        .get("/services", api::services::list, ReadShared)
+        .get("/deploys", api::deploys::list, ReadShared)
+        .get("/metrics", api::metrics::catalog, ReadShared)
+        .get("/metrics/query", api::metrics::query, ReadShared)
+        .get("/boards", api::boards::list, Read)
+        .post("/boards", api::boards::create, Edit)
+        .get("/boards/templates", api::boards::templates, Read)
+        .get("/boards/{id}", api::boards::show, ReadSharedBoard)
+        .put("/boards/{id}", api::boards::update, Edit)
+        .delete("/boards/{id}", api::boards::delete, Edit)
+        .get("/boards/{id}/versions", api::boards::versions, Read)
+        .get("/boards/{id}/versions/{n}", api::boards::version, Read)
+        .post("/boards/{id}/versions/{n}/restore", api::boards::restore, Edit)
+        .post("/boards/{id}/share", api::shares::create, Edit)
+        .get("/boards/{id}/shares", api::shares::list, Edit)
+        .delete("/shares/{id}", api::shares::delete, Edit)
+        .get("/db/instances", api::db::instances, ReadShared)
+        .get("/db/instances/{id}/sessions", api::db::sessions, ReadShared)
+        .get("/db/instances/{id}/locks", api::db::locks, Read)
+        .get("/db/instances/{id}/metrics", api::db::metrics, ReadShared)
+        .get("/db/instances/{id}/statements", api::db::statements, Read)
+        .get("/db/instances/{id}/samples", api::db::samples, Read)
+        .get("/db/traces/{trace_id}", api::db::trace_sessions, Read)
+        .get("/host/processes", api::host::processes, ReadShared)
+        .get("/host/processes/{pid}/history", api::host::history, ReadShared)
+        .map_router(|r| r.fallback(api_not_found));
+    // The OTLP handler enforces its own (configurable, decompressed) limit while reading the body.
+    let otlp = post(api::otlp::export).layer(DefaultBodyLimit::disable());
+    Routes::new("")
+        .nest(api)
+        .route("/v1/traces", Method::POST, otlp, Ingest)
+        .get("/api", api_not_found, Public)
+        .get("/api/{*rest}", api_not_found, Public)
+}
+
+/// The access table of the router [`router`] builds: every `(method, path)` and its rule. The access test
+/// walks it.
+pub fn route_table() -> Vec<RouteRule> {
+    routes().table().to_vec()
+}
+
 /// Builds the whole router; separate from `main` so tests can call it without a socket.
 pub fn router(state: AppState, dist: Option<&Path>) -> Router {
-    let limit = state.request_timeout;
-    // Routes added after `.layer(…)` are outside it: the live stream and the JSON 404.
-    let api = Router::new()
-        .route("/health", get(api::health::show))
-        .route("/hitmap", get(api::hitmap::show))
-        .route("/transactions", get(api::transactions::list))
-        .route("/traces/{trace_id}", get(api::traces::show))
-        .route("/active", get(api::active::list))
-        .route("/services", get(api::services::list))
-        .route("/deploys", get(api::deploys::list))
-        .route("/metrics", get(api::metrics::catalog))
-        .route("/metrics/query", get(api::metrics::query))
-        .route("/boards", get(api::boards::list).post(api::boards::create))
-        .route("/boards/templates", get(api::boards::templates))
-        .route("/boards/{id}", get(api::boards::show).put(api::boards::update).delete(api::boards::delete))
-        .route("/boards/{id}/versions", get(api::boards::versions))
-        .route("/boards/{id}/versions/{n}", get(api::boards::version))
-        .route("/boards/{id}/versions/{n}/restore", post(api::boards::restore))
-        .route("/db/instances", get(api::db::instances))
-        .route("/db/instances/{id}/sessions", get(api::db::sessions))
-        .route("/db/instances/{id}/locks", get(api::db::locks))
-        .route("/db/instances/{id}/metrics", get(api::db::metrics))
-        .route("/db/instances/{id}/statements", get(api::db::statements))
-        .route("/db/instances/{id}/samples", get(api::db::samples))
-        .route("/db/traces/{trace_id}", get(api::db::trace_sessions))
-        .route("/host/processes", get(api::host::processes))
-        .route("/host/processes/{pid}/history", get(api::host::history))
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(move |_: BoxError| async move { AppError::TimedOut(limit) }))
-                .timeout(limit),
-        )
-        .route("/hitmap/live", get(api::hitmap::live))
-        .fallback(api_not_found);
-    // The OTLP handler enforces its own (configurable, decompressed) limit while reading the body.
-    let otlp = Router::new()
-        .route("/v1/traces", post(api::otlp::export))
-        .layer(DefaultBodyLimit::disable());
-    let app = Router::new()
-        .nest("/api/v1", api)
-        .merge(otlp)
-        .route("/api", get(api_not_found))
-        .route("/api/{*rest}", get(api_not_found));
+    let (app, table) = routes().into_parts();
     let app = match dist {
         Some(dist) => app.fallback_service(
             ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html"))),
         ),
         None => app.fallback(no_app),
     };
-    app.layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+    let gate = auth::Gate::new(state.auth.clone(), &table);
+    // After routing: the gate sees the matched route (and its rule) of every request.
+    let limit = state.request_timeout;
+    app.layer(axum::middleware::from_fn_with_state(gate, auth::gate))
+        .layer(axum::middleware::from_fn_with_state(limit, request_timeout))
+        .layer(CompressionLayer::new())
+        // Spans name the path, never the query: a share link's token travels in `?share=` on app URLs.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
+}
+
+/// Answers [`AppError::TimedOut`] when a request on a route that has a timeout (see the header) takes
+/// longer than `limit`, reading its body included.
+async fn request_timeout(State(limit): State<std::time::Duration>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let timed = path.starts_with("/api/") && path != "/api/v1/hitmap/live";
+    if !timed {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(answer) => answer,
+        Err(_) => AppError::TimedOut(limit).into_response(),
+    }
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> AppError {

@@ -136,7 +136,7 @@ impl BoardStore {
         };
         if !store.meta.contains_key("seeded")? {
             let default = templates::default_board();
-            store.create(default, now_ms).map_err(|e| anyhow::anyhow!("creating the default board: {e}"))?;
+            store.create(default, now_ms, None).map_err(|e| anyhow::anyhow!("creating the default board: {e}"))?;
             store.meta.insert("seeded", "1")?;
             store.db.persist(PersistMode::SyncAll)?;
             tracing::info!("created the default board");
@@ -167,8 +167,8 @@ impl BoardStore {
 
     /// Stores a new board (create, import, duplicate): checked first, nothing is written if anything is
     /// wrong. The id is kept when free; an empty, taken or reserved id gets a new one. Answers the stored
-    /// board (version 1).
-    pub fn create(&self, mut board: Board, now_ms: i64) -> Result<Board, BoardError> {
+    /// board (version 1). `author` is who saved it (see `Board::author`).
+    pub fn create(&self, mut board: Board, now_ms: i64, author: Option<&str>) -> Result<Board, BoardError> {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
         if board.id.is_empty() || RESERVED_IDS.contains(&board.id.as_str()) || self.boards.contains_key(&board.id)? {
@@ -181,6 +181,7 @@ impl BoardStore {
         }
         board.version = 1;
         board.updated_ms = now_ms;
+        board.author = author.map(str::to_string);
         validate(&board).map_err(BoardError::Invalid)?;
         self.write_revision(&board)?;
         Ok(board)
@@ -188,7 +189,7 @@ impl BoardStore {
 
     /// Saves a new revision of `id`. `board.version` must be the revision the edit was based on; if the
     /// stored one moved on, nothing is written and the current board comes back in [`BoardError::Stale`].
-    pub fn update(&self, id: &str, mut board: Board, now_ms: i64) -> Result<Board, BoardError> {
+    pub fn update(&self, id: &str, mut board: Board, now_ms: i64, author: Option<&str>) -> Result<Board, BoardError> {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
         let current = self.get(id)?;
@@ -207,6 +208,7 @@ impl BoardStore {
         validate(&board).map_err(BoardError::Invalid)?;
         board.version = current.version + 1;
         board.updated_ms = now_ms;
+        board.author = author.map(str::to_string);
         self.write_revision(&board)?;
         Ok(board)
     }
@@ -262,7 +264,7 @@ impl BoardStore {
     }
 
     /// Makes an old revision current again, as a new revision (history is never rewritten).
-    pub fn restore(&self, id: &str, version: u64, now_ms: i64) -> Result<Board, BoardError> {
+    pub fn restore(&self, id: &str, version: u64, now_ms: i64, author: Option<&str>) -> Result<Board, BoardError> {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
         let current = self.get(id)?;
@@ -275,6 +277,7 @@ impl BoardStore {
         }
         board.version = current.version + 1;
         board.updated_ms = now_ms;
+        board.author = author.map(str::to_string);
         self.write_revision(&board)?;
         Ok(board)
     }
@@ -317,25 +320,26 @@ mod tests {
         assert_eq!(boards.len(), 1, "the default board");
         let mut b = store.get(&boards[0].id).unwrap();
         // The same id again is a new board, not an overwrite.
-        let copy = store.create(b.clone(), 2).unwrap();
+        let copy = store.create(b.clone(), 2, None).unwrap();
         assert_ne!(copy.id, b.id);
         assert!(copy.id.starts_with("apm-overview-"), "{}", copy.id);
         b.title = "Renamed".into();
-        let saved = store.update(&b.id.clone(), b.clone(), 3).unwrap();
-        assert_eq!((saved.version, saved.updated_ms), (2, 3));
+        let saved = store.update(&b.id.clone(), b.clone(), 3, Some("ann")).unwrap();
+        assert_eq!((saved.version, saved.updated_ms, saved.author.as_deref()), (2, 3, Some("ann")));
         // Based on version 1 again: stale.
-        match store.update(&b.id.clone(), b.clone(), 4) {
+        match store.update(&b.id.clone(), b.clone(), 4, None) {
             Err(BoardError::Stale { based_on: 1, current }) => assert_eq!(current.title, "Renamed"),
             other => panic!("{other:?}"),
         }
         let hist = store.versions(&b.id).unwrap();
         assert_eq!(hist.iter().map(|v| v.version).collect::<Vec<_>>(), vec![2, 1]);
-        let restored = store.restore(&b.id, 1, 5).unwrap();
-        assert_eq!((restored.version, restored.title.as_str()), (3, "APM overview"));
+        assert_eq!(hist.iter().map(|v| v.author.as_deref()).collect::<Vec<_>>(), vec![Some("ann"), None]);
+        let restored = store.restore(&b.id, 1, 5, Some("bob")).unwrap();
+        assert_eq!((restored.version, restored.title.as_str(), restored.author.as_deref()), (3, "APM overview", Some("bob")));
         // A board named like a prefix of another keeps its own history.
         let mut short = b.clone();
         short.id = "apm".into();
-        let short = store.create(short, 6).unwrap();
+        let short = store.create(short, 6, None).unwrap();
         assert_eq!(short.id, "apm");
         assert_eq!(store.versions("apm").unwrap().len(), 1);
         assert!(store.delete(&b.id, None).unwrap());

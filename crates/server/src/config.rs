@@ -19,7 +19,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the app and the API (and ingest OTLP on the same port).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Manage users: add, list, set-role, passwd, remove (with the server stopped).
+    User(crate::auth::cli::UserArgs),
 }
 
 /// Options of `sightline serve`.
@@ -42,9 +44,35 @@ pub struct ServeArgs {
     /// The built app (Trunk's `dist/`); found automatically when run from the repository.
     #[arg(long, env = "SIGHTLINE_DIST")]
     pub dist: Option<PathBuf>,
-    /// Bearer token required on `POST /v1/traces` when set.
+    /// Deprecated (create an ingest-only API token instead): a bearer token accepted on `POST /v1/traces`;
+    /// when set, sending traces always needs a token.
     #[arg(long, env = "SIGHTLINE_INGEST_TOKEN", hide_env_values = true)]
     pub ingest_token: Option<String>,
+    /// Sign every request without credentials in as an admin ("demo admin"). Only on a loopback address.
+    /// Default: on with `--demo` on a loopback address, off otherwise; `--auto-sign-in=false` turns it off.
+    #[arg(long, env = "SIGHTLINE_AUTO_SIGN_IN", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub auto_sign_in: Option<bool>,
+    /// A session ends after this many seconds without a request.
+    #[arg(long, env = "SIGHTLINE_SESSION_IDLE_SECS", default_value_t = 12 * 3600)]
+    pub session_idle_secs: u64,
+    /// A session ends this many seconds after sign-in, used or not.
+    #[arg(long, env = "SIGHTLINE_SESSION_MAX_SECS", default_value_t = 7 * 24 * 3600)]
+    pub session_max_secs: u64,
+    /// Serve HTTPS with this certificate chain (PEM); needs `--tls-key`. Session cookies are then `Secure`.
+    #[arg(long, env = "SIGHTLINE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, env = "SIGHTLINE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Behind a reverse proxy that sets `X-Forwarded-For`, `-Proto` and `-Host`: trust them (client address
+    /// for sign-in limits, `Secure` cookies when the proxy speaks HTTPS, the host for cross-site checks).
+    #[arg(long, env = "SIGHTLINE_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+    /// The first admin's password on a new data directory (environment only); without it one is generated
+    /// and printed once.
+    #[arg(skip)]
+    pub admin_password: Option<String>,
     /// Drop stored transactions older than this many hours.
     #[arg(long, env = "SIGHTLINE_RETENTION_HOURS", default_value_t = 72)]
     pub retention_hours: u64,
@@ -78,6 +106,9 @@ pub struct ServeArgs {
     pub request_timeout_ms: u64,
 }
 
+/// The first admin's password in [`ServeArgs::for_tests`].
+pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
+
 impl ServeArgs {
     /// Options for tests: an ephemeral port and the given data directory.
     pub fn for_tests(data_dir: &Path) -> Self {
@@ -88,6 +119,15 @@ impl ServeArgs {
             demo_postgres: false,
             dist: None,
             ingest_token: None,
+            // Today's tests send requests without credentials; access tests turn this off.
+            auto_sign_in: Some(true),
+            session_idle_secs: 12 * 3600,
+            session_max_secs: 7 * 24 * 3600,
+            tls_cert: None,
+            tls_key: None,
+            behind_proxy: false,
+            // Known to tests that sign in as the first admin.
+            admin_password: Some(TEST_ADMIN_PASSWORD.into()),
             retention_hours: 72,
             retention_mb: 4096,
             postgres: Vec::new(),

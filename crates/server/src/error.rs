@@ -14,8 +14,20 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("missing or wrong ingest token")]
-    Unauthorized,
+    /// 401: sign in first (or the credentials sent are not valid). Never echoes a credential.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 403: signed in, but not allowed (role, share link scope, cross-site request).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 429 with `Retry-After`: too many failed sign-ins for this account or address.
+    #[error("too many failed sign-ins: try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("{0}")]
+    Conflict(String),
+    /// 405: the route exists, not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// A board save or delete based on an older revision: 409, and the body ([`BoardConflict`]) carries
     /// the current board so the client can show what changed (boxed: a board is large).
     #[error("{message}")]
@@ -42,7 +54,11 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::StaleBoard { .. } => StatusCode::CONFLICT,
             AppError::InvalidBoard(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -72,6 +88,11 @@ impl IntoResponse for AppError {
             }
             AppError::InvalidBoard(problems) => {
                 (status, Json(BoardInvalid { error, status: status_code, problems })).into_response()
+            }
+            AppError::TooManyRequests { retry_after_secs } => {
+                let mut resp = (status, Json(ApiErrorBody { error, status: status_code })).into_response();
+                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+                resp
             }
             _ => (status, Json(ApiErrorBody { error, status: status_code })).into_response(),
         }

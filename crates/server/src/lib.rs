@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod blocking;
 pub mod boards;
 pub mod collect;
@@ -25,16 +26,22 @@ use anyhow::Context;
 use config::{Cli, Command, ServeArgs};
 use tokio::net::TcpListener;
 
-/// Runs the command line: today only `serve`.
+/// Runs the command line: `serve`, or `user …` (managing users with the server stopped).
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
+        Command::User(args) => auth::cli::run(args).await,
     }
 }
 
 /// Opens the store, starts the demo if asked, and serves the app and the API until Ctrl-C / SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let dist = args.resolve_dist();
+    // Read before anything starts, so a wrong path fails at once.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(auth::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let state = state::AppState::open(&args).await?;
     let listener = TcpListener::bind(args.addr)
         .await
@@ -50,11 +57,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.db.spawn();
     state.host.spawn();
     // Printed, not logged: this is the line a user looks for.
-    println!("Sightline is running at http://{addr}/  (Ctrl-C to stop)");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("Sightline is running at {scheme}://{addr}/  (Ctrl-C to stop)");
+    // The client's address reaches handlers as `ConnectInfo` (per-address sign-in limits).
     let router = app::router(state.clone(), dist.as_deref());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    match tls {
+        None => {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?
+        }
+        Some(config) => {
+            // `tap_io` (doing nothing) gives the listener axum's `ConnectInfo<SocketAddr>` support.
+            let listener = axum::serve::ListenerExt::tap_io(auth::tls::TlsListener::new(listener, config)?, |_| {});
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?
+        }
+    }
     state.shutdown().await;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -21,8 +21,8 @@ pub struct AppState {
     pub store: Arc<dyn TraceStore>,
     /// Newly stored transactions, fanned out to live hitmap streams.
     pub live: broadcast::Sender<Arc<LiveBatch>>,
-    /// Required bearer token for OTLP ingest, if configured. Never logged or sent to the browser.
-    pub ingest_token: Option<Arc<str>>,
+    /// Users, sessions, API tokens, share links and access settings (`<data_dir>/auth`); see [`crate::auth`].
+    pub auth: Arc<crate::auth::Auth>,
     /// Largest OTLP request accepted, after decompression (`SIGHTLINE_INGEST_MAX_BYTES`, default 16 MiB).
     pub ingest_max_bytes: usize,
     /// Bounds how many OTLP requests are read and decoded at once, so a burst of large exports queues
@@ -57,6 +57,7 @@ impl AppState {
             Err(_) => crate::ingest::http::DEFAULT_MAX_BODY,
         };
         spawn_retention(store.clone());
+        let auth = crate::auth::open_for_serve(args).await?;
         // The demo cluster is started before the collectors are configured, so it is monitored like any
         // `--postgres` instance (and its history is stored the same way).
         let demo_postgres = match args.demo && args.demo_postgres {
@@ -76,7 +77,7 @@ impl AppState {
         Ok(AppState {
             store,
             live: broadcast::channel(1024).0,
-            ingest_token: args.ingest_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
+            auth,
             ingest_max_bytes,
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),
             db: Arc::new(db),
@@ -90,6 +91,10 @@ impl AppState {
 
     /// Flushes what must be flushed before the process exits.
     pub async fn shutdown(&self) {
+        let auth = self.auth.clone();
+        if let Err(e) = crate::blocking::run("saving the auth database", move || auth.flush()).await {
+            tracing::error!(error = %e, "saving the auth database at shutdown failed");
+        }
         let state = self.clone();
         let flushed = blocking::run("shutting down", move || {
             state.db.flush();

@@ -24,6 +24,7 @@ use sightline_server::collect::postgres::sample::{is_own_statement, MARK};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 
+mod common;
 mod pg;
 use pg::*;
 
@@ -71,6 +72,8 @@ impl Sightline {
             .env("SIGHTLINE_DATA_DIR", data_dir.join("store"))
             .env("SIGHTLINE_DIST", data_dir.join("no-dist"))
             .env("SIGHTLINE_LOG", "info,sightline_server=debug")
+            // Requests without credentials act as an admin, as before sign-in existed.
+            .env("SIGHTLINE_AUTO_SIGN_IN", "true")
             .env_remove("SIGHTLINE_POSTGRES")
             .env_remove("SIGHTLINE_DEMO")
             .env_remove("SIGHTLINE_DEMO_POSTGRES")
@@ -633,22 +636,6 @@ async fn demo_postgres_is_started_monitored_and_stopped() {
     assert!(!pid_file.exists(), "the demo PostgreSQL was stopped");
 }
 
-/// A CA and a server certificate it signed, for `localhost` only (not `127.0.0.1`, so verify-full and
-/// verify-ca differ): (CA PEM, server cert PEM, server key PEM).
-fn test_certificates() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "Sightline test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    server.distinguished_name.push(DnType::CommonName, "localhost");
-    let key = KeyPair::generate().unwrap();
-    let cert = server.signed_by(&key, &ca).unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
-}
-
 /// libpq's `sslmode` against a cluster with TLS (a certificate from a CA made here) and one without:
 /// `require` encrypts (checked on the server, in `pg_stat_ssl`), `verify-full` with the CA connects to the name
 /// in the certificate and refuses another (127.0.0.1), `verify-ca` accepts it; without the CA the certificate is
@@ -656,7 +643,7 @@ fn test_certificates() -> (String, String, String) {
 /// falls back to plain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collector_speaks_tls_as_libpq_sslmode_says() {
-    let (ca_pem, cert_pem, key_pem) = test_certificates();
+    let (ca_pem, cert_pem, key_pem) = common::test_certificates();
     let tls = Cluster::with_conf_and_files(
         "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
         &[("server.crt", cert_pem.as_bytes()), ("server.key", key_pem.as_bytes())],

@@ -23,6 +23,7 @@ fn board(widgets: Vec<Widget>) -> Board {
         title: "Test".into(),
         version: 1,
         updated_ms: 0,
+        author: None,
         time: BoardTime::default(),
         variables: vec![Variable { name: "service".into(), label: String::new(), value: None }],
         widgets,
@@ -290,6 +291,7 @@ proptest! {
             title,
             version,
             updated_ms,
+            author: None,
             time: BoardTime {
                 range: if relative { TimeRange::Relative { ms } } else { TimeRange::Absolute { from: -ms / 2, to: ms } },
                 live,

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use sightline_model::{Board, BoardHistory, BoardList};
 
 use crate::blocking;
+use crate::auth::Principal;
 use crate::boards::{templates, BoardError, BoardStore};
 use crate::error::{ApiResult, AppError, JsonBody, Path, Query};
 use crate::state::AppState;
@@ -37,13 +38,14 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<BoardList> {
 }
 
 /// Create, import or duplicate: 201 with the stored board (its id may differ from the body's if that one
-/// was empty or taken). Nothing is written when the board is invalid.
+/// was empty or taken). Nothing is written when the board is invalid. The author is who asked.
 pub async fn create(
     State(state): State<AppState>,
+    principal: Principal,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<(StatusCode, Json<Board>), AppError> {
     let board = parse(body)?;
-    let b = with_boards(&state, move |s| s.create(board, now_ms())).await?;
+    let b = with_boards(&state, move |s| s.create(board, now_ms(), Some(&principal.author()))).await?;
     Ok((StatusCode::CREATED, Json(b)))
 }
 
@@ -55,11 +57,12 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
 /// Saves a new revision; the body's `version` is the revision it was based on (409 when stale).
 pub async fn update(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult<Board> {
     let board = parse(body)?;
-    Ok(Json(with_boards(&state, move |s| s.update(&id, board, now_ms())).await?))
+    Ok(Json(with_boards(&state, move |s| s.update(&id, board, now_ms(), Some(&principal.author()))).await?))
 }
 
 /// Query of `DELETE /api/v1/boards/{id}`.
@@ -69,15 +72,26 @@ pub struct DeleteParams {
     pub version: Option<u64>,
 }
 
-/// Deletes the board and its history: 204, or 404 if there was none.
+/// Deletes the board, its history and its share links: 204, or 404 if there was none. The audit log keeps
+/// who deleted it (the history that named the authors is gone with it).
 pub async fn delete(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     Query(p): Query<DeleteParams>,
 ) -> Result<StatusCode, AppError> {
     let missing = format!("no board {id:?}");
+    let board_id = id.clone();
     match with_boards(&state, move |s| s.delete(&id, p.version)).await? {
-        true => Ok(StatusCode::NO_CONTENT),
+        true => {
+            let auth = state.auth.clone();
+            blocking::run("recording a board deletion", move || {
+                auth.revoke_board_shares(&principal, &board_id)?;
+                auth.record(&principal, "board.delete", &board_id, "")
+            })
+            .await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
         false => Err(AppError::NotFound(missing)),
     }
 }
@@ -92,9 +106,9 @@ pub async fn version(State(state): State<AppState>, Path((id, n)): Path<(String,
     Ok(Json(with_boards(&state, move |s| s.version(&id, n)).await?))
 }
 
-/// Makes revision `n` current again as a new revision; answers the board now current.
-pub async fn restore(State(state): State<AppState>, Path((id, n)): Path<(String, u64)>) -> ApiResult<Board> {
-    Ok(Json(with_boards(&state, move |s| s.restore(&id, n, now_ms())).await?))
+/// Makes revision `n` current again as a new revision (authored by who asked); answers the board now current.
+pub async fn restore(State(state): State<AppState>, principal: Principal, Path((id, n)): Path<(String, u64)>) -> ApiResult<Board> {
+    Ok(Json(with_boards(&state, move |s| s.restore(&id, n, now_ms(), Some(&principal.author()))).await?))
 }
 
 /// Boards to start from; POST one to create a board from it.

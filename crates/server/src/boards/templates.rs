@@ -28,6 +28,7 @@ fn board(id: &str, title: &str, variables: Vec<Variable>, widgets: Vec<Widget>) 
         title: title.into(),
         version: 0,
         updated_ms: 0,
+        author: None,
         time: BoardTime::default(),
         variables,
         widgets,

@@ -1,4 +1,4 @@
-//! The OTLP/HTTP envelope around [`crate::ingest`]: token, content type, content encoding, size limits and
+//! The OTLP/HTTP envelope around [`crate::ingest`]: content type, content encoding, size limits and
 //! the response in the request's own encoding, as the OTLP specification asks.
 
 use std::io::Read;
@@ -12,7 +12,6 @@ use prost::Message;
 
 use crate::error::AppError;
 use crate::ingest::IngestOutcome;
-use crate::state::AppState;
 
 /// Default limit on a decompressed export request. OTLP exporters batch 512 spans by default (well under
 /// 1 MiB), so 16 MiB leaves room for huge attributes while bounding memory per request.
@@ -58,25 +57,6 @@ impl Encoding {
             Encoding::Protobuf => "application/x-protobuf",
             Encoding::Json => "application/json",
         }
-    }
-}
-
-/// Checks `Authorization: Bearer <token>` when a token is configured. The comparison does not stop at the
-/// first differing byte, so response timing does not reveal how much of a guess was right.
-pub fn check_token(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(expected) = state.ingest_token.as_deref() else { return Ok(()) };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .unwrap_or("");
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
-    let diff = a.iter().zip(b).fold(a.len() ^ b.len(), |acc, (x, y)| acc | (*x ^ *y) as usize);
-    if diff == 0 {
-        Ok(())
-    } else {
-        Err(AppError::Unauthorized)
     }
 }
 

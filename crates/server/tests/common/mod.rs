@@ -176,7 +176,15 @@ pub struct Server {
 }
 
 impl Server {
+    /// Starts with auto sign-in on (requests without credentials act as an admin, as before sign-in
+    /// existed); `envs` may turn it off (`SIGHTLINE_AUTO_SIGN_IN=false`).
     pub fn start(data_dir: &Path, envs: &[(&str, &str)]) -> Self {
+        Self::start_logging(data_dir, envs, None)
+    }
+
+    /// Like [`Server::start`], with the server's output (log lines, the first admin's password) written to
+    /// `log` instead of the test's own.
+    pub fn start_logging(data_dir: &Path, envs: &[(&str, &str)], log: Option<&Path>) -> Self {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
         cmd.arg("serve")
@@ -184,10 +192,17 @@ impl Server {
             .env("SIGHTLINE_DATA_DIR", data_dir)
             .env("SIGHTLINE_DIST", data_dir.join("no-dist"))
             .env("SIGHTLINE_LOG", "warn")
+            .env("SIGHTLINE_AUTO_SIGN_IN", "true")
             .env_remove("SIGHTLINE_INGEST_TOKEN")
             .env_remove("SIGHTLINE_DEMO")
+            .env_remove("SIGHTLINE_ADMIN_PASSWORD")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        if let Some(path) = log {
+            // The log lines go to stdout, the first admin's password to stderr: keep both.
+            let file = std::fs::File::create(path).expect("create the server's log file");
+            cmd.stdout(file.try_clone().expect("clone the log file")).stderr(file);
+        }
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -209,6 +224,21 @@ impl Server {
         panic!("sightline did not start listening on {}", self.base);
     }
 
+    /// SIGTERM, then waits (with a deadline) for the clean shutdown to finish.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.child.try_wait().expect("wait for sightline").is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sightline did not stop within 30 s of SIGTERM");
+    }
+
     /// SIGKILL: no shutdown hook runs, so only what was fsynced survives.
     pub fn kill9(mut self) {
         self.child.kill().unwrap();
@@ -221,4 +251,20 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A CA and a server certificate it signed, for `localhost` only (not `127.0.0.1`, so a client that checks
+/// the name can tell them apart): (CA PEM, server certificate PEM, server key PEM).
+pub fn test_certificates() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "Sightline test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    server.distinguished_name.push(DnType::CommonName, "localhost");
+    let key = KeyPair::generate().unwrap();
+    let cert = server.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
 }
