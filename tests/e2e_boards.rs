@@ -416,7 +416,7 @@ async fn when_the_server_goes_away_each_widget_the_deploys_and_the_catalogue_say
     seed_traffic(&server).await;
     let b = Browser::start().await;
     b.client.goto(&server.url("/boards/overview?edit=1&range=1h")).await.unwrap();
-    b.wait_js("document.querySelector('[data-widget-id=tps] [data-series]')?.dataset.series >= 1").await;
+    b.wait_js("document.querySelector('[data-widget-id=\"tps-by-service\"] [data-series]')?.dataset.series === '2'").await;
     let widgets = widget_count(&b).await;
     assert!(!b.exists("[data-testid=widget-error]").await);
 

@@ -305,7 +305,7 @@ fn CatalogueState(fetched: UsePolledResourceReturn<MetricCatalog>) -> impl IntoV
         <div class="wide" data-testid="catalogue-state">
             <Show when=move || fetched.error.with(Option::is_some) fallback=|| view! { <p class="muted">"Loading the metric catalogue…"</p> }>
                 <FetchError error=fetched.error what="the metric catalogue" testid="catalogue-error" />
-                <button data-testid="catalogue-retry" disabled=move || fetched.inflight.get() > 0
+                <button data-testid="catalogue-retry" disabled=move || { fetched.inflight.get() > 0 }
                     on:click=move |_| fetched.refetch.run(())>"Try again"</button>
             </Show>
         </div>
