@@ -63,15 +63,27 @@ impl Plot {
     }
 }
 
+/// Wall-clock time in epoch milliseconds.
+fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64
+}
+
+/// A server that has seen one quick transaction, a minute ago.
+async fn with_one_transaction() -> Server {
+    let server = Server::start().await;
+    send(&server.url(""), &[transaction("shop", 1, "GET /a", now() - 60_000.0, 40.0, false)]).await;
+    server
+}
+
 async fn seeded() -> (Server, Vec<String>, i64, i64) {
     let server = Server::start().await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
-    let (spans, stuck) = seed(now);
+    let (spans, stuck) = seed(now());
     // Children first and parents later, in separate requests, as batching exporters do.
     let (children, parents): (Vec<_>, Vec<_>) = spans.into_iter().partition(|s| s.parent.is_some());
     send(&server.url(""), &children).await;
     send(&server.url(""), &parents).await;
-    let (from, to) = (now as i64 - 10 * 60_000, now as i64);
+    let to = now() as i64;
+    let from = to - 10 * 60_000;
     (server, stuck, from, to)
 }
 
@@ -150,9 +162,7 @@ async fn the_over_max_band_and_zero_ms_transactions_are_selectable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn live_mode_adds_new_transactions_from_the_stream_without_reloading() {
-    let server = Server::start().await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
-    send(&server.url(""), &[transaction("shop", 1, "GET /a", now - 60_000.0, 40.0, false)]).await;
+    let server = with_one_transaction().await;
     let b = Browser::start().await;
     b.client.goto(&server.url("/apm?range=15m")).await.unwrap();
     b.wait_text("[data-testid=stream-state]", |t| t == "streaming").await;
@@ -160,8 +170,7 @@ async fn live_mode_adds_new_transactions_from_the_stream_without_reloading() {
     // Mark the page so a reload would be detected.
     b.js("window.__sameDocument = true").await;
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
-    let fresh: Vec<_> = (0..5).map(|i| transaction("shop", 10 + i, "GET /b", now - 100.0, 50.0, i == 0)).collect();
+    let fresh: Vec<_> = (0..5).map(|i| transaction("shop", 10 + i, "GET /b", now() - 100.0, 50.0, i == 0)).collect();
     send(&server.url(""), &fresh).await;
     b.wait_text("[data-testid=hitmap-totals]", |t| t == "6 transactions · 1 errors").await;
     assert_eq!(b.js("return window.__sameDocument === true").await, true);
@@ -212,9 +221,7 @@ async fn from_of_grid(b: &Browser) -> String {
 /// among the real ones. The decoding and resync rules themselves are also tested in tests/wasm_logic.rs.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_live_update_that_cannot_be_read_is_reported_and_the_hitmap_resyncs() {
-    let server = Server::start().await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
-    send(&server.url(""), &[transaction("shop", 1, "GET /a", now - 60_000.0, 40.0, false)]).await;
+    let server = with_one_transaction().await;
     let b = Browser::start().await;
     // Start elsewhere, wrap EventSource, then navigate inside the app (same document).
     b.client.goto(&server.url("/boards?range=15m")).await.unwrap();
@@ -235,8 +242,7 @@ async fn a_live_update_that_cannot_be_read_is_reported_and_the_hitmap_resyncs() 
     b.wait_text("[data-testid=hitmap-totals]", |t| t.starts_with("1 transactions")).await;
 
     // The stream goes on: new transactions still arrive without a reload.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
-    send(&server.url(""), &[transaction("shop", 2, "GET /b", now - 100.0, 50.0, true)]).await;
+    send(&server.url(""), &[transaction("shop", 2, "GET /b", now() - 100.0, 50.0, true)]).await;
     b.wait_text("[data-testid=hitmap-totals]", |t| t == "2 transactions · 1 errors").await;
     b.close().await;
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use sightline_model::Board;
 
-use crate::hooks::{use_copy_to_clipboard, CopyState};
+use crate::hooks::use_copy_to_clipboard;
 
 /// The board as JSON: to copy, or to download as a file.
 #[component]
@@ -25,7 +25,7 @@ pub fn ExportDialog(board: Board, on_close: Callback<()>) -> impl IntoView {
                 <div class="modal-actions">
                     <button class="primary" data-testid="export-download" on:click=download>"Download"</button>
                     <button on:click=move |_| copy.copy.run(j.clone())>
-                        {move || match copy.state.get() { CopyState::Copied => "Copied", CopyState::Failed => "Copy failed", CopyState::Idle => "Copy" }}
+                        {move || copy.state.get().label("Copy")}
                     </button>
                     <button on:click=move |_| on_close.run(())>"Close"</button>
                 </div>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api;
-use crate::hooks::{use_copy_to_clipboard, CopyState};
+use crate::hooks::use_copy_to_clipboard;
 
 /// A link that opens this board read-only with the range shown now.
 #[component]
@@ -35,7 +35,7 @@ pub fn ShareDialog(on_close: Callback<()>) -> impl IntoView {
                 <input class="share-link" readonly data-testid="share-tv-link" prop:value=move || tv_link.get() />
                 <div class="modal-actions">
                     <button class="primary" on:click=move |_| copy.copy.run(link.get_untracked())>
-                        {move || match copy.state.get() { CopyState::Copied => "Copied", CopyState::Failed => "Copy failed", CopyState::Idle => "Copy link" }}
+                        {move || copy.state.get().label("Copy link")}
                     </button>
                     <button on:click=move |_| on_close.run(())>"Close"</button>
                 </div>
