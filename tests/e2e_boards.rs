@@ -34,6 +34,25 @@ async fn set_value(b: &Browser, css: &str, value: &str) {
     .await;
 }
 
+/// The value of the JavaScript expression `count` once it has stopped changing: the same in
+/// `STABLE_POLLS` polls in a row, 100 ms apart. A count that keeps growing (a request storm) never settles,
+/// and the wait fails at the UI deadline.
+async fn settled_count(b: &Browser, count: &str) -> u64 {
+    const STABLE_POLLS: u32 = 8;
+    let deadline = std::time::Instant::now() + support::UI_TIMEOUT;
+    let (mut last, mut same) = (u64::MAX, 0);
+    while std::time::Instant::now() < deadline {
+        let n = b.js(&format!("return {count};")).await.as_u64().unwrap();
+        same = if n == last { same + 1 } else { 0 };
+        last = n;
+        if same + 1 >= STABLE_POLLS {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("`{count}` never settled (last {last})");
+}
+
 async fn click(b: &Browser, css: &str) {
     b.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
@@ -73,6 +92,8 @@ async fn send_versioned(server: &Server, version: &str, spans: &[support::otlp::
     assert!(r.status().is_success());
 }
 
+// Long on purpose (~100 lines): one user's session from template to saved board; each step starts from
+// the state the previous one left (widgets added, moved, undone), so splitting would only repeat it.
 #[tokio::test(flavor = "multi_thread")]
 async fn build_a_board_from_a_template_drag_save_and_reload() {
     let server = Server::start().await;
@@ -321,6 +342,8 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     send_versioned(&server, "1.1", &[transaction("shop", 90_002, "GET /api/items", now - 20.0 * 60_000.0, 50.0, false)]).await;
     let b = Browser::start().await;
     b.client.goto(&server.url("/boards/mixed")).await.unwrap();
+    // Room for every request of the test in Resource Timing (the browser keeps 250 by default).
+    b.js("performance.setResourceTimingBufferSize(10000)").await;
     let err = b.wait_text("[data-widget-id=cpu] [data-testid=widget-error]", |t| !t.is_empty()).await;
     assert!(err.contains("not available"), "{err}");
     // The others drew: two services, both endpoints ranked, a number.
@@ -335,12 +358,11 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     // Change the range: exactly one new query per metric widget.
     let count = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/metrics/query')).length";
     b.wait_js("!document.querySelector('[data-testid=widget-loading].on')").await;
-    let before = b.js(&format!("return {count};")).await.as_u64().unwrap();
+    let before = settled_count(&b, count).await;
     click(&b, "[data-testid=range-6h]").await;
     b.wait_js("location.search.includes('range=6h')").await;
     b.wait_js(&format!("{count} >= {}", before + 4)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let after = b.js(&format!("return {count};")).await.as_u64().unwrap();
+    let after = settled_count(&b, count).await;
     assert_eq!(after - before, 4, "one request per metric widget, no storm");
     let hitmaps = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/hitmap?')).length";
     assert_eq!(b.js(&format!("return {hitmaps};")).await.as_u64().unwrap(), 2, "and one hitmap request per range");
@@ -385,5 +407,58 @@ async fn the_servers_page_shows_this_machine_and_becomes_a_board() {
     set_value(&b, "[data-testid=variable-host] select", host.as_str().unwrap()).await;
     b.wait_js(&format!("location.search.includes('var-host={}')", host.as_str().unwrap())).await;
     b.wait_js("document.querySelector('[data-widget-id=cpu] [data-series]')?.dataset.series === '1'").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_server_goes_away_each_widget_the_deploys_and_the_catalogue_say_so() {
+    let mut server = Server::start().await;
+    seed_traffic(&server).await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/boards/overview?edit=1&range=1h")).await.unwrap();
+    b.wait_js("document.querySelector('[data-widget-id=\"tps-by-service\"] [data-series]')?.dataset.series === '2'").await;
+    let widgets = widget_count(&b).await;
+    assert!(!b.exists("[data-testid=widget-error]").await);
+
+    server.kill();
+    // A new range: every widget asks again and says, in its tile, why it has nothing new.
+    click(&b, "[data-testid=range-6h]").await;
+    b.wait_js(&format!("document.querySelectorAll('[data-testid=widget-error]').length === {widgets}")).await;
+    let errors = b.js("return [...document.querySelectorAll('[data-testid=widget-error]')].map(e => e.textContent)").await;
+    for e in errors.as_array().unwrap() {
+        assert!(e.as_str().unwrap().contains("cannot reach the Sightline server"), "{e}");
+    }
+    b.wait_text("[data-testid=deploys-error]", |t| t.starts_with("Could not load the deploy markers: cannot reach the Sightline server")).await;
+    // The widget editor has no catalogue to offer: it says so where the metric pickers would be.
+    click(&b, "[data-testid=add-widget]").await;
+    let text = b.wait_text("[data-testid=catalogue-error]", |t| !t.is_empty()).await;
+    assert!(text.contains("Could not load the metric catalogue") && text.contains("cannot reach the Sightline server"), "{text}");
+    assert!(!b.exists("[data-testid=editor-metric]").await);
+
+    // Back: "Try again" fetches it, and the pickers appear.
+    server.spawn().await;
+    click(&b, "[data-testid=catalogue-retry]").await;
+    b.find("[data-testid=editor-metric]").await;
+    assert!(!b.exists("[data-testid=catalogue-error]").await);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_servers_page_shows_the_servers_own_message_when_it_refuses() {
+    let mut server = Server::start_with(&["--host-collector=false"]).await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/servers?range=5m")).await.unwrap();
+    // The server answers 404 with why: shown as it said it, in the tiles that wanted the data.
+    let procs = b.wait_text("[data-widget-id=processes] [data-testid=widget-error]", |t| !t.is_empty()).await;
+    assert_eq!(procs, "the host collector is off (--host-collector=false) (HTTP 404)");
+    let cpu = b.wait_text("[data-widget-id=cpu] [data-testid=widget-error]", |t| !t.is_empty()).await;
+    assert!(cpu.contains("is not available: the host collector is off") && cpu.ends_with("(HTTP 400)"), "{cpu}");
+    assert!(!b.js("return document.body.textContent").await.as_str().unwrap().contains("unexpected answer"));
+
+    // "Make it a board" with the server gone: the reason, not a decoding error.
+    server.kill();
+    click(&b, "[data-testid=servers-to-board]").await;
+    let notice = b.wait_text("[data-testid=notice]", |t| !t.is_empty()).await;
+    assert!(notice.starts_with("Could not make a board of it: cannot reach the Sightline server"), "{notice}");
     b.close().await;
 }

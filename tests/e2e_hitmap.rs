@@ -63,15 +63,27 @@ impl Plot {
     }
 }
 
+/// Wall-clock time in epoch milliseconds.
+fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64
+}
+
+/// A server that has seen one quick transaction, a minute ago.
+async fn with_one_transaction() -> Server {
+    let server = Server::start().await;
+    send(&server.url(""), &[transaction("shop", 1, "GET /a", now() - 60_000.0, 40.0, false)]).await;
+    server
+}
+
 async fn seeded() -> (Server, Vec<String>, i64, i64) {
     let server = Server::start().await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
-    let (spans, stuck) = seed(now);
+    let (spans, stuck) = seed(now());
     // Children first and parents later, in separate requests, as batching exporters do.
     let (children, parents): (Vec<_>, Vec<_>) = spans.into_iter().partition(|s| s.parent.is_some());
     send(&server.url(""), &children).await;
     send(&server.url(""), &parents).await;
-    let (from, to) = (now as i64 - 10 * 60_000, now as i64);
+    let to = now() as i64;
+    let from = to - 10 * 60_000;
     (server, stuck, from, to)
 }
 
@@ -150,9 +162,7 @@ async fn the_over_max_band_and_zero_ms_transactions_are_selectable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn live_mode_adds_new_transactions_from_the_stream_without_reloading() {
-    let server = Server::start().await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
-    send(&server.url(""), &[transaction("shop", 1, "GET /a", now - 60_000.0, 40.0, false)]).await;
+    let server = with_one_transaction().await;
     let b = Browser::start().await;
     b.client.goto(&server.url("/apm?range=15m")).await.unwrap();
     b.wait_text("[data-testid=stream-state]", |t| t == "streaming").await;
@@ -160,10 +170,79 @@ async fn live_mode_adds_new_transactions_from_the_stream_without_reloading() {
     // Mark the page so a reload would be detected.
     b.js("window.__sameDocument = true").await;
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
-    let fresh: Vec<_> = (0..5).map(|i| transaction("shop", 10 + i, "GET /b", now - 100.0, 50.0, i == 0)).collect();
+    let fresh: Vec<_> = (0..5).map(|i| transaction("shop", 10 + i, "GET /b", now() - 100.0, 50.0, i == 0)).collect();
     send(&server.url(""), &fresh).await;
     b.wait_text("[data-testid=hitmap-totals]", |t| t == "6 transactions · 1 errors").await;
     assert_eq!(b.js("return window.__sameDocument === true").await, true);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drag_that_starts_in_the_axis_margin_selects_from_the_plot_edge() {
+    let (server, stuck, from, to) = seeded().await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url(&format!("/apm?from={from}&to={to}"))).await.unwrap();
+    b.wait_text("[data-testid=hitmap-totals]", |t| t.starts_with(&format!("{} transactions", 60 + STUCK + 3))).await;
+    let p = Plot::read(&b).await;
+
+    // From the left margin (over the duration labels) across the 3 s band: the same transactions as a
+    // drag from the plot's left edge.
+    b.drag("[data-testid=hitmap-canvas]", (p.x - 30.0, p.y_of(3_400.0)), (p.x + p.w - 2.0, p.y_of(2_700.0))).await;
+    b.wait_text("[data-testid=tx-count]", |t| t == format!("1–{STUCK} of {STUCK}")).await;
+    let sel = b.js("return new URLSearchParams(location.search).get('sel')").await;
+    assert_eq!(sel.as_str().unwrap().split(',').next().unwrap(), from_of_grid(&b).await, "starts at the first column");
+    let ids = b.js("return [...document.querySelectorAll('[data-testid=tx-row]')].map(r => r.dataset.traceId).sort()").await;
+    let mut expected = stuck.clone();
+    expected.sort();
+    assert_eq!(ids, serde_json::json!(expected));
+
+    // From the bottom-left corner, below the time labels, up to 1 s: the bottom row is in (0 ms pings
+    // included), so every quick transaction is selected.
+    b.drag("[data-testid=hitmap-canvas]", (p.x - 20.0, p.y + p.h + 14.0), (p.x + p.w - 2.0, p.y_of(1_000.0))).await;
+    b.wait_text("[data-testid=tx-count]", |t| t == "1–50 of 62").await;
+    let sel = b.js("return new URLSearchParams(location.search).get('sel')").await;
+    assert_eq!(sel.as_str().unwrap().split(',').nth(2), Some("0"), "from 0 ms: {sel}");
+
+    // A click on an axis label is not a selection: the last one stays.
+    let before = b.url().await;
+    b.drag("[data-testid=hitmap-canvas]", (p.x - 30.0, p.y_of(2_000.0)), (p.x - 30.0, p.y_of(2_000.0))).await;
+    b.wait_text("[data-testid=tx-count]", |t| t == "1–50 of 62").await;
+    assert_eq!(b.url().await, before);
+    b.close().await;
+}
+
+/// The first column's start, as the canvas reports its grid.
+async fn from_of_grid(b: &Browser) -> String {
+    b.js("return document.querySelector('[data-testid=hitmap-canvas]').dataset.grid.split(',')[0]").await.as_str().unwrap().to_string()
+}
+
+/// A live event the app cannot read cannot come from the real server (it only sends what it encoded), so
+/// the browser's `EventSource` is wrapped (before the APM page opens it) to hand the page one such event
+/// among the real ones. The decoding and resync rules themselves are also tested in tests/wasm_logic.rs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_update_that_cannot_be_read_is_reported_and_the_hitmap_resyncs() {
+    let server = with_one_transaction().await;
+    let b = Browser::start().await;
+    // Start elsewhere, wrap EventSource, then navigate inside the app (same document).
+    b.client.goto(&server.url("/boards?range=15m")).await.unwrap();
+    b.find("[data-testid=page-boards]").await;
+    b.js("window.__sources = []; const Real = window.EventSource; window.EventSource = class extends Real { constructor(u, o) { super(u, o); window.__sources.push(this); } };").await;
+    b.find("[data-testid=nav-apm]").await.click().await.unwrap();
+    b.wait_text("[data-testid=stream-state]", |t| t == "streaming").await;
+    b.wait_text("[data-testid=hitmap-totals]", |t| t.starts_with("1 transactions")).await;
+    assert!(!b.exists("[data-testid=live-batch-error]").await);
+    let snapshots = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/hitmap?')).length";
+    let before = b.js(&format!("return {snapshots};")).await.as_u64().unwrap();
+
+    b.js("window.__sources.at(-1).dispatchEvent(new MessageEvent('message', { data: '[{\"end_ms\": \"soon\"}]', lastEventId: '999999999' }));").await;
+    let text = b.wait_text("[data-testid=live-batch-error]", |t| !t.is_empty()).await;
+    assert!(text.contains("a live update could not be read") && text.contains("reloaded from the server"), "{text}");
+    // The resync: a new snapshot, the same count (the bad event counted nothing).
+    b.wait_js(&format!("{snapshots} > {before}")).await;
+    b.wait_text("[data-testid=hitmap-totals]", |t| t.starts_with("1 transactions")).await;
+
+    // The stream goes on: new transactions still arrive without a reload.
+    send(&server.url(""), &[transaction("shop", 2, "GET /b", now() - 100.0, 50.0, true)]).await;
+    b.wait_text("[data-testid=hitmap-totals]", |t| t == "2 transactions · 1 errors").await;
     b.close().await;
 }

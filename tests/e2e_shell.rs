@@ -4,6 +4,7 @@
 
 mod support;
 
+use serde_json::json;
 use support::{Browser, Server};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -115,22 +116,36 @@ async fn unknown_route_shows_a_friendly_page_and_deep_links_load_the_app() {
     b.close().await;
 }
 
+/// The page's background as the user sees it (computed, after the theme's CSS variables apply).
+const BACKGROUND: &str = "return getComputedStyle(document.body).backgroundColor";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn theme_switches_and_is_remembered() {
     let server = Server::start().await;
     let b = Browser::start().await;
     b.client.goto(&server.url("/apm")).await.unwrap();
     b.find("[data-testid=theme-toggle]").await;
-    let before = b.js("return document.documentElement.getAttribute('data-theme')").await;
+    let label_before = b.find("[data-testid=theme-toggle]").await.text().await.unwrap();
+    let bg_before = b.js(BACKGROUND).await;
     b.find("[data-testid=theme-toggle]").await.click().await.unwrap();
-    b.wait_js(&format!("document.documentElement.getAttribute('data-theme') !== {before}")).await;
-    let after = b.js("return document.documentElement.getAttribute('data-theme')").await;
-    assert!(after == "dark" || after == "light", "{after}");
-    let bg_after = b.js("return getComputedStyle(document.body).backgroundColor").await;
+    // The page itself changed colour: the attribute the stylesheet keys on, and the computed background.
+    b.wait_js(&format!("getComputedStyle(document.body).backgroundColor !== {bg_before}")).await;
+    let theme = b.js("return document.documentElement.getAttribute('data-theme')").await;
+    let bg_after = b.js(BACKGROUND).await;
+    let (dark, light) = (json!("rgb(11, 17, 32)"), json!("rgb(244, 246, 251)"));
+    match theme.as_str() {
+        Some("light") => assert_eq!(bg_after, light, "light theme, light background"),
+        Some("dark") => assert_eq!(bg_after, dark, "dark theme, dark background"),
+        other => panic!("data-theme is {other:?}"),
+    }
+    assert!(bg_before == dark || bg_before == light, "{bg_before}");
+    assert_ne!(b.find("[data-testid=theme-toggle]").await.text().await.unwrap(), label_before, "the button names the new theme");
+
+    // A reload keeps it.
     b.client.refresh().await.unwrap();
     b.find("[data-testid=theme-toggle]").await;
-    b.wait_js(&format!("document.documentElement.getAttribute('data-theme') === {after}")).await;
-    assert_eq!(b.js("return getComputedStyle(document.body).backgroundColor").await, bg_after);
+    b.wait_js(&format!("document.documentElement.getAttribute('data-theme') === {theme}")).await;
+    assert_eq!(b.js(BACKGROUND).await, bg_after);
     b.close().await;
 }
 
@@ -147,8 +162,15 @@ async fn unreachable_server_is_announced_and_recovery_is_noticed() {
     // A view loaded now says why it is empty instead of showing nothing.
     b.find("[data-testid=range-1h]").await.click().await.unwrap();
     b.wait_text("[data-testid=page-apm] [data-testid=error]", |t| t.contains("cannot reach the Sightline server")).await;
+    // So does the top bar's service picker: beside it, and in its list.
+    b.wait_text("[data-testid=services-error]", |t| t.contains("services unavailable")).await;
+    let option = b.js("return document.querySelector('[data-testid=services-error-option]').textContent").await;
+    assert!(option.as_str().unwrap().starts_with("Could not load the services: cannot reach the Sightline server"), "{option}");
 
     server.spawn().await;
     b.wait_js("!document.querySelector('[data-testid=server-unreachable]')").await;
+    // The next range asks again, and the warnings go.
+    b.find("[data-testid=range-6h]").await.click().await.unwrap();
+    b.wait_js("!document.querySelector('[data-testid=services-error]') && !document.querySelector('[data-testid=page-apm] [data-testid=error]')").await;
     b.close().await;
 }

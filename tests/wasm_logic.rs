@@ -197,3 +197,61 @@ mod charts {
         assert_eq!(find(&el, "top-n-more").unwrap().text_content().unwrap(), "+5 more");
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The live hitmap's reconciliation of snapshots and stream batches (`use_live_hitmap`). A batch the app
+// cannot read never comes from the real server, so its handling is tested here rather than end to end
+// (tests/e2e_hitmap.rs also hands the page one through a wrapped EventSource).
+
+mod live_hitmap {
+    use sightline_app::hooks::{decode_batch, LiveReconciler};
+    use sightline_model::{Grid, Hitmap, Scale};
+    use wasm_bindgen_test::*;
+
+    const T0: i64 = 1_767_323_040_000;
+
+    fn snapshot(seq: u64) -> Hitmap {
+        let mut h = Hitmap::empty(Grid { from: T0, to: T0 + 60_000, cols: 6, rows: 10, ymax_ms: 1_000.0, scale: Scale::Linear });
+        h.seq = seq;
+        h
+    }
+
+    fn batch(n: usize, error: bool) -> String {
+        let p = serde_json::json!({"end_ms": T0 + 30_000, "duration_ms": 50.0, "error": error, "service": "shop"});
+        serde_json::to_string(&vec![p; n]).unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_snapshot_gets_exactly_the_batches_it_lacks() {
+        let mut r = LiveReconciler::default();
+        // Batches 11 and 12 arrive before any snapshot: remembered only.
+        r.apply(None, "11", &batch(2, false), T0 + 60_000).unwrap();
+        r.apply(None, "12", &batch(3, true), T0 + 60_000).unwrap();
+        // A snapshot that includes commit 11 gets batch 12 only.
+        let h = r.complete(snapshot(11));
+        assert_eq!((h.total, h.total_err), (3, 3));
+        // One that includes both gets neither.
+        assert_eq!(r.complete(snapshot(12)).total, 0);
+        // A later batch goes onto the current hitmap; one it already includes does not.
+        let mut current = r.complete(snapshot(11));
+        r.apply(Some(&mut current), "13", &batch(1, false), T0 + 60_000).unwrap();
+        assert_eq!(current.total, 4);
+        let mut newer = snapshot(20);
+        r.apply(Some(&mut newer), "14", &batch(5, false), T0 + 60_000).unwrap();
+        assert_eq!(newer.total, 0, "commit 14 is already in a snapshot of commit 20");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_batch_that_cannot_be_read_changes_nothing_and_says_why() {
+        let mut r = LiveReconciler::default();
+        let mut current = snapshot(1);
+        let e = r.apply(Some(&mut current), "2", "[{\"end_ms\": \"soon\"}]", T0 + 60_000).unwrap_err();
+        assert!(e.starts_with("batch 2: "), "{e}");
+        let e = r.apply(Some(&mut current), "", &batch(1, false), T0 + 60_000).unwrap_err();
+        assert!(e.contains("not a commit number"), "{e}");
+        assert_eq!(current.total, 0);
+        // Nothing of it is remembered: the resync snapshot (which includes it) is completed with nothing.
+        assert_eq!(r.complete(snapshot(1)).total, 0);
+        assert_eq!(decode_batch("7", &batch(2, false)).unwrap().1.len(), 2);
+    }
+}

@@ -91,33 +91,13 @@ fn WidgetFrame(
             }
         }
     };
-    // Buttons in the title bar must not start a drag.
-    let button = move |label: &'static str, testid: &'static str, cb: Callback<String>, id: String| {
-        view! {
-            <button class="icon-button" title=label aria-label=label data-testid=testid
-                on:pointerdown=|e: ev::PointerEvent| e.stop_propagation()
-                on:click=move |_| cb.run(id.clone())>
-                {match testid {
-                    "widget-configure" => "✎",
-                    "widget-duplicate" => "⊞",
-                    _ => "✕",
-                }}
-            </button>
-        }
-    };
     // Keyboard, for people who do not drag: arrows move the focused widget one cell, Shift+arrows resize it.
     let key_id = id.clone();
     let on_key = move |e: ev::KeyboardEvent| {
         if !editing.get_untracked() || e.target() != e.current_target() {
             return;
         }
-        let (dx, dy) = match e.key().as_str() {
-            "ArrowLeft" => (-1, 0),
-            "ArrowRight" => (1, 0),
-            "ArrowUp" => (0, -1),
-            "ArrowDown" => (0, 1),
-            _ => return,
-        };
+        let Some((dx, dy)) = arrow_step(&e.key()) else { return };
         e.prevent_default();
         let mode = if e.shift_key() { DragMode::Resize } else { DragMode::Move };
         let next = shown.with_untracked(|l| dragged_layout(l, &key_id, mode, dx, dy));
@@ -144,11 +124,7 @@ fn WidgetFrame(
             <header class="widget-head" data-testid="widget-handle" on:pointerdown=start(DragMode::Move, id_move)>
                 <h3 data-testid="widget-title">{title}</h3>
                 <Show when=move || editing.get()>
-                    <span class="widget-actions">
-                        {button("Configure", "widget-configure", actions.configure, id.clone())}
-                        {button("Duplicate", "widget-duplicate", actions.duplicate, id.clone())}
-                        {button("Delete", "widget-delete", actions.delete, id.clone())}
-                    </span>
+                    <WidgetButtons id=id.clone() actions=actions />
                 </Show>
             </header>
             <div class="widget-body">
@@ -159,5 +135,38 @@ fn WidgetFrame(
                     on:pointerdown=start(DragMode::Resize, id_resize.clone())></div>
             </Show>
         </section>
+    }
+}
+
+/// The cell step of an arrow key: (columns, rows).
+fn arrow_step(key: &str) -> Option<(i64, i64)> {
+    match key {
+        "ArrowLeft" => Some((-1, 0)),
+        "ArrowRight" => Some((1, 0)),
+        "ArrowUp" => Some((0, -1)),
+        "ArrowDown" => Some((0, 1)),
+        _ => None,
+    }
+}
+
+/// Configure, duplicate and delete, in the title bar while editing.
+#[component]
+fn WidgetButtons(id: String, actions: GridActions) -> impl IntoView {
+    // Buttons in the title bar must not start a drag.
+    let button = move |label: &'static str, icon: &'static str, testid: &'static str, cb: Callback<String>, id: String| {
+        view! {
+            <button class="icon-button" title=label aria-label=label data-testid=testid
+                on:pointerdown=|e: ev::PointerEvent| e.stop_propagation()
+                on:click=move |_| cb.run(id.clone())>
+                {icon}
+            </button>
+        }
+    };
+    view! {
+        <span class="widget-actions">
+            {button("Configure", "✎", "widget-configure", actions.configure, id.clone())}
+            {button("Duplicate", "⊞", "widget-duplicate", actions.duplicate, id.clone())}
+            {button("Delete", "✕", "widget-delete", actions.delete, id)}
+        </span>
     }
 }

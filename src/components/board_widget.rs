@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use sightline_model::{
-    DbSession, Deploy, Hitmap, MetricQueryResult, Scale, SeriesStyle, Widget, WidgetKind, WidgetQuery,
+    DbSession, Deploy, MetricQueryResult, Scale, SeriesStyle, Widget, WidgetKind, WidgetQuery,
 };
 
-use crate::api::{self, HitmapParams, Selection};
+use crate::api::{self, ApiError, HitmapParams, Selection};
 use crate::components::hitmap_chart::HitmapChart;
 use crate::components::metric_chart::{ChartStyle, SeriesChart, SingleNumber, TopNTable};
 use crate::format::duration;
+use crate::hooks::{use_polled_resource, UsePolledResourceReturn};
 use crate::pages::apm::format_selection;
 
 /// What every widget of a board shares: the time window and the variables' current values (`None` = all).
@@ -92,41 +93,11 @@ pub fn without_partial_tail(mut r: MetricQueryResult, to: i64) -> MetricQueryRes
 /// Loading and error chrome shared by the widgets that fetch: a thin progress bar while a request is in
 /// flight (the last data stays visible) and the server's message when the last request failed.
 #[component]
-fn FetchState(inflight: RwSignal<u32>, error: RwSignal<Option<String>>) -> impl IntoView {
+fn FetchState(#[prop(into)] inflight: Signal<u32>, #[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView {
     view! {
         <div class="widget-progress" class:on={move || inflight.get() > 0} data-testid="widget-loading"></div>
-        {move || error.get().map(|e| view! { <div class="widget-error" role="alert" data-testid="widget-error">{e}</div> })}
+        {move || error.get().map(|e| view! { <div class="widget-error" role="alert" data-testid="widget-error">{e.to_string()}</div> })}
     }
-}
-
-/// Runs `fetch` whenever what it reads changes, keeping the last good answer in `data` and the last
-/// failure's message in `error`; `inflight` counts requests on their way.
-fn fetch_into<T, Fut>(
-    fetch: impl Fn() -> Fut + 'static,
-    data: RwSignal<Option<T>>,
-    error: RwSignal<Option<String>>,
-    inflight: RwSignal<u32>,
-) where
-    T: Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<T, api::ApiError>> + 'static,
-{
-    let res = LocalResource::new(move || {
-        let fut = fetch();
-        async move {
-            inflight.update(|n| *n += 1);
-            let r = fut.await;
-            inflight.update(|n| *n = n.saturating_sub(1));
-            r
-        }
-    });
-    Effect::new(move |_| match res.get() {
-        Some(Ok(d)) => {
-            data.set(Some(d));
-            error.set(None);
-        }
-        Some(Err(e)) => error.set(Some(e.to_string())),
-        None => {}
-    });
 }
 
 #[component]
@@ -137,19 +108,11 @@ fn MetricWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
     let resolved = Memo::new(move |_| ctx.vars.with(|v| resolve_query(&query, v)));
     // Top-N rows; for a grouped chart, the busiest series the server keeps.
     let limit = widget.options.limit.map(|l| l.max(1)).or((widget.kind == WidgetKind::TopN).then_some(10));
-    let data = RwSignal::new(None::<MetricQueryResult>);
-    let error = RwSignal::new(None::<String>);
-    let inflight = RwSignal::new(0u32);
-    fetch_into(
-        move || {
-            let q = resolved.get();
-            let (from, to) = ctx.window.get();
-            async move { api::metric_query(q, from, to, MAX_POINTS, limit).await.map(|r| without_partial_tail(r, to)) }
-        },
-        data,
-        error,
-        inflight,
-    );
+    let UsePolledResourceReturn { data, error, inflight, .. } = use_polled_resource(move || {
+        let q = resolved.get();
+        let (from, to) = ctx.window.get();
+        async move { api::metric_query(q, from, to, MAX_POINTS, limit).await.map(|r| without_partial_tail(r, to)) }
+    });
     let d = Signal::derive(move || data.get().unwrap_or_default());
     let o = widget.options.clone();
     let kind = widget.kind.clone();
@@ -190,26 +153,18 @@ fn MetricWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
 #[component]
 fn HitmapWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
     let service = resolved_filter(widget.query, ctx, "service");
-    let data = RwSignal::new(None::<Hitmap>);
-    let error = RwSignal::new(None::<String>);
-    let inflight = RwSignal::new(0u32);
-    fetch_into(
-        move || {
-            let (from, to) = ctx.window.get();
-            api::hitmap(HitmapParams {
-                from: Some(from),
-                to: Some(to),
-                service: service.get(),
-                cols: Some(HITMAP_COLS),
-                rows: Some(HITMAP_ROWS),
-                ymax: Some(HITMAP_YMAX_MS),
-                scale: Some(Scale::Linear),
-            })
-        },
-        data,
-        error,
-        inflight,
-    );
+    let UsePolledResourceReturn { data, error, inflight, .. } = use_polled_resource(move || {
+        let (from, to) = ctx.window.get();
+        api::hitmap(HitmapParams {
+            from: Some(from),
+            to: Some(to),
+            service: service.get(),
+            cols: Some(HITMAP_COLS),
+            rows: Some(HITMAP_ROWS),
+            ymax: Some(HITMAP_YMAX_MS),
+            scale: Some(Scale::Linear),
+        })
+    });
     let navigate = use_navigate();
     let on_select = Callback::new(move |s: Selection| {
         let (from, to) = ctx.window.get_untracked();
@@ -236,29 +191,21 @@ fn HitmapWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
 #[component]
 fn DbSessionsWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
     let wanted = resolved_filter(widget.query, ctx, "instance");
-    let data = RwSignal::new(None::<Option<sightline_model::DbSessions>>);
-    let error = RwSignal::new(None::<String>);
-    let inflight = RwSignal::new(0u32);
-    fetch_into(
-        move || {
-            ctx.window.track();
-            let wanted = wanted.get();
-            async move {
-                let list = api::db_instances().await?;
-                let id = match wanted {
-                    Some(w) => list.instances.iter().find(|i| i.id == w).map(|i| i.id.clone()),
-                    None => list.instances.first().map(|i| i.id.clone()),
-                };
-                match id {
-                    Some(id) => api::db_sessions(id, None).await.map(Some),
-                    None => Ok(None),
-                }
+    let UsePolledResourceReturn { data, error, inflight, .. } = use_polled_resource(move || {
+        ctx.window.track();
+        let wanted = wanted.get();
+        async move {
+            let list = api::db_instances().await?;
+            let id = match wanted {
+                Some(w) => list.instances.iter().find(|i| i.id == w).map(|i| i.id.clone()),
+                None => list.instances.first().map(|i| i.id.clone()),
+            };
+            match id {
+                Some(id) => api::db_sessions(id, None).await.map(Some),
+                None => Ok(None),
             }
-        },
-        data,
-        error,
-        inflight,
-    );
+        }
+    });
     let body = move || {
         data.get().map(|d| match d {
             None => view! {
@@ -317,127 +264,117 @@ const PROCESS_POLL_MS: u64 = 5_000;
 #[component]
 fn ProcessWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
     let limit = widget.options.limit.unwrap_or(PROCESS_ROWS).max(1) as usize;
-    let data = RwSignal::new(None::<sightline_model::HostProcesses>);
-    let error = RwSignal::new(None::<String>);
-    let inflight = RwSignal::new(0u32);
-    // "Now" is a moving target even when the board's range is not live: poll the newest sample.
+    // "Now" is a moving target even when the board's range is not live: poll the newest sample (only
+    // then: a range in the past asks once, so the tick is read only while the range reaches now).
     let tick = RwSignal::new(0u32);
     leptos_use::use_interval_fn(move || tick.update(|t| *t += 1), PROCESS_POLL_MS);
-    fetch_into(
-        move || {
-            // The newest sample while the range reaches now; the one at its end otherwise.
-            let (_, to) = ctx.window.get();
-            let at = (to < crate::hooks::now_ms() - 60_000).then_some(to);
-            if at.is_none() {
-                tick.track();
-            }
-            api::host_processes(at)
-        },
-        data,
-        error,
-        inflight,
-    );
+    let UsePolledResourceReturn { data, error, inflight, .. } = use_polled_resource(move || {
+        // The newest sample while the range reaches now; the one at its end otherwise.
+        let (_, to) = ctx.window.get();
+        let at = (to < crate::hooks::now_ms() - 60_000).then_some(to);
+        if at.is_none() {
+            tick.track();
+        }
+        api::host_processes(at)
+    });
     let picked = RwSignal::new(None::<(u32, String)>);
-    let history = RwSignal::new(None::<Vec<sightline_model::HostProcessPoint>>);
-    let history_error = RwSignal::new(None::<String>);
-    let history_inflight = RwSignal::new(0u32);
-    fetch_into(
-        move || {
-            let pid = picked.get().map(|p| p.0);
-            let (from, to) = ctx.window.get();
-            // Up to the sample the list shows: the newest one while the range reaches now.
-            let now = crate::hooks::now_ms();
-            let to = if to >= now - 60_000 {
-                tick.track();
-                now
-            } else {
-                to
-            };
-            async move {
-                match pid {
-                    Some(pid) => api::host_process_history(pid, from, to).await,
-                    None => Ok(Vec::new()),
-                }
-            }
-        },
-        history,
-        history_error,
-        history_inflight,
-    );
-    // The history as two one-series charts (their units differ), on the points' own times.
-    let as_series = move |metric: &'static str, unit: &'static str, f: fn(&sightline_model::HostProcessPoint) -> f64| {
-        Signal::derive(move || {
-            let points = history.get().unwrap_or_default();
-            let step = points.windows(2).map(|w| w[1].t - w[0].t).filter(|d| *d > 0).min().unwrap_or(1_000);
-            MetricQueryResult {
-                metric: metric.into(),
-                unit: unit.into(),
-                from: points.first().map_or(0, |p| p.t),
-                to: points.last().map_or(0, |p| p.t + step),
-                step_ms: step,
-                timestamps: points.iter().map(|p| p.t).collect(),
-                series: vec![sightline_model::MetricSeries { labels: BTreeMap::new(), values: points.iter().map(|p| Some(f(p))).collect() }],
-                truncated: 0,
-            }
-        })
-    };
-    let cpu = as_series("cpu", "percent", |p| p.cpu_percent);
-    let rss = as_series("rss", "bytes", |p| p.rss_bytes as f64);
-    let body = move || {
-        data.get().map(|h| {
-            let max_cpu = h.processes.iter().map(|p| p.cpu_percent).fold(1.0, f64::max);
-            let rows = h.processes.iter().take(limit).cloned().collect::<Vec<_>>();
-            view! {
-                <div class="process-widget">
-                    <div class="db-widget-head">
-                        <strong>{h.host.clone()}</strong>
-                        <span class="chip" data-testid="host-cpu">{format!("CPU {}", crate::components::metric_chart::format_value(h.cpu_percent, "percent"))}</span>
-                        <span class="chip">{format!(
-                            "memory {} of {}",
-                            crate::components::metric_chart::format_value(h.memory_used_bytes as f64, "bytes"),
-                            crate::components::metric_chart::format_value(h.memory_total_bytes as f64, "bytes"),
-                        )}</span>
-                        <span class="muted small">{crate::format::clock(h.at)}</span>
-                    </div>
-                    <table class="db-widget-table">
-                        <tbody>
-                            {rows.into_iter().map(|p| {
-                                let key = (p.pid, p.name.clone());
-                                let k2 = key.clone();
-                                let width = format!("{:.0}%", p.cpu_percent / max_cpu * 100.0);
-                                view! {
-                                    <tr data-testid="process-row" class="clickable" class:selected=move || picked.with(|x| x.as_ref() == Some(&k2))
-                                        on:click=move |_| picked.update(|x| *x = if x.as_ref() == Some(&key) { None } else { Some(key.clone()) })>
-                                        <td>{p.name.clone()}</td>
-                                        <td class="num muted">{p.pid}</td>
-                                        <td class="num">{crate::components::metric_chart::format_value(p.cpu_percent, "percent")}</td>
-                                        <td class="bar-cell"><span class="inline-bar" style:width=width></span></td>
-                                        <td class="num">{crate::components::metric_chart::format_value(p.rss_bytes as f64, "bytes")}</td>
-                                        <td class="query" title=p.command.clone()>{p.command.clone()}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }
-        })
-    };
     view! {
         <div class="widget-fill">
             <FetchState inflight=inflight error=error />
-            {body}
-            {move || picked.get().map(|(pid, name)| view! {
-                <div class="process-history" data-testid="process-history">
-                    <p class="muted small">{format!("{name} ({pid}) over the range: CPU and resident memory")}</p>
-                    <FetchState inflight=history_inflight error=history_error />
-                    <div class="process-charts">
-                        <SeriesChart data=cpu style=ChartStyle::Line stacked=false />
-                        <SeriesChart data=rss style=ChartStyle::Area stacked=false />
-                    </div>
-                </div>
-            })}
+            {move || data.get().map(|h| view! { <ProcessTable h=h limit=limit picked=picked /> })}
+            {move || picked.get().map(|(pid, name)| view! { <ProcessHistory pid=pid name=name ctx=ctx tick=tick /> })}
         </div>
+    }
+}
+
+/// The host's headline numbers and its busiest processes; a click picks one (again: unpicks it).
+#[component]
+fn ProcessTable(h: sightline_model::HostProcesses, limit: usize, picked: RwSignal<Option<(u32, String)>>) -> impl IntoView {
+    let max_cpu = h.processes.iter().map(|p| p.cpu_percent).fold(1.0, f64::max);
+    let rows = h.processes.iter().take(limit).cloned().collect::<Vec<_>>();
+    view! {
+        <div class="process-widget">
+            <div class="db-widget-head">
+                <strong>{h.host.clone()}</strong>
+                <span class="chip" data-testid="host-cpu">{format!("CPU {}", crate::components::metric_chart::format_value(h.cpu_percent, "percent"))}</span>
+                <span class="chip">{format!(
+                    "memory {} of {}",
+                    crate::components::metric_chart::format_value(h.memory_used_bytes as f64, "bytes"),
+                    crate::components::metric_chart::format_value(h.memory_total_bytes as f64, "bytes"),
+                )}</span>
+                <span class="muted small">{crate::format::clock(h.at)}</span>
+            </div>
+            <table class="db-widget-table">
+                <tbody>
+                    {rows.into_iter().map(|p| {
+                        let key = (p.pid, p.name.clone());
+                        let k2 = key.clone();
+                        let width = format!("{:.0}%", p.cpu_percent / max_cpu * 100.0);
+                        view! {
+                            <tr data-testid="process-row" class="clickable" class:selected=move || picked.with(|x| x.as_ref() == Some(&k2))
+                                on:click=move |_| picked.update(|x| *x = if x.as_ref() == Some(&key) { None } else { Some(key.clone()) })>
+                                <td>{p.name.clone()}</td>
+                                <td class="num muted">{p.pid}</td>
+                                <td class="num">{crate::components::metric_chart::format_value(p.cpu_percent, "percent")}</td>
+                                <td class="bar-cell"><span class="inline-bar" style:width=width></span></td>
+                                <td class="num">{crate::components::metric_chart::format_value(p.rss_bytes as f64, "bytes")}</td>
+                                <td class="query" title=p.command.clone()>{p.command.clone()}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// One process's CPU and resident memory over the board's range, as two one-series charts (their units
+/// differ), up to the sample the list shows.
+#[component]
+fn ProcessHistory(pid: u32, name: String, ctx: BoardContext, tick: RwSignal<u32>) -> impl IntoView {
+    let UsePolledResourceReturn { data, error, inflight, .. } = use_polled_resource(move || {
+        let (from, to) = ctx.window.get();
+        // The newest sample while the range reaches now.
+        let now = crate::hooks::now_ms();
+        let to = if to >= now - 60_000 {
+            tick.track();
+            now
+        } else {
+            to
+        };
+        api::host_process_history(pid, from, to)
+    });
+    let cpu = Signal::derive(move || data.with(|p| point_series(p.as_deref().unwrap_or_default(), "cpu", "percent", |p| p.cpu_percent)));
+    let rss = Signal::derive(move || data.with(|p| point_series(p.as_deref().unwrap_or_default(), "rss", "bytes", |p| p.rss_bytes as f64)));
+    view! {
+        <div class="process-history" data-testid="process-history">
+            <p class="muted small">{format!("{name} ({pid}) over the range: CPU and resident memory")}</p>
+            <FetchState inflight=inflight error=error />
+            <div class="process-charts">
+                <SeriesChart data=cpu style=ChartStyle::Line stacked=false />
+                <SeriesChart data=rss style=ChartStyle::Area stacked=false />
+            </div>
+        </div>
+    }
+}
+
+/// A process's samples as one series on their own times (the step: the shortest gap between two).
+fn point_series(
+    points: &[sightline_model::HostProcessPoint],
+    metric: &str,
+    unit: &str,
+    f: fn(&sightline_model::HostProcessPoint) -> f64,
+) -> MetricQueryResult {
+    let step = points.windows(2).map(|w| w[1].t - w[0].t).filter(|d| *d > 0).min().unwrap_or(1_000);
+    MetricQueryResult {
+        metric: metric.into(),
+        unit: unit.into(),
+        from: points.first().map_or(0, |p| p.t),
+        to: points.last().map_or(0, |p| p.t + step),
+        step_ms: step,
+        timestamps: points.iter().map(|p| p.t).collect(),
+        series: vec![sightline_model::MetricSeries { labels: BTreeMap::new(), values: points.iter().map(|p| Some(f(p))).collect() }],
+        truncated: 0,
     }
 }
 

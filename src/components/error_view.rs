@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::api::ApiError;
+
 /// Fallback for `<ErrorBoundary>`: lists every error under a short title.
 #[component]
 pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
@@ -19,16 +21,35 @@ pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
 
 /// A failed fetch, shown where its data would have been (beside the last good data, if any). Renders
 /// nothing while `error` is `None`. `what` names the data in the title ("DB metrics", "services").
+///
+/// `inline` makes it one line, for a place with little room (a toolbar, under a chart); `testid` is its
+/// `data-testid` (default `error`).
 #[component]
-pub fn FetchError(error: Signal<Option<crate::api::ApiError>>, #[prop(into)] what: String) -> impl IntoView {
+pub fn FetchError(
+    #[prop(into)] error: Signal<Option<ApiError>>,
+    #[prop(into)] what: String,
+    #[prop(optional)] inline: bool,
+    #[prop(optional, into)] testid: Option<&'static str>,
+) -> impl IntoView {
+    let testid = testid.unwrap_or("error");
     move || {
         error.get().map(|e| {
             let what = what.clone();
-            view! {
-                <div class="error-box" role="alert" data-testid="error">
-                    <strong>"Could not load " {what}</strong>
-                    <ul><li>{e.to_string()}</li></ul>
-                </div>
+            if inline {
+                view! {
+                    <p class="fetch-error-line" role="alert" data-testid=testid>
+                        {format!("Could not load {what}: {e}")}
+                    </p>
+                }
+                .into_any()
+            } else {
+                view! {
+                    <div class="error-box" role="alert" data-testid=testid>
+                        <strong>"Could not load " {what}</strong>
+                        <ul><li>{e.to_string()}</li></ul>
+                    </div>
+                }
+                .into_any()
             }
         })
     }

@@ -10,7 +10,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 use crate::api::Selection;
 use crate::components::deploy_markers::{DeployMarkers, PlotSpan};
 use crate::format::{clock, duration};
-use crate::hooks::{use_hitmap_canvas, PixelRect, PlotLayout};
+use crate::hooks::{use_hitmap_canvas, PixelRect, PlotLayout, UseHitmapCanvasReturn};
 
 /// Draws `hitmap`, lets the user drag a rectangle, and reports it as a [`Selection`] snapped to cells.
 #[component]
@@ -38,55 +38,11 @@ pub fn HitmapChart(
         let drag = c.drag.get();
         let Some(el) = canvas.get() else { return };
         hitmap.with(|h| {
-            let perf = web_sys::window().and_then(|w| w.performance());
-            let start = perf.as_ref().map(|p| p.now()).unwrap_or_default();
+            let timing = DrawTiming::start();
             draw(&el, &offscreen, &layout, h.as_ref(), sel.as_ref(), drag);
-            if let (Some(p), Some(w)) = (perf, web_sys::window()) {
-                // Every draw's duration, for the in-browser benchmark (tests/bench_client.rs).
-                let samples = js_sys::Reflect::get(&w, &"__hitmapDrawMs".into())
-                    .ok()
-                    .and_then(|v| v.dyn_into::<js_sys::Array>().ok())
-                    .unwrap_or_else(|| {
-                        let a = js_sys::Array::new();
-                        let _ = js_sys::Reflect::set(&w, &"__hitmapDrawMs".into(), &a);
-                        a
-                    });
-                if samples.length() < 10_000 {
-                    samples.push(&(p.now() - start).into());
-                }
-            }
+            timing.end();
         });
     });
-
-    let tooltip = move || {
-        let (px, py) = c.hover.get()?;
-        let layout = c.layout.get();
-        if !layout.contains(px, py) || c.drag.get().is_some() {
-            return None;
-        }
-        hitmap.with(|h| {
-            let h = h.as_ref()?;
-            let g = &h.grid;
-            let (col, row) = (layout.col_at(g, px), layout.row_at(g, py));
-            let i = g.index(col, row);
-            let (ok, err) = (h.ok[i], h.err[i]);
-            let t0 = g.col_start(col);
-            let t1 = if col + 1 == g.cols { g.to } else { g.col_start(col + 1) };
-            let band = match g.row_high_ms(row) {
-                Some(hi) => format!("{} – {}", duration(g.row_low_ms(row)), duration(hi)),
-                None => format!("≥ {}", duration(g.ymax_ms)),
-            };
-            let left = if px > layout.width - 220.0 { px - 210.0 } else { px + 14.0 };
-            Some(view! {
-                <div class="hitmap-tooltip" data-testid="hitmap-tooltip" style=format!("left:{left}px;top:{}px", py + 12.0)>
-                    <div>{format!("{} – {}", clock(t0), clock(t1))}</div>
-                    <div>{band}</div>
-                    <div><span class="swatch ok"></span>{format!("{ok} ok")}
-                        <span class="swatch err"></span>{format!("{err} errors")}</div>
-                </div>
-            })
-        })
-    };
 
     let plot_span = Signal::derive(move || {
         let l = c.layout.get();
@@ -115,7 +71,7 @@ pub fn HitmapChart(
                 }))
             ></canvas>
             <DeployMarkers markers=markers plot=plot_span />
-            {tooltip}
+            <HitmapTooltip hitmap=hitmap canvas=c />
         </div>
         <div class="hitmap-legend">
             <span class="ramp ok"></span><span class="muted">"fewer → more transactions"</span>
@@ -123,6 +79,78 @@ pub fn HitmapChart(
             <span class="spacer"></span>
             <span data-testid="hitmap-totals">{totals}</span>
         </div>
+    }
+}
+
+/// The cell under the pointer: its time span, duration band and counts (not while dragging).
+#[component]
+fn HitmapTooltip(hitmap: Signal<Option<Hitmap>>, canvas: UseHitmapCanvasReturn) -> impl IntoView {
+    let c = canvas;
+    move || {
+        let (px, py) = c.hover.get()?;
+        let layout = c.layout.get();
+        if !layout.contains(px, py) || c.drag.get().is_some() {
+            return None;
+        }
+        hitmap.with(|h| {
+            let h = h.as_ref()?;
+            let g = &h.grid;
+            let (col, row) = (layout.col_at(g, px), layout.row_at(g, py));
+            let i = g.index(col, row);
+            let (ok, err) = (h.ok[i], h.err[i]);
+            let t0 = g.col_start(col);
+            let t1 = if col + 1 == g.cols { g.to } else { g.col_start(col + 1) };
+            let band = match g.row_high_ms(row) {
+                Some(hi) => format!("{} – {}", duration(g.row_low_ms(row)), duration(hi)),
+                None => format!("≥ {}", duration(g.ymax_ms)),
+            };
+            let left = if px > layout.width - 220.0 { px - 210.0 } else { px + 14.0 };
+            Some(view! {
+                <div class="hitmap-tooltip" data-testid="hitmap-tooltip" style=format!("left:{left}px;top:{}px", py + 12.0)>
+                    <div>{format!("{} – {}", clock(t0), clock(t1))}</div>
+                    <div>{band}</div>
+                    <div><span class="swatch ok"></span>{format!("{ok} ok")}
+                        <span class="swatch err"></span>{format!("{err} errors")}</div>
+                </div>
+            })
+        })
+    }
+}
+
+/// User Timing of each draw, so the in-browser benchmark (tests/bench_client.rs) reads the browser's own
+/// record (`performance.getEntriesByName(DRAW_MEASURE)`) instead of a global the app would fill for it.
+pub const DRAW_MEASURE: &str = "sightline:hitmap-draw";
+const DRAW_MARK: &str = "sightline:hitmap-draw-start";
+/// Measures kept at most: a live wall screen draws twice a second for days, and the browser keeps every
+/// entry until it is cleared.
+const DRAW_MEASURES_KEPT: u32 = 10_000;
+
+/// One draw's mark, measured when it ends.
+struct DrawTiming(Option<web_sys::Performance>);
+
+thread_local! {
+    static DRAWS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+impl DrawTiming {
+    fn start() -> Self {
+        let perf = web_sys::window().and_then(|w| w.performance());
+        // Timing is best effort: a browser without User Timing just draws.
+        DrawTiming(perf.filter(|p| p.mark(DRAW_MARK).is_ok()))
+    }
+
+    fn end(self) {
+        let Some(p) = self.0 else { return };
+        let _ = p.measure_with_start_mark(DRAW_MEASURE, DRAW_MARK);
+        p.clear_marks_with_mark_name(DRAW_MARK);
+        // Counting entries costs as many as there are: look only every thousand draws.
+        let n = DRAWS.with(|d| {
+            d.set(d.get().wrapping_add(1));
+            d.get()
+        });
+        if n.is_multiple_of(1_000) && p.get_entries_by_name(DRAW_MEASURE).length() >= DRAW_MEASURES_KEPT {
+            p.clear_measures_with_measure_name(DRAW_MEASURE);
+        }
     }
 }
 
@@ -298,20 +326,7 @@ fn draw(
     draw_axes(&ctx, l, g, &p);
 
     if let Some(s) = sel {
-        let x0 = l.time_x(g, s.from).clamp(l.x, l.x + l.w);
-        let x1 = l.time_x(g, s.to).clamp(l.x, l.x + l.w);
-        let y_bottom = l.row_bottom(g, g.row_of(s.min_ms));
-        let y_top = match s.max_ms {
-            None => l.y,
-            Some(m) => l.row_bottom(g, g.row_of(m)),
-        };
-        if x1 > x0 {
-            ctx.set_fill_style_str("rgba(250, 204, 21, 0.12)");
-            ctx.fill_rect(x0, y_top, x1 - x0, y_bottom - y_top);
-            ctx.set_stroke_style_str("#facc15");
-            ctx.set_line_width(1.5);
-            ctx.stroke_rect(x0, y_top, x1 - x0, y_bottom - y_top);
-        }
+        draw_selection(&ctx, l, g, s);
     }
     if let Some(d) = drag {
         ctx.set_fill_style_str("rgba(56, 189, 248, 0.15)");
@@ -319,6 +334,24 @@ fn draw(
         ctx.set_stroke_style_str("#38bdf8");
         ctx.set_line_width(1.0);
         ctx.stroke_rect(d.x0, d.y0, d.x1 - d.x0, d.y1 - d.y0);
+    }
+}
+
+/// The chosen selection, snapped to its cells.
+fn draw_selection(ctx: &CanvasRenderingContext2d, l: &PlotLayout, g: &Grid, s: &Selection) {
+    let x0 = l.time_x(g, s.from).clamp(l.x, l.x + l.w);
+    let x1 = l.time_x(g, s.to).clamp(l.x, l.x + l.w);
+    let y_bottom = l.row_bottom(g, g.row_of(s.min_ms));
+    let y_top = match s.max_ms {
+        None => l.y,
+        Some(m) => l.row_bottom(g, g.row_of(m)),
+    };
+    if x1 > x0 {
+        ctx.set_fill_style_str("rgba(250, 204, 21, 0.12)");
+        ctx.fill_rect(x0, y_top, x1 - x0, y_bottom - y_top);
+        ctx.set_stroke_style_str("#facc15");
+        ctx.set_line_width(1.5);
+        ctx.stroke_rect(x0, y_top, x1 - x0, y_bottom - y_top);
     }
 }
 

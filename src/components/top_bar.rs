@@ -1,14 +1,14 @@
 //! The shell's top bar: product name, navigation, time range, service, theme, loading state.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use leptos_use::{use_color_mode_with_options, ColorMode, UseColorModeOptions, UseColorModeReturn};
 use sightline_model::{format_duration_ms, TimeRange, PRESETS};
 
+use crate::api;
 use crate::format::{datetime_local, parse_datetime_local};
-use crate::hooks::{use_set_query, UseTimeRangeReturn, SHARED_PARAMS};
+use crate::hooks::{use_polled_resource, use_set_query, UseTimeRangeReturn, SHARED_PARAMS};
 
 /// Pages reachable from the navigation: (path, label, test id).
 const NAV: &[(&str, &str, &str)] = &[
@@ -68,38 +68,9 @@ pub fn TopBar(tr: UseTimeRangeReturn) -> impl IntoView {
 fn TimeRangePicker(tr: UseTimeRangeReturn) -> impl IntoView {
     let set_query = use_set_query();
     let custom_open = RwSignal::new(false);
-    let custom_from = RwSignal::new(String::new());
-    let custom_to = RwSignal::new(String::new());
-    let custom_error = RwSignal::new(None::<String>);
-
     let label = move || match tr.range.get() {
         TimeRange::Relative { ms } => format!("Last {}", format_duration_ms(ms)),
         TimeRange::Absolute { from, to } => format!("{} → {}", datetime_local(from).replace('T', " "), datetime_local(to).replace('T', " ")),
-    };
-    let open_custom = move |_| {
-        let (from, to) = tr.window.get_untracked();
-        custom_from.set(datetime_local(from));
-        custom_to.set(datetime_local(to));
-        custom_error.set(None);
-        custom_open.update(|o| *o = !*o);
-    };
-    let apply_custom = {
-        let set_query = set_query.clone();
-        move |_| {
-            match (parse_datetime_local(&custom_from.get()), parse_datetime_local(&custom_to.get())) {
-                (Some(from), Some(to)) if from < to => {
-                    custom_open.set(false);
-                    set_query(vec![
-                        ("range", None),
-                        ("live", None),
-                        ("from", Some(from.to_string())),
-                        ("to", Some(to.to_string())),
-                    ]);
-                }
-                (Some(_), Some(_)) => custom_error.set(Some("“From” must be before “To”.".into())),
-                _ => custom_error.set(Some("Enter both dates.".into())),
-            }
-        }
     };
     let toggle_live = {
         let set_query = set_query.clone();
@@ -151,7 +122,7 @@ fn TimeRangePicker(tr: UseTimeRangeReturn) -> impl IntoView {
                 <button
                     data-testid="range-custom"
                     class:selected=move || matches!(tr.range.get(), TimeRange::Absolute { .. })
-                    on:click=open_custom
+                    on:click=move |_| custom_open.update(|o| *o = !*o)
                 >
                     "Custom"
                 </button>
@@ -168,46 +139,66 @@ fn TimeRangePicker(tr: UseTimeRangeReturn) -> impl IntoView {
                 {move || if tr.live.get() { "Live" } else { "Paused" }}
             </button>
             <Show when=move || custom_open.get()>
-                <div class="popover" data-testid="custom-range">
-                    <label>
-                        "From" <input type="datetime-local" step="1" data-testid="custom-from" bind:value=custom_from />
-                    </label>
-                    <label>
-                        "To" <input type="datetime-local" step="1" data-testid="custom-to" bind:value=custom_to />
-                    </label>
-                    {move || custom_error.get().map(|e| view! { <p class="field-error">{e}</p> })}
-                    <button class="primary" data-testid="custom-apply" on:click=apply_custom.clone()>
-                        "Apply"
-                    </button>
-                </div>
+                <CustomRange tr=tr on_done=Callback::new(move |_| custom_open.set(false)) />
             </Show>
         </div>
     }
 }
 
-/// Picks the service every page filters by (`?service=`); lists what the server has seen.
+/// Two date-times for an absolute range, starting from the window shown now.
+#[component]
+fn CustomRange(tr: UseTimeRangeReturn, on_done: Callback<()>) -> impl IntoView {
+    let set_query = use_set_query();
+    let (from, to) = tr.window.get_untracked();
+    let custom_from = RwSignal::new(datetime_local(from));
+    let custom_to = RwSignal::new(datetime_local(to));
+    let custom_error = RwSignal::new(None::<String>);
+    let apply_custom = move |_| match (parse_datetime_local(&custom_from.get()), parse_datetime_local(&custom_to.get())) {
+        (Some(from), Some(to)) if from < to => {
+            on_done.run(());
+            set_query(vec![("range", None), ("live", None), ("from", Some(from.to_string())), ("to", Some(to.to_string()))]);
+        }
+        (Some(_), Some(_)) => custom_error.set(Some("“From” must be before “To”.".into())),
+        _ => custom_error.set(Some("Enter both dates.".into())),
+    };
+    view! {
+        <div class="popover" data-testid="custom-range">
+            <label>
+                "From" <input type="datetime-local" step="1" data-testid="custom-from" bind:value=custom_from />
+            </label>
+            <label>
+                "To" <input type="datetime-local" step="1" data-testid="custom-to" bind:value=custom_to />
+            </label>
+            {move || custom_error.get().map(|e| view! { <p class="field-error">{e}</p> })}
+            <button class="primary" data-testid="custom-apply" on:click=apply_custom>
+                "Apply"
+            </button>
+        </div>
+    }
+}
+
+/// Picks the service every page filters by (`?service=`); lists what the server has seen. When the list
+/// cannot be fetched the picker says so (a warning beside it and in the list), and still offers "all" and
+/// the service in the link.
 #[component]
 fn ServiceSelect(tr: UseTimeRangeReturn) -> impl IntoView {
     let set_query = use_set_query();
-    let services = RwSignal::new(Vec::<String>::new());
     // Refresh the list when the window moves by a minute or more, not on every live tick.
     let minute = Memo::new(move |_| {
         let (from, to) = tr.window.get();
         (from / 60_000, to / 60_000)
     });
-    Effect::new(move |_| {
+    let services = use_polled_resource(move || {
         let (from, to) = minute.get();
-        spawn_local(async move {
-            if let Ok(list) = crate::api::services(from * 60_000, to * 60_000 + 60_000).await {
-                services.set(list.services.into_iter().map(|s| s.name).collect());
-            }
-        });
+        api::services(from * 60_000, to * 60_000 + 60_000)
     });
+    let problem = move || services.error.get().map(|e| format!("Could not load the services: {e}"));
     view! {
         <select
             class="service-select"
             data-testid="service-select"
             aria-label="Service"
+            class:failed=move || services.error.with(Option::is_some)
             prop:value=move || tr.service.get().unwrap_or_default()
             on:change=move |ev| {
                 let v = event_target_value(&ev);
@@ -216,7 +207,9 @@ fn ServiceSelect(tr: UseTimeRangeReturn) -> impl IntoView {
         >
             <option value="">"All services"</option>
             {move || {
-                let mut names = services.get();
+                let mut names: Vec<String> = services
+                    .data
+                    .with(|d| d.iter().flat_map(|l| l.services.iter().map(|s| s.name.clone())).collect());
                 if let Some(s) = tr.service.get() {
                     if !names.contains(&s) {
                         names.push(s);
@@ -227,7 +220,13 @@ fn ServiceSelect(tr: UseTimeRangeReturn) -> impl IntoView {
                     .map(|n| view! { <option value=n.clone()>{n.clone()}</option> })
                     .collect_view()
             }}
+            {move || problem().map(|p| view! { <option disabled data-testid="services-error-option">{p}</option> })}
         </select>
+        {move || problem().map(|p| view! {
+            <span class="fetch-chip" role="alert" data-testid="services-error" title=p.clone()>
+                "⚠ services unavailable"
+            </span>
+        })}
     }
 }
 

@@ -2,9 +2,12 @@
 //! aggregation from what the server collects, and see it drawn with the board's range while choosing.
 
 use leptos::prelude::*;
-use sightline_model::{MetricInfo, SeriesStyle, Threshold, Widget, WidgetKind, WidgetQuery};
+use sightline_model::{MetricCatalog, MetricInfo, SeriesStyle, Threshold, Widget, WidgetKind, WidgetQuery};
 
+use crate::api;
 use crate::components::board_widget::{BoardContext, WidgetBody};
+use crate::components::error_view::FetchError;
+use crate::hooks::{use_polled_resource, UsePolledResourceReturn};
 
 /// Label and one-line description of each kind, for the catalogue.
 pub fn kind_label(k: &WidgetKind) -> (&'static str, &'static str) {
@@ -80,11 +83,13 @@ pub fn WidgetEditor(
     initial: Widget,
     /// `true` when the widget is not on the board yet.
     adding: bool,
-    #[prop(into)] catalog: Signal<Vec<MetricInfo>>,
     ctx: BoardContext,
     on_apply: Callback<Widget>,
     on_cancel: Callback<()>,
 ) -> impl IntoView {
+    // Fetched each time the editor opens, so a database or collector added since shows up.
+    let fetched = use_polled_resource(api::metric_catalog);
+    let catalog = Signal::derive(move || fetched.data.with(|c| c.as_ref().map(|c| c.metrics.clone()).unwrap_or_default()));
     // A new widget's title follows what it shows until the user types one.
     let title_auto = RwSignal::new(adding);
     let draft = RwSignal::new(initial);
@@ -101,89 +106,27 @@ pub fn WidgetEditor(
     let problem = RwSignal::new(None::<String>);
     let thresholds_text = RwSignal::new(format_thresholds(&draft.get_untracked().options.thresholds));
     let kind = Memo::new(move |_| draft.with(|w| w.kind.clone()));
-    let metric = Memo::new(move |_| draft.with(|w| w.query.as_ref().map(|q| q.metric.clone()).unwrap_or_default()));
-    let info = Memo::new(move |_| {
-        let m = metric.get();
-        catalog.with(|c| c.iter().find(|i| i.name == m).cloned())
-    });
-    let first_metric = move || {
-        catalog.with_untracked(|c| c.iter().find(|i| i.available).map(|i| i.name.clone())).unwrap_or_else(|| "transactions.tps".into())
-    };
-    let set_kind = move |k: WidgetKind| {
+    let set_kind = Callback::new(move |k: WidgetKind| {
+        let first = catalog.with_untracked(|c| first_available(c));
         draft.update(|w| {
             if k.needs_query() && w.query.is_none() {
-                w.query = Some(WidgetQuery { metric: first_metric(), ..Default::default() });
+                w.query = Some(WidgetQuery { metric: first, ..Default::default() });
             }
             w.kind = k;
         })
-    };
-    let set_metric = move |name: String| {
-        draft.update(|w| {
-            let q = w.query.get_or_insert_with(WidgetQuery::default);
-            q.metric = name;
-            // Keep only the filters and groupings the new metric understands.
-            let dims: Vec<String> = catalog.with_untracked(|c| c.iter().find(|i| i.name == q.metric).map(|i| i.dimensions.clone())).unwrap_or_default();
-            q.filter.retain(|k, _| dims.contains(k));
-            q.group_by.retain(|g| dims.contains(g));
-        })
-    };
-    // Families (metric without its aggregation) for the metric picker, in catalogue order.
-    let families = Memo::new(move |_| {
-        catalog.with(|c| {
-            let mut out: Vec<(String, bool, String)> = Vec::new();
-            for i in c {
-                let (family, _) = split_aggregation(&i.name);
-                if !out.iter().any(|(f, _, _)| f == family) {
-                    let why = i.unavailable_reason.clone().unwrap_or_else(|| i.description.clone());
-                    out.push((family.to_string(), i.available, why));
-                }
-            }
-            out
-        })
     });
-    let aggregations = Memo::new(move |_| {
-        let m = metric.get();
-        let (family, _) = split_aggregation(&m);
-        let family = family.to_string();
-        catalog.with(|c| {
-            c.iter().filter_map(|i| {
-                let (f, a) = split_aggregation(&i.name);
-                (f == family && !a.is_empty()).then(|| a.to_string())
-            }).collect::<Vec<_>>()
-        })
-    });
-    let pick_family = move |family: String| {
-        let agg = split_aggregation(&metric.get_untracked()).1.to_string();
-        let name = catalog.with_untracked(|c| {
-            let names: Vec<&str> = c.iter().map(|i| i.name.as_str()).filter(|n| split_aggregation(n).0 == family).collect();
-            names.iter().find(|n| split_aggregation(n).1 == agg).or(names.iter().find(|n| split_aggregation(n).1 == "p95")).or(names.first()).map(|n| n.to_string())
-        });
-        set_metric(name.unwrap_or(family));
+    // Redrawn (and refetched) only when the widget really changed.
+    let preview = Memo::new(move |_| draft.get());
+    let apply = move |_| match finished(draft.get_untracked(), &thresholds_text.get_untracked()) {
+        Ok(w) => on_apply.run(w),
+        Err(p) => problem.set(Some(p)),
     };
-    let preview_widget = Memo::new(move |_| draft.get());
-    let apply = move |_| {
-        let mut w = draft.get_untracked();
-        if w.kind.needs_query() && w.query.as_ref().is_none_or(|q| q.metric.is_empty()) {
-            problem.set(Some("Choose a metric.".into()));
-            return;
-        }
-        match parse_thresholds(&thresholds_text.get_untracked()) {
-            Ok(t) => w.options.thresholds = t,
-            Err(e) => {
-                problem.set(Some(format!("Thresholds: {e}")));
-                return;
-            }
-        }
-        if !w.kind.needs_query() && !matches!(w.kind, WidgetKind::Hitmap | WidgetKind::DbActiveSessions) {
-            w.query = None;
-        }
-        on_apply.run(w);
-    };
-
     let query_fields = move || {
         let k = kind.get();
-        if k.needs_query() {
-            view! { <MetricFields draft=draft info=info families=families aggregations=aggregations pick_family=Callback::new(pick_family) set_metric=Callback::new(set_metric) /> }.into_any()
+        if k.needs_query() && fetched.data.with(Option::is_none) {
+            view! { <CatalogueState fetched=fetched /> }.into_any()
+        } else if k.needs_query() {
+            view! { <MetricFields draft=draft catalog=catalog /> }.into_any()
         } else if k == WidgetKind::Hitmap {
             view! { <FilterField draft=draft dim="service".to_string() /> }.into_any()
         } else if k == WidgetKind::DbActiveSessions {
@@ -192,7 +135,117 @@ pub fn WidgetEditor(
             ().into_any()
         }
     };
-    let option_fields = move || {
+    view! {
+        <div class="modal-backdrop" on:click=move |_| on_cancel.run(())>
+            <div class="modal widget-editor" role="dialog" aria-label="Widget" data-testid="widget-editor" on:click=|e| e.stop_propagation()>
+                <h2>{if adding { "Add a widget" } else { "Configure widget" }}</h2>
+                <KindCatalogue kind=kind set_kind=set_kind />
+                <div class="editor-fields">
+                    <label>"Title "
+                        <input type="text" data-testid="editor-title" prop:value=move || draft.with(|w| w.title.clone())
+                            on:input=move |e| { let v = event_target_value(&e); title_auto.set(false); draft.update(|w| w.title = v) } />
+                    </label>
+                    {query_fields}
+                    <OptionFields draft=draft kind=kind thresholds_text=thresholds_text problem=problem />
+                </div>
+                <div class="widget-preview" data-testid="widget-preview">
+                    {move || { let w = preview.get(); view! { <WidgetBody widget=w ctx=ctx /> } }}
+                </div>
+                {move || problem.get().map(|p| view! { <p class="error-text" role="alert" data-testid="editor-problem">{p}</p> })}
+                <div class="modal-actions">
+                    <button class="primary" data-testid="editor-apply" on:click=apply>{if adding { "Add to board" } else { "Apply" }}</button>
+                    <button data-testid="editor-cancel" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+/// The widget as it goes on the board, or why it cannot yet: it needs a metric, and its thresholds text
+/// must read. Kinds without a query drop theirs (the hitmap and DB sessions keep their filter).
+fn finished(mut w: Widget, thresholds: &str) -> Result<Widget, String> {
+    if w.kind.needs_query() && w.query.as_ref().is_none_or(|q| q.metric.is_empty()) {
+        return Err("Choose a metric.".into());
+    }
+    w.options.thresholds = parse_thresholds(thresholds).map_err(|e| format!("Thresholds: {e}"))?;
+    if !w.kind.needs_query() && !matches!(w.kind, WidgetKind::Hitmap | WidgetKind::DbActiveSessions) {
+        w.query = None;
+    }
+    Ok(w)
+}
+
+/// The first metric that can be drawn here (the throughput when the catalogue is not known).
+fn first_available(c: &[MetricInfo]) -> String {
+    c.iter().find(|i| i.available).map(|i| i.name.clone()).unwrap_or_else(|| "transactions.tps".into())
+}
+
+/// Families (metric without its aggregation) for the metric picker, in catalogue order: `(family,
+/// available, why / description)`.
+fn families(c: &[MetricInfo]) -> Vec<(String, bool, String)> {
+    let mut out: Vec<(String, bool, String)> = Vec::new();
+    for i in c {
+        let (family, _) = split_aggregation(&i.name);
+        if !out.iter().any(|(f, _, _)| f == family) {
+            let why = i.unavailable_reason.clone().unwrap_or_else(|| i.description.clone());
+            out.push((family.to_string(), i.available, why));
+        }
+    }
+    out
+}
+
+/// The aggregations the catalogue offers for `metric`'s family.
+fn aggregations(c: &[MetricInfo], metric: &str) -> Vec<String> {
+    let (family, _) = split_aggregation(metric);
+    c.iter()
+        .filter_map(|i| {
+            let (f, a) = split_aggregation(&i.name);
+            (f == family && !a.is_empty()).then(|| a.to_string())
+        })
+        .collect()
+}
+
+/// The metric of `family` to switch to: the same aggregation as now if it has it, else p95, else its first.
+fn metric_in_family(c: &[MetricInfo], family: &str, current: &str) -> String {
+    let agg = split_aggregation(current).1;
+    let names: Vec<&str> = c.iter().map(|i| i.name.as_str()).filter(|n| split_aggregation(n).0 == family).collect();
+    names
+        .iter()
+        .find(|n| split_aggregation(n).1 == agg)
+        .or(names.iter().find(|n| split_aggregation(n).1 == "p95"))
+        .or(names.first())
+        .map_or_else(|| family.to_string(), |n| n.to_string())
+}
+
+/// The widget kinds to pick from, with a line on what each shows.
+#[component]
+fn KindCatalogue(kind: Memo<WidgetKind>, set_kind: Callback<WidgetKind>) -> impl IntoView {
+    view! {
+        <div class="catalogue" data-testid="catalogue">
+            {WidgetKind::ALL.iter().cloned().map(|k| {
+                let (label, about) = kind_label(&k);
+                let this = k.clone();
+                view! {
+                    <button class="catalogue-item" class:selected=move || kind.get() == this
+                        data-testid=format!("catalogue-{}", k.as_str()) title=about
+                        on:click=move |_| set_kind.run(k.clone())>
+                        <strong>{label}</strong>
+                        <span class="muted small">{about}</span>
+                    </button>
+                }
+            }).collect_view()}
+        </div>
+    }
+}
+
+/// The options of the kind chosen: style, stacking, sparkline and thresholds, rows, text.
+#[component]
+fn OptionFields(
+    draft: RwSignal<Widget>,
+    kind: Memo<WidgetKind>,
+    thresholds_text: RwSignal<String>,
+    problem: RwSignal<Option<String>>,
+) -> impl IntoView {
+    move || {
         let k = kind.get();
         view! {
             {matches!(k, WidgetKind::Timeseries).then(|| view! {
@@ -241,63 +294,47 @@ pub fn WidgetEditor(
                 </label>
             })}
         }
-    };
+    }
+}
 
+/// In place of the metric pickers while the catalogue is not there: loading, or why it could not be
+/// fetched, with a way to try again.
+#[component]
+fn CatalogueState(fetched: UsePolledResourceReturn<MetricCatalog>) -> impl IntoView {
     view! {
-        <div class="modal-backdrop" on:click=move |_| on_cancel.run(())>
-            <div class="modal widget-editor" role="dialog" aria-label="Widget" data-testid="widget-editor" on:click=|e| e.stop_propagation()>
-                <h2>{if adding { "Add a widget" } else { "Configure widget" }}</h2>
-                <div class="catalogue" data-testid="catalogue">
-                    {WidgetKind::ALL.iter().cloned().map(|k| {
-                        let (label, about) = kind_label(&k);
-                        let this = k.clone();
-                        view! {
-                            <button class="catalogue-item" class:selected=move || kind.get() == this
-                                data-testid=format!("catalogue-{}", k.as_str()) title=about
-                                on:click=move |_| set_kind(k.clone())>
-                                <strong>{label}</strong>
-                                <span class="muted small">{about}</span>
-                            </button>
-                        }
-                    }).collect_view()}
-                </div>
-                <div class="editor-fields">
-                    <label>"Title "
-                        <input type="text" data-testid="editor-title" prop:value=move || draft.with(|w| w.title.clone())
-                            on:input=move |e| { let v = event_target_value(&e); title_auto.set(false); draft.update(|w| w.title = v) } />
-                    </label>
-                    {query_fields}
-                    {option_fields}
-                </div>
-                <div class="widget-preview" data-testid="widget-preview">
-                    {move || { let w = preview_widget.get(); view! { <WidgetBody widget=w ctx=ctx /> } }}
-                </div>
-                {move || problem.get().map(|p| view! { <p class="error-text" role="alert" data-testid="editor-problem">{p}</p> })}
-                <div class="modal-actions">
-                    <button class="primary" data-testid="editor-apply" on:click=apply>{if adding { "Add to board" } else { "Apply" }}</button>
-                    <button data-testid="editor-cancel" on:click=move |_| on_cancel.run(())>"Cancel"</button>
-                </div>
-            </div>
+        <div class="wide" data-testid="catalogue-state">
+            <Show when=move || fetched.error.with(Option::is_some) fallback=|| view! { <p class="muted">"Loading the metric catalogue…"</p> }>
+                <FetchError error=fetched.error what="the metric catalogue" testid="catalogue-error" />
+                <button data-testid="catalogue-retry" disabled=move || { fetched.inflight.get() > 0 }
+                    on:click=move |_| fetched.refetch.run(())>"Try again"</button>
+            </Show>
         </div>
     }
 }
 
 /// Metric, aggregation, one filter per dimension and the group-by checkboxes.
 #[component]
-fn MetricFields(
-    draft: RwSignal<Widget>,
-    info: Memo<Option<MetricInfo>>,
-    families: Memo<Vec<(String, bool, String)>>,
-    aggregations: Memo<Vec<String>>,
-    pick_family: Callback<String>,
-    set_metric: Callback<String>,
-) -> impl IntoView {
-    let metric = move || draft.with(|w| w.query.as_ref().map(|q| q.metric.clone()).unwrap_or_default());
+fn MetricFields(draft: RwSignal<Widget>, catalog: Signal<Vec<MetricInfo>>) -> impl IntoView {
+    let metric = Memo::new(move |_| draft.with(|w| w.query.as_ref().map(|q| q.metric.clone()).unwrap_or_default()));
+    let info = Memo::new(move |_| metric.with(|m| catalog.with(|c| c.iter().find(|i| i.name == *m).cloned())));
+    let families = Memo::new(move |_| catalog.with(|c| families(c)));
+    let aggregations = Memo::new(move |_| metric.with(|m| catalog.with(|c| aggregations(c, m))));
+    let set_metric = move |name: String| {
+        // Keep only the filters and groupings the new metric understands.
+        let dims: Vec<String> = catalog.with_untracked(|c| c.iter().find(|i| i.name == name).map(|i| i.dimensions.clone())).unwrap_or_default();
+        draft.update(|w| {
+            let q = w.query.get_or_insert_with(WidgetQuery::default);
+            q.metric = name;
+            q.filter.retain(|k, _| dims.contains(k));
+            q.group_by.retain(|g| dims.contains(g));
+        })
+    };
+    let pick_family = move |family: String| set_metric(catalog.with_untracked(|c| metric_in_family(c, &family, &metric.get_untracked())));
     let dims = move || info.with(|i| i.as_ref().map(|i| i.dimensions.clone()).unwrap_or_default());
     view! {
         <label>"Metric "
-            <select data-testid="editor-metric" prop:value=move || split_aggregation(&metric()).0.to_string()
-                on:change=move |e| pick_family.run(event_target_value(&e))>
+            <select data-testid="editor-metric" prop:value=move || split_aggregation(&metric.get()).0.to_string()
+                on:change=move |e| pick_family(event_target_value(&e))>
                 {move || families.get().into_iter().map(|(f, available, why)| view! {
                     <option value=f.clone() disabled=!available title=why>{if available { f.clone() } else { format!("{f} (not collected)") }}</option>
                 }).collect_view()}
@@ -305,10 +342,10 @@ fn MetricFields(
         </label>
         <Show when=move || !aggregations.with(Vec::is_empty)>
             <label>"Aggregation "
-                <select data-testid="editor-aggregation" prop:value=move || split_aggregation(&metric()).1.to_string()
+                <select data-testid="editor-aggregation" prop:value=move || split_aggregation(&metric.get()).1.to_string()
                     on:change=move |e| {
-                        let m = metric();
-                        set_metric.run(format!("{}.{}", split_aggregation(&m).0, event_target_value(&e)));
+                        let m = metric.get_untracked();
+                        set_metric(format!("{}.{}", split_aggregation(&m).0, event_target_value(&e)));
                     }>
                     {move || aggregations.get().into_iter().map(|a| view! { <option value=a.clone()>{a.clone()}</option> }).collect_view()}
                 </select>
@@ -316,9 +353,17 @@ fn MetricFields(
         </Show>
         {move || info.get().map(|i| view! { <p class="muted small wide">{i.description.clone()}{format!(" ({})", i.unit)}</p> })}
         {move || dims().into_iter().map(|d| view! { <FilterField draft=draft dim=d /> }).collect_view()}
+        <GroupBy draft=draft dims=Signal::derive(dims) />
+    }
+}
+
+/// One checkbox per dimension of the metric: a series per value of the ticked ones.
+#[component]
+fn GroupBy(draft: RwSignal<Widget>, dims: Signal<Vec<String>>) -> impl IntoView {
+    view! {
         <fieldset class="group-by">
             <legend>"Group by"</legend>
-            {move || dims().into_iter().map(|d| {
+            {move || dims.get().into_iter().map(|d| {
                 let d2 = d.clone();
                 let d3 = d.clone();
                 view! {

@@ -16,6 +16,17 @@ pub enum CopyState {
     Failed,
 }
 
+impl CopyState {
+    /// A copy button's label: `idle` at rest, then what happened.
+    pub fn label(self, idle: &'static str) -> &'static str {
+        match self {
+            CopyState::Idle => idle,
+            CopyState::Copied => "Copied",
+            CopyState::Failed => "Copy failed",
+        }
+    }
+}
+
 /// Options of [`use_copy_to_clipboard_with_options`].
 #[derive(Debug, Clone, Copy)]
 pub struct UseCopyToClipboardOptions {

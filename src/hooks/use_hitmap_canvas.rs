@@ -79,6 +79,25 @@ impl PlotLayout {
     pub fn contains(&self, px: f64, py: f64) -> bool {
         px >= self.x && px <= self.x + self.w && py >= self.y && py <= self.y + self.h
     }
+
+    /// The nearest point of the plot (the point itself when inside).
+    pub fn clamp(&self, px: f64, py: f64) -> (f64, f64) {
+        (px.clamp(self.x, self.x + self.w), py.clamp(self.y, self.y + self.h))
+    }
+}
+
+/// Where a press started: `at` is inside the plot (clamped); `raw` is where the pointer was.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Press {
+    at: (f64, f64),
+    raw: (f64, f64),
+}
+
+impl Press {
+    /// A press in the margin that did not move is a click on an axis label, not a selection.
+    fn is_margin_click(&self, layout: &PlotLayout, end: (f64, f64)) -> bool {
+        !layout.contains(self.raw.0, self.raw.1) && PixelRect::between(self.raw, end).is_click()
+    }
 }
 
 /// A rectangle in CSS px, normalised so `x0 <= x1`, `y0 <= y1`.
@@ -111,13 +130,15 @@ pub struct UseHitmapCanvasReturn {
     pub drag: Signal<Option<PixelRect>>,
 }
 
-/// Tracks size, hover and drags on `canvas`; `on_select` gets the finished rectangle (or click).
+/// Tracks size, hover and drags on `canvas`; `on_select` gets the finished rectangle (or click). Both ends
+/// of a drag are clamped to the plot, so a drag may start or end in the axis margin (where the edge cells
+/// are easy to miss by a pixel).
 pub fn use_hitmap_canvas(canvas: NodeRef<Canvas>, on_select: impl Fn(PixelRect) + Clone + 'static) -> UseHitmapCanvasReturn {
     let UseElementSizeReturn { width, height } = use_element_size(canvas);
     let dpr = use_device_pixel_ratio();
     let layout = Memo::new(move |_| PlotLayout::new(width.get(), height.get(), dpr.get()));
     let hover = RwSignal::new(None::<(f64, f64)>);
-    let start = RwSignal::new(None::<(f64, f64)>);
+    let start = RwSignal::new(None::<Press>);
     let drag = RwSignal::new(None::<PixelRect>);
 
     let pos = |e: &web_sys::PointerEvent| (e.offset_x() as f64, e.offset_y() as f64);
@@ -125,29 +146,32 @@ pub fn use_hitmap_canvas(canvas: NodeRef<Canvas>, on_select: impl Fn(PixelRect) 
         if e.button() != 0 {
             return;
         }
-        let p = pos(&e);
-        if !layout.get_untracked().contains(p.0, p.1) {
-            return;
-        }
+        let raw = pos(&e);
+        let at = layout.get_untracked().clamp(raw.0, raw.1);
         e.prevent_default();
         if let Some(el) = canvas.get_untracked() {
             let _ = el.set_pointer_capture(e.pointer_id());
         }
-        start.set(Some(p));
-        drag.set(Some(PixelRect::between(p, p)));
+        start.set(Some(Press { at, raw }));
+        drag.set(Some(PixelRect::between(at, at)));
     });
     let _ = use_event_listener(canvas, ev::pointermove, move |e| {
         let p = pos(&e);
         hover.set(Some(p));
         if let Some(s) = start.get_untracked() {
-            drag.set(Some(PixelRect::between(s, p)));
+            let end = layout.get_untracked().clamp(p.0, p.1);
+            drag.set(Some(PixelRect::between(s.at, end)));
         }
     });
     let finish = move |e: web_sys::PointerEvent, on_select: &dyn Fn(PixelRect)| {
         if let Some(s) = start.get_untracked() {
             start.set(None);
             drag.set(None);
-            on_select(PixelRect::between(s, pos(&e)));
+            let l = layout.get_untracked();
+            let p = pos(&e);
+            if !s.is_margin_click(&l, p) {
+                on_select(PixelRect::between(s.at, l.clamp(p.0, p.1)));
+            }
         }
     };
     let _ = use_event_listener(canvas, ev::pointerup, move |e| finish(e, &on_select));
@@ -158,4 +182,21 @@ pub fn use_hitmap_canvas(canvas: NodeRef<Canvas>, on_select: impl Fn(PixelRect) 
     let _ = use_event_listener(canvas, ev::pointerleave, move |_| hover.set(None));
 
     UseHitmapCanvasReturn { layout: layout.into(), hover: hover.into(), drag: drag.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_press_in_the_margin_starts_at_the_plot_edge_and_a_still_one_is_no_selection() {
+        let l = PlotLayout::new(800.0, 400.0, 1.0);
+        assert_eq!(l.clamp(10.0, 395.0), (l.x, l.y + l.h), "bottom-left margin → the plot's bottom-left corner");
+        assert_eq!(l.clamp(100.0, 100.0), (100.0, 100.0), "inside: unchanged");
+        let margin = Press { at: l.clamp(10.0, 395.0), raw: (10.0, 395.0) };
+        assert!(margin.is_margin_click(&l, (11.0, 395.0)));
+        assert!(!margin.is_margin_click(&l, (300.0, 200.0)), "a drag out of the margin selects");
+        let inside = Press { at: (100.0, 100.0), raw: (100.0, 100.0) };
+        assert!(!inside.is_margin_click(&l, (100.0, 100.0)), "a click in the plot selects one cell");
+    }
 }

@@ -8,14 +8,14 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_use::{use_event_listener, use_interval_fn, use_window};
-use sightline_model::{Hitmap, LivePoint, Order, Scale, Status};
+use sightline_model::{Order, Scale, Status, TransactionPage};
 
 use crate::api::{self, HitmapParams, Selection, TxParams};
-use crate::components::error_view::ErrorList;
+use crate::components::error_view::{ErrorList, FetchError};
 use crate::components::hitmap_chart::{thousands, HitmapChart};
 use crate::components::trace_view::TraceView;
 use crate::format::{clock, duration};
-use crate::hooks::{now_ms, use_event_stream, use_set_query, UseTimeRangeReturn};
+use crate::hooks::{now_ms, use_live_hitmap, use_polled_resource, use_set_query, BadBatch, UseTimeRangeReturn};
 
 const COLS: u32 = 240;
 const ROWS: u32 = 100;
@@ -24,15 +24,6 @@ const YMAX_CHOICES: &[f64] = &[1_000.0, 3_000.0, 5_000.0, 10_000.0, 30_000.0, 60
 const DEFAULT_YMAX: f64 = 5_000.0;
 /// Running longer than this is highlighted in the active list.
 const LONG_RUNNING_MS: f64 = 3_000.0;
-
-/// Stream batches remembered for a snapshot still on its way (a few seconds of demo traffic).
-const RECENT_BATCHES: usize = 512;
-
-fn add_points(h: &mut Hitmap, points: &[LivePoint]) {
-    for p in points {
-        h.add(p.end_ms, p.duration_ms, p.error);
-    }
-}
 
 /// `from,to,min_ms,max_ms` ⇄ [`Selection`]; an empty `max_ms` is the open-ended top band.
 pub fn parse_selection(s: &str) -> Option<Selection> {
@@ -68,71 +59,18 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         let (from, to) = if tr.live.get() { tr.range.get().resolve(now_ms()) } else { tr.window.get() };
         HitmapParams { from: Some(from), to: Some(to), service: tr.service.get(), cols: Some(COLS), rows: Some(ROWS), ymax: Some(ymax.get()), scale: Some(scale.get()) }
     });
-    let fetched = LocalResource::new(move || api::hitmap(params.get()));
-    let hitmap = RwSignal::new(None::<Hitmap>);
-    // The last stream batches, kept so a snapshot that arrives after them still gets the ones it lacks.
-    let recent = StoredValue::new_local(std::collections::VecDeque::<(u64, Vec<LivePoint>)>::new());
-    Effect::new(move |_| {
-        if let Some(Ok(mut h)) = fetched.get() {
-            let snapshot = h.seq;
-            recent.with_value(|r| r.iter().filter(|(seq, _)| *seq > snapshot).for_each(|(_, pts)| add_points(&mut h, pts)));
-            hitmap.set(Some(h));
-        }
-    });
-    let stream_url = Memo::new(move |_| {
-        tr.live.get().then(|| api::with_query("/api/v1/hitmap/live", &[("service", tr.service.get())]))
-    });
-    let stream = use_event_stream(
-        stream_url.into(),
-        move |event, id, data| {
-            if event == "lagged" {
-                fetched.refetch();
-                return;
-            }
-            let (Ok(seq), Ok(points)) = (id.parse::<u64>(), serde_json::from_str::<Vec<LivePoint>>(&data)) else {
-                return;
-            };
-            hitmap.update(|h| {
-                if let Some(h) = h.as_mut().filter(|h| seq > h.seq) {
-                    h.advance(now_ms());
-                    add_points(h, &points);
-                }
-            });
-            recent.update_value(|r| {
-                r.push_back((seq, points));
-                if r.len() > RECENT_BATCHES {
-                    r.pop_front();
-                }
-            });
-        },
-        move || fetched.refetch(),
-        &["lagged"],
-    );
-    use_interval_fn(
-        move || {
-            if tr.live.get_untracked() {
-                hitmap.update(|h| {
-                    if let Some(h) = h {
-                        h.advance(now_ms());
-                    }
-                });
-            }
-        },
-        1_000,
-    );
+    let live = use_live_hitmap(params, tr.live);
 
-    // Deploys in the shown window (of the chosen service), marked over the hitmap; an extra, so a failed
-    // fetch just leaves none.
-    let fetched_deploys = LocalResource::new(move || {
+    // Deploys in the shown window (of the chosen service), marked over the hitmap.
+    let fetched_deploys = use_polled_resource(move || {
         let (from, to) = tr.window.get();
         api::deploys(from, to)
     });
     let deploys = Signal::derive(move || {
         let service = tr.service.get();
-        match fetched_deploys.get() {
-            Some(Ok(list)) => list.deploys.into_iter().filter(|d| service.as_ref().is_none_or(|s| *s == d.service)).collect(),
-            _ => Vec::new(),
-        }
+        fetched_deploys.data.with(|list| {
+            list.iter().flat_map(|l| &l.deploys).filter(|d| service.as_ref().is_none_or(|s| *s == d.service)).cloned().collect()
+        })
     });
     let on_select = {
         let set_query = set_query.clone();
@@ -151,37 +89,16 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         });
     }
 
-    let set_ymax = set_query.clone();
     view! {
         {move || open_trace.get().map(|id| view! { <TraceView trace_id=id on_close=close_trace /> })}
         <section class="apm" data-testid="page-apm">
             <div class="apm-main">
                 <div class="panel">
-                    <div class="panel-head">
-                        <h2>"Response time"</h2>
-                        <span class="muted">"every finished transaction · drag to select"</span>
-                        <span class="spacer"></span>
-                        <span class="live-state" data-testid="stream-state" class:on=move || stream.connected.get()>
-                            {move || if !tr.live.get() { "" } else if stream.connected.get() { "streaming" } else { "connecting…" }}
-                        </span>
-                        <ParamToggle param="scale" options=&[("Linear", "scale-linear", None), ("Log", "scale-log", Some("log"))] />
-                        <select data-testid="ymax" aria-label="Y axis maximum"
-                            prop:value=move || ymax.get().to_string()
-                            on:change=move |e| set_ymax(vec![("ymax", Some(event_target_value(&e)))])>
-                            {YMAX_CHOICES.iter().map(|&v| view! {
-                                <option value=v.to_string()>{format!("max {} s", v / 1000.0)}</option>
-                            }).collect_view()}
-                        </select>
-                    </div>
-                    <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
-                        <Transition fallback=|| ()>
-                            // An element around the Suspend gives the boundary something to replace.
-                            <div class="hitmap-status">
-                                {move || Suspend::new(async move { fetched.await.map(|_| ()) })}
-                            </div>
-                        </Transition>
-                    </ErrorBoundary>
-                    <HitmapChart hitmap=hitmap selection=selection on_select=on_select markers=deploys />
+                    <HitmapHead ymax=ymax live=tr.live connected=live.connected />
+                    <FetchError error=live.error what="the hitmap" />
+                    <LiveBatchNotice bad=live.bad_batch />
+                    <HitmapChart hitmap=live.hitmap selection=selection on_select=on_select markers=deploys />
+                    <FetchError error=fetched_deploys.error what="the deploy markers" inline=true testid="deploys-error" />
                 </div>
                 {move || selection.get().map(|sel| view! { <SelectionPanel selection=sel tr=tr /> })}
             </div>
@@ -190,6 +107,49 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
                 <ActivePanel tr=tr />
             </aside>
         </section>
+    }
+}
+
+/// The hitmap panel's title and controls: stream state, scale, y-axis maximum.
+#[component]
+fn HitmapHead(ymax: Memo<f64>, live: Signal<bool>, connected: Signal<bool>) -> impl IntoView {
+    let set_query = use_set_query();
+    view! {
+        <div class="panel-head">
+            <h2>"Response time"</h2>
+            <span class="muted">"every finished transaction · drag to select"</span>
+            <span class="spacer"></span>
+            <span class="live-state" data-testid="stream-state" class:on=move || connected.get()>
+                {move || if !live.get() { "" } else if connected.get() { "streaming" } else { "connecting…" }}
+            </span>
+            <ParamToggle param="scale" options=&[("Linear", "scale-linear", None), ("Log", "scale-log", Some("log"))] />
+            <select data-testid="ymax" aria-label="Y axis maximum"
+                prop:value=move || ymax.get().to_string()
+                on:change=move |e| set_query(vec![("ymax", Some(event_target_value(&e)))])>
+                {YMAX_CHOICES.iter().map(|&v| view! {
+                    <option value=v.to_string()>{format!("max {} s", v / 1000.0)}</option>
+                }).collect_view()}
+            </select>
+        </div>
+    }
+}
+
+/// Says that a live update could not be read and that the hitmap was reloaded from the server instead, so
+/// a jump in the counts is explained.
+#[component]
+fn LiveBatchNotice(bad: Signal<Option<BadBatch>>) -> impl IntoView {
+    move || {
+        bad.get().map(|b| {
+            view! {
+                <p class="fetch-error-line" role="alert" data-testid="live-batch-error">
+                    {format!(
+                        "At {} a live update could not be read ({}); the hitmap was reloaded from the server.",
+                        clock(b.at_ms),
+                        b.reason,
+                    )}
+                </p>
+            }
+        })
     }
 }
 
@@ -262,7 +222,6 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
     let header = format!("{} – {} · {}", clock(selection.from), clock(selection.to), band);
     let set_status = set_query.clone();
     let clear = set_query.clone();
-    let open = set_query.clone();
     view! {
         <div class="panel selection-panel" data-testid="selection-panel">
             <div class="panel-head">
@@ -282,62 +241,66 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
                     <div>
-                    {move || {
-                        let open = open.clone();
-                        Suspend::new(async move {
-                            page.await.map(|p| {
-                                let first = cursors.with_untracked(|c| c.len()) as u64 * PAGE_SIZE as u64;
-                                let count = if p.items.is_empty() {
-                                    format!("0 of {}", thousands(p.total))
-                                } else {
-                                    format!("{}–{} of {}", first + 1, first + p.items.len() as u64, thousands(p.total))
-                                };
-                                let next = p.next_cursor.clone();
-                                view! {
-                                    <table class="grid-table tx-table">
-                                        <thead><tr>
-                                            <th class="sortable" on:click={ let s = open.clone(); move |_| s(vec![("order", Some("newest".into()))]) }>"End"</th>
-                                            <th>"Service"</th><th>"Endpoint"</th>
-                                            <th class="num sortable" on:click={ let s = open.clone(); move |_| s(vec![("order", None)]) }>"Duration"</th>
-                                            <th>"Status"</th><th>"Thread"</th>
-                                        </tr></thead>
-                                        <tbody>
-                                            {p.items.into_iter().map(|t| {
-                                                let open = open.clone();
-                                                let id = t.trace_id.clone();
-                                                view! {
-                                                    <tr class="clickable" data-testid="tx-row" data-trace-id=t.trace_id.clone()
-                                                        on:click=move |_| open(vec![("trace", Some(id.clone()))])>
-                                                        <td class="mono">{clock(t.end_ms)}</td>
-                                                        <td>{t.service}</td>
-                                                        <td class="endpoint">{t.endpoint}</td>
-                                                        <td class="num" data-testid="tx-duration">{duration(t.duration_ms)}</td>
-                                                        <td>{match t.status {
-                                                            Status::Ok => view! { <span class="status ok">"OK"</span> }.into_any(),
-                                                            Status::Error => view! { <span class="status err" title=t.error.clone().unwrap_or_default()>
-                                                                {t.error.clone().map(|e| short_error(&e)).unwrap_or_else(|| "Error".into())}</span> }.into_any(),
-                                                        }}</td>
-                                                        <td class="mono muted">{t.thread.unwrap_or_default()}</td>
-                                                    </tr>
-                                                }
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                    <div class="pager">
-                                        <span data-testid="tx-count">{count}</span>
-                                        <span class="spacer"></span>
-                                        <button data-testid="tx-prev" disabled=move || cursors.with(|c| c.is_empty())
-                                            on:click=move |_| { let prev = cursors.try_update(|c| c.pop()).flatten().flatten(); cursor.set(prev); }>"← Previous"</button>
-                                        <button data-testid="tx-next" disabled=next.is_none()
-                                            on:click=move |_| { cursors.update(|c| c.push(cursor.get_untracked())); cursor.set(next.clone()); }>"Next →"</button>
-                                    </div>
-                                }
-                            })
-                        })
-                    }}
+                        {move || Suspend::new(async move {
+                            page.await.map(|p| view! { <TxPage page=p cursors=cursors cursor=cursor /> })
+                        })}
                     </div>
                 </ErrorBoundary>
             </Transition>
+        </div>
+    }
+}
+
+/// One page of the selected transactions (a click opens one's trace) and the pager.
+#[component]
+fn TxPage(page: TransactionPage, cursors: RwSignal<Vec<Option<String>>>, cursor: RwSignal<Option<String>>) -> impl IntoView {
+    let open = use_set_query();
+    let p = page;
+    // Rows before this page: one full page per remembered cursor.
+    let first = cursors.with_untracked(|c| c.len()) as u64 * PAGE_SIZE as u64;
+    let count = if p.items.is_empty() {
+        format!("0 of {}", thousands(p.total))
+    } else {
+        format!("{}–{} of {}", first + 1, first + p.items.len() as u64, thousands(p.total))
+    };
+    let next = p.next_cursor.clone();
+    view! {
+        <table class="grid-table tx-table">
+            <thead><tr>
+                <th class="sortable" on:click={ let s = open.clone(); move |_| s(vec![("order", Some("newest".into()))]) }>"End"</th>
+                <th>"Service"</th><th>"Endpoint"</th>
+                <th class="num sortable" on:click={ let s = open.clone(); move |_| s(vec![("order", None)]) }>"Duration"</th>
+                <th>"Status"</th><th>"Thread"</th>
+            </tr></thead>
+            <tbody>
+                {p.items.into_iter().map(|t| {
+                    let open = open.clone();
+                    let id = t.trace_id.clone();
+                    view! {
+                        <tr class="clickable" data-testid="tx-row" data-trace-id=t.trace_id.clone()
+                            on:click=move |_| open(vec![("trace", Some(id.clone()))])>
+                            <td class="mono">{clock(t.end_ms)}</td>
+                            <td>{t.service}</td>
+                            <td class="endpoint">{t.endpoint}</td>
+                            <td class="num" data-testid="tx-duration">{duration(t.duration_ms)}</td>
+                            <td>{match t.status {
+                                Status::Ok => view! { <span class="status ok">"OK"</span> }.into_any(),
+                                Status::Error => view! { <span class="status err" title=t.error.clone().unwrap_or_default()>
+                                    {t.error.clone().map(|e| short_error(&e)).unwrap_or_else(|| "Error".into())}</span> }.into_any(),
+                            }}</td>
+                            <td class="mono muted">{t.thread.unwrap_or_default()}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        <div class="pager">
+            <span data-testid="tx-count">{count}</span>
+            <span class="spacer"></span>
+            <button data-testid="tx-prev" disabled=move || cursors.with(|c| c.is_empty())
+                on:click=move |_| { let prev = cursors.try_update(|c| c.pop()).flatten().flatten(); cursor.set(prev); }>"← Previous"</button>
+            <button data-testid="tx-next" disabled=next.is_none()
+                on:click=move |_| { cursors.update(|c| c.push(cursor.get_untracked())); cursor.set(next.clone()); }>"Next →"</button>
         </div>
     }
 }

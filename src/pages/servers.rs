@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
+use sightline_model::Board;
 
 use crate::api;
 use crate::components::board_grid::{BoardGrid, GridActions};
@@ -33,16 +34,9 @@ pub fn ServersPage(tr: UseTimeRangeReturn) -> impl IntoView {
     let copy = move |_| {
         let navigate = navigate.clone();
         spawn_local(async move {
-            let made = async {
-                let mut b = api::board_templates().await?.into_iter().find(|b| b.id == TEMPLATE).ok_or_else(|| {
-                    api::ApiError::Decode(format!("the server has no {TEMPLATE:?} template"))
-                })?;
-                b.id = String::new();
-                api::create_board(b).await.map_err(|e| api::ApiError::Decode(e.to_string()))
-            };
-            match made.await {
+            match template_as_board().await {
                 Ok(b) => navigate(&format!("/boards/{}?edit=1", b.id), Default::default()),
-                Err(e) => problem.set(Some(e.to_string())),
+                Err(e) => problem.set(Some(format!("Could not make a board of it: {e}"))),
             }
         });
     };
@@ -54,14 +48,16 @@ pub fn ServersPage(tr: UseTimeRangeReturn) -> impl IntoView {
                 <span class="spacer"></span>
                 <button data-testid="servers-to-board" on:click=copy>"Make it a board"</button>
             </div>
-            {move || problem.get().map(|p| view! { <p class="notice error-text" role="alert">{p}</p> })}
+            {move || problem.get().map(|p| view! { <p class="notice error-text" role="alert" data-testid="notice">{p}</p> })}
             <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
                 <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     <div>
                         {move || Suspend::new(async move {
-                            templates.await.map(|ts| {
-                                let widgets = ts.into_iter().find(|b| b.id == TEMPLATE).map(|b| b.widgets).unwrap_or_default();
-                                view! { <BoardGrid layout=Signal::derive(move || widgets.clone()) editing=false ctx=ctx actions=actions /> }
+                            templates.await.map(|ts| match ts.into_iter().find(|b| b.id == TEMPLATE) {
+                                Some(b) => view! {
+                                    <BoardGrid layout=Signal::derive(move || b.widgets.clone()) editing=false ctx=ctx actions=actions />
+                                }.into_any(),
+                                None => view! { <p class="error-text" role="alert" data-testid="error">{missing_template()}</p> }.into_any(),
                             })
                         })}
                     </div>
@@ -69,4 +65,16 @@ pub fn ServersPage(tr: UseTimeRangeReturn) -> impl IntoView {
             </ErrorBoundary>
         </section>
     }
+}
+
+fn missing_template() -> String {
+    format!("This server has no {TEMPLATE:?} board template to show.")
+}
+
+/// A new board made of the template, as the server saved it; the server's own message when it refuses.
+async fn template_as_board() -> Result<Board, String> {
+    let templates = api::board_templates().await.map_err(|e| e.to_string())?;
+    let mut b = templates.into_iter().find(|b| b.id == TEMPLATE).ok_or_else(missing_template)?;
+    b.id = String::new();
+    api::create_board(b).await.map_err(|e| e.to_string())
 }

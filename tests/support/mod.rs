@@ -178,7 +178,13 @@ impl Browser {
 
     /// Waits until a JavaScript expression is truthy.
     pub async fn wait_js(&self, expr: &str) {
-        let deadline = Instant::now() + UI_TIMEOUT;
+        self.wait_js_within(expr, UI_TIMEOUT).await
+    }
+
+    /// Waits until a JavaScript expression is truthy, at most `timeout` (for what takes longer than the
+    /// UI should, e.g. a collector's first samples).
+    pub async fn wait_js_within(&self, expr: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(v) = self.client.execute(&format!("return !!({expr});"), vec![]).await {
                 if v.as_bool() == Some(true) {

@@ -337,7 +337,9 @@ fn bench(extra: &[String]) -> Result {
     run_cmd(e2e_env(&mut cargo()).args(["test", "-p", "sightline-app", "--test", "bench_client", "--", "--ignored", "--nocapture"]))
 }
 
+/// Not a test (it asserts nothing): an example that drives the real app and waits for what each picture
+/// needs (`cargo run -p sightline-app --example screenshots -- apm` makes one set).
 fn screenshots() -> Result {
     run_cmd(cargo().args(["build", "-p", "sightline-server"]))?;
-    run_cmd(e2e_env(&mut cargo()).args(["test", "-p", "sightline-app", "--test", "docs_screenshots", "--", "--ignored"]))
+    run_cmd(e2e_env(&mut cargo()).args(["run", "-p", "sightline-app", "--example", "screenshots"]))
 }

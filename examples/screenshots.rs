@@ -1,0 +1,149 @@
+//! Makes the screenshots in docs/ from the real app with the demo workload: `cargo xtask screenshots`
+//! (optionally with the name of one set: `apm`, `boards`, `servers`).
+//!
+//! Not a test: it asserts nothing about the app. It waits for what each picture needs (the demo's
+//! backfill stored, every widget drawn, the collector's history long enough), each wait with a deadline,
+//! and fails when a deadline passes.
+
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[tokio::main]
+async fn main() {
+    let only = std::env::args().nth(1);
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if wanted("apm") {
+        shots::apm_hitmap_and_trace().await;
+    }
+    if wanted("boards") {
+        shots::flex_board_and_editor().await;
+    }
+    if wanted("servers") {
+        shots::servers_page().await;
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod shots {
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use super::support::{Browser, Server};
+
+    /// Every widget on the page has drawn what it has (data, a number, rows, a note, or its message) and
+    /// none is loading.
+    const WIDGETS_DRAWN: &str = "(() => { const ws = [...document.querySelectorAll('[data-testid=widget]')]; return ws.length > 0 && ws.every(w => !w.querySelector('.widget-progress.on') && w.querySelector('[data-series]:not([data-series=\"0\"]), [data-testid=single-number-value], [data-testid=top-n-row], canvas[data-grid], [data-testid=widget-text], [data-testid=widget-error], [data-testid=db-widget-active], [data-testid=process-row], .widget-msg:not(.muted)')); })()";
+
+    fn docs() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs")
+    }
+
+    fn now_ms() -> i64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+    }
+
+    /// Until the demo's 15-minute backfill is stored: it runs oldest first and ends with the present minute.
+    async fn wait_for_backfill(server: &Server) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let now = now_ms();
+            let url = server.url(&format!("/api/v1/hitmap?from={}&to={now}&cols=15&rows=1&ymax=1000", now - 15 * 60_000));
+            let h: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            let last_minute: u64 = [28, 29].iter().map(|i| h["ok"][i].as_u64().unwrap_or(0) + h["err"][i].as_u64().unwrap_or(0)).sum();
+            if h["total"].as_u64().unwrap_or(0) > 45_000 && last_minute > 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "demo backfill did not complete: {h}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Until the browser has painted twice since now: what the DOM shows is on the canvas too.
+    async fn painted(b: &Browser) {
+        b.js("window.__painted = false; requestAnimationFrame(() => requestAnimationFrame(() => { window.__painted = true; }));").await;
+        b.wait_js("window.__painted === true && !document.querySelector('[data-testid=loading].active')").await;
+    }
+
+    pub async fn apm_hitmap_and_trace() {
+        let server = Server::start_with(&["--demo"]).await;
+        wait_for_backfill(&server).await;
+        let b = Browser::start().await;
+        b.client.goto(&server.url("/apm?range=15m")).await.unwrap();
+        b.wait_text("[data-testid=stream-state]", |t| t == "streaming").await;
+        b.wait_js("document.querySelector('[data-testid=hitmap-canvas]')?.dataset.grid && document.querySelector('[data-testid=service-row]') && document.querySelector('[data-testid=active-panel] table, [data-testid=active-empty]')").await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-apm.png")).await;
+
+        // Select the 3 s band (the recharge timeouts) and open the slowest transaction's trace.
+        let v = b.js("return document.querySelector('[data-testid=hitmap-canvas]').dataset.plot.split(',').map(Number)").await;
+        let (x, y, w, h) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap(), v[2].as_f64().unwrap(), v[3].as_f64().unwrap());
+        let y_of = |ms: f64| y + h - ms / 5000.0 * 100.0 * h / 101.0;
+        b.drag("[data-testid=hitmap-canvas]", (x + 2.0, y_of(3_300.0)), (x + w - 2.0, y_of(2_800.0))).await;
+        b.find("[data-testid=tx-row]").await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-selection.png")).await;
+        b.find("[data-testid=tx-row]").await.click().await.unwrap();
+        b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length > 1").await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-trace.png")).await;
+        b.close().await;
+    }
+
+    pub async fn flex_board_and_editor() {
+        let server = Server::start_with(&["--demo"]).await;
+        wait_for_backfill(&server).await;
+        let b = Browser::start().await;
+        // The default board over the demo's backfilled quarter hour.
+        b.client.goto(&server.url("/boards/overview?range=15m&live=0")).await.unwrap();
+        b.wait_js(WIDGETS_DRAWN).await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-board.png")).await;
+        b.find("[data-testid=edit]").await.click().await.unwrap();
+        b.find("[data-testid=add-widget]").await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-board-edit.png")).await;
+        b.find("[data-testid=add-widget]").await.click().await.unwrap();
+        b.find("[data-testid=editor-metric]").await;
+        b.js("const e = document.querySelector('[data-testid=editor-metric]'); e.value = 'transactions.response_time'; e.dispatchEvent(new Event('change', {bubbles: true}));").await;
+        b.find("[data-testid=editor-group-service]").await.click().await.unwrap();
+        b.wait_js("document.querySelector('[data-testid=widget-preview] [data-series]')?.dataset.series > 1 && !document.querySelector('[data-testid=widget-preview] .widget-progress.on')").await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-board-editor.png")).await;
+        b.find("[data-testid=editor-cancel]").await.click().await.unwrap();
+        b.find("[data-testid=discard]").await.click().await.unwrap();
+
+        // The Database overview template over the demo PostgreSQL (when its binaries are installed).
+        let t: serde_json::Value = reqwest::get(server.url("/api/v1/boards/templates")).await.unwrap().json().await.unwrap();
+        let mut db = t.as_array().unwrap().iter().find(|b| b["id"] == "database-overview").unwrap().clone();
+        db["id"] = "".into();
+        let created: serde_json::Value = reqwest::Client::new().post(server.url("/api/v1/boards")).json(&db).send().await.unwrap().json().await.unwrap();
+        b.client.goto(&server.url(&format!("/boards/{}?range=5m&live=0", created["id"].as_str().unwrap()))).await.unwrap();
+        b.wait_js(WIDGETS_DRAWN).await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-board-db.png")).await;
+        b.client.goto(&server.url("/boards")).await.unwrap();
+        b.find("[data-testid=board-row]").await;
+        b.find("[data-testid=template-servers]").await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-boards.png")).await;
+        b.close().await;
+    }
+
+    pub async fn servers_page() {
+        let server = Server::start_with(&["--host-interval-ms", "1000"]).await;
+        let b = Browser::start().await;
+        b.client.goto(&server.url("/servers?range=5m")).await.unwrap();
+        // A CPU line worth drawing: about fifteen samples (the live range refetches as they come).
+        b.wait_js_within("document.querySelector('[data-widget-id=cpu] [data-testid=series-chart]')?.dataset.points >= 15", Duration::from_secs(90)).await;
+        b.find("[data-widget-id=processes] [data-testid=process-row]").await.click().await.unwrap();
+        b.wait_js("document.querySelectorAll('[data-testid=process-history] [data-series=\"1\"]').length === 2 && !document.querySelector('.widget-progress.on')").await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-servers.png")).await;
+        b.close().await;
+    }
+}
