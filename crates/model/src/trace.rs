@@ -84,6 +84,10 @@ pub struct Step {
     /// Start relative to the trace's first span.
     pub offset_ms: f64,
     pub duration_ms: f64,
+    /// Time not spent in child steps (ms): the step's duration minus the union of its children's
+    /// intervals, computed by the server.
+    #[serde(default)]
+    pub self_ms: f64,
     pub status: Status,
     /// SQL text for `Sql`, full URL for `Http`.
     pub text: Option<String>,

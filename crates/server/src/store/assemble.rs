@@ -136,6 +136,7 @@ pub fn assemble(trace_id: &[u8], spans: Vec<SpanRecord>, now_ms: i64) -> Option<
                 name: s.name.clone(),
                 offset_ms: (s.start_ns - start_ns) as f64 / 1e6,
                 duration_ms: (ends[i] - s.start_ns) as f64 / 1e6,
+                self_ms: self_ns[i] as f64 / 1e6,
                 status: s.status(),
                 text: s.text.clone(),
                 target: s.target.clone(),
