@@ -91,9 +91,8 @@ fn session_row(s: DbSession, expanded: RwSignal<Option<(i32, Option<i64>)>>) -> 
         <tr class="clickable" class:long={s.elapsed_ms >= LONG_RUNNING_MS} data-testid="session-row" data-pid=s.pid.to_string()
             on:click=move |_| expanded.update(|e| *e = if *e == Some(key) { None } else { Some(key) })>
             <td>
-                <div class="mono">{s.pid} " " {s.user.clone().unwrap_or_default()} "@" {s.database.clone().unwrap_or_default()}</div>
-                <div class="muted small">{s.application_name.clone().unwrap_or_default()} " " {s.client_addr.clone().unwrap_or_default()} " " {s.backend_type.clone().unwrap_or_default()}</div>
-                <div class="mono small db-query" data-testid="session-query">{move || if open() { full.clone() } else { short(&full) }}</div>
+                {who(s.pid, &s.user, &s.database, [&s.application_name, &s.client_addr, &s.backend_type])}
+                {query_text("session-query", full, open)}
             </td>
             <td class="small">{s.state.clone().unwrap_or_default()}<div class="muted">{wait}{blocked}</div>
                 {s.host_rss_bytes.map(|rss| view! {
@@ -110,6 +109,20 @@ fn session_row(s: DbSession, expanded: RwSignal<Option<(i32, Option<i64>)>>) -> 
             <td class="num">{duration(s.elapsed_ms)}</td>
         </tr>
     }
+}
+
+/// Who a session is: `pid user@database`, and under it what else is known (application, client, …).
+fn who(pid: i32, user: &Option<String>, database: &Option<String>, more: [&Option<String>; 3]) -> impl IntoView {
+    let more = more.iter().map(|m| m.as_deref().unwrap_or_default()).collect::<Vec<_>>().join(" ");
+    view! {
+        <div class="mono">{pid} " " {user.clone().unwrap_or_default()} "@" {database.clone().unwrap_or_default()}</div>
+        <div class="muted small">{more}</div>
+    }
+}
+
+/// A statement, cut until its row is `open`.
+fn query_text(testid: &'static str, full: String, open: impl Fn() -> bool + Send + Sync + 'static) -> impl IntoView {
+    view! { <div class="mono small db-query" data-testid=testid>{move || if open() { full.clone() } else { short(&full) }}</div> }
 }
 
 fn pids(pids: &[i32]) -> String {
@@ -182,9 +195,8 @@ fn window_row(s: &DbWindowSession, i: usize, expanded: RwSignal<Option<usize>>) 
         <tr class="clickable" class:long={s.max_elapsed_ms >= LONG_RUNNING_MS} data-testid="window-row" data-pid=s.pid.to_string()
             on:click=move |_| expanded.update(|e| *e = if *e == Some(i) { None } else { Some(i) })>
             <td>
-                <div class="mono">{s.pid} " " {s.user.clone().unwrap_or_default()} "@" {s.database.clone().unwrap_or_default()}</div>
-                <div class="muted small">{s.application_name.clone().unwrap_or_default()} " " {s.client_addr.clone().unwrap_or_default()} " " {s.state.clone().unwrap_or_default()}</div>
-                <div class="mono small db-query" data-testid="window-query">{move || if expanded.get() == Some(i) { full.clone() } else { short(&full) }}</div>
+                {who(s.pid, &s.user, &s.database, [&s.application_name, &s.client_addr, &s.state])}
+                {query_text("window-query", full, move || expanded.get() == Some(i))}
             </td>
             <td class="small">{waits}{blocked.map(|b| view! { <div class="muted">{b}</div> })}</td>
             <td class="num">{s.samples}</td>
