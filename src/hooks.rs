@@ -9,6 +9,7 @@ mod use_hitmap_canvas;
 mod use_live_hitmap;
 mod use_polled_resource;
 mod use_server_health;
+mod use_time_brush;
 mod use_time_range;
 mod use_virtual_list;
 
@@ -21,5 +22,6 @@ pub use use_hitmap_canvas::*;
 pub use use_live_hitmap::*;
 pub use use_polled_resource::*;
 pub use use_server_health::*;
+pub use use_time_brush::*;
 pub use use_time_range::*;
 pub use use_virtual_list::*;

@@ -48,19 +48,40 @@ fn pid_of(c: &Cluster, app: &str) -> i32 {
     }
 }
 
-/// A real mouse click at `(x, y)` CSS px from the top-left of the element matching `css`.
-async fn click_at(b: &Browser, css: &str, x_fraction: f64, y: f64) {
+/// The total-runtime graph's canvas, where the tests click and drag.
+const GRAPH: &str = "[data-testid=chart-total-runtime] [data-testid=chart-canvas]";
+
+/// The mouse to `(x_fraction × width, y)` CSS px from the top-left of the element matching `css`, and a real
+/// click there when `click`.
+async fn mouse_at(b: &Browser, css: &str, x_fraction: f64, y: f64, click: bool) {
     use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
     let rect = b.js(&format!("const r = document.querySelector('{css}').getBoundingClientRect(); return [r.left, r.top, r.width];")).await;
     let (left, top, width) = (rect[0].as_f64().unwrap(), rect[1].as_f64().unwrap(), rect[2].as_f64().unwrap());
-    let mouse = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveTo { duration: None, x: (left + width * x_fraction).round(), y: (top + y).round() })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-    b.client.perform_actions(mouse).await.expect("click");
+    let mut mouse = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveTo { duration: None, x: (left + width * x_fraction).round(), y: (top + y).round() });
+    if click {
+        mouse = mouse.then(PointerAction::Down { button: MOUSE_BUTTON_LEFT }).then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    }
+    b.client.perform_actions(mouse).await.expect("mouse");
     let _ = b.client.release_actions().await;
 }
 
+async fn click_at(b: &Browser, css: &str, x_fraction: f64, y: f64) {
+    mouse_at(b, css, x_fraction, y, true).await;
+}
+
+/// Sends `spans` as running `version` of their service (`service.version`), as a deploy would.
+async fn send_versioned(server: &Server, version: &str, spans: &[support::otlp::TestSpan]) {
+    let mut body = support::otlp::export_json(spans);
+    body["resourceSpans"][0]["resource"]["attributes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"key": "service.version", "value": {"stringValue": version}}));
+    let r = reqwest::Client::new().post(server.url("/v1/traces")).json(&body).send().await.unwrap();
+    assert!(r.status().is_success());
+}
+
+// One scenario over one cluster (starting PostgreSQL and its load is the slow part), hence the length.
 #[tokio::test(flavor = "multi_thread")]
 async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -106,11 +127,27 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
     let wait = b.wait_text(&format!("{waiter_css} [data-testid=lock-wait]"), |t| t.contains("ShareLock")).await;
     assert!(wait.contains("accounts"), "{wait}");
 
+    // The graphs are the board charts: a read-out of the sample under the pointer (its time to the second,
+    // the value in the graph's unit), and a deploy seen while the page is open marked on every graph.
+    b.wait_js("+document.querySelector('[data-testid=chart-total-runtime] [data-testid=series-chart]').dataset.points > 1").await;
+    mouse_at(&b, GRAPH, 0.6, 50.0, false).await;
+    let readout = b.wait_text("[data-testid=chart-total-runtime] [data-testid=chart-tooltip]", |t| !t.is_empty()).await;
+    let time = readout.lines().next().unwrap_or_default();
+    assert!(time.len() == 8 && time.matches(':').count() == 2, "a sample's time: {readout}");
+    let value = readout.split("total runtime").nth(1).unwrap_or_default().trim();
+    assert!(value.ends_with(" ms") || value.ends_with(" s"), "the sample's total runtime, a duration: {readout}");
+    let sent = now_ms() as f64;
+    send_versioned(&server, "1.0", &[support::otlp::transaction("shop", 1, "GET /", sent - 600_000.0, 5.0, false)]).await;
+    send_versioned(&server, "1.1", &[support::otlp::transaction("shop", 2, "GET /", sent, 5.0, false)]).await;
+    b.wait_js("document.querySelectorAll('[data-testid=db-graphs] [data-testid=deploy-marker]').length === 6").await;
+
     // Click the newest moment of the total-runtime graph: the sessions of that sample are listed beside it.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    click_at(&b, "[data-testid=chart-total-runtime] svg", 0.995, 50.0).await;
+    click_at(&b, GRAPH, 0.995, 50.0).await;
     b.wait_js("location.search.includes('at=')").await;
     b.wait_text("[data-testid=db-sessions] h2", |t| t.starts_with("Sessions at")).await;
+    // The chosen moment is drawn on every graph.
+    b.wait_js("document.querySelectorAll('[data-testid=chart-at]').length === 6").await;
     let texts = b
         .js("return [...document.querySelectorAll('[data-testid=session-query]')].map(e => e.textContent)")
         .await;
@@ -122,12 +159,12 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
 
     // Drag a window on the total-runtime graph: every graph highlights it, and the sessions and statements
     // its samples saw are listed beside the graphs, longest first; Esc clears the selection.
-    let width = b.js("return document.querySelector('[data-testid=chart-total-runtime] svg').getBoundingClientRect().width").await;
+    let width = b.js(&format!("return document.querySelector('{GRAPH}').getBoundingClientRect().width")).await;
     let width = width.as_f64().unwrap();
-    b.drag("[data-testid=chart-total-runtime] svg", (width * 0.5, 50.0), (width * 0.995, 50.0)).await;
+    b.drag(GRAPH, (width * 0.5, 50.0), (width * 0.995, 50.0)).await;
     b.wait_js("location.search.includes('sel=') && !location.search.includes('at=')").await;
     b.find("[data-testid=db-window-sessions] [data-testid=window-row]").await;
-    let highlighted = b.js("return document.querySelectorAll('[data-testid=db-sel]').length").await;
+    let highlighted = b.js("return document.querySelectorAll('[data-testid=chart-selection]').length").await;
     assert_eq!(highlighted.as_u64(), Some(6), "the window is highlighted on all six graphs");
     let texts = b.js("return [...document.querySelectorAll('[data-testid=window-query]')].map(e => e.textContent)").await;
     let texts: Vec<String> = serde_json::from_value(texts).unwrap();
@@ -141,9 +178,9 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
     assert!(waits.as_str().unwrap().contains("Lock: transactionid"), "waits seen: {waits}");
     b.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true})); return true;").await;
     b.wait_js("!location.search.includes('sel=')").await;
-    b.wait_js("document.querySelectorAll('[data-testid=db-sel]').length === 0").await;
+    b.wait_js("document.querySelectorAll('[data-testid=chart-selection]').length === 0").await;
     b.find("[data-testid=db-sessions]").await;
-    click_at(&b, "[data-testid=chart-total-runtime] svg", 0.995, 50.0).await;
+    click_at(&b, GRAPH, 0.995, 50.0).await;
     b.wait_js("location.search.includes('at=')").await;
 
     // End the conflict, go live: the tree empties. Then replay a stored sample that had the lock wait.
@@ -184,6 +221,42 @@ async fn db_page_shows_locks_sessions_of_a_clicked_moment_replay_and_outage() {
         assert!(Instant::now() < deadline, "the instance never came back up on the page");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    b.close().await;
+}
+
+/// A request that fails is said where its data would be: a link to an instance the server does not monitor
+/// shows the server's refusal in the graphs' and the replay's place, and when the server stops answering they
+/// say it cannot be reached, beside what they showed before.
+#[tokio::test(flavor = "multi_thread")]
+async fn db_page_shows_failed_requests_where_their_data_would_be() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // A monitored instance nobody listens for: listed (down), no PostgreSQL needed.
+    let port = support::free_port();
+    let url = format!("postgres://monitor:{PASSWORD}@127.0.0.1:{port}/postgres");
+    let mut server = Server::start_with(&["--postgres", &url]).await;
+    let id = format!("127.0.0.1-{port}-postgres");
+    let b = Browser::start().await;
+
+    b.client.goto(&server.url("/db/no-such-instance")).await.unwrap();
+    b.find(&format!("[data-testid=db-instance][data-id='{id}']")).await;
+    let graphs = b.wait_text("[data-testid=db-graphs] [data-testid=error]", |t| t.contains("DB metrics")).await;
+    assert!(graphs.contains("no monitored database instance \"no-such-instance\" (HTTP 404)"), "{graphs}");
+    let replay = b.wait_text("[data-testid=db-locks] [data-testid=error]", |t| t.contains("stored samples")).await;
+    assert!(replay.contains("(HTTP 404)"), "{replay}");
+
+    b.client.goto(&server.url(&format!("/db/{id}"))).await.unwrap();
+    b.find(&format!("[data-testid=db-instance][data-id='{id}'].selected")).await;
+    b.find("[data-testid=chart-total-runtime] [data-testid=series-chart]").await;
+    b.find("[data-testid=locks-empty]").await;
+    assert!(!b.exists("[data-testid=error]").await, "nothing failed yet");
+    server.kill();
+    let graphs = b.wait_text("[data-testid=db-graphs] [data-testid=error]", |t| t.contains("DB metrics")).await;
+    assert!(graphs.contains("cannot reach the Sightline server"), "{graphs}");
+    let replay = b.wait_text("[data-testid=db-locks] [data-testid=error]", |t| t.contains("stored samples")).await;
+    assert!(replay.contains("cannot reach the Sightline server"), "{replay}");
+    // The last good answers stay beside the errors.
+    b.find("[data-testid=chart-total-runtime] [data-testid=series-chart]").await;
+    b.find("[data-testid=locks-empty]").await;
     b.close().await;
 }
 

@@ -184,6 +184,8 @@ async fn seed_payment_trace(server: &Server, trace_id: &str) {
     send(server, "gateway", vec![root_span]).await;
 }
 
+// One user's walk through one trace (open, read, select, collapse, close): each step starts from where the
+// last one left the drawer, hence the length.
 #[tokio::test(flavor = "multi_thread")]
 async fn trace_view_shows_steps_slowest_sql_thread_collapses_and_closes() {
     let server = Server::start().await;
@@ -360,6 +362,8 @@ fn row_in_view(name: &str) -> String {
     )
 }
 
+// One big trace, opened once (sending and storing 10 000 steps is the slow part) and checked for every
+// virtualisation property and its timings, hence the length.
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
     let server = Server::start().await;

@@ -1,10 +1,10 @@
-//! The charts board widgets draw from a [`MetricQueryResult`]: a time series chart (lines, areas or bars,
-//! stacked or not) drawn with plotters on a canvas, a single big number, and a top-N table. Each fills its
-//! parent (the widget body) and follows it when the widget is resized.
+//! The charts board widgets and the DB page's graphs draw from a [`MetricQueryResult`]: a time series chart
+//! (lines, areas or bars, stacked or not) drawn with plotters on a canvas, a single big number, and a top-N
+//! table. Each fills its parent (the widget body) and follows it when the widget is resized.
 //!
 //! Browser tests find them by `data-testid`: `chart-canvas`, `chart-legend`, `chart-tooltip`, `chart-empty`,
-//! `single-number-value`, `top-n-row`; the series chart's wrapper says what it drew in `data-series` (series
-//! drawn) and `data-points` (their non-null values).
+//! `chart-selection`, `chart-at`, `single-number-value`, `top-n-row`; the series chart's wrapper says what
+//! it drew in `data-series` (series drawn) and `data-points` (their non-null values).
 
 mod draw;
 mod math;
@@ -13,7 +13,8 @@ use leptos::html::{Canvas, Div};
 use leptos::prelude::*;
 use sightline_model::{Deploy, MetricQueryResult, Threshold};
 
-pub use draw::series_css_color;
+pub use draw::Rgb;
+use draw::{css_color, series_rgb};
 pub use math::format_value;
 use math::{
     bucket_center, bucket_label, nearest_bucket, point_count, series_label, series_stats, sparkline_path, threshold_color,
@@ -21,7 +22,7 @@ use math::{
 };
 
 use crate::components::deploy_markers::{DeployMarkers, PlotSpan};
-use crate::hooks::use_chart_canvas;
+use crate::hooks::{use_chart_canvas, use_time_brush_with_options, UseTimeBrushOptions};
 
 /// How a series chart is drawn.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -34,6 +35,21 @@ pub enum ChartStyle {
 /// Most series listed in the hover read-out; the rest are counted.
 const TOOLTIP_ROWS: usize = 12;
 
+/// Click a moment or drag a window on a series chart (see `use_time_brush`), and what was chosen drawn over
+/// the plot: the moment as a line, the window as a band. Several charts given the same signals show the same
+/// choice.
+#[derive(Clone, Copy)]
+pub struct TimePick {
+    /// The chosen moment (epoch ms).
+    pub at: Signal<Option<i64>>,
+    /// The chosen window (epoch ms, `from < to`).
+    pub window: Signal<Option<(i64, i64)>>,
+    /// A click: gets the start of the bucket under the pointer (the one the read-out shows).
+    pub on_pick: Callback<i64>,
+    /// A drag: gets the window dragged, whole milliseconds.
+    pub on_select: Callback<(i64, i64)>,
+}
+
 /// A time series chart: one line (area, bar) per series, a legend that switches series on and off, and a
 /// read-out of the bucket under the pointer. Nulls are gaps; stacked, the series add up.
 #[component]
@@ -44,6 +60,16 @@ pub fn SeriesChart(
     /// Deploys to mark with a dashed line (only version changes, not a service's first version).
     #[prop(optional, into)]
     markers: Signal<Vec<Deploy>>,
+    /// Colour of each series by position (a class that keeps its colour as others come and go); the
+    /// palette's for series past its end. Default: the palette.
+    #[prop(optional, into)]
+    colors: Signal<Vec<Rgb>>,
+    /// Whether the legend is shown (a single-series chart titled by its panel needs none). Default: shown.
+    #[prop(default = true)]
+    legend: bool,
+    /// Click a moment / drag a window, and the chosen ones drawn. Default: none (hover read-out only).
+    #[prop(optional)]
+    pick: Option<TimePick>,
 ) -> impl IntoView {
     let plot = NodeRef::<Div>::new();
     let canvas = NodeRef::<Canvas>::new();
@@ -57,21 +83,23 @@ pub fn SeriesChart(
     let geometry = RwSignal::new(None::<PlotSpan>);
 
     Effect::new(move |_| {
-        let (w, h, dpr) = (c.width.get(), c.height.get(), c.dpr.get());
+        let size = (c.width.get(), c.height.get(), c.dpr.get());
         let (style, stacked, empty) = (style.get(), stacked.get(), empty.get());
         let Some(el) = canvas.get() else { return };
         if empty {
-            draw::clear(&el, w, h, dpr);
+            draw::clear(&el, size.0, size.1, size.2);
             geometry.set(None);
             return;
         }
-        let drawn = visible.with(|v| data.with(|d| draw::series_chart(&el, w, h, dpr, d, v, style, stacked)));
+        let drawn = colors.with(|colors| {
+            let look = draw::Look { style, stacked, colors };
+            visible.with(|v| data.with(|d| draw::series_chart(&el, size, d, v, look)))
+        });
         geometry.set(drawn);
     });
 
     let drawn_series = move || if empty.get() { 0 } else { visible.with(|v| v.iter().filter(|v| **v).count()) };
     let drawn_points = move || visible.with(|v| data.with(|d| point_count(d, Some(v))));
-
     let hovered = Memo::new(move |_| {
         let (px, _) = c.hover.get()?;
         let g = geometry.get()?;
@@ -80,18 +108,98 @@ pub fn SeriesChart(
         }
         data.with(|d| nearest_bucket(&d.timestamps, d.step_ms, g.time_at(px)))
     });
+    let readout = Readout { data, colors, visible, stacked, hovered, geometry, hover: c.hover, width: c.width };
+    let chosen = pick.map(|p| brush_overlay(p, data, plot, geometry));
 
-    let readout = move || {
-        let i = hovered.get()?;
+    view! {
+        <div class="metric-chart" data-testid="series-chart" data-series=drawn_series data-points=drawn_points>
+            <div class="chart-plot" class:pickable=pick.is_some() node_ref=plot>
+                <canvas node_ref=canvas class="chart-canvas" data-testid="chart-canvas"></canvas>
+                {chosen}
+                <DeployMarkers markers=markers plot=geometry />
+                {move || readout.view()}
+                <Show when=move || empty.get()>
+                    <div class="chart-empty" data-testid="chart-empty">"No data in this range"</div>
+                </Show>
+            </div>
+            <Show when=move || legend && !empty.get()>
+                <div class="chart-legend" data-testid="chart-legend">
+                    <Legend labels=labels hidden=hidden colors=colors />
+                </div>
+            </Show>
+        </div>
+    }
+}
+
+/// Wires a [`TimePick`] to the plot: a click picks the bucket under the pointer, a drag selects its window
+/// (held on screen until the chosen window changes, so the band does not blink). Returns the view of what
+/// is chosen: the window as a band (`chart-selection`), the moment as a line (`chart-at`).
+fn brush_overlay(p: TimePick, data: Signal<MetricQueryResult>, plot: NodeRef<Div>, geometry: RwSignal<Option<PlotSpan>>) -> impl IntoView {
+    let on_click = Callback::new(move |t: f64| {
+        let bucket = data.with_untracked(|d| nearest_bucket(&d.timestamps, d.step_ms, t).and_then(|i| d.timestamps.get(i).copied()));
+        if let Some(b) = bucket {
+            p.on_pick.run(b);
+        }
+    });
+    let on_select = Callback::new(move |(a, b): (f64, f64)| p.on_select.run((a.round() as i64, b.round() as i64)));
+    let brush = use_time_brush_with_options(
+        plot,
+        geometry,
+        UseTimeBrushOptions::default().on_click(on_click).on_select(on_select).hold_after_release(true),
+    );
+    // The committed window (or its clearing) replaces the drag that made it.
+    Effect::new(move |_| {
+        p.window.track();
+        brush.cancel.run(());
+    });
+    let band = move || {
         let g = geometry.get()?;
-        let (px, py) = c.hover.get()?;
-        let width = c.width.get();
-        data.with(|d| {
+        let (a, b) = brush.window.get().or_else(|| p.window.get().map(|(a, b)| (a as f64, b as f64)))?;
+        let (x1, x2) = (g.x_of(a).clamp(g.x, g.x + g.w), g.x_of(b).clamp(g.x, g.x + g.w));
+        Some(view! {
+            <div class="chart-selection" data-testid="chart-selection"
+                style=format!("left:{x1:.1}px;top:{:.1}px;width:{:.1}px;height:{:.1}px", g.y, (x2 - x1).max(1.0), g.h)></div>
+        })
+    };
+    let line = move || {
+        let g = geometry.get()?;
+        let x = g.x_of(p.at.get()? as f64);
+        (g.x..=g.x + g.w).contains(&x).then(|| view! {
+            <div class="chart-at" data-testid="chart-at" style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px", g.y, g.h)></div>
+        })
+    };
+    view! { {band} {line} }
+}
+
+/// What the hover read-out needs: the data, which series are shown in which colours, and where the pointer is.
+#[derive(Clone, Copy)]
+struct Readout {
+    data: Signal<MetricQueryResult>,
+    colors: Signal<Vec<Rgb>>,
+    visible: Memo<Vec<bool>>,
+    stacked: Signal<bool>,
+    /// The bucket under the pointer.
+    hovered: Memo<Option<usize>>,
+    geometry: RwSignal<Option<PlotSpan>>,
+    hover: Signal<Option<(f64, f64)>>,
+    /// Width of the plot box, CSS px.
+    width: Signal<f64>,
+}
+
+impl Readout {
+    /// A guide line at the hovered bucket and, beside the pointer, its time and each shown series' value.
+    fn view(self) -> Option<impl IntoView> {
+        let i = self.hovered.get()?;
+        let g = self.geometry.get()?;
+        let (px, py) = self.hover.get()?;
+        let width = self.width.get();
+        self.data.with(|d| {
             let t = *d.timestamps.get(i)?;
             let (from, to) = x_domain(d);
             let heading = bucket_label(t, d.step_ms, to - from > 86_400_000.0, draw::tz_offset_ms(t as f64));
-            let vis = visible.get();
+            let vis = self.visible.get();
             let shown: Vec<usize> = (0..d.series.len()).filter(|k| vis.get(*k).copied().unwrap_or(true)).collect();
+            let colors = self.colors.get();
             let rows = shown
                 .iter()
                 .take(TOOLTIP_ROWS)
@@ -100,7 +208,7 @@ pub fn SeriesChart(
                     let v = s.values.get(i).copied().flatten().map_or_else(|| "—".to_string(), |v| format_value(v, &d.unit));
                     view! {
                         <div class="chart-tooltip-row">
-                            <span class="chart-swatch" style=format!("background:{}", series_css_color(k))></span>
+                            <span class="chart-swatch" style=format!("background:{}", css_color(series_rgb(k, &colors)))></span>
                             <span class="chart-tooltip-label">{series_label(&s.labels, &d.metric)}</span>
                             <span class="chart-tooltip-value">{v}</span>
                         </div>
@@ -108,7 +216,7 @@ pub fn SeriesChart(
                 })
                 .collect_view();
             let more = (shown.len() > TOOLTIP_ROWS).then(|| format!("+{} more", shown.len() - TOOLTIP_ROWS));
-            let total = (stacked.get() && shown.len() > 1).then(|| {
+            let total = (self.stacked.get() && shown.len() > 1).then(|| {
                 let sum: f64 = shown.iter().filter_map(|&k| d.series[k].values.get(i).copied().flatten()).sum();
                 view! {
                     <div class="chart-tooltip-row chart-tooltip-total">
@@ -135,9 +243,14 @@ pub fn SeriesChart(
                 </div>
             })
         })
-    };
+    }
+}
 
-    let legend = move || {
+/// One button per series, in its colour, that switches it off and on (`hidden` holds the labels switched off).
+#[component]
+fn Legend(labels: Memo<Vec<String>>, hidden: RwSignal<Vec<String>>, colors: Signal<Vec<Rgb>>) -> impl IntoView {
+    move || {
+        let colors = colors.get();
         labels.with(|l| {
             l.iter()
                 .enumerate()
@@ -165,29 +278,13 @@ pub fn SeriesChart(
                             title="Show or hide this series"
                             on:click=toggle
                         >
-                            <span class="chart-swatch" style=format!("background:{}", series_css_color(k))></span>
+                            <span class="chart-swatch" style=format!("background:{}", css_color(series_rgb(k, &colors)))></span>
                             <span class="chart-legend-label">{label.clone()}</span>
                         </button>
                     }
                 })
                 .collect_view()
         })
-    };
-
-    view! {
-        <div class="metric-chart" data-testid="series-chart" data-series=drawn_series data-points=drawn_points>
-            <div class="chart-plot" node_ref=plot>
-                <canvas node_ref=canvas class="chart-canvas" data-testid="chart-canvas"></canvas>
-                <DeployMarkers markers=markers plot=geometry />
-                {readout}
-                <Show when=move || empty.get()>
-                    <div class="chart-empty" data-testid="chart-empty">"No data in this range"</div>
-                </Show>
-            </div>
-            <Show when=move || !empty.get()>
-                <div class="chart-legend" data-testid="chart-legend">{legend}</div>
-            </Show>
-        </div>
     }
 }
 

@@ -186,10 +186,11 @@ pub fn time_label(t: i64, step: i64, tz_offset_ms: i64) -> String {
 }
 
 /// The tooltip's heading for the bucket starting at `t`: `14:05 – 14:06`, with seconds for buckets under a
-/// minute, and the date first when the chart spans more than a day.
+/// minute, and the date first when the chart spans more than a day. A step of 0 is an instant (a sample, as
+/// on the DB page's graphs): `14:05:12`.
 pub fn bucket_label(t: i64, step_ms: i64, multi_day: bool, tz_offset_ms: i64) -> String {
     let (a, b) = (t + tz_offset_ms, t + step_ms.max(0) + tz_offset_ms);
-    let clock = |l: i64| if step_ms < MINUTE && step_ms > 0 { hms(l) } else { hms(l)[..5].to_string() };
+    let clock = |l: i64| if step_ms < MINUTE { hms(l) } else { hms(l)[..5].to_string() };
     let range = if step_ms > 0 { format!("{} – {}", clock(a), clock(b)) } else { clock(a) };
     if multi_day {
         format!("{} {range}", date_label(a))
@@ -526,6 +527,7 @@ mod tests {
         assert_eq!(bucket_label(10 * HOUR + 5 * MINUTE, MINUTE, false, 0), "10:05 – 10:06");
         assert_eq!(bucket_label(10 * HOUR + 5 * MINUTE, 10_000, false, HOUR), "11:05:00 – 11:05:10");
         assert_eq!(bucket_label(DAY + 5 * MINUTE, HOUR, true, 0), "Jan 2 00:05 – 01:05");
+        assert_eq!(bucket_label(10 * HOUR + 5 * MINUTE + 12_000, 0, false, 0), "10:05:12");
     }
 
     #[test]
