@@ -7,6 +7,7 @@ mod use_grid_drag;
 mod use_hitmap_canvas;
 mod use_polled_resource;
 mod use_server_health;
+mod use_session;
 mod use_time_range;
 mod use_virtual_list;
 
@@ -17,5 +18,6 @@ pub use use_grid_drag::*;
 pub use use_hitmap_canvas::*;
 pub use use_polled_resource::*;
 pub use use_server_health::*;
+pub use use_session::*;
 pub use use_time_range::*;
 pub use use_virtual_list::*;

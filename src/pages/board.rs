@@ -4,7 +4,8 @@
 //! The page keeps two copies: `saved` (the revision on the server) and `draft` (what the user sees and
 //! edits). A save sends the draft with the revision it was based on; if someone saved in between, the
 //! server refuses (409) and the page shows what they changed next to what the user changed, and lets the
-//! user reload, save a copy or overwrite. `?readonly=1` (the share link) hides every editing control.
+//! user reload, save a copy or overwrite. `?readonly=1` (a link for signed-in people) and `?share=<token>` (a
+//! share link, no sign-in) hide every editing control, and so does a role that may not edit (viewers).
 //! `?edit=1` opens the board in edit mode (used right after creating one).
 
 use std::collections::BTreeMap;
@@ -23,9 +24,10 @@ use crate::api::{self, SaveError};
 use crate::components::board_grid::{BoardGrid, GridActions};
 use crate::components::board_widget::BoardContext;
 use crate::components::error_view::ErrorList;
+use crate::components::share_links::ShareLinks;
 use crate::components::widget_editor::{default_size, WidgetEditor};
 use crate::format::{clock, datetime_local};
-use crate::hooks::{use_copy_to_clipboard, use_set_query, CopyState, UseTimeRangeReturn};
+use crate::hooks::{use_copy_to_clipboard, use_session, use_set_query, CopyState, UseTimeRangeReturn};
 
 /// Changes kept for undo.
 const UNDO_DEPTH: usize = 50;
@@ -92,7 +94,8 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
     let query = use_query_map();
     let set_query = use_set_query();
     let navigate = use_navigate();
-    let readonly = Memo::new(move |_| query.with(|q| q.get_str("readonly") == Some("1") || q.get_str("kiosk") == Some("1")));
+    let session = use_session();
+    let readonly = Memo::new(move |_| query.with(|q| q.get_str("readonly") == Some("1") || q.get_str("kiosk") == Some("1") || q.get_str("share").is_some()));
     let kiosk = Memo::new(move |_| query.with(|q| q.get_str("kiosk") == Some("1")));
     let has_range = query.with_untracked(|q| q.get_str("range").is_some() || q.get_str("from").is_some());
     if !has_range {
@@ -100,6 +103,8 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
         set_query(range_params(&board.time));
     }
     let editing = RwSignal::new(!readonly.get_untracked() && query.with_untracked(|q| q.get_str("edit") == Some("1")));
+    // Viewers and share links never edit, even with `?edit=1`.
+    Effect::new(move |_| if session.read_only() { editing.set(false) });
     let saved = RwSignal::new(board.clone());
     let draft = RwSignal::new(board);
     let undo = RwSignal::new(Vec::<Board>::new());
@@ -314,14 +319,14 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
                 <button data-testid="discard" on:click=move |_| { draft.set(saved.get_untracked()); undo.set(Vec::new()); editing.set(false); }>"Discard"</button>
                 <button class="primary" data-testid="save" disabled=move || busy.get() on:click=move |_| save(None)>"Save"</button>
             </Show>
-            <Show when=move || !editing.get() && !readonly.get()>
+            <Show when=move || !editing.get() && !readonly.get() && session.can_edit()>
                 <button data-testid="edit" on:click=move |_| editing.set(true)>"Edit"</button>
             </Show>
             <Show when=move || !readonly.get()>
                 <button data-testid="history" class:selected=move || history_open.get() on:click=move |_| history_open.update(|o| *o = !*o)>"History"</button>
                 <button data-testid="export" on:click=move |_| dialog.set(Dialog::Export)>"Export"</button>
             </Show>
-            <Show when=move || !kiosk.get()>
+            <Show when=move || !kiosk.get() && session.can_edit()>
                 <button data-testid="share" on:click=move |_| dialog.set(Dialog::Share)>"Share"</button>
             </Show>
         </div>
@@ -335,7 +340,7 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
                 <Show when=move || draft.with(|b| !b.widgets.is_empty()) fallback=move || view! {
                     <div class="empty-state" data-testid="board-empty">
                         <p>"This board has no widgets yet."</p>
-                        {move || (!readonly.get()).then(|| view! {
+                        {move || (!readonly.get() && session.can_edit()).then(|| view! {
                             <button class="primary" on:click=move |e| { editing.set(true); add_widget(e) }>"Add a widget"</button>
                         })}
                     </div>
@@ -544,6 +549,7 @@ fn HistoryPanel(saved: RwSignal<Board>, on_restored: Callback<Board>) -> impl In
                                                 <strong>{format!("v{n}")}</strong>
                                                 <span class="muted small">{datetime_local(v.updated_ms).replace('T', " ")}</span>
                                                 <span class="muted small">{format!("{} widgets", v.widgets)}</span>
+                                                {v.author.map(|a| view! { <span class="small history-author" data-testid="history-author">{a}</span> })}
                                                 {current.then(|| view! { <span class="chip">"current"</span> })}
                                             </button>
                                         </li>
@@ -573,9 +579,11 @@ fn HistoryPanel(saved: RwSignal<Board>, on_restored: Callback<Board>) -> impl In
                                 <ul>{lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul>
                             }.into_any()
                         }}
-                        <button class="primary" data-testid="history-restore" disabled=is_current on:click=move |_| restore(n)>
-                            {format!("Restore version {n}")}
-                        </button>
+                        {use_session().can_edit().then(|| view! {
+                            <button class="primary" data-testid="history-restore" disabled=is_current on:click=move |_| restore(n)>
+                                {format!("Restore version {n}")}
+                            </button>
+                        })}
                     </div>
                 }
             })}
@@ -653,7 +661,7 @@ fn ShareDialog(on_close: Callback<()>) -> impl IntoView {
         <div class="modal-backdrop" on:click=move |_| on_close.run(())>
             <div class="modal" role="dialog" aria-label="Share" data-testid="share-dialog" on:click=|e| e.stop_propagation()>
                 <h2>"Share this board"</h2>
-                <p class="muted small">"The link opens the board read-only, with the time range and service shown now."</p>
+                <p class="muted small">"For people who can sign in: the link opens the board read-only, with the time range and service shown now."</p>
                 <input class="share-link" readonly data-testid="share-link" prop:value=move || link.get() />
                 <p class="muted small">"For a wall screen (no menus, live):"</p>
                 <input class="share-link" readonly data-testid="share-tv-link" prop:value=move || tv_link.get() />
@@ -663,6 +671,7 @@ fn ShareDialog(on_close: Callback<()>) -> impl IntoView {
                     </button>
                     <button on:click=move |_| on_close.run(())>"Close"</button>
                 </div>
+                <ShareLinks />
             </div>
         </div>
     }

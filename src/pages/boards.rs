@@ -11,6 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::api::{self, SaveError};
 use crate::components::error_view::ErrorList;
 use crate::format::datetime_local;
+use crate::hooks::use_session;
 
 /// What happened to the last action on the list.
 #[derive(Clone, PartialEq)]
@@ -24,6 +25,8 @@ enum Outcome {
 #[component]
 pub fn BoardsPage() -> impl IntoView {
     let navigate = use_navigate();
+    // Viewers see the list and nothing that changes it (the server refuses those anyway).
+    let session = use_session();
     let reload = RwSignal::new(0u32);
     let boards = LocalResource::new(move || {
         reload.track();
@@ -119,7 +122,9 @@ pub fn BoardsPage() -> impl IntoView {
             <div class="board-toolbar">
                 <h1>"Boards"</h1>
                 <span class="spacer"></span>
-                <button class="primary" data-testid="new-board" on:click=blank>"New board"</button>
+                <Show when=move || session.can_edit()>
+                    <button class="primary" data-testid="new-board" on:click=blank>"New board"</button>
+                </Show>
             </div>
             {move || outcome.get().map(|o| match o {
                 Outcome::Done(m) => view! { <p class="notice ok" data-testid="notice">{m}</p> }.into_any(),
@@ -150,6 +155,7 @@ pub fn BoardsPage() -> impl IntoView {
                     </ErrorBoundary>
                 </div>
                 <aside class="boards-side">
+                  <Show when=move || session.can_edit()>
                     <div class="panel">
                         <h2>"Start from a template"</h2>
                         <Transition fallback=|| ()>
@@ -176,6 +182,7 @@ pub fn BoardsPage() -> impl IntoView {
                         </Transition>
                     </div>
                     <ImportPanel on_import=on_import />
+                  </Show>
                 </aside>
             </div>
             {move || confirm_delete.get().map(|s| {
@@ -204,6 +211,7 @@ fn BoardRow(
     duplicate: Callback<String>,
     delete: Callback<BoardSummary>,
 ) -> impl IntoView {
+    let session = use_session();
     let renaming = RwSignal::new(false);
     let title = RwSignal::new(summary.title.clone());
     let href = format!("/boards/{}", summary.id);
@@ -233,11 +241,15 @@ fn BoardRow(
             <td class="num">{summary.widgets}</td>
             <td class="muted small">{format!("v{} · {}", summary.version, datetime_local(summary.updated_ms).replace('T', " "))}</td>
             <td>
-                <div class="row-actions">
-                    <button data-testid="rename" on:click=move |_| renaming.set(true)>"Rename"</button>
-                    <button data-testid="duplicate" on:click=move |_| duplicate.run(id2.clone())>"Duplicate"</button>
-                    <button class="danger" data-testid="delete" on:click=move |_| delete.run(s.clone())>"Delete"</button>
-                </div>
+                <Show when=move || session.can_edit()>
+                    {let (id2, s) = (id2.clone(), s.clone()); view! {
+                    <div class="row-actions">
+                        <button data-testid="rename" on:click=move |_| renaming.set(true)>"Rename"</button>
+                        <button data-testid="duplicate" on:click=move |_| duplicate.run(id2.clone())>"Duplicate"</button>
+                        <button class="danger" data-testid="delete" on:click=move |_| delete.run(s.clone())>"Delete"</button>
+                    </div>
+                    }}
+                </Show>
             </td>
         </tr>
     }

@@ -1,0 +1,19 @@
+//! A button that copies a text and says whether it worked ("Copied", "Copy failed"), for secrets shown once.
+
+use leptos::prelude::*;
+
+use crate::hooks::{use_copy_to_clipboard, CopyState};
+
+#[component]
+pub fn CopyButton(#[prop(into)] text: String, #[prop(optional, into)] testid: Option<String>) -> impl IntoView {
+    let copy = use_copy_to_clipboard();
+    view! {
+        <button type="button" data-testid=testid on:click=move |_| copy.copy.run(text.clone())>
+            {move || match copy.state.get() {
+                CopyState::Copied => "Copied",
+                CopyState::Failed => "Copy failed",
+                CopyState::Idle => "Copy",
+            }}
+        </button>
+    }
+}
