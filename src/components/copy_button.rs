@@ -5,10 +5,10 @@ use leptos::prelude::*;
 use crate::hooks::{use_copy_to_clipboard, CopyState};
 
 #[component]
-pub fn CopyButton(#[prop(into)] text: String, #[prop(optional, into)] testid: Option<String>) -> impl IntoView {
+pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(optional, into)] testid: Option<String>) -> impl IntoView {
     let copy = use_copy_to_clipboard();
     view! {
-        <button type="button" data-testid=testid on:click=move |_| copy.copy.run(text.clone())>
+        <button type="button" data-testid=testid on:click=move |_| copy.copy.run(text.get_untracked())>
             {move || match copy.state.get() {
                 CopyState::Copied => "Copied",
                 CopyState::Failed => "Copy failed",

@@ -85,12 +85,18 @@ fn Confirm(
 fn SettingsPanel(changed: RwSignal<u32>) -> impl IntoView {
     let settings = use_polled_resource(api::settings);
     let outcome = RwSignal::new(None::<Outcome>);
-    let set_anonymous = move |on: bool| {
+    let set_anonymous = move |e: leptos::ev::Event| {
+        let input = event_target::<web_sys::HtmlInputElement>(&e);
+        let on = input.checked();
         spawn_local(async move {
             outcome.set(Some(match api::save_settings(AuthSettings { anonymous_viewers: on }).await {
                 Ok(s) if s.anonymous_viewers => Ok("Anonymous viewers are on: anyone who can reach Sightline reads everything a viewer can.".into()),
                 Ok(_) => Ok("Anonymous viewers are off: everyone signs in.".into()),
-                Err(e) => Err(format!("Not changed: {e}")),
+                Err(e) => {
+                    // Back to what is stored (the box is patched in place, not redrawn).
+                    input.set_checked(!on);
+                    Err(format!("Not changed: {e}"))
+                }
             }));
             settings.refetch.run(());
             changed.update(|n| *n += 1);
@@ -103,7 +109,7 @@ fn SettingsPanel(changed: RwSignal<u32>) -> impl IntoView {
             {move || settings.data.get().map(|s| view! {
                 <label class="check">
                     <input type="checkbox" data-testid="anonymous-viewers" prop:checked=s.anonymous_viewers
-                        on:change=move |e| set_anonymous(event_target_checked(&e)) />
+                        on:change=set_anonymous />
                     <span>
                         <strong>"Anonymous viewers"</strong>
                         " — people who are not signed in can read everything a viewer can (traces with their SQL, database sessions, every board), and change nothing."

@@ -28,14 +28,18 @@ pub fn AuditPanel(changed: RwSignal<u32>) -> impl IntoView {
         older.set(Vec::new());
         more.set(n as u32 >= PAGE);
     });
+    // `before` is inclusive: ask again from the oldest time shown, and skip the entries of that very
+    // millisecond already on screen (same order), so nothing is shown twice or left out.
     let load_older = move |_| {
-        let last = older.with_untracked(|o| o.last().map(|e| e.at_ms))
-            .or_else(|| newest.data.with_untracked(|d| d.as_ref().and_then(|l| l.entries.last().map(|e| e.at_ms))));
+        let mut shown: Vec<i64> = newest.data.with_untracked(|d| d.iter().flat_map(|l| &l.entries).map(|e| e.at_ms).collect());
+        older.with_untracked(|o| shown.extend(o.iter().map(|e| e.at_ms)));
+        let Some(&last) = shown.last() else { return };
+        let repeat = shown.iter().rev().take_while(|&&t| t == last).count();
         spawn_local(async move {
-            match api::audit(last, PAGE).await {
+            match api::audit(Some(last), PAGE + repeat as u32).await {
                 Ok(log) => {
-                    more.set(log.entries.len() as u32 >= PAGE);
-                    older.update(|o| o.extend(log.entries));
+                    more.set(log.entries.len() as u32 >= PAGE + repeat as u32);
+                    older.update(|o| o.extend(log.entries.into_iter().skip(repeat)));
                     problem.set(None);
                 }
                 Err(e) => problem.set(Some(format!("Could not load older entries: {e}"))),

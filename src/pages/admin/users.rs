@@ -69,26 +69,33 @@ fn UserRow(user: UserInfo, done: Callback<Outcome>, remove: Callback<String>) ->
     let setting_password = RwSignal::new(false);
     let password = RwSignal::new(String::new());
     let name = StoredValue::new(user.name.clone());
-    let update = move |update: UserUpdate, what: &'static str| {
+    // A refused change puts the picker back on the stored role: the row is patched in place when the list
+    // comes back, which leaves a `<select>` the user changed as it was.
+    let set_role = move |e: leptos::ev::Event| {
+        let select = event_target::<web_sys::HtmlSelectElement>(&e);
+        let Ok(role) = select.value().parse::<Role>() else { return };
         let n = name.get_value();
         spawn_local(async move {
-            done.run(match api::update_user(n.clone(), update).await {
-                Ok(u) if what == "role" => Ok(format!("{} is now {}.", u.name, u.role)),
-                Ok(u) => Ok(format!("New password set for {}; their sessions have ended.", u.name)),
-                Err(e) => Err(format!("{n}: {what} not changed: {e}")),
+            done.run(match api::update_user(n.clone(), UserUpdate { role: Some(role), password: None }).await {
+                Ok(u) => Ok(format!("{} is now {}.", u.name, u.role)),
+                Err(e) => {
+                    select.set_value(user.role.as_str());
+                    Err(format!("{n}: role not changed: {e}"))
+                }
             });
         });
-    };
-    let set_role = move |e: leptos::ev::Event| {
-        if let Ok(role) = event_target_value(&e).parse::<Role>() {
-            update(UserUpdate { role: Some(role), password: None }, "role");
-        }
     };
     let set_password = move |e: leptos::ev::SubmitEvent| {
         e.prevent_default();
         setting_password.set(false);
-        update(UserUpdate { role: None, password: Some(password.get_untracked()) }, "password");
+        let (n, update) = (name.get_value(), UserUpdate { role: None, password: Some(password.get_untracked()) });
         password.set(String::new());
+        spawn_local(async move {
+            done.run(match api::update_user(n.clone(), update).await {
+                Ok(u) => Ok(format!("New password set for {}; their sessions have ended.", u.name)),
+                Err(e) => Err(format!("{n}: password not changed: {e}")),
+            });
+        });
     };
     view! {
         <tr data-testid="user-row" data-user=user.name.clone()>
