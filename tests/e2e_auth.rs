@@ -319,7 +319,7 @@ async fn the_demo_opens_straight_into_the_app_as_the_demo_admin() {
     let b = Browser::start().await;
     b.client.goto(&server.url("/")).await.unwrap();
     b.find("[data-testid=page-apm]").await;
-    b.wait_text("[data-testid=user-demo]", |t| t == "demo admin (automatic sign-in)").await;
+    b.wait_text("[data-testid=user-demo]", |t| t.split_whitespace().collect::<Vec<_>>().join(" ") == "demo admin (automatic sign-in)").await;
     b.find("[data-testid=nav-admin]").await;
     assert!(!b.url().await.contains("sign-in"));
     b.close().await;
@@ -359,5 +359,13 @@ async fn screenshots() {
     b.click("[data-testid=share-create]").await;
     b.find("[data-testid=share-created]").await;
     b.screenshot(&dir.join("share.png")).await;
+    b.client.goto(&server.url(&format!("/boards/{id}"))).await.unwrap();
+    b.click("[data-testid=history]").await;
+    b.find("[data-testid=history-author]").await;
+    b.screenshot(&dir.join("history.png")).await;
+    let demo = Server::start_with(&["--demo", "--demo-postgres=false"]).await;
+    b.client.goto(&demo.url("/apm")).await.unwrap();
+    b.find("[data-testid=user-demo]").await;
+    b.screenshot(&dir.join("demo.png")).await;
     b.close().await;
 }

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 use sightline_model::{Me, SignedInVia};
 
@@ -42,7 +42,8 @@ fn who(me: Me) -> impl IntoView {
         SignedInVia::Demo => view! {
             <span class="chip warn user-demo" data-testid="user-demo"
                 title="Started with --demo on this machine: every visitor is signed in as an admin. Never on a network address.">
-                "demo admin (automatic sign-in)"
+                <strong>"demo admin"</strong>
+                <span class="user-demo-how">" (automatic sign-in)"</span>
             </span>
         }
         .into_any(),
@@ -66,8 +67,8 @@ fn who(me: Me) -> impl IntoView {
 /// To the sign-in page, coming back to this page (without a share link's token) afterwards.
 #[component]
 fn SignInLink() -> impl IntoView {
-    let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
-    let href = format!("{SIGN_IN_PATH}?next={}", js_sys::encode_uri_component(&path));
+    let path = use_location().pathname;
+    let href = move || format!("{SIGN_IN_PATH}?next={}", js_sys::encode_uri_component(&path.get()));
     view! { <a class="sign-in-link" href=href data-testid="sign-in-link">"Sign in"</a> }
 }
 

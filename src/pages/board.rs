@@ -550,7 +550,7 @@ fn HistoryPanel(saved: RwSignal<Board>, on_restored: Callback<Board>) -> impl In
                                                 <strong>{format!("v{n}")}</strong>
                                                 <span class="muted small">{datetime_local(v.updated_ms).replace('T', " ")}</span>
                                                 <span class="muted small">{format!("{} widgets", v.widgets)}</span>
-                                                {v.author.map(|a| view! { <span class="small history-author" data-testid="history-author">{a}</span> })}
+                                                {v.author.map(|a| view! { <span class="small history-author">"by " <strong data-testid="history-author">{a}</strong></span> })}
                                                 {current.then(|| view! { <span class="chip">"current"</span> })}
                                             </button>
                                         </li>

@@ -115,7 +115,7 @@ fn NewTokenForm(done: Callback<Outcome>) -> impl IntoView {
         <form class="admin-form" on:submit=create data-testid="token-form">
             <h3>"Create a token"</h3>
             <div class="inline-form">
-                <input type="text" placeholder="name, e.g. ci or otel-collector" autocomplete="off" data-testid="token-name" bind:value=name />
+                <input type="text" placeholder="name, e.g. ci" autocomplete="off" data-testid="token-name" bind:value=name />
                 <select data-testid="token-scope" aria-label="Scope" on:change=pick_scope>
                     {SCOPES.iter().map(|&(s, label)| view! { <option value=s.as_str() selected=s == TokenScope::Ingest>{label}</option> }).collect_view()}
                 </select>
