@@ -2,10 +2,17 @@
 //!
 //! Requests are aborted when the reactive scope that started them is cleaned up (the user left the
 //! page or changed the range), so stale answers never overwrite fresh ones.
+//!
+//! Every request leaves through [`send`]: it adds a share link's token when the page was opened with one
+//! (`?share=`), and reports a 401 (the session ended) so the shell shows the sign-in page. Sign-in, users,
+//! tokens, share links, settings and the audit log are in `api/auth.rs`.
+
+mod auth;
+pub use auth::*;
 
 use std::fmt::Write as _;
 
-use gloo_net::http::Request;
+use gloo_net::http::{Request, RequestBuilder, Response};
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use serde::de::DeserializeOwned;
@@ -72,20 +79,93 @@ async fn fetch_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
             a.abort();
         }
     });
-    let resp = Request::get(path)
-        .abort_signal(signal.as_ref())
-        .send()
-        .await
-        .map_err(|e| ApiError::Unreachable(e.to_string()))?;
-    if !resp.ok() {
-        let status = resp.status();
-        let message = match resp.json::<ApiErrorBody>().await {
-            Ok(body) => body.error,
-            Err(_) => resp.status_text(),
-        };
-        return Err(ApiError::Server { status, message });
+    let resp = send(path, Request::get(path).abort_signal(signal.as_ref()), None).await?;
+    decode(&success_text(resp).await.map_err(|(e, _)| e)?)
+}
+
+thread_local! {
+    static SIGNED_OUT: ArcRwSignal<u32> = ArcRwSignal::new(0);
+}
+
+/// Counts API answers of 401 ("sign in first": the session ended, or nobody is signed in). The shell
+/// (`crate::hooks::provide_session`) watches it and shows the sign-in page.
+pub fn signed_out() -> ArcRwSignal<u32> {
+    SIGNED_OUT.with(Clone::clone)
+}
+
+/// The sign-in call: its 401 means a wrong name or password, not an ended session.
+const SIGN_IN: &str = "/api/v1/auth/sign-in";
+
+/// The share link's token of the page the user is on (`/boards/{id}?share=<token>`). Read from the address
+/// bar at each request, so it lives exactly as long as the page does and is never stored.
+pub fn share_token() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get("share").filter(|t| !t.is_empty())
+}
+
+/// The one place requests leave the app: sends `builder` (with `body` as JSON when given) and the share
+/// link's token as `Authorization: Share <token>` when the page has one, and reports a 401 to
+/// [`signed_out`] — except from sign-in itself, and on a shared board, whose expired or revoked link is
+/// shown as the page's error (signing in would not make the link work).
+async fn send(path: &str, builder: RequestBuilder, body: Option<String>) -> Result<Response, ApiError> {
+    let share = share_token();
+    let builder = match &share {
+        Some(token) => builder.header("authorization", &format!("Share {token}")),
+        None => builder,
+    };
+    let sent = match body {
+        Some(b) => builder
+            .header("content-type", "application/json")
+            .body(b)
+            .map_err(|e| ApiError::Decode(e.to_string()))?
+            .send()
+            .await,
+        None => builder.send().await,
+    };
+    let resp = sent.map_err(|e| ApiError::Unreachable(e.to_string()))?;
+    if resp.status() == 401 && path != SIGN_IN && share.is_none() {
+        SIGNED_OUT.with(|s| s.update(|n| *n += 1));
     }
-    resp.json::<T>().await.map_err(|e| ApiError::Decode(e.to_string()))
+    Ok(resp)
+}
+
+/// The body of a successful answer; otherwise the server's own message as [`ApiError::Server`], with the
+/// body for callers that read more from it (a board's 409 and 400).
+async fn success_text(resp: Response) -> Result<String, (ApiError, String)> {
+    if resp.ok() {
+        return resp.text().await.map_err(|e| (ApiError::Decode(e.to_string()), String::new()));
+    }
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<ApiErrorBody>(&text).map(|b| b.error).unwrap_or_else(|_| resp.status_text());
+    Err((ApiError::Server { status, message }, text))
+}
+
+/// Reads JSON; an empty body (204) reads as `null`, so `()` and `Option<_>` accept it.
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    let text = if text.trim().is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// Sends `method path` with an optional JSON body and decodes the answer; counted by the loading indicator.
+async fn send_json<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, ApiError> {
+    let _pending = PendingGuard::start();
+    let resp = send(path, builder(method, path), body).await?;
+    decode(&success_text(resp).await.map_err(|(e, _)| e)?)
+}
+
+fn builder(method: &str, path: &str) -> RequestBuilder {
+    match method {
+        "GET" => Request::get(path),
+        "POST" => Request::post(path),
+        "PUT" => Request::put(path),
+        _ => Request::delete(path),
+    }
+}
+
+/// JSON of a request body.
+fn to_body<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 /// Builds `path?k=v&…` from the parameters that are set, URL-escaping values.
@@ -161,29 +241,12 @@ pub enum SaveError {
 /// Sends `body` as JSON with `method` and decodes the answer; 409 and 400 become [`SaveError`]'s own cases.
 async fn send_board<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, SaveError> {
     let _pending = PendingGuard::start();
-    let builder = match method {
-        "POST" => Request::post(path),
-        "PUT" => Request::put(path),
-        _ => Request::delete(path),
-    };
-    let resp = match body {
-        Some(b) => builder
-            .header("content-type", "application/json")
-            .body(b)
-            .map_err(|e| ApiError::Decode(e.to_string()))?
-            .send()
-            .await,
-        None => builder.send().await,
-    }
-    .map_err(|e| ApiError::Unreachable(e.to_string()))?;
+    let resp = send(path, builder(method, path), body).await?;
     let status = resp.status();
-    if resp.ok() {
-        let text = resp.text().await.map_err(|e| ApiError::Decode(e.to_string()))?;
-        // 204 (delete) has no body: read it as JSON `null`.
-        let text = if text.trim().is_empty() { "null" } else { text.as_str() };
-        return serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()).into());
-    }
-    let text = resp.text().await.unwrap_or_default();
+    let (error, text) = match success_text(resp).await {
+        Ok(text) => return decode(&text).map_err(SaveError::from),
+        Err(failed) => failed,
+    };
     if status == 409 {
         if let Ok(c) = serde_json::from_str::<BoardConflict>(&text) {
             return Err(SaveError::Conflict { message: c.error, current: Box::new(c.current) });
@@ -194,8 +257,7 @@ async fn send_board<T: DeserializeOwned>(method: &str, path: &str, body: Option<
             return Err(SaveError::Invalid(i.problems));
         }
     }
-    let message = serde_json::from_str::<ApiErrorBody>(&text).map(|b| b.error).unwrap_or_else(|_| resp.status_text());
-    Err(ApiError::Server { status, message }.into())
+    Err(error.into())
 }
 
 fn board_path(id: &str) -> String {
@@ -216,7 +278,7 @@ pub async fn board(id: String) -> Result<Board, ApiError> {
 
 /// Creates (or imports, or duplicates) a board; the server picks a free id when `board.id` is taken or empty.
 pub async fn create_board(board: Board) -> Result<Board, SaveError> {
-    send_board("POST", "/api/v1/boards", Some(to_json(&board)?)).await
+    send_board("POST", "/api/v1/boards", Some(to_body(&board)?)).await
 }
 
 /// Imports a board from JSON text as the user gave it: the server checks it and lists every problem, and
@@ -225,13 +287,9 @@ pub async fn import_board(json: String) -> Result<Board, SaveError> {
     send_board("POST", "/api/v1/boards", Some(json)).await
 }
 
-fn to_json(board: &Board) -> Result<String, SaveError> {
-    serde_json::to_string(board).map_err(|e| SaveError::Api(ApiError::Decode(e.to_string())))
-}
-
 /// Saves a new revision; `board.version` must be the revision it was based on.
 pub async fn save_board(board: Board) -> Result<Board, SaveError> {
-    send_board("PUT", &board_path(&board.id), Some(to_json(&board)?)).await
+    send_board("PUT", &board_path(&board.id), Some(to_body(&board)?)).await
 }
 
 /// Deletes a board unless someone saved a newer revision than `version`.

@@ -5,7 +5,8 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::top_bar::TopBar;
-use crate::hooks::{use_server_health, use_time_range, HEALTH_POLL_MS};
+use crate::hooks::{provide_session, use_server_health, use_time_range, HEALTH_POLL_MS, SIGN_IN_PATH};
+use crate::pages::{admin::AdminPage, sign_in::SignInPage};
 use crate::pages::{apm::ApmPage, board::BoardPage, boards::BoardsPage, db::DbPage, not_found::NotFound, servers::ServersPage};
 
 #[component]
@@ -21,12 +22,16 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Shell() -> impl IntoView {
     let tr = use_time_range();
+    // Who is signed in, for every page; a 401 anywhere leads to the sign-in page.
+    provide_session();
+    let location = leptos_router::hooks::use_location();
+    let on_sign_in = Memo::new(move |_| location.pathname.get() == SIGN_IN_PATH);
     let health = use_server_health();
     // `?kiosk=1` (a board on a wall screen): no top bar, nothing to click.
     let query = leptos_router::hooks::use_query_map();
     let kiosk = Memo::new(move |_| query.with(|q| q.get_str("kiosk") == Some("1")));
     view! {
-        <Show when=move || !kiosk.get()>
+        <Show when=move || !kiosk.get() && !on_sign_in.get()>
             <TopBar tr=tr />
         </Show>
         <Show when=move || health.get() == Some(false)>
@@ -47,6 +52,8 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/db") view=move || view! { <DbPage /> } />
                 <Route path=path!("/db/:instance") view=move || view! { <DbPage /> } />
                 <Route path=path!("/servers") view=move || view! { <ServersPage tr=tr /> } />
+                <Route path=path!("/sign-in") view=SignInPage />
+                <Route path=path!("/admin") view=AdminPage />
             </Routes>
         </main>
     }

@@ -42,3 +42,8 @@ pub fn duration(ms: f64) -> String {
         format!("{} min {} s", s / 60, s % 60)
     }
 }
+
+/// `YYYY-MM-DD HH:MM:SS` in local time: when something happened, in tables.
+pub fn date_time(ms: i64) -> String {
+    datetime_local(ms).replacen('T', " ", 1)
+}

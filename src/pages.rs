@@ -1,8 +1,10 @@
 //! One routed page per file.
 
+pub mod admin;
 pub mod apm;
 pub mod board;
 pub mod boards;
 pub mod db;
 pub mod not_found;
 pub mod servers;
+pub mod sign_in;

@@ -53,6 +53,7 @@ pub fn TopBar(tr: UseTimeRangeReturn) -> impl IntoView {
             <ServiceSelect tr=tr />
             <TimeRangePicker tr=tr />
             <ThemeToggle />
+            <crate::components::user_menu::UserMenu />
             <div
                 class="loading-bar"
                 data-testid="loading"

@@ -4,7 +4,8 @@
 //! The page keeps two copies (`use_board_draft`): `saved` (the revision on the server) and `draft` (what the
 //! user sees and edits). A save sends the draft with the revision it was based on; if someone saved in
 //! between, the server refuses (409) and the page shows what they changed next to what the user changed,
-//! and lets the user reload, save a copy or overwrite. `?readonly=1` (the share link) hides every editing
+//! and lets the user reload, save a copy or overwrite. `?readonly=1` (a link for signed-in people), `?share=<token>` (a share link, no
+//! sign-in) and a role that may not edit (viewers) hide every editing
 //! control. `?edit=1` opens the board in edit mode (used right after creating one).
 
 mod conflict;
@@ -25,7 +26,7 @@ use crate::components::board_grid::{BoardGrid, GridActions};
 use crate::components::board_widget::BoardContext;
 use crate::components::error_view::{ErrorList, FetchError};
 use crate::components::widget_editor::WidgetEditor;
-use crate::hooks::{use_board_draft, use_polled_resource, use_set_query, UseBoardDraftReturn, UseTimeRangeReturn};
+use crate::hooks::{use_board_draft, use_polled_resource, use_session, use_set_query, UseBoardDraftReturn, UseTimeRangeReturn};
 
 use conflict::ConflictDialog;
 use export::ExportDialog;
@@ -167,13 +168,18 @@ impl Editor {
 #[component]
 fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
     let query = use_query_map();
-    let readonly = Memo::new(move |_| query.with(|q| q.get_str("readonly") == Some("1") || q.get_str("kiosk") == Some("1")));
+    let session = use_session();
+    let readonly = Memo::new(move |_| {
+        query.with(|q| q.get_str("readonly") == Some("1") || q.get_str("kiosk") == Some("1") || q.get_str("share").is_some())
+    });
     let kiosk = Memo::new(move |_| query.with(|q| q.get_str("kiosk") == Some("1")));
     if !query.with_untracked(|q| q.get_str("range").is_some() || q.get_str("from").is_some()) {
         // The board's own range, unless the link (a share link, a reload) already says which one.
         use_set_query()(range_params(&board.time));
     }
     let editing = RwSignal::new(!readonly.get_untracked() && query.with_untracked(|q| q.get_str("edit") == Some("1")));
+    // Viewers and share links never edit, even with `?edit=1`.
+    Effect::new(move |_| if session.read_only() { editing.set(false) });
     let dialog = RwSignal::new(Dialog::None);
     let undo_key = Signal::derive(move || editing.get() && dialog.with(|d| *d == Dialog::None));
     let ed = Editor {
@@ -211,7 +217,7 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
                 <Show when=move || ed.board.draft.with(|b| !b.widgets.is_empty()) fallback=move || view! {
                     <div class="empty-state" data-testid="board-empty">
                         <p>"This board has no widgets yet."</p>
-                        {move || (!readonly.get()).then(|| view! {
+                        {move || (!readonly.get() && session.can_edit()).then(|| view! {
                             <button class="primary" on:click=move |_| ed.add_widget()>"Add a widget"</button>
                         })}
                     </div>

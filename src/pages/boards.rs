@@ -11,6 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::api::{self, SaveError};
 use crate::components::error_view::ErrorList;
 use crate::format::datetime_local;
+use crate::hooks::use_session;
 
 /// What happened to the last action on the list.
 #[derive(Clone, PartialEq)]
@@ -23,6 +24,8 @@ enum Outcome {
 
 #[component]
 pub fn BoardsPage() -> impl IntoView {
+    // Viewers see the list and nothing that changes it (the server refuses those anyway).
+    let session = use_session();
     let reload = RwSignal::new(0u32);
     let boards = LocalResource::new(move || {
         reload.track();
@@ -37,7 +40,9 @@ pub fn BoardsPage() -> impl IntoView {
             <div class="board-toolbar">
                 <h1>"Boards"</h1>
                 <span class="spacer"></span>
-                <button class="primary" data-testid="new-board" on:click=move |_| create.run(blank_board())>"New board"</button>
+                <Show when=move || session.can_edit()>
+                    <button class="primary" data-testid="new-board" on:click=move |_| create.run(blank_board())>"New board"</button>
+                </Show>
             </div>
             {move || outcome.get().map(|o| view! { <OutcomeView outcome=o /> })}
             <div class="boards-layout">
@@ -59,8 +64,10 @@ pub fn BoardsPage() -> impl IntoView {
                     </ErrorBoundary>
                 </div>
                 <aside class="boards-side">
-                    <TemplatesPanel create=create />
-                    <ImportPanel on_import=import />
+                    <Show when=move || session.can_edit()>
+                        <TemplatesPanel create=create />
+                        <ImportPanel on_import=import />
+                    </Show>
                 </aside>
             </div>
             {move || confirm_delete.get().map(|s| view! {
@@ -239,6 +246,7 @@ fn BoardRow(
     duplicate: Callback<String>,
     delete: Callback<BoardSummary>,
 ) -> impl IntoView {
+    let session = use_session();
     let renaming = RwSignal::new(false);
     let title = RwSignal::new(summary.title.clone());
     let href = format!("/boards/{}", summary.id);
@@ -268,11 +276,15 @@ fn BoardRow(
             <td class="num">{summary.widgets}</td>
             <td class="muted small">{format!("v{} · {}", summary.version, datetime_local(summary.updated_ms).replace('T', " "))}</td>
             <td>
-                <div class="row-actions">
-                    <button data-testid="rename" on:click=move |_| renaming.set(true)>"Rename"</button>
-                    <button data-testid="duplicate" on:click=move |_| duplicate.run(id2.clone())>"Duplicate"</button>
-                    <button class="danger" data-testid="delete" on:click=move |_| delete.run(s.clone())>"Delete"</button>
-                </div>
+                <Show when=move || session.can_edit()>
+                    {let (id2, s) = (id2.clone(), s.clone()); view! {
+                    <div class="row-actions">
+                        <button data-testid="rename" on:click=move |_| renaming.set(true)>"Rename"</button>
+                        <button data-testid="duplicate" on:click=move |_| duplicate.run(id2.clone())>"Duplicate"</button>
+                        <button class="danger" data-testid="delete" on:click=move |_| delete.run(s.clone())>"Delete"</button>
+                    </div>
+                    }}
+                </Show>
             </td>
         </tr>
     }

@@ -2,6 +2,8 @@
 //! Chromium through ChromeDriver. `cargo xtask test` builds both and sets the paths below.
 #![allow(dead_code)]
 
+pub mod auth;
+pub mod input;
 pub mod otlp;
 
 use std::net::TcpListener;
@@ -72,6 +74,7 @@ impl Server {
             // Sign-in (issue 10): requests without credentials act as the demo admin, as before sign-in
             // existed, unless the test says otherwise (`--auto-sign-in=false`; `--demo` decides by itself).
             .args(self.extra.iter().all(|a| !a.starts_with("--auto-sign-in") && a != "--demo").then_some("--auto-sign-in"))
+            .env("SIGHTLINE_ADMIN_PASSWORD", auth::ADMIN_PASSWORD)
             .env("SIGHTLINE_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

@@ -70,6 +70,7 @@ pub fn HistoryPanel(saved: Signal<Board>, on_restored: Callback<Board>) -> impl 
                                                 <strong>{format!("v{n}")}</strong>
                                                 <span class="muted small">{datetime_local(v.updated_ms).replace('T', " ")}</span>
                                                 <span class="muted small">{format!("{} widgets", v.widgets)}</span>
+                                                {v.author.map(|a| view! { <span class="small history-author">"by " <strong data-testid="history-author">{a}</strong></span> })}
                                                 {current.then(|| view! { <span class="chip">"current"</span> })}
                                             </button>
                                         </li>
@@ -106,9 +107,11 @@ fn VersionDiff(now: Board, old: Board, restore: Callback<u64>) -> impl IntoView 
                     <ul>{lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul>
                 }.into_any()
             }}
-            <button class="primary" data-testid="history-restore" disabled=is_current on:click=move |_| restore.run(n)>
-                {format!("Restore version {n}")}
-            </button>
+            {crate::hooks::use_session().can_edit().then(|| view! {
+                <button class="primary" data-testid="history-restore" disabled=is_current on:click=move |_| restore.run(n)>
+                    {format!("Restore version {n}")}
+                </button>
+            })}
         </div>
     }
 }

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api;
-use crate::hooks::use_copy_to_clipboard;
+use crate::components::copy_button::CopyButton;
+use crate::components::share_links::ShareLinks;
 
 /// A link that opens this board read-only with the range shown now.
 #[component]
@@ -24,19 +25,22 @@ pub fn ShareDialog(on_close: Callback<()>) -> impl IntoView {
         let l = link.get().replace("readonly=1", "kiosk=1");
         if l.contains("range=") { l.replace("&live=0", "") } else { l }
     });
-    let copy = use_copy_to_clipboard();
     view! {
         <div class="modal-backdrop" on:click=move |_| on_close.run(())>
             <div class="modal" role="dialog" aria-label="Share" data-testid="share-dialog" on:click=|e| e.stop_propagation()>
                 <h2>"Share this board"</h2>
-                <p class="muted small">"The link opens the board read-only, with the time range and service shown now."</p>
-                <input class="share-link" readonly data-testid="share-link" prop:value=move || link.get() />
+                <p class="muted small">"For people who can sign in: the link opens the board read-only, with the time range and service shown now."</p>
+                <div class="inline-form">
+                    <input class="share-link" readonly data-testid="share-link" prop:value=move || link.get() />
+                    <CopyButton text=link />
+                </div>
                 <p class="muted small">"For a wall screen (no menus, live):"</p>
-                <input class="share-link" readonly data-testid="share-tv-link" prop:value=move || tv_link.get() />
+                <div class="inline-form">
+                    <input class="share-link" readonly data-testid="share-tv-link" prop:value=move || tv_link.get() />
+                    <CopyButton text=tv_link />
+                </div>
+                <ShareLinks />
                 <div class="modal-actions">
-                    <button class="primary" on:click=move |_| copy.copy.run(link.get_untracked())>
-                        {move || copy.state.get().label("Copy link")}
-                    </button>
                     <button on:click=move |_| on_close.run(())>"Close"</button>
                 </div>
             </div>

@@ -4,11 +4,13 @@ use leptos::prelude::*;
 use sightline_model::BoardTime;
 
 use super::{Dialog, Editor};
-use crate::hooks::UseTimeRangeReturn;
+use crate::hooks::{use_session, UseTimeRangeReturn};
 
 #[component]
 pub fn BoardToolbar(ed: Editor, tr: UseTimeRangeReturn) -> impl IntoView {
     let (board, editing, readonly) = (ed.board, ed.editing, ed.readonly);
+    // Viewers see no Edit or Share (the server refuses those anyway).
+    let session = use_session();
     let title = move || board.draft.with(|b| b.title.clone());
     // "Keep this range": open the board with the range shown now.
     let keep_range = move |_| {
@@ -35,14 +37,14 @@ pub fn BoardToolbar(ed: Editor, tr: UseTimeRangeReturn) -> impl IntoView {
                 <button data-testid="discard" on:click=move |_| { board.discard(); editing.set(false); }>"Discard"</button>
                 <button class="primary" data-testid="save" disabled=move || ed.busy.get() on:click=move |_| ed.save(None)>"Save"</button>
             </Show>
-            <Show when=move || !editing.get() && !readonly.get()>
+            <Show when=move || !editing.get() && !readonly.get() && session.can_edit()>
                 <button data-testid="edit" on:click=move |_| editing.set(true)>"Edit"</button>
             </Show>
             <Show when=move || !readonly.get()>
                 <button data-testid="history" class:selected=move || ed.history_open.get() on:click=move |_| ed.history_open.update(|o| *o = !*o)>"History"</button>
                 <button data-testid="export" on:click=move |_| ed.dialog.set(Dialog::Export)>"Export"</button>
             </Show>
-            <Show when=move || !ed.kiosk.get()>
+            <Show when=move || !ed.kiosk.get() && session.can_edit()>
                 <button data-testid="share" on:click=move |_| ed.dialog.set(Dialog::Share)>"Share"</button>
             </Show>
         </div>
