@@ -7,7 +7,7 @@
 use leptos::ev;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use leptos_use::{use_event_listener, use_interval_fn, use_window};
+use leptos_use::{use_event_listener, use_window};
 use sightline_model::{Order, Scale, Status, TransactionPage};
 
 use crate::api::{self, HitmapParams, Selection, TxParams};
@@ -15,7 +15,10 @@ use crate::components::error_view::{ErrorList, FetchError};
 use crate::components::hitmap_chart::{thousands, HitmapChart};
 use crate::components::trace_view::TraceView;
 use crate::format::{clock, duration};
-use crate::hooks::{now_ms, use_live_hitmap, use_polled_resource, use_set_query, BadBatch, UseTimeRangeReturn};
+use crate::hooks::{
+    now_ms, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch, UsePolledResourceOptions,
+    UseTimeRangeReturn,
+};
 
 const COLS: u32 = 240;
 const ROWS: u32 = 100;
@@ -319,99 +322,91 @@ fn ServiceSummary(tr: UseTimeRangeReturn) -> impl IntoView {
         let (from, to) = tr.window.get();
         (from / 60_000, to / 60_000 + 1)
     });
-    let services = LocalResource::new(move || {
+    let services = use_polled_resource(move || {
         let (from, to) = minute.get();
         api::services(from * 60_000, to * 60_000)
     });
     view! {
         <div class="panel">
             <div class="panel-head"><h2>"Services"</h2></div>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
-                    <div>
-                    {move || {
-                        let set_query = set_query.clone();
-                        Suspend::new(async move {
-                            services.await.map(|list| view! {
-                                <table class="grid-table" data-testid="service-summary">
-                                    <thead><tr><th>"Service"</th><th class="num">"TPS"</th><th class="num">"p95"</th><th class="num">"Errors"</th></tr></thead>
-                                    <tbody>
-                                        {list.services.into_iter().map(|s| {
-                                            let set_query = set_query.clone();
-                                            let name = s.name.clone();
-                                            let selected = { let n = s.name.clone(); move || tr.service.get().as_deref() == Some(n.as_str()) };
-                                            view! {
-                                                <tr class="clickable" class:selected=selected data-testid="service-row"
-                                                    on:click=move |_| set_query(vec![("service", Some(name.clone()))])>
-                                                    <td>{s.name}</td>
-                                                    <td class="num">{format!("{:.1}", s.tps)}</td>
-                                                    <td class="num">{duration(s.p95_ms)}</td>
-                                                    <td class="num" class:bad={s.error_rate >= 0.05}>{format!("{:.1} %", s.error_rate * 100.0)}</td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            })
-                        })
-                    }}
-                    </div>
-                </ErrorBoundary>
-            </Transition>
+            <FetchError error=services.error what="the services" />
+            {move || {
+                let set_query = set_query.clone();
+                services.data.get().map(|list| view! {
+                    <table class="grid-table" data-testid="service-summary">
+                        <thead><tr><th>"Service"</th><th class="num">"TPS"</th><th class="num">"p95"</th><th class="num">"Errors"</th></tr></thead>
+                        <tbody>
+                            {list.services.into_iter().map(|s| {
+                                let set_query = set_query.clone();
+                                let name = s.name.clone();
+                                let selected = { let n = s.name.clone(); move || tr.service.get().as_deref() == Some(n.as_str()) };
+                                view! {
+                                    <tr class="clickable" class:selected=selected data-testid="service-row"
+                                        on:click=move |_| set_query(vec![("service", Some(name.clone()))])>
+                                        <td>{s.name}</td>
+                                        <td class="num">{format!("{:.1}", s.tps)}</td>
+                                        <td class="num">{duration(s.p95_ms)}</td>
+                                        <td class="num" class:bad={s.error_rate >= 0.05}>{format!("{:.1} %", s.error_rate * 100.0)}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })
+            }}
+            <Loading state=services.loading />
         </div>
     }
+}
+
+/// "Loading…" until a polled panel's first answer (good or bad) arrives.
+#[component]
+fn Loading(state: Signal<bool>) -> impl IntoView {
+    move || state.get().then(|| view! { <p class="muted">"Loading…"</p> })
 }
 
 /// Transactions running now, longest first: the first place a total outage shows.
 #[component]
 fn ActivePanel(tr: UseTimeRangeReturn) -> impl IntoView {
     let set_query = use_set_query();
-    let tick = RwSignal::new(0u32);
-    use_interval_fn(move || tick.update(|t| *t += 1), 2_000);
-    let active = LocalResource::new(move || {
-        tick.track();
-        api::active(tr.service.get())
-    });
+    let active = use_polled_resource_with_options(
+        move || api::active(tr.service.get()),
+        UsePolledResourceOptions::default().interval_ms(2_000),
+    );
     view! {
         <div class="panel" data-testid="active-panel">
             <div class="panel-head"><h2>"Active transactions"</h2></div>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
-                    <div>
-                    {move || {
-                        let set_query = set_query.clone();
-                        Suspend::new(async move {
-                            active.await.map(|list| {
-                                if list.items.is_empty() {
-                                    return view! { <p class="muted" data-testid="active-empty">"Nothing running longer than a moment."</p> }.into_any();
-                                }
-                                view! {
-                                    <table class="grid-table active-table">
-                                        <thead><tr><th>"Endpoint"</th><th class="num">"Elapsed"</th><th>"Now in"</th></tr></thead>
-                                        <tbody>
-                                            {list.items.into_iter().map(|a| {
-                                                let set_query = set_query.clone();
-                                                let id = a.trace_id.clone();
-                                                let title = format!("{} · {}", a.service, a.thread.clone().unwrap_or_default());
-                                                view! {
-                                                    <tr class="clickable" class:long={a.elapsed_ms >= LONG_RUNNING_MS} data-testid="active-row"
-                                                        title=title
-                                                        on:click=move |_| set_query(vec![("trace", Some(id.clone()))])>
-                                                        <td><div>{a.endpoint}</div><div class="muted small">{a.service}" · "{a.thread.unwrap_or_default()}</div></td>
-                                                        <td class="num">{duration(a.elapsed_ms)}</td>
-                                                        <td class="small">{a.current_step.unwrap_or_default()}</td>
-                                                    </tr>
-                                                }
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                }.into_any()
-                            })
-                        })
-                    }}
-                    </div>
-                </ErrorBoundary>
-            </Transition>
+            <FetchError error=active.error what="the active transactions" />
+            {move || {
+                let set_query = set_query.clone();
+                active.data.get().map(|list| {
+                    if list.items.is_empty() {
+                        return view! { <p class="muted" data-testid="active-empty">"Nothing running longer than a moment."</p> }.into_any();
+                    }
+                    view! {
+                        <table class="grid-table active-table">
+                            <thead><tr><th>"Endpoint"</th><th class="num">"Elapsed"</th><th>"Now in"</th></tr></thead>
+                            <tbody>
+                                {list.items.into_iter().map(|a| {
+                                    let set_query = set_query.clone();
+                                    let id = a.trace_id.clone();
+                                    let title = format!("{} · {}", a.service, a.thread.clone().unwrap_or_default());
+                                    view! {
+                                        <tr class="clickable" class:long={a.elapsed_ms >= LONG_RUNNING_MS} data-testid="active-row"
+                                            title=title
+                                            on:click=move |_| set_query(vec![("trace", Some(id.clone()))])>
+                                            <td><div>{a.endpoint}</div><div class="muted small">{a.service}" · "{a.thread.unwrap_or_default()}</div></td>
+                                            <td class="num">{duration(a.elapsed_ms)}</td>
+                                            <td class="small">{a.current_step.unwrap_or_default()}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                })
+            }}
+            <Loading state=active.loading />
         </div>
     }
 }
