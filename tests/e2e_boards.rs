@@ -24,16 +24,6 @@ async fn widget_geom(b: &Browser, id: &str) -> (i64, i64, i64, i64) {
     (n(0), n(1), n(2), n(3))
 }
 
-/// Sets a `<select>` or text input as a user would (value, then `change`).
-async fn set_value(b: &Browser, css: &str, value: &str) {
-    b.find(css).await;
-    b.js(&format!(
-        "const e = document.querySelector('{css}'); e.value = {}; e.dispatchEvent(new Event('input', {{bubbles: true}})); e.dispatchEvent(new Event('change', {{bubbles: true}}));",
-        json!(value)
-    ))
-    .await;
-}
-
 /// The value of the JavaScript expression `count` once it has stopped changing: the same in
 /// `STABLE_POLLS` polls in a row, 100 ms apart. A count that keeps growing (a request storm) never settles,
 /// and the wait fails at the UI deadline.
@@ -51,10 +41,6 @@ async fn settled_count(b: &Browser, count: &str) -> u64 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("`{count}` never settled (last {last})");
-}
-
-async fn click(b: &Browser, css: &str) {
-    b.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 async fn widget_count(b: &Browser) -> usize {
@@ -100,7 +86,7 @@ async fn build_a_board_from_a_template_drag_save_and_reload() {
     seed_traffic(&server).await;
     let b = Browser::start().await;
     b.client.goto(&server.url("/boards")).await.unwrap();
-    click(&b, "[data-testid=template-apm-overview]").await;
+    b.click("[data-testid=template-apm-overview]").await;
     b.find("[data-testid=board-grid]").await;
     b.wait_js("location.search.includes('edit=1') && location.search.includes('range=')").await;
     let id = board_id_of(&b.url().await);
@@ -111,27 +97,27 @@ async fn build_a_board_from_a_template_drag_save_and_reload() {
     b.wait_js("document.querySelector('[data-widget-id=\"tps-by-service\"] [data-series]')?.dataset.series === '2'").await;
 
     // 1. A time series of p99 by endpoint.
-    click(&b, "[data-testid=add-widget]").await;
+    b.click("[data-testid=add-widget]").await;
     b.find("[data-testid=widget-editor]").await;
-    set_value(&b, "[data-testid=editor-metric]", "transactions.response_time").await;
-    set_value(&b, "[data-testid=editor-aggregation]", "p99").await;
-    click(&b, "[data-testid=editor-group-endpoint]").await;
-    set_value(&b, "[data-testid=editor-title]", "p99 by endpoint").await;
+    b.set_value("[data-testid=editor-metric]", "transactions.response_time").await;
+    b.set_value("[data-testid=editor-aggregation]", "p99").await;
+    b.click("[data-testid=editor-group-endpoint]").await;
+    b.set_value("[data-testid=editor-title]", "p99 by endpoint").await;
     // The live preview draws the query being built.
     b.wait_js("document.querySelector('[data-testid=widget-preview] [data-series]')?.dataset.series === '2'").await;
-    click(&b, "[data-testid=editor-apply]").await;
+    b.click("[data-testid=editor-apply]").await;
     // 2. A single number of the error count.
-    click(&b, "[data-testid=add-widget]").await;
-    click(&b, "[data-testid=catalogue-single_number]").await;
-    set_value(&b, "[data-testid=editor-metric]", "transactions.errors").await;
-    set_value(&b, "[data-testid=editor-title]", "Errors (all services)").await;
-    click(&b, "[data-testid=editor-apply]").await;
+    b.click("[data-testid=add-widget]").await;
+    b.click("[data-testid=catalogue-single_number]").await;
+    b.set_value("[data-testid=editor-metric]", "transactions.errors").await;
+    b.set_value("[data-testid=editor-title]", "Errors (all services)").await;
+    b.click("[data-testid=editor-apply]").await;
     // 3. A note.
-    click(&b, "[data-testid=add-widget]").await;
-    click(&b, "[data-testid=catalogue-text]").await;
-    set_value(&b, "[data-testid=editor-title]", "On call").await;
-    set_value(&b, "[data-testid=editor-text]", "Page **#payments**").await;
-    click(&b, "[data-testid=editor-apply]").await;
+    b.click("[data-testid=add-widget]").await;
+    b.click("[data-testid=catalogue-text]").await;
+    b.set_value("[data-testid=editor-title]", "On call").await;
+    b.set_value("[data-testid=editor-text]", "Page **#payments**").await;
+    b.click("[data-testid=editor-apply]").await;
     b.wait_js(&format!("document.querySelectorAll('[data-testid=widget]').length === {}", start + 3)).await;
     b.wait_text("[data-widget-id=widget-3] [data-testid=widget-text]", |t| t.contains("Page #payments")).await;
 
@@ -157,7 +143,7 @@ async fn build_a_board_from_a_template_drag_save_and_reload() {
         }
     }
     // Undo takes back the resize only.
-    click(&b, "[data-testid=undo]").await;
+    b.click("[data-testid=undo]").await;
     b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.w === '6'").await;
     assert_eq!(widget_geom(&b, "tps").await, (12, 0, 6, 4));
     b.drag("[data-widget-id=tps] [data-testid=widget-resize]", (8.0, 8.0), (8.0 + 2.0 * pitch, 8.0 + 2.0 * 40.0)).await;
@@ -169,14 +155,14 @@ async fn build_a_board_from_a_template_drag_save_and_reload() {
     b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.h === '7'").await;
     b.js(&key("ArrowLeft", false)).await;
     b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.x === '11'").await;
-    click(&b, "[data-testid=undo]").await;
-    click(&b, "[data-testid=undo]").await;
+    b.click("[data-testid=undo]").await;
+    b.click("[data-testid=undo]").await;
     b.wait_js("document.querySelector('[data-widget-id=tps]').dataset.h === '6'").await;
     assert_eq!(widget_geom(&b, "tps").await, (12, 0, 8, 6));
 
     let before = layout(&b).await;
     assert!(b.exists("[data-testid=unsaved]").await);
-    click(&b, "[data-testid=save]").await;
+    b.click("[data-testid=save]").await;
     b.wait_text("[data-testid=notice]", |t| t.contains("Saved as version 2")).await;
     assert!(!b.exists("[data-testid=unsaved]").await);
 
@@ -213,14 +199,14 @@ async fn an_invalid_import_is_refused_with_every_problem_and_changes_nothing() {
             {"id": "b", "kind": "sparkles", "x": 0, "y": 0, "w": 4, "h": 4}
         ]
     });
-    set_value(&b, "[data-testid=import-json]", &bad.to_string()).await;
-    click(&b, "[data-testid=import]").await;
+    b.set_value("[data-testid=import-json]", &bad.to_string()).await;
+    b.click("[data-testid=import]").await;
     let text = b.wait_text("[data-testid=import-problems]", |t| t.contains("Not imported")).await;
     assert!(text.contains("30 columns wide"), "{text}");
     assert!(text.contains("unknown kind \"sparkles\""), "{text}");
     // Not JSON at all: the server's own message.
-    set_value(&b, "[data-testid=import-json]", "{ this is not json").await;
-    click(&b, "[data-testid=import]").await;
+    b.set_value("[data-testid=import-json]", "{ this is not json").await;
+    b.click("[data-testid=import]").await;
     b.wait_text("[data-testid=notice]", |t| t.contains("Not imported")).await;
 
     let list_after: Value = reqwest::get(server.url("/api/v1/boards")).await.unwrap().json().await.unwrap();
@@ -231,8 +217,8 @@ async fn an_invalid_import_is_refused_with_every_problem_and_changes_nothing() {
     // A valid export imports as a new board next to the original.
     let mut good = api_board(&server, "overview").await;
     good["title"] = json!("Imported overview");
-    set_value(&b, "[data-testid=import-json]", &good.to_string()).await;
-    click(&b, "[data-testid=import]").await;
+    b.set_value("[data-testid=import-json]", &good.to_string()).await;
+    b.click("[data-testid=import]").await;
     b.wait_text("[data-testid=board-title]", |t| t == "Imported overview").await;
     assert_ne!(board_id_of(&b.url().await), "overview");
     assert_eq!(api_board(&server, "overview").await["title"], "APM overview");
@@ -242,10 +228,10 @@ async fn an_invalid_import_is_refused_with_every_problem_and_changes_nothing() {
     b.wait_js("[...document.querySelectorAll('[data-testid=board-link]')].some(a => a.textContent === 'Imported overview')").await;
     let n = rows().await;
     b.js("[...document.querySelectorAll('[data-testid=board-row]')].find(r => r.textContent.includes('Imported overview')).querySelector('[data-testid=delete]').click();").await;
-    click(&b, "[data-testid=confirm-delete-no]").await;
+    b.click("[data-testid=confirm-delete-no]").await;
     assert_eq!(rows().await, n);
     b.js("[...document.querySelectorAll('[data-testid=board-row]')].find(r => r.textContent.includes('Imported overview')).querySelector('[data-testid=delete]').click();").await;
-    click(&b, "[data-testid=confirm-delete-yes]").await;
+    b.click("[data-testid=confirm-delete-yes]").await;
     b.wait_text("[data-testid=notice]", |t| t.contains("Deleted")).await;
     b.wait_js(&format!("document.querySelectorAll('[data-testid=board-row]').length === {}", n - 1)).await;
     b.close().await;
@@ -261,15 +247,15 @@ async fn two_sessions_saving_the_same_board_conflict_with_a_diff_then_history_re
         b.find("[data-widget-id=hitmap]").await;
     }
     // The first session deletes the hitmap and saves.
-    click(&first, "[data-widget-id=hitmap] [data-testid=widget-delete]").await;
-    click(&first, "[data-testid=save]").await;
+    first.click("[data-widget-id=hitmap] [data-testid=widget-delete]").await;
+    first.click("[data-testid=save]").await;
     first.wait_text("[data-testid=notice]", |t| t.contains("Saved as version 2")).await;
 
     // The second, still on version 1, moves "tps" and saves: refused, with both sides' changes.
     let pitch = col_pitch(&second).await;
     second.drag("[data-widget-id=tps] [data-testid=widget-handle]", (30.0, 10.0), (30.0 + 6.0 * pitch, 10.0)).await;
     second.wait_js("document.querySelector('[data-widget-id=tps]').dataset.x === '6'").await;
-    click(&second, "[data-testid=save]").await;
+    second.click("[data-testid=save]").await;
     let theirs = second.wait_text("[data-testid=conflict-theirs]", |t| !t.is_empty()).await;
     assert!(theirs.contains("removed \"Response times\""), "{theirs}");
     let mine = second.wait_text("[data-testid=conflict-mine]", |t| !t.is_empty()).await;
@@ -277,7 +263,7 @@ async fn two_sessions_saving_the_same_board_conflict_with_a_diff_then_history_re
     assert_eq!(api_board(&server, "overview").await["version"], 2, "nothing was overwritten silently");
 
     // Overwrite: the second session's board wins as version 3.
-    click(&second, "[data-testid=conflict-overwrite]").await;
+    second.click("[data-testid=conflict-overwrite]").await;
     second.wait_text("[data-testid=notice]", |t| t.contains("Saved as version 3")).await;
     let now = api_board(&server, "overview").await;
     assert!(now["widgets"].as_array().unwrap().iter().any(|w| w["id"] == "hitmap"), "overwrite kept the second session's widgets");
@@ -286,11 +272,11 @@ async fn two_sessions_saving_the_same_board_conflict_with_a_diff_then_history_re
     // (The first session reloads to see version 3; the diff is against what it has loaded.)
     first.client.refresh().await.unwrap();
     first.find("[data-widget-id=hitmap]").await;
-    click(&first, "[data-testid=history]").await;
-    click(&first, "[data-testid=history-row][data-version='2']").await;
+    first.click("[data-testid=history]").await;
+    first.click("[data-testid=history-row][data-version='2']").await;
     let d = first.wait_text("[data-testid=history-diff]", |t| t.contains("Restoring it would")).await;
     assert!(d.contains("removed \"Response times\""), "{d}");
-    click(&first, "[data-testid=history-restore]").await;
+    first.click("[data-testid=history-restore]").await;
     first.wait_text("[data-testid=notice]", |t| t.contains("now version 4")).await;
     first.wait_js("!document.querySelector('[data-widget-id=hitmap]')").await;
     let restored = api_board(&server, "overview").await;
@@ -298,7 +284,7 @@ async fn two_sessions_saving_the_same_board_conflict_with_a_diff_then_history_re
     assert!(!restored["widgets"].as_array().unwrap().iter().any(|w| w["id"] == "hitmap"));
 
     // The share link opens the board read-only with the range shown.
-    click(&first, "[data-testid=share]").await;
+    first.click("[data-testid=share]").await;
     let link = first.find("[data-testid=share-link]").await.prop("value").await.unwrap().unwrap();
     assert!(link.contains("readonly=1") && link.contains("range="), "{link}");
     second.client.goto(&link).await.unwrap();
@@ -359,7 +345,7 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     let count = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/metrics/query')).length";
     b.wait_js("!document.querySelector('[data-testid=widget-loading].on')").await;
     let before = settled_count(&b, count).await;
-    click(&b, "[data-testid=range-6h]").await;
+    b.click("[data-testid=range-6h]").await;
     b.wait_js("location.search.includes('range=6h')").await;
     b.wait_js(&format!("{count} >= {}", before + 4)).await;
     let after = settled_count(&b, count).await;
@@ -372,7 +358,7 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     b.js("document.querySelector('[data-widget-id=proc]').scrollIntoView({block: 'end'});").await;
     b.find("[data-widget-id=proc] [data-testid=process-row]").await;
     b.wait_text("[data-widget-id=proc] [data-testid=host-cpu]", |t| t.starts_with("CPU ")).await;
-    click(&b, "[data-widget-id=proc] [data-testid=process-row]").await;
+    b.click("[data-widget-id=proc] [data-testid=process-row]").await;
     b.wait_js("document.querySelectorAll('[data-widget-id=proc] [data-testid=process-history] [data-series=\"1\"]').length === 2").await;
 
     // The hitmap widget: a drag over it opens the APM page on those transactions.
@@ -398,13 +384,13 @@ async fn the_servers_page_shows_this_machine_and_becomes_a_board() {
     b.find("[data-widget-id=processes] [data-testid=process-row]").await;
     b.wait_js("document.querySelector('[data-widget-id=process-cpu] [data-series]')?.dataset.series >= 1").await;
     assert!(!b.exists("[data-testid=widget-configure]").await, "read-only");
-    click(&b, "[data-testid=servers-to-board]").await;
+    b.click("[data-testid=servers-to-board]").await;
     b.wait_js("location.pathname.startsWith('/boards/servers') && location.search.includes('edit=1')").await;
     b.find("[data-testid=add-widget]").await;
     // The board's `host` variable offers this machine; picking it filters the host charts.
     b.wait_js("document.querySelectorAll('[data-testid=variable-host] option').length === 2").await;
     let host = b.js("return document.querySelectorAll('[data-testid=variable-host] option')[1].value").await;
-    set_value(&b, "[data-testid=variable-host] select", host.as_str().unwrap()).await;
+    b.set_value("[data-testid=variable-host] select", host.as_str().unwrap()).await;
     b.wait_js(&format!("location.search.includes('var-host={}')", host.as_str().unwrap())).await;
     b.wait_js("document.querySelector('[data-widget-id=cpu] [data-series]')?.dataset.series === '1'").await;
     b.close().await;
@@ -422,7 +408,7 @@ async fn when_the_server_goes_away_each_widget_the_deploys_and_the_catalogue_say
 
     server.kill();
     // A new range: every widget asks again and says, in its tile, why it has nothing new.
-    click(&b, "[data-testid=range-6h]").await;
+    b.click("[data-testid=range-6h]").await;
     b.wait_js(&format!("document.querySelectorAll('[data-testid=widget-error]').length === {widgets}")).await;
     let errors = b.js("return [...document.querySelectorAll('[data-testid=widget-error]')].map(e => e.textContent)").await;
     for e in errors.as_array().unwrap() {
@@ -430,14 +416,14 @@ async fn when_the_server_goes_away_each_widget_the_deploys_and_the_catalogue_say
     }
     b.wait_text("[data-testid=deploys-error]", |t| t.starts_with("Could not load the deploy markers: cannot reach the Sightline server")).await;
     // The widget editor has no catalogue to offer: it says so where the metric pickers would be.
-    click(&b, "[data-testid=add-widget]").await;
+    b.click("[data-testid=add-widget]").await;
     let text = b.wait_text("[data-testid=catalogue-error]", |t| !t.is_empty()).await;
     assert!(text.contains("Could not load the metric catalogue") && text.contains("cannot reach the Sightline server"), "{text}");
     assert!(!b.exists("[data-testid=editor-metric]").await);
 
     // Back: "Try again" fetches it, and the pickers appear.
     server.spawn().await;
-    click(&b, "[data-testid=catalogue-retry]").await;
+    b.click("[data-testid=catalogue-retry]").await;
     b.find("[data-testid=editor-metric]").await;
     assert!(!b.exists("[data-testid=catalogue-error]").await);
     b.close().await;
@@ -457,7 +443,7 @@ async fn the_servers_page_shows_the_servers_own_message_when_it_refuses() {
 
     // "Make it a board" with the server gone: the reason, not a decoding error.
     server.kill();
-    click(&b, "[data-testid=servers-to-board]").await;
+    b.click("[data-testid=servers-to-board]").await;
     let notice = b.wait_text("[data-testid=notice]", |t| !t.is_empty()).await;
     assert!(notice.starts_with("Could not make a board of it: cannot reach the Sightline server"), "{notice}");
     b.close().await;

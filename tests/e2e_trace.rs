@@ -35,10 +35,11 @@ const INTERNAL: i32 = 1;
 const SERVER: i32 = 2;
 const CLIENT: i32 = 3;
 
+/// One span of a test trace; [`SpanSpec::json`] writes it as OTLP/JSON does.
 struct SpanSpec<'a> {
     trace_id: &'a str,
-    span_id: String,
-    parent: Option<String>,
+    span_id: u64,
+    parent: Option<u64>,
     name: String,
     kind: i32,
     start_ns: u64,
@@ -48,23 +49,42 @@ struct SpanSpec<'a> {
     error: bool,
 }
 
-/// One span as OTLP/JSON writes it: hex ids, nanoseconds as strings, enums as numbers.
-fn span(sp: SpanSpec) -> Value {
-    let mut v = json!({
-        "traceId": sp.trace_id,
-        "spanId": sp.span_id,
-        "name": sp.name,
-        "kind": sp.kind,
-        "startTimeUnixNano": sp.start_ns.to_string(),
-        "endTimeUnixNano": sp.end_ns.to_string(),
-        "attributes": sp.attributes,
-        "events": sp.events,
-        "status": if sp.error { json!({ "code": 2, "message": "failed" }) } else { json!({ "code": 1 }) },
-    });
-    if let Some(p) = sp.parent {
-        v["parentSpanId"] = json!(p);
+impl<'a> SpanSpec<'a> {
+    /// A span without attributes, events or error; `parent: None` is a root.
+    fn new(trace_id: &'a str, (span_id, parent): (u64, Option<u64>), name: impl Into<String>, kind: i32, (start_ns, end_ns): (u64, u64)) -> Self {
+        SpanSpec { trace_id, span_id, parent, name: name.into(), kind, start_ns, end_ns, attributes: vec![], events: vec![], error: false }
     }
-    v
+
+    fn attributes(mut self, attributes: Vec<Value>) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// Status error, with these span events (e.g. the exception).
+    fn failed(mut self, events: Vec<Value>) -> Self {
+        self.events = events;
+        self.error = true;
+        self
+    }
+
+    /// The span as OTLP/JSON writes it: hex ids, nanoseconds as strings, enums as numbers.
+    fn json(self) -> Value {
+        let mut v = json!({
+            "traceId": self.trace_id,
+            "spanId": span_id(self.span_id),
+            "name": self.name,
+            "kind": self.kind,
+            "startTimeUnixNano": self.start_ns.to_string(),
+            "endTimeUnixNano": self.end_ns.to_string(),
+            "attributes": self.attributes,
+            "events": self.events,
+            "status": if self.error { json!({ "code": 2, "message": "failed" }) } else { json!({ "code": 1 }) },
+        });
+        if let Some(p) = self.parent {
+            v["parentSpanId"] = json!(span_id(p));
+        }
+        v
+    }
 }
 
 async fn send(server: &Server, service: &str, spans: Vec<Value>) {
@@ -111,52 +131,57 @@ async fn row_count(b: &Browser) -> u64 {
     b.js("return document.querySelectorAll('[data-testid=trace-row]').length").await.as_u64().unwrap()
 }
 
+/// The two traces these tests open.
+#[derive(Clone, Copy)]
+enum Fixture {
+    /// A payment with SQL, an HTTP call, methods and an exception on one thread.
+    Payment,
+    /// 10 000 steps, for virtualisation.
+    Big,
+}
+
+impl Fixture {
+    fn trace_id(self) -> &'static str {
+        match self {
+            Fixture::Payment => "4bf92f3577b34da6a3ce929d0e0e4736",
+            Fixture::Big => "0af7651916cd43dd8448eb211c80319c",
+        }
+    }
+}
+
+/// A fresh server holding the fixture's trace, and a browser with it open (`/apm?trace=`), as a shared link
+/// would open it.
+async fn open(fixture: Fixture) -> (Server, Browser) {
+    let server = Server::start().await;
+    let trace_id = fixture.trace_id();
+    match fixture {
+        Fixture::Payment => seed_payment_trace(&server, trace_id).await,
+        Fixture::Big => seed_big_trace(&server, trace_id).await,
+    }
+    let b = Browser::start().await;
+    b.client.goto(&server.url(&format!("/apm?trace={trace_id}"))).await.unwrap();
+    (server, b)
+}
+
 /// A gateway transaction of 1 s: a short method call, a PostgreSQL query taking 800 ms (the slowest step),
 /// then an outbound HTTP call that fails with an exception. Children arrive before their parent.
 async fn seed_payment_trace(server: &Server, trace_id: &str) {
     let t0 = now_ns() - 5_000_000_000;
     let ms = 1_000_000u64;
-    let root = span_id(1);
+    let root = 1;
     let children = vec![
-        span(SpanSpec {
-            trace_id,
-            span_id: span_id(2),
-            parent: Some(root.clone()),
-            name: "PaymentService.authorize".into(),
-            kind: INTERNAL,
-            start_ns: t0 + 20 * ms,
-            end_ns: t0 + 40 * ms,
-            attributes: vec![],
-            events: vec![],
-            error: false,
-        }),
-        span(SpanSpec {
-            trace_id,
-            span_id: span_id(3),
-            parent: Some(root.clone()),
-            name: "SELECT bank.accounts".into(),
-            kind: CLIENT,
-            start_ns: t0 + 50 * ms,
-            end_ns: t0 + 850 * ms,
-            attributes: vec![s("db.system", "postgresql"), s("db.namespace", "bank"), s("db.query.text", SQL)],
-            events: vec![],
-            error: false,
-        }),
-        span(SpanSpec {
-            trace_id,
-            span_id: span_id(4),
-            parent: Some(root.clone()),
-            name: "POST fraud-check".into(),
-            kind: CLIENT,
-            start_ns: t0 + 860 * ms,
-            end_ns: t0 + 950 * ms,
-            attributes: vec![
+        SpanSpec::new(trace_id, (2, Some(root)), "PaymentService.authorize", INTERNAL, (t0 + 20 * ms, t0 + 40 * ms)).json(),
+        SpanSpec::new(trace_id, (3, Some(root)), "SELECT bank.accounts", CLIENT, (t0 + 50 * ms, t0 + 850 * ms))
+            .attributes(vec![s("db.system", "postgresql"), s("db.namespace", "bank"), s("db.query.text", SQL)])
+            .json(),
+        SpanSpec::new(trace_id, (4, Some(root)), "POST fraud-check", CLIENT, (t0 + 860 * ms, t0 + 950 * ms))
+            .attributes(vec![
                 s("http.request.method", "POST"),
                 s("url.full", FRAUD_URL),
                 s("server.address", "fraud.internal"),
                 i("server.port", 8080),
-            ],
-            events: vec![json!({
+            ])
+            .failed(vec![json!({
                 "timeUnixNano": (t0 + 950 * ms).to_string(),
                 "name": "exception",
                 "attributes": [
@@ -164,23 +189,13 @@ async fn seed_payment_trace(server: &Server, trace_id: &str) {
                     s("exception.message", "Read timed out"),
                     s("exception.stacktrace", "java.net.SocketTimeoutException: Read timed out\n\tat FraudClient.check(FraudClient.java:42)"),
                 ]
-            })],
-            error: true,
-        }),
+            })])
+            .json(),
     ];
     send(server, "gateway", children).await;
-    let root_span = span(SpanSpec {
-        trace_id,
-        span_id: root,
-        parent: None,
-        name: "POST /api/pay".into(),
-        kind: SERVER,
-        start_ns: t0,
-        end_ns: t0 + 1000 * ms,
-        attributes: vec![s("thread.name", THREAD), s("http.request.method", "POST"), s("url.path", "/api/pay")],
-        events: vec![],
-        error: false,
-    });
+    let root_span = SpanSpec::new(trace_id, (root, None), "POST /api/pay", SERVER, (t0, t0 + 1000 * ms))
+        .attributes(vec![s("thread.name", THREAD), s("http.request.method", "POST"), s("url.path", "/api/pay")])
+        .json();
     send(server, "gateway", vec![root_span]).await;
 }
 
@@ -188,12 +203,8 @@ async fn seed_payment_trace(server: &Server, trace_id: &str) {
 // last one left the drawer, hence the length.
 #[tokio::test(flavor = "multi_thread")]
 async fn trace_view_shows_steps_slowest_sql_thread_collapses_and_closes() {
-    let server = Server::start().await;
-    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    seed_payment_trace(&server, trace_id).await;
-
-    let b = Browser::start().await;
-    b.client.goto(&server.url(&format!("/apm?trace={trace_id}"))).await.unwrap();
+    let trace_id = Fixture::Payment.trace_id();
+    let (server, b) = open(Fixture::Payment).await;
     b.find("[data-testid=trace-view]").await;
     assert_eq!(b.find("[data-testid=trace-id]").await.text().await.unwrap(), trace_id);
     b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length === 4").await;
@@ -292,51 +303,25 @@ async fn seed_big_trace(server: &Server, trace_id: &str) {
     let t0 = now_ns() - 60_000_000_000;
     let ms = 1_000_000u64;
     let mut spans = Vec::with_capacity(BIG);
-    spans.push(span(SpanSpec {
-        trace_id,
-        span_id: span_id(0),
-        parent: None,
-        name: "GET /reports/big".into(),
-        kind: SERVER,
-        start_ns: t0,
-        end_ns: t0 + 9_900 * ms,
-        attributes: vec![s("thread.name", "http-nio-8080-exec-1")],
-        events: vec![],
-        error: false,
-    }));
+    spans.push(
+        SpanSpec::new(trace_id, (0, None), "GET /reports/big", SERVER, (t0, t0 + 9_900 * ms))
+            .attributes(vec![s("thread.name", "http-nio-8080-exec-1")])
+            .json(),
+    );
     let mut k = 1u64;
     for g in 0..99u64 {
         let batch_id = k;
         let start = t0 + g * 100 * ms;
-        spans.push(span(SpanSpec {
-            trace_id,
-            span_id: span_id(batch_id),
-            parent: Some(span_id(0)),
-            name: format!("step-{k} batch {g}"),
-            kind: INTERNAL,
-            start_ns: start,
-            end_ns: start + 100 * ms,
-            attributes: vec![],
-            events: vec![],
-            error: false,
-        }));
+        spans.push(SpanSpec::new(trace_id, (batch_id, Some(0)), format!("step-{k} batch {g}"), INTERNAL, (start, start + 100 * ms)).json());
         k += 1;
         for j in 0..100u64 {
             let sql = j % 2 == 0;
             let name = format!("step-{k}");
             let dur = if name == SLOW_STEP { 30 * ms } else { ms };
-            spans.push(span(SpanSpec {
-                trace_id,
-                span_id: span_id(k),
-                parent: Some(span_id(batch_id)),
-                name,
-                kind: if sql { CLIENT } else { INTERNAL },
-                start_ns: start + j * ms,
-                end_ns: start + j * ms + dur,
-                attributes: if sql { vec![s("db.system", "postgresql"), s("db.query.text", "SELECT 1")] } else { vec![] },
-                events: vec![],
-                error: false,
-            }));
+            let (kind, attributes) =
+                if sql { (CLIENT, vec![s("db.system", "postgresql"), s("db.query.text", "SELECT 1")]) } else { (INTERNAL, vec![]) };
+            let (from, to) = (start + j * ms, start + j * ms + dur);
+            spans.push(SpanSpec::new(trace_id, (k, Some(batch_id)), name, kind, (from, to)).attributes(attributes).json());
             k += 1;
         }
     }
@@ -366,12 +351,8 @@ fn row_in_view(name: &str) -> String {
 // virtualisation property and its timings, hence the length.
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
-    let server = Server::start().await;
-    let trace_id = "0af7651916cd43dd8448eb211c80319c";
-    seed_big_trace(&server, trace_id).await;
-
-    let b = Browser::start().await;
-    b.client.goto(&server.url(&format!("/apm?trace={trace_id}"))).await.unwrap();
+    let trace_id = Fixture::Big.trace_id();
+    let (server, b) = open(Fixture::Big).await;
     b.find("[data-testid=trace-row]").await;
     b.wait_text("[data-testid=trace-step-count]", |t| t.replace('\u{202f}', "") == BIG.to_string()).await;
     let rendered = row_count(&b).await;

@@ -188,46 +188,49 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// The hitmap's colours, from the theme's CSS variables (`--hitmap-*` in style/main.css), so the canvas,
+/// the legend's ramps and the rest of the page switch themes together and each colour is written once.
 struct Palette {
     ok_lo: [f64; 3],
     ok_hi: [f64; 3],
     err_lo: [f64; 3],
     err_hi: [f64; 3],
-    axis: &'static str,
-    grid: &'static str,
-    text: &'static str,
-    band: &'static str,
+    axis: String,
+    grid: String,
+    text: String,
+    band: String,
 }
 
 fn palette() -> Palette {
-    let light = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
-        .and_then(|e| e.get_attribute("data-theme"))
-        .is_some_and(|t| t == "light");
-    if light {
-        Palette {
-            ok_lo: [186.0, 214.0, 247.0],
-            ok_hi: [8.0, 62.0, 160.0],
-            err_lo: [252.0, 165.0, 140.0],
-            err_hi: [185.0, 18.0, 18.0],
-            axis: "#5b6b86",
-            grid: "rgba(15,23,42,0.07)",
-            text: "#334155",
-            band: "rgba(15,23,42,0.05)",
-        }
-    } else {
-        Palette {
-            ok_lo: [30.0, 64.0, 120.0],
-            ok_hi: [125.0, 211.0, 252.0],
-            err_lo: [127.0, 29.0, 29.0],
-            err_hi: [255.0, 90.0, 90.0],
-            axis: "#8a9bb8",
-            grid: "rgba(226,232,240,0.06)",
-            text: "#cbd5e1",
-            band: "rgba(226,232,240,0.04)",
-        }
+    let style = web_sys::window().and_then(|w| {
+        let root = w.document()?.document_element()?;
+        w.get_computed_style(&root).ok().flatten()
+    });
+    let var = |name: &str| {
+        style
+            .as_ref()
+            .and_then(|s| s.get_property_value(name).ok())
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let rgb = |name: &str| hex_rgb(&var(name)).unwrap_or([128.0; 3]);
+    Palette {
+        ok_lo: rgb("--hitmap-ok-lo"),
+        ok_hi: rgb("--hitmap-ok-hi"),
+        err_lo: rgb("--hitmap-err-lo"),
+        err_hi: rgb("--hitmap-err-hi"),
+        axis: var("--hitmap-axis"),
+        grid: var("--hitmap-grid"),
+        text: var("--hitmap-text"),
+        band: var("--hitmap-band"),
     }
+}
+
+/// `#rrggbb` → its three channels.
+fn hex_rgb(hex: &str) -> Option<[f64; 3]> {
+    let h = hex.strip_prefix('#').filter(|h| h.len() == 6)?;
+    let channel = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok().map(f64::from);
+    Some([channel(0)?, channel(2)?, channel(4)?])
 }
 
 fn lerp(a: [f64; 3], b: [f64; 3], t: f64) -> [u8; 3] {
@@ -292,7 +295,7 @@ fn draw(
     ctx.clear_rect(0.0, 0.0, l.width, l.height);
     let p = palette();
     let Some(h) = h else {
-        ctx.set_fill_style_str(p.axis);
+        ctx.set_fill_style_str(&p.axis);
         ctx.set_font("13px system-ui, sans-serif");
         let _ = ctx.fill_text("Loading…", l.x + 8.0, l.y + 20.0);
         return;
@@ -300,7 +303,7 @@ fn draw(
     let g = &h.grid;
 
     // Background of the "≥ max" band, so it reads as a separate, selectable strip.
-    ctx.set_fill_style_str(p.band);
+    ctx.set_fill_style_str(&p.band);
     ctx.fill_rect(l.x, l.y, l.w, l.row_h(g));
 
     // Cells: one pixel each into a small canvas, then scaled up without smoothing.
@@ -367,18 +370,18 @@ fn draw_axes(ctx: &CanvasRenderingContext2d, l: &PlotLayout, g: &Grid, p: &Palet
             Scale::Log => ms.max(1.0).ln() / g.ymax_ms.ln() * g.rows as f64,
         };
         let y = l.y + l.h - row_f * l.row_h(g);
-        ctx.set_stroke_style_str(p.grid);
+        ctx.set_stroke_style_str(&p.grid);
         ctx.begin_path();
         ctx.move_to(l.x, y.round() + 0.5);
         ctx.line_to(l.x + l.w, y.round() + 0.5);
         ctx.stroke();
-        ctx.set_fill_style_str(p.axis);
+        ctx.set_fill_style_str(&p.axis);
         let _ = ctx.fill_text(&axis_duration(ms), l.x - 6.0, y);
     }
     let band_mid = l.y + l.row_h(g) / 2.0;
-    ctx.set_fill_style_str(p.text);
+    ctx.set_fill_style_str(&p.text);
     let _ = ctx.fill_text(&format!("≥ {}", axis_duration(g.ymax_ms)), l.x - 6.0, band_mid.max(l.y + 5.0));
-    ctx.set_stroke_style_str(p.axis);
+    ctx.set_stroke_style_str(&p.axis);
     let _ = ctx.set_line_dash(&js_sys::Array::of2(&3.into(), &3.into()));
     ctx.begin_path();
     let yb = (l.y + l.row_h(g)).round() + 0.5;
@@ -395,17 +398,17 @@ fn draw_axes(ctx: &CanvasRenderingContext2d, l: &PlotLayout, g: &Grid, p: &Palet
     let mut t = (g.from / step + 1) * step;
     while t < g.to {
         let x = l.time_x(g, t);
-        ctx.set_stroke_style_str(p.grid);
+        ctx.set_stroke_style_str(&p.grid);
         ctx.begin_path();
         ctx.move_to(x.round() + 0.5, l.y);
         ctx.line_to(x.round() + 0.5, l.y + l.h);
         ctx.stroke();
-        ctx.set_fill_style_str(p.axis);
+        ctx.set_fill_style_str(&p.axis);
         let label = if step < 60_000 { clock(t) } else { clock(t)[..5].to_string() };
         let _ = ctx.fill_text(&label, x, l.y + l.h + 6.0);
         t += step;
     }
-    ctx.set_stroke_style_str(p.axis);
+    ctx.set_stroke_style_str(&p.axis);
     ctx.stroke_rect(l.x + 0.5, l.y + 0.5, l.w - 1.0, l.h - 1.0);
 }
 

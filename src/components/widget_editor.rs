@@ -121,20 +121,6 @@ pub fn WidgetEditor(
         Ok(w) => on_apply.run(w),
         Err(p) => problem.set(Some(p)),
     };
-    let query_fields = move || {
-        let k = kind.get();
-        if k.needs_query() && fetched.data.with(Option::is_none) {
-            view! { <CatalogueState fetched=fetched /> }.into_any()
-        } else if k.needs_query() {
-            view! { <MetricFields draft=draft catalog=catalog /> }.into_any()
-        } else if k == WidgetKind::Hitmap {
-            view! { <FilterField draft=draft dim="service".to_string() /> }.into_any()
-        } else if k == WidgetKind::DbActiveSessions {
-            view! { <FilterField draft=draft dim="instance".to_string() /> }.into_any()
-        } else {
-            ().into_any()
-        }
-    };
     view! {
         <div class="modal-backdrop" on:click=move |_| on_cancel.run(())>
             <div class="modal widget-editor" role="dialog" aria-label="Widget" data-testid="widget-editor" on:click=|e| e.stop_propagation()>
@@ -145,7 +131,7 @@ pub fn WidgetEditor(
                         <input type="text" data-testid="editor-title" prop:value=move || draft.with(|w| w.title.clone())
                             on:input=move |e| { let v = event_target_value(&e); title_auto.set(false); draft.update(|w| w.title = v) } />
                     </label>
-                    {query_fields}
+                    <QueryFields kind=kind draft=draft fetched=fetched catalog=catalog />
                     <OptionFields draft=draft kind=kind thresholds_text=thresholds_text problem=problem />
                 </div>
                 <div class="widget-preview" data-testid="widget-preview">
@@ -293,6 +279,31 @@ fn OptionFields(
                         on:change=move |e| { let v = event_target_value(&e); draft.update(|w| w.options.text = Some(v)) }></textarea>
                 </label>
             })}
+        }
+    }
+}
+
+/// What the widget shows, by kind: a metric query (once the catalogue is there), a service or instance
+/// filter, or nothing.
+#[component]
+fn QueryFields(
+    kind: Memo<WidgetKind>,
+    draft: RwSignal<Widget>,
+    fetched: UsePolledResourceReturn<MetricCatalog>,
+    catalog: Signal<Vec<MetricInfo>>,
+) -> impl IntoView {
+    move || {
+        let k = kind.get();
+        if k.needs_query() && fetched.data.with(Option::is_none) {
+            view! { <CatalogueState fetched=fetched /> }.into_any()
+        } else if k.needs_query() {
+            view! { <MetricFields draft=draft catalog=catalog /> }.into_any()
+        } else if k == WidgetKind::Hitmap {
+            view! { <FilterField draft=draft dim="service".to_string() /> }.into_any()
+        } else if k == WidgetKind::DbActiveSessions {
+            view! { <FilterField draft=draft dim="instance".to_string() /> }.into_any()
+        } else {
+            ().into_any()
         }
     }
 }

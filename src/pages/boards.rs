@@ -197,27 +197,33 @@ fn TemplatesPanel(create: Callback<Board>) -> impl IntoView {
                 <Transition fallback=|| ()>
                     <ul class="templates">
                         {move || Suspend::new(async move {
-                            templates.await.map(|ts| ts.into_iter().map(|t| {
-                                let testid = format!("template-{}", t.id);
-                                let title = t.title.clone();
-                                let about = format!("{} widgets", t.widgets.len());
-                                view! {
-                                    <li>
-                                        <button data-testid=testid on:click=move |_| {
-                                            let mut b = t.clone();
-                                            b.id = String::new();
-                                            create.run(b)
-                                        }>
-                                            <strong>{title}</strong><span class="muted small">{about}</span>
-                                        </button>
-                                    </li>
-                                }
-                            }).collect_view())
+                            templates.await.map(|ts| {
+                                ts.into_iter().map(|t| view! { <TemplateItem template=t create=create /> }).collect_view()
+                            })
                         })}
                     </ul>
                 </Transition>
             </ErrorBoundary>
         </div>
+    }
+}
+
+/// One template: its title and size; a click makes a new board from it.
+#[component]
+fn TemplateItem(template: Board, create: Callback<Board>) -> impl IntoView {
+    let testid = format!("template-{}", template.id);
+    let title = template.title.clone();
+    let about = format!("{} widgets", template.widgets.len());
+    view! {
+        <li>
+            <button data-testid=testid on:click=move |_| {
+                let mut b = template.clone();
+                b.id = String::new();
+                create.run(b)
+            }>
+                <strong>{title}</strong><span class="muted small">{about}</span>
+            </button>
+        </li>
     }
 }
 

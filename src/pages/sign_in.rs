@@ -73,15 +73,6 @@ pub fn SignInPage() -> impl IntoView {
         });
     };
 
-    // Already signed in (a bookmark of this page, or a second account): say as whom.
-    let signed_in_as = move || {
-        session.me.with(|m| match m {
-            Some(m) if m.via == SignedInVia::Session => m.name.clone().map(|n| format!("You are signed in as {n}.")),
-            Some(m) if m.via == SignedInVia::Demo => Some("Automatic sign-in (demo) is on: you are the demo admin.".into()),
-            _ => None,
-        })
-    };
-
     view! {
         <section class="sign-in-page" data-testid="page-sign-in">
             <form class="sign-in-card panel" method="post" on:submit=submit data-testid="sign-in-form">
@@ -90,12 +81,7 @@ pub fn SignInPage() -> impl IntoView {
                     "Sightline"
                 </div>
                 <h1>"Sign in"</h1>
-                {move || came_from.get().is_some().then(|| view! {
-                    <p class="muted small" data-testid="sign-in-reason">
-                        "Your session has ended or you are not signed in. After signing in you go back to the page you were on."
-                    </p>
-                })}
-                {move || signed_in_as().map(|t| view! { <p class="muted small">{t}</p> })}
+                <WhyHere came_from=came_from />
                 <label class="field">
                     <span>"Name"</span>
                     <input type="text" name="username" autocomplete="username" autocapitalize="none" spellcheck="false"
@@ -117,6 +103,28 @@ pub fn SignInPage() -> impl IntoView {
                 </p>
             </form>
         </section>
+    }
+}
+
+/// Why the page shows: a page that needs a session sent the user here, or they are signed in already (a
+/// bookmark of this page, or a second account) — then as whom.
+#[component]
+fn WhyHere(came_from: Memo<Option<String>>) -> impl IntoView {
+    let session = use_session();
+    let signed_in_as = move || {
+        session.me.with(|m| match m {
+            Some(m) if m.via == SignedInVia::Session => m.name.clone().map(|n| format!("You are signed in as {n}.")),
+            Some(m) if m.via == SignedInVia::Demo => Some("Automatic sign-in (demo) is on: you are the demo admin.".into()),
+            _ => None,
+        })
+    };
+    view! {
+        {move || came_from.get().is_some().then(|| view! {
+            <p class="muted small" data-testid="sign-in-reason">
+                "Your session has ended or you are not signed in. After signing in you go back to the page you were on."
+            </p>
+        })}
+        {move || signed_in_as().map(|t| view! { <p class="muted small">{t}</p> })}
     }
 }
 

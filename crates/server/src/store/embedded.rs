@@ -290,7 +290,12 @@ impl Inner {
         }
         batch.commit().context("writing the batch")?;
         self.db.persist(PersistMode::SyncData).context("fsync of the journal")?;
+        Ok(self.publish(new_tx, &finished, running))
+    }
 
+    /// After the fsync: makes a committed group visible (columns, in-flight list) under a new `seq`, and
+    /// returns each request's new transactions as live points.
+    fn publish(&self, new_tx: Vec<Vec<&SpanRecord>>, finished: &[[u8; 24]], running: Vec<&SpanRecord>) -> (u64, Vec<Vec<LivePoint>>) {
         let seq = {
             let mut cols = sync::write(&self.columns);
             for s in new_tx.iter().flatten() {
@@ -302,26 +307,22 @@ impl Inner {
         {
             let now = now_ms();
             let mut active = sync::lock(&self.active);
-            for ids in &finished {
+            for ids in finished {
                 active.finish(ids);
             }
             for s in running {
                 active.report(s.clone(), now);
             }
         }
-        Ok((seq, new_tx
+        let live = new_tx
             .into_iter()
             .map(|txs| {
                 txs.into_iter()
-                    .map(|s| LivePoint {
-                        end_ms: s.end_ms(),
-                        duration_ms: s.duration_ms(),
-                        error: s.error,
-                        service: s.service.clone(),
-                    })
+                    .map(|s| LivePoint { end_ms: s.end_ms(), duration_ms: s.duration_ms(), error: s.error, service: s.service.clone() })
                     .collect()
             })
-            .collect()))
+            .collect();
+        (seq, live)
     }
 
     /// Removes everything that ended (transactions) or started (traces) before `cutoff_ms`, a minute boundary.
