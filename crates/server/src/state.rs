@@ -58,7 +58,7 @@ impl AppState {
         let a = args.clone();
         let on_commit: store::CommitObserver = {
             let m = own_metrics.clone();
-            Arc::new(move |c| m.commit(c))
+            Arc::new(move |c: &store::CommitReport| m.commit(c))
         };
         let (store, boards, deploys) = blocking::run("opening the data directory", move || open_stores(&a, on_commit)).await?;
         let ingest_max_bytes = match std::env::var("SIGHTLINE_INGEST_MAX_BYTES") {
