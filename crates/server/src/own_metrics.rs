@@ -244,6 +244,11 @@ impl OwnMetrics {
     /// One answered HTTP request; `route` is the matched route template (`/api/v1/boards/{id}`), never the
     /// raw path, so the label's values stay a short fixed list.
     pub fn http_request(&self, method: &str, route: &str, status: u16) {
+        // A client may send any method name: only the standard ones become label values.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" => method,
+            _ => "other",
+        };
         self.http_requests.with_label_values(&[method, route, status.to_string().as_str()]).inc();
     }
 
@@ -324,6 +329,9 @@ mod tests {
         assert_eq!(line(&text, "sightline_sse_clients"), Some("sightline_sse_clients 2"));
         drop((a, b));
         assert_eq!(line(&render(&m), "sightline_sse_clients"), Some("sightline_sse_clients 0"));
+        m.http_request("BREW", "unmatched", 405);
+        let want = "sightline_http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} 1";
+        assert_eq!(line(&render(&m), want), Some(want));
     }
 
     #[test]
