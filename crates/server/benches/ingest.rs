@@ -82,7 +82,7 @@ fn benches(c: &mut Criterion) {
             fan_out(&rt, iters, concurrency, &mut next_payloads, move |p| {
                 let state = state.clone();
                 async move {
-                    let out = sightline_server::ingest::accept_protobuf(&state, p).await.unwrap();
+                    let out = sightline_server::ingest::accept_protobuf(&state, sightline_server::ingest::Protocol::Http, p).await.unwrap();
                     assert_eq!(out.accepted_spans as usize, SPANS_PER_REQUEST);
                 }
             })

@@ -10,6 +10,7 @@ pub mod hitmap;
 pub mod host;
 pub mod metrics;
 pub mod otlp;
+pub mod own_metrics;
 pub mod services;
 pub mod settings;
 pub mod shares;

@@ -18,12 +18,14 @@
 //!   `DELETE /api/v1/tokens/{id}`; `GET/PUT /api/v1/settings`; `GET /api/v1/audit` → admin
 //! - `POST /api/v1/boards/{id}/share`, `GET /api/v1/boards/{id}/shares`, `DELETE /api/v1/shares/{id}` → share links
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
+//! - `GET  /metrics`                            → Sightline's own metrics for Prometheus (text format)
 //! - everything else under `/api/`              → JSON 404
 //! - any other path                             → the built app (SPA history fallback to `index.html`)
 //!
 //! Every route is added with its access rule (`auth::Routes`), enforced by `auth::gate`; docs/AUTH.md.
 //!
-//! Layers: compression and request tracing on everything. A request timeout
+//! Layers: compression, request tracing and counting (`sightline_http_requests_total` by matched route and
+//! status, [`crate::own_metrics`]) on everything. A request timeout
 //! ([`AppState::request_timeout`], 30 s by default) on the API routes that answer one JSON document: past
 //! it the request is answered 503 in the usual error shape ([`AppError::TimedOut`]), so neither a slow
 //! query nor a client that never finishes its body keeps a connection waiting forever (work already
@@ -31,12 +33,14 @@
 //! a stream meant to stay open. Not on `POST /v1/traces`: its time is the exporter's upload, the queue for
 //! an ingest permit and the fsync, each bounded on its own (body limit, permits), and exporters time out
 //! and retry by themselves, so cutting an export whose spans may already be durable would only make it be
-//! sent again. Not on the built app's static files.
+//! sent again. Not on `GET /metrics` (outside `/api/`; a scrape is bounded by Prometheus' own
+//! `scrape_timeout`). Not on the built app's static files.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -49,6 +53,7 @@ use tower_http::trace::TraceLayer;
 use crate::api;
 use crate::auth::{self, RouteRule, Routes, Rule};
 use crate::error::AppError;
+use crate::own_metrics::OwnMetrics;
 use crate::state::AppState;
 
 /// Every route with its access rule (without the app's files and the layers [`router`] adds). Read the
@@ -109,6 +114,8 @@ pub fn routes() -> Routes {
     Routes::new("")
         .nest(api)
         .route("/v1/traces", Method::POST, otlp, Ingest)
+        // A Prometheus scraper: an API token with the viewer role, as `Authorization: Bearer` (docs/API.md).
+        .get("/metrics", api::own_metrics::scrape, Read)
         .get("/api", api_not_found, Public)
         .get("/api/{*rest}", api_not_found, Public)
 }
@@ -131,8 +138,11 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
     let gate = auth::Gate::new(state.auth.clone(), &table);
     // After routing: the gate sees the matched route (and its rule) of every request.
     let limit = state.request_timeout;
+    let own_metrics = state.own_metrics.clone();
     app.layer(axum::middleware::from_fn_with_state(gate, auth::gate))
         .layer(axum::middleware::from_fn_with_state(limit, request_timeout))
+        // Outside the gate and the timeout, so their 401s, 403s and 503s are counted too.
+        .layer(axum::middleware::from_fn_with_state(own_metrics, count_requests))
         .layer(CompressionLayer::new())
         // Spans name the path, never the query: a share link's token travels in `?share=` on app URLs.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -153,6 +163,16 @@ async fn request_timeout(State(limit): State<std::time::Duration>, req: Request,
         Ok(answer) => answer,
         Err(_) => AppError::TimedOut(limit).into_response(),
     }
+}
+
+/// Counts every answered request by method, matched route template (axum's `MatchedPath`, so
+/// `/api/v1/boards/{id}` and never the raw path: the label keeps a fixed set of values) and status.
+async fn count_requests(State(m): State<Arc<OwnMetrics>>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let answer = next.run(req).await;
+    m.http_request(method.as_str(), route.as_deref().unwrap_or("unmatched"), answer.status().as_u16());
+    answer
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> AppError {

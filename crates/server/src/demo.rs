@@ -120,7 +120,7 @@ impl Sender {
         let body = Bytes::from(req.encode_to_vec());
         self.requests += 1;
         self.spans += spans;
-        match crate::ingest::accept_protobuf(state, body).await {
+        match crate::ingest::accept_protobuf(state, crate::ingest::Protocol::Demo, body).await {
             Ok(outcome) if outcome.rejected_spans > 0 => {
                 self.failures += 1;
                 if self.failures.is_power_of_two() {

@@ -40,15 +40,85 @@ pub const MAX_NAME: usize = 512;
 pub struct IngestOutcome {
     pub accepted_spans: u64,
     pub rejected_spans: u64,
+    /// The rejected spans by reason (they add up to `rejected_spans`).
+    pub rejected_by: RejectCounts,
     /// Why spans were rejected, for the partial-success message.
     pub message: Option<String>,
 }
 
+/// How an export request reached Sightline: the `protocol` label of the ingest metrics
+/// ([`crate::own_metrics`]). Every caller of [`accept_protobuf`] / [`accept_json`] says which it is; the
+/// ingest counters are kept there, so a transport only has to report the requests it refuses before
+/// decoding (wrong content type, too large, bad token) with [`rejected`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP/HTTP, `POST /v1/traces`.
+    Http,
+    /// OTLP/gRPC, `TraceService/Export`.
+    Grpc,
+    /// The `--demo` workload, which calls ingest in-process.
+    Demo,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::Http, Protocol::Grpc, Protocol::Demo];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Grpc => "grpc",
+            Protocol::Demo => "demo",
+        }
+    }
+}
+
+/// Why one span was rejected (the rest of its request is stored): the `reason` label of
+/// `sightline_ingest_spans_rejected_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanReject {
+    TraceId,
+    SpanId,
+    ParentSpanId,
+    StartTime,
+    EndBeforeStart,
+}
+
+impl SpanReject {
+    pub const ALL: [SpanReject; 5] =
+        [SpanReject::TraceId, SpanReject::SpanId, SpanReject::ParentSpanId, SpanReject::StartTime, SpanReject::EndBeforeStart];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SpanReject::TraceId => "invalid_trace_id",
+            SpanReject::SpanId => "invalid_span_id",
+            SpanReject::ParentSpanId => "invalid_parent_span_id",
+            SpanReject::StartTime => "missing_start_time",
+            SpanReject::EndBeforeStart => "end_before_start",
+        }
+    }
+}
+
+/// Rejected spans counted per [`SpanReject`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RejectCounts([u64; SpanReject::ALL.len()]);
+
+impl RejectCounts {
+    fn add(&mut self, reason: SpanReject) {
+        self.0[reason as usize] += 1;
+    }
+
+    /// `(reason, count)` for every reason, zeros included.
+    pub fn iter(&self) -> impl Iterator<Item = (SpanReject, u64)> + '_ {
+        SpanReject::ALL.into_iter().map(|r| (r, self.0[r as usize]))
+    }
+}
+
 /// Ingests one protobuf-encoded `ExportTraceServiceRequest` (already decompressed). Returns after the
 /// accepted spans are durable. The HTTP handler (`POST /v1/traces`) and the demo workload both come through
-/// here; OTLP/JSON through [`accept_json`], which shares everything after decoding.
-pub async fn accept_protobuf(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
-    accept(state, "decoding an OTLP protobuf request", move || {
+/// here; OTLP/JSON through [`accept_json`], which shares everything after decoding. Counts the request in
+/// Sightline's own metrics under `protocol`, whatever the outcome.
+pub async fn accept_protobuf(state: &AppState, protocol: Protocol, body: Bytes) -> Result<IngestOutcome, AppError> {
+    accept(state, protocol, "decoding an OTLP protobuf request", move || {
         ExportTraceServiceRequest::decode(body)
             .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP protobuf ExportTraceServiceRequest: {e}")))
     })
@@ -56,19 +126,41 @@ pub async fn accept_protobuf(state: &AppState, body: Bytes) -> Result<IngestOutc
 }
 
 /// Ingests one OTLP/JSON `ExportTraceServiceRequest` (already decompressed); see [`accept_protobuf`].
-pub async fn accept_json(state: &AppState, body: Bytes) -> Result<IngestOutcome, AppError> {
-    accept(state, "decoding an OTLP/JSON request", move || {
+pub async fn accept_json(state: &AppState, protocol: Protocol, body: Bytes) -> Result<IngestOutcome, AppError> {
+    accept(state, protocol, "decoding an OTLP/JSON request", move || {
         serde_json::from_slice::<ExportTraceServiceRequest>(&body)
             .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP/JSON ExportTraceServiceRequest: {e}")))
     })
     .await
 }
 
+/// Counts an export request that a transport refused before handing it to [`accept_protobuf`] /
+/// [`accept_json`] (content type, size, gzip, token), answered with `error`.
+pub fn rejected(state: &AppState, protocol: Protocol, error: &AppError) {
+    state.own_metrics.ingest_rejected(protocol, error);
+}
+
+/// [`accept_inner`], counted in Sightline's own metrics.
+async fn accept(
+    state: &AppState,
+    protocol: Protocol,
+    what: &'static str,
+    decode: impl FnOnce() -> Result<ExportTraceServiceRequest, AppError> + Send + 'static,
+) -> Result<IngestOutcome, AppError> {
+    let started = std::time::Instant::now();
+    let result = accept_inner(state, what, decode).await;
+    match &result {
+        Ok(outcome) => state.own_metrics.ingest_accepted(protocol, outcome, started.elapsed()),
+        Err(e) => state.own_metrics.ingest_rejected(protocol, e),
+    }
+    result
+}
+
 /// The one path of every request: decode and [`convert`] on the blocking pool (a 16 MiB body costs tens of
 /// milliseconds of CPU; every body goes there, so there is no size threshold to tune), note the versions in
 /// memory, write the deploy log if that taught it something (blocking pool), store the spans durably, then
 /// announce new transactions live.
-async fn accept(
+async fn accept_inner(
     state: &AppState,
     what: &'static str,
     decode: impl FnOnce() -> Result<ExportTraceServiceRequest, AppError> + Send + 'static,
@@ -100,6 +192,7 @@ async fn accept(
     Ok(IngestOutcome {
         accepted_spans: accepted,
         rejected_spans: converted.rejected,
+        rejected_by: converted.rejected_by,
         message: converted.message,
     })
 }
@@ -112,6 +205,7 @@ pub struct Converted {
     /// the deploy log learns from.
     pub versions: Vec<(String, String, i64)>,
     pub rejected: u64,
+    pub rejected_by: RejectCounts,
     pub message: Option<String>,
 }
 
@@ -136,9 +230,10 @@ pub fn convert(request: ExportTraceServiceRequest) -> Converted {
             for span in ss.spans {
                 match convert_span(span, &service, resource_thread.as_deref()) {
                     Ok(rec) => out.spans.push(rec),
-                    Err(reason) => {
+                    Err((reason, why)) => {
                         out.rejected += 1;
-                        first_reason.get_or_insert(reason);
+                        out.rejected_by.add(reason);
+                        first_reason.get_or_insert(why);
                     }
                 }
             }
@@ -161,22 +256,24 @@ fn valid_id(id: &[u8], len: usize) -> bool {
     id.len() == len && id.iter().any(|b| *b != 0)
 }
 
-fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Result<SpanRecord, String> {
+/// The span as stored, or why not (for the metrics, and in words for the partial-success message).
+fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Result<SpanRecord, (SpanReject, String)> {
     if !valid_id(&span.trace_id, 16) {
-        return Err(format!("trace_id must be 16 bytes, not all zero (got {} bytes)", span.trace_id.len()));
+        let why = format!("trace_id must be 16 bytes, not all zero (got {} bytes)", span.trace_id.len());
+        return Err((SpanReject::TraceId, why));
     }
     if !valid_id(&span.span_id, 8) {
-        return Err(format!("span_id must be 8 bytes, not all zero (got {} bytes)", span.span_id.len()));
+        return Err((SpanReject::SpanId, format!("span_id must be 8 bytes, not all zero (got {} bytes)", span.span_id.len())));
     }
     let parent = if span.parent_span_id.iter().all(|b| *b == 0) { Vec::new() } else { span.parent_span_id };
     if !parent.is_empty() && parent.len() != 8 {
-        return Err(format!("parent_span_id must be empty or 8 bytes (got {} bytes)", parent.len()));
+        return Err((SpanReject::ParentSpanId, format!("parent_span_id must be empty or 8 bytes (got {} bytes)", parent.len())));
     }
     if span.start_time_unix_nano == 0 {
-        return Err("start_time_unix_nano is 0".into());
+        return Err((SpanReject::StartTime, "start_time_unix_nano is 0".into()));
     }
     if span.end_time_unix_nano != 0 && span.end_time_unix_nano < span.start_time_unix_nano {
-        return Err("end_time_unix_nano is before start_time_unix_nano".into());
+        return Err((SpanReject::EndBeforeStart, "end_time_unix_nano is before start_time_unix_nano".into()));
     }
     let a = SpanAttrs::scan(&span.attributes);
     let span_kind = span.kind;
@@ -431,6 +528,7 @@ mod tests {
         failing.status = Some(Status { code: StatusCode::Error as i32, message: "boom".into() });
         let out = convert(request(vec![span(1, None), db, http, bad, failing], None));
         assert_eq!(out.rejected, 1);
+        assert_eq!(out.rejected_by.iter().find(|(_, n)| *n > 0), Some((SpanReject::TraceId, 1)));
         assert!(out.message.unwrap().contains("trace_id"));
         let s = &out.spans;
         assert_eq!(s.len(), 4);

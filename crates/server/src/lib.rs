@@ -15,6 +15,7 @@ pub mod deploys;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod own_metrics;
 pub mod state;
 pub mod store;
 pub mod sync;

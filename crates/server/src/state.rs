@@ -12,6 +12,7 @@ use crate::collect::host::HostHub;
 use crate::collect::postgres::DbHub;
 use crate::config::ServeArgs;
 use crate::deploys::DeployLog;
+use crate::own_metrics::OwnMetrics;
 use crate::store::{self, LiveBatch, TraceStore};
 
 /// Shared server state.
@@ -38,6 +39,9 @@ pub struct AppState {
     pub boards: Arc<BoardStore>,
     /// The `--demo` PostgreSQL, when one was started: monitored like a `--postgres` instance, stopped at shutdown.
     pub demo_postgres: Option<Arc<crate::demo::postgres::DemoPostgres>>,
+    /// Sightline's own metrics for Prometheus (`GET /metrics`): one registry per state, see
+    /// [`crate::own_metrics`] (not [`crate::metrics`], the monitored system's metric catalogue).
+    pub own_metrics: Arc<OwnMetrics>,
     /// How long an API request may take before it is answered 503 (`SIGHTLINE_REQUEST_TIMEOUT_MS`; which
     /// routes: see `app.rs`).
     pub request_timeout: Duration,
@@ -50,13 +54,18 @@ impl AppState {
     /// Opens (or creates) the embedded store under `args.data_dir`. Everything that reads the disk runs on
     /// the blocking pool ([`blocking::run`]).
     pub async fn open(args: &ServeArgs) -> anyhow::Result<Self> {
+        let own_metrics = Arc::new(OwnMetrics::new());
         let a = args.clone();
-        let (store, boards, deploys) = blocking::run("opening the data directory", move || open_stores(&a)).await?;
+        let on_commit: store::CommitObserver = {
+            let m = own_metrics.clone();
+            Arc::new(move |c: &store::CommitReport| m.commit(c))
+        };
+        let (store, boards, deploys) = blocking::run("opening the data directory", move || open_stores(&a, on_commit)).await?;
         let ingest_max_bytes = match std::env::var("SIGHTLINE_INGEST_MAX_BYTES") {
             Ok(v) => v.trim().parse().with_context(|| format!("SIGHTLINE_INGEST_MAX_BYTES={v:?} is not a byte count"))?,
             Err(_) => crate::ingest::http::DEFAULT_MAX_BODY,
         };
-        spawn_retention(store.clone());
+        spawn_retention(store.clone(), own_metrics.clone());
         let auth = crate::auth::open_for_serve(args).await?;
         // The demo cluster is started before the collectors are configured, so it is monitored like any
         // `--postgres` instance (and its history is stored the same way).
@@ -85,6 +94,7 @@ impl AppState {
             boards: Arc::new(boards),
             deploys: Arc::new(deploys),
             demo_postgres,
+            own_metrics,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
         })
     }
@@ -111,10 +121,10 @@ impl AppState {
 }
 
 /// The stores under the data directory: traces, boards, deploys.
-fn open_stores(args: &ServeArgs) -> anyhow::Result<(Arc<dyn TraceStore>, BoardStore, DeployLog)> {
+fn open_stores(args: &ServeArgs, on_commit: store::CommitObserver) -> anyhow::Result<(Arc<dyn TraceStore>, BoardStore, DeployLog)> {
     let dir = &args.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    let store = store::open(args).with_context(|| format!("cannot open the store in {}", dir.display()))?;
+    let store = store::open(args, on_commit).with_context(|| format!("cannot open the store in {}", dir.display()))?;
     let boards = BoardStore::open(&dir.join("boards"), store::now_ms())
         .with_context(|| format!("cannot open the boards in {}", dir.display()))?;
     Ok((store, boards, DeployLog::open(dir)?))
@@ -127,15 +137,17 @@ fn open_hubs(args: &ServeArgs) -> anyhow::Result<(DbHub, HostHub)> {
     Ok((db, host))
 }
 
-/// Runs retention now and then every [`RETENTION_EVERY`] on the blocking pool; stops with the runtime.
-fn spawn_retention(store: Arc<dyn TraceStore>) {
+/// Runs retention now and then every [`RETENTION_EVERY`] on the blocking pool, counting what it removed;
+/// stops with the runtime.
+fn spawn_retention(store: Arc<dyn TraceStore>, own_metrics: Arc<OwnMetrics>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(RETENTION_EVERY);
         loop {
             tick.tick().await;
             let s = store.clone();
-            if let Err(e) = blocking::run("retention", move || s.enforce_retention(store::now_ms())).await {
-                tracing::error!(error = %e, "retention pass failed");
+            match blocking::run("retention", move || s.enforce_retention(store::now_ms())).await {
+                Ok(report) => own_metrics.retention(&report),
+                Err(e) => tracing::error!(error = %e, "retention pass failed"),
             }
         }
     });

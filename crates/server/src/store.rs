@@ -132,6 +132,29 @@ pub struct RetentionReport {
     pub cutoff_ms: Option<i64>,
 }
 
+/// What the store holds, for Sightline's own metrics (`GET /metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Size of the store's files on disk.
+    pub disk_bytes: u64,
+    /// Finished transactions retained.
+    pub transactions: u64,
+    /// Transactions reported in flight (not finished, maybe stale until the next retention pass).
+    pub in_flight: u64,
+}
+
+/// What one group commit wrote (requests sharing one fsync), reported to the [`CommitObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitReport {
+    pub requests: usize,
+    pub spans: usize,
+    /// Writing the batch and the fsync.
+    pub took: std::time::Duration,
+}
+
+/// Called by the committer after every successful group commit; keeps the store free of the metrics crate.
+pub type CommitObserver = Arc<dyn Fn(&CommitReport) + Send + Sync>;
+
 /// The new transactions of one stored request, for the live stream. `seq` numbers the commit that made
 /// them visible: a hitmap carries the `seq` its counts include (both are read under the same lock), so a
 /// live client applies exactly the batches its snapshot lacks.
@@ -172,16 +195,21 @@ pub trait TraceStore: Send + Sync + 'static {
 
     /// Makes everything acknowledged so far durable.
     fn flush(&self) -> anyhow::Result<()>;
+
+    /// Sizes for Sightline's own metrics: in-memory counters and the size of the files (which may stat
+    /// them, so callers use the blocking pool). Cheap: a scrape calls it.
+    fn stats(&self) -> StoreStats;
 }
 
-/// Opens the embedded store configured by `args`.
-pub fn open(args: &ServeArgs) -> anyhow::Result<Arc<dyn TraceStore>> {
-    let store = embedded::EmbeddedStore::open(
+/// Opens the embedded store configured by `args`; `on_commit` hears of every group commit.
+pub fn open(args: &ServeArgs, on_commit: CommitObserver) -> anyhow::Result<Arc<dyn TraceStore>> {
+    let store = embedded::EmbeddedStore::open_observed(
         &args.data_dir.join("store"),
         embedded::Retention {
             max_age_ms: (args.retention_hours as i64).saturating_mul(3_600_000),
             max_bytes: args.retention_mb.saturating_mul(1024 * 1024),
         },
+        Some(on_commit),
     )?;
     Ok(Arc::new(store))
 }

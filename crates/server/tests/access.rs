@@ -251,3 +251,33 @@ async fn a_route_without_a_rule_is_refused() {
     let resp = router.oneshot(Request::get("/api/v1/forgotten").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+/// A Prometheus scraper reads `GET /metrics` with an API token of the viewer role (docs/API.md); without
+/// credentials it is asked to sign in, and an ingest-only token is refused. The answer is the text format.
+#[tokio::test]
+async fn prometheus_scrapes_metrics_with_a_viewer_token() {
+    let app = TestApp::with(|a| a.auto_sign_in = Some(false)).await;
+    let admin = sign_in(&app, "admin", TEST_ADMIN_PASSWORD).await;
+    let mut secrets = Vec::new();
+    for scope in ["viewer", "ingest"] {
+        let (s, v) = call(&app, Method::POST, "/api/v1/tokens", &cookie(&admin), Some(json!({"name": format!("prometheus-{scope}"), "scope": scope}))).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        secrets.push(v["secret"].as_str().unwrap().to_string());
+    }
+    // As Prometheus sends it: a bearer token, no cookie, no Origin.
+    let scrape = |token: Option<&str>| {
+        let mut b = Request::get("/metrics");
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        app.router.clone().oneshot(b.body(Body::empty()).unwrap())
+    };
+    let resp = scrape(Some(&secrets[0])).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = String::from_utf8(http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(text.contains("# TYPE sightline_ingest_spans_accepted_total counter"), "{text}");
+    assert_eq!(scrape(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(scrape(Some(&secrets[1])).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(scrape(Some("not-a-token")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}

@@ -64,7 +64,11 @@ pub async fn live(
     Query(p): Query<LiveParams>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let service = p.service.filter(|s| !s.is_empty());
+    // Counted in `sightline_sse_clients` while the stream lives: the closure owns the guard, and axum drops
+    // the stream when the client goes away.
+    let client = state.own_metrics.sse_client();
     let stream = BroadcastStream::new(state.live.subscribe()).filter_map(move |msg| {
+        let _counted = &client;
         let service = service.clone();
         async move {
             let batch = match msg {

@@ -83,6 +83,8 @@ struct Live {
     databases: Vec<DbDatabaseSize>,
     statements: Statements,
     history: History,
+    /// How long the latest sample took (the sampling queries' round trips), for Sightline's own metrics.
+    sample_took: Option<Duration>,
 }
 
 /// A `--postgres` value. Its `Debug` hides the URL, so printing the options cannot leak a password; parsing
@@ -287,6 +289,7 @@ impl Instance {
                 databases: Vec::new(),
                 statements: Statements::Missing("not connected yet".into()),
                 history: History::new(max_age_ms, HISTORY_MAX_BYTES),
+                sample_took: None,
             }),
             store: None,
             max_age_ms,
@@ -333,6 +336,12 @@ impl Instance {
             statements_available: matches!(l.statements, Statements::Available(_)),
             databases: l.databases.clone(),
         }
+    }
+
+    /// Status and the latest sample's duration, for `GET /metrics` ([`crate::own_metrics`]).
+    pub fn own_metrics(&self) -> (DbStatus, Option<Duration>) {
+        let l = self.live();
+        (l.status, l.sample_took)
     }
 
     fn nearest(&self, at: Option<i64>) -> Option<Arc<Sample>> {
@@ -433,7 +442,7 @@ impl Instance {
     /// there is one sample per instance per interval and the collector awaits its write before the next tick,
     /// so writes never queue, a slow disk slows only this instance's sampling, and nothing sits unwritten in a
     /// channel when the process stops (a writer thread would need that shutdown hand-off for no gain).
-    async fn record(self: &Arc<Self>, sample: Sample, conn: &Conn) {
+    async fn record(self: &Arc<Self>, sample: Sample, took: Duration, conn: &Conn) {
         let sample = Arc::new(sample);
         if self.store.is_some() {
             let (inst, s) = (self.clone(), sample.clone());
@@ -447,6 +456,7 @@ impl Instance {
             }
         }
         let mut l = self.live();
+        l.sample_took = Some(took);
         l.statements = conn.statements.clone();
         l.databases = conn.databases.clone();
         l.history.push(sample);
@@ -526,8 +536,9 @@ async fn sample_until_error(inst: &Arc<Instance>, conn: &mut Conn, interval: Dur
     let limit = (interval * 3).max(Duration::from_secs(10));
     loop {
         tick.tick().await;
+        let started = std::time::Instant::now();
         match tokio::time::timeout(limit, conn.sample(now_ms())).await {
-            Ok(Ok(s)) => inst.record(s, conn).await,
+            Ok(Ok(s)) => inst.record(s, started.elapsed(), conn).await,
             Ok(Err(e)) => return describe(&e),
             Err(_) => return format!("no answer to the sampling queries within {} s", limit.as_secs()),
         }

@@ -36,7 +36,10 @@ use crate::sync;
 use super::active::Active;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
-use super::{assemble, now_ms, LiveBatch, QueryError, RetentionReport, SeriesQuery, TraceStore, TxQuery, TxSeries};
+use super::{
+    assemble, now_ms, CommitObserver, CommitReport, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreStats, TraceStore,
+    TxQuery, TxSeries,
+};
 
 /// Retention limits.
 #[derive(Debug, Clone, Copy)]
@@ -66,12 +69,14 @@ struct Job {
     txs: Vec<(SpanRecord, Vec<u8>)>,
     /// In-flight snapshots, encoded for the `inflight` keyspace.
     running: Vec<(SpanRecord, Vec<u8>)>,
+    /// Spans in the request (for [`CommitReport`]).
+    spans: usize,
     done: Option<oneshot::Sender<anyhow::Result<LiveBatch>>>,
 }
 
 impl Job {
     fn prepare(spans: Vec<SpanRecord>) -> Job {
-        let mut job = Job::default();
+        let mut job = Job { spans: spans.len(), ..Job::default() };
         let mut groups: Vec<([u8; 16], i64, Vec<SpanRecord>)> = Vec::new();
         let mut index: HashMap<[u8; 16], usize> = HashMap::new();
         for s in spans {
@@ -116,6 +121,7 @@ struct Inner {
     retention: Retention,
     /// Next chunk id: starts at the wall clock in ns at open, so ids keep increasing across restarts.
     next_chunk: AtomicU64,
+    on_commit: Option<CommitObserver>,
 }
 
 /// Durable trace store on fjall; see the module docs.
@@ -129,6 +135,11 @@ impl EmbeddedStore {
     /// Opens (or creates) the store in `dir`, replays fjall's journal, and rebuilds the in-memory columns
     /// and the in-flight list from disk.
     pub fn open(dir: &Path, retention: Retention) -> anyhow::Result<Self> {
+        Self::open_observed(dir, retention, None)
+    }
+
+    /// [`EmbeddedStore::open`], telling `on_commit` about every group commit (on the committer thread).
+    pub fn open_observed(dir: &Path, retention: Retention, on_commit: Option<CommitObserver>) -> anyhow::Result<Self> {
         blocking::assert_off_runtime();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let db = Database::builder(dir)
@@ -153,6 +164,7 @@ impl EmbeddedStore {
             active: Mutex::new(Active::default()),
             retention,
             next_chunk: AtomicU64::new(now_ms().max(0) as u64 * 1_000_000),
+            on_commit,
         };
         inner.rebuild()?;
         let inner = Arc::new(inner);
@@ -209,8 +221,13 @@ impl Inner {
                     Err(_) => break,
                 }
             }
+            let started = std::time::Instant::now();
             match self.commit(&group) {
                 Ok((seq, points)) => {
+                    if let Some(observe) = &self.on_commit {
+                        let spans = group.iter().map(|j| j.spans).sum();
+                        observe(&CommitReport { requests: group.len(), spans, took: started.elapsed() });
+                    }
                     for (job, points) in group.into_iter().zip(points) {
                         if let Some(done) = job.done {
                             let _ = done.send(Ok(LiveBatch { seq, points }));
@@ -484,6 +501,19 @@ impl TraceStore for EmbeddedStore {
     fn flush(&self) -> anyhow::Result<()> {
         blocking::assert_off_runtime();
         self.inner.db.persist(PersistMode::SyncAll).context("persisting the store")
+    }
+
+    fn stats(&self) -> StoreStats {
+        let inner = &self.inner;
+        StoreStats {
+            // fjall adds up the sizes of its journals and table files.
+            disk_bytes: inner.db.disk_space().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the store's size");
+                0
+            }),
+            transactions: sync::read(&inner.columns).len() as u64,
+            in_flight: sync::lock(&inner.active).len() as u64,
+        }
     }
 }
 

@@ -1,0 +1,21 @@
+//! `GET /metrics`: Sightline's own metrics in the Prometheus text format ([`crate::own_metrics`]). Rule
+//! `Read`: a scraper sends an API token with the viewer role as `Authorization: Bearer <token>`
+//! (docs/API.md shows a `scrape_config`).
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::blocking;
+use crate::error::AppError;
+use crate::own_metrics::CONTENT_TYPE;
+use crate::state::AppState;
+
+/// Reads the store's sizes (on the blocking pool: the file sizes may be stat'ed), sets the scrape-time
+/// gauges and renders every family.
+pub async fn scrape(State(state): State<AppState>) -> Result<Response, AppError> {
+    let store = state.store.clone();
+    let stats = blocking::run("reading the store's size", move || Ok::<_, AppError>(store.stats())).await?;
+    let text = state.own_metrics.render(&stats, &state.db)?;
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
+}
