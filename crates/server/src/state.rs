@@ -96,16 +96,19 @@ impl AppState {
             tracing::error!(error = %e, "saving the auth database at shutdown failed");
         }
         let state = self.clone();
-        let flushed = blocking::run("shutting down", move || {
+        let stopped = blocking::run("shutting down", move || {
             state.db.flush();
             state.host.flush();
             if let Some(pg) = &state.demo_postgres {
                 pg.stop();
             }
-            state.store.flush()
+            Ok::<_, crate::error::AppError>(())
         });
-        if let Err(e) = flushed.await {
-            tracing::error!(error = %e, "flushing the store at shutdown failed");
+        if let Err(e) = stopped.await {
+            tracing::error!(error = %e, "flushing the collectors at shutdown failed");
+        }
+        if let Err(e) = self.store.flush().await {
+            tracing::error!(error = %format!("{e:#}"), "flushing the store at shutdown failed");
         }
     }
 }
@@ -127,15 +130,15 @@ fn open_hubs(args: &ServeArgs) -> anyhow::Result<(DbHub, HostHub)> {
     Ok((db, host))
 }
 
-/// Runs retention now and then every [`RETENTION_EVERY`] on the blocking pool; stops with the runtime.
+/// Runs retention now and then every [`RETENTION_EVERY`] (the store does its disk work off the runtime);
+/// stops with the runtime.
 fn spawn_retention(store: Arc<dyn TraceStore>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(RETENTION_EVERY);
         loop {
             tick.tick().await;
-            let s = store.clone();
-            if let Err(e) = blocking::run("retention", move || s.enforce_retention(store::now_ms())).await {
-                tracing::error!(error = %e, "retention pass failed");
+            if let Err(e) = store.enforce_retention(store::now_ms()).await {
+                tracing::error!(error = %format!("{e:#}"), "retention pass failed");
             }
         }
     });
