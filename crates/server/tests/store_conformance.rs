@@ -280,9 +280,12 @@ pub mod suite {
         v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
     }
 
+    /// A series' labels (service, endpoint) → its buckets' transactions.
+    type Groups<'a> = std::collections::BTreeMap<(Option<String>, Option<String>), Vec<Vec<&'a SpanRecord>>>;
+
     fn expected_series(data: &[SpanRecord], q: &SeriesQuery) -> Vec<TxSeries> {
         let n = ((q.to - q.from) / q.step_ms) as usize;
-        let mut groups: std::collections::BTreeMap<(Option<String>, Option<String>), Vec<Vec<&SpanRecord>>> = Default::default();
+        let mut groups = Groups::new();
         if !q.by_service && !q.by_endpoint {
             groups.insert((None, None), vec![Vec::new(); n]);
         }
