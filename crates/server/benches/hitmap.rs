@@ -2,8 +2,13 @@
 //!
 //! `cargo bench -p sightline-server --bench hitmap`. Besides criterion's numbers it prints the p95 of the
 //! first-page latency over 200 random rectangles, which is what the target is about.
+//!
+//! Every call goes through the async `TraceStore` API, as a handler makes it: the store runs its scan on
+//! tokio's blocking pool, so the numbers include that hop.
 
 use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
@@ -47,9 +52,8 @@ fn record(rng: &mut StdRng, i: u64) -> SpanRecord {
     }
 }
 
-fn seeded_store(dir: &std::path::Path) -> EmbeddedStore {
+fn seeded_store(rt: &Runtime, dir: &std::path::Path) -> EmbeddedStore {
     let retention = Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX };
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let store = EmbeddedStore::open(dir, retention).unwrap();
     if store.transaction_count() as u64 >= N {
         return store;
@@ -72,37 +76,41 @@ fn p95(mut v: Vec<Duration>) -> Duration {
 }
 
 fn benches(c: &mut Criterion) {
+    // The server's runtime is multi-threaded; the store's work runs on its blocking pool either way.
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let store = seeded_store(dir.path());
+    let store = seeded_store(&rt, dir.path());
     eprintln!("store ready with {} transactions in {:.1?}", store.transaction_count(), started.elapsed());
     // Re-open, as at start-up: the columns are rebuilt from fjall.
     drop(store);
     let started = Instant::now();
     let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX }).unwrap();
     eprintln!("start-up rebuild of {} transactions: {:.1?}", store.transaction_count(), started.elapsed());
-    binning(c, &store);
-    drag_select(c, &store);
-    trace(c, &store);
-    random_drags(&store);
+    binning(c, &rt, &store);
+    drag_select(c, &rt, &store);
+    trace(c, &rt, &store);
+    random_drags(&rt, &store);
 }
 
 /// Binning a million transactions into a 240 × 100 grid.
-fn binning(c: &mut Criterion, store: &EmbeddedStore) {
+fn binning(c: &mut Criterion, rt: &Runtime, store: &EmbeddedStore) {
+    let hitmap = |grid, service: Option<&str>| rt.block_on(store.hitmap(grid, service.map(str::to_string))).unwrap();
     let mut g = c.benchmark_group("hitmap_1m");
     g.sample_size(30);
     for scale in [Scale::Linear, Scale::Log] {
         let grid = Grid { from: T0, to: T0 + WINDOW_MS, cols: 240, rows: 100, ymax_ms: 5000.0, scale };
-        assert_eq!(store.hitmap(grid, None).total, N);
-        g.bench_function(format!("bin_240x100_{}", scale.as_str()), |b| b.iter(|| store.hitmap(grid, None)));
+        assert_eq!(hitmap(grid, None).total, N);
+        g.bench_function(format!("bin_240x100_{}", scale.as_str()), |b| b.iter(|| hitmap(grid, None)));
     }
     let grid = Grid { from: T0, to: T0 + WINDOW_MS, cols: 240, rows: 100, ymax_ms: 5000.0, scale: Scale::Linear };
-    g.bench_function("bin_240x100_one_service", |b| b.iter(|| store.hitmap(grid, Some("payment"))));
+    g.bench_function("bin_240x100_one_service", |b| b.iter(|| hitmap(grid, Some("payment"))));
     g.finish();
 }
 
 /// The first page of a drag selection: a band, and everything.
-fn drag_select(c: &mut Criterion, store: &EmbeddedStore) {
+fn drag_select(c: &mut Criterion, rt: &Runtime, store: &EmbeddedStore) {
+    let page = |q: &TxQuery| rt.block_on(store.transactions(q.clone())).unwrap();
     let mut g = c.benchmark_group("drag_select_1m");
     g.sample_size(30);
     // The band at 3 s over the whole window: ~30 k transactions selected.
@@ -112,19 +120,19 @@ fn drag_select(c: &mut Criterion, store: &EmbeddedStore) {
         limit: 50,
         cursor: None,
     };
-    g.bench_function("band_3s_first_page_slowest", |b| b.iter(|| store.transactions(&band).unwrap()));
+    g.bench_function("band_3s_first_page_slowest", |b| b.iter(|| page(&band)));
     let newest = TxQuery { order: Order::Newest, ..band.clone() };
-    g.bench_function("band_3s_first_page_newest", |b| b.iter(|| store.transactions(&newest).unwrap()));
+    g.bench_function("band_3s_first_page_newest", |b| b.iter(|| page(&newest)));
     let everything = TxQuery {
         filter: TxFilter { from: T0, to: T0 + WINDOW_MS, min_ms: 0.0, max_ms: None, ..Default::default() },
         ..band.clone()
     };
-    g.bench_function("all_1m_first_page_slowest", |b| b.iter(|| store.transactions(&everything).unwrap()));
+    g.bench_function("all_1m_first_page_slowest", |b| b.iter(|| page(&everything)));
     g.finish();
 }
 
 /// One trace of 10 000 spans (a root, 99 methods of 100 steps each), assembled from the store.
-fn trace(c: &mut Criterion, store: &EmbeddedStore) {
+fn trace(c: &mut Criterion, rt: &Runtime, store: &EmbeddedStore) {
     let trace_id = [0x7au8; 16];
     let spans: Vec<SpanRecord> = (0..10_000u64)
         .map(|i| {
@@ -149,20 +157,21 @@ fn trace(c: &mut Criterion, store: &EmbeddedStore) {
             }
         })
         .collect();
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(store.append(spans)).unwrap();
+    rt.block_on(store.append(spans)).unwrap();
+    let read = || rt.block_on(store.trace(trace_id, T0)).unwrap().unwrap();
     let mut g = c.benchmark_group("trace");
     g.sample_size(20);
     g.bench_function("assemble_10k_spans", |b| {
-        b.iter(|| assert_eq!(store.trace(trace_id, T0).unwrap().unwrap().steps.len(), 10_000))
+        b.iter(|| assert_eq!(read().steps.len(), 10_000))
     });
     g.bench_function("assemble_10k_spans_and_serialize_json", |b| {
-        b.iter(|| serde_json::to_vec(&store.trace(trace_id, T0).unwrap().unwrap()).unwrap().len())
+        b.iter(|| serde_json::to_vec(&read()).unwrap().len())
     });
     g.finish();
 }
 
 /// p95 of the first page over random rectangles (random window, band, order), as a user drags.
-fn random_drags(store: &EmbeddedStore) {
+fn random_drags(rt: &Runtime, store: &EmbeddedStore) {
     let mut rng = StdRng::seed_from_u64(7);
     let mut times = Vec::new();
     let mut selected = 0u64;
@@ -183,7 +192,7 @@ fn random_drags(store: &EmbeddedStore) {
             cursor: None,
         };
         let t = Instant::now();
-        let page = store.transactions(&q).unwrap();
+        let page = rt.block_on(store.transactions(q)).unwrap();
         times.push(t.elapsed());
         selected += page.total;
     }

@@ -22,10 +22,13 @@ where
     T: Send + 'static,
     E: Into<AppError> + Send + 'static,
 {
-    tokio::task::spawn_blocking(move || allow(f))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{what} failed: {e}")))?
-        .map_err(Into::into)
+    spawn(what, f).await.map_err(AppError::Internal)?.map_err(Into::into)
+}
+
+/// [`run`] for code with an error type of its own (the trace store answers `store::QueryError`): `f`'s
+/// result as it is, or, when `f` panicked, an error naming `what`.
+pub async fn spawn<T: Send + 'static>(what: &'static str, f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(move || allow(f)).await.map_err(|e| anyhow::anyhow!("{what} failed: {e}"))
 }
 
 /// Runs `f` marked as allowed to block: for code that is already on a thread of its own (the blocking

@@ -45,11 +45,7 @@ async fn run(state: AppState) {
     let began = std::time::Instant::now();
     let mut sender = Sender::default();
     // A restart on the same data directory fills only the gap, instead of doubling the last 15 minutes.
-    let store = state.store.clone();
-    // Counting the stored window is a scan of the store's columns: on the blocking pool.
-    let probe = crate::blocking::run("probing the stored demo history", move || {
-        Ok::<_, crate::error::AppError>(store.hitmap(backfill_probe(start), Some(otlp::Service::Gateway.name())))
-    });
+    let probe = state.store.hitmap(backfill_probe(start), Some(otlp::Service::Gateway.name().to_string()));
     let from = match probe.await {
         Ok(hitmap) => backfill_start(&hitmap, start),
         Err(e) => {

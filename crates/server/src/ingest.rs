@@ -179,11 +179,8 @@ async fn accept_inner(
         }
     }
     if !converted.spans.is_empty() {
-        let batch = state
-            .store
-            .append(converted.spans)
-            .await
-            .map_err(|e| AppError::Unavailable(format!("{e:#}")))?;
+        // A store that cannot make the spans durable answers 503, so the exporter retries.
+        let batch = state.store.append(converted.spans).await?;
         if !batch.points.is_empty() {
             // No receiver is fine: nobody is watching live.
             let _ = state.live.send(Arc::new(batch));

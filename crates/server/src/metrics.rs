@@ -10,10 +10,12 @@ mod db;
 mod host;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sightline_model::{MetricCatalog, MetricInfo, MetricQueryResult, MetricSeries};
 
 use crate::api::window::Window;
+use crate::blocking;
 use crate::collect::host::HostHub;
 use crate::collect::postgres::DbHub;
 use crate::store::{QueryError, SeriesQuery, TraceStore, TxBucket};
@@ -164,8 +166,15 @@ fn buckets(from: i64, to: i64, step: i64) -> i64 {
 }
 
 /// Answers a series request from the trace store, for `db.*` metrics from the PostgreSQL history, for
-/// `host.*` and `process.*` from the host samples.
-pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricRequest) -> Result<MetricQueryResult, QueryError> {
+/// `host.*` and `process.*` from the host samples. The sample histories are aggregated on the blocking pool
+/// (a long window holds many samples); transaction series are aggregated by the store itself, and what is
+/// left here (at most `store::columns::MAX_SERIES_CELLS` buckets turned into values) is light.
+pub async fn query(
+    store: &dyn TraceStore,
+    dbs: Arc<DbHub>,
+    hosts: Arc<HostHub>,
+    r: MetricRequest,
+) -> Result<MetricQueryResult, QueryError> {
     if r.window.from() < 0 || r.window.to() > MAX_TIME_MS {
         return Err(QueryError::Invalid(format!("the window must lie within 0..={MAX_TIME_MS} (epoch ms)")));
     }
@@ -176,10 +185,10 @@ pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricReq
         return Err(QueryError::Invalid(format!("limit must be 1..={MAX_LIMIT}, not {}", r.limit)));
     }
     if let Some(m) = db::find(&r.metric) {
-        return db_query(m, dbs, r);
+        return blocking::spawn("database metrics", move || db_query(m, &dbs, &r)).await?;
     }
     if let Some(m) = host::find(&r.metric) {
-        return host_query(m, hosts, r);
+        return blocking::spawn("host metrics", move || host_query(m, &hosts, &r)).await?;
     }
     let Some(&(name, unit, _, stat)) = TX_METRICS.iter().find(|m| m.0 == r.metric) else {
         return Err(match PENDING_METRICS.iter().find(|m| m.0 == r.metric) {
@@ -187,7 +196,7 @@ pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricReq
             None => QueryError::Invalid(format!("unknown metric {:?}; GET /api/v1/metrics lists them", r.metric)),
         });
     };
-    check_dimensions(name, TX_DIMENSIONS, r)?;
+    check_dimensions(name, TX_DIMENSIONS, &r)?;
     let step = choose_step(r.window.from(), r.window.to(), r.step_ms, r.max_points);
     let (from, to) = aligned(r.window.from(), r.window.to(), step);
     let q = SeriesQuery {
@@ -200,7 +209,7 @@ pub fn query(store: &dyn TraceStore, dbs: &DbHub, hosts: &HostHub, r: &MetricReq
         by_endpoint: r.group_by.iter().any(|g| g == "endpoint"),
         quantiles: matches!(stat, TxStat::Quantile(_)),
     };
-    let mut groups = store.tx_series(&q)?;
+    let mut groups = store.tx_series(q).await?;
     // Keep the busiest groups, then present them by labels.
     let truncated = groups.len().saturating_sub(r.limit);
     if truncated > 0 {

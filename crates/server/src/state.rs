@@ -106,16 +106,19 @@ impl AppState {
             tracing::error!(error = %e, "saving the auth database at shutdown failed");
         }
         let state = self.clone();
-        let flushed = blocking::run("shutting down", move || {
+        let stopped = blocking::run("shutting down", move || {
             state.db.flush();
             state.host.flush();
             if let Some(pg) = &state.demo_postgres {
                 pg.stop();
             }
-            state.store.flush()
+            Ok::<_, crate::error::AppError>(())
         });
-        if let Err(e) = flushed.await {
-            tracing::error!(error = %e, "flushing the store at shutdown failed");
+        if let Err(e) = stopped.await {
+            tracing::error!(error = %e, "flushing the collectors at shutdown failed");
+        }
+        if let Err(e) = self.store.flush().await {
+            tracing::error!(error = %format!("{e:#}"), "flushing the store at shutdown failed");
         }
     }
 }
@@ -137,17 +140,16 @@ fn open_hubs(args: &ServeArgs) -> anyhow::Result<(DbHub, HostHub)> {
     Ok((db, host))
 }
 
-/// Runs retention now and then every [`RETENTION_EVERY`] on the blocking pool, counting what it removed;
-/// stops with the runtime.
+/// Runs retention now and then every [`RETENTION_EVERY`] (the store does its disk work off the runtime),
+/// counting what it removed; stops with the runtime.
 fn spawn_retention(store: Arc<dyn TraceStore>, own_metrics: Arc<OwnMetrics>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(RETENTION_EVERY);
         loop {
             tick.tick().await;
-            let s = store.clone();
-            match blocking::run("retention", move || s.enforce_retention(store::now_ms())).await {
+            match store.enforce_retention(store::now_ms()).await {
                 Ok(report) => own_metrics.retention(&report),
-                Err(e) => tracing::error!(error = %e, "retention pass failed"),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "retention pass failed"),
             }
         }
     });

@@ -1,5 +1,7 @@
 //! Durable storage of spans and transactions. `TraceStore` is the seam where a distributed backend
-//! (ClickHouse) can replace the embedded one: the API layer only sees this trait and the model types.
+//! (ClickHouse) can replace the embedded one: the API layer only sees this trait and the model types. The
+//! trait is async and fallible (a remote store waits on the network and can be down); its contract is
+//! checked for every implementation by `tests/store_conformance.rs`.
 //!
 //! The embedded implementation ([`embedded::EmbeddedStore`]) keeps spans in fjall (an LSM tree with a
 //! write-ahead journal, fsynced once per group of concurrent requests) and the hitmap's columns in memory
@@ -70,11 +72,19 @@ pub struct TxQuery {
     pub cursor: Option<String>,
 }
 
-/// Why a query could not be answered: bad input (the caller's fault) or a storage failure.
+/// Why a store call could not be answered. Every method of [`TraceStore`] fails with this, so a handler's
+/// `?` turns it into the right answer: the caller's fault (400), the backend out of reach for now (503, the
+/// client may retry), or something unexpected (500, details in the log).
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
+    /// Bad input: a cursor from another query, a window that is not whole steps, too many series.
     #[error("{0}")]
     Invalid(String),
+    /// The backend cannot answer now: a write that could not be made durable, a remote store that is
+    /// unreachable or refusing. The message says which part; retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Unexpected: a record that does not decode, a failed read, a panic on the blocking pool.
     #[error(transparent)]
     Storage(#[from] anyhow::Error),
 }
@@ -83,6 +93,7 @@ impl From<QueryError> for crate::error::AppError {
     fn from(e: QueryError) -> Self {
         match e {
             QueryError::Invalid(m) => crate::error::AppError::BadRequest(m),
+            QueryError::Unavailable(m) => crate::error::AppError::Unavailable(m),
             QueryError::Storage(e) => crate::error::AppError::Internal(e),
         }
     }
@@ -164,41 +175,59 @@ pub struct LiveBatch {
     pub points: Vec<LivePoint>,
 }
 
+/// What a store call returns: a boxed future (the trait is used as `Arc<dyn TraceStore>`) of a result.
+pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, QueryError>>;
+
 /// What the rest of the server needs from storage.
+///
+/// Async and fallible, so that a remote backend (ClickHouse over HTTP) fits as well as the embedded one:
+/// every call may wait on the network and may fail, and the caller learns why ([`QueryError`]). The
+/// embedded store answers from memory and local disk, but it too runs its scans and its fjall reads on the
+/// blocking pool inside these futures, so callers never need `blocking::run` around a store call.
+///
+/// Plain functions returning [`BoxFuture`]s rather than `#[async_trait]`: no macro between the reader and
+/// the signatures, and [`TraceStore::append`] needs a future that is `'static` and has already queued its
+/// work when it is returned (async-trait would defer all work to the first poll and borrow `self`).
+/// Arguments are owned so an implementation can move them into a blocking task or a request body.
+///
+/// `tests/store_conformance.rs` holds what every implementation must answer alike (see docs/STORE.md).
 pub trait TraceStore: Send + Sync + 'static {
-    /// Stores spans; the future resolves once they are durable (fsynced), and yields the hitmap points of
-    /// the transactions that were new, for the live stream.
-    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<LiveBatch>>;
+    /// Stores spans; the future resolves once they are durable (fsynced, or accepted by the remote store),
+    /// and yields the hitmap points of the transactions that were new, for the live stream. Transactions
+    /// already stored (an exporter's retry) are not counted again. The work is queued when this is called.
+    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>>;
 
     /// Counts every stored transaction ending in the grid's window (optionally of one service) into its
     /// cells; `Hitmap::seq` says which committed batches the counts include.
-    fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap;
+    fn hitmap(&self, grid: Grid, service: Option<String>) -> StoreFuture<'_, Hitmap>;
 
-    /// One page of the transactions matching `query`, with the exact total.
-    fn transactions(&self, query: &TxQuery) -> Result<TransactionPage, QueryError>;
+    /// One page of the transactions matching `query`, with the exact total. Slowest first is by duration,
+    /// then end, then `trace_id ‖ span_id`, all descending; newest first by end, then ids, descending.
+    fn transactions(&self, query: TxQuery) -> StoreFuture<'_, TransactionPage>;
 
-    /// The whole trace, assembled from all its stored spans; `None` if none is stored.
-    fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> anyhow::Result<Option<Trace>>;
+    /// The whole trace, assembled from all its stored spans (and in-flight snapshots); `None` if none is
+    /// stored.
+    fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> StoreFuture<'_, Option<Trace>>;
 
     /// Transactions reported in flight and not finished or stale.
-    fn active(&self, service: Option<&str>, now_ms: i64) -> ActiveList;
+    fn active(&self, service: Option<String>, now_ms: i64) -> StoreFuture<'_, ActiveList>;
 
     /// Per-service throughput, p95 and error rate over `[from, to)`.
-    fn services(&self, from: i64, to: i64) -> ServiceList;
+    fn services(&self, from: i64, to: i64) -> StoreFuture<'_, ServiceList>;
 
     /// Per-bucket counts, errors and response-time quantiles of finished transactions, for metric series.
     /// Not grouped: always exactly one series (zeros when nothing matched); grouped: one per group seen.
-    fn tx_series(&self, query: &SeriesQuery) -> Result<Vec<TxSeries>, QueryError>;
+    fn tx_series(&self, query: SeriesQuery) -> StoreFuture<'_, Vec<TxSeries>>;
 
-    /// Drops data older than the retention age or beyond the size budget.
-    fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<RetentionReport>;
+    /// Drops data older than the retention age or beyond the size budget, and stale in-flight snapshots.
+    fn enforce_retention(&self, now_ms: i64) -> StoreFuture<'_, RetentionReport>;
 
     /// Makes everything acknowledged so far durable.
-    fn flush(&self) -> anyhow::Result<()>;
+    fn flush(&self) -> StoreFuture<'_, ()>;
 
-    /// Sizes for Sightline's own metrics: in-memory counters and the size of the files (which may stat
-    /// them, so callers use the blocking pool). Cheap: a scrape calls it.
-    fn stats(&self) -> StoreStats;
+    /// Sizes for Sightline's own metrics (`GET /metrics`): what the store holds and its size on disk.
+    /// A scrape calls it, so it must be cheap.
+    fn stats(&self) -> StoreFuture<'_, StoreStats>;
 }
 
 /// Opens the embedded store configured by `args`; `on_commit` hears of every group commit.
@@ -220,4 +249,27 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AppError;
+    use axum::http::StatusCode;
+
+    /// A handler's `?` on a store call answers the caller's fault with 400, an unreachable or failing
+    /// backend with 503 and its message, anything else with 500.
+    #[test]
+    fn store_errors_become_the_right_answers() {
+        let answer = |e: QueryError| {
+            let e = AppError::from(e);
+            (e.status(), e.to_string())
+        };
+        assert_eq!(answer(QueryError::Invalid("bad cursor".into())), (StatusCode::BAD_REQUEST, "bad cursor".into()));
+        assert_eq!(
+            answer(QueryError::Unavailable("storing spans failed: disk full".into())),
+            (StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable: storing spans failed: disk full".into())
+        );
+        assert_eq!(answer(QueryError::Storage(anyhow::anyhow!("corrupt"))).0, StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

@@ -18,5 +18,5 @@ pub struct ActiveParams {
 /// Running transactions, longest-running first.
 pub async fn list(State(state): State<AppState>, Query(p): Query<ActiveParams>) -> ApiResult<ActiveList> {
     let service = p.service.filter(|s| !s.is_empty());
-    Ok(Json(state.store.active(service.as_deref(), now_ms())))
+    Ok(Json(state.store.active(service, now_ms()).await?))
 }

@@ -40,14 +40,14 @@ pub const MAX_TRACE_MATCHES: usize = 500;
 /// heuristically against the trace's stored SQL steps (service = application name, time, statement text).
 pub async fn trace_sessions(State(state): State<AppState>, Path(trace_id): Path<String>) -> ApiResult<DbTraceSessions> {
     let id = crate::api::traces::parse_trace_id(&trace_id)?;
-    let (store, db) = (state.store.clone(), state.db.clone());
-    // Reading the trace and scanning every instance's history both block: one trip to the blocking pool.
+    let db = state.db.clone();
+    // Without monitored instances there is nothing to match: skip reading the trace.
+    let steps = match db.instances().is_empty() {
+        true => Vec::new(),
+        false => state.store.trace(id, now_ms()).await?.as_ref().map(SqlStep::of_trace).unwrap_or_default(),
+    };
+    // Scanning every instance's history blocks: on the blocking pool.
     let found = crate::blocking::run("matching a trace's database sessions", move || {
-        // Without monitored instances there is nothing to match: skip reading the trace.
-        let steps = match db.instances().is_empty() {
-            true => Vec::new(),
-            false => store.trace(id, now_ms())?.as_ref().map(SqlStep::of_trace).unwrap_or_default(),
-        };
         Ok::<_, AppError>(db.trace_sessions(&trace_id, &steps, MAX_TRACE_MATCHES))
     })
     .await?;

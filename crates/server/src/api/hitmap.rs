@@ -11,7 +11,6 @@ use sightline_model::{Grid, Hitmap, HitmapParams, LivePoint};
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::api::window::{Window, Within};
-use crate::blocking;
 use crate::error::{ApiResult, AppError, Query};
 use crate::state::AppState;
 
@@ -45,10 +44,7 @@ pub async fn show(
 ) -> ApiResult<Hitmap> {
     let grid = grid(window, &p)?;
     let service = p.service.filter(|s| !s.is_empty());
-    let store = state.store.clone();
-    // A million-row scan takes milliseconds, but it is still CPU work: keep it off the async workers.
-    let h = blocking::run("hitmap", move || Ok::<_, AppError>(store.hitmap(grid, service.as_deref()))).await?;
-    Ok(Json(h))
+    Ok(Json(state.store.hitmap(grid, service).await?))
 }
 
 /// Query of `GET /api/v1/hitmap/live`.

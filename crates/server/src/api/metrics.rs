@@ -6,7 +6,6 @@ use serde::Deserialize;
 use sightline_model::{parse_duration_ms, MetricCatalog, MetricQueryResult};
 
 use crate::api::window::{Within, ONE_HOUR};
-use crate::blocking;
 use crate::error::{ApiResult, AppError, Query};
 use crate::metrics::{self, MetricRequest, DEFAULT_LIMIT, DEFAULT_MAX_POINTS};
 use crate::state::AppState;
@@ -52,6 +51,5 @@ pub async fn query(
         group_by: metrics::parse_group_by(p.group_by.as_deref().unwrap_or("")),
         limit: p.limit.unwrap_or(DEFAULT_LIMIT),
     };
-    let (store, db, host) = (state.store.clone(), state.db.clone(), state.host.clone());
-    Ok(Json(blocking::run("metrics", move || metrics::query(&*store, &db, &host, &request)).await?))
+    Ok(Json(metrics::query(&*state.store, state.db.clone(), state.host.clone(), request).await?))
 }

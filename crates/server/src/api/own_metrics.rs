@@ -6,16 +6,14 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::blocking;
 use crate::error::AppError;
 use crate::own_metrics::CONTENT_TYPE;
 use crate::state::AppState;
 
-/// Reads the store's sizes (on the blocking pool: the file sizes may be stat'ed), sets the scrape-time
-/// gauges and renders every family.
+/// Reads the store's sizes (the store keeps that off the runtime), sets the scrape-time gauges and
+/// renders every family.
 pub async fn scrape(State(state): State<AppState>) -> Result<Response, AppError> {
-    let store = state.store.clone();
-    let stats = blocking::run("reading the store's size", move || Ok::<_, AppError>(store.stats())).await?;
+    let stats = state.store.stats().await?;
     let text = state.own_metrics.render(&stats, &state.db)?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }

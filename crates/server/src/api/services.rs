@@ -5,13 +5,11 @@ use axum::Json;
 use sightline_model::ServiceList;
 
 use crate::api::window::Within;
-use crate::blocking;
-use crate::error::{ApiResult, AppError};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// Services sorted by name over the window (default: the last 15 minutes); ones without transactions in
 /// it are listed with zeros.
 pub async fn list(State(state): State<AppState>, Within(w): Within) -> ApiResult<ServiceList> {
-    let store = state.store.clone();
-    Ok(Json(blocking::run("services", move || Ok::<_, AppError>(store.services(w.from(), w.to()))).await?))
+    Ok(Json(state.store.services(w.from(), w.to()).await?))
 }

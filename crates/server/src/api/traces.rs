@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::Json;
 use sightline_model::Trace;
 
-use crate::blocking;
 use crate::error::{ApiResult, AppError, Path};
 use crate::state::AppState;
 use crate::store::now_ms;
@@ -20,7 +19,6 @@ pub fn parse_trace_id(s: &str) -> Result<[u8; 16], AppError> {
 /// is stored.
 pub async fn show(State(state): State<AppState>, Path(trace_id): Path<String>) -> ApiResult<Trace> {
     let id = parse_trace_id(&trace_id)?;
-    let store = state.store.clone();
-    let trace = blocking::run("trace", move || store.trace(id, now_ms())).await?;
+    let trace = state.store.trace(id, now_ms()).await?;
     trace.map(Json).ok_or_else(|| AppError::NotFound(format!("no trace {}", trace_id.to_ascii_lowercase())))
 }

@@ -6,7 +6,6 @@ use sightline_model::{TransactionPage, TxParams};
 
 use crate::api::hitmap;
 use crate::api::window::{Window, Within};
-use crate::blocking;
 use crate::error::{ApiResult, AppError, Query};
 use crate::state::AppState;
 use crate::store::{CellRange, TxFilter, TxQuery};
@@ -76,7 +75,5 @@ pub async fn list(
     Within(window): Within,
     Query(p): Query<TxParams>,
 ) -> ApiResult<TransactionPage> {
-    let query = query(p, window)?;
-    let store = state.store.clone();
-    Ok(Json(blocking::run("transactions", move || store.transactions(&query)).await?))
+    Ok(Json(state.store.transactions(query(p, window)?).await?))
 }

@@ -11,10 +11,11 @@
 //! one batch and fsyncs the journal once (group commit): an acknowledged request has been fsynced, and
 //! concurrent requests share the fsync instead of queueing behind one each.
 //!
-//! `open`, `transactions`, `trace`, `enforce_retention` and `flush` read or write fjall: they assert they
-//! are not on an async worker ([`crate::blocking`]), so callers go through `blocking::run`. `append` only
-//! prepares the batch and queues it for the committer thread; `hitmap`, `services` and `tx_series` read
-//! the in-memory columns.
+//! `open` reads fjall and asserts it is not on an async worker ([`crate::blocking`]): callers go through
+//! `blocking::run`. The [`TraceStore`] methods do that themselves: `transactions`, `trace`,
+//! `enforce_retention` and `flush` (fjall) and `hitmap`, `services` and `tx_series` (scans of the in-memory
+//! columns) run on the blocking pool inside their futures; `append` only prepares the batch and queues it
+//! for the committer thread; `active` copies a small in-memory list.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -37,8 +38,6 @@ use super::active::Active;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
 use super::{
-    assemble, now_ms, CommitObserver, CommitReport, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreStats, TraceStore,
-    TxQuery, TxSeries,
 };
 
 /// Retention limits.
@@ -71,7 +70,7 @@ struct Job {
     running: Vec<(SpanRecord, Vec<u8>)>,
     /// Spans in the request (for [`CommitReport`]).
     spans: usize,
-    done: Option<oneshot::Sender<anyhow::Result<LiveBatch>>>,
+    done: Option<oneshot::Sender<Result<LiveBatch, QueryError>>>,
 }
 
 impl Job {
@@ -238,7 +237,9 @@ impl Inner {
                     tracing::error!(error = ?e, "storing spans failed");
                     for job in group {
                         if let Some(done) = job.done {
-                            let _ = done.send(Err(anyhow::anyhow!("storing spans failed: {e:#}")));
+                            // 503: the client may retry; fjall poisons itself after a failed fsync, so
+                            // in practice the process needs a restart (docs/STORE.md).
+                            let _ = done.send(Err(QueryError::Unavailable(format!("storing spans failed: {e:#}"))));
                         }
                     }
                 }
@@ -392,8 +393,21 @@ fn row_of(s: &SpanRecord) -> TxRow<'_> {
     }
 }
 
+impl EmbeddedStore {
+    /// Runs `f` over the store on tokio's blocking pool: every read below touches fjall or scans the
+    /// columns (millions of rows), which must not hold an async worker.
+    fn off_runtime<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Inner) -> Result<T, QueryError> + Send + 'static,
+    ) -> StoreFuture<'static, T> {
+        let inner = self.inner.clone();
+        Box::pin(async move { blocking::spawn(what, move || f(&inner)).await? })
+    }
+}
+
 impl TraceStore for EmbeddedStore {
-    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, anyhow::Result<LiveBatch>> {
+    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
         // Prepared here, on the caller's thread, so concurrent requests encode in parallel and the single
         // committer only writes.
         // `ingest::convert` validates ids; a caller bypassing it must not be able to panic the store.
@@ -403,30 +417,84 @@ impl TraceStore for EmbeddedStore {
         let (done, rx) = oneshot::channel();
         job.done = Some(done);
         let sent = match sync::lock(&self.jobs).as_ref() {
-            Some(jobs) => jobs.send(job).map_err(|_| anyhow::anyhow!("the store is shutting down")),
-            None => Err(anyhow::anyhow!("the store is shut down")),
+            Some(jobs) => jobs.send(job).map_err(|_| "the store is shutting down"),
+            None => Err("the store is shut down"),
         };
         Box::pin(async move {
-            sent?;
-            rx.await.map_err(|_| anyhow::anyhow!("the store's committer stopped"))?
+            sent.map_err(|m| QueryError::Unavailable(m.into()))?;
+            rx.await.map_err(|_| QueryError::Unavailable("the store's committer stopped".into()))?
         })
     }
 
-    fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap {
-        let cols = sync::read(&self.inner.columns);
-        let mut h = cols.hitmap(grid, service);
-        h.seq = cols.seq;
-        h
+    fn hitmap(&self, grid: Grid, service: Option<String>) -> StoreFuture<'_, Hitmap> {
+        self.off_runtime("hitmap", move |inner| {
+            // `seq` is read under the same lock as the counts: the hitmap holds exactly the batches up to it.
+            let cols = sync::read(&inner.columns);
+            let mut h = cols.hitmap(grid, service.as_deref());
+            h.seq = cols.seq;
+            Ok(h)
+        })
     }
 
+    fn transactions(&self, query: TxQuery) -> StoreFuture<'_, TransactionPage> {
+        self.off_runtime("transactions", move |inner| inner.transactions(&query))
+    }
+
+    fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> StoreFuture<'_, Option<Trace>> {
+        self.off_runtime("trace", move |inner| Ok(inner.trace(trace_id, now_ms)?))
+    }
+
+    fn active(&self, service: Option<String>, now_ms: i64) -> StoreFuture<'_, ActiveList> {
+        // In-flight work is a small map in memory (what is running right now): no trip to the pool.
+        let list = sync::lock(&self.inner.active).list(service.as_deref(), now_ms);
+        Box::pin(std::future::ready(Ok(list)))
+    }
+
+    fn services(&self, from: i64, to: i64) -> StoreFuture<'_, ServiceList> {
+        self.off_runtime("services", move |inner| {
+            Ok(ServiceList { services: sync::read(&inner.columns).services(from, to) })
+        })
+    }
+
+    fn tx_series(&self, query: SeriesQuery) -> StoreFuture<'_, Vec<TxSeries>> {
+        self.off_runtime("metric series", move |inner| sync::read(&inner.columns).series(&query))
+    }
+
+    fn enforce_retention(&self, now_ms: i64) -> StoreFuture<'_, RetentionReport> {
+        self.off_runtime("retention", move |inner| Ok(inner.enforce_retention(now_ms)?))
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        self.off_runtime("flushing the store", |inner| {
+            blocking::assert_off_runtime();
+            Ok(inner.db.persist(PersistMode::SyncAll).context("persisting the store")?)
+        })
+    }
+
+    fn stats(&self) -> StoreFuture<'_, StoreStats> {
+        // On the pool: fjall adds up the sizes of its journals and table files, which may stat them.
+        self.off_runtime("reading the store's size", |inner| {
+            Ok(StoreStats {
+                disk_bytes: inner.db.disk_space().unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot read the store's size");
+                    0
+                }),
+                transactions: sync::read(&inner.columns).len() as u64,
+                in_flight: sync::lock(&inner.active).len() as u64,
+            })
+        })
+    }
+}
+
+impl Inner {
     fn transactions(&self, query: &TxQuery) -> Result<TransactionPage, QueryError> {
         blocking::assert_off_runtime();
         let after = query.cursor.as_deref().map(|c| SortKey::from_cursor(query.order, c)).transpose()?;
-        let sel = sync::read(&self.inner.columns).select(&query.filter, query.order, query.limit, after);
+        let sel = sync::read(&self.columns).select(&query.filter, query.order, query.limit, after);
         let mut items = Vec::with_capacity(sel.keys.len());
         for k in &sel.keys {
             // Gone only if retention removed it between the scan and here.
-            if let Some(v) = self.inner.txs.get(tx_key(k.end_ms, &k.ids)).context("reading a transaction")? {
+            if let Some(v) = self.txs.get(tx_key(k.end_ms, &k.ids)).context("reading a transaction")? {
                 items.push(SpanRecord::decode(&*v).context("decoding a transaction")?.summary());
             }
         }
@@ -437,52 +505,39 @@ impl TraceStore for EmbeddedStore {
     fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> anyhow::Result<Option<Trace>> {
         blocking::assert_off_runtime();
         let mut spans = Vec::new();
-        for kv in self.inner.spans.prefix(trace_id) {
+        for kv in self.spans.prefix(trace_id) {
             let (_, v) = kv.into_inner().context("reading spans")?;
             spans.extend(SpanChunk::decode(&*v).context("decoding spans")?.spans);
         }
-        spans.extend(sync::lock(&self.inner.active).of_trace(&trace_id));
+        spans.extend(sync::lock(&self.active).of_trace(&trace_id));
         Ok(assemble::assemble(&trace_id, spans, now_ms))
-    }
-
-    fn active(&self, service: Option<&str>, now_ms: i64) -> ActiveList {
-        sync::lock(&self.inner.active).list(service, now_ms)
-    }
-
-    fn services(&self, from: i64, to: i64) -> ServiceList {
-        ServiceList { services: sync::read(&self.inner.columns).services(from, to) }
-    }
-
-    fn tx_series(&self, query: &SeriesQuery) -> Result<Vec<TxSeries>, QueryError> {
-        sync::read(&self.inner.columns).series(query)
     }
 
     fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<RetentionReport> {
         blocking::assert_off_runtime();
-        let inner = &self.inner;
-        let stale = sync::lock(&inner.active).expire(now_ms);
+        let stale = sync::lock(&self.active).expire(now_ms);
         if !stale.is_empty() {
-            let mut batch = inner.db.batch();
+            let mut batch = self.db.batch();
             for ids in &stale {
-                batch.remove(&inner.inflight, &ids[..]);
+                batch.remove(&self.inflight, &ids[..]);
             }
             batch.commit()?;
         }
-        let mut cutoff = now_ms.saturating_sub(inner.retention.max_age_ms);
-        let size = inner.db.disk_space()?;
+        let mut cutoff = now_ms.saturating_sub(self.retention.max_age_ms);
+        let size = self.db.disk_space()?;
         let (oldest, newest) = {
-            let cols = sync::read(&inner.columns);
+            let cols = sync::read(&self.columns);
             (cols.oldest_ms(), cols.newest_ms())
         };
-        if size > inner.retention.max_bytes {
+        if size > self.retention.max_bytes {
             if let (Some(old), Some(new)) = (oldest, newest) {
                 let tenth = ((new - old) / 10).max(MINUTE_MS);
-                tracing::warn!(size, limit = inner.retention.max_bytes, "store over its size budget: dropping the oldest data");
+                tracing::warn!(size, limit = self.retention.max_bytes, "store over its size budget: dropping the oldest data");
                 cutoff = cutoff.max(old + tenth);
             }
         }
         let cutoff = cutoff.div_euclid(MINUTE_MS) * MINUTE_MS;
-        let oldest_trace = inner
+        let oldest_trace = self
             .minutes
             .first_key_value()
             .map(|kv| kv.key())
@@ -493,36 +548,18 @@ impl TraceStore for EmbeddedStore {
         if !due {
             return Ok(RetentionReport::default());
         }
-        let report = inner.remove_before(cutoff)?;
+        let report = self.remove_before(cutoff)?;
         tracing::info!(?report, "retention pass");
         Ok(report)
     }
-
-    fn flush(&self) -> anyhow::Result<()> {
-        blocking::assert_off_runtime();
-        self.inner.db.persist(PersistMode::SyncAll).context("persisting the store")
-    }
-
-    fn stats(&self) -> StoreStats {
-        let inner = &self.inner;
-        StoreStats {
-            // fjall adds up the sizes of its journals and table files.
-            disk_bytes: inner.db.disk_space().unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read the store's size");
-                0
-            }),
-            transactions: sync::read(&inner.columns).len() as u64,
-            in_flight: sync::lock(&inner.active).len() as u64,
-        }
-    }
 }
 
+/// What every store must do (durability across a reopen, retries, retention by age, in-flight snapshots) is
+/// checked for this one by `tests/store_conformance.rs`; here only what is the embedded store's own.
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::record::kind;
-    use crate::store::TxFilter;
-    use sightline_model::{Order, Scale};
 
     fn tx(i: u64, end_ms: i64, dur_ms: i64) -> SpanRecord {
         let mut trace_id = vec![0u8; 16];
@@ -541,105 +578,42 @@ mod tests {
         }
     }
 
-    /// An in-flight snapshot of transaction `i`, started `elapsed_ms` before `now`.
-    fn running(i: u64, now: i64, elapsed_ms: i64) -> SpanRecord {
-        let mut s = tx(i, now, elapsed_ms);
-        s.end_ns = 0;
-        s
-    }
-
-    fn block_on<T>(f: BoxFuture<'static, T>) -> T {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    /// The store's futures need a runtime (they hop to its blocking pool); `open` runs on the test thread.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().build().unwrap()
     }
 
     const FAR: Retention = Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX };
 
     #[test]
-    fn survives_reopen_dedups_retries_and_expires() {
-        let dir = tempfile::tempdir().unwrap();
-        let now = 1_700_000_000_000;
-        {
-            let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
-            let spans: Vec<SpanRecord> = (0..100).map(|i| tx(i, now - 3_600_000 + i as i64 * 60_000, 10)).collect();
-            let points = block_on(store.append(spans.clone())).unwrap().points;
-            assert_eq!(points.len(), 100);
-            // A retry of the same spans adds nothing.
-            assert!(block_on(store.append(spans)).unwrap().points.is_empty());
-            assert_eq!(store.transaction_count(), 100);
-        }
-        let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: 30 * 60_000, max_bytes: u64::MAX }).unwrap();
-        assert_eq!(store.transaction_count(), 100);
-        let grid = Grid { from: now - 7_200_000, to: now + 3_600_000, cols: 10, rows: 10, ymax_ms: 100.0, scale: Scale::Linear };
-        assert_eq!(store.hitmap(grid, None).total, 100);
-        let t = store.trace(tx(5, 0, 0).trace_id.try_into().unwrap(), now).unwrap().unwrap();
-        assert_eq!(t.steps.len(), 1);
-        let report = store.enforce_retention(now).unwrap();
-        assert_eq!(report.transactions_removed, 30);
-        let q = TxQuery {
-            filter: TxFilter { from: 0, to: now * 2, ..Default::default() },
-            order: Order::Newest,
-            limit: 5,
-            cursor: None,
-        };
-        let page = store.transactions(&q).unwrap();
-        assert_eq!(page.total, 70);
-        assert_eq!(page.items.len(), 5);
-        assert!(store.trace(tx(5, 0, 0).trace_id.try_into().unwrap(), now).unwrap().is_none());
-        assert!(store.trace(tx(95, 0, 0).trace_id.try_into().unwrap(), now).unwrap().is_some());
-    }
-
-    #[test]
-    fn in_flight_until_finished() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
-        let now = now_ms();
-        block_on(store.append(vec![running(1, now, 2_000)])).unwrap();
-        let list = store.active(None, now);
-        assert_eq!(list.items.len(), 1);
-        assert!(list.items[0].elapsed_ms >= 2_000.0);
-        assert!(store.active(Some("other"), now).items.is_empty());
-        drop(store);
-        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
-        assert_eq!(store.active(None, now).items.len(), 1, "in-flight survives a restart");
-        block_on(store.append(vec![tx(1, now, 2_000)])).unwrap();
-        assert!(store.active(None, now).items.is_empty());
-        drop(store);
-        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
-        assert!(store.active(None, now).items.is_empty());
-        assert_eq!(store.transaction_count(), 1);
-    }
-
-    #[test]
     fn size_budget_drops_the_oldest_tenth_per_pass() {
+        let rt = runtime();
         let dir = tempfile::tempdir().unwrap();
         let now = 1_700_000_000_000 / MINUTE_MS * MINUTE_MS;
         // One transaction per minute over 100 minutes, and a budget of 1 byte: always over.
         let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: i64::MAX / 4, max_bytes: 1 }).unwrap();
-        block_on(store.append((0..100).map(|i| tx(i, now - 100 * MINUTE_MS + i as i64 * MINUTE_MS + 1, 5)).collect())).unwrap();
-        let r = store.enforce_retention(now).unwrap();
+        let spans = (0..100).map(|i| tx(i, now - 100 * MINUTE_MS + i as i64 * MINUTE_MS + 1, 5)).collect();
+        rt.block_on(store.append(spans)).unwrap();
+        let r = rt.block_on(store.enforce_retention(now)).unwrap();
         assert_eq!(r.transactions_removed, 10);
         assert_eq!(store.transaction_count(), 90);
-        let r = store.enforce_retention(now).unwrap();
+        let r = rt.block_on(store.enforce_retention(now)).unwrap();
         assert_eq!(r.transactions_removed, 9);
         // Age limit far away and within budget: nothing happens.
         drop(store);
         let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
         assert_eq!(store.transaction_count(), 81);
-        assert_eq!(store.enforce_retention(now).unwrap(), RetentionReport::default());
+        assert_eq!(rt.block_on(store.enforce_retention(now)).unwrap(), RetentionReport::default());
     }
 
+    /// A store shut down under a caller answers 503-style, not with a panic.
     #[test]
-    fn stale_in_flight_snapshots_expire() {
+    fn append_after_shutdown_is_unavailable() {
+        let rt = runtime();
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
-        let now = now_ms();
-        block_on(store.append(vec![running(3, now, 1_000)])).unwrap();
-        assert_eq!(store.active(None, now).items.len(), 1);
-        let later = now + crate::store::ACTIVE_STALE_MS + 1_000;
-        assert!(store.active(None, later).items.is_empty(), "stale snapshots are not listed");
-        store.enforce_retention(later).unwrap();
-        drop(store);
-        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
-        assert!(store.active(None, now).items.is_empty(), "and their durable copy is gone");
+        sync::lock(&store.jobs).take();
+        let e = rt.block_on(store.append(vec![tx(1, 1_700_000_000_000, 5)])).unwrap_err();
+        assert!(matches!(&e, QueryError::Unavailable(m) if m.contains("shut down")), "{e:?}");
     }
 }
