@@ -38,6 +38,8 @@ use super::active::Active;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
 use super::{
+    assemble, now_ms, CommitObserver, CommitReport, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreFuture, StoreStats,
+    TraceStore, TxQuery, TxSeries,
 };
 
 /// Retention limits.
