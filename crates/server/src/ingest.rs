@@ -156,17 +156,28 @@ async fn accept(
     result
 }
 
-/// The one path of every request: decode and [`convert`] on the blocking pool (a 16 MiB body costs tens of
-/// milliseconds of CPU; every body goes there, so there is no size threshold to tune), note the versions in
-/// memory, write the deploy log if that taught it something (blocking pool), store the spans durably, then
-/// announce new transactions live.
+/// The one path of every request. One call on the blocking pool decodes, [`convert`]s and hands the spans
+/// to the store (`TraceStore::append` prepares its batch — for the embedded store, encoding every span —
+/// when called, and queues it): all of a request's CPU work runs off the async workers, on one thread, so
+/// the decoded data is not moved between cores before it is encoded for the store (BENCHMARKS.md, issue 17,
+/// measures this against decoding on the pool and preparing on the worker). Then, on the worker: note the versions in memory, write the
+/// deploy log if that taught it something (blocking pool), wait until the spans are durable, and announce
+/// new transactions live. A 16 MiB body costs tens of milliseconds of CPU; every body takes this path, so
+/// there is no size threshold to tune.
 async fn accept_inner(
     state: &AppState,
     what: &'static str,
     decode: impl FnOnce() -> Result<ExportTraceServiceRequest, AppError> + Send + 'static,
 ) -> Result<IngestOutcome, AppError> {
-    let converted = blocking::run(what, move || decode().map(convert)).await?;
-    let accepted = converted.spans.len() as u64;
+    let store = state.store.clone();
+    let (converted, accepted, stored) = blocking::run(what, move || {
+        let mut converted = decode().map(convert)?;
+        let spans = std::mem::take(&mut converted.spans);
+        let accepted = spans.len() as u64;
+        let stored = (!spans.is_empty()).then(|| store.append(spans));
+        Ok::<_, AppError>((converted, accepted, stored))
+    })
+    .await?;
     for (service, version, at_ms) in &converted.versions {
         state.deploys.note(service, version, *at_ms);
     }
@@ -178,9 +189,9 @@ async fn accept_inner(
             tracing::warn!(error = %format!("{e:#}"), "cannot save the deploy log");
         }
     }
-    if !converted.spans.is_empty() {
+    if let Some(stored) = stored {
         // A store that cannot make the spans durable answers 503, so the exporter retries.
-        let batch = state.store.append(converted.spans).await?;
+        let batch = stored.await?;
         if !batch.points.is_empty() {
             // No receiver is fine: nobody is watching live.
             let _ = state.live.send(Arc::new(batch));
