@@ -31,6 +31,26 @@ pub async fn spawn<T: Send + 'static>(what: &'static str, f: impl FnOnce() -> T 
     tokio::task::spawn_blocking(move || allow(f)).await.map_err(|e| anyhow::anyhow!("{what} failed: {e}"))
 }
 
+/// Runs CPU-heavy `f` without blocking the runtime, on the calling thread when it can: on a multi-threaded
+/// runtime `block_in_place` hands this worker's other tasks to another thread first, so the data `f` builds
+/// stays in this thread's cache and allocator heap (ingest decodes into many small allocations that the store
+/// then encodes: moving them to a pool thread cost 15–25 % of ingest throughput, BENCHMARKS.md). Elsewhere
+/// (a current-thread runtime, where `block_in_place` is not allowed) it is [`run`].
+pub async fn in_place<T, E>(what: &'static str, f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+{
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+            tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| allow(f))))
+                .map_err(|_| AppError::Internal(anyhow::anyhow!("{what} failed: it panicked")))?
+                .map_err(Into::into)
+        }
+        _ => run(what, f).await,
+    }
+}
+
 /// Runs `f` marked as allowed to block: for code that is already on a thread of its own (the blocking
 /// pool through `spawn_blocking`, a `std::thread`) but reached there another way than [`run`].
 pub fn allow<T>(f: impl FnOnce() -> T) -> T {

@@ -170,14 +170,14 @@ async fn accept_inner(
     decode: impl FnOnce() -> Result<ExportTraceServiceRequest, AppError> + Send + 'static,
 ) -> Result<IngestOutcome, AppError> {
     let store = state.store.clone();
-    let (converted, accepted, stored) = blocking::run(what, move || {
+    let work = move || {
         let mut converted = decode().map(convert)?;
         let spans = std::mem::take(&mut converted.spans);
         let accepted = spans.len() as u64;
         let stored = (!spans.is_empty()).then(|| store.append(spans));
         Ok::<_, AppError>((converted, accepted, stored))
-    })
-    .await?;
+    };
+    let (converted, accepted, stored) = blocking::in_place(what, work).await?;
     for (service, version, at_ms) in &converted.versions {
         state.deploys.note(service, version, *at_ms);
     }
