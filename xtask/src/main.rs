@@ -110,6 +110,7 @@ fn setup() -> Result {
         packages.extend(APT_WASM_PACKAGES);
     }
     apt_packages(&packages)?;
+    node_service()?;
     // The two cargo installs are independent: run them side by side.
     let wbg = wasm_bindgen_version()?;
     let mut jobs = Vec::new();
@@ -129,6 +130,37 @@ fn setup() -> Result {
     }
     step(&format!("set-up complete in {:.0?}", t.elapsed()));
     Ok(())
+}
+
+/// Node.js + npm and the npm packages of the tests' instrumented Node service
+/// (`crates/server/tests/node_service`, pinned by its package-lock.json). Debian's `nodejs`/`npm` only when
+/// `node`/`npm` are missing (a newer Node from elsewhere is kept); `npm ci` only when `node_modules` was
+/// not installed from exactly this lock file (a copy of it is kept in `node_modules` as the stamp).
+fn node_service() -> Result {
+    let missing: Vec<&str> = [("node", "nodejs"), ("npm", "npm")]
+        .into_iter()
+        .filter(|(bin, _)| output(Command::new(bin).arg("--version")).is_none())
+        .map(|(_, package)| package)
+        .collect();
+    if !missing.is_empty() {
+        apt_packages(&missing)?;
+    }
+    // The OpenTelemetry JS packages pinned there need Node ^18.19 or >= 20.6 (Debian 12 has 18.20).
+    let version = output(Command::new("node").arg("--version")).ok_or("`node --version` failed after installing nodejs")?;
+    let parts: Vec<u32> = version.trim().trim_start_matches('v').split('.').filter_map(|p| p.parse().ok()).collect();
+    let (major, minor) = (parts.first().copied().unwrap_or(0), parts.get(1).copied().unwrap_or(0));
+    if major < 18 || (major == 18 && minor < 19) || (major == 20 && minor < 6) {
+        return Err(format!("Node.js {} is too old for the test service's OpenTelemetry packages (need ^18.19 or >= 20.6)", version.trim()));
+    }
+    let dir = root().join("crates/server/tests/node_service");
+    let lock = std::fs::read(dir.join("package-lock.json")).map_err(|e| format!("{}/package-lock.json: {e}", dir.display()))?;
+    let stamp = dir.join("node_modules/.sightline-installed-lock.json");
+    if std::fs::read(&stamp).is_ok_and(|s| s == lock) {
+        return Ok(());
+    }
+    step("installing the Node test service's npm packages (npm ci, pinned by package-lock.json)");
+    run_cmd(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
+    std::fs::write(&stamp, &lock).map_err(|e| format!("{}: {e}", stamp.display()))
 }
 
 /// Whether rustup's toolchain can build wasm: already has the target, or gets it within a short timeout.
