@@ -135,28 +135,29 @@ fn setup() -> Result {
 /// Node.js + npm and the npm packages of the tests' instrumented Node service
 /// (`crates/server/tests/node_service`, pinned by its package-lock.json). Debian's `nodejs`/`npm` only when
 /// `node`/`npm` are missing (a newer Node from elsewhere is kept); `npm ci` only when `node_modules` was
-/// not installed from exactly this lock file (a copy of it is kept in `node_modules` as the stamp).
+/// not installed from exactly this lock file (a copy of it is kept in `node_modules` as the stamp), so a
+/// run with nothing to do only asks `node --version`.
 fn node_service() -> Result {
-    let missing: Vec<&str> = [("node", "nodejs"), ("npm", "npm")]
-        .into_iter()
-        .filter(|(bin, _)| output(Command::new(bin).arg("--version")).is_none())
-        .map(|(_, package)| package)
-        .collect();
-    if !missing.is_empty() {
-        apt_packages(&missing)?;
+    let has = |bin: &str| output(Command::new(bin).arg("--version"));
+    if has("node").is_none() {
+        apt_packages(&["nodejs", "npm"])?;
     }
     // The OpenTelemetry JS packages pinned there need Node ^18.19 or >= 20.6 (Debian 12 has 18.20).
-    let version = output(Command::new("node").arg("--version")).ok_or("`node --version` failed after installing nodejs")?;
-    let parts: Vec<u32> = version.trim().trim_start_matches('v').split('.').filter_map(|p| p.parse().ok()).collect();
-    let (major, minor) = (parts.first().copied().unwrap_or(0), parts.get(1).copied().unwrap_or(0));
+    let version = has("node").ok_or("`node --version` fails even after installing Debian's nodejs")?;
+    let version = version.trim();
+    let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     if major < 18 || (major == 18 && minor < 19) || (major == 20 && minor < 6) {
-        return Err(format!("Node.js {} is too old for the test service's OpenTelemetry packages (need ^18.19 or >= 20.6)", version.trim()));
+        return Err(format!("Node.js {version} is too old for the test service's OpenTelemetry packages (need ^18.19 or >= 20.6)"));
     }
     let dir = root().join("crates/server/tests/node_service");
     let lock = std::fs::read(dir.join("package-lock.json")).map_err(|e| format!("{}/package-lock.json: {e}", dir.display()))?;
     let stamp = dir.join("node_modules/.sightline-installed-lock.json");
     if std::fs::read(&stamp).is_ok_and(|s| s == lock) {
         return Ok(());
+    }
+    if has("npm").is_none() {
+        apt_packages(&["npm"])?;
     }
     step("installing the Node test service's npm packages (npm ci, pinned by package-lock.json)");
     run_cmd(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
