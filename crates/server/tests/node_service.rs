@@ -1,7 +1,7 @@
 //! A real auto-instrumented service against Sightline, end to end: the express + `pg` service in
 //! `tests/node_service/`, run with OpenTelemetry's Node auto-instrumentation (`@opentelemetry/sdk-node`,
 //! `@opentelemetry/auto-instrumentations-node`, the pg instrumentation's sqlcommenter option on), exporting
-//! over OTLP/gRPC with an ingest token, configured only by the standard `OTEL_*` variables; its database is
+//! over OTLP/gRPC (a second test: OTLP/HTTP) with an ingest token, configured only by the standard `OTEL_*` variables; its database is
 //! a throwaway PostgreSQL 15 that the real `sightline` binary monitors.
 //!
 //! Checked through the HTTP API: every request is exactly one transaction (per endpoint), the slow
@@ -89,6 +89,24 @@ impl Drop for Proc {
     }
 }
 
+/// How the service exports: the value of `OTEL_EXPORTER_OTLP_PROTOCOL`.
+#[derive(Clone, Copy)]
+enum Protocol {
+    /// `@opentelemetry/exporter-trace-otlp-grpc` to `--otlp-grpc-addr`.
+    Grpc,
+    /// `@opentelemetry/exporter-trace-otlp-proto` to `POST /v1/traces`.
+    HttpProtobuf,
+}
+
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
 /// Everything of one run: the cluster, Sightline watching it, and the Node service.
 struct Setup {
     _cluster: Cluster,
@@ -129,7 +147,7 @@ impl Setup {
         }
     }
 
-    async fn start() -> Self {
+    async fn start(protocol: Protocol) -> Self {
         let node_modules = service_dir().join("node_modules");
         assert!(
             node_modules.join("@opentelemetry/sdk-node").is_dir(),
@@ -163,7 +181,13 @@ impl Setup {
             work.path().join("sightline.log"),
         );
         sightline.wait_listening(http_port, 60);
-        sightline.wait_listening(grpc_port, 30);
+        let endpoint = match protocol {
+            Protocol::Grpc => {
+                sightline.wait_listening(grpc_port, 30);
+                format!("http://127.0.0.1:{grpc_port}")
+            }
+            Protocol::HttpProtobuf => format!("http://127.0.0.1:{http_port}"),
+        };
 
         let node_port = free_port();
         let mut node = Command::new("node");
@@ -181,8 +205,8 @@ impl Setup {
             // The standard OpenTelemetry variables, as the README tells users to set them.
             .env("OTEL_SERVICE_NAME", SERVICE)
             .env("OTEL_RESOURCE_ATTRIBUTES", "service.version=1.4.2,deployment.environment.name=test")
-            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-            .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{grpc_port}"))
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.name())
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
             .env("OTEL_EXPORTER_OTLP_HEADERS", format!("authorization=Bearer {INGEST_TOKEN}"))
             .env("OTEL_METRICS_EXPORTER", "none")
             .env("OTEL_LOGS_EXPORTER", "none")
@@ -209,10 +233,29 @@ impl Setup {
     }
 }
 
+/// The trace's SQL step that ran a statement (the pg instrumentation's `pg.connect` and `pg-pool.connect`
+/// spans are database steps too, without text).
+fn query_step(trace: &Trace) -> &sightline_model::Step {
+    let mut queries = trace.steps.iter().filter(|st| st.kind == StepKind::Sql && st.text.is_some());
+    let step = queries.next().unwrap_or_else(|| panic!("no SQL statement step: {trace:#?}"));
+    assert!(queries.next().is_none(), "one statement per request: {trace:#?}");
+    step
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_auto_instrumentation_over_grpc() {
+    requests_become_transactions_tied_to_sessions(Protocol::Grpc).await;
+}
+
+/// The same service and checks over OTLP/HTTP, the other transport an SDK may be set to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_auto_instrumentation_over_http() {
+    requests_become_transactions_tied_to_sessions(Protocol::HttpProtobuf).await;
+}
+
+async fn requests_become_transactions_tied_to_sessions(protocol: Protocol) {
     let started = sightline_server::store::now_ms();
-    let mut s = Setup::start().await;
+    let mut s = Setup::start(protocol).await;
     let client = reqwest::Client::new();
 
     // The slow request runs while the fast ones and the failing one are served: one process, overlapping
@@ -254,22 +297,21 @@ async fn node_auto_instrumentation_over_grpc() {
         let got: Vec<_> = page.items.iter().filter(|t| t.endpoint == endpoint).collect();
         assert_eq!(got.len(), n, "{endpoint}: exactly one transaction per request: {got:#?}");
     }
+    // Besides the requests, only the `dns.lookup` the http module makes when the server starts listening:
+    // a root span outside any request, so a transaction of its own (said in the README).
+    let others: Vec<_> = page.items.iter().filter(|t| !expected.iter().any(|(e, _)| t.endpoint == *e)).collect();
+    assert!(others.len() <= 1 && others.iter().all(|t| t.endpoint == "dns.lookup"), "transactions that are no request: {others:#?}");
     let mut traces: Vec<&str> = page.items.iter().filter(|t| t.endpoint.starts_with("GET /")).map(|t| t.trace_id.as_str()).collect();
     traces.sort_unstable();
     traces.dedup();
     assert_eq!(traces.len(), FAST_REQUESTS + 2, "each request its own trace: {:#?}", page.items);
-    assert!(
-        page.items.iter().filter(|t| t.endpoint.starts_with("GET /")).all(|t| t.service == SERVICE),
-        "{:#?}",
-        page.items
-    );
 
     // Every request's trace: one transaction, its SQL step (not the error's: it runs none).
     for t in page.items.iter().filter(|t| t.endpoint == "GET /fast") {
         let trace: Trace = s.get(&format!("/api/v1/traces/{}", t.trace_id)).await;
         assert_eq!(trace.transactions.len(), 1, "{trace:#?}");
         assert!(t.status == Status::Ok, "{t:?}");
-        let sql = trace.steps.iter().find(|st| st.kind == StepKind::Sql).unwrap_or_else(|| panic!("no SQL step: {trace:#?}"));
+        let sql = query_step(&trace);
         assert_eq!(sql.text.as_deref(), Some("SELECT count(*)::int AS n FROM pg_class WHERE relkind = $1"), "{sql:?}");
         assert_eq!(sql.target.as_deref(), Some("postgresql/postgres"), "{sql:?}");
     }
@@ -288,7 +330,7 @@ async fn node_auto_instrumentation_over_grpc() {
     assert_eq!(slow.status, Status::Ok);
     let trace: Trace = s.get(&format!("/api/v1/traces/{}", slow.trace_id)).await;
     assert_eq!(trace.transactions.len(), 1, "{trace:#?}");
-    let sql = trace.steps.iter().find(|st| st.kind == StepKind::Sql).unwrap_or_else(|| panic!("no SQL step: {trace:#?}"));
+    let sql = query_step(&trace);
     assert_eq!(sql.text.as_deref(), Some("SELECT pg_sleep($1)"), "{sql:?}");
     assert_eq!(sql.target.as_deref(), Some("postgresql/postgres"), "{sql:?}");
     assert!(sql.duration_ms >= SLOW_SECONDS * 1000.0, "the SQL step lasts the sleep: {sql:?}");
