@@ -52,7 +52,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(grpc) => Some(TcpListener::bind(grpc).await.with_context(|| {
             format!(
                 "cannot listen on {grpc} for OTLP/gRPC (--otlp-grpc-addr / SIGHTLINE_OTLP_GRPC_ADDR; \
-                 another collector on port 4317? choose another address, or an empty value to turn it off)"
+                 is another OTLP receiver using it? Choose another address, or an empty value to turn OTLP/gRPC off)"
             )
         })?),
         None => None,

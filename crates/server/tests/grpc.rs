@@ -280,3 +280,45 @@ async fn the_answer_is_one_well_framed_message() {
     let resp = ExportTraceServiceResponse::decode(&body[..]).unwrap();
     assert_eq!(resp.partial_success.unwrap().rejected_spans, 1);
 }
+
+/// SIGTERM while exporters are busy: the server stops within the harness's deadline, and every export it
+/// acknowledged (those in flight at the signal included: they finish and are answered) is there after a
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_exports() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port) = start(dir.path(), &[]);
+    let acked = Arc::new(AtomicU64::new(0));
+    let senders: Vec<_> = (0..4u64)
+        .map(|w| {
+            let acked = acked.clone();
+            tokio::spawn(async move {
+                let mut c = client(port).await;
+                for round in 0u64.. {
+                    let first = (w * 1_000_000) + round * 100;
+                    let spans = (0..100).map(|i| server_span(first + i + 1, 1, "GET /term", now_ms(), 1.0)).collect();
+                    match c.export(request("term", spans)).await {
+                        Ok(_) => acked.fetch_add(100, Ordering::SeqCst),
+                        Err(_) => return,
+                    };
+                }
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while acked.load(Ordering::SeqCst) < 2_000 {
+        assert!(std::time::Instant::now() < deadline, "exports did not get going");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
+    for s in senders {
+        s.await.unwrap();
+    }
+    let acked = acked.load(Ordering::SeqCst);
+
+    let (server, _) = start(dir.path(), &[]);
+    let h: sightline_model::Hitmap = get(&server.base, &format!("/api/v1/hitmap?{}&service=term", window())).await;
+    assert!(h.total >= acked, "{acked} spans acknowledged, {} stored", h.total);
+}
