@@ -322,3 +322,23 @@ async fn sigterm_finishes_in_flight_exports() {
     let h: sightline_model::Hitmap = get(&server.base, &format!("/api/v1/hitmap?{}&service=term", window())).await;
     assert!(h.total >= acked, "{acked} spans acknowledged, {} stored", h.total);
 }
+
+/// With `--tls-cert`, the gRPC port speaks TLS (HTTP/2 by ALPN) with the same certificate; plaintext
+/// gRPC gets no answer there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_the_grpc_port_speaks_tls() {
+    use tonic::transport::{Certificate, ClientTlsConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certificates();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    let (_server, port) =
+        start(dir.path(), &[("SIGHTLINE_TLS_CERT", cert_path.to_str().unwrap()), ("SIGHTLINE_TLS_KEY", key_path.to_str().unwrap())]);
+    let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)).domain_name("localhost");
+    let channel = Endpoint::from_shared(format!("https://127.0.0.1:{port}")).unwrap().tls_config(tls).unwrap().connect().await.unwrap();
+    let resp = TraceServiceClient::new(channel).export(request("tls", vec![server_span(1, 1, "GET /tls", now_ms(), 1.0)])).await;
+    assert_eq!(resp.unwrap().into_inner().partial_success, None);
+    let plain = export(port, request("tls", vec![server_span(2, 1, "GET /plain", now_ms(), 1.0)]), None).await;
+    assert!(plain.is_err(), "plaintext gRPC on the TLS port: {plain:?}");
+}
