@@ -25,7 +25,8 @@ const APT_WASM_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// How long `rustup target add` may try before we fall back to Debian's toolchain.
 const RUSTUP_TIMEOUT_SECS: &str = "20";
-const PY_PACKAGES: &[&str] = &["opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"];
+const PY_PACKAGES: &[&str] =
+    &["opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http", "opentelemetry-exporter-otlp-proto-grpc"];
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -347,7 +348,8 @@ fn python_venv() -> Result {
     let venv = tools().join("venv");
     let py = venv.join("bin/python");
     let ok = py.is_file()
-        && output(Command::new(&py).args(["-c", "import opentelemetry.exporter.otlp.proto.http"])).is_some();
+        && output(Command::new(&py).args(["-c", "import opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.proto.grpc"]))
+            .is_some();
     if ok {
         return Ok(());
     }
