@@ -25,8 +25,12 @@ const APT_WASM_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// How long `rustup target add` may try before we fall back to Debian's toolchain.
 const RUSTUP_TIMEOUT_SECS: &str = "20";
-const PY_PACKAGES: &[&str] =
-    &["opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http", "opentelemetry-exporter-otlp-proto-grpc"];
+/// Pinned, so a new release cannot change what the tests exercise; raise them together.
+const PY_PACKAGES: &[&str] = &[
+    "opentelemetry-sdk==1.45.2",
+    "opentelemetry-exporter-otlp-proto-http==1.45.2",
+    "opentelemetry-exporter-otlp-proto-grpc==1.45.2",
+];
 
 type Result<T = ()> = std::result::Result<T, String>;
 
