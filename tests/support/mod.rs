@@ -74,6 +74,8 @@ impl Server {
             // Sign-in (issue 10): requests without credentials act as the demo admin, as before sign-in
             // existed, unless the test says otherwise (`--auto-sign-in=false`; `--demo` decides by itself).
             .args(self.extra.iter().all(|a| !a.starts_with("--auto-sign-in") && a != "--demo").then_some("--auto-sign-in"))
+            // Browser tests run servers side by side: none takes the OTLP/gRPC default port 4317.
+            .args(self.extra.iter().all(|a| !a.starts_with("--otlp-grpc-addr")).then_some("--otlp-grpc-addr="))
             .env("SIGHTLINE_ADMIN_PASSWORD", auth::ADMIN_PASSWORD)
             .env("SIGHTLINE_LOG", "warn")
             .stdout(Stdio::null())

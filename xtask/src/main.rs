@@ -25,7 +25,12 @@ const APT_WASM_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// How long `rustup target add` may try before we fall back to Debian's toolchain.
 const RUSTUP_TIMEOUT_SECS: &str = "20";
-const PY_PACKAGES: &[&str] = &["opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"];
+/// Pinned, so a new release cannot change what the tests exercise; raise them together.
+const PY_PACKAGES: &[&str] = &[
+    "opentelemetry-sdk==1.45.2",
+    "opentelemetry-exporter-otlp-proto-http==1.45.2",
+    "opentelemetry-exporter-otlp-proto-grpc==1.45.2",
+];
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -110,6 +115,7 @@ fn setup() -> Result {
         packages.extend(APT_WASM_PACKAGES);
     }
     apt_packages(&packages)?;
+    node_service()?;
     // The two cargo installs are independent: run them side by side.
     let wbg = wasm_bindgen_version()?;
     let mut jobs = Vec::new();
@@ -129,6 +135,38 @@ fn setup() -> Result {
     }
     step(&format!("set-up complete in {:.0?}", t.elapsed()));
     Ok(())
+}
+
+/// Node.js + npm and the npm packages of the tests' instrumented Node service
+/// (`crates/server/tests/node_service`, pinned by its package-lock.json). Debian's `nodejs`/`npm` only when
+/// `node`/`npm` are missing (a newer Node from elsewhere is kept); `npm ci` only when `node_modules` was
+/// not installed from exactly this lock file (a copy of it is kept in `node_modules` as the stamp), so a
+/// run with nothing to do only asks `node --version`.
+fn node_service() -> Result {
+    let has = |bin: &str| output(Command::new(bin).arg("--version"));
+    if has("node").is_none() {
+        apt_packages(&["nodejs", "npm"])?;
+    }
+    // The OpenTelemetry JS packages pinned there need Node ^18.19 or >= 20.6 (Debian 12 has 18.20).
+    let version = has("node").ok_or("`node --version` fails even after installing Debian's nodejs")?;
+    let version = version.trim();
+    let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if major < 18 || (major == 18 && minor < 19) || (major == 20 && minor < 6) {
+        return Err(format!("Node.js {version} is too old for the test service's OpenTelemetry packages (need ^18.19 or >= 20.6)"));
+    }
+    let dir = root().join("crates/server/tests/node_service");
+    let lock = std::fs::read(dir.join("package-lock.json")).map_err(|e| format!("{}/package-lock.json: {e}", dir.display()))?;
+    let stamp = dir.join("node_modules/.sightline-installed-lock.json");
+    if std::fs::read(&stamp).is_ok_and(|s| s == lock) {
+        return Ok(());
+    }
+    if has("npm").is_none() {
+        apt_packages(&["npm"])?;
+    }
+    step("installing the Node test service's npm packages (npm ci, pinned by package-lock.json)");
+    run_cmd(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
+    std::fs::write(&stamp, &lock).map_err(|e| format!("{}: {e}", stamp.display()))
 }
 
 /// Whether rustup's toolchain can build wasm: already has the target, or gets it within a short timeout.
@@ -314,7 +352,8 @@ fn python_venv() -> Result {
     let venv = tools().join("venv");
     let py = venv.join("bin/python");
     let ok = py.is_file()
-        && output(Command::new(&py).args(["-c", "import opentelemetry.exporter.otlp.proto.http"])).is_some();
+        && output(Command::new(&py).args(["-c", "import opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.proto.grpc"]))
+            .is_some();
     if ok {
         return Ok(());
     }

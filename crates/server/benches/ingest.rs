@@ -1,18 +1,22 @@
-//! Ingest throughput: OTLP/HTTP protobuf over a real socket into the durable store (fsync per group
-//! commit), against bare prost decoding of the very same payloads, in the same run.
+//! Ingest throughput: OTLP/HTTP protobuf and OTLP/gRPC over a real socket into the durable store (fsync per
+//! group commit), against bare prost decoding of the very same payloads, in the same run.
 //!
 //! `cargo bench -p sightline-server --bench ingest`. Each iteration sends 64 requests of 512 spans
-//! (the OTel SDK's default batch) with 8 connections in flight.
+//! (the OTel SDK's default batch) with 8 requests in flight: over HTTP on up to 8 connections, over gRPC
+//! as 8 concurrent calls on one HTTP/2 connection (one tonic channel, as an SDK's exporter does).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::http::uri::PathAndQuery;
+use bytes::{Buf, BufMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use payload::{payload, SPANS_PER_REQUEST};
 use prost::Message;
 use sightline_server::config::ServeArgs;
 use sightline_server::state::AppState;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 #[path = "support/payload.rs"]
 mod payload;
@@ -28,14 +32,23 @@ fn benches(c: &mut Criterion) {
     eprintln!("{concurrency} requests in flight");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (base, state) = rt.block_on(async {
+    let (base, grpc_addr, state) = rt.block_on(async {
         let args = ServeArgs::for_tests(dir.path());
         let state = AppState::open(&args).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = sightline_server::app::router(state.clone(), None);
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        (format!("http://{addr}/v1/traces"), state)
+        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc_addr = grpc.local_addr().unwrap();
+        let grpc_state = state.clone();
+        tokio::spawn(async move {
+            sightline_server::ingest::grpc::serve(grpc_state, grpc, None, std::future::pending()).await.unwrap()
+        });
+        (format!("http://{addr}/v1/traces"), grpc_addr, state)
+    });
+    let grpc_channel = rt.block_on(async {
+        tonic::transport::Endpoint::from_shared(format!("http://{grpc_addr}")).unwrap().connect().await.unwrap()
     });
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
     let mut seed = 0u64;
@@ -101,6 +114,22 @@ fn benches(c: &mut Criterion) {
             })
         })
     });
+
+    // The same payloads as raw message bytes (no client-side re-encoding), like the HTTP case's body.
+    g.bench_function("otlp_grpc_protobuf_durable", |b| {
+        b.iter_custom(|iters| {
+            let channel = grpc_channel.clone();
+            fan_out(&rt, iters, concurrency, &mut next_payloads, move |p| {
+                let mut grpc = tonic::client::Grpc::new(channel.clone());
+                async move {
+                    grpc.ready().await.unwrap();
+                    let path = PathAndQuery::from_static(sightline_server::ingest::grpc::EXPORT_PATH);
+                    let answer = grpc.unary(tonic::Request::new(p), path, Raw).await.unwrap().into_inner();
+                    assert!(answer.is_empty(), "no partial success expected");
+                }
+            })
+        })
+    });
     g.finish();
 }
 
@@ -139,6 +168,40 @@ where
         total += started.elapsed();
     }
     total
+}
+
+/// A codec that sends and returns raw message bytes.
+#[derive(Clone, Copy)]
+struct Raw;
+
+impl Codec for Raw {
+    type Encode = bytes::Bytes;
+    type Decode = bytes::Bytes;
+    type Encoder = Raw;
+    type Decoder = Raw;
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl Encoder for Raw {
+    type Item = bytes::Bytes;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: bytes::Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for Raw {
+    type Item = bytes::Bytes;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<bytes::Bytes>, tonic::Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
 }
 
 criterion_group!(ingest, benches);

@@ -62,12 +62,17 @@ pub struct AuthConfig {
 impl AuthConfig {
     /// From the serve options; refuses auto sign-in on an address other machines can reach.
     pub fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {
-        let loopback = args.addr.ip().is_loopback();
+        // Both listeners: a request without credentials on the OTLP/gRPC port is signed in the same way.
+        let grpc = args.otlp_grpc_addr.0.filter(|a| !a.ip().is_loopback());
+        let loopback = args.addr.ip().is_loopback() && grpc.is_none();
         let auto_sign_in = match args.auto_sign_in {
             Some(true) if !loopback => anyhow::bail!(
-                "--auto-sign-in signs every visitor in as an admin, so it only works on a loopback address \
+                "--auto-sign-in signs every visitor in as an admin, so it only works on loopback addresses \
                  (127.0.0.1 or [::1]), not on {}: leave it off and sign in (or let an admin turn on anonymous viewers)",
-                args.addr
+                match grpc {
+                    Some(g) => format!("{g} (--otlp-grpc-addr)"),
+                    None => format!("{} (--addr)", args.addr),
+                }
             ),
             Some(on) => on,
             None => args.demo && loopback,

@@ -18,7 +18,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the app and the API (and ingest OTLP on the same port).
+    /// Serve the app and the API (and ingest OTLP/HTTP on the same port, OTLP/gRPC on `--otlp-grpc-addr`).
     Serve(Box<ServeArgs>),
     /// Manage users: add, list, set-role, passwd, remove (with the server stopped).
     User(crate::auth::cli::UserArgs),
@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "SIGHTLINE_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
+    /// Address for OTLP/gRPC trace ingest (`TraceService/Export`, HTTP/2); an empty value turns it off.
+    /// OTLP/HTTP is always served on `--addr`.
+    #[arg(long, env = "SIGHTLINE_OTLP_GRPC_ADDR", default_value = "127.0.0.1:4317")]
+    pub otlp_grpc_addr: OptionalAddr,
     /// Where the embedded store keeps its files.
     #[arg(long, env = "SIGHTLINE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -106,6 +110,21 @@ pub struct ServeArgs {
     pub request_timeout_ms: u64,
 }
 
+/// A socket address, or nothing (an empty string): an optional listener such as `--otlp-grpc-addr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalAddr(pub Option<SocketAddr>);
+
+impl std::str::FromStr for OptionalAddr {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "" => Ok(OptionalAddr(None)),
+            addr => addr.parse().map(|a| OptionalAddr(Some(a))),
+        }
+    }
+}
+
 /// The first admin's password in [`ServeArgs::for_tests`].
 pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
 
@@ -114,6 +133,8 @@ impl ServeArgs {
     pub fn for_tests(data_dir: &Path) -> Self {
         ServeArgs {
             addr: "127.0.0.1:0".parse().expect("literal address"),
+            // Off: tests run many servers at once; the gRPC tests choose a free port.
+            otlp_grpc_addr: OptionalAddr(None),
             data_dir: data_dir.to_path_buf(),
             demo: false,
             demo_postgres: false,

@@ -39,6 +39,10 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Too much work in flight (OTLP/gRPC ingest waiting for a permit): 503 with `Retry-After`, or gRPC
+    /// `RESOURCE_EXHAUSTED` with `RetryInfo`, so exporters retry after that delay.
+    #[error("{message}")]
+    Overloaded { message: String, retry_after: std::time::Duration },
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
     /// The request was abandoned after the server's request timeout (see `app.rs`).
@@ -63,7 +67,7 @@ impl AppError {
             AppError::InvalidBoard(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::Unavailable(_) | AppError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::TimedOut(_) | AppError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,7 +98,53 @@ impl IntoResponse for AppError {
                 resp.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
                 resp
             }
+            AppError::Overloaded { retry_after, .. } => {
+                let mut resp = (status, Json(ApiErrorBody { error, status: status_code })).into_response();
+                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.as_secs().max(1).into());
+                resp
+            }
             _ => (status, Json(ApiErrorBody { error, status: status_code })).into_response(),
+        }
+    }
+}
+
+/// The gRPC answer of the same errors (OTLP/gRPC ingest, `crate::ingest::grpc`), with the codes the OTLP
+/// specification gives meaning to: `INVALID_ARGUMENT` (do not retry), `UNAUTHENTICATED`,
+/// `PERMISSION_DENIED`, `RESOURCE_EXHAUSTED` (retried only with `RetryInfo`), `UNAVAILABLE` (retry).
+impl From<AppError> for tonic::Status {
+    fn from(e: AppError) -> Self {
+        use tonic::Code;
+        let code = match &e {
+            AppError::BadRequest(_) | AppError::InvalidBoard(_) | AppError::UnsupportedMediaType(_) => Code::InvalidArgument,
+            AppError::NotFound(_) => Code::NotFound,
+            AppError::Unauthenticated(_) => Code::Unauthenticated,
+            AppError::Forbidden(_) => Code::PermissionDenied,
+            AppError::Conflict(_) | AppError::StaleBoard { .. } => Code::FailedPrecondition,
+            AppError::MethodNotAllowed(_) => Code::Unimplemented,
+            AppError::PayloadTooLarge(_) | AppError::TooManyRequests { .. } | AppError::Overloaded { .. } => {
+                Code::ResourceExhausted
+            }
+            AppError::Unavailable(_) | AppError::TimedOut(_) => Code::Unavailable,
+            AppError::Internal(_) => Code::Internal,
+        };
+        let retry_after = match &e {
+            AppError::Overloaded { retry_after, .. } => Some(*retry_after),
+            AppError::TooManyRequests { retry_after_secs } => Some(std::time::Duration::from_secs(*retry_after_secs)),
+            _ => None,
+        };
+        let message = match e {
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                "internal error; see the server log".to_string()
+            }
+            other => other.to_string(),
+        };
+        match retry_after {
+            Some(delay) => {
+                use tonic_types::{ErrorDetails, StatusExt};
+                tonic::Status::with_error_details(code, message, ErrorDetails::with_retry_info(Some(delay)))
+            }
+            None => tonic::Status::new(code, message),
         }
     }
 }

@@ -1,4 +1,6 @@
-//! OTLP/HTTP trace ingest: decode, turn spans into transactions and steps, store durably, then answer.
+//! OTLP trace ingest: decode, turn spans into transactions and steps, store durably, then answer. The
+//! envelopes are [`http`] (`POST /v1/traces`) and [`grpc`] (`TraceService/Export`); both end in
+//! [`accept_protobuf`] with the same limits.
 //!
 //! # In-flight work
 //! A span whose `end_time_unix_nano` is 0 is a snapshot of a transaction or step still running. It feeds
@@ -14,12 +16,14 @@
 //! without `service.name` get `unknown_service`, as the OpenTelemetry SDKs default it. Attribute values
 //! Sightline keeps are truncated (see [`MAX_TEXT`]) so a 10 MB attribute costs nothing downstream.
 
+pub mod grpc;
 pub mod http;
 
+use std::io::Read;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use prost::Message;
@@ -113,10 +117,21 @@ impl RejectCounts {
     }
 }
 
+impl IngestOutcome {
+    /// The response's `partial_success`: only when spans were rejected (OTLP: "unset" means all accepted).
+    pub fn partial_success(&self) -> Option<ExportTracePartialSuccess> {
+        (self.rejected_spans > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: self.rejected_spans as i64,
+            error_message: self.message.clone().unwrap_or_default(),
+        })
+    }
+}
+
 /// Ingests one protobuf-encoded `ExportTraceServiceRequest` (already decompressed). Returns after the
 /// accepted spans are durable. The HTTP handler (`POST /v1/traces`) and the demo workload both come through
-/// here; OTLP/JSON through [`accept_json`], which shares everything after decoding. Counts the request in
-/// Sightline's own metrics under `protocol`, whatever the outcome.
+/// here, and so does OTLP/gRPC (`crate::ingest::grpc`); OTLP/JSON through [`accept_json`], which shares
+/// everything after decoding. Counts the request in Sightline's own metrics under `protocol`, whatever the
+/// outcome.
 pub async fn accept_protobuf(state: &AppState, protocol: Protocol, body: Bytes) -> Result<IngestOutcome, AppError> {
     accept(state, protocol, "decoding an OTLP protobuf request", move || {
         ExportTraceServiceRequest::decode(body)
@@ -130,6 +145,24 @@ pub async fn accept_json(state: &AppState, protocol: Protocol, body: Bytes) -> R
     accept(state, protocol, "decoding an OTLP/JSON request", move || {
         serde_json::from_slice::<ExportTraceServiceRequest>(&body)
             .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP/JSON ExportTraceServiceRequest: {e}")))
+    })
+    .await
+}
+
+/// Undoes gzip (one or more members), stopping at `max` decompressed bytes so a gzip bomb costs at most
+/// `max` of memory; shared by OTLP/HTTP (`Content-Encoding: gzip`) and OTLP/gRPC (`grpc-encoding: gzip`).
+pub async fn gunzip(raw: Bytes, max: usize) -> Result<Bytes, AppError> {
+    // On the blocking pool whatever the size: a small body can inflate to `max` (gzip reaches 1000:1).
+    blocking::run("gunzipping an OTLP request", move || -> Result<Bytes, AppError> {
+        let mut out = Vec::with_capacity((raw.len() * 4).min(max));
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .take(max as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| AppError::BadRequest(format!("cannot gunzip the request body: {e}")))?;
+        if out.len() > max {
+            return Err(AppError::PayloadTooLarge(format!("decompressed request is larger than {max} bytes")));
+        }
+        Ok(Bytes::from(out))
     })
     .await
 }

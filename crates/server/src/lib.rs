@@ -1,5 +1,5 @@
 //! Sightline's backend. Data flows one way:
-//! `ingest` (OTLP/HTTP) → `store` → `api` → the browser app; `collect` (PostgreSQL, host) keeps its own
+//! `ingest` (OTLP/HTTP, OTLP/gRPC) → `store` → `api` → the browser app; `collect` (PostgreSQL, host) keeps its own
 //! sample histories (never through `store`) → `api`.
 //! `demo` generates a realistic workload through the same ingest path as real traffic.
 
@@ -35,7 +35,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Opens the store, starts the demo if asked, and serves the app and the API until Ctrl-C / SIGTERM.
+/// Opens the store, starts the demo if asked, and serves the app and the API (and OTLP/gRPC on its own
+/// port) until Ctrl-C / SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let dist = args.resolve_dist();
     // Read before anything starts, so a wrong path fails at once.
@@ -46,8 +47,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = state::AppState::open(&args).await?;
     let listener = TcpListener::bind(args.addr)
         .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+        .with_context(|| format!("cannot listen on {} (--addr / SIGHTLINE_ADDR)", args.addr))?;
     let addr: SocketAddr = listener.local_addr()?;
+    let grpc_listener = match args.otlp_grpc_addr.0 {
+        Some(grpc) => Some(TcpListener::bind(grpc).await.with_context(|| {
+            format!(
+                "cannot listen on {grpc} for OTLP/gRPC (--otlp-grpc-addr / SIGHTLINE_OTLP_GRPC_ADDR; \
+                 is another OTLP receiver using it? Choose another address, or an empty value to turn OTLP/gRPC off)"
+            )
+        })?),
+        None => None,
+    };
     match &dist {
         Some(d) => tracing::info!(dist = %d.display(), "serving the app"),
         None => tracing::warn!("no built app found (run `cargo xtask run`); serving the API only"),
@@ -57,23 +67,45 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     state.db.spawn();
     state.host.spawn();
-    // Printed, not logged: this is the line a user looks for.
+    // Printed, not logged: these are the lines a user looks for.
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("Sightline is running at {scheme}://{addr}/  (Ctrl-C to stop)");
+    if let Some(l) = &grpc_listener {
+        println!("OTLP/gRPC trace ingest on {}{}", l.local_addr()?, if tls.is_some() { " (TLS)" } else { "" });
+    }
+    // One signal stops both servers; each lets its requests in flight finish.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let grpc = async {
+        match grpc_listener {
+            Some(l) => ingest::grpc::serve(state.clone(), l, tls.as_deref().map(auth::tls::for_grpc), stopped()).await,
+            None => Ok(()),
+        }
+    };
     // The client's address reaches handlers as `ConnectInfo` (per-address sign-in limits).
     let router = app::router(state.clone(), dist.as_deref());
-    match tls {
-        None => {
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?
+    let http = async {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        match tls.clone() {
+            None => axum::serve(listener, service).with_graceful_shutdown(stopped()).await,
+            Some(config) => {
+                // `tap_io` (doing nothing) gives the listener axum's `ConnectInfo<SocketAddr>` support.
+                let listener = axum::serve::ListenerExt::tap_io(auth::tls::TlsListener::new(listener, config)?, |_| {});
+                axum::serve(listener, service).with_graceful_shutdown(stopped()).await
+            }
         }
-        Some(config) => {
-            // `tap_io` (doing nothing) gives the listener axum's `ConnectInfo<SocketAddr>` support.
-            let listener = axum::serve::ListenerExt::tap_io(auth::tls::TlsListener::new(listener, config)?, |_| {});
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?
-        }
-    }
+        .context("the HTTP server stopped")
+    };
+    tokio::try_join!(http, grpc)?;
     state.shutdown().await;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -61,7 +61,9 @@ impl RequestReject {
             AppError::PayloadTooLarge(_) => RequestReject::TooLarge,
             AppError::BadRequest(_) => RequestReject::Malformed,
             AppError::Unauthenticated(_) | AppError::Forbidden(_) => RequestReject::Unauthenticated,
-            AppError::Unavailable(_) | AppError::TimedOut(_) | AppError::TooManyRequests { .. } => RequestReject::Unavailable,
+            AppError::Unavailable(_) | AppError::TimedOut(_) | AppError::TooManyRequests { .. } | AppError::Overloaded { .. } => {
+                RequestReject::Unavailable
+            }
             _ => RequestReject::Other,
         }
     }
@@ -225,7 +227,12 @@ impl OwnMetrics {
 
     /// An export request refused as a whole, answered with `error`.
     pub fn ingest_rejected(&self, protocol: Protocol, error: &AppError) {
-        self.ingest_requests_rejected.with_label_values(&[protocol.label(), RequestReject::of(error).label()]).inc();
+        self.ingest_rejected_as(protocol, RequestReject::of(error));
+    }
+
+    /// An ingest request refused for `reason` (a transport that answers in its own terms, e.g. gRPC status).
+    pub fn ingest_rejected_as(&self, protocol: Protocol, reason: RequestReject) {
+        self.ingest_requests_rejected.with_label_values(&[protocol.label(), reason.label()]).inc();
     }
 
     /// One group commit of the store (called on the committer thread).

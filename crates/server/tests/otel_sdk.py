@@ -1,22 +1,56 @@
-"""Sends one trace to Sightline with the real OpenTelemetry Python SDK and OTLP/HTTP protobuf exporter.
+"""Sends one trace to Sightline with the real OpenTelemetry Python SDK and its OTLP exporter.
 
-Usage: otel_sdk.py <base-url> [token]. Prints the trace id (32 hex) on success.
+Usage: otel_sdk.py <url> [token] [protocol]. Prints the trace id (32 hex) on success.
+protocol "http" (default): OTLP/HTTP protobuf to <url>/v1/traces.
+protocol "grpc": OTLP/gRPC, gzip-compressed, to <url> (Sightline's --otlp-grpc-addr, plaintext).
 A SERVER span with a database child and a recorded exception, plus thread attributes.
 """
 import sys
 import time
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-base = sys.argv[1]
-headers = {"Authorization": f"Bearer {sys.argv[2]}"} if len(sys.argv) > 2 else None
+url = sys.argv[1]
+token = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None
+protocol = sys.argv[3] if len(sys.argv) > 3 else "http"
+if protocol == "grpc":
+    import grpc
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    # gRPC metadata keys are lower case.
+    headers = {"authorization": f"Bearer {token}"} if token else None
+    exporter = OTLPSpanExporter(endpoint=url, insecure=True, headers=headers, compression=grpc.Compression.Gzip)
+else:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces", headers=headers)
+
+
+class Checked(SpanExporter):
+    """The exporter, remembering failed exports (the SDK only logs them)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.failures = 0
+
+    def export(self, spans):
+        result = self.inner.export(spans)
+        if result != SpanExportResult.SUCCESS:
+            self.failures += 1
+        return result
+
+    def shutdown(self):
+        self.inner.shutdown()
+
+
+checked = Checked(exporter)
 provider = TracerProvider(resource=Resource.create({"service.name": "py-otel-shop"}))
-provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces", headers=headers)))
+provider.add_span_processor(SimpleSpanProcessor(checked))
 tracer = provider.get_tracer("sightline-test")
 
 with tracer.start_as_current_span(
@@ -39,4 +73,6 @@ ok = provider.force_flush(10_000)
 provider.shutdown()
 if not ok:
     sys.exit("force_flush timed out")
+if checked.failures:
+    sys.exit(f"{checked.failures} export(s) failed over {protocol} (see the exporter's log above)")
 print(trace_id)

@@ -69,6 +69,8 @@ impl Sightline {
         }
         cmd.args(["--pg-interval-ms", "500"])
             .env("SIGHTLINE_ADDR", format!("127.0.0.1:{port}"))
+            // OTLP/gRPC off: the tests run many servers at once, and none of them ingests.
+            .env("SIGHTLINE_OTLP_GRPC_ADDR", "")
             .env("SIGHTLINE_DATA_DIR", data_dir.join("store"))
             .env("SIGHTLINE_DIST", data_dir.join("no-dist"))
             .env("SIGHTLINE_LOG", "info,sightline_server=debug")

@@ -74,23 +74,38 @@ async fn acknowledged_spans_survive_kill_9() {
 
 /// The OpenTelemetry Python SDK with its OTLP/HTTP protobuf exporter sends a SERVER span with a database
 /// child and an exception; the hitmap counts it and the trace shows both steps. CI points
-/// `SIGHTLINE_PYTHON` at a Python with `opentelemetry-sdk` and `opentelemetry-exporter-otlp-proto-http`.
+/// `SIGHTLINE_PYTHON` at a Python with `opentelemetry-sdk`, `opentelemetry-exporter-otlp-proto-http` and
+/// `-grpc` (`cargo xtask setup` makes it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_opentelemetry_sdk_traces_appear() {
+    real_sdk_trace("http").await;
+}
+
+/// The same with the SDK's OTLP/gRPC exporter (gzip), to `--otlp-grpc-addr`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_opentelemetry_sdk_traces_appear_over_grpc() {
+    real_sdk_trace("grpc").await;
+}
+
+async fn real_sdk_trace(protocol: &str) {
     let python = std::env::var("SIGHTLINE_PYTHON").unwrap_or_else(|_| {
         panic!(
-            "SIGHTLINE_PYTHON is not set: point it at a python with opentelemetry-sdk and \
-             opentelemetry-exporter-otlp-proto-http installed (e.g. python3 -m venv .tools/venv && \
-             .tools/venv/bin/pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http; \
-             SIGHTLINE_PYTHON=$PWD/.tools/venv/bin/python). This test does not skip."
+            "SIGHTLINE_PYTHON is not set: point it at a python with opentelemetry-sdk, \
+             opentelemetry-exporter-otlp-proto-http and opentelemetry-exporter-otlp-proto-grpc installed \
+             (`cargo xtask setup` makes .tools/venv; SIGHTLINE_PYTHON=$PWD/.tools/venv/bin/python). This test does not skip."
         )
     });
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[("SIGHTLINE_INGEST_TOKEN", "otel-token")]);
+    let grpc_addr = format!("127.0.0.1:{}", free_port());
+    let server = Server::start(dir.path(), &[("SIGHTLINE_INGEST_TOKEN", "otel-token"), ("SIGHTLINE_OTLP_GRPC_ADDR", &grpc_addr)]);
+    let url = match protocol {
+        "grpc" => format!("http://{grpc_addr}"),
+        _ => server.base.clone(),
+    };
     let before = now_ms();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/otel_sdk.py");
     let out = tokio::process::Command::new(&python)
-        .args([script, &server.base, "otel-token"])
+        .args([script, &url, "otel-token", protocol])
         .output()
         .await
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));

@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::handler::Handler;
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{self, MethodRouter};
 use axum::Router;
 
 use super::rules::{decide, Context, Rule};
+use super::principal::Identified;
 use super::{csrf, Auth};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -128,27 +129,36 @@ impl Gate {
     fn admit(&self, req: &mut Request, board: Option<&str>) -> Result<(), AppError> {
         let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
         let rule = self.rule(req.method(), matched.as_deref())?;
-        let identified = self.auth.identify(req.headers(), crate::store::now_ms());
+        let identified = self.auth.authorize(rule, req.headers(), board, crate::store::now_ms())?;
+        let host = self.auth.request_host(req.headers(), req.uri());
+        csrf::check(req.method(), req.headers(), host.as_deref(), identified.strictness)?;
+        req.extensions_mut().insert(identified.principal);
+        Ok(())
+    }
+}
+
+impl Auth {
+    /// Who is asking ([`Auth::identify`]) and whether `rule` lets them: the one decision behind the gate
+    /// and the OTLP/gRPC endpoint (`crate::ingest::grpc`, which has no route table). `board` is the path's
+    /// `{id}`, for [`Rule::ReadSharedBoard`]. Memory only.
+    pub fn authorize(&self, rule: Rule, headers: &HeaderMap, board: Option<&str>, now_ms: i64) -> Result<Identified, AppError> {
+        let identified = self.identify(headers, now_ms);
         if rule != Rule::Public {
             if let (true, Some(why)) = (identified.bad_authorization, identified.refused) {
                 return Err(AppError::Unauthenticated(why.into()));
             }
         }
-        let principal = identified.principal;
         let cx = Context {
-            anonymous_viewers: self.auth.settings().anonymous_viewers,
-            legacy_ingest: self.auth.config.legacy_ingest_token.is_some(),
+            anonymous_viewers: self.settings().anonymous_viewers,
+            legacy_ingest: self.config.legacy_ingest_token.is_some(),
             board,
         };
-        decide(rule, &principal, cx).map_err(|e| match (e, identified.refused) {
+        decide(rule, &identified.principal, cx).map_err(|e| match (e, identified.refused) {
             // The session cookie was there but had ended: say so, the app shows its sign-in page.
             (AppError::Unauthenticated(_), Some(why)) => AppError::Unauthenticated(why.into()),
             (e, _) => e,
         })?;
-        let host = self.auth.request_host(req.headers(), req.uri());
-        csrf::check(req.method(), req.headers(), host.as_deref(), identified.strictness)?;
-        req.extensions_mut().insert(principal);
-        Ok(())
+        Ok(identified)
     }
 }
 

@@ -24,8 +24,8 @@ pub enum Rule {
     Edit,
     /// Admin: users, tokens, settings, the audit log.
     Admin,
-    /// Sending traces (`POST /v1/traces`): an ingest-only token, the deprecated ingest token, or editor and
-    /// above.
+    /// Sending traces (`POST /v1/traces`, and OTLP/gRPC `Export` through `Auth::authorize`): an ingest-only
+    /// token, the deprecated ingest token, or editor and above.
     Ingest,
 }
 

@@ -1,7 +1,8 @@
 //! HTTPS for the server itself (`--tls-cert`, `--tls-key`, PEM files), on rustls with the ring provider,
 //! so session cookies can be `Secure` without a reverse proxy. [`TlsListener`] plugs into `axum::serve`:
 //! TCP connections are accepted in a task of their own and each handshake runs in its own task (with a
-//! timeout), so a slow or silent client never holds up the others.
+//! timeout), so a slow or silent client never holds up the others. The OTLP/gRPC port uses the same
+//! certificate and listener, offering HTTP/2 ([`for_grpc`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -41,6 +43,13 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Serv
     // axum serves HTTP/1.1 here (its `http2` feature is off).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// `config` offering HTTP/2 (ALPN `h2`) instead: what gRPC clients ask for on the OTLP/gRPC port.
+pub fn for_grpc(config: &rustls::ServerConfig) -> Arc<rustls::ServerConfig> {
+    let mut config = config.clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Arc::new(config)
 }
 
 /// A listener that answers TLS; see the module docs.
@@ -82,6 +91,13 @@ impl TlsListener {
             }
         });
         Ok(TlsListener { local, ready })
+    }
+}
+
+impl TlsListener {
+    /// The finished handshakes as a stream, for tonic's `serve_with_incoming_shutdown` (the OTLP/gRPC port).
+    pub fn into_stream(self) -> impl futures::Stream<Item = io::Result<TlsStream<TcpStream>>> {
+        tokio_stream::wrappers::ReceiverStream::new(self.ready).map(|(tls, _peer)| Ok(tls))
     }
 }
 

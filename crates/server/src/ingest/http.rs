@@ -1,13 +1,11 @@
 //! The OTLP/HTTP envelope around [`crate::ingest`]: content type, content encoding, size limits and
 //! the response in the request's own encoding, as the OTLP specification asks.
 
-use std::io::Read;
-
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 
 use crate::error::AppError;
@@ -82,19 +80,7 @@ pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<By
     if !gzip {
         return Ok(raw);
     }
-    // On the blocking pool whatever the size: a small body can inflate to `max` (gzip reaches 1000:1).
-    crate::blocking::run("gunzipping an OTLP request", move || -> Result<Bytes, AppError> {
-        let mut out = Vec::with_capacity((raw.len() * 4).min(max));
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .take(max as u64 + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| AppError::BadRequest(format!("cannot gunzip the request body: {e}")))?;
-        if out.len() > max {
-            return Err(AppError::PayloadTooLarge(format!("decompressed request is larger than {max} bytes")));
-        }
-        Ok(Bytes::from(out))
-    })
-    .await
+    crate::ingest::gunzip(raw, max).await
 }
 
 fn too_large_or_bad(e: axum::Error, max: usize) -> AppError {
@@ -111,10 +97,7 @@ fn too_large_or_bad(e: axum::Error, max: usize) -> AppError {
 
 /// `ExportTraceServiceResponse` in the request's encoding; `partial_success` only when spans were rejected.
 pub fn response(encoding: Encoding, outcome: &IngestOutcome) -> Response {
-    let partial = (outcome.rejected_spans > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: outcome.rejected_spans as i64,
-        error_message: outcome.message.clone().unwrap_or_default(),
-    });
+    let partial = outcome.partial_success();
     let body = match encoding {
         Encoding::Protobuf => ExportTraceServiceResponse { partial_success: partial }.encode_to_vec(),
         // Written out rather than derived: OTLP/JSON wants int64 as a string and lowerCamelCase names.

@@ -193,6 +193,8 @@ impl Server {
             .env("SIGHTLINE_DIST", data_dir.join("no-dist"))
             .env("SIGHTLINE_LOG", "warn")
             .env("SIGHTLINE_AUTO_SIGN_IN", "true")
+            // Many servers run at once: none takes the OTLP/gRPC default port (tests/grpc.rs picks one).
+            .env("SIGHTLINE_OTLP_GRPC_ADDR", "")
             .env_remove("SIGHTLINE_INGEST_TOKEN")
             .env_remove("SIGHTLINE_DEMO")
             .env_remove("SIGHTLINE_ADMIN_PASSWORD")
