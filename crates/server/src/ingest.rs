@@ -189,14 +189,14 @@ async fn accept(
     result
 }
 
-/// The one path of every request. One call on the blocking pool decodes, [`convert`]s and hands the spans
-/// to the store (`TraceStore::append` prepares its batch — for the embedded store, encoding every span —
-/// when called, and queues it): all of a request's CPU work runs off the async workers, on one thread, so
-/// the decoded data is not moved between cores before it is encoded for the store (BENCHMARKS.md, issue 17,
-/// measures this against decoding on the pool and preparing on the worker). Then, on the worker: note the versions in memory, write the
-/// deploy log if that taught it something (blocking pool), wait until the spans are durable, and announce
-/// new transactions live. A 16 MiB body costs tens of milliseconds of CPU; every body takes this path, so
-/// there is no size threshold to tune.
+/// The one path of every request. One CPU-heavy call decodes, [`convert`]s and hands the spans to the store
+/// (`TraceStore::append` prepares its batch — for the embedded store, encoding every span — when called, and
+/// queues it), through [`blocking::in_place`]: off the async runtime (the worker's other tasks move to
+/// another thread first) but on this thread, so the many small allocations of a decoded request are encoded
+/// where they were made. Moving them to a blocking-pool thread cost 15–25 % of ingest throughput
+/// (BENCHMARKS.md, issue 17). Then: note the versions in memory, write the deploy log if that taught it
+/// something (blocking pool), wait until the spans are durable, and announce new transactions live. A
+/// 16 MiB body costs tens of milliseconds of CPU; every body takes this path, so there is no size threshold.
 async fn accept_inner(
     state: &AppState,
     what: &'static str,
