@@ -352,7 +352,7 @@ fn row_in_view(name: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_step_trace_is_virtualised_and_scrolls_to_the_end() {
     let trace_id = Fixture::Big.trace_id();
-    let (server, b) = open(Fixture::Big).await;
+    let (_server, b) = open(Fixture::Big).await;
     b.find("[data-testid=trace-row]").await;
     b.wait_text("[data-testid=trace-step-count]", |t| t.replace('\u{202f}', "") == BIG.to_string()).await;
     let rendered = row_count(&b).await;
