@@ -9,17 +9,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::uri::PathAndQuery;
-use bytes::{Buf, BufMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use payload::{payload, SPANS_PER_REQUEST};
 use prost::Message;
 use sightline_server::config::ServeArgs;
 use sightline_server::state::AppState;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 #[path = "support/payload.rs"]
 mod payload;
+#[path = "support/raw_codec.rs"]
+mod raw_codec;
+use raw_codec::Raw;
 
 const REQUESTS: usize = 64;
 /// Connections (or tasks) in flight; `SIGHTLINE_BENCH_CONCURRENCY` overrides the default 8.
@@ -168,40 +169,6 @@ where
         total += started.elapsed();
     }
     total
-}
-
-/// A codec that sends and returns raw message bytes.
-#[derive(Clone, Copy)]
-struct Raw;
-
-impl Codec for Raw {
-    type Encode = bytes::Bytes;
-    type Decode = bytes::Bytes;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = bytes::Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: bytes::Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = bytes::Bytes;
-    type Error = tonic::Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<bytes::Bytes>, tonic::Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
 }
 
 criterion_group!(ingest, benches);

@@ -4,18 +4,20 @@
 //! kill -9. Overload (all ingest permits taken) is checked in process, where the test can hold them.
 
 mod common;
+#[path = "../benches/support/raw_codec.rs"]
+mod raw_codec;
+use raw_codec::Raw;
 
 use std::time::Duration;
 
 use axum::http::uri::PathAndQuery;
-use bytes::{Buf, BufMut};
 use common::*;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message;
 use sightline_model::{StepKind, Trace, TransactionPage};
 use sightline_server::ingest::grpc::EXPORT_PATH;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -46,48 +48,14 @@ async fn export(port: u16, req: ExportTraceServiceRequest, token: Option<&str>) 
     client(port).await.export(req).await.map(|r| r.into_inner())
 }
 
-/// A codec that sends and returns raw bytes, to put anything on the wire as the message.
-#[derive(Clone, Copy, Default)]
-struct Raw;
-
-impl Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
-
 /// `bytes` as the Export message (gzip-compressed on the wire when `gzip`) to `path`.
-async fn raw(port: u16, path: &'static str, bytes: Vec<u8>, gzip: bool) -> Result<Vec<u8>, Status> {
+async fn raw(port: u16, path: &'static str, bytes: Vec<u8>, gzip: bool) -> Result<bytes::Bytes, Status> {
     let mut grpc = tonic::client::Grpc::new(channel(port).await);
     if gzip {
         grpc = grpc.send_compressed(CompressionEncoding::Gzip);
     }
     grpc.ready().await.unwrap();
-    grpc.unary(tonic::Request::new(bytes), PathAndQuery::from_static(path), Raw).await.map(|r| r.into_inner())
+    grpc.unary(tonic::Request::new(bytes::Bytes::from(bytes)), PathAndQuery::from_static(path), Raw).await.map(|r| r.into_inner())
 }
 
 async fn get<T: serde::de::DeserializeOwned>(base: &str, path: &str) -> T {
