@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod board;
+pub mod cube;
 pub mod db;
 pub mod deploy;
 pub mod hitmap;
@@ -16,6 +17,7 @@ pub mod trace;
 
 pub use auth::*;
 pub use board::*;
+pub use cube::*;
 pub use db::*;
 pub use deploy::*;
 pub use hitmap::*;

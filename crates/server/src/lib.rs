@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod boards;
 pub mod collect;
 pub mod config;
+pub mod cube;
 pub mod demo;
 pub mod deploys;
 pub mod error;

@@ -228,6 +228,10 @@ pub trait TraceStore: Send + Sync + 'static {
     /// Sizes for Sightline's own metrics (`GET /metrics`): what the store holds and its size on disk.
     /// A scrape calls it, so it must be cheap.
     fn stats(&self) -> StoreFuture<'_, StoreStats>;
+
+    /// The cube's rows for `query`: per-minute rollups (and coarser tiers) kept beside the raw
+    /// transactions, with their own retention; see `crate::cube`.
+    fn cube(&self, query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer>;
 }
 
 /// Opens the embedded store configured by `args`; `on_commit` hears of every group commit.

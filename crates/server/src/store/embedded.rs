@@ -473,6 +473,12 @@ impl TraceStore for EmbeddedStore {
         })
     }
 
+    fn cube(&self, query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer> {
+        // Stub of the contract: the rollup is being built (issue 13).
+        let _ = query;
+        Box::pin(async { Err(QueryError::Unavailable("the cube is not built yet".into())) })
+    }
+
     fn stats(&self) -> StoreFuture<'_, StoreStats> {
         // On the pool: fjall adds up the sizes of its journals and table files, which may stat them.
         self.off_runtime("reading the store's size", |inner| {
