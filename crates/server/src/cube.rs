@@ -7,6 +7,7 @@
 //! [`crate::store::TraceStore::cube`]; docs/STORE.md describes the tiers and their layout.
 
 pub mod facts;
+pub mod fingerprint;
 
 use std::collections::BTreeMap;
 

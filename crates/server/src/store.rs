@@ -58,6 +58,8 @@ pub struct TxFilter {
     pub service: Option<String>,
     pub endpoint: Option<String>,
     pub status: Option<Status>,
+    /// Only failed transactions with this exception type (exact match).
+    pub error_type: Option<String>,
     /// Additionally, only transactions binned into these cells.
     pub cells: Option<CellRange>,
 }

@@ -391,6 +391,7 @@ fn row_of(s: &SpanRecord) -> TxRow<'_> {
         service: &s.service,
         endpoint: &s.name,
         error: s.error,
+        error_type: s.failure.as_ref().and_then(|f| f.kind.as_deref()),
         ids: s.ids(),
     }
 }
