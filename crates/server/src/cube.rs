@@ -8,6 +8,9 @@
 
 pub mod facts;
 pub mod fingerprint;
+pub mod query;
+pub mod rollup;
+pub mod sketch;
 
 use std::collections::BTreeMap;
 

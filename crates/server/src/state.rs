@@ -98,8 +98,7 @@ impl AppState {
             demo_postgres,
             own_metrics,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
-            // TODO(errors): `--cube-retention-days` once the cube's configuration lands.
-            cube_retention_ms: 30 * 86_400_000,
+            cube_retention_ms: (args.cube_retention_days.min(100 * 365) as i64) * 86_400_000,
         })
     }
 

@@ -23,20 +23,33 @@ const MAX_DEPTH: usize = 64;
 
 /// The facts of the finished transactions and SQL steps among `spans`.
 pub fn facts(spans: &[SpanRecord]) -> Vec<Fact> {
-    let mut out = Vec::new();
+    facts_per_span(spans).into_iter().flatten().collect()
+}
+
+/// The fact of each of `spans` (aligned with it; `None` for a span that contributes none: running, or
+/// neither a transaction nor a SQL step), so the store can count a fact only when its span is new. Call it
+/// with a whole batch: a SQL step's endpoint is found among the spans of the same call.
+pub fn facts_per_span(spans: &[SpanRecord]) -> Vec<Option<Fact>> {
+    let mut out = Vec::with_capacity(spans.len());
     let mut has_sql = false;
-    for s in spans.iter().filter(|s| !s.in_flight()) {
-        if s.is_transaction {
-            out.push(transaction(s));
-        } else if s.step_kind == kind::SQL {
-            has_sql = true;
-        }
+    for s in spans {
+        out.push(match () {
+            _ if s.in_flight() => None,
+            _ if s.is_transaction => Some(transaction(s)),
+            _ if s.step_kind == kind::SQL => {
+                has_sql = true;
+                None
+            }
+            _ => None,
+        });
     }
     if has_sql {
         let by_id: HashMap<(&[u8], &[u8]), &SpanRecord> =
             spans.iter().map(|s| ((s.trace_id.as_slice(), s.span_id.as_slice()), s)).collect();
-        for s in spans.iter().filter(|s| !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL) {
-            out.push(sql_step(s, endpoint_of(s, &by_id)));
+        for (s, slot) in spans.iter().zip(out.iter_mut()) {
+            if !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL {
+                *slot = Some(sql_step(s, endpoint_of(s, &by_id)));
+            }
         }
     }
     out
@@ -177,6 +190,15 @@ mod tests {
         assert_eq!((dim(steps[1], CubeDim::ErrorType), dim(steps[1], CubeDim::ErrorMessage)), ("PSQLException", "deadlock on <n>"));
         assert!(steps.iter().all(|f| dim(f, CubeDim::Service) == "shop" && dim(f, CubeDim::Instance) == "shop-1"));
         assert!(steps.iter().all(|f| dim(f, CubeDim::HttpMethod).is_empty()));
+    }
+
+    #[test]
+    fn one_fact_per_span_aligned_with_the_batch() {
+        let t = tx(1, "GET /orders");
+        let method = SpanRecord { step_kind: kind::METHOD, ..span(2, Some(1), "OrderRepo.find") };
+        let per = facts_per_span(&[sql(3, 2, "SELECT 1"), method, t]);
+        let kinds: Vec<_> = per.iter().map(|f| f.as_ref().map(|f| (f.kind, dim(f, CubeDim::Endpoint).to_string()))).collect();
+        assert_eq!(kinds, [Some((FactKind::SqlStep, "GET /orders".into())), None, Some((FactKind::Transaction, "GET /orders".into()))]);
     }
 
     #[test]
