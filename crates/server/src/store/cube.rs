@@ -39,7 +39,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 pub struct CubeOptions {
     /// Off: no facts are computed or stored (the ingest benchmark's baseline); queries answer empty.
     pub enabled: bool,
-    /// Buckets ending longer ago than this are dropped.
+    /// Data older than this is dropped, by whole UTC days (a day goes once all of it is this old).
     pub max_age_ms: i64,
     pub clock: Clock,
 }
@@ -157,7 +157,8 @@ impl CubeStore {
             return Ok(Staged::default());
         }
         let now = (self.options.clock)();
-        let oldest = now.saturating_sub(self.options.max_age_ms);
+        // What retention would drop at once is not stored (whole days, as in `enforce_retention`).
+        let oldest = bucket_of(3, now.saturating_sub(self.options.max_age_ms));
         let (ids, closed_until, interned) = {
             let mut st = sync::write(&self.state);
             let ids: Vec<IdFact> =
@@ -310,16 +311,21 @@ impl CubeStore {
         Ok(out)
     }
 
-    /// Drops buckets that ended before the cube's retention. Returns how many blobs went.
+    /// How far each tier is closed (for tests that check which tiers a query could use).
+    pub(super) fn closed_until(&self) -> [i64; 4] {
+        sync::read(&self.state).closed_until
+    }
+
+    /// Drops the days that ended before the cube's retention, in every tier at once: whole days, so that
+    /// a range is answered alike from any tier (a coarse bucket kept beside dropped minutes would make
+    /// the figures depend on the range's alignment). Returns how many blobs went.
     pub(super) fn enforce_retention(&self, db: &Database, now: i64) -> anyhow::Result<u64> {
-        let cutoff = now.saturating_sub(self.options.max_age_ms);
+        let cutoff = bucket_of(3, now.saturating_sub(self.options.max_age_ms));
         let mut removed = 0;
         let mut batch = db.batch();
         for tier in 0..TIERS.len() {
             for kind in KINDS.map(kind_code) {
-                // Whole buckets only: one that straddles the cutoff stays until it is all expired.
-                let end = bucket_of(tier, cutoff) - TIERS[tier] + 1;
-                for kv in self.blobs.range(blob_key(tier, kind, 0)..blob_key(tier, kind, end.max(0))) {
+                for kv in self.blobs.range(blob_key(tier, kind, 0)..blob_key(tier, kind, cutoff.max(0))) {
                     batch.remove(&self.blobs, kv.key().context("reading cube blobs")?);
                     removed += 1;
                 }

@@ -211,6 +211,12 @@ impl EmbeddedStore {
         Ok(EmbeddedStore { inner, jobs: Mutex::new(Some(tx)), committer: Mutex::new(Some(committer)) })
     }
 
+    /// How far each cube tier (1 min, 10 min, 1 h, 1 day) is closed: buckets starting before the mark are
+    /// stored blobs. For tests.
+    pub fn cube_closed_until(&self) -> [i64; 4] {
+        self.inner.cube.closed_until()
+    }
+
     /// Number of transactions in the hitmap columns.
     pub fn transaction_count(&self) -> usize {
         sync::read(&self.inner.columns).len()
