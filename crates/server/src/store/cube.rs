@@ -222,7 +222,7 @@ impl CubeStore {
     /// thread, between commits.
     pub(super) fn maintain(&self, db: &Database) -> anyhow::Result<()> {
         let now = (self.options.clock)();
-        let (old, due) = {
+        let (old, next, due) = {
             let st = sync::read(&self.state);
             let target = initial_marks(now);
             if target[0] <= st.closed_until[0] {
@@ -240,9 +240,8 @@ impl CubeStore {
             }
             let due: Vec<((i64, u8), Arc<Bucket>)> =
                 st.open.range(..(next[0], 0)).map(|(k, b)| (*k, b.clone())).collect();
-            ((old, next), due)
+            (old, next, due)
         };
-        let (old, next) = old;
         let mut batch = db.batch();
         // Blobs of this pass by key: the coarser tiers are merged from them before the batch is committed.
         let mut written: HashMap<[u8; 10], Bucket> = HashMap::new();
@@ -261,22 +260,7 @@ impl CubeStore {
         for kv in self.wal.range(..wal_key(next[0], 0)) {
             batch.remove(&self.wal, kv.key().context("reading the cube's write-ahead rows")?);
         }
-        // Coarser tiers: merges of the finer tier's blobs, those of this pass taken from `written`.
-        for tier in 1..4 {
-            let size = TIERS[tier];
-            let mut start = old[tier];
-            while start < next[tier] {
-                for kind in KINDS.map(kind_code) {
-                    let b = self.roll_up(tier, kind, start, &mut written)?;
-                    if !b.is_empty() {
-                        let key = blob_key(tier, kind, start);
-                        batch.insert(&self.blobs, key.as_slice(), encode_bucket(&b));
-                        written.insert(key, b);
-                    }
-                }
-                start += size;
-            }
-        }
+        self.roll_up_tiers(&mut batch, (&old, &next), &mut written)?;
         batch.insert(&self.meta, CLOSED_KEY, marks_bytes(&next).as_slice());
         batch.commit().context("closing cube buckets")?;
         let mut st = sync::write(&self.state);
@@ -287,9 +271,34 @@ impl CubeStore {
         Ok(())
     }
 
+    /// Builds every coarse bucket that became whole between the `old` and `next` marks: merges of the finer
+    /// tier's blobs, those of this pass taken from `written`.
+    fn roll_up_tiers(
+        &self,
+        batch: &mut WriteBatch,
+        (old, next): (&[i64; 4], &[i64; 4]),
+        written: &mut HashMap<[u8; 10], Bucket>,
+    ) -> anyhow::Result<()> {
+        for tier in 1..4 {
+            let mut start = old[tier];
+            while start < next[tier] {
+                for kind in KINDS.map(kind_code) {
+                    let b = self.roll_up(tier, kind, start, written)?;
+                    if !b.is_empty() {
+                        let key = blob_key(tier, kind, start);
+                        batch.insert(&self.blobs, key.as_slice(), encode_bucket(&b));
+                        written.insert(key, b);
+                    }
+                }
+                start += TIERS[tier];
+            }
+        }
+        Ok(())
+    }
+
     /// The bucket of `tier` at `start`: the merge of the finer tier's blobs in it (those written in this
     /// pass come from `written`, the rest from disk).
-    fn roll_up(&self, tier: usize, kind: u8, start: i64, written: &mut HashMap<[u8; 10], Bucket>) -> anyhow::Result<Bucket> {
+    fn roll_up(&self, tier: usize, kind: u8, start: i64, written: &HashMap<[u8; 10], Bucket>) -> anyhow::Result<Bucket> {
         let fine = tier - 1;
         let mut out = Bucket::new();
         let mut seen = std::collections::HashSet::new();
