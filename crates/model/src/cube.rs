@@ -247,6 +247,26 @@ pub struct CubeAnswer {
     /// rollup alone (no drill-down into transactions). `None` when no raw transaction is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_since_ms: Option<i64>,
+    /// CPU and memory over the range of the kept rows' instances, where known: when grouped by
+    /// [`CubeDim::Instance`] and the instance is a process on the machine Sightline's host collector samples
+    /// (its resource named this `host.name` and a `process.pid`, and the process was among the busiest kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usage: Vec<InstanceUsage>,
+}
+
+/// The resources one instance (process) used over a cube query's range, from the host collector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceUsage {
+    /// The instance, as in the rows' keys.
+    pub instance: String,
+    pub host: String,
+    pub pid: u32,
+    /// Mean over the samples in the range (100 = one core).
+    pub cpu_percent: f64,
+    /// Mean resident memory over the samples in the range.
+    pub rss_bytes: u64,
+    /// Samples the means are over.
+    pub samples: usize,
 }
 
 /// The query string of `GET /api/v1/errors`: `from`, `to` as for the cube; optional `service`, `endpoint`,

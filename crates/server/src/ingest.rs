@@ -216,6 +216,9 @@ async fn accept_inner(
     for (service, version, at_ms) in &converted.versions {
         state.deploys.note(service, version, *at_ms);
     }
+    for (instance, host, pid) in &converted.processes {
+        state.instances.note(instance, host, *pid);
+    }
     if state.deploys.unsaved() {
         // Before the answer, so an acknowledged version survives a kill -9 (see `crate::deploys`). A failed
         // write costs deploy markers, not spans: logged, and retried by the next request.
@@ -247,6 +250,9 @@ pub struct Converted {
     /// `(service, service.version, earliest span start in ms)` per resource that names its version: what
     /// the deploy log learns from.
     pub versions: Vec<(String, String, i64)>,
+    /// `(instance, host.name, process.pid)` per resource that names all three: what `crate::instances`
+    /// learns from, to join an instance's transactions with its process's CPU and memory.
+    pub processes: Vec<(String, String, u32)>,
     pub rejected: u64,
     pub rejected_by: RejectCounts,
     pub message: Option<String>,
@@ -286,6 +292,9 @@ pub fn convert(request: ExportTraceServiceRequest) -> Converted {
                     }
                 }
             }
+        }
+        if let Some(process) = rs.resource.as_ref().and_then(|r| process_of(&r.attributes, instance.as_deref()?)) {
+            out.processes.push(process);
         }
         if let (Some(version), Some(start_ns)) = (version, out.spans[first_of_resource..].iter().map(|s| s.start_ns).min()) {
             out.versions.push((service, version, (start_ns / 1_000_000) as i64));
@@ -526,6 +535,14 @@ fn int_of(v: &any_value::Value) -> Option<i64> {
         any_value::Value::StringValue(s) => s.parse().ok(),
         _ => None,
     }
+}
+
+/// `(instance, host.name, process.pid)` of a resource that names a host and a plausible pid.
+fn process_of(attrs: &[KeyValue], instance: &str) -> Option<(String, String, u32)> {
+    let host = find_str(attrs, &["host.name"])?;
+    let pid = attrs.iter().find(|kv| kv.key == "process.pid")?.value.as_ref()?.value.as_ref().and_then(int_of)?;
+    let pid = u32::try_from(pid).ok().filter(|p| *p > 0)?;
+    Some((instance.to_string(), truncate(host, MAX_NAME), pid))
 }
 
 /// The first string value among `keys` (in that order of preference).

@@ -16,6 +16,7 @@ pub mod deploys;
 pub mod errors;
 pub mod error;
 pub mod ingest;
+pub mod instances;
 pub mod metrics;
 pub mod own_metrics;
 pub mod sql;

@@ -35,6 +35,9 @@ pub struct AppState {
     pub host: Arc<HostHub>,
     /// First-seen time of each service version, for deploy markers (`<data_dir>/deploys.json`).
     pub deploys: Arc<DeployLog>,
+    /// The process behind each reporting instance (`host.name`, `process.pid`), for the cube's CPU and
+    /// memory per instance; see [`crate::instances`].
+    pub instances: Arc<crate::instances::Instances>,
     /// Saved flex boards and their revisions (`<data_dir>/boards`).
     pub boards: Arc<BoardStore>,
     /// The `--demo` PostgreSQL, when one was started: monitored like a `--postgres` instance, stopped at shutdown.
@@ -95,6 +98,7 @@ impl AppState {
             host: Arc::new(host),
             boards: Arc::new(boards),
             deploys: Arc::new(deploys),
+            instances: Arc::default(),
             demo_postgres,
             own_metrics,
             request_timeout: Duration::from_millis(args.request_timeout_ms),

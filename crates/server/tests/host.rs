@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::*;
-use sightline_model::{HostProcessPoint, HostProcesses, MetricCatalog, MetricQueryResult};
+use sightline_model::{CubeAnswer, HostProcessPoint, HostProcesses, MetricCatalog, MetricQueryResult};
 
 /// The burner's name: a script's name is its process name (the kernel's `comm`, at most 15 bytes).
 const BURNER: &str = "sightline-burn";
@@ -145,4 +145,55 @@ async fn with_the_collector_off_host_data_is_unavailable() {
     assert!(!m.available && m.unavailable_reason.as_deref().unwrap().contains("--host-collector"));
     let (s, _) = app.get("/api/v1/metrics/query?metric=host.cpu.usage").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+/// The cube grouped by instance shows the CPU and memory of an instance whose resource names this machine's
+/// `host.name` and the pid of a busy process; an instance on another host gets none (not known), and
+/// grouping by anything else carries no usage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instances_cpu_and_memory_join_its_cube_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = burner(dir.path());
+    let pid = child.0.id();
+    let app = TestApp::with(|a| {
+        a.host_collector = true;
+        a.host_interval_ms = 300;
+    })
+    .await;
+    app.state.host.spawn();
+    let host = app.state.host.host().to_string();
+    let resource = |instance: &str, host: &str| {
+        let mut req = request("payment", vec![server_span(rand_id(), 1, "POST /pay", now_ms(), 12.0)]);
+        let attrs = &mut req.resource_spans[0].resource.as_mut().unwrap().attributes;
+        attrs.extend([kv("service.instance.id", instance), kv("host.name", host), kv_int("process.pid", pid as i64)]);
+        req
+    };
+    for (instance, on) in [("here-1", host.as_str()), ("elsewhere-1", "another-host")] {
+        let (s, body) = app.post_proto(&resource(instance, on)).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let usage = loop {
+        let window = format!("from={}&to={}", now_ms() - 600_000, now_ms() + 60_000);
+        let a: CubeAnswer = app.get_ok(&format!("/api/v1/cube?group_by=instance&{window}")).await;
+        assert_eq!(a.rows.len(), 2, "{a:?}");
+        if let Some(u) = a.usage.iter().find(|u| u.instance == "here-1" && u.samples >= 2 && u.cpu_percent > 5.0) {
+            assert!(a.usage.iter().all(|u| u.instance != "elsewhere-1"), "another host's pid is not ours: {a:?}");
+            break u.clone();
+        }
+        assert!(Instant::now() < deadline, "no CPU for instance here-1 (pid {pid}) within 30 s: {:?}", a.usage);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((usage.host.as_str(), usage.pid), (host.as_str(), pid));
+    assert!(usage.rss_bytes > 0, "{usage:?}");
+    let window = format!("from={}&to={}", now_ms() - 600_000, now_ms() + 60_000);
+    let by_endpoint: CubeAnswer = app.get_ok(&format!("/api/v1/cube?group_by=endpoint&{window}")).await;
+    assert!(by_endpoint.usage.is_empty());
+    drop(child);
+}
+
+/// A trace id no other test uses.
+fn rand_id() -> u64 {
+    now_ms() as u64 ^ 0x5eed
 }

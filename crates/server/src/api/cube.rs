@@ -3,9 +3,10 @@
 
 use axum::extract::State;
 use axum::Json;
-use sightline_model::{parse_cube_filter, parse_dims, CubeAnswer, CubeMeasure, CubeParams};
+use sightline_model::{parse_cube_filter, parse_dims, CubeAnswer, CubeDim, CubeMeasure, CubeParams};
 
 use crate::api::window::Window;
+use crate::blocking;
 use crate::cube::query::{aligned, MAX_SERIES_CELLS};
 use crate::cube::{CubeQuery, DEFAULT_LIMIT, MAX_GROUP_BY, MAX_LIMIT};
 use crate::error::{ApiResult, AppError, Query};
@@ -19,7 +20,17 @@ const MAX_FUTURE_MS: i64 = 24 * 60 * MINUTE_MS;
 /// The rows of one cube query.
 pub async fn query(State(state): State<AppState>, Query(p): Query<CubeParams>) -> ApiResult<CubeAnswer> {
     let q = parse(&p, now_ms(), state.cube_retention_ms)?;
-    Ok(Json(state.store.cube(q).await?))
+    let mut answer = state.store.cube(q).await?;
+    if answer.group_by.contains(&CubeDim::Instance) {
+        // Scans the host history per instance: on the blocking pool.
+        let (instances, hosts) = (state.instances.clone(), state.host.clone());
+        answer = blocking::run("joining instances with host samples", move || {
+            instances.annotate(&mut answer, &hosts);
+            Ok::<_, AppError>(answer)
+        })
+        .await?;
+    }
+    Ok(Json(answer))
 }
 
 /// The validated query of `p`, or a 400 listing every problem (unknown names, range, limits).

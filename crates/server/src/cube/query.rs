@@ -192,6 +192,7 @@ pub fn answer(
         step_ms,
         timestamps,
         raw_since_ms,
+        usage: Vec::new(),
     })
 }
 
