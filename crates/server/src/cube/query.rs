@@ -3,13 +3,15 @@
 //!
 //! The work is bounded: at most [`MAX_GROUPS`] groups are ranked (the rest are merged into `other` and the
 //! answer says it was cut), a series holds at most [`MAX_SERIES_CELLS`] cells, a plan at most
-//! [`MAX_PIECES`] buckets.
+//! [`MAX_PIECES`] buckets. Stored blobs are merged straight from their bytes (`cube::blob`), on two
+//! threads when there are many.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use sightline_model::{CubeAnswer, CubeMeasures, CubeRow};
 
+use super::blob::{self, CellView};
 use super::rollup::{Bucket, Cell, DimIds, Interner, MINUTE_MS, TIERS};
 use super::{CubeQuery, MAX_GROUP_BY};
 use crate::store::QueryError;
@@ -21,6 +23,8 @@ pub const MAX_GROUPS: usize = 200_000;
 pub const MAX_SERIES_CELLS: usize = 100_000;
 /// Buckets one query may read: a range of decades at day resolution, or weeks at minute steps.
 pub const MAX_PIECES: usize = 200_000;
+/// From this many stored buckets on, the merge is split over two threads.
+const PARALLEL_PIECES: usize = 16;
 
 /// One bucket a query reads, and the step of the series it falls in (0 without a series).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,28 +41,37 @@ pub fn aligned(from: i64, to: i64) -> (i64, i64) {
     (from.div_euclid(MINUTE_MS) * MINUTE_MS, (to + MINUTE_MS - 1).div_euclid(MINUTE_MS) * MINUTE_MS)
 }
 
+/// The steps of a series over `[from, to)`: aligned to multiples of `step` since the epoch (so an hourly
+/// series reads hour buckets), the first and last cut to the range. Without a step, the whole range.
+pub fn steps(from: i64, to: i64, step: Option<i64>) -> Vec<(i64, i64)> {
+    let Some(step) = step else { return vec![(from, to)] };
+    let mut out = Vec::new();
+    let mut a = from;
+    while a < to {
+        let b = ((a.div_euclid(step) + 1) * step).min(to);
+        out.push((a, b));
+        a = b;
+    }
+    out
+}
+
 /// The buckets covering `[from, to)` (minute-aligned), per step of `step_ms` when set: the coarsest closed
 /// buckets that fit whole, finer ones at the edges. A bucket of tier `t` is closed (stored) when it starts
 /// before `closed_until[t]`.
 pub fn plan(from: i64, to: i64, step_ms: Option<i64>, closed_until: &[i64; 4]) -> Result<Vec<Piece>, QueryError> {
     let step = step_ms.unwrap_or(to - from).max(MINUTE_MS);
     // Upper bound on the pieces before building them: each step costs at most its days plus its edges.
-    let steps = ((to - from) + step - 1) / step;
+    let nsteps = (to - from) / step + 2;
     let per_step = step / TIERS[3] + 2 * (9 + 5 + 23) + 1;
-    if (steps as i128) * (per_step as i128) > MAX_PIECES as i128 {
+    if (nsteps as i128) * (per_step as i128) > MAX_PIECES as i128 {
         return Err(QueryError::Invalid(format!(
-            "the cube query would read too many buckets ({steps} steps of {} min): ask for a shorter range or a larger step",
+            "the cube query would read too many buckets ({nsteps} steps of {} min): ask for a shorter range or a larger step",
             step / MINUTE_MS
         )));
     }
     let mut out = Vec::new();
-    let mut a = from;
-    let mut i = 0;
-    while a < to {
-        let b = (a + step).min(to);
+    for (i, (a, b)) in steps(from, to, step_ms).into_iter().enumerate() {
         cover(a, b, 3, i, closed_until, &mut out);
-        a = b;
-        i += 1;
     }
     Ok(out)
 }
@@ -119,8 +132,51 @@ impl Selector {
     }
 }
 
-/// Fetches a planned bucket (`None`: nothing was counted in it).
-pub type Fetch<'a> = dyn FnMut(&Piece) -> anyhow::Result<Option<Arc<Bucket>>> + 'a;
+/// A fetched bucket: open (cells in memory) or stored (a blob's bytes).
+pub enum Source {
+    Open(Arc<Bucket>),
+    Blob(Box<dyn AsRef<[u8]> + Send + Sync>),
+}
+
+/// A cell of either kind of [`Source`].
+enum CellRef<'a> {
+    Mem(&'a Cell),
+    View(CellView<'a>),
+}
+
+impl CellRef<'_> {
+    fn merge_into(&self, into: &mut Cell) -> anyhow::Result<()> {
+        match self {
+            CellRef::Mem(c) => {
+                into.merge(c);
+                Ok(())
+            }
+            CellRef::View(v) => v.merge_into(into),
+        }
+    }
+
+    fn to_cell(&self) -> anyhow::Result<Cell> {
+        match self {
+            CellRef::Mem(c) => Ok((*c).clone()),
+            CellRef::View(v) => v.to_cell(),
+        }
+    }
+}
+
+/// Calls `f` with every cell of `src`.
+fn each_cell(src: &Source, mut f: impl FnMut(&DimIds, CellRef<'_>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    match src {
+        Source::Open(b) => b.iter().try_for_each(|(d, c)| f(d, CellRef::Mem(c))),
+        Source::Blob(bytes) => blob::cells((**bytes).as_ref())?.try_for_each(|c| {
+            let c = c?;
+            let dims = c.dims;
+            f(&dims, CellRef::View(c))
+        }),
+    }
+}
+
+/// Fetches a planned bucket (`None`: nothing was counted in it). Called from two threads at once.
+pub type Fetch<'a> = dyn Fn(&Piece) -> anyhow::Result<Option<Source>> + Sync + 'a;
 
 /// Turns the ids of the kept rows back into values (the store takes its lock only for that).
 pub type Names<'a> = dyn Fn(&[u32]) -> Vec<String> + 'a;
@@ -132,12 +188,12 @@ pub fn answer(
     (from, to): (i64, i64),
     pieces: &[Piece],
     sel: Selector,
-    (fetch, names): (&mut Fetch<'_>, &Names<'_>),
+    (fetch, names): (&Fetch<'_>, &Names<'_>),
     raw_since_ms: Option<i64>,
 ) -> Result<CubeAnswer, QueryError> {
-    let nsteps = q.step_ms.map(|s| ((to - from + s - 1) / s) as usize);
-    if nsteps.is_some_and(|n| n > MAX_SERIES_CELLS / 2) {
-        return Err(too_many_series_cells(2, nsteps.unwrap_or(0)));
+    let steps = q.step_ms.map(|s| steps(from, to, Some(s)));
+    if steps.as_ref().is_some_and(|s| s.len() > MAX_SERIES_CELLS / 2) {
+        return Err(too_many_series_cells(2, steps.map_or(0, |s| s.len())));
     }
     let secs = (to - from) as f64 / 1000.0;
     let Groups { groups, overflow, total } = groups(&sel, pieces, fetch)?;
@@ -171,14 +227,14 @@ pub fn answer(
         CubeRow { key, measures: measures(&other, secs), series: Vec::new() }
     });
     let (mut step_ms, mut timestamps) = (0, Vec::new());
-    if let Some(step) = q.step_ms {
+    if let (Some(step), Some(steps)) = (q.step_ms, steps) {
         let kept: HashMap<GroupKey, usize> = ranked.iter().enumerate().map(|(i, (k, _, _))| (*k, i)).collect();
-        let mut series = series(&sel, &kept, (from, to, step), pieces, fetch)?.into_iter();
+        let mut series = series(&sel, &kept, &steps, pieces, fetch)?.into_iter();
         for row in rows.iter_mut().chain(other_row.as_mut()) {
             row.series = series.next().unwrap_or_default();
         }
         step_ms = step;
-        timestamps = (0..).map(|i| from + i * step).take_while(|t| *t < to).collect();
+        timestamps = steps.iter().map(|s| s.0).collect();
     }
     Ok(CubeAnswer {
         from,
@@ -197,6 +253,7 @@ pub fn answer(
 }
 
 /// The first pass: every selected cell merged into its group.
+#[derive(Default)]
 struct Groups {
     groups: HashMap<GroupKey, Cell>,
     /// Cells of groups beyond [`MAX_GROUPS`].
@@ -204,26 +261,62 @@ struct Groups {
     total: Cell,
 }
 
-fn groups(sel: &Selector, pieces: &[Piece], fetch: &mut Fetch<'_>) -> Result<Groups, QueryError> {
-    let mut out = Groups { groups: HashMap::new(), overflow: Cell::default(), total: Cell::default() };
-    if sel.filter.is_none() {
-        return Ok(out);
+impl Groups {
+    fn add(&mut self, k: GroupKey, c: CellRef<'_>) -> anyhow::Result<()> {
+        c.merge_into(&mut self.total)?;
+        if let Some(g) = self.groups.get_mut(&k) {
+            c.merge_into(g)
+        } else if self.groups.len() < MAX_GROUPS {
+            self.groups.insert(k, c.to_cell()?);
+            Ok(())
+        } else {
+            c.merge_into(&mut self.overflow)
+        }
     }
-    for p in pieces {
-        let Some(b) = fetch(p)? else { continue };
-        for (dims, c) in b.iter() {
-            let Some(k) = sel.group(dims) else { continue };
-            out.total.merge(c);
-            if let Some(g) = out.groups.get_mut(&k) {
-                g.merge(c);
-            } else if out.groups.len() < MAX_GROUPS {
-                out.groups.insert(k, c.clone());
+
+    fn absorb(&mut self, o: Groups) {
+        self.total.merge(&o.total);
+        self.overflow.merge(&o.overflow);
+        for (k, c) in o.groups {
+            if let Some(g) = self.groups.get_mut(&k) {
+                g.merge(&c);
+            } else if self.groups.len() < MAX_GROUPS {
+                self.groups.insert(k, c);
             } else {
-                out.overflow.merge(c);
+                self.overflow.merge(&c);
             }
         }
     }
-    Ok(out)
+}
+
+fn groups(sel: &Selector, pieces: &[Piece], fetch: &Fetch<'_>) -> Result<Groups, QueryError> {
+    if sel.filter.is_none() {
+        return Ok(Groups::default());
+    }
+    let pass = |pieces: &mut dyn Iterator<Item = &Piece>| -> Result<Groups, QueryError> {
+        let mut out = Groups::default();
+        for p in pieces {
+            let Some(src) = fetch(p)? else { continue };
+            each_cell(&src, |dims, c| match sel.group(dims) {
+                Some(k) => out.add(k, c),
+                None => Ok(()),
+            })?;
+        }
+        Ok(out)
+    };
+    if pieces.iter().filter(|p| !p.open).count() < PARALLEL_PIECES {
+        return pass(&mut pieces.iter());
+    }
+    // Two threads (the machine has two cores), alternate pieces so both get coarse and fine ones.
+    let (mut a, b) = std::thread::scope(|s| {
+        let t = s.spawn(|| crate::blocking::allow(|| pass(&mut pieces.iter().skip(1).step_by(2))));
+        let a = pass(&mut pieces.iter().step_by(2));
+        (a, t.join().unwrap_or_else(|_| Err(QueryError::Storage(anyhow::anyhow!("a cube query thread panicked")))))
+    });
+    if let Ok(a) = a.as_mut() {
+        a.absorb(b?);
+    }
+    a
 }
 
 fn too_many_series_cells(nrows: usize, nsteps: usize) -> QueryError {
@@ -236,35 +329,25 @@ fn too_many_series_cells(nrows: usize, nsteps: usize) -> QueryError {
 fn series(
     sel: &Selector,
     kept: &HashMap<GroupKey, usize>,
-    (from, to, step): (i64, i64, i64),
+    steps: &[(i64, i64)],
     pieces: &[Piece],
-    fetch: &mut Fetch<'_>,
+    fetch: &Fetch<'_>,
 ) -> Result<Vec<Vec<CubeMeasures>>, QueryError> {
-    let nsteps = ((to - from + step - 1) / step) as usize;
     let nrows = kept.len() + 1;
-    if nrows.saturating_mul(nsteps) > MAX_SERIES_CELLS {
-        return Err(too_many_series_cells(nrows, nsteps));
+    if nrows.saturating_mul(steps.len()) > MAX_SERIES_CELLS {
+        return Err(too_many_series_cells(nrows, steps.len()));
     }
-    let mut cells = vec![vec![Cell::default(); nsteps]; nrows];
+    let mut cells = vec![vec![Cell::default(); steps.len()]; nrows];
     for p in pieces {
-        let Some(b) = fetch(p)? else { continue };
-        for (dims, c) in b.iter() {
-            let Some(k) = sel.group(dims) else { continue };
-            let row = kept.get(&k).copied().unwrap_or(nrows - 1);
-            cells[row][p.step].merge(c);
-        }
+        let Some(src) = fetch(p)? else { continue };
+        each_cell(&src, |dims, c| match sel.group(dims) {
+            Some(k) => c.merge_into(&mut cells[kept.get(&k).copied().unwrap_or(nrows - 1)][p.step]),
+            None => Ok(()),
+        })?;
     }
     Ok(cells
         .iter()
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let len = (to.min(from + (i as i64 + 1) * step) - (from + i as i64 * step)) as f64 / 1000.0;
-                    measures(c, len)
-                })
-                .collect()
-        })
+        .map(|row| row.iter().zip(steps).map(|(c, (a, b))| measures(c, (b - a) as f64 / 1000.0)).collect())
         .collect())
 }
 
@@ -323,6 +406,10 @@ mod tests {
         // Steps split the cover.
         let p = plan(0, 2 * H, Some(H), &closed).unwrap();
         assert_eq!(p.iter().map(|x| (x.tier, x.step)).collect::<Vec<_>>(), vec![(2, 0), (2, 1)]);
+        // Steps are aligned to the epoch, the first and last cut to the range: hour buckets in between.
+        assert_eq!(steps(H - 5 * MINUTE_MS, 3 * H + MINUTE_MS, Some(H)), vec![(H - 5 * MINUTE_MS, H), (H, 2 * H), (2 * H, 3 * H), (3 * H, 3 * H + MINUTE_MS)]);
+        let p = plan(H - 5 * MINUTE_MS, 3 * H + MINUTE_MS, Some(H), &closed).unwrap();
+        assert_eq!(p.iter().filter(|x| x.tier == 2).count(), 2);
         assert!(matches!(plan(0, 100_000 * D, Some(MINUTE_MS), &closed), Err(QueryError::Invalid(_))));
     }
 }

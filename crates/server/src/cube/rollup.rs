@@ -3,8 +3,8 @@
 //! A cell is one combination of dimension values (interned to ids, see [`Interner`]) in one time bucket of
 //! one tier, for one [`FactKind`], with its measures ([`Cell`]). Buckets of the 1-minute tier are built
 //! at ingest; coarser tiers (10 min, 1 h, 1 day) are merges of the finer tier's buckets, made when those
-//! are all closed. A closed bucket is stored as one blob ([`encode_bucket`]): a long range reads a few
-//! coarse blobs rather than millions of cells. docs/STORE.md ("Cube") describes the life of a bucket.
+//! are all closed. A closed bucket is stored as one blob (`cube::blob`): a long range reads a few coarse
+//! blobs rather than millions of cells. docs/STORE.md ("Cube") describes the life of a bucket.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -175,100 +175,7 @@ impl IdFact {
     }
 }
 
-// ----- encoding ----------------------------------------------------------------------------------------
-
-/// One cell as stored. Sketch keys are delta-encoded (consecutive keys differ by little).
-#[derive(Clone, PartialEq, prost::Message)]
-struct CellRecord {
-    #[prost(uint32, repeated, tag = "1")]
-    dims: Vec<u32>,
-    #[prost(uint64, tag = "2")]
-    count: u64,
-    #[prost(uint64, tag = "3")]
-    errors: u64,
-    #[prost(uint64, tag = "4")]
-    sum_ns: u64,
-    #[prost(int64, tag = "5")]
-    first_ms: i64,
-    #[prost(int64, tag = "6")]
-    last_ms: i64,
-    #[prost(uint64, tag = "7")]
-    zero: u64,
-    #[prost(sint32, repeated, tag = "8")]
-    key_deltas: Vec<i32>,
-    #[prost(uint64, repeated, tag = "9")]
-    counts: Vec<u64>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct BucketRecord {
-    #[prost(message, repeated, tag = "1")]
-    cells: Vec<CellRecord>,
-}
-
-pub fn encode_bucket(b: &Bucket) -> Vec<u8> {
-    let cells = b
-        .iter()
-        .map(|(dims, c)| {
-            let mut prev = 0i32;
-            let key_deltas = c
-                .sketch
-                .bins
-                .iter()
-                .map(|(k, _)| {
-                    let d = k.wrapping_sub(prev);
-                    prev = *k;
-                    d
-                })
-                .collect();
-            CellRecord {
-                dims: dims.to_vec(),
-                count: c.count,
-                errors: c.errors,
-                sum_ns: c.sum_ns,
-                first_ms: c.first_ms,
-                last_ms: c.last_ms,
-                zero: c.sketch.zero,
-                key_deltas,
-                counts: c.sketch.bins.iter().map(|b| b.1).collect(),
-            }
-        })
-        .collect();
-    BucketRecord { cells }.encode_to_vec()
-}
-
-pub fn decode_bucket(bytes: &[u8]) -> anyhow::Result<Bucket> {
-    let r = BucketRecord::decode(bytes).context("decoding a cube bucket")?;
-    let mut out = Bucket::with_capacity(r.cells.len());
-    for c in r.cells {
-        anyhow::ensure!(c.key_deltas.len() == c.counts.len(), "a cube cell's sketch is torn");
-        let mut dims = [0u32; NDIMS];
-        // Fewer dims than known: a bucket written before a dimension was added (the new one is empty).
-        for (d, v) in dims.iter_mut().zip(c.dims) {
-            *d = v;
-        }
-        let mut k = 0i32;
-        let bins = c
-            .key_deltas
-            .iter()
-            .zip(&c.counts)
-            .map(|(d, n)| {
-                k = k.wrapping_add(*d);
-                (k, *n)
-            })
-            .collect();
-        let cell = Cell {
-            count: c.count,
-            errors: c.errors,
-            sum_ns: c.sum_ns,
-            first_ms: c.first_ms,
-            last_ms: c.last_ms,
-            sketch: Sketch { zero: c.zero, bins },
-        };
-        out.entry(dims).or_default().merge(&cell);
-    }
-    Ok(out)
-}
+// ----- the write-ahead rows (blobs: see `blob`) -------------------------------------------------------
 
 /// One fact as written to the cube's write-ahead rows.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -332,7 +239,7 @@ mod tests {
             b.entry(dims).or_default().add(1_000 + i as i64, d, i == 2);
         }
         b.entry([3; NDIMS]).or_default().add(5, 1.0, false);
-        assert_eq!(decode_bucket(&encode_bucket(&b)).unwrap(), b);
+        assert_eq!(super::super::blob::decode_bucket(&super::super::blob::encode_bucket(&b)).unwrap(), b);
         let f = IdFact { kind: FactKind::SqlStep, dims, end_ms: 9, duration_ms: 1.5, error: true };
         assert_eq!(decode_facts(&encode_facts([f.clone()].iter())).unwrap(), vec![f]);
     }

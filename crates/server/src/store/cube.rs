@@ -22,10 +22,10 @@ use anyhow::Context;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, Readable};
 use sightline_model::CubeAnswer;
 
-use crate::cube::query::{self, Piece};
+use crate::cube::blob::{decode_bucket, encode_bucket};
+use crate::cube::query::{self, Piece, Source};
 use crate::cube::rollup::{
-    bucket_of, decode_bucket, decode_facts, encode_bucket, encode_facts, kind_code, merge_bucket, Bucket, IdFact,
-    Interner, GRACE_MS, KINDS, TIERS,
+    bucket_of, decode_facts, encode_facts, kind_code, merge_bucket, Bucket, IdFact, Interner, GRACE_MS, KINDS, TIERS,
 };
 use crate::cube::{CubeQuery, Fact};
 use crate::store::QueryError;
@@ -108,8 +108,16 @@ pub(super) struct Staged {
 impl CubeStore {
     pub(super) fn open(db: &Database, options: CubeOptions) -> anyhow::Result<CubeStore> {
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
+        // Blobs of busy buckets run to megabytes and are rewritten only by late data: kept in blob files,
+        // so compaction moves their keys, not them.
+        let blobs = db
+            .keyspace("cube", || {
+                KeyspaceCreateOptions::default()
+                    .with_kv_separation(Some(fjall::KvSeparationOptions::default().separation_threshold(4096)))
+            })
+            .context("keyspace cube")?;
         let store = CubeStore {
-            blobs: ks("cube")?,
+            blobs,
             wal: ks("cube_wal")?,
             dims: ks("cube_dims")?,
             meta: ks("cube_meta")?,
@@ -359,20 +367,18 @@ impl CubeStore {
             (pieces, open, db.snapshot(), query::Selector::new(q, &st.interner))
         };
         let blobs = &self.blobs;
-        let mut fetch = |p: &Piece| -> anyhow::Result<Option<Arc<Bucket>>> {
+        let fetch = |p: &Piece| -> anyhow::Result<Option<Source>> {
             if p.open {
-                return Ok(open.get(&p.start).cloned());
+                return Ok(open.get(&p.start).cloned().map(Source::Open));
             }
-            match snapshot.get(blobs, blob_key(p.tier, kind, p.start)).context("reading a cube blob")? {
-                Some(v) => Ok(Some(Arc::new(decode_bucket(&v)?))),
-                None => Ok(None),
-            }
+            let v = snapshot.get(blobs, blob_key(p.tier, kind, p.start)).context("reading a cube blob")?;
+            Ok(v.map(|v| Source::Blob(Box::new(v))))
         };
         let names = |ids: &[u32]| {
             let st = sync::read(&self.state);
             ids.iter().map(|id| st.interner.name(*id).to_string()).collect()
         };
-        query::answer(q, (from, to), &pieces, sel, (&mut fetch, &names), raw_since_ms)
+        query::answer(q, (from, to), &pieces, sel, (&fetch, &names), raw_since_ms)
     }
 }
 

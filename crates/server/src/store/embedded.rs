@@ -33,6 +33,7 @@ use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, ServiceList, Trace, T
 use tokio::sync::oneshot;
 
 use crate::blocking;
+use crate::cube::Fact;
 use crate::sync;
 
 use super::active::Active;
@@ -74,15 +75,22 @@ struct Job {
     txs: Vec<(SpanRecord, Vec<u8>)>,
     /// In-flight snapshots, encoded for the `inflight` keyspace.
     running: Vec<(SpanRecord, Vec<u8>)>,
-    /// The cube facts of each of `txs` (same order).
-    tx_facts: Vec<Vec<crate::cube::Fact>>,
-    /// Finished SQL steps that contribute facts, by `tx_key`, deduplicated like transactions.
-    steps: Vec<([u8; 32], Vec<crate::cube::Fact>)>,
-    /// Facts given directly ([`EmbeddedStore::append_cube_facts`]): counted as they are.
-    direct_facts: Vec<crate::cube::Fact>,
+    /// What the request contributes to the cube.
+    facts: JobFacts,
     /// Spans in the request (for [`CommitReport`]).
     spans: usize,
     done: Option<oneshot::Sender<Result<LiveBatch, QueryError>>>,
+}
+
+/// The cube facts of a request, handed to the committer by value (moved, not copied, into the batch).
+#[derive(Default)]
+struct JobFacts {
+    /// The facts of each of [`Job::txs`] (same order).
+    tx: Vec<Vec<Fact>>,
+    /// Finished SQL steps that contribute facts, by `tx_key`, deduplicated like transactions.
+    steps: Vec<([u8; 32], Vec<Fact>)>,
+    /// Facts given directly ([`EmbeddedStore::append_cube_facts`]): counted as they are.
+    direct: Vec<Fact>,
 }
 
 impl Job {
@@ -104,9 +112,9 @@ impl Job {
             if cube {
                 let facts: Vec<_> = per_span.get_mut(i).and_then(Option::take).into_iter().collect();
                 if s.is_transaction {
-                    job.tx_facts.push(facts);
+                    job.facts.tx.push(facts);
                 } else if !facts.is_empty() {
-                    job.steps.push((tx_key(s.end_ms(), &s.ids()), facts));
+                    job.facts.steps.push((tx_key(s.end_ms(), &s.ids()), facts));
                 }
             }
             if s.is_transaction {
@@ -223,8 +231,8 @@ impl EmbeddedStore {
     /// without deduplication. For benchmarks and tests that need dimensions spans do not carry yet, or
     /// months of rollups without storing the spans.
     #[doc(hidden)]
-    pub fn append_cube_facts(&self, facts: Vec<crate::cube::Fact>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
-        self.queue(Job { direct_facts: facts, ..Job::default() })
+    pub fn append_cube_facts(&self, facts: Vec<Fact>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
+        self.queue(Job { facts: JobFacts { direct: facts, ..JobFacts::default() }, ..Job::default() })
     }
 
     /// Hands `job` to the committer; the future resolves when it is durable.
@@ -294,7 +302,8 @@ impl Inner {
                 }
             }
             let started = std::time::Instant::now();
-            match self.commit(&group) {
+            let facts = group.iter_mut().map(|j| std::mem::take(&mut j.facts)).collect();
+            match self.commit(&group, facts) {
                 Ok((seq, points)) => {
                     if let Some(observe) = &self.on_commit {
                         let spans = group.iter().map(|j| j.spans).sum();
@@ -342,17 +351,18 @@ impl Inner {
 
     /// Writes a group of requests in one batch, fsyncs once, then publishes them to the columns and the
     /// in-flight list. Returns each request's new transactions as live points.
-    fn commit(&self, group: &[Job]) -> anyhow::Result<(u64, Vec<Vec<LivePoint>>)> {
+    /// `facts[i]` are the cube facts of `group[i]`.
+    fn commit(&self, group: &[Job], mut facts: Vec<JobFacts>) -> anyhow::Result<(u64, Vec<Vec<LivePoint>>)> {
         let mut batch = self.db.batch();
         let mut seen_tx: HashSet<[u8; 32]> = HashSet::new();
         let mut seen_minute: HashSet<[u8; 24]> = HashSet::new();
         let mut new_tx: Vec<Vec<&SpanRecord>> = Vec::with_capacity(group.len());
         let mut finished: Vec<[u8; 24]> = Vec::new();
         let mut running: Vec<&SpanRecord> = Vec::new();
-        let mut facts: Vec<crate::cube::Fact> = Vec::new();
+        let mut new_facts: Vec<Fact> = Vec::new();
         {
             let active = sync::lock(&self.active);
-            for job in group {
+            for (job, facts) in group.iter().zip(facts.iter_mut()) {
                 for mk in &job.minutes {
                     if seen_minute.insert(*mk) {
                         batch.insert(&self.minutes, &mk[..], b"".as_slice());
@@ -377,14 +387,14 @@ impl Inner {
                     if seen_tx.insert(key) && !self.txs.contains_key(key)? {
                         batch.insert(&self.txs, &key[..], &bytes[..]);
                         txs.push(s);
-                        facts.extend(job.tx_facts.get(i).into_iter().flatten().cloned());
+                        new_facts.append(facts.tx.get_mut(i).unwrap_or(&mut Vec::new()));
                     }
                 }
-                facts.extend(job.direct_facts.iter().cloned());
-                for (key, f) in &job.steps {
-                    if seen_tx.insert(*key) && !self.cube.steps.contains_key(key)? {
+                new_facts.append(&mut facts.direct);
+                for (key, f) in facts.steps.iter_mut() {
+                    if seen_tx.insert(*key) && !self.cube.steps.contains_key(*key)? {
                         batch.insert(&self.cube.steps, &key[..], b"".as_slice());
-                        facts.extend(f.iter().cloned());
+                        new_facts.append(f);
                     }
                 }
                 new_tx.push(txs);
@@ -397,7 +407,7 @@ impl Inner {
                 }
             }
         }
-        let staged = self.cube.stage(&mut batch, &facts)?;
+        let staged = self.cube.stage(&mut batch, &new_facts)?;
         batch.commit().context("writing the batch")?;
         self.db.persist(PersistMode::SyncData).context("fsync of the journal")?;
         self.cube.apply(staged);
