@@ -47,21 +47,7 @@ mod shots {
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
     }
 
-    /// Until the demo's 15-minute backfill is stored: it runs oldest first and ends with the present minute.
-    async fn wait_for_backfill(server: &Server) {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            let now = now_ms();
-            let url = server.url(&format!("/api/v1/hitmap?from={}&to={now}&cols=15&rows=1&ymax=1000", now - 15 * 60_000));
-            let h: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
-            let last_minute: u64 = [28, 29].iter().map(|i| h["ok"][i].as_u64().unwrap_or(0) + h["err"][i].as_u64().unwrap_or(0)).sum();
-            if h["total"].as_u64().unwrap_or(0) > 45_000 && last_minute > 0 {
-                return;
-            }
-            assert!(Instant::now() < deadline, "demo backfill did not complete: {h}");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
+    use super::support::demo::wait_for_backfill;
 
     /// Until the browser has painted twice since now: what the DOM shows is on the canvas too.
     async fn painted(b: &Browser) {
