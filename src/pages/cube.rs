@@ -24,13 +24,14 @@ use crate::components::error_view::FetchError;
 use crate::components::metric_chart::{ChartStyle, SeriesChart};
 use crate::hooks::{use_polled_resource, UseTimeRangeReturn};
 use controls::{ChartMeasure, CubeControls};
+pub use pivot::drill_href;
 use pivot::Pivot;
 
 /// Shown when the URL names none.
 const DEFAULT_GROUP_BY: &str = "endpoint";
-const DEFAULT_MEASURES: [CubeMeasure; 5] =
+pub const DEFAULT_MEASURES: [CubeMeasure; 5] =
     [CubeMeasure::Count, CubeMeasure::Errors, CubeMeasure::ErrorRate, CubeMeasure::AvgMs, CubeMeasure::P95];
-const DEFAULT_LIMIT: usize = 20;
+pub const DEFAULT_LIMIT: usize = 20;
 /// About this many steps in the chart over the range (the server rounds the step up to a rollup tier).
 const CHART_STEPS: i64 = 60;
 
@@ -84,7 +85,8 @@ impl CubeView {
         CubeMeasure::parse(&self.sort)
     }
 
-    fn params(&self, from: i64, to: i64) -> CubeParams {
+    /// The server's query for `[from, to)`.
+    pub fn params(&self, from: i64, to: i64) -> CubeParams {
         CubeParams {
             from,
             to,
@@ -175,35 +177,5 @@ pub fn CubePage(tr: UseTimeRangeReturn) -> impl IntoView {
             </Show>
             {move || answer.data.get().map(|a| view! { <Pivot answer=a view=view_state.get() /> })}
         </section>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn view_of(pairs: &[(&str, &str)]) -> CubeView {
-        let mut q = ParamsMap::new();
-        for (k, v) in pairs {
-            q.replace(*k, v.to_string());
-        }
-        CubeView::from_query(&q)
-    }
-
-    #[test]
-    fn the_url_is_the_view() {
-        let v = view_of(&[]);
-        assert_eq!((v.group_by.as_str(), v.sort.as_str(), v.desc, v.limit), ("endpoint", "count", true, DEFAULT_LIMIT));
-        assert_eq!(v.measures, DEFAULT_MEASURES.to_vec());
-        let v = view_of(&[("group_by", "endpoint,status"), ("sort", "p95"), ("desc", "0"), ("measures", "p95,count,bogus"), ("filter", "service:pay")]);
-        assert_eq!(v.dims(), vec![CubeDim::Endpoint, CubeDim::Status]);
-        assert_eq!(v.measures, vec![CubeMeasure::Count, CubeMeasure::P95]);
-        assert_eq!((v.sort_measure(), v.chart, v.desc), (Some(CubeMeasure::P95), CubeMeasure::P95, false));
-        assert_eq!(filter_string(&v.filters()), "service:pay");
-        // Unknown names go to the server as written: it says what is wrong.
-        let p = view_of(&[("group_by", "endpoint,colour")]).params(0, 3_600_000);
-        assert_eq!(p.group_by.as_deref(), Some("endpoint,colour"));
-        assert_eq!(p.step_ms, Some(60_000));
-        assert_eq!(view_of(&[("group_by", "")]).dims(), vec![]);
     }
 }

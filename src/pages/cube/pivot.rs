@@ -38,7 +38,7 @@ fn list_param(d: CubeDim) -> Option<&'static str> {
 
 /// Where a figure of the group `key` (over the view's filters) leads: the APM list of its transactions, or
 /// why it cannot — the list has no such filter, or only the rollup is left for the range.
-pub(super) fn drill_href(
+pub fn drill_href(
     view: &CubeView,
     key: &[(CubeDim, String)],
     (from, to, raw_since): (i64, i64, Option<i64>),
@@ -211,27 +211,6 @@ fn figure_cell(m: CubeMeasure, measures: &CubeMeasures, drill: Option<Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn figures_lead_to_the_list_only_when_it_can_show_them() {
-        let mut q = ParamsMap::new();
-        q.replace("range", "1h".to_string());
-        q.replace("group_by", "endpoint".to_string());
-        let view = CubeView::from_query(&q);
-        let key = [(CubeDim::Endpoint, "/pay".to_string()), (CubeDim::Status, "error".to_string())];
-        let href = drill_href(&view, &key, (1_000, 61_000, Some(0)), &q).unwrap();
-        assert!(href.starts_with("/apm?"), "{href}");
-        for part in ["range=1h", "endpoint=%2Fpay", "status=error", "sel=1000%2C61000%2C0%2C"] {
-            assert!(href.contains(part), "{part} in {href}");
-        }
-        assert!(!href.contains("group_by"), "cube parameters stay on the cube: {href}");
-        // Raw data from 31 000 on: the list starts there.
-        assert!(drill_href(&view, &key, (1_000, 61_000, Some(31_000)), &q).unwrap().contains("sel=31000%2C61000"));
-        assert!(drill_href(&view, &key, (1_000, 61_000, None), &q).unwrap_err().contains("Only the rollup is left"));
-        assert!(drill_href(&view, &key, (1_000, 61_000, Some(61_000)), &q).is_err());
-        let by_instance = [(CubeDim::Instance, "i-1".to_string())];
-        assert!(drill_href(&view, &by_instance, (1_000, 61_000, Some(0)), &q).unwrap_err().contains("cannot filter by instance"));
-    }
 
     #[test]
     fn measures_read_in_their_units() {
