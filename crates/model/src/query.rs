@@ -34,6 +34,8 @@ pub struct TxParams {
     pub service: Option<String>,
     pub endpoint: Option<String>,
     pub status: Option<Status>,
+    /// Only failed transactions with this exception type (exact match): an error group's transactions.
+    pub error_type: Option<String>,
     pub order: Option<Order>,
     /// Page size (default 50).
     pub limit: Option<usize>,
@@ -88,12 +90,13 @@ mod tests {
         assert_eq!(serde_urlencoded::from_str::<HitmapParams>(&h.to_query()).unwrap(), h);
         let t = TxParams {
             status: Some(Status::Error),
+            error_type: Some("java.io.IOException".into()),
             order: Some(Order::Newest),
             min_ms: Some(0.5),
             cursor: Some("x/y=".into()),
             ..Default::default()
         };
-        assert_eq!(t.to_query(), "min_ms=0.5&status=error&order=newest&cursor=x%2Fy%3D");
+        assert_eq!(t.to_query(), "min_ms=0.5&status=error&error_type=java.io.IOException&order=newest&cursor=x%2Fy%3D");
         assert_eq!(serde_urlencoded::from_str::<TxParams>(&t.to_query()).unwrap(), t);
         assert_eq!(TxParams::default().to_query(), "");
     }

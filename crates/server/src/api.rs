@@ -3,8 +3,10 @@
 pub mod active;
 pub mod auth;
 pub mod boards;
+pub mod cube;
 pub mod db;
 pub mod deploys;
+pub mod errors;
 pub mod health;
 pub mod hitmap;
 pub mod host;

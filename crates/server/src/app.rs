@@ -6,6 +6,7 @@
 //! - `GET  /api/v1/traces/{trace_id}`           → one assembled trace
 //! - `GET  /api/v1/active`, `/api/v1/services`  → running transactions, per-service summary
 //! - `GET  /api/v1/deploys`                     → service versions first seen in a window (deploy markers)
+//! - `GET  /api/v1/cube`, `/api/v1/errors`      → the rollup pivot, failures per endpoint (from the cube)
 //! - `GET/POST /api/v1/boards`, `GET/PUT/DELETE /api/v1/boards/{id}` → flex boards (409 on a stale save)
 //! - `GET  /api/v1/boards/{id}/versions[/{n}]`, `POST …/versions/{n}/restore`, `GET /api/v1/boards/templates`
 //! - `GET  /api/v1/db/instances`              → monitored PostgreSQL instances and their health
@@ -85,6 +86,8 @@ pub fn routes() -> Routes {
         .get("/active", api::active::list, Read)
         .get("/services", api::services::list, ReadShared)
         .get("/deploys", api::deploys::list, ReadShared)
+        .get("/cube", api::cube::query, Read)
+        .get("/errors", api::errors::list, Read)
         .get("/metrics", api::metrics::catalog, ReadShared)
         .get("/metrics/query", api::metrics::query, ReadShared)
         .get("/boards", api::boards::list, Read)

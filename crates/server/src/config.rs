@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// Keep the store under this many megabytes (oldest data goes first).
     #[arg(long, env = "SIGHTLINE_RETENTION_MB", default_value_t = 4096)]
     pub retention_mb: u64,
+    /// Keep the cube (per-minute statistics by service, endpoint, instance, error…) this many days, apart
+    /// from the raw transactions' retention.
+    #[arg(long, env = "SIGHTLINE_CUBE_RETENTION_DAYS", default_value_t = crate::store::cube::DEFAULT_RETENTION_DAYS)]
+    pub cube_retention_days: u64,
     /// PostgreSQL instance to monitor, e.g. `postgres://monitor:pw@db:5432/postgres` (repeatable; the
     /// environment variable takes a comma-separated list). A role with only `pg_monitor` is enough.
     #[arg(long = "postgres", env = "SIGHTLINE_POSTGRES", value_delimiter = ',', hide_env_values = true)]
@@ -151,6 +155,7 @@ impl ServeArgs {
             admin_password: Some(TEST_ADMIN_PASSWORD.into()),
             retention_hours: 72,
             retention_mb: 4096,
+            cube_retention_days: crate::store::cube::DEFAULT_RETENTION_DAYS,
             postgres: Vec::new(),
             pg_interval_ms: 2000,
             pg_history_minutes: 60,

@@ -7,6 +7,10 @@
 //! [`crate::store::TraceStore::cube`]; docs/STORE.md describes the tiers and their layout.
 
 pub mod facts;
+pub mod fingerprint;
+pub mod query;
+pub mod rollup;
+pub mod sketch;
 
 use std::collections::BTreeMap;
 

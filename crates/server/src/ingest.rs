@@ -38,6 +38,8 @@ use crate::store::record::{kind, ErrorRecord, SpanRecord};
 pub const MAX_TEXT: usize = 16 * 1024;
 /// Longest span name, service, thread or exception type kept, in bytes.
 pub const MAX_NAME: usize = 512;
+/// Longest HTTP method kept (the standard ones are at most 7 bytes; anything else is a client's invention).
+const MAX_METHOD: usize = 32;
 
 /// What one export request achieved (maps to OTLP's `ExportTraceServiceResponse.partial_success`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -265,11 +267,17 @@ pub fn convert(request: ExportTraceServiceRequest) -> Converted {
             .unwrap_or_else(|| "unknown_service".to_string());
         let resource_thread = rs.resource.as_ref().and_then(|r| SpanAttrs::scan(&r.attributes).thread());
         let version = rs.resource.as_ref().and_then(|r| find_str(&r.attributes, &["service.version"])).map(|v| truncate(v, MAX_NAME));
+        let instance = rs
+            .resource
+            .as_ref()
+            .and_then(|r| find_str(&r.attributes, &["service.instance.id", "host.name"]))
+            .map(|i| truncate(i, MAX_NAME));
+        let resource = ResourceInfo { service: &service, thread: resource_thread.as_deref(), instance: instance.as_deref() };
         let first_of_resource = out.spans.len();
         for ss in rs.scope_spans {
             out.spans.reserve(ss.spans.len());
             for span in ss.spans {
-                match convert_span(span, &service, resource_thread.as_deref()) {
+                match convert_span(span, &resource) {
                     Ok(rec) => out.spans.push(rec),
                     Err((reason, why)) => {
                         out.rejected += 1;
@@ -297,8 +305,17 @@ fn valid_id(id: &[u8], len: usize) -> bool {
     id.len() == len && id.iter().any(|b| *b != 0)
 }
 
+/// What every span of one resource shares, read once per resource.
+struct ResourceInfo<'a> {
+    service: &'a str,
+    /// `thread.name` / `thread.id` of the resource, for spans that name none.
+    thread: Option<&'a str>,
+    /// `service.instance.id`, else `host.name`.
+    instance: Option<&'a str>,
+}
+
 /// The span as stored, or why not (for the metrics, and in words for the partial-success message).
-fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Result<SpanRecord, (SpanReject, String)> {
+fn convert_span(span: Span, resource: &ResourceInfo<'_>) -> Result<SpanRecord, (SpanReject, String)> {
     if !valid_id(&span.trace_id, 16) {
         let why = format!("trace_id must be 16 bytes, not all zero (got {} bytes)", span.trace_id.len());
         return Err((SpanReject::TraceId, why));
@@ -343,13 +360,13 @@ fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Res
         None if status_error => Some(ErrorRecord { kind: None, message: status_message, stacktrace: None }),
         None => None,
     };
-    let thread = a.thread().or_else(|| resource_thread.map(str::to_string));
+    let thread = a.thread().or_else(|| resource.thread.map(str::to_string));
 
     Ok(SpanRecord {
         trace_id: span.trace_id,
         span_id: span.span_id,
         parent_span_id: parent,
-        service: service.to_string(),
+        service: resource.service.to_string(),
         name: if span.name.len() <= MAX_NAME { span.name } else { truncate(&span.name, MAX_NAME) },
         span_kind,
         start_ns: span.start_time_unix_nano,
@@ -361,6 +378,9 @@ fn convert_span(span: Span, service: &str, resource_thread: Option<&str>) -> Res
         thread,
         failure,
         is_transaction,
+        instance: resource.instance.map(str::to_string),
+        http_method: a.http_method().map(|m| truncate(m, MAX_METHOD)),
+        http_status: a.http_status(),
     })
 }
 
@@ -418,6 +438,8 @@ struct SpanAttrs<'a> {
     net_peer_port: Option<i64>,
     thread_name: Option<&'a str>,
     thread_id: Option<i64>,
+    http_response_status_code: Option<i64>,
+    http_status_code: Option<i64>,
 }
 
 impl<'a> SpanAttrs<'a> {
@@ -458,6 +480,14 @@ impl<'a> SpanAttrs<'a> {
                     a.thread_id = a.thread_id.or(int_of(v));
                     continue;
                 }
+                "http.response.status_code" => {
+                    a.http_response_status_code = a.http_response_status_code.or(int_of(v));
+                    continue;
+                }
+                "http.status_code" => {
+                    a.http_status_code = a.http_status_code.or(int_of(v));
+                    continue;
+                }
                 _ => continue,
             };
             // The first occurrence wins, as with a lookup.
@@ -470,6 +500,12 @@ impl<'a> SpanAttrs<'a> {
 
     fn http_method(&self) -> Option<&'a str> {
         self.http_request_method.or(self.http_method)
+    }
+
+    /// `http.response.status_code`, else `http.status_code`; only a plausible status (100..=999).
+    fn http_status(&self) -> Option<u32> {
+        let plausible = |c: i64| (100..=999).contains(&c).then_some(c as u32);
+        self.http_response_status_code.and_then(plausible).or_else(|| self.http_status_code.and_then(plausible))
     }
 
     /// `thread.name`, else `thread.id` as text.
@@ -579,6 +615,42 @@ mod tests {
         assert_eq!((s[2].step_kind, s[2].text.as_deref(), s[2].target.as_deref()), (kind::HTTP, Some("GET http://x/y"), Some("x")));
         assert!(s[3].error);
         assert_eq!(s[3].failure.as_ref().unwrap().message.as_deref(), Some("boom"));
+    }
+
+    fn kv_int(k: &str, v: i64) -> KeyValue {
+        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(v)) }), ..Default::default() }
+    }
+
+    #[test]
+    fn instance_method_and_status_with_their_fallbacks() {
+        let mut new_style = span(1, None);
+        new_style.attributes = vec![kv("http.request.method", "POST"), kv_int("http.response.status_code", 503), kv("http.method", "GET")];
+        let mut old_style = span(2, None);
+        old_style.attributes = vec![kv("http.method", "GET"), kv("http.status_code", "404")];
+        let mut implausible = span(3, None);
+        implausible.attributes = vec![kv_int("http.status_code", 70_000)];
+        let mut req = request(vec![new_style, old_style, implausible], Some("pay"));
+        // A second resource of the same request: its own instance (host.name when no service.instance.id).
+        let mut other = req.resource_spans[0].clone();
+        other.scope_spans[0].spans.truncate(1);
+        other.resource.as_mut().unwrap().attributes.push(kv("host.name", "box-2"));
+        let first = req.resource_spans[0].resource.as_mut().unwrap();
+        first.attributes.extend([kv("host.name", "box-1"), kv("service.instance.id", "pay-7f9c")]);
+        req.resource_spans.push(other);
+        let s = convert(req).spans;
+        assert_eq!(s.len(), 4);
+        let got: Vec<_> = s.iter().map(|r| (r.instance.as_deref(), r.http_method.as_deref(), r.http_status)).collect();
+        assert_eq!(
+            got,
+            [
+                (Some("pay-7f9c"), Some("POST"), Some(503)),
+                (Some("pay-7f9c"), Some("GET"), Some(404)),
+                (Some("pay-7f9c"), None, None),
+                (Some("box-2"), Some("POST"), Some(503)),
+            ]
+        );
+        // Neither attribute: no instance.
+        assert_eq!(convert(request(vec![span(1, None)], Some("pay"))).spans[0].instance, None);
     }
 
     #[test]

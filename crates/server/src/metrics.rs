@@ -4,7 +4,9 @@
 //! ([`crate::store::TraceStore::tx_series`]); the step widens with the range so a series never carries more
 //! points than a chart has pixels. Database metrics come from the PostgreSQL collectors' sample history
 //! ([`db`]), available once an instance is configured; host and process metrics from the host collector's
-//! samples ([`host`]), available while it runs.
+//! samples ([`host`]), available while it runs. Cube metrics (`cube.*`) come from the cube's rollups
+//! ([`crate::store::TraceStore::cube`]): any slice by any cube dimension ("p95 of `POST /api/pay` on
+//! instance X", "errors by endpoint"), for as long as the cube keeps it, long after the transactions.
 
 mod db;
 mod host;
@@ -12,12 +14,13 @@ mod host;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sightline_model::{MetricCatalog, MetricInfo, MetricQueryResult, MetricSeries};
+use sightline_model::{CubeDim, CubeMeasure, CubeMeasures, MetricCatalog, MetricInfo, MetricQueryResult, MetricSeries};
 
 use crate::api::window::Window;
 use crate::blocking;
 use crate::collect::host::HostHub;
 use crate::collect::postgres::DbHub;
+use crate::cube::CubeQuery;
 use crate::store::{QueryError, SeriesQuery, TraceStore, TxBucket};
 
 /// Default and largest number of points per series.
@@ -62,6 +65,22 @@ const TX_METRICS: &[(&str, &str, &str, TxStat)] = &[
     ("transactions.response_time.p99", "ms", "99th percentile response time", TxStat::Quantile(2)),
 ];
 
+/// `(name, unit, description, measure)` of every cube metric; their dimensions are every [`CubeDim`].
+/// Filtering or grouping by `statement` makes them measure SQL steps instead of transactions.
+const CUBE_METRICS: &[(&str, &str, &str, CubeMeasure)] = &[
+    ("cube.count", "count", "Transactions per step, from the cube (any dimension, kept long after the transactions)", CubeMeasure::Count),
+    ("cube.rate", "1/s", "Transactions per second, from the cube", CubeMeasure::Rate),
+    ("cube.errors", "count", "Failed transactions per step, from the cube; grouped by endpoint: errors by endpoint", CubeMeasure::Errors),
+    ("cube.error_rate", "ratio", "Failed / all transactions (0..1), from the cube", CubeMeasure::ErrorRate),
+    ("cube.response_time.avg", "ms", "Mean response time, from the cube", CubeMeasure::AvgMs),
+    ("cube.response_time.p50", "ms", "Median response time, from the cube's duration sketches", CubeMeasure::P50),
+    ("cube.response_time.p95", "ms", "95th percentile response time, from the cube's duration sketches", CubeMeasure::P95),
+    ("cube.response_time.p99", "ms", "99th percentile response time, from the cube's duration sketches", CubeMeasure::P99),
+];
+
+/// Finest step of a cube metric: the cube rolls up per minute.
+const CUBE_MIN_STEP_MS: i64 = 60_000;
+
 /// `(name, unit, description, dimensions, why unavailable)` of metrics whose collectors are not wired in.
 const PENDING_METRICS: &[(&str, &str, &str, &[&str], &str)] = &[
     ("transactions.active", "count", "Transactions in flight", &["service", "endpoint"], "in-flight counts are not sampled over time yet; see the APM page's active list"),
@@ -81,6 +100,14 @@ pub fn catalog(db_instances: usize, host_collector: bool) -> MetricCatalog {
             unavailable_reason: None,
         })
         .collect();
+    metrics.extend(CUBE_METRICS.iter().map(|(name, unit, description, _)| MetricInfo {
+        name: name.to_string(),
+        unit: unit.to_string(),
+        description: description.to_string(),
+        dimensions: CubeDim::ALL.iter().map(|d| d.name().to_string()).collect(),
+        available: true,
+        unavailable_reason: None,
+    }));
     metrics.extend(db::DB_METRICS.iter().map(|m| MetricInfo {
         name: m.name.to_string(),
         unit: m.unit.to_string(),
@@ -165,8 +192,9 @@ fn buckets(from: i64, to: i64, step: i64) -> i64 {
     (t - f) / step
 }
 
-/// Answers a series request from the trace store, for `db.*` metrics from the PostgreSQL history, for
-/// `host.*` and `process.*` from the host samples. The sample histories are aggregated on the blocking pool
+/// Answers a series request from the trace store, `cube.*` metrics from the cube (which keeps
+/// `cube_retention_ms`), for `db.*` metrics from the PostgreSQL history, for `host.*` and `process.*` from
+/// the host samples. The sample histories are aggregated on the blocking pool
 /// (a long window holds many samples); transaction series are aggregated by the store itself, and what is
 /// left here (at most `store::columns::MAX_SERIES_CELLS` buckets turned into values) is light.
 pub async fn query(
@@ -174,6 +202,7 @@ pub async fn query(
     dbs: Arc<DbHub>,
     hosts: Arc<HostHub>,
     r: MetricRequest,
+    cube_retention_ms: i64,
 ) -> Result<MetricQueryResult, QueryError> {
     if r.window.from() < 0 || r.window.to() > MAX_TIME_MS {
         return Err(QueryError::Invalid(format!("the window must lie within 0..={MAX_TIME_MS} (epoch ms)")));
@@ -189,6 +218,13 @@ pub async fn query(
     }
     if let Some(m) = host::find(&r.metric) {
         return blocking::spawn("host metrics", move || host_query(m, &hosts, &r)).await?;
+    }
+    if let Some(&(name, unit, _, measure)) = CUBE_METRICS.iter().find(|m| m.0 == r.metric) {
+        let q = cube_query(name, &r, crate::store::now_ms(), cube_retention_ms)?;
+        let step = q.step_ms.unwrap_or(CUBE_MIN_STEP_MS);
+        let group_by = q.group_by.clone();
+        let answer = store.cube(q).await?;
+        return Ok(cube_result(name, unit, measure, &group_by, answer, step));
     }
     let Some(&(name, unit, _, stat)) = TX_METRICS.iter().find(|m| m.0 == r.metric) else {
         return Err(match PENDING_METRICS.iter().find(|m| m.0 == r.metric) {
@@ -232,6 +268,79 @@ pub async fn query(
         })
         .collect();
     Ok(result(name, unit, (from, to, step), series, truncated))
+}
+
+/// The cube query of a cube metric: whole-minute steps (at least the asked one, at most `max_points` of
+/// them), starting at the first whole step the cube's retention still holds; the busiest `limit` groups.
+fn cube_query(name: &str, r: &MetricRequest, now_ms: i64, retention_ms: i64) -> Result<CubeQuery, QueryError> {
+    let dims: Vec<&str> = CubeDim::ALL.iter().map(|d| d.name()).collect();
+    check_dimensions(name, &dims, r)?;
+    let oldest = now_ms - retention_ms;
+    let from = r.window.from().max(oldest);
+    if from >= r.window.to() {
+        return Err(QueryError::Invalid(format!("the window ends before the cube's retention (from {oldest} on)")));
+    }
+    let step = choose_step(from, r.window.to(), Some(r.step_ms.unwrap_or(0).max(CUBE_MIN_STEP_MS)), r.max_points);
+    let (mut from, to) = aligned(from, r.window.to(), step);
+    if from < oldest {
+        from += step;
+    }
+    let q = CubeQuery {
+        from,
+        to: to.max(from + step),
+        group_by: r.group_by.iter().filter_map(|g| CubeDim::parse(g)).collect(),
+        filter: r.filter.iter().filter_map(|(k, v)| Some((CubeDim::parse(k)?, v.clone()))).collect(),
+        sort: CubeMeasure::Count,
+        desc: true,
+        limit: r.limit,
+        step_ms: Some(step),
+    };
+    let problems = crate::api::cube::check(&q, now_ms, retention_ms);
+    match problems.is_empty() {
+        true => Ok(q),
+        false => Err(QueryError::Invalid(format!("{name}: {}", problems.join("; ")))),
+    }
+}
+
+/// A cube answer as metric series: one per kept row, labelled by the group-by dimensions; ungrouped, always
+/// one series (empty steps where nothing was counted).
+fn cube_result(
+    name: &str,
+    unit: &str,
+    measure: CubeMeasure,
+    group_by: &[CubeDim],
+    answer: sightline_model::CubeAnswer,
+    asked_step: i64,
+) -> MetricQueryResult {
+    let step = if answer.step_ms > 0 { answer.step_ms } else { asked_step };
+    let steps = answer.timestamps.len();
+    let value = |m: &CubeMeasures| match measure {
+        // Per second of the step, whatever the cube's notion of the range.
+        CubeMeasure::Rate => Some(m.count as f64 * 1000.0 / step as f64),
+        other => other.of(m),
+    };
+    let mut series: Vec<MetricSeries> = answer
+        .rows
+        .iter()
+        .map(|row| MetricSeries {
+            labels: group_by.iter().map(|d| d.name().to_string()).zip(row.key.iter().cloned()).collect(),
+            values: (0..steps).map(|i| value(row.series.get(i).unwrap_or(&CubeMeasures::default()))).collect(),
+        })
+        .collect();
+    if group_by.is_empty() && series.is_empty() {
+        series.push(MetricSeries { labels: BTreeMap::new(), values: vec![value(&CubeMeasures::default()); steps] });
+    }
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    MetricQueryResult {
+        metric: name.to_string(),
+        unit: unit.to_string(),
+        from: answer.from,
+        to: answer.to,
+        step_ms: step,
+        timestamps: answer.timestamps,
+        series,
+        truncated: answer.groups.saturating_sub(answer.rows.len()),
+    }
 }
 
 /// Refuses a filter or group-by on a dimension the metric does not have, naming the ones it has.
@@ -360,6 +469,72 @@ mod tests {
         }
     }
 
+    fn cube_request(metric: &str, from: i64, to: i64, group_by: &str, filter: &str) -> MetricRequest {
+        MetricRequest {
+            metric: metric.into(),
+            window: Window::new(from, to).unwrap(),
+            step_ms: None,
+            max_points: DEFAULT_MAX_POINTS,
+            filter: parse_filter(filter).unwrap(),
+            group_by: parse_group_by(group_by),
+            limit: DEFAULT_LIMIT,
+        }
+    }
+
+    #[test]
+    fn cube_metrics_ask_whole_minutes_within_the_retention() {
+        let now = 1_800_000_000_000;
+        let h = 3_600_000;
+        let r = cube_request("cube.response_time.p95", now - h, now, "endpoint", "instance:pay-1,http_method:POST");
+        let q = cube_query("cube.response_time.p95", &r, now, 30 * 24 * h).unwrap();
+        assert_eq!(q.step_ms, Some(60_000), "an hour at ≤ 1000 points: the cube's minutes");
+        assert_eq!((q.from % 60_000, q.to % 60_000), (0, 0));
+        assert_eq!(q.group_by, [CubeDim::Endpoint]);
+        assert_eq!((q.filter[&CubeDim::Instance].as_str(), q.filter[&CubeDim::HttpMethod].as_str()), ("pay-1", "POST"));
+        // A window reaching before the retention starts at the first whole step inside it.
+        let r = cube_request("cube.errors", now - 40 * 24 * h, now, "", "");
+        let q = cube_query("cube.errors", &r, now, 30 * 24 * h).unwrap();
+        assert!(q.from >= now - 30 * 24 * h && q.from % q.step_ms.unwrap() == 0, "{q:?}");
+        let old = cube_request("cube.errors", now - 40 * 24 * h, now - 35 * 24 * h, "", "");
+        assert!(cube_query("cube.errors", &old, now, 30 * 24 * h).unwrap_err().to_string().contains("retention"));
+        // Unknown dimensions, too wide a group-by, too many cells: refused with the reason.
+        let bad = cube_request("cube.count", now - h, now, "colour", "");
+        assert!(cube_query("cube.count", &bad, now, 30 * 24 * h).unwrap_err().to_string().contains("no dimension \"colour\""));
+        let wide = cube_request("cube.count", now - h, now, "service,endpoint,instance,status,http_status", "");
+        assert!(cube_query("cube.count", &wide, now, 30 * 24 * h).unwrap_err().to_string().contains("at most 4"));
+        let many = MetricRequest { limit: 1000, ..cube_request("cube.count", now - 24 * h, now, "endpoint", "") };
+        assert!(cube_query("cube.count", &many, now, 30 * 24 * h).unwrap_err().to_string().contains("cells"));
+    }
+
+    #[test]
+    fn cube_answers_become_labelled_series() {
+        let m = |count: u64, p95: Option<f64>| CubeMeasures { count, p95, ..Default::default() };
+        let answer = sightline_model::CubeAnswer {
+            from: 0,
+            to: 120_000,
+            group_by: vec![CubeDim::Endpoint, CubeDim::HttpStatus],
+            rows: vec![sightline_model::CubeRow { key: vec!["POST /pay".into(), "500".into()], measures: m(3, Some(9.0)), series: vec![m(1, Some(5.0)), m(2, Some(9.0))] }],
+            groups: 3,
+            step_ms: 60_000,
+            timestamps: vec![0, 60_000],
+            ..Default::default()
+        };
+        let group_by = [CubeDim::Endpoint, CubeDim::HttpStatus];
+        let r = cube_result("cube.response_time.p95", "ms", CubeMeasure::P95, &group_by, answer.clone(), 60_000);
+        assert_eq!(r.series.len(), 1);
+        assert_eq!(r.series[0].labels["endpoint"], "POST /pay");
+        assert_eq!(r.series[0].labels["http_status"], "500");
+        assert_eq!(r.series[0].values, [Some(5.0), Some(9.0)]);
+        assert_eq!((r.truncated, r.timestamps.len()), (2, 2));
+        let rate = cube_result("cube.rate", "1/s", CubeMeasure::Rate, &group_by, answer.clone(), 60_000);
+        assert_eq!(rate.series[0].values, [Some(1.0 / 60.0), Some(2.0 / 60.0)]);
+        // Ungrouped and nothing counted: one series all the same.
+        let empty = sightline_model::CubeAnswer { rows: vec![], group_by: vec![], groups: 0, ..answer };
+        let r = cube_result("cube.count", "count", CubeMeasure::Count, &[], empty.clone(), 60_000);
+        assert_eq!((r.series.len(), r.series[0].values.clone()), (1, vec![Some(0.0), Some(0.0)]));
+        assert_eq!(cube_result("cube.response_time.p99", "ms", CubeMeasure::P99, &[], empty, 60_000).series[0].values, [None, None]);
+    }
+
     #[test]
     fn filters_parse_and_catalogue_is_complete() {
         let f = parse_filter("service:checkout, endpoint:GET /a:b").unwrap();
@@ -369,6 +544,8 @@ mod tests {
         assert_eq!(parse_group_by("service, endpoint,"), ["service", "endpoint"]);
         let c = catalog(0, false);
         let names: Vec<&str> = c.metrics.iter().map(|m| m.name.as_str()).collect();
+        let errors = c.metrics.iter().find(|m| m.name == "cube.errors").expect("cube.errors is listed");
+        assert!(errors.available && errors.dimensions.iter().any(|d| d == "endpoint") && errors.dimensions.len() == CubeDim::ALL.len());
         for t in crate::boards::templates::all() {
             for w in t.widgets.iter().filter_map(|w| w.query.as_ref()) {
                 assert!(names.contains(&w.metric.as_str()), "template {} uses {} which is not in the catalogue", t.title, w.metric);

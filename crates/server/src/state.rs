@@ -45,6 +45,8 @@ pub struct AppState {
     /// How long an API request may take before it is answered 503 (`SIGHTLINE_REQUEST_TIMEOUT_MS`; which
     /// routes: see `app.rs`).
     pub request_timeout: Duration,
+    /// How far back the cube keeps its rollups: cube queries and the errors view may not reach further.
+    pub cube_retention_ms: i64,
 }
 
 /// How often retention runs (age and size limits, stale in-flight snapshots).
@@ -96,6 +98,7 @@ impl AppState {
             demo_postgres,
             own_metrics,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
+            cube_retention_ms: (args.cube_retention_days.min(100 * 365) as i64) * 86_400_000,
         })
     }
 

@@ -10,6 +10,7 @@
 pub mod active;
 pub mod assemble;
 pub mod columns;
+pub mod cube;
 pub mod embedded;
 pub mod record;
 
@@ -58,6 +59,8 @@ pub struct TxFilter {
     pub service: Option<String>,
     pub endpoint: Option<String>,
     pub status: Option<Status>,
+    /// Only failed transactions with this exception type (exact match).
+    pub error_type: Option<String>,
     /// Additionally, only transactions binned into these cells.
     pub cells: Option<CellRange>,
 }
@@ -236,11 +239,15 @@ pub trait TraceStore: Send + Sync + 'static {
 
 /// Opens the embedded store configured by `args`; `on_commit` hears of every group commit.
 pub fn open(args: &ServeArgs, on_commit: CommitObserver) -> anyhow::Result<Arc<dyn TraceStore>> {
-    let store = embedded::EmbeddedStore::open_observed(
+    let store = embedded::EmbeddedStore::open_with(
         &args.data_dir.join("store"),
         embedded::Retention {
             max_age_ms: (args.retention_hours as i64).saturating_mul(3_600_000),
             max_bytes: args.retention_mb.saturating_mul(1024 * 1024),
+        },
+        cube::CubeOptions {
+            max_age_ms: (args.cube_retention_days.min(100 * 365) as i64) * 86_400_000,
+            ..Default::default()
         },
         Some(on_commit),
     )?;

@@ -15,10 +15,12 @@
 //! assembly edge cases (`store/assemble.rs`), `kill -9` durability of the real binary (`tests/process.rs`).
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use sightline_model::{Grid, Hitmap, Order, Scale, ServiceSummary, Status, StepKind, TransactionSummary};
+use sightline_model::{CubeDim, CubeMeasure, Grid, Hitmap, Order, Scale, ServiceSummary, Status, StepKind, TransactionSummary};
+use sightline_server::cube::CubeQuery;
 use sightline_server::store::embedded::{EmbeddedStore, Retention};
 use sightline_server::store::record::{kind, ErrorRecord, SpanRecord};
 use sightline_server::store::{
@@ -128,11 +130,18 @@ macro_rules! conformance {
             async fn retention_removes_what_is_older_than_the_age() {
                 suite::retention_by_age(BACKEND).await
             }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_cube_counts_every_transaction_once_across_reopens_and_retries() {
+                suite::cube_durable_and_exact(BACKEND).await
+            }
         }
     };
 }
 
 conformance!(embedded);
+
+#[path = "cube_ref/mod.rs"]
+mod cube_ref;
 
 /// Known data and what the API must answer for it.
 pub mod suite {
@@ -792,6 +801,63 @@ pub mod suite {
                 .unwrap();
             assert_eq!(series[0].buckets.iter().map(|b| b.count).sum::<u64>(), 6);
             assert_eq!(store.enforce_retention(now).await.unwrap(), RetentionReport::default(), "nothing left to do");
+        }
+    }
+
+    /// The cube counts every acknowledged transaction exactly once: figures equal the reference computed
+    /// from the raw facts, for data in closed minutes (stored blobs) and in the open minute (memory and
+    /// write-ahead rows); the same after a reopen, and after an exporter re-sends what was stored.
+    pub async fn cube_durable_and_exact(backend: Backend) {
+        let storage = backend(Options::default());
+        let mut store = storage.open().await;
+        let t0 = base();
+        let now = sightline_server::store::now_ms();
+        let mut data = fixture(t0);
+        // And a few in the current minute: still open when queried.
+        data.extend((0..12u64).map(|i| tx(2000 + i, "checkout", "POST /pay", now - 1000 + i as i64, 3.0 * i as f64, i % 4 == 0)));
+        seed(&*store, &data).await;
+        let facts = cube_ref::facts_of(&data);
+        let queries = [
+            cube_query(t0 - 10 * MINUTE, now + MINUTE, &[CubeDim::Endpoint], &[], CubeMeasure::Count),
+            cube_query(t0, t0 + MINUTE, &[CubeDim::Service, CubeDim::Status], &[], CubeMeasure::P95),
+            cube_query(t0 - MINUTE, now + MINUTE, &[CubeDim::Endpoint], &[(CubeDim::Service, "checkout")], CubeMeasure::Errors),
+            cube_query(now - MINUTE, now + MINUTE, &[], &[], CubeMeasure::Count),
+            cube_query(t0 - 10 * MINUTE, now + MINUTE, &[CubeDim::Service], &[(CubeDim::Service, "nobody")], CubeMeasure::Count),
+        ];
+        let mut answers = Vec::new();
+        for q in &queries {
+            let a = store.cube(q.clone()).await.unwrap();
+            cube_ref::assert_answer(&a, &facts, q);
+            answers.push(a);
+        }
+        assert_eq!(answers[0].total.count, 243 + 12);
+        store = storage.reopen(store).await;
+        for (q, a) in queries.iter().zip(&answers) {
+            assert_eq!(&store.cube(q.clone()).await.unwrap(), a, "after a reopen");
+        }
+        // An exporter's retry of stored spans (all of them, and a part): nothing more is counted.
+        seed(&*store, &data).await;
+        store.append(data[..40].to_vec()).await.unwrap();
+        for (q, a) in queries.iter().zip(&answers) {
+            assert_eq!(&store.cube(q.clone()).await.unwrap(), a, "after retries");
+        }
+        // A top-2 with the rest merged into `other`.
+        let q = CubeQuery { limit: 2, ..queries[0].clone() };
+        let a = store.cube(q.clone()).await.unwrap();
+        cube_ref::assert_answer(&a, &facts, &q);
+        assert!(a.other.is_some());
+    }
+
+    pub(crate) fn cube_query(from: i64, to: i64, group_by: &[CubeDim], filter: &[(CubeDim, &str)], sort: CubeMeasure) -> CubeQuery {
+        CubeQuery {
+            from,
+            to,
+            group_by: group_by.to_vec(),
+            filter: filter.iter().map(|(d, v)| (*d, v.to_string())).collect::<BTreeMap<_, _>>(),
+            sort,
+            desc: true,
+            limit: 1000,
+            step_ms: None,
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn query(p: TxParams, window: Window) -> Result<TxQuery, AppError> {
             service: p.service.filter(|s| !s.is_empty()),
             endpoint: p.endpoint.filter(|s| !s.is_empty()),
             status: p.status,
+            error_type: p.error_type.filter(|s| !s.is_empty()),
             cells,
         },
         order: p.order.unwrap_or_default(),

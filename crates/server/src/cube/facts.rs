@@ -1,25 +1,211 @@
-//! Which facts a batch of stored spans contributes to the cube.
+//! Which facts a batch of stored spans contributes to the cube: one per finished transaction, and one per
+//! finished SQL step (`step_kind == kind::SQL`), each with every dimension filled from the span.
+//!
+//! Runs at ingest on every batch, so it stays a single pass: the parent index needed to find a SQL step's
+//! transaction is only built when the batch has SQL steps, and error messages are fingerprinted only for
+//! failed spans.
+
+use std::collections::HashMap;
 
 use sightline_model::CubeDim;
 
+use super::fingerprint::fingerprint;
 use super::{Fact, FactKind};
-use crate::store::record::SpanRecord;
+use crate::ingest::truncate;
+use crate::sql::normalize_sql;
+use crate::store::record::{kind, SpanRecord};
 
-/// The facts of the finished transactions among `spans` (SQL steps: to do).
+/// Longest normalized statement kept as a dimension value, in bytes: enough to tell statements apart, and
+/// a rollup key stays small.
+pub const MAX_STATEMENT: usize = 1024;
+/// How many parents are followed from a SQL step to its transaction (a guard against cycles in bad data).
+const MAX_DEPTH: usize = 64;
+
+/// The facts of the finished transactions and SQL steps among `spans`.
 pub fn facts(spans: &[SpanRecord]) -> Vec<Fact> {
-    spans
-        .iter()
-        .filter(|s| s.is_transaction && !s.in_flight())
-        .map(|s| {
-            let mut dims: [String; CubeDim::ALL.len()] = Default::default();
-            dims[CubeDim::Service as usize] = s.service.clone();
-            dims[CubeDim::Endpoint as usize] = s.name.clone();
-            dims[CubeDim::Status as usize] = if s.error { "error" } else { "ok" }.to_string();
-            if let Some(f) = s.failure.as_ref().filter(|_| s.error) {
-                dims[CubeDim::ErrorType as usize] = f.kind.clone().unwrap_or_default();
-                dims[CubeDim::ErrorMessage as usize] = f.message.clone().unwrap_or_default();
+    facts_per_span(spans).into_iter().flatten().collect()
+}
+
+/// The fact of each of `spans` (aligned with it; `None` for a span that contributes none: running, or
+/// neither a transaction nor a SQL step), so the store can count a fact only when its span is new. Call it
+/// with a whole batch: a SQL step's endpoint is found among the spans of the same call.
+pub fn facts_per_span(spans: &[SpanRecord]) -> Vec<Option<Fact>> {
+    let mut out = Vec::with_capacity(spans.len());
+    let mut has_sql = false;
+    for s in spans {
+        out.push(match () {
+            _ if s.in_flight() => None,
+            _ if s.is_transaction => Some(transaction(s)),
+            _ if s.step_kind == kind::SQL => {
+                has_sql = true;
+                None
             }
-            Fact { kind: FactKind::Transaction, end_ms: s.end_ms(), duration_ms: s.duration_ms(), error: s.error, dims }
-        })
-        .collect()
+            _ => None,
+        });
+    }
+    if has_sql {
+        let by_id: HashMap<(&[u8], &[u8]), &SpanRecord> =
+            spans.iter().map(|s| ((s.trace_id.as_slice(), s.span_id.as_slice()), s)).collect();
+        for (s, slot) in spans.iter().zip(out.iter_mut()) {
+            if !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL {
+                *slot = Some(sql_step(s, endpoint_of(s, &by_id)));
+            }
+        }
+    }
+    out
+}
+
+/// A transaction's fact: every dimension but the statement.
+fn transaction(s: &SpanRecord) -> Fact {
+    let mut f = common(s, FactKind::Transaction);
+    f.dims[CubeDim::Endpoint as usize] = s.name.clone();
+    if let Some(m) = &s.http_method {
+        f.dims[CubeDim::HttpMethod as usize] = m.clone();
+    }
+    if let Some(code) = s.http_status {
+        f.dims[CubeDim::HttpStatus as usize] = code.to_string();
+    }
+    f
+}
+
+/// A SQL step's fact: its statement, its own service and instance, the endpoint of its transaction when
+/// that is known (`""` otherwise).
+fn sql_step(s: &SpanRecord, endpoint: Option<&str>) -> Fact {
+    let mut f = common(s, FactKind::SqlStep);
+    f.dims[CubeDim::Endpoint as usize] = endpoint.unwrap_or_default().to_string();
+    if let Some(text) = &s.text {
+        f.dims[CubeDim::Statement as usize] = truncate(&normalize_sql(text), MAX_STATEMENT);
+    }
+    f
+}
+
+/// The dimensions transactions and SQL steps fill alike: service, instance, status, error type and message.
+fn common(s: &SpanRecord, kind: FactKind) -> Fact {
+    let mut dims: [String; CubeDim::ALL.len()] = Default::default();
+    dims[CubeDim::Service as usize] = s.service.clone();
+    dims[CubeDim::Instance as usize] = s.instance.clone().unwrap_or_default();
+    dims[CubeDim::Status as usize] = if s.error { "error" } else { "ok" }.to_string();
+    if let Some(f) = s.failure.as_ref().filter(|_| s.error) {
+        dims[CubeDim::ErrorType as usize] = f.kind.clone().unwrap_or_default();
+        dims[CubeDim::ErrorMessage as usize] = f.message.as_deref().map(fingerprint).unwrap_or_default();
+    }
+    Fact { kind, end_ms: s.end_ms(), duration_ms: s.duration_ms(), error: s.error, dims }
+}
+
+/// The name of the transaction `s` runs in: its nearest ancestor in the batch that is a transaction.
+fn endpoint_of<'a>(s: &SpanRecord, by_id: &HashMap<(&[u8], &[u8]), &'a SpanRecord>) -> Option<&'a str> {
+    let mut parent = s.parent_span_id.as_slice();
+    for _ in 0..MAX_DEPTH {
+        let p = by_id.get(&(s.trace_id.as_slice(), parent))?;
+        if p.is_transaction {
+            return Some(&p.name);
+        }
+        parent = p.parent_span_id.as_slice();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::record::ErrorRecord;
+
+    fn span(id: u8, parent: Option<u8>, name: &str) -> SpanRecord {
+        SpanRecord {
+            trace_id: vec![9; 16],
+            span_id: vec![id; 8],
+            parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+            service: "shop".into(),
+            name: name.into(),
+            start_ns: 60_000_000_000,
+            end_ns: 60_250_000_000,
+            instance: Some("shop-1".into()),
+            ..Default::default()
+        }
+    }
+
+    fn tx(id: u8, name: &str) -> SpanRecord {
+        SpanRecord { is_transaction: true, step_kind: kind::TRANSACTION, http_method: Some("POST".into()), http_status: Some(500), ..span(id, None, name) }
+    }
+
+    fn sql(id: u8, parent: u8, text: &str) -> SpanRecord {
+        SpanRecord { step_kind: kind::SQL, text: Some(text.into()), ..span(id, Some(parent), "SELECT orders") }
+    }
+
+    fn fail(mut s: SpanRecord, kind: &str, message: &str) -> SpanRecord {
+        s.error = true;
+        s.failure = Some(ErrorRecord { kind: Some(kind.into()), message: Some(message.into()), stacktrace: None });
+        s
+    }
+
+    fn dim(f: &Fact, d: CubeDim) -> &str {
+        &f.dims[d as usize]
+    }
+
+    #[test]
+    fn transactions_carry_every_dimension() {
+        let failed = fail(tx(1, "POST /api/pay"), "PaymentDeclined", "card 4242 declined for order 991");
+        let f = facts(&[failed]);
+        assert_eq!(f.len(), 1);
+        let f = &f[0];
+        assert_eq!((f.kind, f.end_ms, f.duration_ms, f.error), (FactKind::Transaction, 60_250, 250.0, true));
+        assert_eq!(dim(f, CubeDim::Service), "shop");
+        assert_eq!(dim(f, CubeDim::Endpoint), "POST /api/pay");
+        assert_eq!(dim(f, CubeDim::Instance), "shop-1");
+        assert_eq!(dim(f, CubeDim::Status), "error");
+        assert_eq!(dim(f, CubeDim::ErrorType), "PaymentDeclined");
+        assert_eq!(dim(f, CubeDim::ErrorMessage), "card <n> declined for order <n>");
+        assert_eq!(dim(f, CubeDim::HttpMethod), "POST");
+        assert_eq!(dim(f, CubeDim::HttpStatus), "500");
+        assert_eq!(dim(f, CubeDim::Statement), "");
+        // A success has no error dimensions, whatever exception event it recorded.
+        let mut ok = tx(2, "GET /");
+        ok.failure = Some(ErrorRecord { kind: Some("Handled".into()), ..Default::default() });
+        let f = &facts(&[ok])[0];
+        assert_eq!((dim(f, CubeDim::Status), dim(f, CubeDim::ErrorType), dim(f, CubeDim::ErrorMessage)), ("ok", "", ""));
+    }
+
+    #[test]
+    fn sql_steps_get_their_statement_and_transaction() {
+        let t = tx(1, "GET /orders");
+        let method = SpanRecord { step_kind: kind::METHOD, ..span(2, Some(1), "OrderRepo.find") };
+        let deep = sql(3, 2, "SELECT * FROM orders WHERE id = 42");
+        let direct = fail(sql(4, 1, "UPDATE orders SET paid = true WHERE id = $1"), "PSQLException", "deadlock on 77");
+        let orphan = sql(5, 99, "SELECT 1");
+        let mut running = sql(6, 1, "SELECT 2");
+        running.end_ns = 0;
+        let f = facts(&[deep, t, method, direct, orphan, running]);
+        assert_eq!(f.iter().filter(|f| f.kind == FactKind::Transaction).count(), 1);
+        let steps: Vec<_> = f.iter().filter(|f| f.kind == FactKind::SqlStep).collect();
+        assert_eq!(steps.len(), 3, "the running step is not counted");
+        let got: Vec<_> = steps.iter().map(|f| (dim(f, CubeDim::Endpoint), dim(f, CubeDim::Statement), dim(f, CubeDim::Status))).collect();
+        assert_eq!(
+            got,
+            [
+                ("GET /orders", "select*from orders where id=?", "ok"),
+                ("GET /orders", "update orders set paid=true where id=?", "error"),
+                ("", "select ?", "ok"),
+            ]
+        );
+        assert_eq!((dim(steps[1], CubeDim::ErrorType), dim(steps[1], CubeDim::ErrorMessage)), ("PSQLException", "deadlock on <n>"));
+        assert!(steps.iter().all(|f| dim(f, CubeDim::Service) == "shop" && dim(f, CubeDim::Instance) == "shop-1"));
+        assert!(steps.iter().all(|f| dim(f, CubeDim::HttpMethod).is_empty()));
+    }
+
+    #[test]
+    fn one_fact_per_span_aligned_with_the_batch() {
+        let t = tx(1, "GET /orders");
+        let method = SpanRecord { step_kind: kind::METHOD, ..span(2, Some(1), "OrderRepo.find") };
+        let per = facts_per_span(&[sql(3, 2, "SELECT 1"), method, t]);
+        let kinds: Vec<_> = per.iter().map(|f| f.as_ref().map(|f| (f.kind, dim(f, CubeDim::Endpoint).to_string()))).collect();
+        assert_eq!(kinds, [Some((FactKind::SqlStep, "GET /orders".into())), None, Some((FactKind::Transaction, "GET /orders".into()))]);
+    }
+
+    #[test]
+    fn long_statements_are_bounded_and_cycles_end() {
+        let long = format!("SELECT {} FROM t", "col, ".repeat(2000));
+        let f = facts(&[sql(1, 1, &long)]);
+        assert!(f[0].dims[CubeDim::Statement as usize].len() <= MAX_STATEMENT);
+        assert_eq!(dim(&f[0], CubeDim::Endpoint), "", "a span that is its own parent has no transaction");
+    }
 }

@@ -61,6 +61,9 @@ struct Block {
     service: Vec<u32>,
     endpoint: Vec<u32>,
     error: Vec<bool>,
+    /// The failed transaction's exception type, interned ([`NO_ERROR_TYPE`] for none): the error list's
+    /// click-through filters on it.
+    error_type: Vec<u32>,
     /// `trace_id ‖ span_id`: with `end_ms` this is the transaction's key in the durable store.
     ids: Vec<[u8; 24]>,
 }
@@ -79,6 +82,8 @@ pub struct TxRow<'a> {
     pub service: &'a str,
     pub endpoint: &'a str,
     pub error: bool,
+    /// The exception type of a failed transaction.
+    pub error_type: Option<&'a str>,
     pub ids: [u8; 24],
 }
 
@@ -149,6 +154,7 @@ pub struct Columns {
     blocks: BTreeMap<i64, Block>,
     pub services: Interner,
     pub endpoints: Interner,
+    pub error_types: Interner,
     len: usize,
 }
 
@@ -161,6 +167,7 @@ struct Compiled {
     service: Option<u32>,
     endpoint: Option<u32>,
     status: Option<bool>,
+    error_type: Option<u32>,
     cells: Option<CellRange>,
 }
 
@@ -176,6 +183,7 @@ impl Compiled {
             && self.service.is_none_or(|s| b.service[i] == s)
             && self.endpoint.is_none_or(|e| b.endpoint[i] == e)
             && self.status.is_none_or(|e| b.error[i] == e)
+            && self.error_type.is_none_or(|t| b.error_type[i] == t)
             && self.cells.is_none_or(|c| {
                 c.grid.col_of(end).is_some_and(|col| col >= c.cols.0 && col <= c.cols.1) && {
                     let row = c.grid.row_of(d);
@@ -189,6 +197,8 @@ impl Compiled {
 type SeriesAcc = (Vec<TxBucket>, Vec<Vec<f64>>);
 /// The group key of a dimension that is not grouped by.
 const ALL: u32 = u32::MAX;
+/// The error type of a transaction that has none (succeeded, or failed without an exception type).
+const NO_ERROR_TYPE: u32 = u32::MAX;
 
 impl Columns {
     /// Number of transactions held.
@@ -210,6 +220,10 @@ impl Columns {
         b.service.push(svc);
         b.endpoint.push(ep);
         b.error.push(row.error);
+        b.error_type.push(match row.error_type {
+            Some(t) if row.error => self.error_types.intern(t),
+            _ => NO_ERROR_TYPE,
+        });
         b.ids.push(row.ids);
         self.len += 1;
     }
@@ -265,6 +279,10 @@ impl Columns {
 
     fn compile(&self, f: &TxFilter) -> Option<Compiled> {
         let (service, endpoint) = self.filter_ids(f.service.as_deref(), f.endpoint.as_deref())?;
+        let error_type = match f.error_type.as_deref() {
+            Some(t) => Some(self.error_types.get(t)?),
+            None => None,
+        };
         let (from, to) = match &f.cells {
             Some(c) => (f.from.max(c.grid.from), f.to.min(c.grid.to)),
             None => (f.from, f.to),
@@ -277,6 +295,7 @@ impl Columns {
             service,
             endpoint,
             status: f.status.map(|s| s == Status::Error),
+            error_type,
             cells: f.cells,
         })
     }
@@ -529,6 +548,7 @@ mod tests {
                 service: if i % 2 == 0 { "a" } else { "b" },
                 endpoint: "GET /",
                 error: i % 10 == 0,
+                error_type: (i % 20 == 0).then_some("Timeout").or(Some("Boom")),
                 ids: ids(i),
             });
         }
@@ -558,6 +578,7 @@ mod tests {
                 service: ["a", "b", "c"][(i % 3) as usize],
                 endpoint: "GET /",
                 error: i % 13 == 0,
+                error_type: None,
                 ids: ids(i),
             });
         }
@@ -596,8 +617,13 @@ mod tests {
         assert_eq!(c.select(&band, Order::Slowest, 10, None).total, 200);
         let top = TxFilter { min_ms: 490.0, max_ms: None, ..f.clone() };
         assert_eq!(c.select(&top, Order::Slowest, 10, None).total, 20);
-        let zero = TxFilter { min_ms: 0.0, max_ms: Some(0.5), ..f };
+        let zero = TxFilter { min_ms: 0.0, max_ms: Some(0.5), ..f.clone() };
         assert_eq!(c.select(&zero, Order::Slowest, 10, None).total, 20);
+        // Error types: only failed rows carry one (every 10th fails; every 20th with "Timeout").
+        let typed = |t: &str| c.select(&TxFilter { error_type: Some(t.into()), ..f.clone() }, Order::Newest, 10, None).total;
+        assert_eq!((typed("Timeout"), typed("Boom"), typed("Unknown")), (50, 50, 0));
+        let typed_a = TxFilter { error_type: Some("Boom".into()), service: Some("a".into()), ..f };
+        assert_eq!(c.select(&typed_a, Order::Newest, 10, None).total, 50, "all rows failing with Boom are even");
     }
 
     #[test]

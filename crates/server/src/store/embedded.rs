@@ -5,7 +5,8 @@
 //!   one prefix scan);
 //! - `tx`: every finished transaction, by `end_ms ‖ ids` (time order: start-up rebuild and retention);
 //! - `minutes`: `start minute ‖ trace_id`, so retention finds the traces of an expired minute;
-//! - `inflight`: the latest in-flight snapshot per span, deleted when the span finishes.
+//! - `inflight`: the latest in-flight snapshot per span, deleted when the span finishes;
+//! - `cube*`: the cube's rollup (see [`super::cube`]).
 //!
 //! Writes go through one committer thread that takes every request queued at that moment, writes them in
 //! one batch and fsyncs the journal once (group commit): an acknowledged request has been fsynced, and
@@ -35,6 +36,7 @@ use crate::blocking;
 use crate::sync;
 
 use super::active::Active;
+use super::cube::{CubeOptions, CubeStore};
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
 use super::{
@@ -56,6 +58,8 @@ const MAX_GROUP: usize = 256;
 /// Deletions are committed in chunks of this many keys, so retention never builds a huge batch.
 const DELETE_CHUNK: usize = 10_000;
 const MINUTE_MS: i64 = 60_000;
+/// The committer closes due cube buckets after each commit, and this often when no request comes.
+const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One request, prepared on the caller's thread so the single committer only writes.
 #[derive(Default)]
@@ -70,23 +74,39 @@ struct Job {
     txs: Vec<(SpanRecord, Vec<u8>)>,
     /// In-flight snapshots, encoded for the `inflight` keyspace.
     running: Vec<(SpanRecord, Vec<u8>)>,
+    /// The cube facts of each of `txs` (same order).
+    tx_facts: Vec<Vec<crate::cube::Fact>>,
+    /// Finished SQL steps that contribute facts, by `tx_key`, deduplicated like transactions.
+    steps: Vec<([u8; 32], Vec<crate::cube::Fact>)>,
     /// Spans in the request (for [`CommitReport`]).
     spans: usize,
     done: Option<oneshot::Sender<Result<LiveBatch, QueryError>>>,
 }
 
 impl Job {
-    fn prepare(spans: Vec<SpanRecord>) -> Job {
+    /// `cube`: also work out the cube facts (here, on the caller's thread, one span at a time so the
+    /// committer knows which span each fact came from and counts it only if the span is new).
+    fn prepare(spans: Vec<SpanRecord>, cube: bool) -> Job {
         let mut job = Job { spans: spans.len(), ..Job::default() };
         let mut groups: Vec<([u8; 16], i64, Vec<SpanRecord>)> = Vec::new();
         let mut index: HashMap<[u8; 16], usize> = HashMap::new();
-        for s in spans {
+        // Of the whole request at once: a SQL step's endpoint is its transaction's, found in the request.
+        let mut per_span = if cube { crate::cube::facts::facts_per_span(&spans) } else { Vec::new() };
+        for (i, s) in spans.into_iter().enumerate() {
             if s.in_flight() {
                 let b = s.encode_to_vec();
                 job.running.push((s, b));
                 continue;
             }
             job.finished.push(s.ids());
+            if cube {
+                let facts: Vec<_> = per_span.get_mut(i).and_then(Option::take).into_iter().collect();
+                if s.is_transaction {
+                    job.tx_facts.push(facts);
+                } else if !facts.is_empty() {
+                    job.steps.push((tx_key(s.end_ms(), &s.ids()), facts));
+                }
+            }
             if s.is_transaction {
                 let b = s.encode_to_vec();
                 job.txs.push((s.clone(), b));
@@ -123,6 +143,7 @@ struct Inner {
     /// Next chunk id: starts at the wall clock in ns at open, so ids keep increasing across restarts.
     next_chunk: AtomicU64,
     on_commit: Option<CommitObserver>,
+    cube: CubeStore,
 }
 
 /// Durable trace store on fjall; see the module docs.
@@ -141,6 +162,16 @@ impl EmbeddedStore {
 
     /// [`EmbeddedStore::open`], telling `on_commit` about every group commit (on the committer thread).
     pub fn open_observed(dir: &Path, retention: Retention, on_commit: Option<CommitObserver>) -> anyhow::Result<Self> {
+        Self::open_with(dir, retention, CubeOptions::default(), on_commit)
+    }
+
+    /// [`EmbeddedStore::open_observed`] with the cube kept as `cube` says.
+    pub fn open_with(
+        dir: &Path,
+        retention: Retention,
+        cube: CubeOptions,
+        on_commit: Option<CommitObserver>,
+    ) -> anyhow::Result<Self> {
         blocking::assert_off_runtime();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let db = Database::builder(dir)
@@ -155,7 +186,9 @@ impl EmbeddedStore {
                     .with_kv_separation(Some(KvSeparationOptions::default().separation_threshold(512)))
             })
             .context("keyspace spans")?;
+        let cube = CubeStore::open(&db, cube)?;
         let inner = Inner {
+            cube,
             spans,
             txs: ks("tx")?,
             minutes: ks("minutes")?,
@@ -214,7 +247,15 @@ impl Inner {
     }
 
     fn commit_loop(&self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            let first = match rx.recv_timeout(MAINTENANCE_EVERY) {
+                Ok(j) => j,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.maintain_cube();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
                 match rx.try_recv() {
@@ -246,6 +287,15 @@ impl Inner {
                     }
                 }
             }
+            self.maintain_cube();
+        }
+    }
+
+    /// Closes the cube's due buckets; a failure is logged and retried at the next pass (nothing is lost:
+    /// the open buckets and their write-ahead rows stay).
+    fn maintain_cube(&self) {
+        if let Err(e) = self.cube.maintain(&self.db) {
+            tracing::error!(error = ?e, "closing cube buckets failed");
         }
     }
 
@@ -269,6 +319,7 @@ impl Inner {
         let mut new_tx: Vec<Vec<&SpanRecord>> = Vec::with_capacity(group.len());
         let mut finished: Vec<[u8; 24]> = Vec::new();
         let mut running: Vec<&SpanRecord> = Vec::new();
+        let mut facts: Vec<crate::cube::Fact> = Vec::new();
         {
             let active = sync::lock(&self.active);
             for job in group {
@@ -290,12 +341,19 @@ impl Inner {
                     }
                 }
                 let mut txs = Vec::new();
-                for (s, bytes) in &job.txs {
+                for (i, (s, bytes)) in job.txs.iter().enumerate() {
                     let key = tx_key(s.end_ms(), &s.ids());
                     // An OTLP retry re-sends spans already stored: count each transaction once.
                     if seen_tx.insert(key) && !self.txs.contains_key(key)? {
                         batch.insert(&self.txs, &key[..], &bytes[..]);
                         txs.push(s);
+                        facts.extend(job.tx_facts.get(i).into_iter().flatten().cloned());
+                    }
+                }
+                for (key, f) in &job.steps {
+                    if seen_tx.insert(*key) && !self.cube.steps.contains_key(key)? {
+                        batch.insert(&self.cube.steps, &key[..], b"".as_slice());
+                        facts.extend(f.iter().cloned());
                     }
                 }
                 new_tx.push(txs);
@@ -308,8 +366,10 @@ impl Inner {
                 }
             }
         }
+        let staged = self.cube.stage(&mut batch, &facts)?;
         batch.commit().context("writing the batch")?;
         self.db.persist(PersistMode::SyncData).context("fsync of the journal")?;
+        self.cube.apply(staged);
         Ok(self.publish(new_tx, &finished, running))
     }
 
@@ -349,9 +409,10 @@ impl Inner {
     fn remove_before(&self, cutoff_ms: i64) -> anyhow::Result<RetentionReport> {
         let transactions_removed = sync::write(&self.columns).drop_before(cutoff_ms);
         let mut report = RetentionReport { transactions_removed, traces_removed: 0, cutoff_ms: Some(cutoff_ms) };
-        // Transactions: a key range.
+        // Transactions, and the SQL steps the cube has counted: key ranges.
         let end = tx_key(cutoff_ms, &[0; 24]);
         self.delete_keys(&self.txs, self.txs.range(..end))?;
+        self.delete_keys(&self.cube.steps, self.cube.steps.range(..end))?;
         // Traces: every span of each trace that started in an expired minute.
         let end = minute_key(cutoff_ms / MINUTE_MS, &[0; 16]);
         let mut batch = self.db.batch();
@@ -391,6 +452,7 @@ fn row_of(s: &SpanRecord) -> TxRow<'_> {
         service: &s.service,
         endpoint: &s.name,
         error: s.error,
+        error_type: s.failure.as_ref().and_then(|f| f.kind.as_deref()),
         ids: s.ids(),
     }
 }
@@ -415,7 +477,7 @@ impl TraceStore for EmbeddedStore {
         // `ingest::convert` validates ids; a caller bypassing it must not be able to panic the store.
         let mut spans = spans;
         spans.retain(|s| s.trace_id.len() == 16 && s.span_id.len() == 8);
-        let mut job = Job::prepare(spans);
+        let mut job = Job::prepare(spans, self.inner.cube.options.enabled);
         let (done, rx) = oneshot::channel();
         job.done = Some(done);
         let sent = match sync::lock(&self.jobs).as_ref() {
@@ -474,9 +536,11 @@ impl TraceStore for EmbeddedStore {
     }
 
     fn cube(&self, query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer> {
-        // Stub of the contract: the rollup is being built (issue 13).
-        let _ = query;
-        Box::pin(async { Err(QueryError::Unavailable("the cube is not built yet".into())) })
+        self.off_runtime("cube query", move |inner| {
+            blocking::assert_off_runtime();
+            let raw_since = sync::read(&inner.columns).oldest_ms();
+            inner.cube.query(&inner.db, &query, raw_since)
+        })
     }
 
     fn stats(&self) -> StoreFuture<'_, StoreStats> {
@@ -523,6 +587,10 @@ impl Inner {
 
     fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<RetentionReport> {
         blocking::assert_off_runtime();
+        let cube_removed = self.cube.enforce_retention(&self.db, now_ms)?;
+        if cube_removed > 0 {
+            tracing::info!(buckets = cube_removed, "cube retention pass");
+        }
         let stale = sync::lock(&self.active).expire(now_ms);
         if !stale.is_empty() {
             let mut batch = self.db.batch();

@@ -66,6 +66,15 @@ pub struct SpanRecord {
     /// A root or SERVER-kind span: counted on the hitmap.
     #[prost(bool, tag = "15")]
     pub is_transaction: bool,
+    /// The reporting resource's `service.instance.id`, else its `host.name`: the cube's instance.
+    #[prost(string, optional, tag = "16")]
+    pub instance: Option<String>,
+    /// `http.request.method`, else `http.method`.
+    #[prost(string, optional, tag = "17")]
+    pub http_method: Option<String>,
+    /// `http.response.status_code`, else `http.status_code`.
+    #[prost(uint32, optional, tag = "18")]
+    pub http_status: Option<u32>,
 }
 
 impl SpanRecord {

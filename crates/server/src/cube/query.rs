@@ -1,0 +1,313 @@
+//! Answering a [`CubeQuery`] from buckets: which buckets cover the range ([`plan`]), then filter, group,
+//! merge, rank and cut ([`answer`]). Storage-independent: the store hands over a way to fetch a bucket.
+//!
+//! The work is bounded: at most [`MAX_GROUPS`] groups are ranked (the rest are merged into `other` and the
+//! answer says it was cut), a series holds at most [`MAX_SERIES_CELLS`] cells, a plan at most
+//! [`MAX_PIECES`] buckets.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sightline_model::{CubeAnswer, CubeMeasures, CubeRow};
+
+use super::rollup::{Bucket, Cell, DimIds, Interner, MINUTE_MS, TIERS};
+use super::{CubeQuery, MAX_GROUP_BY};
+use crate::store::QueryError;
+
+/// Groups ranked at most; beyond, the answer is cut (the rest still counts in `other` and `total`).
+pub const MAX_GROUPS: usize = 200_000;
+/// Cells of all series together (kept rows + other, times steps). Lower than the metric series' bound
+/// (`columns::MAX_SERIES_CELLS`) because each cube cell carries a sketch, not a few numbers.
+pub const MAX_SERIES_CELLS: usize = 100_000;
+/// Buckets one query may read: a range of decades at day resolution, or weeks at minute steps.
+pub const MAX_PIECES: usize = 200_000;
+
+/// One bucket a query reads, and the step of the series it falls in (0 without a series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    pub tier: usize,
+    pub start: i64,
+    /// Still open (in memory), not a stored blob: only minute buckets are ever open.
+    pub open: bool,
+    pub step: usize,
+}
+
+/// The range a query answers: `[from, to)` aligned out to whole minutes.
+pub fn aligned(from: i64, to: i64) -> (i64, i64) {
+    (from.div_euclid(MINUTE_MS) * MINUTE_MS, (to + MINUTE_MS - 1).div_euclid(MINUTE_MS) * MINUTE_MS)
+}
+
+/// The buckets covering `[from, to)` (minute-aligned), per step of `step_ms` when set: the coarsest closed
+/// buckets that fit whole, finer ones at the edges. A bucket of tier `t` is closed (stored) when it starts
+/// before `closed_until[t]`.
+pub fn plan(from: i64, to: i64, step_ms: Option<i64>, closed_until: &[i64; 4]) -> Result<Vec<Piece>, QueryError> {
+    let step = step_ms.unwrap_or(to - from).max(MINUTE_MS);
+    // Upper bound on the pieces before building them: each step costs at most its days plus its edges.
+    let steps = ((to - from) + step - 1) / step;
+    let per_step = step / TIERS[3] + 2 * (9 + 5 + 23) + 1;
+    if (steps as i128) * (per_step as i128) > MAX_PIECES as i128 {
+        return Err(QueryError::Invalid(format!(
+            "the cube query would read too many buckets ({steps} steps of {} min): ask for a shorter range or a larger step",
+            step / MINUTE_MS
+        )));
+    }
+    let mut out = Vec::new();
+    let mut a = from;
+    let mut i = 0;
+    while a < to {
+        let b = (a + step).min(to);
+        cover(a, b, 3, i, closed_until, &mut out);
+        a = b;
+        i += 1;
+    }
+    Ok(out)
+}
+
+fn cover(a: i64, b: i64, tier: usize, step: usize, closed_until: &[i64; 4], out: &mut Vec<Piece>) {
+    if a >= b {
+        return;
+    }
+    let size = TIERS[tier];
+    if tier == 0 {
+        for start in (a..b).step_by(size as usize) {
+            out.push(Piece { tier: 0, start, open: start >= closed_until[0], step });
+        }
+        return;
+    }
+    let s = a.div_euclid(size) * size + if a.rem_euclid(size) == 0 { 0 } else { size };
+    let e = b.div_euclid(size) * size;
+    if s >= e {
+        return cover(a, b, tier - 1, step, closed_until, out);
+    }
+    cover(a, s, tier - 1, step, closed_until, out);
+    for start in (s..e).step_by(size as usize) {
+        if start < closed_until[tier] {
+            out.push(Piece { tier, start, open: false, step });
+        } else {
+            cover(start, start + size, tier - 1, step, closed_until, out);
+        }
+    }
+    cover(e, b, tier - 1, step, closed_until, out);
+}
+
+/// A group's key: its ids of the asked dimensions, in the asked order.
+type GroupKey = [u32; MAX_GROUP_BY];
+
+/// Which cells the query counts and how they are grouped, in ids.
+pub struct Selector {
+    /// `None` when a filter value was never seen: nothing matches.
+    filter: Option<Vec<(usize, u32)>>,
+    group_by: Vec<usize>,
+}
+
+impl Selector {
+    pub fn new(q: &CubeQuery, interner: &Interner) -> Selector {
+        let filter = q.filter.iter().map(|(d, v)| interner.get(v).map(|id| (*d as usize, id))).collect();
+        Selector { filter, group_by: q.group_by.iter().map(|d| *d as usize).collect() }
+    }
+
+    fn group(&self, dims: &DimIds) -> Option<GroupKey> {
+        let f = self.filter.as_ref()?;
+        if f.iter().any(|(d, id)| dims[*d] != *id) {
+            return None;
+        }
+        let mut k = [0u32; MAX_GROUP_BY];
+        for (slot, d) in k.iter_mut().zip(&self.group_by) {
+            *slot = dims[*d];
+        }
+        Some(k)
+    }
+}
+
+/// Fetches a planned bucket (`None`: nothing was counted in it).
+pub type Fetch<'a> = dyn FnMut(&Piece) -> anyhow::Result<Option<Arc<Bucket>>> + 'a;
+
+/// Turns the ids of the kept rows back into values (the store takes its lock only for that).
+pub type Names<'a> = dyn Fn(&[u32]) -> Vec<String> + 'a;
+
+/// Answers `q` over `pieces` (from [`plan`], with `[from, to)` the aligned range), counting the cells
+/// `sel` selects. `raw_since_ms` is passed through.
+pub fn answer(
+    q: &CubeQuery,
+    (from, to): (i64, i64),
+    pieces: &[Piece],
+    sel: Selector,
+    (fetch, names): (&mut Fetch<'_>, &Names<'_>),
+    raw_since_ms: Option<i64>,
+) -> Result<CubeAnswer, QueryError> {
+    let secs = (to - from) as f64 / 1000.0;
+    let mut groups: HashMap<GroupKey, Cell> = HashMap::new();
+    let mut overflow = Cell::default();
+    let mut total = Cell::default();
+    if sel.filter.is_some() {
+        for p in pieces {
+            let Some(b) = fetch(p)? else { continue };
+            for (dims, c) in b.iter() {
+                let Some(k) = sel.group(dims) else { continue };
+                total.merge(c);
+                if let Some(g) = groups.get_mut(&k) {
+                    g.merge(c);
+                } else if groups.len() < MAX_GROUPS {
+                    groups.insert(k, c.clone());
+                } else {
+                    overflow.merge(c);
+                }
+            }
+        }
+    }
+    let cut = (overflow.count > 0).then(|| {
+        format!(
+            "more than {MAX_GROUPS} groups: only the first {MAX_GROUPS} found were ranked, the rest are counted in \"other\"; \
+             filter or group by fewer dimensions"
+        )
+    });
+    let ngroups = groups.len();
+    let mut ranked: Vec<(GroupKey, Cell, Option<f64>)> = groups
+        .into_iter()
+        .map(|(k, c)| {
+            let v = q.sort.of(&measures(&c, secs));
+            (k, c, v)
+        })
+        .collect();
+    ranked.sort_by(|a, b| order(a.2, b.2, q.desc).then_with(|| a.0.cmp(&b.0)));
+    let rest = ranked.split_off(ranked.len().min(q.limit));
+    let mut other = overflow;
+    for (_, c, _) in &rest {
+        other.merge(c);
+    }
+    let width = q.group_by.len();
+    let key_of = |k: &GroupKey| names(&k[..width]);
+    let mut rows: Vec<CubeRow> =
+        ranked.iter().map(|(k, c, _)| CubeRow { key: key_of(k), measures: measures(c, secs), series: Vec::new() }).collect();
+    let mut other_row = (other.count > 0).then(|| {
+        let mut key = vec![String::new(); width.max(1)];
+        key[0] = "other".into();
+        CubeRow { key, measures: measures(&other, secs), series: Vec::new() }
+    });
+    let mut answer = CubeAnswer {
+        from,
+        to,
+        group_by: q.group_by.clone(),
+        rows: Vec::new(),
+        other: None,
+        total: measures(&total, secs),
+        groups: ngroups,
+        cut,
+        step_ms: 0,
+        timestamps: Vec::new(),
+        raw_since_ms,
+    };
+    if let Some(step) = q.step_ms {
+        let kept: HashMap<GroupKey, usize> = ranked.iter().enumerate().map(|(i, (k, _, _))| (*k, i)).collect();
+        let series = series(&sel, &kept, (from, to, step), pieces, fetch)?;
+        let mut series = series.into_iter();
+        for row in rows.iter_mut() {
+            row.series = series.next().unwrap_or_default();
+        }
+        if let Some(o) = other_row.as_mut() {
+            o.series = series.next().unwrap_or_default();
+        }
+        answer.step_ms = step;
+        answer.timestamps = (0..).map(|i| from + i * step).take_while(|t| *t < to).collect();
+    }
+    answer.rows = rows;
+    answer.other = other_row;
+    Ok(answer)
+}
+
+/// Second pass, for the kept rows (then one more for everything else): measures per step.
+fn series(
+    sel: &Selector,
+    kept: &HashMap<GroupKey, usize>,
+    (from, to, step): (i64, i64, i64),
+    pieces: &[Piece],
+    fetch: &mut Fetch<'_>,
+) -> Result<Vec<Vec<CubeMeasures>>, QueryError> {
+    let nsteps = ((to - from + step - 1) / step) as usize;
+    let nrows = kept.len() + 1;
+    if nrows.saturating_mul(nsteps) > MAX_SERIES_CELLS {
+        return Err(QueryError::Invalid(format!(
+            "{nrows} rows × {nsteps} steps is more than {MAX_SERIES_CELLS} series cells: ask for a larger step, a shorter range or fewer rows"
+        )));
+    }
+    let mut cells = vec![vec![Cell::default(); nsteps]; nrows];
+    for p in pieces {
+        let Some(b) = fetch(p)? else { continue };
+        for (dims, c) in b.iter() {
+            let Some(k) = sel.group(dims) else { continue };
+            let row = kept.get(&k).copied().unwrap_or(nrows - 1);
+            cells[row][p.step].merge(c);
+        }
+    }
+    Ok(cells
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let len = (to.min(from + (i as i64 + 1) * step) - (from + i as i64 * step)) as f64 / 1000.0;
+                    measures(c, len)
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// `None` sorts last whichever the direction.
+fn order(a: Option<f64>, b: Option<f64>, desc: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (a, b) {
+        (Some(x), Some(y)) if desc => y.total_cmp(&x),
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => Less,
+        (None, Some(_)) => Greater,
+        (None, None) => Equal,
+    }
+}
+
+/// The measures of a merged cell over `secs` seconds.
+pub fn measures(c: &Cell, secs: f64) -> CubeMeasures {
+    let n = c.count;
+    let some = |v: f64| (n > 0).then_some(v);
+    CubeMeasures {
+        count: n,
+        errors: c.errors,
+        error_rate: some(c.errors as f64 / n.max(1) as f64),
+        rate: if secs > 0.0 { n as f64 / secs } else { 0.0 },
+        sum_ms: c.sum_ns as f64 / 1e6,
+        avg_ms: some(c.sum_ns as f64 / 1e6 / n.max(1) as f64),
+        p50: c.sketch.quantile(0.5).filter(|_| n > 0),
+        p95: c.sketch.quantile(0.95).filter(|_| n > 0),
+        p99: c.sketch.quantile(0.99).filter(|_| n > 0),
+        first_seen_ms: (n > 0).then_some(c.first_ms),
+        last_seen_ms: (n > 0).then_some(c.last_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+    const D: i64 = 24 * H;
+
+    #[test]
+    fn a_plan_uses_the_coarsest_closed_buckets_and_minutes_at_the_edges() {
+        let closed = [i64::MAX; 4];
+        let (from, to) = (3 * D + 5 * MINUTE_MS, 6 * D + 2 * H + 17 * MINUTE_MS);
+        let p = plan(from, to, None, &closed).unwrap();
+        let tiers = |t: usize| p.iter().filter(|x| x.tier == t).count();
+        // 5 min → 10 min: 5 minutes; then 5 ten-minute buckets to the hour; 23 hours; 2 days; 2 hours;
+        // 1 ten-minute; 7 minutes.
+        assert_eq!((tiers(3), tiers(2), tiers(1), tiers(0)), (2, 23 + 2, 5 + 1, 5 + 7));
+        let covered: i64 = p.iter().map(|x| TIERS[x.tier]).sum();
+        assert_eq!(covered, to - from);
+        // Nothing closed yet: minutes only, all open.
+        let p = plan(0, H, None, &[0; 4]).unwrap();
+        assert!(p.len() == 60 && p.iter().all(|x| x.open && x.tier == 0));
+        // Steps split the cover.
+        let p = plan(0, 2 * H, Some(H), &closed).unwrap();
+        assert_eq!(p.iter().map(|x| (x.tier, x.step)).collect::<Vec<_>>(), vec![(2, 0), (2, 1)]);
+        assert!(matches!(plan(0, 100_000 * D, Some(MINUTE_MS), &closed), Err(QueryError::Invalid(_))));
+    }
+}

@@ -1,0 +1,339 @@
+//! The rollup's cells and tiers: what a bucket of the cube holds and how it is encoded.
+//!
+//! A cell is one combination of dimension values (interned to ids, see [`Interner`]) in one time bucket of
+//! one tier, for one [`FactKind`], with its measures ([`Cell`]). Buckets of the 1-minute tier are built
+//! at ingest; coarser tiers (10 min, 1 h, 1 day) are merges of the finer tier's buckets, made when those
+//! are all closed. A closed bucket is stored as one blob ([`encode_bucket`]): a long range reads a few
+//! coarse blobs rather than millions of cells. docs/STORE.md ("Cube") describes the life of a bucket.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use prost::Message;
+use sightline_model::CubeDim;
+
+use super::sketch::Sketch;
+use super::{Fact, FactKind};
+
+pub const MINUTE_MS: i64 = 60_000;
+/// Bucket sizes of the tiers, finest first; each divides the next.
+pub const TIERS: [i64; 4] = [MINUTE_MS, 10 * MINUTE_MS, 60 * MINUTE_MS, 24 * 60 * MINUTE_MS];
+/// A minute bucket closes this long after its end: a transaction ending in it usually arrives by then
+/// (exporters batch for a few seconds); a later one is merged into the stored blob (rare, costs a rewrite).
+pub const GRACE_MS: i64 = 2 * MINUTE_MS;
+pub const NDIMS: usize = CubeDim::ALL.len();
+
+/// Dimension value ids of a cell, indexed by `CubeDim as usize`; id 0 is the empty string.
+pub type DimIds = [u32; NDIMS];
+/// A bucket's cells.
+pub type Bucket = HashMap<DimIds, Cell>;
+
+pub fn kind_code(k: FactKind) -> u8 {
+    match k {
+        FactKind::Transaction => 0,
+        FactKind::SqlStep => 1,
+    }
+}
+
+pub const KINDS: [FactKind; 2] = [FactKind::Transaction, FactKind::SqlStep];
+
+/// Start of the bucket of `tier` holding `t`.
+pub fn bucket_of(tier: usize, t: i64) -> i64 {
+    t.div_euclid(TIERS[tier]) * TIERS[tier]
+}
+
+/// The measures of one cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub count: u64,
+    pub errors: u64,
+    /// Total duration in whole nanoseconds (durations arrive as whole ns): an integer, so a sum does not
+    /// depend on the order cells were merged in, and a reopened store answers bit for bit the same.
+    pub sum_ns: u64,
+    /// Earliest and latest end time counted.
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub sketch: Sketch,
+}
+
+impl Default for Cell {
+    fn default() -> Self {
+        Cell { count: 0, errors: 0, sum_ns: 0, first_ms: i64::MAX, last_ms: i64::MIN, sketch: Sketch::default() }
+    }
+}
+
+impl Cell {
+    pub fn add(&mut self, end_ms: i64, duration_ms: f64, error: bool) {
+        self.count += 1;
+        self.errors += error as u64;
+        self.sum_ns = self.sum_ns.saturating_add((duration_ms.max(0.0) * 1e6).round() as u64);
+        self.first_ms = self.first_ms.min(end_ms);
+        self.last_ms = self.last_ms.max(end_ms);
+        self.sketch.add(duration_ms);
+    }
+
+    pub fn merge(&mut self, o: &Cell) {
+        self.count += o.count;
+        self.errors += o.errors;
+        self.sum_ns = self.sum_ns.saturating_add(o.sum_ns);
+        self.first_ms = self.first_ms.min(o.first_ms);
+        self.last_ms = self.last_ms.max(o.last_ms);
+        self.sketch.merge(&o.sketch);
+    }
+}
+
+/// Merges `from` into `into`, cell by cell.
+pub fn merge_bucket(into: &mut Bucket, from: &Bucket) {
+    for (k, c) in from {
+        into.entry(*k).or_default().merge(c);
+    }
+}
+
+/// Dimension values ↔ small ids, so a cell key is 36 bytes whatever the strings. Ids only grow (a value
+/// seen once keeps its id for the life of the store); the store persists each new one with the batch that
+/// first uses it.
+#[derive(Debug)]
+pub struct Interner {
+    ids: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+    /// Ids below this are on disk.
+    pub persisted: usize,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        let mut i = Interner { ids: HashMap::new(), names: Vec::new(), persisted: 0 };
+        i.intern("");
+        i
+    }
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        let name: Arc<str> = Arc::from(s);
+        self.names.push(name.clone());
+        self.ids.insert(name, id);
+        id
+    }
+
+    pub fn get(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    /// The value of `id` (empty for an id this interner never gave, which only a corrupt blob holds).
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map(|s| &**s).unwrap_or("")
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Restores id `id` read from disk (ids are stored densely, so they come back in order).
+    pub fn restore(&mut self, id: u32, s: &str) -> anyhow::Result<()> {
+        if id == 0 && s.is_empty() {
+            return Ok(());
+        }
+        anyhow::ensure!(id as usize == self.names.len(), "cube dimension id {id} out of order (expected {})", self.names.len());
+        self.intern(s);
+        self.persisted = self.names.len();
+        Ok(())
+    }
+
+    /// Ids not yet on disk, with their values.
+    pub fn unpersisted(&self) -> impl Iterator<Item = (u32, &str)> {
+        self.names[self.persisted..].iter().enumerate().map(|(i, s)| ((self.persisted + i) as u32, &**s))
+    }
+}
+
+/// A fact with its dimension values interned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdFact {
+    pub kind: FactKind,
+    pub dims: DimIds,
+    pub end_ms: i64,
+    pub duration_ms: f64,
+    pub error: bool,
+}
+
+impl IdFact {
+    pub fn of(f: &Fact, interner: &mut Interner) -> IdFact {
+        let mut dims = [0u32; NDIMS];
+        for (d, s) in dims.iter_mut().zip(&f.dims) {
+            *d = if s.is_empty() { 0 } else { interner.intern(s) };
+        }
+        IdFact { kind: f.kind, dims, end_ms: f.end_ms, duration_ms: f.duration_ms, error: f.error }
+    }
+}
+
+// ----- encoding ----------------------------------------------------------------------------------------
+
+/// One cell as stored. Sketch keys are delta-encoded (consecutive keys differ by little).
+#[derive(Clone, PartialEq, prost::Message)]
+struct CellRecord {
+    #[prost(uint32, repeated, tag = "1")]
+    dims: Vec<u32>,
+    #[prost(uint64, tag = "2")]
+    count: u64,
+    #[prost(uint64, tag = "3")]
+    errors: u64,
+    #[prost(uint64, tag = "4")]
+    sum_ns: u64,
+    #[prost(int64, tag = "5")]
+    first_ms: i64,
+    #[prost(int64, tag = "6")]
+    last_ms: i64,
+    #[prost(uint64, tag = "7")]
+    zero: u64,
+    #[prost(sint32, repeated, tag = "8")]
+    key_deltas: Vec<i32>,
+    #[prost(uint64, repeated, tag = "9")]
+    counts: Vec<u64>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct BucketRecord {
+    #[prost(message, repeated, tag = "1")]
+    cells: Vec<CellRecord>,
+}
+
+pub fn encode_bucket(b: &Bucket) -> Vec<u8> {
+    let cells = b
+        .iter()
+        .map(|(dims, c)| {
+            let mut prev = 0i32;
+            let key_deltas = c
+                .sketch
+                .bins
+                .iter()
+                .map(|(k, _)| {
+                    let d = k.wrapping_sub(prev);
+                    prev = *k;
+                    d
+                })
+                .collect();
+            CellRecord {
+                dims: dims.to_vec(),
+                count: c.count,
+                errors: c.errors,
+                sum_ns: c.sum_ns,
+                first_ms: c.first_ms,
+                last_ms: c.last_ms,
+                zero: c.sketch.zero,
+                key_deltas,
+                counts: c.sketch.bins.iter().map(|b| b.1).collect(),
+            }
+        })
+        .collect();
+    BucketRecord { cells }.encode_to_vec()
+}
+
+pub fn decode_bucket(bytes: &[u8]) -> anyhow::Result<Bucket> {
+    let r = BucketRecord::decode(bytes).context("decoding a cube bucket")?;
+    let mut out = Bucket::with_capacity(r.cells.len());
+    for c in r.cells {
+        anyhow::ensure!(c.key_deltas.len() == c.counts.len(), "a cube cell's sketch is torn");
+        let mut dims = [0u32; NDIMS];
+        // Fewer dims than known: a bucket written before a dimension was added (the new one is empty).
+        for (d, v) in dims.iter_mut().zip(c.dims) {
+            *d = v;
+        }
+        let mut k = 0i32;
+        let bins = c
+            .key_deltas
+            .iter()
+            .zip(&c.counts)
+            .map(|(d, n)| {
+                k = k.wrapping_add(*d);
+                (k, *n)
+            })
+            .collect();
+        let cell = Cell {
+            count: c.count,
+            errors: c.errors,
+            sum_ns: c.sum_ns,
+            first_ms: c.first_ms,
+            last_ms: c.last_ms,
+            sketch: Sketch { zero: c.zero, bins },
+        };
+        out.entry(dims).or_default().merge(&cell);
+    }
+    Ok(out)
+}
+
+/// One fact as written to the cube's write-ahead rows.
+#[derive(Clone, PartialEq, prost::Message)]
+struct FactRecord {
+    #[prost(uint32, tag = "1")]
+    kind: u32,
+    #[prost(uint32, repeated, tag = "2")]
+    dims: Vec<u32>,
+    #[prost(int64, tag = "3")]
+    end_ms: i64,
+    #[prost(double, tag = "4")]
+    duration_ms: f64,
+    #[prost(bool, tag = "5")]
+    error: bool,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct FactsRecord {
+    #[prost(message, repeated, tag = "1")]
+    facts: Vec<FactRecord>,
+}
+
+pub fn encode_facts<'a>(facts: impl Iterator<Item = &'a IdFact>) -> Vec<u8> {
+    let facts = facts
+        .map(|f| FactRecord {
+            kind: kind_code(f.kind) as u32,
+            dims: f.dims.to_vec(),
+            end_ms: f.end_ms,
+            duration_ms: f.duration_ms,
+            error: f.error,
+        })
+        .collect();
+    FactsRecord { facts }.encode_to_vec()
+}
+
+pub fn decode_facts(bytes: &[u8]) -> anyhow::Result<Vec<IdFact>> {
+    let r = FactsRecord::decode(bytes).context("decoding cube facts")?;
+    Ok(r.facts
+        .into_iter()
+        .map(|f| {
+            let mut dims = [0u32; NDIMS];
+            for (d, v) in dims.iter_mut().zip(f.dims) {
+                *d = v;
+            }
+            let kind = if f.kind == 1 { FactKind::SqlStep } else { FactKind::Transaction };
+            IdFact { kind, dims, end_ms: f.end_ms, duration_ms: f.duration_ms, error: f.error }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_and_facts_round_trip() {
+        let mut b = Bucket::new();
+        let mut dims = [0u32; NDIMS];
+        dims[1] = 7;
+        for (i, d) in [0.0, 0.5, 12.0, 3000.0, 12.1].into_iter().enumerate() {
+            b.entry(dims).or_default().add(1_000 + i as i64, d, i == 2);
+        }
+        b.entry([3; NDIMS]).or_default().add(5, 1.0, false);
+        assert_eq!(decode_bucket(&encode_bucket(&b)).unwrap(), b);
+        let f = IdFact { kind: FactKind::SqlStep, dims, end_ms: 9, duration_ms: 1.5, error: true };
+        assert_eq!(decode_facts(&encode_facts([f.clone()].iter())).unwrap(), vec![f]);
+    }
+}
