@@ -244,7 +244,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
         api::transactions(TxParams {
             service: tr.service.get(),
             endpoint: endpoint.get(),
-            // TODO(errors merge): error_type: error_type.get(),
+            error_type: error_type.get(),
             status: status.get(),
             order: Some(order.get()),
             limit: Some(PAGE_SIZE as usize),
