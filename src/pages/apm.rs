@@ -254,6 +254,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
     });
     let band = match selection.max_ms {
         Some(m) => format!("{} – {}", duration(selection.min_ms), duration(m)),
+        None if selection.min_ms <= 0.0 => "any duration".to_string(),
         None => format!("≥ {}", duration(selection.min_ms)),
     };
     let header = format!("{} – {} · {}", clock(selection.from), clock(selection.to), band);

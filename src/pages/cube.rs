@@ -144,7 +144,7 @@ pub fn CubePage(tr: UseTimeRangeReturn) -> impl IntoView {
     // Refetch when the window moves by whole minutes (the rollup's grain), not on every live tick.
     let minutes = Memo::new(move |_| {
         let (from, to) = tr.window.get();
-        (from / 60_000, to / 60_000 + 1)
+        (from.div_euclid(60_000), (to + 59_999).div_euclid(60_000))
     });
     let params = Memo::new(move |_| {
         let (from, to) = minutes.get();
