@@ -32,6 +32,11 @@ pub enum ChartStyle {
     Bar,
 }
 
+/// The CSS colour of series `i` in the default palette: for a table that lists what a chart draws.
+pub fn palette_css(i: usize) -> String {
+    css_color(series_rgb(i, &[]))
+}
+
 /// Most series listed in the hover read-out; the rest are counted.
 const TOOLTIP_ROWS: usize = 12;
 

@@ -12,10 +12,10 @@ use crate::hooks::{use_polled_resource, use_set_query, UseTimeRangeReturn, SHARE
 
 /// Pages reachable from the navigation: (path, label, test id).
 const NAV: &[(&str, &str, &str)] = &[
-    ("/apm", "APM hitmap", "nav-apm"),
+    ("/apm", "APM", "nav-apm"),
     ("/errors", "Errors", "nav-errors"),
     ("/cube", "Cube", "nav-cube"),
-    ("/boards", "Flex boards", "nav-boards"),
+    ("/boards", "Boards", "nav-boards"),
     ("/db", "Database", "nav-db"),
     ("/servers", "Servers", "nav-servers"),
 ];

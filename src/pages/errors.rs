@@ -204,6 +204,7 @@ fn ErrorsTable(answer: ErrorsAnswer, sort: Memo<(Column, bool)>) -> impl IntoVie
     };
     view! {
         {note}
+        <div class="table-scroll">
         <table class="grid-table errors-table" data-testid="errors-table">
             <thead><tr>
                 <SortHeader col=Column::Endpoint label="Endpoint" sort=sort />
@@ -217,6 +218,7 @@ fn ErrorsTable(answer: ErrorsAnswer, sort: Memo<(Column, bool)>) -> impl IntoVie
             </tr></thead>
             <tbody>{body}</tbody>
         </table>
+        </div>
     }
     .into_any()
 }

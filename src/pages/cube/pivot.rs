@@ -9,6 +9,7 @@ use sightline_model::{CubeAnswer, CubeDim, CubeMeasure, CubeMeasures, CubeRow};
 
 use super::{filter_string, CubeView};
 use crate::components::hitmap_chart::thousands;
+use crate::components::metric_chart::palette_css;
 use crate::components::rollup_note::RollupNote;
 use crate::format::duration;
 use crate::hooks::use_set_query;
@@ -73,7 +74,7 @@ pub(super) fn Pivot(answer: CubeAnswer, view: CubeView) -> impl IntoView {
         format!("{} groups", thousands(groups as u64))
     };
     let ctx = RowCtx { dims: answer.group_by.clone(), measures: view.measures.clone(), range: (answer.from, answer.to, answer.raw_since_ms), view: view.clone(), note };
-    let rows = answer.rows.iter().map(|r| row_view(&ctx, r, RowKind::Group)).collect_view();
+    let rows = answer.rows.iter().enumerate().map(|(i, r)| row_view(&ctx, r, RowKind::Group(i))).collect_view();
     let other = answer.other.as_ref().map(|r| row_view(&ctx, r, RowKind::Other));
     let total = CubeRow { key: vec!["Total".into(); answer.group_by.len()], measures: answer.total.clone(), series: vec![] };
     let total = row_view(&ctx, &total, RowKind::Total);
@@ -93,6 +94,7 @@ pub(super) fn Pivot(answer: CubeAnswer, view: CubeView) -> impl IntoView {
                 view! { <p class="empty-note" data-testid="cube-empty">"No transactions in this range."</p> }.into_any()
             } else {
                 view! {
+                    <div class="table-scroll">
                     <table class="grid-table cube-table" data-testid="cube-table">
                         <thead><tr>
                             {answer.group_by.iter().map(|d| view! { <th>{d.label()}</th> }).collect_view()}
@@ -100,6 +102,7 @@ pub(super) fn Pivot(answer: CubeAnswer, view: CubeView) -> impl IntoView {
                         </tr></thead>
                         <tbody>{rows}{other}{total}</tbody>
                     </table>
+                    </div>
                 }.into_any()
             }}
         </div>
@@ -132,7 +135,8 @@ fn MeasureHeader(m: CubeMeasure, view: CubeView) -> impl IntoView {
 
 #[derive(Clone, Copy, PartialEq)]
 enum RowKind {
-    Group,
+    /// The i-th kept group: the chart's i-th series.
+    Group(usize),
     Other,
     Total,
 }
@@ -151,7 +155,7 @@ struct RowCtx {
 /// key to list by; the totals list everything the filters keep.
 fn row_view(ctx: &RowCtx, r: &CubeRow, kind: RowKind) -> AnyView {
     let key: Vec<(CubeDim, String)> = match kind {
-        RowKind::Group => ctx.dims.iter().copied().zip(r.key.iter().cloned()).collect(),
+        RowKind::Group(_) => ctx.dims.iter().copied().zip(r.key.iter().cloned()).collect(),
         _ => vec![],
     };
     let drill = (kind != RowKind::Other).then(|| {
@@ -161,7 +165,7 @@ fn row_view(ctx: &RowCtx, r: &CubeRow, kind: RowKind) -> AnyView {
     let keys = r.key.iter().enumerate().map(|(i, k)| key_cell(ctx, kind, i, k)).collect_view();
     let cells = ctx.measures.iter().map(|&m| figure_cell(m, &r.measures, drill.clone(), ctx.note)).collect_view();
     let (class, testid) = match kind {
-        RowKind::Group => ("", "cube-row"),
+        RowKind::Group(_) => ("", "cube-row"),
         RowKind::Other => ("other-row", "cube-other"),
         RowKind::Total => ("total-row", "cube-total"),
     };
@@ -171,15 +175,18 @@ fn row_view(ctx: &RowCtx, r: &CubeRow, kind: RowKind) -> AnyView {
 /// A value of the row's key; in a group row, a click filters the view by it.
 fn key_cell(ctx: &RowCtx, kind: RowKind, i: usize, k: &str) -> AnyView {
     let shown = if k.is_empty() { "(none)".to_string() } else { k.to_string() };
-    let (Some(&d), RowKind::Group) = (ctx.dims.get(i), kind) else {
+    let (Some(&d), RowKind::Group(series)) = (ctx.dims.get(i), kind) else {
         return view! { <td class="key-cell">{shown}</td> }.into_any();
     };
+    // The first value carries the colour of the row's line in the chart.
+    let swatch = (i == 0).then(|| view! { <span class="chart-swatch" style=format!("background:{}", palette_css(series))></span> });
     let set_query = use_set_query();
     let mut f = ctx.view.filters();
     f.insert(d, k.to_string());
     let filter = filter_string(&f);
     view! {
         <td class="key-cell">
+            {swatch}
             <button class="link-button plain" data-testid="cube-key" title=format!("Filter by {} = {shown}", d.label())
                 on:click=move |_| set_query(vec![("filter", Some(filter.clone()))])>{shown.clone()}</button>
         </td>
