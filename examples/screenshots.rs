@@ -161,14 +161,20 @@ mod shots {
             b.find("[data-testid=errors-row] [data-testid=errors-sparkline] path").await;
             both_themes(&b, "errors").await;
             b.find("[data-testid=errors-row] [data-testid=error-group-link]").await.click().await.unwrap();
+            b.wait_js("document.querySelector('[data-testid=hitmap-canvas]')?.dataset.grid && document.querySelector('[data-testid=tx-row]')").await;
+            both_themes(&b, "errors-list").await;
             b.find("[data-testid=tx-row]").await.click().await.unwrap();
             b.find("[data-testid=trace-focus]").await;
             both_themes(&b, "errors-trace").await;
         }
         if cube {
-            b.client.goto(&server.url("/cube?range=15m&live=0&group_by=endpoint,status&sort=p95")).await.unwrap();
+            b.client.goto(&server.url("/cube?range=15m&live=0&group_by=endpoint,status&sort=p95&limit=6")).await.unwrap();
             b.wait_js("document.querySelector('[data-testid=cube-chart] [data-testid=series-chart]')?.dataset.series > 1 && document.querySelector('[data-testid=cube-total]')").await;
             both_themes(&b, "cube").await;
+            // The bottom of the pivot ("other" and the totals), to look at.
+            b.js("document.querySelector('[data-testid=cube-total]').scrollIntoView({ block: 'end' })").await;
+            painted(&b).await;
+            b.screenshot(&other_theme_dir().join("screenshot-cube-pivot.png")).await;
         }
         b.close().await;
     }

@@ -183,6 +183,8 @@ fn TraceBody(trace: Trace, focus_error: Option<String>) -> impl IntoView {
     let focus_note = focus.map(|i| {
         let s = data.step(i);
         let kind = s.error.as_ref().and_then(|e| e.kind.clone()).unwrap_or_else(|| "the failure".into());
+        // The package is in the detail beside; here the class name is what the eye looks for.
+        let short = kind.rsplit('.').next().unwrap_or(&kind).to_string();
         let show = {
             let data = data.clone();
             move |_| tree.show(&data, i)
@@ -190,7 +192,7 @@ fn TraceBody(trace: Trace, focus_error: Option<String>) -> impl IntoView {
         view! {
             <p class="trace-focus" data-testid="trace-focus">
                 "Opened at the exception: "
-                <button class="link-button" title="Show the step that recorded it" on:click=show>{kind}</button>
+                <button class="link-button" title=format!("{kind}: show the step that recorded it") on:click=show>{short}</button>
                 {format!(" in {}", s.name)}
             </p>
         }

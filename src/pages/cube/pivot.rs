@@ -76,7 +76,12 @@ pub(super) fn Pivot(answer: CubeAnswer, view: CubeView) -> impl IntoView {
     let ctx = RowCtx { dims: answer.group_by.clone(), measures: view.measures.clone(), range: (answer.from, answer.to, answer.raw_since_ms), view: view.clone(), note };
     let rows = answer.rows.iter().enumerate().map(|(i, r)| row_view(&ctx, r, RowKind::Group(i))).collect_view();
     let other = answer.other.as_ref().map(|r| row_view(&ctx, r, RowKind::Other));
-    let total = CubeRow { key: vec!["Total".into(); answer.group_by.len()], measures: answer.total.clone(), series: vec![] };
+    // Named in the first column only ("Total", and "other" as the server pads it with empty values).
+    let mut key = vec![String::new(); answer.group_by.len()];
+    if let Some(first) = key.first_mut() {
+        *first = "Total".into();
+    }
+    let total = CubeRow { key, measures: answer.total.clone(), series: vec![] };
     let total = row_view(&ctx, &total, RowKind::Total);
     let empty = answer.rows.is_empty() && answer.other.is_none();
     view! {
@@ -174,10 +179,10 @@ fn row_view(ctx: &RowCtx, r: &CubeRow, kind: RowKind) -> AnyView {
 
 /// A value of the row's key; in a group row, a click filters the view by it.
 fn key_cell(ctx: &RowCtx, kind: RowKind, i: usize, k: &str) -> AnyView {
-    let shown = if k.is_empty() { "(none)".to_string() } else { k.to_string() };
     let (Some(&d), RowKind::Group(series)) = (ctx.dims.get(i), kind) else {
-        return view! { <td class="key-cell">{shown}</td> }.into_any();
+        return view! { <td class="key-cell">{k.to_string()}</td> }.into_any();
     };
+    let shown = if k.is_empty() { "(none)".to_string() } else { k.to_string() };
     // The first value carries the colour of the row's line in the chart.
     let swatch = (i == 0).then(|| view! { <span class="chart-swatch" style=format!("background:{}", palette_css(series))></span> });
     let set_query = use_set_query();
