@@ -13,12 +13,6 @@ const ROW_KEYS: &str = "return [...document.querySelectorAll('[data-testid=cube-
 /// Everything the table shows, to compare one view with another.
 const TABLE_TEXT: &str = "return document.querySelector('[data-testid=cube-table]')?.innerText ?? ''";
 
-/// Sets a `<select>` as a user's pick would.
-async fn pick(b: &Browser, css: &str, value: &str) {
-    b.find(css).await;
-    b.js(&format!("const e = document.querySelector('{css}'); e.value = {value:?}; e.dispatchEvent(new Event('change', {{ bubbles: true }}));")).await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn group_by_endpoint_and_status_sort_by_p95_drill_into_a_cell_and_come_back_to_the_same_view() {
     let server = demo::start().await;
@@ -30,7 +24,7 @@ async fn group_by_endpoint_and_status_sort_by_p95_drill_into_a_cell_and_come_bac
     b.find("[data-testid=cube-row]").await;
 
     // Group by endpoint (the default) × status.
-    pick(&b, "[data-testid=cube-add-dim]", "status").await;
+    b.set_value("[data-testid=cube-add-dim]", "status").await;
     b.wait_js("new URLSearchParams(location.search).get('group_by') === 'endpoint,status'").await;
     b.wait_js("[...document.querySelectorAll('[data-testid=cube-row]')].some(r => r.dataset.key.endsWith(' · error'))").await;
 

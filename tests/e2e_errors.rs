@@ -61,6 +61,15 @@ async fn the_failing_endpoint_ranks_first_and_leads_to_a_failing_trace_opened_at
     b.wait_text("[data-testid=trace-focus]", |t| t.contains(short_type(&top_type))).await;
     b.wait_text("[data-testid=trace-error-type]", |t| t == top_type).await;
     b.wait_js("document.querySelector('[data-testid=trace-row][data-focus=true]')?.classList.contains('selected')").await;
+
+    // The board widget "errors by endpoint": the catalogue's ready-made Top N of the cube's errors.
+    b.client.goto(&server.url(&format!("/boards?from={from}&to={to}"))).await.unwrap();
+    b.click("[data-testid=template-apm-overview]").await;
+    b.click("[data-testid=add-widget]").await;
+    b.click("[data-testid=catalogue-preset-errors-by-endpoint]").await;
+    b.wait_js("document.querySelector('[data-testid=editor-metric]')?.value === 'cube.errors' && document.querySelector('[data-testid=editor-title]').value === 'errors by endpoint'").await;
+    let shown = b.wait_text("[data-testid=widget-preview] [data-testid=top-n]", |t| t.contains(&endpoint)).await;
+    assert!(shown.lines().take(4).any(|l| l.contains(&endpoint)), "the failing endpoint is among the top rows: {shown}");
     b.close().await;
 }
 
