@@ -1,5 +1,5 @@
 //! Makes the screenshots in docs/ from the real app with the demo workload: `cargo xtask screenshots`
-//! (optionally with the name of one set: `apm`, `boards`, `servers`).
+//! (optionally with the name of one set: `apm`, `boards`, `servers`, `errors`, `cube`).
 //!
 //! Not a test: it asserts nothing about the app. It waits for what each picture needs (the demo's
 //! backfill stored, every widget drawn, the collector's history long enough), each wait with a deadline,
@@ -26,13 +26,17 @@ async fn main() {
     if wanted("servers") {
         shots::servers_page().await;
     }
+    if wanted("errors") || wanted("cube") {
+        shots::errors_and_cube(wanted("errors"), wanted("cube")).await;
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 mod shots {
     use std::path::{Path, PathBuf};
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    use std::time::Duration;
 
+    use super::support::demo::wait_for_backfill;
     use super::support::{Browser, Server};
 
     /// Every widget on the page has drawn what it has (data, a number, rows, a note, or its message) and
@@ -41,26 +45,6 @@ mod shots {
 
     fn docs() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("docs")
-    }
-
-    fn now_ms() -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-    }
-
-    /// Until the demo's 15-minute backfill is stored: it runs oldest first and ends with the present minute.
-    async fn wait_for_backfill(server: &Server) {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            let now = now_ms();
-            let url = server.url(&format!("/api/v1/hitmap?from={}&to={now}&cols=15&rows=1&ymax=1000", now - 15 * 60_000));
-            let h: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
-            let last_minute: u64 = [28, 29].iter().map(|i| h["ok"][i].as_u64().unwrap_or(0) + h["err"][i].as_u64().unwrap_or(0)).sum();
-            if h["total"].as_u64().unwrap_or(0) > 45_000 && last_minute > 0 {
-                return;
-            }
-            assert!(Instant::now() < deadline, "demo backfill did not complete: {h}");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
     }
 
     /// Until the browser has painted twice since now: what the DOM shows is on the canvas too.
@@ -144,6 +128,54 @@ mod shots {
         b.wait_js("document.querySelectorAll('[data-testid=process-history] [data-series=\"1\"]').length === 2 && !document.querySelector('.widget-progress.on')").await;
         painted(&b).await;
         b.screenshot(&docs().join("screenshot-servers.png")).await;
+        b.close().await;
+    }
+
+    /// Where the other theme's pictures go: beside the build, to look at, not into docs/.
+    fn other_theme_dir() -> PathBuf {
+        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Takes `name` as the browser shows it into docs/, then in the other theme beside the build (named by
+    /// its theme) to look at.
+    async fn both_themes(b: &Browser, name: &str) {
+        painted(b).await;
+        b.screenshot(&docs().join(format!("screenshot-{name}.png"))).await;
+        // Clicked from script: an open trace drawer covers the top bar.
+        const TOGGLE: &str = "document.querySelector('[data-testid=theme-toggle]').click()";
+        b.js(TOGGLE).await;
+        painted(b).await;
+        let theme = b.js("return document.documentElement.dataset.theme").await;
+        b.screenshot(&other_theme_dir().join(format!("screenshot-{name}-{}.png", theme.as_str().unwrap_or("other")))).await;
+        b.js(TOGGLE).await;
+    }
+
+    /// The errors page and the cube over the demo's quarter hour, and a trace opened from the errors page.
+    pub async fn errors_and_cube(errors: bool, cube: bool) {
+        let server = super::support::demo::start().await;
+        let b = Browser::start().await;
+        if errors {
+            b.client.goto(&server.url("/errors?range=15m&live=0")).await.unwrap();
+            b.find("[data-testid=errors-row] [data-testid=errors-sparkline] path").await;
+            both_themes(&b, "errors").await;
+            b.find("[data-testid=errors-row] [data-testid=error-group-link]").await.click().await.unwrap();
+            b.wait_js("document.querySelector('[data-testid=hitmap-canvas]')?.dataset.grid && document.querySelector('[data-testid=tx-row]')").await;
+            both_themes(&b, "errors-list").await;
+            b.find("[data-testid=tx-row]").await.click().await.unwrap();
+            b.find("[data-testid=trace-focus]").await;
+            both_themes(&b, "errors-trace").await;
+        }
+        if cube {
+            b.client.goto(&server.url("/cube?range=15m&live=0&group_by=endpoint,status&sort=p95&limit=6")).await.unwrap();
+            b.wait_js("document.querySelector('[data-testid=cube-chart] [data-testid=series-chart]')?.dataset.series > 1 && document.querySelector('[data-testid=cube-total]')").await;
+            both_themes(&b, "cube").await;
+            // The bottom of the pivot ("other" and the totals), to look at.
+            b.js("document.querySelector('[data-testid=cube-total]').scrollIntoView({ block: 'end' })").await;
+            painted(&b).await;
+            b.screenshot(&other_theme_dir().join("screenshot-cube-pivot.png")).await;
+        }
         b.close().await;
     }
 }

@@ -17,8 +17,9 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use serde::de::DeserializeOwned;
 use sightline_model::{
-    ActiveList, ApiErrorBody, Board, BoardConflict, BoardHistory, BoardInvalid, BoardList, Health, Hitmap,
-    MetricCatalog, MetricQueryResult, ServiceList, ToQuery, Trace, TransactionPage, WidgetQuery,
+    ActiveList, ApiErrorBody, Board, BoardConflict, BoardHistory, BoardInvalid, BoardList, CubeAnswer, CubeParams,
+    ErrorsAnswer, ErrorsParams, Health, Hitmap, MetricCatalog, MetricQueryResult, ServiceList, ToQuery, Trace,
+    TransactionPage, WidgetQuery,
 };
 /// The query parameters of the hitmap and the transaction list are the server's own types.
 pub use sightline_model::{HitmapParams, TxParams};
@@ -217,6 +218,16 @@ pub async fn transactions(p: TxParams) -> Result<TransactionPage, ApiError> {
 
 pub async fn trace(trace_id: String) -> Result<Trace, ApiError> {
     get_json(&format!("/api/v1/traces/{}", js_sys::encode_uri_component(&trace_id))).await
+}
+
+/// The errors of each endpoint over a range (issue 13): counts, rate, top failure kinds, sparkline.
+pub async fn errors(p: ErrorsParams) -> Result<ErrorsAnswer, ApiError> {
+    get_json(&format!("/api/v1/errors?{}", p.to_query())).await
+}
+
+/// A pivot of the rolled-up statistics (issue 13): grouped, filtered, sorted, top N, optionally over time.
+pub async fn cube(p: CubeParams) -> Result<CubeAnswer, ApiError> {
+    get_json(&format!("/api/v1/cube?{}", p.to_query())).await
 }
 
 pub async fn active(service: Option<String>) -> Result<ActiveList, ApiError> {

@@ -8,6 +8,7 @@ use crate::components::top_bar::TopBar;
 use crate::hooks::{provide_session, use_server_health, use_time_range, HEALTH_POLL_MS, SIGN_IN_PATH};
 use crate::pages::{admin::AdminPage, sign_in::SignInPage};
 use crate::pages::{apm::ApmPage, board::BoardPage, boards::BoardsPage, db::DbPage, not_found::NotFound, servers::ServersPage};
+use crate::pages::{cube::CubePage, errors::ErrorsPage};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -47,6 +48,8 @@ fn Shell() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/") view=move || view! { <ApmPage tr=tr /> } />
                 <Route path=path!("/apm") view=move || view! { <ApmPage tr=tr /> } />
+                <Route path=path!("/errors") view=move || view! { <ErrorsPage tr=tr /> } />
+                <Route path=path!("/cube") view=move || view! { <CubePage tr=tr /> } />
                 <Route path=path!("/boards") view=move || view! { <BoardsPage /> } />
                 <Route path=path!("/boards/:id") view=move || view! { <BoardPage tr=tr /> } />
                 <Route path=path!("/db") view=move || view! { <DbPage /> } />

@@ -7,6 +7,7 @@ pub mod deploy_markers;
 pub mod error_view;
 pub mod hitmap_chart;
 pub mod metric_chart;
+pub mod rollup_note;
 pub mod share_links;
 pub mod top_bar;
 pub mod trace_view;

@@ -255,3 +255,61 @@ mod live_hitmap {
         assert_eq!(decode_batch("7", &batch(2, false)).unwrap().1.len(), 2);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The cube page's URL (issue 13): read by the router's own query map, which needs the browser's decoding.
+
+mod cube {
+    use leptos_router::params::ParamsMap;
+    use sightline_app::pages::cube::{drill_href, filter_string, CubeView, DEFAULT_LIMIT, DEFAULT_MEASURES};
+    use sightline_model::{CubeDim, CubeMeasure};
+    use wasm_bindgen_test::*;
+
+    fn query(pairs: &[(&'static str, &str)]) -> ParamsMap {
+        let mut q = ParamsMap::new();
+        for (k, v) in pairs {
+            q.replace(*k, v.to_string());
+        }
+        q
+    }
+
+    fn view_of(pairs: &[(&'static str, &str)]) -> CubeView {
+        CubeView::from_query(&query(pairs))
+    }
+
+    #[wasm_bindgen_test]
+    fn the_url_is_the_view() {
+        let v = view_of(&[]);
+        assert_eq!((v.group_by.as_str(), v.sort.as_str(), v.desc, v.limit), ("endpoint", "count", true, DEFAULT_LIMIT));
+        assert_eq!(v.measures, DEFAULT_MEASURES.to_vec());
+        let v = view_of(&[("group_by", "endpoint,status"), ("sort", "p95"), ("desc", "0"), ("measures", "p95,count,bogus"), ("filter", "service:pay")]);
+        assert_eq!(v.dims(), vec![CubeDim::Endpoint, CubeDim::Status]);
+        assert_eq!(v.measures, vec![CubeMeasure::Count, CubeMeasure::P95]);
+        assert_eq!((v.sort_measure(), v.chart, v.desc), (Some(CubeMeasure::P95), CubeMeasure::P95, false));
+        assert_eq!(filter_string(&v.filters()), "service:pay");
+        // Unknown names go to the server as written: it says what is wrong.
+        let p = view_of(&[("group_by", "endpoint,colour")]).params(0, 3_600_000);
+        assert_eq!(p.group_by.as_deref(), Some("endpoint,colour"));
+        assert_eq!(p.step_ms, Some(60_000));
+        assert_eq!(view_of(&[("group_by", "")]).dims(), vec![]);
+    }
+
+    #[wasm_bindgen_test]
+    fn figures_lead_to_the_list_only_when_it_can_show_them() {
+        let q = query(&[("range", "1h"), ("group_by", "endpoint")]);
+        let view = CubeView::from_query(&q);
+        let key = [(CubeDim::Endpoint, "/pay".to_string()), (CubeDim::Status, "error".to_string())];
+        let href = drill_href(&view, &key, (1_000, 61_000, Some(0)), &q).unwrap();
+        assert!(href.starts_with("/apm?"), "{href}");
+        for part in ["range=1h", "endpoint=%2Fpay", "status=error", "sel=1000%2C61000%2C0%2C"] {
+            assert!(href.contains(part), "{part} in {href}");
+        }
+        assert!(!href.contains("group_by"), "cube parameters stay on the cube: {href}");
+        // Raw data from 31 000 on: the list starts there.
+        assert!(drill_href(&view, &key, (1_000, 61_000, Some(31_000)), &q).unwrap().contains("sel=31000%2C61000"));
+        assert!(drill_href(&view, &key, (1_000, 61_000, None), &q).unwrap_err().contains("Only the rollup is left"));
+        assert!(drill_href(&view, &key, (1_000, 61_000, Some(61_000)), &q).is_err());
+        let by_instance = [(CubeDim::Instance, "i-1".to_string())];
+        assert!(drill_href(&view, &by_instance, (1_000, 61_000, Some(0)), &q).unwrap_err().contains("cannot filter by instance"));
+    }
+}

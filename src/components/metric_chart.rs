@@ -32,6 +32,11 @@ pub enum ChartStyle {
     Bar,
 }
 
+/// The CSS colour of series `i` in the default palette: for a table that lists what a chart draws.
+pub fn palette_css(i: usize) -> String {
+    css_color(series_rgb(i, &[]))
+}
+
 /// Most series listed in the hover read-out; the rest are counted.
 const TOOLTIP_ROWS: usize = 12;
 
@@ -317,24 +322,49 @@ pub fn SingleNumber(
             _ => format!("last · {}", d.metric),
         })
     };
-    let path = move || data.with(|d| d.series.first().map(|s| sparkline_path(&s.values, 100.0, 30.0)).unwrap_or_default());
+    let values = Signal::derive(move || data.with(|d| d.series.first().map(|s| s.values.clone()).unwrap_or_default()));
 
     view! {
         <div class="single-number" data-testid="single-number">
             <div class="single-number-value" data-testid="single-number-value" style=color>{text}</div>
             <Show when=move || sparkline.get()>
-                <svg
-                    class="single-number-sparkline"
-                    data-testid="single-number-sparkline"
-                    viewBox="0 -2 100 34"
-                    preserveAspectRatio="none"
-                    aria-hidden="true"
-                >
-                    <path d=path vector-effect="non-scaling-stroke"></path>
-                </svg>
+                <Sparkline values=values class="single-number-sparkline" testid="single-number-sparkline" />
             </Show>
             <div class="single-number-caption">{caption}</div>
         </div>
+    }
+}
+
+/// The chart in its most compact form: one line of values stretched over its box (a table cell, under a
+/// single number), no axes and no read-out. `from_zero` draws counts from a zero baseline.
+#[component]
+pub fn Sparkline(
+    #[prop(into)] values: Signal<Vec<Option<f64>>>,
+    /// CSS class of the `<svg>` (it sets the size); `sparkline` is always added.
+    #[prop(optional)]
+    class: &'static str,
+    #[prop(optional)] testid: Option<&'static str>,
+    #[prop(optional)] from_zero: bool,
+    /// Hover text (what the line shows).
+    #[prop(optional, into)]
+    title: Option<String>,
+) -> impl IntoView {
+    let path = move || values.with(|v| sparkline_path(v, 100.0, 30.0, from_zero));
+    let (role, hidden) = if title.is_some() { (Some("img"), None) } else { (None, Some("true")) };
+    let label = title.clone();
+    view! {
+        <svg
+            class=format!("sparkline {class}")
+            data-testid=testid.unwrap_or("sparkline")
+            viewBox="0 -2 100 34"
+            preserveAspectRatio="none"
+            role=role
+            aria-label=label
+            aria-hidden=hidden
+        >
+            {title.map(|t| view! { <title>{t}</title> })}
+            <path d=path vector-effect="non-scaling-stroke"></path>
+        </svg>
     }
 }
 

@@ -12,8 +12,10 @@ use crate::hooks::{use_polled_resource, use_set_query, UseTimeRangeReturn, SHARE
 
 /// Pages reachable from the navigation: (path, label, test id).
 const NAV: &[(&str, &str, &str)] = &[
-    ("/apm", "APM hitmap", "nav-apm"),
-    ("/boards", "Flex boards", "nav-boards"),
+    ("/apm", "APM", "nav-apm"),
+    ("/errors", "Errors", "nav-errors"),
+    ("/cube", "Cube", "nav-cube"),
+    ("/boards", "Boards", "nav-boards"),
     ("/db", "Database", "nav-db"),
     ("/servers", "Servers", "nav-servers"),
 ];

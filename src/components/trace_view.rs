@@ -43,7 +43,14 @@ fn mark(name: &str) {
 /// Shows the trace `trace_id`; `on_close` is called when the user closes the view (Close, Esc, or a click
 /// beside the drawer).
 #[component]
-pub fn TraceView(#[prop(into)] trace_id: Signal<String>, on_close: Callback<()>) -> impl IntoView {
+pub fn TraceView(
+    #[prop(into)] trace_id: Signal<String>,
+    on_close: Callback<()>,
+    /// Opened to see a failure (from the errors page): start at the step that recorded the exception of this
+    /// type (any type when empty) instead of the slowest step, and mark it.
+    #[prop(default = None)]
+    focus_error: Option<String>,
+) -> impl IntoView {
     let trace = LocalResource::new(move || api::trace(trace_id.get()));
     // Capture phase and stop: while the trace is open, Esc is the trace's, not the page's (which would
     // otherwise also clear its hitmap selection).
@@ -104,16 +111,18 @@ pub fn TraceView(#[prop(into)] trace_id: Signal<String>, on_close: Callback<()>)
                     // The error is rendered here, not thrown to an <ErrorBoundary>: leptos 0.8.23's Suspend
                     // keeps its boundary in a thread-local across the await, so when other panels of the
                     // page load at the same time the error lands in *their* boundary (seen in the E2E).
-                    {move || Suspend::new(async move {
+                    {move || {
+                        let focus_error = focus_error.clone();
+                        Suspend::new(async move {
                         match trace.await {
-                            Ok(t) => view! { <TraceBody trace=t /> }.into_any(),
+                            Ok(t) => view! { <TraceBody trace=t focus_error=focus_error /> }.into_any(),
                             Err(e) => {
                                 let mut errors = Errors::default();
                                 errors.insert_with_default_key(e);
                                 view! { <ErrorList errors=ArcRwSignal::new(errors) /> }.into_any()
                             }
                         }
-                    })}
+                    })}}
                 </Transition>
             </div>
         </aside>
@@ -151,11 +160,12 @@ fn pct(ms: f64, total_ms: f64) -> f64 {
 
 /// Summary, waterfall and detail of a loaded trace.
 #[component]
-fn TraceBody(trace: Trace) -> impl IntoView {
+fn TraceBody(trace: Trace, focus_error: Option<String>) -> impl IntoView {
     mark(LOADED_MARK);
     let data = Arc::new(Prepared::new(trace));
     let n = data.trace.steps.len();
-    let tree = use_waterfall(data.clone());
+    let focus = focus_error.as_deref().and_then(|t| data.exception_step(t));
+    let tree = use_waterfall(data.clone(), focus);
     let jump_to_slowest = {
         let data = data.clone();
         move |_| {
@@ -170,8 +180,26 @@ fn TraceBody(trace: Trace) -> impl IntoView {
             tree.selected.get().filter(|&i| i < n).map(|i| view! { <StepDetail data=data.clone() index=i /> }.into_any())
         }
     };
+    let focus_note = focus.map(|i| {
+        let s = data.step(i);
+        let kind = s.error.as_ref().and_then(|e| e.kind.clone()).unwrap_or_else(|| "the failure".into());
+        // The package is in the detail beside; here the class name is what the eye looks for.
+        let short = kind.rsplit('.').next().unwrap_or(&kind).to_string();
+        let show = {
+            let data = data.clone();
+            move |_| tree.show(&data, i)
+        };
+        view! {
+            <p class="trace-focus" data-testid="trace-focus">
+                "Opened at the exception: "
+                <button class="link-button" title=format!("{kind}: show the step that recorded it") on:click=show>{short}</button>
+                {format!(" in {}", s.name)}
+            </p>
+        }
+    });
     view! {
         {summary(&data, jump_to_slowest)}
+        {focus_note}
         <div class="trace-main">
             <Waterfall data=data.clone() tree=tree />
             <section class="trace-detail" data-testid="trace-detail" aria-live="polite">

@@ -24,6 +24,33 @@ pub fn kind_label(k: &WidgetKind) -> (&'static str, &'static str) {
     }
 }
 
+/// A ready-made widget in the catalogue: `(test id, label, description, kind, metrics, group by)`; it uses
+/// the first metric of `metrics` the server offers.
+type Preset = (&'static str, &'static str, &'static str, WidgetKind, &'static [&'static str], &'static [&'static str]);
+
+const PRESETS: &[Preset] = &[(
+    "errors-by-endpoint",
+    "Errors by endpoint",
+    "The endpoints with the most failed transactions (the errors page's ranking, from the cube)",
+    WidgetKind::TopN,
+    &["cube.errors", "transactions.errors"],
+    &["endpoint"],
+)];
+
+/// The widget a preset makes, with the first of its metrics in `catalog` (the last one when none is known).
+fn preset_widget(mut w: Widget, p: &Preset, catalog: &[MetricInfo]) -> Widget {
+    let (_, _, _, kind, metrics, group_by) = p;
+    let metric = metrics
+        .iter()
+        .find(|m| catalog.iter().any(|i| i.name == **m && i.available))
+        .or(metrics.last())
+        .map_or_else(String::new, |m| m.to_string());
+    let filter = w.query.take().map(|q| q.filter).unwrap_or_default();
+    w.kind = kind.clone();
+    w.query = Some(WidgetQuery { metric, filter, group_by: group_by.iter().map(|g| g.to_string()).collect() });
+    w
+}
+
 /// Size a new widget of this kind gets, in cells.
 pub fn default_size(k: &WidgetKind) -> (u32, u32) {
     match k {
@@ -115,6 +142,11 @@ pub fn WidgetEditor(
             w.kind = k;
         })
     });
+    let set_preset = Callback::new(move |i: usize| {
+        let p = &PRESETS[i];
+        title_auto.set(true);
+        catalog.with_untracked(|c| draft.update(|w| *w = preset_widget(w.clone(), p, c)));
+    });
     // Redrawn (and refetched) only when the widget really changed.
     let preview = Memo::new(move |_| draft.get());
     let apply = move |_| match finished(draft.get_untracked(), &thresholds_text.get_untracked()) {
@@ -125,7 +157,7 @@ pub fn WidgetEditor(
         <div class="modal-backdrop" on:click=move |_| on_cancel.run(())>
             <div class="modal widget-editor" role="dialog" aria-label="Widget" data-testid="widget-editor" on:click=|e| e.stop_propagation()>
                 <h2>{if adding { "Add a widget" } else { "Configure widget" }}</h2>
-                <KindCatalogue kind=kind set_kind=set_kind />
+                <KindCatalogue kind=kind set_kind=set_kind set_preset=set_preset />
                 <div class="editor-fields">
                     <label>"Title "
                         <input type="text" data-testid="editor-title" prop:value=move || draft.with(|w| w.title.clone())
@@ -202,9 +234,9 @@ fn metric_in_family(c: &[MetricInfo], family: &str, current: &str) -> String {
         .map_or_else(|| family.to_string(), |n| n.to_string())
 }
 
-/// The widget kinds to pick from, with a line on what each shows.
+/// The widget kinds to pick from, with a line on what each shows, then the ready-made widgets.
 #[component]
-fn KindCatalogue(kind: Memo<WidgetKind>, set_kind: Callback<WidgetKind>) -> impl IntoView {
+fn KindCatalogue(kind: Memo<WidgetKind>, set_kind: Callback<WidgetKind>, set_preset: Callback<usize>) -> impl IntoView {
     view! {
         <div class="catalogue" data-testid="catalogue">
             {WidgetKind::ALL.iter().cloned().map(|k| {
@@ -218,6 +250,13 @@ fn KindCatalogue(kind: Memo<WidgetKind>, set_kind: Callback<WidgetKind>) -> impl
                         <span class="muted small">{about}</span>
                     </button>
                 }
+            }).collect_view()}
+            {PRESETS.iter().enumerate().map(|(i, (id, label, about, ..))| view! {
+                <button class="catalogue-item catalogue-preset" data-testid=format!("catalogue-preset-{id}") title=*about
+                    on:click=move |_| set_preset.run(i)>
+                    <strong>{*label}</strong>
+                    <span class="muted small">{*about}</span>
+                </button>
             }).collect_view()}
         </div>
     }
@@ -435,6 +474,26 @@ mod tests {
         };
         assert_eq!(auto_title(&w), "p95 response time by service");
         assert_eq!(auto_title(&Widget { kind: WidgetKind::Text, ..w }), "Text note");
+    }
+
+    #[test]
+    fn the_errors_preset_takes_the_cube_metric_when_there_is_one() {
+        let info = |name: &str| MetricInfo {
+            name: name.into(),
+            unit: "count".into(),
+            description: String::new(),
+            dimensions: vec!["endpoint".into()],
+            available: true,
+            unavailable_reason: None,
+        };
+        let w = Widget { id: "a".into(), kind: WidgetKind::Text, title: String::new(), x: 0, y: 0, w: 1, h: 1, query: None, options: Default::default() };
+        let made = preset_widget(w.clone(), &PRESETS[0], &[info("transactions.errors"), info("cube.errors")]);
+        assert_eq!(made.kind, WidgetKind::TopN);
+        let q = made.query.clone().unwrap();
+        assert_eq!((q.metric.as_str(), q.group_by.clone()), ("cube.errors", vec!["endpoint".to_string()]));
+        assert_eq!(auto_title(&made), "errors by endpoint");
+        let older = preset_widget(w, &PRESETS[0], &[info("transactions.errors")]);
+        assert_eq!(older.query.unwrap().metric, "transactions.errors");
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! click into a trace; per-service summary and what is running right now.
 //!
 //! Everything the user chose is in the URL: `scale`, `ymax`, `sel=from,to,min_ms,max_ms` (max empty =
-//! the open "≥ max" band), `order`, `status`, `trace`.
+//! the open "≥ max" band), `order`, `status`, `endpoint`, `error_type`, `trace`. The errors and cube pages
+//! link here with [`transactions_href`]: a selection of every duration, filtered like the figure clicked.
 
 use leptos::ev;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
 use leptos_use::{use_event_listener, use_window};
 use sightline_model::{Order, Scale, Status, TransactionPage};
 
@@ -17,7 +19,7 @@ use crate::components::trace_view::TraceView;
 use crate::format::{clock, duration};
 use crate::hooks::{
     now_ms, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch, UsePolledResourceOptions,
-    UseTimeRangeReturn,
+    UseTimeRangeReturn, SHARED_PARAMS,
 };
 
 const COLS: u32 = 240;
@@ -45,6 +47,27 @@ pub fn format_selection(s: &Selection) -> String {
     format!("{},{},{},{}", s.from, s.to, s.min_ms, s.max_ms.map(|m| m.to_string()).unwrap_or_default())
 }
 
+/// The filters of the transaction list other pages can set (besides the service of the top bar).
+pub const LIST_FILTERS: &[&str] = &["service", "endpoint", "status", "error_type"];
+
+/// The APM page listing the transactions that ended in `[from, to)` (every duration) and match `filters`
+/// (`(name, value)` of [`LIST_FILTERS`]), keeping the time range of `current` (the linking page's query).
+/// `status=error` also makes an opened trace start at its exception.
+pub fn transactions_href(current: &ParamsMap, from: i64, to: i64, filters: &[(&'static str, String)]) -> String {
+    let mut q = ParamsMap::new();
+    for k in SHARED_PARAMS {
+        if let Some(v) = current.get(k) {
+            q.replace(*k, v);
+        }
+    }
+    for (k, v) in filters {
+        debug_assert!(LIST_FILTERS.contains(k), "the list cannot filter by {k}");
+        q.replace(*k, v.clone());
+    }
+    q.replace("sel", format_selection(&Selection { from, to, min_ms: 0.0, max_ms: None }));
+    format!("/apm{}", q.to_query_string())
+}
+
 #[component]
 pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     let query = use_query_map();
@@ -55,6 +78,11 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     });
     let selection = Memo::new(move |_| query.with(|q| q.get_str("sel").and_then(parse_selection)));
     let open_trace = Memo::new(move |_| query.with(|q| q.get("trace")));
+    // Listing failures (from the errors page, or the status filter): an opened trace starts at the exception,
+    // of this type when one is chosen.
+    let focus_error = Memo::new(move |_| {
+        query.with(|q| (q.get_str("status") == Some("error")).then(|| q.get("error_type").unwrap_or_default()))
+    });
 
     // Fetch the grid when what it shows changes; while live, the stream and the ticker keep it
     // current, so the fetch deliberately does not depend on the clock.
@@ -93,7 +121,7 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     }
 
     view! {
-        {move || open_trace.get().map(|id| view! { <TraceView trace_id=id on_close=close_trace /> })}
+        {move || open_trace.get().map(|id| view! { <TraceView trace_id=id on_close=close_trace focus_error=focus_error.get_untracked() /> })}
         <section class="apm" data-testid="page-apm">
             <div class="apm-main">
                 <div class="panel">
@@ -197,6 +225,8 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
             _ => None,
         })
     });
+    let endpoint = Memo::new(move |_| query.with(|q| q.get("endpoint").filter(|e| !e.is_empty())));
+    let error_type = Memo::new(move |_| query.with(|q| q.get("error_type")));
     // Cursors of the pages before the current one, for "previous".
     let cursors = RwSignal::new(Vec::<Option<String>>::new());
     let cursor = RwSignal::new(None::<String>);
@@ -204,6 +234,8 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
         order.track();
         status.track();
         tr.service.track();
+        endpoint.track();
+        error_type.track();
         cursors.set(Vec::new());
         cursor.set(None);
     });
@@ -211,6 +243,8 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
     let page = LocalResource::new(move || {
         api::transactions(TxParams {
             service: tr.service.get(),
+            endpoint: endpoint.get(),
+            error_type: error_type.get(),
             status: status.get(),
             order: Some(order.get()),
             limit: Some(PAGE_SIZE as usize),
@@ -220,6 +254,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
     });
     let band = match selection.max_ms {
         Some(m) => format!("{} – {}", duration(selection.min_ms), duration(m)),
+        None if selection.min_ms <= 0.0 => "any duration".to_string(),
         None => format!("≥ {}", duration(selection.min_ms)),
     };
     let header = format!("{} – {} · {}", clock(selection.from), clock(selection.to), band);
@@ -241,6 +276,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
                 <ParamToggle param="order" options=&[("Slowest first", "order-slowest", None), ("Newest first", "order-newest", Some("newest"))] />
                 <button data-testid="selection-clear" title="Clear the selection (Esc)" on:click=move |_| clear(vec![("sel", None)])>"✕"</button>
             </div>
+            <ListFilters endpoint=endpoint error_type=error_type />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
                     <div>
@@ -251,6 +287,35 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
                 </ErrorBoundary>
             </Transition>
         </div>
+    }
+}
+
+/// The list's filters set by a link (errors page, cube): each one shown, and removable.
+#[component]
+fn ListFilters(endpoint: Memo<Option<String>>, error_type: Memo<Option<String>>) -> impl IntoView {
+    let set_query = use_set_query();
+    let chip = move |param: &'static str, label: &'static str, value: Option<String>| {
+        let set_query = set_query.clone();
+        value.map(|v| {
+            let shown = if v.is_empty() { "none".to_string() } else { v };
+            view! {
+                <span class="filter-chip" data-testid=format!("list-filter-{param}")>
+                    {label}": "<strong>{shown}</strong>
+                    <button class="link-button" title="Remove this filter" on:click=move |_| set_query(vec![(param, None)])>"✕"</button>
+                </span>
+            }
+        })
+    };
+    move || {
+        let (e, t) = (endpoint.get(), error_type.get());
+        (e.is_some() || t.is_some()).then(|| {
+            view! {
+                <div class="filter-chips" data-testid="list-filters">
+                    {chip("endpoint", "Endpoint", e)}
+                    {chip("error_type", "Error type", t)}
+                </div>
+            }
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod auth;
+pub mod demo;
 pub mod input;
 pub mod otlp;
 

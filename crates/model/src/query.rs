@@ -76,6 +76,8 @@ pub trait ToQuery: Serialize {
 
 impl ToQuery for HitmapParams {}
 impl ToQuery for TxParams {}
+impl ToQuery for crate::cube::CubeParams {}
+impl ToQuery for crate::cube::ErrorsParams {}
 
 #[cfg(test)]
 mod tests {

@@ -416,10 +416,12 @@ pub fn threshold_color(v: f64, thresholds: &[Threshold]) -> Option<String> {
 }
 
 /// An SVG path (`M x y L …`) of the values in a `w` × `h` box, y up; nulls break the line, a lone value is a
-/// short dash so it shows.
-pub fn sparkline_path(values: &[Option<f64>], w: f64, h: f64) -> String {
+/// short dash so it shows. The box spans the values' range, or from 0 when `from_zero` (counts, where a
+/// flat line of 3 must not look like a flat line of 300).
+pub fn sparkline_path(values: &[Option<f64>], w: f64, h: f64, from_zero: bool) -> String {
     let finite: Vec<f64> = values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
-    let (lo, hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let start = if from_zero { (0.0, f64::NEG_INFINITY) } else { (f64::INFINITY, f64::NEG_INFINITY) };
+    let (lo, hi) = finite.iter().fold(start, |(lo, hi), &v| (lo.min(v), hi.max(v)));
     if finite.is_empty() {
         return String::new();
     }
@@ -640,9 +642,11 @@ mod tests {
 
     #[test]
     fn sparkline_breaks_at_nulls() {
-        let d = sparkline_path(&[Some(0.0), Some(10.0), None, Some(5.0)], 30.0, 10.0);
+        let d = sparkline_path(&[Some(0.0), Some(10.0), None, Some(5.0)], 30.0, 10.0, false);
         assert_eq!(d, "M0.00 10.00L10.00 0.00M30.00 5.00h5.00");
-        assert_eq!(sparkline_path(&[None, None], 30.0, 10.0), "");
-        assert_eq!(sparkline_path(&[Some(2.0), Some(2.0)], 10.0, 10.0), "M0.00 5.00L10.00 5.00");
+        assert_eq!(sparkline_path(&[None, None], 30.0, 10.0, false), "");
+        assert_eq!(sparkline_path(&[Some(2.0), Some(2.0)], 10.0, 10.0, false), "M0.00 5.00L10.00 5.00");
+        // From zero, a flat line of 2 sits at the top of a 0..2 box.
+        assert_eq!(sparkline_path(&[Some(2.0), Some(2.0)], 10.0, 10.0, true), "M0.00 0.00L10.00 0.00");
     }
 }

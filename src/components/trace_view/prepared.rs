@@ -84,6 +84,19 @@ impl Prepared {
         let s = self.step(i);
         s.status == Status::Error || s.error.is_some()
     }
+
+    /// Where the failure of `error_type` was recorded: the deepest step whose exception has that type (the
+    /// type as written, or its last `.`-part: `SocketTimeoutException`), else the deepest step with any
+    /// exception, else the first failed step. Empty `error_type`: any exception. `None`: nothing failed.
+    pub fn exception_step(&self, error_type: &str) -> Option<usize> {
+        let n = self.trace.steps.len();
+        let kind_of = |i: usize| self.step(i).error.as_ref().and_then(|e| e.kind.as_deref());
+        let matches = |k: &str| !error_type.is_empty() && (k == error_type || k.rsplit(['.', '$']).next() == Some(error_type));
+        let deepest = |ok: &dyn Fn(usize) -> bool| (0..n).filter(|&i| ok(i)).max_by_key(|&i| (self.step(i).depth, std::cmp::Reverse(i)));
+        deepest(&|i| kind_of(i).is_some_and(matches))
+            .or_else(|| deepest(&|i| self.step(i).error.is_some()))
+            .or_else(|| (0..n).find(|&i| self.is_error(i)))
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +170,24 @@ mod tests {
         assert_eq!(p.thread_of(2), Some(("main-1".into(), Some("root".into()))));
         p.trace.steps[1].service = "other".into();
         assert_eq!(p.thread_of(2), None, "a caller in another service ran on another thread");
+    }
+
+    #[test]
+    fn the_exception_step_is_the_deepest_of_the_asked_type() {
+        use sightline_model::StepError;
+        let mut p = sample();
+        assert_eq!(p.exception_step(""), None, "nothing failed");
+        let err = |kind: &str| Some(StepError { kind: Some(kind.into()), message: None, stacktrace: None });
+        p.trace.steps[0].error = err("org.example.GatewayTimeout");
+        p.trace.steps[3].error = err("java.net.SocketTimeoutException");
+        assert_eq!(p.exception_step("org.example.GatewayTimeout"), Some(0));
+        assert_eq!(p.exception_step("SocketTimeoutException"), Some(3), "the short name matches too");
+        assert_eq!(p.exception_step(""), Some(3), "any type: the deepest exception");
+        assert_eq!(p.exception_step("java.lang.NullPointerException"), Some(3), "no such type: the deepest exception");
+        p.trace.steps[0].error = None;
+        p.trace.steps[3].error = None;
+        p.trace.steps[4].status = Status::Error;
+        assert_eq!(p.exception_step(""), Some(4), "no exception recorded: the first failed step");
     }
 
     #[test]

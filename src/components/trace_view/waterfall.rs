@@ -30,6 +30,8 @@ pub(super) struct Tree {
     pub selected: RwSignal<Option<usize>>,
     pub list: UseVirtualListReturn,
     pub scroller: NodeRef<Div>,
+    /// The step the view was opened at (the exception, from the errors page), marked in its row.
+    pub focus: Option<usize>,
 }
 
 impl Tree {
@@ -96,32 +98,32 @@ impl Tree {
     }
 }
 
-/// The waterfall's state for `data`: nothing collapsed, the slowest step selected and scrolled into view
-/// once the rows are laid out, the keyboard listening on the window.
-pub(super) fn use_waterfall(data: Arc<Prepared>) -> Tree {
+/// The waterfall's state for `data`: nothing collapsed, `focus` (else the slowest step) selected and scrolled
+/// into view once the rows are laid out, the keyboard listening on the window.
+pub(super) fn use_waterfall(data: Arc<Prepared>, focus: Option<usize>) -> Tree {
     let n = data.trace.steps.len();
-    let slowest = data.slowest();
+    let start = focus.or(data.slowest());
     let collapsed = RwSignal::new(HashSet::<usize>::new());
     let visible = {
         let data = data.clone();
         Memo::new(move |_| collapsed.with(|c| data.visible(c)))
     };
-    let selected = RwSignal::new(slowest.or(if n > 0 { Some(0) } else { None }));
+    let selected = RwSignal::new(start.or(if n > 0 { Some(0) } else { None }));
     let scroller = NodeRef::<Div>::new();
     let list = use_virtual_list_with_options(
         scroller,
         Signal::derive(move || visible.with(Vec::len)),
-        UseVirtualListOptions::default().row_height(ROW_HEIGHT_PX).overscan(12).initial_index(slowest),
+        UseVirtualListOptions::default().row_height(ROW_HEIGHT_PX).overscan(12).initial_index(start),
     );
-    let tree = Tree { collapsed, visible, selected, list, scroller };
+    let tree = Tree { collapsed, visible, selected, list, scroller, focus };
 
-    // Once the rows are in the document: bring the slowest step into view, mark the time for the benchmark.
+    // Once the rows are in the document: bring the start step into view, mark the time for the benchmark.
     Effect::new(move |done: Option<bool>| {
         if done == Some(true) {
             return true;
         }
         let Some(el) = scroller.get() else { return false };
-        if let Some(pos) = slowest.and_then(|s| tree.position_of(s)) {
+        if let Some(pos) = start.and_then(|s| tree.position_of(s)) {
             list.scroll_to.run(pos);
         }
         when_laid_out(el.into(), || mark(ROWS_MARK));
@@ -227,6 +229,8 @@ fn waterfall_row(data: &Arc<Prepared>, tree: Tree, i: usize, is_slowest: bool) -
             class:error=error
             class:critical=s.critical
             class:slowest=is_slowest
+            class:focus=tree.focus == Some(i)
+            data-focus=(tree.focus == Some(i)).then_some("true")
             role="treeitem"
             attr:aria-level=s.depth + 1
             aria-expanded=has_children.then(move || (!is_collapsed()).to_string())
