@@ -2,12 +2,15 @@
 //! the range, its error count and rate, a sparkline, its top kinds of failure (exception type × message
 //! fingerprint) and which of them are new since the service's latest deploy.
 //!
-//! Composed from four cube queries run together, so it answers for any range the cube keeps, long after
-//! the raw transactions are gone: the transactions per endpoint, the failures per endpoint over time, the
-//! failures per kind, and the first sighting of each kind over the cube's whole retention (a kind is new
-//! when that is after the deploy, whatever the asked range).
+//! Composed from cube queries, so it answers for any range the cube keeps, long after the raw transactions
+//! are gone: three run together (transactions per endpoint, failures per endpoint over time, failures per
+//! endpoint and kind), then one per service with a deploy: the kinds of failure it had from the start of
+//! the cube's retention up to the deploy. A kind of the range not among them was first seen after the
+//! deploy: new, whatever the asked range. Asking "what was there before" rather than "when was each kind
+//! first seen" keeps the answer right for rare kinds (a new kind is rare by nature) when there are more
+//! kinds than a cube answer keeps: the before-answer is complete, or its gaps count as "not new".
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sightline_model::{CubeAnswer, CubeDim, CubeMeasure, Deploy, EndpointErrors, ErrorGroup, ErrorsAnswer};
 
@@ -70,8 +73,7 @@ pub struct ErrorsQuery {
 /// `(service, endpoint)`.
 type Endpoint = (String, String);
 
-/// The errors view of `q`. `retention_ms` is the cube's: how far back a kind of failure's first sighting
-/// is looked for.
+/// The errors view of `q`. `retention_ms` is the cube's: how far back "before the deploy" reaches.
 pub async fn errors(
     store: &dyn TraceStore,
     deploys: &DeployLog,
@@ -79,15 +81,23 @@ pub async fn errors(
     now_ms: i64,
     retention_ms: i64,
 ) -> Result<ErrorsAnswer, QueryError> {
-    let [txs, failing, kinds, history] = queries(q, now_ms, retention_ms);
-    let answers = futures::try_join!(store.cube(txs), store.cube(failing), store.cube(kinds), store.cube(history))?;
-    Ok(compose(&mut Deploys { log: deploys, latest: HashMap::new() }, q.sort, answers))
+    let [txs, failing, kinds] = queries(q);
+    let (txs, failing, kinds) = futures::try_join!(store.cube(txs), store.cube(failing), store.cube(kinds))?;
+    let mut deploys = Deploys { log: deploys, latest: HashMap::new() };
+    let oldest = (now_ms - retention_ms).div_euclid(MINUTE_MS) * MINUTE_MS;
+    let before = kinds_before_deploys(store, &mut deploys, q, &kinds, oldest).await?;
+    Ok(compose(&mut deploys, q.sort, &before, (txs, failing, kinds)))
 }
 
-/// The answers of the four [`queries`] put together.
-fn compose(deploys: &mut Deploys<'_>, by: ErrorsSort, (txs, failing, kinds, history): (CubeAnswer, CubeAnswer, CubeAnswer, CubeAnswer)) -> ErrorsAnswer {
+/// The answers put together.
+fn compose(
+    deploys: &mut Deploys<'_>,
+    by: ErrorsSort,
+    before: &HashMap<String, Before>,
+    (txs, failing, kinds): (CubeAnswer, CubeAnswer, CubeAnswer),
+) -> ErrorsAnswer {
     let transactions: HashMap<Endpoint, u64> = txs.rows.iter().map(|r| (endpoint_key(&r.key), r.measures.count)).collect();
-    let mut groups = groups_by_endpoint(&kinds, &history, deploys);
+    let mut groups = groups_by_endpoint(&kinds, before);
     let mut endpoints = Vec::new();
     for r in failing.rows.iter().filter(|r| r.measures.count > 0) {
         let key = endpoint_key(&r.key);
@@ -107,28 +117,88 @@ fn compose(deploys: &mut Deploys<'_>, by: ErrorsSort, (txs, failing, kinds, hist
     }
 }
 
-/// Every kind of failure of the range, per endpoint, flagged when first seen (over the whole retention,
-/// `history`) after its service's latest deploy.
-fn groups_by_endpoint(kinds: &CubeAnswer, history: &CubeAnswer, deploys: &mut Deploys<'_>) -> HashMap<Endpoint, Vec<ErrorGroup>> {
-    let first_ever: HashMap<(&str, &str, &str), i64> = history
-        .rows
-        .iter()
-        .filter_map(|r| Some(((r.key.first()?.as_str(), r.key.get(1)?.as_str(), r.key.get(2)?.as_str()), r.measures.first_seen_ms?)))
-        .collect();
+/// Every kind of failure of the range, per endpoint, flagged when its service had no such failure before
+/// its latest deploy.
+fn groups_by_endpoint(kinds: &CubeAnswer, before: &HashMap<String, Before>) -> HashMap<Endpoint, Vec<ErrorGroup>> {
     let mut groups: HashMap<Endpoint, Vec<ErrorGroup>> = HashMap::new();
     for r in kinds.rows.iter().filter(|r| r.measures.count > 0 && r.key.len() == 4) {
         let (service, endpoint, error_type, message) = (&r.key[0], &r.key[1], &r.key[2], &r.key[3]);
-        let first = first_ever.get(&(service.as_str(), error_type.as_str(), message.as_str())).copied();
         groups.entry((service.clone(), endpoint.clone())).or_default().push(ErrorGroup {
             error_type: error_type.clone(),
             message: message.clone(),
             count: r.measures.count,
             first_seen_ms: r.measures.first_seen_ms.unwrap_or(kinds.from),
             last_seen_ms: r.measures.last_seen_ms.unwrap_or(kinds.to),
-            new_since_deploy: new_since(first, deploys.latest(service).as_ref()),
+            new_since_deploy: before.get(service).is_some_and(|b| b.is_new(error_type, message)),
         });
     }
     groups
+}
+
+/// The kinds of failure a service had before its latest deploy (from the start of the cube's retention).
+#[derive(Debug, Default)]
+struct Before {
+    kinds: HashSet<(String, String)>,
+    /// Every kind is listed (the answer was not limited): a kind not listed was not there.
+    complete: bool,
+}
+
+impl Before {
+    fn is_new(&self, error_type: &str, message: &str) -> bool {
+        self.complete && !self.kinds.contains(&(error_type.to_string(), message.to_string()))
+    }
+}
+
+/// Services asked about their failures before a deploy, at most: a range with failures in more services
+/// than this flags nothing new in the rest.
+const MAX_DEPLOY_LOOKUPS: usize = 100;
+
+/// For each service of `kinds` whose latest deploy lies inside the cube's retention (from `oldest`), the
+/// kinds of failure it had before the deploy's minute; the queries run together.
+async fn kinds_before_deploys(
+    store: &dyn TraceStore,
+    deploys: &mut Deploys<'_>,
+    q: &ErrorsQuery,
+    kinds: &CubeAnswer,
+    oldest: i64,
+) -> Result<HashMap<String, Before>, QueryError> {
+    let services: HashSet<&String> = kinds.rows.iter().filter_map(|r| r.key.first()).collect();
+    let mut asked = Vec::new();
+    for service in services {
+        let Some(d) = deploys.latest(service) else { continue };
+        let until = d.at_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        if until > oldest && asked.len() < MAX_DEPLOY_LOOKUPS {
+            asked.push((service.clone(), before_query(q, service, oldest, until)));
+        }
+    }
+    let answers = futures::future::try_join_all(asked.iter().map(|(_, cq)| store.cube(cq.clone()))).await?;
+    Ok(asked
+        .into_iter()
+        .zip(answers)
+        .map(|((service, _), a)| {
+            let complete = a.cut.is_none() && a.groups <= a.rows.len();
+            let kinds = a.rows.into_iter().filter_map(|r| <[String; 2]>::try_from(r.key).ok()).map(|[t, m]| (t, m)).collect();
+            (service, Before { kinds, complete })
+        })
+        .collect())
+}
+
+/// The failures of `service` by kind in `[oldest, until)` (with the request's error-type filter).
+fn before_query(q: &ErrorsQuery, service: &str, oldest: i64, until: i64) -> CubeQuery {
+    let mut filter = BTreeMap::from([(CubeDim::Service, service.to_string()), (CubeDim::Status, "error".to_string())]);
+    if let Some(t) = &q.error_type {
+        filter.insert(CubeDim::ErrorType, t.clone());
+    }
+    CubeQuery {
+        from: oldest,
+        to: until,
+        group_by: vec![CubeDim::ErrorType, CubeDim::ErrorMessage],
+        filter,
+        sort: CubeMeasure::Count,
+        desc: true,
+        limit: MAX_LIMIT,
+        step_ms: None,
+    }
 }
 
 /// The deploy log, asked once per service.
@@ -148,9 +218,9 @@ impl Deploys<'_> {
     }
 }
 
-/// The four cube queries: transactions per endpoint; failures per endpoint with a series; failures per
-/// endpoint and kind; failures per service and kind over the whole retention.
-fn queries(q: &ErrorsQuery, now_ms: i64, retention_ms: i64) -> [CubeQuery; 4] {
+/// The three queries of the range: transactions per endpoint; failures per endpoint with a series;
+/// failures per endpoint and kind.
+fn queries(q: &ErrorsQuery) -> [CubeQuery; 3] {
     let mut filter = BTreeMap::new();
     if let Some(s) = &q.service {
         filter.insert(CubeDim::Service, s.clone());
@@ -163,8 +233,6 @@ fn queries(q: &ErrorsQuery, now_ms: i64, retention_ms: i64) -> [CubeQuery; 4] {
     if let Some(t) = &q.error_type {
         failing.insert(CubeDim::ErrorType, t.clone());
     }
-    let mut ever = failing.clone();
-    ever.remove(&CubeDim::Endpoint);
     let base = CubeQuery {
         from: q.from,
         to: q.to,
@@ -176,18 +244,10 @@ fn queries(q: &ErrorsQuery, now_ms: i64, retention_ms: i64) -> [CubeQuery; 4] {
         step_ms: None,
     };
     let kinds = vec![CubeDim::Service, CubeDim::Endpoint, CubeDim::ErrorType, CubeDim::ErrorMessage];
-    let oldest = (now_ms - retention_ms).div_euclid(MINUTE_MS) * MINUTE_MS;
     [
         base.clone(),
         CubeQuery { filter: failing.clone(), step_ms: Some(spark_step(q.from, q.to)), ..base.clone() },
-        CubeQuery { filter: failing, group_by: kinds, ..base.clone() },
-        CubeQuery {
-            from: oldest,
-            to: (now_ms.div_euclid(MINUTE_MS) + 1) * MINUTE_MS,
-            filter: ever,
-            group_by: vec![CubeDim::Service, CubeDim::ErrorType, CubeDim::ErrorMessage],
-            ..base
-        },
+        CubeQuery { filter: failing, group_by: kinds, ..base },
     ]
 }
 
@@ -200,15 +260,6 @@ pub fn spark_step(from: i64, to: i64) -> i64 {
 /// The service's latest version change Sightline saw (not its first version: that is no deploy).
 fn latest_deploy(deploys: &DeployLog, service: &str) -> Option<Deploy> {
     deploys.list(i64::MIN, i64::MAX, Some(service)).into_iter().rev().find(|d| d.previous.is_some())
-}
-
-/// A kind first seen (over the whole retention) in or after the deploy's minute is new: the cube's
-/// first-seen times are whole minutes.
-fn new_since(first_seen_ms: Option<i64>, deploy: Option<&Deploy>) -> bool {
-    match (first_seen_ms, deploy) {
-        (Some(first), Some(d)) => first >= d.at_ms.div_euclid(MINUTE_MS) * MINUTE_MS,
-        _ => false,
-    }
 }
 
 /// `(service, endpoint)` of a row grouped by service and endpoint.
@@ -274,13 +325,18 @@ mod tests {
     }
 
     #[test]
-    fn new_means_first_seen_from_the_deploy_minute_on() {
-        let d = Deploy { service: "s".into(), version: "2".into(), at_ms: 10 * MINUTE_MS + 30_000, previous: Some("1".into()) };
-        assert!(new_since(Some(10 * MINUTE_MS), Some(&d)));
-        assert!(new_since(Some(11 * MINUTE_MS), Some(&d)));
-        assert!(!new_since(Some(9 * MINUTE_MS), Some(&d)));
-        assert!(!new_since(None, Some(&d)));
-        assert!(!new_since(Some(11 * MINUTE_MS), None), "no deploy known: nothing is new since one");
+    fn new_means_absent_before_the_deploy_and_only_when_that_is_known() {
+        let kinds = HashSet::from([("Timeout".to_string(), "after <n>ms".to_string())]);
+        let complete = Before { kinds: kinds.clone(), complete: true };
+        assert!(!complete.is_new("Timeout", "after <n>ms"));
+        assert!(complete.is_new("NullPointer", ""));
+        assert!(complete.is_new("Timeout", "other message"), "the kind is type and message");
+        let partial = Before { kinds, complete: false };
+        assert!(!partial.is_new("NullPointer", ""), "a limited answer cannot tell what was not there");
+        let q = ErrorsQuery { from: 0, to: 1, service: None, endpoint: Some("GET /".into()), error_type: Some("Timeout".into()), sort: ErrorsSort::Errors };
+        let b = before_query(&q, "pay", 60_000, 600_000);
+        assert_eq!((b.from, b.to, b.group_by.as_slice()), (60_000, 600_000, [CubeDim::ErrorType, CubeDim::ErrorMessage].as_slice()));
+        assert_eq!(b.filter.len(), 3, "service, status and error type; not the endpoint: {:?}", b.filter);
     }
 
     #[test]

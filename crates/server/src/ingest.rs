@@ -379,8 +379,9 @@ fn convert_span(span: Span, resource: &ResourceInfo<'_>) -> Result<SpanRecord, (
         failure,
         is_transaction,
         instance: resource.instance.map(str::to_string),
-        http_method: a.http_method().map(|m| truncate(m, MAX_METHOD)),
-        http_status: a.http_status(),
+        // The cube's dimensions of a transaction; a client span's method is already in its text.
+        http_method: a.http_method().filter(|_| is_transaction).map(|m| truncate(m, MAX_METHOD)),
+        http_status: a.http_status().filter(|_| is_transaction),
     })
 }
 
@@ -649,8 +650,13 @@ mod tests {
                 (Some("box-2"), Some("POST"), Some(503)),
             ]
         );
-        // Neither attribute: no instance.
+        // Neither attribute: no instance. A client call's method and status stay in its text.
         assert_eq!(convert(request(vec![span(1, None)], Some("pay"))).spans[0].instance, None);
+        let mut call = span(2, Some(1));
+        call.kind = SpanKind::Client as i32;
+        call.attributes = vec![kv("http.request.method", "GET"), kv("url.full", "http://x/y"), kv_int("http.response.status_code", 200)];
+        let call = &convert(request(vec![call], Some("pay"))).spans[0];
+        assert_eq!((call.step_kind, call.http_method.as_deref(), call.http_status), (kind::HTTP, None, None));
     }
 
     #[test]

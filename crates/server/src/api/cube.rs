@@ -6,14 +6,13 @@ use axum::Json;
 use sightline_model::{parse_cube_filter, parse_dims, CubeAnswer, CubeMeasure, CubeParams};
 
 use crate::api::window::Window;
+use crate::cube::query::{aligned, MAX_SERIES_CELLS};
 use crate::cube::{CubeQuery, DEFAULT_LIMIT, MAX_GROUP_BY, MAX_LIMIT};
 use crate::error::{ApiResult, AppError, Query};
 use crate::state::AppState;
 use crate::store::now_ms;
 
 const MINUTE_MS: i64 = 60_000;
-/// Most `rows × steps` of series in one answer (each kept row and `other`): about 20 MB of JSON at most.
-pub const MAX_SERIES_CELLS: i64 = 100_000;
 /// How far past now a range may reach (clocks of reporting hosts drift; the future holds no data).
 const MAX_FUTURE_MS: i64 = 24 * 60 * MINUTE_MS;
 
@@ -71,8 +70,10 @@ pub fn check(q: &CubeQuery, now_ms: i64, retention_ms: i64) -> Vec<String> {
         if step <= 0 || step % MINUTE_MS != 0 {
             problems.push(format!("step_ms must be a whole number of minutes (a multiple of {MINUTE_MS}), not {step}"));
         } else if problems.is_empty() {
-            let steps = (q.to.div_euclid(MINUTE_MS) + 1 - q.from.div_euclid(MINUTE_MS)) * MINUTE_MS / step + 1;
-            let rows = q.limit as i64 + 1;
+            // The cube's own bound on series, checked for the most rows the limit allows, before any work.
+            let (from, to) = aligned(q.from, q.to);
+            let steps = ((to - from + step - 1) / step) as usize;
+            let rows = q.limit + 1;
             if steps.saturating_mul(rows) > MAX_SERIES_CELLS {
                 problems.push(format!(
                     "{rows} rows × {steps} steps of series is more than {MAX_SERIES_CELLS} cells: \

@@ -5,7 +5,9 @@
 //! Masked: numbers (`<n>`, a unit suffix such as `ms` is kept), UUIDs (`<uuid>`), hex ids (`<hex>`), other
 //! tokens that carry a long run of digits (`<id>`: `ORD-12345`), quoted literals (`<str>`), e-mail
 //! addresses (`<email>`) and IPv4 addresses (`<ip>`). Whitespace runs (line breaks too) become one space.
-//! Words without digits are kept as they are, so the fingerprint stays readable.
+//! Words without digits are kept as they are, so the fingerprint stays readable, and so are quoted code
+//! references (`"com.shop.Merchant.getFees()"`, as Java's helpful NullPointerException messages quote
+//! them): they say where it failed, not with which value.
 //!
 //! One pass over at most [`MAX_INPUT`] bytes, no allocation beyond the answer (it runs at ingest for every
 //! failed transaction and SQL step), and the answer is at most [`MAX_FINGERPRINT`] bytes.
@@ -31,7 +33,8 @@ pub fn fingerprint(message: &str) -> String {
             }
             i += c.len_utf8();
         } else if let Some(len) = quoted(&s[i..]).filter(|_| !prev_alnum) {
-            out.push_str("<str>");
+            let literal = &s[i..i + len];
+            out.push_str(if looks_like_code(&literal[1..len - 1]) { literal } else { "<str>" });
             i += len;
         } else if is_token_char(c) && !continues_token(&s[..i]) {
             let len = token_len(&s[i..]);
@@ -98,6 +101,14 @@ fn quoted(s: &str) -> Option<usize> {
     }
     let after = &s[1 + close + 1..];
     (!after.chars().next().is_some_and(char::is_alphanumeric)).then_some(close + 2)
+}
+
+/// A method call or a dotted (or `::`) path of identifiers: a place in the code, not a value.
+fn looks_like_code(body: &str) -> bool {
+    let path = body.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && (body.contains('.') || body.contains("::"))
+        && body.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.' | ':' | '<' | '>'));
+    path || (body.contains('(') && body.ends_with(')'))
 }
 
 /// Writes `t` (one token) masked when it is a number, an id, an address; as it is otherwise.
@@ -207,6 +218,10 @@ mod tests {
         assert_eq!(fingerprint("it's `x` or it's not"), "it's <str> or it's not");
         // An unclosed quote is text.
         assert_eq!(fingerprint("bad value 'abc"), "bad value 'abc");
+        // Quoted code is where it failed: kept.
+        let npe = "Cannot invoke \"com.shop.FeeSchedule.rateFor(com.shop.Money)\" because the return value of \"com.shop.Merchant.getFeeSchedule()\" is null";
+        assert_eq!(fingerprint(npe), npe);
+        assert_eq!(fingerprint("no bean 'orderService.v2' for '3.14' or 'a b.c'"), "no bean 'orderService.v2' for <str> or <str>");
     }
 
     #[test]

@@ -135,26 +135,12 @@ pub fn answer(
     (fetch, names): (&mut Fetch<'_>, &Names<'_>),
     raw_since_ms: Option<i64>,
 ) -> Result<CubeAnswer, QueryError> {
-    let secs = (to - from) as f64 / 1000.0;
-    let mut groups: HashMap<GroupKey, Cell> = HashMap::new();
-    let mut overflow = Cell::default();
-    let mut total = Cell::default();
-    if sel.filter.is_some() {
-        for p in pieces {
-            let Some(b) = fetch(p)? else { continue };
-            for (dims, c) in b.iter() {
-                let Some(k) = sel.group(dims) else { continue };
-                total.merge(c);
-                if let Some(g) = groups.get_mut(&k) {
-                    g.merge(c);
-                } else if groups.len() < MAX_GROUPS {
-                    groups.insert(k, c.clone());
-                } else {
-                    overflow.merge(c);
-                }
-            }
-        }
+    let nsteps = q.step_ms.map(|s| ((to - from + s - 1) / s) as usize);
+    if nsteps.is_some_and(|n| n > MAX_SERIES_CELLS / 2) {
+        return Err(too_many_series_cells(2, nsteps.unwrap_or(0)));
     }
+    let secs = (to - from) as f64 / 1000.0;
+    let Groups { groups, overflow, total } = groups(&sel, pieces, fetch)?;
     let cut = (overflow.count > 0).then(|| {
         format!(
             "more than {MAX_GROUPS} groups: only the first {MAX_GROUPS} found were ranked, the rest are counted in \"other\"; \
@@ -170,49 +156,79 @@ pub fn answer(
         })
         .collect();
     ranked.sort_by(|a, b| order(a.2, b.2, q.desc).then_with(|| a.0.cmp(&b.0)));
-    let rest = ranked.split_off(ranked.len().min(q.limit));
     let mut other = overflow;
-    for (_, c, _) in &rest {
-        other.merge(c);
+    for (_, c, _) in ranked.drain(ranked.len().min(q.limit)..) {
+        other.merge(&c);
     }
     let width = q.group_by.len();
-    let key_of = |k: &GroupKey| names(&k[..width]);
-    let mut rows: Vec<CubeRow> =
-        ranked.iter().map(|(k, c, _)| CubeRow { key: key_of(k), measures: measures(c, secs), series: Vec::new() }).collect();
+    let mut rows: Vec<CubeRow> = ranked
+        .iter()
+        .map(|(k, c, _)| CubeRow { key: names(&k[..width]), measures: measures(c, secs), series: Vec::new() })
+        .collect();
     let mut other_row = (other.count > 0).then(|| {
         let mut key = vec![String::new(); width.max(1)];
         key[0] = "other".into();
         CubeRow { key, measures: measures(&other, secs), series: Vec::new() }
     });
-    let mut answer = CubeAnswer {
+    let (mut step_ms, mut timestamps) = (0, Vec::new());
+    if let Some(step) = q.step_ms {
+        let kept: HashMap<GroupKey, usize> = ranked.iter().enumerate().map(|(i, (k, _, _))| (*k, i)).collect();
+        let mut series = series(&sel, &kept, (from, to, step), pieces, fetch)?.into_iter();
+        for row in rows.iter_mut().chain(other_row.as_mut()) {
+            row.series = series.next().unwrap_or_default();
+        }
+        step_ms = step;
+        timestamps = (0..).map(|i| from + i * step).take_while(|t| *t < to).collect();
+    }
+    Ok(CubeAnswer {
         from,
         to,
         group_by: q.group_by.clone(),
-        rows: Vec::new(),
-        other: None,
+        rows,
+        other: other_row,
         total: measures(&total, secs),
         groups: ngroups,
         cut,
-        step_ms: 0,
-        timestamps: Vec::new(),
+        step_ms,
+        timestamps,
         raw_since_ms,
-    };
-    if let Some(step) = q.step_ms {
-        let kept: HashMap<GroupKey, usize> = ranked.iter().enumerate().map(|(i, (k, _, _))| (*k, i)).collect();
-        let series = series(&sel, &kept, (from, to, step), pieces, fetch)?;
-        let mut series = series.into_iter();
-        for row in rows.iter_mut() {
-            row.series = series.next().unwrap_or_default();
-        }
-        if let Some(o) = other_row.as_mut() {
-            o.series = series.next().unwrap_or_default();
-        }
-        answer.step_ms = step;
-        answer.timestamps = (0..).map(|i| from + i * step).take_while(|t| *t < to).collect();
+    })
+}
+
+/// The first pass: every selected cell merged into its group.
+struct Groups {
+    groups: HashMap<GroupKey, Cell>,
+    /// Cells of groups beyond [`MAX_GROUPS`].
+    overflow: Cell,
+    total: Cell,
+}
+
+fn groups(sel: &Selector, pieces: &[Piece], fetch: &mut Fetch<'_>) -> Result<Groups, QueryError> {
+    let mut out = Groups { groups: HashMap::new(), overflow: Cell::default(), total: Cell::default() };
+    if sel.filter.is_none() {
+        return Ok(out);
     }
-    answer.rows = rows;
-    answer.other = other_row;
-    Ok(answer)
+    for p in pieces {
+        let Some(b) = fetch(p)? else { continue };
+        for (dims, c) in b.iter() {
+            let Some(k) = sel.group(dims) else { continue };
+            out.total.merge(c);
+            if let Some(g) = out.groups.get_mut(&k) {
+                g.merge(c);
+            } else if out.groups.len() < MAX_GROUPS {
+                out.groups.insert(k, c.clone());
+            } else {
+                out.overflow.merge(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn too_many_series_cells(nrows: usize, nsteps: usize) -> QueryError {
+    QueryError::Invalid(format!(
+        "{nrows} rows × {nsteps} steps is more than {MAX_SERIES_CELLS} series cells: ask for a larger step, a shorter range or fewer rows"
+    ))
 }
 
 /// Second pass, for the kept rows (then one more for everything else): measures per step.
@@ -226,9 +242,7 @@ fn series(
     let nsteps = ((to - from + step - 1) / step) as usize;
     let nrows = kept.len() + 1;
     if nrows.saturating_mul(nsteps) > MAX_SERIES_CELLS {
-        return Err(QueryError::Invalid(format!(
-            "{nrows} rows × {nsteps} steps is more than {MAX_SERIES_CELLS} series cells: ask for a larger step, a shorter range or fewer rows"
-        )));
+        return Err(too_many_series_cells(nrows, nsteps));
     }
     let mut cells = vec![vec![Cell::default(); nsteps]; nrows];
     for p in pieces {

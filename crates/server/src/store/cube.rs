@@ -39,7 +39,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 pub struct CubeOptions {
     /// Off: no facts are computed or stored (the ingest benchmark's baseline); queries answer empty.
     pub enabled: bool,
-    /// Buckets ending longer ago than this are dropped.
+    /// Data older than this is dropped, by whole UTC days (a day goes once all of it is this old).
     pub max_age_ms: i64,
     pub clock: Clock,
 }
@@ -157,7 +157,8 @@ impl CubeStore {
             return Ok(Staged::default());
         }
         let now = (self.options.clock)();
-        let oldest = now.saturating_sub(self.options.max_age_ms);
+        // What retention would drop at once is not stored (whole days, as in `enforce_retention`).
+        let oldest = bucket_of(3, now.saturating_sub(self.options.max_age_ms));
         let (ids, closed_until, interned) = {
             let mut st = sync::write(&self.state);
             let ids: Vec<IdFact> =
@@ -221,7 +222,7 @@ impl CubeStore {
     /// thread, between commits.
     pub(super) fn maintain(&self, db: &Database) -> anyhow::Result<()> {
         let now = (self.options.clock)();
-        let (old, due) = {
+        let (old, next, due) = {
             let st = sync::read(&self.state);
             let target = initial_marks(now);
             if target[0] <= st.closed_until[0] {
@@ -239,9 +240,8 @@ impl CubeStore {
             }
             let due: Vec<((i64, u8), Arc<Bucket>)> =
                 st.open.range(..(next[0], 0)).map(|(k, b)| (*k, b.clone())).collect();
-            ((old, next), due)
+            (old, next, due)
         };
-        let (old, next) = old;
         let mut batch = db.batch();
         // Blobs of this pass by key: the coarser tiers are merged from them before the batch is committed.
         let mut written: HashMap<[u8; 10], Bucket> = HashMap::new();
@@ -260,22 +260,7 @@ impl CubeStore {
         for kv in self.wal.range(..wal_key(next[0], 0)) {
             batch.remove(&self.wal, kv.key().context("reading the cube's write-ahead rows")?);
         }
-        // Coarser tiers: merges of the finer tier's blobs, those of this pass taken from `written`.
-        for tier in 1..4 {
-            let size = TIERS[tier];
-            let mut start = old[tier];
-            while start < next[tier] {
-                for kind in KINDS.map(kind_code) {
-                    let b = self.roll_up(tier, kind, start, &mut written)?;
-                    if !b.is_empty() {
-                        let key = blob_key(tier, kind, start);
-                        batch.insert(&self.blobs, key.as_slice(), encode_bucket(&b));
-                        written.insert(key, b);
-                    }
-                }
-                start += size;
-            }
-        }
+        self.roll_up_tiers(&mut batch, (&old, &next), &mut written)?;
         batch.insert(&self.meta, CLOSED_KEY, marks_bytes(&next).as_slice());
         batch.commit().context("closing cube buckets")?;
         let mut st = sync::write(&self.state);
@@ -286,9 +271,34 @@ impl CubeStore {
         Ok(())
     }
 
+    /// Builds every coarse bucket that became whole between the `old` and `next` marks: merges of the finer
+    /// tier's blobs, those of this pass taken from `written`.
+    fn roll_up_tiers(
+        &self,
+        batch: &mut WriteBatch,
+        (old, next): (&[i64; 4], &[i64; 4]),
+        written: &mut HashMap<[u8; 10], Bucket>,
+    ) -> anyhow::Result<()> {
+        for tier in 1..4 {
+            let mut start = old[tier];
+            while start < next[tier] {
+                for kind in KINDS.map(kind_code) {
+                    let b = self.roll_up(tier, kind, start, written)?;
+                    if !b.is_empty() {
+                        let key = blob_key(tier, kind, start);
+                        batch.insert(&self.blobs, key.as_slice(), encode_bucket(&b));
+                        written.insert(key, b);
+                    }
+                }
+                start += TIERS[tier];
+            }
+        }
+        Ok(())
+    }
+
     /// The bucket of `tier` at `start`: the merge of the finer tier's blobs in it (those written in this
     /// pass come from `written`, the rest from disk).
-    fn roll_up(&self, tier: usize, kind: u8, start: i64, written: &mut HashMap<[u8; 10], Bucket>) -> anyhow::Result<Bucket> {
+    fn roll_up(&self, tier: usize, kind: u8, start: i64, written: &HashMap<[u8; 10], Bucket>) -> anyhow::Result<Bucket> {
         let fine = tier - 1;
         let mut out = Bucket::new();
         let mut seen = std::collections::HashSet::new();
@@ -310,16 +320,21 @@ impl CubeStore {
         Ok(out)
     }
 
-    /// Drops buckets that ended before the cube's retention. Returns how many blobs went.
+    /// How far each tier is closed (for tests that check which tiers a query could use).
+    pub(super) fn closed_until(&self) -> [i64; 4] {
+        sync::read(&self.state).closed_until
+    }
+
+    /// Drops the days that ended before the cube's retention, in every tier at once: whole days, so that
+    /// a range is answered alike from any tier (a coarse bucket kept beside dropped minutes would make
+    /// the figures depend on the range's alignment). Returns how many blobs went.
     pub(super) fn enforce_retention(&self, db: &Database, now: i64) -> anyhow::Result<u64> {
-        let cutoff = now.saturating_sub(self.options.max_age_ms);
+        let cutoff = bucket_of(3, now.saturating_sub(self.options.max_age_ms));
         let mut removed = 0;
         let mut batch = db.batch();
         for tier in 0..TIERS.len() {
             for kind in KINDS.map(kind_code) {
-                // Whole buckets only: one that straddles the cutoff stays until it is all expired.
-                let end = bucket_of(tier, cutoff) - TIERS[tier] + 1;
-                for kv in self.blobs.range(blob_key(tier, kind, 0)..blob_key(tier, kind, end.max(0))) {
+                for kv in self.blobs.range(blob_key(tier, kind, 0)..blob_key(tier, kind, cutoff.max(0))) {
                     batch.remove(&self.blobs, kv.key().context("reading cube blobs")?);
                     removed += 1;
                 }

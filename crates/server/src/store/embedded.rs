@@ -78,6 +78,8 @@ struct Job {
     tx_facts: Vec<Vec<crate::cube::Fact>>,
     /// Finished SQL steps that contribute facts, by `tx_key`, deduplicated like transactions.
     steps: Vec<([u8; 32], Vec<crate::cube::Fact>)>,
+    /// Facts given directly ([`EmbeddedStore::append_cube_facts`]): counted as they are.
+    direct_facts: Vec<crate::cube::Fact>,
     /// Spans in the request (for [`CommitReport`]).
     spans: usize,
     done: Option<oneshot::Sender<Result<LiveBatch, QueryError>>>,
@@ -209,6 +211,34 @@ impl EmbeddedStore {
             .spawn(move || worker.commit_loop(rx))
             .context("cannot start the committer thread")?;
         Ok(EmbeddedStore { inner, jobs: Mutex::new(Some(tx)), committer: Mutex::new(Some(committer)) })
+    }
+
+    /// How far each cube tier (1 min, 10 min, 1 h, 1 day) is closed: buckets starting before the mark are
+    /// stored blobs. For tests.
+    pub fn cube_closed_until(&self) -> [i64; 4] {
+        self.inner.cube.closed_until()
+    }
+
+    /// Adds facts to the cube as if they came with spans, durably (the future resolves after the fsync),
+    /// without deduplication. For benchmarks and tests that need dimensions spans do not carry yet, or
+    /// months of rollups without storing the spans.
+    #[doc(hidden)]
+    pub fn append_cube_facts(&self, facts: Vec<crate::cube::Fact>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
+        self.queue(Job { direct_facts: facts, ..Job::default() })
+    }
+
+    /// Hands `job` to the committer; the future resolves when it is durable.
+    fn queue(&self, mut job: Job) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
+        let (done, rx) = oneshot::channel();
+        job.done = Some(done);
+        let sent = match sync::lock(&self.jobs).as_ref() {
+            Some(jobs) => jobs.send(job).map_err(|_| "the store is shutting down"),
+            None => Err("the store is shut down"),
+        };
+        Box::pin(async move {
+            sent.map_err(|m| QueryError::Unavailable(m.into()))?;
+            rx.await.map_err(|_| QueryError::Unavailable("the store's committer stopped".into()))?
+        })
     }
 
     /// Number of transactions in the hitmap columns.
@@ -350,6 +380,7 @@ impl Inner {
                         facts.extend(job.tx_facts.get(i).into_iter().flatten().cloned());
                     }
                 }
+                facts.extend(job.direct_facts.iter().cloned());
                 for (key, f) in &job.steps {
                     if seen_tx.insert(*key) && !self.cube.steps.contains_key(key)? {
                         batch.insert(&self.cube.steps, &key[..], b"".as_slice());
@@ -477,17 +508,7 @@ impl TraceStore for EmbeddedStore {
         // `ingest::convert` validates ids; a caller bypassing it must not be able to panic the store.
         let mut spans = spans;
         spans.retain(|s| s.trace_id.len() == 16 && s.span_id.len() == 8);
-        let mut job = Job::prepare(spans, self.inner.cube.options.enabled);
-        let (done, rx) = oneshot::channel();
-        job.done = Some(done);
-        let sent = match sync::lock(&self.jobs).as_ref() {
-            Some(jobs) => jobs.send(job).map_err(|_| "the store is shutting down"),
-            None => Err("the store is shut down"),
-        };
-        Box::pin(async move {
-            sent.map_err(|m| QueryError::Unavailable(m.into()))?;
-            rx.await.map_err(|_| QueryError::Unavailable("the store's committer stopped".into()))?
-        })
+        self.queue(Job::prepare(spans, self.inner.cube.options.enabled))
     }
 
     fn hitmap(&self, grid: Grid, service: Option<String>) -> StoreFuture<'_, Hitmap> {
@@ -499,7 +520,6 @@ impl TraceStore for EmbeddedStore {
             Ok(h)
         })
     }
-
     fn transactions(&self, query: TxQuery) -> StoreFuture<'_, TransactionPage> {
         self.off_runtime("transactions", move |inner| inner.transactions(&query))
     }

@@ -69,10 +69,10 @@ pub struct SpanRecord {
     /// The reporting resource's `service.instance.id`, else its `host.name`: the cube's instance.
     #[prost(string, optional, tag = "16")]
     pub instance: Option<String>,
-    /// `http.request.method`, else `http.method`.
+    /// A transaction's `http.request.method`, else `http.method`.
     #[prost(string, optional, tag = "17")]
     pub http_method: Option<String>,
-    /// `http.response.status_code`, else `http.status_code`.
+    /// A transaction's `http.response.status_code`, else `http.status_code`.
     #[prost(uint32, optional, tag = "18")]
     pub http_status: Option<u32>,
 }
