@@ -74,12 +74,17 @@ async fn the_failing_endpoint_ranks_first_and_leads_to_a_failing_trace_opened_at
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn no_errors_is_said_and_a_failed_fetch_is_shown_where_the_table_was() {
+async fn a_refused_query_no_errors_and_a_failed_fetch_are_each_shown_where_the_table_would_be() {
     let mut server = Server::start().await;
     send(&server.url(""), &[transaction("shop", 1, "GET /ok", now_ms() as f64 - 60_000.0, 40.0, false)]).await;
     let b = Browser::start().await;
+    // A query the server refuses: its message, where the table would be.
+    b.client.goto(&server.url("/errors?range=15m&live=0&sort=loudest")).await.unwrap();
+    b.wait_text("[data-testid=page-errors] [data-testid=error]", |t| t.contains("Could not load the errors") && t.contains("loudest") && t.contains("400")).await;
+    assert!(!b.exists("[data-testid=errors-table]").await);
     b.client.goto(&server.url("/errors?range=15m&live=0")).await.unwrap();
     b.wait_text("[data-testid=errors-empty]", |t| t.contains("No failed transactions")).await;
+    assert!(!b.exists("[data-testid=page-errors] [data-testid=error]").await);
 
     // The server goes away; the next fetch (a new filter) fails and says so in the page.
     server.kill();

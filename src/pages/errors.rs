@@ -3,7 +3,8 @@
 //! new since the service's latest deploy. A failure kind links to its failing transactions on the APM page,
 //! and from there to their traces, opened at the exception.
 //!
-//! URL: the shared range and service, `endpoint` and `error_type` (filters), `sort` (a column) and `dir`.
+//! URL: the shared range and service, `endpoint` and `error_type` (filters), `sort` (a column) and `desc`
+//! (`1` or `0`, as on the cube page; absent: the column's natural order).
 
 use std::cmp::Ordering;
 
@@ -69,11 +70,11 @@ impl Column {
 }
 
 /// The sort the URL asks for: the column (errors when absent or unknown) and whether descending.
-fn sort_of(sort: Option<&str>, dir: Option<&str>) -> (Column, bool) {
+fn sort_of(sort: Option<&str>, desc: Option<&str>) -> (Column, bool) {
     let col = sort.and_then(Column::parse).unwrap_or(Column::Errors);
-    let desc = match dir {
-        Some("asc") => false,
-        Some("desc") => true,
+    let desc = match desc {
+        Some("0") => false,
+        Some("1") => true,
         _ => col.desc_by_default(),
     };
     (col, desc)
@@ -95,7 +96,7 @@ fn short_type(t: &str) -> &str {
     t.rsplit('.').next().unwrap_or(t)
 }
 
-/// A time in the table: the clock for today's, date and time for older ones.
+/// A time in the table: the clock for the last 20 hours, date and time for older ones.
 fn seen(ms: i64) -> String {
     if now_ms() - ms < 20 * 3_600_000 {
         clock(ms)
@@ -125,7 +126,7 @@ pub fn ErrorsPage(tr: UseTimeRangeReturn) -> impl IntoView {
             sort: q.get("sort").filter(|s| s != Column::Transactions.name()),
         })
     });
-    let sort = Memo::new(move |_| query.with(|q| sort_of(q.get_str("sort"), q.get_str("dir"))));
+    let sort = Memo::new(move |_| query.with(|q| sort_of(q.get_str("sort"), q.get_str("desc"))));
     let answer = use_polled_resource(move || api::errors(params.get()));
     view! {
         <section class="analysis-page" data-testid="page-errors">
@@ -231,8 +232,8 @@ fn SortHeader(col: Column, label: &'static str, sort: Memo<(Column, bool)>) -> i
     let click = move |_| {
         let (cur, desc) = sort.get_untracked();
         let desc = if cur == col { !desc } else { col.desc_by_default() };
-        let dir = if desc == col.desc_by_default() { None } else { Some(if desc { "desc" } else { "asc" }.to_string()) };
-        set_query(vec![("sort", Some(col.name().to_string())), ("dir", dir)]);
+        let flag = (desc != col.desc_by_default()).then(|| if desc { "1" } else { "0" }.to_string());
+        set_query(vec![("sort", Some(col.name().to_string())), ("desc", flag)]);
     };
     let arrow = move || match sort.get() {
         (c, true) if c == col => " ▼",
@@ -355,7 +356,8 @@ mod tests {
         assert_eq!(names(sorted(rows, Column::Endpoint, false)), ["a", "b", "c"]);
         assert_eq!(sort_of(None, None), (Column::Errors, true));
         assert_eq!(sort_of(Some("endpoint"), None), (Column::Endpoint, false));
-        assert_eq!(sort_of(Some("error_rate"), Some("asc")), (Column::ErrorRate, false));
+        assert_eq!(sort_of(Some("error_rate"), Some("0")), (Column::ErrorRate, false));
+        assert_eq!(sort_of(Some("endpoint"), Some("1")), (Column::Endpoint, true));
         assert_eq!(short_type("org.x.HttpServerErrorException$GatewayTimeout"), "HttpServerErrorException$GatewayTimeout");
     }
 }

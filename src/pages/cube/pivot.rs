@@ -215,7 +215,9 @@ fn figure_cell(m: CubeMeasure, measures: &CubeMeasures, drill: Option<Result<Str
         Err(why) => note.set(Some(why.clone())),
     };
     view! {
-        <td class="num clickable-cell" data-testid="cube-cell" data-measure=m.name() title=title on:click=click>{text}</td>
+        <td class="num">
+            <button class="link-button plain" data-testid="cube-cell" data-measure=m.name() title=title on:click=click>{text}</button>
+        </td>
     }
     .into_any()
 }
