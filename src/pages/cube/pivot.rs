@@ -5,11 +5,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
-use sightline_model::{CubeAnswer, CubeDim, CubeMeasure, CubeMeasures, CubeRow};
+use sightline_model::{CubeAnswer, CubeDim, CubeMeasure, CubeMeasures, CubeRow, InstanceUsage};
 
 use super::{filter_string, CubeView};
 use crate::components::hitmap_chart::thousands;
-use crate::components::metric_chart::palette_css;
+use crate::components::metric_chart::{format_value, palette_css};
 use crate::components::rollup_note::RollupNote;
 use crate::format::duration;
 use crate::hooks::use_set_query;
@@ -73,7 +73,16 @@ pub(super) fn Pivot(answer: CubeAnswer, view: CubeView) -> impl IntoView {
     } else {
         format!("{} groups", thousands(groups as u64))
     };
-    let ctx = RowCtx { dims: answer.group_by.clone(), measures: view.measures.clone(), range: (answer.from, answer.to, answer.raw_since_ms), view: view.clone(), note };
+    // Grouped by instance: its process's CPU and memory, where the server knows them.
+    let instance_col = answer.group_by.iter().position(|d| *d == CubeDim::Instance);
+    let ctx = RowCtx {
+        dims: answer.group_by.clone(),
+        measures: view.measures.clone(),
+        range: (answer.from, answer.to, answer.raw_since_ms),
+        view: view.clone(),
+        note,
+        usage: instance_col.map(|c| (c, answer.usage.clone())),
+    };
     let rows = answer.rows.iter().enumerate().map(|(i, r)| row_view(&ctx, r, RowKind::Group(i))).collect_view();
     let other = answer.other.as_ref().map(|r| row_view(&ctx, r, RowKind::Other));
     // Named in the first column only ("Total", and "other" as the server pads it with empty values).
@@ -104,6 +113,10 @@ pub(super) fn Pivot(answer: CubeAnswer, view: CubeView) -> impl IntoView {
                         <thead><tr>
                             {answer.group_by.iter().map(|d| view! { <th>{d.label()}</th> }).collect_view()}
                             {view.measures.iter().map(|&m| view! { <MeasureHeader m=m view=view.clone() /> }).collect_view()}
+                            {instance_col.map(|_| view! {
+                                <th class="num" title="Mean CPU of the instance's process over the range (100 % = one core), where Sightline samples its host">"CPU"</th>
+                                <th class="num" title="Mean resident memory of the instance's process over the range, where Sightline samples its host">"Memory"</th>
+                            })}
                         </tr></thead>
                         <tbody>{rows}{other}{total}</tbody>
                     </table>
@@ -154,6 +167,8 @@ struct RowCtx {
     range: (i64, i64, Option<i64>),
     view: CubeView,
     note: RwSignal<Option<String>>,
+    /// The instance column and the usage of the instances the server could join, when grouped by instance.
+    usage: Option<(usize, Vec<InstanceUsage>)>,
 }
 
 /// One row: its key (values filter by themselves) and figures (lead to the transactions). "Other" has no
@@ -169,12 +184,20 @@ fn row_view(ctx: &RowCtx, r: &CubeRow, kind: RowKind) -> AnyView {
     });
     let keys = r.key.iter().enumerate().map(|(i, k)| key_cell(ctx, kind, i, k)).collect_view();
     let cells = ctx.measures.iter().map(|&m| figure_cell(m, &r.measures, drill.clone(), ctx.note)).collect_view();
+    let usage = ctx.usage.as_ref().map(|(col, usage)| {
+        let u = matches!(kind, RowKind::Group(_)).then(|| r.key.get(*col)).flatten().and_then(|i| usage.iter().find(|u| &u.instance == i));
+        let title = u.map(|u| format!("pid {} on {}, {} samples", u.pid, u.host, u.samples)).unwrap_or_else(|| "not known: the instance is not a process on the machine Sightline samples".into());
+        view! {
+            <td class="num" data-testid="cube-cpu" title=title.clone()>{u.map_or("—".into(), |u| format_value(u.cpu_percent, "percent"))}</td>
+            <td class="num" data-testid="cube-memory" title=title>{u.map_or("—".into(), |u| format_value(u.rss_bytes as f64, "bytes"))}</td>
+        }
+    });
     let (class, testid) = match kind {
         RowKind::Group(_) => ("", "cube-row"),
         RowKind::Other => ("other-row", "cube-other"),
         RowKind::Total => ("total-row", "cube-total"),
     };
-    view! { <tr class=class data-testid=testid data-key=r.key.join(" · ")>{keys}{cells}</tr> }.into_any()
+    view! { <tr class=class data-testid=testid data-key=r.key.join(" · ")>{keys}{cells}{usage}</tr> }.into_any()
 }
 
 /// A value of the row's key; in a group row, a click filters the view by it.
