@@ -82,3 +82,40 @@ async fn a_query_the_server_refuses_shows_its_message_where_the_table_would_be()
     b.wait_js("!document.querySelector('[data-testid=page-cube] [data-testid=error]') && document.querySelector('[data-testid=cube-table], [data-testid=cube-empty]')").await;
     b.close().await;
 }
+
+/// After raw retention dropped a range's transactions, the cube still answers for it; the page says which
+/// figures come from the rollup only, and a figure of a group seen only then says its transactions are gone
+/// instead of opening an empty list.
+#[tokio::test(flavor = "multi_thread")]
+async fn figures_older_than_raw_retention_come_from_the_rollup_and_say_so() {
+    use support::otlp::{send, transaction};
+    let mut server = Server::start_with(&["--retention-hours", "1"]).await;
+    let now = now_ms();
+    let old_end = (now - 3 * 3_600_000) / 60_000 * 60_000 + 30_000;
+    let mut spans: Vec<_> = (0..5).map(|i| transaction("ledger", 900 + i, "GET /old", (old_end + i as i64) as f64, 40.0, false)).collect();
+    spans.extend((0..3).map(|i| transaction("ledger", 950 + i, "GET /new", (now - 60_000 + i as i64) as f64, 20.0, false)));
+    send(&server.url(""), &spans).await;
+    // A restart runs a retention pass at once: the 3-hour-old transactions go, their rollup stays.
+    server.kill();
+    server.spawn().await;
+    let from = old_end / 3_600_000 * 3_600_000;
+    let to = (now / 60_000 + 2) * 60_000;
+    let answer = demo::api(&server, &format!("/api/v1/cube?from={from}&to={to}&group_by=endpoint")).await;
+    let raw_since = answer["raw_since_ms"].as_i64().unwrap_or_else(|| panic!("the new transactions are kept: {answer}"));
+    assert!(raw_since > old_end + 3_600_000, "raw retention dropped the old ones: {answer}");
+    let old = answer["rows"].as_array().unwrap().iter().find(|r| r["key"][0] == "GET /old").unwrap_or_else(|| panic!("{answer}"));
+    assert_eq!(old["measures"]["count"], 5, "the rollup still counts them: {answer}");
+
+    let b = Browser::start().await;
+    b.client.goto(&server.url(&format!("/cube?from={from}&to={to}"))).await.unwrap();
+    b.wait_text("[data-testid=rollup-note]", |t| t.contains("come from the rollup only")).await;
+    b.wait_js("[...document.querySelectorAll('[data-testid=cube-row]')].some(r => r.dataset.key === 'GET /old')").await;
+    b.find("[data-testid=cube-row][data-key='GET /old'] [data-testid=cube-cell][data-measure=count]").await.click().await.unwrap();
+    b.wait_text("[data-testid=cube-drill-note]", |t| t.contains("Only the rollup is left")).await;
+    assert!(b.url().await.contains("/cube"), "stayed on the cube");
+    // A group whose transactions are still kept opens its list.
+    b.find("[data-testid=cube-row][data-key='GET /new'] [data-testid=cube-cell][data-measure=count]").await.click().await.unwrap();
+    b.wait_js("location.pathname === '/apm'").await;
+    b.wait_text("[data-testid=tx-count]", |t| t.ends_with(" of 3")).await;
+    b.close().await;
+}

@@ -37,6 +37,8 @@ fn list_param(d: CubeDim) -> Option<&'static str> {
     }
 }
 
+const ROLLUP_ONLY: &str = "Only the rollup is left for this range: its transactions are no longer kept, so they cannot be listed.";
+
 /// Where a figure of the group `key` (over the view's filters) leads: the APM list of its transactions, or
 /// why it cannot — the list has no such filter, or only the rollup is left for the range.
 pub fn drill_href(
@@ -59,7 +61,7 @@ pub fn drill_href(
     }
     match raw_since {
         Some(r) if r < to => Ok(transactions_href(current, from.max(r), to, &filters)),
-        _ => Err("Only the rollup is left for this range: its transactions are no longer kept, so they cannot be listed.".into()),
+        _ => Err(ROLLUP_ONLY.into()),
     }
 }
 
@@ -180,7 +182,11 @@ fn row_view(ctx: &RowCtx, r: &CubeRow, kind: RowKind) -> AnyView {
     };
     let drill = (kind != RowKind::Other).then(|| {
         let current = use_query_map().get_untracked();
-        drill_href(&ctx.view, &key, ctx.range, &current)
+        match (r.measures.last_seen_ms, ctx.range.2) {
+            // Seen last (to the minute) before the oldest kept transaction: this row is rollup only.
+            (Some(last), Some(raw)) if last + 60_000 <= raw => Err(ROLLUP_ONLY.to_string()),
+            _ => drill_href(&ctx.view, &key, ctx.range, &current),
+        }
     });
     let keys = r.key.iter().enumerate().map(|(i, k)| key_cell(ctx, kind, i, k)).collect_view();
     let cells = ctx.measures.iter().map(|&m| figure_cell(m, &r.measures, drill.clone(), ctx.note)).collect_view();
