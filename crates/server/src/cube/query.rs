@@ -181,12 +181,26 @@ pub type Fetch<'a> = dyn Fn(&Piece) -> anyhow::Result<Option<Source>> + Sync + '
 /// Turns the ids of the kept rows back into values (the store takes its lock only for that).
 pub type Names<'a> = dyn Fn(&[u32]) -> Vec<String> + 'a;
 
-/// Answers `q` over `pieces` (from [`plan`], with `[from, to)` the aligned range), counting the cells
-/// `sel` selects. `raw_since_ms` is passed through.
+/// The buckets a query reads: `whole` covers the range with the coarsest buckets (for the totals and the
+/// ranking), `stepped` cuts it at the series' steps (when a series is asked).
+pub struct Plans {
+    pub whole: Vec<Piece>,
+    pub stepped: Option<Vec<Piece>>,
+}
+
+impl Plans {
+    pub fn new(from: i64, to: i64, step_ms: Option<i64>, closed_until: &[i64; 4]) -> Result<Plans, QueryError> {
+        let stepped = step_ms.map(|s| plan(from, to, Some(s), closed_until)).transpose()?;
+        Ok(Plans { whole: plan(from, to, None, closed_until)?, stepped })
+    }
+}
+
+/// Answers `q` over the planned buckets (with `[from, to)` the aligned range), counting the cells `sel`
+/// selects. `raw_since_ms` is passed through.
 pub fn answer(
     q: &CubeQuery,
     (from, to): (i64, i64),
-    pieces: &[Piece],
+    plans: &Plans,
     sel: Selector,
     (fetch, names): (&Fetch<'_>, &Names<'_>),
     raw_since_ms: Option<i64>,
@@ -196,7 +210,7 @@ pub fn answer(
         return Err(too_many_series_cells(2, steps.map_or(0, |s| s.len())));
     }
     let secs = (to - from) as f64 / 1000.0;
-    let Groups { groups, overflow, total } = groups(&sel, pieces, fetch)?;
+    let Groups { groups, overflow, total } = groups(&sel, &plans.whole, fetch)?;
     let cut = (overflow.count > 0).then(|| {
         format!(
             "more than {MAX_GROUPS} groups: only the first {MAX_GROUPS} found were ranked, the rest are counted in \"other\"; \
@@ -227,7 +241,7 @@ pub fn answer(
         CubeRow { key, measures: measures(&other, secs), series: Vec::new() }
     });
     let (mut step_ms, mut timestamps) = (0, Vec::new());
-    if let (Some(step), Some(steps)) = (q.step_ms, steps) {
+    if let (Some(step), Some(steps), Some(pieces)) = (q.step_ms, steps, plans.stepped.as_ref()) {
         let kept: HashMap<GroupKey, usize> = ranked.iter().enumerate().map(|(i, (k, _, _))| (*k, i)).collect();
         let mut series = series(&sel, &kept, &steps, pieces, fetch)?.into_iter();
         for row in rows.iter_mut().chain(other_row.as_mut()) {
