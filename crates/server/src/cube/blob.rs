@@ -16,6 +16,7 @@
 
 use anyhow::{bail, ensure, Context};
 
+use super::acc::Acc;
 use super::rollup::{Bucket, Cell, DimIds, NDIMS};
 use super::sketch::Sketch;
 
@@ -122,6 +123,19 @@ impl CellView<'_> {
         into.last_ms = into.last_ms.max(self.last_ms);
         into.sketch.zero += self.zero;
         into.sketch.merge_encoded(self.bins, self.nbins)
+    }
+
+    /// Adds this cell to a query's accumulator.
+    pub fn add_to(&self, acc: &mut Acc, budget: &mut usize) -> anyhow::Result<()> {
+        acc.add_counters(self.count, self.errors, self.sum_ns, self.first_ms, self.last_ms, self.zero);
+        let mut r = Reader(self.bins);
+        let mut key = 0i64;
+        for _ in 0..self.nbins {
+            key += unzigzag(r.varint()?);
+            let n = r.varint()?;
+            acc.add_bin(key_i32(key)?, n, budget);
+        }
+        Ok(())
     }
 
     pub fn to_cell(&self) -> anyhow::Result<Cell> {
