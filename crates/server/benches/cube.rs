@@ -65,17 +65,24 @@ fn hour_of_facts(rng: &mut StdRng, hour: i64) -> Vec<Fact> {
     out
 }
 
+/// The seeded store; with `SIGHTLINE_BENCH_CUBE_DIR` set, kept there and reused by the next run (seeding
+/// takes a minute or two).
 fn seeded(rt: &Runtime, dir: &std::path::Path) -> EmbeddedStore {
     // The clock stands two days after the data: every bucket of it is closed, as a week-old range is.
     let now = T0 + (DAYS + 2) * DAY;
     let cube = CubeOptions { clock: Arc::new(move || now), ..Default::default() };
     let store = EmbeddedStore::open_with(dir, RETENTION, cube, None).unwrap();
+    let marker = dir.join("seeded");
+    if marker.exists() {
+        return store;
+    }
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(13);
     for h in 0..DAYS * 24 {
         rt.block_on(store.append_cube_facts(hour_of_facts(&mut rng, T0 + h * HOUR))).unwrap();
     }
     rt.block_on(store.flush()).unwrap();
+    std::fs::write(&marker, b"").unwrap();
     eprintln!(
         "seeded {} facts in {:.1} s; store {:.0} MiB",
         DAYS * 24 * 60 * (ENDPOINTS * INSTANCES) as i64,
@@ -87,8 +94,9 @@ fn seeded(rt: &Runtime, dir: &std::path::Path) -> EmbeddedStore {
 
 fn query_bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = seeded(&rt, dir.path());
+    let temp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("SIGHTLINE_BENCH_CUBE_DIR").map_or_else(|| temp.path().to_path_buf(), std::path::PathBuf::from);
+    let store = seeded(&rt, &dir);
     // 6 days 21 h 52 min, starting 7 min 13 s after a midnight: days, hours, 10 minutes and minutes.
     let from = T0 + 7 * MINUTE + 13_000;
     let q = CubeQuery {

@@ -6,6 +6,7 @@
 //! and the query shape ([`CubeQuery`]). The store that keeps the rollups answers
 //! [`crate::store::TraceStore::cube`]; docs/STORE.md describes the tiers and their layout.
 
+pub mod acc;
 pub mod blob;
 pub mod facts;
 pub mod fingerprint;

@@ -16,6 +16,7 @@
 
 use anyhow::{bail, ensure, Context};
 
+use super::acc::Acc;
 use super::rollup::{Bucket, Cell, DimIds, NDIMS};
 use super::sketch::Sketch;
 
@@ -43,6 +44,13 @@ struct Reader<'a>(&'a [u8]);
 impl<'a> Reader<'a> {
     #[inline]
     fn varint(&mut self) -> anyhow::Result<u64> {
+        // Most numbers of a blob (key deltas, small counts) fit one byte.
+        if let Some(&b) = self.0.first() {
+            if b < 0x80 {
+                self.0 = &self.0[1..];
+                return Ok(b as u64);
+            }
+        }
         let mut v = 0u64;
         for (i, b) in self.0.iter().enumerate().take(10) {
             v |= ((b & 0x7f) as u64) << (7 * i);
@@ -106,17 +114,6 @@ pub struct CellView<'a> {
 }
 
 impl CellView<'_> {
-    /// The sketch's `(key, count)` pairs, ascending.
-    pub fn bins(&self) -> impl Iterator<Item = anyhow::Result<(i32, u64)>> + '_ {
-        let mut r = Reader(self.bins);
-        let mut key = 0i64;
-        (0..self.nbins).map(move |_| {
-            key += unzigzag(r.varint()?);
-            let n = r.varint()?;
-            Ok((i32::try_from(key).context("a cube sketch key out of range")?, n))
-        })
-    }
-
     /// Adds this cell to `into`.
     pub fn merge_into(&self, into: &mut Cell) -> anyhow::Result<()> {
         into.count += self.count;
@@ -125,7 +122,20 @@ impl CellView<'_> {
         into.first_ms = into.first_ms.min(self.first_ms);
         into.last_ms = into.last_ms.max(self.last_ms);
         into.sketch.zero += self.zero;
-        into.sketch.merge_sorted(self.bins(), self.nbins)
+        into.sketch.merge_encoded(self.bins, self.nbins)
+    }
+
+    /// Adds this cell to a query's accumulator.
+    pub fn add_to(&self, acc: &mut Acc, budget: &mut usize) -> anyhow::Result<()> {
+        acc.add_counters(self.count, self.errors, self.sum_ns, self.first_ms, self.last_ms, self.zero);
+        let mut r = Reader(self.bins);
+        let mut key = 0i64;
+        for _ in 0..self.nbins {
+            key += unzigzag(r.varint()?);
+            let n = r.varint()?;
+            acc.add_bin(key_i32(key)?, n, budget);
+        }
+        Ok(())
     }
 
     pub fn to_cell(&self) -> anyhow::Result<Cell> {
@@ -177,31 +187,30 @@ pub fn decode_bucket(bytes: &[u8]) -> anyhow::Result<Bucket> {
 }
 
 impl Sketch {
-    /// Adds the ascending `(key, count)` pairs of `other` (`n` of them): in place when every key is
-    /// already here (the usual case once a group has merged a few cells), one sorted merge otherwise.
-    pub fn merge_sorted(&mut self, other: impl Iterator<Item = anyhow::Result<(i32, u64)>>, n: usize) -> anyhow::Result<()> {
+    /// Adds the `n` encoded bins of a blob cell: in place when every key is already here (the usual case
+    /// once a group has merged a few cells), with one sorted merge of the missing ones otherwise. The hot
+    /// loop of a cube query.
+    fn merge_encoded(&mut self, bytes: &[u8], n: usize) -> anyhow::Result<()> {
+        let mut r = Reader(bytes);
+        let mut key = 0i64;
         if self.bins.is_empty() {
             self.bins.reserve_exact(n);
-            for kv in other {
-                self.bins.push(kv?);
+            for _ in 0..n {
+                key += unzigzag(r.varint()?);
+                let c = r.varint()?;
+                self.bins.push((key_i32(key)?, c));
             }
             return Ok(());
         }
         let mut missing: Vec<(i32, u64)> = Vec::new();
         let mut i = 0;
-        for kv in other {
-            let (k, c) = kv?;
-            while i < self.bins.len() && self.bins[i].0 < k {
-                i += 1;
-            }
+        for _ in 0..n {
+            key += unzigzag(r.varint()?);
+            let (k, c) = (key_i32(key)?, r.varint()?);
+            i = seek(&self.bins, i, k);
             match self.bins.get_mut(i) {
                 Some(b) if b.0 == k => b.1 += c,
-                _ => {
-                    if missing.capacity() == 0 {
-                        missing.reserve(n);
-                    }
-                    missing.push((k, c));
-                }
+                _ => missing.push((k, c)),
             }
         }
         if !missing.is_empty() {
@@ -209,6 +218,37 @@ impl Sketch {
         }
         Ok(())
     }
+}
+
+/// The first index from `i` on whose key is ≥ `k`, galloping: a cell of a few bins merged into a group
+/// of hundreds costs a few probes per bin, not a walk over the group.
+#[inline]
+fn seek(bins: &[(i32, u64)], i: usize, k: i32) -> usize {
+    if bins.get(i).is_none_or(|b| b.0 >= k) {
+        return i;
+    }
+    // bins[lo] < k; look for the end of the run below k by doubling steps.
+    let (mut lo, mut step) = (i, 1);
+    while lo + step < bins.len() && bins[lo + step].0 < k {
+        lo += step;
+        step *= 2;
+    }
+    // Then halve: the answer is in (lo, hi].
+    let mut hi = (lo + step).min(bins.len());
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if bins[mid].0 < k {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+#[inline]
+fn key_i32(k: i64) -> anyhow::Result<i32> {
+    i32::try_from(k).map_err(|_| anyhow::anyhow!("a cube sketch key out of range"))
 }
 
 #[cfg(test)]
@@ -239,5 +279,16 @@ mod tests {
         assert_eq!(into, want);
         assert!(decode_bucket(&bytes[..bytes.len() - 1]).is_err(), "a torn blob is an error, not a panic");
         assert!(decode_bucket(&[9]).is_err());
+    }
+
+    #[test]
+    fn seek_finds_the_first_key_not_below() {
+        let bins: Vec<(i32, u64)> = (0..100).map(|k| (k * 3, 1)).collect();
+        for start in [0, 1, 7, 50, 99, 100] {
+            for k in -2..305 {
+                let want = start + bins[start.min(100)..].iter().take_while(|b| b.0 < k).count();
+                assert_eq!(seek(&bins, start, k), want, "from {start} to {k}");
+            }
+        }
     }
 }

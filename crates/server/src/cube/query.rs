@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use sightline_model::{CubeAnswer, CubeMeasures, CubeRow};
 
+use super::acc::Acc;
 use super::blob::{self, CellView};
 use super::rollup::{Bucket, Cell, DimIds, Interner, MINUTE_MS, TIERS};
 use super::{CubeQuery, MAX_GROUP_BY};
@@ -25,6 +26,8 @@ pub const MAX_SERIES_CELLS: usize = 100_000;
 pub const MAX_PIECES: usize = 200_000;
 /// From this many stored buckets on, the merge is split over two threads.
 const PARALLEL_PIECES: usize = 16;
+/// Memory a query's group sketches may take as dense windows (`cube::acc`); beyond it they stay sparse.
+const DENSE_BUDGET: usize = 64 << 20;
 
 /// One bucket a query reads, and the step of the series it falls in (0 without a series).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,20 +148,13 @@ enum CellRef<'a> {
 }
 
 impl CellRef<'_> {
-    fn merge_into(&self, into: &mut Cell) -> anyhow::Result<()> {
+    fn add_to(&self, acc: &mut Acc, budget: &mut usize) -> anyhow::Result<()> {
         match self {
             CellRef::Mem(c) => {
-                into.merge(c);
+                acc.add_cell(c, budget);
                 Ok(())
             }
-            CellRef::View(v) => v.merge_into(into),
-        }
-    }
-
-    fn to_cell(&self) -> anyhow::Result<Cell> {
-        match self {
-            CellRef::Mem(c) => Ok((*c).clone()),
-            CellRef::View(v) => v.to_cell(),
+            CellRef::View(v) => v.add_to(acc, budget),
         }
     }
 }
@@ -181,12 +177,26 @@ pub type Fetch<'a> = dyn Fn(&Piece) -> anyhow::Result<Option<Source>> + Sync + '
 /// Turns the ids of the kept rows back into values (the store takes its lock only for that).
 pub type Names<'a> = dyn Fn(&[u32]) -> Vec<String> + 'a;
 
-/// Answers `q` over `pieces` (from [`plan`], with `[from, to)` the aligned range), counting the cells
-/// `sel` selects. `raw_since_ms` is passed through.
+/// The buckets a query reads: `whole` covers the range with the coarsest buckets (for the totals and the
+/// ranking), `stepped` cuts it at the series' steps (when a series is asked).
+pub struct Plans {
+    pub whole: Vec<Piece>,
+    pub stepped: Option<Vec<Piece>>,
+}
+
+impl Plans {
+    pub fn new(from: i64, to: i64, step_ms: Option<i64>, closed_until: &[i64; 4]) -> Result<Plans, QueryError> {
+        let stepped = step_ms.map(|s| plan(from, to, Some(s), closed_until)).transpose()?;
+        Ok(Plans { whole: plan(from, to, None, closed_until)?, stepped })
+    }
+}
+
+/// Answers `q` over the planned buckets (with `[from, to)` the aligned range), counting the cells `sel`
+/// selects. `raw_since_ms` is passed through.
 pub fn answer(
     q: &CubeQuery,
     (from, to): (i64, i64),
-    pieces: &[Piece],
+    plans: &Plans,
     sel: Selector,
     (fetch, names): (&Fetch<'_>, &Names<'_>),
     raw_since_ms: Option<i64>,
@@ -196,7 +206,7 @@ pub fn answer(
         return Err(too_many_series_cells(2, steps.map_or(0, |s| s.len())));
     }
     let secs = (to - from) as f64 / 1000.0;
-    let Groups { groups, overflow, total } = groups(&sel, pieces, fetch)?;
+    let Merged { groups, overflow, total } = groups(&sel, &plans.whole, fetch)?;
     let cut = (overflow.count > 0).then(|| {
         format!(
             "more than {MAX_GROUPS} groups: only the first {MAX_GROUPS} found were ranked, the rest are counted in \"other\"; \
@@ -227,7 +237,7 @@ pub fn answer(
         CubeRow { key, measures: measures(&other, secs), series: Vec::new() }
     });
     let (mut step_ms, mut timestamps) = (0, Vec::new());
-    if let (Some(step), Some(steps)) = (q.step_ms, steps) {
+    if let (Some(step), Some(steps), Some(pieces)) = (q.step_ms, steps, plans.stepped.as_ref()) {
         let kept: HashMap<GroupKey, usize> = ranked.iter().enumerate().map(|(i, (k, _, _))| (*k, i)).collect();
         let mut series = series(&sel, &kept, &steps, pieces, fetch)?.into_iter();
         for row in rows.iter_mut().chain(other_row.as_mut()) {
@@ -253,48 +263,60 @@ pub fn answer(
 }
 
 /// The first pass: every selected cell merged into its group.
-#[derive(Default)]
 struct Groups {
-    groups: HashMap<GroupKey, Cell>,
+    groups: HashMap<GroupKey, Acc>,
     /// Cells of groups beyond [`MAX_GROUPS`].
-    overflow: Cell,
-    total: Cell,
+    overflow: Acc,
+    total: Acc,
+    /// Dense bytes this pass may still take.
+    budget: usize,
 }
 
 impl Groups {
+    fn new(budget: usize) -> Groups {
+        Groups { groups: HashMap::new(), overflow: Acc::default(), total: Acc::default(), budget }
+    }
+
     fn add(&mut self, k: GroupKey, c: CellRef<'_>) -> anyhow::Result<()> {
-        c.merge_into(&mut self.total)?;
-        if let Some(g) = self.groups.get_mut(&k) {
-            c.merge_into(g)
-        } else if self.groups.len() < MAX_GROUPS {
-            self.groups.insert(k, c.to_cell()?);
-            Ok(())
-        } else {
-            c.merge_into(&mut self.overflow)
+        c.add_to(&mut self.total, &mut self.budget)?;
+        let n = self.groups.len();
+        match self.groups.get_mut(&k) {
+            Some(g) => c.add_to(g, &mut self.budget),
+            None if n < MAX_GROUPS => c.add_to(self.groups.entry(k).or_default(), &mut self.budget),
+            None => c.add_to(&mut self.overflow, &mut self.budget),
         }
     }
 
     fn absorb(&mut self, o: Groups) {
-        self.total.merge(&o.total);
-        self.overflow.merge(&o.overflow);
+        let budget = &mut self.budget;
+        self.total.add_acc(&o.total, budget);
+        self.overflow.add_acc(&o.overflow, budget);
         for (k, c) in o.groups {
-            if let Some(g) = self.groups.get_mut(&k) {
-                g.merge(&c);
-            } else if self.groups.len() < MAX_GROUPS {
-                self.groups.insert(k, c);
-            } else {
-                self.overflow.merge(&c);
+            let n = self.groups.len();
+            match self.groups.get_mut(&k) {
+                Some(g) => g.add_acc(&c, budget),
+                None if n < MAX_GROUPS => {
+                    self.groups.insert(k, c);
+                }
+                None => self.overflow.add_acc(&c, budget),
             }
         }
     }
 }
 
-fn groups(sel: &Selector, pieces: &[Piece], fetch: &Fetch<'_>) -> Result<Groups, QueryError> {
-    if sel.filter.is_none() {
-        return Ok(Groups::default());
-    }
-    let pass = |pieces: &mut dyn Iterator<Item = &Piece>| -> Result<Groups, QueryError> {
-        let mut out = Groups::default();
+/// Groups merged into cells.
+struct Merged {
+    groups: HashMap<GroupKey, Cell>,
+    overflow: Cell,
+    total: Cell,
+}
+
+fn groups(sel: &Selector, pieces: &[Piece], fetch: &Fetch<'_>) -> Result<Merged, QueryError> {
+    let pass = |pieces: &mut dyn Iterator<Item = &Piece>, budget: usize| -> Result<Groups, QueryError> {
+        let mut out = Groups::new(budget);
+        if sel.filter.is_none() {
+            return Ok(out);
+        }
         for p in pieces {
             let Some(src) = fetch(p)? else { continue };
             each_cell(&src, |dims, c| match sel.group(dims) {
@@ -304,19 +326,24 @@ fn groups(sel: &Selector, pieces: &[Piece], fetch: &Fetch<'_>) -> Result<Groups,
         }
         Ok(out)
     };
-    if pieces.iter().filter(|p| !p.open).count() < PARALLEL_PIECES {
-        return pass(&mut pieces.iter());
-    }
-    // Two threads (the machine has two cores), alternate pieces so both get coarse and fine ones.
-    let (mut a, b) = std::thread::scope(|s| {
-        let t = s.spawn(|| crate::blocking::allow(|| pass(&mut pieces.iter().skip(1).step_by(2))));
-        let a = pass(&mut pieces.iter().step_by(2));
-        (a, t.join().unwrap_or_else(|_| Err(QueryError::Storage(anyhow::anyhow!("a cube query thread panicked")))))
-    });
-    if let Ok(a) = a.as_mut() {
+    let g = if pieces.iter().filter(|p| !p.open).count() < PARALLEL_PIECES {
+        pass(&mut pieces.iter(), DENSE_BUDGET)?
+    } else {
+        // Two threads (the machine has two cores), alternate pieces so both get coarse and fine ones.
+        let (a, b) = std::thread::scope(|s| {
+            let t = s.spawn(|| crate::blocking::allow(|| pass(&mut pieces.iter().skip(1).step_by(2), DENSE_BUDGET / 2)));
+            let a = pass(&mut pieces.iter().step_by(2), DENSE_BUDGET / 2);
+            (a, t.join().unwrap_or_else(|_| Err(QueryError::Storage(anyhow::anyhow!("a cube query thread panicked")))))
+        });
+        let mut a = a?;
         a.absorb(b?);
-    }
-    a
+        a
+    };
+    Ok(Merged {
+        groups: g.groups.into_iter().map(|(k, a)| (k, a.finish())).collect(),
+        overflow: g.overflow.finish(),
+        total: g.total.finish(),
+    })
 }
 
 fn too_many_series_cells(nrows: usize, nsteps: usize) -> QueryError {
@@ -337,17 +364,18 @@ fn series(
     if nrows.saturating_mul(steps.len()) > MAX_SERIES_CELLS {
         return Err(too_many_series_cells(nrows, steps.len()));
     }
-    let mut cells = vec![vec![Cell::default(); steps.len()]; nrows];
+    let mut cells = vec![vec![Acc::default(); steps.len()]; nrows];
+    let mut budget = DENSE_BUDGET;
     for p in pieces {
         let Some(src) = fetch(p)? else { continue };
         each_cell(&src, |dims, c| match sel.group(dims) {
-            Some(k) => c.merge_into(&mut cells[kept.get(&k).copied().unwrap_or(nrows - 1)][p.step]),
+            Some(k) => c.add_to(&mut cells[kept.get(&k).copied().unwrap_or(nrows - 1)][p.step], &mut budget),
             None => Ok(()),
         })?;
     }
     Ok(cells
-        .iter()
-        .map(|row| row.iter().zip(steps).map(|(c, (a, b))| measures(c, (b - a) as f64 / 1000.0)).collect())
+        .into_iter()
+        .map(|row| row.into_iter().zip(steps).map(|(c, (a, b))| measures(&c.finish(), (b - a) as f64 / 1000.0)).collect())
         .collect())
 }
 

@@ -359,12 +359,12 @@ impl CubeStore {
         // Everything the scan needs is taken under the lock (cheap: `Arc`s and marks), then the lock is let
         // go so the committer is not held up by a long query; the snapshot is taken under the same lock so
         // a bucket is read from memory or from its blob, as the marks say.
-        let (pieces, open, snapshot, sel) = {
+        let (plans, open, snapshot, sel) = {
             let st = sync::read(&self.state);
-            let pieces = query::plan(from, to, q.step_ms, &st.closed_until)?;
+            let plans = query::Plans::new(from, to, q.step_ms, &st.closed_until)?;
             let open: HashMap<i64, Arc<Bucket>> =
                 st.open.iter().filter(|((_, k), _)| *k == kind).map(|((m, _), b)| (*m, b.clone())).collect();
-            (pieces, open, db.snapshot(), query::Selector::new(q, &st.interner))
+            (plans, open, db.snapshot(), query::Selector::new(q, &st.interner))
         };
         let blobs = &self.blobs;
         let fetch = |p: &Piece| -> anyhow::Result<Option<Source>> {
@@ -378,7 +378,7 @@ impl CubeStore {
             let st = sync::read(&self.state);
             ids.iter().map(|id| st.interner.name(*id).to_string()).collect()
         };
-        query::answer(q, (from, to), &pieces, sel, (&fetch, &names), raw_since_ms)
+        query::answer(q, (from, to), &plans, sel, (&fetch, &names), raw_since_ms)
     }
 }
 
