@@ -95,7 +95,7 @@ impl CubeView {
             sort: Some(self.sort.clone()),
             desc: Some(self.desc),
             limit: Some(self.limit),
-            step_ms: Some(((to - from) / CHART_STEPS).max(60_000)),
+            step_ms: Some(chart_step(from, to)),
         }
     }
 }
@@ -177,5 +177,27 @@ pub fn CubePage(tr: UseTimeRangeReturn) -> impl IntoView {
             </Show>
             {move || answer.data.get().map(|a| view! { <Pivot answer=a view=view_state.get() /> })}
         </section>
+    }
+}
+
+/// The chart's step for `[from, to)`: about [`CHART_STEPS`] steps, each a whole number of minutes (the cube's
+/// resolution; the server refuses anything else).
+pub fn chart_step(from: i64, to: i64) -> i64 {
+    (((to - from) / CHART_STEPS + 59_999) / 60_000).max(1) * 60_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chart_step;
+
+    #[test]
+    fn chart_steps_are_whole_minutes() {
+        assert_eq!(chart_step(0, 10 * 60_000), 60_000);
+        // 3 h 12 min / 60 = 3.2 min: rounded up to 4 min, not sent as 192 000 ms.
+        assert_eq!(chart_step(0, 192 * 60_000), 4 * 60_000);
+        assert_eq!(chart_step(0, 7 * 86_400_000), 168 * 60_000);
+        for minutes in 1..2_000 {
+            assert_eq!(chart_step(0, minutes * 60_000) % 60_000, 0);
+        }
     }
 }
