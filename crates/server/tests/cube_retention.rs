@@ -34,7 +34,7 @@ fn tx(i: u64, end_ms: i64) -> SpanRecord {
         span_kind: 2,
         start_ns: end_ns - (i % 97 + 1) * 1_000_000,
         end_ns,
-        error: i % 5 == 0,
+        error: i.is_multiple_of(5),
         step_kind: kind::TRANSACTION,
         is_transaction: true,
         ..Default::default()

@@ -24,8 +24,8 @@ fn gamma() -> f64 {
 
 /// Bucket of `v`; `None` for the zero bucket.
 pub fn key_of(v: f64) -> Option<i32> {
-    // `!(v > MIN)` also sends NaN to the zero bucket rather than to an absurd key.
-    if !(v > MIN_VALUE_MS) {
+    // NaN goes to the zero bucket too, rather than to an absurd key.
+    if v.is_nan() || v <= MIN_VALUE_MS {
         return None;
     }
     Some((v.ln() / gamma().ln()).ceil() as i32)
