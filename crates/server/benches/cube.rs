@@ -139,7 +139,12 @@ fn ingest_bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("cube_ingest");
     g.throughput(Throughput::Elements((REQUESTS * SPANS_PER_REQUEST) as u64));
     g.sample_size(10);
-    for (name, store) in [("with_cube", with.clone()), ("without_cube", without.clone())] {
+    // `SIGHTLINE_BENCH_CUBE_WITHOUT_FIRST=1` swaps the order, to see what the order does on a busy machine.
+    let mut pair = [("with_cube", with.clone()), ("without_cube", without.clone())];
+    if std::env::var_os("SIGHTLINE_BENCH_CUBE_WITHOUT_FIRST").is_some() {
+        pair.reverse();
+    }
+    for (name, store) in pair {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
