@@ -192,14 +192,11 @@ impl CubeStore {
     fn merge_late(&self, batch: &mut WriteBatch, late: &[IdFact], closed_until: &[i64; 4]) -> anyhow::Result<()> {
         let mut deltas: HashMap<(usize, u8, i64), Bucket> = HashMap::new();
         for f in late {
-            for (tier, &closed) in closed_until.iter().enumerate() {
+            for (tier, closed) in closed_until.iter().enumerate() {
                 let start = bucket_of(tier, f.end_ms);
-                if start < closed {
-                    deltas.entry((tier, kind_code(f.kind), start)).or_default().entry(f.dims).or_default().add(
-                        f.end_ms,
-                        f.duration_ms,
-                        f.error,
-                    );
+                if start < *closed {
+                    let cell = deltas.entry((tier, kind_code(f.kind), start)).or_default().entry(f.dims).or_default();
+                    cell.add(f.end_ms, f.duration_ms, f.error);
                 }
             }
         }
