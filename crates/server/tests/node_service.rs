@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use sightline_model::{DbInstanceList, DbMatchKind, DbStatus, DbTraceSessions, Status, StepKind, Trace, TransactionPage};
 
+mod common;
 mod pg;
 use pg::*;
 
@@ -131,20 +132,13 @@ impl Setup {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
 
-    /// Polls `f` every 100 ms until it returns `Some`, failing with `what` and both logs after `secs`.
-    async fn wait_for<T, F, Fut>(&self, secs: u64, what: &str, mut f: F) -> T
+    /// Polls `f` until it returns `Some`, failing with `what` and the logs after `secs`.
+    async fn wait_for<T, F, Fut>(&self, secs: u64, what: &str, f: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Some(v) = f().await {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}\n{}", self.logs());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        common::wait_for(secs, what, || self.logs(), f).await
     }
 
     async fn start(protocol: Protocol) -> Self {

@@ -117,22 +117,13 @@ impl Sightline {
         log
     }
 
-    /// Polls `f` every 100 ms until it returns `Some`, failing with `what` after `secs`.
-    async fn wait_for<T, F, Fut>(&self, secs: u64, what: &str, mut f: F) -> T
+    /// Polls `f` until it returns `Some`, failing with `what` and the logs after `secs`.
+    async fn wait_for<T, F, Fut>(&self, secs: u64, what: &str, f: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Some(v) = f().await {
-                return v;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out after {secs} s waiting for {what}; sightline log:\n{}", self.log());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        common::wait_for(secs, what, || format!("sightline log:\n{}", self.log()), f).await
     }
 
     /// Waits until instance `id` is in `status`, with at least one sample when up.

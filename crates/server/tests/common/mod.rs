@@ -165,6 +165,23 @@ impl TestApp {
 }
 
 /// A free local port (racy in theory; fine for tests on one machine).
+/// Polls `f` every 100 ms until it returns `Some`; after `secs` fails naming `what`, followed by
+/// `context()` (e.g. the logs of the processes under test).
+pub async fn wait_for<T, F, Fut>(secs: u64, what: &str, context: impl Fn() -> String, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}\n{}", context());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
