@@ -30,25 +30,34 @@ pub fn facts(spans: &[SpanRecord]) -> Vec<Fact> {
 /// neither a transaction nor a SQL step), so the store can count a fact only when its span is new. Call it
 /// with a whole batch: a SQL step's endpoint is found among the spans of the same call.
 pub fn facts_per_span(spans: &[SpanRecord]) -> Vec<Option<Fact>> {
+    facts_and_owners(spans).into_iter().map(|(f, _)| f).collect()
+}
+
+/// [`facts_per_span`], with, for each SQL step whose transaction came in the same batch, that
+/// transaction's index in `spans`: such a step is new exactly when its transaction is (an exporter's retry
+/// re-sends the same request), so the store counts it with the transaction instead of keeping a dedup key
+/// per step.
+pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact>, Option<usize>)> {
     let mut out = Vec::with_capacity(spans.len());
     let mut has_sql = false;
     for s in spans {
         out.push(match () {
-            _ if s.in_flight() => None,
-            _ if s.is_transaction => Some(transaction(s)),
+            _ if s.in_flight() => (None, None),
+            _ if s.is_transaction => (Some(transaction(s)), None),
             _ if s.step_kind == kind::SQL => {
                 has_sql = true;
-                None
+                (None, None)
             }
-            _ => None,
+            _ => (None, None),
         });
     }
     if has_sql {
-        let by_id: HashMap<(&[u8], &[u8]), &SpanRecord> =
-            spans.iter().map(|s| ((s.trace_id.as_slice(), s.span_id.as_slice()), s)).collect();
+        let by_id: HashMap<(&[u8], &[u8]), usize> =
+            spans.iter().enumerate().map(|(i, s)| ((s.trace_id.as_slice(), s.span_id.as_slice()), i)).collect();
         for (s, slot) in spans.iter().zip(out.iter_mut()) {
             if !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL {
-                *slot = Some(sql_step(s, endpoint_of(s, &by_id)));
+                let owner = owner_of(s, spans, &by_id);
+                *slot = (Some(sql_step(s, owner.map(|o| spans[o].name.as_str()))), owner);
             }
         }
     }
@@ -93,12 +102,13 @@ fn common(s: &SpanRecord, kind: FactKind) -> Fact {
 }
 
 /// The name of the transaction `s` runs in: its nearest ancestor in the batch that is a transaction.
-fn endpoint_of<'a>(s: &SpanRecord, by_id: &HashMap<(&[u8], &[u8]), &'a SpanRecord>) -> Option<&'a str> {
+fn owner_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &HashMap<(&[u8], &[u8]), usize>) -> Option<usize> {
     let mut parent = s.parent_span_id.as_slice();
     for _ in 0..MAX_DEPTH {
-        let p = by_id.get(&(s.trace_id.as_slice(), parent))?;
+        let i = *by_id.get(&(s.trace_id.as_slice(), parent))?;
+        let p = &spans[i];
         if p.is_transaction {
-            return Some(&p.name);
+            return Some(i);
         }
         parent = p.parent_span_id.as_slice();
     }

@@ -96,12 +96,31 @@ struct JobFacts {
 impl Job {
     /// `cube`: also work out the cube facts (here, on the caller's thread, one span at a time so the
     /// committer knows which span each fact came from and counts it only if the span is new).
+    /// The cube facts of each span, and for each finished transaction the facts of the SQL steps that came
+    /// with it in this request: those are counted when the transaction is new (a retry re-sends the same
+    /// request), so they need no dedup key of their own; the other steps keep theirs (`cube_steps`).
+    #[allow(clippy::type_complexity)]
+    fn cube_facts(spans: &[SpanRecord]) -> (Vec<Option<Fact>>, Vec<Vec<Fact>>) {
+        let mut per_span = Vec::with_capacity(spans.len());
+        let mut with_tx: Vec<Vec<Fact>> = vec![Vec::new(); spans.len()];
+        for (fact, owner) in crate::cube::facts::facts_and_owners(spans) {
+            match (fact, owner) {
+                (Some(f), Some(o)) if !spans[o].in_flight() => {
+                    with_tx[o].push(f);
+                    per_span.push(None);
+                }
+                (f, _) => per_span.push(f),
+            }
+        }
+        (per_span, with_tx)
+    }
+
     fn prepare(spans: Vec<SpanRecord>, cube: bool) -> Job {
         let mut job = Job { spans: spans.len(), ..Job::default() };
         let mut groups: Vec<([u8; 16], i64, Vec<SpanRecord>)> = Vec::new();
         let mut index: HashMap<[u8; 16], usize> = HashMap::new();
         // Of the whole request at once: a SQL step's endpoint is its transaction's, found in the request.
-        let mut per_span = if cube { crate::cube::facts::facts_per_span(&spans) } else { Vec::new() };
+        let (mut per_span, mut with_tx) = if cube { Self::cube_facts(&spans) } else { Default::default() };
         for (i, s) in spans.into_iter().enumerate() {
             if s.in_flight() {
                 let b = s.encode_to_vec();
@@ -112,6 +131,8 @@ impl Job {
             if cube {
                 let facts: Vec<_> = per_span.get_mut(i).and_then(Option::take).into_iter().collect();
                 if s.is_transaction {
+                    let mut facts = facts;
+                    facts.append(&mut with_tx[i]);
                     job.facts.tx.push(facts);
                 } else if !facts.is_empty() {
                     job.facts.steps.push((tx_key(s.end_ms(), &s.ids()), facts));
