@@ -7,7 +7,8 @@
 //!   batch as the spans they come from, replayed at open, deleted with the batch that stores the minute;
 //! - `cube_dims`: the interned dimension values, by id;
 //! - `cube_meta`: how far each tier is closed;
-//! - `cube_steps`: SQL steps already counted (transactions are deduplicated by the `tx` keyspace).
+//! - `cube_steps`: SQL steps already counted that came without their transaction (transactions, and the
+//!   steps that came with them, are deduplicated by the `tx` keyspace).
 //!
 //! Every write happens on the committer thread (facts in the commit's batch, closing and rolling up after
 //! it), so there is one writer; queries read a fjall snapshot taken under the same lock as the open
