@@ -40,6 +40,18 @@ fn burner(dir: &std::path::Path) -> Killed {
     panic!("{} stayed busy", script.display());
 }
 
+/// A burner in `dir`, and an app whose host collector samples every 300 ms.
+async fn burning_and_sampled(dir: &std::path::Path) -> (Killed, TestApp) {
+    let child = burner(dir);
+    let app = TestApp::with(|a| {
+        a.host_collector = true;
+        a.host_interval_ms = 300;
+    })
+    .await;
+    app.state.host.spawn();
+    (child, app)
+}
+
 /// The process list and `pid`'s history once the newest sample has `pid` busy and its history has three
 /// points; `None` before (including before the first sample, answered 404).
 async fn seen_busy(app: &TestApp, pid: u32) -> Option<(HostProcesses, Vec<HostProcessPoint>)> {
@@ -57,14 +69,8 @@ async fn seen_busy(app: &TestApp, pid: u32) -> Option<(HostProcesses, Vec<HostPr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_process_shows_in_the_list_its_history_and_the_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let child = burner(dir.path());
+    let (child, app) = burning_and_sampled(dir.path()).await;
     let pid = child.0.id();
-    let app = TestApp::with(|a| {
-        a.host_collector = true;
-        a.host_interval_ms = 300;
-    })
-    .await;
-    app.state.host.spawn();
     let started = now_ms();
 
     // Poll until the burner has been seen busy in a few samples.
@@ -153,14 +159,8 @@ async fn with_the_collector_off_host_data_is_unavailable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instances_cpu_and_memory_join_its_cube_row() {
     let dir = tempfile::tempdir().unwrap();
-    let child = burner(dir.path());
+    let (child, app) = burning_and_sampled(dir.path()).await;
     let pid = child.0.id();
-    let app = TestApp::with(|a| {
-        a.host_collector = true;
-        a.host_interval_ms = 300;
-    })
-    .await;
-    app.state.host.spawn();
     let host = app.state.host.host().to_string();
     let resource = |instance: &str, host: &str| {
         let mut req = request("payment", vec![server_span(rand_id(), 1, "POST /pay", now_ms(), 12.0)]);
