@@ -54,10 +54,15 @@ pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact>, Option<usize
     if has_sql {
         let by_id: HashMap<(&[u8], &[u8]), usize> =
             spans.iter().enumerate().map(|(i, s)| ((s.trace_id.as_slice(), s.span_id.as_slice()), i)).collect();
+        // A request repeats few statements many times: normalize each distinct text once.
+        let mut normalized: HashMap<&str, String> = HashMap::new();
         for (s, slot) in spans.iter().zip(out.iter_mut()) {
             if !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL {
                 let owner = owner_of(s, spans, &by_id);
-                *slot = (Some(sql_step(s, owner.map(|o| spans[o].name.as_str()))), owner);
+                let statement = s.text.as_deref().map(|t| {
+                    normalized.entry(t).or_insert_with(|| truncate(&normalize_sql(t), MAX_STATEMENT)).clone()
+                });
+                *slot = (Some(sql_step(s, owner.map(|o| spans[o].name.as_str()), statement)), owner);
             }
         }
     }
@@ -79,12 +84,10 @@ fn transaction(s: &SpanRecord) -> Fact {
 
 /// A SQL step's fact: its statement, its own service and instance, the endpoint of its transaction when
 /// that is known (`""` otherwise).
-fn sql_step(s: &SpanRecord, endpoint: Option<&str>) -> Fact {
+fn sql_step(s: &SpanRecord, endpoint: Option<&str>, statement: Option<String>) -> Fact {
     let mut f = common(s, FactKind::SqlStep);
     f.dims[CubeDim::Endpoint as usize] = endpoint.unwrap_or_default().to_string();
-    if let Some(text) = &s.text {
-        f.dims[CubeDim::Statement as usize] = truncate(&normalize_sql(text), MAX_STATEMENT);
-    }
+    f.dims[CubeDim::Statement as usize] = statement.unwrap_or_default();
     f
 }
 
