@@ -133,6 +133,12 @@ impl std::str::FromStr for OptionalAddr {
 pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
 
 impl ServeArgs {
+    /// `cube_retention_days` in ms (capped at 100 years, far from overflow): what the cube keeps, and how far
+    /// back cube queries and the errors view may reach.
+    pub fn cube_retention_ms(&self) -> i64 {
+        (self.cube_retention_days.min(100 * 365) as i64) * 86_400_000
+    }
+
     /// Options for tests: an ephemeral port and the given data directory.
     pub fn for_tests(data_dir: &Path) -> Self {
         ServeArgs {

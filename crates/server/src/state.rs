@@ -102,7 +102,7 @@ impl AppState {
             demo_postgres,
             own_metrics,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
-            cube_retention_ms: (args.cube_retention_days.min(100 * 365) as i64) * 86_400_000,
+            cube_retention_ms: args.cube_retention_ms(),
         })
     }
 

@@ -246,7 +246,7 @@ pub fn open(args: &ServeArgs, on_commit: CommitObserver) -> anyhow::Result<Arc<d
             max_bytes: args.retention_mb.saturating_mul(1024 * 1024),
         },
         cube::CubeOptions {
-            max_age_ms: (args.cube_retention_days.min(100 * 365) as i64) * 86_400_000,
+            max_age_ms: args.cube_retention_ms(),
             ..Default::default()
         },
         Some(on_commit),

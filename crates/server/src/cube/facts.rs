@@ -23,20 +23,15 @@ const MAX_DEPTH: usize = 64;
 
 /// The facts of the finished transactions and SQL steps among `spans`.
 pub fn facts(spans: &[SpanRecord]) -> Vec<Fact> {
-    facts_per_span(spans).into_iter().flatten().collect()
+    facts_and_owners(spans).into_iter().filter_map(|(f, _)| f).collect()
 }
 
 /// The fact of each of `spans` (aligned with it; `None` for a span that contributes none: running, or
-/// neither a transaction nor a SQL step), so the store can count a fact only when its span is new. Call it
-/// with a whole batch: a SQL step's endpoint is found among the spans of the same call.
-pub fn facts_per_span(spans: &[SpanRecord]) -> Vec<Option<Fact>> {
-    facts_and_owners(spans).into_iter().map(|(f, _)| f).collect()
-}
-
-/// [`facts_per_span`], with, for each SQL step whose transaction came in the same batch, that
-/// transaction's index in `spans`: such a step is new exactly when its transaction is (an exporter's retry
-/// re-sends the same request), so the store counts it with the transaction instead of keeping a dedup key
-/// per step.
+/// neither a transaction nor a SQL step), so the store can count a fact only when its span is new; and, for
+/// each SQL step whose transaction came in the same batch, that transaction's index in `spans`: such a step
+/// is new exactly when its transaction is (an exporter's retry re-sends the same request), so the store
+/// counts it with the transaction instead of keeping a dedup key per step. Call it with a whole batch: a
+/// SQL step's endpoint is found among the spans of the same call.
 pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact>, Option<usize>)> {
     let mut out = Vec::with_capacity(spans.len());
     let mut has_sql = false;
@@ -209,9 +204,11 @@ mod tests {
     fn one_fact_per_span_aligned_with_the_batch() {
         let t = tx(1, "GET /orders");
         let method = SpanRecord { step_kind: kind::METHOD, ..span(2, Some(1), "OrderRepo.find") };
-        let per = facts_per_span(&[sql(3, 2, "SELECT 1"), method, t]);
-        let kinds: Vec<_> = per.iter().map(|f| f.as_ref().map(|f| (f.kind, dim(f, CubeDim::Endpoint).to_string()))).collect();
+        let per = facts_and_owners(&[sql(3, 2, "SELECT 1"), method, t]);
+        let kinds: Vec<_> = per.iter().map(|(f, _)| f.as_ref().map(|f| (f.kind, dim(f, CubeDim::Endpoint).to_string()))).collect();
         assert_eq!(kinds, [Some((FactKind::SqlStep, "GET /orders".into())), None, Some((FactKind::Transaction, "GET /orders".into()))]);
+        let owners: Vec<_> = per.iter().map(|(_, o)| *o).collect();
+        assert_eq!(owners, [Some(2), None, None], "the step belongs to the transaction at index 2");
     }
 
     #[test]
