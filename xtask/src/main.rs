@@ -127,10 +127,17 @@ fn setup() -> Result {
         step(&format!("installing trunk {TRUNK_VERSION} (first time only, ~5 min)"));
         jobs.push(cargo_install(&["trunk", "--version", &format!("~{TRUNK_VERSION}"), "--locked"])?);
     }
+    let jobs_empty = jobs.is_empty();
     for (name, mut child) in jobs {
         let status = child.wait().map_err(|e| e.to_string())?;
         if !status.success() {
             return Err(format!("installing {name} failed ({status})"));
+        }
+    }
+    if !jobs_empty {
+        // The installs' intermediate build (~2 GB) is not needed once the binaries are in .tools/bin.
+        if let Err(e) = std::fs::remove_dir_all(tools().join("build")) {
+            eprintln!("warning: could not remove .tools/build ({e}); it only takes disk space");
         }
     }
     step(&format!("set-up complete in {:.0?}", t.elapsed()));

@@ -3,6 +3,7 @@
 //! Everything that crosses HTTP is defined here once, so the two sides cannot drift apart.
 //! Times are milliseconds since the Unix epoch (`i64`), durations are milliseconds (`f64`).
 
+pub mod alert;
 pub mod auth;
 pub mod board;
 pub mod cube;
@@ -15,6 +16,7 @@ pub mod query;
 pub mod range;
 pub mod trace;
 
+pub use alert::*;
 pub use auth::*;
 pub use board::*;
 pub use cube::*;
