@@ -18,7 +18,7 @@ use prost::Message;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sightline_model::{CubeDim, CubeMeasure};
-use sightline_server::cube::{CubeQuery, Fact, FactKind};
+use sightline_server::cube::{CubeQuery, FactKind, OwnedFact};
 use sightline_server::store::cube::CubeOptions;
 use sightline_server::store::embedded::{EmbeddedStore, Retention};
 use sightline_server::store::TraceStore;
@@ -40,7 +40,7 @@ const RETENTION: Retention = Retention { max_age_ms: i64::MAX / 4, max_bytes: u6
 
 /// One hour of facts: one per endpoint, instance and minute; durations log-normal-ish around 30 ms with
 /// a slow tail, 1 % errors.
-fn hour_of_facts(rng: &mut StdRng, hour: i64) -> Vec<Fact> {
+fn hour_of_facts(rng: &mut StdRng, hour: i64) -> Vec<OwnedFact> {
     let mut out = Vec::with_capacity(60 * ENDPOINTS * INSTANCES);
     for m in 0..60 {
         for e in 0..ENDPOINTS {
@@ -52,12 +52,12 @@ fn hour_of_facts(rng: &mut StdRng, hour: i64) -> Vec<Fact> {
                 let error = rng.random_range(0..100) == 0;
                 dims[CubeDim::Status as usize] = if error { "error" } else { "ok" }.into();
                 let duration_ms = (rng.random::<f64>() * 4.0 + 1.5).exp() * if rng.random_range(0..50) == 0 { 20.0 } else { 1.0 };
-                out.push(Fact {
+                out.push(OwnedFact {
                     kind: FactKind::Transaction,
                     end_ms: hour + m * MINUTE + rng.random_range(0..MINUTE),
                     duration_ms: (duration_ms * 1e6).round() / 1e6,
                     error,
-                    dims,
+                    dims: dims.map(Into::into),
                 });
             }
         }

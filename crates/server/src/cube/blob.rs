@@ -173,7 +173,7 @@ pub fn cells(bytes: &[u8]) -> anyhow::Result<impl Iterator<Item = anyhow::Result
 }
 
 pub fn decode_bucket(bytes: &[u8]) -> anyhow::Result<Bucket> {
-    let mut out = Bucket::new();
+    let mut out = Bucket::default();
     for c in cells(bytes)? {
         let c = c?;
         match out.get_mut(&c.dims) {
@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_blob_reads_back_as_written_and_merges_in_place() {
-        let mut b = Bucket::new();
+        let mut b = Bucket::default();
         let mut dims = [0u32; NDIMS];
         dims[1] = 300;
         for (i, d) in [0.0, 0.5, 12.0, 3000.0, 12.1, 1e-3, 9e6].into_iter().enumerate() {

@@ -5,7 +5,9 @@
 //! transaction is only built when the batch has SQL steps, and error messages are fingerprinted only for
 //! failed spans.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use sightline_model::CubeDim;
 
@@ -21,8 +23,18 @@ pub const MAX_STATEMENT: usize = 1024;
 /// How many parents are followed from a SQL step to its transaction (a guard against cycles in bad data).
 const MAX_DEPTH: usize = 64;
 
+/// `"100"` … `"599"`: a status code's dimension value without formatting one per transaction.
+static HTTP_STATUS_TEXT: LazyLock<Vec<String>> = LazyLock::new(|| (100..600).map(|c: u32| c.to_string()).collect());
+
+fn http_status_text(code: u32) -> Cow<'static, str> {
+    match code.checked_sub(100).and_then(|i| HTTP_STATUS_TEXT.get(i as usize)) {
+        Some(s) => Cow::Borrowed(s.as_str()),
+        None => Cow::Owned(code.to_string()),
+    }
+}
+
 /// The facts of the finished transactions and SQL steps among `spans`.
-pub fn facts(spans: &[SpanRecord]) -> Vec<Fact> {
+pub fn facts(spans: &[SpanRecord]) -> Vec<Fact<'_>> {
     facts_and_owners(spans).into_iter().filter_map(|(f, _)| f).collect()
 }
 
@@ -32,7 +44,7 @@ pub fn facts(spans: &[SpanRecord]) -> Vec<Fact> {
 /// is new exactly when its transaction is (an exporter's retry re-sends the same request), so the store
 /// counts it with the transaction instead of keeping a dedup key per step. Call it with a whole batch: a
 /// SQL step's endpoint is found among the spans of the same call.
-pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact>, Option<usize>)> {
+pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact<'_>>, Option<usize>)> {
     let mut out = Vec::with_capacity(spans.len());
     let mut has_sql = false;
     for s in spans {
@@ -50,12 +62,12 @@ pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact>, Option<usize
         let by_id: HashMap<(&[u8], &[u8]), usize> =
             spans.iter().enumerate().map(|(i, s)| ((s.trace_id.as_slice(), s.span_id.as_slice()), i)).collect();
         // A request repeats few statements many times: normalize each distinct text once.
-        let mut normalized: HashMap<&str, String> = HashMap::new();
+        let mut normalized: HashMap<&str, Cow<'_, str>> = HashMap::new();
         for (s, slot) in spans.iter().zip(out.iter_mut()) {
             if !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL {
                 let owner = owner_of(s, spans, &by_id);
                 let statement = s.text.as_deref().map(|t| {
-                    normalized.entry(t).or_insert_with(|| truncate(&normalize_sql(t), MAX_STATEMENT)).clone()
+                    normalized.entry(t).or_insert_with(|| Cow::Owned(truncate(&normalize_sql(t), MAX_STATEMENT))).clone()
                 });
                 *slot = (Some(sql_step(s, owner.map(|o| spans[o].name.as_str()), statement)), owner);
             }
@@ -65,36 +77,36 @@ pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact>, Option<usize
 }
 
 /// A transaction's fact: every dimension but the statement.
-fn transaction(s: &SpanRecord) -> Fact {
+fn transaction(s: &SpanRecord) -> Fact<'_> {
     let mut f = common(s, FactKind::Transaction);
-    f.dims[CubeDim::Endpoint as usize] = s.name.clone();
+    f.dims[CubeDim::Endpoint as usize] = Cow::Borrowed(&s.name);
     if let Some(m) = &s.http_method {
-        f.dims[CubeDim::HttpMethod as usize] = m.clone();
+        f.dims[CubeDim::HttpMethod as usize] = Cow::Borrowed(m);
     }
     if let Some(code) = s.http_status {
-        f.dims[CubeDim::HttpStatus as usize] = code.to_string();
+        f.dims[CubeDim::HttpStatus as usize] = http_status_text(code);
     }
     f
 }
 
 /// A SQL step's fact: its statement, its own service and instance, the endpoint of its transaction when
 /// that is known (`""` otherwise).
-fn sql_step(s: &SpanRecord, endpoint: Option<&str>, statement: Option<String>) -> Fact {
+fn sql_step<'a>(s: &'a SpanRecord, endpoint: Option<&'a str>, statement: Option<Cow<'a, str>>) -> Fact<'a> {
     let mut f = common(s, FactKind::SqlStep);
-    f.dims[CubeDim::Endpoint as usize] = endpoint.unwrap_or_default().to_string();
+    f.dims[CubeDim::Endpoint as usize] = Cow::Borrowed(endpoint.unwrap_or_default());
     f.dims[CubeDim::Statement as usize] = statement.unwrap_or_default();
     f
 }
 
 /// The dimensions transactions and SQL steps fill alike: service, instance, status, error type and message.
-fn common(s: &SpanRecord, kind: FactKind) -> Fact {
-    let mut dims: [String; CubeDim::ALL.len()] = Default::default();
-    dims[CubeDim::Service as usize] = s.service.clone();
-    dims[CubeDim::Instance as usize] = s.instance.clone().unwrap_or_default();
-    dims[CubeDim::Status as usize] = if s.error { "error" } else { "ok" }.to_string();
+fn common(s: &SpanRecord, kind: FactKind) -> Fact<'_> {
+    let mut dims: [Cow<'_, str>; CubeDim::ALL.len()] = Default::default();
+    dims[CubeDim::Service as usize] = Cow::Borrowed(&s.service);
+    dims[CubeDim::Instance as usize] = Cow::Borrowed(s.instance.as_deref().unwrap_or_default());
+    dims[CubeDim::Status as usize] = Cow::Borrowed(if s.error { "error" } else { "ok" });
     if let Some(f) = s.failure.as_ref().filter(|_| s.error) {
-        dims[CubeDim::ErrorType as usize] = f.kind.clone().unwrap_or_default();
-        dims[CubeDim::ErrorMessage as usize] = f.message.as_deref().map(fingerprint).unwrap_or_default();
+        dims[CubeDim::ErrorType as usize] = Cow::Borrowed(f.kind.as_deref().unwrap_or_default());
+        dims[CubeDim::ErrorMessage as usize] = f.message.as_deref().map(fingerprint).map(Cow::Owned).unwrap_or_default();
     }
     Fact { kind, end_ms: s.end_ms(), duration_ms: s.duration_ms(), error: s.error, dims }
 }
@@ -146,14 +158,15 @@ mod tests {
         s
     }
 
-    fn dim(f: &Fact, d: CubeDim) -> &str {
+    fn dim<'a>(f: &'a Fact<'_>, d: CubeDim) -> &'a str {
         &f.dims[d as usize]
     }
 
     #[test]
     fn transactions_carry_every_dimension() {
         let failed = fail(tx(1, "POST /api/pay"), "PaymentDeclined", "card 4242 declined for order 991");
-        let f = facts(&[failed]);
+        let batch = [failed];
+        let f = facts(&batch);
         assert_eq!(f.len(), 1);
         let f = &f[0];
         assert_eq!((f.kind, f.end_ms, f.duration_ms, f.error), (FactKind::Transaction, 60_250, 250.0, true));
@@ -169,7 +182,8 @@ mod tests {
         // A success has no error dimensions, whatever exception event it recorded.
         let mut ok = tx(2, "GET /");
         ok.failure = Some(ErrorRecord { kind: Some("Handled".into()), ..Default::default() });
-        let f = &facts(&[ok])[0];
+        let batch = [ok];
+        let f = &facts(&batch)[0];
         assert_eq!((dim(f, CubeDim::Status), dim(f, CubeDim::ErrorType), dim(f, CubeDim::ErrorMessage)), ("ok", "", ""));
     }
 
@@ -182,7 +196,8 @@ mod tests {
         let orphan = sql(5, 99, "SELECT 1");
         let mut running = sql(6, 1, "SELECT 2");
         running.end_ns = 0;
-        let f = facts(&[deep, t, method, direct, orphan, running]);
+        let batch = [deep, t, method, direct, orphan, running];
+        let f = facts(&batch);
         assert_eq!(f.iter().filter(|f| f.kind == FactKind::Transaction).count(), 1);
         let steps: Vec<_> = f.iter().filter(|f| f.kind == FactKind::SqlStep).collect();
         assert_eq!(steps.len(), 3, "the running step is not counted");
@@ -204,7 +219,8 @@ mod tests {
     fn one_fact_per_span_aligned_with_the_batch() {
         let t = tx(1, "GET /orders");
         let method = SpanRecord { step_kind: kind::METHOD, ..span(2, Some(1), "OrderRepo.find") };
-        let per = facts_and_owners(&[sql(3, 2, "SELECT 1"), method, t]);
+        let batch = [sql(3, 2, "SELECT 1"), method, t];
+        let per = facts_and_owners(&batch);
         let kinds: Vec<_> = per.iter().map(|(f, _)| f.as_ref().map(|f| (f.kind, dim(f, CubeDim::Endpoint).to_string()))).collect();
         assert_eq!(kinds, [Some((FactKind::SqlStep, "GET /orders".into())), None, Some((FactKind::Transaction, "GET /orders".into()))]);
         let owners: Vec<_> = per.iter().map(|(_, o)| *o).collect();
@@ -214,7 +230,8 @@ mod tests {
     #[test]
     fn long_statements_are_bounded_and_cycles_end() {
         let long = format!("SELECT {} FROM t", "col, ".repeat(2000));
-        let f = facts(&[sql(1, 1, &long)]);
+        let batch = [sql(1, 1, &long)];
+        let f = facts(&batch);
         assert!(f[0].dims[CubeDim::Statement as usize].len() <= MAX_STATEMENT);
         assert_eq!(dim(&f[0], CubeDim::Endpoint), "", "a span that is its own parent has no transaction");
     }

@@ -6,15 +6,15 @@
 //! are all closed. A closed bucket is stored as one blob (`cube::blob`): a long range reads a few coarse
 //! blobs rather than millions of cells. docs/STORE.md ("Cube") describes the life of a bucket.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
 use prost::Message;
+use rustc_hash::FxHashMap;
 use sightline_model::CubeDim;
 
 use super::sketch::Sketch;
-use super::{Fact, FactKind};
+use super::FactKind;
 
 pub const MINUTE_MS: i64 = 60_000;
 /// Bucket sizes of the tiers, finest first; each divides the next.
@@ -27,7 +27,7 @@ pub const NDIMS: usize = CubeDim::ALL.len();
 /// Dimension value ids of a cell, indexed by `CubeDim as usize`; id 0 is the empty string.
 pub type DimIds = [u32; NDIMS];
 /// A bucket's cells.
-pub type Bucket = HashMap<DimIds, Cell>;
+pub type Bucket = FxHashMap<DimIds, Cell>;
 
 pub fn kind_code(k: FactKind) -> u8 {
     match k {
@@ -95,7 +95,7 @@ pub fn merge_bucket(into: &mut Bucket, from: &Bucket) {
 /// first uses it.
 #[derive(Debug)]
 pub struct Interner {
-    ids: HashMap<Arc<str>, u32>,
+    ids: FxHashMap<Arc<str>, u32>,
     names: Vec<Arc<str>>,
     /// Ids below this are on disk.
     pub persisted: usize,
@@ -103,7 +103,7 @@ pub struct Interner {
 
 impl Default for Interner {
     fn default() -> Self {
-        let mut i = Interner { ids: HashMap::new(), names: Vec::new(), persisted: 0 };
+        let mut i = Interner { ids: FxHashMap::default(), names: Vec::new(), persisted: 0 };
         i.intern("");
         i
     }
@@ -165,16 +165,6 @@ pub struct IdFact {
     pub error: bool,
 }
 
-impl IdFact {
-    pub fn of(f: &Fact, interner: &mut Interner) -> IdFact {
-        let mut dims = [0u32; NDIMS];
-        for (d, s) in dims.iter_mut().zip(&f.dims) {
-            *d = if s.is_empty() { 0 } else { interner.intern(s) };
-        }
-        IdFact { kind: f.kind, dims, end_ms: f.end_ms, duration_ms: f.duration_ms, error: f.error }
-    }
-}
-
 // ----- the write-ahead rows (blobs: see `blob`) -------------------------------------------------------
 
 /// One fact as written to the cube's write-ahead rows.
@@ -232,7 +222,7 @@ mod tests {
 
     #[test]
     fn buckets_and_facts_round_trip() {
-        let mut b = Bucket::new();
+        let mut b = Bucket::default();
         let mut dims = [0u32; NDIMS];
         dims[1] = 7;
         for (i, d) in [0.0, 0.5, 12.0, 3000.0, 12.1].into_iter().enumerate() {

@@ -29,6 +29,7 @@ use crate::cube::rollup::{
     bucket_of, decode_facts, encode_facts, kind_code, merge_bucket, Bucket, IdFact, Interner, GRACE_MS, KINDS, TIERS,
 };
 use crate::cube::{CubeQuery, Fact};
+use crate::cube::rollup::NDIMS;
 use crate::store::QueryError;
 use crate::sync;
 
@@ -159,9 +160,44 @@ impl CubeStore {
         Ok(())
     }
 
+    /// Interns the facts' values, on the caller's thread (the committer then only handles ids). Values seen
+    /// before need only the read lock; new ones are added under the write lock and written to disk by the
+    /// next commit's [`CubeStore::stage`], which is the commit of these facts or an earlier one.
+    pub(super) fn intern<'f, 'a: 'f>(&self, facts: impl Iterator<Item = &'f Fact<'a>>) -> Vec<IdFact> {
+        let facts: Vec<&Fact> = facts.collect();
+        let mut out: Vec<IdFact> = Vec::with_capacity(facts.len());
+        let mut missing = false;
+        {
+            let st = sync::read(&self.state);
+            for f in &facts {
+                let mut dims = [0u32; NDIMS];
+                for (d, s) in dims.iter_mut().zip(&f.dims) {
+                    if !s.is_empty() {
+                        *d = st.interner.get(s).unwrap_or_else(|| {
+                            missing = true;
+                            u32::MAX
+                        });
+                    }
+                }
+                out.push(IdFact { kind: f.kind, dims, end_ms: f.end_ms, duration_ms: f.duration_ms, error: f.error });
+            }
+        }
+        if missing {
+            let mut st = sync::write(&self.state);
+            for (id, f) in out.iter_mut().zip(&facts) {
+                for (d, s) in id.dims.iter_mut().zip(&f.dims) {
+                    if *d == u32::MAX {
+                        *d = st.interner.intern(s);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Adds the facts of a commit to its batch: open minutes as write-ahead rows, closed buckets merged
     /// into their blobs (late data, read-modify-write: the committer is the only writer).
-    pub(super) fn stage(&self, batch: &mut WriteBatch, facts: &[Fact]) -> anyhow::Result<Staged> {
+    pub(super) fn stage(&self, batch: &mut WriteBatch, facts: Vec<IdFact>) -> anyhow::Result<Staged> {
         if facts.is_empty() {
             return Ok(Staged::default());
         }
@@ -169,9 +205,8 @@ impl CubeStore {
         // What retention would drop at once is not stored (whole days, as in `enforce_retention`).
         let oldest = bucket_of(3, now.saturating_sub(self.options.max_age_ms));
         let (ids, closed_until, interned) = {
-            let mut st = sync::write(&self.state);
-            let ids: Vec<IdFact> =
-                facts.iter().filter(|f| f.end_ms >= oldest).map(|f| IdFact::of(f, &mut st.interner)).collect();
+            let st = sync::read(&self.state);
+            let ids: Vec<IdFact> = facts.into_iter().filter(|f| f.end_ms >= oldest).collect();
             for (id, name) in st.interner.unpersisted() {
                 batch.insert(&self.dims, id.to_be_bytes().as_slice(), name.as_bytes());
             }
@@ -205,7 +240,7 @@ impl CubeStore {
             let key = blob_key(tier, kind, start);
             let mut b = match self.blobs.get(key)? {
                 Some(v) => decode_bucket(&v)?,
-                None => Bucket::new(),
+                None => Bucket::default(),
             };
             merge_bucket(&mut b, &delta);
             batch.insert(&self.blobs, key.as_slice(), encode_bucket(&b));
@@ -257,7 +292,7 @@ impl CubeStore {
             // this same batch); merging with one anyway costs a lookup and cannot lose a count.
             let mut cells = match self.blobs.get(key)? {
                 Some(v) => decode_bucket(&v)?,
-                None => Bucket::new(),
+                None => Bucket::default(),
             };
             merge_bucket(&mut cells, b);
             batch.insert(&self.blobs, key.as_slice(), encode_bucket(&cells));
@@ -306,7 +341,7 @@ impl CubeStore {
     /// pass come from `written`, the rest from disk).
     fn roll_up(&self, tier: usize, kind: u8, start: i64, written: &HashMap<[u8; 10], Bucket>) -> anyhow::Result<Bucket> {
         let fine = tier - 1;
-        let mut out = Bucket::new();
+        let mut out = Bucket::default();
         let mut seen = std::collections::HashSet::new();
         for kv in self.blobs.range(blob_key(fine, kind, start)..blob_key(fine, kind, start + TIERS[tier])) {
             let (k, v) = kv.into_inner().context("reading cube blobs")?;

@@ -18,7 +18,6 @@
 //! columns) run on the blocking pool inside their futures; `append` only prepares the batch and queues it
 //! for the committer thread; `active` copies a small in-memory list.
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,11 +28,13 @@ use anyhow::Context;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
 use futures::future::BoxFuture;
 use prost::Message;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, ServiceList, Trace, TransactionPage};
 use tokio::sync::oneshot;
 
 use crate::blocking;
-use crate::cube::Fact;
+use crate::cube::rollup::IdFact;
+use crate::cube::OwnedFact;
 use crate::sync;
 
 use super::active::Active;
@@ -82,15 +83,16 @@ struct Job {
     done: Option<oneshot::Sender<Result<LiveBatch, QueryError>>>,
 }
 
-/// The cube facts of a request, handed to the committer by value (moved, not copied, into the batch).
+/// The cube facts of a request, interned on the caller's thread and handed to the committer by value
+/// (moved, not copied, into the batch).
 #[derive(Default)]
 struct JobFacts {
     /// The facts of each of [`Job::txs`] (same order).
-    tx: Vec<Vec<Fact>>,
+    tx: Vec<Vec<IdFact>>,
     /// Finished SQL steps that contribute facts, by `tx_key`, deduplicated like transactions.
-    steps: Vec<([u8; 32], Vec<Fact>)>,
+    steps: Vec<([u8; 32], Vec<IdFact>)>,
     /// Facts given directly ([`EmbeddedStore::append_cube_facts`]): counted as they are.
-    direct: Vec<Fact>,
+    direct: Vec<IdFact>,
 }
 
 impl Job {
@@ -100,11 +102,14 @@ impl Job {
     /// with it in this request: those are counted when the transaction is new (a retry re-sends the same
     /// request), so they need no dedup key of their own; the other steps keep theirs (`cube_steps`).
     #[allow(clippy::type_complexity)]
-    fn cube_facts(spans: &[SpanRecord]) -> (Vec<Option<Fact>>, Vec<Vec<Fact>>) {
+    fn cube_facts(spans: &[SpanRecord], cube: &CubeStore) -> (Vec<Option<IdFact>>, Vec<Vec<IdFact>>) {
+        let per = crate::cube::facts::facts_and_owners(spans);
+        let mut ids = cube.intern(per.iter().filter_map(|(f, _)| f.as_ref())).into_iter();
         let mut per_span = Vec::with_capacity(spans.len());
-        let mut with_tx: Vec<Vec<Fact>> = vec![Vec::new(); spans.len()];
-        for (fact, owner) in crate::cube::facts::facts_and_owners(spans) {
-            match (fact, owner) {
+        let mut with_tx: Vec<Vec<IdFact>> = vec![Vec::new(); spans.len()];
+        for (fact, owner) in per {
+            let id = fact.and_then(|_| ids.next());
+            match (id, owner) {
                 (Some(f), Some(o)) if !spans[o].in_flight() => {
                     with_tx[o].push(f);
                     per_span.push(None);
@@ -115,12 +120,16 @@ impl Job {
         (per_span, with_tx)
     }
 
-    fn prepare(spans: Vec<SpanRecord>, cube: bool) -> Job {
+    /// `cube`: the cube to work out facts for (`None` when it is off).
+    fn prepare(spans: Vec<SpanRecord>, cube: Option<&CubeStore>) -> Job {
         let mut job = Job { spans: spans.len(), ..Job::default() };
         let mut groups: Vec<([u8; 16], i64, Vec<SpanRecord>)> = Vec::new();
-        let mut index: HashMap<[u8; 16], usize> = HashMap::new();
+        let mut index: FxHashMap<[u8; 16], usize> = FxHashMap::default();
         // Of the whole request at once: a SQL step's endpoint is its transaction's, found in the request.
-        let (mut per_span, mut with_tx) = if cube { Self::cube_facts(&spans) } else { Default::default() };
+        let (mut per_span, mut with_tx) = match cube {
+            Some(cube) => Self::cube_facts(&spans, cube),
+            None => Default::default(),
+        };
         for (i, s) in spans.into_iter().enumerate() {
             if s.in_flight() {
                 let b = s.encode_to_vec();
@@ -128,7 +137,7 @@ impl Job {
                 continue;
             }
             job.finished.push(s.ids());
-            if cube {
+            if cube.is_some() {
                 let facts: Vec<_> = per_span.get_mut(i).and_then(Option::take).into_iter().collect();
                 if s.is_transaction {
                     let mut facts = facts;
@@ -252,8 +261,9 @@ impl EmbeddedStore {
     /// without deduplication. For benchmarks and tests that need dimensions spans do not carry yet, or
     /// months of rollups without storing the spans.
     #[doc(hidden)]
-    pub fn append_cube_facts(&self, facts: Vec<Fact>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
-        self.queue(Job { facts: JobFacts { direct: facts, ..JobFacts::default() }, ..Job::default() })
+    pub fn append_cube_facts(&self, facts: Vec<OwnedFact>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
+        let direct = self.inner.cube.intern(facts.iter());
+        self.queue(Job { facts: JobFacts { direct, ..JobFacts::default() }, ..Job::default() })
     }
 
     /// Hands `job` to the committer; the future resolves when it is durable.
@@ -375,12 +385,12 @@ impl Inner {
     /// `facts[i]` are the cube facts of `group[i]`.
     fn commit(&self, group: &[Job], mut facts: Vec<JobFacts>) -> anyhow::Result<(u64, Vec<Vec<LivePoint>>)> {
         let mut batch = self.db.batch();
-        let mut seen_tx: HashSet<[u8; 32]> = HashSet::new();
-        let mut seen_minute: HashSet<[u8; 24]> = HashSet::new();
+        let mut seen_tx: FxHashSet<[u8; 32]> = FxHashSet::default();
+        let mut seen_minute: FxHashSet<[u8; 24]> = FxHashSet::default();
         let mut new_tx: Vec<Vec<&SpanRecord>> = Vec::with_capacity(group.len());
         let mut finished: Vec<[u8; 24]> = Vec::new();
         let mut running: Vec<&SpanRecord> = Vec::new();
-        let mut new_facts: Vec<Fact> = Vec::new();
+        let mut new_facts: Vec<IdFact> = Vec::new();
         {
             let active = sync::lock(&self.active);
             for (job, facts) in group.iter().zip(facts.iter_mut()) {
@@ -428,7 +438,7 @@ impl Inner {
                 }
             }
         }
-        let staged = self.cube.stage(&mut batch, &new_facts)?;
+        let staged = self.cube.stage(&mut batch, new_facts)?;
         batch.commit().context("writing the batch")?;
         self.db.persist(PersistMode::SyncData).context("fsync of the journal")?;
         self.cube.apply(staged);
@@ -539,7 +549,8 @@ impl TraceStore for EmbeddedStore {
         // `ingest::convert` validates ids; a caller bypassing it must not be able to panic the store.
         let mut spans = spans;
         spans.retain(|s| s.trace_id.len() == 16 && s.span_id.len() == 8);
-        self.queue(Job::prepare(spans, self.inner.cube.options.enabled))
+        let cube = &self.inner.cube;
+        self.queue(Job::prepare(spans, cube.options.enabled.then_some(cube)))
     }
 
     fn hitmap(&self, grid: Grid, service: Option<String>) -> StoreFuture<'_, Hitmap> {

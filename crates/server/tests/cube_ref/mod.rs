@@ -20,7 +20,7 @@ pub struct Exact {
     pub durations: Vec<f64>,
 }
 
-pub fn facts_of(spans: &[SpanRecord]) -> Vec<Fact> {
+pub fn facts_of(spans: &[SpanRecord]) -> Vec<Fact<'_>> {
     // One span at a time, as the store calls it.
     spans.iter().flat_map(|s| sightline_server::cube::facts::facts(std::slice::from_ref(s))).collect()
 }
@@ -42,7 +42,7 @@ pub fn expected(facts: &[Fact], q: &CubeQuery) -> BTreeMap<Vec<String>, Exact> {
         if q.filter.iter().any(|(d, v)| &f.dims[*d as usize] != v) {
             continue;
         }
-        let key: Vec<String> = q.group_by.iter().map(|d| f.dims[*d as usize].clone()).collect();
+        let key: Vec<String> = q.group_by.iter().map(|d| f.dims[*d as usize].to_string()).collect();
         let e = out.entry(key).or_insert_with(|| Exact { first: i64::MAX, last: i64::MIN, ..Default::default() });
         e.count += 1;
         e.errors += f.error as u64;
