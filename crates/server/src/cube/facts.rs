@@ -6,8 +6,9 @@
 //! failed spans.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::LazyLock;
+
+use rustc_hash::FxHashMap;
 
 use sightline_model::CubeDim;
 
@@ -59,10 +60,10 @@ pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact<'_>>, Option<u
         });
     }
     if has_sql {
-        let by_id: HashMap<(&[u8], &[u8]), usize> =
+        let by_id: FxHashMap<(&[u8], &[u8]), usize> =
             spans.iter().enumerate().map(|(i, s)| ((s.trace_id.as_slice(), s.span_id.as_slice()), i)).collect();
         // A request repeats few statements many times: normalize each distinct text once.
-        let mut normalized: HashMap<&str, Cow<'_, str>> = HashMap::new();
+        let mut normalized: FxHashMap<&str, Cow<'_, str>> = FxHashMap::default();
         for (s, slot) in spans.iter().zip(out.iter_mut()) {
             if !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL {
                 let owner = owner_of(s, spans, &by_id);
@@ -112,7 +113,7 @@ fn common(s: &SpanRecord, kind: FactKind) -> Fact<'_> {
 }
 
 /// The name of the transaction `s` runs in: its nearest ancestor in the batch that is a transaction.
-fn owner_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &HashMap<(&[u8], &[u8]), usize>) -> Option<usize> {
+fn owner_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &FxHashMap<(&[u8], &[u8]), usize>) -> Option<usize> {
     let mut parent = s.parent_span_id.as_slice();
     for _ in 0..MAX_DEPTH {
         let i = *by_id.get(&(s.trace_id.as_slice(), parent))?;
