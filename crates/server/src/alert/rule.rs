@@ -103,6 +103,25 @@ pub fn problems(rule: &AlertRule, catalog: &MetricCatalog, channels: &[String]) 
     p
 }
 
+/// Numbers that must be whole and not negative, checked on the JSON before it is read as a rule, so a
+/// negative `for_s` is answered with its name (serde's own message would not say which field).
+pub fn number_problems(v: &serde_json::Value) -> Vec<String> {
+    let name = v.get("name").and_then(|n| n.as_str()).unwrap_or("");
+    let mut p = Vec::new();
+    let mut check = |field: &str, x: Option<&serde_json::Value>| {
+        if let Some(x) = x {
+            if x.as_u64().is_none_or(|n| n > u32::MAX as u64) {
+                p.push(format!("rule {name:?}: {field} must be a whole number, 0 or more, not {x}"));
+            }
+        }
+    };
+    check("for_s", v.get("for_s"));
+    check("interval_s", v.get("interval_s"));
+    check("window_s", v.get("source").and_then(|s| s.get("window_s")));
+    check("min_blocked", v.get("source").and_then(|s| s.get("min_blocked")));
+    p
+}
+
 /// Ids are URL path segments: lowercase letters, digits and `-`.
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

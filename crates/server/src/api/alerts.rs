@@ -42,11 +42,20 @@ pub async fn firing(State(state): State<AppState>) -> ApiResult<FiringSummary> {
     Ok(Json(state.alerts.firing()))
 }
 
+/// A JSON body read as a rule: numbers that cannot be (a negative `for_s`) are named first.
+fn parse_rule(body: serde_json::Value) -> Result<AlertRule, AppError> {
+    let problems = crate::alert::rule::number_problems(&body);
+    if !problems.is_empty() {
+        return Err(AppError::Invalid(problems));
+    }
+    parse(body, "an alert rule")
+}
+
 pub async fn create_rule(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<(StatusCode, Json<AlertRule>), AppError> {
-    let rule: AlertRule = parse(body, "an alert rule")?;
+    let rule = parse_rule(body)?;
     let r = with_alerts(&state, move |a| a.create_rule(rule)).await?;
     Ok((StatusCode::CREATED, Json(r)))
 }
@@ -60,7 +69,7 @@ pub async fn update_rule(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult<AlertRule> {
-    let rule: AlertRule = parse(body, "an alert rule")?;
+    let rule = parse_rule(body)?;
     Ok(Json(with_alerts(&state, move |a| a.update_rule(&id, rule)).await?))
 }
 
@@ -151,6 +160,14 @@ pub async fn export(State(state): State<AppState>) -> ApiResult<AlertsExport> {
 
 /// Checks everything, then writes everything (400 listing every problem, nothing written).
 pub async fn import(State(state): State<AppState>, JsonBody(body): JsonBody<serde_json::Value>) -> ApiResult<AlertsOverview> {
+    let problems: Vec<String> = body
+        .get("rules")
+        .and_then(|r| r.as_array())
+        .map(|rules| rules.iter().flat_map(crate::alert::rule::number_problems).collect())
+        .unwrap_or_default();
+    if !problems.is_empty() {
+        return Err(AppError::Invalid(problems));
+    }
     let x: AlertsExport = parse(body, "an alerts export")?;
     Ok(Json(with_alerts(&state, move |a| a.import(x)).await?))
 }
