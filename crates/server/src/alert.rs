@@ -175,6 +175,10 @@ impl Alerts {
     /// Evaluates `rule` once now: reads its source, writes what changed (durably, with the messages to
     /// send) and wakes the channels that got something. Never waits on a receiver.
     pub async fn evaluate_once(&self, rule: &AlertRule) {
+        // Messages go to channels that exist (a deleted one stays named by its rules until they are edited).
+        let mut rule = rule.clone();
+        rule.channels.retain(|c| self.store.channel(c).is_some());
+        let rule = &rule;
         let catalog = self.catalog();
         let unit = eval::unit(rule, &catalog);
         let silences = self.store.silences();
