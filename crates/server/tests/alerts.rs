@@ -142,7 +142,7 @@ async fn status(app: &TestApp, id: &str) -> RuleStatus {
 
 /// The rule's one instance in `state`, waited for.
 async fn wait_state(app: &TestApp, id: &str, state: AlertState, secs: u64) -> RuleStatus {
-    wait_for(secs, &format!("rule {id} {state:?}"), || String::new(), || async {
+    wait_for(secs, &format!("rule {id} {state:?}"), String::new, || async {
         let s = status(app, id).await;
         s.instances.iter().any(|i| i.state == state).then_some(s)
     })
