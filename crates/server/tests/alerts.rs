@@ -227,7 +227,7 @@ async fn evaluations(app: &TestApp, id: &str, n: i64) {
 /// however many evaluations; two rules firing together share one message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fires_after_for_once_per_incident_grouped() {
-    let (app, _stop) = app_with(|a| a.alert_group_wait = 3.0).await;
+    let (app, _stop) = app_with(|a| a.alert_group_wait = 5.0).await;
     let r = Receiver::start(Mode::Ok).await;
     let ch = channel(&app, "On-call", &r.url).await;
     let feeder = Feeder::start(&app, &[("payment", 100)]);
