@@ -1,4 +1,4 @@
-//! The shell's top bar: product name, navigation, time range, service, theme, loading state.
+//! The shell's top bar: product name, navigation, firing alerts, time range, service, theme, loading state.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -18,6 +18,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/boards", "Boards", "nav-boards"),
     ("/db", "Database", "nav-db"),
     ("/servers", "Servers", "nav-servers"),
+    ("/alerts", "Alerts", "nav-alerts"),
 ];
 
 #[component]
@@ -51,6 +52,7 @@ pub fn TopBar(tr: UseTimeRangeReturn) -> impl IntoView {
                     })
                     .collect_view()}
             </nav>
+            <crate::components::firing_badge::FiringBadge />
             <div class="spacer"></div>
             <ServiceSelect tr=tr />
             <TimeRangePicker tr=tr />
