@@ -161,7 +161,7 @@ fn ChannelForm(channel: Option<Channel>, on_done: Callback<bool>) -> impl IntoVi
         });
     };
     view! {
-        <form class="inline-form" data-testid="channel-form" on:submit=save autocomplete="off">
+        <form class="alert-form" data-testid="channel-form" on:submit=save autocomplete="off">
             <h3>{if editing { "Edit channel" } else { "Add channel" }}</h3>
             <Problems problems=problems title="Not saved:" testid="channel-problems" />
             <div class="form-grid">

@@ -146,7 +146,7 @@ fn SilenceForm(on_done: Callback<bool>) -> impl IntoView {
         });
     };
     view! {
-        <form class="inline-form" data-testid="silence-form" on:submit=save>
+        <form class="alert-form" data-testid="silence-form" on:submit=save>
             <h3>"New silence"</h3>
             <Problems problems=problems title="Not created:" testid="silence-problems" />
             <div class="form-grid">
