@@ -1,6 +1,7 @@
 //! Every state change of every alert, newest first: filtered by rule, state and time range (in the URL:
-//! `rule`, `state`, `from`/`to` as local date-times are the shared range's), paged to older ones by
-//! `before_seq`. Each row links to the page and moment that shows it.
+//! `rule`, `state`, and `hfrom`/`hto` as local date-times, apart from the top bar's range so following an
+//! event's link does not carry them), paged to older ones by `before_seq`. Each row links to the page and
+//! moment that shows it.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
