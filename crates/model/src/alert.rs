@@ -201,6 +201,9 @@ pub struct AlertEvent {
     pub condition: String,
     /// Where the app shows it: a path with its time range, e.g. `/apm?service=payment&from=…&to=…`.
     pub link: String,
+    /// Id of the silence that muted it (the change was recorded, no message was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_by: Option<String>,
 }
 
 /// Answer of `GET /api/v1/alerts/events?from=&to=&rule=&state=&before_seq=&limit=`, newest first.

@@ -1,6 +1,7 @@
 //! HTTP handlers: thin, typed input in, `ApiResult` out; the work lives in `store` and `ingest`.
 
 pub mod active;
+pub mod alerts;
 pub mod auth;
 pub mod boards;
 pub mod cube;

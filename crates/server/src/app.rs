@@ -18,6 +18,9 @@
 //! - `GET/POST /api/v1/users`, `PUT/DELETE /api/v1/users/{name}`; `GET/POST /api/v1/tokens`,
 //!   `DELETE /api/v1/tokens/{id}`; `GET/PUT /api/v1/settings`; `GET /api/v1/audit` → admin
 //! - `POST /api/v1/boards/{id}/share`, `GET /api/v1/boards/{id}/shares`, `DELETE /api/v1/shares/{id}` → share links
+//! - `GET  /api/v1/alerts`, `/alerts/firing`, `/alerts/events`; `POST /alerts/rules`, `GET/PUT/DELETE
+//!   /alerts/rules/{id}`, `POST /alerts/preview`; silences, channels (`…/{id}/test`), `/alerts/export`,
+//!   `POST /alerts/import` → alerting (docs/ALERTS.md)
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
 //! - `GET  /metrics`                            → Sightline's own metrics for Prometheus (text format)
 //! - everything else under `/api/`              → JSON 404
@@ -111,6 +114,24 @@ pub fn routes() -> Routes {
         .get("/db/traces/{trace_id}", api::db::trace_sessions, Read)
         .get("/host/processes", api::host::processes, ReadShared)
         .get("/host/processes/{pid}/history", api::host::history, ReadShared)
+        .get("/alerts", api::alerts::overview, Read)
+        .get("/alerts/firing", api::alerts::firing, Read)
+        .post("/alerts/rules", api::alerts::create_rule, Edit)
+        .get("/alerts/rules/{id}", api::alerts::show_rule, Read)
+        .put("/alerts/rules/{id}", api::alerts::update_rule, Edit)
+        .delete("/alerts/rules/{id}", api::alerts::delete_rule, Edit)
+        .post("/alerts/preview", api::alerts::preview, Read)
+        .get("/alerts/events", api::alerts::events, Read)
+        .get("/alerts/silences", api::alerts::silences, Read)
+        .post("/alerts/silences", api::alerts::create_silence, Edit)
+        .delete("/alerts/silences/{id}", api::alerts::delete_silence, Edit)
+        .get("/alerts/channels", api::alerts::channels, Read)
+        .post("/alerts/channels", api::alerts::create_channel, Admin)
+        .put("/alerts/channels/{id}", api::alerts::update_channel, Admin)
+        .delete("/alerts/channels/{id}", api::alerts::delete_channel, Admin)
+        .post("/alerts/channels/{id}/test", api::alerts::test_channel, Admin)
+        .get("/alerts/export", api::alerts::export, Edit)
+        .post("/alerts/import", api::alerts::import, Admin)
         .map_router(|r| r.fallback(api_not_found));
     // The OTLP handler enforces its own (configurable, decompressed) limit while reading the body.
     let otlp = post(api::otlp::export).layer(DefaultBodyLimit::disable());

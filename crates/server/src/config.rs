@@ -112,6 +112,19 @@ pub struct ServeArgs {
     /// and OTLP ingest are exempt; see `app.rs`).
     #[arg(long, env = "SIGHTLINE_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
+    /// The address users open Sightline at (e.g. `https://sightline.example.com`), for the links in alert
+    /// messages; default `http(s)://<--addr>`.
+    #[arg(long, env = "SIGHTLINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Alerts that change within this many seconds of each other travel in one message per channel.
+    #[arg(long, env = "SIGHTLINE_ALERT_GROUP_WAIT", default_value_t = 10.0)]
+    pub alert_group_wait: f64,
+    /// Longest wait between two attempts to deliver an alert message (the wait doubles from 1 s up to it).
+    #[arg(long, env = "SIGHTLINE_ALERT_RETRY_MAX", default_value_t = 300.0)]
+    pub alert_retry_max: f64,
+    /// A receiver (Slack, webhook) that has not answered within this many seconds has failed; retried later.
+    #[arg(long, env = "SIGHTLINE_ALERT_SEND_TIMEOUT", default_value_t = 10.0)]
+    pub alert_send_timeout: f64,
 }
 
 /// A socket address, or nothing (an empty string): an optional listener such as `--otlp-grpc-addr`.
@@ -170,6 +183,21 @@ impl ServeArgs {
             host_interval_ms: 5000,
             host_history_minutes: 60,
             request_timeout_ms: 30_000,
+            public_url: None,
+            // Short: tests wait for grouped messages.
+            alert_group_wait: 1.0,
+            alert_retry_max: 300.0,
+            alert_send_timeout: 10.0,
+        }
+    }
+
+    /// Alert delivery settings from the options (negative or absurd values are clamped).
+    pub fn alert_delivery(&self) -> crate::alert::deliver::DeliverySettings {
+        let secs = |v: f64, min: f64, max: f64| std::time::Duration::from_secs_f64(if v.is_finite() { v.clamp(min, max) } else { min });
+        crate::alert::deliver::DeliverySettings {
+            group_wait: secs(self.alert_group_wait, 0.0, 3600.0),
+            retry_max: secs(self.alert_retry_max, 1.0, 86_400.0),
+            send_timeout: secs(self.alert_send_timeout, 0.1, 600.0),
         }
     }
 

@@ -35,6 +35,10 @@ pub enum AppError {
     /// A board that breaks the format's rules: 400, and the body ([`BoardInvalid`]) lists every problem.
     #[error("the board is not valid: {}", .0.join("; "))]
     InvalidBoard(Vec<String>),
+    /// Any other document that breaks its rules (an alert rule, an import): 400, and the body
+    /// ([`BoardInvalid`]'s shape: `error`, `status`, `problems`) lists every problem.
+    #[error("not valid: {}", .0.join("; "))]
+    Invalid(Vec<String>),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -64,7 +68,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::StaleBoard { .. } => StatusCode::CONFLICT,
-            AppError::InvalidBoard(_) => StatusCode::BAD_REQUEST,
+            AppError::InvalidBoard(_) | AppError::Invalid(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable(_) | AppError::TimedOut(_) | AppError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,7 +94,7 @@ impl IntoResponse for AppError {
             AppError::StaleBoard { current, .. } => {
                 (status, Json(BoardConflict { error, status: status_code, current: *current })).into_response()
             }
-            AppError::InvalidBoard(problems) => {
+            AppError::InvalidBoard(problems) | AppError::Invalid(problems) => {
                 (status, Json(BoardInvalid { error, status: status_code, problems })).into_response()
             }
             AppError::TooManyRequests { retry_after_secs } => {
@@ -115,7 +119,9 @@ impl From<AppError> for tonic::Status {
     fn from(e: AppError) -> Self {
         use tonic::Code;
         let code = match &e {
-            AppError::BadRequest(_) | AppError::InvalidBoard(_) | AppError::UnsupportedMediaType(_) => Code::InvalidArgument,
+            AppError::BadRequest(_) | AppError::InvalidBoard(_) | AppError::Invalid(_) | AppError::UnsupportedMediaType(_) => {
+                Code::InvalidArgument
+            }
             AppError::NotFound(_) => Code::NotFound,
             AppError::Unauthenticated(_) => Code::Unauthenticated,
             AppError::Forbidden(_) => Code::PermissionDenied,

@@ -3,6 +3,7 @@
 //! sample histories (never through `store`) → `api`.
 //! `demo` generates a realistic workload through the same ingest path as real traffic.
 
+pub mod alert;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -83,6 +84,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
+    // Alert rules are evaluated and messages delivered until the stop signal.
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
+    state.alerts.spawn(&public_url, stop_rx.clone());
     let stopped = move || {
         let mut rx = stop_rx.clone();
         async move {

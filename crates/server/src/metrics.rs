@@ -270,6 +270,96 @@ pub async fn query(
     Ok(result(name, unit, (from, to, step), series, truncated))
 }
 
+/// What [`latest`] reads: `metric` per `group_by` over the `window_ms` before `now`.
+#[derive(Debug, Clone, Copy)]
+pub struct Latest<'a> {
+    pub metric: &'a str,
+    pub filter: &'a BTreeMap<String, String>,
+    pub group_by: &'a [String],
+    pub window_ms: i64,
+    pub now: i64,
+}
+
+/// One value per group of `metric` "now", for alert rules: `(group labels, value)`.
+///
+/// Transaction metrics (`transactions.*`) are computed over exactly `[now - window, now)` (the store takes
+/// any window that is a whole number of steps, so one step of `window` is a sliding window). Every other
+/// metric goes through [`query`] with a step of at least `window` (the catalogue's aligned, "nice" steps;
+/// at least a minute for `cube.*`, twice the collector's interval for `db.*`, `host.*`, `process.*`) and
+/// answers the value of the **last complete bucket** (one that ended at or before `now`): a bucket still
+/// filling would make counts dip and percentiles jump at every step boundary. A group without a value
+/// there is answered with `None` (no data).
+pub async fn latest(
+    store: &dyn TraceStore,
+    dbs: Arc<DbHub>,
+    hosts: Arc<HostHub>,
+    ask: &Latest<'_>,
+    cube_retention_ms: i64,
+) -> Result<Vec<(BTreeMap<String, String>, Option<f64>)>, QueryError> {
+    let Latest { metric, filter, group_by, window_ms, now } = *ask;
+    let window_ms = window_ms.max(1);
+    if let Some(&(name, _, _, stat)) = TX_METRICS.iter().find(|m| m.0 == metric) {
+        let r = MetricRequest {
+            metric: metric.to_string(),
+            window: Window::new(now - window_ms, now).map_err(|e| QueryError::Invalid(e.to_string()))?,
+            step_ms: Some(window_ms),
+            max_points: DEFAULT_MAX_POINTS,
+            filter: filter.clone(),
+            group_by: group_by.to_vec(),
+            limit: MAX_LIMIT,
+        };
+        check_dimensions(name, TX_DIMENSIONS, &r)?;
+        let q = SeriesQuery {
+            from: now - window_ms,
+            to: now,
+            step_ms: window_ms,
+            service: filter.get("service").cloned(),
+            endpoint: filter.get("endpoint").cloned(),
+            by_service: group_by.iter().any(|g| g == "service"),
+            by_endpoint: group_by.iter().any(|g| g == "endpoint"),
+            quantiles: matches!(stat, TxStat::Quantile(_)),
+        };
+        let step_s = window_ms as f64 / 1000.0;
+        let groups = store.tx_series(q).await?;
+        let grouped = !group_by.is_empty();
+        let mut out: Vec<_> = groups
+            .into_iter()
+            .map(|g| {
+                let mut labels = BTreeMap::new();
+                if let Some(s) = g.service {
+                    labels.insert("service".to_string(), s);
+                }
+                if let Some(e) = g.endpoint {
+                    labels.insert("endpoint".to_string(), e);
+                }
+                (labels, g.buckets.first().and_then(|b| value(stat, b, step_s)))
+            })
+            .collect();
+        if !grouped && out.is_empty() {
+            // Ungrouped and nothing at all: the one group, with what an empty bucket gives (0 for counts).
+            out.push((BTreeMap::new(), value(stat, &TxBucket::default(), step_s)));
+        }
+        return Ok(out);
+    }
+    let span = 4 * window_ms.max(CUBE_MIN_STEP_MS);
+    let r = MetricRequest {
+        metric: metric.to_string(),
+        window: Window::new(now - span, now).map_err(|e| QueryError::Invalid(e.to_string()))?,
+        step_ms: Some(window_ms),
+        max_points: DEFAULT_MAX_POINTS,
+        filter: filter.clone(),
+        group_by: group_by.to_vec(),
+        limit: MAX_LIMIT,
+    };
+    let answer = query(store, dbs, hosts, r, cube_retention_ms).await?;
+    let last = answer.timestamps.iter().rposition(|t| t + answer.step_ms <= now);
+    Ok(answer
+        .series
+        .into_iter()
+        .map(|s| (s.labels, last.and_then(|i| s.values.get(i).copied().flatten())))
+        .collect())
+}
+
 /// The cube query of a cube metric: whole-minute steps (at least the asked one, at most `max_points` of
 /// them), starting at the first whole step the cube's retention still holds; the busiest `limit` groups.
 fn cube_query(name: &str, r: &MetricRequest, now_ms: i64, retention_ms: i64) -> Result<CubeQuery, QueryError> {

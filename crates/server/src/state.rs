@@ -50,6 +50,9 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// How far back the cube keeps its rollups: cube queries and the errors view may not reach further.
     pub cube_retention_ms: i64,
+    /// Alert rules, their instances, silences, channels and delivery (`<data_dir>/alerts`); its tasks are
+    /// started by `serve` ([`crate::alert::Alerts::spawn`]).
+    pub alerts: Arc<crate::alert::Alerts>,
 }
 
 /// How often retention runs (age and size limits, stale in-flight snapshots).
@@ -88,14 +91,26 @@ impl AppState {
                 pg.stop();
             }
         })?;
+        let (db, host) = (Arc::new(db), Arc::new(host));
+        let sources = crate::alert::source::Sources {
+            store: store.clone(),
+            dbs: db.clone(),
+            hosts: host.clone(),
+            cube_retention_ms: args.cube_retention_ms(),
+        };
+        let (dir, delivery) = (args.data_dir.join("alerts"), args.alert_delivery());
+        let alerts = blocking::run("opening the alerts", move || {
+            crate::alert::Alerts::open(&dir, sources, delivery).with_context(|| format!("cannot open the alerts in {}", dir.display()))
+        })
+        .await?;
         Ok(AppState {
             store,
             live: broadcast::channel(1024).0,
             auth,
             ingest_max_bytes,
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),
-            db: Arc::new(db),
-            host: Arc::new(host),
+            db,
+            host,
             boards: Arc::new(boards),
             deploys: Arc::new(deploys),
             instances: Arc::default(),
@@ -103,6 +118,7 @@ impl AppState {
             own_metrics,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
             cube_retention_ms: args.cube_retention_ms(),
+            alerts: Arc::new(alerts),
         })
     }
 
@@ -114,6 +130,9 @@ impl AppState {
         }
         let state = self.clone();
         let stopped = blocking::run("shutting down", move || {
+            if let Err(e) = state.alerts.flush() {
+                tracing::error!(error = %format!("{e:#}"), "saving the alerts at shutdown failed");
+            }
             state.db.flush();
             state.host.flush();
             if let Some(pg) = &state.demo_postgres {

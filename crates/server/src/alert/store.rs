@@ -1,0 +1,564 @@
+//! Alerting's durable state, in its own fjall database `<data_dir>/alerts` (like the boards: a few small
+//! documents, apart from the trace store's retention and budget). Keyspaces:
+//!
+//! - `rules`: id → [`AlertRule`] JSON;
+//! - `channels`: id → [`StoredChannel`] JSON (the URL, a secret, lives only here and in memory);
+//! - `silences`: id → [`Silence`] JSON (expired ones are dropped a day after they end);
+//! - `instances`: `rule_id ‖ 0x00 ‖ group labels JSON` → [`StoredInstance`]: a restart keeps firing and
+//!   pending states (and whether a message went out), so it neither re-sends nor forgets;
+//! - `events`: seq (u64 BE) → [`AlertEvent`], the history, bounded ([`MAX_EVENTS`], [`EVENT_MAX_AGE_MS`]);
+//! - `outbox`: `channel_id ‖ 0x00 ‖ seq (u64 BE)` → [`OutboxItem`], the delivery queue: written in the same
+//!   batch as the state change that caused it, removed only after the receiver answered 2xx.
+//!
+//! Every write is one batch, fsynced before it returns, under one lock. Rules, channels, silences and
+//! instances are mirrored in memory (read by every page's top-bar poll, and by each evaluation), so reads
+//! never touch the disk; events and the outbox are read from disk: call those (and every write) through
+//! [`crate::blocking::run`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+
+use anyhow::Context;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use serde::{Deserialize, Serialize};
+use sightline_model::alert::{AlertEvent, AlertInstance, AlertRule, AlertState, ChannelKind, Silence, WebhookAlert};
+
+use crate::blocking;
+use crate::sync;
+
+/// History kept: at most this many events …
+pub const MAX_EVENTS: u64 = 100_000;
+/// … and none older than 30 days.
+pub const EVENT_MAX_AGE_MS: i64 = 30 * 86_400_000;
+/// Undelivered messages kept per channel; past it the oldest are dropped (counted and logged).
+pub const MAX_OUTBOX_PER_CHANNEL: usize = 1000;
+/// Expired silences are kept this long (the history still names them), then dropped.
+const SILENCE_KEEP_MS: i64 = 86_400_000;
+
+/// A channel as stored: with its URL (never sent to a client; see [`sightline_model::alert::Channel`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredChannel {
+    pub id: String,
+    pub name: String,
+    pub kind: ChannelKind,
+    /// `None` for a channel created by an import until an admin sets it.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// An alert instance with what the evaluator needs beyond what the API shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredInstance {
+    pub instance: AlertInstance,
+    /// The group's own labels (`group_by` values): the instance's identity within its rule.
+    pub group: BTreeMap<String, String>,
+    /// A firing message was queued for the current firing: only then is its resolve sent.
+    #[serde(default)]
+    pub notified: bool,
+    /// When the current (or last) firing started.
+    #[serde(default)]
+    pub firing_since: Option<i64>,
+}
+
+/// One queued message part: an alert's change for one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub seq: u64,
+    pub channel_id: String,
+    pub queued_ms: i64,
+    pub alert: WebhookAlert,
+}
+
+/// What one evaluation of a rule changed, written as one batch.
+#[derive(Debug, Default)]
+pub struct Round {
+    pub rule_id: String,
+    /// Instances to write (changed state, or new).
+    pub upserts: Vec<StoredInstance>,
+    /// Groups that no longer exist.
+    pub removes: Vec<BTreeMap<String, String>>,
+    /// State changes (their `seq` is assigned here).
+    pub events: Vec<AlertEvent>,
+    /// Messages to queue: `(channel id, alert)`.
+    pub outbox: Vec<(String, WebhookAlert)>,
+}
+
+/// What a committed round queued, for the deliverer.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Channels that got something to send.
+    pub channels: Vec<String>,
+    /// Queued messages dropped because a channel's backlog was full.
+    pub dropped: usize,
+    pub events: Vec<AlertEvent>,
+}
+
+#[derive(Default)]
+struct Mem {
+    rules: BTreeMap<String, AlertRule>,
+    channels: BTreeMap<String, StoredChannel>,
+    silences: BTreeMap<String, Silence>,
+    /// rule id → group key → instance.
+    instances: HashMap<String, BTreeMap<String, StoredInstance>>,
+    /// channel id → queued seqs, oldest first.
+    outbox: HashMap<String, std::collections::VecDeque<u64>>,
+}
+
+/// See the module docs.
+pub struct AlertStore {
+    db: Database,
+    rules: Keyspace,
+    channels: Keyspace,
+    silences: Keyspace,
+    instances: Keyspace,
+    events: Keyspace,
+    outbox: Keyspace,
+    write: Mutex<()>,
+    mem: RwLock<Mem>,
+    next_event: Mutex<u64>,
+    next_outbox: Mutex<u64>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> anyhow::Result<T> {
+    serde_json::from_slice(bytes).with_context(|| format!("decoding a stored {what}"))
+}
+
+fn encode<T: Serialize>(v: &T) -> anyhow::Result<Vec<u8>> {
+    serde_json::to_vec(v).context("encoding alert data")
+}
+
+/// The key of a group within its rule: its labels as JSON (a `BTreeMap`, so always in the same order).
+pub fn group_key(group: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(group).unwrap_or_default()
+}
+
+fn instance_key(rule_id: &str, group: &BTreeMap<String, String>) -> Vec<u8> {
+    let mut k = rule_id.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(group_key(group).as_bytes());
+    k
+}
+
+fn prefix(id: &str) -> Vec<u8> {
+    let mut k = id.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn outbox_key(channel_id: &str, seq: u64) -> Vec<u8> {
+    let mut k = prefix(channel_id);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+impl AlertStore {
+    /// Opens (or creates) the store in `dir` and loads what is mirrored in memory.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        blocking::assert_off_runtime();
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let db = Database::builder(dir)
+            .worker_threads(1)
+            .cache_size(4 * 1024 * 1024)
+            .open()
+            .with_context(|| format!("cannot open the alert database in {}", dir.display()))?;
+        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
+        let store = AlertStore {
+            rules: ks("rules")?,
+            channels: ks("channels")?,
+            silences: ks("silences")?,
+            instances: ks("instances")?,
+            events: ks("events")?,
+            outbox: ks("outbox")?,
+            db,
+            write: Mutex::new(()),
+            mem: RwLock::new(Mem::default()),
+            next_event: Mutex::new(1),
+            next_outbox: Mutex::new(1),
+        };
+        let mut mem = Mem::default();
+        for kv in store.rules.iter() {
+            let (_, v) = kv.into_inner()?;
+            let r: AlertRule = decode(&v, "rule")?;
+            mem.rules.insert(r.id.clone(), r);
+        }
+        for kv in store.channels.iter() {
+            let (_, v) = kv.into_inner()?;
+            let c: StoredChannel = decode(&v, "channel")?;
+            mem.channels.insert(c.id.clone(), c);
+        }
+        for kv in store.silences.iter() {
+            let (_, v) = kv.into_inner()?;
+            let s: Silence = decode(&v, "silence")?;
+            mem.silences.insert(s.id.clone(), s);
+        }
+        for kv in store.instances.iter() {
+            let (_, v) = kv.into_inner()?;
+            let i: StoredInstance = decode(&v, "alert instance")?;
+            mem.instances.entry(i.instance.rule_id.clone()).or_default().insert(group_key(&i.group), i);
+        }
+        let mut next_outbox = 1;
+        for kv in store.outbox.iter() {
+            let (_, v) = kv.into_inner()?;
+            let o: OutboxItem = decode(&v, "queued message")?;
+            next_outbox = next_outbox.max(o.seq + 1);
+            mem.outbox.entry(o.channel_id.clone()).or_default().push_back(o.seq);
+        }
+        for q in mem.outbox.values_mut() {
+            q.make_contiguous().sort_unstable();
+        }
+        if let Some(kv) = store.events.last_key_value() {
+            let k = kv.key()?;
+            let seq = u64::from_be_bytes(k.as_ref().try_into().context("an event key is not a seq")?);
+            *sync::lock(&store.next_event) = seq + 1;
+        }
+        *sync::lock(&store.next_outbox) = next_outbox;
+        *sync::write(&store.mem) = mem;
+        Ok(store)
+    }
+
+    fn persist(&self) -> anyhow::Result<()> {
+        self.db.persist(PersistMode::SyncAll).context("persisting the alert database")
+    }
+
+    // ---- reads from memory (cheap, fine on the runtime) ----
+
+    pub fn rules(&self) -> Vec<AlertRule> {
+        sync::read(&self.mem).rules.values().cloned().collect()
+    }
+
+    pub fn rule(&self, id: &str) -> Option<AlertRule> {
+        sync::read(&self.mem).rules.get(id).cloned()
+    }
+
+    pub fn channels(&self) -> Vec<StoredChannel> {
+        sync::read(&self.mem).channels.values().cloned().collect()
+    }
+
+    pub fn channel(&self, id: &str) -> Option<StoredChannel> {
+        sync::read(&self.mem).channels.get(id).cloned()
+    }
+
+    pub fn silences(&self) -> Vec<Silence> {
+        sync::read(&self.mem).silences.values().cloned().collect()
+    }
+
+    /// A rule's instances, by group key.
+    pub fn instances(&self, rule_id: &str) -> BTreeMap<String, StoredInstance> {
+        sync::read(&self.mem).instances.get(rule_id).cloned().unwrap_or_default()
+    }
+
+    /// Every rule's instances (for the overview and the top bar).
+    pub fn all_instances(&self) -> HashMap<String, Vec<AlertInstance>> {
+        sync::read(&self.mem)
+            .instances
+            .iter()
+            .map(|(r, m)| (r.clone(), m.values().map(|i| i.instance.clone()).collect()))
+            .collect()
+    }
+
+    /// Queued messages per channel.
+    pub fn pending(&self, channel_id: &str) -> usize {
+        sync::read(&self.mem).outbox.get(channel_id).map_or(0, |q| q.len())
+    }
+
+    /// Channels with something queued.
+    pub fn channels_with_pending(&self) -> Vec<String> {
+        sync::read(&self.mem).outbox.iter().filter(|(_, q)| !q.is_empty()).map(|(c, _)| c.clone()).collect()
+    }
+
+    /// Updates the last value of instances without a state change (not written: a restart shows the value of
+    /// the last change until the next evaluation).
+    pub fn touch(&self, rule_id: &str, updates: Vec<StoredInstance>) {
+        let mut mem = sync::write(&self.mem);
+        if !mem.rules.contains_key(rule_id) {
+            return;
+        }
+        let m = mem.instances.entry(rule_id.to_string()).or_default();
+        for i in updates {
+            m.insert(group_key(&i.group), i);
+        }
+    }
+
+    // ---- writes ----
+
+    /// Writes rules and channels (import) in one batch, for a caller holding [`AlertStore::locked`]: the
+    /// caller checked them.
+    pub fn put_rules_unlocked(&self, rules: &[AlertRule], channels: &[StoredChannel]) -> anyhow::Result<()> {
+        blocking::assert_off_runtime();
+        let mut batch = self.db.batch();
+        for c in channels {
+            batch.insert(&self.channels, c.id.as_str(), encode(c)?);
+        }
+        for r in rules {
+            batch.insert(&self.rules, r.id.as_str(), encode(r)?);
+        }
+        batch.commit()?;
+        self.persist()?;
+        let mut mem = sync::write(&self.mem);
+        for c in channels {
+            mem.channels.insert(c.id.clone(), c.clone());
+        }
+        for r in rules {
+            mem.rules.insert(r.id.clone(), r.clone());
+        }
+        Ok(())
+    }
+
+    /// Runs `f` under the write lock, so a check and the write it allows (a version check, a free id) cannot
+    /// interleave with another write.
+    pub fn locked<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _w = sync::lock(&self.write);
+        f()
+    }
+
+    /// Writes one rule, for a caller holding [`AlertStore::locked`].
+    pub fn put_rule_unlocked(&self, rule: &AlertRule) -> anyhow::Result<()> {
+        self.put_rules_unlocked(std::slice::from_ref(rule), &[])
+    }
+
+    /// Writes one channel, for a caller holding [`AlertStore::locked`].
+    pub fn put_channel_unlocked(&self, c: &StoredChannel) -> anyhow::Result<()> {
+        self.put_rules_unlocked(&[], std::slice::from_ref(c))
+    }
+
+    /// Deletes a rule and its instances (its history stays). `false` if there was none.
+    pub fn delete_rule(&self, id: &str) -> anyhow::Result<bool> {
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
+        if !self.rules.contains_key(id)? {
+            return Ok(false);
+        }
+        let mut batch = self.db.batch();
+        batch.remove(&self.rules, id);
+        for kv in self.instances.prefix(prefix(id)) {
+            batch.remove(&self.instances, kv.key()?);
+        }
+        batch.commit()?;
+        self.persist()?;
+        let mut mem = sync::write(&self.mem);
+        mem.rules.remove(id);
+        mem.instances.remove(id);
+        Ok(true)
+    }
+
+    /// Deletes a channel and its queue. `false` if there was none.
+    pub fn delete_channel(&self, id: &str) -> anyhow::Result<bool> {
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
+        if !self.channels.contains_key(id)? {
+            return Ok(false);
+        }
+        let mut batch = self.db.batch();
+        batch.remove(&self.channels, id);
+        for kv in self.outbox.prefix(prefix(id)) {
+            batch.remove(&self.outbox, kv.key()?);
+        }
+        batch.commit()?;
+        self.persist()?;
+        let mut mem = sync::write(&self.mem);
+        mem.channels.remove(id);
+        mem.outbox.remove(id);
+        Ok(true)
+    }
+
+    /// Stores a silence; silences that ended more than a day before `now_ms` are dropped in the same batch.
+    pub fn put_silence(&self, s: &Silence, now_ms: i64) -> anyhow::Result<()> {
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
+        let old: Vec<String> = sync::read(&self.mem)
+            .silences
+            .values()
+            .filter(|o| o.until_ms < now_ms - SILENCE_KEEP_MS)
+            .map(|o| o.id.clone())
+            .collect();
+        let mut batch = self.db.batch();
+        for id in &old {
+            batch.remove(&self.silences, id.as_str());
+        }
+        batch.insert(&self.silences, s.id.as_str(), encode(s)?);
+        batch.commit()?;
+        self.persist()?;
+        let mut mem = sync::write(&self.mem);
+        for id in &old {
+            mem.silences.remove(id);
+        }
+        mem.silences.insert(s.id.clone(), s.clone());
+        Ok(())
+    }
+
+    pub fn delete_silence(&self, id: &str) -> anyhow::Result<bool> {
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
+        if !self.silences.contains_key(id)? {
+            return Ok(false);
+        }
+        self.silences.remove(id)?;
+        self.persist()?;
+        sync::write(&self.mem).silences.remove(id);
+        Ok(true)
+    }
+
+    /// Writes one evaluation's changes: instances, events (numbered here) and queued messages, in one fsynced
+    /// batch, so a message is durable before anyone tries to send it and a restart never sends it twice from
+    /// a state it forgot. A round of a rule deleted meanwhile is dropped.
+    pub fn commit_round(&self, round: Round, now_ms: i64) -> anyhow::Result<Committed> {
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
+        if !sync::read(&self.mem).rules.contains_key(&round.rule_id) {
+            return Ok(Committed::default());
+        }
+        let mut batch = self.db.batch();
+        for i in &round.upserts {
+            batch.insert(&self.instances, instance_key(&round.rule_id, &i.group), encode(i)?);
+        }
+        for g in &round.removes {
+            batch.remove(&self.instances, instance_key(&round.rule_id, g));
+        }
+        let mut next_event = sync::lock(&self.next_event);
+        let mut events = round.events;
+        for e in &mut events {
+            e.seq = *next_event;
+            *next_event += 1;
+            batch.insert(&self.events, e.seq.to_be_bytes(), encode(e)?);
+        }
+        // Bounded history: by count (keys are dense seqs) and by age (oldest first).
+        if !events.is_empty() && *next_event > MAX_EVENTS + 1 {
+            let keep_from = *next_event - MAX_EVENTS;
+            for kv in self.events.range(..keep_from.to_be_bytes()).take(1000) {
+                batch.remove(&self.events, kv.key()?);
+            }
+        }
+        if !events.is_empty() {
+            for kv in self.events.iter().take(100) {
+                let (k, v) = kv.into_inner()?;
+                let e: AlertEvent = decode(&v, "event")?;
+                if e.at_ms >= now_ms - EVENT_MAX_AGE_MS {
+                    break;
+                }
+                batch.remove(&self.events, k);
+            }
+        }
+        let mut next_outbox = sync::lock(&self.next_outbox);
+        let mut queued: Vec<(String, u64)> = Vec::new();
+        for (channel_id, alert) in round.outbox {
+            let seq = *next_outbox;
+            *next_outbox += 1;
+            let item = OutboxItem { seq, channel_id: channel_id.clone(), queued_ms: now_ms, alert };
+            batch.insert(&self.outbox, outbox_key(&channel_id, seq), encode(&item)?);
+            queued.push((channel_id, seq));
+        }
+        // Over the bound: drop the oldest of that channel in the same batch.
+        let mut dropped_keys: Vec<(String, u64)> = Vec::new();
+        {
+            let mem = sync::read(&self.mem);
+            let mut added: HashMap<&str, usize> = HashMap::new();
+            for (c, _) in &queued {
+                *added.entry(c.as_str()).or_default() += 1;
+            }
+            for (c, n) in added {
+                let existing = mem.outbox.get(c);
+                let total = existing.map_or(0, |q| q.len()) + n;
+                let over = total.saturating_sub(MAX_OUTBOX_PER_CHANNEL);
+                let mut candidates: Vec<u64> = existing.map(|q| q.iter().copied().collect()).unwrap_or_default();
+                candidates.extend(queued.iter().filter(|(qc, _)| qc == c).map(|(_, s)| *s));
+                for seq in candidates.into_iter().take(over) {
+                    batch.remove(&self.outbox, outbox_key(c, seq));
+                    dropped_keys.push((c.to_string(), seq));
+                }
+            }
+        }
+        batch.commit()?;
+        self.persist()?;
+        let mut mem = sync::write(&self.mem);
+        let m = mem.instances.entry(round.rule_id.clone()).or_default();
+        for g in &round.removes {
+            m.remove(&group_key(g));
+        }
+        for i in round.upserts {
+            m.insert(group_key(&i.group), i);
+        }
+        let mut channels: Vec<String> = Vec::new();
+        for (c, seq) in queued {
+            mem.outbox.entry(c.clone()).or_default().push_back(seq);
+            if !channels.contains(&c) {
+                channels.push(c);
+            }
+        }
+        for (c, seq) in &dropped_keys {
+            if let Some(q) = mem.outbox.get_mut(c) {
+                q.retain(|s| s != seq);
+            }
+        }
+        Ok(Committed { channels, dropped: dropped_keys.len(), events })
+    }
+
+    /// The oldest `limit` queued messages of a channel.
+    pub fn queued(&self, channel_id: &str, limit: usize) -> anyhow::Result<Vec<OutboxItem>> {
+        blocking::assert_off_runtime();
+        let mut out = Vec::new();
+        for kv in self.outbox.prefix(prefix(channel_id)).take(limit) {
+            let (_, v) = kv.into_inner()?;
+            out.push(decode(&v, "queued message")?);
+        }
+        Ok(out)
+    }
+
+    /// Removes delivered messages.
+    pub fn delivered(&self, channel_id: &str, seqs: &[u64]) -> anyhow::Result<()> {
+        blocking::assert_off_runtime();
+        let _w = sync::lock(&self.write);
+        let mut batch = self.db.batch();
+        for s in seqs {
+            batch.remove(&self.outbox, outbox_key(channel_id, *s));
+        }
+        batch.commit()?;
+        self.persist()?;
+        if let Some(q) = sync::write(&self.mem).outbox.get_mut(channel_id) {
+            q.retain(|s| !seqs.contains(s));
+        }
+        Ok(())
+    }
+
+    /// Events newest first, with `seq < before_seq`, passing `keep`, at most `limit`; and whether more
+    /// (older) ones may follow.
+    pub fn events(
+        &self,
+        before_seq: Option<u64>,
+        limit: usize,
+        keep: impl Fn(&AlertEvent) -> bool,
+    ) -> anyhow::Result<(Vec<AlertEvent>, bool)> {
+        blocking::assert_off_runtime();
+        let upper = before_seq.unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        for kv in self.events.range(..upper.to_be_bytes()).rev() {
+            let (_, v) = kv.into_inner()?;
+            let e: AlertEvent = decode(&v, "event")?;
+            if keep(&e) {
+                if out.len() == limit {
+                    return Ok((out, true));
+                }
+                out.push(e);
+            }
+        }
+        Ok((out, false))
+    }
+
+    /// Makes everything durable (writes already are; for shutdown symmetry).
+    pub fn flush(&self) -> anyhow::Result<()> {
+        blocking::assert_off_runtime();
+        self.persist()
+    }
+}
+
+/// The worst of some states: firing > pending > no_data > resolved > ok.
+pub fn worst(states: impl IntoIterator<Item = AlertState>) -> AlertState {
+    let rank = |s: AlertState| match s {
+        AlertState::Ok => 0,
+        AlertState::Resolved => 1,
+        AlertState::NoData => 2,
+        AlertState::Pending => 3,
+        AlertState::Firing => 4,
+    };
+    states.into_iter().max_by_key(|s| rank(*s)).unwrap_or_default()
+}
