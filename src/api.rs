@@ -444,6 +444,24 @@ impl ApiError {
     }
 }
 
+/// Like [`send_json`], for writes the server checks whole: a 400's `problems` (every one) become the
+/// message, one per line, so [`ApiError::problems`] lists them.
+async fn send_checked<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, ApiError> {
+    let _pending = PendingGuard::start();
+    let resp = send(path, builder(method, path), body).await?;
+    match success_text(resp).await {
+        Ok(text) => decode(&text),
+        Err((ApiError::Server { status: 400, message }, text)) => {
+            let message = match serde_json::from_str::<BoardInvalid>(&text) {
+                Ok(i) if !i.problems.is_empty() => i.problems.join("\n"),
+                _ => message,
+            };
+            Err(ApiError::Server { status: 400, message })
+        }
+        Err((e, _)) => Err(e),
+    }
+}
+
 fn alert_path(kind: &str, id: &str) -> String {
     format!("/api/v1/alerts/{kind}/{}", js_sys::encode_uri_component(id))
 }
@@ -466,9 +484,9 @@ pub async fn alert_rule(id: String) -> Result<RuleStatus, ApiError> {
 /// (`rule.version` must be the version edited: 409 otherwise).
 pub async fn save_alert_rule(rule: AlertRule) -> Result<AlertRule, ApiError> {
     if rule.id.is_empty() {
-        send_json("POST", "/api/v1/alerts/rules", Some(to_body(&rule)?)).await
+        send_checked("POST", "/api/v1/alerts/rules", Some(to_body(&rule)?)).await
     } else {
-        send_json("PUT", &alert_path("rules", &rule.id), Some(to_body(&rule)?)).await
+        send_checked("PUT", &alert_path("rules", &rule.id), Some(to_body(&rule)?)).await
     }
 }
 
@@ -531,7 +549,7 @@ pub async fn silences(all: bool) -> Result<Vec<Silence>, ApiError> {
 }
 
 pub async fn create_silence(silence: Silence) -> Result<Silence, ApiError> {
-    send_json("POST", "/api/v1/alerts/silences", Some(to_body(&silence)?)).await
+    send_checked("POST", "/api/v1/alerts/silences", Some(to_body(&silence)?)).await
 }
 
 pub async fn delete_silence(id: String) -> Result<(), ApiError> {
@@ -547,8 +565,8 @@ pub async fn channels() -> Result<Vec<Channel>, ApiError> {
 pub async fn save_channel(id: Option<String>, input: ChannelInput) -> Result<Channel, ApiError> {
     let body = Some(to_body(&input)?);
     match id {
-        Some(id) => send_json("PUT", &alert_path("channels", &id), body).await,
-        None => send_json("POST", "/api/v1/alerts/channels", body).await,
+        Some(id) => send_checked("PUT", &alert_path("channels", &id), body).await,
+        None => send_checked("POST", "/api/v1/alerts/channels", body).await,
     }
 }
 
@@ -569,5 +587,5 @@ pub async fn alerts_export() -> Result<AlertsExport, ApiError> {
 /// Imports JSON text as the user gave it: the server checks it all and lists every problem (400), and
 /// applies nothing when there is one.
 pub async fn alerts_import(json: String) -> Result<serde_json::Value, ApiError> {
-    send_json("POST", "/api/v1/alerts/import", Some(json)).await
+    send_checked("POST", "/api/v1/alerts/import", Some(json)).await
 }

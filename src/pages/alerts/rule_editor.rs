@@ -338,15 +338,11 @@ pub fn RuleEditor(id: Option<String>) -> impl IntoView {
             <div class="panel rule-form">
                 <div class="panel-head">
                     <h2>{if editing { "Edit rule" } else { "New rule" }}</h2>
-                    <span class="spacer"></span>
-                    <button data-testid="cancel-rule" on:click=move |_| close()>"Cancel"</button>
-                    <Show when=move || session.can_edit()>
-                        <button class="primary" data-testid="save-rule" disabled=move || saving.get() || !loaded.get() on:click=save.clone()>
-                            {move || if saving.get() { "Saving…" } else { "Save" }}
-                        </button>
-                    </Show>
                 </div>
                 <FetchError error=existing.error what="the rule" />
+                <RuleFields draft=draft catalog=catalog.data channels=channels.data />
+                <FetchError error=catalog.error what="the metric catalogue" inline=true testid="catalog-error" />
+                <FetchError error=channels.error what="the channels" inline=true testid="channels-error" />
                 <Problems problems=problems title="Not saved: the rule is not valid. Nothing was changed." testid="rule-problems" />
                 {move || match refused.get() {
                     Some(Refused::Conflict(m)) => Some(view! {
@@ -361,9 +357,14 @@ pub fn RuleEditor(id: Option<String>) -> impl IntoView {
                     }.into_any()),
                     _ => None,
                 }}
-                <RuleFields draft=draft catalog=catalog.data channels=channels.data />
-                <FetchError error=catalog.error what="the metric catalogue" inline=true testid="catalog-error" />
-                <FetchError error=channels.error what="the channels" inline=true testid="channels-error" />
+                <div class="modal-actions">
+                    <button data-testid="cancel-rule" on:click=move |_| close()>"Cancel"</button>
+                    <Show when=move || session.can_edit()>
+                        <button class="primary" data-testid="save-rule" disabled=move || saving.get() || !loaded.get() on:click=save.clone()>
+                            {move || if saving.get() { "Saving…" } else { "Save" }}
+                        </button>
+                    </Show>
+                </div>
             </div>
             <div class="panel rule-preview" data-testid="rule-preview">
                 <div class="panel-head">
