@@ -16,6 +16,13 @@ use support::{Browser, Server};
 /// The secret part of the channel's URL: must never be seen in the page once saved.
 const SECRET_PATH: &str = "/services/T0DEMO/B0DEMO/s3cr3tT0kenNeverShown";
 
+/// Where the test leaves pictures of what it saw (target/e2e-alerts/), to look at when something is off.
+fn shot(name: &str) -> std::path::PathBuf {
+    let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-alerts");
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(format!("{name}.png"))
+}
+
 /// Rules' state in the list, as `data-state` of the rule named `name`.
 fn rule_state(name: &str) -> String {
     format!("[...document.querySelectorAll('[data-testid=rule-row]')].find(r => r.querySelector('[data-testid=rule-name]').textContent === {name:?})?.dataset.state")
@@ -57,6 +64,7 @@ async fn a_rule_made_in_the_ui_fires_shows_in_the_top_bar_and_on_a_chart_and_its
     b.wait_js("document.querySelector('[data-testid=test-result]')?.dataset.ok === 'true'").await;
     b.wait_text("[data-testid=test-result]", |t| t.contains("200")).await;
     slack.wait_for(Duration::from_secs(10), |_| true).await;
+    b.screenshot(&shot("channels")).await;
 
     // A rule on payment's p95, in the UI, with a threshold the demo is always above.
     let threshold = always_crossed_threshold(&server).await;
@@ -77,6 +85,7 @@ async fn a_rule_made_in_the_ui_fires_shows_in_the_top_bar_and_on_a_chart_and_its
     b.wait_js("document.querySelector('[data-testid=rule-preview] [data-testid=series-chart]')?.dataset.points > 0").await;
     b.wait_js("document.querySelector('[data-testid=preview-fired]')?.dataset.count > 0").await;
     assert!(b.exists("[data-testid=rule-preview] [data-testid=chart-shaded]").await, "firing moments shaded");
+    b.screenshot(&shot("editor")).await;
     b.click("[data-testid=save-rule]").await;
 
     // In the list: pending, then firing after its 20 s.
@@ -89,6 +98,7 @@ async fn a_rule_made_in_the_ui_fires_shows_in_the_top_bar_and_on_a_chart_and_its
     // Its instance, opened.
     b.click("[data-testid=rule-row] [data-testid=toggle-instances]").await;
     b.wait_js("document.querySelector('[data-testid=instance-row]')?.dataset.state === 'firing'").await;
+    b.screenshot(&shot("rules")).await;
 
     // The firing message reached "Slack", with a link to the moment.
     let msg = slack.wait_for(Duration::from_secs(60), |b| b.contains("payment p95 (e2e)") && b.to_lowercase().contains("firing")).await;
@@ -102,10 +112,12 @@ async fn a_rule_made_in_the_ui_fires_shows_in_the_top_bar_and_on_a_chart_and_its
     b.wait_js_within("document.querySelector('[data-testid=alert-marker][data-state=firing]')", Duration::from_secs(30)).await;
     let title = b.js("return document.querySelector('[data-testid=alert-marker][data-state=firing]').title").await;
     assert!(title.as_str().unwrap().contains(name) && title.as_str().unwrap().contains("firing"), "{title}");
+    b.screenshot(&shot("hitmap-marker")).await;
 
     // The history lists the changes, newest first, each linking to its moment.
     b.client.goto(&server.url("/alerts?tab=history")).await.unwrap();
     b.wait_js("[...document.querySelectorAll('[data-testid=event-row]')].some(r => r.dataset.to === 'firing')").await;
+    b.screenshot(&shot("history")).await;
 
     // Follow the link: the page and time range it names.
     let url = url_parts(&link);
@@ -162,6 +174,7 @@ async fn an_invalid_rule_shows_every_problem_and_nothing_is_saved_and_a_channel_
     }
     assert!(problems.iter().any(|p| p.contains("low") || p.contains("high")), "the range: {problems:?}");
     assert!(b.exists("[data-testid=rule-editor]").await, "the form stays open with what was typed");
+    b.screenshot(&shot("invalid-rule")).await;
     let saved = demo::api(&server, "/api/v1/alerts").await;
     assert_eq!(saved["rules"].as_array().unwrap().len(), 0, "nothing saved: {saved}");
 

@@ -7,6 +7,7 @@ use leptos_use::{use_color_mode_with_options, ColorMode, UseColorModeOptions, Us
 use sightline_model::{format_duration_ms, TimeRange, PRESETS};
 
 use crate::api;
+use crate::components::firing_badge::FiringBadge;
 use crate::format::{datetime_local, parse_datetime_local};
 use crate::hooks::{use_polled_resource, use_set_query, UseTimeRangeReturn, SHARED_PARAMS};
 
@@ -47,12 +48,12 @@ pub fn TopBar(tr: UseTimeRangeReturn) -> impl IntoView {
                         view! {
                             <A href=move || format!("{path}{}", shared_query()) attr:data-testid=testid>
                                 {label}
+                                {(path == "/alerts").then(|| view! { <FiringBadge /> })}
                             </A>
                         }
                     })
                     .collect_view()}
             </nav>
-            <crate::components::firing_badge::FiringBadge />
             <div class="spacer"></div>
             <ServiceSelect tr=tr />
             <TimeRangePicker tr=tr />

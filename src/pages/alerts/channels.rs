@@ -105,7 +105,7 @@ fn ChannelRow(c: Channel, editing: RwSignal<Editing>, refetch: Callback<()>) -> 
             <td class="mono small" data-testid="channel-url">{c.url_masked.clone()}</td>
             <td class="num" data-testid="channel-pending">{c.pending}</td>
             <td class="small">{c.last_error.clone().map(|e| view! { <span class="error-text" data-testid="channel-last-error">{e}</span> })}</td>
-            <td class="row-actions">
+            <td><div class="row-actions">
                 <Show when=move || session.is_admin()>
                     <button data-testid="test-channel" disabled=move || testing.get() on:click=test.clone()>
                         {move || if testing.get() { "Sending…" } else { "Send test message" }}
@@ -125,7 +125,7 @@ fn ChannelRow(c: Channel, editing: RwSignal<Editing>, refetch: Callback<()>) -> 
                     Err(e) => view! { <div class="test-result bad" role="alert" data-testid="test-result" data-ok="false">{e.to_string()}</div> }.into_any(),
                 })}
                 <FetchError error=delete_error what="(delete failed)" inline=true testid="delete-error" />
-            </td>
+            </div></td>
         </tr>
     }
 }

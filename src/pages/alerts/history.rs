@@ -3,10 +3,13 @@
 //! event's link does not carry them), paged to older ones by `before_seq`. Each row links to the page and
 //! moment that shows it.
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use sightline_model::AlertEvent;
 
+use super::list::unit_of;
 use super::{labels_text, state_name, StateBadge};
 use crate::api::{self, AlertEventQuery};
 use crate::components::error_view::FetchError;
@@ -41,6 +44,13 @@ pub fn HistoryTab() -> impl IntoView {
         api::alert_events(q)
     });
     let rules = use_polled_resource(api::alerts);
+    // Values in their metric's unit: rule id → unit, from the rules and the catalogue.
+    let catalog = use_polled_resource(api::metric_catalog);
+    let units = Memo::new(move |_| {
+        let metric_units: BTreeMap<String, String> =
+            catalog.data.with(|c| c.iter().flat_map(|c| &c.metrics).map(|m| (m.name.clone(), m.unit.clone())).collect());
+        rules.data.with(|r| r.iter().flat_map(|o| &o.rules).map(|s| (s.rule.id.clone(), unit_of(&s.rule, &metric_units))).collect::<BTreeMap<_, _>>())
+    });
     let select = |param: &'static str| {
         let set_query = set_query.clone();
         move |e: leptos::ev::Event| {
@@ -76,7 +86,10 @@ pub fn HistoryTab() -> impl IntoView {
                     return view! { <p class="empty-note" data-testid="history-empty">"No state changes match."</p> }.into_any();
                 }
                 let next = page.next_before_seq;
-                let rows = page.events.into_iter().map(|e| view! { <EventRow e=e /> }).collect_view();
+                let rows = page.events.into_iter().map(|e| {
+                    let unit = units.with(|u| u.get(&e.rule_id).cloned().unwrap_or_default());
+                    view! { <EventRow e=e unit=unit /> }
+                }).collect_view();
                 view! {
                     <table class="grid-table" data-testid="history-table">
                         <thead><tr><th>"When"</th><th>"Rule"</th><th>"Group"</th><th>"Change"</th><th class="num">"Value"</th><th>"Condition"</th><th></th></tr></thead>
@@ -94,7 +107,7 @@ pub fn HistoryTab() -> impl IntoView {
 }
 
 #[component]
-fn EventRow(e: AlertEvent) -> impl IntoView {
+fn EventRow(e: AlertEvent, unit: String) -> impl IntoView {
     let sev = severity_name(e.severity);
     view! {
         <tr data-testid="event-row" data-to=state_name(e.to) data-seq=e.seq.to_string()>
@@ -102,7 +115,7 @@ fn EventRow(e: AlertEvent) -> impl IntoView {
             <td><strong>{e.rule_name.clone()}</strong> " " <span class=format!("sev sev-{sev}")>{sev}</span></td>
             <td class="mono small">{labels_text(&e.labels)}</td>
             <td><StateBadge state=e.from /> " → " <StateBadge state=e.to /></td>
-            <td class="num">{e.value.map_or_else(|| "—".to_string(), |v| format_value(v, ""))}</td>
+            <td class="num">{e.value.map_or_else(|| "—".to_string(), |v| format_value(v, &unit))}</td>
             <td class="small">{e.condition.clone()}</td>
             <td><a href=e.link.clone() data-testid="event-link" title="The page and moment that show it">"Show"</a></td>
         </tr>

@@ -42,7 +42,7 @@ pub fn source_text(s: &RuleSource) -> String {
 }
 
 /// The unit a rule's values are in: the metric's (from the catalogue), a count of sessions, or seconds.
-fn unit_of(rule: &AlertRule, units: &BTreeMap<String, String>) -> String {
+pub fn unit_of(rule: &AlertRule, units: &BTreeMap<String, String>) -> String {
     match &rule.source {
         RuleSource::Metric { metric, .. } => units.get(metric).cloned().unwrap_or_default(),
         RuleSource::BlockingSession { .. } => "count".into(),
@@ -170,7 +170,7 @@ fn RuleRow(status: RuleStatus, units: Memo<BTreeMap<String, String>>, refetch: C
                 </button>
             </td>
             <td>{if rule.enabled { "yes" } else { "no" }}</td>
-            <td class="row-actions">
+            <td><div class="row-actions">
                 <Show when=move || session.can_edit()>
                     <button data-testid="edit-rule" on:click=edit.clone()>"Edit"</button>
                     <button class="danger" data-testid="delete-rule" on:click=delete.clone()>
@@ -178,7 +178,7 @@ fn RuleRow(status: RuleStatus, units: Memo<BTreeMap<String, String>>, refetch: C
                     </button>
                 </Show>
                 <FetchError error=delete_error what="(delete failed)" inline=true testid="delete-error" />
-            </td>
+            </div></td>
         </tr>
         <Show when=move || open.get()>
             <tr class="instances-row"><td colspan="8">

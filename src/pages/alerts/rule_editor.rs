@@ -283,7 +283,11 @@ pub fn RuleEditor(id: Option<String>) -> impl IntoView {
         let rule = settled.get().filter(|_| loaded.get());
         async move {
             match rule {
-                Some(rule) => {
+                Some(mut rule) => {
+                    // The preview is about the data: an unnamed rule is previewed all the same.
+                    if rule.name.is_empty() {
+                        rule.name = "preview".into();
+                    }
                     let now = now_ms();
                     api::alert_preview(rule, now - PREVIEW_MS, now).await.map(Some)
                 }
@@ -397,7 +401,10 @@ fn Preview(answer: Signal<Option<Option<PreviewAnswer>>>, metric: Signal<String>
                     .firing
                     .iter()
                     .take(20)
-                    .map(|f| view! { <li>{format!("{} → {} {}", clock(f.from_ms), clock(f.to_ms), labels_text(&f.labels))}</li> })
+                    .map(|f| {
+                        let group = if f.labels.is_empty() { String::new() } else { format!(" · {}", labels_text(&f.labels)) };
+                        view! { <li>{format!("{} → {}{group}", clock(f.from_ms), clock(f.to_ms))}</li> }
+                    })
                     .collect_view();
                 view! {
                     <div data-testid="preview-fired" data-count=a.firing.len().to_string()>

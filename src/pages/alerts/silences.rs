@@ -78,12 +78,12 @@ fn SilenceRow(s: Silence, refetch: Callback<()>) -> impl IntoView {
             <td class="small">{date_time(s.until_ms)}{expired.then_some(" (expired)")}</td>
             <td>{s.reason.clone()}</td>
             <td class="small muted">{format!("{} · {}", s.created_by, date_time(s.created_ms))}</td>
-            <td class="row-actions">
+            <td><div class="row-actions">
                 <Show when=move || session.can_edit() && !expired>
                     <button data-testid="expire-silence" on:click=expire.clone()>"Expire now"</button>
                 </Show>
                 <FetchError error=error what="(expire failed)" inline=true testid="expire-error" />
-            </td>
+            </div></td>
         </tr>
     }
 }
