@@ -82,6 +82,8 @@ async fn a_rule_made_in_the_ui_fires_shows_in_the_top_bar_and_on_a_chart_and_its
     b.set_value("[data-testid=rule-runbook]", "Check the payment release.").await;
     b.click("[data-testid=rule-channels] input[type=checkbox]").await;
     // The live preview: the metric with its threshold, and that it would have fired.
+    // (the preview of what was typed: its threshold, once typing paused)
+    b.wait_js(&format!("document.querySelector('[data-testid=preview-chart]')?.dataset.thresholds === '{threshold}'")).await;
     b.wait_js("document.querySelector('[data-testid=rule-preview] [data-testid=series-chart]')?.dataset.points > 0").await;
     b.wait_js("document.querySelector('[data-testid=preview-fired]')?.dataset.count > 0").await;
     assert!(b.exists("[data-testid=rule-preview] [data-testid=chart-shaded]").await, "firing moments shaded");
@@ -138,6 +140,21 @@ async fn a_rule_made_in_the_ui_fires_shows_in_the_top_bar_and_on_a_chart_and_its
     b.find(page).await;
     // The shown range is the link's (absolute: the range label shows dates, live is off).
     b.wait_text("[data-testid=range-label]", |t| t.contains('→')).await;
+
+    // A silence on the rule: its alert shows as silenced and the top bar stops counting it.
+    b.client.goto(&server.url("/alerts?tab=silences")).await.unwrap();
+    b.click("[data-testid=new-silence]").await;
+    b.wait_js(&format!("[...document.querySelectorAll('[data-testid=silence-rule] option')].some(o => o.textContent === {name:?})")).await;
+    let rule_id = b.js(&format!("return [...document.querySelectorAll('[data-testid=silence-rule] option')].find(o => o.textContent === {name:?}).value")).await;
+    b.set_value("[data-testid=silence-rule]", rule_id.as_str().unwrap()).await;
+    b.set_value("[data-testid=silence-for]", "1h").await;
+    b.set_value("[data-testid=silence-reason]", "e2e: known incident").await;
+    b.click("[data-testid=save-silence]").await;
+    b.wait_text("[data-testid=silence-row]", |t| t.contains("e2e: known incident")).await;
+    b.click("[data-testid=alerts-tab-rules]").await;
+    b.click("[data-testid=rule-row] [data-testid=toggle-instances]").await;
+    b.wait_js_within("document.querySelector('[data-testid=instance-row]')?.dataset.silenced === 'true'", Duration::from_secs(30)).await;
+    b.wait_js_within("!document.querySelector('[data-testid=firing-badge]')", Duration::from_secs(30)).await;
     b.close().await;
 }
 
@@ -177,6 +194,20 @@ async fn an_invalid_rule_shows_every_problem_and_nothing_is_saved_and_a_channel_
     b.screenshot(&shot("invalid-rule")).await;
     let saved = demo::api(&server, "/api/v1/alerts").await;
     assert_eq!(saved["rules"].as_array().unwrap().len(), 0, "nothing saved: {saved}");
+
+    // An import with bad rules: every problem listed, nothing imported.
+    b.client.goto(&server.url("/alerts")).await.unwrap();
+    b.click("[data-testid=alerts-import-open]").await;
+    let bad = r#"{"format_version":1,"channels":[],"rules":[{"name":"","source":{"kind":"metric","metric":"no.such.metric","window_s":60},"condition":{"op":"above","threshold":1},"interval_s":0}]}"#;
+    b.set_value("[data-testid=alerts-import-json]", bad).await;
+    b.click("[data-testid=alerts-import-send]").await;
+    b.find("[data-testid=import-problems]").await;
+    let listed = b.js("return [...document.querySelectorAll('[data-testid=import-problems] [data-testid=problem]')].map(p => p.textContent)").await;
+    let listed = listed.to_string();
+    assert!(listed.contains("no.such.metric") && listed.contains("name") && listed.contains("interval"), "every problem: {listed}");
+    let saved = demo::api(&server, "/api/v1/alerts").await;
+    assert_eq!(saved["rules"].as_array().unwrap().len(), 0, "nothing imported: {saved}");
+    b.client.goto(&server.url("/alerts")).await.unwrap();
 
     // A webhook channel: its URL is never shown, not even in the edit form; empty on edit keeps it.
     let url = format!("https://hooks.example.com{SECRET_PATH}");

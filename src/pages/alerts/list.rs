@@ -2,7 +2,7 @@
 //! enabled; a row opens to list its instances (one per group), silenced ones said so. Editors get new,
 //! edit and delete.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -73,6 +73,10 @@ pub fn RulesList() -> impl IntoView {
         catalog.data.with(|c| c.iter().flat_map(|c| &c.metrics).map(|m| (m.name.clone(), m.unit.clone())).collect::<BTreeMap<_, _>>())
     });
     let new_rule = move |_| set_query(vec![("edit", Some("new".into()))]);
+    // Rules whose instances are shown: kept here, as the rows are rebuilt at every refresh.
+    let open = RwSignal::new(BTreeSet::<String>::new());
+    // The rule whose delete button asks for confirmation (a second click deletes).
+    let confirming = RwSignal::new(None::<String>);
     view! {
         <div class="panel">
             <div class="panel-head">
@@ -89,7 +93,7 @@ pub fn RulesList() -> impl IntoView {
                 if o.rules.is_empty() {
                     return view! { <p class="empty-note" data-testid="rules-empty">"No alert rules yet."</p> }.into_any();
                 }
-                let rows = o.rules.into_iter().map(|r| view! { <RuleRow status=r units=units refetch=rules.refetch /> }).collect_view();
+                let rows = o.rules.into_iter().map(|r| view! { <RuleRow status=r units=units refetch=rules.refetch open=open confirming=confirming /> }).collect_view();
                 view! {
                     <div class="table-scroll">
                     <table class="grid-table alerts-table" data-testid="rules-table">
@@ -110,11 +114,27 @@ pub fn RulesList() -> impl IntoView {
 
 /// One rule, and its instances when opened.
 #[component]
-fn RuleRow(status: RuleStatus, units: Memo<BTreeMap<String, String>>, refetch: Callback<()>) -> impl IntoView {
+fn RuleRow(status: RuleStatus, units: Memo<BTreeMap<String, String>>, refetch: Callback<()>, open: RwSignal<BTreeSet<String>>, confirming: RwSignal<Option<String>>) -> impl IntoView {
     let session = use_session();
     let set_query = use_set_query();
-    let open = RwSignal::new(false);
-    let confirm = RwSignal::new(false);
+    let is_open = {
+        let id = status.rule.id.clone();
+        move || open.with(|o| o.contains(&id))
+    };
+    let toggle = {
+        let id = status.rule.id.clone();
+        move |_| {
+            open.update(|o| {
+                if !o.remove(&id) {
+                    o.insert(id.clone());
+                }
+            })
+        }
+    };
+    let confirm = {
+        let id = status.rule.id.clone();
+        Memo::new(move |_| confirming.with(|c| c.as_ref() == Some(&id)))
+    };
     let delete_error = RwSignal::new(None::<api::ApiError>);
     let RuleStatus { rule, state, instances } = status;
     let unit = Memo::new({
@@ -137,7 +157,7 @@ fn RuleRow(status: RuleStatus, units: Memo<BTreeMap<String, String>>, refetch: C
         let id = id.clone();
         move |_| {
             if !confirm.get_untracked() {
-                confirm.set(true);
+                confirming.set(Some(id.clone()));
                 return;
             }
             let id = id.clone();
@@ -163,8 +183,8 @@ fn RuleRow(status: RuleStatus, units: Memo<BTreeMap<String, String>>, refetch: C
             <td class="small" title=since.map(date_time)>{since.map(ago).unwrap_or_else(|| "—".into())}</td>
             <td class="num" data-testid="rule-value">{move || value.map_or_else(|| "—".to_string(), |v| format_value(v, &unit.get()))}</td>
             <td>
-                <button class="link-button" data-testid="toggle-instances" aria-expanded=move || open.get().to_string()
-                    on:click=move |_| open.update(|o| *o = !*o) disabled=n == 0>
+                <button class="link-button" data-testid="toggle-instances" aria-expanded={ let is_open = is_open.clone(); move || is_open().to_string() }
+                    on:click=toggle disabled=n == 0>
                     {format!("{n} instance{}", if n == 1 { "" } else { "s" })}
                     {(silenced > 0).then(|| format!(" · {silenced} silenced"))}
                 </button>
@@ -180,7 +200,7 @@ fn RuleRow(status: RuleStatus, units: Memo<BTreeMap<String, String>>, refetch: C
                 <FetchError error=delete_error what="(delete failed)" inline=true testid="delete-error" />
             </div></td>
         </tr>
-        <Show when=move || open.get()>
+        <Show when=is_open>
             <tr class="instances-row"><td colspan="8">
                 <Instances instances=instances.clone() unit=unit />
             </td></tr>

@@ -418,7 +418,9 @@ fn Preview(answer: Signal<Option<Option<PreviewAnswer>>>, metric: Signal<String>
     };
     view! {
         <Show when=move || answer.with(Option::is_some) fallback=|| view! { <p class="muted">"Fill in the rule to see how it would have behaved."</p> }>
-            <div class="preview-chart">
+            // What the chart was drawn for, for the browser tests: the thresholds it shows.
+            <div class="preview-chart" data-testid="preview-chart"
+                data-thresholds=move || thresholds.with(|t| t.iter().map(f64::to_string).collect::<Vec<_>>().join(","))>
                 <SeriesChart data=data style=ChartStyle::Line stacked=false thresholds=thresholds shaded=shaded />
             </div>
             {fired}
