@@ -54,7 +54,6 @@ const MAX_URL: usize = 2048;
 #[derive(Debug, Default)]
 pub struct EvalCounts {
     pub evaluations: AtomicU64,
-    pub failed_reads: AtomicU64,
     pub transitions: AtomicU64,
 }
 
@@ -117,6 +116,18 @@ impl Alerts {
         });
     }
 
+    /// Totals for Sightline's own metrics, in `own_metrics::ALERT_COUNTERS`' order.
+    pub fn counters(&self) -> [u64; 5] {
+        let d = &self.deliverer.counts;
+        [
+            self.counts.evaluations.load(Ordering::Relaxed),
+            self.counts.transitions.load(Ordering::Relaxed),
+            d.sent.load(Ordering::Relaxed),
+            d.failed.load(Ordering::Relaxed),
+            d.dropped.load(Ordering::Relaxed),
+        ]
+    }
+
     /// The absolute base of links in messages.
     pub fn public_url(&self) -> String {
         sync::read(&self.public_url).clone()
@@ -164,6 +175,10 @@ impl Alerts {
     /// Evaluates `rule` once now: reads its source, writes what changed (durably, with the messages to
     /// send) and wakes the channels that got something. Never waits on a receiver.
     pub async fn evaluate_once(&self, rule: &AlertRule) {
+        // Messages go to channels that exist (a deleted one stays named by its rules until they are edited).
+        let mut rule = rule.clone();
+        rule.channels.retain(|c| self.store.channel(c).is_some());
+        let rule = &rule;
         let catalog = self.catalog();
         let unit = eval::unit(rule, &catalog);
         let silences = self.store.silences();
@@ -178,9 +193,6 @@ impl Alerts {
         };
         let out = eval::evaluate(&self.sources, ctx).await;
         self.counts.evaluations.fetch_add(1, Ordering::Relaxed);
-        if out.touched.iter().chain(&out.round.upserts).any(|i| i.instance.error.is_some()) {
-            self.counts.failed_reads.fetch_add(1, Ordering::Relaxed);
-        }
         self.store.touch(&rule.id, out.touched);
         let round = out.round;
         if round.upserts.is_empty() && round.removes.is_empty() && round.events.is_empty() && round.outbox.is_empty() {

@@ -99,7 +99,19 @@ pub struct OwnMetrics {
     postgres_sample_duration: GaugeVec,
     sse_clients: IntGauge,
     http_requests: IntCounterVec,
+    /// Alerting's counters (see [`ALERT_COUNTERS`]), caught up with [`crate::alert::Alerts`]' own at scrape
+    /// time ([`OwnMetrics::alerts`]).
+    alerts: Vec<prometheus::IntCounter>,
 }
+
+/// `(name, help)` of alerting's counters, in the order of [`crate::alert::Alerts::counters`].
+pub const ALERT_COUNTERS: [(&str, &str); 5] = [
+    ("sightline_alert_evaluations_total", "Alert rule evaluations."),
+    ("sightline_alert_transitions_total", "Alert instance state changes recorded."),
+    ("sightline_alert_messages_sent_total", "Alert messages a receiver accepted (2xx)."),
+    ("sightline_alert_delivery_failures_total", "Alert message attempts that failed (non-2xx, refused, timed out); retried."),
+    ("sightline_alert_messages_dropped_total", "Queued alerts dropped because a channel's backlog was full."),
+];
 
 /// Latency buckets in seconds: 1 ms … 10 s (an acknowledged export includes an fsync).
 const SECONDS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -196,6 +208,14 @@ impl OwnMetrics {
                 "HTTP requests answered, by method, matched route template (\"unmatched\" for the app's files and unknown paths) and status code.",
                 &["method", "route", "status"],
             ),
+            alerts: ALERT_COUNTERS
+                .iter()
+                .map(|(name, help)| {
+                    let c = prometheus::IntCounter::new(*name, *help).expect("valid metric name");
+                    registry.register(Box::new(c.clone())).expect("registered once");
+                    c
+                })
+                .collect(),
             registry,
         };
         for p in Protocol::ALL {
@@ -263,6 +283,13 @@ impl OwnMetrics {
     pub fn sse_client(&self) -> SseClient {
         self.sse_clients.inc();
         SseClient(self.sse_clients.clone())
+    }
+
+    /// Catches alerting's counters up with `totals` (in [`ALERT_COUNTERS`]' order).
+    pub fn alerts(&self, totals: [u64; 5]) {
+        for (c, t) in self.alerts.iter().zip(totals) {
+            c.inc_by(t.saturating_sub(c.get()));
+        }
     }
 
     /// Sets the scrape-time gauges from the store and the collectors, then renders every family in the

@@ -3,6 +3,7 @@
 //! webhooks, recording what they are sent. Every wait polls with a deadline.
 
 mod common;
+mod pg;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -141,7 +142,7 @@ async fn status(app: &TestApp, id: &str) -> RuleStatus {
 
 /// The rule's one instance in `state`, waited for.
 async fn wait_state(app: &TestApp, id: &str, state: AlertState, secs: u64) -> RuleStatus {
-    wait_for(secs, &format!("rule {id} {state:?}"), || String::new(), || async {
+    wait_for(secs, &format!("rule {id} {state:?}"), String::new, || async {
         let s = status(app, id).await;
         s.instances.iter().any(|i| i.state == state).then_some(s)
     })
@@ -581,4 +582,57 @@ async fn queued_messages_survive_kill_9_and_urls_stay_secret() {
         assert!(text.contains("alert delivery failed") || l == &log2, "the failures are logged: {text}");
         assert!(!text.contains(SECRET), "the secret is in the log: {text}");
     }
+}
+
+/// A session blocking two others in a real PostgreSQL fires a blocking-session rule (per instance, with
+/// the count), and resolves when the blocker commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_session_fires_and_resolves() {
+    let cluster = pg::Cluster::new();
+    cluster.create_monitor("monitor-pw-12");
+    cluster.psql("CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL); INSERT INTO accounts VALUES (1, 0)");
+    let url = format!("postgres://monitor:monitor-pw-12@127.0.0.1:{}/postgres", cluster.port);
+    let (app, _stop) = app_with(|a| {
+        a.postgres = vec![sightline_server::collect::postgres::PgUrl(url)];
+        a.pg_interval_ms = 500;
+    })
+    .await;
+    app.state.db.spawn();
+    let id = format!("127.0.0.1-{}-postgres", cluster.port);
+    let r = rule(
+        &app,
+        json!({"name": "Blocker", "source": {"kind": "blocking_session", "min_blocked": 2}, "condition": {"op": "no_data"},
+               "for_s": 1, "interval_s": 1}),
+    )
+    .await;
+    let s = wait_state(&app, &r.id, AlertState::Ok, 30).await;
+    assert_eq!((s.instances[0].labels["instance"].as_str(), s.instances[0].value), (id.as_str(), Some(0.0)));
+    let connect = |name: &'static str| {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host_path(cluster.socket_dir()).port(cluster.port).user("postgres").dbname("postgres").application_name(name);
+        async move {
+            let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            client
+        }
+    };
+    let holder = connect("holder").await;
+    holder.batch_execute("BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1").await.unwrap();
+    let mut waiting = Vec::new();
+    for name in ["waiter-1", "waiter-2"] {
+        let w = connect(name).await;
+        waiting.push(tokio::spawn(async move { w.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 1", &[]).await }));
+    }
+    let s = wait_state(&app, &r.id, AlertState::Firing, 30).await;
+    assert!(s.instances[0].value.is_some_and(|v| v >= 2.0), "{s:?}");
+    let h: AlertEventPage = ok(&app, "GET", &format!("/api/v1/alerts/events?rule={}", r.id), None, StatusCode::OK).await;
+    assert_eq!(h.events[0].condition, "a session blocks ≥ 2 others for 1 s");
+    assert!(h.events[0].link.starts_with(&format!("/db/{id}?at=")), "{}", h.events[0].link);
+    holder.batch_execute("COMMIT").await.unwrap();
+    for w in waiting {
+        assert_eq!(w.await.unwrap().unwrap(), 1);
+    }
+    wait_state(&app, &r.id, AlertState::Resolved, 30).await;
 }

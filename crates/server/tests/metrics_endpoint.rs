@@ -117,6 +117,11 @@ async fn every_family_is_there_with_its_type_and_help() {
         ("sightline_retention_removed_total", "counter"),
         ("sightline_sse_clients", "gauge"),
         ("sightline_http_requests_total", "counter"),
+        ("sightline_alert_evaluations_total", "counter"),
+        ("sightline_alert_transitions_total", "counter"),
+        ("sightline_alert_messages_sent_total", "counter"),
+        ("sightline_alert_delivery_failures_total", "counter"),
+        ("sightline_alert_messages_dropped_total", "counter"),
     ] {
         assert_eq!(m.kind(name), kind, "{name}");
         assert!(m.0.docs.get(name).is_some_and(|d| !d.is_empty()), "{name} has no HELP");

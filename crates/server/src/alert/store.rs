@@ -562,3 +562,83 @@ pub fn worst(states: impl IntoIterator<Item = AlertState>) -> AlertState {
     };
     states.into_iter().max_by_key(|s| rank(*s)).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_model::alert::{Condition, RuleSource, Severity};
+
+    fn rule(id: &str) -> AlertRule {
+        AlertRule {
+            id: id.into(),
+            name: id.into(),
+            source: RuleSource::ServiceSilent { service: None, window_s: 60 },
+            condition: Condition::NoData,
+            for_s: 0,
+            interval_s: 15,
+            severity: Severity::Warning,
+            labels: BTreeMap::new(),
+            runbook: String::new(),
+            channels: vec!["c".into()],
+            enabled: true,
+            version: 1,
+        }
+    }
+
+    fn alert(n: usize) -> WebhookAlert {
+        WebhookAlert {
+            rule_id: "r".into(),
+            rule_name: "r".into(),
+            severity: Severity::Warning,
+            status: "firing".into(),
+            labels: BTreeMap::from([("n".to_string(), n.to_string())]),
+            value: Some(n as f64),
+            condition: String::new(),
+            since_ms: 0,
+            runbook: String::new(),
+            link: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_outbox_is_bounded_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AlertStore::open(dir.path()).unwrap();
+        store.put_channel_unlocked(&StoredChannel { id: "c".into(), name: "c".into(), kind: ChannelKind::Webhook, url: None }).unwrap();
+        store.put_rule_unlocked(&rule("r")).unwrap();
+        let outbox: Vec<(String, WebhookAlert)> = (0..MAX_OUTBOX_PER_CHANNEL + 5).map(|n| ("c".to_string(), alert(n))).collect();
+        let event = AlertEvent {
+            seq: 0,
+            at_ms: 10,
+            rule_id: "r".into(),
+            rule_name: "r".into(),
+            severity: Severity::Warning,
+            labels: BTreeMap::new(),
+            from: AlertState::Ok,
+            to: AlertState::Firing,
+            value: None,
+            condition: String::new(),
+            link: String::new(),
+            silenced_by: None,
+        };
+        let c = store.commit_round(Round { rule_id: "r".into(), outbox, events: vec![event.clone()], ..Default::default() }, 10).unwrap();
+        assert_eq!((c.dropped, c.channels.as_slice(), c.events[0].seq), (5, &["c".to_string()][..], 1));
+        assert_eq!(store.pending("c"), MAX_OUTBOX_PER_CHANNEL);
+        // The oldest went: the first queued is alert 5.
+        assert_eq!(store.queued("c", 1).unwrap()[0].alert.value, Some(5.0));
+        // A round of a deleted rule is dropped.
+        assert!(store.commit_round(Round { rule_id: "gone".into(), ..Default::default() }, 10).unwrap().channels.is_empty());
+        drop(store);
+        let store = AlertStore::open(dir.path()).unwrap();
+        assert_eq!(store.pending("c"), MAX_OUTBOX_PER_CHANNEL);
+        let q = store.queued("c", 3).unwrap();
+        store.delivered("c", &q.iter().map(|i| i.seq).collect::<Vec<_>>()).unwrap();
+        assert_eq!(store.pending("c"), MAX_OUTBOX_PER_CHANNEL - 3);
+        let c = store.commit_round(Round { rule_id: "r".into(), events: vec![event], ..Default::default() }, 11).unwrap();
+        assert_eq!(c.events[0].seq, 2, "event numbers go on after a reopen");
+        let (events, more) = store.events(None, 1, |_| true).unwrap();
+        assert_eq!((events[0].seq, more), (2, true));
+        assert!(store.delete_channel("c").unwrap());
+        assert_eq!(store.pending("c"), 0);
+    }
+}

@@ -14,6 +14,7 @@ use crate::state::AppState;
 /// renders every family.
 pub async fn scrape(State(state): State<AppState>) -> Result<Response, AppError> {
     let stats = state.store.stats().await?;
+    state.own_metrics.alerts(state.alerts.counters());
     let text = state.own_metrics.render(&stats, &state.db)?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }
