@@ -115,6 +115,12 @@ async fn a_rule_made_in_the_ui_fires_shows_in_the_top_bar_and_on_a_chart_and_its
     let title = b.js("return document.querySelector('[data-testid=alert-marker][data-state=firing]').title").await;
     assert!(title.as_str().unwrap().contains(name) && title.as_str().unwrap().contains("firing"), "{title}");
     b.screenshot(&shot("hitmap-marker")).await;
+    // …and on the charts of the default board (APM overview).
+    let boards = demo::api(&server, "/api/v1/boards").await;
+    let board = boards["boards"][0]["id"].as_str().unwrap_or_else(|| panic!("the default board: {boards}")).to_string();
+    b.client.goto(&server.url(&format!("/boards/{board}?range=15m"))).await.unwrap();
+    b.wait_js_within("document.querySelector('[data-testid=series-chart] [data-testid=alert-marker][data-state=firing]')", Duration::from_secs(30)).await;
+    b.screenshot(&shot("board-marker")).await;
 
     // The history lists the changes, newest first, each linking to its moment.
     b.client.goto(&server.url("/alerts?tab=history")).await.unwrap();
@@ -208,6 +214,31 @@ async fn an_invalid_rule_shows_every_problem_and_nothing_is_saved_and_a_channel_
     let saved = demo::api(&server, "/api/v1/alerts").await;
     assert_eq!(saved["rules"].as_array().unwrap().len(), 0, "nothing imported: {saved}");
     b.client.goto(&server.url("/alerts")).await.unwrap();
+
+    // Two people edit the same rule: the later save is refused (409) and says so; their version loads.
+    let http = reqwest::Client::new();
+    let rule = serde_json::json!({
+        "name": "checkout slow", "severity": "warning", "for_s": 60, "interval_s": 15,
+        "source": {"kind": "metric", "metric": "transactions.response_time.p95", "window_s": 60},
+        "condition": {"op": "above", "threshold": 800.0},
+    });
+    let r = http.post(server.url("/api/v1/alerts/rules")).json(&rule).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    let created: serde_json::Value = r.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    b.client.goto(&server.url(&format!("/alerts?edit={id}"))).await.unwrap();
+    b.wait_js("document.querySelector('[data-testid=rule-name-input]')?.value === 'checkout slow'").await;
+    let mut theirs = created.clone();
+    theirs["name"] = "checkout slow (their edit)".into();
+    let r = http.put(server.url(&format!("/api/v1/alerts/rules/{id}"))).json(&theirs).send().await.unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    b.set_value("[data-testid=rule-name-input]", "checkout slow (my edit)").await;
+    b.click("[data-testid=save-rule]").await;
+    b.find("[data-testid=rule-conflict]").await;
+    b.click("[data-testid=reload-rule]").await;
+    b.wait_js("document.querySelector('[data-testid=rule-name-input]')?.value === 'checkout slow (their edit)'").await;
+    let now = demo::api(&server, &format!("/api/v1/alerts/rules/{id}")).await;
+    assert_eq!(now["rule"]["name"], "checkout slow (their edit)", "mine did not overwrite theirs");
 
     // A webhook channel: its URL is never shown, not even in the edit form; empty on edit keeps it.
     let url = format!("https://hooks.example.com{SECRET_PATH}");
