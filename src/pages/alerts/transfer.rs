@@ -29,7 +29,9 @@ pub fn ExportImport() -> impl IntoView {
         });
     };
     view! {
-        <button data-testid="alerts-export" on:click=download>"Export JSON"</button>
+        <Show when=move || session.can_edit()>
+            <button data-testid="alerts-export" on:click=download>"Export JSON"</button>
+        </Show>
         <Show when=move || session.is_admin()>
             <button data-testid="alerts-import-open" on:click=move |_| open.update(|o| *o = !*o)>"Import JSON"</button>
         </Show>
