@@ -265,3 +265,31 @@ async fn an_invalid_rule_shows_every_problem_and_nothing_is_saved_and_a_channel_
     assert!(masked.ends_with(&SECRET_PATH[SECRET_PATH.len() - 4..]), "the stored URL was kept on edit: {masked}");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_viewer_reads_the_alerts_and_is_offered_no_change() {
+    use support::auth::ApiSession;
+    let server = Server::start_signed_out(&[]).await;
+    let admin = ApiSession::admin(&server).await;
+    admin.add_user("vera", "viewer", "viewer-password-1234").await;
+    let rule = serde_json::json!({
+        "name": "errors up", "source": {"kind": "metric", "metric": "transactions.error_rate", "window_s": 60},
+        "condition": {"op": "above", "threshold": 0.05},
+    });
+    admin.ok(reqwest::Method::POST, "/api/v1/alerts/rules", Some(rule)).await;
+    let b = Browser::start().await;
+    b.sign_in_at(&server, "/alerts", "vera", "viewer-password-1234").await;
+    b.wait_text("[data-testid=rule-row] [data-testid=rule-name]", |t| t == "errors up").await;
+    // The session is known once the user menu names her; then nothing to change is offered.
+    b.wait_text("[data-testid=user-area]", |t| t.contains("vera")).await;
+    for hidden in ["new-rule", "edit-rule", "delete-rule", "alerts-import-open", "alerts-export"] {
+        assert!(!b.exists(&format!("[data-testid={hidden}]")).await, "{hidden} is not offered to a viewer");
+    }
+    b.click("[data-testid=alerts-tab-channels]").await;
+    b.find("[data-testid=channels-empty]").await;
+    assert!(!b.exists("[data-testid=new-channel]").await);
+    b.click("[data-testid=alerts-tab-silences]").await;
+    b.find("[data-testid=silences-empty]").await;
+    assert!(!b.exists("[data-testid=new-silence]").await);
+    b.close().await;
+}
