@@ -221,9 +221,14 @@ fn ServiceSelect(tr: UseTimeRangeReturn) -> impl IntoView {
                         names.push(s);
                     }
                 }
+                // Each option says whether it is chosen: the list arrives after the value was set.
+                let chosen = tr.service.get();
                 names
                     .into_iter()
-                    .map(|n| view! { <option value=n.clone()>{n.clone()}</option> })
+                    .map(|n| {
+                        let selected = chosen.as_deref() == Some(n.as_str());
+                        view! { <option value=n.clone() selected=selected>{n.clone()}</option> }
+                    })
                     .collect_view()
             }}
             {move || problem().map(|p| view! { <option disabled data-testid="services-error-option">{p}</option> })}
