@@ -251,7 +251,8 @@ impl Alerts {
             .flat_map(|(rule_id, instances)| instances.into_iter().map(move |i| (rule_id.clone(), i)))
             .filter(|(_, i)| i.state == AlertState::Firing && i.silenced_by.is_none())
             .filter_map(|(rule_id, i)| {
-                let r = rules.get(&rule_id)?;
+                // A disabled rule's instances keep their last state, not evaluated: not "firing now".
+                let r = rules.get(&rule_id).filter(|r| r.enabled)?;
                 Some(FiringAlert { rule_id, rule_name: r.name.clone(), severity: r.severity, labels: i.labels, since_ms: i.since_ms, value: i.value })
             })
             .collect();

@@ -227,7 +227,7 @@ async fn evaluations(app: &TestApp, id: &str, n: i64) {
 /// however many evaluations; two rules firing together share one message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fires_after_for_once_per_incident_grouped() {
-    let (app, _stop) = app_with(|a| a.alert_group_wait = 3.0).await;
+    let (app, _stop) = app_with(|a| a.alert_group_wait = 5.0).await;
     let r = Receiver::start(Mode::Ok).await;
     let ch = channel(&app, "On-call", &r.url).await;
     let feeder = Feeder::start(&app, &[("payment", 100)]);
@@ -568,6 +568,10 @@ async fn queued_messages_survive_kill_9_and_urls_stay_secret() {
     let got = receiver.got();
     assert_eq!(got[0]["blocks"][0]["type"], "header", "a Slack Block Kit message: {}", got[0]);
     assert!(got[0]["text"].as_str().unwrap().contains("FIRING Quiet"), "{}", got[0]);
+    // The button opens the page and moment: the hitmap around the firing (based at the server that queued it).
+    let button = got[0]["blocks"][2]["elements"][0]["url"].as_str().unwrap();
+    assert!(button.starts_with("http://127.0.0.1:") && button.contains("/apm?from="), "{button}");
+    assert!(got[0]["blocks"][1]["text"]["text"].as_str().unwrap().contains("condition: count &lt; 1"), "{}", got[0]);
     // Three evaluations later (and past the group window): still one.
     let (c2, t0) = (c.clone(), now_ms());
     wait_for(30, "evaluations after the restart", String::new, || async {

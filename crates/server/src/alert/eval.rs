@@ -61,10 +61,15 @@ pub async fn evaluate(src: &Sources, ctx: Ctx<'_>) -> Outcome {
 /// The decisions for a reading of the source (separate from the reading for tests and the bench).
 pub fn decide(ctx: Ctx<'_>, read: Result<Vec<Group>, String>) -> Outcome {
     let Ctx { rule, unit, existing, silences, public_url, now } = ctx;
-    let grouped = match &rule.source {
-        RuleSource::Metric { group_by, .. } => !group_by.is_empty(),
-        _ => true,
+    // The labels a group has under the rule as it is now: an instance grouped otherwise (the rule's
+    // group_by was edited) is left to go to no_data — which resolves it if it was firing — and then dropped.
+    let dims: BTreeSet<&str> = match &rule.source {
+        RuleSource::Metric { group_by, .. } => group_by.iter().map(String::as_str).collect(),
+        RuleSource::BlockingSession { .. } => BTreeSet::from(["instance"]),
+        RuleSource::ServiceSilent { .. } => BTreeSet::from(["service"]),
     };
+    let grouped = !dims.is_empty();
+    let stale = |group: &BTreeMap<String, String>| !group.is_empty() && !group.keys().map(String::as_str).eq(dims.iter().copied());
     let mut readings: Vec<Group> = match read {
         Ok(groups) => groups,
         // The source as a whole failed: every instance (or, with none yet, one for the rule) has no data,
@@ -184,7 +189,9 @@ pub fn decide(ctx: Ctx<'_>, read: Result<Vec<Group>, String>) -> Outcome {
             inst.notified = false;
             changed = true;
         }
-        if after == AlertState::NoData && g.error.is_none() && !inst.notified && now - inst.instance.since_ms > FORGET_AFTER_MS {
+        let forgotten = after == AlertState::NoData && g.error.is_none() && now - inst.instance.since_ms > FORGET_AFTER_MS;
+        // (Only a group the source no longer answers can be stale: whatever it answers is current.)
+        if !inst.notified && (forgotten || (!seen_keys.contains(&key) && stale(&inst.group))) {
             round.removes.push(inst.group.clone());
             continue;
         }
@@ -194,4 +201,69 @@ pub fn decide(ctx: Ctx<'_>, read: Result<Vec<Group>, String>) -> Outcome {
         }
     }
     Outcome { round, touched }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_model::alert::{Condition, Severity};
+
+    fn rule(group_by: &[&str]) -> AlertRule {
+        AlertRule {
+            id: "r".into(),
+            name: "R".into(),
+            source: RuleSource::Metric {
+                metric: "transactions.response_time.p95".into(),
+                filter: BTreeMap::new(),
+                group_by: group_by.iter().map(|s| s.to_string()).collect(),
+                window_s: 60,
+            },
+            condition: Condition::Above { threshold: 10.0 },
+            for_s: 0,
+            interval_s: 15,
+            severity: Severity::Critical,
+            labels: BTreeMap::from([("team".to_string(), "pay".to_string())]),
+            runbook: String::new(),
+            channels: vec!["c".into()],
+            enabled: true,
+            version: 1,
+        }
+    }
+
+    fn group(k: &str, v: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(k.to_string(), v.to_string())])
+    }
+
+    fn run(rule: &AlertRule, existing: BTreeMap<String, StoredInstance>, read: Result<Vec<Group>, String>, now: i64) -> Outcome {
+        decide(Ctx { rule, unit: "ms", existing, silences: &[], public_url: "http://s", now }, read)
+    }
+
+    fn by_key(out: &Outcome) -> BTreeMap<String, StoredInstance> {
+        out.round.upserts.iter().chain(&out.touched).map(|i| (group_key(&i.group), i.clone())).collect()
+    }
+
+    #[test]
+    fn one_message_per_firing_and_regrouped_instances_resolve_and_go() {
+        let r = rule(&["service"]);
+        let bad = |v: f64| Ok(vec![Group { labels: group("service", "pay"), value: Some(v), error: None }]);
+        let out = run(&r, BTreeMap::new(), bad(50.0), 1000);
+        assert_eq!((out.round.events.len(), out.round.outbox.len()), (1, 1), "for 0: fires and queues at once");
+        assert_eq!(out.round.outbox[0].1.link, "http://s/apm?service=pay&from=-899000&to=301000");
+        assert_eq!(out.round.outbox[0].1.labels["team"], "pay");
+        let out = run(&r, by_key(&out), bad(60.0), 2000);
+        assert!(out.round.events.is_empty() && out.round.outbox.is_empty() && out.round.upserts.is_empty(), "no change, nothing written");
+        // The rule is regrouped by endpoint: the old instance resolves (its firing was announced) and goes.
+        let r2 = rule(&["endpoint"]);
+        let read = Ok(vec![Group { labels: group("endpoint", "POST /pay"), value: Some(1.0), error: None }]);
+        let out = run(&r2, by_key(&out), read, 3000);
+        assert_eq!(out.round.outbox.iter().map(|(_, a)| a.status.as_str()).collect::<Vec<_>>(), ["resolved"]);
+        assert_eq!(out.round.removes, vec![group("service", "pay")]);
+        assert_eq!(by_key(&out).len(), 1, "only the new group is kept");
+        // A failed read: every instance no data, with the reason; none is dropped.
+        let kept = by_key(&out);
+        let out = run(&r2, kept, Err("the store is unavailable".into()), 4000);
+        let i = &out.round.upserts[0];
+        assert_eq!((i.instance.state, i.instance.error.as_deref()), (AlertState::NoData, Some("the store is unavailable")));
+        assert!(out.round.removes.is_empty());
+    }
 }

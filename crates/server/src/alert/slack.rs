@@ -23,11 +23,14 @@ pub fn message(p: &WebhookPayload) -> Value {
     let title = format!("{icon} [{severity}] {} {}", p.status.to_uppercase(), summary(p));
     let mut blocks = vec![json!({ "type": "header", "text": { "type": "plain_text", "text": cut(&title, 148), "emoji": true } })];
     for a in &p.alerts {
-        let labels = a.labels.iter().map(|(k, v)| format!("`{k}={v}`")).collect::<Vec<_>>().join(" ");
+        let labels = match a.labels.is_empty() {
+            true => String::new(),
+            false => format!("{}\n", a.labels.iter().map(|(k, v)| format!("`{k}={v}`")).collect::<Vec<_>>().join(" ")),
+        };
         let value = a.value.map(number).unwrap_or_else(|| "no data".into());
         let state = if a.status == "firing" { "Firing" } else { "Resolved" };
         let mut text = format!(
-            "*{}* — {state}\n{labels}\nValue *{value}* (condition: {})\nSince <!date^{}^{{date_short_pretty}} {{time_secs}}|{}>",
+            "*{}* — {state}\n{labels}Value *{value}* (condition: {})\nSince <!date^{}^{{date_short_pretty}} {{time_secs}}|{}>",
             escape(&a.rule_name),
             escape(&a.condition),
             a.since_ms / 1000,
