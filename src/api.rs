@@ -417,3 +417,179 @@ pub async fn db_trace_sessions(trace_id: String) -> Result<sightline_model::DbTr
 pub async fn db_window_sessions(id: String, from: i64, to: i64) -> Result<sightline_model::DbWindowSessions, ApiError> {
     get_json(&with_query(&db_path(&id, "sessions"), &window(from, to))).await
 }
+
+// ---- alerts (issue 12) ----
+
+use sightline_model::{
+    AlertEventPage, AlertRule, AlertsExport, AlertsOverview, Channel, ChannelInput, ChannelTestResult, FiringSummary,
+    PreviewAnswer, PreviewRequest, RuleStatus, Silence,
+};
+
+impl ApiError {
+    /// The problems of a refused write, one per line: a 400 lists every one in its message (joined by
+    /// new lines or `; `); any other failure is one problem.
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            ApiError::Server { status: 400, message } => {
+                let lines: Vec<&str> = if message.contains('\n') { message.lines().collect() } else { message.split("; ").collect() };
+                lines.into_iter().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
+
+    /// Someone else saved a newer version first (409).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ApiError::Server { status: 409, .. })
+    }
+}
+
+/// Like [`send_json`], for writes the server checks whole: a 400's `problems` (every one) become the
+/// message, one per line, so [`ApiError::problems`] lists them.
+async fn send_checked<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, ApiError> {
+    let _pending = PendingGuard::start();
+    let resp = send(path, builder(method, path), body).await?;
+    match success_text(resp).await {
+        Ok(text) => decode(&text),
+        Err((ApiError::Server { status: 400, message }, text)) => {
+            let message = match serde_json::from_str::<BoardInvalid>(&text) {
+                Ok(i) if !i.problems.is_empty() => i.problems.join("\n"),
+                _ => message,
+            };
+            Err(ApiError::Server { status: 400, message })
+        }
+        Err((e, _)) => Err(e),
+    }
+}
+
+fn alert_path(kind: &str, id: &str) -> String {
+    format!("/api/v1/alerts/{kind}/{}", js_sys::encode_uri_component(id))
+}
+
+/// Every rule with its state and instances.
+pub async fn alerts() -> Result<AlertsOverview, ApiError> {
+    get_json("/api/v1/alerts").await
+}
+
+/// Firing alerts for the top bar. Polled in the background on every page: not counted.
+pub async fn alerts_firing() -> Result<FiringSummary, ApiError> {
+    fetch_json("/api/v1/alerts/firing").await
+}
+
+pub async fn alert_rule(id: String) -> Result<RuleStatus, ApiError> {
+    get_json(&alert_path("rules", &id)).await
+}
+
+/// Creates a rule (the server picks its id) or, when `rule.id` is set, saves a new version of it
+/// (`rule.version` must be the version edited: 409 otherwise).
+pub async fn save_alert_rule(rule: AlertRule) -> Result<AlertRule, ApiError> {
+    if rule.id.is_empty() {
+        send_checked("POST", "/api/v1/alerts/rules", Some(to_body(&rule)?)).await
+    } else {
+        send_checked("PUT", &alert_path("rules", &rule.id), Some(to_body(&rule)?)).await
+    }
+}
+
+pub async fn delete_alert_rule(id: String) -> Result<(), ApiError> {
+    send_json::<Option<()>>("DELETE", &alert_path("rules", &id), None).await.map(|_| ())
+}
+
+/// How `rule` would have behaved over `[from, to]`. Not counted: it follows every keystroke of the editor.
+pub async fn alert_preview(rule: AlertRule, from: i64, to: i64) -> Result<PreviewAnswer, ApiError> {
+    let body = to_body(&PreviewRequest { rule, from, to })?;
+    let abort = web_sys::AbortController::new().ok();
+    let signal = abort.as_ref().map(|a| a.signal());
+    let abort = SendWrapper::new(abort);
+    on_cleanup(move || {
+        if let Some(a) = abort.take() {
+            a.abort();
+        }
+    });
+    let path = "/api/v1/alerts/preview";
+    let resp = send(path, Request::post(path).abort_signal(signal.as_ref()), Some(body)).await?;
+    decode(&success_text(resp).await.map_err(|(e, _)| e)?)
+}
+
+/// Filters of the alert history; `before_seq` pages to older events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertEventQuery {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub rule: Option<String>,
+    pub state: Option<String>,
+    pub before_seq: Option<u64>,
+    pub limit: Option<u32>,
+}
+
+/// State changes, newest first.
+pub async fn alert_events(q: AlertEventQuery) -> Result<AlertEventPage, ApiError> {
+    get_json(&with_query(
+        "/api/v1/alerts/events",
+        &[
+            ("from", q.from.map(|v| v.to_string())),
+            ("to", q.to.map(|v| v.to_string())),
+            ("rule", q.rule),
+            ("state", q.state),
+            ("before_seq", q.before_seq.map(|v| v.to_string())),
+            ("limit", q.limit.map(|v| v.to_string())),
+        ],
+    ))
+    .await
+}
+
+/// Alert state changes in `[from, to]` for the markers on charts (at most the newest 500). A share link
+/// may not read alerts (rule names and labels are not part of a shared board): a shared board has none.
+pub async fn alert_markers(from: i64, to: i64) -> Result<Vec<sightline_model::AlertEvent>, ApiError> {
+    if share_token().is_some() {
+        return Ok(Vec::new());
+    }
+    let q = AlertEventQuery { from: Some(from), to: Some(to), limit: Some(500), ..Default::default() };
+    alert_events(q).await.map(|p| p.events)
+}
+
+/// Active silences; with `all`, the expired ones too.
+pub async fn silences(all: bool) -> Result<Vec<Silence>, ApiError> {
+    get_json(&with_query("/api/v1/alerts/silences", &[("all", all.then(|| "true".to_string()))])).await
+}
+
+pub async fn create_silence(silence: Silence) -> Result<Silence, ApiError> {
+    send_checked("POST", "/api/v1/alerts/silences", Some(to_body(&silence)?)).await
+}
+
+pub async fn delete_silence(id: String) -> Result<(), ApiError> {
+    send_json::<Option<()>>("DELETE", &alert_path("silences", &id), None).await.map(|_| ())
+}
+
+/// Channels, their URLs masked.
+pub async fn channels() -> Result<Vec<Channel>, ApiError> {
+    get_json("/api/v1/alerts/channels").await
+}
+
+/// Creates a channel (`id: None`) or updates one; `input.url: None` keeps the stored URL.
+pub async fn save_channel(id: Option<String>, input: ChannelInput) -> Result<Channel, ApiError> {
+    let body = Some(to_body(&input)?);
+    match id {
+        Some(id) => send_checked("PUT", &alert_path("channels", &id), body).await,
+        None => send_checked("POST", "/api/v1/alerts/channels", body).await,
+    }
+}
+
+pub async fn delete_channel(id: String) -> Result<(), ApiError> {
+    send_json::<Option<()>>("DELETE", &alert_path("channels", &id), None).await.map(|_| ())
+}
+
+/// Sends a test message now and returns what the receiver answered.
+pub async fn test_channel(id: String) -> Result<ChannelTestResult, ApiError> {
+    send_json("POST", &format!("{}/test", alert_path("channels", &id)), None).await
+}
+
+/// Rules and channels (without their URLs) as JSON.
+pub async fn alerts_export() -> Result<AlertsExport, ApiError> {
+    get_json("/api/v1/alerts/export").await
+}
+
+/// Imports JSON text as the user gave it: the server checks it all and lists every problem (400), and
+/// applies nothing when there is one.
+pub async fn alerts_import(json: String) -> Result<serde_json::Value, ApiError> {
+    send_checked("POST", "/api/v1/alerts/import", Some(json)).await
+}

@@ -8,7 +8,7 @@ use crate::components::top_bar::TopBar;
 use crate::hooks::{provide_session, use_server_health, use_time_range, HEALTH_POLL_MS, SIGN_IN_PATH};
 use crate::pages::{admin::AdminPage, sign_in::SignInPage};
 use crate::pages::{apm::ApmPage, board::BoardPage, boards::BoardsPage, db::DbPage, not_found::NotFound, servers::ServersPage};
-use crate::pages::{cube::CubePage, errors::ErrorsPage};
+use crate::pages::{alerts::AlertsPage, cube::CubePage, errors::ErrorsPage};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -55,6 +55,7 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/db") view=move || view! { <DbPage /> } />
                 <Route path=path!("/db/:instance") view=move || view! { <DbPage /> } />
                 <Route path=path!("/servers") view=move || view! { <ServersPage tr=tr /> } />
+                <Route path=path!("/alerts") view=AlertsPage />
                 <Route path=path!("/sign-in") view=SignInPage />
                 <Route path=path!("/admin") view=AdminPage />
             </Routes>

@@ -5,6 +5,7 @@ pub mod board_widget;
 pub mod copy_button;
 pub mod deploy_markers;
 pub mod error_view;
+pub mod firing_badge;
 pub mod hitmap_chart;
 pub mod metric_chart;
 pub mod rollup_note;

@@ -3,6 +3,7 @@
 mod use_board_draft;
 mod use_chart_canvas;
 mod use_copy_to_clipboard;
+mod use_debounced;
 mod use_event_stream;
 mod use_grid_drag;
 mod use_hitmap_canvas;
@@ -17,6 +18,7 @@ mod use_virtual_list;
 pub use use_board_draft::*;
 pub use use_chart_canvas::*;
 pub use use_copy_to_clipboard::*;
+pub use use_debounced::*;
 pub use use_event_stream::*;
 pub use use_grid_drag::*;
 pub use use_hitmap_canvas::*;

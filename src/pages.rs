@@ -1,6 +1,7 @@
 //! One routed page per file.
 
 pub mod admin;
+pub mod alerts;
 pub mod apm;
 pub mod board;
 pub mod boards;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use sightline_model::{
-    DbSession, Deploy, MetricQueryResult, Scale, SeriesStyle, Widget, WidgetKind, WidgetQuery,
+    AlertEvent, DbSession, Deploy, MetricQueryResult, Scale, SeriesStyle, Widget, WidgetKind, WidgetQuery,
 };
 
 use crate::api::{self, ApiError, HitmapParams, Selection};
@@ -24,6 +24,9 @@ pub struct BoardContext {
     /// Version changes in the window, fetched once for the whole board; charts mark those of the service
     /// they show (all of them when not filtered to one).
     pub deploys: Signal<Vec<Deploy>>,
+    /// Alert state changes in the window, fetched once for the whole board; marked like deploys on the
+    /// charts (those of the service a chart shows, when it is filtered to one).
+    pub alerts: Signal<Vec<AlertEvent>>,
 }
 
 /// The query with board variables substituted: a filter value `$name` takes the variable's value, and
@@ -46,6 +49,18 @@ fn resolved_filter(query: Option<WidgetQuery>, ctx: BoardContext, dimension: &'s
         let q = query.as_ref()?;
         ctx.vars.with(|v| resolve_query(q, v)).filter.remove(dimension)
     })
+}
+
+/// The alert state changes a chart of `service` marks: those of that service (by their `service` label)
+/// and those not about one service; every one when the chart is not filtered to a service.
+pub fn alerts_of_service(all: &[AlertEvent], service: Option<&str>) -> Vec<AlertEvent> {
+    all.iter()
+        .filter(|e| match (service, e.labels.get("service")) {
+            (Some(s), Some(l)) => s == l,
+            _ => true,
+        })
+        .cloned()
+        .collect()
 }
 
 /// Hitmap cells of a widget: about half the APM page's resolution, enough for a tile.
@@ -128,11 +143,13 @@ fn MetricWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
                 (_, SeriesStyle::Area) => ChartStyle::Area,
                 _ => ChartStyle::Line,
             };
+            let service = Memo::new(move |_| resolved.with(|q| q.filter.get("service").cloned()));
             let markers = Signal::derive(move || {
-                let service = resolved.with(|q| q.filter.get("service").cloned());
+                let service = service.get();
                 ctx.deploys.with(|all| all.iter().filter(|d| service.as_ref().is_none_or(|s| *s == d.service)).cloned().collect::<Vec<_>>())
             });
-            view! { <SeriesChart data=d style=style stacked=o.stacked markers=markers /> }.into_any()
+            let alerts = Signal::derive(move || service.with(|s| ctx.alerts.with(|a| alerts_of_service(a, s.as_deref()))));
+            view! { <SeriesChart data=d style=style stacked=o.stacked markers=markers alerts=alerts /> }.into_any()
         }
     };
     view! {

@@ -21,6 +21,9 @@ pub fn HitmapChart(
     /// Deploys to mark over the plot (version changes only).
     #[prop(optional, into)]
     markers: Signal<Vec<sightline_model::Deploy>>,
+    /// Alert state changes to mark like deploys.
+    #[prop(optional, into)]
+    alerts: Signal<Vec<sightline_model::AlertEvent>>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let select = move |r: PixelRect| {
@@ -70,7 +73,7 @@ pub fn HitmapChart(
                     format!("{},{},{},{},{}", g.from, g.to, g.cols, g.rows, g.ymax_ms)
                 }))
             ></canvas>
-            <DeployMarkers markers=markers plot=plot_span />
+            <DeployMarkers markers=markers alerts=alerts plot=plot_span />
             <HitmapTooltip hitmap=hitmap canvas=c />
         </div>
         <div class="hitmap-legend">

@@ -11,7 +11,7 @@ mod math;
 
 use leptos::html::{Canvas, Div};
 use leptos::prelude::*;
-use sightline_model::{Deploy, MetricQueryResult, Threshold};
+use sightline_model::{AlertEvent, Deploy, MetricQueryResult, Threshold};
 
 pub use draw::Rgb;
 use draw::{css_color, series_rgb};
@@ -65,6 +65,15 @@ pub fn SeriesChart(
     /// Deploys to mark with a dashed line (only version changes, not a service's first version).
     #[prop(optional, into)]
     markers: Signal<Vec<Deploy>>,
+    /// Alert state changes (firing, resolved) to mark like deploys.
+    #[prop(optional, into)]
+    alerts: Signal<Vec<AlertEvent>>,
+    /// Values drawn as dashed lines across the plot (an alert rule's thresholds).
+    #[prop(optional, into)]
+    thresholds: Signal<Vec<f64>>,
+    /// Time windows shaded over the plot (when an alert rule would have fired), epoch ms.
+    #[prop(optional, into)]
+    shaded: Signal<Vec<(i64, i64)>>,
     /// Colour of each series by position (a class that keeps its colour as others come and go); the
     /// palette's for series past its end. Default: the palette.
     #[prop(optional, into)]
@@ -97,8 +106,10 @@ pub fn SeriesChart(
             return;
         }
         let drawn = colors.with(|colors| {
-            let look = draw::Look { style, stacked, colors };
-            visible.with(|v| data.with(|d| draw::series_chart(&el, size, d, v, look)))
+            thresholds.with(|thresholds| {
+                let look = draw::Look { style, stacked, colors, thresholds };
+                visible.with(|v| data.with(|d| draw::series_chart(&el, size, d, v, look)))
+            })
         });
         geometry.set(drawn);
     });
@@ -120,8 +131,9 @@ pub fn SeriesChart(
         <div class="metric-chart" data-testid="series-chart" data-series=drawn_series data-points=drawn_points>
             <div class="chart-plot" class:pickable=pick.is_some() node_ref=plot>
                 <canvas node_ref=canvas class="chart-canvas" data-testid="chart-canvas"></canvas>
+                {move || shaded_bands(shaded, geometry)}
                 {chosen}
-                <DeployMarkers markers=markers plot=geometry />
+                <DeployMarkers markers=markers alerts=alerts plot=geometry />
                 {move || readout.view()}
                 <Show when=move || empty.get()>
                     <div class="chart-empty" data-testid="chart-empty">"No data in this range"</div>
@@ -174,6 +186,22 @@ fn brush_overlay(p: TimePick, data: Signal<MetricQueryResult>, plot: NodeRef<Div
         })
     };
     view! { {band} {line} }
+}
+
+/// The `shaded` windows as bands over the plot (`chart-shaded`), clipped to it.
+fn shaded_bands(shaded: Signal<Vec<(i64, i64)>>, geometry: RwSignal<Option<PlotSpan>>) -> Option<impl IntoView> {
+    let g = geometry.get()?;
+    Some(shaded.with(|s| {
+        s.iter()
+            .filter_map(|&(a, b)| {
+                let (x1, x2) = (g.x_of(a as f64).clamp(g.x, g.x + g.w), g.x_of(b as f64).clamp(g.x, g.x + g.w));
+                (x2 > x1 || (x1 > g.x && x1 < g.x + g.w)).then(|| view! {
+                    <div class="chart-shaded" data-testid="chart-shaded"
+                        style=format!("left:{x1:.1}px;top:{:.1}px;width:{:.1}px;height:{:.1}px", g.y, (x2 - x1).max(2.0), g.h)></div>
+                })
+            })
+            .collect_view()
+    }))
 }
 
 /// What the hover read-out needs: the data, which series are shown in which colours, and where the pointer is.

@@ -1,4 +1,4 @@
-//! The shell's top bar: product name, navigation, time range, service, theme, loading state.
+//! The shell's top bar: product name, navigation, firing alerts, time range, service, theme, loading state.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -7,6 +7,7 @@ use leptos_use::{use_color_mode_with_options, ColorMode, UseColorModeOptions, Us
 use sightline_model::{format_duration_ms, TimeRange, PRESETS};
 
 use crate::api;
+use crate::components::firing_badge::FiringBadge;
 use crate::format::{datetime_local, parse_datetime_local};
 use crate::hooks::{use_polled_resource, use_set_query, UseTimeRangeReturn, SHARED_PARAMS};
 
@@ -18,6 +19,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/boards", "Boards", "nav-boards"),
     ("/db", "Database", "nav-db"),
     ("/servers", "Servers", "nav-servers"),
+    ("/alerts", "Alerts", "nav-alerts"),
 ];
 
 #[component]
@@ -46,6 +48,7 @@ pub fn TopBar(tr: UseTimeRangeReturn) -> impl IntoView {
                         view! {
                             <A href=move || format!("{path}{}", shared_query()) attr:data-testid=testid>
                                 {label}
+                                {(path == "/alerts").then(|| view! { <FiringBadge /> })}
                             </A>
                         }
                     })
@@ -218,9 +221,14 @@ fn ServiceSelect(tr: UseTimeRangeReturn) -> impl IntoView {
                         names.push(s);
                     }
                 }
+                // Each option says whether it is chosen: the list arrives after the value was set.
+                let chosen = tr.service.get();
                 names
                     .into_iter()
-                    .map(|n| view! { <option value=n.clone()>{n.clone()}</option> })
+                    .map(|n| {
+                        let selected = chosen.as_deref() == Some(n.as_str());
+                        view! { <option value=n.clone() selected=selected>{n.clone()}</option> }
+                    })
                     .collect_view()
             }}
             {move || problem().map(|p| view! { <option disabled data-testid="services-error-option">{p}</option> })}

@@ -14,6 +14,7 @@ use sightline_model::{Order, Scale, Status, TransactionPage};
 
 use crate::api::{self, HitmapParams, Selection, TxParams};
 use crate::components::error_view::{ErrorList, FetchError};
+use crate::components::board_widget::alerts_of_service;
 use crate::components::hitmap_chart::{thousands, HitmapChart};
 use crate::components::trace_view::TraceView;
 use crate::format::{clock, duration};
@@ -103,6 +104,15 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
             list.iter().flat_map(|l| &l.deploys).filter(|d| service.as_ref().is_none_or(|s| *s == d.service)).cloned().collect()
         })
     });
+    // Alert state changes in the window (of the chosen service), marked like deploys.
+    let fetched_alerts = use_polled_resource(move || {
+        let (from, to) = tr.window.get();
+        api::alert_markers(from, to)
+    });
+    let alerts = Signal::derive(move || {
+        let service = tr.service.get();
+        fetched_alerts.data.with(|a| a.as_deref().map(|a| alerts_of_service(a, service.as_deref())).unwrap_or_default())
+    });
     let on_select = {
         let set_query = set_query.clone();
         Callback::new(move |s: Selection| set_query(vec![("sel", Some(format_selection(&s)))]))
@@ -128,8 +138,9 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
                     <HitmapHead ymax=ymax live=tr.live connected=live.connected />
                     <FetchError error=live.error what="the hitmap" />
                     <LiveBatchNotice bad=live.bad_batch />
-                    <HitmapChart hitmap=live.hitmap selection=selection on_select=on_select markers=deploys />
+                    <HitmapChart hitmap=live.hitmap selection=selection on_select=on_select markers=deploys alerts=alerts />
                     <FetchError error=fetched_deploys.error what="the deploy markers" inline=true testid="deploys-error" />
+                    <FetchError error=fetched_alerts.error what="the alert markers" inline=true testid="alert-markers-error" />
                 </div>
                 {move || selection.get().map(|sel| view! { <SelectionPanel selection=sel tr=tr /> })}
             </div>

@@ -29,6 +29,7 @@ use crate::components::widget_editor::WidgetEditor;
 use crate::hooks::{use_board_draft, use_polled_resource, use_session, use_set_query, UseBoardDraftReturn, UseTimeRangeReturn};
 
 use conflict::ConflictDialog;
+pub use export::download_text;
 use export::ExportDialog;
 use history::HistoryPanel;
 use share::ShareDialog;
@@ -198,10 +199,16 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
         let (from, to) = tr.window.get();
         api::deploys(from, to)
     });
+    // Alert state changes in the window, marked like deploys.
+    let alerts = use_polled_resource(move || {
+        let (from, to) = tr.window.get();
+        api::alert_markers(from, to)
+    });
     let ctx = BoardContext {
         window: tr.window,
         vars: vars.into(),
         deploys: Signal::derive(move || deploys.data.with(|d| d.as_ref().map(|l| l.deploys.clone()).unwrap_or_default())),
+        alerts: Signal::derive(move || alerts.data.get().unwrap_or_default()),
     };
     let layout = Signal::derive(move || ed.board.draft.with(|b| b.widgets.clone()));
     view! {
@@ -211,6 +218,7 @@ fn BoardEditor(board: Board, tr: UseTimeRangeReturn) -> impl IntoView {
             Notice::Err(m) => view! { <p class="notice error-text" role="alert" data-testid="notice">{m}</p> }.into_any(),
         })}
         <FetchError error=deploys.error what="the deploy markers" inline=true testid="deploys-error" />
+        <FetchError error=alerts.error what="the alert markers" inline=true testid="alert-markers-error" />
         <VariablesBar variables=Signal::derive(move || ed.board.draft.with(|b| b.variables.clone())) vars=vars />
         <div class="board-body" class:with-history=move || ed.history_open.get()>
             <div class="board-main">

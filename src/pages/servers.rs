@@ -26,6 +26,7 @@ pub fn ServersPage(tr: UseTimeRangeReturn) -> impl IntoView {
         window: tr.window,
         vars: Signal::derive(|| BTreeMap::from([("host".to_string(), None)])),
         deploys: Signal::derive(Vec::new),
+        alerts: Signal::derive(Vec::new),
     };
     // Nothing on this page is editable.
     let ignore = Callback::new(|_: String| {});

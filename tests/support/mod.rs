@@ -6,6 +6,7 @@ pub mod auth;
 pub mod demo;
 pub mod input;
 pub mod otlp;
+pub mod receiver;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -132,7 +132,13 @@ pub struct Look<'a> {
     pub stacked: bool,
     /// Colour of each series by position; the palette's past its end.
     pub colors: &'a [Rgb],
+    /// Values to draw as dashed horizontal lines across the plot (an alert rule's thresholds); the value
+    /// axis always reaches them.
+    pub thresholds: &'a [f64],
 }
+
+/// Threshold lines: a red that reads on both themes.
+const THRESHOLD: RGBColor = RGBColor(225, 87, 89);
 
 /// A chart with its axes drawn, the device pixel ratio, and what the series are drawn against.
 type Chart<'a> = ChartContext<'a, CanvasBackend, Cartesian2d<TickAxis<Box<dyn Fn(f64) -> String + 'a>>, TickAxis<Box<dyn Fn(f64) -> String + 'a>>>>;
@@ -153,12 +159,14 @@ pub fn series_chart(
     let bands = bands(&values, look.stacked);
     let backend = CanvasBackend::with_canvas_object(el.clone())?;
     let root = backend.into_drawing_area();
-    let mut chart = axes(&root, (css_w, css_h, dpr), d, extent(&bands))?;
+    let (lo, hi) = look.thresholds.iter().fold(extent(&bands), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    let mut chart = axes(&root, (css_w, css_h, dpr), d, (lo, hi))?;
     let series = Series { d, bands: &bands, shown: &shown, dpr, colors: look.colors };
     match look.style {
         ChartStyle::Bar => series.bars(&mut chart, look.stacked)?,
         ChartStyle::Line | ChartStyle::Area => series.lines(&mut chart, look.style == ChartStyle::Area || look.stacked, look.stacked)?,
     }
+    thresholds(&mut chart, d, look.thresholds, dpr)?;
     let (xr, yr) = chart.plotting_area().get_pixel_range();
     let (from, to) = x_domain(d);
     Some(PlotSpan {
@@ -308,4 +316,19 @@ impl Series<'_> {
         }
         Some(())
     }
+}
+
+/// A dashed line across the plot at each threshold.
+fn thresholds(chart: &mut Chart, d: &MetricQueryResult, values: &[f64], dpr: f64) -> Option<()> {
+    let (from, to) = x_domain(d);
+    let dash = (to - from) / 120.0;
+    let width = ((1.5 * dpr).round() as u32).max(1);
+    for &v in values {
+        let dashes = (0..120).step_by(2).map(|k| {
+            let x = from + k as f64 * dash;
+            PathElement::new(vec![(x, v), ((x + dash).min(to), v)], THRESHOLD.stroke_width(width))
+        });
+        chart.draw_series(dashes).ok()?;
+    }
+    Some(())
 }

@@ -35,7 +35,7 @@ pub fn ExportDialog(board: Board, on_close: Callback<()>) -> impl IntoView {
 }
 
 /// Saves `text` as a file the browser downloads.
-fn download_text(name: &str, text: &str) {
+pub fn download_text(name: &str, text: &str) {
     let parts = js_sys::Array::of1(&text.into());
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type("application/json");
