@@ -11,7 +11,7 @@
 //!   steps that came with them, are deduplicated by the `tx` keyspace).
 //!
 //! Every write happens on the committer thread (facts in the commit's batch, closing and rolling up after
-//! it), so there is one writer; queries read a fjall snapshot taken under the same lock as the open
+//! it), so there is one writer (the request threads only intern values in memory, [`CubeStore::intern`]); queries read a fjall snapshot taken under the same lock as the open
 //! buckets and the `closed_until` marks, so a bucket is counted either from memory or from its blob, never
 //! both or neither.
 
