@@ -71,7 +71,9 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     fetch_json(path).await
 }
 
-async fn fetch_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+/// An abort signal for a request that fires if the calling reactive scope is cleaned up first (the page
+/// left, the resource re-run), so a stale answer never lands.
+fn abort_on_cleanup() -> Option<web_sys::AbortSignal> {
     let abort = web_sys::AbortController::new().ok();
     let signal = abort.as_ref().map(|a| a.signal());
     let abort = SendWrapper::new(abort);
@@ -80,6 +82,11 @@ async fn fetch_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
             a.abort();
         }
     });
+    signal
+}
+
+async fn fetch_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    let signal = abort_on_cleanup();
     let resp = send(path, Request::get(path).abort_signal(signal.as_ref()), None).await?;
     decode(&success_text(resp).await.map_err(|(e, _)| e)?)
 }
@@ -497,14 +504,7 @@ pub async fn delete_alert_rule(id: String) -> Result<(), ApiError> {
 /// How `rule` would have behaved over `[from, to]`. Not counted: it follows every keystroke of the editor.
 pub async fn alert_preview(rule: AlertRule, from: i64, to: i64) -> Result<PreviewAnswer, ApiError> {
     let body = to_body(&PreviewRequest { rule, from, to })?;
-    let abort = web_sys::AbortController::new().ok();
-    let signal = abort.as_ref().map(|a| a.signal());
-    let abort = SendWrapper::new(abort);
-    on_cleanup(move || {
-        if let Some(a) = abort.take() {
-            a.abort();
-        }
-    });
+    let signal = abort_on_cleanup();
     let path = "/api/v1/alerts/preview";
     let resp = send(path, Request::post(path).abort_signal(signal.as_ref()), Some(body)).await?;
     decode(&success_text(resp).await.map_err(|(e, _)| e)?)

@@ -117,15 +117,8 @@ fn new_id(title: &str) -> String {
 impl BoardStore {
     /// Opens (or creates) the board store in `dir`; on the very first open it creates the default board.
     pub fn open(dir: &Path, now_ms: i64) -> anyhow::Result<Self> {
-        blocking::assert_off_runtime();
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        // A handful of small documents written on *Save*: one background worker and a small cache, so the
-        // boards take nothing from the trace store's budget.
-        let db = Database::builder(dir)
-            .worker_threads(1)
-            .cache_size(4 * 1024 * 1024)
-            .open()
-            .with_context(|| format!("cannot open the board database in {}", dir.display()))?;
+        // A handful of small documents written on *Save*.
+        let db = crate::store::open_side_database(dir, 4 * 1024 * 1024, "board")?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
         let store = BoardStore {
             boards: ks("boards")?,

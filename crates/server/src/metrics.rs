@@ -168,6 +168,13 @@ pub fn parse_group_by(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
 }
 
+/// A transaction series' labels: the group's service and endpoint, where it is grouped by them.
+fn tx_labels(service: Option<String>, endpoint: Option<String>) -> BTreeMap<String, String> {
+    let service = service.map(|s| ("service".to_string(), s));
+    let endpoint = endpoint.map(|e| ("endpoint".to_string(), e));
+    service.into_iter().chain(endpoint).collect()
+}
+
 /// The bucket width for a window: at least `asked`, a nice step, coarse enough for `max_points` (≥ 2)
 /// buckets once the window is widened to whole steps; past the nice steps, whole days.
 pub fn choose_step(from: i64, to: i64, asked: Option<i64>, max_points: usize) -> i64 {
@@ -257,14 +264,7 @@ pub async fn query(
     let series = groups
         .into_iter()
         .map(|g| {
-            let mut labels = BTreeMap::new();
-            if let Some(s) = g.service {
-                labels.insert("service".to_string(), s);
-            }
-            if let Some(e) = g.endpoint {
-                labels.insert("endpoint".to_string(), e);
-            }
-            MetricSeries { labels, values: g.buckets.iter().map(|b| value(stat, b, step_s)).collect() }
+            MetricSeries { labels: tx_labels(g.service, g.endpoint), values: g.buckets.iter().map(|b| value(stat, b, step_s)).collect() }
         })
         .collect();
     Ok(result(name, unit, (from, to, step), series, truncated))
@@ -325,14 +325,7 @@ pub async fn latest(
         let mut out: Vec<_> = groups
             .into_iter()
             .map(|g| {
-                let mut labels = BTreeMap::new();
-                if let Some(s) = g.service {
-                    labels.insert("service".to_string(), s);
-                }
-                if let Some(e) = g.endpoint {
-                    labels.insert("endpoint".to_string(), e);
-                }
-                (labels, g.buckets.first().and_then(|b| value(stat, b, step_s)))
+                (tx_labels(g.service, g.endpoint), g.buckets.first().and_then(|b| value(stat, b, step_s)))
             })
             .collect();
         if !grouped && out.is_empty() {

@@ -255,6 +255,20 @@ pub fn open(args: &ServeArgs, on_commit: CommitObserver) -> anyhow::Result<Arc<d
 }
 
 /// Milliseconds since the Unix epoch, now.
+/// Opens (or creates) one of the small fjall databases kept beside the trace store (boards, alerts, collector
+/// samples): one background worker and a cache of `cache_bytes`, so they take nothing from the trace
+/// store's budget. `what` names it in errors. Reads the disk: off the async runtime.
+pub fn open_side_database(dir: &std::path::Path, cache_bytes: u64, what: &str) -> anyhow::Result<fjall::Database> {
+    use anyhow::Context;
+    crate::blocking::assert_off_runtime();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fjall::Database::builder(dir)
+        .worker_threads(1)
+        .cache_size(cache_bytes)
+        .open()
+        .with_context(|| format!("cannot open the {what} database in {}", dir.display()))
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

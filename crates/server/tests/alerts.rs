@@ -108,22 +108,8 @@ async fn app_with(tweak: impl FnOnce(&mut sightline_server::config::ServeArgs)) 
     (app, tx)
 }
 
-async fn call(app: &TestApp, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut b = Request::builder().method(method).uri(uri);
-    let body = match body {
-        Some(v) => {
-            b = b.header("content-type", "application/json");
-            Body::from(serde_json::to_vec(&v).unwrap())
-        }
-        None => Body::empty(),
-    };
-    let (s, _, bytes) = app.send(b.body(body).unwrap()).await;
-    let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) };
-    (s, v)
-}
-
 async fn ok<T: serde::de::DeserializeOwned>(app: &TestApp, method: &str, uri: &str, body: Option<Value>, want: StatusCode) -> T {
-    let (s, v) = call(app, method, uri, body).await;
+    let (s, v) = app.call(method, uri, body).await;
     assert_eq!(s, want, "{method} {uri}: {v}");
     serde_json::from_value(v).unwrap()
 }
@@ -283,7 +269,7 @@ async fn fires_after_for_once_per_incident_grouped() {
     let firing_only: AlertEventPage = ok(&app, "GET", "/api/v1/alerts/events?state=firing&limit=1", None, StatusCode::OK).await;
     assert_eq!(firing_only.events.len(), 1);
     assert!(firing_only.next_before_seq.is_some(), "two firing events: a next page");
-    assert_eq!(call(&app, "GET", "/api/v1/alerts/events?state=burning", None).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.call("GET", "/api/v1/alerts/events?state=burning", None).await.0, StatusCode::BAD_REQUEST);
 }
 
 /// A receiver answering 500 and one that hangs are retried — the first succeeds once it recovers — and
@@ -382,9 +368,9 @@ async fn a_silenced_alert_sends_nothing() {
     let list: Vec<Silence> = ok(&app, "GET", "/api/v1/alerts/silences", None, StatusCode::OK).await;
     assert_eq!(list.len(), 1);
     // Bad silences: every problem.
-    let (st, v) = call(&app, "POST", "/api/v1/alerts/silences", Some(json!({"until_ms": 1, "reason": ""}))).await;
+    let (st, v) = app.call("POST", "/api/v1/alerts/silences", Some(json!({"until_ms": 1, "reason": ""}))).await;
     assert_eq!((st, v["problems"].as_array().map(Vec::len)), (StatusCode::BAD_REQUEST, Some(3)), "{v}");
-    assert_eq!(call(&app, "DELETE", &format!("/api/v1/alerts/silences/{}", s.id), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.call("DELETE", &format!("/api/v1/alerts/silences/{}", s.id), None).await.0, StatusCode::NO_CONTENT);
     let got = wait_for(30, "the message once unsilenced", String::new, || async { (!r.got().is_empty()).then(|| r.payloads()) }).await;
     assert_eq!(got[0].status, "firing");
 }
@@ -398,7 +384,7 @@ async fn invalid_rules_and_imports_are_refused_whole() {
         "source": {"kind": "metric", "metric": "transactions.nope", "window_s": 0},
         "condition": {"op": "outside", "low": 5, "high": 1},
     });
-    let (s, v) = call(&app, "POST", "/api/v1/alerts/rules", Some(bad.clone())).await;
+    let (s, v) = app.call("POST", "/api/v1/alerts/rules", Some(bad.clone())).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let problems: Vec<String> = serde_json::from_value(v["problems"].clone()).unwrap();
     for want in ["name is empty", "interval_s", "window_s", "unknown metric", "low (5) is above high (1)", "unknown channel \"ghost\""] {
@@ -406,12 +392,12 @@ async fn invalid_rules_and_imports_are_refused_whole() {
     }
     let mut dim = p95_rule("Dims", "payment", 1.0, 0, &[]);
     dim["source"]["group_by"] = json!(["colour"]);
-    let (s, v) = call(&app, "POST", "/api/v1/alerts/rules", Some(dim)).await;
+    let (s, v) = app.call("POST", "/api/v1/alerts/rules", Some(dim)).await;
     assert!(s == StatusCode::BAD_REQUEST && v["problems"][0].as_str().unwrap().contains("no dimension \"colour\""), "{v}");
     // Negative "for" and malformed JSON: clear 400s.
     let mut neg = p95_rule("Neg", "payment", 1.0, 0, &[]);
     neg["for_s"] = json!(-5);
-    let (s, v) = call(&app, "POST", "/api/v1/alerts/rules", Some(neg)).await;
+    let (s, v) = app.call("POST", "/api/v1/alerts/rules", Some(neg)).await;
     assert!(s == StatusCode::BAD_REQUEST && v["error"].as_str().unwrap().contains("for_s"), "{v}");
     let req = Request::post("/api/v1/alerts/import").header("content-type", "application/json").body(Body::from("{\"rules\": [")).unwrap();
     let (s, _, body) = app.send(req).await;
@@ -430,13 +416,13 @@ async fn invalid_rules_and_imports_are_refused_whole() {
         channels: vec![sightline_model::alert::ChannelExport { id: "pager".into(), name: "Pager".into(), kind: sightline_model::alert::ChannelKind::Slack }],
     };
     // (JSON has no infinity: serde_json writes null, which is not a number.)
-    let (s, v) = call(&app, "POST", "/api/v1/alerts/import", Some(serde_json::to_value(&x).unwrap())).await;
+    let (s, v) = app.call("POST", "/api/v1/alerts/import", Some(serde_json::to_value(&x).unwrap())).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let mut x2 = x.clone();
     x2.format_version = 9;
     x2.rules[1].condition = sightline_model::alert::Condition::Outside { low: 2.0, high: 1.0 };
     x2.rules[1].interval_s = 0;
-    let (s, v) = call(&app, "POST", "/api/v1/alerts/import", Some(serde_json::to_value(&x2).unwrap())).await;
+    let (s, v) = app.call("POST", "/api/v1/alerts/import", Some(serde_json::to_value(&x2).unwrap())).await;
     assert_eq!((s, v["problems"].as_array().map(Vec::len)), (StatusCode::BAD_REQUEST, Some(3)), "{v}");
     let overview: AlertsOverview = ok(&app, "GET", "/api/v1/alerts", None, StatusCode::OK).await;
     assert!(overview.rules.is_empty());
@@ -455,15 +441,15 @@ async fn invalid_rules_and_imports_are_refused_whole() {
     r.for_s = 30;
     let saved: AlertRule = ok(&app, "PUT", &format!("/api/v1/alerts/rules/{id}"), Some(json!(r)), StatusCode::OK).await;
     assert_eq!(saved.version, 2);
-    let (s, v) = call(&app, "PUT", &format!("/api/v1/alerts/rules/{id}"), Some(json!(r))).await;
+    let (s, v) = app.call("PUT", &format!("/api/v1/alerts/rules/{id}"), Some(json!(r))).await;
     assert!(s == StatusCode::CONFLICT && v["error"].as_str().unwrap().contains("version 1, it is now at version 2"), "{v}");
     // An id that exists: 409 on create; unknown: 404.
     let mut dup = saved.clone();
     dup.version = 0;
-    assert_eq!(call(&app, "POST", "/api/v1/alerts/rules", Some(json!(dup))).await.0, StatusCode::CONFLICT);
-    assert_eq!(call(&app, "GET", "/api/v1/alerts/rules/nope", None).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(call(&app, "DELETE", &format!("/api/v1/alerts/rules/{id}"), None).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(call(&app, "DELETE", &format!("/api/v1/alerts/rules/{id}"), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.call("POST", "/api/v1/alerts/rules", Some(json!(dup))).await.0, StatusCode::CONFLICT);
+    assert_eq!(app.call("GET", "/api/v1/alerts/rules/nope", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.call("DELETE", &format!("/api/v1/alerts/rules/{id}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.call("DELETE", &format!("/api/v1/alerts/rules/{id}"), None).await.0, StatusCode::NOT_FOUND);
 }
 
 /// A group that stops sending goes to no_data (not ok); a silent-service rule fires for it.

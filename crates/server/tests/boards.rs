@@ -11,22 +11,8 @@ use common::*;
 use serde_json::{json, Value};
 use sightline_model::{move_widget, resize_widget, validate, Board, BoardConflict, BoardHistory, BoardInvalid, BoardList};
 
-async fn call(app: &TestApp, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut b = Request::builder().method(method).uri(uri);
-    let body = match body {
-        Some(v) => {
-            b = b.header("content-type", "application/json");
-            Body::from(serde_json::to_vec(&v).unwrap())
-        }
-        None => Body::empty(),
-    };
-    let (s, _, bytes) = app.send(b.body(body).unwrap()).await;
-    let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-    (s, v)
-}
-
 async fn ok<T: serde::de::DeserializeOwned>(app: &TestApp, method: &str, uri: &str, body: Option<Value>, want: StatusCode) -> T {
-    let (s, v) = call(app, method, uri, body).await;
+    let (s, v) = app.call(method, uri, body).await;
     assert_eq!(s, want, "{method} {uri}: {v}");
     serde_json::from_value(v).unwrap()
 }
@@ -92,22 +78,22 @@ async fn create_read_update_delete() {
     assert_eq!(list.boards.iter().map(|b| b.title.as_str()).collect::<Vec<_>>(), ["APM overview", "Checkout"], "sorted by title");
 
     // A body for another board is refused, not written under this URL.
-    let (s, v) = call(&app, "PUT", "/api/v1/boards/overview", Some(json!(reread))).await;
+    let (s, v) = app.call("PUT", "/api/v1/boards/overview", Some(json!(reread))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["problems"][0].as_str().unwrap().contains("the URL is board \"overview\""), "{v}");
 
     // Deleting from a stale screen is refused with the current board; from the current version it goes.
-    let (s, v) = call(&app, "DELETE", &format!("/api/v1/boards/{}?version=1", edit.id), None).await;
+    let (s, v) = app.call("DELETE", &format!("/api/v1/boards/{}?version=1", edit.id), None).await;
     assert_eq!((s, v["current"]["version"].as_u64()), (StatusCode::CONFLICT, Some(2)), "{v}");
-    let (s, _) = call(&app, "DELETE", &format!("/api/v1/boards/{}?version=2", edit.id), None).await;
+    let (s, _) = app.call("DELETE", &format!("/api/v1/boards/{}?version=2", edit.id), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, v) = call(&app, "GET", &format!("/api/v1/boards/{}", edit.id), None).await;
+    let (s, v) = app.call("GET", &format!("/api/v1/boards/{}", edit.id), None).await;
     assert_eq!((s, v["status"].as_u64()), (StatusCode::NOT_FOUND, Some(404)));
-    let (s, _) = call(&app, "DELETE", &format!("/api/v1/boards/{}", edit.id), None).await;
+    let (s, _) = app.call("DELETE", &format!("/api/v1/boards/{}", edit.id), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = call(&app, "GET", &format!("/api/v1/boards/{}/versions", edit.id), None).await;
+    let (s, _) = app.call("GET", &format!("/api/v1/boards/{}/versions", edit.id), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "the history went with the board");
-    let (s, _) = call(&app, "PUT", "/api/v1/boards/nope", Some(json!(edit))).await;
+    let (s, _) = app.call("PUT", "/api/v1/boards/nope", Some(json!(edit))).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -123,7 +109,7 @@ async fn a_stale_save_answers_409_with_the_current_board() {
     assert_eq!(saved.version, 2);
 
     second.title = "Mine".into();
-    let (s, v) = call(&app, "PUT", uri, Some(json!(second))).await;
+    let (s, v) = app.call("PUT", uri, Some(json!(second))).await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     let c: BoardConflict = serde_json::from_value(v).unwrap();
     assert_eq!(c.status, 409);
@@ -165,12 +151,12 @@ async fn every_save_is_kept_and_can_be_restored() {
     let h: BoardHistory = ok(&app, "GET", &format!("{uri}/versions"), None, StatusCode::OK).await;
     assert_eq!(h.versions.len(), 5);
 
-    let (s, v) = call(&app, "GET", &format!("{uri}/versions/99"), None).await;
+    let (s, v) = app.call("GET", &format!("{uri}/versions/99"), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
     assert!(v["error"].as_str().unwrap().contains("has no version 99"));
-    let (s, _) = call(&app, "POST", &format!("{uri}/versions/99/restore"), None).await;
+    let (s, _) = app.call("POST", &format!("{uri}/versions/99/restore"), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = call(&app, "GET", &format!("{uri}/versions/latest"), None).await;
+    let (s, _) = app.call("GET", &format!("{uri}/versions/latest"), None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -186,7 +172,7 @@ async fn an_invalid_import_lists_its_problems_and_touches_nothing() {
     bad["widgets"][0]["kind"] = json!("pie");
     bad["widgets"][1]["w"] = json!(30);
     bad["widgets"][2]["x"] = json!(4); // onto the first widget
-    let (s, v) = call(&app, "POST", "/api/v1/boards", Some(bad.clone())).await;
+    let (s, v) = app.call("POST", "/api/v1/boards", Some(bad.clone())).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let e: BoardInvalid = serde_json::from_value(v).unwrap();
     assert_eq!(e.status, 400);
@@ -198,7 +184,7 @@ async fn an_invalid_import_lists_its_problems_and_touches_nothing() {
     assert!(e.error.starts_with("the board is not valid: "));
 
     // JSON that is not a board at all, and JSON that is not JSON.
-    let (s, v) = call(&app, "POST", "/api/v1/boards", Some(json!({"title": "x", "widgets": "no"}))).await;
+    let (s, v) = app.call("POST", "/api/v1/boards", Some(json!({"title": "x", "widgets": "no"}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(v["problems"][0].as_str().unwrap().starts_with("not a board: "), "{v}");
     let raw = Request::post("/api/v1/boards").header("content-type", "application/json").body(Body::from("{\"title\":")).unwrap();
@@ -206,9 +192,9 @@ async fn an_invalid_import_lists_its_problems_and_touches_nothing() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&body));
 
     // An invalid save of an existing board is refused the same way.
-    let mut cur: Value = call(&app, "GET", "/api/v1/boards/overview", None).await.1;
+    let mut cur: Value = app.call("GET", "/api/v1/boards/overview", None).await.1;
     cur["widgets"][0]["h"] = json!(0);
-    let (s, v) = call(&app, "PUT", "/api/v1/boards/overview", Some(cur)).await;
+    let (s, v) = app.call("PUT", "/api/v1/boards/overview", Some(cur)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(v["problems"][0].as_str().unwrap().contains("is empty"), "{v}");
 

@@ -155,13 +155,7 @@ fn outbox_key(channel_id: &str, seq: u64) -> Vec<u8> {
 impl AlertStore {
     /// Opens (or creates) the store in `dir` and loads what is mirrored in memory.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        blocking::assert_off_runtime();
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let db = Database::builder(dir)
-            .worker_threads(1)
-            .cache_size(4 * 1024 * 1024)
-            .open()
-            .with_context(|| format!("cannot open the alert database in {}", dir.display()))?;
+        let db = crate::store::open_side_database(dir, 4 * 1024 * 1024, "alert")?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
         let store = AlertStore {
             rules: ks("rules")?,

@@ -57,14 +57,8 @@ impl Series {
 impl<T: Serialize + DeserializeOwned> SampleLog<T> {
     /// Opens (or creates) the log in `dir`, with a block cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64, what: &'static str) -> anyhow::Result<Self> {
-        assert_off_runtime();
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        // Small, steady writes: one background worker and a small cache, apart from the trace store's budget.
-        let db = Database::builder(dir)
-            .worker_threads(1)
-            .cache_size(cache_bytes)
-            .open()
-            .with_context(|| format!("cannot open the {what} database in {}", dir.display()))?;
+        // Small, steady writes.
+        let db = crate::store::open_side_database(dir, cache_bytes, what)?;
         let samples = db.keyspace("samples", KeyspaceCreateOptions::default).context("keyspace samples")?;
         Ok(SampleLog { db, samples, what, _stored: PhantomData })
     }

@@ -151,6 +151,26 @@ impl TestApp {
         self.post("application/x-protobuf", None, proto(req)).await
     }
 
+    /// Sends `method uri` with `body` as JSON: the status and the answer's JSON (`Null` when empty, the text
+    /// as a string when it is not JSON).
+    pub async fn call(&self, method: &str, uri: &str, body: Option<serde_json::Value>) -> (StatusCode, serde_json::Value) {
+        let mut b = Request::builder().method(method).uri(uri);
+        let body = match body {
+            Some(v) => {
+                b = b.header("content-type", "application/json");
+                Body::from(serde_json::to_vec(&v).unwrap())
+            }
+            None => Body::empty(),
+        };
+        let (s, _, bytes) = self.send(b.body(body).unwrap()).await;
+        let v = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (s, v)
+    }
+
     pub async fn get(&self, uri: &str) -> (StatusCode, serde_json::Value) {
         let (s, _, body) = self.send(Request::get(uri).body(Body::empty()).unwrap()).await;
         let v = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {}", String::from_utf8_lossy(&body)));
