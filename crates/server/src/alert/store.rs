@@ -318,41 +318,36 @@ impl AlertStore {
 
     /// Deletes a rule and its instances (its history stays). `false` if there was none.
     pub fn delete_rule(&self, id: &str) -> anyhow::Result<bool> {
-        blocking::assert_off_runtime();
-        let _w = sync::lock(&self.write);
-        if !self.rules.contains_key(id)? {
-            return Ok(false);
-        }
-        let mut batch = self.db.batch();
-        batch.remove(&self.rules, id);
-        for kv in self.instances.prefix(prefix(id)) {
-            batch.remove(&self.instances, kv.key()?);
-        }
-        batch.commit()?;
-        self.persist()?;
-        let mut mem = sync::write(&self.mem);
-        mem.rules.remove(id);
-        mem.instances.remove(id);
-        Ok(true)
+        self.delete_with_children(&self.rules, &self.instances, id, |mem| {
+            mem.rules.remove(id);
+            mem.instances.remove(id);
+        })
     }
 
     /// Deletes a channel and its queue. `false` if there was none.
     pub fn delete_channel(&self, id: &str) -> anyhow::Result<bool> {
+        self.delete_with_children(&self.channels, &self.outbox, id, |mem| {
+            mem.channels.remove(id);
+            mem.outbox.remove(id);
+        })
+    }
+
+    /// Removes `id` from `main` and every key under `id`'s prefix from `children` in one fsynced batch, then
+    /// from memory (`forget`). `false` if `main` had no `id`.
+    fn delete_with_children(&self, main: &Keyspace, children: &Keyspace, id: &str, forget: impl FnOnce(&mut Mem)) -> anyhow::Result<bool> {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
-        if !self.channels.contains_key(id)? {
+        if !main.contains_key(id)? {
             return Ok(false);
         }
         let mut batch = self.db.batch();
-        batch.remove(&self.channels, id);
-        for kv in self.outbox.prefix(prefix(id)) {
-            batch.remove(&self.outbox, kv.key()?);
+        batch.remove(main, id);
+        for kv in children.prefix(prefix(id)) {
+            batch.remove(children, kv.key()?);
         }
         batch.commit()?;
         self.persist()?;
-        let mut mem = sync::write(&self.mem);
-        mem.channels.remove(id);
-        mem.outbox.remove(id);
+        forget(&mut sync::write(&self.mem));
         Ok(true)
     }
 
