@@ -180,6 +180,7 @@ fn HitmapWidget(widget: Widget, ctx: BoardContext) -> impl IntoView {
             rows: Some(HITMAP_ROWS),
             ymax: Some(HITMAP_YMAX_MS),
             scale: Some(Scale::Linear),
+            tag: None,
         })
     });
     let navigate = use_navigate();

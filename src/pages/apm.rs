@@ -89,7 +89,7 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     // current, so the fetch deliberately does not depend on the clock.
     let params = Memo::new(move |_| {
         let (from, to) = if tr.live.get() { tr.range.get().resolve(now_ms()) } else { tr.window.get() };
-        HitmapParams { from: Some(from), to: Some(to), service: tr.service.get(), cols: Some(COLS), rows: Some(ROWS), ymax: Some(ymax.get()), scale: Some(scale.get()) }
+        HitmapParams { from: Some(from), to: Some(to), service: tr.service.get(), cols: Some(COLS), rows: Some(ROWS), ymax: Some(ymax.get()), scale: Some(scale.get()), tag: None }
     });
     let live = use_live_hitmap(params, tr.live);
 

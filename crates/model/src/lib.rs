@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod auth;
 pub mod board;
+pub mod compare;
 pub mod cube;
 pub mod db;
 pub mod deploy;
@@ -19,6 +20,7 @@ pub mod trace;
 pub use alert::*;
 pub use auth::*;
 pub use board::*;
+pub use compare::*;
 pub use cube::*;
 pub use db::*;
 pub use deploy::*;

@@ -17,6 +17,9 @@ pub struct HitmapParams {
     /// Top of the duration axis (ms); slower transactions land in the "≥ max" band.
     pub ymax: Option<f64>,
     pub scale: Option<Scale>,
+    /// Only transactions with this value of a dimension ([`crate::TagFilter`] form, `instance=pay-2`): a
+    /// value of the "what changed" panel clicked. A tag-filtered hitmap is not live.
+    pub tag: Option<String>,
 }
 
 /// Query of `GET /api/v1/transactions`. `min_ms` is inclusive (0 keeps 0 ms transactions), `max_ms`
@@ -49,6 +52,8 @@ pub struct TxParams {
     pub col_to: Option<u32>,
     pub row_from: Option<u32>,
     pub row_to: Option<u32>,
+    /// Only transactions with this value of a dimension ([`crate::TagFilter`] form).
+    pub tag: Option<String>,
 }
 
 impl TxParams {
@@ -62,6 +67,7 @@ impl TxParams {
             rows: self.rows,
             ymax: self.ymax,
             scale: self.scale,
+            tag: None,
         }
     }
 }
@@ -78,6 +84,7 @@ impl ToQuery for HitmapParams {}
 impl ToQuery for TxParams {}
 impl ToQuery for crate::cube::CubeParams {}
 impl ToQuery for crate::cube::ErrorsParams {}
+impl ToQuery for crate::compare::CompareParams {}
 
 #[cfg(test)]
 mod tests {
