@@ -174,8 +174,13 @@ pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParam
         exclude_selection: exclude,
         wait_events: Arc::new(waits),
     };
+    let only = query.only.as_ref().map(TagFilter::to_param);
     let tally = state.store.compare(query).await?;
-    Ok(Json(answer(&tally, &selection, &baseline, label, exclude, limit)))
+    let mut a = answer(&tally, &selection, &baseline, label, exclude, limit + 1);
+    // The value that defines the selection (`only`) is trivially over-represented: it is not a finding.
+    a.values.retain(|v| Some(&v.filter) != only.as_ref());
+    a.values.truncate(limit);
+    Ok(Json(a))
 }
 
 fn answer(t: &Tally, selection: &Rect, baseline: &Rect, label: String, exclude: bool, limit: usize) -> CompareAnswer {
