@@ -32,7 +32,7 @@ pub struct TagScope {
 /// sessions were sampled in it over `[from, to]`.
 pub async fn tag_scope(state: &AppState, tag: Option<&str>, from: i64, to: i64) -> Result<TagScope, AppError> {
     let Some(tag) = tag.filter(|t| !t.is_empty()) else { return Ok(TagScope::default()) };
-    let tag = TagFilter::parse(tag).map_err(|e| AppError::BadRequest(e))?;
+    let tag = TagFilter::parse(tag).map_err(AppError::BadRequest)?;
     if tag.dim != CompareDim::WaitEvent {
         return Ok(TagScope { tag: Some(tag), traces: None });
     }
