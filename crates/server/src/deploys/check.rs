@@ -8,6 +8,7 @@
 //! service's next version came sooner (a hot-fix), so the check judges the release alone, and the span
 //! before is always as long as the one after.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,27 +132,47 @@ pub async fn measure(store: &dyn TraceStore, service: &str, at_ms: i64, window_m
     Ok((at(0), at(1)))
 }
 
-/// Checks every version change whose span after has passed (plus the settling time) at `now_ms`, and
-/// records the verdicts; how many were checked. A deploy the store cannot answer for is left for the next
-/// pass.
-pub async fn check_due(store: &dyn TraceStore, log: &Arc<DeployLog>, s: &CheckSettings, now_ms: i64) -> anyhow::Result<usize> {
-    let mut checked = 0;
-    for (deploy, next) in log.unchecked() {
-        let window_ms = s.window_ms(deploy.at_ms, next);
-        if now_ms < deploy.at_ms.saturating_add(window_ms).saturating_add(s.settle_ms()) {
-            continue;
-        }
-        let (before, after) = measure(store, &deploy.service, deploy.at_ms, window_ms).await?;
-        let (enough_traffic, suspect, reasons) = verdict(&before, &after, s);
-        if suspect {
-            tracing::warn!(service = %deploy.service, version = %deploy.version, reasons = %reasons.join("; "), "suspect deploy");
-        }
-        let check = DeployCheck { before, after, window_ms, enough_traffic, suspect, reasons, checked_at_ms: now_ms };
-        let log = log.clone();
-        blocking::run("recording a deploy check", move || log.record_check(&deploy.service, &deploy.version, check)).await?;
-        checked += 1;
+/// Check passes over the deploy log, remembering when each deploy waiting for its verdict was first seen.
+///
+/// A deploy is judged once the span after it has passed **and** the check has known it for the settling
+/// time ([`CheckSettings::settle_ms`]): a deploy learnt from old spans (a backfill, an exporter catching
+/// up) is due at once by its timestamps, while the spans after it are still arriving.
+pub struct Checker {
+    settings: CheckSettings,
+    /// `(service, version)` → when a pass first saw it unchecked (ms).
+    known_since: HashMap<(String, String), i64>,
+}
+
+impl Checker {
+    pub fn new(settings: CheckSettings) -> Self {
+        Checker { settings, known_since: HashMap::new() }
     }
-    Ok(checked)
+
+    /// Judges every deploy due at `now_ms` and records the verdicts; how many were judged. A deploy the
+    /// store cannot answer for is left for the next pass.
+    pub async fn pass(&mut self, store: &dyn TraceStore, log: &Arc<DeployLog>, now_ms: i64) -> anyhow::Result<usize> {
+        let s = &self.settings;
+        let mut checked = 0;
+        for (deploy, next) in log.unchecked() {
+            let key = (deploy.service.clone(), deploy.version.clone());
+            let known_since = *self.known_since.entry(key.clone()).or_insert(now_ms);
+            let window_ms = s.window_ms(deploy.at_ms, next);
+            if now_ms < deploy.at_ms.saturating_add(window_ms).max(known_since).saturating_add(s.settle_ms()) {
+                continue;
+            }
+            let (before, after) = measure(store, &deploy.service, deploy.at_ms, window_ms).await?;
+            let (enough_traffic, suspect, reasons) = verdict(&before, &after, s);
+            if suspect {
+                tracing::warn!(service = %deploy.service, version = %deploy.version, reasons = %reasons.join("; "), "suspect deploy");
+            }
+            let check = DeployCheck { before, after, window_ms, enough_traffic, suspect, reasons, checked_at_ms: now_ms };
+            let log = log.clone();
+            blocking::run("recording a deploy check", move || log.record_check(&deploy.service, &deploy.version, check)).await?;
+            self.known_since.remove(&key);
+            checked += 1;
+        }
+        Ok(checked)
+    }
 }
 
 /// Checks deploys every [`CheckSettings::every`] until `stop` turns true.
@@ -159,12 +180,13 @@ pub fn spawn(store: Arc<dyn TraceStore>, log: Arc<DeployLog>, settings: CheckSet
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(settings.every());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut checker = Checker::new(settings);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            if let Err(e) = check_due(&*store, &log, &settings, crate::store::now_ms()).await {
+            if let Err(e) = checker.pass(&*store, &log, crate::store::now_ms()).await {
                 tracing::error!(error = %format!("{e:#}"), "deploy check failed");
             }
         }
