@@ -1,7 +1,7 @@
 //! The deploy check end to end: a real server (in-process) is sent OTLP spans of a service at one
 //! version, then at a new one; the check's verdict appears in `GET /api/v1/deploys`, survives a reopening
-//! of the data directory, and feeds the `deploys.suspect` metric an alert rule fires on. Timestamps lie a
-//! second in the future, so every span is stored before the span after the deploy ends; every wait polls
+//! of the data directory, and feeds the `deploys.suspect` metric an alert rule fires on. The deploy lies two
+//! seconds in the future, so every span is stored well before the span after it ends; every wait polls
 //! with a deadline.
 
 mod common;
@@ -76,7 +76,7 @@ async fn checked(app: &TestApp, around: i64, services: &[&str]) -> Vec<Deploy> {
 async fn a_slower_version_is_suspect_the_same_latency_is_not() {
     let app = TestApp::new().await;
     let _stop = start_check(&app);
-    let at = now_ms() + 1_000;
+    let at = now_ms() + 2_000;
     deploy(&app, "pay-slow", 1, at, 40, 400.0).await;
     deploy(&app, "pay-same", 10_001, at, 40, 100.0).await;
     deploy(&app, "pay-quiet", 20_001, at, 5, 400.0).await;
@@ -122,7 +122,7 @@ async fn an_alert_rule_on_deploys_suspect_fires() {
     app.state.alerts.spawn("http://sightline.test", rx);
     let rule = json!({
         "name": "Suspect deploy",
-        "source": {"kind": "metric", "metric": "deploys.suspect", "group_by": ["service"], "window_s": 2},
+        "source": {"kind": "metric", "metric": "deploys.suspect", "group_by": ["service"], "window_s": 5},
         "condition": {"op": "above", "threshold": 0},
         "for_s": 0, "interval_s": 1, "severity": "warning", "channels": [],
     });
@@ -131,7 +131,7 @@ async fn an_alert_rule_on_deploys_suspect_fires() {
     let rule: AlertRule = serde_json::from_value(v).unwrap();
 
     let _stop = start_check(&app);
-    let at = now_ms() + 1_000;
+    let at = now_ms() + 2_000;
     deploy(&app, "pay-slow", 1, at, 40, 400.0).await;
     deploy(&app, "pay-same", 10_001, at, 40, 100.0).await;
     checked(&app, at, &["pay-slow", "pay-same"]).await;
