@@ -254,6 +254,37 @@ mod tests {
     }
 
     #[test]
+    fn unchecked_deploys_know_the_next_version_and_verdicts_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DeployLog::open(dir.path()).unwrap();
+        log.note("payment", "3.0.1", 1_000);
+        log.note("payment", "3.1.0", 5_000);
+        log.note("payment", "3.1.1", 65_000);
+        log.note("gateway", "1.2.0", 2_000);
+        let pending: Vec<(String, Option<i64>)> = log.unchecked().into_iter().map(|(d, next)| (d.version, next)).collect();
+        assert_eq!(pending, vec![("3.1.0".to_string(), Some(65_000)), ("3.1.1".to_string(), None)], "first versions are not deploys");
+        let check = DeployCheck {
+            before: Default::default(),
+            after: Default::default(),
+            window_ms: 60_000,
+            enough_traffic: true,
+            suspect: true,
+            reasons: vec!["error rate 0.2 % → 38 % (+37.6 points)".into()],
+            checked_at_ms: 95_000,
+        };
+        log.record_check("payment", "3.1.0", check.clone()).unwrap();
+        assert_eq!(log.unchecked().len(), 1);
+        log.save().unwrap();
+        drop(log);
+        let again = DeployLog::open(dir.path()).unwrap();
+        let listed = again.list(0, 100_000, Some("payment"));
+        assert_eq!(listed.iter().find(|d| d.version == "3.1.0").unwrap().check, Some(check));
+        assert!(listed.iter().all(|d| d.version == "3.1.0" || d.check.is_none()));
+        std::fs::write(dir.path().join("deploy_checks.json"), b"[").unwrap();
+        assert!(DeployLog::open(dir.path()).is_err(), "lost verdicts would be checked again, wrongly");
+    }
+
+    #[test]
     fn a_corrupt_log_is_an_error_not_an_empty_history() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("deploys.json"), b"{not json").unwrap();

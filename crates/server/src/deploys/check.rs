@@ -148,8 +148,8 @@ impl Checker {
         Checker { settings, known_since: HashMap::new() }
     }
 
-    /// Judges every deploy due at `now_ms` and records the verdicts; how many were judged. A deploy the
-    /// store cannot answer for is left for the next pass.
+    /// Judges every deploy due at `now_ms` and records the verdicts; how many were judged. A store error
+    /// ends the pass: the deploys not judged yet are judged by a later one.
     pub async fn pass(&mut self, store: &dyn TraceStore, log: &Arc<DeployLog>, now_ms: i64) -> anyhow::Result<usize> {
         let s = &self.settings;
         let mut checked = 0;
