@@ -89,6 +89,19 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // What "what changed" adds to a request's preparation: each transaction's steps and self times, worked
+    // out over the converted spans (the store does it once per request). Compare with the durable figures.
+    let converted: Vec<_> = decode_payloads
+        .iter()
+        .map(|p| sightline_server::ingest::convert(ExportTraceServiceRequest::decode(p.clone()).unwrap()).spans)
+        .collect();
+    g.bench_function("transaction_steps", |b| {
+        b.iter(|| {
+            let n: usize = converted.iter().map(|spans| sightline_server::compare::profile::steps_of_transactions(spans).len()).sum();
+            assert_eq!(n, REQUESTS * SPANS_PER_REQUEST);
+        })
+    });
+
     // Everything but HTTP: `ingest::accept_protobuf` (decode, convert, durable group commit) from 8 tasks.
     g.bench_function("accept_protobuf_durable_no_http", |b| {
         b.iter_custom(|iters| {
