@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use sightline_model::{Grid, Order, Scale};
 use sightline_server::store::embedded::{EmbeddedStore, Retention};
 use sightline_server::store::record::{kind, SpanRecord};
-use sightline_server::store::{TraceStore, TxFilter, TxQuery};
+use sightline_server::store::{HitmapFilter, TraceStore, TxFilter, TxQuery};
 
 const N: u64 = 1_000_000;
 const WINDOW_MS: i64 = 4 * 3_600_000;
@@ -95,7 +95,7 @@ fn benches(c: &mut Criterion) {
 
 /// Binning a million transactions into a 240 × 100 grid.
 fn binning(c: &mut Criterion, rt: &Runtime, store: &EmbeddedStore) {
-    let hitmap = |grid, service: Option<&str>| rt.block_on(store.hitmap(grid, service.map(str::to_string))).unwrap();
+    let hitmap = |grid, service: Option<&str>| rt.block_on(store.hitmap(grid, HitmapFilter { service: service.map(str::to_string), ..Default::default() })).unwrap();
     let mut g = c.benchmark_group("hitmap_1m");
     g.sample_size(30);
     for scale in [Scale::Linear, Scale::Log] {

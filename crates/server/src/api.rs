@@ -3,6 +3,7 @@
 pub mod active;
 pub mod alerts;
 pub mod auth;
+pub mod compare;
 pub mod boards;
 pub mod cube;
 pub mod db;

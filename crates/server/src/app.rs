@@ -3,6 +3,7 @@
 //! - `GET  /api/v1/health`                      → liveness and version
 //! - `GET  /api/v1/hitmap`, `/api/v1/hitmap/live` → binned counts, live stream of new transactions (SSE)
 //! - `GET  /api/v1/transactions`                → the transactions in a drag-selected rectangle
+//! - `GET  /api/v1/compare`                     → "what changed": a selection against a baseline, ranked
 //! - `GET  /api/v1/traces/{trace_id}`           → one assembled trace
 //! - `GET  /api/v1/active`, `/api/v1/services`  → running transactions, per-service summary
 //! - `GET  /api/v1/deploys`                     → service versions first seen in a window (deploy markers)
@@ -85,6 +86,7 @@ pub fn routes() -> Routes {
         .get("/hitmap", api::hitmap::show, ReadShared)
         .get("/hitmap/live", api::hitmap::live, Read)
         .get("/transactions", api::transactions::list, Read)
+        .get("/compare", api::compare::compare, Read)
         .get("/traces/{trace_id}", api::traces::show, Read)
         .get("/active", api::active::list, Read)
         .get("/services", api::services::list, ReadShared)

@@ -45,7 +45,7 @@ async fn run(state: AppState) {
     let began = std::time::Instant::now();
     let mut sender = Sender::default();
     // A restart on the same data directory fills only the gap, instead of doubling the last 15 minutes.
-    let probe = state.store.hitmap(backfill_probe(start), Some(otlp::Service::Gateway.name().to_string()));
+    let probe = state.store.hitmap(backfill_probe(start), crate::store::HitmapFilter::service(otlp::Service::Gateway.name()));
     let from = match probe.await {
         Ok(hitmap) => backfill_start(&hitmap, start),
         Err(e) => {

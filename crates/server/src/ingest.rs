@@ -31,7 +31,7 @@ use prost::Message;
 use crate::blocking;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::record::{kind, ErrorRecord, SpanRecord};
+use crate::store::record::{kind, AttrRecord, ErrorRecord, SpanRecord};
 
 /// Longest SQL text, URL or stack trace kept, in bytes. Longer values are cut at a character boundary and
 /// marked with `…`: the waterfall needs the start of a statement, not megabytes of it.
@@ -278,7 +278,12 @@ pub fn convert(request: ExportTraceServiceRequest) -> Converted {
             .as_ref()
             .and_then(|r| find_str(&r.attributes, &["service.instance.id", "host.name"]))
             .map(|i| truncate(i, MAX_NAME));
-        let resource = ResourceInfo { service: &service, thread: resource_thread.as_deref(), instance: instance.as_deref() };
+        let resource = ResourceInfo {
+            service: &service,
+            thread: resource_thread.as_deref(),
+            instance: instance.as_deref(),
+            version: version.as_deref(),
+        };
         let first_of_resource = out.spans.len();
         for ss in rs.scope_spans {
             out.spans.reserve(ss.spans.len());
@@ -321,6 +326,8 @@ struct ResourceInfo<'a> {
     thread: Option<&'a str>,
     /// `service.instance.id`, else `host.name`.
     instance: Option<&'a str>,
+    /// `service.version`.
+    version: Option<&'a str>,
 }
 
 /// The span as stored, or why not (for the metrics, and in words for the partial-success message).
@@ -391,7 +398,41 @@ fn convert_span(span: Span, resource: &ResourceInfo<'_>) -> Result<SpanRecord, (
         // The cube's dimensions of a transaction; a client span's method is already in its text.
         http_method: a.http_method().filter(|_| is_transaction).map(|m| truncate(m, MAX_METHOD)),
         http_status: a.http_status().filter(|_| is_transaction),
+        version: resource.version.filter(|_| is_transaction).map(str::to_string),
+        attributes: if is_transaction { other_attributes(&span.attributes) } else { Vec::new() },
+        steps: Vec::new(),
     })
+}
+
+/// Attributes a transaction keeps for "what changed", at most this many…
+pub const MAX_ATTRIBUTES: usize = 16;
+/// …each value cut to this many bytes (a value is a dimension value, not a payload).
+pub const MAX_ATTRIBUTE_VALUE: usize = 64;
+
+/// The attributes of a transaction span that Sightline does not interpret itself — `tenant`, `feature.flag`,
+/// `user_agent.original` — as text, the first [`MAX_ATTRIBUTES`] of them. Left out: what is already a
+/// dimension (method, status, URL, route), and keys unique to nearly every request by construction (ports,
+/// socket addresses, thread ids), which would only fill the tables.
+fn other_attributes(attrs: &[KeyValue]) -> Vec<AttrRecord> {
+    const SKIP_PREFIXES: [&str; 8] = ["http.", "url.", "net.", "network.", "server.", "client.", "thread.", "db."];
+    let mut out = Vec::new();
+    for kv in attrs {
+        if out.len() == MAX_ATTRIBUTES {
+            break;
+        }
+        if kv.key.is_empty() || kv.key.len() > MAX_ATTRIBUTE_VALUE || SKIP_PREFIXES.iter().any(|p| kv.key.starts_with(p)) {
+            continue;
+        }
+        let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) if !s.is_empty() => truncate(s, MAX_ATTRIBUTE_VALUE),
+            Some(any_value::Value::IntValue(i)) => i.to_string(),
+            Some(any_value::Value::BoolValue(b)) => b.to_string(),
+            Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+            _ => continue,
+        };
+        out.push(AttrRecord { key: kv.key.clone(), value });
+    }
+    out
 }
 
 /// What a span is as a step — transaction, SQL, outgoing HTTP or a plain method — with the text and target

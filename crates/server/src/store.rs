@@ -17,7 +17,8 @@ pub mod record;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, Order, ServiceList, Status, Trace, TransactionPage};
+use rustc_hash::FxHashSet;
+use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, Order, ServiceList, Status, TagFilter, Trace, TransactionPage};
 
 use crate::config::ServeArgs;
 use record::SpanRecord;
@@ -63,6 +64,26 @@ pub struct TxFilter {
     pub error_type: Option<String>,
     /// Additionally, only transactions binned into these cells.
     pub cells: Option<CellRange>,
+    /// Only transactions with this value of a dimension ("what changed" → click).
+    pub tag: Option<TagFilter>,
+    /// For a wait-event `tag`: the traces whose database sessions were seen in it (worked out by the API
+    /// from the PostgreSQL samples; the store does not see those).
+    pub traces: Option<Arc<FxHashSet<[u8; 16]>>>,
+}
+
+/// What [`TraceStore::hitmap`] counts: every transaction, or those of one service and/or one tag.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HitmapFilter {
+    pub service: Option<String>,
+    pub tag: Option<TagFilter>,
+    /// As [`TxFilter::traces`].
+    pub traces: Option<Arc<FxHashSet<[u8; 16]>>>,
+}
+
+impl HitmapFilter {
+    pub fn service(name: impl Into<String>) -> Self {
+        HitmapFilter { service: Some(name.into()), ..Default::default() }
+    }
 }
 
 /// A page request for [`TraceStore::transactions`].
@@ -200,9 +221,9 @@ pub trait TraceStore: Send + Sync + 'static {
     /// already stored (an exporter's retry) are not counted again. The work is queued when this is called.
     fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>>;
 
-    /// Counts every stored transaction ending in the grid's window (optionally of one service) into its
-    /// cells; `Hitmap::seq` says which committed batches the counts include.
-    fn hitmap(&self, grid: Grid, service: Option<String>) -> StoreFuture<'_, Hitmap>;
+    /// Counts every stored transaction ending in the grid's window (optionally of one service and/or with
+    /// one tag) into its cells; `Hitmap::seq` says which committed batches the counts include.
+    fn hitmap(&self, grid: Grid, filter: HitmapFilter) -> StoreFuture<'_, Hitmap>;
 
     /// One page of the transactions matching `query`, with the exact total. Slowest first is by duration,
     /// then end, then `trace_id ‖ span_id`, all descending; newest first by end, then ids, descending.
@@ -235,6 +256,10 @@ pub trait TraceStore: Send + Sync + 'static {
     /// The cube's rows for `query`: per-minute rollups (and coarser tiers) kept beside the raw
     /// transactions, with their own retention; see `crate::cube`.
     fn cube(&self, query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer>;
+
+    /// "What changed": every transaction of the selection and of the baseline counted per dimension value
+    /// and step; see `crate::compare`.
+    fn compare(&self, query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally>;
 }
 
 /// Opens the embedded store configured by `args`; `on_commit` hears of every group commit.

@@ -24,7 +24,7 @@ use sightline_server::cube::CubeQuery;
 use sightline_server::store::embedded::{EmbeddedStore, Retention};
 use sightline_server::store::record::{kind, ErrorRecord, SpanRecord};
 use sightline_server::store::{
-    CellRange, QueryError, RetentionReport, SeriesQuery, TraceStore, TxBucket, TxFilter, TxQuery, TxSeries,
+    CellRange, HitmapFilter, QueryError, RetentionReport, SeriesQuery, TraceStore, TxBucket, TxFilter, TxQuery, TxSeries,
     ACTIVE_STALE_MS,
 };
 
@@ -379,7 +379,7 @@ pub mod suite {
         let store = storage.open().await;
         let t0 = base();
         let data = fixture(t0);
-        let empty = store.hitmap(grid(t0, Scale::Linear), None).await.unwrap();
+        let empty = store.hitmap(grid(t0, Scale::Linear), HitmapFilter::default()).await.unwrap();
         assert_eq!(empty.total, 0);
 
         let batch = store.append(data.clone()).await.unwrap();
@@ -400,22 +400,22 @@ pub mod suite {
             async move {
                 for scale in [Scale::Linear, Scale::Log] {
                     let g = grid(t0, scale);
-                    let h = store.hitmap(g, None).await.unwrap();
+                    let h = store.hitmap(g, HitmapFilter::default()).await.unwrap();
                     assert_same_counts(&h, &expected_hitmap(&data, g, None), scale.as_str());
                     assert_eq!(h.total, 240, "the minute holds 240; the ones just outside are not counted");
                     for service in ["search", "checkout"] {
-                        let h = store.hitmap(g, Some(service.into())).await.unwrap();
+                        let h = store.hitmap(g, HitmapFilter::service(service)).await.unwrap();
                         assert_same_counts(&h, &expected_hitmap(&data, g, Some(service)), service);
                     }
-                    assert_eq!(store.hitmap(g, Some("nobody".into())).await.unwrap().total, 0);
+                    assert_eq!(store.hitmap(g, HitmapFilter::service("nobody")).await.unwrap().total, 0);
                 }
                 let wide = Grid { from: t0 - 10 * MINUTE, to: t0 + 2 * MINUTE, ..grid(t0, Scale::Linear) };
-                assert_eq!(store.hitmap(wide, None).await.unwrap().total, data.len() as u64);
+                assert_eq!(store.hitmap(wide, HitmapFilter::default()).await.unwrap().total, data.len() as u64);
                 store
             }
         };
         let store = check(store).await;
-        let h = store.hitmap(grid(t0, Scale::Linear), None).await.unwrap();
+        let h = store.hitmap(grid(t0, Scale::Linear), HitmapFilter::default()).await.unwrap();
         assert!(h.seq >= batch.seq, "a snapshot after a commit includes it");
         let store = storage.reopen(store).await;
         let store = check(store).await;
@@ -441,7 +441,7 @@ pub mod suite {
             .collect();
         let mut snapshots = Vec::new();
         while snapshots.len() < 5 || !appends.iter().all(|a| a.is_finished()) {
-            let h = store.hitmap(g, None).await.unwrap();
+            let h = store.hitmap(g, HitmapFilter::default()).await.unwrap();
             snapshots.push((h.seq, h.total));
             tokio::task::yield_now().await;
         }
@@ -450,7 +450,7 @@ pub mod suite {
             let b = a.await.unwrap();
             batches.push((b.seq, b.points.len() as u64));
         }
-        let h = store.hitmap(g, None).await.unwrap();
+        let h = store.hitmap(g, HitmapFilter::default()).await.unwrap();
         snapshots.push((h.seq, h.total));
         assert_eq!(h.total, batches.iter().map(|b| b.1).sum::<u64>());
         for (seq, total) in snapshots {
@@ -485,7 +485,7 @@ pub mod suite {
             if reopened {
                 store = storage.reopen(store).await;
             }
-            assert_same_counts(&store.hitmap(g, None).await.unwrap(), &expected_hitmap(&want, g, None), "after retries");
+            assert_same_counts(&store.hitmap(g, HitmapFilter::default()).await.unwrap(), &expected_hitmap(&want, g, None), "after retries");
             let f = TxFilter { from: t0, to: t0 + MINUTE, ..Default::default() };
             let (list, total) = all_pages(&*store, &f, Order::Slowest, 50).await;
             assert_eq!(total, 242);
@@ -539,7 +539,7 @@ pub mod suite {
         assert!(expected_list(&data, &filters[5], Order::Slowest).len() >= 2, "0 ms and 0.4 ms");
         assert!(!expected_list(&data, &filters[7], Order::Slowest).is_empty(), "≥ 1000 ms");
         // Every cell of the hitmap lists exactly what it counted.
-        let h = store.hitmap(linear, None).await.unwrap();
+        let h = store.hitmap(linear, HitmapFilter::default()).await.unwrap();
         for col in (0..24).step_by(5) {
             for row in 0..=10 {
                 let cells = Some(CellRange { grid: linear, cols: (col, col), rows: (row, row) });
@@ -654,7 +654,7 @@ pub mod suite {
         let t = store.trace(trace_id(1), now).await.unwrap().unwrap();
         assert_eq!(t.steps.len(), 2);
         let g = Grid { from: now - MINUTE, to: now + MINUTE, ..grid(now, Scale::Linear) };
-        assert_eq!(store.hitmap(g, None).await.unwrap().total, 0);
+        assert_eq!(store.hitmap(g, HitmapFilter::default()).await.unwrap().total, 0);
 
         // A newer snapshot of the same span replaces the older one.
         let mut again = r1.clone();
@@ -671,7 +671,7 @@ pub mod suite {
         store.append(vec![r1.clone()]).await.unwrap();
         let list = store.active(None, now).await.unwrap();
         assert_eq!(list.items.iter().map(|a| a.service.as_str()).collect::<Vec<_>>(), ["gateway"]);
-        assert_eq!(store.hitmap(g, None).await.unwrap().total, 1, "the finished transaction is counted");
+        assert_eq!(store.hitmap(g, HitmapFilter::default()).await.unwrap().total, 1, "the finished transaction is counted");
 
         // The open snapshot survives a reopen; stale ones are not listed, and retention drops them.
         let store = storage.reopen(store).await;
@@ -786,7 +786,7 @@ pub mod suite {
             let (list, total) = all_pages(&*store, &everything, Order::Newest, 50).await;
             assert_eq!((list, total), (expected_list(&kept_data, &everything, Order::Newest), 6));
             let g = Grid { from: everything.from, to: everything.to, cols: 48, rows: 4, ymax_ms: 100.0, scale: Scale::Linear };
-            assert_eq!(store.hitmap(g, None).await.unwrap().total, 6);
+            assert_eq!(store.hitmap(g, HitmapFilter::default()).await.unwrap().total, 6);
             for r in &old {
                 assert!(store.trace(r.trace_id.as_slice().try_into().unwrap(), now).await.unwrap().is_none(), "old traces are gone");
             }

@@ -13,6 +13,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use crate::api::window::{Window, Within};
 use crate::error::{ApiResult, AppError, Query};
 use crate::state::AppState;
+use crate::store::HitmapFilter;
 
 /// Largest grid the server bins: wider than any screen, small enough that an answer stays a few hundred KB.
 pub const MAX_COLS: u32 = 2000;
@@ -43,8 +44,9 @@ pub async fn show(
     Query(p): Query<HitmapParams>,
 ) -> ApiResult<Hitmap> {
     let grid = grid(window, &p)?;
-    let service = p.service.filter(|s| !s.is_empty());
-    Ok(Json(state.store.hitmap(grid, service).await?))
+    let scope = crate::api::compare::tag_scope(&state, p.tag.as_deref(), grid.from, grid.to).await?;
+    let filter = HitmapFilter { service: p.service.filter(|s| !s.is_empty()), tag: scope.tag, traces: scope.traces };
+    Ok(Json(state.store.hitmap(grid, filter).await?))
 }
 
 /// Query of `GET /api/v1/hitmap/live`.

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use sightline_model::{TransactionPage, TxParams};
 
+use crate::api::compare::{tag_scope, TagScope};
 use crate::api::hitmap;
 use crate::api::window::{Window, Within};
 use crate::error::{ApiResult, AppError, Query};
@@ -13,8 +14,9 @@ use crate::store::{CellRange, TxFilter, TxQuery};
 /// Largest page: bigger selections are paged with the cursor.
 pub const MAX_LIMIT: usize = 1000;
 
-/// The store query of `p` over `window`, or why the parameters make no sense (see [`TxParams`]).
-pub fn query(p: TxParams, window: Window) -> Result<TxQuery, AppError> {
+/// The store query of `p` over `window`, or why the parameters make no sense (see [`TxParams`]);
+/// `scope`: its parsed `tag`.
+pub fn query(p: TxParams, window: Window, scope: TagScope) -> Result<TxQuery, AppError> {
     let min_ms = p.min_ms.unwrap_or(0.0);
     if !(min_ms.is_finite() && min_ms >= 0.0) {
         return Err(AppError::BadRequest(format!("min_ms must be ≥ 0, not {min_ms}")));
@@ -40,6 +42,8 @@ pub fn query(p: TxParams, window: Window) -> Result<TxQuery, AppError> {
             status: p.status,
             error_type: p.error_type.filter(|s| !s.is_empty()),
             cells,
+            tag: scope.tag,
+            traces: scope.traces,
         },
         order: p.order.unwrap_or_default(),
         limit,
@@ -76,5 +80,6 @@ pub async fn list(
     Within(window): Within,
     Query(p): Query<TxParams>,
 ) -> ApiResult<TransactionPage> {
-    Ok(Json(state.store.transactions(query(p, window)?).await?))
+    let scope = tag_scope(&state, p.tag.as_deref(), window.from(), window.to()).await?;
+    Ok(Json(state.store.transactions(query(p, window, scope)?).await?))
 }

@@ -246,6 +246,44 @@ impl DbHub {
         }
         DbTraceSessions { trace_id, matches }
     }
+
+    /// The wait events (and "blocked by <statement>") each trace's sessions were sampled in, on every
+    /// instance, in `[from, to]`: the database side of "what changed". Only sessions whose statement carries
+    /// the trace's `traceparent` comment count (a heuristic match is good enough to show a session beside a
+    /// trace, not to be counted as fact). Scans the window's samples: call it on the blocking pool.
+    pub fn wait_events_by_trace(&self, from: i64, to: i64) -> rustc_hash::FxHashMap<[u8; 16], Vec<String>> {
+        blocking::assert_off_runtime();
+        let mut out: rustc_hash::FxHashMap<[u8; 16], Vec<String>> = rustc_hash::FxHashMap::default();
+        for inst in &self.instances {
+            for s in inst.samples_in(from, to) {
+                for session in &s.sessions {
+                    let Some(trace) = session.trace_id.as_deref().and_then(|t| const_hex::decode_to_array::<_, 16>(t).ok()) else {
+                        continue;
+                    };
+                    let mut events = Vec::new();
+                    if let (Some(kind), Some(event)) = (&session.wait_event_type, &session.wait_event) {
+                        events.push(format!("{kind}/{event}"));
+                    }
+                    for pid in &session.blocked_by {
+                        let blocker = s.sessions.iter().find(|x| x.pid == *pid).and_then(|x| x.query.as_deref());
+                        events.push(match blocker {
+                            Some(q) => format!("blocked by: {}", crate::ingest::truncate(&crate::sql::normalize_sql(q), 200)),
+                            None => "blocked by another session".to_string(),
+                        });
+                    }
+                    if !events.is_empty() {
+                        let seen = out.entry(trace).or_default();
+                        for e in events {
+                            if !seen.contains(&e) {
+                                seen.push(e);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Instance {

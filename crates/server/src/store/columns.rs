@@ -11,7 +11,13 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use sightline_model::{Grid, Hitmap, Order, ServiceSummary, Status};
 
-use super::{CellRange, QueryError, SeriesQuery, TxBucket, TxFilter, TxSeries};
+use super::record::SpanRecord;
+use super::{CellRange, HitmapFilter, QueryError, SeriesQuery, TxBucket, TxFilter, TxSeries};
+
+pub mod compare;
+pub mod tags;
+
+use tags::{Profiles, TagMatch};
 
 const MINUTE_MS: i64 = 60_000;
 /// Most `series × buckets` one [`Columns::series`] call builds (~56 bytes each): bounds the memory a
@@ -66,6 +72,12 @@ struct Block {
     error_type: Vec<u32>,
     /// `trace_id ‖ span_id`: with `end_ms` this is the transaction's key in the durable store.
     ids: Vec<[u8; 24]>,
+    /// Row `i`'s tag ids are `tags[tags_end[i-1]..tags_end[i]]` (see [`tags`]).
+    tags_end: Vec<u32>,
+    tags: Vec<u32>,
+    /// Row `i`'s `(step id, self ms)` likewise.
+    steps_end: Vec<u32>,
+    steps: Vec<(u32, f32)>,
 }
 
 impl Block {
@@ -85,6 +97,8 @@ pub struct TxRow<'a> {
     /// The exception type of a failed transaction.
     pub error_type: Option<&'a str>,
     pub ids: [u8; 24],
+    /// The transaction's record, for its tags and steps ("what changed"); `None` keeps only the core columns.
+    pub profile: Option<&'a SpanRecord>,
 }
 
 /// Where a selected transaction lives, in list order.
@@ -155,6 +169,8 @@ pub struct Columns {
     pub services: Interner,
     pub endpoints: Interner,
     pub error_types: Interner,
+    /// Interned tags and steps of the rows.
+    pub profiles: Profiles,
     len: usize,
 }
 
@@ -169,6 +185,7 @@ struct Compiled {
     status: Option<bool>,
     error_type: Option<u32>,
     cells: Option<CellRange>,
+    tag: Option<TagMatch>,
 }
 
 impl Compiled {
@@ -190,6 +207,7 @@ impl Compiled {
                     row >= c.rows.0 && row <= c.rows.1
                 }
             })
+            && self.tag.as_ref().is_none_or(|t| t.matches(b, i))
     }
 }
 
@@ -225,6 +243,7 @@ impl Columns {
             _ => NO_ERROR_TYPE,
         });
         b.ids.push(row.ids);
+        self.profiles.push_row(b, row.profile);
         self.len += 1;
     }
 
@@ -238,18 +257,26 @@ impl Columns {
 
     /// Bins every transaction of the grid's window (optionally one service) with the model's shared
     /// [`Grid::col_of`] / [`Grid::row_of`], so the app's live updates land in the same cells.
-    pub fn hitmap(&self, grid: Grid, service: Option<&str>) -> Hitmap {
-        let svc = match service {
+    pub fn hitmap(&self, grid: Grid, filter: &HitmapFilter) -> Hitmap {
+        let svc = match filter.service.as_deref() {
             Some(name) => match self.services.get(name) {
                 Some(id) => Some(id),
                 None => return Hitmap::empty(grid),
             },
             None => None,
         };
+        let tag = match &filter.tag {
+            Some(t) => match self.compile_tag(t, filter.traces.as_ref()) {
+                Some(m) => Some(m),
+                None => return Hitmap::empty(grid),
+            },
+            None => None,
+        };
+        let keep = |b: &Block, i: usize| svc.is_none_or(|s| b.service[i] == s) && tag.as_ref().is_none_or(|t| t.matches(b, i));
         let blocks: Vec<&Block> = self.blocks_in(grid.from, grid.to).collect();
         let rows: usize = blocks.iter().map(|b| b.len()).sum();
         if rows < PARALLEL_BINNING_ROWS {
-            return bin(grid, svc, &blocks);
+            return bin(grid, &keep, &blocks);
         }
         // Two halves on two threads (the machine has two cores); the counts simply add up.
         let mut acc = 0;
@@ -262,8 +289,8 @@ impl Columns {
             .map_or(blocks.len(), |i| i + 1);
         let (left, right) = blocks.split_at(split);
         let (mut h, other) = std::thread::scope(|s| {
-            let t = s.spawn(|| bin(grid, svc, right));
-            let h = bin(grid, svc, left);
+            let t = s.spawn(|| bin(grid, &keep, right));
+            let h = bin(grid, &keep, left);
             (h, t.join().expect("binning thread"))
         });
         for (a, b) in h.ok.iter_mut().zip(&other.ok) {
@@ -287,7 +314,12 @@ impl Columns {
             Some(c) => (f.from.max(c.grid.from), f.to.min(c.grid.to)),
             None => (f.from, f.to),
         };
+        let tag = match &f.tag {
+            Some(t) => Some(self.compile_tag(t, f.traces.as_ref())?),
+            None => None,
+        };
         Some(Compiled {
+            tag,
             from,
             to,
             min_ms: f.min_ms,
@@ -493,13 +525,13 @@ impl Columns {
 /// From this many transactions in the window on, binning is split over two threads.
 const PARALLEL_BINNING_ROWS: usize = 200_000;
 
-/// Counts the transactions of `blocks` (optionally of one service) into a fresh hitmap of `grid`.
-fn bin(grid: Grid, service: Option<u32>, blocks: &[&Block]) -> Hitmap {
+/// Counts the transactions of `blocks` that `keep` into a fresh hitmap of `grid`.
+fn bin(grid: Grid, keep: &(impl Fn(&Block, usize) -> bool + Sync), blocks: &[&Block]) -> Hitmap {
     let mut h = Hitmap::empty(grid);
     let (mut total, mut total_err) = (0u64, 0u64);
     for b in blocks {
         for i in 0..b.len() {
-            if service.is_some_and(|s| b.service[i] != s) {
+            if !keep(b, i) {
                 continue;
             }
             let Some(col) = grid.col_of(b.end_ms[i]) else { continue };
@@ -550,6 +582,7 @@ mod tests {
                 error: i % 10 == 0,
                 error_type: (i % 20 == 0).then_some("Timeout").or(Some("Boom")),
                 ids: ids(i),
+                profile: None,
             });
         }
         c
@@ -559,12 +592,12 @@ mod tests {
     fn hitmap_counts_everything_once() {
         let c = sample();
         let g = Grid { from: 1_000_000, to: 1_100_000, cols: 240, rows: 100, ymax_ms: 100.0, scale: Scale::Log };
-        let h = c.hitmap(g, None);
+        let h = c.hitmap(g, &HitmapFilter::default());
         assert_eq!(h.total, 1000);
         assert_eq!(h.total_err, 100);
         assert_eq!(h.ok.iter().chain(&h.err).map(|x| *x as u64).sum::<u64>(), 1000);
-        assert_eq!(c.hitmap(g, Some("a")).total, 500);
-        assert_eq!(c.hitmap(g, Some("nope")).total, 0);
+        assert_eq!(c.hitmap(g, &HitmapFilter::service("a")).total, 500);
+        assert_eq!(c.hitmap(g, &HitmapFilter::service("nope")).total, 0);
     }
 
     #[test]
@@ -580,15 +613,17 @@ mod tests {
                 error: i % 13 == 0,
                 error_type: None,
                 ids: ids(i),
+                profile: None,
             });
         }
         for scale in [Scale::Linear, Scale::Log] {
             let g = Grid { from: 7_000_000, to: 10_600_000, cols: 240, rows: 100, ymax_ms: 5000.0, scale };
             let all: Vec<&Block> = c.blocks_in(g.from, g.to).collect();
-            let h = c.hitmap(g, None);
-            assert_eq!(h, bin(g, None, &all));
+            let h = c.hitmap(g, &HitmapFilter::default());
+            assert_eq!(h, bin(g, &|_: &Block, _| true, &all));
             assert_eq!(h.total, n as u64);
-            assert_eq!(c.hitmap(g, Some("b")), bin(g, c.services.get("b"), &all));
+            let b = c.services.get("b");
+            assert_eq!(c.hitmap(g, &HitmapFilter::service("b")), bin(g, &|x: &Block, i| Some(x.service[i]) == b, &all));
         }
     }
 

@@ -43,7 +43,7 @@ use super::columns::{Columns, SortKey, TxRow};
 use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
 use super::{
     assemble, now_ms, CommitObserver, CommitReport, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreFuture, StoreStats,
-    TraceStore, TxQuery, TxSeries,
+    TraceStore, HitmapFilter, TxQuery, TxSeries,
 };
 
 /// Retention limits.
@@ -130,6 +130,7 @@ impl Job {
             Some(cube) => Self::cube_facts(&spans, cube),
             None => Default::default(),
         };
+        let mut steps = crate::compare::profile::steps_of_transactions(&spans);
         for (i, s) in spans.into_iter().enumerate() {
             if s.in_flight() {
                 let b = s.encode_to_vec();
@@ -148,8 +149,10 @@ impl Job {
                 }
             }
             if s.is_transaction {
-                let b = s.encode_to_vec();
-                job.txs.push((s.clone(), b));
+                // The `tx` copy carries the transaction's steps (the trace's chunk has the spans themselves).
+                let t = SpanRecord { steps: std::mem::take(&mut steps[i]), ..s.clone() };
+                let b = t.encode_to_vec();
+                job.txs.push((t, b));
             }
             let trace: [u8; 16] = s.trace_id[..16].try_into().expect("validated at ingest");
             let minute = (s.start_ns / 1_000_000) as i64 / MINUTE_MS;
@@ -526,6 +529,7 @@ fn row_of(s: &SpanRecord) -> TxRow<'_> {
         error: s.error,
         error_type: s.failure.as_ref().and_then(|f| f.kind.as_deref()),
         ids: s.ids(),
+        profile: Some(s),
     }
 }
 
@@ -553,11 +557,11 @@ impl TraceStore for EmbeddedStore {
         self.queue(Job::prepare(spans, cube.options.enabled.then_some(cube)))
     }
 
-    fn hitmap(&self, grid: Grid, service: Option<String>) -> StoreFuture<'_, Hitmap> {
+    fn hitmap(&self, grid: Grid, filter: HitmapFilter) -> StoreFuture<'_, Hitmap> {
         self.off_runtime("hitmap", move |inner| {
             // `seq` is read under the same lock as the counts: the hitmap holds exactly the batches up to it.
             let cols = sync::read(&inner.columns);
-            let mut h = cols.hitmap(grid, service.as_deref());
+            let mut h = cols.hitmap(grid, &filter);
             h.seq = cols.seq;
             Ok(h)
         })
@@ -603,6 +607,10 @@ impl TraceStore for EmbeddedStore {
             let raw_since = sync::read(&inner.columns).oldest_ms();
             inner.cube.query(&inner.db, &query, raw_since)
         })
+    }
+
+    fn compare(&self, query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally> {
+        self.off_runtime("comparing transactions", move |inner| Ok(sync::read(&inner.columns).compare(&query)))
     }
 
     fn stats(&self) -> StoreFuture<'_, StoreStats> {

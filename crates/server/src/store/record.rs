@@ -75,6 +75,43 @@ pub struct SpanRecord {
     /// A transaction's `http.response.status_code`, else `http.status_code`.
     #[prost(uint32, optional, tag = "18")]
     pub http_status: Option<u32>,
+    /// A transaction's `service.version` (of its resource): "what changed" ranks it.
+    #[prost(string, optional, tag = "19")]
+    pub version: Option<String>,
+    /// A transaction's attributes that Sightline does not interpret itself (bounded, see
+    /// `crate::ingest::MAX_ATTRIBUTES`): "what changed" ranks their values.
+    #[prost(message, repeated, tag = "20")]
+    pub attributes: Vec<AttrRecord>,
+    /// A stored transaction's steps from the same request, one per distinct step with its summed self time
+    /// (only on the copy in the `tx` keyspace, see `crate::compare::profile`).
+    #[prost(message, repeated, tag = "21")]
+    pub steps: Vec<StepRecord>,
+}
+
+/// One span attribute, its value as text.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct AttrRecord {
+    #[prost(string, tag = "1")]
+    pub key: String,
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+/// A distinct step of a transaction (SQL statement fingerprint, HTTP peer, method name) and the self time its
+/// executions took in it.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct StepRecord {
+    /// One of [`kind`] (never `TRANSACTION`).
+    #[prost(uint32, tag = "1")]
+    pub kind: u32,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    /// Summed self time (duration minus that of its children in the request), ns.
+    #[prost(uint64, tag = "3")]
+    pub self_ns: u64,
+    /// Executions.
+    #[prost(uint32, tag = "4")]
+    pub count: u32,
 }
 
 impl SpanRecord {

@@ -1,0 +1,245 @@
+//! `GET /api/v1/compare`: "what changed" — a selection of transactions against a baseline, every
+//! dimension's values ranked (see `crate::compare`). Also the `tag` filter the hitmap and the transaction
+//! list share ([`tag_scope`]).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use rustc_hash::{FxHashMap, FxHashSet};
+use sightline_model::{
+    BaselineKind, CompareAnswer, CompareDim, CompareParams, CompareSet, TagFilter, COMPARE_DEFAULT_LIMIT, COMPARE_MAX_LIMIT,
+};
+
+use crate::api::window::FIFTEEN_MINUTES;
+use crate::compare::{rank, CompareQuery, Side, Tally};
+use crate::error::{ApiResult, AppError, Query};
+use crate::state::AppState;
+use crate::store::TxFilter;
+
+const DAY_MS: i64 = 24 * 60 * 60_000;
+/// Longest set compared: what the columns hold at most anyway, and a bound on one scan.
+const MAX_SPAN_MS: i64 = 7 * DAY_MS;
+
+/// A parsed `tag` filter and, for a wait event, the traces it stands for.
+#[derive(Debug, Default)]
+pub struct TagScope {
+    pub tag: Option<TagFilter>,
+    pub traces: Option<Arc<FxHashSet<[u8; 16]>>>,
+}
+
+/// Parses `tag` (400 with the reason when malformed); a wait-event tag is resolved to the traces whose
+/// sessions were sampled in it over `[from, to]`.
+pub async fn tag_scope(state: &AppState, tag: Option<&str>, from: i64, to: i64) -> Result<TagScope, AppError> {
+    let Some(tag) = tag.filter(|t| !t.is_empty()) else { return Ok(TagScope::default()) };
+    let tag = TagFilter::parse(tag).map_err(|e| AppError::BadRequest(e))?;
+    if tag.dim != CompareDim::WaitEvent {
+        return Ok(TagScope { tag: Some(tag), traces: None });
+    }
+    let waits = wait_events(state, &[(from, to)]).await?;
+    let traces = waits.iter().filter(|(_, events)| events.contains(&tag.value)).map(|(t, _)| *t).collect();
+    Ok(TagScope { tag: Some(tag), traces: Some(Arc::new(traces)) })
+}
+
+/// The wait events of each trace's sessions over the given windows (empty without monitored databases).
+async fn wait_events(state: &AppState, windows: &[(i64, i64)]) -> Result<FxHashMap<[u8; 16], Vec<String>>, AppError> {
+    let db = state.db.clone();
+    if db.instances().is_empty() {
+        return Ok(FxHashMap::default());
+    }
+    let windows = windows.to_vec();
+    crate::blocking::run("reading database wait events", move || {
+        let mut all: FxHashMap<[u8; 16], Vec<String>> = FxHashMap::default();
+        for (from, to) in windows {
+            for (trace, events) in db.wait_events_by_trace(from, to) {
+                let seen = all.entry(trace).or_default();
+                for e in events {
+                    if !seen.contains(&e) {
+                        seen.push(e);
+                    }
+                }
+            }
+        }
+        Ok::<_, AppError>(all)
+    })
+    .await
+}
+
+/// A validated rectangle: `[from, to)` × `[min_ms, max_ms)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Rect {
+    from: i64,
+    to: i64,
+    min_ms: f64,
+    max_ms: Option<f64>,
+}
+
+impl Rect {
+    fn new(what: &str, from: Option<i64>, to: Option<i64>, min_ms: Option<f64>, max_ms: Option<f64>) -> Result<Rect, AppError> {
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(AppError::BadRequest(format!("{what}: both ends of the time range are required")));
+        };
+        if from >= to || to - from > MAX_SPAN_MS {
+            return Err(AppError::BadRequest(format!("{what}: the time range must be non-empty and at most 7 days ({from}..{to})")));
+        }
+        let min_ms = min_ms.unwrap_or(0.0);
+        if !(min_ms.is_finite() && min_ms >= 0.0) {
+            return Err(AppError::BadRequest(format!("{what}: the minimum duration must be ≥ 0, not {min_ms}")));
+        }
+        if let Some(max) = max_ms.filter(|m| !(m.is_finite() && *m > min_ms)) {
+            return Err(AppError::BadRequest(format!("{what}: the maximum duration ({max}) must be above the minimum ({min_ms})")));
+        }
+        Ok(Rect { from, to, min_ms, max_ms })
+    }
+
+    fn any_duration(from: i64, to: i64) -> Rect {
+        Rect { from, to, min_ms: 0.0, max_ms: None }
+    }
+
+    fn filter(&self, service: &Option<String>, scope: &TagScope) -> TxFilter {
+        TxFilter {
+            from: self.from,
+            to: self.to,
+            min_ms: self.min_ms,
+            max_ms: self.max_ms,
+            service: service.clone(),
+            endpoint: None,
+            status: None,
+            error_type: None,
+            cells: None,
+            tag: scope.tag.clone(),
+            traces: scope.traces.clone(),
+        }
+    }
+
+    fn set(&self, label: String, side: &Side, excludes: Option<&Rect>) -> CompareSet {
+        CompareSet {
+            label,
+            from: self.from,
+            to: self.to,
+            min_ms: self.min_ms,
+            max_ms: self.max_ms,
+            excludes: excludes.map(|r| (r.from, r.to, r.min_ms, r.max_ms)),
+            count: side.count,
+            errors: side.errors,
+            mean_ms: if side.count == 0 { 0.0 } else { side.sum_ms / side.count as f64 },
+        }
+    }
+}
+
+/// Ranks what is different about the selection; see [`CompareParams`] for the baselines.
+pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParams>) -> ApiResult<CompareAnswer> {
+    let selection = Rect::new("selection", p.from, p.to, p.min_ms, p.max_ms)?;
+    let limit = p.limit.unwrap_or(COMPARE_DEFAULT_LIMIT);
+    if limit == 0 || limit > COMPARE_MAX_LIMIT {
+        return Err(AppError::BadRequest(format!("limit must be 1..={COMPARE_MAX_LIMIT}, not {limit}")));
+    }
+    let only = match p.only.as_deref().filter(|o| !o.is_empty()) {
+        Some(o) => {
+            let t = TagFilter::parse(o).map_err(AppError::BadRequest)?;
+            if t.dim == CompareDim::WaitEvent {
+                return Err(AppError::BadRequest("only=wait_event=… is not supported: use tag=wait_event=…".into()));
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    let service = p.service.clone().filter(|s| !s.is_empty());
+    let kind = p.baseline.unwrap_or_default();
+    let (baseline, label, exclude) = match kind {
+        BaselineKind::Rest => {
+            let to = p.window_to.unwrap_or(selection.to).max(selection.to);
+            let from = p.window_from.unwrap_or(to - FIFTEEN_MINUTES).min(selection.from);
+            (Rect::new("window", Some(from), Some(to), None, None)?, "the rest of the window".to_string(), true)
+        }
+        BaselineKind::Yesterday => {
+            (Rect::any_duration(selection.from - DAY_MS, selection.to - DAY_MS), "the same time yesterday".to_string(), false)
+        }
+        BaselineKind::Region => {
+            let r = Rect::new("baseline region", p.base_from, p.base_to, p.base_min_ms, p.base_max_ms)?;
+            (r, "the other region".to_string(), false)
+        }
+        BaselineKind::BeforeDeploy => {
+            let (rect, label) = before_deploy(&state, &selection, &service, &only).await?;
+            (rect, label, false)
+        }
+    };
+    let (lo, hi) = (selection.from.min(baseline.from), selection.to.max(baseline.to));
+    let scope = tag_scope(&state, p.tag.as_deref(), lo, hi).await?;
+    let waits = wait_events(&state, &[(selection.from, selection.to), (baseline.from, baseline.to)]).await?;
+    let query = CompareQuery {
+        selection: selection.filter(&service, &scope),
+        only,
+        baseline: baseline.filter(&service, &scope),
+        exclude_selection: exclude,
+        wait_events: Arc::new(waits),
+    };
+    let tally = state.store.compare(query).await?;
+    Ok(Json(answer(&tally, &selection, &baseline, label, exclude, limit)))
+}
+
+fn answer(t: &Tally, selection: &Rect, baseline: &Rect, label: String, exclude: bool, limit: usize) -> CompareAnswer {
+    let mut notes = Vec::new();
+    if t.selection.count == 0 {
+        notes.push("the selection holds no transaction".to_string());
+    }
+    if t.baseline.count == 0 {
+        notes.push(format!("the baseline ({label}) holds no transaction: every value of the selection is new"));
+    }
+    if t.dropped > 0 {
+        notes.push(format!(
+            "{} attribute or step values were not recorded (more distinct values than the store keeps)",
+            t.dropped
+        ));
+    }
+    CompareAnswer {
+        selection: selection.set("the selection".to_string(), &t.selection, None),
+        baseline: baseline.set(label, &t.baseline, exclude.then_some(selection)),
+        values: rank::values(t, limit),
+        steps: rank::steps(t, limit),
+        scanned: t.scanned,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    }
+}
+
+/// The baseline before the last deploy of the selection's service: a span as long as the selection,
+/// ending at the deploy, any duration.
+async fn before_deploy(
+    state: &AppState,
+    selection: &Rect,
+    service: &Option<String>,
+    only: &Option<TagFilter>,
+) -> Result<(Rect, String), AppError> {
+    let service = match service {
+        Some(s) => s.clone(),
+        None => {
+            // The service with most transactions in the selection: count the selection alone.
+            let empty = Rect::any_duration(selection.from, selection.from + 1);
+            let q = CompareQuery {
+                selection: selection.filter(&None, &TagScope::default()),
+                only: only.clone(),
+                baseline: TxFilter { to: empty.from, ..empty.filter(&None, &TagScope::default()) },
+                exclude_selection: false,
+                wait_events: Arc::default(),
+            };
+            let t = state.store.compare(q).await?;
+            t.values
+                .iter()
+                .filter(|v| v.dim == CompareDim::Service)
+                .max_by(|a, b| a.selected.cmp(&b.selected).then(b.value.cmp(&a.value)))
+                .filter(|v| v.selected > 0)
+                .map(|v| v.value.clone())
+                .ok_or_else(|| AppError::BadRequest("the selection holds no transaction, so it has no service to find a deploy of".into()))?
+        }
+    };
+    let deploy = state
+        .deploys
+        .list(i64::MIN, selection.to, Some(&service))
+        .into_iter()
+        .filter(|d| d.previous.is_some() && d.at_ms <= selection.to)
+        .max_by_key(|d| d.at_ms)
+        .ok_or_else(|| AppError::BadRequest(format!("no deploy of {service} was seen before the selection's end: choose another baseline")))?;
+    let len = selection.to - selection.from;
+    let rect = Rect::any_duration(deploy.at_ms - len, deploy.at_ms);
+    Ok((rect, format!("before {service} {} was deployed", deploy.version)))
+}

@@ -1,0 +1,144 @@
+//! A transaction's steps, worked out at ingest from the request that brought it: every distinct SQL
+//! statement (normalized, as on the cube), HTTP peer and method below it, with the self time they took.
+//!
+//! Why at ingest: "what changed" must count every transaction of a window of up to millions, which the
+//! in-memory columns can do and per-trace reads from disk cannot; so each transaction's steps go into its
+//! row (and its record in the `tx` keyspace, so a restart rebuilds them). A step belongs to its nearest
+//! ancestor that is a transaction; only steps that arrive in the same request as their transaction are
+//! counted (an SDK exports a request's spans together unless its batch fills or its timer fires between
+//! them; docs/STORE.md says so), as for the cube's SQL steps.
+
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap;
+
+use crate::cube::facts::MAX_STATEMENT;
+use crate::ingest::truncate;
+use crate::sql::normalize_sql;
+use crate::store::record::{kind, SpanRecord, StepRecord};
+
+/// Distinct steps kept per transaction; a transaction with more (an N+1 loop over distinct statements)
+/// keeps its first ones.
+pub const MAX_STEPS: usize = 64;
+/// How many parents are followed from a step to its transaction (a guard against cycles in bad data).
+const MAX_DEPTH: usize = 64;
+
+/// The steps of each transaction among `spans` (aligned with it; empty for other spans).
+pub fn steps_of_transactions(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
+    let mut out: Vec<Vec<StepRecord>> = vec![Vec::new(); spans.len()];
+    if !spans.iter().any(|s| s.is_transaction) || spans.iter().all(|s| s.is_transaction) {
+        return out;
+    }
+    let by_id: FxHashMap<(&[u8], &[u8]), usize> =
+        spans.iter().enumerate().map(|(i, s)| ((s.trace_id.as_slice(), s.span_id.as_slice()), i)).collect();
+    // Time spent in children, per span: what its own duration is not "self" time for.
+    let mut children_ns = vec![0u64; spans.len()];
+    for s in spans.iter().filter(|s| !s.in_flight() && !s.parent_span_id.is_empty()) {
+        if let Some(&p) = by_id.get(&(s.trace_id.as_slice(), s.parent_span_id.as_slice())) {
+            children_ns[p] = children_ns[p].saturating_add(s.end_ns.saturating_sub(s.start_ns));
+        }
+    }
+    let mut normalized: FxHashMap<&str, String> = FxHashMap::default();
+    for (i, s) in spans.iter().enumerate() {
+        if s.is_transaction || s.in_flight() {
+            continue;
+        }
+        let Some(owner) = owner_of(s, spans, &by_id) else { continue };
+        let name: Cow<'_, str> = match s.step_kind {
+            kind::SQL => match s.text.as_deref() {
+                Some(t) => Cow::Borrowed(
+                    normalized.entry(t).or_insert_with(|| truncate(&normalize_sql(t), MAX_STATEMENT)).as_str(),
+                ),
+                None => Cow::Borrowed(s.target.as_deref().unwrap_or(&s.name)),
+            },
+            kind::HTTP => Cow::Borrowed(s.target.as_deref().unwrap_or(&s.name)),
+            _ => Cow::Borrowed(&s.name),
+        };
+        let self_ns = s.end_ns.saturating_sub(s.start_ns).saturating_sub(children_ns[i]);
+        let steps = &mut out[owner];
+        match steps.iter().position(|x| x.kind == s.step_kind && x.name == name) {
+            Some(at) => {
+                let x = &mut steps[at];
+                x.self_ns = x.self_ns.saturating_add(self_ns);
+                x.count += 1;
+            }
+            None if steps.len() < MAX_STEPS => {
+                steps.push(StepRecord { kind: s.step_kind, name: name.into_owned(), self_ns, count: 1 })
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// The index of the transaction `s` runs in: its nearest ancestor in the batch that is a transaction.
+fn owner_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &FxHashMap<(&[u8], &[u8]), usize>) -> Option<usize> {
+    let mut parent = s.parent_span_id.as_slice();
+    for _ in 0..MAX_DEPTH {
+        let i = *by_id.get(&(s.trace_id.as_slice(), parent))?;
+        let p = &spans[i];
+        if p.is_transaction {
+            return (!p.in_flight()).then_some(i);
+        }
+        parent = p.parent_span_id.as_slice();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: u8, parent: Option<u8>, kind: u32, start_ms: u64, end_ms: u64) -> SpanRecord {
+        SpanRecord {
+            trace_id: vec![7; 16],
+            span_id: vec![id; 8],
+            parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+            service: "shop".into(),
+            name: format!("span {id}"),
+            start_ns: start_ms * 1_000_000,
+            end_ns: end_ms * 1_000_000,
+            step_kind: kind,
+            is_transaction: kind == kind::TRANSACTION,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn steps_get_self_time_and_are_merged_per_statement() {
+        let tx = span(1, None, kind::TRANSACTION, 0, 100);
+        let mut method = span(2, Some(1), kind::METHOD, 10, 90);
+        method.name = "OrderRepo.find".into();
+        let mut q1 = span(3, Some(2), kind::SQL, 20, 40);
+        q1.text = Some("SELECT * FROM orders WHERE id = 1".into());
+        let mut q2 = span(4, Some(2), kind::SQL, 50, 60);
+        q2.text = Some("SELECT * FROM orders WHERE id = 2".into());
+        let mut call = span(5, Some(1), kind::HTTP, 90, 95);
+        call.target = Some("api.telco.example:443".into());
+        let orphan = span(6, Some(99), kind::SQL, 0, 5);
+        let spans = vec![q1, q2, method, tx, call, orphan];
+        let steps = steps_of_transactions(&spans);
+        assert!(steps[..3].iter().chain(&steps[4..]).all(Vec::is_empty));
+        let got: Vec<_> = steps[3].iter().map(|s| (s.kind, s.name.as_str(), s.self_ns / 1_000_000, s.count)).collect();
+        assert_eq!(
+            got,
+            [
+                (kind::SQL, "select*from orders where id=?", 30, 2),
+                (kind::METHOD, "OrderRepo.find", 50, 1),
+                (kind::HTTP, "api.telco.example:443", 5, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_nested_transaction_owns_its_own_steps() {
+        let root = span(1, None, kind::TRANSACTION, 0, 100);
+        let mut server = span(2, Some(1), kind::TRANSACTION, 10, 50);
+        server.is_transaction = true;
+        let inner = span(3, Some(2), kind::METHOD, 20, 30);
+        let outer = span(4, Some(1), kind::METHOD, 60, 70);
+        let steps = steps_of_transactions(&[root, server, inner, outer]);
+        assert_eq!(steps[0].iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["span 4"]);
+        assert_eq!(steps[1].iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["span 3"]);
+    }
+}
