@@ -518,6 +518,67 @@ async fn trace_sessions_match_by_traceparent_and_heuristically() {
     assert_eq!(sl.status_of("/api/v1/db/traces/not-a-trace").await, 400);
 }
 
+/// "What changed" sees the database side: a transaction whose statement (tagged with its `traceparent`)
+/// waited for a row lock has the wait event and its blocker's statement as values, which an unrelated fast
+/// transaction of the same window does not; the `tag` filter on the wait event finds exactly it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_counts_the_wait_events_of_traced_statements() {
+    let w = Watched::start(&[ACCOUNTS], |_| vec![]).await;
+    let sl = &w.sl;
+    let holder = connect(&w.cluster, "holder").await;
+    holder.batch_execute("BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1").await.unwrap();
+    let waiter = connect(&w.cluster, "payment-service").await;
+    let trace_id = "5a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    let sql = format!("/*traceparent='00-{trace_id}-2222222222222222-01'*/ UPDATE accounts SET balance = balance + 10 WHERE id = 1");
+    let start = now_ms();
+    let waiting = tokio::spawn(async move { waiter.batch_execute(&sql).await });
+    sl.wait_for(15, "a sample of the traced statement waiting for the lock", || async move {
+        let t: DbTraceSessions = sl.get(&format!("/api/v1/db/traces/{trace_id}")).await;
+        t.matches.iter().any(|m| m.session.wait_event_type.as_deref() == Some("Lock")).then_some(())
+    })
+    .await;
+    holder.batch_execute("COMMIT").await.unwrap();
+    waiting.await.unwrap().unwrap();
+    let end = now_ms();
+    let ns = |ms: i64| (ms as u64 * 1_000_000).to_string();
+    let otlp = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "payment-service"}}]},
+        "scopeSpans": [{"spans": [
+            {"traceId": trace_id, "spanId": "1111111111111111", "name": "POST /pay", "kind": 2,
+             "startTimeUnixNano": ns(start - 5), "endTimeUnixNano": ns(end + 5)},
+            {"traceId": trace_id, "spanId": "2222222222222222", "parentSpanId": "1111111111111111", "name": "UPDATE", "kind": 3,
+             "startTimeUnixNano": ns(start), "endTimeUnixNano": ns(end),
+             "attributes": [{"key": "db.system", "value": {"stringValue": "postgresql"}},
+                            {"key": "db.query.text", "value": {"stringValue": "UPDATE accounts SET balance = balance + $1 WHERE id = $2"}}]},
+            {"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "3333333333333333", "name": "GET /health", "kind": 2,
+             "startTimeUnixNano": ns(end - 10), "endTimeUnixNano": ns(end)}
+        ]}]
+    }]});
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/traces", sl.base))
+        .header("content-type", "application/json")
+        .body(otlp.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let slow = ((end - start) / 2).max(1);
+    let window = format!("window_from={}&window_to={}", start - 60_000, end + 60_000);
+    let a: sightline_model::CompareAnswer =
+        sl.get(&format!("/api/v1/compare?from={}&to={}&min_ms={slow}&{window}&limit=200", start - 60_000, end + 60_000)).await;
+    assert_eq!((a.selection.count, a.baseline.count), (1, 1), "{a:#?}");
+    let wait = |v: &str| a.values.iter().find(|x| x.dim == sightline_model::CompareDim::WaitEvent && x.value.starts_with(v)).cloned();
+    let lock = wait("Lock/transactionid").unwrap_or_else(|| panic!("{:#?}", a.values));
+    assert_eq!((lock.selected, lock.baseline), (1, 0));
+    let blocker = wait("blocked by: ").filter(|b| b.value.contains("update accounts set balance=balance+")).unwrap_or_else(|| panic!("{:#?}", a.values));
+    assert_eq!((blocker.selected, blocker.baseline), (1, 0));
+    let p: sightline_model::TransactionPage = sl
+        .get(&format!("/api/v1/transactions?from={}&to={}&tag=wait_event%3DLock%2Ftransactionid", start - 60_000, end + 60_000))
+        .await;
+    assert_eq!(p.total, 1);
+    assert_eq!(p.items[0].trace_id, trace_id);
+}
+
 /// The cluster stopped: down, since when, why (no password), still down with `since` unchanged while it is
 /// retried; started again: up and sampling, the last failure still shown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -134,6 +134,10 @@ macro_rules! conformance {
             async fn the_cube_counts_every_transaction_once_across_reopens_and_retries() {
                 suite::cube_durable_and_exact(BACKEND).await
             }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn compare_counts_every_value_and_step_across_reopens_and_retries() {
+                suite::compare_exact(BACKEND).await
+            }
         }
     };
 }
@@ -846,6 +850,127 @@ pub mod suite {
         let a = store.cube(q.clone()).await.unwrap();
         cube_ref::assert_answer(&a, &facts, &q);
         assert!(a.other.is_some());
+    }
+
+    /// "What changed" counts every transaction of both sets per value and step: the tally equals one
+    /// computed here from the raw spans, after a reopen (steps and tags come back from disk) and after an
+    /// exporter re-sends everything; a tag filter narrows the hitmap and the list to the same transactions.
+    pub async fn compare_exact(backend: Backend) {
+        use sightline_model::{CompareDim, TagFilter};
+        use sightline_server::compare::{CompareQuery, Side, StepCount, Tally, ValueCount};
+        let storage = backend(Options::default());
+        let mut store = storage.open().await;
+        let t0 = base();
+        let mut data = fixture(t0);
+        // Every 4th transaction runs a statement (twice, 2 ms + 3 ms) under a method span (10 ms with them).
+        let mut steps = Vec::new();
+        for (i, t) in data.iter_mut().enumerate().filter(|(i, _)| i % 4 == 0) {
+            t.instance = Some(format!("pod-{}", i % 3));
+            t.version = Some("1.2".into());
+            let n = u64::from_be_bytes(t.trace_id[8..].try_into().unwrap());
+            let s0 = t.start_ns;
+            steps.push(step(n, 2, 1, kind::METHOD, "Repo.find", s0, s0 + 10_000_000));
+            for (id, ms) in [(3u64, 2u64), (4, 3)] {
+                let mut q = step(n, id, 2, kind::SQL, "SELECT items", s0, s0 + ms * 1_000_000);
+                q.text = Some(format!("SELECT * FROM items WHERE id = {id}"));
+                steps.push(q);
+            }
+        }
+        // Steps come with their transactions, in the same request.
+        let mut all = data.clone();
+        all.extend(steps);
+        store.append(all.clone()).await.unwrap();
+        let (sel, base_f) = (
+            TxFilter { from: t0, to: t0 + MINUTE / 2, min_ms: 5.0, max_ms: None, ..Default::default() },
+            TxFilter { from: t0 - 10 * MINUTE, to: t0 + 2 * MINUTE, min_ms: 0.0, max_ms: None, ..Default::default() },
+        );
+        let q = CompareQuery { selection: sel.clone(), only: None, baseline: base_f.clone(), exclude_selection: true, wait_events: Arc::default() };
+        // The reference.
+        let within = |f: &TxFilter, t: &SpanRecord| {
+            t.end_ms() >= f.from && t.end_ms() < f.to && t.duration_ms() >= f.min_ms && f.max_ms.is_none_or(|m| t.duration_ms() < m)
+        };
+        let mut want = Tally::default();
+        let mut values: BTreeMap<(CompareDim, String), (u64, u64)> = BTreeMap::new();
+        let mut step_tally: BTreeMap<(u32, String), (u64, u64, f64, f64)> = BTreeMap::new();
+        for t in &data {
+            let in_sel = within(&sel, t);
+            let in_base = within(&base_f, t) && !in_sel;
+            for (yes, side) in [(in_sel, 0), (in_base, 1)] {
+                if !yes {
+                    continue;
+                }
+                let s: &mut Side = if side == 0 { &mut want.selection } else { &mut want.baseline };
+                s.count += 1;
+                s.errors += t.error as u64;
+                s.sum_ms += t.duration_ms();
+                let mut vs = vec![
+                    (CompareDim::Service, t.service.clone()),
+                    (CompareDim::Endpoint, t.name.clone()),
+                    (CompareDim::Status, if t.error { "error" } else { "ok" }.to_string()),
+                    (CompareDim::Thread, t.thread.clone().unwrap()),
+                ];
+                if t.error {
+                    vs.push((CompareDim::ErrorType, "Boom".into()));
+                }
+                if let Some(i) = &t.instance {
+                    vs.push((CompareDim::Instance, i.clone()));
+                    vs.push((CompareDim::Version, "1.2".into()));
+                    vs.push((CompareDim::Statement, "select*from items where id=?".into()));
+                    for (k, name, ms) in [(kind::SQL, "select*from items where id=?", 5.0), (kind::METHOD, "Repo.find", 5.0)] {
+                        let e = step_tally.entry((k, name.to_string())).or_default();
+                        if side == 0 {
+                            e.0 += 1;
+                            e.2 += ms;
+                        } else {
+                            e.1 += 1;
+                            e.3 += ms;
+                        }
+                    }
+                }
+                for v in vs {
+                    let e = values.entry(v).or_default();
+                    if side == 0 {
+                        e.0 += 1
+                    } else {
+                        e.1 += 1
+                    }
+                }
+            }
+        }
+        want.values = values.into_iter().map(|((dim, value), (s, b))| ValueCount { dim, key: None, value, selected: s, baseline: b }).collect();
+        want.steps = step_tally
+            .into_iter()
+            .map(|((kind, name), (st, bt, sm, bm))| StepCount { kind, name, selected_tx: st, baseline_tx: bt, selected_ms: sm, baseline_ms: bm })
+            .collect();
+        want.canonicalize();
+        let check = |mut got: Tally, what: &str| {
+            assert!(got.scanned >= got.selection.count + got.baseline.count, "{what}");
+            got.scanned = 0;
+            for s in &mut got.steps {
+                // f32 self times: equal to the µs.
+                s.selected_ms = (s.selected_ms * 1000.0).round() / 1000.0;
+                s.baseline_ms = (s.baseline_ms * 1000.0).round() / 1000.0;
+            }
+            got.selection.sum_ms = (got.selection.sum_ms * 1000.0).round() / 1000.0;
+            got.baseline.sum_ms = (got.baseline.sum_ms * 1000.0).round() / 1000.0;
+            let mut want = want.clone();
+            want.selection.sum_ms = (want.selection.sum_ms * 1000.0).round() / 1000.0;
+            want.baseline.sum_ms = (want.baseline.sum_ms * 1000.0).round() / 1000.0;
+            assert_eq!(got, want, "{what}");
+        };
+        check(store.compare(q.clone()).await.unwrap(), "fresh");
+        assert!(want.selection.count > 20 && want.baseline.count > 100);
+        store = storage.reopen(store).await;
+        check(store.compare(q.clone()).await.unwrap(), "after a reopen");
+        store.append(all.clone()).await.unwrap();
+        check(store.compare(q.clone()).await.unwrap(), "after a retry");
+        // The tag filter: the list and the hitmap count exactly the transactions with the value.
+        let tag = TagFilter::parse("statement=select*from items where id=?").unwrap();
+        let n = data.iter().filter(|t| t.instance.is_some() && within(&base_f, t)).count() as u64;
+        let f = TxFilter { tag: Some(tag.clone()), ..base_f.clone() };
+        assert_eq!(all_pages(&*store, &f, Order::Newest, 50).await.1, n);
+        let g = Grid { from: base_f.from, to: base_f.to, cols: 24, rows: 10, ymax_ms: 2000.0, scale: Scale::Linear };
+        assert_eq!(store.hitmap(g, HitmapFilter { tag: Some(tag), ..Default::default() }).await.unwrap().total, n);
     }
 
     pub(crate) fn cube_query(from: i64, to: i64, group_by: &[CubeDim], filter: &[(CubeDim, &str)], sort: CubeMeasure) -> CubeQuery {

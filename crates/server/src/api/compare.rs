@@ -32,7 +32,7 @@ pub struct TagScope {
 /// sessions were sampled in it over `[from, to]`.
 pub async fn tag_scope(state: &AppState, tag: Option<&str>, from: i64, to: i64) -> Result<TagScope, AppError> {
     let Some(tag) = tag.filter(|t| !t.is_empty()) else { return Ok(TagScope::default()) };
-    let tag = TagFilter::parse(tag).map_err(|e| AppError::BadRequest(e))?;
+    let tag = TagFilter::parse(tag).map_err(AppError::BadRequest)?;
     if tag.dim != CompareDim::WaitEvent {
         return Ok(TagScope { tag: Some(tag), traces: None });
     }
@@ -174,8 +174,13 @@ pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParam
         exclude_selection: exclude,
         wait_events: Arc::new(waits),
     };
+    let only = query.only.as_ref().map(TagFilter::to_param);
     let tally = state.store.compare(query).await?;
-    Ok(Json(answer(&tally, &selection, &baseline, label, exclude, limit)))
+    let mut a = answer(&tally, &selection, &baseline, label, exclude, limit + 1);
+    // The value that defines the selection (`only`) is trivially over-represented: it is not a finding.
+    a.values.retain(|v| Some(&v.filter) != only.as_ref());
+    a.values.truncate(limit);
+    Ok(Json(a))
 }
 
 fn answer(t: &Tally, selection: &Rect, baseline: &Rect, label: String, exclude: bool, limit: usize) -> CompareAnswer {

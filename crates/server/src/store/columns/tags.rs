@@ -3,7 +3,7 @@
 //! costs a few integers, and the `tag` filter compiled against them.
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use sightline_model::{CompareDim, Status, TagFilter};
+use sightline_model::{CompareDim, TagFilter};
 
 use super::{Block, Columns, Interner, NO_ERROR_TYPE};
 use crate::store::record::{kind, SpanRecord};
@@ -199,13 +199,5 @@ impl Columns {
             CompareDim::Attribute => TagMatch::Tag(self.profiles.tag_id(t.dim, t.key.as_deref(), v)?),
             dim => TagMatch::Tag(self.profiles.tag_id(dim, None, v)?),
         })
-    }
-}
-
-/// `Status` as the tag value the app shows.
-pub fn status_value(s: Status) -> &'static str {
-    match s {
-        Status::Ok => "ok",
-        Status::Error => "error",
     }
 }
