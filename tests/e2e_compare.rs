@@ -249,6 +249,18 @@ async fn a_baseline_region_and_the_errors_page_compare_what_the_user_chose() {
     let from = to - 15 * 60_000;
     let b = Browser::start().await;
 
+    // A filtered live hitmap is not streamed (the stream cannot filter by tag): it says it refreshes instead,
+    // and counts only the filtered transactions.
+    b.client.goto(&server.url("/apm?range=15m&tag=service%3Dbalance")).await.unwrap();
+    b.wait_text("[data-testid=tag-chip]", |t| t.contains("service = balance")).await;
+    b.wait_text("[data-testid=tag-refresh]", |t| t.contains("refreshes every 10 s")).await;
+    let filtered = b.wait_text("[data-testid=hitmap-totals]", |t| t.ends_with(" 0 errors") || t.contains(" errors")).await;
+    assert_eq!(b.js("return document.querySelector('[data-testid=stream-state]').textContent").await, "", "not streaming");
+    let all = demo::api(&server, &format!("/api/v1/hitmap?from={}&to={}&cols=1&rows=1&ymax=1000&tag=service%3Dbalance", now_ms() - 15 * 60_000, now_ms())).await;
+    let balance = all["total"].as_u64().unwrap();
+    let shown: u64 = filtered.split(' ').next().unwrap().replace(',', "").parse().unwrap();
+    assert!(shown > 0 && shown.abs_diff(balance) < balance / 10, "the hitmap counts balance's transactions only: {shown} vs {balance}");
+
     // Another region as the baseline: the next drag sets it, the selection stays.
     let plot = open_apm(&b, &server, from, to).await;
     let slow = latest(&SLOW_QUERY, from, to);

@@ -317,6 +317,7 @@ fn SetCard(role: &'static str, title: &'static str, set: CompareSet) -> impl Int
         <div class=format!("compare-set {role}") data-testid=format!("compare-set-{role}") data-count=set.count.to_string()>
             <div class="set-title">{title}</div>
             <div class="set-label" title=set.label.clone()>{set.label.clone()}</div>
+            <div class="set-span muted small" data-testid="compare-set-span">{describe(&Selection { from: set.from, to: set.to, min_ms: set.min_ms, max_ms: set.max_ms })}</div>
             <div class="set-figures">
                 <strong data-testid="compare-count">{thousands(set.count)}</strong>" transactions · "
                 <span class:err-text={set.errors > 0}>{format!("{} errors ({})", thousands(set.errors), percent(rate))}</span>
