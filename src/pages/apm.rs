@@ -199,7 +199,7 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         <section class="apm" data-testid="page-apm">
             <div class="apm-main">
                 <div class="panel">
-                    <HitmapHead ymax=ymax live=tr.live connected=live.connected />
+                    <HitmapHead ymax=ymax live=streamed connected=live.connected />
                     <FetchError error=live.error what="the hitmap" />
                     <LiveBatchNotice bad=live.bad_batch />
                     <TagChip tag=tag filtered_live=filtered_live />
