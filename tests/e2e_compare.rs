@@ -24,6 +24,8 @@ struct Incident {
     /// Duration band to drag over (ms); `None` = the whole axis.
     band: Option<(f64, f64)>,
     is_cause: fn(dim: &str, value: &str) -> bool,
+    /// Text of the step that takes the extra time, when the incident is a slow step.
+    top_step: Option<&'static str>,
 }
 
 const RECHARGE: Incident = Incident {
@@ -33,6 +35,7 @@ const RECHARGE: Incident = Incident {
     is_cause: |dim, value| {
         (dim == "http_target" && value.contains("telco")) || (dim == "endpoint" && value.contains("recharge"))
     },
+    top_step: Some("telco"),
 };
 
 const SLOW_QUERY: Incident = Incident {
@@ -42,6 +45,7 @@ const SLOW_QUERY: Incident = Incident {
     is_cause: |dim, value| {
         (dim == "statement" && value.contains("ledger_entries")) || (dim == "endpoint" && value.contains("balance"))
     },
+    top_step: Some("ledger_entries"),
 };
 
 const BAD_DEPLOY: Incident = Incident {
@@ -51,6 +55,7 @@ const BAD_DEPLOY: Incident = Incident {
     is_cause: |dim, value| {
         (dim == "version" && value.starts_with("3.") && value.ends_with(".0")) || (dim == "error_type" && value.contains("NullPointerException"))
     },
+    top_step: None,
 };
 
 /// The latest occurrence of `inc` that ended at least a few seconds before `to` and began after `from`.
@@ -161,6 +166,21 @@ async fn find_the_cause(b: &Browser, server: &Server, inc: &Incident, from: i64,
     } else {
         Err(format!("{}: the cause {} = {} is at rank {}, not 1 or 2:\n  {}", inc.name, cause.1, cause.2, cause.0, top.join("\n  ")))
     };
+    // SQL statements link to the database page over the selection's time span.
+    let db_links = b
+        .js("return [...document.querySelectorAll('[data-testid=compare-value][data-dim=statement]')].map(r => r.querySelector('[data-testid=compare-db-link]')?.getAttribute('href') ?? '')")
+        .await;
+    let sel = b.js("return new URLSearchParams(location.search).get('sel').split(',').slice(0, 2).join('-')").await;
+    for href in db_links.as_array().unwrap() {
+        assert_eq!(href.as_str().unwrap(), format!("/db?sel={}", sel.as_str().unwrap()), "a statement's DB page link");
+    }
+    // The steps: where the extra time goes.
+    let steps = b.js("return [...document.querySelectorAll('[data-testid=compare-step]')].slice(0, 3).map(r => r.textContent)").await;
+    eprintln!("  steps: {steps}");
+    if let Some(step) = inc.top_step {
+        let first = steps[0].as_str().unwrap_or_default();
+        assert!(first.contains(step), "{}: the step taking the extra time comes first: {steps}", inc.name);
+    }
     let share = b
         .js(&format!("return document.querySelector('[data-testid=compare-value][data-rank=\"{}\"] [data-testid=compare-share]').textContent", cause.0))
         .await;
