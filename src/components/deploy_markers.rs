@@ -1,12 +1,13 @@
 //! Events drawn over a time axis: a dashed line at each moment with a short flag, so a regression can be
 //! read against the release that brought it (deploys) or the alert it raised (alert state changes). Shared
-//! by the board charts and the hitmap.
+//! by the board charts and the hitmap. A deploy the server's deploy check found suspect is drawn in the
+//! error colour with "⚠ suspect" on its flag, and its hover text says what got worse.
 
 use leptos::prelude::*;
-use sightline_model::{AlertEvent, AlertState, Deploy};
+use sightline_model::{AlertEvent, AlertState, Deploy, DeployCheck};
 
 use crate::components::metric_chart::format_value;
-use crate::format::clock;
+use crate::format::{clock, duration};
 
 /// Where a time plot is: its rectangle in CSS px within its positioned parent, and the times at its edges.
 /// What a chart's pointer read-out and anything drawn over the plot (these markers) position against.
@@ -42,17 +43,49 @@ struct Mark {
     state: Option<&'static str>,
 }
 
-/// A version change (a service's first version seen is not a deploy).
+/// A version change (a service's first version seen is not a deploy); a suspect one stands out.
 fn deploy_mark(d: &Deploy) -> Option<Mark> {
     let previous = d.previous.clone()?;
+    let title = format!("{} {} (was {previous}) at {}", d.service, d.version, clock(d.at_ms));
+    let (flag, testid, state) = deploy_look(d);
     Some(Mark {
         at_ms: d.at_ms,
-        flag: d.version.clone(),
-        title: format!("{} {} (was {previous}) at {}", d.service, d.version, clock(d.at_ms)),
+        flag,
+        title: match &d.check {
+            Some(c) => format!("{title} · {}", check_text(c)),
+            None => title,
+        },
         class: "chart-deploy",
-        testid: "deploy-marker",
-        state: None,
+        testid,
+        state,
     })
+}
+
+/// A deploy marker's flag, `data-testid` and `data-state`: a suspect deploy's differ.
+fn deploy_look(d: &Deploy) -> (String, &'static str, Option<&'static str>) {
+    match d.check.as_ref().is_some_and(|c| c.suspect) {
+        true => (format!("⚠ suspect {}", d.version), "deploy-suspect", Some("suspect")),
+        false => (d.version.clone(), "deploy-marker", None),
+    }
+}
+
+/// The deploy check's verdict in words, for the hover text.
+fn check_text(c: &DeployCheck) -> String {
+    let span = duration(c.window_ms as f64);
+    if c.suspect {
+        return format!("suspect deploy: {} ({span} after vs {span} before)", c.reasons.join("; "));
+    }
+    if !c.enough_traffic {
+        return format!("deploy not judged: {}", c.reasons.join("; "));
+    }
+    let p95 = |p: Option<f64>| p.map_or_else(|| "–".to_string(), duration);
+    format!(
+        "deploy check passed: p95 {} → {}, errors {:.1} % → {:.1} % ({span} before vs after)",
+        p95(c.before.p95_ms),
+        p95(c.after.p95_ms),
+        c.before.error_rate * 100.0,
+        c.after.error_rate * 100.0
+    )
 }
 
 /// An alert that started or stopped firing (pending, no-data and back-to-ok steps are history, not marks).
@@ -104,5 +137,47 @@ pub fn DeployMarkers(
                 })
                 .collect_view(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_model::DeploySide;
+
+    fn deploy(check: Option<DeployCheck>) -> Deploy {
+        Deploy { service: "payment".into(), version: "3.7.0".into(), at_ms: 0, previous: Some("3.6.1".into()), check }
+    }
+
+    fn check(suspect: bool, reasons: &[&str]) -> DeployCheck {
+        let side = |p95| DeploySide { count: 100, error_rate: 0.01, p95_ms: Some(p95) };
+        DeployCheck {
+            before: side(412.0),
+            after: side(if suspect { 1318.0 } else { 420.0 }),
+            window_ms: 300_000,
+            enough_traffic: true,
+            suspect,
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+            checked_at_ms: 300_000,
+        }
+    }
+
+    #[test]
+    fn a_suspect_deploy_stands_out_and_says_why() {
+        let d = deploy(Some(check(true, &["p95 412 ms → 1.3 s (×3.2)"])));
+        assert_eq!(deploy_look(&d), ("⚠ suspect 3.7.0".to_string(), "deploy-suspect", Some("suspect")));
+        let text = check_text(d.check.as_ref().unwrap());
+        assert_eq!(text, "suspect deploy: p95 412 ms → 1.3 s (×3.2) (5 min 0 s after vs 5 min 0 s before)");
+    }
+
+    #[test]
+    fn unchecked_and_passed_deploys_keep_the_plain_marker() {
+        assert_eq!(deploy_look(&deploy(None)), ("3.7.0".to_string(), "deploy-marker", None));
+        let passed = deploy(Some(check(false, &[])));
+        assert_eq!(deploy_look(&passed), ("3.7.0".to_string(), "deploy-marker", None));
+        let text = check_text(passed.check.as_ref().unwrap());
+        assert!(text.starts_with("deploy check passed: p95 412 ms → 420 ms, errors 1.0 % → 1.0 %"), "{text}");
+        let quiet = DeployCheck { enough_traffic: false, ..check(false, &["not enough traffic: 3 transactions before, 2 after"]) };
+        assert_eq!(check_text(&quiet), "deploy not judged: not enough traffic: 3 transactions before, 2 after");
     }
 }

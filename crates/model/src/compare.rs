@@ -108,6 +108,13 @@ impl CompareDim {
     pub fn parse(s: &str) -> Option<CompareDim> {
         CompareDim::ALL.into_iter().find(|d| d.name() == s)
     }
+
+    /// What a transaction's outcome was (status, HTTP status, exception type) rather than what it ran
+    /// or where: always over-represented in a selection of slow or failed transactions, so listed apart
+    /// ([`CompareAnswer::outcomes`]) instead of crowding out the causes.
+    pub fn is_outcome(self) -> bool {
+        matches!(self, CompareDim::Status | CompareDim::HttpStatus | CompareDim::ErrorType)
+    }
 }
 
 /// One value of one dimension, as a filter: `instance=pay-2`, `statement=select*from t where id=?`,
@@ -231,7 +238,11 @@ pub struct RankedValue {
     /// `selected / selection.count` and `baseline / baseline.count` (0 for an empty set).
     pub selected_share: f64,
     pub baseline_share: f64,
-    /// The ranking score: `selected_share − baseline_share` (values are listed highest first).
+    /// The ranking score (highest first): `selected_share − baseline_share`, weighted by how directly the
+    /// dimension can name a cause (1 for a statement, HTTP peer, wait event, version or instance; 0.8 for an
+    /// endpoint, thread or attribute; 0.6 for a service; 0.5 for an HTTP method), plus, for a statement or
+    /// HTTP peer, up to 0.25 for the share of the selection's extra mean duration its extra self time
+    /// explains. Outcomes are not weighted.
     pub score: f64,
     /// The `tag` parameter that filters the hitmap and the list to this value.
     pub filter: String,
@@ -262,8 +273,13 @@ pub struct StepDelta {
 pub struct CompareAnswer {
     pub selection: CompareSet,
     pub baseline: CompareSet,
-    /// Every dimension's values, highest score first, at most `limit`; values with a score ≤ 0 are left out.
+    /// The candidate causes: every dimension's values but the outcomes, highest score first, at most
+    /// `limit`; values with a score ≤ 0 are left out.
     pub values: Vec<RankedValue>,
+    /// What the selected transactions' outcome is, against the baseline's (status, HTTP status, exception
+    /// type, and the `error.type` / `exception.*` attributes): over-represented ones, highest first.
+    #[serde(default)]
+    pub outcomes: Vec<RankedValue>,
     /// Steps by extra self time per transaction, highest first, at most `limit`.
     pub steps: Vec<StepDelta>,
     /// Transactions the store read to answer (both sets and what it skipped past in the window): every

@@ -125,6 +125,25 @@ pub struct ServeArgs {
     /// A receiver (Slack, webhook) that has not answered within this many seconds has failed; retried later.
     #[arg(long, env = "SIGHTLINE_ALERT_SEND_TIMEOUT", default_value_t = 10.0)]
     pub alert_send_timeout: f64,
+    /// Deploy check: a new version's first this-many seconds are compared with as many seconds before it
+    /// (less when the next version comes sooner); judged this long after the deploy.
+    #[arg(long, env = "SIGHTLINE_DEPLOY_CHECK_AFTER", default_value_t = 300.0)]
+    pub deploy_check_after: f64,
+    /// Deploy check: transactions needed on each side for a verdict (else "not enough traffic").
+    #[arg(long, env = "SIGHTLINE_DEPLOY_CHECK_MIN_TRANSACTIONS", default_value_t = 20)]
+    pub deploy_check_min_transactions: u64,
+    /// Deploy check: suspect when the error rate rises by more than this many percentage points…
+    #[arg(long, env = "SIGHTLINE_DEPLOY_CHECK_ERROR_POINTS", default_value_t = 5.0)]
+    pub deploy_check_error_points: f64,
+    /// …and to more than this many times the rate before.
+    #[arg(long, env = "SIGHTLINE_DEPLOY_CHECK_ERROR_FACTOR", default_value_t = 1.5)]
+    pub deploy_check_error_factor: f64,
+    /// Deploy check: suspect when the p95 rises to more than this many times the p95 before…
+    #[arg(long, env = "SIGHTLINE_DEPLOY_CHECK_P95_FACTOR", default_value_t = 1.5)]
+    pub deploy_check_p95_factor: f64,
+    /// …and by more than this many milliseconds.
+    #[arg(long, env = "SIGHTLINE_DEPLOY_CHECK_P95_MS", default_value_t = 50.0)]
+    pub deploy_check_p95_ms: f64,
 }
 
 /// A socket address, or nothing (an empty string): an optional listener such as `--otlp-grpc-addr`.
@@ -188,6 +207,25 @@ impl ServeArgs {
             alert_group_wait: 1.0,
             alert_retry_max: 300.0,
             alert_send_timeout: 10.0,
+            deploy_check_after: 300.0,
+            deploy_check_min_transactions: 20,
+            deploy_check_error_points: 5.0,
+            deploy_check_error_factor: 1.5,
+            deploy_check_p95_factor: 1.5,
+            deploy_check_p95_ms: 50.0,
+        }
+    }
+
+    /// The deploy check's settings from the options (the span is clamped to 1 s ..= 1 day).
+    pub fn deploy_check(&self) -> crate::deploys::check::CheckSettings {
+        let after = if self.deploy_check_after.is_finite() { self.deploy_check_after.clamp(1.0, 86_400.0) } else { 300.0 };
+        crate::deploys::check::CheckSettings {
+            after: std::time::Duration::from_secs_f64(after),
+            min_transactions: self.deploy_check_min_transactions,
+            error_rate_points: self.deploy_check_error_points,
+            error_rate_factor: self.deploy_check_error_factor,
+            p95_factor: self.deploy_check_p95_factor,
+            p95_ms: self.deploy_check_p95_ms,
         }
     }
 

@@ -8,6 +8,11 @@
 //! version acknowledged before a `kill -9` is there after the restart. The file is handed to the OS but not
 //! fsynced (as before the log was split in two steps): a power cut may lose the newest versions, which costs
 //! a deploy marker, not data, and is not worth an fsync on the ingest path.
+//!
+//! The verdicts of the deploy check ([`check`]) live beside it in `<data_dir>/deploy_checks.json`, written
+//! once per verdict, so a deploy is checked once, across restarts, and `deploys.json` keeps its format.
+
+pub mod check;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use anyhow::Context;
-use sightline_model::Deploy;
+use sightline_model::{Deploy, DeployCheck};
 
 use crate::blocking::assert_off_runtime;
 
@@ -26,6 +31,8 @@ const MAX_SERVICES: usize = 2_000;
 
 /// service → version → first seen (ms).
 type Seen = BTreeMap<String, BTreeMap<String, i64>>;
+/// service → version → the deploy check's verdict.
+type Checks = BTreeMap<String, BTreeMap<String, DeployCheck>>;
 
 /// First-seen time of every version of every service.
 pub struct DeployLog {
@@ -37,20 +44,32 @@ pub struct DeployLog {
     saved: AtomicU64,
     /// One writer of the file at a time (they share its temporary file).
     writer: Mutex<()>,
+    /// `deploy_checks.json`.
+    checks_path: PathBuf,
+    checks: Mutex<Checks>,
+    /// One writer of `deploy_checks.json` at a time.
+    checks_writer: Mutex<()>,
 }
 
 impl DeployLog {
-    /// Reads `<dir>/deploys.json`; a missing file is an empty log, an unreadable one an error (not silently
-    /// dropped history).
+    /// Reads `<dir>/deploys.json` and `<dir>/deploy_checks.json`; a missing file is empty, an unreadable one
+    /// an error (not silently dropped history).
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         assert_off_runtime();
         let path = dir.join("deploys.json");
-        let seen = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not a deploy log", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        Ok(DeployLog { path, seen: Mutex::new(seen), changes: AtomicU64::new(0), saved: AtomicU64::new(0), writer: Mutex::new(()) })
+        let seen: Seen = read_json(&path, "a deploy log")?;
+        let checks_path = dir.join("deploy_checks.json");
+        let checks: Checks = read_json(&checks_path, "a list of deploy checks")?;
+        Ok(DeployLog {
+            path,
+            seen: Mutex::new(seen),
+            changes: AtomicU64::new(0),
+            saved: AtomicU64::new(0),
+            writer: Mutex::new(()),
+            checks_path,
+            checks: Mutex::new(checks),
+            checks_writer: Mutex::new(()),
+        })
     }
 
     /// Notes that `service` ran `version` at `at_ms`, in memory only (one map lookup when nothing is new).
@@ -97,32 +116,88 @@ impl DeployLog {
             }
             (changes, serde_json::to_vec(&*seen)?)
         };
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path).with_context(|| format!("cannot replace {}", self.path.display()))?;
+        replace_file(&self.path, &bytes)?;
         self.saved.store(changes, Ordering::Release);
         Ok(())
     }
 
+    /// Records the deploy check's verdict on `service` at `version` and writes `deploy_checks.json` (rare:
+    /// once per deploy). Touches the disk: call it on the blocking pool.
+    pub fn record_check(&self, service: &str, version: &str, check: DeployCheck) -> anyhow::Result<()> {
+        assert_off_runtime();
+        let _writer = crate::sync::lock(&self.checks_writer);
+        let bytes = {
+            let mut checks = crate::sync::lock(&self.checks);
+            checks.entry(service.to_string()).or_default().insert(version.to_string(), check);
+            serde_json::to_vec(&*checks)?
+        };
+        replace_file(&self.checks_path, &bytes)
+    }
+
+    /// Version changes not checked yet, oldest first, each with the time the service's next version was
+    /// first seen (which ends the span the check may look at).
+    pub fn unchecked(&self) -> Vec<(Deploy, Option<i64>)> {
+        let mut out: Vec<(Deploy, Option<i64>)> = Vec::new();
+        for deploys in self.per_service(i64::MIN, i64::MAX, None) {
+            let nexts: Vec<Option<i64>> = deploys.iter().skip(1).map(|d| Some(d.at_ms)).chain([None]).collect();
+            out.extend(deploys.into_iter().zip(nexts).filter(|(d, _)| d.previous.is_some() && d.check.is_none()));
+        }
+        out.sort_by(|a, b| a.0.at_ms.cmp(&b.0.at_ms).then_with(|| a.0.service.cmp(&b.0.service)));
+        out
+    }
+
     /// Version changes in `[from, to]`, oldest first, optionally of one service. A service's first version
     /// is listed with `previous: None`.
+    /// A checked deploy carries its verdict.
     pub fn list(&self, from: i64, to: i64, service: Option<&str>) -> Vec<Deploy> {
+        let mut out: Vec<Deploy> = self.per_service(from, to, service).into_iter().flatten().collect();
+        out.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then_with(|| a.service.cmp(&b.service)));
+        out
+    }
+
+    /// The versions of each service first seen in `[from, to]`, oldest first per service.
+    fn per_service(&self, from: i64, to: i64, service: Option<&str>) -> Vec<Vec<Deploy>> {
         let seen = crate::sync::lock(&self.seen);
+        let checks = crate::sync::lock(&self.checks);
         let mut out = Vec::new();
         for (svc, versions) in seen.iter().filter(|(s, _)| service.is_none_or(|x| x == s.as_str())) {
             let mut ordered: Vec<(&String, &i64)> = versions.iter().collect();
             ordered.sort_by_key(|(v, t)| (**t, (*v).clone()));
             let mut previous: Option<&String> = None;
+            let mut deploys = Vec::new();
             for (version, at) in ordered {
                 if (from..=to).contains(at) {
-                    out.push(Deploy { service: svc.clone(), version: version.clone(), at_ms: *at, previous: previous.cloned() });
+                    deploys.push(Deploy {
+                        service: svc.clone(),
+                        version: version.clone(),
+                        at_ms: *at,
+                        previous: previous.cloned(),
+                        check: checks.get(svc).and_then(|c| c.get(version)).cloned(),
+                    });
                 }
                 previous = Some(version);
             }
+            out.push(deploys);
         }
-        out.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then_with(|| a.service.cmp(&b.service)));
         out
     }
+}
+
+/// A JSON file's value; a missing file is the empty value, an unreadable one an error (not silently dropped
+/// history).
+fn read_json<T: serde::de::DeserializeOwned + Default>(path: &Path, what: &str) -> anyhow::Result<T> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not {what}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a crash never leaves half a file.
+fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
 }
 
 #[cfg(test)]
@@ -176,6 +251,37 @@ mod tests {
         assert!(!log.unsaved());
         let again = DeployLog::open(dir.path()).unwrap();
         assert_eq!(again.list(0, 100, None).len(), 8 * 20);
+    }
+
+    #[test]
+    fn unchecked_deploys_know_the_next_version_and_verdicts_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DeployLog::open(dir.path()).unwrap();
+        log.note("payment", "3.0.1", 1_000);
+        log.note("payment", "3.1.0", 5_000);
+        log.note("payment", "3.1.1", 65_000);
+        log.note("gateway", "1.2.0", 2_000);
+        let pending: Vec<(String, Option<i64>)> = log.unchecked().into_iter().map(|(d, next)| (d.version, next)).collect();
+        assert_eq!(pending, vec![("3.1.0".to_string(), Some(65_000)), ("3.1.1".to_string(), None)], "first versions are not deploys");
+        let check = DeployCheck {
+            before: Default::default(),
+            after: Default::default(),
+            window_ms: 60_000,
+            enough_traffic: true,
+            suspect: true,
+            reasons: vec!["error rate 0.2 % → 38 % (+37.6 points)".into()],
+            checked_at_ms: 95_000,
+        };
+        log.record_check("payment", "3.1.0", check.clone()).unwrap();
+        assert_eq!(log.unchecked().len(), 1);
+        log.save().unwrap();
+        drop(log);
+        let again = DeployLog::open(dir.path()).unwrap();
+        let listed = again.list(0, 100_000, Some("payment"));
+        assert_eq!(listed.iter().find(|d| d.version == "3.1.0").unwrap().check, Some(check));
+        assert!(listed.iter().all(|d| d.version == "3.1.0" || d.check.is_none()));
+        std::fs::write(dir.path().join("deploy_checks.json"), b"[").unwrap();
+        assert!(DeployLog::open(dir.path()).is_err(), "lost verdicts would be checked again, wrongly");
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Alert rules are evaluated and messages delivered until the stop signal.
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     state.alerts.spawn(&public_url, stop_rx.clone());
+    // Version changes are judged once the minutes after them have passed (suspect deploys).
+    deploys::check::spawn(state.store.clone(), state.deploys.clone(), args.deploy_check(), stop_rx.clone());
     let stopped = move || {
         let mut rx = stop_rx.clone();
         async move {

@@ -7,8 +7,10 @@
 //! samples ([`host`]), available while it runs. Cube metrics (`cube.*`) come from the cube's rollups
 //! ([`crate::store::TraceStore::cube`]): any slice by any cube dimension ("p95 of `POST /api/pay` on
 //! instance X", "errors by endpoint"), for as long as the cube keeps it, long after the transactions.
+//! `deploys.suspect` counts the deploy check's suspect verdicts ([`deploys`]).
 
 mod db;
+mod deploys;
 mod host;
 
 use std::collections::BTreeMap;
@@ -21,6 +23,7 @@ use crate::blocking;
 use crate::collect::host::HostHub;
 use crate::collect::postgres::DbHub;
 use crate::cube::CubeQuery;
+use crate::deploys::DeployLog;
 use crate::store::{QueryError, SeriesQuery, TraceStore, TxBucket};
 
 /// Default and largest number of points per series.
@@ -124,6 +127,7 @@ pub fn catalog(db_instances: usize, host_collector: bool) -> MetricCatalog {
         available: host_collector,
         unavailable_reason: (!host_collector).then(|| host::OFF.to_string()),
     }));
+    metrics.push(deploys::info());
     metrics.extend(PENDING_METRICS.iter().map(|(name, unit, description, dims, why)| MetricInfo {
         name: name.to_string(),
         unit: unit.to_string(),
@@ -201,13 +205,14 @@ fn buckets(from: i64, to: i64, step: i64) -> i64 {
 
 /// Answers a series request from the trace store, `cube.*` metrics from the cube (which keeps
 /// `cube_retention_ms`), for `db.*` metrics from the PostgreSQL history, for `host.*` and `process.*` from
-/// the host samples. The sample histories are aggregated on the blocking pool
+/// the host samples, `deploys.suspect` from the deploy log. The sample histories are aggregated on the blocking pool
 /// (a long window holds many samples); transaction series are aggregated by the store itself, and what is
 /// left here (at most `store::columns::MAX_SERIES_CELLS` buckets turned into values) is light.
 pub async fn query(
     store: &dyn TraceStore,
     dbs: Arc<DbHub>,
     hosts: Arc<HostHub>,
+    deploy_log: &DeployLog,
     r: MetricRequest,
     cube_retention_ms: i64,
 ) -> Result<MetricQueryResult, QueryError> {
@@ -225,6 +230,9 @@ pub async fn query(
     }
     if let Some(m) = host::find(&r.metric) {
         return blocking::spawn("host metrics", move || host_query(m, &hosts, &r)).await?;
+    }
+    if r.metric == deploys::NAME {
+        return deploys::query(deploy_log, &r);
     }
     if let Some(&(name, unit, _, measure)) = CUBE_METRICS.iter().find(|m| m.0 == r.metric) {
         let q = cube_query(name, &r, crate::store::now_ms(), cube_retention_ms)?;
@@ -293,6 +301,7 @@ pub async fn latest(
     store: &dyn TraceStore,
     dbs: Arc<DbHub>,
     hosts: Arc<HostHub>,
+    deploy_log: &DeployLog,
     ask: &Latest<'_>,
     cube_retention_ms: i64,
 ) -> Result<Vec<(BTreeMap<String, String>, Option<f64>)>, QueryError> {
@@ -344,7 +353,7 @@ pub async fn latest(
         group_by: group_by.to_vec(),
         limit: MAX_LIMIT,
     };
-    let answer = query(store, dbs, hosts, r, cube_retention_ms).await?;
+    let answer = query(store, dbs, hosts, deploy_log, r, cube_retention_ms).await?;
     let last = answer.timestamps.iter().rposition(|t| t + answer.step_ms <= now);
     Ok(answer
         .series

@@ -69,6 +69,7 @@ impl AppState {
             Arc::new(move |c: &store::CommitReport| m.commit(c))
         };
         let (store, boards, deploys) = blocking::run("opening the data directory", move || open_stores(&a, on_commit)).await?;
+        let deploys = Arc::new(deploys);
         let ingest_max_bytes = match std::env::var("SIGHTLINE_INGEST_MAX_BYTES") {
             Ok(v) => v.trim().parse().with_context(|| format!("SIGHTLINE_INGEST_MAX_BYTES={v:?} is not a byte count"))?,
             Err(_) => crate::ingest::http::DEFAULT_MAX_BODY,
@@ -96,6 +97,7 @@ impl AppState {
             store: store.clone(),
             dbs: db.clone(),
             hosts: host.clone(),
+            deploys: deploys.clone(),
             cube_retention_ms: args.cube_retention_ms(),
         };
         let (dir, delivery) = (args.data_dir.join("alerts"), args.alert_delivery());
@@ -112,7 +114,7 @@ impl AppState {
             db,
             host,
             boards: Arc::new(boards),
-            deploys: Arc::new(deploys),
+            deploys,
             instances: Arc::default(),
             demo_postgres,
             own_metrics,

@@ -227,12 +227,12 @@ fn check_against_brute_force(a: &CompareAnswer, sel: &[&Tx], base: &[&Tx]) {
         Some(k) => (v.dim, format!("{k}={}", v.value)),
         None => (v.dim, v.value.clone()),
     };
-    for v in &a.values {
+    for v in a.values.iter().chain(&a.outcomes) {
         let k = key(v);
         assert_eq!((v.selected, v.baseline), (cs.get(&k).copied().unwrap_or(0), cb.get(&k).copied().unwrap_or(0)), "{k:?}");
     }
     let share = |n: u64, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
-    let listed: BTreeSet<_> = a.values.iter().map(key).collect();
+    let listed: BTreeSet<_> = a.values.iter().chain(&a.outcomes).map(key).collect();
     for (k, n) in &cs {
         let score = share(*n, sel.len()) - share(cb.get(k).copied().unwrap_or(0), base.len());
         if score > 1e-9 {

@@ -42,7 +42,7 @@ pub async fn preview(src: &Sources, rule: &AlertRule, from: i64, to: i64) -> Res
         group_by,
         limit: MAX_SERIES,
     };
-    let answer = metrics::query(&*src.store, src.dbs.clone(), src.hosts.clone(), r, src.cube_retention_ms).await?;
+    let answer = metrics::query(&*src.store, src.dbs.clone(), src.hosts.clone(), &src.deploys, r, src.cube_retention_ms).await?;
     let condition = effective_condition(rule);
     let thresholds = match condition {
         Condition::Above { threshold } | Condition::Below { threshold } => vec![threshold],

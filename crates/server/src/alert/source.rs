@@ -30,6 +30,8 @@ pub struct Sources {
     pub store: Arc<dyn TraceStore>,
     pub dbs: Arc<DbHub>,
     pub hosts: Arc<HostHub>,
+    /// The deploy check's verdicts (`deploys.suspect`).
+    pub deploys: Arc<crate::deploys::DeployLog>,
     pub cube_retention_ms: i64,
 }
 
@@ -49,7 +51,7 @@ pub async fn read(src: &Sources, rule: &AlertRule, now: i64) -> Result<Vec<Group
     match &rule.source {
         RuleSource::Metric { metric, filter, group_by, window_s } => {
             let ask = Latest { metric, filter, group_by, window_ms: *window_s as i64 * 1000, now };
-            let values = metrics::latest(&*src.store, src.dbs.clone(), src.hosts.clone(), &ask, src.cube_retention_ms)
+            let values = metrics::latest(&*src.store, src.dbs.clone(), src.hosts.clone(), &src.deploys, &ask, src.cube_retention_ms)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(values.into_iter().map(|(labels, value)| Group { labels, value, error: None }).collect())

@@ -178,8 +178,10 @@ pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParam
     let tally = state.store.compare(query).await?;
     let mut a = answer(&tally, &selection, &baseline, label, exclude, limit + 1);
     // The value that defines the selection (`only`) is trivially over-represented: it is not a finding.
-    a.values.retain(|v| Some(&v.filter) != only.as_ref());
-    a.values.truncate(limit);
+    for list in [&mut a.values, &mut a.outcomes] {
+        list.retain(|v| Some(&v.filter) != only.as_ref());
+        list.truncate(limit);
+    }
     Ok(Json(a))
 }
 
@@ -197,10 +199,12 @@ fn answer(t: &Tally, selection: &Rect, baseline: &Rect, label: String, exclude: 
             t.dropped
         ));
     }
+    let (values, outcomes) = rank::values(t, limit);
     CompareAnswer {
         selection: selection.set("the selection".to_string(), &t.selection, None),
         baseline: baseline.set(label, &t.baseline, exclude.then_some(selection)),
-        values: rank::values(t, limit),
+        values,
+        outcomes,
         steps: rank::steps(t, limit),
         scanned: t.scanned,
         note: (!notes.is_empty()).then(|| notes.join("; ")),

@@ -51,5 +51,5 @@ pub async fn query(
         group_by: metrics::parse_group_by(p.group_by.as_deref().unwrap_or("")),
         limit: p.limit.unwrap_or(DEFAULT_LIMIT),
     };
-    Ok(Json(metrics::query(&*state.store, state.db.clone(), state.host.clone(), request, state.cube_retention_ms).await?))
+    Ok(Json(metrics::query(&*state.store, state.db.clone(), state.host.clone(), &state.deploys, request, state.cube_retention_ms).await?))
 }
