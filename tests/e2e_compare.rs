@@ -26,6 +26,8 @@ struct Incident {
     is_cause: fn(dim: &str, value: &str) -> bool,
     /// Text of the step that takes the extra time, when the incident is a slow step.
     top_step: Option<&'static str>,
+    /// An outcome listed apart from the causes, when the incident fails transactions.
+    outcome: Option<&'static str>,
 }
 
 const RECHARGE: Incident = Incident {
@@ -36,6 +38,7 @@ const RECHARGE: Incident = Incident {
         (dim == "http_target" && value.contains("telco")) || (dim == "endpoint" && value.contains("recharge"))
     },
     top_step: Some("telco"),
+    outcome: Some("status=error"),
 };
 
 const SLOW_QUERY: Incident = Incident {
@@ -46,6 +49,7 @@ const SLOW_QUERY: Incident = Incident {
         (dim == "statement" && value.contains("ledger_entries")) || (dim == "endpoint" && value.contains("balance"))
     },
     top_step: Some("ledger_entries"),
+    outcome: None,
 };
 
 const BAD_DEPLOY: Incident = Incident {
@@ -56,6 +60,7 @@ const BAD_DEPLOY: Incident = Incident {
         (dim == "version" && value.starts_with("3.") && value.ends_with(".0")) || (dim == "error_type" && value.contains("NullPointerException"))
     },
     top_step: None,
+    outcome: Some("status=error"),
 };
 
 /// The latest occurrence of `inc` that ended at least a few seconds before `to` and began after `from`.
@@ -166,6 +171,13 @@ async fn find_the_cause(b: &Browser, server: &Server, inc: &Incident, from: i64,
     } else {
         Err(format!("{}: the cause {} = {} is at rank {}, not 1 or 2:\n  {}", inc.name, cause.1, cause.2, cause.0, top.join("\n  ")))
     };
+    // How the transactions ended is listed apart from the causes.
+    let outcomes = b.js("return [...document.querySelectorAll('[data-testid=compare-outcome]')].map(o => o.dataset.filter)").await;
+    eprintln!("  outcomes: {outcomes}");
+    if let Some(o) = inc.outcome {
+        assert!(outcomes.as_array().unwrap().iter().any(|f| f == o), "{}: the outcome {o} is listed: {outcomes}", inc.name);
+    }
+    assert!(!values.iter().any(|v| ["status", "http_status", "error_type"].contains(&v.1.as_str())), "outcomes are not among the causes");
     // SQL statements link to the database page over the selection's time span.
     let db_links = b
         .js("return [...document.querySelectorAll('[data-testid=compare-value][data-dim=statement]')].map(r => r.querySelector('[data-testid=compare-db-link]')?.getAttribute('href') ?? '')")

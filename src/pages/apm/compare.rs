@@ -1,6 +1,7 @@
 //! "What's different" (issue 14): beside a drag-selection on the hitmap, what sets the selected transactions
-//! apart from a baseline — every dimension's values ranked by how over-represented they are in the
-//! selection, and the steps by the extra time they take. The server counts every transaction of both sets
+//! apart from a baseline — the candidate causes (every dimension's values but the outcomes) ranked by how
+//! over-represented they are in the selection, how the selected transactions ended (status, HTTP status,
+//! exception type) apart from them, and the steps by the extra time they take. The server counts every transaction of both sets
 //! (no sampling), and the panel says so.
 //!
 //! A ranked value is one hover from the hitmap (the page highlights the cells where it occurs) and one click
@@ -263,6 +264,7 @@ fn OnlyChip(only: Memo<Option<String>>) -> impl IntoView {
 fn without_only(mut a: CompareAnswer, only: Option<&str>) -> CompareAnswer {
     if let Some(o) = only {
         a.values.retain(|v| v.filter != o);
+        a.outcomes.retain(|v| v.filter != o);
     }
     a
 }
@@ -294,6 +296,7 @@ fn CompareBody(answer: CompareAnswer, hovered: RwSignal<Option<String>>, window:
     } else {
         view! { <ValuesTable values=a.values hovered=hovered window=window /> }.into_any()
     };
+    let outcomes = (!empty_selection && !a.outcomes.is_empty()).then(|| view! { <Outcomes outcomes=a.outcomes hovered=hovered /> });
     let steps = (!empty_selection && !a.steps.is_empty()).then(|| view! { <StepsTable steps=a.steps hovered=hovered /> });
     view! {
         <div class="compare-sets">
@@ -304,6 +307,7 @@ fn CompareBody(answer: CompareAnswer, hovered: RwSignal<Option<String>>, window:
             {format!("Exact: every transaction counted, {} scanned. No sampling.", thousands(a.scanned))}
         </p>
         {a.note.map(|n| view! { <p class="compare-note" data-testid="compare-note">{n}</p> })}
+        {outcomes}
         {values}
         {steps}
     }
@@ -361,6 +365,41 @@ fn ValuesTable(values: Vec<RankedValue>, hovered: RwSignal<Option<String>>, wind
                 {move || if all.get() { "Show fewer".to_string() } else { format!("Show all {total}") }}
             </button>
         })}
+    }
+}
+
+/// How the selected transactions ended, against the baseline: always over-represented in a band of slow
+/// or failed transactions, so shown apart from the causes, one chip each (hover and click as a value).
+#[component]
+fn Outcomes(outcomes: Vec<RankedValue>, hovered: RwSignal<Option<String>>) -> impl IntoView {
+    let chips = outcomes
+        .into_iter()
+        .take(VALUES_SHOWN)
+        .map(|v| {
+            let (enter, leave, click) = hover_and_click(v.filter.clone(), hovered);
+            let title = format!(
+                "{} of the selected, {} of the baseline transactions ({} selected) · hover: where on the hitmap · click: filter by it",
+                percent(v.selected_share),
+                percent(v.baseline_share),
+                thousands(v.selected)
+            );
+            view! {
+                <button class="outcome-chip" data-testid="compare-outcome" data-dim=v.dim.name() data-filter=v.filter.clone()
+                    data-selected=v.selected.to_string() title=title
+                    on:mouseenter=move |_| enter() on:mouseleave=move |_| leave() on:click=move |_| click()>
+                    <span class="muted">{dim_label(&v)}" "</span>
+                    <strong class="outcome-value">{v.value.clone()}</strong>
+                    <span class="outcome-share">{format!(" {} vs {}", percent(v.selected_share), percent(v.baseline_share))}</span>
+                </button>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="compare-outcomes" data-testid="compare-outcomes">
+            <span class="outcomes-title" title="What the selected transactions' outcome was, not why">"How they ended"</span>
+            {chips}
+        </div>
+        <h3 class="compare-subhead">"What they have in common"</h3>
     }
 }
 
@@ -576,12 +615,15 @@ mod tests {
             selection: set.clone(),
             baseline: set,
             values: vec![value("error_type=NPE"), value("version=3.1.0")],
+            outcomes: vec![value("error_type=NPE"), value("status=error")],
             steps: vec![],
             scanned: 2,
             note: None,
         };
-        let kept: Vec<String> = without_only(a.clone(), Some("error_type=NPE")).values.into_iter().map(|v| v.filter).collect();
-        assert_eq!(kept, ["version=3.1.0"]);
+        let narrowed = without_only(a.clone(), Some("error_type=NPE"));
+        let filters = |v: Vec<RankedValue>| v.into_iter().map(|v| v.filter).collect::<Vec<_>>();
+        assert_eq!(filters(narrowed.values), ["version=3.1.0"]);
+        assert_eq!(filters(narrowed.outcomes), ["status=error"]);
         assert_eq!(without_only(a, None).values.len(), 2);
     }
 
