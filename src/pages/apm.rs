@@ -257,8 +257,9 @@ fn TagChip(tag: Memo<Option<String>>, filtered_live: Signal<bool>) -> impl IntoV
             let shown = TagFilter::parse(&t).map(|f| f.describe()).unwrap_or_else(|_| t.clone());
             view! {
                 <div class="filter-chips tag-filter" data-testid="tag-filter">
-                    <span class="filter-chip tag-chip" data-testid="tag-chip" data-tag=t.clone() title="The hitmap and the list show only these transactions">
-                        <strong>{shown}</strong>
+                    <span class="filter-chip tag-chip" data-testid="tag-chip" data-tag=t.clone()
+                        title=format!("The hitmap and the list show only the transactions with {shown}")>
+                        <strong>{shown.clone()}</strong>
                         <button class="link-button" data-testid="tag-chip-remove" title="Remove this filter"
                             on:click=move |_| set_query(vec![("tag", None)])>"✕"</button>
                     </span>
