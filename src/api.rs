@@ -223,6 +223,12 @@ pub async fn transactions(p: TxParams) -> Result<TransactionPage, ApiError> {
     get_json(&format!("/api/v1/transactions?{}", p.to_query())).await
 }
 
+/// "What changed" (issue 14): the selection compared with a baseline, every dimension's values ranked by
+/// how over-represented they are, and the steps by the extra time they take. Exact counts.
+pub async fn compare(p: sightline_model::CompareParams) -> Result<sightline_model::CompareAnswer, ApiError> {
+    get_json(&format!("/api/v1/compare?{}", p.to_query())).await
+}
+
 pub async fn trace(trace_id: String) -> Result<Trace, ApiError> {
     get_json(&format!("/api/v1/traces/{}", js_sys::encode_uri_component(&trace_id))).await
 }

@@ -1,5 +1,9 @@
 //! The hitmap itself: every finished transaction counted into a time × response-time grid, drawn on a
 //! canvas from one image buffer (one pixel per cell, scaled up), errors in red over the blue counts.
+//!
+//! Over it: the selection, a baseline region (dashed), and a highlight — the cells of a second hitmap on
+//! the same axes (the transactions with one value, hovered in "What's different") lit up while the rest is
+//! dimmed.
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
@@ -24,6 +28,16 @@ pub fn HitmapChart(
     /// Alert state changes to mark like deploys.
     #[prop(optional, into)]
     alerts: Signal<Vec<sightline_model::AlertEvent>>,
+    /// Cells to light up: a hitmap on the same axes (same rows, scale and maximum) whose non-empty cells are
+    /// highlighted. Their number is the canvas' `data-highlighted-cells`.
+    #[prop(optional, into)]
+    highlight: Signal<Option<Hitmap>>,
+    /// A second rectangle, drawn dashed: the baseline a selection is compared with.
+    #[prop(optional, into)]
+    baseline: Signal<Option<Selection>>,
+    /// The next drag picks the baseline region (a different cursor says so).
+    #[prop(optional, into)]
+    picking: Signal<bool>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let select = move |r: PixelRect| {
@@ -34,16 +48,21 @@ pub fn HitmapChart(
     };
     let c = use_hitmap_canvas(canvas, select);
     let offscreen = StoredValue::new_local(None::<HtmlCanvasElement>);
+    let offscreen_hl = StoredValue::new_local(None::<HtmlCanvasElement>);
 
     Effect::new(move |_| {
         let layout = c.layout.get();
         let sel = selection.get();
+        let base = baseline.get();
         let drag = c.drag.get();
         let Some(el) = canvas.get() else { return };
         hitmap.with(|h| {
-            let timing = DrawTiming::start();
-            draw(&el, &offscreen, &layout, h.as_ref(), sel.as_ref(), drag);
-            timing.end();
+            highlight.with(|hl| {
+                let timing = DrawTiming::start();
+                let overlays = Overlays { sel: sel.as_ref(), baseline: base.as_ref(), drag, highlight: hl.as_ref().map(|hl| (hl, &offscreen_hl)) };
+                draw(&el, &offscreen, &layout, h.as_ref(), overlays);
+                timing.end();
+            })
         });
     });
 
@@ -66,7 +85,9 @@ pub fn HitmapChart(
             <canvas
                 node_ref=canvas
                 class="hitmap-canvas"
+                class:picking=move || picking.get()
                 data-testid="hitmap-canvas"
+                data-highlighted-cells=move || highlight.with(|h| h.as_ref().map(|h| highlighted_cells(h).to_string()))
                 data-plot=move || { let l = c.layout.get(); format!("{},{},{},{}", l.x, l.y, l.w, l.h) }
                 data-grid=move || hitmap.with(|h| h.as_ref().map(|h| {
                     let g = h.grid;
@@ -178,6 +199,30 @@ pub fn selection_of(g: &Grid, layout: &PlotLayout, r: PixelRect) -> Selection {
     }
 }
 
+/// Cells of `h` that count at least one transaction: what a highlight lights up.
+pub fn highlighted_cells(h: &Hitmap) -> usize {
+    h.ok.iter().zip(&h.err).filter(|(o, e)| **o + **e > 0).count()
+}
+
+/// One pixel per highlighted cell (top image row = the "≥ max" band), transparent elsewhere.
+pub fn highlight_pixels(h: &Hitmap, rgb: [f64; 3]) -> Vec<u8> {
+    let g = &h.grid;
+    let (cols, rows) = (g.cols as usize, g.total_rows() as usize);
+    let mut px = vec![0u8; cols * rows * 4];
+    let rgb = rgb.map(|c| c.round() as u8);
+    for c in 0..cols {
+        for r in 0..rows {
+            let i = c * rows + r;
+            if h.ok[i] + h.err[i] > 0 {
+                let o = ((rows - 1 - r) * cols + c) * 4;
+                px[o..o + 3].copy_from_slice(&rgb);
+                px[o + 3] = 255;
+            }
+        }
+    }
+    px
+}
+
 /// "27,260"
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -202,6 +247,8 @@ struct Palette {
     grid: String,
     text: String,
     band: String,
+    highlight: [f64; 3],
+    veil: String,
 }
 
 fn palette() -> Palette {
@@ -226,6 +273,8 @@ fn palette() -> Palette {
         grid: var("--hitmap-grid"),
         text: var("--hitmap-text"),
         band: var("--hitmap-band"),
+        highlight: hex_rgb(&var("--hitmap-highlight")).unwrap_or([250.0, 204.0, 21.0]),
+        veil: Some(var("--hitmap-veil")).filter(|v| !v.is_empty()).unwrap_or_else(|| "rgba(0, 0, 0, 0.55)".into()),
     }
 }
 
@@ -268,14 +317,33 @@ pub fn cell_pixels(h: &Hitmap, ok_lo: [f64; 3], ok_hi: [f64; 3], err_lo: [f64; 3
     px
 }
 
-fn draw(
-    el: &HtmlCanvasElement,
-    offscreen: &StoredValue<Option<HtmlCanvasElement>, LocalStorage>,
-    l: &PlotLayout,
-    h: Option<&Hitmap>,
-    sel: Option<&Selection>,
+type Offscreen = StoredValue<Option<HtmlCanvasElement>, LocalStorage>;
+
+/// What is drawn over the cells.
+struct Overlays<'a> {
+    sel: Option<&'a Selection>,
+    baseline: Option<&'a Selection>,
     drag: Option<PixelRect>,
-) {
+    /// The highlighted hitmap and the small canvas its pixels are put in.
+    highlight: Option<(&'a Hitmap, &'a Offscreen)>,
+}
+
+/// The small canvas kept in `slot` (created once), sized `w` × `h`, with `pixels` in it.
+fn blit_source(slot: &Offscreen, pixels: &[u8], w: u32, h: u32) -> Option<HtmlCanvasElement> {
+    let off = slot.with_value(|o| o.clone()).or_else(|| {
+        let c = web_sys::window()?.document()?.create_element("canvas").ok()?.dyn_into::<HtmlCanvasElement>().ok()?;
+        slot.set_value(Some(c.clone()));
+        Some(c)
+    })?;
+    off.set_width(w);
+    off.set_height(h);
+    let img = ImageData::new_with_u8_clamped_array_and_sh(Clamped(pixels), w, h).ok()?;
+    let octx = off.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())?;
+    octx.put_image_data(&img, 0.0, 0.0).ok()?;
+    Some(off)
+}
+
+fn draw(el: &HtmlCanvasElement, offscreen: &Offscreen, l: &PlotLayout, h: Option<&Hitmap>, o: Overlays<'_>) {
     let (pw, ph) = ((l.width * l.dpr).round() as u32, (l.height * l.dpr).round() as u32);
     if pw == 0 || ph == 0 {
         return;
@@ -311,30 +379,23 @@ fn draw(
 
     // Cells: one pixel each into a small canvas, then scaled up without smoothing.
     let pixels = cell_pixels(h, p.ok_lo, p.ok_hi, p.err_lo, p.err_hi);
-    let off = offscreen.with_value(|o| o.clone()).or_else(|| {
-        let c = web_sys::window()?.document()?.create_element("canvas").ok()?.dyn_into::<HtmlCanvasElement>().ok()?;
-        offscreen.set_value(Some(c.clone()));
-        Some(c)
-    });
-    if let Some(off) = off {
-        off.set_width(g.cols);
-        off.set_height(g.total_rows());
-        if let (Ok(img), Some(octx)) = (
-            ImageData::new_with_u8_clamped_array_and_sh(Clamped(&pixels), g.cols, g.total_rows()),
-            off.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()),
-        ) {
-            let _ = octx.put_image_data(&img, 0.0, 0.0);
-            ctx.set_image_smoothing_enabled(false);
-            let _ = ctx.draw_image_with_html_canvas_element_and_dw_and_dh(&off, l.x, l.y, l.w, l.h);
-        }
+    if let Some(off) = blit_source(offscreen, &pixels, g.cols, g.total_rows()) {
+        ctx.set_image_smoothing_enabled(false);
+        let _ = ctx.draw_image_with_html_canvas_element_and_dw_and_dh(&off, l.x, l.y, l.w, l.h);
+    }
+    if let Some((hl, slot)) = o.highlight {
+        draw_highlight(&ctx, slot, l, g, hl, &p);
     }
 
     draw_axes(&ctx, l, g, &p);
 
-    if let Some(s) = sel {
-        draw_selection(&ctx, l, g, s);
+    if let Some(b) = o.baseline {
+        draw_region(&ctx, l, g, b, Region::BASELINE);
     }
-    if let Some(d) = drag {
+    if let Some(s) = o.sel {
+        draw_region(&ctx, l, g, s, Region::SELECTION);
+    }
+    if let Some(d) = o.drag {
         ctx.set_fill_style_str("rgba(56, 189, 248, 0.15)");
         ctx.fill_rect(d.x0, d.y0, d.x1 - d.x0, d.y1 - d.y0);
         ctx.set_stroke_style_str("#38bdf8");
@@ -343,8 +404,41 @@ fn draw(
     }
 }
 
-/// The chosen selection, snapped to its cells.
-fn draw_selection(ctx: &CanvasRenderingContext2d, l: &PlotLayout, g: &Grid, s: &Selection) {
+/// The rest of the plot dimmed, and the cells of `hl` lit up. `hl` may cover a slightly different time
+/// span (fetched before a live hitmap moved on): it is placed by time; other axes are not drawn at all.
+fn draw_highlight(ctx: &CanvasRenderingContext2d, slot: &Offscreen, l: &PlotLayout, g: &Grid, hl: &Hitmap, p: &Palette) {
+    let hg = &hl.grid;
+    if hg.total_rows() != g.total_rows() || hg.scale != g.scale || hg.ymax_ms != g.ymax_ms || hg.to <= hg.from {
+        return;
+    }
+    ctx.set_fill_style_str(&p.veil);
+    ctx.fill_rect(l.x, l.y, l.w, l.h);
+    let pixels = highlight_pixels(hl, p.highlight);
+    let Some(off) = blit_source(slot, &pixels, hg.cols, hg.total_rows()) else { return };
+    let (x0, x1) = (l.time_x(g, hg.from), l.time_x(g, hg.to));
+    ctx.save();
+    ctx.begin_path();
+    ctx.rect(l.x, l.y, l.w, l.h);
+    ctx.clip();
+    ctx.set_image_smoothing_enabled(false);
+    let _ = ctx.draw_image_with_html_canvas_element_and_dw_and_dh(&off, x0, l.y, x1 - x0, l.h);
+    ctx.restore();
+}
+
+/// How a rectangle over the cells looks.
+struct Region {
+    fill: &'static str,
+    stroke: &'static str,
+    dashed: bool,
+}
+
+impl Region {
+    const SELECTION: Region = Region { fill: "rgba(250, 204, 21, 0.12)", stroke: "#facc15", dashed: false };
+    const BASELINE: Region = Region { fill: "rgba(167, 139, 250, 0.10)", stroke: "#a78bfa", dashed: true };
+}
+
+/// A selection (or baseline region), snapped to its cells.
+fn draw_region(ctx: &CanvasRenderingContext2d, l: &PlotLayout, g: &Grid, s: &Selection, style: Region) {
     let x0 = l.time_x(g, s.from).clamp(l.x, l.x + l.w);
     let x1 = l.time_x(g, s.to).clamp(l.x, l.x + l.w);
     let y_bottom = l.row_bottom(g, g.row_of(s.min_ms));
@@ -353,11 +447,17 @@ fn draw_selection(ctx: &CanvasRenderingContext2d, l: &PlotLayout, g: &Grid, s: &
         Some(m) => l.row_bottom(g, g.row_of(m)),
     };
     if x1 > x0 {
-        ctx.set_fill_style_str("rgba(250, 204, 21, 0.12)");
+        ctx.set_fill_style_str(style.fill);
         ctx.fill_rect(x0, y_top, x1 - x0, y_bottom - y_top);
-        ctx.set_stroke_style_str("#facc15");
+        ctx.set_stroke_style_str(style.stroke);
         ctx.set_line_width(1.5);
+        if style.dashed {
+            let _ = ctx.set_line_dash(&js_sys::Array::of2(&5.into(), &4.into()));
+        }
         ctx.stroke_rect(x0, y_top, x1 - x0, y_bottom - y_top);
+        if style.dashed {
+            let _ = ctx.set_line_dash(&js_sys::Array::new());
+        }
     }
 }
 
@@ -446,4 +546,25 @@ fn time_step(span_ms: i64, width_px: f64) -> i64 {
     ];
     let max_labels = (width_px / 90.0).max(1.0);
     STEPS.iter().copied().find(|s| (span_ms as f64 / *s as f64) <= max_labels).unwrap_or(86_400_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_highlight_lights_exactly_the_cells_that_count_a_transaction() {
+        let grid = Grid { from: 0, to: 10_000, cols: 10, rows: 4, ymax_ms: 1_000.0, scale: Scale::Linear };
+        let mut h = Hitmap::empty(grid);
+        assert_eq!(highlighted_cells(&h), 0);
+        h.add(500, 10.0, false); // column 0, bottom row
+        h.add(600, 20.0, true); // the same cell, an error
+        h.add(9_500, 5_000.0, false); // last column, the "≥ max" band
+        assert_eq!(highlighted_cells(&h), 2);
+        let px = highlight_pixels(&h, [250.0, 204.0, 21.0]);
+        let lit: Vec<usize> = (0..px.len() / 4).filter(|i| px[i * 4 + 3] == 255).collect();
+        // Image rows top-down: the "≥ max" band is row 0, the bottom duration row is the last (4).
+        assert_eq!(lit, vec![9, 4 * 10]);
+        assert_eq!(&px[9 * 4..9 * 4 + 3], &[250, 204, 21]);
+    }
 }

@@ -4,13 +4,21 @@
 //! Everything the user chose is in the URL: `scale`, `ymax`, `sel=from,to,min_ms,max_ms` (max empty =
 //! the open "≥ max" band), `order`, `status`, `endpoint`, `error_type`, `trace`. The errors and cube pages
 //! link here with [`transactions_href`]: a selection of every duration, filtered like the figure clicked.
+//!
+//! A selection is also compared with a baseline ("What's different", `compare`: `base`, `bsel`, `only`);
+//! a value clicked there becomes `tag`, which narrows the hitmap and the list alike. A tag-filtered hitmap
+//! is not live (the stream cannot filter by tag): it is fetched again every [`FILTERED_REFRESH_MS`].
+
+mod compare;
+
+pub use compare::compare_href;
 
 use leptos::ev;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
-use leptos_use::{use_event_listener, use_window};
-use sightline_model::{Order, Scale, Status, TransactionPage};
+use leptos_use::{use_event_listener, use_interval_fn, use_window};
+use sightline_model::{Order, Scale, Status, TagFilter, TransactionPage};
 
 use crate::api::{self, HitmapParams, Selection, TxParams};
 use crate::components::error_view::{ErrorList, FetchError};
@@ -19,9 +27,10 @@ use crate::components::hitmap_chart::{thousands, HitmapChart};
 use crate::components::trace_view::TraceView;
 use crate::format::{clock, duration};
 use crate::hooks::{
-    now_ms, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch, UsePolledResourceOptions,
-    UseTimeRangeReturn, SHARED_PARAMS,
+    now_ms, use_debounced, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch,
+    UsePolledResourceOptions, UseTimeRangeReturn, SHARED_PARAMS,
 };
+use compare::{CompareLinks, ComparePanel};
 
 const COLS: u32 = 240;
 const ROWS: u32 = 100;
@@ -30,6 +39,10 @@ const YMAX_CHOICES: &[f64] = &[1_000.0, 3_000.0, 5_000.0, 10_000.0, 30_000.0, 60
 const DEFAULT_YMAX: f64 = 5_000.0;
 /// Running longer than this is highlighted in the active list.
 const LONG_RUNNING_MS: f64 = 3_000.0;
+/// How often a tag-filtered hitmap of a live range is fetched again (it has no live stream).
+const FILTERED_REFRESH_MS: u64 = 10_000;
+/// A ranked value hovered this long is looked up for the highlight (not every row the pointer crosses).
+const HOVER_DEBOUNCE_MS: u64 = 120;
 
 /// `from,to,min_ms,max_ms` ⇄ [`Selection`]; an empty `max_ms` is the open-ended top band.
 pub fn parse_selection(s: &str) -> Option<Selection> {
@@ -85,13 +98,51 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         query.with(|q| (q.get_str("status") == Some("error")).then(|| q.get("error_type").unwrap_or_default()))
     });
 
+    // A value of the "What's different" panel clicked: it narrows the hitmap and the list.
+    let tag = Memo::new(move |_| query.with(|q| q.get("tag").filter(|t| !t.is_empty())));
+    // The live stream cannot filter by tag: a filtered live hitmap is fetched again on an interval instead.
+    let streamed = Signal::derive(move || tr.live.get() && tag.with(Option::is_none));
+    let filtered_live = Signal::derive(move || tr.live.get() && tag.with(Option::is_some));
+    let refresh = RwSignal::new(0u32);
+    use_interval_fn(
+        move || {
+            if filtered_live.get_untracked() {
+                refresh.update(|n| *n = n.wrapping_add(1));
+            }
+        },
+        FILTERED_REFRESH_MS,
+    );
+
     // Fetch the grid when what it shows changes; while live, the stream and the ticker keep it
-    // current, so the fetch deliberately does not depend on the clock.
+    // current, so the fetch deliberately does not depend on the clock (a filtered one does, every
+    // FILTERED_REFRESH_MS).
     let params = Memo::new(move |_| {
+        if filtered_live.get() {
+            refresh.track();
+        }
         let (from, to) = if tr.live.get() { tr.range.get().resolve(now_ms()) } else { tr.window.get() };
-        HitmapParams { from: Some(from), to: Some(to), service: tr.service.get(), cols: Some(COLS), rows: Some(ROWS), ymax: Some(ymax.get()), scale: Some(scale.get()), tag: None }
+        HitmapParams { from: Some(from), to: Some(to), service: tr.service.get(), cols: Some(COLS), rows: Some(ROWS), ymax: Some(ymax.get()), scale: Some(scale.get()), tag: tag.get() }
     });
-    let live = use_live_hitmap(params, tr.live);
+    let live = use_live_hitmap(params, streamed);
+
+    // "What's different": the value under the pointer is looked up on the same grid and highlighted.
+    let links = CompareLinks { hovered: RwSignal::new(None), picking: RwSignal::new(false) };
+    let hover_tag = use_debounced(links.hovered, HOVER_DEBOUNCE_MS);
+    let highlight_fetch = use_polled_resource(move || {
+        let tag = hover_tag.get();
+        let p = params.get();
+        // The grid as shown now (a live one has moved on since `params`).
+        let shown = live.hitmap.with_untracked(|h| h.as_ref().map(|h| (h.grid.from, h.grid.to)));
+        async move {
+            let Some(tag) = tag else { return Ok(None) };
+            let (from, to) = shown.map(|(f, t)| (Some(f), Some(t))).unwrap_or((p.from, p.to));
+            api::hitmap(HitmapParams { from, to, tag: Some(tag), ..p }).await.map(Some)
+        }
+    });
+    let highlight = Memo::new(move |_| highlight_fetch.data.get().flatten());
+    let baseline_region = Memo::new(move |_| {
+        query.with(|q| (q.get_str("base") == Some("region")).then(|| q.get_str("bsel").and_then(parse_selection)).flatten())
+    });
 
     // Deploys in the shown window (of the chosen service), marked over the hitmap.
     let fetched_deploys = use_polled_resource(move || {
@@ -115,7 +166,15 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     });
     let on_select = {
         let set_query = set_query.clone();
-        Callback::new(move |s: Selection| set_query(vec![("sel", Some(format_selection(&s)))]))
+        Callback::new(move |s: Selection| {
+            // Picking the baseline region: this drag is the baseline, the selection stays.
+            if links.picking.get_untracked() {
+                links.picking.set(false);
+                set_query(vec![("bsel", Some(format_selection(&s))), ("base", Some("region".into()))]);
+            } else {
+                set_query(vec![("sel", Some(format_selection(&s)))]);
+            }
+        })
     };
     let close_trace = {
         let set_query = set_query.clone();
@@ -124,7 +183,12 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     {
         let set_query = set_query.clone();
         let _ = use_event_listener(use_window(), ev::keydown, move |e| {
-            if e.key() == "Escape" && open_trace.get_untracked().is_none() && selection.get_untracked().is_some() {
+            if e.key() != "Escape" || open_trace.get_untracked().is_some() {
+                return;
+            }
+            if links.picking.get_untracked() {
+                links.picking.set(false);
+            } else if selection.get_untracked().is_some() {
                 set_query(vec![("sel", None)]);
             }
         });
@@ -135,14 +199,20 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         <section class="apm" data-testid="page-apm">
             <div class="apm-main">
                 <div class="panel">
-                    <HitmapHead ymax=ymax live=tr.live connected=live.connected />
+                    <HitmapHead ymax=ymax live=streamed connected=live.connected />
                     <FetchError error=live.error what="the hitmap" />
                     <LiveBatchNotice bad=live.bad_batch />
-                    <HitmapChart hitmap=live.hitmap selection=selection on_select=on_select markers=deploys alerts=alerts />
+                    <TagChip tag=tag filtered_live=filtered_live />
+                    <FetchError error=highlight_fetch.error what="where the value occurs" inline=true testid="highlight-error" />
+                    <HitmapChart hitmap=live.hitmap selection=selection on_select=on_select markers=deploys alerts=alerts
+                        highlight=highlight baseline=baseline_region picking=links.picking />
                     <FetchError error=fetched_deploys.error what="the deploy markers" inline=true testid="deploys-error" />
                     <FetchError error=fetched_alerts.error what="the alert markers" inline=true testid="alert-markers-error" />
                 </div>
-                {move || selection.get().map(|sel| view! { <SelectionPanel selection=sel tr=tr /> })}
+                {move || selection.get().map(|sel| view! {
+                    <ComparePanel selection=sel.clone() tr=tr links=links />
+                    <SelectionPanel selection=sel tr=tr />
+                })}
             </div>
             <aside class="apm-side">
                 <ServiceSummary tr=tr />
@@ -173,6 +243,36 @@ fn HitmapHead(ymax: Memo<f64>, live: Signal<bool>, connected: Signal<bool>) -> i
                 }).collect_view()}
             </select>
         </div>
+    }
+}
+
+/// The page's `tag` filter (a value clicked in "What's different"), removable; a filtered live hitmap
+/// says that it refreshes on an interval instead of streaming.
+#[component]
+fn TagChip(tag: Memo<Option<String>>, filtered_live: Signal<bool>) -> impl IntoView {
+    let set_query = use_set_query();
+    move || {
+        let set_query = set_query.clone();
+        tag.get().map(|t| {
+            let shown = TagFilter::parse(&t).map(|f| f.describe()).unwrap_or_else(|_| t.clone());
+            view! {
+                <div class="filter-chips tag-filter" data-testid="tag-filter">
+                    <span class="filter-chip tag-chip" data-testid="tag-chip" data-tag=t.clone()
+                        title=format!("The hitmap and the list show only the transactions with {shown}")>
+                        <strong>{shown.clone()}</strong>
+                        <button class="link-button" data-testid="tag-chip-remove" title="Remove this filter"
+                            on:click=move |_| set_query(vec![("tag", None)])>"✕"</button>
+                    </span>
+                    <span class="muted small" data-testid="tag-refresh">
+                        {move || if filtered_live.get() {
+                            format!("filtered · not streamed, refreshes every {} s", FILTERED_REFRESH_MS / 1000)
+                        } else {
+                            "filtered".to_string()
+                        }}
+                    </span>
+                </div>
+            }
+        })
     }
 }
 
@@ -238,6 +338,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
     });
     let endpoint = Memo::new(move |_| query.with(|q| q.get("endpoint").filter(|e| !e.is_empty())));
     let error_type = Memo::new(move |_| query.with(|q| q.get("error_type")));
+    let tag = Memo::new(move |_| query.with(|q| q.get("tag").filter(|t| !t.is_empty())));
     // Cursors of the pages before the current one, for "previous".
     let cursors = RwSignal::new(Vec::<Option<String>>::new());
     let cursor = RwSignal::new(None::<String>);
@@ -247,6 +348,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
         tr.service.track();
         endpoint.track();
         error_type.track();
+        tag.track();
         cursors.set(Vec::new());
         cursor.set(None);
     });
@@ -260,6 +362,7 @@ fn SelectionPanel(selection: Selection, tr: UseTimeRangeReturn) -> impl IntoView
             order: Some(order.get()),
             limit: Some(PAGE_SIZE as usize),
             cursor: cursor.get(),
+            tag: tag.get(),
             ..sel.tx_params()
         })
     });

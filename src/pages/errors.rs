@@ -1,7 +1,8 @@
 //! The errors page (issue 13): per service and endpoint, how many transactions failed over the range and
 //! how often, with what (exception types and masked messages), since when, and whether a kind of failure is
 //! new since the service's latest deploy. A failure kind links to its failing transactions on the APM page,
-//! and from there to their traces, opened at the exception.
+//! and from there to their traces, opened at the exception; its "What's different" opens the APM page
+//! comparing those failures with everything else of the service in the range (issue 14).
 //!
 //! URL: the shared range and service, `endpoint` and `error_type` (filters), `sort` (a column) and `desc`
 //! (`1` or `0`, as on the cube page; absent: the column's natural order).
@@ -10,7 +11,7 @@ use std::cmp::Ordering;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use sightline_model::{EndpointErrors, ErrorGroup, ErrorsAnswer, ErrorsParams};
+use sightline_model::{CompareDim, EndpointErrors, ErrorGroup, ErrorsAnswer, ErrorsParams, TagFilter};
 
 use crate::api;
 use crate::components::error_view::FetchError;
@@ -19,7 +20,7 @@ use crate::components::metric_chart::Sparkline;
 use crate::components::rollup_note::RollupNote;
 use crate::format::{clock, date_time, duration};
 use crate::hooks::{now_ms, use_polled_resource, use_set_query, UseTimeRangeReturn};
-use crate::pages::apm::transactions_href;
+use crate::pages::apm::{compare_href, transactions_href};
 
 /// A sortable column of the table.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -268,7 +269,8 @@ fn EndpointRow(e: EndpointErrors, step_ms: i64, range: (i64, i64, Option<i64>)) 
     let spark_title = format!("errors per {}", duration(step_ms as f64));
     let groups = e.groups.iter().cloned().map(|g| {
         let link = href(Some(g.error_type.clone()));
-        view! { <GroupItem g=g href=link /> }
+        let compare = listable_from.map(|lf| query.with_untracked(|q| compare_href(q, lf, to, &e.service, &only_failures(&g.error_type))));
+        view! { <GroupItem g=g href=link compare=compare /> }
     });
     let groups = groups.collect_view();
     let version = e.deployed_version.clone();
@@ -300,10 +302,19 @@ fn EndpointRow(e: EndpointErrors, step_ms: i64, range: (i64, i64, Option<i64>)) 
     }
 }
 
+/// The comparison's narrowing to one kind of failure: its exception type, or every failure when it has none.
+fn only_failures(error_type: &str) -> TagFilter {
+    if error_type.is_empty() {
+        TagFilter { dim: CompareDim::Status, key: None, value: "error".into() }
+    } else {
+        TagFilter { dim: CompareDim::ErrorType, key: None, value: error_type.into() }
+    }
+}
+
 /// One kind of failure: type and masked message, how many, whether it is new; links to its transactions
-/// when they are still kept.
+/// when they are still kept, and to what sets them apart ("What's different").
 #[component]
-fn GroupItem(g: ErrorGroup, href: Option<String>) -> impl IntoView {
+fn GroupItem(g: ErrorGroup, href: Option<String>, compare: Option<String>) -> impl IntoView {
     let title = format!("{}\n{}\nfirst {} · last {}", g.error_type, g.message, date_time(g.first_seen_ms), date_time(g.last_seen_ms));
     let kind = if g.error_type.is_empty() { "(no exception type)".to_string() } else { short_type(&g.error_type).to_string() };
     let label = view! {
@@ -322,6 +333,10 @@ fn GroupItem(g: ErrorGroup, href: Option<String>) -> impl IntoView {
             {label}
             <span class="group-count">{thousands(g.count)}</span>
             {g.new_since_deploy.then(|| view! { <span class="new-badge" data-testid="group-new">"new"</span> })}
+            {compare.map(|h| view! {
+                <a class="compare-link" href=h data-testid="error-group-compare"
+                    title="Compare these failures with everything else of the service in the range">"What's different"</a>
+            })}
         </li>
     }
 }
@@ -359,5 +374,11 @@ mod tests {
         assert_eq!(sort_of(Some("error_rate"), Some("0")), (Column::ErrorRate, false));
         assert_eq!(sort_of(Some("endpoint"), Some("1")), (Column::Endpoint, true));
         assert_eq!(short_type("org.x.HttpServerErrorException$GatewayTimeout"), "HttpServerErrorException$GatewayTimeout");
+    }
+
+    #[test]
+    fn what_is_different_narrows_the_selection_to_the_failure_kind() {
+        assert_eq!(only_failures("java.lang.NullPointerException").to_param(), "error_type=java.lang.NullPointerException");
+        assert_eq!(only_failures("").to_param(), "status=error");
     }
 }

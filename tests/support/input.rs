@@ -20,3 +20,18 @@ impl Browser {
         .await;
     }
 }
+
+impl Browser {
+    /// Moves the (real) mouse pointer over the middle of the element matching `css`, as a user's hover.
+    pub async fn hover(&self, css: &str) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+        let element = self.find(css).await;
+        let mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element,
+            duration: Some(std::time::Duration::from_millis(60)),
+            x: 0.0,
+            y: 0.0,
+        });
+        self.client.perform_actions(mouse).await.unwrap_or_else(|e| panic!("hover {css}: {e}"));
+    }
+}
