@@ -420,7 +420,9 @@ fn other_attributes(attrs: &[KeyValue]) -> Vec<AttrRecord> {
         if out.len() == MAX_ATTRIBUTES {
             break;
         }
-        if kv.key.is_empty() || kv.key.len() > MAX_ATTRIBUTE_VALUE || SKIP_PREFIXES.iter().any(|p| kv.key.starts_with(p)) {
+        // `error.type` says what `exception.type` says (the exception type dimension already has it).
+        let duplicate = kv.key == "error.type" || kv.key.starts_with("exception.");
+        if duplicate || kv.key.is_empty() || kv.key.len() > MAX_ATTRIBUTE_VALUE || SKIP_PREFIXES.iter().any(|p| kv.key.starts_with(p)) {
             continue;
         }
         let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
