@@ -156,8 +156,13 @@ pub fn route_table() -> Vec<RouteRule> {
 pub fn router(state: AppState, dist: Option<&Path>) -> Router {
     let (app, table) = routes().into_parts();
     let app = match dist {
+        // The build wrote `.br` and `.gz` beside each file at the best quality (`cargo xtask build`): sent
+        // as they are to a browser that accepts them; the compression layer leaves encoded bodies alone.
         Some(dist) => app.fallback_service(
-            ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html"))),
+            ServeDir::new(dist)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(ServeFile::new(dist.join("index.html")).precompressed_br().precompressed_gzip()),
         ),
         None => app.fallback(no_app),
     };

@@ -284,6 +284,13 @@ async fn planted_causes_rank_first_and_counts_are_exact() {
     let rest: Vec<&Tx> = txs.iter().filter(|t| in_rect(t, wf, wt, 0.0) && !in_rect(t, bf, bt, 0.0)).filter(errors).collect();
     check_against_brute_force(&a, &sel, &rest);
 
+    // From the errors page: the window's failures (`only`) against everything else; the value that defines
+    // the selection is not listed as a finding, and the burst's instance leads.
+    let a = compare(&app, &format!("from={wf}&to={wt}&only=error_type%3DConnectionReset&window_from={wf}&window_to={wt}")).await;
+    assert_eq!(a.selection.count, txs.iter().filter(|t| t.error.is_some()).count() as u64);
+    assert!(a.values.iter().chain(&a.outcomes).all(|v| v.filter != "error_type=ConnectionReset"), "{:#?}", a.outcomes);
+    assert_eq!((a.values[0].dim, a.values[0].value.as_str()), (CompareDim::Instance, "shop-3"), "{:#?}", &a.values[..3]);
+
     // Another region as the baseline: the band against the same durations a minute earlier.
     let a = compare(&app, &format!("from={sf}&to={st}&min_ms=900&baseline=region&base_from={}&base_to={sf}&base_min_ms=0", sf - 2 * MINUTE)).await;
     let region: Vec<&Tx> = txs.iter().filter(|t| in_rect(t, sf - 2 * MINUTE, sf, 0.0)).collect();

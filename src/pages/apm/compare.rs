@@ -170,8 +170,7 @@ pub fn ComparePanel(selection: Selection, tr: UseTimeRangeReturn, links: Compare
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors=errors /> }>
                     <div>
                         {move || Suspend::new(async move {
-                            let only = only.get_untracked();
-                            answer.await.map(|a| a.map(|a| view! { <CompareBody answer=without_only(a, only.as_deref()) hovered=links.hovered window=window /> }))
+                            answer.await.map(|a| a.map(|a| view! { <CompareBody answer=a hovered=links.hovered window=window /> }))
                         })}
                     </div>
                 </ErrorBoundary>
@@ -257,16 +256,6 @@ fn OnlyChip(only: Memo<Option<String>>) -> impl IntoView {
             }
         })
     }
-}
-
-/// The answer without the value the selection was narrowed to (`only`): every selected transaction has it
-/// by construction, so it would always rank first and say nothing.
-fn without_only(mut a: CompareAnswer, only: Option<&str>) -> CompareAnswer {
-    if let Some(o) = only {
-        a.values.retain(|v| v.filter != o);
-        a.outcomes.retain(|v| v.filter != o);
-    }
-    a
 }
 
 /// `14:02:00 – 14:05:00 · 800 ms – 1.50 s`
@@ -595,36 +584,6 @@ mod tests {
         assert_eq!(percent(1.0), "100 %");
         assert_eq!(extra(1_200.0), "+1.20 s");
         assert_eq!(extra(-40.0), "−40 ms");
-    }
-
-    #[test]
-    fn the_value_the_selection_was_narrowed_to_is_not_ranked() {
-        let value = |filter: &str| RankedValue {
-            dim: CompareDim::ErrorType,
-            key: None,
-            value: filter.split_once('=').unwrap().1.into(),
-            selected: 1,
-            baseline: 0,
-            selected_share: 1.0,
-            baseline_share: 0.0,
-            score: 1.0,
-            filter: filter.into(),
-        };
-        let set = CompareSet { label: String::new(), from: 0, to: 1, min_ms: 0.0, max_ms: None, excludes: None, count: 1, errors: 1, mean_ms: 1.0 };
-        let a = CompareAnswer {
-            selection: set.clone(),
-            baseline: set,
-            values: vec![value("error_type=NPE"), value("version=3.1.0")],
-            outcomes: vec![value("error_type=NPE"), value("status=error")],
-            steps: vec![],
-            scanned: 2,
-            note: None,
-        };
-        let narrowed = without_only(a.clone(), Some("error_type=NPE"));
-        let filters = |v: Vec<RankedValue>| v.into_iter().map(|v| v.filter).collect::<Vec<_>>();
-        assert_eq!(filters(narrowed.values), ["version=3.1.0"]);
-        assert_eq!(filters(narrowed.outcomes), ["status=error"]);
-        assert_eq!(without_only(a, None).values.len(), 2);
     }
 
     #[test]
