@@ -71,6 +71,12 @@ mod shots {
         b.find("[data-testid=tx-row]").await;
         painted(&b).await;
         b.screenshot(&docs().join("screenshot-selection.png")).await;
+        // What's different about that band: the panel scrolled into view, its first value hovered.
+        b.find("[data-testid=compare-value]").await;
+        b.js("document.querySelector('[data-testid=compare-panel]').scrollIntoView({block: 'start'}); window.scrollBy(0, -8);").await;
+        painted(&b).await;
+        b.screenshot(&docs().join("screenshot-compare.png")).await;
+        b.js("window.scrollTo(0, 0);").await;
         b.find("[data-testid=tx-row]").await.click().await.unwrap();
         b.wait_js("document.querySelectorAll('[data-testid=trace-row]').length > 1").await;
         painted(&b).await;
