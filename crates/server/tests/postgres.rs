@@ -102,6 +102,18 @@ impl Sightline {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
     }
 
+    /// POSTs OTLP/JSON to `/v1/traces`, failing unless it is accepted.
+    async fn send_otlp_json(&self, body: serde_json::Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/traces", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
     async fn status_of(&self, path: &str) -> reqwest::StatusCode {
         reqwest::get(format!("{}{path}", self.base)).await.unwrap().status()
     }
@@ -156,6 +168,38 @@ impl Drop for Sightline {
 
 fn now_ms() -> i64 {
     sightline_server::store::now_ms()
+}
+
+/// Nanoseconds since the epoch as OTLP/JSON writes them (a string).
+fn ns(ms: i64) -> String {
+    (ms as u64 * 1_000_000).to_string()
+}
+
+/// OTLP/JSON: a transaction `name` of `service` (span `1111…`, over `tx` in ms) with one SQL step (span
+/// `2222…`, over `step`, running `sql` on PostgreSQL), plus `more` spans of the same resource.
+fn transaction_with_sql(
+    service: &str,
+    trace_id: &str,
+    name: &str,
+    tx: (i64, i64),
+    step: (i64, i64),
+    sql: &str,
+    more: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    let mut spans = vec![
+        serde_json::json!({"traceId": trace_id, "spanId": "1111111111111111", "name": name, "kind": 2,
+            "startTimeUnixNano": ns(tx.0), "endTimeUnixNano": ns(tx.1)}),
+        serde_json::json!({"traceId": trace_id, "spanId": "2222222222222222", "parentSpanId": "1111111111111111",
+            "name": sql.split_whitespace().next().unwrap_or("SQL"), "kind": 3,
+            "startTimeUnixNano": ns(step.0), "endTimeUnixNano": ns(step.1),
+            "attributes": [{"key": "db.system", "value": {"stringValue": "postgresql"}},
+                           {"key": "db.query.text", "value": {"stringValue": sql}}]}),
+    ];
+    spans.extend(more);
+    serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": spans}]
+    }]})
 }
 
 /// A fresh cluster with the monitoring role and `pg_stat_statements` (then `setup`, each statement as the
@@ -487,26 +531,8 @@ async fn trace_sessions_match_by_traceparent_and_heuristically() {
     b.await.unwrap().unwrap();
     let step_end = now_ms();
     let trace_id = "7c5a4e1f0b2d4c6e8a9b1c2d3e4f5a6b";
-    let ns = |ms: i64| (ms as u64 * 1_000_000).to_string();
-    let otlp = serde_json::json!({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "billing-svc"}}]},
-        "scopeSpans": [{"spans": [
-            {"traceId": trace_id, "spanId": "1111111111111111", "name": "POST /bill", "kind": 2,
-             "startTimeUnixNano": ns(step_start - 20), "endTimeUnixNano": ns(step_end + 20)},
-            {"traceId": trace_id, "spanId": "2222222222222222", "parentSpanId": "1111111111111111", "name": "SELECT", "kind": 3,
-             "startTimeUnixNano": ns(step_start), "endTimeUnixNano": ns(step_end),
-             "attributes": [{"key": "db.system", "value": {"stringValue": "postgresql"}},
-                            {"key": "db.query.text", "value": {"stringValue": "SELECT pg_sleep($1)"}}]}
-        ]}]
-    }]});
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/traces", sl.base))
-        .header("content-type", "application/json")
-        .body(otlp.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let tx = (step_start - 20, step_end + 20);
+    sl.send_otlp_json(transaction_with_sql("billing-svc", trace_id, "POST /bill", tx, (step_start, step_end), "SELECT pg_sleep($1)", vec![])).await;
     let h: DbTraceSessions = sl.get(&format!("/api/v1/db/traces/{trace_id}")).await;
     assert!(!h.matches.is_empty(), "the untagged statement is matched heuristically");
     assert!(h.matches.iter().all(|m| m.session.pid == svc_pid && m.matched_by == DbMatchKind::Heuristic), "{h:#?}");
@@ -540,28 +566,10 @@ async fn compare_counts_the_wait_events_of_traced_statements() {
     holder.batch_execute("COMMIT").await.unwrap();
     waiting.await.unwrap().unwrap();
     let end = now_ms();
-    let ns = |ms: i64| (ms as u64 * 1_000_000).to_string();
-    let otlp = serde_json::json!({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "payment-service"}}]},
-        "scopeSpans": [{"spans": [
-            {"traceId": trace_id, "spanId": "1111111111111111", "name": "POST /pay", "kind": 2,
-             "startTimeUnixNano": ns(start - 5), "endTimeUnixNano": ns(end + 5)},
-            {"traceId": trace_id, "spanId": "2222222222222222", "parentSpanId": "1111111111111111", "name": "UPDATE", "kind": 3,
-             "startTimeUnixNano": ns(start), "endTimeUnixNano": ns(end),
-             "attributes": [{"key": "db.system", "value": {"stringValue": "postgresql"}},
-                            {"key": "db.query.text", "value": {"stringValue": "UPDATE accounts SET balance = balance + $1 WHERE id = $2"}}]},
-            {"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "3333333333333333", "name": "GET /health", "kind": 2,
-             "startTimeUnixNano": ns(end - 10), "endTimeUnixNano": ns(end)}
-        ]}]
-    }]});
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/traces", sl.base))
-        .header("content-type", "application/json")
-        .body(otlp.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let fast = serde_json::json!({"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "3333333333333333", "name": "GET /health",
+        "kind": 2, "startTimeUnixNano": ns(end - 10), "endTimeUnixNano": ns(end)});
+    let sql = "UPDATE accounts SET balance = balance + $1 WHERE id = $2";
+    sl.send_otlp_json(transaction_with_sql("payment-service", trace_id, "POST /pay", (start - 5, end + 5), (start, end), sql, vec![fast])).await;
     let slow = ((end - start) / 2).max(1);
     let window = format!("window_from={}&window_to={}", start - 60_000, end + 60_000);
     let a: sightline_model::CompareAnswer =

@@ -15,13 +15,11 @@ use rustc_hash::FxHashMap;
 use crate::cube::facts::MAX_STATEMENT;
 use crate::ingest::truncate;
 use crate::sql::normalize_sql;
-use crate::store::record::{kind, SpanRecord, StepRecord};
+use crate::store::record::{kind, transaction_of, SpanRecord, StepRecord};
 
 /// Distinct steps kept per transaction; a transaction with more (an N+1 loop over distinct statements)
 /// keeps its first ones.
 pub const MAX_STEPS: usize = 64;
-/// How many parents are followed from a step to its transaction (a guard against cycles in bad data).
-const MAX_DEPTH: usize = 64;
 
 /// The steps of each transaction among `spans` (aligned with it; empty for other spans).
 pub fn steps_of_transactions(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
@@ -43,7 +41,7 @@ pub fn steps_of_transactions(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
         if s.is_transaction || s.in_flight() {
             continue;
         }
-        let Some(owner) = owner_of(s, spans, &by_id) else { continue };
+        let Some(owner) = transaction_of(s, spans, &by_id).filter(|o| !spans[*o].in_flight()) else { continue };
         let name: Cow<'_, str> = match s.step_kind {
             kind::SQL => match s.text.as_deref() {
                 Some(t) => Cow::Borrowed(
@@ -69,20 +67,6 @@ pub fn steps_of_transactions(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
         }
     }
     out
-}
-
-/// The index of the transaction `s` runs in: its nearest ancestor in the batch that is a transaction.
-fn owner_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &FxHashMap<(&[u8], &[u8]), usize>) -> Option<usize> {
-    let mut parent = s.parent_span_id.as_slice();
-    for _ in 0..MAX_DEPTH {
-        let i = *by_id.get(&(s.trace_id.as_slice(), parent))?;
-        let p = &spans[i];
-        if p.is_transaction {
-            return (!p.in_flight()).then_some(i);
-        }
-        parent = p.parent_span_id.as_slice();
-    }
-    None
 }
 
 #[cfg(test)]

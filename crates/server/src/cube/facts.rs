@@ -16,13 +16,11 @@ use super::fingerprint::fingerprint;
 use super::{Fact, FactKind};
 use crate::ingest::truncate;
 use crate::sql::normalize_sql;
-use crate::store::record::{kind, SpanRecord};
+use crate::store::record::{kind, transaction_of, SpanRecord};
 
 /// Longest normalized statement kept as a dimension value, in bytes: enough to tell statements apart, and
 /// a rollup key stays small.
 pub const MAX_STATEMENT: usize = 1024;
-/// How many parents are followed from a SQL step to its transaction (a guard against cycles in bad data).
-const MAX_DEPTH: usize = 64;
 
 /// `"100"` … `"599"`: a status code's dimension value without formatting one per transaction.
 static HTTP_STATUS_TEXT: LazyLock<Vec<String>> = LazyLock::new(|| (100..600).map(|c: u32| c.to_string()).collect());
@@ -66,7 +64,7 @@ pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact<'_>>, Option<u
         let mut normalized: FxHashMap<&str, Cow<'_, str>> = FxHashMap::default();
         for (s, slot) in spans.iter().zip(out.iter_mut()) {
             if !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL {
-                let owner = owner_of(s, spans, &by_id);
+                let owner = transaction_of(s, spans, &by_id);
                 let statement = s.text.as_deref().map(|t| {
                     normalized.entry(t).or_insert_with(|| Cow::Owned(truncate(&normalize_sql(t), MAX_STATEMENT))).clone()
                 });
@@ -110,20 +108,6 @@ fn common(s: &SpanRecord, kind: FactKind) -> Fact<'_> {
         dims[CubeDim::ErrorMessage as usize] = f.message.as_deref().map(fingerprint).map(Cow::Owned).unwrap_or_default();
     }
     Fact { kind, end_ms: s.end_ms(), duration_ms: s.duration_ms(), error: s.error, dims }
-}
-
-/// The name of the transaction `s` runs in: its nearest ancestor in the batch that is a transaction.
-fn owner_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &FxHashMap<(&[u8], &[u8]), usize>) -> Option<usize> {
-    let mut parent = s.parent_span_id.as_slice();
-    for _ in 0..MAX_DEPTH {
-        let i = *by_id.get(&(s.trace_id.as_slice(), parent))?;
-        let p = &spans[i];
-        if p.is_transaction {
-            return Some(i);
-        }
-        parent = p.parent_span_id.as_slice();
-    }
-    None
 }
 
 #[cfg(test)]

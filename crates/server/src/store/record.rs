@@ -226,6 +226,25 @@ pub fn minute_key(minute: i64, trace_id: &[u8]) -> [u8; 24] {
     k
 }
 
+/// How many parents [`transaction_of`] follows (a guard against cycles in bad data).
+const MAX_DEPTH: usize = 64;
+
+/// The index in `spans` of the transaction `s` runs in: its nearest ancestor among `spans` that is a
+/// transaction. `by_id` maps `(trace id, span id)` to an index in `spans`. Both the cube (a SQL step's
+/// endpoint) and "what changed" (a transaction's steps) attribute steps this way, within one request.
+pub fn transaction_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &rustc_hash::FxHashMap<(&[u8], &[u8]), usize>) -> Option<usize> {
+    let mut parent = s.parent_span_id.as_slice();
+    for _ in 0..MAX_DEPTH {
+        let i = *by_id.get(&(s.trace_id.as_slice(), parent))?;
+        let p = &spans[i];
+        if p.is_transaction {
+            return Some(i);
+        }
+        parent = p.parent_span_id.as_slice();
+    }
+    None
+}
+
 /// Reads the `end_ms` back out of a [`tx_key`].
 pub fn tx_key_end_ms(key: &[u8]) -> Option<i64> {
     Some(u64::from_be_bytes(key.get(..8)?.try_into().ok()?) as i64)
