@@ -337,3 +337,35 @@ async fn a_baseline_region_and_the_errors_page_compare_what_the_user_chose() {
     eprintln!("errors page, {error_type}: {selected} failures vs {baseline}; first values {:?}", values.iter().take(6).map(|v| format!("{} = {}", v.1, v.2)).collect::<Vec<_>>());
     b.close().await;
 }
+
+/// The deploy check on the demo: its bad payment release (hot-fixed after a minute) is judged suspect by
+/// its error rate, and the hitmap draws that deploy's marker as suspect with the reasons in its hover text.
+#[tokio::test]
+async fn the_demo_bad_deploy_is_marked_suspect_on_the_hitmap() {
+    // A minute after a deploy is compared (the hot-fix comes a minute after the bad release anyway).
+    let server = Server::start_with(&["--demo", "--demo-postgres=false", "--deploy-check-after", "60"]).await;
+    demo::wait_for_backfill(&server).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let suspect = loop {
+        let d = demo::api(&server, "/api/v1/deploys").await;
+        let found = d["deploys"].as_array().unwrap().iter().find(|d| d["check"]["suspect"] == true).cloned();
+        if let Some(s) = found {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "no suspect deploy: {d}");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    assert_eq!(suspect["service"], "payment");
+    assert!(suspect["version"].as_str().unwrap().ends_with(".0"), "the bad release: {suspect}");
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/apm?range=15m")).await.unwrap();
+    b.find("[data-testid=deploy-suspect]").await;
+    // Every marker drawn as suspect is a bad release (x.y.0) suspected for its error rate; no hot-fix is.
+    let markers = b.js("return [...document.querySelectorAll('[data-testid=deploy-suspect]')].map(m => [m.textContent, m.title])").await;
+    for m in markers.as_array().unwrap() {
+        let (text, title) = (m[0].as_str().unwrap(), m[1].as_str().unwrap());
+        assert!(text.starts_with("⚠ suspect 3.") && text.ends_with(".0"), "{text} | {title}");
+        assert!(title.contains("error rate"), "the reason is in the hover text: {title}");
+    }
+    b.close().await;
+}

@@ -85,13 +85,32 @@ pub fn verdict(before: &DeploySide, after: &DeploySide, s: &CheckSettings) -> (b
     if (e1 - e0) * 100.0 > s.error_rate_points && e1 > e0 * s.error_rate_factor {
         reasons.push(format!("error rate {} → {} (+{:.1} points)", percent(e0), percent(e1), (e1 - e0) * 100.0));
     }
-    if let (Some(p0), Some(p1)) = (before.p95_ms, after.p95_ms) {
+    // A release that fixes failures is not suspect for its latency: failed requests often end fast (a
+    // refused payment, an exception before the slow part), so fixing them raises the p95 (the demo's hot-fix).
+    let fixes_errors = (e0 - e1) * 100.0 > s.error_rate_points && e0 > e1 * s.error_rate_factor;
+    if let (Some(p0), Some(p1), false) = (before.p95_ms, after.p95_ms, fixes_errors) {
         if p1 > p0 * s.p95_factor && p1 - p0 > s.p95_ms {
             let times = if p0 > 0.0 { format!(" (×{:.1})", p1 / p0) } else { String::new() };
             reasons.push(format!("p95 {} → {}{times}", duration(p0), duration(p1)));
         }
     }
     (true, !reasons.is_empty(), reasons)
+}
+
+#[cfg(test)]
+mod fix_tests {
+    use super::*;
+
+    #[test]
+    fn a_release_that_fixes_failures_is_not_suspect_for_its_slower_p95() {
+        let side = |count, error_rate, p95| DeploySide { count, error_rate, p95_ms: Some(p95) };
+        let s = CheckSettings::default();
+        // The demo's hot-fix: 37 % fast failures before, none after; the p95 returns to normal.
+        let (_, suspect, reasons) = verdict(&side(600, 0.37, 32.0), &side(600, 0.002, 110.0), &s);
+        assert!(!suspect, "{reasons:?}");
+        // The same p95 rise without the fix is suspect.
+        assert!(verdict(&side(600, 0.002, 32.0), &side(600, 0.002, 110.0), &s).1);
+    }
 }
 
 /// "0.4 %", "23 %".
