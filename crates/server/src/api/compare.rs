@@ -67,7 +67,7 @@ async fn wait_events(state: &AppState, windows: &[(i64, i64)]) -> Result<FxHashM
 
 /// A validated rectangle: `[from, to)` × `[min_ms, max_ms)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Rect {
+pub struct Rect {
     from: i64,
     to: i64,
     min_ms: f64,
@@ -127,8 +127,19 @@ impl Rect {
     }
 }
 
-/// Ranks what is different about the selection; see [`CompareParams`] for the baselines.
-pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParams>) -> ApiResult<CompareAnswer> {
+/// What [`compare`] checks before it reads anything: the selection, `limit`, `only`, and the baseline when
+/// it needs no state (`None`: before the last deploy, which [`compare`] looks up).
+pub struct Checked {
+    pub selection: Rect,
+    pub limit: usize,
+    pub only: Option<TagFilter>,
+    /// `(rectangle, label, whether the selection is excluded from it)`.
+    pub baseline: Option<(Rect, String, bool)>,
+}
+
+/// The checks of [`compare`] that need no state (400 naming the problem); public for the fuzz target
+/// (fuzz/), which feeds it any query string.
+pub fn check(p: &CompareParams) -> Result<Checked, AppError> {
     let selection = Rect::new("selection", p.from, p.to, p.min_ms, p.max_ms)?;
     let limit = p.limit.unwrap_or(COMPARE_DEFAULT_LIMIT);
     if limit == 0 || limit > COMPARE_MAX_LIMIT {
@@ -144,22 +155,33 @@ pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParam
         }
         None => None,
     };
-    let service = p.service.clone().filter(|s| !s.is_empty());
-    let kind = p.baseline.unwrap_or_default();
-    let (baseline, label, exclude) = match kind {
+    let baseline = match p.baseline.unwrap_or_default() {
         BaselineKind::Rest => {
             let to = p.window_to.unwrap_or(selection.to).max(selection.to);
             let from = p.window_from.unwrap_or(to - FIFTEEN_MINUTES).min(selection.from);
-            (Rect::new("window", Some(from), Some(to), None, None)?, "the rest of the window".to_string(), true)
+            Some((Rect::new("window", Some(from), Some(to), None, None)?, "the rest of the window".to_string(), true))
         }
-        BaselineKind::Yesterday => {
-            (Rect::any_duration(selection.from - DAY_MS, selection.to - DAY_MS), "the same time yesterday".to_string(), false)
-        }
+        BaselineKind::Yesterday => Some((
+            Rect::any_duration(selection.from - DAY_MS, selection.to - DAY_MS),
+            "the same time yesterday".to_string(),
+            false,
+        )),
         BaselineKind::Region => {
             let r = Rect::new("baseline region", p.base_from, p.base_to, p.base_min_ms, p.base_max_ms)?;
-            (r, "the other region".to_string(), false)
+            Some((r, "the other region".to_string(), false))
         }
-        BaselineKind::BeforeDeploy => {
+        BaselineKind::BeforeDeploy => None,
+    };
+    Ok(Checked { selection, limit, only, baseline })
+}
+
+/// Ranks what is different about the selection; see [`CompareParams`] for the baselines.
+pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParams>) -> ApiResult<CompareAnswer> {
+    let Checked { selection, limit, only, baseline } = check(&p)?;
+    let service = p.service.clone().filter(|s| !s.is_empty());
+    let (baseline, label, exclude) = match baseline {
+        Some(b) => b,
+        None => {
             let (rect, label) = before_deploy(&state, &selection, &service, &only).await?;
             (rect, label, false)
         }
