@@ -1,7 +1,7 @@
 //! The API's query strings: one string read as the parameters of each endpoint that takes a free-form
 //! query (hitmap, transactions, cube, errors, compare) exactly as axum's `Query` reads it
 //! (`serde_urlencoded`), then the server's own checks of each, as the handlers run them before touching the
-//! store. Errors (400s) are fine; a panic is not.
+//! store, and for a checked cube query the store's plan of the buckets it would read. Errors (400s) are fine; a panic is not.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,6 +9,7 @@ use sightline_model::{CompareParams, CubeParams, ErrorsParams, HitmapParams, Tag
 use sightline_server::api::compare::TagScope;
 use sightline_server::api::window::{WindowParams, FIFTEEN_MINUTES};
 use sightline_server::api::{compare, cube, errors, hitmap, transactions};
+use sightline_server::cube::query::{aligned, Plans};
 
 /// A fixed "now" (2026-01-01), so a crash reproduces.
 const NOW_MS: i64 = 1_767_225_600_000;
@@ -38,7 +39,12 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(p) = serde_urlencoded::from_str::<CubeParams>(query) {
-        let _ = cube::parse(&p, NOW_MS, RETENTION_MS);
+        if let Ok(q) = cube::parse(&p, NOW_MS, RETENTION_MS) {
+            // What the store plans for a checked query before it reads a bucket (bounded by the checks).
+            let (from, to) = aligned(q.from, q.to);
+            let closed_until = [NOW_MS - 60_000, NOW_MS - 3_600_000, NOW_MS - 86_400_000, NOW_MS - 7 * 86_400_000];
+            let _ = Plans::new(from, to, q.step_ms, &closed_until);
+        }
     }
     if let Ok(p) = serde_urlencoded::from_str::<ErrorsParams>(query) {
         let _ = errors::parse(p, NOW_MS, RETENTION_MS);
