@@ -447,8 +447,15 @@ fn fuzz(args: &[String]) -> Result {
     for target in targets {
         step(&format!("fuzzing {target} for {runs} inputs"));
         let t = Instant::now();
+        let mut libfuzzer = vec![format!("-runs={runs}"), "-timeout=30".into(), "-rss_limit_mb=4096".into(), "-print_final_stats=1".into()];
+        // A target's dictionary (names and values it knows) helps libFuzzer past the parser into the checks.
+        let dict = root().join("fuzz/dict").join(format!("{target}.dict"));
+        if dict.is_file() {
+            libfuzzer.push(format!("-dict={}", dict.display()));
+        }
         let status = fuzz_cmd(&["run", target])
-            .args(["--", &format!("-runs={runs}"), "-timeout=30", "-rss_limit_mb=4096", "-print_final_stats=1"])
+            .arg("--")
+            .args(&libfuzzer)
             .status()
             .map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
         let took = t.elapsed();
