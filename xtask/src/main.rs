@@ -453,7 +453,16 @@ fn fuzz(args: &[String]) -> Result {
         if dict.is_file() {
             libfuzzer.push(format!("-dict={}", dict.display()));
         }
+        // The inputs that once crashed it (fuzz/regressions/<target>/) are run first, and kept apart from the
+        // corpus, which `cmin` may thin out; new inputs go to the first directory, the corpus.
+        let corpus = format!("corpus/{target}");
+        let regressions = format!("regressions/{target}");
+        let mut dirs = vec![corpus.as_str()];
+        if root().join("fuzz").join(&regressions).is_dir() {
+            dirs.push(&regressions);
+        }
         let status = fuzz_cmd(&["run", target])
+            .args(&dirs)
             .arg("--")
             .args(&libfuzzer)
             .status()
