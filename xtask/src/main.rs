@@ -397,7 +397,7 @@ fn screenshots() -> Result {
 
 const CARGO_FUZZ_VERSION: &str = "0.13";
 /// The targets of fuzz/ (fuzz/Cargo.toml), in the order they run.
-const FUZZ_TARGETS: &[&str] = &["otlp_protobuf", "otlp_json", "board_json", "api_query"];
+const FUZZ_TARGETS: &[&str] = &["otlp_protobuf", "otlp_json", "board_json", "api_query", "api_params"];
 
 /// `cargo xtask fuzz [--runs N] [target…]`: each target (default: all) for N inputs, one after the other
 /// (libFuzzer uses one core each), then its corpus minimised (`cargo fuzz cmin`), so what is committed
