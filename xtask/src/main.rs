@@ -457,6 +457,7 @@ fn fuzz(args: &[String]) -> Result {
         // corpus, which `cmin` may thin out; new inputs go to the first directory, the corpus.
         let corpus = format!("corpus/{target}");
         let regressions = format!("regressions/{target}");
+        std::fs::create_dir_all(root().join("fuzz").join(&corpus)).map_err(|e| format!("cannot create fuzz/{corpus}: {e}"))?;
         let mut dirs = vec![corpus.as_str()];
         if root().join("fuzz").join(&regressions).is_dir() {
             dirs.push(&regressions);
@@ -469,8 +470,8 @@ fn fuzz(args: &[String]) -> Result {
             .map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
         let took = t.elapsed();
         if !status.success() {
-            crashed.push(format!("{target} (input in fuzz/artifacts/{target}/)"));
-            results.push(format!("{target:<14} CRASHED after {took:.0?}"));
+            crashed.push(format!("{target} ({status}; a crashing input is in fuzz/artifacts/{target}/)"));
+            results.push(format!("{target:<14} FAILED ({status}) after {took:.0?}"));
             continue;
         }
         run_cmd(&mut fuzz_cmd(&["cmin", target]))?;
