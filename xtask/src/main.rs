@@ -10,6 +10,8 @@
 //!   tests and wasm tests in Chromium.
 //! - `bench`  — criterion benchmarks of the server, then the in-browser benchmarks of the app.
 //! - `screenshots` — regenerate docs/screenshot-*.png from the running demo.
+//! - `fuzz [--runs N] [target…]` — install cargo-fuzz (first time only), then run each fuzz target of fuzz/
+//!   for N inputs (default 1 000 000) and minimise its corpus; see docs/FUZZING.md.
 
 use std::env;
 use std::ffi::OsString;
@@ -46,8 +48,9 @@ fn main() {
         "test" => setup().and_then(|_| build_app()).and_then(|_| test(&rest)),
         "bench" => setup().and_then(|_| build_app()).and_then(|_| bench(&rest)),
         "screenshots" => setup().and_then(|_| build_app()).and_then(|_| screenshots()),
+        "fuzz" => fuzz(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <setup|build|run|test|bench|screenshots> [args]");
+            eprintln!("usage: cargo xtask <setup|build|run|test|bench|screenshots|fuzz> [args]");
             exit(2);
         }
     };
@@ -423,4 +426,99 @@ fn bench(extra: &[String]) -> Result {
 fn screenshots() -> Result {
     run_cmd(cargo().args(["build", "-p", "sightline-server"]))?;
     run_cmd(e2e_env(&mut cargo()).args(["run", "-p", "sightline-app", "--example", "screenshots"]))
+}
+
+// ---------------------------------------------------------------- fuzz
+
+const CARGO_FUZZ_VERSION: &str = "0.13";
+/// The targets of fuzz/ (fuzz/Cargo.toml), in the order they run.
+const FUZZ_TARGETS: &[&str] = &["otlp_protobuf", "otlp_json", "board_json", "api_query", "api_params"];
+
+/// `cargo xtask fuzz [--runs N] [target…]`: each target (default: all) for N inputs, one after the other
+/// (libFuzzer uses one core each), then its corpus minimised (`cargo fuzz cmin`), so what is committed
+/// stays small. Not part of `setup`/`test`: only this command installs cargo-fuzz or builds fuzz/.
+/// libFuzzer needs nightly flags: `RUSTC_BOOTSTRAP=1` on the stable toolchain. No sanitizer (the code is
+/// safe Rust: the hunt is for panics), with debug assertions and overflow checks on, so an arithmetic
+/// overflow is a crash too. Fails if any target crashed; the input is then in fuzz/artifacts/<target>/.
+fn fuzz(args: &[String]) -> Result {
+    let mut runs: u64 = 1_000_000;
+    let mut targets = Vec::new();
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--runs" => {
+                runs = args.next().and_then(|n| n.replace('_', "").parse().ok()).ok_or("--runs needs a number")?;
+            }
+            t if FUZZ_TARGETS.contains(&t) => targets.push(t),
+            other => return Err(format!("unknown fuzz argument {other:?} (targets: {})", FUZZ_TARGETS.join(", "))),
+        }
+    }
+    if targets.is_empty() {
+        targets = FUZZ_TARGETS.to_vec();
+    }
+    if !tool_has_version("cargo-fuzz", &format!("cargo-fuzz {CARGO_FUZZ_VERSION}")) {
+        step(&format!("installing cargo-fuzz {CARGO_FUZZ_VERSION} (first time only, ~2 min)"));
+        let (name, mut child) = cargo_install(&["cargo-fuzz", "--version", &format!("~{CARGO_FUZZ_VERSION}"), "--locked"])?;
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("installing {name} failed ({status})"));
+        }
+        let _ = std::fs::remove_dir_all(tools().join("build"));
+    }
+    let fuzz_cmd = |args: &[&str]| {
+        let mut c = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        c.current_dir(root().join("fuzz"))
+            .env("PATH", env::join_paths(tool_dirs()).expect("paths without separators"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .arg("fuzz")
+            .args(args)
+            .args(["--sanitizer", "none", "--debug-assertions"]);
+        c
+    };
+    step("building the fuzz targets");
+    run_cmd(&mut fuzz_cmd(&["build"]))?;
+    let mut results = Vec::new();
+    let mut crashed = Vec::new();
+    for target in targets {
+        step(&format!("fuzzing {target} for {runs} inputs"));
+        let t = Instant::now();
+        let mut libfuzzer = vec![format!("-runs={runs}"), "-timeout=30".into(), "-rss_limit_mb=4096".into(), "-print_final_stats=1".into()];
+        // A target's dictionary (names and values it knows) helps libFuzzer past the parser into the checks.
+        let dict = root().join("fuzz/dict").join(format!("{target}.dict"));
+        if dict.is_file() {
+            libfuzzer.push(format!("-dict={}", dict.display()));
+        }
+        // The inputs that once crashed it (fuzz/regressions/<target>/) are run first, and kept apart from the
+        // corpus, which `cmin` may thin out; new inputs go to the first directory, the corpus.
+        let corpus = format!("corpus/{target}");
+        let regressions = format!("regressions/{target}");
+        std::fs::create_dir_all(root().join("fuzz").join(&corpus)).map_err(|e| format!("cannot create fuzz/{corpus}: {e}"))?;
+        let mut dirs = vec![corpus.as_str()];
+        if root().join("fuzz").join(&regressions).is_dir() {
+            dirs.push(&regressions);
+        }
+        let status = fuzz_cmd(&["run", target])
+            .args(&dirs)
+            .arg("--")
+            .args(&libfuzzer)
+            .status()
+            .map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
+        let took = t.elapsed();
+        if !status.success() {
+            crashed.push(format!("{target} ({status}; a crashing input is in fuzz/artifacts/{target}/)"));
+            results.push(format!("{target:<14} FAILED ({status}) after {took:.0?}"));
+            continue;
+        }
+        run_cmd(&mut fuzz_cmd(&["cmin", target]))?;
+        let files = std::fs::read_dir(root().join("fuzz/corpus").join(target)).map(|d| d.count()).unwrap_or(0);
+        results.push(format!("{target:<14} {runs} inputs in {took:.1?}, 0 crashes; corpus {files} files"));
+    }
+    eprintln!("fuzz results:");
+    for r in &results {
+        eprintln!("  {r}");
+    }
+    match crashed.is_empty() {
+        true => Ok(()),
+        false => Err(format!("crashed: {}", crashed.join(", "))),
+    }
 }

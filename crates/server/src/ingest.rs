@@ -135,20 +135,25 @@ impl IngestOutcome {
 /// everything after decoding. Counts the request in Sightline's own metrics under `protocol`, whatever the
 /// outcome.
 pub async fn accept_protobuf(state: &AppState, protocol: Protocol, body: Bytes) -> Result<IngestOutcome, AppError> {
-    accept(state, protocol, "decoding an OTLP protobuf request", move || {
-        ExportTraceServiceRequest::decode(body)
-            .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP protobuf ExportTraceServiceRequest: {e}")))
-    })
-    .await
+    accept(state, protocol, "decoding an OTLP protobuf request", move || decode_protobuf(body)).await
 }
 
 /// Ingests one OTLP/JSON `ExportTraceServiceRequest` (already decompressed); see [`accept_protobuf`].
 pub async fn accept_json(state: &AppState, protocol: Protocol, body: Bytes) -> Result<IngestOutcome, AppError> {
-    accept(state, protocol, "decoding an OTLP/JSON request", move || {
-        serde_json::from_slice::<ExportTraceServiceRequest>(&body)
-            .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP/JSON ExportTraceServiceRequest: {e}")))
-    })
-    .await
+    accept(state, protocol, "decoding an OTLP/JSON request", move || decode_json(&body)).await
+}
+
+/// The decoding of [`accept_protobuf`] (400 when the body is not an `ExportTraceServiceRequest`); public for
+/// the fuzz targets (fuzz/), which feed it and [`convert`] arbitrary bytes.
+pub fn decode_protobuf(body: Bytes) -> Result<ExportTraceServiceRequest, AppError> {
+    ExportTraceServiceRequest::decode(body)
+        .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP protobuf ExportTraceServiceRequest: {e}")))
+}
+
+/// The decoding of [`accept_json`]; see [`decode_protobuf`].
+pub fn decode_json(body: &[u8]) -> Result<ExportTraceServiceRequest, AppError> {
+    serde_json::from_slice::<ExportTraceServiceRequest>(body)
+        .map_err(|e| AppError::BadRequest(format!("cannot decode OTLP/JSON ExportTraceServiceRequest: {e}")))
 }
 
 /// Undoes gzip (one or more members), stopping at `max` decompressed bytes so a gzip bomb costs at most

@@ -27,8 +27,8 @@ async fn with_boards<T: Send + 'static>(
 }
 
 /// A JSON body read as a [`Board`]; a body that is JSON but not a board is an invalid board (400 with
-/// `problems`), like any other import mistake.
-fn parse(body: serde_json::Value) -> Result<Board, AppError> {
+/// `problems`), like any other import mistake. Public for the fuzz target (fuzz/).
+pub fn parse(body: serde_json::Value) -> Result<Board, AppError> {
     serde_json::from_value(body).map_err(|e| AppError::InvalidBoard(vec![format!("not a board: {e}")]))
 }
 

@@ -67,7 +67,7 @@ async fn wait_events(state: &AppState, windows: &[(i64, i64)]) -> Result<FxHashM
 
 /// A validated rectangle: `[from, to)` × `[min_ms, max_ms)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Rect {
+pub struct Rect {
     from: i64,
     to: i64,
     min_ms: f64,
@@ -79,7 +79,8 @@ impl Rect {
         let (Some(from), Some(to)) = (from, to) else {
             return Err(AppError::BadRequest(format!("{what}: both ends of the time range are required")));
         };
-        if from >= to || to - from > MAX_SPAN_MS {
+        // Saturating: `to - from` of a far-apart pair overflows i64 (found by fuzz/api_query).
+        if from >= to || to.saturating_sub(from) > MAX_SPAN_MS {
             return Err(AppError::BadRequest(format!("{what}: the time range must be non-empty and at most 7 days ({from}..{to})")));
         }
         let min_ms = min_ms.unwrap_or(0.0);
@@ -127,8 +128,19 @@ impl Rect {
     }
 }
 
-/// Ranks what is different about the selection; see [`CompareParams`] for the baselines.
-pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParams>) -> ApiResult<CompareAnswer> {
+/// What [`compare`] checks before it reads anything: the selection, `limit`, `only`, and the baseline when
+/// it needs no state (`None`: before the last deploy, which [`compare`] looks up).
+pub struct Checked {
+    pub selection: Rect,
+    pub limit: usize,
+    pub only: Option<TagFilter>,
+    /// `(rectangle, label, whether the selection is excluded from it)`.
+    pub baseline: Option<(Rect, String, bool)>,
+}
+
+/// The checks of [`compare`] that need no state (400 naming the problem); public for the fuzz target
+/// (fuzz/), which feeds it any query string.
+pub fn check(p: &CompareParams) -> Result<Checked, AppError> {
     let selection = Rect::new("selection", p.from, p.to, p.min_ms, p.max_ms)?;
     let limit = p.limit.unwrap_or(COMPARE_DEFAULT_LIMIT);
     if limit == 0 || limit > COMPARE_MAX_LIMIT {
@@ -144,22 +156,33 @@ pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParam
         }
         None => None,
     };
-    let service = p.service.clone().filter(|s| !s.is_empty());
-    let kind = p.baseline.unwrap_or_default();
-    let (baseline, label, exclude) = match kind {
+    let baseline = match p.baseline.unwrap_or_default() {
         BaselineKind::Rest => {
             let to = p.window_to.unwrap_or(selection.to).max(selection.to);
-            let from = p.window_from.unwrap_or(to - FIFTEEN_MINUTES).min(selection.from);
-            (Rect::new("window", Some(from), Some(to), None, None)?, "the rest of the window".to_string(), true)
+            let from = p.window_from.unwrap_or(to.saturating_sub(FIFTEEN_MINUTES)).min(selection.from);
+            Some((Rect::new("window", Some(from), Some(to), None, None)?, "the rest of the window".to_string(), true))
         }
-        BaselineKind::Yesterday => {
-            (Rect::any_duration(selection.from - DAY_MS, selection.to - DAY_MS), "the same time yesterday".to_string(), false)
-        }
+        BaselineKind::Yesterday => Some((
+            Rect::any_duration(selection.from.saturating_sub(DAY_MS), selection.to.saturating_sub(DAY_MS)),
+            "the same time yesterday".to_string(),
+            false,
+        )),
         BaselineKind::Region => {
             let r = Rect::new("baseline region", p.base_from, p.base_to, p.base_min_ms, p.base_max_ms)?;
-            (r, "the other region".to_string(), false)
+            Some((r, "the other region".to_string(), false))
         }
-        BaselineKind::BeforeDeploy => {
+        BaselineKind::BeforeDeploy => None,
+    };
+    Ok(Checked { selection, limit, only, baseline })
+}
+
+/// Ranks what is different about the selection; see [`CompareParams`] for the baselines.
+pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParams>) -> ApiResult<CompareAnswer> {
+    let Checked { selection, limit, only, baseline } = check(&p)?;
+    let service = p.service.clone().filter(|s| !s.is_empty());
+    let (baseline, label, exclude) = match baseline {
+        Some(b) => b,
+        None => {
             let (rect, label) = before_deploy(&state, &selection, &service, &only).await?;
             (rect, label, false)
         }
@@ -251,4 +274,37 @@ async fn before_deploy(
     let len = selection.to - selection.from;
     let rect = Rect::any_duration(deploy.at_ms - len, deploy.at_ms);
     Ok((rect, format!("before {service} {} was deployed", deploy.version)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(q: &str) -> Result<Checked, AppError> {
+        let uri: axum::http::Uri = format!("/api/v1/compare?{q}").parse().unwrap();
+        check(&axum::extract::Query::<CompareParams>::try_from_uri(&uri).unwrap().0)
+    }
+
+    /// Inputs fuzz/api_query found: each overflowed i64 (a panic in debug builds, a wrapped range in release).
+    #[test]
+    fn far_apart_or_extreme_times_are_refused_or_clamped_not_overflowed() {
+        let e = checked("from=-9223372036854775808&to=9223372036854775807").err().expect("a range wider than 7 days");
+        assert!(e.to_string().contains("at most 7 days"), "{e}");
+        let c = checked("from=-9223372036854775808&to=-9223372036854775000&baseline=yesterday").unwrap();
+        let (base, _, exclude) = c.baseline.unwrap();
+        assert_eq!((base.from, base.to, exclude), (i64::MIN, i64::MIN, false));
+        let c = checked("from=-9223372036854775800&to=-9223372036854775000&baseline=rest").unwrap();
+        let (base, _, exclude) = c.baseline.unwrap();
+        assert_eq!((base.from, base.to, exclude), (i64::MIN, -9_223_372_036_854_775_000, true));
+    }
+
+    #[test]
+    fn a_region_baseline_and_only_are_read() {
+        let c = checked("from=1000&to=2000&min_ms=5&only=status%3Derror&baseline=region&base_from=0&base_to=500&limit=7").unwrap();
+        assert_eq!((c.selection.from, c.selection.to, c.selection.min_ms, c.limit), (1000, 2000, 5.0, 7));
+        assert_eq!(c.only.unwrap().to_param(), "status=error");
+        assert_eq!(c.baseline.unwrap().0, Rect { from: 0, to: 500, min_ms: 0.0, max_ms: None });
+        assert!(checked("from=1000&to=2000&baseline=before_deploy").unwrap().baseline.is_none(), "looked up by the handler");
+        assert!(checked("from=1000&to=2000&only=wait_event%3DLock").is_err());
+    }
 }

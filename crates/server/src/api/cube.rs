@@ -83,7 +83,9 @@ pub fn check(q: &CubeQuery, now_ms: i64, retention_ms: i64) -> Vec<String> {
         } else if problems.is_empty() {
             // The cube's own bound on series, checked for the most rows the limit allows, before any work.
             let (from, to) = aligned(q.from, q.to);
-            let steps = ((to - from + step - 1) / step) as usize;
+            // Unsigned: `to - from + step` overflows i64 for a step near i64::MAX (found by fuzz/api_query);
+            // both are positive here.
+            let steps = ((to - from) as u64).div_ceil(step as u64) as usize;
             let rows = q.limit + 1;
             if steps.saturating_mul(rows) > MAX_SERIES_CELLS {
                 problems.push(format!(
@@ -170,6 +172,9 @@ mod tests {
         assert!(problems(&format!("from={h}&to={}", NOW + 2 * 86_400_000)).contains("more than a day"));
         assert!(problems(&format!("from={h}&to={NOW}&step_ms=90000")).contains("whole number of minutes"));
         assert!(problems(&format!("from={h}&to={NOW}&step_ms=0")).contains("whole number of minutes"));
+        // A step near i64::MAX is one step, not an overflow (fuzz/api_query found the panic).
+        let huge = format!("from={h}&to={NOW}&step_ms=9223372036854720000");
+        assert_eq!(parse(&params(&huge), NOW, DAYS_30).unwrap().step_ms, Some(9_223_372_036_854_720_000));
         // 30 days of minutes for 1000 rows: millions of cells, refused before any work.
         let e = problems(&format!("from={}&to={NOW}&group_by=endpoint&limit=1000&step_ms=60000", NOW - DAYS_30));
         assert!(e.contains("cells"), "{e}");
