@@ -25,7 +25,8 @@ pub const MAX_STATEMENT: usize = 1024;
 /// `"100"` … `"599"`: a status code's dimension value without formatting one per transaction.
 static HTTP_STATUS_TEXT: LazyLock<Vec<String>> = LazyLock::new(|| (100..600).map(|c: u32| c.to_string()).collect());
 
-fn http_status_text(code: u32) -> Cow<'static, str> {
+/// A status code as a dimension value (the cube's and "what changed"'s), without formatting one per transaction.
+pub(crate) fn http_status_text(code: u32) -> Cow<'static, str> {
     match code.checked_sub(100).and_then(|i| HTTP_STATUS_TEXT.get(i as usize)) {
         Some(s) => Cow::Borrowed(s.as_str()),
         None => Cow::Owned(code.to_string()),

@@ -6,6 +6,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use sightline_model::{CompareDim, TagFilter};
 
 use super::{Block, Columns, Interner, NO_ERROR_TYPE};
+use crate::cube::facts::http_status_text;
 use crate::store::record::{kind, SpanRecord};
 
 /// Distinct tags (dimension values) and distinct steps kept in memory. A high-cardinality attribute (a
@@ -109,7 +110,7 @@ impl Profiles {
                     b.tags.push(id);
                 }
             }
-            if let Some(id) = s.http_status.and_then(|c| self.tag(CompareDim::HttpStatus, None, &c.to_string())) {
+            if let Some(id) = s.http_status.and_then(|c| self.tag(CompareDim::HttpStatus, None, &http_status_text(c))) {
                 b.tags.push(id);
             }
             for a in &s.attributes {
