@@ -31,14 +31,23 @@ pub struct TagScope {
 /// Parses `tag` (400 with the reason when malformed); a wait-event tag is resolved to the traces whose
 /// sessions were sampled in it over `[from, to]`.
 pub async fn tag_scope(state: &AppState, tag: Option<&str>, from: i64, to: i64) -> Result<TagScope, AppError> {
-    let Some(tag) = tag.filter(|t| !t.is_empty()) else { return Ok(TagScope::default()) };
-    let tag = TagFilter::parse(tag).map_err(AppError::BadRequest)?;
-    if tag.dim != CompareDim::WaitEvent {
-        return Ok(TagScope { tag: Some(tag), traces: None });
-    }
-    let waits = wait_events(state, &[(from, to)]).await?;
-    let traces = waits.iter().filter(|(_, events)| events.contains(&tag.value)).map(|(t, _)| *t).collect();
-    Ok(TagScope { tag: Some(tag), traces: Some(Arc::new(traces)) })
+    let Some(tag) = parse_tag(tag)? else { return Ok(TagScope::default()) };
+    let waits = match tag.dim {
+        CompareDim::WaitEvent => wait_events(state, &[(from, to)]).await?,
+        _ => FxHashMap::default(),
+    };
+    Ok(scope_of(tag, &waits))
+}
+
+fn parse_tag(tag: Option<&str>) -> Result<Option<TagFilter>, AppError> {
+    tag.filter(|t| !t.is_empty()).map(TagFilter::parse).transpose().map_err(AppError::BadRequest)
+}
+
+/// `tag` with, for a wait event, the traces that `waits` (wait events by trace) says were seen in it.
+fn scope_of(tag: TagFilter, waits: &FxHashMap<[u8; 16], Vec<String>>) -> TagScope {
+    let traces = (tag.dim == CompareDim::WaitEvent)
+        .then(|| Arc::new(waits.iter().filter(|(_, events)| events.contains(&tag.value)).map(|(t, _)| *t).collect()));
+    TagScope { tag: Some(tag), traces }
 }
 
 /// The wait events of each trace's sessions over the given windows (empty without monitored databases).
@@ -48,21 +57,7 @@ async fn wait_events(state: &AppState, windows: &[(i64, i64)]) -> Result<FxHashM
         return Ok(FxHashMap::default());
     }
     let windows = windows.to_vec();
-    crate::blocking::run("reading database wait events", move || {
-        let mut all: FxHashMap<[u8; 16], Vec<String>> = FxHashMap::default();
-        for (from, to) in windows {
-            for (trace, events) in db.wait_events_by_trace(from, to) {
-                let seen = all.entry(trace).or_default();
-                for e in events {
-                    if !seen.contains(&e) {
-                        seen.push(e);
-                    }
-                }
-            }
-        }
-        Ok::<_, AppError>(all)
-    })
-    .await
+    crate::blocking::run("reading database wait events", move || Ok::<_, AppError>(db.wait_events_by_trace(&windows))).await
 }
 
 /// A validated rectangle: `[from, to)` × `[min_ms, max_ms)`.
@@ -187,9 +182,9 @@ pub async fn compare(State(state): State<AppState>, Query(p): Query<CompareParam
             (rect, label, false)
         }
     };
-    let (lo, hi) = (selection.from.min(baseline.from), selection.to.max(baseline.to));
-    let scope = tag_scope(&state, p.tag.as_deref(), lo, hi).await?;
+    // One read of the samples serves both the wait-event dimension and a wait-event `tag`, so they agree.
     let waits = wait_events(&state, &[(selection.from, selection.to), (baseline.from, baseline.to)]).await?;
+    let scope = parse_tag(p.tag.as_deref())?.map(|t| scope_of(t, &waits)).unwrap_or_default();
     let query = CompareQuery {
         selection: selection.filter(&service, &scope),
         only,

@@ -248,14 +248,24 @@ impl DbHub {
     }
 
     /// The wait events (and "blocked by <statement>") each trace's sessions were sampled in, on every
-    /// instance, in `[from, to]`: the database side of "what changed". Only sessions whose statement carries
-    /// the trace's `traceparent` comment count (a heuristic match is good enough to show a session beside a
-    /// trace, not to be counted as fact). Scans the window's samples: call it on the blocking pool.
-    pub fn wait_events_by_trace(&self, from: i64, to: i64) -> rustc_hash::FxHashMap<[u8; 16], Vec<String>> {
+    /// instance, in the `[from, to]` windows (overlapping ones are read once): the database side of "what
+    /// changed". Only sessions whose statement carries the trace's `traceparent` comment count (a heuristic
+    /// match is good enough to show a session beside a trace, not to be counted as fact). Scans the windows'
+    /// samples: call it on the blocking pool.
+    pub fn wait_events_by_trace(&self, windows: &[(i64, i64)]) -> rustc_hash::FxHashMap<[u8; 16], Vec<String>> {
         blocking::assert_off_runtime();
+        let mut merged: Vec<(i64, i64)> = windows.to_vec();
+        merged.sort_unstable();
+        merged.dedup_by(|next, prev| {
+            let overlaps = next.0 <= prev.1;
+            if overlaps {
+                prev.1 = prev.1.max(next.1);
+            }
+            overlaps
+        });
         let mut out: rustc_hash::FxHashMap<[u8; 16], Vec<String>> = rustc_hash::FxHashMap::default();
         for inst in &self.instances {
-            for s in inst.samples_in(from, to) {
+            for s in merged.iter().flat_map(|(from, to)| inst.samples_in(*from, *to)) {
                 for session in &s.sessions {
                     let Some(trace) = session.trace_id.as_deref().and_then(|t| const_hex::decode_to_array::<_, 16>(t).ok()) else {
                         continue;
