@@ -87,6 +87,11 @@ pub struct ServeArgs {
     /// from the raw transactions' retention.
     #[arg(long, env = "SIGHTLINE_CUBE_RETENTION_DAYS", default_value_t = crate::store::cube::DEFAULT_RETENTION_DAYS)]
     pub cube_retention_days: u64,
+    /// Keep spans and transactions in ClickHouse instead of the embedded store, e.g.
+    /// `http://user:pw@ch:8123/?database=sightline` (its HTTP interface; the schema is created and migrated
+    /// by Sightline). Several Sightline nodes may share one.
+    #[arg(long, env = "SIGHTLINE_CLICKHOUSE", value_parser = crate::store::clickhouse::Target::parse, hide_env_values = true)]
+    pub clickhouse: Option<crate::store::clickhouse::Target>,
     /// PostgreSQL instance to monitor, e.g. `postgres://monitor:pw@db:5432/postgres` (repeatable; the
     /// environment variable takes a comma-separated list). A role with only `pg_monitor` is enough.
     #[arg(long = "postgres", env = "SIGHTLINE_POSTGRES", value_delimiter = ',', hide_env_values = true)]
@@ -194,6 +199,7 @@ impl ServeArgs {
             retention_hours: 72,
             retention_mb: 4096,
             cube_retention_days: crate::store::cube::DEFAULT_RETENTION_DAYS,
+            clickhouse: None,
             postgres: Vec::new(),
             pg_interval_ms: 2000,
             pg_history_minutes: 60,

@@ -68,7 +68,12 @@ impl AppState {
             let m = own_metrics.clone();
             Arc::new(move |c: &store::CommitReport| m.commit(c))
         };
-        let (store, boards, deploys) = blocking::run("opening the data directory", move || open_stores(&a, on_commit)).await?;
+        // ClickHouse is opened over the network, before the local files; the embedded store otherwise.
+        let remote = match &args.clickhouse {
+            Some(target) => Some(store::clickhouse::open(target.clone(), args).await?),
+            None => None,
+        };
+        let (store, boards, deploys) = blocking::run("opening the data directory", move || open_stores(&a, remote, on_commit)).await?;
         let deploys = Arc::new(deploys);
         let ingest_max_bytes = match std::env::var("SIGHTLINE_INGEST_MAX_BYTES") {
             Ok(v) => v.trim().parse().with_context(|| format!("SIGHTLINE_INGEST_MAX_BYTES={v:?} is not a byte count"))?,
@@ -152,10 +157,18 @@ impl AppState {
 }
 
 /// The stores under the data directory: traces, boards, deploys.
-fn open_stores(args: &ServeArgs, on_commit: store::CommitObserver) -> anyhow::Result<(Arc<dyn TraceStore>, BoardStore, DeployLog)> {
+/// `remote`: the trace store when it is not the embedded one (ClickHouse, opened already).
+fn open_stores(
+    args: &ServeArgs,
+    remote: Option<Arc<dyn TraceStore>>,
+    on_commit: store::CommitObserver,
+) -> anyhow::Result<(Arc<dyn TraceStore>, BoardStore, DeployLog)> {
     let dir = &args.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    let store = store::open(args, on_commit).with_context(|| format!("cannot open the store in {}", dir.display()))?;
+    let store = match remote {
+        Some(store) => store,
+        None => store::open(args, on_commit).with_context(|| format!("cannot open the store in {}", dir.display()))?,
+    };
     let boards = BoardStore::open(&dir.join("boards"), store::now_ms())
         .with_context(|| format!("cannot open the boards in {}", dir.display()))?;
     Ok((store, boards, DeployLog::open(dir)?))

@@ -9,6 +9,7 @@
 
 pub mod active;
 pub mod assemble;
+pub mod clickhouse;
 pub mod columns;
 pub mod cube;
 pub mod embedded;

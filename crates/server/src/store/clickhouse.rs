@@ -1,0 +1,947 @@
+//! The ClickHouse store: spans, transactions and in-flight snapshots in a ClickHouse database, queried over
+//! its HTTP interface, so several Sightline nodes can share one cluster and a node's memory does not grow
+//! with the history it serves.
+//!
+//! Answers are the embedded store's, exactly (`tests/store_conformance.rs` runs the same suite on both):
+//! grouping is pushed down (the hitmap, series and summaries come back as one row per cell or bucket, the
+//! list as one page), and what the model computes with floating point (cell edges, nearest-rank
+//! percentiles) is turned into integer bounds or identical IEEE arithmetic in SQL ([`bins`]).
+//!
+//! Writes go through one committer per node, which groups concurrent requests into one `INSERT` per table,
+//! acknowledges only after ClickHouse accepted them, and numbers each group (`seq`) so that a hitmap counts
+//! exactly the groups its `seq` says (see [`ClickHouseStore::hitmap`]).
+
+pub mod bins;
+pub mod schema;
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use clickhouse::{Client, Row};
+use futures::future::BoxFuture;
+use prost::Message;
+use rustc_hash::FxHashSet;
+use serde::{Deserialize, Serialize};
+use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, Order, ServiceList, ServiceSummary, Status, Trace, TransactionPage};
+use tokio::sync::{mpsc, oneshot};
+
+use super::active::Active;
+use super::record::SpanRecord;
+use super::{
+    assemble, HitmapFilter, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreFuture, StoreStats, TraceStore, TxBucket,
+    TxFilter, TxQuery, TxSeries, ACTIVE_STALE_MS,
+};
+
+const MINUTE_MS: i64 = 60_000;
+/// Requests stored by one `INSERT` at most (the rest wait for the next group).
+const MAX_GROUP: usize = 64;
+
+/// Where the store is: `http://host:8123/?database=sightline` (user and password may be in the URL).
+#[derive(Clone)]
+pub struct Target {
+    /// `scheme://host:port`, no credentials: safe to log and to show.
+    pub endpoint: String,
+    pub database: String,
+    user: Option<String>,
+    password: Option<String>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/?database={}", self.endpoint, self.database)
+    }
+}
+
+impl Target {
+    /// Parses `--clickhouse`. The password never appears in an error.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        let u = reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("--clickhouse is not a URL ({e}): give http://host:8123/?database=sightline"))?;
+        anyhow::ensure!(matches!(u.scheme(), "http" | "https"), "--clickhouse must be an http:// or https:// URL (ClickHouse's HTTP interface)");
+        let host = u.host_str().ok_or_else(|| anyhow::anyhow!("--clickhouse has no host"))?;
+        let port = u.port_or_known_default().unwrap_or(8123);
+        let database = u.query_pairs().find(|(k, _)| k == "database").map(|(_, v)| v.into_owned()).unwrap_or_else(|| "sightline".into());
+        anyhow::ensure!(schema::valid_database(&database), "--clickhouse: the database name must be letters, digits and _");
+        let user = (!u.username().is_empty()).then(|| u.username().to_string());
+        let password = u.password().map(str::to_string);
+        Ok(Target { endpoint: format!("{}://{host}:{port}", u.scheme()), database, user, password })
+    }
+
+    fn client(&self) -> Client {
+        let mut c = Client::default().with_url(&self.endpoint).with_validation(false);
+        if let Some(u) = &self.user {
+            c = c.with_user(u);
+        }
+        if let Some(p) = &self.password {
+            c = c.with_password(p);
+        }
+        c
+    }
+}
+
+/// A ClickHouse failure as the caller should see it: unreachable or refusing → 503 (retry later), naming
+/// ClickHouse; anything else → 500 with the details in the log.
+pub fn ch_error(e: clickhouse::error::Error) -> QueryError {
+    use clickhouse::error::Error as E;
+    match e {
+        E::Network(e) => QueryError::Unavailable(format!("ClickHouse is unreachable: {e}")),
+        E::TimedOut => QueryError::Unavailable("ClickHouse did not answer in time".into()),
+        E::BadResponse(m) if is_outage(&m) => QueryError::Unavailable(format!("ClickHouse cannot answer: {}", first_line(&m))),
+        e => QueryError::Storage(anyhow::anyhow!("ClickHouse: {e}")),
+    }
+}
+
+/// Error codes of a server that is up but cannot reach a shard or replica (or is shutting down).
+fn is_outage(message: &str) -> bool {
+    ["Code: 210", "Code: 279", "Code: 209", "Code: 159", "Code: 242", "Code: 999", "Connection refused", "NETWORK_ERROR", "ALL_CONNECTION_TRIES_FAILED"]
+        .iter()
+        .any(|c| message.contains(c))
+}
+
+fn first_line(m: &str) -> &str {
+    m.lines().next().unwrap_or(m)
+}
+
+#[derive(Row, Serialize, Deserialize)]
+struct TxRow {
+    end_ms: i64,
+    duration_ns: u64,
+    service: String,
+    endpoint: String,
+    error: u8,
+    error_type: String,
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    node: u64,
+    seq: u64,
+    #[serde(with = "serde_bytes")]
+    record: Vec<u8>,
+}
+
+#[derive(Row, Serialize, Deserialize)]
+struct SpanRow {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    start_ms: i64,
+    #[serde(with = "serde_bytes")]
+    record: Vec<u8>,
+}
+
+#[derive(Row, Serialize, Deserialize)]
+struct InflightRow {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    service: String,
+    ver: i64,
+    seen_ms: i64,
+    live: u8,
+    #[serde(with = "serde_bytes")]
+    record: Vec<u8>,
+}
+
+/// A span's identity, as selected.
+#[derive(Row, Deserialize)]
+struct Ids {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+}
+
+/// One request waiting for the committer.
+struct Job {
+    spans: Vec<SpanRecord>,
+    done: oneshot::Sender<Result<LiveBatch, QueryError>>,
+}
+
+struct Inner {
+    db: Client,
+    target: Target,
+    /// This process's id in the `node` column (random per start).
+    node: u64,
+    /// The last `seq` whose rows are all in ClickHouse.
+    published: AtomicU64,
+    /// Data ending (transactions) or starting (traces) before this is hidden: the last retention cut-off.
+    horizon: AtomicI64,
+    max_age_ms: i64,
+}
+
+/// See the module docs.
+pub struct ClickHouseStore {
+    inner: Arc<Inner>,
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl ClickHouseStore {
+    /// Connects, creates or migrates the schema, and reads the retention horizon. Fails with a clear
+    /// message when ClickHouse cannot be reached (the server does not start half-configured).
+    pub async fn open(target: Target, max_age_ms: i64) -> anyhow::Result<Self> {
+        let server = target.client();
+        schema::migrate(&server, &target.database)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot prepare ClickHouse database {} at {}: {e}", target.database, target.endpoint))?;
+        let db = server.with_database(&target.database);
+        let horizon: i64 = db.query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
+        let inner = Arc::new(Inner {
+            db,
+            target,
+            node: rand::random::<u64>() | 1,
+            published: AtomicU64::new(0),
+            horizon: AtomicI64::new(horizon),
+            max_age_ms,
+        });
+        let (jobs, rx) = mpsc::unbounded_channel();
+        tokio::spawn(commit_loop(inner.clone(), rx));
+        tracing::info!(target = ?inner.target, "ClickHouse store opened");
+        Ok(ClickHouseStore { inner, jobs })
+    }
+}
+
+/// Opens the ClickHouse store `--clickhouse` names, with the retention of `args`.
+pub async fn open(target: Target, args: &crate::config::ServeArgs) -> anyhow::Result<Arc<dyn TraceStore>> {
+    let max_age_ms = (args.retention_hours as i64).saturating_mul(3_600_000);
+    Ok(Arc::new(ClickHouseStore::open(target, max_age_ms).await?))
+}
+
+/// Stores queued requests a group at a time until the store is dropped.
+async fn commit_loop(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let spans: Vec<Vec<SpanRecord>> = group.iter_mut().map(|j| std::mem::take(&mut j.spans)).collect();
+        match inner.commit(spans).await {
+            Ok((seq, points)) => {
+                for (job, points) in group.into_iter().zip(points) {
+                    let _ = job.done.send(Ok(LiveBatch { seq, points }));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, target = ?inner.target, "storing spans in ClickHouse failed");
+                let message = match &e {
+                    QueryError::Unavailable(m) => m.clone(),
+                    e => format!("storing spans in ClickHouse failed: {e}"),
+                };
+                for job in group {
+                    let _ = job.done.send(Err(QueryError::Unavailable(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+fn ids_of(s: &SpanRecord) -> ([u8; 16], [u8; 8]) {
+    (s.trace_id[..16].try_into().expect("checked in append"), s.span_id[..8].try_into().expect("checked in append"))
+}
+
+fn hex_list<'a>(ids: impl Iterator<Item = &'a [u8]>) -> String {
+    let v: Vec<String> = ids.map(|i| format!("'{}'", const_hex::encode(i))).collect();
+    v.join(",")
+}
+
+impl Inner {
+    /// Stores one group of requests; returns its `seq` and each request's new transactions.
+    async fn commit(&self, requests: Vec<Vec<SpanRecord>>) -> Result<(u64, Vec<Vec<LivePoint>>), QueryError> {
+        let now = super::now_ms();
+        // Transactions (with their steps, as the embedded store's `tx` copy), in request order.
+        let mut candidates: Vec<(usize, SpanRecord)> = Vec::new();
+        let mut finished: Vec<&SpanRecord> = Vec::new();
+        let mut running: Vec<&SpanRecord> = Vec::new();
+        for (r, spans) in requests.iter().enumerate() {
+            let mut steps = crate::compare::profile::steps_of_transactions(spans);
+            for (i, s) in spans.iter().enumerate() {
+                if s.in_flight() {
+                    running.push(s);
+                    continue;
+                }
+                finished.push(s);
+                if s.is_transaction {
+                    candidates.push((r, SpanRecord { steps: std::mem::take(&mut steps[i]), ..s.clone() }));
+                }
+            }
+        }
+        // An exporter's retry re-sends what is stored: count each transaction once.
+        let stored = self.stored_transactions(&candidates).await?;
+        let mut seen: FxHashSet<[u8; 24]> = FxHashSet::default();
+        let new: Vec<(usize, SpanRecord)> = candidates.into_iter().filter(|(_, s)| !stored.contains(&s.ids()) && seen.insert(s.ids())).collect();
+        // A late snapshot of a span already finished must not bring it back.
+        let running: Vec<&SpanRecord> = if running.is_empty() {
+            running
+        } else {
+            let done_here: FxHashSet<[u8; 24]> = finished.iter().map(|s| s.ids()).collect();
+            let done = self.finished_spans(running.iter().map(|s| &s.trace_id[..])).await?;
+            running.into_iter().filter(|s| !done_here.contains(&s.ids()) && !done.contains(&s.ids())).collect()
+        };
+
+        let seq = self.published.load(Ordering::Acquire) + 1;
+        if !finished.is_empty() {
+            let mut ins = self.db.insert::<SpanRow>("spans").await.map_err(ch_error)?;
+            for s in &finished {
+                let (trace_id, span_id) = ids_of(s);
+                ins.write(&SpanRow { trace_id, span_id, start_ms: s.start_ms(), record: s.encode_to_vec() }).await.map_err(ch_error)?;
+            }
+            ins.end().await.map_err(ch_error)?;
+        }
+        if !running.is_empty() {
+            let mut ins = self.db.insert::<InflightRow>("inflight").await.map_err(ch_error)?;
+            for s in &running {
+                let (trace_id, span_id) = ids_of(s);
+                let row = InflightRow { trace_id, span_id, service: s.service.clone(), ver: now, seen_ms: now, live: 1, record: s.encode_to_vec() };
+                ins.write(&row).await.map_err(ch_error)?;
+            }
+            ins.end().await.map_err(ch_error)?;
+        }
+        // Transactions last: once a transaction is counted, its spans are there to open.
+        if !new.is_empty() {
+            let mut ins = self.db.insert::<TxRow>("transactions").await.map_err(ch_error)?;
+            for (_, s) in &new {
+                let (trace_id, span_id) = ids_of(s);
+                let row = TxRow {
+                    end_ms: s.end_ms(),
+                    duration_ns: s.end_ns.saturating_sub(s.start_ns),
+                    service: s.service.clone(),
+                    endpoint: s.name.clone(),
+                    error: s.error as u8,
+                    error_type: s.failure.as_ref().and_then(|f| f.kind.clone()).unwrap_or_default(),
+                    trace_id,
+                    span_id,
+                    node: self.node,
+                    seq,
+                    record: s.encode_to_vec(),
+                };
+                ins.write(&row).await.map_err(ch_error)?;
+            }
+            ins.end().await.map_err(ch_error)?;
+        }
+        self.published.store(seq, Ordering::Release);
+        let mut points = vec![Vec::new(); requests.len()];
+        for (r, s) in new {
+            points[r].push(LivePoint { end_ms: s.end_ms(), duration_ms: s.duration_ms(), error: s.error, service: s.service });
+        }
+        Ok((seq, points))
+    }
+
+    /// Which of these transactions are stored already (looked up in their services' time range).
+    async fn stored_transactions(&self, candidates: &[(usize, SpanRecord)]) -> Result<FxHashSet<[u8; 24]>, QueryError> {
+        if candidates.is_empty() {
+            return Ok(FxHashSet::default());
+        }
+        let (lo, hi) = candidates.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (_, s)| (lo.min(s.end_ms()), hi.max(s.end_ms())));
+        let keys: Vec<String> = candidates.iter().map(|(_, s)| format!("'{}'", const_hex::encode(s.ids()))).collect();
+        let sql = format!(
+            "SELECT trace_id, span_id FROM transactions WHERE end_ms >= {lo} AND end_ms <= {hi} \
+             AND concat(hex(trace_id), hex(span_id)) IN ({})",
+            keys.join(",").to_uppercase()
+        );
+        let rows: Vec<Ids> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+        Ok(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)).collect())
+    }
+
+    /// The finished spans of these traces, by identity.
+    async fn finished_spans<'a>(&self, traces: impl Iterator<Item = &'a [u8]>) -> Result<FxHashSet<[u8; 24]>, QueryError> {
+        let list = hex_list(traces);
+        if list.is_empty() {
+            return Ok(FxHashSet::default());
+        }
+        let sql = format!("SELECT trace_id, span_id FROM spans WHERE hex(trace_id) IN ({})", list.to_uppercase());
+        let rows: Vec<Ids> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+        Ok(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)).collect())
+    }
+
+    /// Live in-flight snapshots (the newest row of each span says it is live), minus those finished since.
+    async fn running(&self, trace: Option<[u8; 16]>) -> Result<Vec<(SpanRecord, i64)>, QueryError> {
+        let only = trace.map(|t| format!("WHERE trace_id = unhex('{}')", const_hex::encode(t))).unwrap_or_default();
+        let sql = format!(
+            "SELECT argMax(seen_ms, ver) AS seen, argMax(record, ver) AS rec FROM inflight {only} \
+             GROUP BY trace_id, span_id HAVING argMax(live, ver) = 1"
+        );
+        #[derive(Row, Deserialize)]
+        struct R {
+            seen: i64,
+            #[serde(with = "serde_bytes")]
+            rec: Vec<u8>,
+        }
+        let rows: Vec<R> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+        let spans: Vec<(SpanRecord, i64)> = rows
+            .into_iter()
+            .map(|r| Ok((SpanRecord::decode(&*r.rec).map_err(|e| QueryError::Storage(anyhow::anyhow!("decoding an in-flight span: {e}")))?, r.seen)))
+            .collect::<Result<_, QueryError>>()?;
+        if spans.is_empty() {
+            return Ok(spans);
+        }
+        let done = self.finished_spans(spans.iter().map(|(s, _)| &s.trace_id[..])).await?;
+        Ok(spans.into_iter().filter(|(s, _)| !done.contains(&s.ids())).collect())
+    }
+
+    fn horizon(&self) -> i64 {
+        self.horizon.load(Ordering::Acquire)
+    }
+
+    /// The `WHERE` of a transaction filter over `transactions`, or `None` when nothing can match.
+    fn where_of(&self, f: &TxFilter) -> Result<Option<Where>, QueryError> {
+        if f.tag.is_some() || f.traces.is_some() {
+            return Err(not_yet("filtering by a \"what changed\" value"));
+        }
+        let mut w = Where::default();
+        let mut from = f.from.max(self.horizon());
+        let mut to = f.to;
+        let mut dur = (bins::ns_at_least(f.min_ms), f.max_ms.map(bins::ns_at_least).unwrap_or(bins::NS_MAX));
+        if let Some(c) = &f.cells {
+            let ce = bins::col_edges(&c.grid);
+            let re = bins::row_edges(&c.grid);
+            let col = |k: u32| c.grid.from + ce[(k as usize).min(ce.len() - 1)];
+            from = from.max(col(c.cols.0).max(c.grid.from));
+            to = to.min(col(c.cols.1 + 1).min(c.grid.to));
+            let row = |k: u32| re[(k as usize).min(re.len() - 1)];
+            dur = (dur.0.max(row(c.rows.0)), dur.1.min(row(c.rows.1 + 1)));
+        }
+        if from >= to || dur.0 >= dur.1 {
+            return Ok(None);
+        }
+        w.and(format!("end_ms >= {from} AND end_ms < {to}"));
+        if dur.0 > 0 {
+            w.and(format!("duration_ns >= {}", dur.0));
+        }
+        if dur.1 < bins::NS_MAX {
+            w.and(format!("duration_ns < {}", dur.1));
+        }
+        if let Some(s) = &f.service {
+            w.and_bound("service = ?", s);
+        }
+        if let Some(e) = &f.endpoint {
+            w.and_bound("endpoint = ?", e);
+        }
+        match f.status {
+            Some(Status::Error) => w.and("error = 1".into()),
+            Some(Status::Ok) => w.and("error = 0".into()),
+            None => {}
+        }
+        if let Some(t) = &f.error_type {
+            w.and("error = 1".into());
+            w.and_bound("error_type = ?", t);
+        }
+        Ok(Some(w))
+    }
+
+    async fn hitmap(&self, grid: Grid, filter: HitmapFilter) -> Result<Hitmap, QueryError> {
+        if filter.tag.is_some() || filter.traces.is_some() {
+            return Err(not_yet("filtering by a \"what changed\" value"));
+        }
+        // Rows this node wrote are counted only up to the published `seq`, read before the query: a commit
+        // finishing during the scan is in the live stream after this snapshot, not in both or neither.
+        // Rows of other nodes (and of this node's earlier runs) are counted as soon as they are there.
+        let seq = self.published.load(Ordering::Acquire);
+        let mut h = Hitmap::empty(grid);
+        h.seq = seq;
+        if grid.cols == 0 || grid.rows == 0 {
+            return Ok(h);
+        }
+        let from = grid.from.max(self.horizon());
+        if from >= grid.to {
+            return Ok(h);
+        }
+        let mut w = Where::default();
+        w.and(format!("end_ms >= {from} AND end_ms < {} AND NOT (node = {} AND seq > {seq})", grid.to, self.node));
+        if let Some(s) = &filter.service {
+            w.and_bound("service = ?", s);
+        }
+        let sql = format!(
+            "SELECT col, row, error, count() FROM (SELECT {}, {}, error FROM transactions WHERE {}) GROUP BY col, row, error",
+            bins::col_sql(&grid, &bins::col_edges(&grid)),
+            bins::row_sql(&grid, &bins::row_edges(&grid)),
+            w.sql
+        );
+        let cells: Vec<(u32, u32, u8, u64)> = w.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
+        for (col, row, error, n) in cells {
+            if col >= grid.cols || row > grid.rows {
+                return Err(QueryError::Storage(anyhow::anyhow!("ClickHouse binned into a cell outside the grid ({col}, {row})")));
+            }
+            let i = grid.index(col, row);
+            let n32 = n.min(u32::MAX as u64) as u32;
+            if error == 1 {
+                h.err[i] = h.err[i].saturating_add(n32);
+                h.total_err += n;
+            } else {
+                h.ok[i] = h.ok[i].saturating_add(n32);
+            }
+            h.total += n;
+        }
+        Ok(h)
+    }
+
+    async fn transactions(&self, q: TxQuery) -> Result<TransactionPage, QueryError> {
+        let after = q.cursor.as_deref().map(|c| Cursor::parse(q.order, c)).transpose()?;
+        let Some(w) = self.where_of(&q.filter)? else {
+            return Ok(TransactionPage { items: Vec::new(), total: 0, next_cursor: None });
+        };
+        let total: u64 = w.bind(self.db.query(&format!("SELECT count() FROM transactions WHERE {}", w.sql))).fetch_one().await.map_err(ch_error)?;
+        let order = match q.order {
+            Order::Slowest => "duration_ns DESC, end_ms DESC, trace_id DESC, span_id DESC",
+            Order::Newest => "end_ms DESC, trace_id DESC, span_id DESC",
+        };
+        let mut page_where = w.clone();
+        if let Some(c) = &after {
+            page_where.and(c.before_sql());
+        }
+        let limit = q.limit.max(1);
+        let sql = format!(
+            "SELECT duration_ns, end_ms, trace_id, span_id, record FROM transactions WHERE {} ORDER BY {order} LIMIT {}",
+            page_where.sql,
+            limit + 1
+        );
+        #[derive(Row, Deserialize)]
+        struct R {
+            duration_ns: u64,
+            end_ms: i64,
+            trace_id: [u8; 16],
+            span_id: [u8; 8],
+            #[serde(with = "serde_bytes")]
+            record: Vec<u8>,
+        }
+        let mut rows: Vec<R> = page_where.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_cursor = if more {
+            rows.last().map(|r| Cursor { order: q.order, duration_ns: r.duration_ns, end_ms: r.end_ms, ids: join_ids(&r.trace_id, &r.span_id) }.to_string())
+        } else {
+            None
+        };
+        let items = rows
+            .iter()
+            .map(|r| SpanRecord::decode(&*r.record).map(|s| s.summary()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| QueryError::Storage(anyhow::anyhow!("decoding a stored transaction: {e}")))?;
+        Ok(TransactionPage { items, total, next_cursor })
+    }
+
+    async fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> Result<Option<Trace>, QueryError> {
+        let sql = format!("SELECT start_ms, record FROM spans WHERE trace_id = unhex('{}')", const_hex::encode(trace_id));
+        #[derive(Row, Deserialize)]
+        struct R {
+            start_ms: i64,
+            #[serde(with = "serde_bytes")]
+            record: Vec<u8>,
+        }
+        let rows: Vec<R> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+        // A trace that started before the retention cut-off is gone as a whole (its parts go a day at a time).
+        let horizon = self.horizon();
+        if rows.iter().any(|r| r.start_ms < horizon) {
+            return Ok(None);
+        }
+        let mut spans = rows
+            .iter()
+            .map(|r| SpanRecord::decode(&*r.record))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| QueryError::Storage(anyhow::anyhow!("decoding a stored span: {e}")))?;
+        spans.extend(self.running(Some(trace_id)).await?.into_iter().map(|(s, _)| s));
+        Ok(assemble::assemble(&trace_id, spans, now_ms))
+    }
+
+    async fn active(&self, service: Option<String>, now_ms: i64) -> Result<ActiveList, QueryError> {
+        let mut active = Active::default();
+        for (s, seen) in self.running(None).await? {
+            active.report(s, seen);
+        }
+        Ok(active.list(service.as_deref(), now_ms))
+    }
+
+    async fn services(&self, from: i64, to: i64) -> Result<ServiceList, QueryError> {
+        let horizon = self.horizon();
+        let names: Vec<String> =
+            self.db.query(&format!("SELECT DISTINCT service FROM transactions WHERE end_ms >= {horizon}")).fetch_all().await.map_err(ch_error)?;
+        let lo = from.max(horizon);
+        let stats: Vec<(String, u64, u64, u64)> = if lo < to {
+            let sql = format!(
+                "SELECT service, count() AS n, sum(error), {} FROM transactions WHERE end_ms >= {lo} AND end_ms < {to} GROUP BY service",
+                nearest_rank_sql(95)
+            );
+            self.db.query(&sql).fetch_all().await.map_err(ch_error)?
+        } else {
+            Vec::new()
+        };
+        let secs = ((to - from) as f64 / 1000.0).max(1e-3);
+        let mut services: Vec<ServiceSummary> = names
+            .into_iter()
+            .map(|name| {
+                let (n, errors, p95) = stats.iter().find(|s| s.0 == name).map(|s| (s.1, s.2, s.3)).unwrap_or_default();
+                ServiceSummary {
+                    name,
+                    transactions: n,
+                    errors,
+                    tps: n as f64 / secs,
+                    p95_ms: if n == 0 { 0.0 } else { p95 as f64 / 1e6 },
+                    error_rate: if n == 0 { 0.0 } else { errors as f64 / n as f64 },
+                }
+            })
+            .collect();
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(ServiceList { services })
+    }
+
+    async fn tx_series(&self, q: SeriesQuery) -> Result<Vec<TxSeries>, QueryError> {
+        if q.step_ms <= 0 || q.from >= q.to || (q.to - q.from) % q.step_ms != 0 {
+            return Err(QueryError::Invalid(format!("the window [{}, {}) is not a whole number of {} ms steps", q.from, q.to, q.step_ms)));
+        }
+        let n = ((q.to - q.from) / q.step_ms) as usize;
+        let grouped = q.by_service || q.by_endpoint;
+        let mut w = Where::default();
+        w.and(format!("end_ms >= {} AND end_ms < {}", q.from.max(self.horizon()), q.to));
+        if let Some(s) = &q.service {
+            w.and_bound("service = ?", s);
+        }
+        if let Some(e) = &q.endpoint {
+            w.and_bound("endpoint = ?", e);
+        }
+        let (quantiles, zero) = if q.quantiles {
+            (format!("{}, {}, {}", nearest_rank_sql(50), nearest_rank_sql(95), nearest_rank_sql(99)), "")
+        } else {
+            (String::new(), "toUInt64(0), toUInt64(0), toUInt64(0)")
+        };
+        let sql = format!(
+            "SELECT {s}, {e}, toUInt64(intDiv(end_ms - {from}, {step})) AS k, count() AS n, sum(error), sum(duration_ns), {quantiles}{zero} \
+             FROM transactions WHERE {w} GROUP BY {s}, {e}, k",
+            s = if q.by_service { "service" } else { "''" },
+            e = if q.by_endpoint { "endpoint" } else { "''" },
+            from = q.from,
+            step = q.step_ms,
+            w = w.sql,
+        );
+        #[derive(Row, Deserialize)]
+        struct R {
+            service: String,
+            endpoint: String,
+            k: u64,
+            n: u64,
+            errors: u64,
+            sum_ns: u64,
+            p50: u64,
+            p95: u64,
+            p99: u64,
+        }
+        let rows: Vec<R> = w.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
+        let mut groups: std::collections::BTreeMap<(Option<String>, Option<String>), Vec<TxBucket>> = Default::default();
+        if !grouped {
+            groups.insert((None, None), vec![TxBucket::default(); n]);
+        }
+        for r in rows {
+            let key = (q.by_service.then_some(r.service), q.by_endpoint.then_some(r.endpoint));
+            let len = groups.len();
+            let buckets = match groups.entry(key) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    if (len + 1).saturating_mul(n) > super::columns::MAX_SERIES_CELLS {
+                        return Err(QueryError::Invalid(format!(
+                            "more than {len} series of {n} points each: narrow the filter or ask for fewer points"
+                        )));
+                    }
+                    e.insert(vec![TxBucket::default(); n])
+                }
+            };
+            let b = buckets.get_mut(r.k as usize).ok_or_else(|| QueryError::Storage(anyhow::anyhow!("bucket {} out of range", r.k)))?;
+            *b = TxBucket {
+                count: r.n,
+                errors: r.errors,
+                sum_ms: r.sum_ns as f64 / 1e6,
+                quantiles: (q.quantiles && r.n > 0).then(|| [r.p50 as f64 / 1e6, r.p95 as f64 / 1e6, r.p99 as f64 / 1e6]),
+            };
+        }
+        Ok(groups.into_iter().map(|((service, endpoint), buckets)| TxSeries { service, endpoint, buckets }).collect())
+    }
+
+    async fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport, QueryError> {
+        // Stale snapshots: a newer row per span that says it is no longer live.
+        #[derive(Row, Deserialize)]
+        struct Stale {
+            trace_id: [u8; 16],
+            span_id: [u8; 8],
+            service: String,
+            ver: i64,
+        }
+        let stale: Vec<Stale> = self
+            .db
+            .query(&format!(
+                "SELECT trace_id, span_id, any(service), max(ver) FROM inflight GROUP BY trace_id, span_id \
+                 HAVING argMax(live, ver) = 1 AND argMax(seen_ms, ver) < {}",
+                now_ms - ACTIVE_STALE_MS
+            ))
+            .fetch_all()
+            .await
+            .map_err(ch_error)?;
+        if !stale.is_empty() {
+            let wall = super::now_ms();
+            let mut ins = self.db.insert::<InflightRow>("inflight").await.map_err(ch_error)?;
+            for Stale { trace_id, span_id, service, ver } in stale {
+                let row = InflightRow { trace_id, span_id, service, ver: wall.max(ver + 1), seen_ms: 0, live: 0, record: Vec::new() };
+                ins.write(&row).await.map_err(ch_error)?;
+            }
+            ins.end().await.map_err(ch_error)?;
+        }
+        let cutoff = now_ms.saturating_sub(self.max_age_ms).div_euclid(MINUTE_MS) * MINUTE_MS;
+        let old = self.horizon();
+        if cutoff <= old {
+            return Ok(RetentionReport::default());
+        }
+        let transactions_removed: u64 = self
+            .db
+            .query(&format!("SELECT count() FROM transactions WHERE end_ms >= {old} AND end_ms < {cutoff}"))
+            .fetch_one()
+            .await
+            .map_err(ch_error)?;
+        let traces_removed: u64 = self
+            .db
+            .query(&format!("SELECT uniqExact(trace_id) FROM spans WHERE start_ms >= {old} AND start_ms < {cutoff}"))
+            .fetch_one()
+            .await
+            .map_err(ch_error)?;
+        if transactions_removed == 0 && traces_removed == 0 {
+            return Ok(RetentionReport::default());
+        }
+        self.db
+            .query("INSERT INTO retention (cutoff_ms, at_ms) VALUES (?, ?)")
+            .bind(cutoff)
+            .bind(super::now_ms())
+            .execute()
+            .await
+            .map_err(ch_error)?;
+        self.horizon.fetch_max(cutoff, Ordering::AcqRel);
+        self.drop_days_before(cutoff).await?;
+        let report = RetentionReport { transactions_removed, traces_removed, cutoff_ms: Some(cutoff) };
+        tracing::info!(?report, "retention pass");
+        Ok(report)
+    }
+
+    /// Frees the disk of the days wholly before `cutoff` (the horizon already hides them from queries).
+    async fn drop_days_before(&self, cutoff: i64) -> Result<(), QueryError> {
+        let parts: Vec<(String, String)> = self
+            .db
+            .query("SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND table IN ('transactions', 'spans', 'inflight')")
+            .bind(&self.target.database)
+            .fetch_all()
+            .await
+            .map_err(ch_error)?;
+        for (table, partition) in parts {
+            let Some(day_end) = day_end_ms(&partition) else { continue };
+            if day_end <= cutoff {
+                self.db
+                    .query(&format!("ALTER TABLE {table} DROP PARTITION {partition}"))
+                    .execute()
+                    .await
+                    .map_err(ch_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn stats(&self) -> Result<StoreStats, QueryError> {
+        let transactions: u64 = self
+            .db
+            .query(&format!("SELECT count() FROM transactions WHERE end_ms >= {}", self.horizon()))
+            .fetch_one()
+            .await
+            .map_err(ch_error)?;
+        let disk_bytes: u64 = self
+            .db
+            .query("SELECT toUInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active")
+            .bind(&self.target.database)
+            .fetch_one()
+            .await
+            .map_err(ch_error)?;
+        let in_flight: u64 = self
+            .db
+            .query("SELECT count() FROM (SELECT argMax(live, ver) AS l FROM inflight GROUP BY trace_id, span_id) WHERE l = 1")
+            .fetch_one()
+            .await
+            .map_err(ch_error)?;
+        Ok(StoreStats { disk_bytes, transactions, in_flight })
+    }
+}
+
+/// The nearest-rank `pct` percentile of `duration_ns`, as the embedded store computes it: the value at rank
+/// `ceil(q·n)` (1-based) of the sorted durations, `q` being the same double (`pct/100` is correctly rounded
+/// in both) and the product the same IEEE multiplication.
+fn nearest_rank_sql(pct: u32) -> String {
+    let rank = format!("greatest(toUInt64(1), least(count(), toUInt64(ceil(({pct} / 100) * count()))))");
+    format!("arrayElement(arraySort(groupArray(duration_ns)), {rank})")
+}
+
+/// A day partition's id (days since the epoch, UTC) → the end of that day in ms; `None` if it is not one.
+fn day_end_ms(partition: &str) -> Option<i64> {
+    let day: i64 = partition.trim_matches('\'').parse().ok()?;
+    day.checked_add(1)?.checked_mul(86_400_000)
+}
+
+fn join_ids(t: &[u8; 16], s: &[u8; 8]) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(t);
+    k[16..].copy_from_slice(s);
+    k
+}
+
+fn not_yet(what: &str) -> QueryError {
+    QueryError::Unavailable(format!("{what} is not available on the ClickHouse store yet (it is on the embedded store)"))
+}
+
+/// A SQL condition with `?` placeholders and the strings bound to them, in order.
+#[derive(Debug, Clone, Default)]
+struct Where {
+    sql: String,
+    binds: Vec<String>,
+}
+
+impl Where {
+    fn and(&mut self, cond: String) {
+        if !self.sql.is_empty() {
+            self.sql.push_str(" AND ");
+        }
+        self.sql.push_str(&cond);
+    }
+
+    fn and_bound(&mut self, cond: &str, value: &str) {
+        self.and(cond.to_string());
+        self.binds.push(value.to_string());
+    }
+
+    fn bind(&self, mut q: clickhouse::query::Query) -> clickhouse::query::Query {
+        for b in &self.binds {
+            q = q.bind(b.as_str());
+        }
+        q
+    }
+}
+
+/// Where a page ended, for the next one. Opaque to clients; tied to its order.
+#[derive(Debug, Clone, PartialEq)]
+struct Cursor {
+    order: Order,
+    duration_ns: u64,
+    end_ms: i64,
+    ids: [u8; 24],
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.order {
+            Order::Slowest => write!(f, "s{}.{}.{}", self.duration_ns, self.end_ms, const_hex::encode(self.ids)),
+            Order::Newest => write!(f, "n{}.{}", self.end_ms, const_hex::encode(self.ids)),
+        }
+    }
+}
+
+impl Cursor {
+    fn parse(order: Order, s: &str) -> Result<Self, QueryError> {
+        let bad = || QueryError::Invalid("bad cursor: pass back next_cursor unchanged, with the same order".into());
+        let (tag, rest) = s.split_at_checked(1).ok_or_else(bad)?;
+        let parts: Vec<&str> = rest.split('.').collect();
+        let (duration_ns, end_ms, hex) = match (order, tag, parts.as_slice()) {
+            (Order::Slowest, "s", [d, e, h]) => (d.parse().map_err(|_| bad())?, e.parse().map_err(|_| bad())?, *h),
+            (Order::Newest, "n", [e, h]) => (0, e.parse().map_err(|_| bad())?, *h),
+            _ => return Err(bad()),
+        };
+        let ids: [u8; 24] = const_hex::decode(hex).ok().and_then(|v| v.try_into().ok()).ok_or_else(bad)?;
+        Ok(Cursor { order, duration_ns, end_ms, ids })
+    }
+
+    /// Rows strictly after this one in its order (every key descending).
+    fn before_sql(&self) -> String {
+        let t = const_hex::encode(&self.ids[..16]);
+        let s = const_hex::encode(&self.ids[16..]);
+        let ids = format!("(trace_id < unhex('{t}') OR (trace_id = unhex('{t}') AND span_id < unhex('{s}')))");
+        let by_end = format!("(end_ms < {e} OR (end_ms = {e} AND {ids}))", e = self.end_ms);
+        match self.order {
+            Order::Newest => by_end,
+            Order::Slowest => format!("(duration_ns < {d} OR (duration_ns = {d} AND {by_end}))", d = self.duration_ns),
+        }
+    }
+}
+
+impl TraceStore for ClickHouseStore {
+    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
+        let mut spans = spans;
+        spans.retain(|s| s.trace_id.len() == 16 && s.span_id.len() == 8);
+        let (done, rx) = oneshot::channel();
+        let queued = self.jobs.send(Job { spans, done });
+        Box::pin(async move {
+            queued.map_err(|_| QueryError::Unavailable("the store is shutting down".into()))?;
+            rx.await.map_err(|_| QueryError::Unavailable("the store is shutting down".into()))?
+        })
+    }
+
+    fn hitmap(&self, grid: Grid, filter: HitmapFilter) -> StoreFuture<'_, Hitmap> {
+        Box::pin(self.inner.hitmap(grid, filter))
+    }
+
+    fn transactions(&self, query: TxQuery) -> StoreFuture<'_, TransactionPage> {
+        Box::pin(self.inner.transactions(query))
+    }
+
+    fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> StoreFuture<'_, Option<Trace>> {
+        Box::pin(self.inner.trace(trace_id, now_ms))
+    }
+
+    fn active(&self, service: Option<String>, now_ms: i64) -> StoreFuture<'_, ActiveList> {
+        Box::pin(self.inner.active(service, now_ms))
+    }
+
+    fn services(&self, from: i64, to: i64) -> StoreFuture<'_, ServiceList> {
+        Box::pin(self.inner.services(from, to))
+    }
+
+    fn tx_series(&self, query: SeriesQuery) -> StoreFuture<'_, Vec<TxSeries>> {
+        Box::pin(self.inner.tx_series(query))
+    }
+
+    fn enforce_retention(&self, now_ms: i64) -> StoreFuture<'_, RetentionReport> {
+        Box::pin(self.inner.enforce_retention(now_ms))
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        // An acknowledged insert is in ClickHouse already.
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn stats(&self) -> StoreFuture<'_, StoreStats> {
+        Box::pin(self.inner.stats())
+    }
+
+    fn cube(&self, _query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer> {
+        Box::pin(std::future::ready(Err(not_yet("the cube"))))
+    }
+
+    fn compare(&self, _query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally> {
+        Box::pin(std::future::ready(Err(not_yet("\"what changed\""))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_hide_the_password() {
+        let t = Target::parse("http://reader:s3cret@ch.example:8123/?database=traces").unwrap();
+        assert_eq!((t.endpoint.as_str(), t.database.as_str()), ("http://ch.example:8123", "traces"));
+        assert!(!format!("{t:?}").contains("s3cret"));
+        assert_eq!(Target::parse("http://ch:8123").unwrap().database, "sightline");
+        for bad in ["ch:8123", "ftp://ch/", "http://ch:8123/?database=a;drop"] {
+            let e = Target::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("--clickhouse"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_the_other_order() {
+        let c = Cursor { order: Order::Slowest, duration_ns: 5, end_ms: 7, ids: [3; 24] };
+        assert_eq!(Cursor::parse(Order::Slowest, &c.to_string()).unwrap(), c);
+        assert!(Cursor::parse(Order::Newest, &c.to_string()).is_err());
+        assert!(Cursor::parse(Order::Slowest, &format!("{c}00")).is_err());
+        assert!(Cursor::parse(Order::Slowest, "").is_err());
+    }
+
+    #[test]
+    fn day_partitions_end_at_midnight_utc() {
+        assert_eq!(day_end_ms("0"), Some(86_400_000));
+        assert_eq!(day_end_ms("20425"), Some(20_426 * 86_400_000));
+        assert_eq!(day_end_ms("tuple()"), None);
+    }
+}
