@@ -89,9 +89,18 @@ pub struct ServeArgs {
     pub cube_retention_days: u64,
     /// Keep spans and transactions in ClickHouse instead of the embedded store, e.g.
     /// `http://user:pw@ch:8123/?database=sightline` (its HTTP interface; the schema is created and migrated
-    /// by Sightline). Several Sightline nodes may share one.
-    #[arg(long, env = "SIGHTLINE_CLICKHOUSE", value_parser = crate::store::clickhouse::Target::parse, hide_env_values = true)]
-    pub clickhouse: Option<crate::store::clickhouse::Target>,
+    /// by Sightline). Several Sightline nodes may share one. Repeat it (or give a comma-separated list) for
+    /// the shards of a cluster, in the cluster's order, with `--clickhouse-cluster`.
+    #[arg(long, env = "SIGHTLINE_CLICKHOUSE", value_delimiter = ',', value_parser = crate::store::clickhouse::Target::parse, hide_env_values = true)]
+    pub clickhouse: Vec<crate::store::clickhouse::Target>,
+    /// The cluster (as named in the ClickHouse servers' `remote_servers`) the `--clickhouse` shards form:
+    /// Sightline creates `Distributed` tables over it and writes each trace to its shard.
+    #[arg(long, env = "SIGHTLINE_CLICKHOUSE_CLUSTER", value_parser = parse_cluster_name)]
+    pub clickhouse_cluster: Option<String>,
+    /// Create `Replicated*MergeTree` tables (the ClickHouse servers need ZooKeeper and the `{shard}` and
+    /// `{replica}` macros).
+    #[arg(long, env = "SIGHTLINE_CLICKHOUSE_REPLICATED")]
+    pub clickhouse_replicated: bool,
     /// PostgreSQL instance to monitor, e.g. `postgres://monitor:pw@db:5432/postgres` (repeatable; the
     /// environment variable takes a comma-separated list). A role with only `pg_monitor` is enough.
     #[arg(long = "postgres", env = "SIGHTLINE_POSTGRES", value_delimiter = ',', hide_env_values = true)]
@@ -199,7 +208,9 @@ impl ServeArgs {
             retention_hours: 72,
             retention_mb: 4096,
             cube_retention_days: crate::store::cube::DEFAULT_RETENTION_DAYS,
-            clickhouse: None,
+            clickhouse: Vec::new(),
+            clickhouse_cluster: None,
+            clickhouse_replicated: false,
             postgres: Vec::new(),
             pg_interval_ms: 2000,
             pg_history_minutes: 60,
@@ -256,5 +267,13 @@ impl ServeArgs {
             candidates.extend(exe.ancestors().skip(1).map(|a| a.join("dist")));
         }
         candidates.into_iter().find(|d| d.join("index.html").is_file())
+    }
+}
+
+fn parse_cluster_name(s: &str) -> Result<String, String> {
+    if crate::store::clickhouse::schema::valid_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err("a cluster name is letters, digits and _".into())
     }
 }

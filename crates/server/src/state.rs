@@ -69,9 +69,9 @@ impl AppState {
             Arc::new(move |c: &store::CommitReport| m.commit(c))
         };
         // ClickHouse is opened over the network, before the local files; the embedded store otherwise.
-        let remote = match &args.clickhouse {
-            Some(target) => Some(store::clickhouse::open(target.clone(), args).await?),
-            None => None,
+        let remote = match args.clickhouse.is_empty() {
+            false => Some(store::clickhouse::open(args).await?),
+            true => None,
         };
         let (store, boards, deploys) = blocking::run("opening the data directory", move || open_stores(&a, remote, on_commit)).await?;
         let deploys = Arc::new(deploys);
@@ -110,9 +110,11 @@ impl AppState {
             crate::alert::Alerts::open(&dir, sources, delivery).with_context(|| format!("cannot open the alerts in {}", dir.display()))
         })
         .await?;
+        let live = broadcast::channel(1024).0;
+        store.stream_others(live.clone());
         Ok(AppState {
             store,
-            live: broadcast::channel(1024).0,
+            live,
             auth,
             ingest_max_bytes,
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),

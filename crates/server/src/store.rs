@@ -222,6 +222,11 @@ pub trait TraceStore: Send + Sync + 'static {
     /// already stored (an exporter's retry) are not counted again. The work is queued when this is called.
     fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>>;
 
+    /// Where to stream the new transactions that other Sightline nodes store (a store shared by several
+    /// nodes); their batches take this node's next `seq`s, like its own commits. The embedded store has no
+    /// other writer: nothing to do.
+    fn stream_others(&self, _live: tokio::sync::broadcast::Sender<Arc<LiveBatch>>) {}
+
     /// Counts every stored transaction ending in the grid's window (optionally of one service and/or with
     /// one tag) into its cells; `Hitmap::seq` says which committed batches the counts include.
     fn hitmap(&self, grid: Grid, filter: HitmapFilter) -> StoreFuture<'_, Hitmap>;

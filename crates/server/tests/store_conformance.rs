@@ -96,7 +96,8 @@ fn clickhouse(options: Options) -> Storage {
         open: Box::new(move || {
             let target = sightline_server::store::clickhouse::Target::parse(&url).unwrap();
             Box::pin(async move {
-                let store = sightline_server::store::clickhouse::ClickHouseStore::open(target, options.max_age_ms).await.unwrap();
+                let options = sightline_server::store::clickhouse::Options { max_age_ms: options.max_age_ms, ..Default::default() };
+                let store = sightline_server::store::clickhouse::ClickHouseStore::open(vec![target], options).await.unwrap();
                 Arc::new(store) as Arc<dyn TraceStore>
             })
         }),

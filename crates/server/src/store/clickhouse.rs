@@ -14,7 +14,7 @@
 pub mod bins;
 pub mod schema;
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use clickhouse::{Client, Row};
@@ -60,7 +60,7 @@ impl Target {
         let host = u.host_str().ok_or_else(|| anyhow::anyhow!("--clickhouse has no host"))?;
         let port = u.port_or_known_default().unwrap_or(8123);
         let database = u.query_pairs().find(|(k, _)| k == "database").map(|(_, v)| v.into_owned()).unwrap_or_else(|| "sightline".into());
-        anyhow::ensure!(schema::valid_database(&database), "--clickhouse: the database name must be letters, digits and _");
+        anyhow::ensure!(schema::valid_name(&database), "--clickhouse: the database name must be letters, digits and _");
         let user = (!u.username().is_empty()).then(|| u.username().to_string());
         let password = u.password().map(str::to_string);
         Ok(Target { endpoint: format!("{}://{host}:{port}", u.scheme()), database, user, password })
@@ -97,6 +97,15 @@ fn is_outage(message: &str) -> bool {
         .any(|c| message.contains(c))
 }
 
+/// A failed write to one shard: which one, so the operator knows where to look.
+fn shard_error(i: usize, n: usize, e: clickhouse::error::Error) -> QueryError {
+    match (ch_error(e), n) {
+        (e, 1) => e,
+        (QueryError::Unavailable(m), _) => QueryError::Unavailable(format!("shard {} of {n}: {m}", i + 1)),
+        (e, _) => QueryError::Storage(anyhow::anyhow!("shard {} of {n}: {e}", i + 1)),
+    }
+}
+
 fn first_line(m: &str) -> &str {
     m.lines().next().unwrap_or(m)
 }
@@ -113,6 +122,7 @@ struct TxRow {
     span_id: [u8; 8],
     node: u64,
     seq: u64,
+    inserted_ms: i64,
     #[serde(with = "serde_bytes")]
     record: Vec<u8>,
 }
@@ -152,15 +162,39 @@ struct Job {
 }
 
 struct Inner {
+    /// Reads: the first shard (through the `Distributed` tables on a cluster).
     db: Client,
+    /// Writes: one client per shard, in the cluster's order.
+    shards: Vec<Client>,
+    layout: schema::Layout,
     target: Target,
     /// This process's id in the `node` column (random per start).
     node: u64,
-    /// The last `seq` whose rows are all in ClickHouse.
-    published: AtomicU64,
+    /// What a hitmap snapshot includes; changed only under `commit_lock`.
+    visible: std::sync::Mutex<Visible>,
+    /// Held from choosing a `seq` to publishing it (by the committer and the poller of other nodes' rows).
+    commit_lock: tokio::sync::Mutex<()>,
     /// Data ending (transactions) or starting (traces) before this is hidden: the last retention cut-off.
     horizon: AtomicI64,
     max_age_ms: i64,
+    /// Where the other nodes' new transactions are streamed (set once the server's live channel exists).
+    live: std::sync::OnceLock<tokio::sync::broadcast::Sender<Arc<LiveBatch>>>,
+}
+
+/// The rows a hitmap counts: this node's up to `seq`, other nodes' inserted before `others_until`. Both
+/// move together, so a snapshot holds exactly the live batches up to its `seq` (see [`poll_others`]).
+#[derive(Debug, Clone, Copy)]
+struct Visible {
+    seq: u64,
+    others_until: i64,
+}
+
+/// Options of [`ClickHouseStore::open`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Data older than this goes at the next retention pass.
+    pub max_age_ms: i64,
+    pub layout: schema::Layout,
 }
 
 /// See the module docs.
@@ -170,34 +204,80 @@ pub struct ClickHouseStore {
 }
 
 impl ClickHouseStore {
-    /// Connects, creates or migrates the schema, and reads the retention horizon. Fails with a clear
-    /// message when ClickHouse cannot be reached (the server does not start half-configured).
-    pub async fn open(target: Target, max_age_ms: i64) -> anyhow::Result<Self> {
-        let server = target.client();
-        schema::migrate(&server, &target.database)
+    /// Connects, creates or migrates the schema on every shard, and reads the retention horizon. Fails with a
+    /// clear message when ClickHouse cannot be reached (the server does not start half-configured).
+    /// `targets`: one server, or the shards of `options.layout.cluster` in the cluster's order.
+    pub async fn open(targets: Vec<Target>, options: Options) -> anyhow::Result<Self> {
+        let first = targets.first().ok_or_else(|| anyhow::anyhow!("no ClickHouse server given"))?.clone();
+        anyhow::ensure!(
+            targets.len() == 1 || options.layout.cluster.is_some(),
+            "several --clickhouse servers are the shards of a cluster: name it with --clickhouse-cluster"
+        );
+        anyhow::ensure!(
+            targets.iter().all(|t| t.database == first.database),
+            "every --clickhouse server must name the same database"
+        );
+        let servers: Vec<Client> = targets.iter().map(Target::client).collect();
+        schema::migrate(&servers, &first.database, &options.layout)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot prepare ClickHouse database {} at {}: {e}", target.database, target.endpoint))?;
-        let db = server.with_database(&target.database);
+            .map_err(|e| anyhow::anyhow!("cannot prepare ClickHouse database {} at {}: {e}", first.database, first.endpoint))?;
+        let shards: Vec<Client> = servers.into_iter().map(|c| c.with_database(&first.database)).collect();
+        let db = shards[0].clone();
         let horizon: i64 = db.query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
         let inner = Arc::new(Inner {
             db,
-            target,
+            shards,
+            layout: options.layout,
+            target: first,
             node: rand::random::<u64>() | 1,
-            published: AtomicU64::new(0),
+            // Other nodes' rows stored so far are in every snapshot; later ones are polled.
+            visible: std::sync::Mutex::new(Visible { seq: 0, others_until: super::now_ms() }),
+            commit_lock: tokio::sync::Mutex::new(()),
             horizon: AtomicI64::new(horizon),
-            max_age_ms,
+            max_age_ms: options.max_age_ms,
+            live: std::sync::OnceLock::new(),
         });
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(commit_loop(inner.clone(), rx));
-        tracing::info!(target = ?inner.target, "ClickHouse store opened");
+        tokio::spawn(poll_others(Arc::downgrade(&inner)));
+        tracing::info!(target = ?inner.target, shards = inner.shards.len(), "ClickHouse store opened");
         Ok(ClickHouseStore { inner, jobs })
     }
 }
 
-/// Opens the ClickHouse store `--clickhouse` names, with the retention of `args`.
-pub async fn open(target: Target, args: &crate::config::ServeArgs) -> anyhow::Result<Arc<dyn TraceStore>> {
-    let max_age_ms = (args.retention_hours as i64).saturating_mul(3_600_000);
-    Ok(Arc::new(ClickHouseStore::open(target, max_age_ms).await?))
+/// How often a node looks for transactions other nodes stored, for its live stream.
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Rows are streamed once their insert is this old: an insert stamped earlier but still running would
+/// otherwise be skipped by the poll that passed its stamp.
+const SETTLE_MS: i64 = 3_000;
+/// Other nodes' transactions that ended this long before they were stored are not streamed live (they are
+/// in the next full hitmap): keeps each poll a read of recent minutes, not of the whole table.
+const LIVE_LATE_MS: i64 = 2 * MINUTE_MS;
+
+/// Streams the transactions other nodes store (several Sightline nodes on one ClickHouse): every
+/// [`POLL_EVERY`], the rows inserted since the last poll (up to [`SETTLE_MS`] ago) become one live batch
+/// under this node's next `seq`, and hitmaps count them from that `seq` on. With no live client the rows
+/// are not read at all, only the mark moves. Stops when the store is dropped.
+async fn poll_others(inner: std::sync::Weak<Inner>) {
+    let mut tick = tokio::time::interval(POLL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        if let Err(e) = inner.poll_others().await {
+            tracing::warn!(error = %e, "reading other nodes' new transactions from ClickHouse failed; will retry");
+        }
+    }
+}
+
+/// Opens the ClickHouse store `--clickhouse` names (one server, or the shards of `--clickhouse-cluster`),
+/// with the retention of `args`.
+pub async fn open(args: &crate::config::ServeArgs) -> anyhow::Result<Arc<dyn TraceStore>> {
+    let options = Options {
+        max_age_ms: (args.retention_hours as i64).saturating_mul(3_600_000),
+        layout: schema::Layout { cluster: args.clickhouse_cluster.clone(), replicated: args.clickhouse_replicated },
+    };
+    Ok(Arc::new(ClickHouseStore::open(args.clickhouse.clone(), options).await?))
 }
 
 /// Stores queued requests a group at a time until the store is dropped.
@@ -274,30 +354,30 @@ impl Inner {
             running.into_iter().filter(|s| !done_here.contains(&s.ids()) && !done.contains(&s.ids())).collect()
         };
 
-        let seq = self.published.load(Ordering::Acquire) + 1;
-        if !finished.is_empty() {
-            let mut ins = self.db.insert::<SpanRow>("spans").await.map_err(ch_error)?;
-            for s in &finished {
+        let _publishing = self.commit_lock.lock().await;
+        let seq = self.visible().seq + 1;
+        let spans: Vec<SpanRow> = finished
+            .iter()
+            .map(|s| {
                 let (trace_id, span_id) = ids_of(s);
-                ins.write(&SpanRow { trace_id, span_id, start_ms: s.start_ms(), record: s.encode_to_vec() }).await.map_err(ch_error)?;
-            }
-            ins.end().await.map_err(ch_error)?;
-        }
-        if !running.is_empty() {
-            let mut ins = self.db.insert::<InflightRow>("inflight").await.map_err(ch_error)?;
-            for s in &running {
+                SpanRow { trace_id, span_id, start_ms: s.start_ms(), record: s.encode_to_vec() }
+            })
+            .collect();
+        self.insert("spans", spans, |r| &r.trace_id).await?;
+        let snapshots: Vec<InflightRow> = running
+            .iter()
+            .map(|s| {
                 let (trace_id, span_id) = ids_of(s);
-                let row = InflightRow { trace_id, span_id, service: s.service.clone(), ver: now, seen_ms: now, live: 1, record: s.encode_to_vec() };
-                ins.write(&row).await.map_err(ch_error)?;
-            }
-            ins.end().await.map_err(ch_error)?;
-        }
+                InflightRow { trace_id, span_id, service: s.service.clone(), ver: now, seen_ms: now, live: 1, record: s.encode_to_vec() }
+            })
+            .collect();
+        self.insert("inflight", snapshots, |r| &r.trace_id).await?;
         // Transactions last: once a transaction is counted, its spans are there to open.
-        if !new.is_empty() {
-            let mut ins = self.db.insert::<TxRow>("transactions").await.map_err(ch_error)?;
-            for (_, s) in &new {
+        let txs: Vec<TxRow> = new
+            .iter()
+            .map(|(_, s)| {
                 let (trace_id, span_id) = ids_of(s);
-                let row = TxRow {
+                TxRow {
                     end_ms: s.end_ms(),
                     duration_ns: s.end_ns.saturating_sub(s.start_ns),
                     service: s.service.clone(),
@@ -308,18 +388,93 @@ impl Inner {
                     span_id,
                     node: self.node,
                     seq,
+                    inserted_ms: now,
                     record: s.encode_to_vec(),
-                };
-                ins.write(&row).await.map_err(ch_error)?;
-            }
-            ins.end().await.map_err(ch_error)?;
-        }
-        self.published.store(seq, Ordering::Release);
+                }
+            })
+            .collect();
+        self.insert("transactions", txs, |r| &r.trace_id).await?;
+        crate::sync::lock(&self.visible).seq = seq;
         let mut points = vec![Vec::new(); requests.len()];
         for (r, s) in new {
             points[r].push(LivePoint { end_ms: s.end_ms(), duration_ms: s.duration_ms(), error: s.error, service: s.service });
         }
         Ok((seq, points))
+    }
+
+    fn visible(&self) -> Visible {
+        *crate::sync::lock(&self.visible)
+    }
+
+    /// Writes `rows` into `table` (each row into its trace's shard); done when every shard accepted its rows.
+    async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite + Send + Sync>(&self, table: &str, rows: Vec<T>, trace_of: impl Fn(&T) -> &[u8; 16]) -> Result<(), QueryError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let n = self.shards.len();
+        let mut per_shard: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
+        for r in rows {
+            per_shard[schema::shard_of(trace_of(&r), n)].push(r);
+        }
+        let local = self.layout.local(table);
+        let writes = per_shard.into_iter().enumerate().filter(|(_, rows)| !rows.is_empty()).map(|(i, rows)| {
+            let (client, local) = (&self.shards[i], local.as_str());
+            async move {
+                let mut ins = client.insert::<T>(local).await.map_err(|e| shard_error(i, n, e))?;
+                for r in &rows {
+                    ins.write(r).await.map_err(|e| shard_error(i, n, e))?;
+                }
+                ins.end().await.map_err(|e| shard_error(i, n, e))
+            }
+        });
+        futures::future::try_join_all(writes).await?;
+        Ok(())
+    }
+
+    /// One poll of [`poll_others`].
+    async fn poll_others(&self) -> Result<(), QueryError> {
+        let until = super::now_ms() - SETTLE_MS;
+        let from = self.visible().others_until;
+        if until <= from {
+            return Ok(());
+        }
+        let listening = self.live.get().filter(|l| l.receiver_count() > 0);
+        let points: Vec<LivePoint> = match listening {
+            None => Vec::new(),
+            Some(_) => {
+                #[derive(Row, Deserialize)]
+                struct R {
+                    end_ms: i64,
+                    duration_ns: u64,
+                    error: u8,
+                    service: String,
+                }
+                let sql = format!(
+                    "SELECT end_ms, duration_ns, error, service FROM transactions WHERE end_ms >= {} \
+                     AND inserted_ms >= {from} AND inserted_ms < {until} AND node != {}",
+                    (from - LIVE_LATE_MS).max(self.horizon()),
+                    self.node
+                );
+                let rows: Vec<R> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+                rows.into_iter()
+                    .map(|r| LivePoint { end_ms: r.end_ms, duration_ms: r.duration_ns as f64 / 1e6, error: r.error == 1, service: r.service })
+                    .collect()
+            }
+        };
+        let _publishing = self.commit_lock.lock().await;
+        let seq = {
+            let mut v = crate::sync::lock(&self.visible);
+            if v.others_until != from {
+                return Ok(());
+            }
+            v.seq += 1;
+            v.others_until = until;
+            v.seq
+        };
+        if let (Some(live), false) = (listening, points.is_empty()) {
+            let _ = live.send(Arc::new(LiveBatch { seq, points }));
+        }
+        Ok(())
     }
 
     /// Which of these transactions are stored already (looked up in their services' time range).
@@ -428,10 +583,10 @@ impl Inner {
         if filter.tag.is_some() || filter.traces.is_some() {
             return Err(not_yet("filtering by a \"what changed\" value"));
         }
-        // Rows this node wrote are counted only up to the published `seq`, read before the query: a commit
-        // finishing during the scan is in the live stream after this snapshot, not in both or neither.
-        // Rows of other nodes (and of this node's earlier runs) are counted as soon as they are there.
-        let seq = self.published.load(Ordering::Acquire);
+        // Rows this node wrote are counted up to the published `seq`, other nodes' (and this node's earlier
+        // runs') up to the poller's mark, both read before the query: a commit or poll finishing during the
+        // scan is in the live stream after this snapshot, not in both or neither.
+        let Visible { seq, others_until } = self.visible();
         let mut h = Hitmap::empty(grid);
         h.seq = seq;
         if grid.cols == 0 || grid.rows == 0 {
@@ -442,7 +597,11 @@ impl Inner {
             return Ok(h);
         }
         let mut w = Where::default();
-        w.and(format!("end_ms >= {from} AND end_ms < {} AND NOT (node = {} AND seq > {seq})", grid.to, self.node));
+        w.and(format!(
+            "end_ms >= {from} AND end_ms < {} AND ((node = {node} AND seq <= {seq}) OR (node != {node} AND inserted_ms < {others_until}))",
+            grid.to,
+            node = self.node
+        ));
         if let Some(s) = &filter.service {
             w.and_bound("service = ?", s);
         }
@@ -677,6 +836,9 @@ impl Inner {
             }
             ins.end().await.map_err(ch_error)?;
         }
+        // Another node may have cut already.
+        let stored: i64 = self.db.query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
+        self.horizon.fetch_max(stored, Ordering::AcqRel);
         let cutoff = now_ms.saturating_sub(self.max_age_ms).div_euclid(MINUTE_MS) * MINUTE_MS;
         let old = self.horizon();
         if cutoff <= old {
@@ -697,13 +859,16 @@ impl Inner {
         if transactions_removed == 0 && traces_removed == 0 {
             return Ok(RetentionReport::default());
         }
-        self.db
-            .query("INSERT INTO retention (cutoff_ms, at_ms) VALUES (?, ?)")
-            .bind(cutoff)
-            .bind(super::now_ms())
-            .execute()
-            .await
-            .map_err(ch_error)?;
+        let n = self.shards.len();
+        for (i, shard) in self.shards.iter().enumerate() {
+            shard
+                .query(&format!("INSERT INTO {} (cutoff_ms, at_ms) VALUES (?, ?)", self.layout.local("retention")))
+                .bind(cutoff)
+                .bind(super::now_ms())
+                .execute()
+                .await
+                .map_err(|e| shard_error(i, n, e))?;
+        }
         self.horizon.fetch_max(cutoff, Ordering::AcqRel);
         self.drop_days_before(cutoff).await?;
         let report = RetentionReport { transactions_removed, traces_removed, cutoff_ms: Some(cutoff) };
@@ -711,23 +876,34 @@ impl Inner {
         Ok(report)
     }
 
-    /// Frees the disk of the days wholly before `cutoff` (the horizon already hides them from queries).
+    /// Frees the disk of the days wholly before `cutoff` on every shard (the horizon already hides them).
     async fn drop_days_before(&self, cutoff: i64) -> Result<(), QueryError> {
-        let parts: Vec<(String, String)> = self
-            .db
-            .query("SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND table IN ('transactions', 'spans', 'inflight')")
-            .bind(&self.target.database)
-            .fetch_all()
-            .await
-            .map_err(ch_error)?;
-        for (table, partition) in parts {
-            let Some(day_end) = day_end_ms(&partition) else { continue };
-            if day_end <= cutoff {
-                self.db
-                    .query(&format!("ALTER TABLE {table} DROP PARTITION {partition}"))
-                    .execute()
-                    .await
-                    .map_err(ch_error)?;
+        let tables: Vec<String> = ["transactions", "spans", "inflight"].iter().map(|t| format!("'{}'", self.layout.local(t))).collect();
+        let n = self.shards.len();
+        for (i, shard) in self.shards.iter().enumerate() {
+            #[derive(Row, Deserialize)]
+            struct Part {
+                table: String,
+                partition: String,
+            }
+            let parts: Vec<Part> = shard
+                .query(&format!(
+                    "SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND table IN ({})",
+                    tables.join(",")
+                ))
+                .bind(&self.target.database)
+                .fetch_all()
+                .await
+                .map_err(|e| shard_error(i, n, e))?;
+            for Part { table, partition } in parts {
+                let Some(day_end) = day_end_ms(&partition) else { continue };
+                if day_end <= cutoff {
+                    shard
+                        .query(&format!("ALTER TABLE {table} DROP PARTITION {partition}"))
+                        .execute()
+                        .await
+                        .map_err(|e| shard_error(i, n, e))?;
+                }
             }
         }
         Ok(())
@@ -740,13 +916,16 @@ impl Inner {
             .fetch_one()
             .await
             .map_err(ch_error)?;
-        let disk_bytes: u64 = self
-            .db
-            .query("SELECT toUInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active")
-            .bind(&self.target.database)
-            .fetch_one()
-            .await
-            .map_err(ch_error)?;
+        let mut disk_bytes = 0u64;
+        for (i, shard) in self.shards.iter().enumerate() {
+            let b: u64 = shard
+                .query("SELECT toUInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active")
+                .bind(&self.target.database)
+                .fetch_one()
+                .await
+                .map_err(|e| shard_error(i, self.shards.len(), e))?;
+            disk_bytes += b;
+        }
         let in_flight: u64 = self
             .db
             .query("SELECT count() FROM (SELECT argMax(live, ver) AS l FROM inflight GROUP BY trace_id, span_id) WHERE l = 1")
@@ -865,6 +1044,10 @@ impl TraceStore for ClickHouseStore {
             queued.map_err(|_| QueryError::Unavailable("the store is shutting down".into()))?;
             rx.await.map_err(|_| QueryError::Unavailable("the store is shutting down".into()))?
         })
+    }
+
+    fn stream_others(&self, live: tokio::sync::broadcast::Sender<Arc<LiveBatch>>) {
+        let _ = self.inner.live.set(live);
     }
 
     fn hitmap(&self, grid: Grid, filter: HitmapFilter) -> StoreFuture<'_, Hitmap> {

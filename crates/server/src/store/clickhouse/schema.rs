@@ -1,91 +1,171 @@
-//! The ClickHouse tables and their versioned, idempotent migrations.
+//! The ClickHouse tables and their versioned, idempotent migrations, for one server or a cluster.
 //!
 //! Every statement works on ClickHouse 18.16 (Debian's) and current releases: times are `Int64`
 //! milliseconds (no `DateTime64`), retention drops whole day partitions (no `TTL` before 19.6), and the
 //! trace lookup is the `spans` table's own primary key (no data-skipping indexes before 19.x).
 //! docs/STORE.md compares the layout with the OpenTelemetry Collector's `clickhouseexporter`.
+//!
+//! On a cluster, each shard gets the tables as `<name>_local`, and every shard a `Distributed` table
+//! `<name>` over them: reads go through those; Sightline writes each row straight into the local table of
+//! the shard its trace id picks ([`shard_of`], the same rule as the `Distributed` tables' sharding key), so
+//! a trace's spans and transactions are on one shard and an insert is acknowledged only once that shard has
+//! it. `ON CLUSTER` is not used (it needs ZooKeeper): Sightline runs the DDL on every shard it is given.
 
 use clickhouse::Client;
 
 use super::ch_error;
 use crate::store::QueryError;
 
-/// One migration per entry, applied in order, each once per database. Statements must be idempotent
-/// (`IF NOT EXISTS`): two nodes starting together may both apply the same version.
-const MIGRATIONS: &[&[&str]] = &[
-    // 1: the first layout.
-    &[
-        // Finished transactions: what the hitmap, the list, the series and the services summary scan.
-        // Ordered by service then end time, so a service's time range is one contiguous read; partitioned
-        // by UTC day of end (days since the epoch: no time zone involved), so retention drops whole parts. `node`/`seq` tie a row to the commit that made it
-        // visible on the node that wrote it (see `ClickHouseStore::hitmap`). `record` is the transaction
-        // as the embedded store keeps it (protobuf `SpanRecord`): only a page of the list reads it.
-        "CREATE TABLE IF NOT EXISTS transactions (
-            end_ms Int64, duration_ns UInt64, service String, endpoint String, error UInt8, error_type String,
-            trace_id FixedString(16), span_id FixedString(8), node UInt64, seq UInt64, record String
-        ) ENGINE = ReplacingMergeTree
-        PARTITION BY intDiv(end_ms, 86400000)
-        ORDER BY (service, end_ms, trace_id, span_id)",
-        // Every finished span, for opening a trace: ordered by trace id, so a trace is a primary-key lookup
-        // in each day's part (small granules: a lookup reads little more than the trace). A retried span
-        // collapses into one row when parts merge; readers dedupe until then.
-        "CREATE TABLE IF NOT EXISTS spans (
-            trace_id FixedString(16), span_id FixedString(8), start_ms Int64, record String
-        ) ENGINE = ReplacingMergeTree
-        PARTITION BY intDiv(start_ms, 86400000)
-        ORDER BY (trace_id, span_id)
-        SETTINGS index_granularity = 1024",
-        // In-flight snapshots and their ends: the row with the highest `ver` of a span says whether it is
-        // still listed (`live`), when it was last reported (`seen_ms`) and what it looked like.
-        "CREATE TABLE IF NOT EXISTS inflight (
-            trace_id FixedString(16), span_id FixedString(8), service String, ver Int64, seen_ms Int64,
-            live UInt8, record String
-        ) ENGINE = ReplacingMergeTree(ver)
-        PARTITION BY intDiv(ver, 86400000)
-        ORDER BY (trace_id, span_id)",
-        // Each retention pass's cut-off: data before the highest is hidden from every query at once
-        // (dropping parts frees the disk later, a day at a time).
-        "CREATE TABLE IF NOT EXISTS retention (cutoff_ms Int64, at_ms Int64) ENGINE = MergeTree ORDER BY cutoff_ms",
-    ],
+/// One table: its columns, engine family, and the rest of its definition.
+struct Table {
+    name: &'static str,
+    columns: &'static str,
+    /// `ReplacingMergeTree(ver)`-style engine, without the `Replicated` prefix and its arguments.
+    engine: &'static str,
+    /// The engine's parameter after the replication arguments (e.g. the version column), if any.
+    engine_arg: Option<&'static str>,
+    tail: &'static str,
+}
+
+/// The tables of schema version 1.
+const TABLES_V1: &[Table] = &[
+    // Finished transactions: what the hitmap, the list, the series and the services summary scan. Ordered
+    // by service then end time, so a service's time range is one contiguous read; partitioned by UTC day of
+    // end (days since the epoch: no time zone involved), so retention drops whole parts. `node`/`seq` tie a
+    // row to the commit that made it visible on the node that wrote it, `inserted_ms` to when (the other
+    // nodes' live streams poll by it); see `ClickHouseStore::hitmap`. `record` is the transaction as the
+    // embedded store keeps it (protobuf `SpanRecord`): only a page of the list reads it.
+    Table {
+        name: "transactions",
+        columns: "end_ms Int64, duration_ns UInt64, service String, endpoint String, error UInt8, error_type String, \
+                  trace_id FixedString(16), span_id FixedString(8), node UInt64, seq UInt64, inserted_ms Int64, record String",
+        engine: "ReplacingMergeTree",
+        engine_arg: None,
+        tail: "PARTITION BY intDiv(end_ms, 86400000) ORDER BY (service, end_ms, trace_id, span_id)",
+    },
+    // Every finished span, for opening a trace: ordered by trace id, so a trace is a primary-key lookup in
+    // each day's part (small granules: a lookup reads little more than the trace). A retried span collapses
+    // into one row when parts merge; readers dedupe until then.
+    Table {
+        name: "spans",
+        columns: "trace_id FixedString(16), span_id FixedString(8), start_ms Int64, record String",
+        engine: "ReplacingMergeTree",
+        engine_arg: None,
+        tail: "PARTITION BY intDiv(start_ms, 86400000) ORDER BY (trace_id, span_id) SETTINGS index_granularity = 1024",
+    },
+    // In-flight snapshots and their ends: the row with the highest `ver` of a span says whether it is still
+    // listed (`live`), when it was last reported (`seen_ms`) and what it looked like.
+    Table {
+        name: "inflight",
+        columns: "trace_id FixedString(16), span_id FixedString(8), service String, ver Int64, seen_ms Int64, live UInt8, record String",
+        engine: "ReplacingMergeTree",
+        engine_arg: Some("ver"),
+        tail: "PARTITION BY intDiv(ver, 86400000) ORDER BY (trace_id, span_id)",
+    },
+    // Each retention pass's cut-off (written to every shard): data before the highest is hidden from every
+    // query at once; dropping parts frees the disk a day at a time.
+    Table { name: "retention", columns: "cutoff_ms Int64, at_ms Int64", engine: "MergeTree", engine_arg: None, tail: "ORDER BY cutoff_ms" },
 ];
 
-/// Creates the database and brings its tables to the current version. Returns the version.
-pub async fn migrate(server: &Client, database: &str) -> Result<u32, QueryError> {
-    server
-        .query(&format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database)))
-        .execute()
-        .await
-        .map_err(ch_error)?;
-    let db = server.clone().with_database(database);
-    db.query("CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_ms Int64) ENGINE = MergeTree ORDER BY version")
-        .execute()
-        .await
-        .map_err(ch_error)?;
-    let applied: u32 = db.query("SELECT toUInt32(max(version)) FROM schema_migrations").fetch_one().await.map_err(ch_error)?;
-    for (i, statements) in MIGRATIONS.iter().enumerate() {
-        let version = i as u32 + 1;
-        if version <= applied {
-            continue;
+/// One migration per entry, applied in order, each once per shard.
+const MIGRATIONS: &[&[Table]] = &[TABLES_V1];
+
+/// How the tables are laid out.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// The cluster (as named in the servers' `remote_servers`) the shards form; `None`: one server.
+    pub cluster: Option<String>,
+    /// Use `Replicated*MergeTree` engines (the servers need ZooKeeper and the `{shard}`/`{replica}` macros).
+    pub replicated: bool,
+}
+
+impl Layout {
+    /// The table a shard's rows are written to.
+    pub fn local(&self, table: &str) -> String {
+        match self.cluster {
+            Some(_) => format!("{table}_local"),
+            None => table.to_string(),
         }
-        for sql in *statements {
-            db.query(sql).execute().await.map_err(ch_error)?;
-        }
-        db.query("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)")
-            .bind(version)
-            .bind(crate::store::now_ms())
+    }
+}
+
+/// Creates the database on every shard and brings its tables to the current version. Statements are
+/// idempotent (`IF NOT EXISTS`): nodes starting together may both apply a version.
+pub async fn migrate(shards: &[Client], database: &str, layout: &Layout) -> Result<u32, QueryError> {
+    for server in shards {
+        server.query(&format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database))).execute().await.map_err(ch_error)?;
+        let db = server.clone().with_database(database);
+        db.query("CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_ms Int64) ENGINE = MergeTree ORDER BY version")
             .execute()
             .await
             .map_err(ch_error)?;
-        tracing::info!(version, database, "ClickHouse schema migrated");
+        let applied: u32 = db.query("SELECT toUInt32(max(version)) FROM schema_migrations").fetch_one().await.map_err(ch_error)?;
+        for (i, tables) in MIGRATIONS.iter().enumerate() {
+            let version = i as u32 + 1;
+            if version <= applied {
+                continue;
+            }
+            for t in *tables {
+                for sql in create(t, database, layout) {
+                    db.query(&sql).execute().await.map_err(ch_error)?;
+                }
+            }
+            db.query("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)")
+                .bind(version)
+                .bind(crate::store::now_ms())
+                .execute()
+                .await
+                .map_err(ch_error)?;
+            tracing::info!(version, database, "ClickHouse schema migrated");
+        }
     }
     Ok(MIGRATIONS.len() as u32)
 }
 
-/// A database name as an identifier (refused if it is not a plain name: it is configuration, not input).
+/// The DDL of one table in `layout`.
+fn create(t: &Table, database: &str, layout: &Layout) -> Vec<String> {
+    let local = layout.local(t.name);
+    let engine = if layout.replicated {
+        let path = format!("'/clickhouse/tables/{{shard}}/{database}/{local}', '{{replica}}'");
+        match t.engine_arg {
+            Some(arg) => format!("Replicated{}({path}, {arg})", t.engine),
+            None => format!("Replicated{}({path})", t.engine),
+        }
+    } else {
+        match t.engine_arg {
+            Some(arg) => format!("{}({arg})", t.engine),
+            None => t.engine.to_string(),
+        }
+    };
+    let mut sql = vec![format!("CREATE TABLE IF NOT EXISTS {local} ({}) ENGINE = {engine} {}", t.columns, t.tail)];
+    if let Some(cluster) = &layout.cluster {
+        sql.push(format!(
+            "CREATE TABLE IF NOT EXISTS {} AS {local} ENGINE = Distributed({}, {}, {local}, {SHARDING_KEY})",
+            t.name,
+            quote_ident(cluster),
+            quote_ident(database),
+        ));
+    }
+    sql
+}
+
+/// The `Distributed` tables' sharding key, which [`shard_of`] computes the same way: the trace id's first
+/// eight bytes as a little-endian integer (a trace's rows are on one shard).
+const SHARDING_KEY: &str = "reinterpretAsUInt64(substring(trace_id, 1, 8))";
+
+/// The shard (index into the `--clickhouse` list, in the cluster's order, equal weights) of a trace.
+pub fn shard_of(trace_id: &[u8], shards: usize) -> usize {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&trace_id[..8]);
+    (u64::from_le_bytes(b) % shards.max(1) as u64) as usize
+}
+
+/// A database or cluster name as an identifier (names are validated as plain words first).
 pub fn quote_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', ""))
 }
 
-pub fn valid_database(name: &str) -> bool {
+/// A database or cluster name Sightline accepts: letters, digits and `_`.
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
