@@ -57,6 +57,9 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
+/// What a 503 for an unavailable store tells clients to wait before retrying.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
@@ -105,6 +108,12 @@ impl IntoResponse for AppError {
             AppError::Overloaded { retry_after, .. } => {
                 let mut resp = (status, Json(ApiErrorBody { error, status: status_code })).into_response();
                 resp.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.as_secs().max(1).into());
+                resp
+            }
+            AppError::Unavailable(_) => {
+                // The store (a remote ClickHouse, a full disk) may be back soon: exporters and the app retry.
+                let mut resp = (status, Json(ApiErrorBody { error, status: status_code })).into_response();
+                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.into());
                 resp
             }
             _ => (status, Json(ApiErrorBody { error, status: status_code })).into_response(),

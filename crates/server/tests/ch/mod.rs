@@ -45,8 +45,13 @@ impl ClickHouse {
 
     /// Like [`ClickHouse::start`], with extra top-level config (e.g. `<remote_servers>` for a cluster).
     pub fn start_with(extra_config: &str) -> Self {
+        Self::start_on(free_port(), free_port(), extra_config)
+    }
+
+    /// Like [`ClickHouse::start_with`], on given ports (a cluster's servers must know each other's).
+    pub fn start_on(http_port: u16, tcp_port: u16, extra_config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut ch = ClickHouse { dir, http_port: free_port(), tcp_port: free_port(), child: None };
+        let mut ch = ClickHouse { dir, http_port, tcp_port, child: None };
         ch.write_config(extra_config);
         ch.spawn();
         ch

@@ -140,24 +140,38 @@ fn create(t: &Table, database: &str, layout: &Layout) -> Vec<String> {
     let mut sql = vec![format!("CREATE TABLE IF NOT EXISTS {local} ({}) ENGINE = {engine} {}", t.columns, t.tail)];
     if let Some(cluster) = &layout.cluster {
         sql.push(format!(
-            "CREATE TABLE IF NOT EXISTS {} AS {local} ENGINE = Distributed({}, {}, {local}, {SHARDING_KEY})",
+            "CREATE TABLE IF NOT EXISTS {} AS {local} ENGINE = Distributed({}, {}, {local}, {})",
             t.name,
             quote_ident(cluster),
             quote_ident(database),
+            // Cut-offs are written to every shard by Sightline itself; the key only has to exist.
+            if t.columns.contains("trace_id") { SHARDING_KEY } else { "rand()" },
         ));
     }
     sql
 }
 
-/// The `Distributed` tables' sharding key, which [`shard_of`] computes the same way: the trace id's first
-/// eight bytes as a little-endian integer (a trace's rows are on one shard).
-const SHARDING_KEY: &str = "reinterpretAsUInt64(substring(trace_id, 1, 8))";
+/// The `Distributed` tables' sharding key, which [`shard_of`] computes the same way: ClickHouse's `intHash64`
+/// (MurmurHash3's 64-bit finalizer) of the trace id's two halves (little-endian integers) XORed. A trace's
+/// rows are on one shard, and ids that are not random in every byte (64-bit ids padded with zeros, as older
+/// Zipkin/Jaeger clients send; test ids) still spread evenly.
+pub const SHARDING_KEY: &str =
+    "intHash64(bitXor(reinterpretAsUInt64(substring(trace_id, 1, 8)), reinterpretAsUInt64(substring(trace_id, 9, 8))))";
 
 /// The shard (index into the `--clickhouse` list, in the cluster's order, equal weights) of a trace.
 pub fn shard_of(trace_id: &[u8], shards: usize) -> usize {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&trace_id[..8]);
-    (u64::from_le_bytes(b) % shards.max(1) as u64) as usize
+    let half = |i: usize| u64::from_le_bytes(trace_id[i..i + 8].try_into().expect("16-byte trace id"));
+    (int_hash64(half(0) ^ half(8)) % shards.max(1) as u64) as usize
+}
+
+/// ClickHouse's SQL `intHash64` (its `IntHash64Impl`: a constant XORed in, then MurmurHash3's finalizer).
+fn int_hash64(x: u64) -> u64 {
+    let mut x = x ^ 0x4CF2_D2BA_AE6D_A887;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
 }
 
 /// A database or cluster name as an identifier (names are validated as plain words first).
@@ -168,4 +182,14 @@ pub fn quote_ident(name: &str) -> String {
 /// A database or cluster name Sightline accepts: letters, digits and `_`.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    /// The values ClickHouse 18.16 answers for `SELECT intHash64(toUInt64(0)), intHash64(toUInt64(1))`.
+    #[test]
+    fn int_hash64_is_clickhouses() {
+        assert_eq!(super::int_hash64(0), 4_761_183_170_873_013_810);
+        assert_eq!(super::int_hash64(1), 10_577_349_846_663_553_072);
+    }
 }

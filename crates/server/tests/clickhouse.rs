@@ -1,0 +1,196 @@
+//! Sightline on ClickHouse beyond one node: two real ClickHouse servers as the two shards of a cluster
+//! (`Distributed` tables over them), two Sightline nodes sharing them; and what happens when a shard goes
+//! down in the middle of ingest. Every answer asserted here goes through the real router (`TestApp`).
+//! The per-query answers themselves are the conformance suite's (`tests/store_conformance.rs`).
+
+mod common;
+#[path = "ch/mod.rs"]
+mod ch;
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{db_span, proto, request, server_span, wait_for, TestApp};
+use sightline_model::{Hitmap, Trace, TransactionPage};
+use sightline_server::store::clickhouse::Target;
+
+const CLUSTER: &str = "sightline";
+
+/// Two ClickHouse servers that know each other as the shards of [`CLUSTER`].
+fn two_shards() -> (ch::ClickHouse, ch::ClickHouse) {
+    let ports: Vec<(u16, u16)> = (0..2).map(|_| (ch::free_port(), ch::free_port())).collect();
+    let shards: String = ports
+        .iter()
+        .map(|(_, tcp)| format!("<shard><replica><host>127.0.0.1</host><port>{tcp}</port></replica></shard>"))
+        .collect();
+    let config = format!("<remote_servers><{CLUSTER}>{shards}</{CLUSTER}></remote_servers>");
+    let a = ch::ClickHouse::start_on(ports[0].0, ports[0].1, &config);
+    let b = ch::ClickHouse::start_on(ports[1].0, ports[1].1, &config);
+    (a, b)
+}
+
+/// A Sightline node on the cluster's database `db`.
+async fn node(shards: &[&ch::ClickHouse], db: &str) -> TestApp {
+    let targets: Vec<Target> = shards.iter().map(|s| Target::parse(&s.url(db)).unwrap()).collect();
+    TestApp::with(|a| {
+        a.clickhouse = targets;
+        a.clickhouse_cluster = Some(CLUSTER.into());
+    })
+    .await
+}
+
+/// `n` traces from trace number `first`: a checkout transaction with one SQL step each, ending around now.
+fn traces(first: u64, n: u64) -> opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+    let now = common::now_ms();
+    let spans = (first..first + n)
+        .flat_map(|t| {
+            let end = now - 1_000 + (t % 500) as i64;
+            let root = server_span(t, 1, "POST /pay", end, 40.0);
+            let start = root.start_time_unix_nano;
+            [root, db_span(t, 2, 1, start + 5_000_000, start + 25_000_000, "SELECT balance FROM accounts WHERE id = $1")]
+        })
+        .collect();
+    request("checkout", spans)
+}
+
+fn window() -> String {
+    let now = common::now_ms();
+    format!("from={}&to={}", now - 10 * 60_000, now + 60_000)
+}
+
+async fn post(app: &TestApp, req: &opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest) -> (StatusCode, Option<String>, String) {
+    let r = Request::post("/v1/traces").header("content-type", "application/x-protobuf").body(Body::from(proto(req))).unwrap();
+    let (status, headers, body) = app.send(r).await;
+    let retry = headers.get("retry-after").map(|v| v.to_str().unwrap().to_string());
+    (status, retry, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Spans sent to node A are in node B's hitmap, list, trace and live stream; they are spread over both
+/// shards, a trace's rows on one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_a_two_shard_cluster() {
+    let (s1, s2) = two_shards();
+    let db = ch::fresh_database();
+    let a = node(&[&s1, &s2], &db).await;
+    let b = node(&[&s1, &s2], &db).await;
+    let mut live_on_b = b.state.live.subscribe();
+
+    let (status, _, body) = post(&a, &traces(1, 200)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let w = window();
+    let h: Hitmap = wait_for(30, "B's hitmap to count A's 200 transactions", String::new, || async {
+        let h: Hitmap = b.get_ok(&format!("/api/v1/hitmap?{w}")).await;
+        (h.total == 200).then_some(h)
+    })
+    .await;
+    assert_eq!(h.total_err, 0);
+    let page: TransactionPage = b.get_ok(&format!("/api/v1/transactions?{w}&limit=50")).await;
+    assert_eq!((page.total, page.items.len()), (200, 50));
+    assert!(page.next_cursor.is_some());
+    let id = &page.items[0].trace_id;
+    let t: Trace = b.get_ok(&format!("/api/v1/traces/{id}")).await;
+    assert_eq!(t.steps.len(), 2, "the transaction and its SQL step, read on the other node");
+    assert!(t.steps[1].text.as_deref().unwrap().starts_with("SELECT balance"));
+
+    // B's live stream carried A's transactions (polled from ClickHouse), once each.
+    let mut streamed = 0;
+    while streamed < 200 {
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(30), live_on_b.recv())
+            .await
+            .expect("B streams A's transactions within 30 s")
+            .unwrap();
+        assert!(batch.seq > 0);
+        streamed += batch.points.len();
+    }
+    assert_eq!(streamed, 200);
+
+    // Sharded by trace id: both shards hold some, and each trace's spans and transaction are on one.
+    let on = |s: &ch::ClickHouse, table: &str| s.sql(&format!("SELECT count() FROM {db}.{table}_local")).parse::<u64>().unwrap();
+    let (t1, t2) = (on(&s1, "transactions"), on(&s2, "transactions"));
+    assert_eq!(t1 + t2, 200);
+    assert!(t1 > 40 && t2 > 40, "spread over both shards: {t1} / {t2}");
+    assert_eq!(on(&s1, "spans"), 2 * t1);
+    assert_eq!(on(&s2, "spans"), 2 * t2);
+    // Sightline's choice of shard is the Distributed tables' key (so rows inserted through them land alike).
+    let key = sightline_server::store::clickhouse::schema::SHARDING_KEY;
+    for (i, s) in [&s1, &s2].iter().enumerate() {
+        let misplaced = s.sql(&format!("SELECT count() FROM {db}.spans_local WHERE {key} % 2 != {i}"));
+        assert_eq!(misplaced, "0", "shard {i}");
+    }
+    let split = s1.sql(&format!(
+        "SELECT count() FROM {db}.spans_local WHERE trace_id IN (SELECT trace_id FROM {db}.transactions_local)"
+    ));
+    assert_eq!(split.parse::<u64>().unwrap(), 2 * t1);
+}
+
+/// One shard killed in the middle of ingest: the node answers 503 with Retry-After (ingest and reads, the
+/// message naming ClickHouse), keeps running, and once the shard is back — without restarting the node —
+/// every acknowledged transaction is there exactly once, also after the exporter's retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_down_is_503_and_loses_nothing_acknowledged() {
+    let (s1, mut s2) = two_shards();
+    let db = ch::fresh_database();
+    let a = node(&[&s1, &s2], &db).await;
+    let w = window();
+
+    // An exporter re-sends the very request it was refused (same spans, same times).
+    let requests: Vec<_> = (0..20u64).map(|batch| traces(1 + batch * 25, 25)).collect();
+    let mut acknowledged: BTreeSet<u64> = BTreeSet::new();
+    let mut refused = Vec::new();
+    for batch in 0..20u64 {
+        if batch == 8 {
+            s2.kill();
+        }
+        let first = 1 + batch * 25;
+        let (status, retry, body) = post(&a, &requests[batch as usize]).await;
+        match status {
+            StatusCode::OK => acknowledged.extend(first..first + 25),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(retry.is_some(), "503 carries Retry-After");
+                assert!(body.contains("ClickHouse"), "the answer says what is down: {body}");
+                refused.push(first);
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(acknowledged.len() >= 8 * 25, "the first batches were stored");
+    assert!(!refused.is_empty(), "with a shard down, ingest refuses (503) rather than acknowledging");
+    // Reads that need the missing shard say so instead of answering with partial counts.
+    let (status, v) = a.get(&format!("/api/v1/hitmap?{w}")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("ClickHouse"), "{v}");
+
+    s2.restart();
+    // The exporter retries what was refused, and (as exporters do after a timeout) re-sends some acknowledged
+    // batches too; the node needed no restart.
+    for first in refused.iter().copied().chain([1, 26]) {
+        let (status, _, body) = wait_for(30, "the node to accept spans again", String::new, || async {
+            let r = post(&a, &requests[(first / 25) as usize]).await;
+            (r.0 == StatusCode::OK).then_some(r)
+        })
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        acknowledged.extend(first..first + 25);
+    }
+    let h: Hitmap = a.get_ok(&format!("/api/v1/hitmap?{w}")).await;
+    assert_eq!(h.total, acknowledged.len() as u64, "every acknowledged transaction, once");
+    let page: TransactionPage = a.get_ok(&format!("/api/v1/transactions?{w}&limit=1")).await;
+    assert_eq!(page.total, acknowledged.len() as u64);
+}
+
+/// A ClickHouse that cannot be reached at start: the server refuses to start, saying which and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_clickhouse_at_start_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = sightline_server::config::ServeArgs::for_tests(dir.path());
+    let port = ch::free_port();
+    args.clickhouse = vec![Target::parse(&format!("http://default:hunter2@127.0.0.1:{port}/?database=x")).unwrap()];
+    let e = match sightline_server::state::AppState::open(&args).await {
+        Ok(_) => panic!("opened a store on a port nobody listens on"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(e.contains("ClickHouse") && e.contains(&format!("127.0.0.1:{port}")), "{e}");
+    assert!(!e.contains("hunter2"), "the password is never shown: {e}");
+}
