@@ -356,6 +356,7 @@ impl Inner {
 
         let _publishing = self.commit_lock.lock().await;
         let seq = self.visible().seq + 1;
+        let stamped = super::now_ms();
         let spans: Vec<SpanRow> = finished
             .iter()
             .map(|s| {
@@ -388,7 +389,7 @@ impl Inner {
                     span_id,
                     node: self.node,
                     seq,
-                    inserted_ms: now,
+                    inserted_ms: stamped,
                     record: s.encode_to_vec(),
                 }
             })
@@ -583,9 +584,11 @@ impl Inner {
         if filter.tag.is_some() || filter.traces.is_some() {
             return Err(not_yet("filtering by a \"what changed\" value"));
         }
-        // Rows this node wrote are counted up to the published `seq`, other nodes' (and this node's earlier
-        // runs') up to the poller's mark, both read before the query: a commit or poll finishing during the
-        // scan is in the live stream after this snapshot, not in both or neither.
+        // Rows this node wrote are counted up to the published `seq`, every node's (this one's included)
+        // inserted before the poller's mark: both are read before the query, so a commit or poll finishing
+        // during the scan is in the live stream after this snapshot, not in both or neither. (This node's
+        // rows stamped before the mark are published: the mark moves under `commit_lock`, and a commit stamps
+        // its rows after taking it.)
         let Visible { seq, others_until } = self.visible();
         let mut h = Hitmap::empty(grid);
         h.seq = seq;
@@ -598,27 +601,23 @@ impl Inner {
         }
         let mut w = Where::default();
         w.and(format!(
-            "end_ms >= {from} AND end_ms < {} AND ((node = {node} AND seq <= {seq}) OR (node != {node} AND inserted_ms < {others_until}))",
+            "end_ms >= {from} AND end_ms < {} AND (inserted_ms < {others_until} OR (node = {node} AND seq <= {seq}))",
             grid.to,
             node = self.node
         ));
         if let Some(s) = &filter.service {
             w.and_bound("service = ?", s);
         }
-        let sql = format!(
-            "SELECT col, row, error, count() FROM (SELECT {}, {}, error FROM transactions WHERE {}) GROUP BY col, row, error",
-            bins::col_sql(&grid, &bins::col_edges(&grid)),
-            bins::row_sql(&grid, &bins::row_edges(&grid)),
-            w.sql
-        );
-        let cells: Vec<(u32, u32, u8, u64)> = w.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
-        for (col, row, error, n) in cells {
+        let sql = format!("SELECT k, count() FROM (SELECT {} FROM transactions WHERE {}) GROUP BY k", bins::cell_key_sql(&grid), w.sql);
+        let cells: Vec<(u64, u64)> = w.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
+        for (k, n) in cells {
+            let (col, row, error) = bins::split_key(&grid, k);
             if col >= grid.cols || row > grid.rows {
                 return Err(QueryError::Storage(anyhow::anyhow!("ClickHouse binned into a cell outside the grid ({col}, {row})")));
             }
             let i = grid.index(col, row);
             let n32 = n.min(u32::MAX as u64) as u32;
-            if error == 1 {
+            if error {
                 h.err[i] = h.err[i].saturating_add(n32);
                 h.total_err += n;
             } else {
