@@ -206,7 +206,9 @@ pub fn shared() -> &'static ClickHouse {
     })
 }
 
-/// A database name no other test uses.
+/// A database name no other test uses (on a shared server: unique within this process).
 pub fn fresh_database() -> String {
-    format!("t_{:016x}", rand::random::<u64>())
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("t_{}_{n}", std::process::id())
 }
