@@ -6,6 +6,9 @@
 //! Every call goes through the async `TraceStore` API, as a handler makes it: the store runs its scan on
 //! tokio's blocking pool, so the numbers include that hop.
 
+#[path = "support/mix.rs"]
+mod mix;
+
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
@@ -21,36 +24,7 @@ use sightline_server::store::{HitmapFilter, TraceStore, TxFilter, TxQuery};
 const N: u64 = 1_000_000;
 const WINDOW_MS: i64 = 4 * 3_600_000;
 const T0: i64 = 1_750_000_000_000;
-const SERVICES: [&str; 5] = ["gateway", "balance", "payment", "recharge", "ledger"];
-const ENDPOINTS: [&str; 8] = ["GET /a", "GET /b", "POST /c", "POST /d", "GET /e", "PUT /f", "GET /g", "DELETE /h"];
 
-fn record(rng: &mut StdRng, i: u64) -> SpanRecord {
-    let end_ms = T0 + rng.random_range(0..WINDOW_MS);
-    // Mostly fast, a long tail, a band at ~3 s, a few 0 ms and a few beyond the y-range.
-    let dur_ms: f64 = match rng.random_range(0..100) {
-        0 => 0.0,
-        1..=3 => rng.random_range(2900.0..3100.0),
-        4 => rng.random_range(5000.0..20000.0),
-        _ => (rng.random::<f64>() * 6.0).exp(),
-    };
-    let mut trace_id = vec![0u8; 16];
-    trace_id[..8].copy_from_slice(&rng.random::<u64>().to_be_bytes());
-    trace_id[8..].copy_from_slice(&(i + 1).to_be_bytes());
-    SpanRecord {
-        trace_id,
-        span_id: (i + 1).to_be_bytes().to_vec(),
-        service: SERVICES[(i % 5) as usize].into(),
-        name: ENDPOINTS[rng.random_range(0..ENDPOINTS.len())].into(),
-        span_kind: 2,
-        start_ns: ((end_ms as f64 - dur_ms) * 1e6) as u64,
-        end_ns: end_ms as u64 * 1_000_000,
-        error: rng.random_range(0..50) == 0,
-        step_kind: kind::TRANSACTION,
-        thread: Some(format!("exec-{}", i % 200)),
-        is_transaction: true,
-        ..Default::default()
-    }
-}
 
 fn seeded_store(rt: &Runtime, dir: &std::path::Path) -> EmbeddedStore {
     let retention = Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX };
@@ -62,7 +36,7 @@ fn seeded_store(rt: &Runtime, dir: &std::path::Path) -> EmbeddedStore {
     let mut rng = StdRng::seed_from_u64(42);
     let mut i = 0;
     while i < N {
-        let batch: Vec<SpanRecord> = (i..(i + 20_000).min(N)).map(|j| record(&mut rng, j)).collect();
+        let batch: Vec<SpanRecord> = (i..(i + 20_000).min(N)).map(|j| mix::transaction(&mut rng, T0, WINDOW_MS, j)).collect();
         i += batch.len() as u64;
         rt.block_on(store.append(batch)).unwrap();
     }

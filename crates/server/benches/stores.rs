@@ -6,6 +6,8 @@
 //! 10 000 000 takes several minutes to seed). The ClickHouse servers are Debian's, started here from
 //! their binary on loopback ports, with their data in temp dirs (as the tests do).
 
+#[path = "support/mix.rs"]
+mod mix;
 #[path = "../tests/ch/mod.rs"]
 #[allow(dead_code)]
 mod ch;
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use sightline_model::{Grid, Order, Scale};
 use sightline_server::store::clickhouse::{schema::Layout, ClickHouseStore, Options, Target};
 use sightline_server::store::embedded::{EmbeddedStore, Retention};
@@ -24,8 +26,6 @@ use sightline_server::store::{HitmapFilter, TraceStore, TxFilter, TxQuery};
 use tokio::runtime::Runtime;
 
 const WINDOW_MS: i64 = 4 * 3_600_000;
-const SERVICES: [&str; 5] = ["gateway", "balance", "payment", "recharge", "ledger"];
-const ENDPOINTS: [&str; 8] = ["GET /a", "GET /b", "POST /c", "POST /d", "GET /e", "PUT /f", "GET /g", "DELETE /h"];
 /// Spans per `append`, as a batch of OTLP requests grouped by the committer.
 const BATCH: u64 = 20_000;
 
@@ -38,33 +38,6 @@ fn t0() -> i64 {
     sightline_server::store::now_ms() / 60_000 * 60_000 - WINDOW_MS + 60_000
 }
 
-/// A transaction of the hitmap benchmark's mix: mostly fast, a long tail, a band at ~3 s, a few errors.
-fn record(rng: &mut StdRng, t0: i64, i: u64) -> SpanRecord {
-    let end_ms = t0 + rng.random_range(0..WINDOW_MS);
-    let dur_ms: f64 = match rng.random_range(0..100) {
-        0 => 0.0,
-        1..=3 => rng.random_range(2900.0..3100.0),
-        4 => rng.random_range(5000.0..20000.0),
-        _ => (rng.random::<f64>() * 6.0).exp(),
-    };
-    let mut trace_id = vec![0u8; 16];
-    trace_id[..8].copy_from_slice(&rng.random::<u64>().to_be_bytes());
-    trace_id[8..].copy_from_slice(&(i + 1).to_be_bytes());
-    SpanRecord {
-        trace_id,
-        span_id: (i + 1).to_be_bytes().to_vec(),
-        service: SERVICES[(i % 5) as usize].into(),
-        name: ENDPOINTS[rng.random_range(0..ENDPOINTS.len())].into(),
-        span_kind: 2,
-        start_ns: ((end_ms as f64 - dur_ms) * 1e6) as u64,
-        end_ns: end_ms as u64 * 1_000_000,
-        error: rng.random_range(0..50) == 0,
-        step_kind: kind::TRANSACTION,
-        thread: Some(format!("exec-{}", i % 200)),
-        is_transaction: true,
-        ..Default::default()
-    }
-}
 
 /// This process's resident memory, MB.
 fn rss_mb() -> f64 {
@@ -82,7 +55,7 @@ fn seed(rt: &Runtime, name: &str, store: &Arc<dyn TraceStore>, t0: i64, n: u64) 
     let mut in_flight = std::collections::VecDeque::new();
     let mut marks = Vec::new();
     while i < n {
-        let batch: Vec<SpanRecord> = (i..(i + BATCH).min(n)).map(|j| record(&mut rng, t0, j)).collect();
+        let batch: Vec<SpanRecord> = (i..(i + BATCH).min(n)).map(|j| mix::transaction(&mut rng, t0, WINDOW_MS, j)).collect();
         i += batch.len() as u64;
         in_flight.push_back(rt.spawn(store.append(batch)));
         if in_flight.len() >= 2 {
