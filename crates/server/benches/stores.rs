@@ -9,7 +9,6 @@
 #[path = "support/mix.rs"]
 mod mix;
 #[path = "../tests/ch/mod.rs"]
-#[allow(dead_code)]
 mod ch;
 
 use std::sync::Arc;
@@ -139,7 +138,7 @@ fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let n = n();
     let t0 = t0();
-    let label = if n % 1_000_000 == 0 { format!("{}m", n / 1_000_000) } else { n.to_string() };
+    let label = if n.is_multiple_of(1_000_000) { format!("{}m", n / 1_000_000) } else { n.to_string() };
     eprintln!("RSS at start: {:.0} MB", rss_mb());
     // ClickHouse first: this process's memory while it holds the data says what a node keeps per transaction.
     for make in [
