@@ -33,6 +33,8 @@ use super::{
 };
 
 const MINUTE_MS: i64 = 60_000;
+/// How long one group's inserts may take before its requests are answered 503.
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Requests stored by one `INSERT` at most (the rest wait for the next group).
 const MAX_GROUP: usize = 64;
 
@@ -264,7 +266,10 @@ async fn poll_others(inner: std::sync::Weak<Inner>) {
     loop {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
-        if let Err(e) = inner.poll_others().await {
+        let polled = tokio::time::timeout(COMMIT_TIMEOUT, inner.poll_others())
+            .await
+            .unwrap_or_else(|_| Err(QueryError::Unavailable("ClickHouse did not answer the poll in time".into())));
+        if let Err(e) = polled {
             tracing::warn!(error = %e, "reading other nodes' new transactions from ClickHouse failed; will retry");
         }
     }
@@ -291,7 +296,12 @@ async fn commit_loop(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
             }
         }
         let spans: Vec<Vec<SpanRecord>> = group.iter_mut().map(|j| std::mem::take(&mut j.spans)).collect();
-        match inner.commit(spans).await {
+        // A ClickHouse that accepts connections but never answers must not stall ingest: the group fails
+        // (503, the exporters retry; whatever landed is deduplicated then).
+        let stored = tokio::time::timeout(COMMIT_TIMEOUT, inner.commit(spans))
+            .await
+            .unwrap_or_else(|_| Err(QueryError::Unavailable(format!("ClickHouse did not accept the spans within {} s", COMMIT_TIMEOUT.as_secs()))));
+        match stored {
             Ok((seq, points)) => {
                 for (job, points) in group.into_iter().zip(points) {
                     let _ = job.done.send(Ok(LiveBatch { seq, points }));
