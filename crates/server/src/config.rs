@@ -92,6 +92,11 @@ pub struct ServeArgs {
     /// by Sightline). Several Sightline nodes may share one.
     #[arg(long, env = "SIGHTLINE_CLICKHOUSE", value_parser = crate::store::clickhouse::Target::parse, hide_env_values = true)]
     pub clickhouse: Option<crate::store::clickhouse::Target>,
+    /// Keep boards and deploys in this PostgreSQL database instead of the data directory, e.g.
+    /// `postgres://sightline:pw@db:5432/sightline` (the schema is created and migrated by Sightline), so
+    /// several Sightline nodes share them. Unset: each node keeps its own, under `--data-dir`.
+    #[arg(long, env = "SIGHTLINE_CONFIG_DB", hide_env_values = true)]
+    pub config_db: Option<crate::collect::postgres::PgUrl>,
     /// PostgreSQL instance to monitor, e.g. `postgres://monitor:pw@db:5432/postgres` (repeatable; the
     /// environment variable takes a comma-separated list). A role with only `pg_monitor` is enough.
     #[arg(long = "postgres", env = "SIGHTLINE_POSTGRES", value_delimiter = ',', hide_env_values = true)]
@@ -200,6 +205,7 @@ impl ServeArgs {
             retention_mb: 4096,
             cube_retention_days: crate::store::cube::DEFAULT_RETENTION_DAYS,
             clickhouse: None,
+            config_db: None,
             postgres: Vec::new(),
             pg_interval_ms: 2000,
             pg_history_minutes: 60,
