@@ -1,0 +1,324 @@
+//! Several Sightline nodes sharing one configuration database (`--config-db`, a real PostgreSQL 15 started
+//! by the test): boards and deploys written through one node are read through the other, a stale save on
+//! one after a save on the other answers 409 with the current board, concurrent saves from both nodes leave
+//! exactly one winner, an outage of the database answers 503 (never a hang) until it is back, a database
+//! unreachable at start stops `serve` with a clear message, and its password is in no log and no answer.
+//!
+//! Needs the PostgreSQL 15 server binaries, like tests/postgres.rs (`cargo xtask setup`); never skips.
+
+mod common;
+mod pg;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use pg::Cluster;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sightline_model::{Board, BoardConflict, BoardHistory, BoardList, DeployList};
+use sightline_server::collect::postgres::PgUrl;
+
+const PASSWORD: &str = "Cfg-db-s3cret-2718";
+
+/// A cluster with a `sightline` role owning a `sightline` database: what an operator would set up.
+fn config_cluster() -> (Cluster, String) {
+    let cluster = Cluster::new();
+    cluster.psql(&format!("CREATE ROLE sightline LOGIN PASSWORD '{PASSWORD}'"));
+    cluster.psql("CREATE DATABASE sightline OWNER sightline");
+    let url = format!("postgres://sightline:{PASSWORD}@127.0.0.1:{}/sightline?sslmode=disable", cluster.port);
+    (cluster, url)
+}
+
+/// SQL in the `sightline` database, as the superuser.
+fn psql(cluster: &Cluster, sql: &str) -> String {
+    let out = cluster.psql_cmd(sql).args(["-d", "sightline"]).output().expect("run psql");
+    assert!(out.status.success(), "psql failed on {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A real `sightline serve` on its own data directory, logging at `info` to a file.
+struct Node {
+    server: Server,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("sightline.log");
+        let server = Server::start_logging(&dir.path().join("data"), &[("SIGHTLINE_CONFIG_DB", url), ("SIGHTLINE_LOG", "info")], Some(&log));
+        Node { server, log, _dir: dir }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `method path` with an optional JSON body: the status and the answer (`Null` when empty).
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let mut r = c.request(method.parse().unwrap(), format!("{}{path}", self.server.base));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, v)
+    }
+
+    async fn ok<T: serde::de::DeserializeOwned>(&self, method: &str, path: &str, body: Option<Value>, want: StatusCode) -> T {
+        let (s, v) = self.call(method, path, body).await;
+        assert_eq!(s, want, "{method} {path}: {v}");
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// One transaction of `service` at `version`, starting at `at_ms` (when a deploy is dated).
+    async fn ingest(&self, service: &str, version: &str, at_ms: i64, trace: u64) {
+        let mut req = request(service, vec![server_span(trace, trace, "GET /pay", at_ms + 20, 20.0)]);
+        req.resource_spans[0].resource.as_mut().unwrap().attributes.push(kv("service.version", version));
+        let c = reqwest::Client::new();
+        let r = c
+            .post(format!("{}/v1/traces", self.server.base))
+            .header("content-type", "application/x-protobuf")
+            .body(proto(&req))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_boards_and_deploys_and_survive_an_outage() {
+    let (cluster, url) = config_cluster();
+    // Started together: the schema is created once, the default board seeded once.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Node::start(&url));
+        let b = s.spawn(|| Node::start(&url));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(psql(&cluster, "SELECT string_agg(version::text, ',') FROM schema_migrations"), "1");
+
+    // The default board exists once, on both.
+    let on_a: BoardList = a.ok("GET", "/api/v1/boards", None, StatusCode::OK).await;
+    let on_b: BoardList = b.ok("GET", "/api/v1/boards", None, StatusCode::OK).await;
+    assert_eq!(on_a.boards.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["overview"]);
+    assert_eq!(on_a, on_b);
+
+    // Created on A: listed and readable on B.
+    let mut t: Vec<Board> = a.ok("GET", "/api/v1/boards/templates", None, StatusCode::OK).await;
+    let mut t = t.remove(1);
+    t.id = String::new();
+    let created: Board = a.ok("POST", "/api/v1/boards", Some(json!(t)), StatusCode::CREATED).await;
+    let uri = format!("/api/v1/boards/{}", created.id);
+    let read: Board = b.ok("GET", &uri, None, StatusCode::OK).await;
+    assert_eq!(read, created);
+    let listed: BoardList = b.ok("GET", "/api/v1/boards", None, StatusCode::OK).await;
+    assert!(listed.boards.iter().any(|s| s.id == created.id), "{listed:?}");
+
+    // Saved on A; B's edit of version 1 is stale: 409 with the board as A left it.
+    let mut edit = created.clone();
+    edit.title = "Saved on A".into();
+    let saved: Board = a.ok("PUT", &uri, Some(json!(edit)), StatusCode::OK).await;
+    assert_eq!(saved.version, 2);
+    let mut stale = created.clone();
+    stale.title = "Saved on B".into();
+    let (s, v) = b.call("PUT", &uri, Some(json!(stale))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let conflict: BoardConflict = serde_json::from_value(v).unwrap();
+    assert_eq!(conflict.status, 409);
+    assert!(conflict.error.contains("you edited version 1, it is now at version 2"), "{}", conflict.error);
+    assert_eq!(conflict.current, saved, "the conflict carries the board as A saved it");
+    // Rebased (the user chose to overwrite), B's save goes through.
+    stale.version = 2;
+    let over: Board = b.ok("PUT", &uri, Some(json!(stale)), StatusCode::OK).await;
+    assert_eq!((over.version, over.title.as_str()), (3, "Saved on B"));
+
+    // The same history on both; a restore on A is current on B.
+    let ha: BoardHistory = a.ok("GET", &format!("{uri}/versions"), None, StatusCode::OK).await;
+    let hb: BoardHistory = b.ok("GET", &format!("{uri}/versions"), None, StatusCode::OK).await;
+    assert_eq!(ha, hb);
+    assert_eq!(ha.versions.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 2, 1]);
+    let v1: Board = b.ok("GET", &format!("{uri}/versions/1"), None, StatusCode::OK).await;
+    assert_eq!(v1.title, created.title);
+    let (s, _) = b.call("GET", &format!("{uri}/versions/9"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let restored: Board = a.ok("POST", &format!("{uri}/versions/1/restore"), None, StatusCode::OK).await;
+    assert_eq!((restored.version, restored.title.as_str()), (4, created.title.as_str()));
+    let now_b: Board = b.ok("GET", &uri, None, StatusCode::OK).await;
+    assert_eq!(now_b, restored);
+
+    // Deleting from a stale screen on B is refused; from the current version it goes, for both.
+    let (s, v) = b.call("DELETE", &format!("{uri}?version=3"), None).await;
+    assert_eq!((s, v["current"]["version"].as_u64()), (StatusCode::CONFLICT, Some(4)), "{v}");
+    let (s, _) = b.call("DELETE", &format!("{uri}?version=4"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = a.call("GET", &uri, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = a.call("GET", &format!("{uri}/versions"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the history went with the board");
+    assert_eq!(psql(&cluster, &format!("SELECT count(*) FROM board_versions WHERE id = '{}'", created.id)), "0");
+
+    // A version first seen through A is a deploy on B; the next version, seen through B, is on A.
+    let t0 = now_ms() - 60_000;
+    a.ingest("payment", "3.0.1", t0, 1).await;
+    let deploys: DeployList = b.ok("GET", "/api/v1/deploys?service=payment", None, StatusCode::OK).await;
+    assert_eq!(deploys.deploys.len(), 1, "{deploys:?}");
+    assert_eq!((deploys.deploys[0].version.as_str(), deploys.deploys[0].at_ms), ("3.0.1", t0));
+    b.ingest("payment", "3.1.0", t0 + 30_000, 2).await;
+    // Both nodes see 3.1.0; the earliest sighting wins, whichever node wrote last.
+    a.ingest("payment", "3.1.0", t0 + 20_000, 3).await;
+    b.ingest("payment", "3.1.0", t0 + 25_000, 4).await;
+    let deploys: DeployList = a.ok("GET", "/api/v1/deploys?service=payment", None, StatusCode::OK).await;
+    let got: Vec<(&str, i64, Option<&str>)> =
+        deploys.deploys.iter().map(|d| (d.version.as_str(), d.at_ms, d.previous.as_deref())).collect();
+    assert_eq!(got, [("3.0.1", t0, None), ("3.1.0", t0 + 20_000, Some("3.0.1"))]);
+    let on_b: DeployList = b.ok("GET", "/api/v1/deploys?service=payment", None, StatusCode::OK).await;
+    assert_eq!(on_b, deploys);
+
+    // The database goes away: the board and deploy APIs answer 503 at once, with a message.
+    cluster.stop("fast");
+    let started = Instant::now();
+    let mut answers = Vec::new();
+    for (method, path, body) in [
+        ("GET", "/api/v1/boards".to_string(), None),
+        ("GET", "/api/v1/boards/overview".to_string(), None),
+        ("PUT", "/api/v1/boards/overview".to_string(), Some(json!(saved))),
+        ("GET", "/api/v1/deploys".to_string(), None),
+    ] {
+        let (s, v) = b.call(method, &path, body).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{method} {path}: {v}");
+        let msg = v["error"].as_str().unwrap_or_default().to_string();
+        assert!(msg.contains("configuration database sightline@127.0.0.1"), "{msg}");
+        answers.push(msg);
+    }
+    assert!(started.elapsed() < Duration::from_secs(20), "503s took {:?}", started.elapsed());
+    // Ingest goes on (deploy markers wait in memory).
+    a.ingest("payment", "3.2.0", now_ms() - 1_000, 5).await;
+
+    // Back: the nodes recover by themselves, and what was noted meanwhile is written.
+    cluster.start();
+    let listed: BoardList = wait_for(30, "the boards to answer again", || format!("{}\n{}", a.log(), b.log()), || async {
+        let (s, v) = b.call("GET", "/api/v1/boards", None).await;
+        (s == StatusCode::OK).then(|| serde_json::from_value(v).unwrap())
+    })
+    .await;
+    assert_eq!(listed.boards.len(), 1);
+    let mut ov: Board = a.ok("GET", "/api/v1/boards/overview", None, StatusCode::OK).await;
+    ov.title = "After the outage".into();
+    let _: Board = a.ok("PUT", "/api/v1/boards/overview", Some(json!(ov)), StatusCode::OK).await;
+    wait_for(30, "3.2.0 noted during the outage to reach B", || a.log(), || async {
+        let d: DeployList = b.ok("GET", "/api/v1/deploys?service=payment", None, StatusCode::OK).await;
+        d.deploys.iter().any(|d| d.version == "3.2.0").then_some(())
+    })
+    .await;
+
+    // The password is in no answer and no log line (the logs do name the database).
+    for m in &answers {
+        assert!(!m.contains(PASSWORD), "{m}");
+    }
+    let (la, lb) = (a.log(), b.log());
+    assert!(la.contains("sightline@127.0.0.1"), "the log names the database:\n{la}");
+    assert!(!la.contains(PASSWORD) && !lb.contains(PASSWORD), "the password leaked into a log:\n{la}\n{lb}");
+    a.server.stop();
+    b.server.stop();
+}
+
+/// Saves of the same revision racing from two nodes: exactly one wins, every other one gets the 409 with
+/// the winner's board, and the history holds one new revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_saves_from_two_nodes_have_one_winner() {
+    let (_cluster, url) = config_cluster();
+    let a = TestApp::with(|args| args.config_db = Some(PgUrl(url.clone()))).await;
+    let b = TestApp::with(|args| args.config_db = Some(PgUrl(url.clone()))).await;
+    let (s, v) = a.call("GET", "/api/v1/boards/overview", None).await;
+    assert_eq!(s, axum::http::StatusCode::OK, "{v}");
+    let base: Board = serde_json::from_value(v).unwrap();
+    let saves = (0..10).map(|i| {
+        let mut edit = base.clone();
+        edit.title = format!("Edit {i}");
+        let node = if i % 2 == 0 { &a } else { &b };
+        async move { node.call("PUT", "/api/v1/boards/overview", Some(json!(edit))).await }
+    });
+    let answers = futures::future::join_all(saves).await;
+    let winners: Vec<&Value> = answers.iter().filter(|(s, _)| *s == axum::http::StatusCode::OK).map(|(_, v)| v).collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    let winner: Board = serde_json::from_value(winners[0].clone()).unwrap();
+    assert_eq!(winner.version, 2);
+    for (s, v) in answers.iter().filter(|(s, _)| *s != axum::http::StatusCode::OK) {
+        assert_eq!(*s, axum::http::StatusCode::CONFLICT, "{v}");
+        let c: BoardConflict = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(c.current, winner);
+    }
+    let (_, h) = b.call("GET", "/api/v1/boards/overview/versions", None).await;
+    let h: BoardHistory = serde_json::from_value(h).unwrap();
+    assert_eq!(h.versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
+    // Creating boards with the same id from both nodes: each gets its own board.
+    let mut t = base.clone();
+    t.id = "same-id".into();
+    let (ra, rb) = tokio::join!(a.call("POST", "/api/v1/boards", Some(json!(t))), b.call("POST", "/api/v1/boards", Some(json!(t))));
+    assert_eq!((ra.0, rb.0), (axum::http::StatusCode::CREATED, axum::http::StatusCode::CREATED));
+    let mut ids = [ra.1["id"].as_str().unwrap().to_string(), rb.1["id"].as_str().unwrap().to_string()];
+    ids.sort();
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.contains(&"same-id".to_string()), "{ids:?}");
+}
+
+/// A configuration database that cannot be reached at start: `serve` stops with a message naming it,
+/// without its password; in-process, `AppState::open` fails the same way.
+#[tokio::test]
+async fn an_unreachable_config_db_stops_the_start_with_a_clear_message() {
+    let port = free_port();
+    let url = format!("postgres://sightline:{PASSWORD}@127.0.0.1:{port}/sightline?sslmode=disable");
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = sightline_server::config::ServeArgs::for_tests(dir.path());
+    args.config_db = Some(PgUrl(url.clone()));
+    let err = match sightline_server::state::AppState::open(&args).await {
+        Ok(_) => panic!("opened with an unreachable configuration database"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains(&format!("cannot reach the configuration database sightline@127.0.0.1:{port}/sightline")), "{err}");
+    assert!(!err.contains(PASSWORD), "{err}");
+
+    let out = serve_until_exit(dir.path(), &url);
+    assert!(!out.0, "serve started without its configuration database");
+    assert!(out.1.contains("cannot reach the configuration database"), "{}", out.1);
+    assert!(!out.1.contains(PASSWORD), "{}", out.1);
+    // A URL that is not one: said so, without echoing it.
+    let out = serve_until_exit(dir.path(), &format!("postgres://sightline:{PASSWORD}@127.0.0.1:notaport/x"));
+    assert!(!out.0 && out.1.contains("is not a valid PostgreSQL URL"), "{}", out.1);
+    assert!(!out.1.contains(PASSWORD), "{}", out.1);
+}
+
+/// Runs `sightline serve` with `--config-db` `url` until it exits (deadline 60 s): whether it succeeded,
+/// and everything it printed.
+fn serve_until_exit(data_dir: &Path, url: &str) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .arg("serve")
+        .env("SIGHTLINE_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("SIGHTLINE_DATA_DIR", data_dir.join("serve"))
+        .env("SIGHTLINE_DIST", data_dir.join("no-dist"))
+        .env("SIGHTLINE_OTLP_GRPC_ADDR", "")
+        .env("SIGHTLINE_LOG", "debug")
+        .env("SIGHTLINE_CONFIG_DB", url)
+        .env_remove("SIGHTLINE_DEMO")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sightline");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sightline kept running without its configuration database");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
