@@ -173,6 +173,9 @@ impl AppState {
     }
 }
 
+/// Boards and deploys kept in the data directory (no `--config-db`).
+type LocalConfig = (BoardStore, DeployLog);
+
 /// The stores under the data directory: traces, and boards and deploys unless they are in the shared
 /// configuration database (`with_config`: they are here).
 /// `remote`: the trace store when it is not the embedded one (ClickHouse, opened already).
@@ -181,7 +184,7 @@ fn open_stores(
     remote: Option<Arc<dyn TraceStore>>,
     on_commit: store::CommitObserver,
     with_config: bool,
-) -> anyhow::Result<(Arc<dyn TraceStore>, Option<(BoardStore, DeployLog)>)> {
+) -> anyhow::Result<(Arc<dyn TraceStore>, Option<LocalConfig>)> {
     let dir = &args.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let store = match remote {
