@@ -33,34 +33,52 @@ const MIGRATION_LOCK: i64 = 0x5167_6874_6c69_6e65; // "Sightline"
 
 /// The schema, one step per version; a step runs once, in a transaction with its `schema_migrations` row,
 /// and is idempotent anyway (`IF NOT EXISTS`), so a half-applied older layout is no obstacle.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "boards, their revisions, deploys and deploy checks",
-    "CREATE TABLE IF NOT EXISTS config_meta (key text PRIMARY KEY, value text NOT NULL);
-     CREATE TABLE IF NOT EXISTS boards (
-         id text PRIMARY KEY,
-         version bigint NOT NULL,
-         doc text NOT NULL
-     );
-     CREATE TABLE IF NOT EXISTS board_versions (
-         id text NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
-         version bigint NOT NULL,
-         doc text NOT NULL,
-         PRIMARY KEY (id, version)
-     );
-     CREATE TABLE IF NOT EXISTS deploys (
-         service text NOT NULL,
-         version text NOT NULL,
-         first_seen_ms bigint NOT NULL,
-         PRIMARY KEY (service, version)
-     );
-     CREATE TABLE IF NOT EXISTS deploy_checks (
-         service text NOT NULL,
-         version text NOT NULL,
-         verdict text NOT NULL,
-         PRIMARY KEY (service, version)
-     );",
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "boards, their revisions, deploys and deploy checks",
+        "CREATE TABLE IF NOT EXISTS config_meta (key text PRIMARY KEY, value text NOT NULL);
+         CREATE TABLE IF NOT EXISTS boards (
+             id text PRIMARY KEY,
+             version bigint NOT NULL,
+             doc text NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS board_versions (
+             id text NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
+             version bigint NOT NULL,
+             doc text NOT NULL,
+             PRIMARY KEY (id, version)
+         );
+         CREATE TABLE IF NOT EXISTS deploys (
+             service text NOT NULL,
+             version text NOT NULL,
+             first_seen_ms bigint NOT NULL,
+             PRIMARY KEY (service, version)
+         );
+         CREATE TABLE IF NOT EXISTS deploy_checks (
+             service text NOT NULL,
+             version text NOT NULL,
+             verdict text NOT NULL,
+             PRIMARY KEY (service, version)
+         );",
+    ),
+    (
+        2,
+        "alert rules, channels, silences, instances, history and outbox",
+        "CREATE TABLE IF NOT EXISTS alert_rules (id text PRIMARY KEY, version bigint NOT NULL, doc text NOT NULL);
+         CREATE TABLE IF NOT EXISTS alert_channels (id text PRIMARY KEY, doc text NOT NULL);
+         CREATE TABLE IF NOT EXISTS alert_silences (id text PRIMARY KEY, doc text NOT NULL);
+         CREATE TABLE IF NOT EXISTS alert_instances (
+             rule_id text NOT NULL,
+             group_key text NOT NULL,
+             doc text NOT NULL,
+             PRIMARY KEY (rule_id, group_key)
+         );
+         CREATE TABLE IF NOT EXISTS alert_events (seq bigserial PRIMARY KEY, at_ms bigint NOT NULL, doc text NOT NULL);
+         CREATE TABLE IF NOT EXISTS alert_outbox (seq bigserial PRIMARY KEY, channel_id text NOT NULL, doc text NOT NULL);
+         CREATE INDEX IF NOT EXISTS alert_outbox_channel ON alert_outbox (channel_id, seq);",
+    ),
+];
 
 /// Why a configuration database operation failed. The message never holds the password.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -192,6 +210,11 @@ impl ConfigDb {
             }
         });
         Ok(client)
+    }
+
+    /// A connection of its own, outside the pool (the alert leader's, which holds a session lock).
+    pub async fn dedicated(&self) -> Result<Client, DbError> {
+        self.connect().await
     }
 
     fn unreachable(&self, why: &str) -> String {

@@ -51,8 +51,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// How far back the cube keeps its rollups: cube queries and the errors view may not reach further.
     pub cube_retention_ms: i64,
-    /// Alert rules, their instances, silences, channels and delivery (`<data_dir>/alerts`); its tasks are
-    /// started by `serve` ([`crate::alert::Alerts::spawn`]).
+    /// Alert rules, their instances, silences, channels and delivery (`<data_dir>/alerts`, or the
+    /// `--config-db`); its tasks are started by `serve` ([`crate::alert::Alerts::spawn`]).
     pub alerts: Arc<crate::alert::Alerts>,
 }
 
@@ -82,7 +82,7 @@ impl AppState {
         let embedded_config = config_db.is_none();
         let (store, local) =
             blocking::run("opening the data directory", move || open_stores(&a, remote, on_commit, embedded_config)).await?;
-        let (boards, deploys) = match (local, config_db) {
+        let (boards, deploys) = match (local, config_db.clone()) {
             (Some((boards, deploys)), _) => (Boards::Embedded(Arc::new(boards)), deploys),
             (None, Some(db)) => {
                 let boards = crate::boards::shared::SharedBoards::open(db.clone(), store::now_ms()).await?;
@@ -123,10 +123,15 @@ impl AppState {
             cube_retention_ms: args.cube_retention_ms(),
         };
         let (dir, delivery) = (args.data_dir.join("alerts"), args.alert_delivery());
-        let alerts = blocking::run("opening the alerts", move || {
-            crate::alert::Alerts::open(&dir, sources, delivery).with_context(|| format!("cannot open the alerts in {}", dir.display()))
-        })
-        .await?;
+        let alerts = match config_db {
+            Some(db) => crate::alert::Alerts::open_shared(db, sources, delivery).await?,
+            None => {
+                blocking::run("opening the alerts", move || {
+                    crate::alert::Alerts::open(&dir, sources, delivery).with_context(|| format!("cannot open the alerts in {}", dir.display()))
+                })
+                .await?
+            }
+        };
         Ok(AppState {
             store,
             live: broadcast::channel(1024).0,
