@@ -102,7 +102,7 @@ async fn two_nodes_share_boards_and_deploys_and_survive_an_outage() {
         let b = s.spawn(|| Node::start(&url));
         (a.join().unwrap(), b.join().unwrap())
     });
-    assert_eq!(psql(&cluster, "SELECT string_agg(version::text, ',') FROM schema_migrations"), "1");
+    assert_eq!(psql(&cluster, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"), "1,2");
 
     // The default board exists once, on both.
     let on_a: BoardList = a.ok("GET", "/api/v1/boards", None, StatusCode::OK).await;
@@ -321,4 +321,141 @@ fn serve_until_exit(data_dir: &Path, url: &str) -> (bool, String) {
     }
     let out = child.wait_with_output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+// ---- alerts ----
+
+/// A local webhook receiver recording the bodies it is sent.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let g = g.clone();
+        async move {
+            g.lock().unwrap().push(serde_json::from_slice::<Value>(&body).unwrap());
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+/// The `status` of every alert in every message received, in order.
+fn statuses(got: &std::sync::Mutex<Vec<Value>>) -> Vec<String> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["alerts"].as_array().cloned().unwrap_or_default())
+        .map(|a| a["status"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Transactions of `payment` lasting `ms` (shared, changeable) into both nodes every 200 ms.
+fn feed(nodes: [&TestApp; 2], ms: std::sync::Arc<std::sync::atomic::AtomicU64>) -> tokio::task::JoinHandle<()> {
+    let routers = nodes.map(|n| n.router.clone());
+    tokio::spawn(async move {
+        let mut n = 1_000u64;
+        loop {
+            let d = ms.load(std::sync::atomic::Ordering::Relaxed) as f64;
+            for r in &routers {
+                let spans = (0..5)
+                    .map(|i| {
+                        n += 1;
+                        server_span(n, n, "POST /api/pay", now_ms() - i, d)
+                    })
+                    .collect();
+                let req = axum::http::Request::post("/v1/traces")
+                    .header("content-type", "application/x-protobuf")
+                    .body(axum::body::Body::from(proto(&request("payment", spans))))
+                    .unwrap();
+                let resp = tower::ServiceExt::oneshot(r.clone(), req).await.unwrap();
+                assert!(resp.status().is_success(), "ingest: {}", resp.status());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
+
+/// Two nodes with their alert tasks running on one configuration database: a rule and a channel created
+/// on either are on both, exactly one node (the leader) evaluates and delivers, so an incident is one
+/// firing message, not one per node; when the leader stops, the other takes over from the stored state
+/// and sends the resolve, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_evaluates_and_delivers_alerts_and_another_takes_over() {
+    use axum::http::StatusCode as S;
+    let (cluster, url) = config_cluster();
+    let a = TestApp::with(|args| args.config_db = Some(PgUrl(url.clone()))).await;
+    let b = TestApp::with(|args| args.config_db = Some(PgUrl(url.clone()))).await;
+    let (stop_a, rx) = tokio::sync::watch::channel(false);
+    a.state.alerts.spawn("http://sightline.test", rx);
+    let (_stop_b, rx) = tokio::sync::watch::channel(false);
+    b.state.alerts.spawn("http://sightline.test", rx);
+    assert_eq!(psql(&cluster, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"), "1,2");
+
+    let (hook, got) = receiver().await;
+    let (s, ch) = b.call("POST", "/api/v1/alerts/channels", Some(json!({"name": "On-call", "kind": "webhook", "url": hook}))).await;
+    assert_eq!(s, S::CREATED, "{ch}");
+    let rule = json!({
+        "name": "Slow payment",
+        "source": {"kind": "metric", "metric": "transactions.response_time.p95", "filter": {"service": "payment"},
+                   "group_by": ["service"], "window_s": 2},
+        "condition": {"op": "above", "threshold": 50.0},
+        "for_s": 0, "interval_s": 1, "severity": "critical", "channels": [ch["id"]],
+    });
+    let (s, created) = a.call("POST", "/api/v1/alerts/rules", Some(rule)).await;
+    assert_eq!(s, S::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (s, on_b) = b.call("GET", &format!("/api/v1/alerts/rules/{id}"), None).await;
+    assert_eq!((s, &on_b["rule"]), (S::OK, &created), "the rule created on A is on B");
+    let (_, channels) = a.call("GET", "/api/v1/alerts/channels", None).await;
+    assert_eq!(channels[0]["id"], ch["id"], "the channel created on B is on A");
+    assert!(!channels.to_string().contains("/hook"), "a channel's URL never comes back: {channels}");
+
+    // Exactly one leader.
+    let leader = wait_for(20, "a leader", String::new, || async {
+        match (a.state.alerts.store.leading(), b.state.alerts.store.leading()) {
+            (true, false) => Some('a'),
+            (false, true) => Some('b'),
+            _ => None,
+        }
+    })
+    .await;
+
+    let ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(100));
+    let feeder = feed([&a, &b], ms.clone());
+    wait_for(30, "the firing message", String::new, || async { (!statuses(&got).is_empty()).then_some(()) }).await;
+    // Both nodes show it firing (the follower reads the leader's state).
+    for node in [&a, &b] {
+        wait_for(10, "firing on both nodes", String::new, || async {
+            let (_, st) = node.call("GET", &format!("/api/v1/alerts/rules/{id}"), None).await;
+            (st["state"] == "firing").then_some(())
+        })
+        .await;
+    }
+    // Several more evaluations: still one message (one evaluating node, one incident).
+    let evaluated = |n: &TestApp| n.state.alerts.counters()[0];
+    let before = evaluated(&a) + evaluated(&b);
+    wait_for(30, "more evaluations", String::new, || async { (evaluated(&a) + evaluated(&b) >= before + 4).then_some(()) }).await;
+    assert_eq!(statuses(&got), ["firing"]);
+    let follower_evals = if leader == 'a' { evaluated(&b) } else { evaluated(&a) };
+    assert_eq!(follower_evals, 0, "the follower never evaluates");
+
+    // The leader goes away (here: its alert tasks stop, its lock connection closes): the other takes over
+    // and, from the stored state, resolves once without firing again.
+    let (old, new) = if leader == 'a' { (&a, &b) } else { (&b, &a) };
+    if leader == 'a' {
+        stop_a.send(true).unwrap();
+    } else {
+        _stop_b.send(true).unwrap();
+    }
+    wait_for(20, "the other node to lead", String::new, || async { (new.state.alerts.store.leading() && !old.state.alerts.store.leading()).then_some(()) })
+        .await;
+    ms.store(10, std::sync::atomic::Ordering::Relaxed);
+    wait_for(30, "the resolved message", String::new, || async { (statuses(&got).len() >= 2).then_some(()) }).await;
+    let before = evaluated(new);
+    wait_for(30, "more evaluations", String::new, || async { (evaluated(new) >= before + 3).then_some(()) }).await;
+    assert_eq!(statuses(&got), ["firing", "resolved"]);
+    feeder.abort();
 }
