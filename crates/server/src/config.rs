@@ -92,7 +92,7 @@ pub struct ServeArgs {
     /// by Sightline). Several Sightline nodes may share one.
     #[arg(long, env = "SIGHTLINE_CLICKHOUSE", value_parser = crate::store::clickhouse::Target::parse, hide_env_values = true)]
     pub clickhouse: Option<crate::store::clickhouse::Target>,
-    /// Keep boards and deploys in this PostgreSQL database instead of the data directory, e.g.
+    /// Keep boards, deploys and alerts in this PostgreSQL database instead of the data directory, e.g.
     /// `postgres://sightline:pw@db:5432/sightline` (the schema is created and migrated by Sightline), so
     /// several Sightline nodes share them. Unset: each node keeps its own, under `--data-dir`.
     #[arg(long, env = "SIGHTLINE_CONFIG_DB", hide_env_values = true)]

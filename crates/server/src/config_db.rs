@@ -1,12 +1,12 @@
-//! The shared configuration database (`--config-db postgres://…`): where boards and deploys live when
-//! several Sightline nodes serve the same data, instead of each node's own files under its data directory.
+//! The shared configuration database (`--config-db postgres://…`): where boards, deploys and alerts live
+//! when several Sightline nodes serve the same data, instead of each node's own files under its data directory.
 //!
 //! PostgreSQL, because what these documents need is a transaction and a compare-and-set (a board save is
 //! `UPDATE … WHERE id = $1 AND version = $2`, its revision written in the same transaction), which
 //! ClickHouse does not offer; docs/STORE.md, "Shared configuration", says more.
 //!
 //! This module owns the connections and the schema; what is stored lives with its feature
-//! ([`crate::boards::shared`], [`crate::deploys::shared`]). Connections are pooled (a few idle ones kept);
+//! ([`crate::boards::shared`], [`crate::deploys::shared`], [`crate::alert::shared`]). Connections are pooled (a few idle ones kept);
 //! every operation runs under [`OP_TIMEOUT`], and a database that cannot be reached is a
 //! [`DbError::Unavailable`] (503 for the API), never a hang. The URL's password lives only in the parsed
 //! connection config: the database is named by [`ConfigDb::name`] (`user@host:port/db`) and every error
@@ -148,7 +148,7 @@ impl ConfigDb {
     pub async fn open(url: &PgUrl) -> anyhow::Result<Arc<Self>> {
         let db = Arc::new(Self::parse(&url.0)?);
         db.migrate().await.map_err(|e| anyhow!("{e}"))?;
-        tracing::info!(db = %db.name, "boards and deploys are kept in the configuration database");
+        tracing::info!(db = %db.name, "boards, deploys and alerts are kept in the configuration database");
         Ok(db)
     }
 

@@ -195,10 +195,12 @@ fn outbox_key(channel_id: &str, seq: u64) -> Vec<u8> {
 
 impl Mem {
     fn from_loaded(l: Loaded) -> Mem {
-        let mut mem = Mem::default();
-        mem.rules = l.rules.into_iter().map(|r| (r.id.clone(), r)).collect();
-        mem.channels = l.channels.into_iter().map(|c| (c.id.clone(), c)).collect();
-        mem.silences = l.silences.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let mut mem = Mem {
+            rules: l.rules.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            channels: l.channels.into_iter().map(|c| (c.id.clone(), c)).collect(),
+            silences: l.silences.into_iter().map(|s| (s.id.clone(), s)).collect(),
+            ..Mem::default()
+        };
         for i in l.instances {
             mem.instances.entry(i.instance.rule_id.clone()).or_default().insert(group_key(&i.group), i);
         }
@@ -307,7 +309,13 @@ impl AlertStore {
         let with_state = taking_over || !self.leading();
         let generation = self.generation.load(Ordering::Acquire);
         let loaded = s.load(with_state).await?;
-        let _w = sync::lock(&self.write);
+        // On the runtime: never wait for a writer (it may be waiting on the database); a write in progress
+        // makes this read stale anyway, and the next refresh takes it in.
+        let _w = match self.write.try_lock() {
+            Ok(w) => w,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+        };
         if self.generation.load(Ordering::Acquire) != generation {
             // A local write landed meanwhile: this read may predate it; the next refresh takes it in.
             return Ok(None);
