@@ -133,6 +133,10 @@ impl Alerts {
         for r in self.store.rules() {
             self.schedule(&r);
         }
+        if self.store.shared().is_some() {
+            // The leader's term ends through `leader`, which stops the evaluations itself.
+            return;
+        }
         let me = self.clone();
         let mut stop = stop;
         tokio::spawn(async move {

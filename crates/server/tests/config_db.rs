@@ -190,6 +190,7 @@ async fn two_nodes_share_boards_and_deploys_and_survive_an_outage() {
         ("GET", "/api/v1/boards/overview".to_string(), None),
         ("PUT", "/api/v1/boards/overview".to_string(), Some(json!(saved))),
         ("GET", "/api/v1/deploys".to_string(), None),
+        ("GET", "/api/v1/alerts".to_string(), None),
     ] {
         let (s, v) = b.call(method, &path, body).await;
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{method} {path}: {v}");
@@ -412,6 +413,15 @@ async fn one_node_evaluates_and_delivers_alerts_and_another_takes_over() {
     let (_, channels) = a.call("GET", "/api/v1/alerts/channels", None).await;
     assert_eq!(channels[0]["id"], ch["id"], "the channel created on B is on A");
     assert!(!channels.to_string().contains("/hook"), "a channel's URL never comes back: {channels}");
+    // The same version of the rule saved on both nodes: one wins, the other is stale.
+    let mut edit = created.clone();
+    edit["runbook"] = json!("Saved on A");
+    let (sa, _) = a.call("PUT", &format!("/api/v1/alerts/rules/{id}"), Some(edit.clone())).await;
+    edit["runbook"] = json!("Saved on B");
+    let (sb, vb) = b.call("PUT", &format!("/api/v1/alerts/rules/{id}"), Some(edit)).await;
+    assert_eq!((sa, sb), (S::OK, S::CONFLICT), "{vb}");
+    let (_, now) = b.call("GET", &format!("/api/v1/alerts/rules/{id}"), None).await;
+    assert_eq!((now["rule"]["runbook"].as_str(), now["rule"]["version"].as_u64()), (Some("Saved on A"), Some(2)));
 
     // Exactly one leader.
     let leader = wait_for(20, "a leader", String::new, || async {
