@@ -28,6 +28,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const OP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle connections kept for the next operation.
 const MAX_IDLE: usize = 4;
+/// Connections in use at once, per node (beyond, operations wait their turn, within [`OP_TIMEOUT`]): a
+/// burst of requests must not take all of the database's `max_connections`.
+const MAX_CONNECTIONS: usize = 16;
 /// Key of the advisory lock that serialises schema migrations (and the first-start seeding) across nodes.
 const MIGRATION_LOCK: i64 = 0x5167_6874_6c69_6e65; // "Sightline"
 
@@ -108,6 +111,7 @@ pub struct ConfigDb {
     tls: tls::Settings,
     password: Option<String>,
     idle: Mutex<Vec<Client>>,
+    permits: tokio::sync::Semaphore,
 }
 
 /// A connection taken from the pool: back to the pool when the operation finished ([`Conn::release`]),
@@ -115,6 +119,7 @@ pub struct ConfigDb {
 pub struct Conn<'a> {
     db: &'a ConfigDb,
     client: Option<Client>,
+    _permit: tokio::sync::SemaphorePermit<'a>,
 }
 
 impl std::ops::Deref for Conn<'_> {
@@ -158,7 +163,7 @@ impl ConfigDb {
             anyhow!("--config-db / SIGHTLINE_CONFIG_DB is not a valid PostgreSQL URL (postgres://user:password@host:5432/db)")
         })?;
         config.ssl_mode(tls.mode.driver());
-        config.application_name("sightline-config").connect_timeout(CONNECT_TIMEOUT);
+        config.application_name("sightline-config").connect_timeout(CONNECT_TIMEOUT).keepalives_idle(Duration::from_secs(30));
         let user = config.get_user().unwrap_or("postgres").to_string();
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
@@ -169,7 +174,14 @@ impl ConfigDb {
         let port = config.get_ports().first().copied().unwrap_or(5432);
         let dbname = config.get_dbname().unwrap_or(&user).to_string();
         let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).filter(|p| !p.is_empty());
-        Ok(ConfigDb { name: format!("{user}@{host}:{port}/{dbname}"), config, tls, password, idle: Mutex::default() })
+        Ok(ConfigDb {
+            name: format!("{user}@{host}:{port}/{dbname}"),
+            config,
+            tls,
+            password,
+            idle: Mutex::default(),
+            permits: tokio::sync::Semaphore::new(MAX_CONNECTIONS),
+        })
     }
 
     /// Removes the password from a message, however the server or driver quoted it.
@@ -180,8 +192,9 @@ impl ConfigDb {
         }
     }
 
-    /// An idle connection, or a new one.
+    /// An idle connection, or a new one (waiting while [`MAX_CONNECTIONS`] are in use).
     pub async fn conn(&self) -> Result<Conn<'_>, DbError> {
+        let permit = self.permits.acquire().await.map_err(|_| DbError::Unavailable(self.unreachable("shutting down")))?;
         let reused = {
             let mut idle = crate::sync::lock(&self.idle);
             idle.retain(|c| !c.is_closed());
@@ -191,7 +204,7 @@ impl ConfigDb {
             Some(c) => c,
             None => self.connect().await?,
         };
-        Ok(Conn { db: self, client: Some(client) })
+        Ok(Conn { db: self, client: Some(client), _permit: permit })
     }
 
     async fn connect(&self) -> Result<Client, DbError> {
@@ -212,9 +225,17 @@ impl ConfigDb {
         Ok(client)
     }
 
-    /// A connection of its own, outside the pool (the alert leader's, which holds a session lock).
+    /// A connection of its own, outside the pool (the alert leader's, which holds a session lock). The
+    /// server is asked to probe it (TCP keepalives), so a leader that vanished from the network releases
+    /// its lock within about half a minute, not when the operating system gives up hours later.
     pub async fn dedicated(&self) -> Result<Client, DbError> {
-        self.connect().await
+        let client = self.connect().await?;
+        self.within(
+            "setting keepalives",
+            client.batch_execute("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"),
+        )
+        .await?;
+        Ok(client)
     }
 
     fn unreachable(&self, why: &str) -> String {
