@@ -47,10 +47,25 @@ struct Node {
 
 impl Node {
     fn start(url: &str) -> Self {
+        Self::start_with(url, &[])
+    }
+
+    fn start_with(url: &str, envs: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("sightline.log");
-        let server = Server::start_logging(&dir.path().join("data"), &[("SIGHTLINE_CONFIG_DB", url), ("SIGHTLINE_LOG", "info")], Some(&log));
+        let mut all = vec![("SIGHTLINE_CONFIG_DB", url), ("SIGHTLINE_LOG", "info")];
+        all.extend_from_slice(envs);
+        let server = Server::start_logging(&dir.path().join("data"), &all, Some(&log));
         Node { server, log, _dir: dir }
+    }
+
+    /// `sightline_alert_evaluations_total` from `GET /metrics`.
+    async fn evaluations(&self) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.server.base)).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("sightline_alert_evaluations_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no sightline_alert_evaluations_total in:\n{text}"))
     }
 
     fn log(&self) -> String {
@@ -467,5 +482,66 @@ async fn one_node_evaluates_and_delivers_alerts_and_another_takes_over() {
     let before = evaluated(new);
     wait_for(30, "more evaluations", String::new, || async { (evaluated(new) >= before + 3).then_some(()) }).await;
     assert_eq!(statuses(&got), ["firing", "resolved"]);
+    feeder.abort();
+}
+
+/// Two real nodes: the alert leader is killed (`kill -9`), PostgreSQL releases its lock with its
+/// connection, and the other node takes over from the stored state: the incident the dead node announced is
+/// resolved once by the survivor, never announced again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_alert_leader_is_replaced_by_the_other_node() {
+    let (_cluster, url) = config_cluster();
+    let envs = [("SIGHTLINE_ALERT_GROUP_WAIT", "1")];
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Node::start_with(&url, &envs));
+        let b = s.spawn(|| Node::start_with(&url, &envs));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (hook, got) = receiver().await;
+    let ch: Value = a.ok("POST", "/api/v1/alerts/channels", Some(json!({"name": "On-call", "kind": "webhook", "url": hook})), StatusCode::CREATED).await;
+    let rule = json!({
+        "name": "Slow payment",
+        "source": {"kind": "metric", "metric": "transactions.response_time.p95", "filter": {"service": "payment"},
+                   "group_by": ["service"], "window_s": 2},
+        "condition": {"op": "above", "threshold": 50.0},
+        "for_s": 0, "interval_s": 1, "severity": "critical", "channels": [ch["id"]],
+    });
+    let _: Value = b.ok("POST", "/api/v1/alerts/rules", Some(rule), StatusCode::CREATED).await;
+
+    // Transactions into both nodes (each has its own trace store here); errors from a killed node ignored.
+    let ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(100));
+    let bases = [a.server.base.clone(), b.server.base.clone()];
+    let d = ms.clone();
+    let feeder = tokio::spawn(async move {
+        let c = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        let mut n = 1_000u64;
+        loop {
+            let dur = d.load(std::sync::atomic::Ordering::Relaxed) as f64;
+            for base in &bases {
+                let spans = (0..5)
+                    .map(|i| {
+                        n += 1;
+                        server_span(n, n, "POST /api/pay", now_ms() - i, dur)
+                    })
+                    .collect();
+                let body = proto(&request("payment", spans));
+                let _ = c.post(format!("{base}/v1/traces")).header("content-type", "application/x-protobuf").body(body).send().await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let logs = || format!("{}\n{}", a.log(), b.log());
+    wait_for(40, "the firing message", logs, || async { (!statuses(&got).is_empty()).then_some(()) }).await;
+    let (ea, eb) = (a.evaluations().await, b.evaluations().await);
+    assert!((ea > 0.0) != (eb > 0.0), "exactly one node evaluates: {ea} {eb}");
+    let (leader, survivor) = if ea > 0.0 { (a, b) } else { (b, a) };
+    leader.server.kill9();
+
+    ms.store(10, std::sync::atomic::Ordering::Relaxed);
+    wait_for(40, "the resolved message from the other node", || survivor.log(), || async { (statuses(&got).len() >= 2).then_some(()) }).await;
+    let evaluated = survivor.evaluations().await;
+    wait_for(20, "more evaluations", || survivor.log(), || async { (survivor.evaluations().await >= evaluated + 3.0).then_some(()) }).await;
+    assert_eq!(statuses(&got), ["firing", "resolved"]);
+    assert!(survivor.log().contains("this node evaluates the rules and delivers"), "{}", survivor.log());
     feeder.abort();
 }
