@@ -74,7 +74,7 @@ impl AppState {
             Some(target) => Some(store::clickhouse::open(target.clone(), args).await?),
             None => None,
         };
-        // The shared configuration database too, when there is one: boards and deploys live there.
+        // The shared configuration database too, when there is one: boards, deploys and alerts live there.
         let config_db = match &args.config_db {
             Some(url) => Some(crate::config_db::ConfigDb::open(url).await?),
             None => None,
@@ -84,11 +84,11 @@ impl AppState {
             blocking::run("opening the data directory", move || open_stores(&a, remote, on_commit, embedded_config)).await?;
         let (boards, deploys) = match (local, config_db.clone()) {
             (Some((boards, deploys)), _) => (Boards::Embedded(Arc::new(boards)), deploys),
-            (None, Some(db)) => {
+            (None, db) => {
+                let db = db.context("no configuration database to keep the boards in")?;
                 let boards = crate::boards::shared::SharedBoards::open(db.clone(), store::now_ms()).await?;
                 (Boards::Shared(Arc::new(boards)), DeployLog::open_shared(db).await?)
             }
-            (None, None) => unreachable!("open_stores opens the local boards and deploys without a configuration database"),
         };
         let deploys = Arc::new(deploys);
         crate::deploys::spawn_sync(deploys.clone());
