@@ -2,7 +2,9 @@
 //! by the test): boards and deploys written through one node are read through the other, a stale save on
 //! one after a save on the other answers 409 with the current board, concurrent saves from both nodes leave
 //! exactly one winner, an outage of the database answers 503 (never a hang) until it is back, a database
-//! unreachable at start stops `serve` with a clear message, and its password is in no log and no answer.
+//! unreachable at start stops `serve` with a clear message, and its password is in no log and no answer;
+//! TLS follows `sslmode`; alerts: one node (the leader) evaluates and delivers, another takes over when it
+//! stops or is killed.
 //!
 //! Needs the PostgreSQL 15 server binaries, like tests/postgres.rs (`cargo xtask setup`); never skips.
 
@@ -544,4 +546,41 @@ async fn a_killed_alert_leader_is_replaced_by_the_other_node() {
     assert_eq!(statuses(&got), ["firing", "resolved"]);
     assert!(survivor.log().contains("this node evaluates the rules and delivers"), "{}", survivor.log());
     feeder.abort();
+}
+
+/// The configuration database over TLS, with libpq's `sslmode` as for `--postgres`: `verify-full` with the
+/// CA connects (encrypted, seen in `pg_stat_ssl`); without the CA the start fails saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_db_speaks_tls_as_sslmode_says() {
+    let (ca_pem, cert_pem, key_pem) = test_certificates();
+    let cluster = Cluster::with_conf_and_files(
+        "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+        &[("server.crt", cert_pem.as_bytes()), ("server.key", key_pem.as_bytes())],
+    );
+    cluster.psql(&format!("CREATE ROLE sightline LOGIN PASSWORD '{PASSWORD}'"));
+    cluster.psql("CREATE DATABASE sightline OWNER sightline");
+    let work = tempfile::tempdir().unwrap();
+    let ca = work.path().join("ca.pem");
+    std::fs::write(&ca, &ca_pem).unwrap();
+    let base = format!("postgres://sightline:{PASSWORD}@localhost:{}/sightline?sslmode=verify-full", cluster.port);
+
+    let url = format!("{base}&sslrootcert={}", ca.display());
+    let app = TestApp::with(|args| args.config_db = Some(PgUrl(url.clone()))).await;
+    let (s, v) = app.call("GET", "/api/v1/boards", None).await;
+    assert_eq!(s, axum::http::StatusCode::OK, "{v}");
+    let ssl = psql(
+        &cluster,
+        "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name = 'sightline-config'",
+    );
+    assert_eq!(ssl, "t", "the configuration database connections are encrypted");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = sightline_server::config::ServeArgs::for_tests(dir.path());
+    args.config_db = Some(PgUrl(base));
+    let err = match sightline_server::state::AppState::open(&args).await {
+        Ok(_) => panic!("verify-full without the CA connected"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("TLS: certificate verify failed (sslmode=verify-full)"), "{err}");
+    assert!(!err.contains(PASSWORD), "{err}");
 }
