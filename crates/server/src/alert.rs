@@ -7,15 +7,19 @@
 //! - [`rule`]: validation, ids, the condition in words, links to the app;
 //! - [`source`]: reading a rule's values; [`state`]: the state machine; [`eval`]: one evaluation;
 //! - [`deliver`]: the outbox → receivers, with grouping and retries; [`slack`], [`webhook`]: the messages;
-//! - [`preview`]: how a rule would have behaved over a past window.
+//! - [`preview`]: how a rule would have behaved over a past window;
+//! - with `--config-db`: [`shared`], the same state in the shared PostgreSQL database, and [`leader`], which
+//!   node evaluates and delivers.
 //!
 //! [`Alerts`] ties them together for the handlers (`api::alerts`) and runs the tasks: one per enabled rule
 //! (started by [`Alerts::spawn`], restarted when its rule changes) and one per channel with something queued.
 
 pub mod deliver;
 pub mod eval;
+pub mod leader;
 pub mod preview;
 pub mod rule;
+pub mod shared;
 pub mod slack;
 pub mod source;
 pub mod state;
@@ -97,23 +101,74 @@ impl Alerts {
         })
     }
 
+    /// The alerts in the shared configuration database (`--config-db`); see [`shared`] and [`leader`].
+    pub async fn open_shared(db: Arc<crate::config_db::ConfigDb>, sources: Sources, settings: DeliverySettings) -> anyhow::Result<Self> {
+        let store = Arc::new(AlertStore::open_shared(db).await?);
+        Ok(Alerts {
+            deliverer: Arc::new(Deliverer::new(store.clone(), settings)),
+            store,
+            sources,
+            public_url: RwLock::new(String::new()),
+            tasks: Mutex::default(),
+            stop: Mutex::new(None),
+            counts: EvalCounts::default(),
+        })
+    }
+
     /// Starts evaluating every enabled rule and delivering what is queued (what a crash left in the
-    /// outbox included), until `stop` turns true. `public_url` prefixes the links in messages.
+    /// outbox included), until `stop` turns true. `public_url` prefixes the links in messages. With
+    /// `--config-db`, only while this node is the leader ([`leader`]).
     pub fn spawn(self: &Arc<Self>, public_url: &str, stop: watch::Receiver<bool>) {
         *sync::write(&self.public_url) = public_url.trim_end_matches('/').to_string();
+        match self.store.shared() {
+            Some(_) => leader::spawn(self.clone(), stop),
+            None => self.lead(stop),
+        }
+    }
+
+    /// Evaluates and delivers until `stop` turns true.
+    fn lead(self: &Arc<Self>, stop: watch::Receiver<bool>) {
         *sync::lock(&self.stop) = Some(stop.clone());
         self.deliverer.start(stop.clone());
         for r in self.store.rules() {
             self.schedule(&r);
         }
+        if self.store.shared().is_some() {
+            // The leader's term ends through `leader`, which stops the evaluations itself.
+            return;
+        }
         let me = self.clone();
         let mut stop = stop;
         tokio::spawn(async move {
             let _ = stop.wait_for(|s| *s).await;
-            for (_, t) in sync::lock(&me.tasks).drain() {
-                t.abort();
-            }
+            me.stop_leading();
         });
+    }
+
+    /// Stops every evaluation (the deliverer's tasks end with the `stop` given to [`Alerts::lead`]).
+    fn stop_leading(&self) {
+        *sync::lock(&self.stop) = None;
+        for (_, t) in sync::lock(&self.tasks).drain() {
+            t.abort();
+        }
+    }
+
+    /// With `--config-db`: takes in what other nodes saved (a 503 while the database cannot be reached),
+    /// and on the leader restarts the evaluation of the rules that changed. Nothing to do otherwise.
+    pub async fn refresh(self: &Arc<Self>) -> Result<(), AppError> {
+        if let Some((before, after)) = self.store.refresh(false).await? {
+            for r in &after {
+                if !before.iter().any(|b| b == r) {
+                    self.schedule(r);
+                }
+            }
+            for b in &before {
+                if !after.iter().any(|r| r.id == b.id) {
+                    self.unschedule(&b.id);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Totals for Sightline's own metrics, in `own_metrics::ALERT_COUNTERS`' order.

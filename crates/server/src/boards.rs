@@ -14,11 +14,16 @@
 //!
 //! Every method reads or writes the disk: call them through [`crate::blocking::run`] (each asserts it is
 //! not on an async worker, so a forgotten one panics in tests).
+//!
+//! With `--config-db`, boards live in the shared PostgreSQL database instead ([`shared`]), so every node
+//! serves the same ones. Handlers use [`Boards`], which is either store: the checks that decide what a
+//! save, restore or delete answers are shared functions here, so both stores refuse the same way.
 
+pub mod shared;
 pub mod templates;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
@@ -44,6 +49,9 @@ pub enum BoardError {
     /// The board breaks the format's rules; every problem is listed.
     #[error("the board is not valid: {}", .0.join("; "))]
     Invalid(Vec<String>),
+    /// The shared configuration database cannot be reached right now (503).
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Storage(#[from] anyhow::Error),
 }
@@ -55,7 +63,17 @@ impl From<BoardError> for AppError {
             BoardError::NotFound(_) => AppError::NotFound(message),
             BoardError::Stale { current, .. } => AppError::StaleBoard { message, current },
             BoardError::Invalid(problems) => AppError::InvalidBoard(problems),
+            BoardError::Unavailable(m) => AppError::Unavailable(m),
             BoardError::Storage(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::config_db::DbError> for BoardError {
+    fn from(e: crate::config_db::DbError) -> Self {
+        match e {
+            crate::config_db::DbError::Unavailable(m) => BoardError::Unavailable(m),
+            crate::config_db::DbError::Failed(m) => BoardError::Storage(anyhow::anyhow!(m)),
         }
     }
 }
@@ -145,7 +163,7 @@ impl BoardStore {
             let (_, v) = kv.into_inner()?;
             out.push(BoardSummary::from(&decode(&v)?));
         }
-        out.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then_with(|| a.id.cmp(&b.id)));
+        sort_summaries(&mut out);
         Ok(out)
     }
 
@@ -164,7 +182,7 @@ impl BoardStore {
     pub fn create(&self, mut board: Board, now_ms: i64, author: Option<&str>) -> Result<Board, BoardError> {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
-        if board.id.is_empty() || RESERVED_IDS.contains(&board.id.as_str()) || self.boards.contains_key(&board.id)? {
+        if needs_new_id(&board.id) || self.boards.contains_key(&board.id)? {
             board.id = loop {
                 let id = new_id(&board.title);
                 if !self.boards.contains_key(&id)? {
@@ -172,10 +190,7 @@ impl BoardStore {
                 }
             };
         }
-        board.version = 1;
-        board.updated_ms = now_ms;
-        board.author = author.map(str::to_string);
-        validate(&board).map_err(BoardError::Invalid)?;
+        first_revision(&mut board, now_ms, author)?;
         self.write_revision(&board)?;
         Ok(board)
     }
@@ -186,22 +201,7 @@ impl BoardStore {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
         let current = self.get(id)?;
-        if board.id.is_empty() {
-            board.id = id.to_string();
-        }
-        if board.id != id {
-            return Err(BoardError::Invalid(vec![format!(
-                "the body is board {:?} but the URL is board {id:?}; to copy a board, POST it to /api/v1/boards",
-                board.id
-            )]));
-        }
-        if board.version != current.version {
-            return Err(BoardError::Stale { based_on: board.version, current: Box::new(current) });
-        }
-        validate(&board).map_err(BoardError::Invalid)?;
-        board.version = current.version + 1;
-        board.updated_ms = now_ms;
-        board.author = author.map(str::to_string);
+        next_revision(id, &mut board, current, now_ms, author)?;
         self.write_revision(&board)?;
         Ok(board)
     }
@@ -249,9 +249,7 @@ impl BoardStore {
         blocking::assert_off_runtime();
         match self.versions.get(version_key(id, version))? {
             Some(v) => Ok(decode(&v)?),
-            None if self.boards.contains_key(id)? => {
-                Err(BoardError::NotFound(format!("board {id:?} has no version {version} (see its versions)")))
-            }
+            None if self.boards.contains_key(id)? => Err(no_version(id, version)),
             None => Err(not_found(id)),
         }
     }
@@ -262,15 +260,7 @@ impl BoardStore {
         let _w = sync::lock(&self.write);
         let current = self.get(id)?;
         let mut board = self.version(id, version)?;
-        if board.format_version != BOARD_FORMAT_VERSION {
-            return Err(BoardError::Invalid(vec![format!(
-                "version {version} is in board format {}, which this server cannot restore",
-                board.format_version
-            )]));
-        }
-        board.version = current.version + 1;
-        board.updated_ms = now_ms;
-        board.author = author.map(str::to_string);
+        restored_revision(&mut board, version, &current, now_ms, author)?;
         self.write_revision(&board)?;
         Ok(board)
     }
@@ -297,8 +287,168 @@ impl BoardStore {
     }
 }
 
+/// The boards this server serves: its own fjall database (the default) or the shared configuration
+/// database (`--config-db`). Cheap to clone; every method is async and keeps disk work off the runtime.
+#[derive(Clone)]
+pub enum Boards {
+    Embedded(Arc<BoardStore>),
+    Shared(Arc<shared::SharedBoards>),
+}
+
+/// Runs an embedded store call on the blocking pool: every write fsyncs.
+async fn on_disk<T: Send + 'static>(
+    store: &Arc<BoardStore>,
+    f: impl FnOnce(&BoardStore) -> Result<T, BoardError> + Send + 'static,
+) -> Result<T, BoardError> {
+    let store = store.clone();
+    blocking::spawn("board store", move || f(&store)).await?
+}
+
+impl Boards {
+    /// Every board, sorted by title (then id).
+    pub async fn list(&self) -> Result<Vec<BoardSummary>, BoardError> {
+        match self {
+            Boards::Embedded(s) => on_disk(s, |s| s.list()).await,
+            Boards::Shared(s) => s.list().await,
+        }
+    }
+
+    /// The current revision of a board.
+    pub async fn get(&self, id: &str) -> Result<Board, BoardError> {
+        match self {
+            Boards::Embedded(s) => {
+                let id = id.to_string();
+                on_disk(s, move |s| s.get(&id)).await
+            }
+            Boards::Shared(s) => s.get(id).await,
+        }
+    }
+
+    /// See [`BoardStore::create`].
+    pub async fn create(&self, board: Board, now_ms: i64, author: Option<String>) -> Result<Board, BoardError> {
+        match self {
+            Boards::Embedded(s) => on_disk(s, move |s| s.create(board, now_ms, author.as_deref())).await,
+            Boards::Shared(s) => s.create(board, now_ms, author.as_deref()).await,
+        }
+    }
+
+    /// See [`BoardStore::update`]: 409 ([`BoardError::Stale`]) when `board.version` is not the current one.
+    pub async fn update(&self, id: &str, board: Board, now_ms: i64, author: Option<String>) -> Result<Board, BoardError> {
+        match self {
+            Boards::Embedded(s) => {
+                let id = id.to_string();
+                on_disk(s, move |s| s.update(&id, board, now_ms, author.as_deref())).await
+            }
+            Boards::Shared(s) => s.update(id, board, now_ms, author.as_deref()).await,
+        }
+    }
+
+    /// See [`BoardStore::delete`].
+    pub async fn delete(&self, id: &str, based_on: Option<u64>) -> Result<bool, BoardError> {
+        match self {
+            Boards::Embedded(s) => {
+                let id = id.to_string();
+                on_disk(s, move |s| s.delete(&id, based_on)).await
+            }
+            Boards::Shared(s) => s.delete(id, based_on).await,
+        }
+    }
+
+    /// Every kept revision of a board, newest first.
+    pub async fn versions(&self, id: &str) -> Result<Vec<BoardSummary>, BoardError> {
+        match self {
+            Boards::Embedded(s) => {
+                let id = id.to_string();
+                on_disk(s, move |s| s.versions(&id)).await
+            }
+            Boards::Shared(s) => s.versions(id).await,
+        }
+    }
+
+    /// One kept revision of a board.
+    pub async fn version(&self, id: &str, version: u64) -> Result<Board, BoardError> {
+        match self {
+            Boards::Embedded(s) => {
+                let id = id.to_string();
+                on_disk(s, move |s| s.version(&id, version)).await
+            }
+            Boards::Shared(s) => s.version(id, version).await,
+        }
+    }
+
+    /// See [`BoardStore::restore`].
+    pub async fn restore(&self, id: &str, version: u64, now_ms: i64, author: Option<String>) -> Result<Board, BoardError> {
+        match self {
+            Boards::Embedded(s) => {
+                let id = id.to_string();
+                on_disk(s, move |s| s.restore(&id, version, now_ms, author.as_deref())).await
+            }
+            Boards::Shared(s) => s.restore(id, version, now_ms, author.as_deref()).await,
+        }
+    }
+}
+
 fn not_found(id: &str) -> BoardError {
     BoardError::NotFound(format!("no board {id:?}"))
+}
+
+fn no_version(id: &str, version: u64) -> BoardError {
+    BoardError::NotFound(format!("board {id:?} has no version {version} (see its versions)"))
+}
+
+/// Whether a board being created needs an id of its own (besides one already taken).
+fn needs_new_id(id: &str) -> bool {
+    id.is_empty() || RESERVED_IDS.contains(&id)
+}
+
+/// Every board, sorted for listing: by title (case-insensitively), then id.
+fn sort_summaries(out: &mut [BoardSummary]) {
+    out.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then_with(|| a.id.cmp(&b.id)));
+}
+
+/// Stamps a board being created (version 1, now, by `author`) and checks it.
+fn first_revision(board: &mut Board, now_ms: i64, author: Option<&str>) -> Result<(), BoardError> {
+    board.version = 1;
+    board.updated_ms = now_ms;
+    board.author = author.map(str::to_string);
+    validate(board).map_err(BoardError::Invalid)
+}
+
+/// Checks a save of `id` against the stored `current` revision (the body's `version` is the revision the
+/// edit was based on) and stamps it as the next revision; both stores answer through this, so their
+/// refusals are the same.
+fn next_revision(id: &str, board: &mut Board, current: Board, now_ms: i64, author: Option<&str>) -> Result<(), BoardError> {
+    if board.id.is_empty() {
+        board.id = id.to_string();
+    }
+    if board.id != id {
+        return Err(BoardError::Invalid(vec![format!(
+            "the body is board {:?} but the URL is board {id:?}; to copy a board, POST it to /api/v1/boards",
+            board.id
+        )]));
+    }
+    if board.version != current.version {
+        return Err(BoardError::Stale { based_on: board.version, current: Box::new(current) });
+    }
+    validate(board).map_err(BoardError::Invalid)?;
+    board.version = current.version + 1;
+    board.updated_ms = now_ms;
+    board.author = author.map(str::to_string);
+    Ok(())
+}
+
+/// Stamps kept revision `version` as the revision after `current`, if this server can read its format.
+fn restored_revision(board: &mut Board, version: u64, current: &Board, now_ms: i64, author: Option<&str>) -> Result<(), BoardError> {
+    if board.format_version != BOARD_FORMAT_VERSION {
+        return Err(BoardError::Invalid(vec![format!(
+            "version {version} is in board format {}, which this server cannot restore",
+            board.format_version
+        )]));
+    }
+    board.version = current.version + 1;
+    board.updated_ms = now_ms;
+    board.author = author.map(str::to_string);
+    Ok(())
 }
 
 #[cfg(test)]

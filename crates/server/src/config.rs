@@ -101,6 +101,11 @@ pub struct ServeArgs {
     /// `{replica}` macros).
     #[arg(long, env = "SIGHTLINE_CLICKHOUSE_REPLICATED")]
     pub clickhouse_replicated: bool,
+    /// Keep boards, deploys and alerts in this PostgreSQL database instead of the data directory, e.g.
+    /// `postgres://sightline:pw@db:5432/sightline` (the schema is created and migrated by Sightline), so
+    /// several Sightline nodes share them. Unset: each node keeps its own, under `--data-dir`.
+    #[arg(long, env = "SIGHTLINE_CONFIG_DB", hide_env_values = true)]
+    pub config_db: Option<crate::collect::postgres::PgUrl>,
     /// PostgreSQL instance to monitor, e.g. `postgres://monitor:pw@db:5432/postgres` (repeatable; the
     /// environment variable takes a comma-separated list). A role with only `pg_monitor` is enough.
     #[arg(long = "postgres", env = "SIGHTLINE_POSTGRES", value_delimiter = ',', hide_env_values = true)]
@@ -211,6 +216,7 @@ impl ServeArgs {
             clickhouse: Vec::new(),
             clickhouse_cluster: None,
             clickhouse_replicated: false,
+            config_db: None,
             postgres: Vec::new(),
             pg_interval_ms: 2000,
             pg_history_minutes: 60,

@@ -11,8 +11,13 @@
 //!
 //! The verdicts of the deploy check ([`check`]) live beside it in `<data_dir>/deploy_checks.json`, written
 //! once per verdict, so a deploy is checked once, across restarts, and `deploys.json` keeps its format.
+//!
+//! With `--config-db` the log lives in the shared PostgreSQL database instead ([`shared`]): memory is then
+//! a copy that [`DeployLog::persist`] writes to and [`DeployLog::refresh`] reads back from (what the other
+//! nodes noted), so every reader keeps its synchronous, in-memory [`DeployLog::list`].
 
 pub mod check;
+pub mod shared;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,17 +41,28 @@ type Checks = BTreeMap<String, BTreeMap<String, DeployCheck>>;
 
 /// First-seen time of every version of every service.
 pub struct DeployLog {
-    path: PathBuf,
     seen: Mutex<Seen>,
     /// Bumped (under `seen`'s lock) by every change in memory.
     changes: AtomicU64,
+    checks: Mutex<Checks>,
+    /// Where the log is kept: files in the data directory, or the shared configuration database.
+    backing: Backing,
+}
+
+enum Backing {
+    Files(Files),
+    Shared(shared::SharedDeploys),
+}
+
+/// `deploys.json` and `deploy_checks.json` in the data directory.
+struct Files {
+    path: PathBuf,
     /// The value of `changes` the file holds.
     saved: AtomicU64,
     /// One writer of the file at a time (they share its temporary file).
     writer: Mutex<()>,
     /// `deploy_checks.json`.
     checks_path: PathBuf,
-    checks: Mutex<Checks>,
     /// One writer of `deploy_checks.json` at a time.
     checks_writer: Mutex<()>,
 }
@@ -61,15 +77,29 @@ impl DeployLog {
         let checks_path = dir.join("deploy_checks.json");
         let checks: Checks = read_json(&checks_path, "a list of deploy checks")?;
         Ok(DeployLog {
-            path,
             seen: Mutex::new(seen),
             changes: AtomicU64::new(0),
-            saved: AtomicU64::new(0),
-            writer: Mutex::new(()),
-            checks_path,
             checks: Mutex::new(checks),
-            checks_writer: Mutex::new(()),
+            backing: Backing::Files(Files {
+                path,
+                saved: AtomicU64::new(0),
+                writer: Mutex::new(()),
+                checks_path,
+                checks_writer: Mutex::new(()),
+            }),
         })
+    }
+
+    /// The log in the shared configuration database (`--config-db`), read once now; see [`shared`].
+    pub async fn open_shared(db: std::sync::Arc<crate::config_db::ConfigDb>) -> anyhow::Result<Self> {
+        let log = DeployLog {
+            seen: Mutex::default(),
+            changes: AtomicU64::new(0),
+            checks: Mutex::default(),
+            backing: Backing::Shared(shared::SharedDeploys::new(db)),
+        };
+        log.refresh().await.map_err(|e| anyhow::anyhow!("reading the deploys: {e}"))?;
+        Ok(log)
     }
 
     /// Notes that `service` ran `version` at `at_ms`, in memory only (one map lookup when nothing is new).
@@ -77,61 +107,106 @@ impl DeployLog {
     /// log [`unsaved`](DeployLog::unsaved).
     pub fn note(&self, service: &str, version: &str, at_ms: i64) {
         let mut seen = crate::sync::lock(&self.seen);
-        if !seen.contains_key(service) && seen.len() >= MAX_SERVICES {
-            return;
-        }
-        let versions = seen.entry(service.to_string()).or_default();
-        match versions.get_mut(version) {
-            Some(t) if *t <= at_ms => return,
-            Some(t) => *t = at_ms,
-            None => {
-                versions.insert(version.to_string(), at_ms);
-                if versions.len() > MAX_VERSIONS_PER_SERVICE {
-                    let oldest = versions.iter().min_by_key(|(_, t)| **t).map(|(v, _)| v.clone());
-                    if let Some(v) = oldest {
-                        versions.remove(&v);
-                    }
-                }
+        if merge(&mut seen, service, version, at_ms) {
+            if let Backing::Shared(s) = &self.backing {
+                s.pending(service, version, at_ms);
             }
+            self.changes.fetch_add(1, Ordering::Release);
         }
-        self.changes.fetch_add(1, Ordering::Release);
     }
 
-    /// Whether memory holds changes the file does not (cheap: two atomic loads).
+    /// Whether memory holds changes the file (or the configuration database) does not. Cheap: two atomic
+    /// loads, or one uncontended lock.
     pub fn unsaved(&self) -> bool {
-        self.changes.load(Ordering::Acquire) != self.saved.load(Ordering::Acquire)
+        match &self.backing {
+            Backing::Files(f) => self.changes.load(Ordering::Acquire) != f.saved.load(Ordering::Acquire),
+            Backing::Shared(s) => s.unsaved(),
+        }
+    }
+
+    /// Writes what memory learnt: [`DeployLog::save`] on the blocking pool for the files, the new versions
+    /// for the configuration database (where several nodes may note the same one: the earliest sighting
+    /// wins). What cannot be written stays pending for the next call.
+    pub async fn persist(self: &std::sync::Arc<Self>) -> anyhow::Result<()> {
+        match &self.backing {
+            Backing::Files(_) => {
+                let me = self.clone();
+                crate::blocking::spawn("saving the deploy log", move || me.save()).await?
+            }
+            Backing::Shared(s) => Ok(s.flush().await?),
+        }
+    }
+
+    /// Takes in what other nodes wrote to the configuration database (nothing to do with the files, which
+    /// only this node writes).
+    pub async fn refresh(&self) -> Result<(), crate::config_db::DbError> {
+        let Backing::Shared(s) = &self.backing else { return Ok(()) };
+        let (rows, verdicts) = s.read_all().await?;
+        {
+            let mut seen = crate::sync::lock(&self.seen);
+            for (service, version, at_ms) in rows {
+                merge(&mut seen, &service, &version, at_ms);
+            }
+        }
+        let mut checks = crate::sync::lock(&self.checks);
+        for (service, version, check) in verdicts {
+            checks.entry(service).or_default().insert(version, check);
+        }
+        Ok(())
+    }
+
+    /// Records the deploy check's verdict: [`DeployLog::record_check`] on the blocking pool, or in the
+    /// configuration database, where the first verdict stored for a deploy stays (two nodes may judge it).
+    pub async fn record(self: &std::sync::Arc<Self>, service: &str, version: &str, check: DeployCheck) -> anyhow::Result<()> {
+        match &self.backing {
+            Backing::Files(_) => {
+                let (me, service, version) = (self.clone(), service.to_string(), version.to_string());
+                crate::blocking::spawn("recording a deploy check", move || me.record_check(&service, &version, check)).await?
+            }
+            Backing::Shared(s) => {
+                let kept = s.record(service, version, check).await?;
+                crate::sync::lock(&self.checks).entry(service.to_string()).or_default().insert(version.to_string(), kept);
+                Ok(())
+            }
+        }
     }
 
     /// Writes the log to `deploys.json` if it changed since the last write (write-then-rename, so a crash
     /// never leaves half a file). Concurrent callers are serialised; one that finds its change already
     /// written by another returns at once. Touches the disk: call it on the blocking pool.
+    /// With the configuration database there is no file: nothing to do ([`DeployLog::persist`] writes).
     pub fn save(&self) -> anyhow::Result<()> {
         assert_off_runtime();
-        let _writer = crate::sync::lock(&self.writer);
+        let Backing::Files(f) = &self.backing else { return Ok(()) };
+        let _writer = crate::sync::lock(&f.writer);
         let (changes, bytes) = {
             let seen = crate::sync::lock(&self.seen);
             let changes = self.changes.load(Ordering::Acquire);
-            if changes == self.saved.load(Ordering::Acquire) {
+            if changes == f.saved.load(Ordering::Acquire) {
                 return Ok(());
             }
             (changes, serde_json::to_vec(&*seen)?)
         };
-        replace_file(&self.path, &bytes)?;
-        self.saved.store(changes, Ordering::Release);
+        replace_file(&f.path, &bytes)?;
+        f.saved.store(changes, Ordering::Release);
         Ok(())
     }
 
     /// Records the deploy check's verdict on `service` at `version` and writes `deploy_checks.json` (rare:
-    /// once per deploy). Touches the disk: call it on the blocking pool.
+    /// once per deploy). Touches the disk: call it on the blocking pool. Files only: with the
+    /// configuration database, [`DeployLog::record`].
     pub fn record_check(&self, service: &str, version: &str, check: DeployCheck) -> anyhow::Result<()> {
         assert_off_runtime();
-        let _writer = crate::sync::lock(&self.checks_writer);
+        let Backing::Files(f) = &self.backing else {
+            anyhow::bail!("the deploy log is in the configuration database: record verdicts with DeployLog::record")
+        };
+        let _writer = crate::sync::lock(&f.checks_writer);
         let bytes = {
             let mut checks = crate::sync::lock(&self.checks);
             checks.entry(service.to_string()).or_default().insert(version.to_string(), check);
             serde_json::to_vec(&*checks)?
         };
-        replace_file(&self.checks_path, &bytes)
+        replace_file(&f.checks_path, &bytes)
     }
 
     /// Version changes not checked yet, oldest first, each with the time the service's next version was
@@ -181,6 +256,66 @@ impl DeployLog {
         }
         out
     }
+}
+
+/// Notes `service` ran `version` at `at_ms` in `seen`: whether that changed anything (a new version, or
+/// one seen earlier than before). Bounded per service and in services.
+fn merge(seen: &mut Seen, service: &str, version: &str, at_ms: i64) -> bool {
+    if !seen.contains_key(service) && seen.len() >= MAX_SERVICES {
+        return false;
+    }
+    let versions = seen.entry(service.to_string()).or_default();
+    match versions.get_mut(version) {
+        Some(t) if *t <= at_ms => return false,
+        Some(t) => *t = at_ms,
+        None => {
+            versions.insert(version.to_string(), at_ms);
+            if versions.len() > MAX_VERSIONS_PER_SERVICE {
+                let oldest = versions.iter().min_by_key(|(_, t)| **t).map(|(v, _)| v.clone());
+                if let Some(v) = oldest {
+                    versions.remove(&v);
+                }
+            }
+        }
+    }
+    true
+}
+
+/// How often a node writes what it noted and takes in what the others wrote, with `--config-db`.
+const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// With `--config-db`: every [`SYNC_EVERY`], writes the sightings still pending (after a failure) and reads
+/// the other nodes' sightings and verdicts, so every reader (charts, errors, metrics, alerts) sees them;
+/// `GET /api/v1/deploys` also reads them itself. Nothing to do with the files. Stops with the runtime.
+pub fn spawn_sync(log: std::sync::Arc<DeployLog>) {
+    if !matches!(log.backing, Backing::Shared(_)) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SYNC_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            let Backing::Shared(s) = &log.backing else { return };
+            let synced = match s.flush().await {
+                Ok(()) => log.refresh().await,
+                Err(e) => Err(e),
+            };
+            // One line per outage, not one per tick.
+            match (synced, failing) {
+                (Ok(()), true) => {
+                    tracing::info!("the deploys are in sync with the configuration database again");
+                    failing = false;
+                }
+                (Err(e), false) => {
+                    tracing::warn!(error = %e, "cannot sync the deploys with the configuration database; retrying");
+                    failing = true;
+                }
+                _ => {}
+            }
+        }
+    });
 }
 
 /// A JSON file's value; a missing file is the empty value, an unreadable one an error (not silently dropped

@@ -227,8 +227,7 @@ async fn accept_inner(
     if state.deploys.unsaved() {
         // Before the answer, so an acknowledged version survives a kill -9 (see `crate::deploys`). A failed
         // write costs deploy markers, not spans: logged, and retried by the next request.
-        let deploys = state.deploys.clone();
-        if let Err(e) = blocking::run("saving the deploy log", move || deploys.save()).await {
+        if let Err(e) = state.deploys.persist().await {
             tracing::warn!(error = %format!("{e:#}"), "cannot save the deploy log");
         }
     }

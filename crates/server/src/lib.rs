@@ -11,6 +11,7 @@ pub mod blocking;
 pub mod boards;
 pub mod collect;
 pub mod config;
+pub mod config_db;
 pub mod compare;
 pub mod cube;
 pub mod demo;

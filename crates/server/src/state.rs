@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio::sync::broadcast;
 
 use crate::blocking;
-use crate::boards::BoardStore;
+use crate::boards::{BoardStore, Boards};
 use crate::collect::host::HostHub;
 use crate::collect::postgres::DbHub;
 use crate::config::ServeArgs;
@@ -33,13 +33,14 @@ pub struct AppState {
     pub db: Arc<DbHub>,
     /// This machine's CPU, memory and busiest processes (collector started by `serve`).
     pub host: Arc<HostHub>,
-    /// First-seen time of each service version, for deploy markers (`<data_dir>/deploys.json`).
+    /// First-seen time of each service version, for deploy markers (`<data_dir>/deploys.json`, or the
+    /// `--config-db`).
     pub deploys: Arc<DeployLog>,
     /// The process behind each reporting instance (`host.name`, `process.pid`), for the cube's CPU and
     /// memory per instance; see [`crate::instances`].
     pub instances: Arc<crate::instances::Instances>,
-    /// Saved flex boards and their revisions (`<data_dir>/boards`).
-    pub boards: Arc<BoardStore>,
+    /// Saved flex boards and their revisions (`<data_dir>/boards`, or the `--config-db`).
+    pub boards: Boards,
     /// The `--demo` PostgreSQL, when one was started: monitored like a `--postgres` instance, stopped at shutdown.
     pub demo_postgres: Option<Arc<crate::demo::postgres::DemoPostgres>>,
     /// Sightline's own metrics for Prometheus (`GET /metrics`): one registry per state, see
@@ -50,8 +51,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// How far back the cube keeps its rollups: cube queries and the errors view may not reach further.
     pub cube_retention_ms: i64,
-    /// Alert rules, their instances, silences, channels and delivery (`<data_dir>/alerts`); its tasks are
-    /// started by `serve` ([`crate::alert::Alerts::spawn`]).
+    /// Alert rules, their instances, silences, channels and delivery (`<data_dir>/alerts`, or the
+    /// `--config-db`); its tasks are started by `serve` ([`crate::alert::Alerts::spawn`]).
     pub alerts: Arc<crate::alert::Alerts>,
 }
 
@@ -73,8 +74,24 @@ impl AppState {
             false => Some(store::clickhouse::open(args).await?),
             true => None,
         };
-        let (store, boards, deploys) = blocking::run("opening the data directory", move || open_stores(&a, remote, on_commit)).await?;
+        // The shared configuration database too, when there is one: boards, deploys and alerts live there.
+        let config_db = match &args.config_db {
+            Some(url) => Some(crate::config_db::ConfigDb::open(url).await?),
+            None => None,
+        };
+        let embedded_config = config_db.is_none();
+        let (store, local) =
+            blocking::run("opening the data directory", move || open_stores(&a, remote, on_commit, embedded_config)).await?;
+        let (boards, deploys) = match (local, config_db.clone()) {
+            (Some((boards, deploys)), _) => (Boards::Embedded(Arc::new(boards)), deploys),
+            (None, db) => {
+                let db = db.context("no configuration database to keep the boards in")?;
+                let boards = crate::boards::shared::SharedBoards::open(db.clone(), store::now_ms()).await?;
+                (Boards::Shared(Arc::new(boards)), DeployLog::open_shared(db).await?)
+            }
+        };
         let deploys = Arc::new(deploys);
+        crate::deploys::spawn_sync(deploys.clone());
         let ingest_max_bytes = match std::env::var("SIGHTLINE_INGEST_MAX_BYTES") {
             Ok(v) => v.trim().parse().with_context(|| format!("SIGHTLINE_INGEST_MAX_BYTES={v:?} is not a byte count"))?,
             Err(_) => crate::ingest::http::DEFAULT_MAX_BODY,
@@ -106,10 +123,15 @@ impl AppState {
             cube_retention_ms: args.cube_retention_ms(),
         };
         let (dir, delivery) = (args.data_dir.join("alerts"), args.alert_delivery());
-        let alerts = blocking::run("opening the alerts", move || {
-            crate::alert::Alerts::open(&dir, sources, delivery).with_context(|| format!("cannot open the alerts in {}", dir.display()))
-        })
-        .await?;
+        let alerts = match config_db {
+            Some(db) => crate::alert::Alerts::open_shared(db, sources, delivery).await?,
+            None => {
+                blocking::run("opening the alerts", move || {
+                    crate::alert::Alerts::open(&dir, sources, delivery).with_context(|| format!("cannot open the alerts in {}", dir.display()))
+                })
+                .await?
+            }
+        };
         let live = broadcast::channel(1024).0;
         store.stream_others(live.clone());
         Ok(AppState {
@@ -120,7 +142,7 @@ impl AppState {
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(crate::ingest::http::MAX_CONCURRENT_REQUESTS)),
             db,
             host,
-            boards: Arc::new(boards),
+            boards,
             deploys,
             instances: Arc::default(),
             demo_postgres,
@@ -158,22 +180,30 @@ impl AppState {
     }
 }
 
-/// The stores under the data directory: traces, boards, deploys.
+/// Boards and deploys kept in the data directory (no `--config-db`).
+type LocalConfig = (BoardStore, DeployLog);
+
+/// The stores under the data directory: traces, and boards and deploys unless they are in the shared
+/// configuration database (`with_config`: they are here).
 /// `remote`: the trace store when it is not the embedded one (ClickHouse, opened already).
 fn open_stores(
     args: &ServeArgs,
     remote: Option<Arc<dyn TraceStore>>,
     on_commit: store::CommitObserver,
-) -> anyhow::Result<(Arc<dyn TraceStore>, BoardStore, DeployLog)> {
+    with_config: bool,
+) -> anyhow::Result<(Arc<dyn TraceStore>, Option<LocalConfig>)> {
     let dir = &args.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let store = match remote {
         Some(store) => store,
         None => store::open(args, on_commit).with_context(|| format!("cannot open the store in {}", dir.display()))?,
     };
+    if !with_config {
+        return Ok((store, None));
+    }
     let boards = BoardStore::open(&dir.join("boards"), store::now_ms())
         .with_context(|| format!("cannot open the boards in {}", dir.display()))?;
-    Ok((store, boards, DeployLog::open(dir)?))
+    Ok((store, Some((boards, DeployLog::open(dir)?))))
 }
 
 /// The collectors' hubs, with the history they stored before.

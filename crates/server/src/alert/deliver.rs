@@ -79,6 +79,9 @@ impl Deliverer {
     /// their first [`Deliverer::wake`].
     pub fn start(self: &Arc<Self>, stop: watch::Receiver<bool>) {
         *sync::lock(&self.stop) = Some(stop);
+        // Tasks of an earlier `stop` (a leader's previous term, `super::leader`) end by themselves; the
+        // channels get new ones.
+        sync::lock(&self.wakers).clear();
         for c in self.store.channels_with_pending() {
             self.wake(&c);
         }
@@ -96,8 +99,12 @@ impl Deliverer {
                 let me = self.clone();
                 let id = channel_id.to_string();
                 tokio::spawn(async move {
-                    me.run_channel(&id, n, stop).await;
-                    sync::lock(&me.wakers).remove(&id);
+                    me.run_channel(&id, n.clone(), stop).await;
+                    // Only its own entry: a later term may have started another task for the channel.
+                    let mut wakers = sync::lock(&me.wakers);
+                    if wakers.get(&id).is_some_and(|w| Arc::ptr_eq(w, &n)) {
+                        wakers.remove(&id);
+                    }
                 });
             }
         }

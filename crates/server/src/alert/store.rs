@@ -14,9 +14,15 @@
 //! instances are mirrored in memory (read by every page's top-bar poll, and by each evaluation), so reads
 //! never touch the disk; events and the outbox are read from disk: call those (and every write) through
 //! [`crate::blocking::run`].
+//!
+//! With `--config-db` the same state lives in the shared PostgreSQL database instead ([`super::shared`]):
+//! writes go there (from the blocking pool, waiting on the runtime's handle), memory is refreshed from it
+//! (every node sees the rules, channels and silences saved on any node), and only the leader
+//! ([`super::leader`]) evaluates, writes rounds and delivers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use anyhow::Context;
@@ -24,7 +30,10 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use serde::{Deserialize, Serialize};
 use sightline_model::alert::{AlertEvent, AlertInstance, AlertRule, AlertState, ChannelKind, Silence, WebhookAlert};
 
+use super::shared::{Loaded, SharedAlerts};
 use crate::blocking;
+use crate::config_db::DbError;
+use crate::error::AppError;
 use crate::sync;
 
 /// History kept: at most this many events …
@@ -107,6 +116,26 @@ struct Mem {
 
 /// See the module docs.
 pub struct AlertStore {
+    backing: Backing,
+    write: Mutex<()>,
+    mem: RwLock<Mem>,
+    next_event: Mutex<u64>,
+    next_outbox: Mutex<u64>,
+    /// Bumped by every local write, so a refresh that read the database before a write does not put the
+    /// older state back in memory ([`AlertStore::refresh`]).
+    generation: AtomicU64,
+    /// This node evaluates and delivers (with `--config-db`, the leader; otherwise always).
+    leading: AtomicBool,
+}
+
+enum Backing {
+    Fjall(Fjall),
+    /// The shared configuration database (`--config-db`); see [`super::shared`].
+    Shared(SharedAlerts),
+}
+
+/// `<data_dir>/alerts`.
+struct Fjall {
     db: Database,
     rules: Keyspace,
     channels: Keyspace,
@@ -114,10 +143,22 @@ pub struct AlertStore {
     instances: Keyspace,
     events: Keyspace,
     outbox: Keyspace,
-    write: Mutex<()>,
-    mem: RwLock<Mem>,
-    next_event: Mutex<u64>,
-    next_outbox: Mutex<u64>,
+}
+
+impl Fjall {
+    fn persist(&self) -> anyhow::Result<()> {
+        self.db.persist(PersistMode::SyncAll).context("persisting the alert database")
+    }
+}
+
+/// Runs a configuration database call from the blocking pool (where every write of this store runs).
+fn wait<T>(f: impl std::future::Future<Output = Result<T, DbError>>) -> anyhow::Result<T> {
+    Ok(tokio::runtime::Handle::current().block_on(f)?)
+}
+
+/// The configuration database's error as the handlers answer it (503 when it cannot be reached).
+fn app_error(e: DbError) -> AppError {
+    e.into()
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> anyhow::Result<T> {
@@ -152,12 +193,42 @@ fn outbox_key(channel_id: &str, seq: u64) -> Vec<u8> {
     k
 }
 
+impl Mem {
+    fn from_loaded(l: Loaded) -> Mem {
+        let mut mem = Mem {
+            rules: l.rules.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            channels: l.channels.into_iter().map(|c| (c.id.clone(), c)).collect(),
+            silences: l.silences.into_iter().map(|s| (s.id.clone(), s)).collect(),
+            ..Mem::default()
+        };
+        for i in l.instances {
+            mem.instances.entry(i.instance.rule_id.clone()).or_default().insert(group_key(&i.group), i);
+        }
+        for (c, seq) in l.outbox {
+            mem.outbox.entry(c).or_default().push_back(seq);
+        }
+        mem
+    }
+}
+
 impl AlertStore {
+    fn with_backing(backing: Backing, mem: Mem) -> Self {
+        AlertStore {
+            backing,
+            write: Mutex::new(()),
+            mem: RwLock::new(mem),
+            next_event: Mutex::new(1),
+            next_outbox: Mutex::new(1),
+            generation: AtomicU64::new(0),
+            leading: AtomicBool::new(true),
+        }
+    }
+
     /// Opens (or creates) the store in `dir` and loads what is mirrored in memory.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         let db = crate::store::open_side_database(dir, 4 * 1024 * 1024, "alert")?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
-        let store = AlertStore {
+        let f = Fjall {
             rules: ks("rules")?,
             channels: ks("channels")?,
             silences: ks("silences")?,
@@ -165,34 +236,30 @@ impl AlertStore {
             events: ks("events")?,
             outbox: ks("outbox")?,
             db,
-            write: Mutex::new(()),
-            mem: RwLock::new(Mem::default()),
-            next_event: Mutex::new(1),
-            next_outbox: Mutex::new(1),
         };
         let mut mem = Mem::default();
-        for kv in store.rules.iter() {
+        for kv in f.rules.iter() {
             let (_, v) = kv.into_inner()?;
             let r: AlertRule = decode(&v, "rule")?;
             mem.rules.insert(r.id.clone(), r);
         }
-        for kv in store.channels.iter() {
+        for kv in f.channels.iter() {
             let (_, v) = kv.into_inner()?;
             let c: StoredChannel = decode(&v, "channel")?;
             mem.channels.insert(c.id.clone(), c);
         }
-        for kv in store.silences.iter() {
+        for kv in f.silences.iter() {
             let (_, v) = kv.into_inner()?;
             let s: Silence = decode(&v, "silence")?;
             mem.silences.insert(s.id.clone(), s);
         }
-        for kv in store.instances.iter() {
+        for kv in f.instances.iter() {
             let (_, v) = kv.into_inner()?;
             let i: StoredInstance = decode(&v, "alert instance")?;
             mem.instances.entry(i.instance.rule_id.clone()).or_default().insert(group_key(&i.group), i);
         }
         let mut next_outbox = 1;
-        for kv in store.outbox.iter() {
+        for kv in f.outbox.iter() {
             let (_, v) = kv.into_inner()?;
             let o: OutboxItem = decode(&v, "queued message")?;
             next_outbox = next_outbox.max(o.seq + 1);
@@ -201,18 +268,80 @@ impl AlertStore {
         for q in mem.outbox.values_mut() {
             q.make_contiguous().sort_unstable();
         }
-        if let Some(kv) = store.events.last_key_value() {
-            let k = kv.key()?;
-            let seq = u64::from_be_bytes(k.as_ref().try_into().context("an event key is not a seq")?);
-            *sync::lock(&store.next_event) = seq + 1;
-        }
+        let next_event = match f.events.last_key_value() {
+            Some(kv) => u64::from_be_bytes(kv.key()?.as_ref().try_into().context("an event key is not a seq")?) + 1,
+            None => 1,
+        };
+        let store = Self::with_backing(Backing::Fjall(f), mem);
+        *sync::lock(&store.next_event) = next_event;
         *sync::lock(&store.next_outbox) = next_outbox;
-        *sync::write(&store.mem) = mem;
         Ok(store)
     }
 
-    fn persist(&self) -> anyhow::Result<()> {
-        self.db.persist(PersistMode::SyncAll).context("persisting the alert database")
+    /// The store in the shared configuration database (`--config-db`), read now. It starts as a follower:
+    /// [`super::leader`] makes it the leader when it holds the lock.
+    pub async fn open_shared(db: std::sync::Arc<crate::config_db::ConfigDb>) -> anyhow::Result<Self> {
+        let shared = SharedAlerts { db };
+        let loaded = shared.load(true).await.map_err(|e| anyhow::anyhow!("reading the alerts: {e}"))?;
+        let store = Self::with_backing(Backing::Shared(shared), Mem::from_loaded(loaded));
+        store.leading.store(false, Ordering::Release);
+        Ok(store)
+    }
+
+    /// The shared database's side, when there is one.
+    pub fn shared(&self) -> Option<&SharedAlerts> {
+        match &self.backing {
+            Backing::Shared(s) => Some(s),
+            Backing::Fjall(_) => None,
+        }
+    }
+
+    pub fn leading(&self) -> bool {
+        self.leading.load(Ordering::Acquire)
+    }
+
+    /// With `--config-db`: takes in what other nodes wrote. Rules, channels and silences always; instances
+    /// and the outbox only on a follower (`leading` false) or when `taking_over` (the leader's own memory is
+    /// the newest state between its writes). Answers the rules before and after, so the leader can restart
+    /// the evaluation of those that changed. Nothing to do for the fjall store.
+    pub async fn refresh(&self, taking_over: bool) -> Result<Option<(Vec<AlertRule>, Vec<AlertRule>)>, DbError> {
+        let Backing::Shared(s) = &self.backing else { return Ok(None) };
+        let with_state = taking_over || !self.leading();
+        let generation = self.generation.load(Ordering::Acquire);
+        let loaded = s.load(with_state).await?;
+        // On the runtime: never wait for a writer (it may be waiting on the database); a write in progress
+        // makes this read stale anyway, and the next refresh takes it in.
+        let _w = match self.write.try_lock() {
+            Ok(w) => w,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+        };
+        if self.generation.load(Ordering::Acquire) != generation {
+            // A local write landed meanwhile: this read may predate it; the next refresh takes it in.
+            return Ok(None);
+        }
+        let mut fresh = Mem::from_loaded(loaded);
+        let mut mem = sync::write(&self.mem);
+        if !with_state {
+            fresh.instances = std::mem::take(&mut mem.instances);
+            fresh.outbox = std::mem::take(&mut mem.outbox);
+        }
+        let before: Vec<AlertRule> = mem.rules.values().cloned().collect();
+        let after: Vec<AlertRule> = fresh.rules.values().cloned().collect();
+        *mem = fresh;
+        if taking_over {
+            self.leading.store(true, Ordering::Release);
+        }
+        Ok(Some((before, after)))
+    }
+
+    /// This node stops evaluating (it lost the leader lock): from now on its memory follows the database.
+    pub fn follow(&self) {
+        self.leading.store(false, Ordering::Release);
+    }
+
+    fn wrote(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     // ---- reads from memory (cheap, fine on the runtime) ----
@@ -277,18 +406,31 @@ impl AlertStore {
     // ---- writes ----
 
     /// Writes rules and channels (import) in one batch, for a caller holding [`AlertStore::locked`]: the
-    /// caller checked them.
-    pub fn put_rules_unlocked(&self, rules: &[AlertRule], channels: &[StoredChannel]) -> anyhow::Result<()> {
+    /// caller checked them. With `--config-db`, a rule another node saved meanwhile (its stored version is
+    /// not older) is a 409 and nothing is written.
+    pub fn put_rules_unlocked(&self, rules: &[AlertRule], channels: &[StoredChannel]) -> Result<(), AppError> {
         blocking::assert_off_runtime();
-        let mut batch = self.db.batch();
-        for c in channels {
-            batch.insert(&self.channels, c.id.as_str(), encode(c)?);
+        match &self.backing {
+            Backing::Fjall(f) => {
+                let mut batch = f.db.batch();
+                for c in channels {
+                    batch.insert(&f.channels, c.id.as_str(), encode(c)?);
+                }
+                for r in rules {
+                    batch.insert(&f.rules, r.id.as_str(), encode(r)?);
+                }
+                batch.commit().map_err(anyhow::Error::from)?;
+                f.persist()?;
+            }
+            Backing::Shared(s) => {
+                if let Err(id) = tokio::runtime::Handle::current().block_on(s.put(rules, channels)).map_err(app_error)? {
+                    return Err(AppError::Conflict(format!(
+                        "rule {id:?} was changed by someone else (on another node) meanwhile; reload it and edit again"
+                    )));
+                }
+                self.wrote();
+            }
         }
-        for r in rules {
-            batch.insert(&self.rules, r.id.as_str(), encode(r)?);
-        }
-        batch.commit()?;
-        self.persist()?;
         let mut mem = sync::write(&self.mem);
         for c in channels {
             mem.channels.insert(c.id.clone(), c.clone());
@@ -307,46 +449,68 @@ impl AlertStore {
     }
 
     /// Writes one rule, for a caller holding [`AlertStore::locked`].
-    pub fn put_rule_unlocked(&self, rule: &AlertRule) -> anyhow::Result<()> {
+    pub fn put_rule_unlocked(&self, rule: &AlertRule) -> Result<(), AppError> {
         self.put_rules_unlocked(std::slice::from_ref(rule), &[])
     }
 
     /// Writes one channel, for a caller holding [`AlertStore::locked`].
-    pub fn put_channel_unlocked(&self, c: &StoredChannel) -> anyhow::Result<()> {
+    pub fn put_channel_unlocked(&self, c: &StoredChannel) -> Result<(), AppError> {
         self.put_rules_unlocked(&[], std::slice::from_ref(c))
     }
 
     /// Deletes a rule and its instances (its history stays). `false` if there was none.
     pub fn delete_rule(&self, id: &str) -> anyhow::Result<bool> {
-        self.delete_with_children(&self.rules, &self.instances, id, |mem| {
+        let forget = |mem: &mut Mem| {
             mem.rules.remove(id);
             mem.instances.remove(id);
-        })
+        };
+        match &self.backing {
+            Backing::Fjall(f) => self.delete_with_children(f, &f.rules, &f.instances, id, forget),
+            Backing::Shared(s) => self.delete_shared(wait(s.delete_rule(id))?, forget),
+        }
     }
 
     /// Deletes a channel and its queue. `false` if there was none.
     pub fn delete_channel(&self, id: &str) -> anyhow::Result<bool> {
-        self.delete_with_children(&self.channels, &self.outbox, id, |mem| {
+        let forget = |mem: &mut Mem| {
             mem.channels.remove(id);
             mem.outbox.remove(id);
-        })
+        };
+        match &self.backing {
+            Backing::Fjall(f) => self.delete_with_children(f, &f.channels, &f.outbox, id, forget),
+            Backing::Shared(s) => self.delete_shared(wait(s.delete_channel(id))?, forget),
+        }
+    }
+
+    fn delete_shared(&self, existed: bool, forget: impl FnOnce(&mut Mem)) -> anyhow::Result<bool> {
+        let _w = sync::lock(&self.write);
+        self.wrote();
+        forget(&mut sync::write(&self.mem));
+        Ok(existed)
     }
 
     /// Removes `id` from `main` and every key under `id`'s prefix from `children` in one fsynced batch, then
     /// from memory (`forget`). `false` if `main` had no `id`.
-    fn delete_with_children(&self, main: &Keyspace, children: &Keyspace, id: &str, forget: impl FnOnce(&mut Mem)) -> anyhow::Result<bool> {
+    fn delete_with_children(
+        &self,
+        f: &Fjall,
+        main: &Keyspace,
+        children: &Keyspace,
+        id: &str,
+        forget: impl FnOnce(&mut Mem),
+    ) -> anyhow::Result<bool> {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
         if !main.contains_key(id)? {
             return Ok(false);
         }
-        let mut batch = self.db.batch();
+        let mut batch = f.db.batch();
         batch.remove(main, id);
         for kv in children.prefix(prefix(id)) {
             batch.remove(children, kv.key()?);
         }
         batch.commit()?;
-        self.persist()?;
+        f.persist()?;
         forget(&mut sync::write(&self.mem));
         Ok(true)
     }
@@ -361,13 +525,21 @@ impl AlertStore {
             .filter(|o| o.until_ms < now_ms - SILENCE_KEEP_MS)
             .map(|o| o.id.clone())
             .collect();
-        let mut batch = self.db.batch();
-        for id in &old {
-            batch.remove(&self.silences, id.as_str());
+        match &self.backing {
+            Backing::Fjall(f) => {
+                let mut batch = f.db.batch();
+                for id in &old {
+                    batch.remove(&f.silences, id.as_str());
+                }
+                batch.insert(&f.silences, s.id.as_str(), encode(s)?);
+                batch.commit()?;
+                f.persist()?;
+            }
+            Backing::Shared(shared) => {
+                wait(shared.put_silence(s, old.clone()))?;
+                self.wrote();
+            }
         }
-        batch.insert(&self.silences, s.id.as_str(), encode(s)?);
-        batch.commit()?;
-        self.persist()?;
         let mut mem = sync::write(&self.mem);
         for id in &old {
             mem.silences.remove(id);
@@ -379,86 +551,50 @@ impl AlertStore {
     pub fn delete_silence(&self, id: &str) -> anyhow::Result<bool> {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
-        if !self.silences.contains_key(id)? {
-            return Ok(false);
+        match &self.backing {
+            Backing::Fjall(f) => {
+                if !f.silences.contains_key(id)? {
+                    return Ok(false);
+                }
+                f.silences.remove(id)?;
+                f.persist()?;
+            }
+            Backing::Shared(s) => {
+                let existed = wait(s.delete_silence(id))?;
+                self.wrote();
+                sync::write(&self.mem).silences.remove(id);
+                return Ok(existed);
+            }
         }
-        self.silences.remove(id)?;
-        self.persist()?;
         sync::write(&self.mem).silences.remove(id);
         Ok(true)
     }
 
     /// Writes one evaluation's changes: instances, events (numbered here) and queued messages, in one fsynced
-    /// batch, so a message is durable before anyone tries to send it and a restart never sends it twice from
-    /// a state it forgot. A round of a rule deleted meanwhile is dropped.
+    /// batch (or one transaction), so a message is durable before anyone tries to send it and a restart never
+    /// sends it twice from a state it forgot. A round of a rule deleted meanwhile is dropped.
     pub fn commit_round(&self, round: Round, now_ms: i64) -> anyhow::Result<Committed> {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
         if !sync::read(&self.mem).rules.contains_key(&round.rule_id) {
             return Ok(Committed::default());
         }
-        let mut batch = self.db.batch();
-        for i in &round.upserts {
-            batch.insert(&self.instances, instance_key(&round.rule_id, &i.group), encode(i)?);
-        }
-        for g in &round.removes {
-            batch.remove(&self.instances, instance_key(&round.rule_id, g));
-        }
-        let mut next_event = sync::lock(&self.next_event);
-        let mut events = round.events;
-        for e in &mut events {
-            e.seq = *next_event;
-            *next_event += 1;
-            batch.insert(&self.events, e.seq.to_be_bytes(), encode(e)?);
-        }
-        // Bounded history: by count (keys are dense seqs) and by age (oldest first).
-        if !events.is_empty() && *next_event > MAX_EVENTS + 1 {
-            let keep_from = *next_event - MAX_EVENTS;
-            for kv in self.events.range(..keep_from.to_be_bytes()).take(1000) {
-                batch.remove(&self.events, kv.key()?);
-            }
-        }
-        if !events.is_empty() {
-            for kv in self.events.iter().take(100) {
-                let (k, v) = kv.into_inner()?;
-                let e: AlertEvent = decode(&v, "event")?;
-                if e.at_ms >= now_ms - EVENT_MAX_AGE_MS {
-                    break;
-                }
-                batch.remove(&self.events, k);
-            }
-        }
-        let mut next_outbox = sync::lock(&self.next_outbox);
-        let mut queued: Vec<(String, u64)> = Vec::new();
-        for (channel_id, alert) in round.outbox {
-            let seq = *next_outbox;
-            *next_outbox += 1;
-            let item = OutboxItem { seq, channel_id: channel_id.clone(), queued_ms: now_ms, alert };
-            batch.insert(&self.outbox, outbox_key(&channel_id, seq), encode(&item)?);
-            queued.push((channel_id, seq));
-        }
-        // Over the bound: drop the oldest of that channel in the same batch.
-        let mut dropped_keys: Vec<(String, u64)> = Vec::new();
-        {
-            let mem = sync::read(&self.mem);
-            let mut added: HashMap<&str, usize> = HashMap::new();
-            for (c, _) in &queued {
-                *added.entry(c.as_str()).or_default() += 1;
-            }
-            for (c, n) in added {
-                let existing = mem.outbox.get(c);
-                let total = existing.map_or(0, |q| q.len()) + n;
-                let over = total.saturating_sub(MAX_OUTBOX_PER_CHANNEL);
-                let mut candidates: Vec<u64> = existing.map(|q| q.iter().copied().collect()).unwrap_or_default();
-                candidates.extend(queued.iter().filter(|(qc, _)| qc == c).map(|(_, s)| *s));
-                for seq in candidates.into_iter().take(over) {
-                    batch.remove(&self.outbox, outbox_key(c, seq));
-                    dropped_keys.push((c.to_string(), seq));
+        let (events, queued, dropped_keys) = match &self.backing {
+            Backing::Fjall(f) => self.commit_round_fjall(f, &round, round.events.clone(), &round.outbox, now_ms)?,
+            Backing::Shared(s) => {
+                let outbox: Vec<OutboxItem> = round
+                    .outbox
+                    .iter()
+                    .map(|(c, alert)| OutboxItem { seq: 0, channel_id: c.clone(), queued_ms: now_ms, alert: alert.clone() })
+                    .collect();
+                let written = wait(s.commit_round(&round.rule_id, &round.upserts, &round.removes, round.events.clone(), outbox, now_ms))?;
+                self.wrote();
+                match written {
+                    Some(w) => (w.events, w.queued, w.dropped),
+                    None => return Ok(Committed::default()),
                 }
             }
-        }
-        batch.commit()?;
-        self.persist()?;
+        };
         let mut mem = sync::write(&self.mem);
         let m = mem.instances.entry(round.rule_id.clone()).or_default();
         for g in &round.removes {
@@ -482,11 +618,90 @@ impl AlertStore {
         Ok(Committed { channels, dropped: dropped_keys.len(), events })
     }
 
+    /// [`AlertStore::commit_round`]'s batch in fjall: the numbered events, the queued and the dropped
+    /// messages.
+    #[allow(clippy::type_complexity)]
+    fn commit_round_fjall(
+        &self,
+        f: &Fjall,
+        round: &Round,
+        mut events: Vec<AlertEvent>,
+        outbox: &[(String, WebhookAlert)],
+        now_ms: i64,
+    ) -> anyhow::Result<(Vec<AlertEvent>, Vec<(String, u64)>, Vec<(String, u64)>)> {
+        let mut batch = f.db.batch();
+        for i in &round.upserts {
+            batch.insert(&f.instances, instance_key(&round.rule_id, &i.group), encode(i)?);
+        }
+        for g in &round.removes {
+            batch.remove(&f.instances, instance_key(&round.rule_id, g));
+        }
+        let mut next_event = sync::lock(&self.next_event);
+        for e in &mut events {
+            e.seq = *next_event;
+            *next_event += 1;
+            batch.insert(&f.events, e.seq.to_be_bytes(), encode(e)?);
+        }
+        // Bounded history: by count (keys are dense seqs) and by age (oldest first).
+        if !events.is_empty() && *next_event > MAX_EVENTS + 1 {
+            let keep_from = *next_event - MAX_EVENTS;
+            for kv in f.events.range(..keep_from.to_be_bytes()).take(1000) {
+                batch.remove(&f.events, kv.key()?);
+            }
+        }
+        if !events.is_empty() {
+            for kv in f.events.iter().take(100) {
+                let (k, v) = kv.into_inner()?;
+                let e: AlertEvent = decode(&v, "event")?;
+                if e.at_ms >= now_ms - EVENT_MAX_AGE_MS {
+                    break;
+                }
+                batch.remove(&f.events, k);
+            }
+        }
+        let mut next_outbox = sync::lock(&self.next_outbox);
+        let mut queued: Vec<(String, u64)> = Vec::new();
+        for (channel_id, alert) in outbox {
+            let seq = *next_outbox;
+            *next_outbox += 1;
+            let item = OutboxItem { seq, channel_id: channel_id.clone(), queued_ms: now_ms, alert: alert.clone() };
+            batch.insert(&f.outbox, outbox_key(channel_id, seq), encode(&item)?);
+            queued.push((channel_id.clone(), seq));
+        }
+        // Over the bound: drop the oldest of that channel in the same batch.
+        let mut dropped_keys: Vec<(String, u64)> = Vec::new();
+        {
+            let mem = sync::read(&self.mem);
+            let mut added: HashMap<&str, usize> = HashMap::new();
+            for (c, _) in &queued {
+                *added.entry(c.as_str()).or_default() += 1;
+            }
+            for (c, n) in added {
+                let existing = mem.outbox.get(c);
+                let total = existing.map_or(0, |q| q.len()) + n;
+                let over = total.saturating_sub(MAX_OUTBOX_PER_CHANNEL);
+                let mut candidates: Vec<u64> = existing.map(|q| q.iter().copied().collect()).unwrap_or_default();
+                candidates.extend(queued.iter().filter(|(qc, _)| qc == c).map(|(_, s)| *s));
+                for seq in candidates.into_iter().take(over) {
+                    batch.remove(&f.outbox, outbox_key(c, seq));
+                    dropped_keys.push((c.to_string(), seq));
+                }
+            }
+        }
+        batch.commit()?;
+        f.persist()?;
+        Ok((events, queued, dropped_keys))
+    }
+
     /// The oldest `limit` queued messages of a channel.
     pub fn queued(&self, channel_id: &str, limit: usize) -> anyhow::Result<Vec<OutboxItem>> {
         blocking::assert_off_runtime();
+        let f = match &self.backing {
+            Backing::Fjall(f) => f,
+            Backing::Shared(s) => return wait(s.queued(channel_id, limit)),
+        };
         let mut out = Vec::new();
-        for kv in self.outbox.prefix(prefix(channel_id)).take(limit) {
+        for kv in f.outbox.prefix(prefix(channel_id)).take(limit) {
             let (_, v) = kv.into_inner()?;
             out.push(decode(&v, "queued message")?);
         }
@@ -497,12 +712,20 @@ impl AlertStore {
     pub fn delivered(&self, channel_id: &str, seqs: &[u64]) -> anyhow::Result<()> {
         blocking::assert_off_runtime();
         let _w = sync::lock(&self.write);
-        let mut batch = self.db.batch();
-        for s in seqs {
-            batch.remove(&self.outbox, outbox_key(channel_id, *s));
+        match &self.backing {
+            Backing::Fjall(f) => {
+                let mut batch = f.db.batch();
+                for s in seqs {
+                    batch.remove(&f.outbox, outbox_key(channel_id, *s));
+                }
+                batch.commit()?;
+                f.persist()?;
+            }
+            Backing::Shared(s) => {
+                wait(s.delivered(channel_id, seqs))?;
+                self.wrote();
+            }
         }
-        batch.commit()?;
-        self.persist()?;
         if let Some(q) = sync::write(&self.mem).outbox.get_mut(channel_id) {
             q.retain(|s| !seqs.contains(s));
         }
@@ -520,14 +743,34 @@ impl AlertStore {
         blocking::assert_off_runtime();
         let upper = before_seq.unwrap_or(u64::MAX);
         let mut out = Vec::new();
-        for kv in self.events.range(..upper.to_be_bytes()).rev() {
-            let (_, v) = kv.into_inner()?;
-            let e: AlertEvent = decode(&v, "event")?;
-            if keep(&e) {
-                if out.len() == limit {
-                    return Ok((out, true));
+        match &self.backing {
+            Backing::Fjall(f) => {
+                for kv in f.events.range(..upper.to_be_bytes()).rev() {
+                    let (_, v) = kv.into_inner()?;
+                    let e: AlertEvent = decode(&v, "event")?;
+                    if keep(&e) {
+                        if out.len() == limit {
+                            return Ok((out, true));
+                        }
+                        out.push(e);
+                    }
                 }
-                out.push(e);
+            }
+            Backing::Shared(s) => {
+                let mut before = upper;
+                loop {
+                    let page = wait(s.events_before(before))?;
+                    let Some(last) = page.last() else { break };
+                    before = last.seq;
+                    for e in page {
+                        if keep(&e) {
+                            if out.len() == limit {
+                                return Ok((out, true));
+                            }
+                            out.push(e);
+                        }
+                    }
+                }
             }
         }
         Ok((out, false))
@@ -536,7 +779,10 @@ impl AlertStore {
     /// Makes everything durable (writes already are; for shutdown symmetry).
     pub fn flush(&self) -> anyhow::Result<()> {
         blocking::assert_off_runtime();
-        self.persist()
+        match &self.backing {
+            Backing::Fjall(f) => f.persist(),
+            Backing::Shared(_) => Ok(()),
+        }
     }
 }
 

@@ -19,11 +19,13 @@ use crate::blocking;
 use crate::error::{ApiResult, AppError, JsonBody, Path, Query};
 use crate::state::AppState;
 
-/// Runs an alert call that writes (fsyncs) or reads the disk on the blocking pool.
+/// Runs an alert call that writes (fsyncs) or reads the disk on the blocking pool; with `--config-db`,
+/// after taking in what other nodes saved, so its checks see it.
 async fn with_alerts<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&std::sync::Arc<Alerts>) -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
+    state.alerts.refresh().await?;
     let alerts = state.alerts.clone();
     blocking::run("alert store", move || f(&alerts)).await
 }
@@ -35,10 +37,12 @@ fn parse<T: serde::de::DeserializeOwned>(body: serde_json::Value, what: &str) ->
 }
 
 pub async fn overview(State(state): State<AppState>) -> ApiResult<AlertsOverview> {
+    state.alerts.refresh().await?;
     Ok(Json(state.alerts.overview()))
 }
 
 pub async fn firing(State(state): State<AppState>) -> ApiResult<FiringSummary> {
+    state.alerts.refresh().await?;
     Ok(Json(state.alerts.firing()))
 }
 
@@ -61,6 +65,7 @@ pub async fn create_rule(
 }
 
 pub async fn show_rule(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<RuleStatus> {
+    state.alerts.refresh().await?;
     Ok(Json(state.alerts.rule_status(&id)?))
 }
 
@@ -102,6 +107,7 @@ pub struct SilenceParams {
 }
 
 pub async fn silences(State(state): State<AppState>, Query(p): Query<SilenceParams>) -> ApiResult<Vec<Silence>> {
+    state.alerts.refresh().await?;
     Ok(Json(state.alerts.silences(p.all)))
 }
 
@@ -122,6 +128,7 @@ pub async fn delete_silence(State(state): State<AppState>, Path(id): Path<String
 }
 
 pub async fn channels(State(state): State<AppState>) -> ApiResult<Vec<Channel>> {
+    state.alerts.refresh().await?;
     Ok(Json(state.alerts.channels()))
 }
 
@@ -155,6 +162,7 @@ pub async fn test_channel(State(state): State<AppState>, Path(id): Path<String>)
 
 /// Rules and channels as JSON to keep in version control (without the channels' URLs).
 pub async fn export(State(state): State<AppState>) -> ApiResult<AlertsExport> {
+    state.alerts.refresh().await?;
     Ok(Json(state.alerts.export()))
 }
 

@@ -1,6 +1,7 @@
 //! Flex boards: `GET/POST /api/v1/boards`, `GET/PUT/DELETE /api/v1/boards/{id}`, the history
 //! (`/versions`, `/versions/{n}`, `/versions/{n}/restore`) and `GET /api/v1/boards/templates`.
-//! The rules (validation, version check, history) live in [`crate::boards`]; these only translate. A stale
+//! The rules (validation, version check, history) live in [`crate::boards`] (either store: the data
+//! directory's, or the shared `--config-db`); these only translate. A stale
 //! save answers 409 with the current board, an invalid board 400 with every problem
 //! ([`AppError::StaleBoard`], [`AppError::InvalidBoard`]).
 
@@ -12,19 +13,10 @@ use sightline_model::{Board, BoardHistory, BoardList};
 
 use crate::blocking;
 use crate::auth::Principal;
-use crate::boards::{templates, BoardError, BoardStore};
+use crate::boards::templates;
 use crate::error::{ApiResult, AppError, JsonBody, Path, Query};
 use crate::state::AppState;
 use crate::store::now_ms;
-
-/// Runs a board store call on the blocking pool: every write fsyncs.
-async fn with_boards<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&BoardStore) -> Result<T, BoardError> + Send + 'static,
-) -> Result<T, AppError> {
-    let boards = state.boards.clone();
-    blocking::run("board store", move || f(&boards)).await
-}
 
 /// A JSON body read as a [`Board`]; a body that is JSON but not a board is an invalid board (400 with
 /// `problems`), like any other import mistake. Public for the fuzz target (fuzz/).
@@ -34,7 +26,7 @@ pub fn parse(body: serde_json::Value) -> Result<Board, AppError> {
 
 /// Every board, by title.
 pub async fn list(State(state): State<AppState>) -> ApiResult<BoardList> {
-    Ok(Json(BoardList { boards: with_boards(&state, |s| s.list()).await? }))
+    Ok(Json(BoardList { boards: state.boards.list().await? }))
 }
 
 /// Create, import or duplicate: 201 with the stored board (its id may differ from the body's if that one
@@ -45,13 +37,13 @@ pub async fn create(
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<(StatusCode, Json<Board>), AppError> {
     let board = parse(body)?;
-    let b = with_boards(&state, move |s| s.create(board, now_ms(), Some(&principal.author()))).await?;
+    let b = state.boards.create(board, now_ms(), Some(principal.author())).await?;
     Ok((StatusCode::CREATED, Json(b)))
 }
 
 /// The current revision.
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Board> {
-    Ok(Json(with_boards(&state, move |s| s.get(&id)).await?))
+    Ok(Json(state.boards.get(&id).await?))
 }
 
 /// Saves a new revision; the body's `version` is the revision it was based on (409 when stale).
@@ -62,7 +54,7 @@ pub async fn update(
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult<Board> {
     let board = parse(body)?;
-    Ok(Json(with_boards(&state, move |s| s.update(&id, board, now_ms(), Some(&principal.author()))).await?))
+    Ok(Json(state.boards.update(&id, board, now_ms(), Some(principal.author())).await?))
 }
 
 /// Query of `DELETE /api/v1/boards/{id}`.
@@ -82,7 +74,7 @@ pub async fn delete(
 ) -> Result<StatusCode, AppError> {
     let missing = format!("no board {id:?}");
     let board_id = id.clone();
-    match with_boards(&state, move |s| s.delete(&id, p.version)).await? {
+    match state.boards.delete(&id, p.version).await? {
         true => {
             let auth = state.auth.clone();
             blocking::run("recording a board deletion", move || {
@@ -98,17 +90,17 @@ pub async fn delete(
 
 /// Kept revisions, newest first.
 pub async fn versions(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<BoardHistory> {
-    Ok(Json(BoardHistory { versions: with_boards(&state, move |s| s.versions(&id)).await? }))
+    Ok(Json(BoardHistory { versions: state.boards.versions(&id).await? }))
 }
 
 /// One kept revision, whole (the app diffs it against the current one).
 pub async fn version(State(state): State<AppState>, Path((id, n)): Path<(String, u64)>) -> ApiResult<Board> {
-    Ok(Json(with_boards(&state, move |s| s.version(&id, n)).await?))
+    Ok(Json(state.boards.version(&id, n).await?))
 }
 
 /// Makes revision `n` current again as a new revision (authored by who asked); answers the board now current.
 pub async fn restore(State(state): State<AppState>, principal: Principal, Path((id, n)): Path<(String, u64)>) -> ApiResult<Board> {
-    Ok(Json(with_boards(&state, move |s| s.restore(&id, n, now_ms(), Some(&principal.author()))).await?))
+    Ok(Json(state.boards.restore(&id, n, now_ms(), Some(principal.author())).await?))
 }
 
 /// Boards to start from; POST one to create a board from it.

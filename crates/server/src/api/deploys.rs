@@ -22,5 +22,7 @@ pub async fn list(
     Query(p): Query<DeployParams>,
 ) -> ApiResult<DeployList> {
     let service = p.service.filter(|s| !s.is_empty());
+    // With `--config-db`, what the other nodes noted too (503 while the database cannot be reached).
+    state.deploys.refresh().await?;
     Ok(Json(DeployList { deploys: state.deploys.list(w.from(), w.to(), service.as_deref()) }))
 }

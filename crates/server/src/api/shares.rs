@@ -9,20 +9,13 @@ use sightline_model::{CreatedShare, NewShare, ShareList};
 
 use crate::auth::Principal;
 use crate::blocking;
-use crate::boards::BoardError;
 use crate::error::{AppError, Path};
 use crate::state::AppState;
 use crate::store::now_ms;
 
 /// 404 unless the board exists.
 async fn board_exists(state: &AppState, id: &str) -> Result<(), AppError> {
-    let (boards, id) = (state.boards.clone(), id.to_string());
-    blocking::run("reading a board", move || match boards.get(&id) {
-        Ok(_) => Ok(()),
-        Err(BoardError::NotFound(m)) => Err(AppError::NotFound(m)),
-        Err(e) => Err(AppError::Internal(anyhow::anyhow!("{e}"))),
-    })
-    .await
+    state.boards.get(id).await.map(|_| ()).map_err(AppError::from)
 }
 
 /// A new signed, expiring link to the board: 201 with its token (shown this once) and the app's path.

@@ -15,7 +15,6 @@ use std::time::Duration;
 use sightline_model::{DeployCheck, DeploySide};
 use tokio::sync::watch;
 
-use crate::blocking;
 use crate::deploys::DeployLog;
 use crate::store::{QueryError, SeriesQuery, TraceStore, TxBucket};
 
@@ -172,6 +171,8 @@ impl Checker {
     pub async fn pass(&mut self, store: &dyn TraceStore, log: &Arc<DeployLog>, now_ms: i64) -> anyhow::Result<usize> {
         let s = &self.settings;
         let mut checked = 0;
+        // With `--config-db`, what other nodes noted and judged first (each is judged once, mostly).
+        log.refresh().await?;
         for (deploy, next) in log.unchecked() {
             let key = (deploy.service.clone(), deploy.version.clone());
             let known_since = *self.known_since.entry(key.clone()).or_insert(now_ms);
@@ -185,8 +186,7 @@ impl Checker {
                 tracing::warn!(service = %deploy.service, version = %deploy.version, reasons = %reasons.join("; "), "suspect deploy");
             }
             let check = DeployCheck { before, after, window_ms, enough_traffic, suspect, reasons, checked_at_ms: now_ms };
-            let log = log.clone();
-            blocking::run("recording a deploy check", move || log.record_check(&deploy.service, &deploy.version, check)).await?;
+            log.record(&deploy.service, &deploy.version, check).await?;
             self.known_since.remove(&key);
             checked += 1;
         }
