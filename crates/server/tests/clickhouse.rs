@@ -6,6 +6,8 @@
 mod common;
 #[path = "ch/mod.rs"]
 mod ch;
+#[path = "pg/mod.rs"]
+mod pg;
 
 use std::collections::BTreeSet;
 
@@ -30,14 +32,24 @@ fn two_shards() -> (ch::ClickHouse, ch::ClickHouse) {
     (a, b)
 }
 
-/// A Sightline node on the cluster's database `db`.
-async fn node(shards: &[&ch::ClickHouse], db: &str) -> TestApp {
+/// A Sightline node on the cluster's database `db`, with its boards, deploys and alerts in `config_db`.
+async fn node(shards: &[&ch::ClickHouse], db: &str, config_db: Option<&str>) -> TestApp {
     let targets: Vec<Target> = shards.iter().map(|s| Target::parse(&s.url(db)).unwrap()).collect();
     TestApp::with(|a| {
         a.clickhouse = targets;
         a.clickhouse_cluster = Some(CLUSTER.into());
+        a.config_db = config_db.map(|u| sightline_server::collect::postgres::PgUrl(u.to_string()));
     })
     .await
+}
+
+/// A PostgreSQL cluster for the nodes' shared configuration (boards, deploys, alerts).
+fn config_db() -> (pg::Cluster, String) {
+    let cluster = pg::Cluster::new();
+    cluster.psql("CREATE ROLE sightline LOGIN PASSWORD 'cfg'");
+    cluster.psql("CREATE DATABASE sightline OWNER sightline");
+    let url = format!("postgres://sightline:cfg@127.0.0.1:{}/sightline?sslmode=disable", cluster.port);
+    (cluster, url)
 }
 
 /// `n` traces from trace number `first`: a checkout transaction with one SQL step each, ending around now.
@@ -67,13 +79,15 @@ async fn post(app: &TestApp, req: &opentelemetry_proto::tonic::collector::trace:
 }
 
 /// Spans sent to node A are in node B's hitmap, list, trace and live stream; they are spread over both
-/// shards, a trace's rows on one.
+/// shards, a trace's rows on one. A board saved on A is on B, and B's stale save is a 409 (the nodes share
+/// their configuration through `--config-db`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_a_two_shard_cluster() {
     let (s1, s2) = two_shards();
+    let (_pg, config) = config_db();
     let db = ch::fresh_database();
-    let a = node(&[&s1, &s2], &db).await;
-    let b = node(&[&s1, &s2], &db).await;
+    let a = node(&[&s1, &s2], &db, Some(&config)).await;
+    let b = node(&[&s1, &s2], &db, Some(&config)).await;
     let mut live_on_b = b.state.live.subscribe();
 
     let (status, _, body) = post(&a, &traces(1, 200)).await;
@@ -123,6 +137,26 @@ async fn two_nodes_share_a_two_shard_cluster() {
         "SELECT count() FROM {db}.spans_local WHERE trace_id IN (SELECT trace_id FROM {db}.transactions_local)"
     ));
     assert_eq!(split.parse::<u64>().unwrap(), 2 * t1);
+
+    // A board saved on A is B's too; B's save of the version it read before A's is refused with A's board.
+    let (s, templates) = a.call("GET", "/api/v1/boards/templates", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut board = templates[0].clone();
+    board["id"] = "".into();
+    let (s, created) = a.call("POST", "/api/v1/boards", Some(board)).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let uri = format!("/api/v1/boards/{}", created["id"].as_str().unwrap());
+    let (s, on_b) = b.call("GET", &uri, None).await;
+    assert_eq!((s, &on_b), (StatusCode::OK, &created));
+    let mut edit = created.clone();
+    edit["title"] = "Saved on A".into();
+    let (s, saved) = a.call("PUT", &uri, Some(edit)).await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+    let mut stale = created.clone();
+    stale["title"] = "Saved on B".into();
+    let (s, conflict) = b.call("PUT", &uri, Some(stale)).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{conflict}");
+    assert_eq!(conflict["current"], saved, "the 409 carries A's board, for the diff");
 }
 
 /// One shard killed in the middle of ingest: the node answers 503 with Retry-After (ingest and reads, the
@@ -132,7 +166,7 @@ async fn two_nodes_share_a_two_shard_cluster() {
 async fn a_shard_down_is_503_and_loses_nothing_acknowledged() {
     let (s1, mut s2) = two_shards();
     let db = ch::fresh_database();
-    let a = node(&[&s1, &s2], &db).await;
+    let a = node(&[&s1, &s2], &db, None).await;
     let w = window();
 
     // An exporter re-sends the very request it was refused (same spans, same times).
