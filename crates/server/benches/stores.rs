@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use sightline_model::{Grid, Order, Scale};
 use sightline_server::store::clickhouse::{schema::Layout, ClickHouseStore, Options, Target};
 use sightline_server::store::embedded::{EmbeddedStore, Retention};
@@ -54,7 +54,11 @@ fn seed(rt: &Runtime, name: &str, store: &Arc<dyn TraceStore>, t0: i64, n: u64) 
     let mut in_flight = std::collections::VecDeque::new();
     let mut marks = Vec::new();
     while i < n {
-        let batch: Vec<SpanRecord> = (i..(i + BATCH).min(n)).map(|j| mix::transaction(&mut rng, t0, WINDOW_MS, j)).collect();
+        let batch: Vec<SpanRecord> = (i..(i + BATCH).min(n)).map(|j| {
+            // In time order, as they arrive: each batch covers a slice of the window (plus a little disorder).
+            let end = t0 + (j as i128 * WINDOW_MS as i128 / n as i128) as i64 + rng.random_range(0..1_000);
+            mix::transaction_ending(&mut rng, end.min(t0 + WINDOW_MS - 1), j)
+        }).collect();
         i += batch.len() as u64;
         in_flight.push_back(rt.spawn(store.append(batch)));
         if in_flight.len() >= 2 {

@@ -1,5 +1,6 @@
 //! The transactions the store benchmarks bin and select: mostly fast, a long tail, a band at ~3 s, a few
 //! 0 ms, a few beyond the y-range, 1 in 50 failed, five services and eight endpoints.
+#![allow(dead_code)]
 
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -11,6 +12,11 @@ const ENDPOINTS: [&str; 8] = ["GET /a", "GET /b", "POST /c", "POST /d", "GET /e"
 /// Transaction number `i`, ending somewhere in `[t0, t0 + window_ms)`.
 pub fn transaction(rng: &mut StdRng, t0: i64, window_ms: i64, i: u64) -> SpanRecord {
     let end_ms = t0 + rng.random_range(0..window_ms);
+    transaction_ending(rng, end_ms, i)
+}
+
+/// Transaction number `i`, ending at `end_ms`.
+pub fn transaction_ending(rng: &mut StdRng, end_ms: i64, i: u64) -> SpanRecord {
     let dur_ms: f64 = match rng.random_range(0..100) {
         0 => 0.0,
         1..=3 => rng.random_range(2900.0..3100.0),

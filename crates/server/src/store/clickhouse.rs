@@ -33,6 +33,8 @@ use super::{
 };
 
 const MINUTE_MS: i64 = 60_000;
+/// Ids per lookup query (ClickHouse parses at most `max_query_size`, 256 KiB by default, of SQL).
+const IDS_PER_QUERY: usize = 2_000;
 /// How long one group's inserts may take before its requests are answered 503.
 const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Requests stored by one `INSERT` at most (the rest wait for the next group).
@@ -325,11 +327,6 @@ fn ids_of(s: &SpanRecord) -> ([u8; 16], [u8; 8]) {
     (s.trace_id[..16].try_into().expect("checked in append"), s.span_id[..8].try_into().expect("checked in append"))
 }
 
-fn hex_list<'a>(ids: impl Iterator<Item = &'a [u8]>) -> String {
-    let v: Vec<String> = ids.map(|i| format!("'{}'", const_hex::encode(i))).collect();
-    v.join(",")
-}
-
 impl Inner {
     /// Stores one group of requests; returns its `seq` and each request's new transactions.
     async fn commit(&self, requests: Vec<Vec<SpanRecord>>) -> Result<(u64, Vec<Vec<LivePoint>>), QueryError> {
@@ -488,31 +485,58 @@ impl Inner {
         Ok(())
     }
 
-    /// Which of these transactions are stored already (looked up in their services' time range).
+    /// Which of these transactions are stored already. Looked up where each one would be: per service, in
+    /// the ranges of end times the batch covers (an exporter's batch covers seconds, so this reads a few
+    /// granules of the table's order, not the table), a bounded number of ids per query.
     async fn stored_transactions(&self, candidates: &[(usize, SpanRecord)]) -> Result<FxHashSet<[u8; 24]>, QueryError> {
-        if candidates.is_empty() {
-            return Ok(FxHashSet::default());
+        let mut stored = FxHashSet::default();
+        for chunk in candidates.chunks(IDS_PER_QUERY) {
+            let mut ends: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+            for (_, s) in chunk {
+                ends.entry(s.service.as_str()).or_default().push(s.end_ms());
+            }
+            let mut ranges = Vec::new();
+            let mut binds = Vec::new();
+            for (service, mut e) in ends {
+                e.sort_unstable();
+                let mut start = e[0];
+                for w in e.windows(2) {
+                    if w[1] - w[0] > MINUTE_MS {
+                        ranges.push(format!("(service = ? AND end_ms >= {start} AND end_ms <= {})", w[0]));
+                        binds.push(service);
+                        start = w[1];
+                    }
+                }
+                ranges.push(format!("(service = ? AND end_ms >= {start} AND end_ms <= {})", e[e.len() - 1]));
+                binds.push(service);
+            }
+            let ids: Vec<String> = chunk.iter().map(|(_, s)| format!("'{}'", const_hex::encode_upper(s.ids()))).collect();
+            let sql = format!(
+                "SELECT trace_id, span_id FROM transactions WHERE ({}) AND concat(hex(trace_id), hex(span_id)) IN ({})",
+                ranges.join(" OR "),
+                ids.join(",")
+            );
+            let mut q = self.db.query(&sql);
+            for b in binds {
+                q = q.bind(b);
+            }
+            let rows: Vec<Ids> = q.fetch_all().await.map_err(ch_error)?;
+            stored.extend(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)));
         }
-        let (lo, hi) = candidates.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (_, s)| (lo.min(s.end_ms()), hi.max(s.end_ms())));
-        let keys: Vec<String> = candidates.iter().map(|(_, s)| format!("'{}'", const_hex::encode(s.ids()))).collect();
-        let sql = format!(
-            "SELECT trace_id, span_id FROM transactions WHERE end_ms >= {lo} AND end_ms <= {hi} \
-             AND concat(hex(trace_id), hex(span_id)) IN ({})",
-            keys.join(",").to_uppercase()
-        );
-        let rows: Vec<Ids> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
-        Ok(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)).collect())
+        Ok(stored)
     }
 
-    /// The finished spans of these traces, by identity.
+    /// The finished spans of these traces, by identity (a primary-key lookup per trace).
     async fn finished_spans<'a>(&self, traces: impl Iterator<Item = &'a [u8]>) -> Result<FxHashSet<[u8; 24]>, QueryError> {
-        let list = hex_list(traces);
-        if list.is_empty() {
-            return Ok(FxHashSet::default());
+        let traces: Vec<&[u8]> = traces.collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut done = FxHashSet::default();
+        for chunk in traces.chunks(IDS_PER_QUERY) {
+            let list: Vec<String> = chunk.iter().map(|t| format!("toFixedString(unhex('{}'), 16)", const_hex::encode(t))).collect();
+            let sql = format!("SELECT trace_id, span_id FROM spans WHERE trace_id IN ({})", list.join(","));
+            let rows: Vec<Ids> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+            done.extend(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)));
         }
-        let sql = format!("SELECT trace_id, span_id FROM spans WHERE hex(trace_id) IN ({})", list.to_uppercase());
-        let rows: Vec<Ids> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
-        Ok(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)).collect())
+        Ok(done)
     }
 
     /// Live in-flight snapshots (the newest row of each span says it is live), minus those finished since.
