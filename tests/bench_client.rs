@@ -156,14 +156,14 @@ async fn apm_first_data_paint() {
          const wasm = first('.wasm'), hitmap = first('/api/v1/hitmap');
          return {{ paint: performance.getEntriesByName('{FIRST_DATA_MARK}')[0].startTime,
                   bytes: n.transferSize + app.reduce((s, e) => s + e.transferSize, 0), files: app.length + 1,
-                  wasm_end: wasm ? wasm.responseEnd : -1,
+                  page_end: n.responseEnd, wasm_start: wasm ? wasm.startTime : -1, wasm_end: wasm ? wasm.responseEnd : -1,
                   hitmap_start: hitmap ? hitmap.startTime : -1, hitmap_end: hitmap ? hitmap.responseEnd : -1 }}"
     );
     let line = |v: &serde_json::Value| {
         let f = |k: &str| v[k].as_f64().unwrap_or(-1.0);
         format!(
-            "{:.0} ms (wasm received {:.0}, hitmap asked {:.0}, answered {:.0}; {} files, {:.0} KB)",
-            f("paint"), f("wasm_end"), f("hitmap_start"), f("hitmap_end"), v["files"], f("bytes") / 1000.0
+            "{:.0} ms (page received {:.0}, wasm asked {:.0}, received {:.0}, hitmap asked {:.0}, answered {:.0}; {} files, {:.0} KB)",
+            f("paint"), f("page_end"), f("wasm_start"), f("wasm_end"), f("hitmap_start"), f("hitmap_end"), v["files"], f("bytes") / 1000.0
         )
     };
     let summary = |mut v: Vec<f64>| {
