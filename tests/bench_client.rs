@@ -4,7 +4,7 @@
 
 mod support;
 
-use sightline_app::components::hitmap_chart::DRAW_MEASURE;
+use sightline_app::components::hitmap_chart::{DRAW_MEASURE, FIRST_DATA_MARK};
 use support::otlp::{send, transaction};
 use support::{Browser, Server};
 
@@ -135,5 +135,65 @@ async fn board_with_12_widgets_over_6h_render_time() {
     // The first load is the cold one (wasm compile); report it apart.
     println!("board 12 widgets / 6 h / {total} transactions: full render from navigation start: first={:.0} ms, then {}", first[0], fmt(first[1..].to_vec()));
     println!("board 12 widgets / 6 h: re-render after a range change (from the click): {}", fmt(change));
+    b.close().await;
+}
+
+/// What a first visit costs (issue 16), over the demo workload: the time from navigation start to the first
+/// hitmap draw that shows transactions on the APM page (the app's `FIRST_DATA_MARK`), and the bytes the
+/// page, its script, wasm and style sheets took on the wire (Resource Timing `transferSize`; the API's
+/// answers not counted). Cold: a new browser with a fresh profile each run (nothing cached, the wasm
+/// compiled anew); warm: reloads in the last one.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: cargo xtask bench"]
+async fn apm_first_data_paint() {
+    let server = support::demo::start().await;
+    let painted = format!("performance.getEntriesByName('{FIRST_DATA_MARK}').length > 0");
+    let read = format!(
+        "const n = performance.getEntriesByType('navigation')[0];
+         const r = performance.getEntriesByType('resource');
+         const app = r.filter(e => !new URL(e.name).pathname.startsWith('/api/'));
+         const first = p => r.find(e => new URL(e.name).pathname.endsWith(p));
+         const wasm = first('.wasm'), hitmap = first('/api/v1/hitmap');
+         return {{ paint: performance.getEntriesByName('{FIRST_DATA_MARK}')[0].startTime,
+                  bytes: n.transferSize + app.reduce((s, e) => s + e.transferSize, 0), files: app.length + 1,
+                  page_end: n.responseEnd, wasm_start: wasm ? wasm.startTime : -1, wasm_end: wasm ? wasm.responseEnd : -1,
+                  hitmap_start: hitmap ? hitmap.startTime : -1, hitmap_end: hitmap ? hitmap.responseEnd : -1 }}"
+    );
+    let line = |v: &serde_json::Value| {
+        let f = |k: &str| v[k].as_f64().unwrap_or(-1.0);
+        format!(
+            "{:.0} ms (page received {:.0}, wasm asked {:.0}, received {:.0}, hitmap asked {:.0}, answered {:.0}; {} files, {:.0} KB)",
+            f("paint"), f("page_end"), f("wasm_start"), f("wasm_end"), f("hitmap_start"), f("hitmap_end"), v["files"], f("bytes") / 1000.0
+        )
+    };
+    let summary = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        format!("median={:.0} ms min={:.0} ms max={:.0} ms (n={})", percentile(&v, 0.5), v[0], v[v.len() - 1], v.len())
+    };
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    const RUNS: usize = 5;
+    let mut b = None;
+    for run in 0..RUNS {
+        let browser = Browser::start().await;
+        browser.client.goto(&server.url("/apm")).await.unwrap();
+        browser.wait_js(&painted).await;
+        let v = browser.js(&read).await;
+        println!("APM first data paint, cold run {run}: {}", line(&v));
+        cold.push(v["paint"].as_f64().unwrap());
+        // The last browser stays for the warm runs.
+        if let Some(done) = b.replace(browser) {
+            done.close().await;
+        }
+    }
+    let b = b.unwrap();
+    for run in 0..RUNS {
+        b.client.refresh().await.unwrap();
+        b.wait_js(&painted).await;
+        let v = b.js(&read).await;
+        println!("APM first data paint, warm run {run}: {}", line(&v));
+        warm.push(v["paint"].as_f64().unwrap());
+    }
+    println!("APM first data paint, cold (fresh profile): {}", summary(cold));
+    println!("APM first data paint, warm (reload): {}", summary(warm));
     b.close().await;
 }

@@ -62,6 +62,9 @@ pub fn HitmapChart(
                 let overlays = Overlays { sel: sel.as_ref(), baseline: base.as_ref(), drag, highlight: hl.as_ref().map(|hl| (hl, &offscreen_hl)) };
                 draw(&el, &offscreen, &layout, h.as_ref(), overlays);
                 timing.end();
+                if h.as_ref().is_some_and(|h| h.total > 0) {
+                    mark_first_data();
+                }
             })
         });
     });
@@ -148,6 +151,22 @@ const DRAW_MARK: &str = "sightline:hitmap-draw-start";
 /// Measures kept at most: a live wall screen draws twice a second for days, and the browser keeps every
 /// entry until it is cleared.
 const DRAW_MEASURES_KEPT: u32 = 10_000;
+
+/// User Timing mark of the first draw that shows transactions, once per page load: the "first data paint"
+/// of BENCHMARKS.md (its `startTime` counts from navigation start).
+pub const FIRST_DATA_MARK: &str = "sightline:hitmap-first-data";
+
+fn mark_first_data() {
+    thread_local! {
+        static MARKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if !MARKED.replace(true) {
+        if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+            // Best effort, as the draw timing: a browser without User Timing just draws.
+            let _ = p.mark(FIRST_DATA_MARK);
+        }
+    }
+}
 
 /// One draw's mark, measured when it ends.
 struct DrawTiming(Option<web_sys::Performance>);

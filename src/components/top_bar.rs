@@ -3,13 +3,12 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
-use leptos_use::{use_color_mode_with_options, ColorMode, UseColorModeOptions, UseColorModeReturn};
 use sightline_model::{format_duration_ms, TimeRange, PRESETS};
 
 use crate::api;
 use crate::components::firing_badge::FiringBadge;
 use crate::format::{datetime_local, parse_datetime_local};
-use crate::hooks::{use_polled_resource, use_set_query, UseTimeRangeReturn, SHARED_PARAMS};
+use crate::hooks::{use_polled_resource, use_set_query, use_theme, Theme, UseThemeReturn, UseTimeRangeReturn, SHARED_PARAMS};
 
 /// Pages reachable from the navigation: (path, label, test id).
 const NAV: &[(&str, &str, &str)] = &[
@@ -244,16 +243,14 @@ fn ServiceSelect(tr: UseTimeRangeReturn) -> impl IntoView {
 /// Dark / light, remembered in local storage, applied as `data-theme` on `<html>`.
 #[component]
 fn ThemeToggle() -> impl IntoView {
-    let UseColorModeReturn { mode, set_mode, .. } = use_color_mode_with_options(
-        UseColorModeOptions::default().attribute("data-theme").storage_key("sightline-theme"),
-    );
-    let dark = move || mode.get() == ColorMode::Dark;
+    let UseThemeReturn { theme, set_theme } = use_theme();
+    let dark = move || theme.get() == Theme::Dark;
     view! {
         <button
             class="theme-toggle"
             data-testid="theme-toggle"
             title="Switch dark / light"
-            on:click=move |_| set_mode.set(if dark() { ColorMode::Light } else { ColorMode::Dark })
+            on:click=move |_| set_theme.run(if dark() { Theme::Light } else { Theme::Dark })
         >
             {move || if dark() { "☾ Dark" } else { "☀ Light" }}
         </button>
