@@ -12,6 +12,7 @@
 //! exactly the groups its `seq` says (see [`ClickHouseStore::hitmap`]).
 
 pub mod bins;
+pub mod compare;
 pub mod schema;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -118,6 +119,11 @@ struct TxRow {
     endpoint: String,
     error: u8,
     error_type: String,
+    /// "What changed": see [`compare`].
+    tags: Vec<String>,
+    step_kinds: Vec<u8>,
+    step_names: Vec<String>,
+    step_ns: Vec<u64>,
     trace_id: [u8; 16],
     span_id: [u8; 8],
     node: u64,
@@ -378,6 +384,7 @@ impl Inner {
             .iter()
             .map(|(_, s)| {
                 let (trace_id, span_id) = ids_of(s);
+                let (step_kinds, step_names, step_ns) = compare::steps_of(s);
                 TxRow {
                     end_ms: s.end_ms(),
                     duration_ns: s.end_ns.saturating_sub(s.start_ns),
@@ -385,6 +392,10 @@ impl Inner {
                     endpoint: s.name.clone(),
                     error: s.error as u8,
                     error_type: s.failure.as_ref().and_then(|f| f.kind.clone()).unwrap_or_default(),
+                    tags: compare::tags_of(s),
+                    step_kinds,
+                    step_names,
+                    step_ns,
                     trace_id,
                     span_id,
                     node: self.node,
@@ -536,9 +547,6 @@ impl Inner {
 
     /// The `WHERE` of a transaction filter over `transactions`, or `None` when nothing can match.
     fn where_of(&self, f: &TxFilter) -> Result<Option<Where>, QueryError> {
-        if f.tag.is_some() || f.traces.is_some() {
-            return Err(not_yet("filtering by a \"what changed\" value"));
-        }
         let mut w = Where::default();
         let mut from = f.from.max(self.horizon());
         let mut to = f.to;
@@ -577,13 +585,14 @@ impl Inner {
             w.and("error = 1".into());
             w.and_bound("error_type = ?", t);
         }
+        if let Some(t) = &f.tag {
+            let Some(c) = compare::tag_cond(t, f.traces.as_ref()) else { return Ok(None) };
+            w.and_where(c);
+        }
         Ok(Some(w))
     }
 
     async fn hitmap(&self, grid: Grid, filter: HitmapFilter) -> Result<Hitmap, QueryError> {
-        if filter.tag.is_some() || filter.traces.is_some() {
-            return Err(not_yet("filtering by a \"what changed\" value"));
-        }
         // Rows this node wrote are counted up to the published `seq`, every node's (this one's included)
         // inserted before the poller's mark: both are read before the query, so a commit or poll finishing
         // during the scan is in the live stream after this snapshot, not in both or neither. (This node's
@@ -607,6 +616,10 @@ impl Inner {
         ));
         if let Some(s) = &filter.service {
             w.and_bound("service = ?", s);
+        }
+        if let Some(t) = &filter.tag {
+            let Some(c) = compare::tag_cond(t, filter.traces.as_ref()) else { return Ok(h) };
+            w.and_where(c);
         }
         let sql = format!("SELECT k, count() FROM (SELECT {} FROM transactions WHERE {}) GROUP BY k", bins::cell_key_sql(&grid), w.sql);
         let cells: Vec<(u64, u64)> = w.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
@@ -980,7 +993,8 @@ impl Where {
         self.binds.push(value.to_string());
     }
 
-    fn bind(&self, mut q: clickhouse::query::Query) -> clickhouse::query::Query {
+    fn bind(&self, q: clickhouse::query::Query) -> clickhouse::query::Query {
+        let mut q = self.sized(q);
         for b in &self.binds {
             q = q.bind(b.as_str());
         }
@@ -1090,8 +1104,8 @@ impl TraceStore for ClickHouseStore {
         Box::pin(std::future::ready(Err(not_yet("the cube"))))
     }
 
-    fn compare(&self, _query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally> {
-        Box::pin(std::future::ready(Err(not_yet("\"what changed\""))))
+    fn compare(&self, query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally> {
+        Box::pin(self.inner.compare(query))
     }
 }
 

@@ -34,10 +34,12 @@ const TABLES_V1: &[Table] = &[
     // end (days since the epoch: no time zone involved), so retention drops whole parts. `node`/`seq` tie a
     // row to the commit that made it visible on the node that wrote it, `inserted_ms` to when (the other
     // nodes' live streams poll by it); see `ClickHouseStore::hitmap`. `record` is the transaction as the
-    // embedded store keeps it (protobuf `SpanRecord`): only a page of the list reads it.
+    // embedded store keeps it (protobuf `SpanRecord`): only a page of the list reads it. `tags` and the
+    // `step_*` arrays are what "what changed" counts and filters by (`clickhouse/compare.rs`).
     Table {
         name: "transactions",
         columns: "end_ms Int64, duration_ns UInt64, service String, endpoint String, error UInt8, error_type String, \
+                  tags Array(String), step_kinds Array(UInt8), step_names Array(String), step_ns Array(UInt64), \
                   trace_id FixedString(16), span_id FixedString(8), node UInt64, seq UInt64, inserted_ms Int64, record String",
         engine: "ReplacingMergeTree",
         engine_arg: None,
