@@ -9,9 +9,9 @@
 //! `ARRAY JOIN tags`; the steps with `ARRAY JOIN` of the step arrays; the wait events by trace id (the few
 //! traces the database samples name). Only the grouped rows come back.
 //!
-//! Differences from the embedded store, none visible in the answer for the same data: step self times are
-//! summed exactly in ns (the embedded columns keep `f32` ms per step), and nothing is capped (the embedded
-//! store stops interning new values past `MAX_TAGS` / `MAX_STEPS` and counts them in `dropped`; here
+//! Step self times are kept in ns and turned into the embedded columns' `f32` milliseconds in the query, so
+//! the sums agree to the last bits of their addition order. One difference: nothing is capped here (the
+//! embedded store stops interning new values past `MAX_TAGS` / `MAX_STEPS`, counted in `dropped`; here
 //! `dropped` is always 0).
 
 use std::sync::Arc;
@@ -239,8 +239,8 @@ impl Inner {
                 name: r.name,
                 selected_tx: r.sel,
                 baseline_tx: r.base,
-                selected_ms: r.sel_ns as f64 / 1e6,
-                baseline_ms: r.base_ns as f64 / 1e6,
+                selected_ms: r.sel_ms,
+                baseline_ms: r.base_ms,
             });
         }
         t.values = values
@@ -279,9 +279,13 @@ impl Inner {
     /// Every step of a transaction in either set: transactions running it and its summed self time, per set.
     async fn compare_steps(&self, sets: &Sets) -> Result<Vec<StepRow>, QueryError> {
         let inner = sets.rows("step_kinds, step_names, step_ns", true, "");
+        // The embedded columns keep each step's self time as `ns as f32 / 1e6` and add those up as f64: the
+        // same values here (the f64 quotient of the f32 rounded to f32 is the f32 quotient), so the sums
+        // differ only in the order they are added.
+        let ms = "toFloat64(toFloat32(toFloat32(step_self_ns) / 1000000))";
         let q = Where {
             sql: format!(
-                "SELECT step_kind, step_name, sum(in_sel), sum(in_base), sum(in_sel * step_self_ns), sum(in_base * step_self_ns) \
+                "SELECT step_kind, step_name, sum(in_sel), sum(in_base), sumIf({ms}, in_sel), sumIf({ms}, in_base) \
                  FROM ({}) ARRAY JOIN step_kinds AS step_kind, step_names AS step_name, step_ns AS step_self_ns \
                  GROUP BY step_kind, step_name",
                 inner.sql
@@ -354,8 +358,8 @@ struct StepRow {
     name: String,
     sel: u64,
     base: u64,
-    sel_ns: u64,
-    base_ns: u64,
+    sel_ms: f64,
+    base_ms: f64,
 }
 
 #[cfg(test)]

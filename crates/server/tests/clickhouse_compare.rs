@@ -1,0 +1,277 @@
+//! "What changed" on ClickHouse gives the embedded store's answers, side by side on the same richer data
+//! than the conformance suite's: every dimension (attributes, duplicated ones, HTTP method and status,
+//! versions, instances, error types and failures without one), SQL/HTTP/method steps and nested
+//! transactions, wait events, `only`, selections by cells, by service and status and by a tag, baselines
+//! that overlap the selection or not; and the tag filter of every value the tally lists narrows the hitmap
+//! and the list to the same transactions on both stores.
+
+#[path = "ch/mod.rs"]
+mod ch;
+
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use sightline_model::{CompareDim, Grid, Order, Scale, Status, TagFilter};
+use sightline_server::compare::{CompareQuery, Tally};
+use sightline_server::store::clickhouse::{ClickHouseStore, Options, Target};
+use sightline_server::store::embedded::{EmbeddedStore, Retention};
+use sightline_server::store::record::{kind, AttrRecord, ErrorRecord, SpanRecord};
+use sightline_server::store::{CellRange, HitmapFilter, TraceStore, TxFilter, TxQuery};
+
+const MINUTE: i64 = 60_000;
+
+fn trace_id(n: u64) -> [u8; 16] {
+    let mut t = [0u8; 16];
+    t[..8].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+    t[8..].copy_from_slice(&n.to_be_bytes());
+    t
+}
+
+fn span(n: u64, id: u64, parent: Option<u64>, step_kind: u32, name: &str, start_ns: u64, end_ns: u64) -> SpanRecord {
+    SpanRecord {
+        trace_id: trace_id(n).to_vec(),
+        span_id: (id | 1 << 60).to_be_bytes().to_vec(),
+        parent_span_id: parent.map(|p| (p | 1 << 60).to_be_bytes().to_vec()).unwrap_or_default(),
+        service: "checkout".into(),
+        name: name.into(),
+        span_kind: if step_kind == kind::TRANSACTION { 2 } else { 3 },
+        start_ns,
+        end_ns,
+        step_kind,
+        is_transaction: step_kind == kind::TRANSACTION,
+        ..Default::default()
+    }
+}
+
+/// 600 transactions over 20 minutes from `t0`, each with its steps, one request per 100 transactions.
+fn data(t0: i64) -> Vec<Vec<SpanRecord>> {
+    const SERVICES: [&str; 3] = ["checkout", "search", "auth"];
+    const ENDPOINTS: [&str; 4] = ["GET /a", "POST /pay", "GET /user", "PUT /cart"];
+    let mut requests = vec![Vec::new(); 6];
+    for i in 0..600u64 {
+        let n = i + 1;
+        let end_ms = t0 + (i as i64 * 2_000) + (i % 7) as i64;
+        let dur_ns = ((i * 37 % 997) as u64 + 1) * 1_300_000 + i % 3;
+        let end_ns = end_ms as u64 * 1_000_000;
+        let start = end_ns - dur_ns;
+        let mut tx = span(n, 1, None, kind::TRANSACTION, ENDPOINTS[(i % 4) as usize], start, end_ns);
+        tx.service = SERVICES[(i % 3) as usize].into();
+        tx.thread = Some(format!("exec-{}", i % 3));
+        tx.error = i % 5 == 2;
+        if tx.error {
+            tx.failure = Some(ErrorRecord { kind: [Some("Boom"), Some("Timeout"), None][(i % 3) as usize].map(Into::into), ..Default::default() });
+        }
+        if i % 2 == 0 {
+            tx.instance = Some(format!("pod-{}", i % 4));
+        }
+        if i % 3 != 0 {
+            tx.version = Some(format!("1.{}", i % 3));
+        }
+        if i % 5 != 4 {
+            tx.http_method = Some(if i % 2 == 0 { "GET" } else { "POST" }.into());
+            tx.http_status = Some([200, 404, 500, 503][(i % 4) as usize]);
+        }
+        if i % 2 == 1 {
+            tx.attributes.push(AttrRecord { key: "tenant".into(), value: ["acme", "globex", "initech"][(i % 3) as usize].into() });
+        }
+        if i % 7 < 3 {
+            tx.attributes.push(AttrRecord { key: "feature.flag".into(), value: if i % 2 == 0 { "on" } else { "off" }.into() });
+        }
+        if i % 50 == 0 {
+            // The same attribute twice: counted twice by both stores.
+            tx.attributes.push(AttrRecord { key: "dup".into(), value: "x".into() });
+            tx.attributes.push(AttrRecord { key: "dup".into(), value: "x".into() });
+        }
+        let r = &mut requests[(i / 100) as usize];
+        let service = tx.service.clone();
+        let mut steps = Vec::new();
+        if i % 3 == 0 {
+            steps.push(span(n, 2, Some(1), kind::METHOD, "Repo.find", start, start + dur_ns / 2));
+        }
+        if i % 4 < 2 {
+            let mut q = span(n, 3, Some(if i % 3 == 0 { 2 } else { 1 }), kind::SQL, "query", start, start + dur_ns / 4);
+            q.text = Some(format!("SELECT * FROM items WHERE id = {}", i % 11));
+            steps.push(q);
+            if i % 4 == 1 {
+                let mut u = span(n, 4, Some(1), kind::SQL, "update", start, start + dur_ns / 8);
+                u.text = Some(format!("UPDATE carts SET n = {} WHERE id = 3", i % 5));
+                steps.push(u);
+            }
+        }
+        if i % 6 == 1 {
+            let mut h = span(n, 5, Some(1), kind::HTTP, "GET", start, start + dur_ns / 3);
+            h.target = Some(["api.example:443", "pay.example:443"][(i % 12 / 6) as usize].into());
+            steps.push(h);
+        }
+        if i % 25 == 0 {
+            // A nested transaction with its own step.
+            let mut inner = span(n, 6, Some(1), kind::TRANSACTION, "GET /inner", start, start + dur_ns / 2);
+            inner.is_transaction = true;
+            inner.service = "inventory".into();
+            let mut q = span(n, 7, Some(6), kind::SQL, "inner query", start, start + dur_ns / 5);
+            q.text = Some("SELECT 1".into());
+            steps.push(inner);
+            steps.push(q);
+        }
+        for s in &mut steps {
+            if !s.is_transaction {
+                s.service = service.clone();
+            }
+        }
+        r.push(tx);
+        r.extend(steps);
+    }
+    requests
+}
+
+async fn stores() -> (Arc<dyn TraceStore>, Arc<dyn TraceStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let retention = Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX };
+    let embedded = sightline_server::blocking::run("opening the store", move || EmbeddedStore::open(&path, retention)).await.unwrap();
+    let url = ch::shared().url(&ch::fresh_database());
+    let options = Options { max_age_ms: i64::MAX / 4, ..Default::default() };
+    let clickhouse = ClickHouseStore::open(vec![Target::parse(&url).unwrap()], options).await.unwrap();
+    (Arc::new(embedded), Arc::new(clickhouse), dir)
+}
+
+/// `got` equals `want` but for how much was read and the last bits of summed milliseconds (added in
+/// another order).
+fn assert_same(mut got: Tally, want: &Tally, what: &str) {
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+    got.scanned = want.scanned;
+    for (g, w) in [(&mut got.selection, &want.selection), (&mut got.baseline, &want.baseline)] {
+        assert!(close(g.sum_ms, w.sum_ms), "{what}: {} vs {}", g.sum_ms, w.sum_ms);
+        g.sum_ms = w.sum_ms;
+    }
+    for (g, w) in got.steps.iter_mut().zip(&want.steps) {
+        assert!(close(g.selected_ms, w.selected_ms) && close(g.baseline_ms, w.baseline_ms), "{what}: {g:?} vs {w:?}");
+        (g.selected_ms, g.baseline_ms) = (w.selected_ms, w.baseline_ms);
+    }
+    assert_eq!(&got, want, "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_and_tag_filters_answer_alike_on_both_stores() {
+    let (embedded, clickhouse, _dir) = stores().await;
+    let t0 = sightline_server::store::now_ms() / MINUTE * MINUTE - 30 * MINUTE;
+    let requests = data(t0);
+    for r in &requests {
+        embedded.append(r.clone()).await.unwrap();
+        clickhouse.append(r.clone()).await.unwrap();
+    }
+    let all: Vec<&SpanRecord> = requests.iter().flatten().filter(|s| s.is_transaction).collect();
+    // Sessions sampled in wait events: every 9th trace in one, every 13th in two.
+    let mut waits: FxHashMap<[u8; 16], Vec<String>> = FxHashMap::default();
+    for t in &all {
+        let n = u64::from_be_bytes(t.trace_id[8..].try_into().unwrap());
+        let mut events = Vec::new();
+        if n % 9 == 0 {
+            events.push("Lock/tuple".to_string());
+        }
+        if n % 13 == 0 {
+            events.extend(["IO/DataFileRead".to_string(), "Lock/transactionid".to_string()]);
+        }
+        if !events.is_empty() {
+            waits.insert(t.trace_id[..16].try_into().unwrap(), events);
+        }
+    }
+    let waits = Arc::new(waits);
+    let whole = TxFilter { from: t0 - MINUTE, to: t0 + 25 * MINUTE, ..Default::default() };
+    let grid = Grid { from: t0, to: t0 + 20 * MINUTE, cols: 40, rows: 12, ymax_ms: 1000.0, scale: Scale::Log };
+    let tag = |s: &str| Some(TagFilter::parse(s).unwrap());
+    let queries = [
+        // A slow band against the rest of the window.
+        CompareQuery {
+            selection: TxFilter { from: t0 + 5 * MINUTE, to: t0 + 10 * MINUTE, min_ms: 500.0, ..Default::default() },
+            only: None,
+            baseline: whole.clone(),
+            exclude_selection: true,
+            wait_events: waits.clone(),
+        },
+        // One service's failures against the minutes before, not overlapping.
+        CompareQuery {
+            selection: TxFilter { from: t0 + 10 * MINUTE, to: t0 + 20 * MINUTE, service: Some("checkout".into()), status: Some(Status::Error), ..Default::default() },
+            only: None,
+            baseline: TxFilter { from: t0, to: t0 + 10 * MINUTE, ..Default::default() },
+            exclude_selection: false,
+            wait_events: waits.clone(),
+        },
+        // A rectangle of cells, narrowed to one attribute value; the baseline overlaps it.
+        CompareQuery {
+            selection: TxFilter {
+                from: grid.from,
+                to: grid.to,
+                max_ms: Some(900.0),
+                cells: Some(CellRange { grid, cols: (3, 30), rows: (4, 12) }),
+                ..Default::default()
+            },
+            only: tag("attr.tenant=acme"),
+            baseline: whole.clone(),
+            exclude_selection: false,
+            wait_events: Arc::default(),
+        },
+        // Narrowed to a statement; the selection itself filtered by an HTTP status.
+        CompareQuery {
+            selection: TxFilter { tag: tag("http_status=500"), ..whole.clone() },
+            only: tag("statement=select*from items where id=?"),
+            baseline: TxFilter { endpoint: Some("GET /a".into()), ..whole.clone() },
+            exclude_selection: true,
+            wait_events: waits.clone(),
+        },
+        // `only` a wait event: the embedded store matches nothing without the traces, so must ClickHouse.
+        CompareQuery { selection: whole.clone(), only: tag("wait_event=Lock/tuple"), baseline: whole.clone(), exclude_selection: true, wait_events: waits.clone() },
+        // An error type, and a service never seen.
+        CompareQuery {
+            selection: TxFilter { error_type: Some("Timeout".into()), ..whole.clone() },
+            only: None,
+            baseline: TxFilter { service: Some("nobody".into()), ..whole.clone() },
+            exclude_selection: true,
+            wait_events: Arc::default(),
+        },
+    ];
+    let mut first = None;
+    for (i, q) in queries.iter().enumerate() {
+        let want = embedded.compare(q.clone()).await.unwrap();
+        assert_same(clickhouse.compare(q.clone()).await.unwrap(), &want, &format!("query {i}"));
+        first.get_or_insert(want);
+    }
+    let first = first.unwrap();
+    // Every dimension is exercised.
+    let dims: FxHashSet<CompareDim> = first.values.iter().map(|v| v.dim).collect();
+    assert_eq!(dims.len(), CompareDim::ALL.len(), "{dims:?}");
+    assert!(first.values.iter().any(|v| v.key.as_deref() == Some("dup") && v.selected + v.baseline > 0));
+
+    // The tag filter of every value listed narrows the hitmap and the list alike.
+    let hit_grid = Grid { from: whole.from, to: whole.to, cols: 26, rows: 10, ymax_ms: 1000.0, scale: Scale::Linear };
+    let traces_of = |event: &str| -> Arc<FxHashSet<[u8; 16]>> {
+        Arc::new(waits.iter().filter(|(_, e)| e.iter().any(|x| x == event)).map(|(t, _)| *t).collect())
+    };
+    for v in &first.values {
+        let t = TagFilter { dim: v.dim, key: v.key.clone(), value: v.value.clone() };
+        let traces = (v.dim == CompareDim::WaitEvent).then(|| traces_of(&v.value));
+        let f = TxFilter { tag: Some(t.clone()), traces: traces.clone(), ..whole.clone() };
+        let q = TxQuery { filter: f, order: Order::Slowest, limit: 1000, cursor: None };
+        let (a, b) = (embedded.transactions(q.clone()).await.unwrap(), clickhouse.transactions(q).await.unwrap());
+        assert_eq!(b.total, a.total, "{t:?}");
+        assert!(a.total > 0, "{t:?}");
+        assert_eq!(b.items, a.items, "{t:?}");
+        let h = HitmapFilter { tag: Some(t.clone()), traces, ..Default::default() };
+        let (a, b) = (embedded.hitmap(hit_grid, h.clone()).await.unwrap(), clickhouse.hitmap(hit_grid, h).await.unwrap());
+        assert_eq!((b.total, b.total_err, &b.ok, &b.err), (a.total, a.total_err, &a.ok, &a.err), "{t:?}");
+    }
+    // A wait event seen in many traces (a long `IN` list: past ClickHouse's default query size).
+    let mut many: FxHashSet<[u8; 16]> = (0..8_000u64).map(|n| trace_id(1_000_000 + n)).collect();
+    many.extend(traces_of("Lock/tuple").iter());
+    let f = TxFilter { tag: tag("wait_event=Lock/tuple"), traces: Some(Arc::new(many)), ..whole.clone() };
+    let q = TxQuery { filter: f, order: Order::Newest, limit: 10, cursor: None };
+    let (a, b) = (embedded.transactions(q.clone()).await.unwrap(), clickhouse.transactions(q).await.unwrap());
+    assert_eq!((b.total, b.items), (a.total, a.items));
+    assert!(a.total > 0);
+    // Values that match nothing on either store.
+    for s in ["status=maybe", "error_type=", "wait_event=Lock/tuple", "attr.tenant=nobody", "statement=nothing"] {
+        let h = HitmapFilter { tag: tag(s), ..Default::default() };
+        assert_eq!(clickhouse.hitmap(hit_grid, h.clone()).await.unwrap().total, 0, "{s}");
+        assert_eq!(embedded.hitmap(hit_grid, h).await.unwrap().total, 0, "{s}");
+    }
+}
