@@ -13,6 +13,7 @@
 
 pub mod bins;
 pub mod compare;
+pub mod cube;
 pub mod schema;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -183,6 +184,8 @@ struct Inner {
     /// Data ending (transactions) or starting (traces) before this is hidden: the last retention cut-off.
     horizon: AtomicI64,
     max_age_ms: i64,
+    /// The cube's retention (see [`cube`]).
+    cube_max_age_ms: i64,
     /// Where the other nodes' new transactions are streamed (set once the server's live channel exists).
     live: std::sync::OnceLock<tokio::sync::broadcast::Sender<Arc<LiveBatch>>>,
 }
@@ -200,6 +203,8 @@ struct Visible {
 pub struct Options {
     /// Data older than this goes at the next retention pass.
     pub max_age_ms: i64,
+    /// The cube's data older than this goes (whole days); `None`: `cube::DEFAULT_RETENTION_DAYS`.
+    pub cube_max_age_ms: Option<i64>,
     pub layout: schema::Layout,
 }
 
@@ -241,6 +246,7 @@ impl ClickHouseStore {
             commit_lock: tokio::sync::Mutex::new(()),
             horizon: AtomicI64::new(horizon),
             max_age_ms: options.max_age_ms,
+            cube_max_age_ms: options.cube_max_age_ms.unwrap_or(super::cube::DEFAULT_RETENTION_DAYS as i64 * 86_400_000),
             live: std::sync::OnceLock::new(),
         });
         let (jobs, rx) = mpsc::unbounded_channel();
@@ -281,6 +287,7 @@ async fn poll_others(inner: std::sync::Weak<Inner>) {
 pub async fn open(args: &crate::config::ServeArgs) -> anyhow::Result<Arc<dyn TraceStore>> {
     let options = Options {
         max_age_ms: (args.retention_hours as i64).saturating_mul(3_600_000),
+        cube_max_age_ms: Some(args.cube_retention_ms()),
         layout: schema::Layout { cluster: args.clickhouse_cluster.clone(), replicated: args.clickhouse_replicated },
     };
     Ok(Arc::new(ClickHouseStore::open(args.clickhouse.clone(), options).await?))
@@ -360,6 +367,8 @@ impl Inner {
             running.into_iter().filter(|s| !done_here.contains(&s.ids()) && !done.contains(&s.ids())).collect()
         };
 
+        let facts = self.cube_facts(&requests, &new).await?;
+
         let _publishing = self.commit_lock.lock().await;
         let seq = self.visible().seq + 1;
         let stamped = super::now_ms();
@@ -379,6 +388,9 @@ impl Inner {
             })
             .collect();
         self.insert("inflight", snapshots, |r| &r.trace_id).await?;
+        // The cube's facts before their transactions: a failure between the two is counted again on a retry
+        // rather than never (see `cube`).
+        self.insert("cube_facts", facts, |r| &r.trace_id).await?;
         // Transactions last: once a transaction is counted, its spans are there to open.
         let txs: Vec<TxRow> = new
             .iter()
@@ -848,6 +860,7 @@ impl Inner {
             }
             ins.end().await.map_err(ch_error)?;
         }
+        self.cube_retention(now_ms).await?;
         // Another node may have cut already.
         let stored: i64 = self.db.query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
         self.horizon.fetch_max(stored, Ordering::AcqRel);
@@ -967,10 +980,6 @@ fn join_ids(t: &[u8; 16], s: &[u8; 8]) -> [u8; 24] {
     k[..16].copy_from_slice(t);
     k[16..].copy_from_slice(s);
     k
-}
-
-fn not_yet(what: &str) -> QueryError {
-    QueryError::Unavailable(format!("{what} is not available on the ClickHouse store yet (it is on the embedded store)"))
 }
 
 /// A SQL condition with `?` placeholders and the strings bound to them, in order.
@@ -1100,8 +1109,8 @@ impl TraceStore for ClickHouseStore {
         Box::pin(self.inner.stats())
     }
 
-    fn cube(&self, _query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer> {
-        Box::pin(std::future::ready(Err(not_yet("the cube"))))
+    fn cube(&self, query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer> {
+        Box::pin(self.inner.cube(query))
     }
 
     fn compare(&self, query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally> {

@@ -64,6 +64,18 @@ const TABLES_V1: &[Table] = &[
         engine_arg: Some("ver"),
         tail: "PARTITION BY intDiv(ver, 86400000) ORDER BY (trace_id, span_id)",
     },
+    // The cube's facts (`clickhouse/cube.rs`): one row per new transaction and per new SQL step, with every
+    // cube dimension and the duration's sketch bucket; kept by their own retention (whole day partitions),
+    // longer than the raw transactions. Ordered by kind then end, so a query reads its time range.
+    Table {
+        name: "cube_facts",
+        columns: "kind UInt8, end_ms Int64, ns UInt64, error UInt8, sketch_key Int32, service String, endpoint String, \
+                  instance String, status String, error_type String, error_message String, http_method String, \
+                  http_status String, statement String, trace_id FixedString(16)",
+        engine: "MergeTree",
+        engine_arg: None,
+        tail: "PARTITION BY intDiv(end_ms, 86400000) ORDER BY (kind, end_ms)",
+    },
     // Each retention pass's cut-off (written to every shard): data before the highest is hidden from every
     // query at once; dropping parts frees the disk a day at a time.
     Table { name: "retention", columns: "cutoff_ms Int64, at_ms Int64", engine: "MergeTree", engine_arg: None, tail: "ORDER BY cutoff_ms" },
