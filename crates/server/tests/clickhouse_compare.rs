@@ -1,22 +1,31 @@
-//! "What changed" on ClickHouse gives the embedded store's answers, side by side on the same richer data
-//! than the conformance suite's: every dimension (attributes, duplicated ones, HTTP method and status,
-//! versions, instances, error types and failures without one), SQL/HTTP/method steps and nested
-//! transactions, wait events, `only`, selections by cells, by service and status and by a tag, baselines
-//! that overlap the selection or not; and the tag filter of every value the tally lists narrows the hitmap
-//! and the list to the same transactions on both stores.
+//! "What changed" and the cube on ClickHouse give the embedded store's answers, side by side on the same
+//! richer data than the conformance suite's.
+//!
+//! "What changed": every dimension (attributes, duplicated ones, HTTP method and status, versions,
+//! instances, error types and failures without one), SQL/HTTP/method steps and nested transactions, wait
+//! events, `only`, selections by cells, by service and status and by a tag, baselines that overlap the
+//! selection or not; and the tag filter of every value the tally lists narrows the hitmap and the list to
+//! the same transactions on both stores.
+//!
+//! The cube: every dimension grouped and filtered (the empty value too), SQL steps with and without their
+//! transaction in the request, zero durations, series, every measure as the sort in both directions, cuts
+//! into `other`, after exporters' retries. The one difference allowed is the order among rows that tie on
+//! the sort measure (see `store/clickhouse/cube.rs`).
 
 #[path = "ch/mod.rs"]
 mod ch;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use sightline_model::{CompareDim, Grid, Order, Scale, Status, TagFilter};
+use sightline_model::{CompareDim, CubeAnswer, CubeDim, CubeMeasure, CubeRow, Grid, Order, Scale, Status, TagFilter};
 use sightline_server::compare::{CompareQuery, Tally};
+use sightline_server::cube::CubeQuery;
 use sightline_server::store::clickhouse::{ClickHouseStore, Options, Target};
 use sightline_server::store::embedded::{EmbeddedStore, Retention};
 use sightline_server::store::record::{kind, AttrRecord, ErrorRecord, SpanRecord};
-use sightline_server::store::{CellRange, HitmapFilter, TraceStore, TxFilter, TxQuery};
+use sightline_server::store::{CellRange, HitmapFilter, QueryError, TraceStore, TxFilter, TxQuery};
 
 const MINUTE: i64 = 60_000;
 
@@ -51,7 +60,7 @@ fn data(t0: i64) -> Vec<Vec<SpanRecord>> {
     for i in 0..600u64 {
         let n = i + 1;
         let end_ms = t0 + (i as i64 * 2_000) + (i % 7) as i64;
-        let dur_ns = ((i * 37 % 997) as u64 + 1) * 1_300_000 + i % 3;
+        let dur_ns = if i % 97 == 5 { 0 } else { ((i * 37 % 997) as u64 + 1) * 1_300_000 + i % 3 };
         let end_ns = end_ms as u64 * 1_000_000;
         let start = end_ns - dur_ns;
         let mut tx = span(n, 1, None, kind::TRANSACTION, ENDPOINTS[(i % 4) as usize], start, end_ns);
@@ -59,7 +68,11 @@ fn data(t0: i64) -> Vec<Vec<SpanRecord>> {
         tx.thread = Some(format!("exec-{}", i % 3));
         tx.error = i % 5 == 2;
         if tx.error {
-            tx.failure = Some(ErrorRecord { kind: [Some("Boom"), Some("Timeout"), None][(i % 3) as usize].map(Into::into), ..Default::default() });
+            tx.failure = Some(ErrorRecord {
+                kind: [Some("Boom"), Some("Timeout"), None][(i % 3) as usize].map(Into::into),
+                message: (i % 4 != 0).then(|| format!("order {} failed after {} ms", i * 7, i % 9)),
+                ..Default::default()
+            });
         }
         if i % 2 == 0 {
             tx.instance = Some(format!("pod-{}", i % 4));
@@ -274,4 +287,108 @@ async fn compare_and_tag_filters_answer_alike_on_both_stores() {
         assert_eq!(clickhouse.hitmap(hit_grid, h.clone()).await.unwrap().total, 0, "{s}");
         assert_eq!(embedded.hitmap(hit_grid, h).await.unwrap().total, 0, "{s}");
     }
+}
+
+/// SQL steps that come without their transaction (a request cut by the exporter's batch): of the first 30
+/// transactions, each a statement, some failed.
+fn late_steps(t0: i64) -> Vec<SpanRecord> {
+    (0..30u64)
+        .map(|i| {
+            let end_ns = (t0 + i as i64 * 2_000) as u64 * 1_000_000;
+            let mut q = span(i + 1, 9, Some(1), kind::SQL, "late", end_ns - 2_000_000, end_ns - (i % 4) * 100_000);
+            q.text = Some(format!("DELETE FROM sessions WHERE id = {i}"));
+            q.instance = Some(format!("pod-{}", i % 2));
+            q.error = i % 6 == 0;
+            if q.error {
+                q.failure = Some(ErrorRecord { kind: Some("PSQLException".into()), message: Some(format!("deadlock {i}")), ..Default::default() });
+            }
+            q
+        })
+        .collect()
+}
+
+fn cube_query(from: i64, to: i64, group_by: &[CubeDim], filter: &[(CubeDim, &str)], sort: CubeMeasure, desc: bool, limit: usize, step_ms: Option<i64>) -> CubeQuery {
+    CubeQuery {
+        from,
+        to,
+        group_by: group_by.to_vec(),
+        filter: filter.iter().map(|(d, v)| (*d, v.to_string())).collect::<BTreeMap<_, _>>(),
+        sort,
+        desc,
+        limit,
+        step_ms,
+    }
+}
+
+/// `got` is `want` but for the order among rows tied on the sort measure (and which of them a cut keeps).
+fn assert_same_cube(got: &CubeAnswer, want: &CubeAnswer, q: &CubeQuery, what: &str) {
+    let sort = |a: &CubeAnswer| -> Vec<Option<f64>> { a.rows.iter().map(|r| q.sort.of(&r.measures)).collect() };
+    assert_eq!(sort(got), sort(want), "{what}: sort values");
+    let tie_at_cut = want.rows.len() == q.limit && want.groups > q.limit;
+    let by_key = |a: &CubeAnswer| -> BTreeMap<Vec<String>, CubeRow> { a.rows.iter().map(|r| (r.key.clone(), r.clone())).collect() };
+    let (g, w) = (by_key(got), by_key(want));
+    if !tie_at_cut {
+        assert_eq!(g, w, "{what}: rows");
+        assert_eq!(got.other, want.other, "{what}: other");
+    } else {
+        for (k, r) in &w {
+            if let Some(x) = g.get(k) {
+                assert_eq!(x, r, "{what}: row {k:?}");
+            }
+        }
+        assert_eq!(got.other.as_ref().map(|o| o.measures.count), want.other.as_ref().map(|o| o.measures.count), "{what}: other");
+    }
+    let strip = |a: &CubeAnswer| CubeAnswer { rows: Vec::new(), other: None, ..a.clone() };
+    assert_eq!(strip(got), strip(want), "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cube_answers_alike_on_both_stores() {
+    let (embedded, clickhouse, _dir) = stores().await;
+    let t0 = sightline_server::store::now_ms() / MINUTE * MINUTE - 30 * MINUTE;
+    let requests = data(t0);
+    let late = late_steps(t0);
+    for store in [&embedded, &clickhouse] {
+        for r in &requests {
+            store.append(r.clone()).await.unwrap();
+        }
+        store.append(late.clone()).await.unwrap();
+        // Exporters' retries: a whole request, the late steps, half of another request.
+        store.append(requests[2].clone()).await.unwrap();
+        store.append(late.clone()).await.unwrap();
+        store.append(requests[4][..requests[4].len() / 2].to_vec()).await.unwrap();
+    }
+    let (from, to) = (t0 - 5 * MINUTE, t0 + 25 * MINUTE + 17);
+    let mut queries = Vec::new();
+    for d in CubeDim::ALL {
+        for (i, m) in CubeMeasure::ALL.into_iter().enumerate() {
+            queries.push(cube_query(from, to, &[d], &[], m, i % 2 == 0, if i % 3 == 0 { 3 } else { 1000 }, None));
+        }
+    }
+    queries.extend([
+        cube_query(from, to, &[], &[], CubeMeasure::Count, true, 1000, Some(5 * MINUTE)),
+        cube_query(from, to, &[CubeDim::Service, CubeDim::Status], &[], CubeMeasure::P95, true, 4, Some(7 * MINUTE)),
+        cube_query(from, to, &[CubeDim::Endpoint, CubeDim::Statement], &[], CubeMeasure::SumMs, true, 5, Some(10 * MINUTE)),
+        cube_query(from, to, &[CubeDim::Statement], &[(CubeDim::Instance, "pod-1")], CubeMeasure::P99, false, 1000, None),
+        cube_query(from, to, &[CubeDim::Endpoint], &[(CubeDim::ErrorType, "")], CubeMeasure::Count, true, 1000, None),
+        cube_query(from, to, &[CubeDim::ErrorMessage], &[(CubeDim::Status, "error"), (CubeDim::Service, "checkout")], CubeMeasure::Errors, true, 1000, None),
+        cube_query(from, to, &[CubeDim::Service], &[(CubeDim::Service, "nobody")], CubeMeasure::Count, true, 1000, Some(MINUTE)),
+        cube_query(t0 + 3 * MINUTE + 5, t0 + 4 * MINUTE, &[CubeDim::HttpStatus, CubeDim::HttpMethod, CubeDim::Instance], &[], CubeMeasure::AvgMs, true, 2, Some(MINUTE)),
+    ]);
+    let mut sql_steps = 0;
+    for (i, q) in queries.iter().enumerate() {
+        let want = embedded.cube(q.clone()).await.unwrap();
+        let got = clickhouse.cube(q.clone()).await.unwrap();
+        assert_same_cube(&got, &want, q, &format!("query {i}: {q:?}"));
+        if q.group_by == [CubeDim::Statement] && q.filter.is_empty() {
+            sql_steps = want.total.count;
+        }
+    }
+    // Every other transaction runs a SELECT, every fourth an UPDATE too; 24 nested transactions' own; 30
+    // late steps; each once, whatever was retried.
+    assert_eq!(sql_steps, 300 + 150 + 24 + 30);
+    // A query the embedded store refuses is refused alike.
+    let q = cube_query(0, 400 * 86_400_000 * 365, &[], &[], CubeMeasure::Count, true, 10, Some(MINUTE));
+    assert!(matches!(embedded.cube(q.clone()).await, Err(QueryError::Invalid(_))));
+    assert!(matches!(clickhouse.cube(q).await, Err(QueryError::Invalid(_))));
 }
