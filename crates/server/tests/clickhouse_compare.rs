@@ -60,7 +60,7 @@ fn data(t0: i64) -> Vec<Vec<SpanRecord>> {
     for i in 0..600u64 {
         let n = i + 1;
         let end_ms = t0 + (i as i64 * 2_000) + (i % 7) as i64;
-        let dur_ns = if i % 97 == 5 { 0 } else { ((i * 37 % 997) as u64 + 1) * 1_300_000 + i % 3 };
+        let dur_ns = if i % 97 == 5 { 0 } else { (i * 37 % 997 + 1) * 1_300_000 + i % 3 };
         let end_ns = end_ms as u64 * 1_000_000;
         let start = end_ns - dur_ns;
         let mut tx = span(n, 1, None, kind::TRANSACTION, ENDPOINTS[(i % 4) as usize], start, end_ns);
@@ -307,7 +307,7 @@ fn late_steps(t0: i64) -> Vec<SpanRecord> {
         .collect()
 }
 
-fn cube_query(from: i64, to: i64, group_by: &[CubeDim], filter: &[(CubeDim, &str)], sort: CubeMeasure, desc: bool, limit: usize, step_ms: Option<i64>) -> CubeQuery {
+fn cube_query((from, to): (i64, i64), group_by: &[CubeDim], filter: &[(CubeDim, &str)], (sort, desc): (CubeMeasure, bool), limit: usize, step_ms: Option<i64>) -> CubeQuery {
     CubeQuery {
         from,
         to,
@@ -362,18 +362,18 @@ async fn the_cube_answers_alike_on_both_stores() {
     let mut queries = Vec::new();
     for d in CubeDim::ALL {
         for (i, m) in CubeMeasure::ALL.into_iter().enumerate() {
-            queries.push(cube_query(from, to, &[d], &[], m, i % 2 == 0, if i % 3 == 0 { 3 } else { 1000 }, None));
+            queries.push(cube_query((from, to), &[d], &[], (m, i % 2 == 0), if i % 3 == 0 { 3 } else { 1000 }, None));
         }
     }
     queries.extend([
-        cube_query(from, to, &[], &[], CubeMeasure::Count, true, 1000, Some(5 * MINUTE)),
-        cube_query(from, to, &[CubeDim::Service, CubeDim::Status], &[], CubeMeasure::P95, true, 4, Some(7 * MINUTE)),
-        cube_query(from, to, &[CubeDim::Endpoint, CubeDim::Statement], &[], CubeMeasure::SumMs, true, 5, Some(10 * MINUTE)),
-        cube_query(from, to, &[CubeDim::Statement], &[(CubeDim::Instance, "pod-1")], CubeMeasure::P99, false, 1000, None),
-        cube_query(from, to, &[CubeDim::Endpoint], &[(CubeDim::ErrorType, "")], CubeMeasure::Count, true, 1000, None),
-        cube_query(from, to, &[CubeDim::ErrorMessage], &[(CubeDim::Status, "error"), (CubeDim::Service, "checkout")], CubeMeasure::Errors, true, 1000, None),
-        cube_query(from, to, &[CubeDim::Service], &[(CubeDim::Service, "nobody")], CubeMeasure::Count, true, 1000, Some(MINUTE)),
-        cube_query(t0 + 3 * MINUTE + 5, t0 + 4 * MINUTE, &[CubeDim::HttpStatus, CubeDim::HttpMethod, CubeDim::Instance], &[], CubeMeasure::AvgMs, true, 2, Some(MINUTE)),
+        cube_query((from, to), &[], &[], (CubeMeasure::Count, true), 1000, Some(5 * MINUTE)),
+        cube_query((from, to), &[CubeDim::Service, CubeDim::Status], &[], (CubeMeasure::P95, true), 4, Some(7 * MINUTE)),
+        cube_query((from, to), &[CubeDim::Endpoint, CubeDim::Statement], &[], (CubeMeasure::SumMs, true), 5, Some(10 * MINUTE)),
+        cube_query((from, to), &[CubeDim::Statement], &[(CubeDim::Instance, "pod-1")], (CubeMeasure::P99, false), 1000, None),
+        cube_query((from, to), &[CubeDim::Endpoint], &[(CubeDim::ErrorType, "")], (CubeMeasure::Count, true), 1000, None),
+        cube_query((from, to), &[CubeDim::ErrorMessage], &[(CubeDim::Status, "error"), (CubeDim::Service, "checkout")], (CubeMeasure::Errors, true), 1000, None),
+        cube_query((from, to), &[CubeDim::Service], &[(CubeDim::Service, "nobody")], (CubeMeasure::Count, true), 1000, Some(MINUTE)),
+        cube_query((t0 + 3 * MINUTE + 5, t0 + 4 * MINUTE), &[CubeDim::HttpStatus, CubeDim::HttpMethod, CubeDim::Instance], &[], (CubeMeasure::AvgMs, true), 2, Some(MINUTE)),
     ]);
     let mut sql_steps = 0;
     for (i, q) in queries.iter().enumerate() {
@@ -388,7 +388,7 @@ async fn the_cube_answers_alike_on_both_stores() {
     // late steps; each once, whatever was retried.
     assert_eq!(sql_steps, 300 + 150 + 24 + 30);
     // A query the embedded store refuses is refused alike.
-    let q = cube_query(0, 400 * 86_400_000 * 365, &[], &[], CubeMeasure::Count, true, 10, Some(MINUTE));
+    let q = cube_query((0, 400 * 86_400_000 * 365), &[], &[], (CubeMeasure::Count, true), 10, Some(MINUTE));
     assert!(matches!(embedded.cube(q.clone()).await, Err(QueryError::Invalid(_))));
     assert!(matches!(clickhouse.cube(q).await, Err(QueryError::Invalid(_))));
 }
