@@ -392,3 +392,129 @@ async fn the_cube_answers_alike_on_both_stores() {
     assert!(matches!(embedded.cube(q.clone()).await, Err(QueryError::Invalid(_))));
     assert!(matches!(clickhouse.cube(q).await, Err(QueryError::Invalid(_))));
 }
+
+/// Timings on ClickHouse for BENCHMARKS.md (not a pass/fail test): the data of `benches/compare.rs`
+/// (1.05 M transactions with 2 SQL steps and an HTTP call each, ingested through `append`), ending in the
+/// last hours so the cube keeps them. `cargo test --release -p sightline-server --test clickhouse_compare
+/// -- --ignored --nocapture measure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_compare_and_cube_over_a_million() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    const N: u64 = 1_050_000;
+    const WINDOW_MS: i64 = 21 * 600_000;
+    const BATCH: u64 = 2_000;
+    let t0 = sightline_server::store::now_ms() / MINUTE * MINUTE - WINDOW_MS - 10 * MINUTE;
+    let spans = |rng: &mut StdRng, i: u64| -> [SpanRecord; 4] {
+        let end_ms = t0 + (i as i64 * WINDOW_MS) / N as i64;
+        let dur_ms = 5.0 + (rng.random::<f64>() * 6.0).exp();
+        let mut trace_id = vec![0u8; 16];
+        trace_id[..8].copy_from_slice(&rng.random::<u64>().to_be_bytes());
+        trace_id[8..].copy_from_slice(&(i + 1).to_be_bytes());
+        let start_ns = ((end_ms as f64 - dur_ms) * 1e6) as u64;
+        let tx = SpanRecord {
+            trace_id: trace_id.clone(),
+            span_id: ((i + 1) << 8).to_be_bytes().to_vec(),
+            service: ["gateway", "balance", "payment", "recharge", "ledger"][(i % 5) as usize].into(),
+            name: format!("GET /api/e{}", rng.random_range(0..40)),
+            span_kind: 2,
+            start_ns,
+            end_ns: end_ms as u64 * 1_000_000,
+            error: rng.random_range(0..50) == 0,
+            step_kind: kind::TRANSACTION,
+            thread: Some(format!("exec-{}", i % 200)),
+            instance: Some(format!("pod-{}", i % 8)),
+            http_method: Some("GET".into()),
+            http_status: Some(200),
+            version: Some(format!("3.{}.0", i % 3)),
+            attributes: vec![
+                AttrRecord { key: "tenant".into(), value: format!("t{}", rng.random_range(0..50)) },
+                AttrRecord { key: "plan".into(), value: ["free", "pro", "team"][rng.random_range(0..3)].into() },
+            ],
+            is_transaction: true,
+            ..Default::default()
+        };
+        let child = |n: u64, k: u32, text: String, target: &str| SpanRecord {
+            trace_id: trace_id.clone(),
+            span_id: (((i + 1) << 8) | n).to_be_bytes().to_vec(),
+            parent_span_id: ((i + 1) << 8).to_be_bytes().to_vec(),
+            service: tx.service.clone(),
+            name: "step".into(),
+            span_kind: 3,
+            start_ns: start_ns + n * 1000,
+            end_ns: start_ns + n * 1000 + 500_000,
+            step_kind: k,
+            text: Some(text),
+            target: Some(target.into()),
+            ..Default::default()
+        };
+        let sql = |rng: &mut StdRng| format!("SELECT * FROM t{} WHERE id = 1", rng.random_range(0..40));
+        [
+            child(1, kind::SQL, sql(rng), "postgresql/bank"),
+            child(2, kind::SQL, sql(rng), "postgresql/bank"),
+            child(3, kind::HTTP, "GET https://x/".into(), ["a:443", "b:443", "c:443", "d:443", "e:443"][rng.random_range(0..5)]),
+            tx,
+        ]
+    };
+    let (_embedded, clickhouse, _dir) = stores().await;
+    let mut rng = StdRng::seed_from_u64(14);
+    let started = std::time::Instant::now();
+    let mut pending = Vec::new();
+    for b in 0..N / BATCH {
+        let batch: Vec<SpanRecord> = (b * BATCH..(b + 1) * BATCH).flat_map(|i| spans(&mut rng, i)).collect();
+        pending.push(clickhouse.append(batch));
+        if pending.len() == 4 {
+            for p in pending.drain(..) {
+                p.await.unwrap();
+            }
+        }
+    }
+    for p in pending {
+        p.await.unwrap();
+    }
+    eprintln!("seeded {N} transactions ({} spans) in {:.1?}", N * 4, started.elapsed());
+    let window = TxFilter { from: t0, to: t0 + WINDOW_MS, ..Default::default() };
+    let selection = TxFilter { from: t0 + 10 * WINDOW_MS / 21, to: t0 + 11 * WINDOW_MS / 21, ..window.clone() };
+    let query = CompareQuery { selection, only: None, baseline: window.clone(), exclude_selection: true, wait_events: Arc::default() };
+    let time = |what: &str, mut v: Vec<std::time::Duration>| {
+        v.sort();
+        eprintln!("{what}: min {:.1?} median {:.1?} max {:.1?} ({} runs)", v[0], v[v.len() / 2], v[v.len() - 1], v.len());
+    };
+    let mut runs = Vec::new();
+    for _ in 0..9 {
+        let t = std::time::Instant::now();
+        let tally = clickhouse.compare(query.clone()).await.unwrap();
+        runs.push(t.elapsed());
+        assert_eq!((tally.selection.count, tally.baseline.count), (50_000, 1_000_000));
+    }
+    time("compare 50k vs 1M", runs);
+    let q = cube_query((t0, t0 + WINDOW_MS), &[CubeDim::Endpoint], &[], (CubeMeasure::P95, true), 1000, None);
+    let mut runs = Vec::new();
+    for _ in 0..9 {
+        let t = std::time::Instant::now();
+        let a = clickhouse.cube(q.clone()).await.unwrap();
+        runs.push(t.elapsed());
+        assert_eq!(a.total.count, N);
+    }
+    time("cube p95 by endpoint, 1.05 M transactions", runs);
+    let q = cube_query((t0, t0 + WINDOW_MS), &[CubeDim::Statement], &[], (CubeMeasure::P95, true), 20, Some(10 * MINUTE));
+    let mut runs = Vec::new();
+    for _ in 0..9 {
+        let t = std::time::Instant::now();
+        let a = clickhouse.cube(q.clone()).await.unwrap();
+        runs.push(t.elapsed());
+        // Steps of the first transactions end before the window.
+        assert!(a.total.count > 2 * N - 100);
+    }
+    time("cube p95 by statement (2.1 M SQL steps), top 20 with a 10-minute series", runs);
+    let grid = Grid { from: t0, to: t0 + WINDOW_MS, cols: 240, rows: 60, ymax_ms: 1000.0, scale: Scale::Log };
+    let h = HitmapFilter { tag: Some(TagFilter::parse("statement=select*from t7 where id=?").unwrap()), ..Default::default() };
+    let mut runs = Vec::new();
+    for _ in 0..9 {
+        let t = std::time::Instant::now();
+        clickhouse.hitmap(grid, h.clone()).await.unwrap();
+        runs.push(t.elapsed());
+    }
+    time("hitmap of one statement's transactions", runs);
+}

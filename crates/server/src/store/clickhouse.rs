@@ -124,7 +124,7 @@ struct TxRow {
     tags: Vec<String>,
     step_kinds: Vec<u8>,
     step_names: Vec<String>,
-    step_ns: Vec<u64>,
+    step_ms: Vec<f32>,
     trace_id: [u8; 16],
     span_id: [u8; 8],
     node: u64,
@@ -396,7 +396,7 @@ impl Inner {
             .iter()
             .map(|(_, s)| {
                 let (trace_id, span_id) = ids_of(s);
-                let (step_kinds, step_names, step_ns) = compare::steps_of(s);
+                let (step_kinds, step_names, step_ms) = compare::steps_of(s);
                 TxRow {
                     end_ms: s.end_ms(),
                     duration_ns: s.end_ns.saturating_sub(s.start_ns),
@@ -407,7 +407,7 @@ impl Inner {
                     tags: compare::tags_of(s),
                     step_kinds,
                     step_names,
-                    step_ns,
+                    step_ms,
                     trace_id,
                     span_id,
                     node: self.node,
@@ -513,7 +513,7 @@ impl Inner {
              AND concat(hex(trace_id), hex(span_id)) IN ({})",
             keys.join(",").to_uppercase()
         );
-        let rows: Vec<Ids> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<Ids> = compare::long_query(&self.db, &sql).fetch_all().await.map_err(ch_error)?;
         Ok(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)).collect())
     }
 
@@ -524,7 +524,7 @@ impl Inner {
             return Ok(FxHashSet::default());
         }
         let sql = format!("SELECT trace_id, span_id FROM spans WHERE hex(trace_id) IN ({})", list.to_uppercase());
-        let rows: Vec<Ids> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<Ids> = compare::long_query(&self.db, &sql).fetch_all().await.map_err(ch_error)?;
         Ok(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)).collect())
     }
 

@@ -3,14 +3,14 @@
 //! Each transaction row carries what the embedded store interns per row (`store/columns/tags.rs`): its tags
 //! as canonical strings in `tags` (instance, thread, HTTP method and status, version, uninterpreted
 //! attributes; see [`tag_key`]) and its steps, worked out at ingest, as three aligned arrays (`step_kinds`,
-//! `step_names`, `step_ns`: self time in ns). A comparison is then a few `GROUP BY`s over the windows of
+//! `step_names`, `step_ms`: self time as the embedded columns keep it, `f32` ms). A comparison is then a few `GROUP BY`s over the windows of
 //! the two sets, each row flagged `in_sel` / `in_base` by the conditions the list uses ([`Inner::where_of`]):
 //! the fixed dimensions and the sets' sizes grouped by service, endpoint and outcome; the tags with
 //! `ARRAY JOIN tags`; the steps with `ARRAY JOIN` of the step arrays; the wait events by trace id (the few
 //! traces the database samples name). Only the grouped rows come back.
 //!
-//! Step self times are kept in ns and turned into the embedded columns' `f32` milliseconds in the query, so
-//! the sums agree to the last bits of their addition order. One difference: nothing is capped here (the
+//! Step self times are the embedded columns' `f32` milliseconds, so the sums agree to the last bits of their
+//! addition order. One difference: nothing is capped here (the
 //! embedded store stops interning new values past `MAX_TAGS` / `MAX_STEPS`, counted in `dropped`; here
 //! `dropped` is always 0).
 
@@ -73,12 +73,13 @@ pub fn tags_of(s: &SpanRecord) -> Vec<String> {
     tags
 }
 
-/// A transaction's steps as the three aligned columns `step_kinds`, `step_names`, `step_ns`.
-pub fn steps_of(s: &SpanRecord) -> (Vec<u8>, Vec<String>, Vec<u64>) {
+/// A transaction's steps as the three aligned columns `step_kinds`, `step_names`, `step_ms`.
+pub fn steps_of(s: &SpanRecord) -> (Vec<u8>, Vec<String>, Vec<f32>) {
     let kinds = s.steps.iter().map(|st| st.kind as u8).collect();
     let names = s.steps.iter().map(|st| st.name.clone()).collect();
-    let ns = s.steps.iter().map(|st| st.self_ns).collect();
-    (kinds, names, ns)
+    // As the embedded columns keep it (`Profiles::push_row`).
+    let ms = s.steps.iter().map(|st| st.self_ns as f32 / 1e6).collect();
+    (kinds, names, ms)
 }
 
 /// The condition of a `tag` filter over `transactions`, as the embedded store's `compile_tag` matches it;
@@ -112,9 +113,19 @@ pub(super) fn tag_cond(t: &TagFilter, traces: Option<&Arc<FxHashSet<[u8; 16]>>>)
 }
 
 /// `unhex('…'), …` of trace ids, for an `IN`.
-fn trace_list<'a>(ids: impl Iterator<Item = &'a [u8; 16]>) -> String {
+pub(super) fn trace_list<'a>(ids: impl Iterator<Item = &'a [u8; 16]>) -> String {
     let v: Vec<String> = ids.map(|t| format!("unhex('{}')", const_hex::encode(t))).collect();
     v.join(",")
+}
+
+/// A query whose text may be long (ids of a large group or filter): sent with room to parse it.
+pub(super) fn long_query(db: &clickhouse::Client, sql: &str) -> clickhouse::query::Query {
+    let q = db.query(sql);
+    if sql.len() > LONG_QUERY {
+        q.with_option("max_query_size", (sql.len() * 2).to_string())
+    } else {
+        q
+    }
 }
 
 impl Where {
@@ -126,6 +137,7 @@ impl Where {
 
     /// Lets ClickHouse parse a long text (a wait-event filter lists its traces' ids).
     pub(super) fn sized(&self, q: clickhouse::query::Query) -> clickhouse::query::Query {
+        // The whole query is a little longer than the condition: room for both.
         if self.sql.len() > LONG_QUERY {
             q.with_option("max_query_size", (self.sql.len() * 2).to_string())
         } else {
@@ -278,15 +290,14 @@ impl Inner {
 
     /// Every step of a transaction in either set: transactions running it and its summed self time, per set.
     async fn compare_steps(&self, sets: &Sets) -> Result<Vec<StepRow>, QueryError> {
-        let inner = sets.rows("step_kinds, step_names, step_ns", true, "");
-        // The embedded columns keep each step's self time as `ns as f32 / 1e6` and add those up as f64: the
-        // same values here (the f64 quotient of the f32 rounded to f32 is the f32 quotient), so the sums
-        // differ only in the order they are added.
-        let ms = "toFloat64(toFloat32(toFloat32(step_self_ns) / 1000000))";
+        let inner = sets.rows("step_kinds, step_names, step_ms", true, "");
+        // `step_ms` holds the embedded columns' f32 values ([`steps_of`]), added up as f64 as they are there:
+        // the sums differ only in the order they are added.
+        let ms = "toFloat64(step_self_ms)";
         let q = Where {
             sql: format!(
                 "SELECT step_kind, step_name, sum(in_sel), sum(in_base), sumIf({ms}, in_sel), sumIf({ms}, in_base) \
-                 FROM ({}) ARRAY JOIN step_kinds AS step_kind, step_names AS step_name, step_ns AS step_self_ns \
+                 FROM ({}) ARRAY JOIN step_kinds AS step_kind, step_names AS step_name, step_ms AS step_self_ms \
                  GROUP BY step_kind, step_name",
                 inner.sql
             ),

@@ -116,7 +116,7 @@ impl Inner {
             }
         }
         if !alone.is_empty() {
-            let stored = self.finished_spans(alone.iter().map(|(_, s)| &s.trace_id[..])).await?;
+            let stored = self.stored_spans(alone.iter().map(|(_, s)| *s)).await?;
             let mut seen: FxHashSet<[u8; 24]> = FxHashSet::default();
             for (fact, s) in &alone {
                 if !stored.contains(&s.ids()) && seen.insert(s.ids()) {
@@ -126,6 +126,25 @@ impl Inner {
         }
         out.retain(|f| f.end_ms >= oldest);
         Ok(out)
+    }
+
+    /// Which of these spans are stored: a primary-key lookup of their traces in the days they started.
+    async fn stored_spans<'a>(&self, spans: impl Iterator<Item = &'a SpanRecord>) -> Result<FxHashSet<[u8; 24]>, QueryError> {
+        let spans: Vec<&SpanRecord> = spans.collect();
+        let (lo, hi) = spans.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s.start_ms()), hi.max(s.start_ms())));
+        let traces: FxHashSet<[u8; 16]> = spans.iter().map(|s| trace_of(s)).collect();
+        let sql = format!(
+            "SELECT trace_id, span_id FROM spans WHERE start_ms >= {lo} AND start_ms <= {hi} AND trace_id IN ({})",
+            super::compare::trace_list(traces.iter())
+        );
+        #[derive(Row, Deserialize)]
+        struct R {
+            trace_id: [u8; 16],
+            span_id: [u8; 8],
+        }
+        let w = Where { sql, binds: Vec::new() };
+        let rows: Vec<R> = w.bind(self.db.query(&w.sql)).fetch_all().await.map_err(ch_error)?;
+        Ok(rows.into_iter().map(|r| super::join_ids(&r.trace_id, &r.span_id)).collect())
     }
 
     /// Drops the cube's days before its retention on every shard (whole days, as the embedded tiers).

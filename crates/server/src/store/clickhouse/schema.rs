@@ -39,7 +39,7 @@ const TABLES_V1: &[Table] = &[
     Table {
         name: "transactions",
         columns: "end_ms Int64, duration_ns UInt64, service String, endpoint String, error UInt8, error_type String, \
-                  tags Array(String), step_kinds Array(UInt8), step_names Array(String), step_ns Array(UInt64), \
+                  tags Array(String), step_kinds Array(UInt8), step_names Array(String), step_ms Array(Float32), \
                   trace_id FixedString(16), span_id FixedString(8), node UInt64, seq UInt64, inserted_ms Int64, record String",
         engine: "ReplacingMergeTree",
         engine_arg: None,
