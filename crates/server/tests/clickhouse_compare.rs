@@ -12,7 +12,7 @@
 //! into `other`, after exporters' retries. The one difference allowed is the order among rows that tie on
 //! the sort measure (see `store/clickhouse/cube.rs`).
 //!
-//! And through the HTTP API: a node on ClickHouse answers `/api/v1/compare`, `/api/v1/cube` and the
+//! The same on a cluster of two shards, and through the HTTP API: a node on ClickHouse answers `/api/v1/compare`, `/api/v1/cube` and the
 //! tag-filtered hitmap and list as a node on the embedded store does.
 
 #[path = "ch/mod.rs"]
@@ -576,4 +576,54 @@ async fn the_api_answers_alike_on_a_clickhouse_node() {
         }
         assert_eq!(got, want, "{uri}");
     }
+}
+
+/// On a cluster of two shards (`Distributed` tables, the grouping done on the shards) the answers are the
+/// same as on the embedded store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_and_the_cube_answer_alike_on_two_shards() {
+    use sightline_server::store::clickhouse::schema::Layout;
+    let ports: Vec<(u16, u16)> = (0..2).map(|_| (ch::free_port(), ch::free_port())).collect();
+    let shards: String =
+        ports.iter().map(|(_, tcp)| format!("<shard><replica><host>127.0.0.1</host><port>{tcp}</port></replica></shard>")).collect();
+    let config = format!("<remote_servers><pair>{shards}</pair></remote_servers>");
+    let servers: Vec<ch::ClickHouse> = ports.iter().map(|(http, tcp)| ch::ClickHouse::start_on(*http, *tcp, &config)).collect();
+    let db = ch::fresh_database();
+    let targets: Vec<Target> = servers.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect();
+    let options = Options { max_age_ms: i64::MAX / 4, layout: Layout { cluster: Some("pair".into()), replicated: false }, ..Default::default() };
+    let clickhouse: Arc<dyn TraceStore> = Arc::new(ClickHouseStore::open(targets, options).await.unwrap());
+    let (embedded, _, _dir) = stores().await;
+    let t0 = sightline_server::store::now_ms() / MINUTE * MINUTE - 30 * MINUTE;
+    let late = late_steps(t0);
+    for store in [&embedded, &clickhouse] {
+        for r in data(t0) {
+            store.append(r).await.unwrap();
+        }
+        store.append(late.clone()).await.unwrap();
+    }
+    let whole = TxFilter { from: t0 - MINUTE, to: t0 + 25 * MINUTE, ..Default::default() };
+    let waits: FxHashMap<[u8; 16], Vec<String>> = (1..=600u64).filter(|n| n % 9 == 0).map(|n| (trace_id(n), vec!["Lock/tuple".to_string()])).collect();
+    let q = CompareQuery {
+        selection: TxFilter { from: t0 + 5 * MINUTE, to: t0 + 10 * MINUTE, min_ms: 500.0, ..Default::default() },
+        only: Some(TagFilter::parse("attr.tenant=acme").unwrap()),
+        baseline: whole.clone(),
+        exclude_selection: true,
+        wait_events: Arc::new(waits),
+    };
+    let want = embedded.compare(q.clone()).await.unwrap();
+    assert!(want.selection.count > 0);
+    assert_same(clickhouse.compare(q).await.unwrap(), &want, "compare on two shards");
+    for q in [
+        cube_query((whole.from, whole.to), &[CubeDim::Endpoint], &[], (CubeMeasure::P95, true), 1000, Some(5 * MINUTE)),
+        cube_query((whole.from, whole.to), &[CubeDim::Statement], &[], (CubeMeasure::Count, true), 1000, None),
+    ] {
+        let want = embedded.cube(q.clone()).await.unwrap();
+        assert!(want.total.count > 0);
+        assert_same_cube(&clickhouse.cube(q.clone()).await.unwrap(), &want, &q, "cube on two shards");
+    }
+    let grid = Grid { from: whole.from, to: whole.to, cols: 26, rows: 10, ymax_ms: 1000.0, scale: Scale::Linear };
+    let h = HitmapFilter { tag: Some(TagFilter::parse("statement=select*from items where id=?").unwrap()), ..Default::default() };
+    let (a, b) = (embedded.hitmap(grid, h.clone()).await.unwrap(), clickhouse.hitmap(grid, h).await.unwrap());
+    assert_eq!((b.total, &b.ok, &b.err), (a.total, &a.ok, &a.err));
+    assert!(a.total > 0);
 }

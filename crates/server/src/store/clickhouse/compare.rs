@@ -156,10 +156,12 @@ struct Sets {
 }
 
 impl Sets {
-    /// `SELECT <columns>, <in_sel>, <in_base> FROM transactions WHERE <window> [AND (in_sel OR in_base)]`,
-    /// as a whole query: the sets' conditions and binds in the order they appear.
-    fn rows(&self, columns: &str, only_in_sets: bool, extra: &str) -> Where {
-        let mut q = Where { sql: format!("SELECT {columns}, "), binds: Vec::new() };
+    /// `SELECT <keys>, sum(<sel> AS in_sel), sum(<base> AS in_base)<more> FROM transactions<join> WHERE
+    /// <window><extra> [AND (in_sel OR in_base)] GROUP BY <keys>`: one level, so that on a cluster the
+    /// `Distributed` table has the shards group their own rows. The sets' conditions and binds come in
+    /// the order they appear.
+    fn grouped(&self, keys: &str, more: &str, join: &str, extra: &str, only_in_sets: bool) -> Where {
+        let mut q = Where { sql: format!("SELECT {keys}, sum(("), binds: Vec::new() };
         let push = |w: &Option<Where>, q: &mut Where| match w {
             Some(w) => {
                 q.sql.push_str(&format!("({})", w.sql));
@@ -168,14 +170,14 @@ impl Sets {
             None => q.sql.push('0'),
         };
         push(&self.selection, &mut q);
-        q.sql.push_str(" AS in_sel, (");
+        q.sql.push_str(") AS in_sel), sum((");
         push(&self.baseline, &mut q);
-        q.sql.push_str(if self.exclude_selection { ") AND NOT in_sel AS in_base" } else { ") AS in_base" });
-        q.sql.push_str(&format!(" FROM transactions WHERE ({})", self.window));
+        q.sql.push_str(if self.exclude_selection { " AND NOT in_sel) AS in_base)" } else { ") AS in_base)" });
+        q.sql.push_str(&format!("{more} FROM transactions{join} WHERE ({}){extra}", self.window));
         if only_in_sets {
             q.sql.push_str(" AND (in_sel OR in_base)");
         }
-        q.sql.push_str(extra);
+        q.sql.push_str(&format!(" GROUP BY {keys}"));
         q
     }
 }
@@ -266,43 +268,29 @@ impl Inner {
 
     /// The sets' sizes and the fixed dimensions: one row per service, endpoint and outcome in the windows.
     async fn compare_groups(&self, sets: &Sets) -> Result<Vec<Group>, QueryError> {
-        let inner = sets.rows("service, endpoint, error, error_type, duration_ns", false, "");
-        let q = Where {
-            sql: format!(
-                "SELECT service, endpoint, error, error_type, sum(in_sel), sum(in_base), sum(in_sel * error), sum(in_base * error), \
-                 sum(in_sel * duration_ns), sum(in_base * duration_ns), count() FROM ({}) GROUP BY service, endpoint, error, error_type",
-                inner.sql
-            ),
-            binds: inner.binds,
-        };
+        let more = ", sum(in_sel * error), sum(in_base * error), sum(in_sel * duration_ns), sum(in_base * duration_ns), count()";
+        let q = sets.grouped("service, endpoint, error, error_type", more, "", "", false);
         q.bind(self.db.query(&q.sql)).fetch_all().await.map_err(ch_error)
     }
 
-    /// Every tag of a transaction in either set, counted per set.
+    /// Every tag of a transaction in either set, counted per set. (`tags` itself stays the whole array
+    /// beside the joined `tag`, for an `only` that filters by a tag.)
     async fn compare_tags(&self, sets: &Sets) -> Result<Vec<TagRow>, QueryError> {
-        let inner = sets.rows("tags", true, "");
-        let q = Where {
-            sql: format!("SELECT tag, sum(in_sel), sum(in_base) FROM ({}) ARRAY JOIN tags AS tag GROUP BY tag", inner.sql),
-            binds: inner.binds,
-        };
+        let q = sets.grouped("tag", "", " ARRAY JOIN tags AS tag", "", true);
         q.bind(self.db.query(&q.sql)).fetch_all().await.map_err(ch_error)
     }
 
     /// Every step of a transaction in either set: transactions running it and its summed self time, per set.
     async fn compare_steps(&self, sets: &Sets) -> Result<Vec<StepRow>, QueryError> {
-        let inner = sets.rows("step_kinds, step_names, step_ms", true, "");
         // `step_ms` holds the embedded columns' f32 values ([`steps_of`]), added up as f64 as they are there:
         // the sums differ only in the order they are added.
-        let ms = "toFloat64(step_self_ms)";
-        let q = Where {
-            sql: format!(
-                "SELECT step_kind, step_name, sum(in_sel), sum(in_base), sumIf({ms}, in_sel), sumIf({ms}, in_base) \
-                 FROM ({}) ARRAY JOIN step_kinds AS step_kind, step_names AS step_name, step_ms AS step_self_ms \
-                 GROUP BY step_kind, step_name",
-                inner.sql
-            ),
-            binds: inner.binds,
-        };
+        let q = sets.grouped(
+            "step_kind, step_name",
+            ", sumIf(toFloat64(step_self_ms), in_sel), sumIf(toFloat64(step_self_ms), in_base)",
+            " ARRAY JOIN step_kinds AS step_kind, step_names AS step_name, step_ms AS step_self_ms",
+            "",
+            true,
+        );
         q.bind(self.db.query(&q.sql)).fetch_all().await.map_err(ch_error)
     }
 
@@ -316,8 +304,7 @@ impl Inner {
         if waits.is_empty() {
             return Ok(out);
         }
-        let inner = sets.rows("trace_id", true, &format!(" AND trace_id IN ({})", trace_list(waits.keys())));
-        let q = Where { sql: format!("SELECT trace_id, sum(in_sel), sum(in_base) FROM ({}) GROUP BY trace_id", inner.sql), binds: inner.binds };
+        let q = sets.grouped("trace_id", "", "", &format!(" AND trace_id IN ({})", trace_list(waits.keys())), true);
         #[derive(Row, Deserialize)]
         struct R {
             trace_id: [u8; 16],
