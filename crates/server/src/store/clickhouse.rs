@@ -12,6 +12,8 @@
 //! exactly the groups its `seq` says (see [`ClickHouseStore::hitmap`]).
 
 pub mod bins;
+pub mod compare;
+pub mod cube;
 pub mod schema;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -122,6 +124,11 @@ struct TxRow {
     endpoint: String,
     error: u8,
     error_type: String,
+    /// "What changed": see [`compare`].
+    tags: Vec<String>,
+    step_kinds: Vec<u8>,
+    step_names: Vec<String>,
+    step_ms: Vec<f32>,
     trace_id: [u8; 16],
     span_id: [u8; 8],
     node: u64,
@@ -181,6 +188,8 @@ struct Inner {
     /// Data ending (transactions) or starting (traces) before this is hidden: the last retention cut-off.
     horizon: AtomicI64,
     max_age_ms: i64,
+    /// The cube's retention (see [`cube`]).
+    cube_max_age_ms: i64,
     /// Where the other nodes' new transactions are streamed (set once the server's live channel exists).
     live: std::sync::OnceLock<tokio::sync::broadcast::Sender<Arc<LiveBatch>>>,
 }
@@ -198,6 +207,8 @@ struct Visible {
 pub struct Options {
     /// Data older than this goes at the next retention pass.
     pub max_age_ms: i64,
+    /// The cube's data older than this goes (whole days); `None`: `cube::DEFAULT_RETENTION_DAYS`.
+    pub cube_max_age_ms: Option<i64>,
     pub layout: schema::Layout,
 }
 
@@ -239,6 +250,7 @@ impl ClickHouseStore {
             commit_lock: tokio::sync::Mutex::new(()),
             horizon: AtomicI64::new(horizon),
             max_age_ms: options.max_age_ms,
+            cube_max_age_ms: options.cube_max_age_ms.unwrap_or(super::cube::DEFAULT_RETENTION_DAYS as i64 * 86_400_000),
             live: std::sync::OnceLock::new(),
         });
         let (jobs, rx) = mpsc::unbounded_channel();
@@ -282,6 +294,7 @@ async fn poll_others(inner: std::sync::Weak<Inner>) {
 pub async fn open(args: &crate::config::ServeArgs) -> anyhow::Result<Arc<dyn TraceStore>> {
     let options = Options {
         max_age_ms: (args.retention_hours as i64).saturating_mul(3_600_000),
+        cube_max_age_ms: Some(args.cube_retention_ms()),
         layout: schema::Layout { cluster: args.clickhouse_cluster.clone(), replicated: args.clickhouse_replicated },
     };
     Ok(Arc::new(ClickHouseStore::open(args.clickhouse.clone(), options).await?))
@@ -361,6 +374,8 @@ impl Inner {
             running.into_iter().filter(|s| !done_here.contains(&s.ids()) && !done.contains(&s.ids())).collect()
         };
 
+        let facts = self.cube_facts(&requests, &new).await?;
+
         let _publishing = self.commit_lock.lock().await;
         let seq = self.visible().seq + 1;
         let stamped = super::now_ms();
@@ -380,11 +395,15 @@ impl Inner {
             })
             .collect();
         self.insert("inflight", snapshots, |r| &r.trace_id).await?;
+        // The cube's facts before their transactions: a failure between the two is counted again on a retry
+        // rather than never (see `cube`).
+        self.insert("cube_facts", facts, |r| &r.trace_id).await?;
         // Transactions last: once a transaction is counted, its spans are there to open.
         let txs: Vec<TxRow> = new
             .iter()
             .map(|(_, s)| {
                 let (trace_id, span_id) = ids_of(s);
+                let (step_kinds, step_names, step_ms) = compare::steps_of(s);
                 TxRow {
                     end_ms: s.end_ms(),
                     duration_ns: s.end_ns.saturating_sub(s.start_ns),
@@ -392,6 +411,10 @@ impl Inner {
                     endpoint: s.name.clone(),
                     error: s.error as u8,
                     error_type: s.failure.as_ref().and_then(|f| f.kind.clone()).unwrap_or_default(),
+                    tags: compare::tags_of(s),
+                    step_kinds,
+                    step_names,
+                    step_ms,
                     trace_id,
                     span_id,
                     node: self.node,
@@ -570,9 +593,6 @@ impl Inner {
 
     /// The `WHERE` of a transaction filter over `transactions`, or `None` when nothing can match.
     fn where_of(&self, f: &TxFilter) -> Result<Option<Where>, QueryError> {
-        if f.tag.is_some() || f.traces.is_some() {
-            return Err(not_yet("filtering by a \"what changed\" value"));
-        }
         let mut w = Where::default();
         let mut from = f.from.max(self.horizon());
         let mut to = f.to;
@@ -611,13 +631,14 @@ impl Inner {
             w.and("error = 1".into());
             w.and_bound("error_type = ?", t);
         }
+        if let Some(t) = &f.tag {
+            let Some(c) = compare::tag_cond(t, f.traces.as_ref()) else { return Ok(None) };
+            w.and_where(c);
+        }
         Ok(Some(w))
     }
 
     async fn hitmap(&self, grid: Grid, filter: HitmapFilter) -> Result<Hitmap, QueryError> {
-        if filter.tag.is_some() || filter.traces.is_some() {
-            return Err(not_yet("filtering by a \"what changed\" value"));
-        }
         // Rows this node wrote are counted up to the published `seq`, every node's (this one's included)
         // inserted before the poller's mark: both are read before the query, so a commit or poll finishing
         // during the scan is in the live stream after this snapshot, not in both or neither. (This node's
@@ -641,6 +662,10 @@ impl Inner {
         ));
         if let Some(s) = &filter.service {
             w.and_bound("service = ?", s);
+        }
+        if let Some(t) = &filter.tag {
+            let Some(c) = compare::tag_cond(t, filter.traces.as_ref()) else { return Ok(h) };
+            w.and_where(c);
         }
         let sql = format!("SELECT k, count() FROM (SELECT {} FROM transactions WHERE {}) GROUP BY k", bins::cell_key_sql(&grid), w.sql);
         let cells: Vec<(u64, u64)> = w.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
@@ -869,6 +894,7 @@ impl Inner {
             }
             ins.end().await.map_err(ch_error)?;
         }
+        self.cube_retention(now_ms).await?;
         // Another node may have cut already.
         let stored: i64 = self.db.query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
         self.horizon.fetch_max(stored, Ordering::AcqRel);
@@ -990,10 +1016,6 @@ fn join_ids(t: &[u8; 16], s: &[u8; 8]) -> [u8; 24] {
     k
 }
 
-fn not_yet(what: &str) -> QueryError {
-    QueryError::Unavailable(format!("{what} is not available on the ClickHouse store yet (it is on the embedded store)"))
-}
-
 /// A SQL condition with `?` placeholders and the strings bound to them, in order.
 #[derive(Debug, Clone, Default)]
 struct Where {
@@ -1014,7 +1036,8 @@ impl Where {
         self.binds.push(value.to_string());
     }
 
-    fn bind(&self, mut q: clickhouse::query::Query) -> clickhouse::query::Query {
+    fn bind(&self, q: clickhouse::query::Query) -> clickhouse::query::Query {
+        let mut q = self.sized(q);
         for b in &self.binds {
             q = q.bind(b.as_str());
         }
@@ -1120,12 +1143,12 @@ impl TraceStore for ClickHouseStore {
         Box::pin(self.inner.stats())
     }
 
-    fn cube(&self, _query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer> {
-        Box::pin(std::future::ready(Err(not_yet("the cube"))))
+    fn cube(&self, query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer> {
+        Box::pin(self.inner.cube(query))
     }
 
-    fn compare(&self, _query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally> {
-        Box::pin(std::future::ready(Err(not_yet("\"what changed\""))))
+    fn compare(&self, query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally> {
+        Box::pin(self.inner.compare(query))
     }
 }
 

@@ -34,10 +34,12 @@ const TABLES_V1: &[Table] = &[
     // end (days since the epoch: no time zone involved), so retention drops whole parts. `node`/`seq` tie a
     // row to the commit that made it visible on the node that wrote it, `inserted_ms` to when (the other
     // nodes' live streams poll by it); see `ClickHouseStore::hitmap`. `record` is the transaction as the
-    // embedded store keeps it (protobuf `SpanRecord`): only a page of the list reads it.
+    // embedded store keeps it (protobuf `SpanRecord`): only a page of the list reads it. `tags` and the
+    // `step_*` arrays are what "what changed" counts and filters by (`clickhouse/compare.rs`).
     Table {
         name: "transactions",
         columns: "end_ms Int64, duration_ns UInt64, service String, endpoint String, error UInt8, error_type String, \
+                  tags Array(String), step_kinds Array(UInt8), step_names Array(String), step_ms Array(Float32), \
                   trace_id FixedString(16), span_id FixedString(8), node UInt64, seq UInt64, inserted_ms Int64, record String",
         engine: "ReplacingMergeTree",
         engine_arg: None,
@@ -61,6 +63,18 @@ const TABLES_V1: &[Table] = &[
         engine: "ReplacingMergeTree",
         engine_arg: Some("ver"),
         tail: "PARTITION BY intDiv(ver, 86400000) ORDER BY (trace_id, span_id)",
+    },
+    // The cube's facts (`clickhouse/cube.rs`): one row per new transaction and per new SQL step, with every
+    // cube dimension and the duration's sketch bucket; kept by their own retention (whole day partitions),
+    // longer than the raw transactions. Ordered by kind then end, so a query reads its time range.
+    Table {
+        name: "cube_facts",
+        columns: "kind UInt8, end_ms Int64, ns UInt64, error UInt8, sketch_key Int32, service String, endpoint String, \
+                  instance String, status String, error_type String, error_message String, http_method String, \
+                  http_status String, statement String, trace_id FixedString(16)",
+        engine: "MergeTree",
+        engine_arg: None,
+        tail: "PARTITION BY intDiv(end_ms, 86400000) ORDER BY (kind, end_ms)",
     },
     // Each retention pass's cut-off (written to every shard): data before the highest is hidden from every
     // query at once; dropping parts frees the disk a day at a time.
