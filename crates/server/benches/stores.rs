@@ -100,7 +100,7 @@ fn clickhouse(rt: &Runtime, shards: usize) -> Backend {
     );
     let servers: Vec<ch::ClickHouse> = ports.iter().map(|(h, t)| ch::ClickHouse::start_on(*h, *t, &config)).collect();
     let targets = servers.iter().map(|s| Target::parse(&s.url(db)).unwrap()).collect();
-    let options = Options { max_age_ms: i64::MAX / 4, layout: Layout { cluster: Some("bench".into()), replicated: false } };
+    let options = Options { max_age_ms: i64::MAX / 4, layout: Layout { cluster: Some("bench".into()), replicated: false }, ..Default::default() };
     let store = rt.block_on(ClickHouseStore::open(targets, options)).unwrap();
     Backend { name: "clickhouse_2_shards", store: Arc::new(store), _keep: Box::new(servers) }
 }
