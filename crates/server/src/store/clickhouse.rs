@@ -168,8 +168,76 @@ struct Ids {
 
 /// One request waiting for the committer.
 struct Job {
-    spans: Vec<SpanRecord>,
+    request: Prepared,
     done: oneshot::Sender<Result<LiveBatch, QueryError>>,
+}
+
+/// One request made ready for the committer where `append` is called (ingest calls it off the async
+/// runtime): the CPU work — steps, tags, protobuf and row encoding, cube facts — is done there, in parallel
+/// for concurrent requests, so the committer task only looks up what is stored and inserts.
+#[derive(Default)]
+struct Prepared {
+    /// Finished spans, as rows, and their identities (a snapshot of one of them in the same group is late).
+    spans: Vec<SpanRow>,
+    finished: FxHashSet<[u8; 24]>,
+    /// In-flight snapshots (`ver` and `seen_ms` are set when stored).
+    running: Vec<([u8; 24], InflightRow)>,
+    /// Transactions (their `node`, `seq` and `inserted_ms` are set when stored).
+    txs: Vec<TxPrep>,
+    facts: Vec<(cube::FactRow, cube::FactOwner)>,
+}
+
+/// A transaction of a request: what the retry lookup needs, its row, its live point.
+struct TxPrep {
+    ids: [u8; 24],
+    service: String,
+    end_ms: i64,
+    row: TxRow,
+    point: LivePoint,
+}
+
+impl Prepared {
+    fn of(spans: Vec<SpanRecord>) -> Prepared {
+        let mut p = Prepared { facts: cube::prepare_facts(&spans), ..Prepared::default() };
+        let mut steps = crate::compare::profile::steps_of_transactions(&spans);
+        for (i, s) in spans.into_iter().enumerate() {
+            let ids = s.ids();
+            let (trace_id, span_id) = ids_of(&s);
+            let record = s.encode_to_vec();
+            if s.in_flight() {
+                p.running.push((ids, InflightRow { trace_id, span_id, service: s.service.clone(), ver: 0, seen_ms: 0, live: 1, record }));
+                continue;
+            }
+            p.finished.insert(ids);
+            p.spans.push(SpanRow { trace_id, span_id, start_ms: s.start_ms(), record });
+            if s.is_transaction {
+                // The transaction's copy carries its steps (the span row has the span itself).
+                let t = SpanRecord { steps: std::mem::take(&mut steps[i]), ..s };
+                let (step_kinds, step_names, step_ms) = compare::steps_of(&t);
+                let row = TxRow {
+                    end_ms: t.end_ms(),
+                    duration_ns: t.end_ns.saturating_sub(t.start_ns),
+                    service: t.service.clone(),
+                    endpoint: t.name.clone(),
+                    error: t.error as u8,
+                    error_type: t.failure.as_ref().and_then(|f| f.kind.clone()).unwrap_or_default(),
+                    tags: compare::tags_of(&t),
+                    step_kinds,
+                    step_names,
+                    step_ms,
+                    trace_id,
+                    span_id,
+                    node: 0,
+                    seq: 0,
+                    inserted_ms: 0,
+                    record: t.encode_to_vec(),
+                };
+                let point = LivePoint { end_ms: t.end_ms(), duration_ms: t.duration_ms(), error: t.error, service: t.service.clone() };
+                p.txs.push(TxPrep { ids, service: t.service, end_ms: row.end_ms, row, point });
+            }
+        }
+        p
+    }
 }
 
 struct Inner {
@@ -310,10 +378,10 @@ async fn commit_loop(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        let spans: Vec<Vec<SpanRecord>> = group.iter_mut().map(|j| std::mem::take(&mut j.spans)).collect();
+        let requests: Vec<Prepared> = group.iter_mut().map(|j| std::mem::take(&mut j.request)).collect();
         // A ClickHouse that accepts connections but never answers must not stall ingest: the group fails
         // (503, the exporters retry; whatever landed is deduplicated then).
-        let stored = tokio::time::timeout(COMMIT_TIMEOUT, inner.commit(spans))
+        let stored = tokio::time::timeout(COMMIT_TIMEOUT, inner.commit(requests))
             .await
             .unwrap_or_else(|_| Err(QueryError::Unavailable(format!("ClickHouse did not accept the spans within {} s", COMMIT_TIMEOUT.as_secs()))));
         match stored {
@@ -342,94 +410,45 @@ fn ids_of(s: &SpanRecord) -> ([u8; 16], [u8; 8]) {
 
 impl Inner {
     /// Stores one group of requests; returns its `seq` and each request's new transactions.
-    async fn commit(&self, requests: Vec<Vec<SpanRecord>>) -> Result<(u64, Vec<Vec<LivePoint>>), QueryError> {
+    async fn commit(&self, mut requests: Vec<Prepared>) -> Result<(u64, Vec<Vec<LivePoint>>), QueryError> {
         let now = super::now_ms();
-        // Transactions (with their steps, as the embedded store's `tx` copy), in request order.
-        let mut candidates: Vec<(usize, SpanRecord)> = Vec::new();
-        let mut finished: Vec<&SpanRecord> = Vec::new();
-        let mut running: Vec<&SpanRecord> = Vec::new();
-        for (r, spans) in requests.iter().enumerate() {
-            let mut steps = crate::compare::profile::steps_of_transactions(spans);
-            for (i, s) in spans.iter().enumerate() {
-                if s.in_flight() {
-                    running.push(s);
-                    continue;
-                }
-                finished.push(s);
-                if s.is_transaction {
-                    candidates.push((r, SpanRecord { steps: std::mem::take(&mut steps[i]), ..s.clone() }));
+        // An exporter's retry re-sends what is stored: count each transaction once.
+        let stored = self.stored_transactions(requests.iter().flat_map(|r| r.txs.iter()).map(|t| (t.service.as_str(), t.end_ms, t.ids)).collect()).await?;
+        let mut seen: FxHashSet<[u8; 24]> = FxHashSet::default();
+        let mut new: FxHashSet<(usize, [u8; 24])> = FxHashSet::default();
+        let mut txs = Vec::new();
+        let mut points = vec![Vec::new(); requests.len()];
+        for (r, request) in requests.iter_mut().enumerate() {
+            for t in std::mem::take(&mut request.txs) {
+                if !stored.contains(&t.ids) && seen.insert(t.ids) {
+                    new.insert((r, t.ids));
+                    txs.push(t.row);
+                    points[r].push(t.point);
                 }
             }
         }
-        // An exporter's retry re-sends what is stored: count each transaction once.
-        let stored = self.stored_transactions(&candidates).await?;
-        let mut seen: FxHashSet<[u8; 24]> = FxHashSet::default();
-        let new: Vec<(usize, SpanRecord)> = candidates.into_iter().filter(|(_, s)| !stored.contains(&s.ids()) && seen.insert(s.ids())).collect();
         // A late snapshot of a span already finished must not bring it back.
-        let running: Vec<&SpanRecord> = if running.is_empty() {
-            running
-        } else {
-            let done_here: FxHashSet<[u8; 24]> = finished.iter().map(|s| s.ids()).collect();
-            let done = self.finished_spans(running.iter().map(|s| &s.trace_id[..])).await?;
-            running.into_iter().filter(|s| !done_here.contains(&s.ids()) && !done.contains(&s.ids())).collect()
-        };
-
-        let facts = self.cube_facts(&requests, &new).await?;
+        let mut running: Vec<([u8; 24], InflightRow)> = requests.iter_mut().flat_map(|r| std::mem::take(&mut r.running)).collect();
+        if !running.is_empty() {
+            let done_here: FxHashSet<[u8; 24]> = requests.iter().flat_map(|r| r.finished.iter().copied()).collect();
+            let done = self.finished_spans(running.iter().map(|(ids, _)| &ids[..16])).await?;
+            running.retain(|(ids, _)| !done_here.contains(ids) && !done.contains(ids));
+        }
+        let facts = self.cube_facts(requests.iter_mut().map(|r| std::mem::take(&mut r.facts)).enumerate().collect(), &new).await?;
 
         let _publishing = self.commit_lock.lock().await;
         let seq = self.visible().seq + 1;
         let stamped = super::now_ms();
-        let spans: Vec<SpanRow> = finished
-            .iter()
-            .map(|s| {
-                let (trace_id, span_id) = ids_of(s);
-                SpanRow { trace_id, span_id, start_ms: s.start_ms(), record: s.encode_to_vec() }
-            })
-            .collect();
-        self.insert("spans", spans, |r| &r.trace_id).await?;
-        let snapshots: Vec<InflightRow> = running
-            .iter()
-            .map(|s| {
-                let (trace_id, span_id) = ids_of(s);
-                InflightRow { trace_id, span_id, service: s.service.clone(), ver: now, seen_ms: now, live: 1, record: s.encode_to_vec() }
-            })
-            .collect();
+        self.insert("spans", requests.into_iter().flat_map(|r| r.spans).collect(), |r| &r.trace_id).await?;
+        let snapshots = running.into_iter().map(|(_, row)| InflightRow { ver: now, seen_ms: now, ..row }).collect();
         self.insert("inflight", snapshots, |r| &r.trace_id).await?;
         // The cube's facts before their transactions: a failure between the two is counted again on a retry
         // rather than never (see `cube`).
         self.insert("cube_facts", facts, |r| &r.trace_id).await?;
         // Transactions last: once a transaction is counted, its spans are there to open.
-        let txs: Vec<TxRow> = new
-            .iter()
-            .map(|(_, s)| {
-                let (trace_id, span_id) = ids_of(s);
-                let (step_kinds, step_names, step_ms) = compare::steps_of(s);
-                TxRow {
-                    end_ms: s.end_ms(),
-                    duration_ns: s.end_ns.saturating_sub(s.start_ns),
-                    service: s.service.clone(),
-                    endpoint: s.name.clone(),
-                    error: s.error as u8,
-                    error_type: s.failure.as_ref().and_then(|f| f.kind.clone()).unwrap_or_default(),
-                    tags: compare::tags_of(s),
-                    step_kinds,
-                    step_names,
-                    step_ms,
-                    trace_id,
-                    span_id,
-                    node: self.node,
-                    seq,
-                    inserted_ms: stamped,
-                    record: s.encode_to_vec(),
-                }
-            })
-            .collect();
+        let txs = txs.into_iter().map(|row| TxRow { node: self.node, seq, inserted_ms: stamped, ..row }).collect();
         self.insert("transactions", txs, |r| &r.trace_id).await?;
         crate::sync::lock(&self.visible).seq = seq;
-        let mut points = vec![Vec::new(); requests.len()];
-        for (r, s) in new {
-            points[r].push(LivePoint { end_ms: s.end_ms(), duration_ms: s.duration_ms(), error: s.error, service: s.service });
-        }
         Ok((seq, points))
     }
 
@@ -511,12 +530,12 @@ impl Inner {
     /// Which of these transactions are stored already. Looked up where each one would be: per service, in
     /// the ranges of end times the batch covers (an exporter's batch covers seconds, so this reads a few
     /// granules of the table's order, not the table), a bounded number of ids per query.
-    async fn stored_transactions(&self, candidates: &[(usize, SpanRecord)]) -> Result<FxHashSet<[u8; 24]>, QueryError> {
+    async fn stored_transactions(&self, candidates: Vec<(&str, i64, [u8; 24])>) -> Result<FxHashSet<[u8; 24]>, QueryError> {
         let mut stored = FxHashSet::default();
         for chunk in candidates.chunks(IDS_PER_QUERY) {
             let mut ends: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
-            for (_, s) in chunk {
-                ends.entry(s.service.as_str()).or_default().push(s.end_ms());
+            for (service, end_ms, _) in chunk {
+                ends.entry(service).or_default().push(*end_ms);
             }
             let mut ranges = Vec::new();
             let mut binds = Vec::new();
@@ -533,7 +552,7 @@ impl Inner {
                 ranges.push(format!("(service = ? AND end_ms >= {start} AND end_ms <= {})", e[e.len() - 1]));
                 binds.push(service);
             }
-            let ids: Vec<String> = chunk.iter().map(|(_, s)| format!("'{}'", const_hex::encode_upper(s.ids()))).collect();
+            let ids: Vec<String> = chunk.iter().map(|(_, _, ids)| format!("'{}'", const_hex::encode_upper(ids))).collect();
             let sql = format!(
                 "SELECT trace_id, span_id FROM transactions WHERE ({}) AND concat(hex(trace_id), hex(span_id)) IN ({})",
                 ranges.join(" OR "),
@@ -1095,7 +1114,7 @@ impl TraceStore for ClickHouseStore {
         let mut spans = spans;
         spans.retain(|s| s.trace_id.len() == 16 && s.span_id.len() == 8);
         let (done, rx) = oneshot::channel();
-        let queued = self.jobs.send(Job { spans, done });
+        let queued = self.jobs.send(Job { request: Prepared::of(spans), done });
         Box::pin(async move {
             queued.map_err(|_| QueryError::Unavailable("the store is shutting down".into()))?;
             rx.await.map_err(|_| QueryError::Unavailable("the store is shutting down".into()))?

@@ -86,6 +86,30 @@ impl FactRow {
     }
 }
 
+/// Which transaction decides whether a fact counts.
+pub(super) enum FactOwner {
+    /// Counted with this transaction of the same request, if it is new.
+    Transaction([u8; 24]),
+    /// A SQL step that came without its transaction: counted unless this span (started then) is stored.
+    Alone { ids: [u8; 24], start_ms: i64 },
+}
+
+/// The cube facts of one request and what decides whether each counts; CPU work, done where `append` is
+/// called (off the async runtime), so the committer only looks up and inserts.
+pub(super) fn prepare_facts(spans: &[SpanRecord]) -> Vec<(FactRow, FactOwner)> {
+    let mut out = Vec::new();
+    for ((fact, owner), s) in crate::cube::facts::facts_and_owners(spans).into_iter().zip(spans) {
+        let Some(fact) = fact else { continue };
+        let owner = match owner.filter(|o| !spans[*o].in_flight()) {
+            Some(o) => FactOwner::Transaction(spans[o].ids()),
+            None if s.is_transaction => FactOwner::Transaction(s.ids()),
+            None => FactOwner::Alone { ids: s.ids(), start_ms: s.start_ms() },
+        };
+        out.push((FactRow::of(&fact, trace_of(s)), owner));
+    }
+    out
+}
+
 fn trace_of(s: &SpanRecord) -> [u8; 16] {
     s.trace_id[..16].try_into().expect("checked in append")
 }
@@ -96,31 +120,32 @@ impl Inner {
         bucket_of(3, now_ms.saturating_sub(self.cube_max_age_ms))
     }
 
-    /// The new facts of a group of requests: `new` are the transactions counted now, as `(request, span)`.
-    pub(super) async fn cube_facts(&self, requests: &[Vec<SpanRecord>], new: &[(usize, SpanRecord)]) -> Result<Vec<FactRow>, QueryError> {
-        let new: FxHashSet<(usize, [u8; 24])> = new.iter().map(|(r, s)| (*r, s.ids())).collect();
+    /// The new facts of a group of requests, out of what [`prepare_facts`] found in each: `new` are the
+    /// transactions counted now, as `(request, ids)`.
+    pub(super) async fn cube_facts(
+        &self,
+        requests: Vec<(usize, Vec<(FactRow, FactOwner)>)>,
+        new: &FxHashSet<(usize, [u8; 24])>,
+    ) -> Result<Vec<FactRow>, QueryError> {
         let oldest = self.cube_oldest(super::super::now_ms());
         let mut out = Vec::new();
         // SQL steps that came without their (finished) transaction: counted unless stored before.
-        let mut alone: Vec<(Fact<'_>, &SpanRecord)> = Vec::new();
-        for (r, spans) in requests.iter().enumerate() {
-            for ((fact, owner), s) in crate::cube::facts::facts_and_owners(spans).into_iter().zip(spans) {
-                let Some(fact) = fact else { continue };
-                match owner.filter(|o| !spans[*o].in_flight()) {
-                    Some(o) if new.contains(&(r, spans[o].ids())) => out.push(FactRow::of(&fact, trace_of(s))),
-                    Some(_) => {}
-                    None if s.is_transaction && new.contains(&(r, s.ids())) => out.push(FactRow::of(&fact, trace_of(s))),
-                    None if s.is_transaction => {}
-                    None => alone.push((fact, s)),
+        let mut alone: Vec<(FactRow, [u8; 24], i64)> = Vec::new();
+        for (r, facts) in requests {
+            for (fact, owner) in facts {
+                match owner {
+                    FactOwner::Transaction(ids) if new.contains(&(r, ids)) => out.push(fact),
+                    FactOwner::Transaction(_) => {}
+                    FactOwner::Alone { ids, start_ms } => alone.push((fact, ids, start_ms)),
                 }
             }
         }
         if !alone.is_empty() {
-            let stored = self.stored_spans(alone.iter().map(|(_, s)| *s)).await?;
+            let stored = self.stored_spans(alone.iter().map(|(_, ids, start)| (*ids, *start))).await?;
             let mut seen: FxHashSet<[u8; 24]> = FxHashSet::default();
-            for (fact, s) in &alone {
-                if !stored.contains(&s.ids()) && seen.insert(s.ids()) {
-                    out.push(FactRow::of(fact, trace_of(s)));
+            for (fact, ids, _) in alone {
+                if !stored.contains(&ids) && seen.insert(ids) {
+                    out.push(fact);
                 }
             }
         }
@@ -129,10 +154,10 @@ impl Inner {
     }
 
     /// Which of these spans are stored: a primary-key lookup of their traces in the days they started.
-    async fn stored_spans<'a>(&self, spans: impl Iterator<Item = &'a SpanRecord>) -> Result<FxHashSet<[u8; 24]>, QueryError> {
-        let spans: Vec<&SpanRecord> = spans.collect();
-        let (lo, hi) = spans.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s.start_ms()), hi.max(s.start_ms())));
-        let traces: FxHashSet<[u8; 16]> = spans.iter().map(|s| trace_of(s)).collect();
+    async fn stored_spans(&self, spans: impl Iterator<Item = ([u8; 24], i64)>) -> Result<FxHashSet<[u8; 24]>, QueryError> {
+        let spans: Vec<([u8; 24], i64)> = spans.collect();
+        let (lo, hi) = spans.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s.1), hi.max(s.1)));
+        let traces: FxHashSet<[u8; 16]> = spans.iter().map(|(ids, _)| ids[..16].try_into().expect("24-byte ids")).collect();
         let sql = format!(
             "SELECT trace_id, span_id FROM spans WHERE start_ms >= {lo} AND start_ms <= {hi} AND trace_id IN ({})",
             super::compare::trace_list(traces.iter())
