@@ -3,13 +3,14 @@
 //! Why columns in memory: the hitmap must count *every* transaction in the window (no sampling), and a
 //! million point reads from an LSM tree cannot be done in 30 ms, while a tight loop over a million
 //! `(end, duration, status, service)` tuples can. A row costs ~50 bytes, so a million transactions are ~50 MB.
-//! The durable copy is the fjall `tx` keyspace; these blocks are rebuilt from it at start-up.
+//! The durable copy is the fjall `tx` keyspace; these blocks are rebuilt from it in the background after a
+//! start (newest first, see `embedded/load.rs`), and [`Columns::history`] says how far that got.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use sightline_model::{Grid, Hitmap, Order, ServiceSummary, Status};
+use sightline_model::{Grid, Hitmap, HistoryLoading, Order, ServiceSummary, Status};
 
 use super::record::SpanRecord;
 use super::{CellRange, HitmapFilter, QueryError, SeriesQuery, TxBucket, TxFilter, TxSeries};
@@ -172,6 +173,12 @@ pub struct Columns {
     /// Interned tags and steps of the rows.
     pub profiles: Profiles,
     len: usize,
+    /// Set while the stored history is still being read into these columns (newest first): rows ending
+    /// before `loaded_from_ms` may be missing. Updated under the same lock as the rows it describes.
+    pub history: Option<HistoryLoading>,
+    /// Retention dropped every row ending before this; the history loader must not bring such rows back
+    /// (it reads a snapshot taken before retention ran).
+    pub retained_from_ms: Option<i64>,
 }
 
 /// Resolved filter: names turned into ids once, before the scan.
@@ -226,6 +233,11 @@ impl Columns {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// `Some` when an answer over `[from, …)` may miss rows not read yet (see [`Columns::history`]).
+    pub fn history_before(&self, from: i64) -> Option<HistoryLoading> {
+        self.history.filter(|h| from < h.loaded_from_ms)
     }
 
     /// Adds one finished transaction.
@@ -504,6 +516,7 @@ impl Columns {
 
     /// Drops whole minutes ending before `cutoff_ms`; returns how many transactions went.
     pub fn drop_before(&mut self, cutoff_ms: i64) -> u64 {
+        self.retained_from_ms = Some(self.retained_from_ms.map_or(cutoff_ms, |r| r.max(cutoff_ms)));
         let keep = self.blocks.split_off(&cutoff_ms.div_euclid(MINUTE_MS));
         let dropped: usize = self.blocks.values().map(Block::len).sum();
         self.blocks = keep;
