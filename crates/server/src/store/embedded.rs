@@ -60,6 +60,11 @@ pub struct Retention {
     pub max_bytes: u64,
 }
 
+/// fjall's journal is capped at this (its minimum; default 512 MiB): when it is full, memtables are
+/// flushed to tables. What is in the journal is replayed before the store opens (~40 MB/s on this machine)
+/// and held in memtables meanwhile, so the cap bounds both the time to health after a kill -9 and the
+/// memtables' share of memory (docs/STORE.md, "Restart").
+const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
 /// Most requests merged into one group commit; bounds the latency one slow group adds to the next.
 const MAX_GROUP: usize = 256;
 /// Deletions are committed in chunks of this many keys, so retention never builds a huge batch.
@@ -265,6 +270,7 @@ impl EmbeddedStore {
         blocking::assert_off_runtime();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let db = Database::builder(dir)
+            .max_journaling_size(MAX_JOURNAL_BYTES)
             .open()
             .with_context(|| format!("cannot open the fjall database in {}", dir.display()))?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));

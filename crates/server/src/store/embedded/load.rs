@@ -154,11 +154,15 @@ fn load(inner: &Inner, mut rows: impl Iterator<Item = fjall::Guard>) -> Result<(
             }
             cols.push(row_of(s));
         }
+        // Minutes the loader has finished with (those after the one this batch ended in) are done.
+        let done_below = cols.history.map_or(i64::MAX, |h| h.loaded_from_ms);
         if read < want || below {
+            cols.compact_between(i64::MIN, done_below.saturating_add(60_000));
             cols.history = None;
             return Ok(());
         }
         if let Some(last) = batch.last() {
+            cols.compact_between(last.end_ms().div_euclid(60_000).saturating_add(1).saturating_mul(60_000), done_below.saturating_add(60_000));
             // Rows ending at `last`'s millisecond may continue in the next batch.
             let end = last.end_ms();
             cols.history = Some(HistoryLoading { loaded_from_ms: end.saturating_add(1), percent: inner.load.percent(end) });
