@@ -384,6 +384,9 @@ impl Drop for EmbeddedStore {
             let _ = h.join();
         }
         let _ = self.inner.db.persist(PersistMode::SyncAll);
+        if let Err(e) = self.inner.flush_memtables() {
+            tracing::warn!(error = %format!("{e:#}"), "flushing memtables at close failed: the next start replays the journal");
+        }
     }
 }
 
@@ -685,7 +688,8 @@ impl TraceStore for EmbeddedStore {
     fn flush(&self) -> StoreFuture<'_, ()> {
         self.off_runtime("flushing the store", |inner| {
             blocking::assert_off_runtime();
-            Ok(inner.db.persist(PersistMode::SyncAll).context("persisting the store")?)
+            inner.db.persist(PersistMode::SyncAll).context("persisting the store")?;
+            Ok(inner.flush_memtables()?)
         })
     }
 
@@ -722,6 +726,17 @@ impl TraceStore for EmbeddedStore {
 }
 
 impl Inner {
+    /// Writes every memtable to a table, so the journal is empty and the next start has nothing to replay
+    /// (a replay runs before the store opens, at ~40 MB/s here). Called at shutdown through `flush`.
+    /// No `assert_off_runtime`: `Drop` calls it too, wherever the last handle goes.
+    fn flush_memtables(&self) -> anyhow::Result<()> {
+        for name in self.db.list_keyspace_names() {
+            let ks = self.db.keyspace(&name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"))?;
+            ks.rotate_memtable_and_wait().with_context(|| format!("flushing keyspace {name}"))?;
+        }
+        Ok(())
+    }
+
     /// How far the stored history is read, while it is being read.
     fn history(&self) -> Option<HistoryLoading> {
         sync::read(&self.columns).history
