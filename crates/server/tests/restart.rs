@@ -116,8 +116,8 @@ async fn history_loads_newest_first_and_counts_everything_once() {
     assert!(store.services(read_from, to).await.unwrap().history.is_none());
 
     // During the load: retries of a read and of an unread transaction, and new ones, old and recent.
-    let retries = vec![data[(N - 1) as usize].clone(), data[100].clone(), data[9_000].clone()];
-    let new: Vec<SpanRecord> = vec![tx(N + 1, now - 50 * MINUTE), tx(N + 2, now - 2 * MINUTE), tx(N + 3, now - 99 * MINUTE)];
+    let retries = [data[(N - 1) as usize].clone(), data[100].clone(), data[9_000].clone()];
+    let new: [SpanRecord; 3] = [tx(N + 1, now - 50 * MINUTE), tx(N + 2, now - 2 * MINUTE), tx(N + 3, now - 99 * MINUTE)];
     let live = store.append(retries.iter().chain(&new).cloned().collect()).await.unwrap();
     assert_eq!(live.points.len(), 3, "only the new transactions are new: {:?}", live.points);
 
