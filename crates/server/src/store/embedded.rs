@@ -384,9 +384,6 @@ impl Drop for EmbeddedStore {
             let _ = h.join();
         }
         let _ = self.inner.db.persist(PersistMode::SyncAll);
-        if let Err(e) = self.inner.flush_memtables() {
-            tracing::warn!(error = %format!("{e:#}"), "flushing memtables at close failed: the next start replays the journal");
-        }
     }
 }
 
@@ -728,7 +725,8 @@ impl TraceStore for EmbeddedStore {
 impl Inner {
     /// Writes every memtable to a table, so the journal is empty and the next start has nothing to replay
     /// (a replay runs before the store opens, at ~40 MB/s here). Called at shutdown through `flush`.
-    /// No `assert_off_runtime`: `Drop` calls it too, wherever the last handle goes.
+    /// Not from `Drop`: waiting for fjall's flush workers there hung a test whose store was dropped as its
+    /// runtime shut down (not investigated further).
     fn flush_memtables(&self) -> anyhow::Result<()> {
         for name in self.db.list_keyspace_names() {
             let ks = self.db.keyspace(&name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"))?;
