@@ -6,6 +6,7 @@ pub mod copy_button;
 pub mod deploy_markers;
 pub mod error_view;
 pub mod firing_badge;
+pub mod history_note;
 pub mod hitmap_chart;
 pub mod metric_chart;
 pub mod rollup_note;

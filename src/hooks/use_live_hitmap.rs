@@ -45,6 +45,8 @@ pub struct UseLiveHitmapReturn {
     pub loading: Signal<bool>,
     /// `true` while the live stream is open.
     pub connected: Signal<bool>,
+    /// Fetches the snapshot again (e.g. once the server has read more of its stored history).
+    pub refetch: Callback<()>,
 }
 
 /// A live batch the app could not read.
@@ -115,6 +117,7 @@ pub fn use_live_hitmap(params: impl Into<Signal<HitmapParams>>, live: impl Into<
         bad_batch: bad_batch.into(),
         loading: snapshot.loading,
         connected: stream.connected,
+        refetch: resync,
     }
 }
 

@@ -10,6 +10,10 @@
 //!   tests and wasm tests in Chromium.
 //! - `bench`  — criterion benchmarks of the server, then the in-browser benchmarks of the app.
 //! - `screenshots` — regenerate docs/screenshot-*.png from the running demo.
+//! - `soak [--spans-per-sec N] [--minutes M] [--seed-transactions N] [-- server args]` — the real server
+//!   (`server` profile) under OTLP load with its RSS sampled and a kill -9 at the midpoint, then checks that
+//!   every acknowledged transaction is stored; also times restarts (see `crates/server/examples/soak.rs`).
+//!   Not part of `test`.
 //! - `fuzz [--runs N] [target…]` — install cargo-fuzz (first time only), then run each fuzz target of fuzz/
 //!   for N inputs (default 1 000 000) and minimise its corpus; see docs/FUZZING.md.
 
@@ -49,8 +53,9 @@ fn main() {
         "bench" => setup().and_then(|_| build_app()).and_then(|_| bench(&rest)),
         "screenshots" => setup().and_then(|_| build_app()).and_then(|_| screenshots()),
         "fuzz" => fuzz(&rest),
+        "soak" => soak(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <setup|build|run|test|bench|screenshots|fuzz> [args]");
+            eprintln!("usage: cargo xtask <setup|build|run|test|bench|screenshots|fuzz|soak> [args]");
             exit(2);
         }
     };
@@ -426,6 +431,18 @@ fn bench(extra: &[String]) -> Result {
 fn screenshots() -> Result {
     run_cmd(cargo().args(["build", "-p", "sightline-server"]))?;
     run_cmd(e2e_env(&mut cargo()).args(["run", "-p", "sightline-app", "--example", "screenshots"]))
+}
+
+// ---------------------------------------------------------------- soak
+
+/// `cargo xtask soak …`: builds the server as it ships (`server` profile) and runs the soak driver
+/// (`crates/server/examples/soak.rs`, built with the same profile) against it; arguments go to the driver.
+fn soak(args: &[String]) -> Result {
+    step("building the server and the soak driver (server profile)");
+    run_cmd(cargo().args(["build", "-p", "sightline-server", "--profile", "server", "--bin", "sightline", "--example", "soak"]))?;
+    let driver = root().join("target/server/examples/soak");
+    let bin = root().join("target/server/sightline");
+    run_cmd(Command::new(driver).arg("--bin").arg(bin).args(args).current_dir(root()))
 }
 
 // ---------------------------------------------------------------- fuzz

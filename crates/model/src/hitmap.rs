@@ -122,13 +122,17 @@ pub struct Hitmap {
     /// not in it yet, so a client applies exactly those and counts nothing twice or not at all.
     #[serde(default)]
     pub seq: u64,
+    /// Set when the window reaches history the server has not read yet: older cells may be missing
+    /// transactions (see [`crate::HistoryLoading`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::HistoryLoading>,
 }
 
 impl Hitmap {
     /// An all-zero hitmap of this shape.
     pub fn empty(grid: Grid) -> Self {
         let n = grid.cells();
-        Hitmap { grid, ok: vec![0; n], err: vec![0; n], total: 0, total_err: 0, seq: 0 }
+        Hitmap { grid, ok: vec![0; n], err: vec![0; n], total: 0, total_err: 0, seq: 0, history: None }
     }
 
     /// Counts one transaction; returns false when it falls outside the time window.

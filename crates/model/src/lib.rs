@@ -38,6 +38,22 @@ use serde::{Deserialize, Serialize};
 pub struct Health {
     pub status: String,
     pub version: String,
+    /// Set while the server is still reading its stored history after a start (it serves and ingests
+    /// meanwhile); absent once everything stored is counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryLoading>,
+}
+
+/// How far the server has read its stored history after a start: it reads newest first, so every
+/// transaction ending at or after `loaded_from_ms` is counted and older ones may be missing. An answer
+/// whose window reaches before `loaded_from_ms` carries this instead of passing off partial counts as
+/// complete; the app shows "loading history: 43 %".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HistoryLoading {
+    /// Everything ending at or after this (ms since the epoch) is counted.
+    pub loaded_from_ms: i64,
+    /// Share of the stored time range read so far, 0–99.
+    pub percent: u8,
 }
 
 /// Body of every non-2xx API answer, so clients can show the server's own words to the user.
@@ -68,4 +84,7 @@ pub struct ServiceSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceList {
     pub services: Vec<ServiceSummary>,
+    /// Set when the range reaches history the server has not read yet (see [`HistoryLoading`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryLoading>,
 }

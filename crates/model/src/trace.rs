@@ -47,6 +47,10 @@ pub struct TransactionPage {
     pub total: u64,
     /// Opaque; pass back as `cursor=` for the next page. `None` on the last page.
     pub next_cursor: Option<String>,
+    /// Set when the window reaches history the server has not read yet: `total` may grow
+    /// (see [`crate::HistoryLoading`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::HistoryLoading>,
 }
 
 /// What a step of a trace did, so the waterfall can show the right detail.

@@ -94,6 +94,8 @@ pub struct OwnMetrics {
     store_disk_bytes: IntGauge,
     store_transactions: IntGauge,
     store_in_flight: IntGauge,
+    store_history_percent: IntGauge,
+    store_history_from: IntGauge,
     retention_removed: IntCounterVec,
     postgres_up: IntGaugeVec,
     postgres_sample_duration: GaugeVec,
@@ -195,6 +197,14 @@ impl OwnMetrics {
             store_disk_bytes: gauge("sightline_store_disk_bytes", "Size of the trace store's files on disk."),
             store_transactions: gauge("sightline_store_transactions", "Finished transactions retained in the store."),
             store_in_flight: gauge("sightline_store_in_flight_transactions", "Transactions reported in flight and not yet finished or stale."),
+            store_history_percent: gauge(
+                "sightline_store_history_loaded_percent",
+                "How much of the stored history (by time range) is read back after a start, 0-100; answers reaching older data say they are incomplete until 100.",
+            ),
+            store_history_from: gauge(
+                "sightline_store_history_loaded_from_seconds",
+                "While the stored history is read back after a start: everything ending at or after this time (Unix seconds) is counted; 0 once complete.",
+            ),
             retention_removed: counter(
                 "sightline_retention_removed_total",
                 "What retention removed (age and size limits), by kind: transactions or traces.",
@@ -298,6 +308,8 @@ impl OwnMetrics {
         self.store_disk_bytes.set(clamp(store.disk_bytes));
         self.store_transactions.set(clamp(store.transactions));
         self.store_in_flight.set(clamp(store.in_flight));
+        self.store_history_percent.set(store.history.map_or(100, |h| h.percent.into()));
+        self.store_history_from.set(store.history.map_or(0, |h| h.loaded_from_ms.div_euclid(1000)));
         for inst in db.instances() {
             let (status, sample) = inst.own_metrics();
             let labels = [inst.id.as_str(), inst.name.as_str()];

@@ -5,7 +5,7 @@
 //!
 //! The embedded implementation ([`embedded::EmbeddedStore`]) keeps spans in fjall (an LSM tree with a
 //! write-ahead journal, fsynced once per group of concurrent requests) and the hitmap's columns in memory
-//! ([`columns`]), rebuilt from fjall at start-up. docs/STORE.md explains the layout and the choice.
+//! ([`columns`]), read back from fjall in the background after a start. docs/STORE.md explains the layout and the choice.
 
 pub mod active;
 pub mod assemble;
@@ -169,7 +169,7 @@ pub struct RetentionReport {
 }
 
 /// What the store holds, for Sightline's own metrics (`GET /metrics`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StoreStats {
     /// Size of the store's files on disk.
     pub disk_bytes: u64,
@@ -177,6 +177,8 @@ pub struct StoreStats {
     pub transactions: u64,
     /// Transactions reported in flight (not finished, maybe stale until the next retention pass).
     pub in_flight: u64,
+    /// Set while the stored history is still being read after a start (`transactions` is then partial).
+    pub history: Option<sightline_model::HistoryLoading>,
 }
 
 /// What one group commit wrote (requests sharing one fsync), reported to the [`CommitObserver`].
@@ -266,11 +268,18 @@ pub trait TraceStore: Send + Sync + 'static {
     /// "What changed": every transaction of the selection and of the baseline counted per dimension value
     /// and step; see `crate::compare`.
     fn compare(&self, query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally>;
+
+    /// Set while the store is still reading its stored history after a start (it serves meanwhile);
+    /// `None` once complete, or for a store that has nothing to read. Cheap: health checks call it.
+    fn history(&self) -> Option<sightline_model::HistoryLoading> {
+        None
+    }
 }
 
 /// Opens the embedded store configured by `args`; `on_commit` hears of every group commit.
 pub fn open(args: &ServeArgs, on_commit: CommitObserver) -> anyhow::Result<Arc<dyn TraceStore>> {
-    let store = embedded::EmbeddedStore::open_with(
+    // `start`: the server listens while the stored history loads in the background (docs/STORE.md).
+    let store = embedded::EmbeddedStore::start(
         &args.data_dir.join("store"),
         embedded::Retention {
             max_age_ms: (args.retention_hours as i64).saturating_mul(3_600_000),

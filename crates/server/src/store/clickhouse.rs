@@ -709,7 +709,7 @@ impl Inner {
     async fn transactions(&self, q: TxQuery) -> Result<TransactionPage, QueryError> {
         let after = q.cursor.as_deref().map(|c| Cursor::parse(q.order, c)).transpose()?;
         let Some(w) = self.where_of(&q.filter)? else {
-            return Ok(TransactionPage { items: Vec::new(), total: 0, next_cursor: None });
+            return Ok(TransactionPage { items: Vec::new(), total: 0, next_cursor: None, history: None });
         };
         let total: u64 = w.bind(self.db.query(&format!("SELECT count() FROM transactions WHERE {}", w.sql))).fetch_one().await.map_err(ch_error)?;
         let order = match q.order {
@@ -748,7 +748,7 @@ impl Inner {
             .map(|r| SpanRecord::decode(&*r.record).map(|s| s.summary()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| QueryError::Storage(anyhow::anyhow!("decoding a stored transaction: {e}")))?;
-        Ok(TransactionPage { items, total, next_cursor })
+        Ok(TransactionPage { items, total, next_cursor, history: None })
     }
 
     async fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> Result<Option<Trace>, QueryError> {
@@ -812,7 +812,7 @@ impl Inner {
             })
             .collect();
         services.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(ServiceList { services })
+        Ok(ServiceList { services, history: None })
     }
 
     async fn tx_series(&self, q: SeriesQuery) -> Result<Vec<TxSeries>, QueryError> {
@@ -1010,7 +1010,7 @@ impl Inner {
             .fetch_one()
             .await
             .map_err(ch_error)?;
-        Ok(StoreStats { disk_bytes, transactions, in_flight })
+        Ok(StoreStats { disk_bytes, transactions, in_flight, history: None })
     }
 }
 

@@ -3,13 +3,14 @@
 //! Why columns in memory: the hitmap must count *every* transaction in the window (no sampling), and a
 //! million point reads from an LSM tree cannot be done in 30 ms, while a tight loop over a million
 //! `(end, duration, status, service)` tuples can. A row costs ~50 bytes, so a million transactions are ~50 MB.
-//! The durable copy is the fjall `tx` keyspace; these blocks are rebuilt from it at start-up.
+//! The durable copy is the fjall `tx` keyspace; these blocks are rebuilt from it in the background after a
+//! start (newest first, see `embedded/load.rs`), and [`Columns::history`] says how far that got.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use sightline_model::{Grid, Hitmap, Order, ServiceSummary, Status};
+use sightline_model::{Grid, Hitmap, HistoryLoading, Order, ServiceSummary, Status};
 
 use super::record::SpanRecord;
 use super::{CellRange, HitmapFilter, QueryError, SeriesQuery, TxBucket, TxFilter, TxSeries};
@@ -83,6 +84,29 @@ struct Block {
 impl Block {
     fn len(&self) -> usize {
         self.end_ms.len()
+    }
+
+    /// Gives back the growth slack of a minute that is (nearly) done: a `Vec` grown by doubling holds
+    /// on average a third more than its rows. Copied into exact-size vectors rather than
+    /// `shrink_to_fit`, which mimalloc does in place (keeping the memory) when the new size is more than
+    /// half the old.
+    fn compact(&mut self) {
+        fn exact<T: Copy>(v: &mut Vec<T>) {
+            if v.capacity() > v.len() {
+                *v = v.as_slice().to_vec();
+            }
+        }
+        exact(&mut self.end_ms);
+        exact(&mut self.duration_ms);
+        exact(&mut self.service);
+        exact(&mut self.endpoint);
+        exact(&mut self.error);
+        exact(&mut self.error_type);
+        exact(&mut self.ids);
+        exact(&mut self.tags_end);
+        exact(&mut self.tags);
+        exact(&mut self.steps_end);
+        exact(&mut self.steps);
     }
 }
 
@@ -172,6 +196,12 @@ pub struct Columns {
     /// Interned tags and steps of the rows.
     pub profiles: Profiles,
     len: usize,
+    /// Set while the stored history is still being read into these columns (newest first): rows ending
+    /// before `loaded_from_ms` may be missing. Updated under the same lock as the rows it describes.
+    pub history: Option<HistoryLoading>,
+    /// Retention dropped every row ending before this; the history loader must not bring such rows back
+    /// (it reads a snapshot taken before retention ran).
+    pub retained_from_ms: Option<i64>,
 }
 
 /// Resolved filter: names turned into ids once, before the scan.
@@ -228,11 +258,23 @@ impl Columns {
         self.len == 0
     }
 
+    /// `Some` when an answer over `[from, …)` may miss rows not read yet (see [`Columns::history`]).
+    pub fn history_before(&self, from: i64) -> Option<HistoryLoading> {
+        self.history.filter(|h| from < h.loaded_from_ms)
+    }
+
     /// Adds one finished transaction.
     pub fn push(&mut self, row: TxRow<'_>) {
         let svc = self.services.intern(row.service);
         let ep = self.endpoints.intern(row.endpoint);
-        let b = self.blocks.entry(row.end_ms.div_euclid(MINUTE_MS)).or_default();
+        let minute = row.end_ms.div_euclid(MINUTE_MS);
+        if !self.blocks.contains_key(&minute) && self.history.is_none() && self.blocks.keys().next_back().is_some_and(|m| *m < minute) {
+            // A new newest minute: the one two before it gets few late rows any more.
+            if let Some(b) = self.blocks.get_mut(&(minute - 2)) {
+                b.compact();
+            }
+        }
+        let b = self.blocks.entry(minute).or_default();
         b.end_ms.push(row.end_ms);
         b.duration_ms.push(row.duration_ms);
         b.service.push(svc);
@@ -504,11 +546,25 @@ impl Columns {
 
     /// Drops whole minutes ending before `cutoff_ms`; returns how many transactions went.
     pub fn drop_before(&mut self, cutoff_ms: i64) -> u64 {
+        self.retained_from_ms = Some(self.retained_from_ms.map_or(cutoff_ms, |r| r.max(cutoff_ms)));
         let keep = self.blocks.split_off(&cutoff_ms.div_euclid(MINUTE_MS));
         let dropped: usize = self.blocks.values().map(Block::len).sum();
         self.blocks = keep;
         self.len -= dropped;
         dropped as u64
+    }
+
+    /// Compacts the blocks of the minutes ending in `[from_ms, to_ms)`, but not the newest two minutes'
+    /// (they still get rows): the history loader calls it for the minutes it has finished reading.
+    pub fn compact_between(&mut self, from_ms: i64, to_ms: i64) {
+        let newest = self.blocks.keys().next_back().copied().unwrap_or(i64::MIN);
+        let hi = to_ms.div_euclid(MINUTE_MS).min(newest.saturating_sub(1));
+        let lo = from_ms.div_euclid(MINUTE_MS);
+        if lo < hi {
+            for (_, b) in self.blocks.range_mut(lo..hi) {
+                b.compact();
+            }
+        }
     }
 
     /// End time of the oldest minute held.
@@ -688,6 +744,21 @@ mod tests {
         let huge = SeriesQuery { from: 1_000_000, to: 301_000_000, step_ms: 1_000, by_service: true, ..q };
         assert!(matches!(c.series(&huge), Err(QueryError::Invalid(m)) if m.contains("narrow the filter")));
         assert_eq!(c.series(&SeriesQuery { by_service: false, ..huge }).unwrap()[0].buckets.len(), 300_000);
+    }
+
+    /// Compacting finished minutes gives back capacity and changes no answer.
+    #[test]
+    fn compacting_changes_nothing_but_capacity() {
+        let mut c = sample();
+        let g = Grid { from: 1_000_000, to: 1_100_000, cols: 240, rows: 100, ymax_ms: 100.0, scale: Scale::Log };
+        let f = TxFilter { from: 0, to: i64::MAX, min_ms: 0.0, max_ms: None, ..Default::default() };
+        let before = (c.hitmap(g, &HitmapFilter::default()), c.select(&f, Order::Slowest, 20, None));
+        c.compact_between(i64::MIN, i64::MAX);
+        assert_eq!((c.hitmap(g, &HitmapFilter::default()), c.select(&f, Order::Slowest, 20, None)), before);
+        let newest = *c.blocks.keys().next_back().unwrap();
+        for (m, b) in &c.blocks {
+            assert_eq!(b.end_ms.capacity() == b.len(), *m < newest - 1, "minute {m}: all but the newest two");
+        }
     }
 
     #[test]

@@ -12,11 +12,16 @@
 //! one batch and fsyncs the journal once (group commit): an acknowledged request has been fsynced, and
 //! concurrent requests share the fsync instead of queueing behind one each.
 //!
+//! After a start the columns are filled in the background, newest first, while the store already serves
+//! and ingests ([`load`]); [`EmbeddedStore::open`] waits for that, [`EmbeddedStore::start`] does not.
+//!
 //! `open` reads fjall and asserts it is not on an async worker ([`crate::blocking`]): callers go through
 //! `blocking::run`. The [`TraceStore`] methods do that themselves: `transactions`, `trace`,
 //! `enforce_retention` and `flush` (fjall) and `hitmap`, `services` and `tx_series` (scans of the in-memory
 //! columns) run on the blocking pool inside their futures; `append` only prepares the batch and queues it
 //! for the committer thread; `active` copies a small in-memory list.
+
+mod load;
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -29,7 +34,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, Pers
 use futures::future::BoxFuture;
 use prost::Message;
 use rustc_hash::{FxHashMap, FxHashSet};
-use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, ServiceList, Trace, TransactionPage};
+use sightline_model::{ActiveList, Grid, HistoryLoading, Hitmap, LivePoint, ServiceList, Trace, TransactionPage};
 use tokio::sync::oneshot;
 
 use crate::blocking;
@@ -55,6 +60,11 @@ pub struct Retention {
     pub max_bytes: u64,
 }
 
+/// fjall's journal is capped at this (its minimum; default 512 MiB): when it is full, memtables are
+/// flushed to tables. What is in the journal is replayed before the store opens (~40 MB/s on this machine)
+/// and held in memtables meanwhile, so the cap bounds both the time to health after a kill -9 and the
+/// memtables' share of memory (docs/STORE.md, "Restart").
+const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
 /// Most requests merged into one group commit; bounds the latency one slow group adds to the next.
 const MAX_GROUP: usize = 256;
 /// Deletions are committed in chunks of this many keys, so retention never builds a huge batch.
@@ -187,6 +197,8 @@ struct Inner {
     next_chunk: AtomicU64,
     on_commit: Option<CommitObserver>,
     cube: CubeStore,
+    /// Reading the stored history into `columns` after open ([`load`]).
+    load: load::Loader,
 }
 
 /// Durable trace store on fjall; see the module docs.
@@ -194,11 +206,12 @@ pub struct EmbeddedStore {
     inner: Arc<Inner>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
+    loader: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl EmbeddedStore {
     /// Opens (or creates) the store in `dir`, replays fjall's journal, and rebuilds the in-memory columns
-    /// and the in-flight list from disk.
+    /// and the in-flight list from disk; returns once all of the stored history is in the columns.
     pub fn open(dir: &Path, retention: Retention) -> anyhow::Result<Self> {
         Self::open_observed(dir, retention, None)
     }
@@ -215,9 +228,49 @@ impl EmbeddedStore {
         cube: CubeOptions,
         on_commit: Option<CommitObserver>,
     ) -> anyhow::Result<Self> {
+        let store = Self::start(dir, retention, cube, on_commit)?;
+        store.wait_loaded()?;
+        Ok(store)
+    }
+
+    /// [`EmbeddedStore::open_with`] without waiting for the stored history: the store serves and ingests
+    /// at once while a thread reads the history into the columns, newest first; answers reaching older
+    /// data say so ([`HistoryLoading`]). What the server uses.
+    pub fn start(dir: &Path, retention: Retention, cube: CubeOptions, on_commit: Option<CommitObserver>) -> anyhow::Result<Self> {
+        Self::start_inner(dir, retention, cube, on_commit, false)
+    }
+
+    /// [`EmbeddedStore::start`] with the history loader held until [`EmbeddedStore::load_more`] lets it
+    /// read: for tests of what the store answers while loading.
+    #[doc(hidden)]
+    pub fn start_held(dir: &Path, retention: Retention) -> anyhow::Result<Self> {
+        Self::start_inner(dir, retention, CubeOptions::default(), None, true)
+    }
+
+    /// Lets a held history loader read `rows` more stored transactions (tests).
+    #[doc(hidden)]
+    pub fn load_more(&self, rows: u64) {
+        self.inner.load.allow(rows);
+    }
+
+    /// Blocks until the stored history is all in the columns (at once after [`EmbeddedStore::open`]);
+    /// the error if it could not be read. Off the async runtime.
+    pub fn wait_loaded(&self) -> anyhow::Result<()> {
+        blocking::assert_off_runtime();
+        self.inner.load.wait()
+    }
+
+    fn start_inner(
+        dir: &Path,
+        retention: Retention,
+        cube: CubeOptions,
+        on_commit: Option<CommitObserver>,
+        held: bool,
+    ) -> anyhow::Result<Self> {
         blocking::assert_off_runtime();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let db = Database::builder(dir)
+            .max_journaling_size(MAX_JOURNAL_BYTES)
             .open()
             .with_context(|| format!("cannot open the fjall database in {}", dir.display()))?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
@@ -230,28 +283,58 @@ impl EmbeddedStore {
             })
             .context("keyspace spans")?;
         let cube = CubeStore::open(&db, cube)?;
+        let txs = ks("tx")?;
+        // The history to load: what `tx` holds now, read through a snapshot taken before any commit (see
+        // `load`'s docs for why that counts everything once).
+        let end_of = |kv: Option<fjall::Guard>| -> anyhow::Result<Option<i64>> {
+            Ok(kv.map(|kv| kv.key()).transpose().context("reading transactions")?.and_then(|k| super::record::tx_key_end_ms(&k)))
+        };
+        let span = match (end_of(txs.first_key_value())?, end_of(txs.last_key_value())?) {
+            (Some(oldest), Some(newest)) => Some((oldest, newest)),
+            _ => None,
+        };
+        let history = txs.iter().rev();
+        let load = load::Loader::new(span, held);
+        let mut columns = Columns::default();
+        columns.history = load.initial();
         let inner = Inner {
             cube,
             spans,
-            txs: ks("tx")?,
+            txs,
             minutes: ks("minutes")?,
             inflight: ks("inflight")?,
             db,
-            columns: RwLock::new(Columns::default()),
+            columns: RwLock::new(columns),
             active: Mutex::new(Active::default()),
             retention,
             next_chunk: AtomicU64::new(now_ms().max(0) as u64 * 1_000_000),
             on_commit,
+            load,
         };
-        inner.rebuild()?;
+        inner.rebuild_active()?;
         let inner = Arc::new(inner);
+        let loader = if span.is_some() {
+            let worker = inner.clone();
+            let handle = std::thread::Builder::new()
+                .name("store-load".into())
+                .spawn(move || load::run(&worker, history))
+                .context("cannot start the history loader")?;
+            Some(handle)
+        } else {
+            None
+        };
         let (tx, rx) = mpsc::channel::<Job>();
         let worker = inner.clone();
         let committer = std::thread::Builder::new()
             .name("store-commit".into())
             .spawn(move || worker.commit_loop(rx))
             .context("cannot start the committer thread")?;
-        Ok(EmbeddedStore { inner, jobs: Mutex::new(Some(tx)), committer: Mutex::new(Some(committer)) })
+        Ok(EmbeddedStore {
+            inner,
+            jobs: Mutex::new(Some(tx)),
+            committer: Mutex::new(Some(committer)),
+            loader: Mutex::new(loader),
+        })
     }
 
     /// How far each cube tier (1 min, 10 min, 1 h, 1 day) is closed: buckets starting before the mark are
@@ -296,25 +379,24 @@ impl Drop for EmbeddedStore {
         if let Some(h) = sync::lock(&self.committer).take() {
             let _ = h.join();
         }
+        self.inner.load.stop();
+        if let Some(h) = sync::lock(&self.loader).take() {
+            let _ = h.join();
+        }
         let _ = self.inner.db.persist(PersistMode::SyncAll);
     }
 }
 
 impl Inner {
-    fn rebuild(&self) -> anyhow::Result<()> {
-        let mut cols = sync::write(&self.columns);
-        for kv in self.txs.iter() {
-            let (_, v) = kv.into_inner().context("reading transactions")?;
-            let s = SpanRecord::decode(&*v).context("decoding a stored transaction")?;
-            cols.push(row_of(&s));
-        }
+    /// Reads the in-flight snapshots back (a short list; the transactions are read by [`load`]).
+    fn rebuild_active(&self) -> anyhow::Result<()> {
         let now = now_ms();
         let mut active = sync::lock(&self.active);
         for kv in self.inflight.iter() {
             let (_, v) = kv.into_inner().context("reading in-flight spans")?;
             active.report(SpanRecord::decode(&*v).context("decoding an in-flight span")?, now);
         }
-        tracing::info!(transactions = cols.len(), in_flight = active.len(), "store opened");
+        tracing::info!(in_flight = active.len(), history = ?self.load.span, "store opened");
         Ok(())
     }
 
@@ -482,11 +564,12 @@ impl Inner {
 
     /// Removes everything that ended (transactions) or started (traces) before `cutoff_ms`, a minute boundary.
     fn remove_before(&self, cutoff_ms: i64) -> anyhow::Result<RetentionReport> {
-        let transactions_removed = sync::write(&self.columns).drop_before(cutoff_ms);
-        let mut report = RetentionReport { transactions_removed, traces_removed: 0, cutoff_ms: Some(cutoff_ms) };
-        // Transactions, and the SQL steps the cube has counted: key ranges.
+        sync::write(&self.columns).drop_before(cutoff_ms);
+        let mut report = RetentionReport { transactions_removed: 0, traces_removed: 0, cutoff_ms: Some(cutoff_ms) };
+        // Transactions, and the SQL steps the cube has counted: key ranges. Counted from the keys, not the
+        // columns, which may not have read them yet after a start.
         let end = tx_key(cutoff_ms, &[0; 24]);
-        self.delete_keys(&self.txs, self.txs.range(..end))?;
+        report.transactions_removed = self.delete_keys(&self.txs, self.txs.range(..end))?;
         self.delete_keys(&self.cube.steps, self.cube.steps.range(..end))?;
         // Traces: every span of each trace that started in an expired minute.
         let end = minute_key(cutoff_ms / MINUTE_MS, &[0; 16]);
@@ -507,16 +590,19 @@ impl Inner {
         Ok(report)
     }
 
-    fn delete_keys(&self, ks: &Keyspace, iter: fjall::Iter) -> anyhow::Result<()> {
+    /// Deletes the keys of `iter`; returns how many.
+    fn delete_keys(&self, ks: &Keyspace, iter: fjall::Iter) -> anyhow::Result<u64> {
         let mut batch = self.db.batch();
+        let mut n = 0;
         for kv in iter {
+            n += 1;
             batch.remove(ks, kv.key()?);
             if batch.len() >= DELETE_CHUNK {
                 std::mem::replace(&mut batch, self.db.batch()).commit()?;
             }
         }
         batch.commit()?;
-        Ok(())
+        Ok(n)
     }
 }
 
@@ -563,6 +649,7 @@ impl TraceStore for EmbeddedStore {
             let cols = sync::read(&inner.columns);
             let mut h = cols.hitmap(grid, &filter);
             h.seq = cols.seq;
+            h.history = cols.history_before(grid.from);
             Ok(h)
         })
     }
@@ -582,7 +669,8 @@ impl TraceStore for EmbeddedStore {
 
     fn services(&self, from: i64, to: i64) -> StoreFuture<'_, ServiceList> {
         self.off_runtime("services", move |inner| {
-            Ok(ServiceList { services: sync::read(&inner.columns).services(from, to) })
+            let cols = sync::read(&inner.columns);
+            Ok(ServiceList { services: cols.services(from, to), history: cols.history_before(from) })
         })
     }
 
@@ -597,20 +685,25 @@ impl TraceStore for EmbeddedStore {
     fn flush(&self) -> StoreFuture<'_, ()> {
         self.off_runtime("flushing the store", |inner| {
             blocking::assert_off_runtime();
-            Ok(inner.db.persist(PersistMode::SyncAll).context("persisting the store")?)
+            inner.db.persist(PersistMode::SyncAll).context("persisting the store")?;
+            Ok(inner.flush_memtables()?)
         })
     }
 
     fn cube(&self, query: crate::cube::CubeQuery) -> StoreFuture<'_, sightline_model::CubeAnswer> {
         self.off_runtime("cube query", move |inner| {
             blocking::assert_off_runtime();
-            let raw_since = sync::read(&inner.columns).oldest_ms();
+            let raw_since = inner.oldest_ms(&sync::read(&inner.columns))?;
             inner.cube.query(&inner.db, &query, raw_since)
         })
     }
 
     fn compare(&self, query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally> {
         self.off_runtime("comparing transactions", move |inner| Ok(sync::read(&inner.columns).compare(&query)))
+    }
+
+    fn history(&self) -> Option<HistoryLoading> {
+        self.inner.history()
     }
 
     fn stats(&self) -> StoreFuture<'_, StoreStats> {
@@ -623,16 +716,49 @@ impl TraceStore for EmbeddedStore {
                 }),
                 transactions: sync::read(&inner.columns).len() as u64,
                 in_flight: sync::lock(&inner.active).len() as u64,
+                history: inner.history(),
             })
         })
     }
 }
 
 impl Inner {
+    /// Writes every memtable to a table, so the journal is empty and the next start has nothing to replay
+    /// (a replay runs before the store opens, at ~40 MB/s here). Called at shutdown through `flush`.
+    /// Not from `Drop`: waiting for fjall's flush workers there hung a test whose store was dropped as its
+    /// runtime shut down (not investigated further).
+    fn flush_memtables(&self) -> anyhow::Result<()> {
+        for name in self.db.list_keyspace_names() {
+            let ks = self.db.keyspace(&name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"))?;
+            ks.rotate_memtable_and_wait().with_context(|| format!("flushing keyspace {name}"))?;
+        }
+        Ok(())
+    }
+
+    /// How far the stored history is read, while it is being read.
+    fn history(&self) -> Option<HistoryLoading> {
+        sync::read(&self.columns).history
+    }
+
+    /// End time of the oldest transaction stored, read or not: the columns' oldest once the history is
+    /// read, the `tx` keyspace's first key before.
+    fn oldest_ms(&self, cols: &Columns) -> anyhow::Result<Option<i64>> {
+        if cols.history.is_none() {
+            return Ok(cols.oldest_ms());
+        }
+        let first = self.txs.first_key_value().map(|kv| kv.key()).transpose().context("reading transactions")?;
+        Ok(first.and_then(|k| super::record::tx_key_end_ms(&k)).map(|e| e.div_euclid(MINUTE_MS) * MINUTE_MS))
+    }
+
     fn transactions(&self, query: &TxQuery) -> Result<TransactionPage, QueryError> {
         blocking::assert_off_runtime();
         let after = query.cursor.as_deref().map(|c| SortKey::from_cursor(query.order, c)).transpose()?;
-        let sel = sync::read(&self.columns).select(&query.filter, query.order, query.limit, after);
+        let f = &query.filter;
+        let (sel, history) = {
+            let cols = sync::read(&self.columns);
+            let from = f.cells.map_or(f.from, |c| f.from.max(c.grid.from));
+            (cols.select(f, query.order, query.limit, after), cols.history_before(from))
+        };
         let mut items = Vec::with_capacity(sel.keys.len());
         for k in &sel.keys {
             // Gone only if retention removed it between the scan and here.
@@ -641,7 +767,7 @@ impl Inner {
             }
         }
         let next_cursor = if sel.more { sel.keys.last().map(|k| k.to_cursor(query.order)) } else { None };
-        Ok(TransactionPage { items, total: sel.total, next_cursor })
+        Ok(TransactionPage { items, total: sel.total, next_cursor, history })
     }
 
     fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> anyhow::Result<Option<Trace>> {
@@ -673,7 +799,7 @@ impl Inner {
         let size = self.db.disk_space()?;
         let (oldest, newest) = {
             let cols = sync::read(&self.columns);
-            (cols.oldest_ms(), cols.newest_ms())
+            (self.oldest_ms(&cols)?, cols.newest_ms())
         };
         if size > self.retention.max_bytes {
             if let (Some(old), Some(new)) = (oldest, newest) {
