@@ -89,22 +89,17 @@ pub struct EventQuery {
 impl Alerts {
     /// Opens `<data_dir>/alerts` (on the blocking pool: it reads the disk).
     pub fn open(dir: &std::path::Path, sources: Sources, settings: DeliverySettings) -> anyhow::Result<Self> {
-        let store = Arc::new(AlertStore::open(dir)?);
-        Ok(Alerts {
-            deliverer: Arc::new(Deliverer::new(store.clone(), settings)),
-            store,
-            sources,
-            public_url: RwLock::new(String::new()),
-            tasks: Mutex::default(),
-            stop: Mutex::new(None),
-            counts: EvalCounts::default(),
-        })
+        Ok(Self::over(Arc::new(AlertStore::open(dir)?), sources, settings))
     }
 
     /// The alerts in the shared configuration database (`--config-db`); see [`shared`] and [`leader`].
     pub async fn open_shared(db: Arc<crate::config_db::ConfigDb>, sources: Sources, settings: DeliverySettings) -> anyhow::Result<Self> {
-        let store = Arc::new(AlertStore::open_shared(db).await?);
-        Ok(Alerts {
+        Ok(Self::over(Arc::new(AlertStore::open_shared(db).await?), sources, settings))
+    }
+
+    /// The alerts kept in `store`, wherever that is.
+    fn over(store: Arc<AlertStore>, sources: Sources, settings: DeliverySettings) -> Self {
+        Alerts {
             deliverer: Arc::new(Deliverer::new(store.clone(), settings)),
             store,
             sources,
@@ -112,7 +107,7 @@ impl Alerts {
             tasks: Mutex::default(),
             stop: Mutex::new(None),
             counts: EvalCounts::default(),
-        })
+        }
     }
 
     /// Starts evaluating every enabled rule and delivering what is queued (what a crash left in the

@@ -16,10 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config};
 
-use crate::collect::postgres::{describe, tls, PgUrl};
+use crate::collect::postgres::{describe, password_of, tls, Endpoint, PgUrl};
 use crate::error::AppError;
 
 /// Longest wait for a new connection.
@@ -164,18 +163,9 @@ impl ConfigDb {
         })?;
         config.ssl_mode(tls.mode.driver());
         config.application_name("sightline-config").connect_timeout(CONNECT_TIMEOUT).keepalives_idle(Duration::from_secs(30));
-        let user = config.get_user().unwrap_or("postgres").to_string();
-        let host = match config.get_hosts().first() {
-            Some(Host::Tcp(h)) => h.clone(),
-            #[cfg(unix)]
-            Some(Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".into(),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let dbname = config.get_dbname().unwrap_or(&user).to_string();
-        let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).filter(|p| !p.is_empty());
+        let password = password_of(&config);
         Ok(ConfigDb {
-            name: format!("{user}@{host}:{port}/{dbname}"),
+            name: Endpoint::of(&config).to_string(),
             config,
             tls,
             password,

@@ -108,6 +108,41 @@ impl std::str::FromStr for PgUrl {
     }
 }
 
+/// Where a parsed PostgreSQL URL points, with the driver's defaults filled in: `user@host:port/db` is how
+/// an instance (or the configuration database) is named in the UI and in messages, never with its password.
+pub struct Endpoint {
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    pub db: String,
+}
+
+impl Endpoint {
+    pub fn of(config: &Config) -> Endpoint {
+        let user = config.get_user().unwrap_or("postgres").to_string();
+        let host = match config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let db = config.get_dbname().unwrap_or(&user).to_string();
+        Endpoint { user, host, port, db }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}:{}/{}", self.user, self.host, self.port, self.db)
+    }
+}
+
+/// The URL's password, if it has one: what `scrub` removes from messages.
+pub fn password_of(config: &Config) -> Option<String> {
+    config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).filter(|p| !p.is_empty())
+}
+
 /// Renders a driver error with its server message (`FATAL: password authentication failed …`) or its
 /// I/O cause (`connection refused`): the plain `Display` says only "db error".
 pub fn describe(e: &tokio_postgres::Error) -> String {
@@ -305,23 +340,16 @@ impl Instance {
             .parse()
             .map_err(|_| anyhow!("a --postgres / SIGHTLINE_POSTGRES value is not a valid PostgreSQL URL (postgres://user@host:port/db)"))?;
         config.ssl_mode(tls.mode.driver());
-        let user = config.get_user().unwrap_or("postgres").to_string();
-        let host = match config.get_hosts().first() {
-            Some(Host::Tcp(h)) => h.clone(),
-            #[cfg(unix)]
-            Some(Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".into(),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let db = config.get_dbname().unwrap_or(&user).to_string();
-        let name = format!("{user}@{host}:{port}/{db}");
+        let endpoint = Endpoint::of(&config);
+        let name = endpoint.to_string();
+        let Endpoint { host, port, db, .. } = endpoint;
         let id: String = format!("{host}-{port}-{db}")
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c.to_ascii_lowercase() } else { '-' })
             .collect::<String>()
             .trim_matches('-')
             .to_string();
-        let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).filter(|p| !p.is_empty());
+        let password = password_of(&config);
         Ok(Instance {
             id,
             name,
