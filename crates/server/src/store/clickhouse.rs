@@ -431,7 +431,7 @@ impl Inner {
         let mut running: Vec<([u8; 24], InflightRow)> = requests.iter_mut().flat_map(|r| std::mem::take(&mut r.running)).collect();
         if !running.is_empty() {
             let done_here: FxHashSet<[u8; 24]> = requests.iter().flat_map(|r| r.finished.iter().copied()).collect();
-            let done = self.finished_spans(running.iter().map(|(ids, _)| &ids[..16])).await?;
+            let done = self.finished_spans(running.iter().map(|(_, row)| row.trace_id)).await?;
             running.retain(|(ids, _)| !done_here.contains(ids) && !done.contains(ids));
         }
         let facts = self.cube_facts(requests.iter_mut().map(|r| std::mem::take(&mut r.facts)).enumerate().collect(), &new).await?;
@@ -569,12 +569,11 @@ impl Inner {
     }
 
     /// The finished spans of these traces, by identity (a primary-key lookup per trace).
-    async fn finished_spans<'a>(&self, traces: impl Iterator<Item = &'a [u8]>) -> Result<FxHashSet<[u8; 24]>, QueryError> {
-        let traces: Vec<&[u8]> = traces.collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    async fn finished_spans(&self, traces: impl Iterator<Item = [u8; 16]>) -> Result<FxHashSet<[u8; 24]>, QueryError> {
+        let traces: Vec<[u8; 16]> = traces.collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         let mut done = FxHashSet::default();
         for chunk in traces.chunks(IDS_PER_QUERY) {
-            let list: Vec<String> = chunk.iter().map(|t| format!("toFixedString(unhex('{}'), 16)", const_hex::encode(t))).collect();
-            let sql = format!("SELECT trace_id, span_id FROM spans WHERE trace_id IN ({})", list.join(","));
+            let sql = format!("SELECT trace_id, span_id FROM spans WHERE trace_id IN ({})", compare::trace_list(chunk.iter()));
             let rows: Vec<Ids> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
             done.extend(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)));
         }
@@ -602,7 +601,7 @@ impl Inner {
         if spans.is_empty() {
             return Ok(spans);
         }
-        let done = self.finished_spans(spans.iter().map(|(s, _)| &s.trace_id[..])).await?;
+        let done = self.finished_spans(spans.iter().map(|(s, _)| ids_of(s).0)).await?;
         Ok(spans.into_iter().filter(|(s, _)| !done.contains(&s.ids())).collect())
     }
 
