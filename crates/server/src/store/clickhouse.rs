@@ -16,7 +16,8 @@ pub mod compare;
 pub mod cube;
 pub mod schema;
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use clickhouse::{Client, Row};
@@ -37,6 +38,8 @@ use super::{
 const MINUTE_MS: i64 = 60_000;
 /// Ids per lookup query (ClickHouse parses at most `max_query_size`, 256 KiB by default, of SQL).
 const IDS_PER_QUERY: usize = 2_000;
+/// How long `/metrics` may report the same store figures (see [`Inner::stats`]).
+const STATS_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 /// How long one group's inserts may take before its requests are answered 503.
 const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Requests stored by one `INSERT` at most (the rest wait for the next group).
@@ -103,9 +106,9 @@ fn is_outage(message: &str) -> bool {
         .any(|c| message.contains(c))
 }
 
-/// A failed write to one shard: which one, so the operator knows where to look.
-fn shard_error(i: usize, n: usize, e: clickhouse::error::Error) -> QueryError {
-    match (ch_error(e), n) {
+/// A failure on one shard: which one, so the operator knows where to look.
+fn shard_error(i: usize, n: usize, e: QueryError) -> QueryError {
+    match (e, n) {
         (e, 1) => e,
         (QueryError::Unavailable(m), _) => QueryError::Unavailable(format!("shard {} of {n}: {m}", i + 1)),
         (e, _) => QueryError::Storage(anyhow::anyhow!("shard {} of {n}: {e}", i + 1)),
@@ -241,10 +244,12 @@ impl Prepared {
 }
 
 struct Inner {
-    /// Reads: the first shard (through the `Distributed` tables on a cluster).
-    db: Client,
-    /// Writes: one client per shard, in the cluster's order.
-    shards: Vec<Client>,
+    /// Reads go to one of these (every `--clickhouse` server; through the `Distributed` tables on a cluster):
+    /// `reader` names the one in use, moved on by the poller when it stops answering.
+    readers: Vec<Client>,
+    reader: AtomicUsize,
+    /// Writes: each shard's replicas, in the cluster's order.
+    shards: Vec<Shard>,
     layout: schema::Layout,
     target: Target,
     /// This process's id in the `node` column (random per start).
@@ -258,6 +263,8 @@ struct Inner {
     max_age_ms: i64,
     /// The cube's retention (see [`cube`]).
     cube_max_age_ms: i64,
+    /// The last [`StoreStats`] read, and when.
+    stats: std::sync::Mutex<Option<(std::time::Instant, StoreStats)>>,
     /// Where the other nodes' new transactions are streamed (set once the server's live channel exists).
     live: std::sync::OnceLock<tokio::sync::broadcast::Sender<Arc<LiveBatch>>>,
 }
@@ -304,11 +311,12 @@ impl ClickHouseStore {
         schema::migrate(&servers, &first.database, &options.layout)
             .await
             .map_err(|e| anyhow::anyhow!("cannot prepare ClickHouse database {} at {}: {e}", first.database, first.endpoint))?;
-        let shards: Vec<Client> = servers.into_iter().map(|c| c.with_database(&first.database)).collect();
-        let db = shards[0].clone();
-        let horizon: i64 = db.query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
+        let readers: Vec<Client> = servers.into_iter().map(|c| c.with_database(&first.database)).collect();
+        let shards = Shard::of(&targets, &readers, &options.layout).await?;
+        let horizon: i64 = readers[0].query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
         let inner = Arc::new(Inner {
-            db,
+            reader: AtomicUsize::new(0),
+            readers,
             shards,
             layout: options.layout,
             target: first,
@@ -320,12 +328,93 @@ impl ClickHouseStore {
             max_age_ms: options.max_age_ms,
             cube_max_age_ms: options.cube_max_age_ms.unwrap_or(super::cube::DEFAULT_RETENTION_DAYS as i64 * 86_400_000),
             live: std::sync::OnceLock::new(),
+            stats: std::sync::Mutex::new(None),
         });
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(commit_loop(inner.clone(), rx));
         tokio::spawn(poll_others(Arc::downgrade(&inner)));
-        tracing::info!(target = ?inner.target, shards = inner.shards.len(), "ClickHouse store opened");
+        let replicas: usize = inner.shards.iter().map(|s| s.replicas.len()).sum();
+        tracing::info!(target = ?inner.target, shards = inner.shards.len(), replicas, "ClickHouse store opened");
         Ok(ClickHouseStore { inner, jobs })
+    }
+}
+
+/// One shard of the cluster: its replicas (one server without replication).
+struct Shard {
+    replicas: Vec<Client>,
+    /// The replica tried first: the last one that answered.
+    preferred: AtomicUsize,
+}
+
+impl Shard {
+    /// The shards `targets` form. Without replication each server is a shard, in the given order; with it,
+    /// the servers are grouped by their `{shard}` macro (in the order each shard first appears), and every
+    /// write to a shard goes to whichever of its replicas answers. On a cluster the count must be the
+    /// cluster's, or traces would be written where the `Distributed` tables do not expect them.
+    async fn of(targets: &[Target], servers: &[Client], layout: &schema::Layout) -> anyhow::Result<Vec<Shard>> {
+        let mut groups: Vec<(String, Vec<Client>)> = Vec::new();
+        for (i, (target, server)) in targets.iter().zip(servers).enumerate() {
+            let key = if layout.replicated {
+                let macros: Vec<String> = server
+                    .query("SELECT substitution FROM system.macros WHERE macro = 'shard'")
+                    .fetch_all()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot read the {{shard}} macro of {}: {}", target.endpoint, ch_error(e)))?;
+                macros.into_iter().next().ok_or_else(|| {
+                    anyhow::anyhow!("--clickhouse-replicated: {} has no {{shard}} macro (set <macros><shard>…</shard><replica>…</replica></macros>)", target.endpoint)
+                })?
+            } else {
+                i.to_string()
+            };
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, replicas)) => replicas.push(server.clone()),
+                None => groups.push((key, vec![server.clone()])),
+            }
+        }
+        if let Some(cluster) = &layout.cluster {
+            let shards: u64 = servers[0]
+                .query("SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = ?")
+                .bind(cluster)
+                .fetch_one()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot read cluster {cluster} from {}: {}", targets[0].endpoint, ch_error(e)))?;
+            anyhow::ensure!(
+                shards == groups.len() as u64,
+                "cluster {cluster} has {shards} shard(s) on {} but --clickhouse names {} (list each shard's server{} in the cluster's order)",
+                targets[0].endpoint,
+                groups.len(),
+                if layout.replicated { "s, replicas of one shard by their {shard} macro," } else { "" }
+            );
+        }
+        Ok(groups.into_iter().map(|(_, replicas)| Shard { replicas, preferred: AtomicUsize::new(0) }).collect())
+    }
+
+    /// Runs `op` on the preferred replica, and on the next while one is unavailable (down, or read-only
+    /// because it lost ZooKeeper); the one that answers is preferred from then on. Other errors are not
+    /// retried elsewhere: they would fail the same way.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, QueryError>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, clickhouse::error::Error>>,
+    {
+        let n = self.replicas.len();
+        let first = self.preferred.load(Ordering::Relaxed);
+        let mut last = None;
+        for k in 0..n {
+            let i = (first + k) % n;
+            match op(self.replicas[i].clone()).await.map_err(ch_error) {
+                Ok(v) => {
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Ok(v);
+                }
+                Err(QueryError::Unavailable(m)) if n > 1 => {
+                    tracing::warn!(error = %m, replica = i + 1, "a ClickHouse replica is unavailable; trying the next");
+                    last = Some(QueryError::Unavailable(m));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("a shard has at least one replica"))
     }
 }
 
@@ -348,6 +437,7 @@ async fn poll_others(inner: std::sync::Weak<Inner>) {
     loop {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
+        inner.check_reader().await;
         let polled = tokio::time::timeout(COMMIT_TIMEOUT, inner.poll_others())
             .await
             .unwrap_or_else(|_| Err(QueryError::Unavailable("ClickHouse did not answer the poll in time".into())));
@@ -456,6 +546,51 @@ impl Inner {
         *crate::sync::lock(&self.visible)
     }
 
+    /// The server reads go to.
+    fn db(&self) -> &Client {
+        &self.readers[self.reader.load(Ordering::Relaxed) % self.readers.len()]
+    }
+
+    /// Moves reads to the next server that answers when the one in use does not (with several
+    /// `--clickhouse` servers: every one has the `Distributed` tables, which reach each shard through any of
+    /// its replicas). Called by the poller every second, so reads recover within about a second.
+    async fn check_reader(&self) {
+        let n = self.readers.len();
+        if n < 2 {
+            return;
+        }
+        let ping = |c: &Client| {
+            let q = c.query("SELECT 1").fetch_one::<u8>();
+            async move { matches!(tokio::time::timeout(std::time::Duration::from_secs(2), q).await, Ok(Ok(_))) }
+        };
+        let current = self.reader.load(Ordering::Relaxed) % n;
+        if ping(&self.readers[current]).await {
+            return;
+        }
+        for k in 1..n {
+            let i = (current + k) % n;
+            if ping(&self.readers[i]).await {
+                tracing::warn!(from = current + 1, to = i + 1, "the ClickHouse server reads went to does not answer; reading through another");
+                self.reader.store(i, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+
+    /// Runs `op` once on every shard (on a replica that answers), in the cluster's order.
+    async fn each_shard<T, F, Fut>(&self, op: F) -> Result<Vec<T>, QueryError>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, clickhouse::error::Error>>,
+    {
+        let n = self.shards.len();
+        let mut out = Vec::with_capacity(n);
+        for (i, shard) in self.shards.iter().enumerate() {
+            out.push(shard.run(&op).await.map_err(|e| shard_error(i, n, e))?);
+        }
+        Ok(out)
+    }
+
     /// Writes `rows` into `table` (each row into its trace's shard); done when every shard accepted its rows.
     async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite + Send + Sync>(&self, table: &str, rows: Vec<T>, trace_of: impl Fn(&T) -> &[u8; 16]) -> Result<(), QueryError> {
         if rows.is_empty() {
@@ -467,15 +602,16 @@ impl Inner {
             per_shard[schema::shard_of(trace_of(&r), n)].push(r);
         }
         let local = self.layout.local(table);
-        let writes = per_shard.into_iter().enumerate().filter(|(_, rows)| !rows.is_empty()).map(|(i, rows)| {
-            let (client, local) = (&self.shards[i], local.as_str());
-            async move {
-                let mut ins = client.insert::<T>(local).await.map_err(|e| shard_error(i, n, e))?;
-                for r in &rows {
-                    ins.write(r).await.map_err(|e| shard_error(i, n, e))?;
+        let local = local.as_str();
+        let writes = per_shard.iter().enumerate().filter(|(_, rows)| !rows.is_empty()).map(|(i, rows)| {
+            let write = self.shards[i].run(move |client| async move {
+                let mut ins = client.insert::<T>(local).await?;
+                for r in rows {
+                    ins.write(r).await?;
                 }
-                ins.end().await.map_err(|e| shard_error(i, n, e))
-            }
+                ins.end().await
+            });
+            async move { write.await.map_err(|e| shard_error(i, n, e)) }
         });
         futures::future::try_join_all(writes).await?;
         Ok(())
@@ -505,7 +641,7 @@ impl Inner {
                     (from - LIVE_LATE_MS).max(self.horizon()),
                     self.node
                 );
-                let rows: Vec<R> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+                let rows: Vec<R> = self.db().query(&sql).fetch_all().await.map_err(ch_error)?;
                 rows.into_iter()
                     .map(|r| LivePoint { end_ms: r.end_ms, duration_ms: r.duration_ns as f64 / 1e6, error: r.error == 1, service: r.service })
                     .collect()
@@ -558,7 +694,7 @@ impl Inner {
                 ranges.join(" OR "),
                 ids.join(",")
             );
-            let mut q = self.db.query(&sql);
+            let mut q = self.db().query(&sql);
             for b in binds {
                 q = q.bind(b);
             }
@@ -574,7 +710,7 @@ impl Inner {
         let mut done = FxHashSet::default();
         for chunk in traces.chunks(IDS_PER_QUERY) {
             let sql = format!("SELECT trace_id, span_id FROM spans WHERE trace_id IN ({})", compare::trace_list(chunk.iter()));
-            let rows: Vec<Ids> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+            let rows: Vec<Ids> = self.db().query(&sql).fetch_all().await.map_err(ch_error)?;
             done.extend(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)));
         }
         Ok(done)
@@ -593,7 +729,7 @@ impl Inner {
             #[serde(with = "serde_bytes")]
             rec: Vec<u8>,
         }
-        let rows: Vec<R> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<R> = self.db().query(&sql).fetch_all().await.map_err(ch_error)?;
         let spans: Vec<(SpanRecord, i64)> = rows
             .into_iter()
             .map(|r| Ok((SpanRecord::decode(&*r.rec).map_err(|e| QueryError::Storage(anyhow::anyhow!("decoding an in-flight span: {e}")))?, r.seen)))
@@ -686,7 +822,7 @@ impl Inner {
             w.and_where(c);
         }
         let sql = format!("SELECT k, count() FROM (SELECT {} FROM transactions WHERE {}) GROUP BY k", bins::cell_key_sql(&grid), w.sql);
-        let cells: Vec<(u64, u64)> = w.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
+        let cells: Vec<(u64, u64)> = w.bind(self.db().query(&sql)).fetch_all().await.map_err(ch_error)?;
         for (k, n) in cells {
             let (col, row, error) = bins::split_key(&grid, k);
             if col >= grid.cols || row > grid.rows {
@@ -710,7 +846,7 @@ impl Inner {
         let Some(w) = self.where_of(&q.filter)? else {
             return Ok(TransactionPage { items: Vec::new(), total: 0, next_cursor: None, history: None });
         };
-        let total: u64 = w.bind(self.db.query(&format!("SELECT count() FROM transactions WHERE {}", w.sql))).fetch_one().await.map_err(ch_error)?;
+        let total: u64 = w.bind(self.db().query(&format!("SELECT count() FROM transactions WHERE {}", w.sql))).fetch_one().await.map_err(ch_error)?;
         let order = match q.order {
             Order::Slowest => "duration_ns DESC, end_ms DESC, trace_id DESC, span_id DESC",
             Order::Newest => "end_ms DESC, trace_id DESC, span_id DESC",
@@ -734,7 +870,7 @@ impl Inner {
             #[serde(with = "serde_bytes")]
             record: Vec<u8>,
         }
-        let mut rows: Vec<R> = page_where.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
+        let mut rows: Vec<R> = page_where.bind(self.db().query(&sql)).fetch_all().await.map_err(ch_error)?;
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next_cursor = if more {
@@ -758,7 +894,7 @@ impl Inner {
             #[serde(with = "serde_bytes")]
             record: Vec<u8>,
         }
-        let rows: Vec<R> = self.db.query(&sql).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<R> = self.db().query(&sql).fetch_all().await.map_err(ch_error)?;
         // A trace that started before the retention cut-off is gone as a whole (its parts go a day at a time).
         let horizon = self.horizon();
         if rows.iter().any(|r| r.start_ms < horizon) {
@@ -784,14 +920,14 @@ impl Inner {
     async fn services(&self, from: i64, to: i64) -> Result<ServiceList, QueryError> {
         let horizon = self.horizon();
         let names: Vec<String> =
-            self.db.query(&format!("SELECT DISTINCT service FROM transactions WHERE end_ms >= {horizon}")).fetch_all().await.map_err(ch_error)?;
+            self.db().query(&format!("SELECT DISTINCT service FROM transactions WHERE end_ms >= {horizon}")).fetch_all().await.map_err(ch_error)?;
         let lo = from.max(horizon);
         let stats: Vec<(String, u64, u64, u64)> = if lo < to {
             let sql = format!(
                 "SELECT service, count() AS n, sum(error), {} FROM transactions WHERE end_ms >= {lo} AND end_ms < {to} GROUP BY service",
                 nearest_rank_sql(95)
             );
-            self.db.query(&sql).fetch_all().await.map_err(ch_error)?
+            self.db().query(&sql).fetch_all().await.map_err(ch_error)?
         } else {
             Vec::new()
         };
@@ -854,7 +990,7 @@ impl Inner {
             p95: u64,
             p99: u64,
         }
-        let rows: Vec<R> = w.bind(self.db.query(&sql)).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<R> = w.bind(self.db().query(&sql)).fetch_all().await.map_err(ch_error)?;
         let mut groups: std::collections::BTreeMap<(Option<String>, Option<String>), Vec<TxBucket>> = Default::default();
         if !grouped {
             groups.insert((None, None), vec![TxBucket::default(); n]);
@@ -894,7 +1030,7 @@ impl Inner {
             ver: i64,
         }
         let stale: Vec<Stale> = self
-            .db
+            .db()
             .query(&format!(
                 "SELECT trace_id, span_id, any(service), max(ver) FROM inflight GROUP BY trace_id, span_id \
                  HAVING argMax(live, ver) = 1 AND argMax(seen_ms, ver) < {}",
@@ -905,7 +1041,7 @@ impl Inner {
             .map_err(ch_error)?;
         if !stale.is_empty() {
             let wall = super::now_ms();
-            let mut ins = self.db.insert::<InflightRow>("inflight").await.map_err(ch_error)?;
+            let mut ins = self.db().insert::<InflightRow>("inflight").await.map_err(ch_error)?;
             for Stale { trace_id, span_id, service, ver } in stale {
                 let row = InflightRow { trace_id, span_id, service, ver: wall.max(ver + 1), seen_ms: 0, live: 0, record: Vec::new() };
                 ins.write(&row).await.map_err(ch_error)?;
@@ -914,7 +1050,7 @@ impl Inner {
         }
         self.cube_retention(now_ms).await?;
         // Another node may have cut already.
-        let stored: i64 = self.db.query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
+        let stored: i64 = self.db().query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
         self.horizon.fetch_max(stored, Ordering::AcqRel);
         let cutoff = now_ms.saturating_sub(self.max_age_ms).div_euclid(MINUTE_MS) * MINUTE_MS;
         let old = self.horizon();
@@ -922,13 +1058,13 @@ impl Inner {
             return Ok(RetentionReport::default());
         }
         let transactions_removed: u64 = self
-            .db
+            .db()
             .query(&format!("SELECT count() FROM transactions WHERE end_ms >= {old} AND end_ms < {cutoff}"))
             .fetch_one()
             .await
             .map_err(ch_error)?;
         let traces_removed: u64 = self
-            .db
+            .db()
             .query(&format!("SELECT uniqExact(trace_id) FROM spans WHERE start_ms >= {old} AND start_ms < {cutoff}"))
             .fetch_one()
             .await
@@ -936,16 +1072,8 @@ impl Inner {
         if transactions_removed == 0 && traces_removed == 0 {
             return Ok(RetentionReport::default());
         }
-        let n = self.shards.len();
-        for (i, shard) in self.shards.iter().enumerate() {
-            shard
-                .query(&format!("INSERT INTO {} (cutoff_ms, at_ms) VALUES (?, ?)", self.layout.local("retention")))
-                .bind(cutoff)
-                .bind(super::now_ms())
-                .execute()
-                .await
-                .map_err(|e| shard_error(i, n, e))?;
-        }
+        let sql = format!("INSERT INTO {} (cutoff_ms, at_ms) VALUES (?, ?)", self.layout.local("retention"));
+        self.each_shard(|c| c.query(&sql).bind(cutoff).bind(super::now_ms()).execute()).await?;
         self.horizon.fetch_max(cutoff, Ordering::AcqRel);
         self.drop_days_before(cutoff).await?;
         let report = RetentionReport { transactions_removed, traces_removed, cutoff_ms: Some(cutoff) };
@@ -956,55 +1084,61 @@ impl Inner {
     /// Frees the disk of the days wholly before `cutoff` on every shard (the horizon already hides them).
     async fn drop_days_before(&self, cutoff: i64) -> Result<(), QueryError> {
         let tables: Vec<String> = ["transactions", "spans", "inflight"].iter().map(|t| format!("'{}'", self.layout.local(t))).collect();
-        let n = self.shards.len();
-        for (i, shard) in self.shards.iter().enumerate() {
-            #[derive(Row, Deserialize)]
-            struct Part {
-                table: String,
-                partition: String,
-            }
-            let parts: Vec<Part> = shard
-                .query(&format!(
-                    "SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND table IN ({})",
-                    tables.join(",")
-                ))
-                .bind(&self.target.database)
-                .fetch_all()
-                .await
-                .map_err(|e| shard_error(i, n, e))?;
-            for Part { table, partition } in parts {
-                let Some(day_end) = day_end_ms(&partition) else { continue };
-                if day_end <= cutoff {
-                    shard
-                        .query(&format!("ALTER TABLE {table} DROP PARTITION {partition}"))
-                        .execute()
-                        .await
-                        .map_err(|e| shard_error(i, n, e))?;
-                }
-            }
+        #[derive(Row, Deserialize)]
+        struct Part {
+            table: String,
+            partition: String,
         }
+        let sql = format!("SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND table IN ({})", tables.join(","));
+        let database = self.target.database.as_str();
+        // On a replicated shard the drop on one replica is replicated to the others.
+        self.each_shard(|c| {
+            let sql = sql.as_str();
+            async move {
+                let parts: Vec<Part> = c.query(sql).bind(database).fetch_all().await?;
+                for Part { table, partition } in parts {
+                    if day_end_ms(&partition).is_some_and(|end| end <= cutoff) {
+                        c.query(&format!("ALTER TABLE {table} DROP PARTITION {partition}")).execute().await?;
+                    }
+                }
+                Ok(())
+            }
+        })
+        .await?;
         Ok(())
     }
 
+    /// What `/metrics` reports, read from ClickHouse at most every [`STATS_EVERY`]: the counts are range
+    /// scans of the tables (tens of ms at 10 M transactions), too much for every scrape of every node.
     async fn stats(&self) -> Result<StoreStats, QueryError> {
+        if let Some((at, stats)) = *crate::sync::lock(&self.stats) {
+            if at.elapsed() < STATS_EVERY {
+                return Ok(stats);
+            }
+        }
+        let stats = self.read_stats().await?;
+        *crate::sync::lock(&self.stats) = Some((std::time::Instant::now(), stats));
+        Ok(stats)
+    }
+
+    async fn read_stats(&self) -> Result<StoreStats, QueryError> {
         let transactions: u64 = self
-            .db
+            .db()
             .query(&format!("SELECT count() FROM transactions WHERE end_ms >= {}", self.horizon()))
             .fetch_one()
             .await
             .map_err(ch_error)?;
-        let mut disk_bytes = 0u64;
-        for (i, shard) in self.shards.iter().enumerate() {
-            let b: u64 = shard
-                .query("SELECT toUInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active")
-                .bind(&self.target.database)
-                .fetch_one()
-                .await
-                .map_err(|e| shard_error(i, self.shards.len(), e))?;
-            disk_bytes += b;
-        }
+        // One replica's bytes per shard: the data stored, not its copies.
+        let database = self.target.database.as_str();
+        let disk_bytes: u64 = self
+            .each_shard(|c| async move {
+                c.query("SELECT toUInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active").bind(database).fetch_one::<u64>().await
+            })
+            .await?
+            .into_iter()
+            .sum();
         let in_flight: u64 = self
-            .db
+            .db()
             .query("SELECT count() FROM (SELECT argMax(live, ver) AS l FROM inflight GROUP BY trace_id, span_id) WHERE l = 1")
             .fetch_one()
             .await

@@ -27,7 +27,7 @@ use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use sightline_model::{CubeAnswer, CubeDim, CubeRow};
 
-use super::{ch_error, day_end_ms, shard_error, Inner, Where};
+use super::{ch_error, day_end_ms, Inner, Where};
 use crate::cube::query::{self, measures, MAX_GROUPS, MAX_SERIES_CELLS};
 use crate::cube::rollup::{bucket_of, kind_code, Cell, MINUTE_MS, NDIMS};
 use crate::cube::{sketch, CubeQuery, Fact};
@@ -168,7 +168,7 @@ impl Inner {
             span_id: [u8; 8],
         }
         let w = Where { sql, binds: Vec::new() };
-        let rows: Vec<R> = w.bind(self.db.query(&w.sql)).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<R> = w.bind(self.db().query(&w.sql)).fetch_all().await.map_err(ch_error)?;
         Ok(rows.into_iter().map(|r| super::join_ids(&r.trace_id, &r.span_id)).collect())
     }
 
@@ -176,21 +176,18 @@ impl Inner {
     pub(super) async fn cube_retention(&self, now_ms: i64) -> Result<(), QueryError> {
         let cutoff = self.cube_oldest(now_ms);
         let table = self.layout.local("cube_facts");
-        let n = self.shards.len();
-        for (i, shard) in self.shards.iter().enumerate() {
-            let parts: Vec<String> = shard
-                .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
-                .bind(&self.target.database)
-                .bind(&table)
-                .fetch_all()
-                .await
-                .map_err(|e| shard_error(i, n, e))?;
+        let (table, database) = (table.as_str(), self.target.database.as_str());
+        self.each_shard(|c| async move {
+            let parts: Vec<String> =
+                c.query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active").bind(database).bind(table).fetch_all().await?;
             for p in parts {
                 if day_end_ms(&p).is_some_and(|end| end <= cutoff) {
-                    shard.query(&format!("ALTER TABLE {table} DROP PARTITION {p}")).execute().await.map_err(|e| shard_error(i, n, e))?;
+                    c.query(&format!("ALTER TABLE {table} DROP PARTITION {p}")).execute().await?;
                 }
             }
-        }
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
@@ -235,7 +232,7 @@ impl Inner {
             last: i64,
         }
         let (rows, raw_since_ms) = futures::try_join!(
-            async { w.bind(self.db.query(&sql)).fetch_all::<R>().await.map_err(ch_error) },
+            async { w.bind(self.db().query(&sql)).fetch_all::<R>().await.map_err(ch_error) },
             self.raw_since()
         )?;
         // Each group's cell over the range, and per step when a series is asked.
@@ -340,7 +337,7 @@ impl Inner {
     /// The start of the minute of the oldest raw transaction kept, as the embedded store reports it.
     async fn raw_since(&self) -> Result<Option<i64>, QueryError> {
         let (n, oldest): (u64, i64) = self
-            .db
+            .db()
             .query(&format!("SELECT count(), min(end_ms) FROM transactions WHERE end_ms >= {}", self.horizon()))
             .fetch_one()
             .await
