@@ -228,3 +228,82 @@ async fn an_unreachable_clickhouse_at_start_is_a_clear_error() {
     assert!(e.contains("ClickHouse") && e.contains(&format!("127.0.0.1:{port}")), "{e}");
     assert!(!e.contains("hunter2"), "the password is never shown: {e}");
 }
+
+/// Two ClickHouse servers as two replicas of one shard (`ReplicatedMergeTree` through a real ZooKeeper),
+/// each with its `{shard}`/`{replica}` macros, in a cluster that lists both.
+fn two_replicas(zk: &ch::zookeeper::ZooKeeper) -> Vec<ch::ClickHouse> {
+    let ports: Vec<(u16, u16, u16)> = (0..2).map(|_| (ch::free_port(), ch::free_port(), ch::free_port())).collect();
+    let replicas: String = ports.iter().map(|(_, tcp, _)| format!("<replica><host>127.0.0.1</host><port>{tcp}</port></replica>")).collect();
+    let cluster = format!("<remote_servers><{CLUSTER}><shard><internal_replication>true</internal_replication>{replicas}</shard></{CLUSTER}></remote_servers>");
+    ports
+        .iter()
+        .zip(["a", "b"])
+        .map(|(&(http, tcp, interserver), name)| {
+            let config = format!(
+                "{cluster}{zk}<macros><shard>01</shard><replica>{name}</replica></macros>\
+                 <interserver_http_port>{interserver}</interserver_http_port><interserver_http_host>127.0.0.1</interserver_http_host>",
+                zk = zk.clickhouse_config()
+            );
+            ch::ClickHouse::start_on(http, tcp, &config)
+        })
+        .collect()
+}
+
+/// Replication when the operator configures it (`--clickhouse-replicated`): what one node stores reaches
+/// both replicas; with the replica it read from and wrote to killed, ingest is still acknowledged (written to
+/// the other replica) and reads move to the other server — nothing refused, nothing missing; the killed
+/// replica, back, catches up from the other through ZooKeeper.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_shard_keeps_going_with_one_replica_down() {
+    let zk = ch::zookeeper::ZooKeeper::start();
+    let mut replicas = two_replicas(&zk);
+    let db = ch::fresh_database();
+    let targets: Vec<Target> = replicas.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect();
+    let app = TestApp::with(|a| {
+        a.clickhouse = targets;
+        a.clickhouse_cluster = Some(CLUSTER.into());
+        a.clickhouse_replicated = true;
+    })
+    .await;
+    let engine = replicas[1].sql(&format!("SELECT engine FROM system.tables WHERE database = '{db}' AND name = 'transactions_local'"));
+    assert_eq!(engine, "ReplicatedReplacingMergeTree");
+
+    let (status, _, body) = post(&app, &traces(1, 100)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let on = |s: &ch::ClickHouse| s.sql(&format!("SELECT count() FROM {db}.transactions_local")).parse::<u64>().unwrap();
+    for (i, r) in replicas.iter().enumerate() {
+        wait_for(30, &format!("replica {} to hold the 100 transactions", i + 1), || r.log(), || async { (on(r) == 100).then_some(()) }).await;
+    }
+
+    // The first server is the one reads and writes went to; it dies.
+    replicas[0].kill();
+    for batch in 0..4u64 {
+        let (status, _, body) = post(&app, &traces(101 + batch * 25, 25)).await;
+        assert_eq!(status, StatusCode::OK, "a write with one replica down goes to the other: {body}");
+    }
+    let w = window();
+    let page: TransactionPage = wait_for(30, "reads to move to the live replica", String::new, || async {
+        let (status, v) = app.get(&format!("/api/v1/transactions?{w}&limit=10")).await;
+        (status == StatusCode::OK).then(|| serde_json::from_value(v).unwrap())
+    })
+    .await;
+    assert_eq!(page.total, 200, "every acknowledged transaction, read through the other replica");
+    let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{w}")).await;
+    assert_eq!(h.total, 200);
+    let t: Trace = app.get_ok(&format!("/api/v1/traces/{}", page.items[0].trace_id)).await;
+    assert_eq!(t.steps.len(), 2);
+    assert_eq!(on(&replicas[1]), 200);
+
+    // Back, the first replica fetches what it missed.
+    replicas[0].restart();
+    let first = &replicas[0];
+    wait_for(60, "the restarted replica to catch up", || first.log(), || async { (on(first) == 200).then_some(()) }).await;
+    let (status, _, body) = post(&app, &traces(201, 25)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let h: Hitmap = wait_for(30, "the hitmap to count all 225", String::new, || async {
+        let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{w}")).await;
+        (h.total == 225).then_some(h)
+    })
+    .await;
+    assert_eq!(h.total_err, 0);
+}

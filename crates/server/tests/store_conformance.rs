@@ -439,6 +439,13 @@ pub mod suite {
                         assert_same_counts(&h, &expected_hitmap(&data, g, Some(service)), service);
                     }
                     assert_eq!(store.hitmap(g, HitmapFilter::service("nobody")).await.unwrap().total, 0);
+                    // The app's grid (240 × 100), a top above 2³² ns, and an odd one: cell edges wherever
+                    // the model puts them.
+                    for (cols, rows, ymax_ms) in [(240, 100, 5_000.0), (7, 37, 86_400_000.0), (333, 3, 0.75)] {
+                        let g = Grid { cols, rows, ymax_ms, ..g };
+                        let h = store.hitmap(g, HitmapFilter::default()).await.unwrap();
+                        assert_same_counts(&h, &expected_hitmap(&data, g, None), &format!("{g:?}"));
+                    }
                 }
                 let wide = Grid { from: t0 - 10 * MINUTE, to: t0 + 2 * MINUTE, ..grid(t0, Scale::Linear) };
                 assert_eq!(store.hitmap(wide, HitmapFilter::default()).await.unwrap().total, data.len() as u64);

@@ -244,10 +244,8 @@ impl Prepared {
 }
 
 struct Inner {
-    /// Reads go to one of these (every `--clickhouse` server; through the `Distributed` tables on a cluster):
-    /// `reader` names the one in use, moved on by the poller when it stops answering.
-    readers: Vec<Client>,
-    reader: AtomicUsize,
+    /// Reads go to one of these (every `--clickhouse` server; through the `Distributed` tables on a cluster).
+    readers: Shard,
     /// Writes: each shard's replicas, in the cluster's order.
     shards: Vec<Shard>,
     layout: schema::Layout,
@@ -315,8 +313,7 @@ impl ClickHouseStore {
         let shards = Shard::of(&targets, &readers, &options.layout).await?;
         let horizon: i64 = readers[0].query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
         let inner = Arc::new(Inner {
-            reader: AtomicUsize::new(0),
-            readers,
+            readers: Shard { replicas: readers, preferred: AtomicUsize::new(0) },
             shards,
             layout: options.layout,
             target: first,
@@ -408,7 +405,7 @@ impl Shard {
                     return Ok(v);
                 }
                 Err(QueryError::Unavailable(m)) if n > 1 => {
-                    tracing::warn!(error = %m, replica = i + 1, "a ClickHouse replica is unavailable; trying the next");
+                    tracing::warn!(error = %m, server = i + 1, "a ClickHouse server is unavailable; trying the next that can answer");
                     last = Some(QueryError::Unavailable(m));
                 }
                 Err(e) => return Err(e),
@@ -437,7 +434,6 @@ async fn poll_others(inner: std::sync::Weak<Inner>) {
     loop {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
-        inner.check_reader().await;
         let polled = tokio::time::timeout(COMMIT_TIMEOUT, inner.poll_others())
             .await
             .unwrap_or_else(|_| Err(QueryError::Unavailable("ClickHouse did not answer the poll in time".into())));
@@ -546,35 +542,15 @@ impl Inner {
         *crate::sync::lock(&self.visible)
     }
 
-    /// The server reads go to.
-    fn db(&self) -> &Client {
-        &self.readers[self.reader.load(Ordering::Relaxed) % self.readers.len()]
-    }
-
-    /// Moves reads to the next server that answers when the one in use does not (with several
-    /// `--clickhouse` servers: every one has the `Distributed` tables, which reach each shard through any of
-    /// its replicas). Called by the poller every second, so reads recover within about a second.
-    async fn check_reader(&self) {
-        let n = self.readers.len();
-        if n < 2 {
-            return;
-        }
-        let ping = |c: &Client| {
-            let q = c.query("SELECT 1").fetch_one::<u8>();
-            async move { matches!(tokio::time::timeout(std::time::Duration::from_secs(2), q).await, Ok(Ok(_))) }
-        };
-        let current = self.reader.load(Ordering::Relaxed) % n;
-        if ping(&self.readers[current]).await {
-            return;
-        }
-        for k in 1..n {
-            let i = (current + k) % n;
-            if ping(&self.readers[i]).await {
-                tracing::warn!(from = current + 1, to = i + 1, "the ClickHouse server reads went to does not answer; reading through another");
-                self.reader.store(i, Ordering::Relaxed);
-                return;
-            }
-        }
+    /// Runs a read on the server reads go to, and on the next `--clickhouse` server while one is
+    /// unavailable; the one that answered is used from then on. Every server has the `Distributed` tables,
+    /// which reach each shard through any of its replicas, so any live server can answer any read.
+    async fn read<T, F, Fut>(&self, op: F) -> Result<T, QueryError>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, clickhouse::error::Error>>,
+    {
+        self.readers.run(op).await
     }
 
     /// Runs `op` once on every shard (on a replica that answers), in the cluster's order.
@@ -641,7 +617,7 @@ impl Inner {
                     (from - LIVE_LATE_MS).max(self.horizon()),
                     self.node
                 );
-                let rows: Vec<R> = self.db().query(&sql).fetch_all().await.map_err(ch_error)?;
+                let rows: Vec<R> = self.read(|c| c.query(&sql).fetch_all()).await?;
                 rows.into_iter()
                     .map(|r| LivePoint { end_ms: r.end_ms, duration_ms: r.duration_ns as f64 / 1e6, error: r.error == 1, service: r.service })
                     .collect()
@@ -694,11 +670,15 @@ impl Inner {
                 ranges.join(" OR "),
                 ids.join(",")
             );
-            let mut q = self.db().query(&sql);
-            for b in binds {
-                q = q.bind(b);
-            }
-            let rows: Vec<Ids> = q.fetch_all().await.map_err(ch_error)?;
+            let rows: Vec<Ids> = self
+                .read(|c| {
+                    let mut q = c.query(&sql);
+                    for b in &binds {
+                        q = q.bind(*b);
+                    }
+                    q.fetch_all()
+                })
+                .await?;
             stored.extend(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)));
         }
         Ok(stored)
@@ -710,7 +690,7 @@ impl Inner {
         let mut done = FxHashSet::default();
         for chunk in traces.chunks(IDS_PER_QUERY) {
             let sql = format!("SELECT trace_id, span_id FROM spans WHERE trace_id IN ({})", compare::trace_list(chunk.iter()));
-            let rows: Vec<Ids> = self.db().query(&sql).fetch_all().await.map_err(ch_error)?;
+            let rows: Vec<Ids> = self.read(|c| c.query(&sql).fetch_all()).await?;
             done.extend(rows.into_iter().map(|r| join_ids(&r.trace_id, &r.span_id)));
         }
         Ok(done)
@@ -729,7 +709,7 @@ impl Inner {
             #[serde(with = "serde_bytes")]
             rec: Vec<u8>,
         }
-        let rows: Vec<R> = self.db().query(&sql).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<R> = self.read(|c| c.query(&sql).fetch_all()).await?;
         let spans: Vec<(SpanRecord, i64)> = rows
             .into_iter()
             .map(|r| Ok((SpanRecord::decode(&*r.rec).map_err(|e| QueryError::Storage(anyhow::anyhow!("decoding an in-flight span: {e}")))?, r.seen)))
@@ -822,7 +802,7 @@ impl Inner {
             w.and_where(c);
         }
         let sql = format!("SELECT k, count() FROM (SELECT {} FROM transactions WHERE {}) GROUP BY k", bins::cell_key_sql(&grid), w.sql);
-        let cells: Vec<(u64, u64)> = w.bind(self.db().query(&sql)).fetch_all().await.map_err(ch_error)?;
+        let cells: Vec<(u64, u64)> = self.read(|c| w.bind(c.query(&sql)).fetch_all()).await?;
         for (k, n) in cells {
             let (col, row, error) = bins::split_key(&grid, k);
             if col >= grid.cols || row > grid.rows {
@@ -846,7 +826,7 @@ impl Inner {
         let Some(w) = self.where_of(&q.filter)? else {
             return Ok(TransactionPage { items: Vec::new(), total: 0, next_cursor: None, history: None });
         };
-        let total: u64 = w.bind(self.db().query(&format!("SELECT count() FROM transactions WHERE {}", w.sql))).fetch_one().await.map_err(ch_error)?;
+        let total: u64 = self.read(|c| w.bind(c.query(&format!("SELECT count() FROM transactions WHERE {}", w.sql))).fetch_one()).await?;
         let order = match q.order {
             Order::Slowest => "duration_ns DESC, end_ms DESC, trace_id DESC, span_id DESC",
             Order::Newest => "end_ms DESC, trace_id DESC, span_id DESC",
@@ -870,7 +850,7 @@ impl Inner {
             #[serde(with = "serde_bytes")]
             record: Vec<u8>,
         }
-        let mut rows: Vec<R> = page_where.bind(self.db().query(&sql)).fetch_all().await.map_err(ch_error)?;
+        let mut rows: Vec<R> = self.read(|c| page_where.bind(c.query(&sql)).fetch_all()).await?;
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next_cursor = if more {
@@ -894,7 +874,7 @@ impl Inner {
             #[serde(with = "serde_bytes")]
             record: Vec<u8>,
         }
-        let rows: Vec<R> = self.db().query(&sql).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<R> = self.read(|c| c.query(&sql).fetch_all()).await?;
         // A trace that started before the retention cut-off is gone as a whole (its parts go a day at a time).
         let horizon = self.horizon();
         if rows.iter().any(|r| r.start_ms < horizon) {
@@ -920,14 +900,14 @@ impl Inner {
     async fn services(&self, from: i64, to: i64) -> Result<ServiceList, QueryError> {
         let horizon = self.horizon();
         let names: Vec<String> =
-            self.db().query(&format!("SELECT DISTINCT service FROM transactions WHERE end_ms >= {horizon}")).fetch_all().await.map_err(ch_error)?;
+            self.read(|c| c.query(&format!("SELECT DISTINCT service FROM transactions WHERE end_ms >= {horizon}")).fetch_all()).await?;
         let lo = from.max(horizon);
         let stats: Vec<(String, u64, u64, u64)> = if lo < to {
             let sql = format!(
                 "SELECT service, count() AS n, sum(error), {} FROM transactions WHERE end_ms >= {lo} AND end_ms < {to} GROUP BY service",
                 nearest_rank_sql(95)
             );
-            self.db().query(&sql).fetch_all().await.map_err(ch_error)?
+            self.read(|c| c.query(&sql).fetch_all()).await?
         } else {
             Vec::new()
         };
@@ -990,7 +970,7 @@ impl Inner {
             p95: u64,
             p99: u64,
         }
-        let rows: Vec<R> = w.bind(self.db().query(&sql)).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<R> = self.read(|c| w.bind(c.query(&sql)).fetch_all()).await?;
         let mut groups: std::collections::BTreeMap<(Option<String>, Option<String>), Vec<TxBucket>> = Default::default();
         if !grouped {
             groups.insert((None, None), vec![TxBucket::default(); n]);
@@ -1029,46 +1009,30 @@ impl Inner {
             service: String,
             ver: i64,
         }
-        let stale: Vec<Stale> = self
-            .db()
-            .query(&format!(
+        let stale: Vec<Stale> = self.read(|c| c.query(&format!(
                 "SELECT trace_id, span_id, any(service), max(ver) FROM inflight GROUP BY trace_id, span_id \
                  HAVING argMax(live, ver) = 1 AND argMax(seen_ms, ver) < {}",
                 now_ms - ACTIVE_STALE_MS
-            ))
-            .fetch_all()
-            .await
-            .map_err(ch_error)?;
+            )).fetch_all()).await?;
         if !stale.is_empty() {
             let wall = super::now_ms();
-            let mut ins = self.db().insert::<InflightRow>("inflight").await.map_err(ch_error)?;
-            for Stale { trace_id, span_id, service, ver } in stale {
-                let row = InflightRow { trace_id, span_id, service, ver: wall.max(ver + 1), seen_ms: 0, live: 0, record: Vec::new() };
-                ins.write(&row).await.map_err(ch_error)?;
-            }
-            ins.end().await.map_err(ch_error)?;
+            let rows: Vec<InflightRow> = stale
+                .into_iter()
+                .map(|Stale { trace_id, span_id, service, ver }| InflightRow { trace_id, span_id, service, ver: wall.max(ver + 1), seen_ms: 0, live: 0, record: Vec::new() })
+                .collect();
+            self.insert("inflight", rows, |r| &r.trace_id).await?;
         }
         self.cube_retention(now_ms).await?;
         // Another node may have cut already.
-        let stored: i64 = self.db().query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
+        let stored: i64 = self.read(|c| c.query("SELECT max(cutoff_ms) FROM retention").fetch_one()).await?;
         self.horizon.fetch_max(stored, Ordering::AcqRel);
         let cutoff = now_ms.saturating_sub(self.max_age_ms).div_euclid(MINUTE_MS) * MINUTE_MS;
         let old = self.horizon();
         if cutoff <= old {
             return Ok(RetentionReport::default());
         }
-        let transactions_removed: u64 = self
-            .db()
-            .query(&format!("SELECT count() FROM transactions WHERE end_ms >= {old} AND end_ms < {cutoff}"))
-            .fetch_one()
-            .await
-            .map_err(ch_error)?;
-        let traces_removed: u64 = self
-            .db()
-            .query(&format!("SELECT uniqExact(trace_id) FROM spans WHERE start_ms >= {old} AND start_ms < {cutoff}"))
-            .fetch_one()
-            .await
-            .map_err(ch_error)?;
+        let transactions_removed: u64 = self.read(|c| c.query(&format!("SELECT count() FROM transactions WHERE end_ms >= {old} AND end_ms < {cutoff}")).fetch_one()).await?;
+        let traces_removed: u64 = self.read(|c| c.query(&format!("SELECT uniqExact(trace_id) FROM spans WHERE start_ms >= {old} AND start_ms < {cutoff}")).fetch_one()).await?;
         if transactions_removed == 0 && traces_removed == 0 {
             return Ok(RetentionReport::default());
         }
@@ -1122,12 +1086,7 @@ impl Inner {
     }
 
     async fn read_stats(&self) -> Result<StoreStats, QueryError> {
-        let transactions: u64 = self
-            .db()
-            .query(&format!("SELECT count() FROM transactions WHERE end_ms >= {}", self.horizon()))
-            .fetch_one()
-            .await
-            .map_err(ch_error)?;
+        let transactions: u64 = self.read(|c| c.query(&format!("SELECT count() FROM transactions WHERE end_ms >= {}", self.horizon())).fetch_one()).await?;
         // One replica's bytes per shard: the data stored, not its copies.
         let database = self.target.database.as_str();
         let disk_bytes: u64 = self
@@ -1137,12 +1096,7 @@ impl Inner {
             .await?
             .into_iter()
             .sum();
-        let in_flight: u64 = self
-            .db()
-            .query("SELECT count() FROM (SELECT argMax(live, ver) AS l FROM inflight GROUP BY trace_id, span_id) WHERE l = 1")
-            .fetch_one()
-            .await
-            .map_err(ch_error)?;
+        let in_flight: u64 = self.read(|c| c.query("SELECT count() FROM (SELECT argMax(live, ver) AS l FROM inflight GROUP BY trace_id, span_id) WHERE l = 1").fetch_one()).await?;
         Ok(StoreStats { disk_bytes, transactions, in_flight, history: None })
     }
 }

@@ -3,6 +3,8 @@
 //! they never skip (`cargo xtask setup` installs it).
 #![allow(dead_code)]
 
+pub mod zookeeper;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -103,13 +103,14 @@ pub fn split_key(grid: &Grid, k: u64) -> (u32, u32, bool) {
 /// The candidate `c0` is the exact quotient minus a half column, so it is the model's column or one below
 /// (the model divides in floating point, which can land on either side of the exact quotient by a hair):
 /// one edge lookup then settles it. One lookup instead of one on each side halves the per-row work of the
-/// correction, which costs as much as the candidate itself at 10 M rows.
+/// correction, which costs as much as the candidate itself at 10 M rows. Every operand is an `Int64`:
+/// ClickHouse divides a negative `Int64` by a `UInt64` literal as unsigned (a huge quotient, not 0).
 pub fn col_sql(grid: &Grid, edges: &[i64]) -> String {
     let span = (grid.to - grid.from).max(1);
     let cols = grid.cols;
     // `e` is 1-based in SQL, so edges[k] is `e[k + 1]`.
     format!(
-        "least(toUInt32(greatest(intDiv((end_ms - {from}) * {cols} - {half}, {span}), 0)), {last}) AS c0, \
+        "least(toUInt32(greatest(intDiv((end_ms - {from}) * {cols} - toInt64({half}), toInt64({span})), 0)), {last}) AS c0, \
          toUInt32(c0 + ((end_ms - {from}) >= arrayElement({e}, c0 + 2))) AS col",
         from = grid.from,
         half = (span + 1) / 2,
@@ -126,12 +127,13 @@ pub fn row_sql(grid: &Grid, edges: &[u64]) -> String {
         // Integer arithmetic (cheaper than floats per row); clamped so the product cannot overflow.
         Scale::Linear => {
             let y = linear_ymax_ns(grid);
-            format!("intDiv(toInt64(least(duration_ns, {})) * {rows} - {}, {y})", y * 2, y / 2)
+            format!("intDiv(toInt64(least(duration_ns, {})) * {rows} - toInt64({}), toInt64({y}))", y * 2, y / 2)
         }
         Scale::Log if grid.ymax_ms > 1.0 => {
             format!("floor(if(duration_ns < 1000000, 0, log(duration_ns / 1000000) / {:?} * {rows}) - 0.5)", grid.ymax_ms.ln())
         }
-        Scale::Log => "0".into(),
+        // Below a 1 ms top the log scale has two bands: row 0, and "≥ max" from the top on.
+        Scale::Log => format!("if(duration_ns >= {}, {rows}, 0)", edges[rows as usize]),
     };
     format!(
         "least(toUInt32(greatest({candidate}, 0)), {rows}) AS r0, toUInt32(r0 + (duration_ns >= arrayElement({e}, r0 + 2))) AS row",
@@ -164,7 +166,7 @@ mod tests {
     fn grids() -> Vec<Grid> {
         let mut v = Vec::new();
         for (from, to, cols) in [(0, 60_000, 24), (1_000, 1_000 + 1_001, 7), (5, 5 + 3 * 86_400_000 + 17, 333)] {
-            for (rows, ymax_ms) in [(10, 1000.0), (37, 2_345.678), (4, 100.0), (60, 1.5)] {
+            for (rows, ymax_ms) in [(10, 1000.0), (37, 2_345.678), (4, 100.0), (60, 1.5), (3, 0.75), (100, 5_000.0)] {
                 for scale in [Scale::Linear, Scale::Log] {
                     v.push(Grid { from, to, cols, rows, ymax_ms, scale });
                 }
@@ -226,7 +228,13 @@ mod tests {
                         let f = if d < 1_000_000 { 0.0 } else { (d as f64 / 1e6).ln() / g.ymax_ms.ln() * rows as f64 };
                         (f - 0.5).floor() as i64
                     }
-                    Scale::Log => 0,
+                    Scale::Log => {
+                        if d >= redges[rows as usize] {
+                            rows
+                        } else {
+                            0
+                        }
+                    }
                 };
                 let r0 = x.max(0).min(rows);
                 let model = g.row_of(ms_of_ns(d)) as i64;

@@ -21,7 +21,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 use sightline_model::{CompareDim, TagFilter};
 
-use super::{ch_error, Inner, Where};
+use super::{Inner, Where};
 use crate::compare::{CompareQuery, Side, StepCount, Tally, ValueCount};
 use crate::store::record::{kind, SpanRecord};
 use crate::store::{QueryError, TxFilter};
@@ -260,14 +260,14 @@ impl Inner {
     async fn compare_groups(&self, sets: &Sets) -> Result<Vec<Group>, QueryError> {
         let more = ", sum(in_sel * error), sum(in_base * error), sum(in_sel * duration_ns), sum(in_base * duration_ns), count()";
         let q = sets.grouped("service, endpoint, error, error_type", more, "", "", false);
-        q.bind(self.db().query(&q.sql)).fetch_all().await.map_err(ch_error)
+        self.read(|c| q.bind(c.query(&q.sql)).fetch_all()).await
     }
 
     /// Every tag of a transaction in either set, counted per set. (`tags` itself stays the whole array
     /// beside the joined `tag`, for an `only` that filters by a tag.)
     async fn compare_tags(&self, sets: &Sets) -> Result<Vec<TagRow>, QueryError> {
         let q = sets.grouped("tag", "", " ARRAY JOIN tags AS tag", "", true);
-        q.bind(self.db().query(&q.sql)).fetch_all().await.map_err(ch_error)
+        self.read(|c| q.bind(c.query(&q.sql)).fetch_all()).await
     }
 
     /// Every step of a transaction in either set: transactions running it and its summed self time, per set.
@@ -281,7 +281,7 @@ impl Inner {
             "",
             true,
         );
-        q.bind(self.db().query(&q.sql)).fetch_all().await.map_err(ch_error)
+        self.read(|c| q.bind(c.query(&q.sql)).fetch_all()).await
     }
 
     /// Each wait event counted once per transaction of a set whose trace was seen in it.
@@ -301,7 +301,7 @@ impl Inner {
             sel: u64,
             base: u64,
         }
-        let rows: Vec<R> = q.bind(self.db().query(&q.sql)).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<R> = self.read(|c| q.bind(c.query(&q.sql)).fetch_all()).await?;
         for r in rows {
             for e in waits.get(&r.trace_id).into_iter().flatten() {
                 let x = out.entry(e.clone()).or_default();

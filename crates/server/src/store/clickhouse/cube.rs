@@ -27,7 +27,7 @@ use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use sightline_model::{CubeAnswer, CubeDim, CubeRow};
 
-use super::{ch_error, day_end_ms, Inner, Where};
+use super::{day_end_ms, Inner, Where};
 use crate::cube::query::{self, measures, MAX_GROUPS, MAX_SERIES_CELLS};
 use crate::cube::rollup::{bucket_of, kind_code, Cell, MINUTE_MS, NDIMS};
 use crate::cube::{sketch, CubeQuery, Fact};
@@ -168,7 +168,7 @@ impl Inner {
             span_id: [u8; 8],
         }
         let w = Where { sql, binds: Vec::new() };
-        let rows: Vec<R> = w.bind(self.db().query(&w.sql)).fetch_all().await.map_err(ch_error)?;
+        let rows: Vec<R> = self.read(|c| w.bind(c.query(&w.sql)).fetch_all()).await?;
         Ok(rows.into_iter().map(|r| super::join_ids(&r.trace_id, &r.span_id)).collect())
     }
 
@@ -232,7 +232,7 @@ impl Inner {
             last: i64,
         }
         let (rows, raw_since_ms) = futures::try_join!(
-            async { w.bind(self.db().query(&sql)).fetch_all::<R>().await.map_err(ch_error) },
+            async { self.read(|c| w.bind(c.query(&sql)).fetch_all::<R>()).await },
             self.raw_since()
         )?;
         // Each group's cell over the range, and per step when a series is asked.
@@ -336,12 +336,7 @@ impl Inner {
 
     /// The start of the minute of the oldest raw transaction kept, as the embedded store reports it.
     async fn raw_since(&self) -> Result<Option<i64>, QueryError> {
-        let (n, oldest): (u64, i64) = self
-            .db()
-            .query(&format!("SELECT count(), min(end_ms) FROM transactions WHERE end_ms >= {}", self.horizon()))
-            .fetch_one()
-            .await
-            .map_err(ch_error)?;
+        let (n, oldest): (u64, i64) = self.read(|c| c.query(&format!("SELECT count(), min(end_ms) FROM transactions WHERE end_ms >= {}", self.horizon())).fetch_one()).await?;
         Ok((n > 0).then(|| oldest.div_euclid(MINUTE_MS) * MINUTE_MS))
     }
 }
