@@ -3,7 +3,8 @@
 //! first page and opening a trace; and this process's memory while ClickHouse holds the data.
 //!
 //! `SIGHTLINE_BENCH_N=1000000 cargo bench -p sightline-server --bench stores` (N transactions per store;
-//! 10 000 000 takes several minutes to seed). The ClickHouse servers are Debian's, started here from
+//! 10 000 000 takes several minutes to seed; `SIGHTLINE_BENCH_STORES=clickhouse,embedded` runs only those of
+//! `clickhouse`, `clickhouse_2_shards`, `embedded`). The ClickHouse servers are Debian's, started here from
 //! their binary on loopback ports, with their data in temp dirs (as the tests do).
 
 #[path = "support/mix.rs"]
@@ -151,6 +152,9 @@ fn benches(c: &mut Criterion) {
         embedded,
     ] {
         let backend = make(&rt);
+        if std::env::var("SIGHTLINE_BENCH_STORES").is_ok_and(|only| !only.split(',').any(|s| s == backend.name)) {
+            continue;
+        }
         let store = &backend.store;
         seed(&rt, backend.name, store, t0, n);
         let (spans, trace_id) = small_trace(t0);
