@@ -207,38 +207,11 @@ pub fn answer(
     }
     let secs = (to - from) as f64 / 1000.0;
     let Merged { groups, overflow, total } = groups(&sel, &plans.whole, fetch)?;
-    let cut = (overflow.count > 0).then(|| {
-        format!(
-            "more than {MAX_GROUPS} groups: only the first {MAX_GROUPS} found were ranked, the rest are counted in \"other\"; \
-             filter or group by fewer dimensions"
-        )
-    });
-    let ngroups = groups.len();
-    let mut ranked: Vec<(GroupKey, Cell, Option<f64>)> = groups
-        .into_iter()
-        .map(|(k, c)| {
-            let v = q.sort.of(&measures(&c, secs));
-            (k, c, v)
-        })
-        .collect();
-    ranked.sort_by(|a, b| order(a.2, b.2, q.desc).then_with(|| a.0.cmp(&b.0)));
-    let mut other = overflow;
-    for (_, c, _) in ranked.drain(ranked.len().min(q.limit)..) {
-        other.merge(&c);
-    }
-    let width = q.group_by.len();
-    let mut rows: Vec<CubeRow> = ranked
-        .iter()
-        .map(|(k, c, _)| CubeRow { key: names(&k[..width]), measures: measures(c, secs), series: Vec::new() })
-        .collect();
-    let mut other_row = (other.count > 0).then(|| {
-        let mut key = vec![String::new(); width.max(1)];
-        key[0] = "other".into();
-        CubeRow { key, measures: measures(&other, secs), series: Vec::new() }
-    });
+    let ranked = rank(q, secs, groups, overflow);
+    let (mut rows, mut other_row) = ranked.rows(q.group_by.len(), secs, |k| names(&k[..q.group_by.len()]));
     let (mut step_ms, mut timestamps) = (0, Vec::new());
     if let (Some(step), Some(steps), Some(pieces)) = (q.step_ms, steps, plans.stepped.as_ref()) {
-        let kept: HashMap<GroupKey, usize> = ranked.iter().enumerate().map(|(i, (k, _, _))| (*k, i)).collect();
+        let kept: HashMap<GroupKey, usize> = ranked.kept.iter().enumerate().map(|(i, (k, _))| (*k, i)).collect();
         let mut series = series(&sel, &kept, &steps, pieces, fetch)?.into_iter();
         for row in rows.iter_mut().chain(other_row.as_mut()) {
             row.series = series.next().unwrap_or_default();
@@ -253,13 +226,61 @@ pub fn answer(
         rows,
         other: other_row,
         total: measures(&total, secs),
-        groups: ngroups,
-        cut,
+        groups: ranked.groups,
+        cut: ranked.cut,
         step_ms,
         timestamps,
         raw_since_ms,
         usage: Vec::new(),
     })
+}
+
+/// Groups ranked by the query's sort (ties by key), the first `limit` of them kept and the rest merged
+/// with `overflow` into "other": how both stores finish an answer (the ClickHouse store's groups come from
+/// SQL, keyed by names; the embedded store's from its buckets, keyed by interned ids).
+pub struct Ranked<K> {
+    pub kept: Vec<(K, Cell)>,
+    pub other: Cell,
+    /// Groups ranked (at most [`MAX_GROUPS`]).
+    pub groups: usize,
+    /// Why the answer is cut, if it is.
+    pub cut: Option<String>,
+}
+
+pub fn rank<K: Ord>(q: &CubeQuery, secs: f64, groups: impl IntoIterator<Item = (K, Cell)>, overflow: Cell) -> Ranked<K> {
+    let cut = (overflow.count > 0).then(|| {
+        format!(
+            "more than {MAX_GROUPS} groups: only the first {MAX_GROUPS} found were ranked, the rest are counted in \"other\"; \
+             filter or group by fewer dimensions"
+        )
+    });
+    let mut ranked: Vec<(K, Cell, Option<f64>)> = groups
+        .into_iter()
+        .map(|(k, c)| {
+            let v = q.sort.of(&measures(&c, secs));
+            (k, c, v)
+        })
+        .collect();
+    let groups = ranked.len();
+    ranked.sort_by(|a, b| order(a.2, b.2, q.desc).then_with(|| a.0.cmp(&b.0)));
+    let mut other = overflow;
+    for (_, c, _) in ranked.drain(ranked.len().min(q.limit)..) {
+        other.merge(&c);
+    }
+    Ranked { kept: ranked.into_iter().map(|(k, c, _)| (k, c)).collect(), other, groups, cut }
+}
+
+impl<K> Ranked<K> {
+    /// The answer's rows (keys named by `name`) and its "other" row, without series.
+    pub fn rows(&self, width: usize, secs: f64, name: impl Fn(&K) -> Vec<String>) -> (Vec<CubeRow>, Option<CubeRow>) {
+        let rows = self.kept.iter().map(|(k, c)| CubeRow { key: name(k), measures: measures(c, secs), series: Vec::new() }).collect();
+        let other = (self.other.count > 0).then(|| {
+            let mut key = vec![String::new(); width.max(1)];
+            key[0] = "other".into();
+            CubeRow { key, measures: measures(&self.other, secs), series: Vec::new() }
+        });
+        (rows, other)
+    }
 }
 
 /// The first pass: every selected cell merged into its group.
@@ -346,7 +367,7 @@ fn groups(sel: &Selector, pieces: &[Piece], fetch: &Fetch<'_>) -> Result<Merged,
     })
 }
 
-fn too_many_series_cells(nrows: usize, nsteps: usize) -> QueryError {
+pub fn too_many_series_cells(nrows: usize, nsteps: usize) -> QueryError {
     QueryError::Invalid(format!(
         "{nrows} rows × {nsteps} steps is more than {MAX_SERIES_CELLS} series cells: ask for a larger step, a shorter range or fewer rows"
     ))

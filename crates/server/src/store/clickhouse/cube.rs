@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use clickhouse::Row;
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
-use sightline_model::{CubeAnswer, CubeDim, CubeRow};
+use sightline_model::{CubeAnswer, CubeDim};
 
 use super::{day_end_ms, Inner, Where};
 use crate::cube::query::{self, measures, MAX_GROUPS, MAX_SERIES_CELLS};
@@ -199,7 +199,7 @@ impl Inner {
         let steps = q.step_ms.map(|s| query::steps(from, to, Some(s)));
         if let Some(s) = &steps {
             if s.len() > MAX_SERIES_CELLS / 2 {
-                return Err(too_many_series_cells(2, s.len()));
+                return Err(query::too_many_series_cells(2, s.len()));
             }
         }
         let mut w = Where::default();
@@ -267,39 +267,14 @@ impl Inner {
                 overflow.merge(&c);
             }
         }
-        let cut = (overflow.count > 0).then(|| {
-            format!(
-                "more than {MAX_GROUPS} groups: only the first {MAX_GROUPS} found were ranked, the rest are counted in \"other\"; \
-                 filter or group by fewer dimensions"
-            )
-        });
-        let ngroups = groups.len();
-        let mut ranked: Vec<(Vec<String>, Cell, Option<f64>)> = groups
-            .into_iter()
-            .map(|(k, c)| {
-                let v = q.sort.of(&measures(&c, secs));
-                (k, c, v)
-            })
-            .collect();
-        ranked.sort_by(|a, b| order(a.2, b.2, q.desc).then_with(|| a.0.cmp(&b.0)));
-        let mut other = overflow;
-        for (_, c, _) in ranked.drain(ranked.len().min(q.limit)..) {
-            other.merge(&c);
-        }
-        let width = q.group_by.len();
-        let mut rows: Vec<CubeRow> =
-            ranked.iter().map(|(k, c, _)| CubeRow { key: k.clone(), measures: measures(c, secs), series: Vec::new() }).collect();
-        let mut other_row = (other.count > 0).then(|| {
-            let mut key = vec![String::new(); width.max(1)];
-            key[0] = "other".into();
-            CubeRow { key, measures: measures(&other, secs), series: Vec::new() }
-        });
+        let ranked = query::rank(&q, secs, groups, overflow);
+        let (mut rows, mut other_row) = ranked.rows(q.group_by.len(), secs, Vec::clone);
         let (mut step_ms, mut timestamps) = (0, Vec::new());
         if let (Some(step), Some(steps)) = (q.step_ms, steps) {
-            let kept: HashMap<&[String], usize> = ranked.iter().enumerate().map(|(i, (k, _, _))| (k.as_slice(), i)).collect();
+            let kept: HashMap<&[String], usize> = ranked.kept.iter().enumerate().map(|(i, (k, _))| (k.as_slice(), i)).collect();
             let nrows = kept.len() + 1;
             if nrows.saturating_mul(steps.len()) > MAX_SERIES_CELLS {
-                return Err(too_many_series_cells(nrows, steps.len()));
+                return Err(query::too_many_series_cells(nrows, steps.len()));
             }
             let mut cells = vec![vec![Cell::default(); steps.len()]; nrows];
             for ((k, s), c) in &per_step {
@@ -325,8 +300,8 @@ impl Inner {
             rows,
             other: other_row,
             total: measures(&total, secs),
-            groups: ngroups,
-            cut,
+            groups: ranked.groups,
+            cut: ranked.cut,
             step_ms,
             timestamps,
             raw_since_ms,
@@ -338,23 +313,5 @@ impl Inner {
     async fn raw_since(&self) -> Result<Option<i64>, QueryError> {
         let (n, oldest): (u64, i64) = self.read(|c| c.query(&format!("SELECT count(), min(end_ms) FROM transactions WHERE end_ms >= {}", self.horizon())).fetch_one()).await?;
         Ok((n > 0).then(|| oldest.div_euclid(MINUTE_MS) * MINUTE_MS))
-    }
-}
-
-fn too_many_series_cells(nrows: usize, nsteps: usize) -> QueryError {
-    QueryError::Invalid(format!(
-        "{nrows} rows × {nsteps} steps is more than {MAX_SERIES_CELLS} series cells: ask for a larger step, a shorter range or fewer rows"
-    ))
-}
-
-/// `None` sorts last whichever the direction (as the embedded store's ranking).
-fn order(a: Option<f64>, b: Option<f64>, desc: bool) -> std::cmp::Ordering {
-    use std::cmp::Ordering::*;
-    match (a, b) {
-        (Some(x), Some(y)) if desc => y.total_cmp(&x),
-        (Some(x), Some(y)) => x.total_cmp(&y),
-        (Some(_), None) => Less,
-        (None, Some(_)) => Greater,
-        (None, None) => Equal,
     }
 }
