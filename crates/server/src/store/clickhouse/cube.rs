@@ -105,13 +105,9 @@ pub(super) fn prepare_facts(spans: &[SpanRecord]) -> Vec<(FactRow, FactOwner)> {
             None if s.is_transaction => FactOwner::Transaction(s.ids()),
             None => FactOwner::Alone { ids: s.ids(), start_ms: s.start_ms() },
         };
-        out.push((FactRow::of(&fact, trace_of(s)), owner));
+        out.push((FactRow::of(&fact, super::ids_of(s).0), owner));
     }
     out
-}
-
-fn trace_of(s: &SpanRecord) -> [u8; 16] {
-    s.trace_id[..16].try_into().expect("checked in append")
 }
 
 impl Inner {
