@@ -62,19 +62,30 @@ async fn keep_revision(tx: &tokio_postgres::Transaction<'_>, board: &Board, doc:
     Ok(())
 }
 
-/// Writes `board` (already checked and stamped as the revision after `based_on`) if the stored revision is
-/// still `based_on`: `Ok(false)` when another save came first (nothing written).
-async fn compare_and_set(c: &mut tokio_postgres::Client, board: &Board, doc: &str, based_on: u64) -> Result<bool, tokio_postgres::Error> {
+/// Runs `sql`, a write guarded so that it touches no row when another save came first, and the revision it
+/// makes, in one transaction: `Ok(false)` when the guard held it back (nothing written).
+async fn guarded_write(
+    c: &mut tokio_postgres::Client,
+    board: &Board,
+    doc: &str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<bool, tokio_postgres::Error> {
     let tx = c.transaction().await?;
-    let (v, old) = (sql_version(board.version), sql_version(based_on));
-    let n = tx.execute("UPDATE boards SET version = $3, doc = $4 WHERE id = $1 AND version = $2", &[&board.id, &old, &v, &doc]).await?;
-    if n == 0 {
+    if tx.execute(sql, params).await? == 0 {
         tx.rollback().await?;
         return Ok(false);
     }
     keep_revision(&tx, board, doc).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Writes `board` (already checked and stamped as the revision after `based_on`) if the stored revision is
+/// still `based_on`: `Ok(false)` when another save came first (nothing written).
+async fn compare_and_set(c: &mut tokio_postgres::Client, board: &Board, doc: &str, based_on: u64) -> Result<bool, tokio_postgres::Error> {
+    let (v, old) = (sql_version(board.version), sql_version(based_on));
+    guarded_write(c, board, doc, "UPDATE boards SET version = $3, doc = $4 WHERE id = $1 AND version = $2", &[&board.id, &old, &v, &doc]).await
 }
 
 /// The answer to a compare-and-set that lost: the board as the other save left it (409), or 404 if it
@@ -88,18 +99,8 @@ async fn lost_race(c: &tokio_postgres::Client, id: &str, based_on: u64) -> Outco
 
 /// Inserts a new board, or answers `Ok(false)` when its id is taken (nothing written).
 async fn insert_new(c: &mut tokio_postgres::Client, board: &Board, doc: &str) -> Result<bool, tokio_postgres::Error> {
-    let tx = c.transaction().await?;
     let v = sql_version(board.version);
-    let n = tx
-        .execute("INSERT INTO boards (id, version, doc) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", &[&board.id, &v, &doc])
-        .await?;
-    if n == 0 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    keep_revision(&tx, board, doc).await?;
-    tx.commit().await?;
-    Ok(true)
+    guarded_write(c, board, doc, "INSERT INTO boards (id, version, doc) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", &[&board.id, &v, &doc]).await
 }
 
 impl SharedBoards {
