@@ -83,7 +83,32 @@ fn seed(rt: &Runtime, name: &str, store: &Arc<dyn TraceStore>, t0: i64, n: u64) 
 struct Backend {
     name: &'static str,
     store: Arc<dyn TraceStore>,
+    /// The ClickHouse servers, if any (kept running while the store is measured).
+    servers: Vec<ch::ClickHouse>,
     _keep: Box<dyn std::any::Any>,
+}
+
+/// Waits (up to 15 minutes) until ClickHouse has merged the seeding's inserts: a store that has been taking
+/// traffic for hours is mostly merged parts, while right after 500 bulk inserts the queries would race the
+/// background merges for the two cores (measured: the first hitmaps several times slower than later ones).
+fn settle(servers: &[ch::ClickHouse]) {
+    let started = Instant::now();
+    let quiet = || servers.iter().all(|s| s.sql("SELECT count() FROM system.merges") == "0");
+    let parts = || servers.iter().map(|s| s.sql("SELECT count() FROM system.parts WHERE active AND database = 'bench'")).collect::<Vec<_>>();
+    let mut last = parts();
+    loop {
+        std::thread::sleep(Duration::from_secs(5));
+        let now = parts();
+        if quiet() && now == last {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            eprintln!("merges still running after 15 minutes; measuring anyway");
+            break;
+        }
+        last = now;
+    }
+    eprintln!("merges settled in {:.0} s: active parts per server {:?}", started.elapsed().as_secs_f64(), last);
 }
 
 fn clickhouse(rt: &Runtime, shards: usize) -> Backend {
@@ -92,7 +117,7 @@ fn clickhouse(rt: &Runtime, shards: usize) -> Backend {
         let server = ch::ClickHouse::start();
         let target = Target::parse(&server.url(db)).unwrap();
         let store = rt.block_on(ClickHouseStore::open(vec![target], Options { max_age_ms: i64::MAX / 4, ..Default::default() })).unwrap();
-        return Backend { name: "clickhouse", store: Arc::new(store), _keep: Box::new(server) };
+        return Backend { name: "clickhouse", store: Arc::new(store), servers: vec![server], _keep: Box::new(()) };
     }
     let ports: Vec<(u16, u16)> = (0..shards).map(|_| (ch::free_port(), ch::free_port())).collect();
     let config = format!(
@@ -103,7 +128,7 @@ fn clickhouse(rt: &Runtime, shards: usize) -> Backend {
     let targets = servers.iter().map(|s| Target::parse(&s.url(db)).unwrap()).collect();
     let options = Options { max_age_ms: i64::MAX / 4, layout: Layout { cluster: Some("bench".into()), replicated: false }, ..Default::default() };
     let store = rt.block_on(ClickHouseStore::open(targets, options)).unwrap();
-    Backend { name: "clickhouse_2_shards", store: Arc::new(store), _keep: Box::new(servers) }
+    Backend { name: "clickhouse_2_shards", store: Arc::new(store), servers, _keep: Box::new(()) }
 }
 
 fn embedded(rt: &Runtime) -> Backend {
@@ -114,7 +139,7 @@ fn embedded(rt: &Runtime) -> Backend {
             EmbeddedStore::open(&path, Retention { max_age_ms: i64::MAX / 4, max_bytes: u64::MAX })
         }))
         .unwrap();
-    Backend { name: "embedded", store: Arc::new(store), _keep: Box::new(dir) }
+    Backend { name: "embedded", store: Arc::new(store), servers: Vec::new(), _keep: Box::new(dir) }
 }
 
 /// A trace as instrumented services export them: a root and 7 steps.
@@ -157,6 +182,7 @@ fn benches(c: &mut Criterion) {
         }
         let store = &backend.store;
         seed(&rt, backend.name, store, t0, n);
+        settle(&backend.servers);
         let (spans, trace_id) = small_trace(t0);
         rt.block_on(store.append(spans)).unwrap();
 
