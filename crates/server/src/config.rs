@@ -98,7 +98,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SIGHTLINE_CLICKHOUSE_CLUSTER", value_parser = parse_cluster_name)]
     pub clickhouse_cluster: Option<String>,
     /// Create `Replicated*MergeTree` tables (the ClickHouse servers need ZooKeeper and the `{shard}` and
-    /// `{replica}` macros).
+    /// `{replica}` macros). Give every replica with `--clickhouse`: they are grouped into shards by their
+    /// `{shard}` macro, and a write or read goes to whichever replica answers.
     #[arg(long, env = "SIGHTLINE_CLICKHOUSE_REPLICATED")]
     pub clickhouse_replicated: bool,
     /// Keep boards, deploys and alerts in this PostgreSQL database instead of the data directory, e.g.
