@@ -1009,7 +1009,7 @@ impl Inner {
             .fetch_one()
             .await
             .map_err(ch_error)?;
-        Ok(StoreStats { disk_bytes, transactions, in_flight, history: None })
+        Ok(StoreStats { disk_bytes, transactions, in_flight, history: None, memory: None })
     }
 }
 
