@@ -321,7 +321,7 @@ pub fn open(args: &ServeArgs, on_commit: CommitObserver) -> anyhow::Result<Arc<d
             max_age_ms: args.cube_retention_ms(),
             ..Default::default()
         },
-        Some(embedded::MemoryBudget { total: args.memory_budget.0 }),
+        args.memory_budget.0.map(|total| embedded::MemoryBudget { total }),
         Some(on_commit),
     )?;
     Ok(Arc::new(store))
