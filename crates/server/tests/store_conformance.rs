@@ -87,7 +87,7 @@ fn embedded(options: Options) -> Storage {
     }
 }
 
-/// The embedded store with a memory budget of nothing: every minute's columns but the newest two's are
+/// The embedded store with a memory budget of nothing: every minute's columns but the newest one's are
 /// evicted to disk (at each open by the history loader, twice a second while it runs) and read back by the
 /// queries that reach them. The answers must not change.
 fn embedded_evicted(options: Options) -> Storage {

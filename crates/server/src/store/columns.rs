@@ -714,13 +714,14 @@ impl Columns {
         self.spilled.keys().next_back().map(|m| (m + 1) * MINUTE_MS)
     }
 
-    /// The block to evict next: the oldest minute in memory, unless it is one of the newest two (which still
-    /// get rows). Its minute, encoded rows ([`spill::encode`]) and row count; encoding is done here, under
-    /// the caller's read lock, so the file is written without any lock.
+    /// The block to evict next: the oldest minute in memory, unless it is the newest (which gets nearly all
+    /// rows; the one before still gets a few late ones, which then start a new block in memory beside the
+    /// evicted part). Its minute, encoded rows ([`spill::encode`]) and row count; encoding is done here,
+    /// under the caller's read lock, so the file is written without any lock.
     pub fn next_eviction(&self) -> Option<(i64, Vec<u8>, usize)> {
         let newest = self.blocks.keys().next_back().copied()?.max(self.spilled.keys().next_back().copied().unwrap_or(i64::MIN));
         let (minute, b) = self.blocks.iter().next()?;
-        (*minute < newest - 1 && b.len() > 0).then(|| (*minute, spill::encode(b), b.len()))
+        (*minute < newest && b.len() > 0).then(|| (*minute, spill::encode(b), b.len()))
     }
 
     /// Replaces `minute`'s block in memory by `seg`, which holds its rows, if the block still has exactly
@@ -940,5 +941,56 @@ mod tests {
         let dropped = c.drop_before(1_060_000);
         assert_eq!(c.len() as u64 + dropped, before as u64);
         assert!(c.oldest_ms().unwrap() >= 1_020_000);
+    }
+
+    /// An evicted minute answers like the block it was; late rows beside it count once; retention deletes
+    /// its file.
+    #[test]
+    fn evicted_minutes_answer_alike_and_go_with_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = spill::SpillDir::create(&dir.path().join("evicted")).unwrap();
+        let mut c = sample();
+        let g = Grid { from: 1_000_000, to: 1_100_000, cols: 240, rows: 100, ymax_ms: 100.0, scale: Scale::Log };
+        let f = TxFilter { from: 0, to: i64::MAX, min_ms: 0.0, max_ms: None, ..Default::default() };
+        let answers = |c: &Columns| {
+            (c.hitmap(g, &HitmapFilter::default()).unwrap(), c.select(&f, Order::Slowest, 1000, None).unwrap(), c.services(0, i64::MAX / 2).unwrap())
+        };
+        let before = answers(&c);
+        let mut evicted = 0;
+        while let Some((minute, bytes, rows)) = c.next_eviction() {
+            let seg = spill.write(minute, rows, &bytes).unwrap();
+            assert!(c.evict(minute, seg));
+            evicted += rows;
+        }
+        let u = c.usage();
+        assert_eq!((u.evicted_rows as usize, u.evicted_minutes), (evicted, 2), "all but the newest of three minutes");
+        assert_eq!(answers(&c), before);
+        assert_eq!(c.len(), 1000);
+        // A stale eviction (the block changed since it was encoded) is refused and its file deleted.
+        let (minute, bytes, rows) = (16, spill::encode(&Block::default()), 0);
+        let seg = spill.write(minute, rows, &bytes).unwrap();
+        assert!(!c.evict(minute, seg));
+        // A late row into the evicted minute.
+        c.push(TxRow { end_ms: 1_000_001, duration_ms: 1.0, service: "a", endpoint: "GET /", error: false, error_type: None, ids: ids(5000), profile: None });
+        assert_eq!(c.hitmap(g, &HitmapFilter::default()).unwrap().total, 1001);
+        assert_eq!(c.oldest_ms(), Some(960_000));
+        assert_eq!(std::fs::read_dir(dir.path().join("evicted")).unwrap().count(), 2);
+        c.drop_before(1_080_000);
+        assert_eq!(std::fs::read_dir(dir.path().join("evicted")).unwrap().count(), 0, "retention deletes evicted files");
+        assert_eq!(c.usage().evicted_rows, 0);
+        assert_eq!(c.hitmap(g, &HitmapFilter::default()).unwrap().total, c.len() as u64);
+    }
+
+    #[test]
+    fn a_damaged_evicted_block_is_an_error_not_a_panic() {
+        let b = {
+            let mut c = sample();
+            c.blocks.pop_first().unwrap().1
+        };
+        let raw = spill::encode(&b);
+        assert_eq!(spill::decode(&raw).unwrap().end_ms, b.end_ms);
+        for cut in [0, 7, 8, 20, raw.len() - 1] {
+            assert!(spill::decode(&raw[..cut]).is_err(), "cut at {cut}");
+        }
     }
 }
