@@ -24,7 +24,7 @@ fn tx(n: u64, end_ms: i64) -> Vec<SpanRecord> {
     let dur_ns = (1 + n % 97) * 3_000_000;
     let mut trace_id = vec![9u8; 16];
     trace_id[8..].copy_from_slice(&n.to_be_bytes());
-    let error = n % 7 == 0;
+    let error = n.is_multiple_of(7);
     let root = SpanRecord {
         trace_id: trace_id.clone(),
         span_id: (n | 1 << 60).to_be_bytes().to_vec(),

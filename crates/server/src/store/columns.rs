@@ -291,7 +291,7 @@ impl Source<'_> {
 /// A block being scanned: borrowed from memory, or read back from disk for this scan only.
 enum Part<'a> {
     Mem(&'a Block),
-    Disk(Block),
+    Disk(Box<Block>),
 }
 
 impl Deref for Part<'_> {
@@ -299,7 +299,7 @@ impl Deref for Part<'_> {
     fn deref(&self) -> &Block {
         match self {
             Part::Mem(b) => b,
-            Part::Disk(b) => b,
+            Part::Disk(b) => b.as_ref(),
         }
     }
 }
@@ -393,7 +393,7 @@ impl Columns {
             Source::Mem(b) => Ok(Part::Mem(b)),
             Source::Disk(seg) => {
                 self.spill_reads.fetch_add(1, Ordering::Relaxed);
-                Ok(Part::Disk(seg.read()?))
+                Ok(Part::Disk(Box::new(seg.read()?)))
             }
         }
     }
