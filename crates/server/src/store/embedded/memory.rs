@@ -5,7 +5,7 @@
 //! Why evict whole minutes, oldest first: queries read the recent minutes most (the live hitmap, alerts,
 //! the default windows), a minute is the unit the columns are kept in, and a minute read back from its file
 //! gives the same rows, so every answer stays exact; a query reaching evicted minutes is slower by their
-//! read (~10 ms per 100 k rows from the page cache here). The columns are checked after each batch the
+//! read (~30 ms per million rows from the page cache here). The columns are checked after each batch the
 //! history loader pushes (so a start never holds more than the budget plus a batch) and twice a second
 //! for what ingest adds (~140 KB/s at 10 k spans/s).
 
