@@ -427,7 +427,7 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
     }
     // Flatness after warm-up: the second half of each phase (before the kill, after the restart).
     for phase in ["before", "after kill -9"] {
-        let of: Vec<u64> = samples.iter().filter(|s| s.phase == phase).map(|s| s.rss).collect();
+        let of: Vec<u64> = samples.iter().filter(|s| s.phase == phase && s.rss > 0).map(|s| s.rss).collect();
         let tail = &of[of.len() / 2..];
         if let (Some(lo), Some(hi)) = (tail.iter().min(), tail.iter().max()) {
             let mean = tail.iter().sum::<u64>() as f64 / tail.len() as f64;
