@@ -2,6 +2,10 @@
 //! after a start (`Hitmap::history`, docs/STORE.md "Restart"): instead of passing off partial counts as the
 //! whole picture. While shown it follows the server's progress (`GET /api/v1/health`) and fetches the
 //! hitmap again once the server has read back to the window's start.
+//!
+//! [`EvictedNote`]: "older minutes read from disk" on a hitmap whose window starts before the minutes the
+//! server's memory budget keeps in memory (`Health::evicted_until_ms`, docs/STORE.md "Memory budget"):
+//! the counts are exact, but such windows are slower to answer, which the note explains.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -50,5 +54,30 @@ pub fn HistoryNote(#[prop(into)] hitmap: Signal<Option<Hitmap>>, refetch: Callba
             }
         })}
         <FetchError error=error what="the server's progress reading its history" inline=true testid="history-error" />
+    }
+}
+
+/// Renders nothing unless the window of `hitmap` starts before the minutes the server keeps in memory.
+/// Asks the server (`GET /api/v1/health`) each time the window's start changes.
+#[component]
+pub fn EvictedNote(#[prop(into)] hitmap: Signal<Option<Hitmap>>) -> impl IntoView {
+    let from = Memo::new(move |_| hitmap.with(|h| h.as_ref().map(|h| h.grid.from)));
+    let health = LocalResource::new(move || {
+        let from = from.get();
+        async move { (from, api::health().await) }
+    });
+    let evicted = Signal::derive(move || match health.get() {
+        Some((Some(from), Ok(h))) => h.evicted_until_ms.is_some_and(|until| from < until),
+        _ => false,
+    });
+    let error = Signal::derive(move || health.get().and_then(|(_, r)| r.err()));
+    view! {
+        <Show when=move || evicted.get()>
+            <p class="history-note muted" role="status" data-testid="history-evicted"
+                title="The server's memory budget keeps only the newest minutes' columns in memory: this window reaches older ones, read from disk. Counts are exact; answers are slower.">
+                "older minutes read from disk"
+            </p>
+        </Show>
+        <FetchError error=error what="the server's memory status" inline=true testid="evicted-error" />
     }
 }

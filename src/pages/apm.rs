@@ -24,7 +24,7 @@ use crate::api::{self, HitmapParams, Selection, TxParams};
 use crate::components::error_view::{ErrorList, FetchError};
 use crate::components::board_widget::alerts_of_service;
 use crate::components::hitmap_chart::{thousands, HitmapChart};
-use crate::components::history_note::HistoryNote;
+use crate::components::history_note::{EvictedNote, HistoryNote};
 use crate::components::trace_view::TraceView;
 use crate::format::{clock, duration};
 use crate::hooks::{
@@ -204,6 +204,7 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
                     <FetchError error=live.error what="the hitmap" />
                     <LiveBatchNotice bad=live.bad_batch />
                     <HistoryNote hitmap=live.hitmap refetch=live.refetch />
+                    <EvictedNote hitmap=live.hitmap />
                     <TagChip tag=tag filtered_live=filtered_live />
                     <FetchError error=highlight_fetch.error what="where the value occurs" inline=true testid="highlight-error" />
                     <HitmapChart hitmap=live.hitmap selection=selection on_select=on_select markers=deploys alerts=alerts

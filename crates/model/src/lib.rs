@@ -42,6 +42,10 @@ pub struct Health {
     /// meanwhile); absent once everything stored is counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<HistoryLoading>,
+    /// Set when the memory budget has evicted older minutes' hitmap columns to disk: windows starting
+    /// before this (ms since the epoch) are answered exactly but read from disk, more slowly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evicted_until_ms: Option<i64>,
 }
 
 /// How far the server has read its stored history after a start: it reads newest first, so every

@@ -10,9 +10,14 @@
 //! restarts it, and at the end checks that every acknowledged transaction is stored (the transaction
 //! list's total over the soak's window, once the history is read).
 //!
+//! With each sample it also reads the store's memory parts from `/metrics` (columns in memory, memtables,
+//! block cache, evicted transactions), and at the end gives RSS min/max/mean over every sample from
+//! `--warmup-secs` on (both sides of the kill), which is the "flat after warm-up" figure. The server's own
+//! options go after `--`, e.g. `-- --memory-budget 64MiB`.
+//!
 //! ```text
 //! cargo xtask soak [--spans-per-sec 10000] [--minutes 10] [--sample-secs 5] [--seed-transactions 0]
-//!                  [--data-dir DIR] [-- server args…]
+//!                  [--warmup-secs 120] [--data-dir DIR] [-- server args…]
 //! ```
 
 #[path = "../benches/support/payload.rs"]
@@ -41,6 +46,7 @@ struct Args {
     minutes: f64,
     sample_secs: u64,
     seed_transactions: u64,
+    warmup_secs: u64,
     data_dir: Option<PathBuf>,
     server_args: Vec<String>,
 }
@@ -52,6 +58,7 @@ fn parse_args() -> Args {
         minutes: 10.0,
         sample_secs: 5,
         seed_transactions: 0,
+        warmup_secs: 120,
         data_dir: None,
         server_args: Vec::new(),
     };
@@ -64,6 +71,7 @@ fn parse_args() -> Args {
             "--minutes" => a.minutes = value("--minutes").parse().expect("--minutes: a number"),
             "--sample-secs" => a.sample_secs = value("--sample-secs").parse().expect("--sample-secs: a number"),
             "--seed-transactions" => a.seed_transactions = value("--seed-transactions").parse().expect("a count"),
+            "--warmup-secs" => a.warmup_secs = value("--warmup-secs").parse().expect("--warmup-secs: a number"),
             "--data-dir" => a.data_dir = Some(value("--data-dir").into()),
             "--" => {
                 a.server_args = it.collect();
@@ -127,11 +135,34 @@ async fn wait_ready(http: &reqwest::Client, base: &str, started: Instant, pid: u
     }
 }
 
-/// `sightline_store_transactions` from `/metrics`.
-async fn stored(http: &reqwest::Client, base: &str) -> Option<u64> {
+/// What one scrape of `/metrics` says about the store.
+#[derive(Debug, Clone, Copy, Default)]
+struct Parts {
+    stored: Option<u64>,
+    columns: u64,
+    memtables: u64,
+    cache: u64,
+    evicted: u64,
+}
+
+async fn metrics(http: &reqwest::Client, base: &str) -> Option<Parts> {
     let text = http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
-    let line = text.lines().find(|l| l.starts_with("sightline_store_transactions "))?;
-    line.split_whitespace().nth(1)?.parse::<f64>().ok().map(|v| v as u64)
+    let value = |name: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.strip_prefix(name).is_some_and(|r| r.starts_with(' ')))?;
+        line.split_whitespace().nth(1)?.parse::<f64>().ok().map(|v| v as u64)
+    };
+    Some(Parts {
+        stored: value("sightline_store_transactions"),
+        columns: value("sightline_store_memory_bytes{part=\"columns\"}").unwrap_or(0),
+        memtables: value("sightline_store_memory_bytes{part=\"memtables\"}").unwrap_or(0),
+        cache: value("sightline_store_memory_bytes{part=\"block_cache\"}").unwrap_or(0),
+        evicted: value("sightline_store_evicted_transactions").unwrap_or(0),
+    })
+}
+
+/// `/proc/loadavg`'s first three fields.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or("?".into(), |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
 }
 
 /// Fills `dir/store` with `n` transactions ending over the 6 hours before now − 2 min, then times a full
@@ -207,6 +238,7 @@ struct Sample {
     phase: &'static str,
     rss: u64,
     stored: Option<u64>,
+    parts: Parts,
 }
 
 fn main() {
@@ -226,8 +258,9 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
     let server = spawn(&args, &dir, port);
     let (health, complete, rss_ready) = wait_ready(&http, &base, server.started, server.child.id()).await;
-    let retained = stored(&http, &base).await.unwrap_or(0);
-    println!("\n## start on {} stored transactions", retained);
+    let parts = metrics(&http, &base).await.unwrap_or_default();
+    let retained = parts.stored.unwrap_or(0);
+    println!("\n## start on {} stored transactions (load average {})", retained, load_average());
     if let Some(b) = before {
         println!("before (full rebuild, then listen): health after ≥ {:.2} s", b.as_secs_f64());
     }
@@ -237,6 +270,13 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
         complete.as_secs_f64(),
         mb(rss_ready),
         if retained > 0 { format!(" = {:.0} bytes per retained transaction", rss_ready as f64 / retained as f64) } else { String::new() }
+    );
+    println!(
+        "store parts: columns in memory {:.1} MB, memtables {:.1} MB, block cache {:.1} MB; {} transactions' columns evicted to disk",
+        mb(parts.columns),
+        mb(parts.memtables),
+        mb(parts.cache),
+        parts.evicted
     );
     let server = Arc::new(Mutex::new(server));
     if args.minutes <= 0.0 {
@@ -294,13 +334,19 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
                 tick.tick().await;
                 let pid = server.lock().unwrap().child.id();
                 let phase = if restarted.load(Ordering::Relaxed) { "after kill -9" } else { "before" };
-                let s = Sample { at: t0.elapsed(), phase, rss: rss(pid).unwrap_or(0), stored: stored(&http, &base).await };
+                let rss = rss(pid).unwrap_or(0);
+                let parts = metrics(&http, &base).await.unwrap_or_default();
+                let s = Sample { at: t0.elapsed(), phase, rss, stored: parts.stored, parts };
                 println!(
-                    "{:>7.0} s  {:<14} RSS {:>7.1} MB  stored {:>9}",
+                    "{:>7.0} s  {:<14} RSS {:>7.1} MB  stored {:>9}  columns {:>6.1} MB  memtables {:>5.1} MB  cache {:>5.1} MB  evicted {:>9}",
                     s.at.as_secs_f64(),
                     s.phase,
                     mb(s.rss),
-                    s.stored.map_or("-".into(), |n| n.to_string())
+                    s.stored.map_or("-".into(), |n| n.to_string()),
+                    mb(parts.columns),
+                    mb(parts.memtables),
+                    mb(parts.cache),
+                    parts.evicted
                 );
                 samples.lock().unwrap().push(s);
             }
@@ -341,22 +387,47 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
     let samples = std::mem::take(&mut *samples.lock().unwrap());
     stop(&server);
 
-    println!("\n## soak: {:.0} spans/s for {:.1} min (sent in {:.0} s)", args.spans_per_sec, args.minutes, sent_in.as_secs_f64());
-    println!("| t (s) | phase | RSS (MB) | stored transactions | RSS per stored transaction (B) |");
-    println!("|---:|---|---:|---:|---:|");
+    println!(
+        "\n## soak: {:.0} spans/s for {:.1} min (sent in {:.0} s), server args {:?}, load average at the end {}",
+        args.spans_per_sec,
+        args.minutes,
+        sent_in.as_secs_f64(),
+        args.server_args,
+        load_average()
+    );
+    println!("| t (s) | phase | RSS (MB) | stored transactions | columns in memory (MB) | memtables (MB) | block cache (MB) | evicted transactions |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for s in &samples {
         println!(
-            "| {:.0} | {} | {:.1} | {} | {} |",
+            "| {:.0} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {} |",
             s.at.as_secs_f64(),
             s.phase,
             mb(s.rss),
             s.stored.map_or("-".into(), |n| n.to_string()),
-            s.stored.filter(|n| *n > 0).map_or("-".into(), |n| format!("{:.0}", s.rss as f64 / n as f64))
+            mb(s.parts.columns),
+            mb(s.parts.memtables),
+            mb(s.parts.cache),
+            s.parts.evicted
+        );
+    }
+    // Flatness after warm-up: every sample from `--warmup-secs` on, both sides of the kill.
+    let warm: Vec<u64> = samples.iter().filter(|s| s.at.as_secs() >= args.warmup_secs && s.rss > 0).map(|s| s.rss).collect();
+    if let (Some(lo), Some(hi)) = (warm.iter().min(), warm.iter().max()) {
+        let mean = warm.iter().sum::<u64>() as f64 / warm.len() as f64;
+        println!(
+            "RSS from {} s on ({} samples, the restart included): {:.0}–{:.0} MB, mean {:.0} MB, spread {:+.1} % / {:+.1} %",
+            args.warmup_secs,
+            warm.len(),
+            mb(*lo),
+            mb(*hi),
+            mean / 1_048_576.0,
+            (*lo as f64 / mean - 1.0) * 100.0,
+            (*hi as f64 / mean - 1.0) * 100.0
         );
     }
     // Flatness after warm-up: the second half of each phase (before the kill, after the restart).
     for phase in ["before", "after kill -9"] {
-        let of: Vec<u64> = samples.iter().filter(|s| s.phase == phase).map(|s| s.rss).collect();
+        let of: Vec<u64> = samples.iter().filter(|s| s.phase == phase && s.rss > 0).map(|s| s.rss).collect();
         let tail = &of[of.len() / 2..];
         if let (Some(lo), Some(hi)) = (tail.iter().min(), tail.iter().max()) {
             let mean = tail.iter().sum::<u64>() as f64 / tail.len() as f64;

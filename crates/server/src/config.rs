@@ -83,6 +83,12 @@ pub struct ServeArgs {
     /// Keep the store under this many megabytes (oldest data goes first).
     #[arg(long, env = "SIGHTLINE_RETENTION_MB", default_value_t = 4096)]
     pub retention_mb: u64,
+    /// Memory the embedded store may take (e.g. `512MiB`, `2GiB`, or bytes; `none`: no limit): fjall's
+    /// block cache and memtables get an eighth each, the hitmap columns the rest; beyond it the oldest
+    /// minutes' columns are evicted to disk and read back when a query reaches them (exact, slower). See
+    /// docs/STORE.md.
+    #[arg(long, env = "SIGHTLINE_MEMORY_BUDGET", default_value = "1GiB", value_parser = parse_budget)]
+    pub memory_budget: Budget,
     /// Keep the cube (per-minute statistics by service, endpoint, instance, error…) this many days, apart
     /// from the raw transactions' retention.
     #[arg(long, env = "SIGHTLINE_CUBE_RETENTION_DAYS", default_value_t = crate::store::cube::DEFAULT_RETENTION_DAYS)]
@@ -213,6 +219,7 @@ impl ServeArgs {
             admin_password: Some(TEST_ADMIN_PASSWORD.into()),
             retention_hours: 72,
             retention_mb: 4096,
+            memory_budget: Budget(Some(crate::store::embedded::MemoryBudget::DEFAULT)),
             cube_retention_days: crate::store::cube::DEFAULT_RETENTION_DAYS,
             clickhouse: Vec::new(),
             clickhouse_cluster: None,
@@ -277,10 +284,59 @@ impl ServeArgs {
     }
 }
 
+/// `--memory-budget`: bytes, or `None` for no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget(pub Option<u64>);
+
+fn parse_budget(s: &str) -> Result<Budget, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "none" | "unlimited" | "off" => Ok(Budget(None)),
+        _ => parse_bytes(s).map(|b| Budget(Some(b))),
+    }
+}
+
+/// A size in bytes, given as `512MiB`, `2GiB`, `64MB`, `1G` or a plain number of bytes.
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size: give e.g. 512MiB, 2GiB or a number of bytes"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        "t" | "tb" => 1_000_000_000_000,
+        "tib" => 1 << 40,
+        u => return Err(format!("unknown unit {u:?} in {s:?}: use B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+}
+
 fn parse_cluster_name(s: &str) -> Result<String, String> {
     if crate::store::clickhouse::schema::valid_name(s) {
         Ok(s.to_string())
     } else {
         Err("a cluster name is letters, digits and _".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_their_units() {
+        assert_eq!(parse_budget("512MiB"), Ok(Budget(Some(512 << 20))));
+        assert_eq!(parse_budget("2GiB"), Ok(Budget(Some(2 << 30))));
+        assert_eq!(parse_budget("none"), Ok(Budget(None)));
+        assert_eq!(parse_bytes("64 MB"), Ok(64_000_000));
+        assert_eq!(parse_bytes("12345"), Ok(12345));
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("5 parsecs").is_err());
+        assert!(parse_bytes("99999999999TiB").is_err());
     }
 }

@@ -96,6 +96,14 @@ pub struct OwnMetrics {
     store_in_flight: IntGauge,
     store_history_percent: IntGauge,
     store_history_from: IntGauge,
+    /// The memory budget and its parts (embedded store; see docs/STORE.md "Memory budget").
+    memory_budget: IntGauge,
+    memory_columns_budget: IntGauge,
+    memory_bytes: IntGaugeVec,
+    evicted_minutes: IntGauge,
+    evicted_transactions: IntGauge,
+    evicted_disk_bytes: IntGauge,
+    evicted_reads: prometheus::IntCounter,
     retention_removed: IntCounterVec,
     postgres_up: IntGaugeVec,
     postgres_sample_duration: GaugeVec,
@@ -160,6 +168,21 @@ impl OwnMetrics {
         )
         .expect("valid metric name");
         registry.register(Box::new(postgres_sample_duration.clone())).expect("registered once");
+        let memory_bytes = IntGaugeVec::new(
+            Opts::new(
+                "sightline_store_memory_bytes",
+                "What the embedded store holds in memory, by part: columns (hitmap columns in memory), memtables (fjall's, not yet flushed), block_cache (fjall's, in use).",
+            ),
+            &["part"],
+        )
+        .expect("valid metric name");
+        registry.register(Box::new(memory_bytes.clone())).expect("registered once");
+        let evicted_reads = prometheus::IntCounter::new(
+            "sightline_store_evicted_reads_total",
+            "Evicted column segments read back from disk by queries reaching older minutes.",
+        )
+        .expect("valid metric name");
+        registry.register(Box::new(evicted_reads.clone())).expect("registered once");
 
         let m = OwnMetrics {
             ingest_requests_accepted: counter(
@@ -205,6 +228,19 @@ impl OwnMetrics {
                 "sightline_store_history_loaded_from_seconds",
                 "While the stored history is read back after a start: everything ending at or after this time (Unix seconds) is counted; 0 once complete.",
             ),
+            memory_budget: gauge(
+                "sightline_store_memory_budget_bytes",
+                "The embedded store's memory budget (--memory-budget); 0 without one.",
+            ),
+            memory_columns_budget: gauge(
+                "sightline_store_memory_columns_budget_bytes",
+                "The hitmap columns' share of the memory budget: beyond it the oldest minutes are evicted to disk.",
+            ),
+            memory_bytes,
+            evicted_minutes: gauge("sightline_store_evicted_minutes", "Minutes whose hitmap columns are (partly) evicted to disk by the memory budget."),
+            evicted_transactions: gauge("sightline_store_evicted_transactions", "Transactions whose hitmap columns are evicted to disk by the memory budget."),
+            evicted_disk_bytes: gauge("sightline_store_evicted_disk_bytes", "Size of the evicted column files."),
+            evicted_reads,
             retention_removed: counter(
                 "sightline_retention_removed_total",
                 "What retention removed (age and size limits), by kind: transactions or traces.",
@@ -310,6 +346,17 @@ impl OwnMetrics {
         self.store_in_flight.set(clamp(store.in_flight));
         self.store_history_percent.set(store.history.map_or(100, |h| h.percent.into()));
         self.store_history_from.set(store.history.map_or(0, |h| h.loaded_from_ms.div_euclid(1000)));
+        if let Some(m) = &store.memory {
+            self.memory_budget.set(clamp(m.budget_bytes.unwrap_or(0)));
+            self.memory_columns_budget.set(clamp(m.columns_budget_bytes.unwrap_or(0)));
+            self.memory_bytes.with_label_values(&["columns"]).set(clamp(m.columns_bytes));
+            self.memory_bytes.with_label_values(&["memtables"]).set(clamp(m.memtable_bytes));
+            self.memory_bytes.with_label_values(&["block_cache"]).set(clamp(m.cache_bytes));
+            self.evicted_minutes.set(clamp(m.evicted_minutes));
+            self.evicted_transactions.set(clamp(m.evicted_transactions));
+            self.evicted_disk_bytes.set(clamp(m.evicted_disk_bytes));
+            self.evicted_reads.inc_by(m.evicted_reads.saturating_sub(self.evicted_reads.get()));
+        }
         for inst in db.instances() {
             let (status, sample) = inst.own_metrics();
             let labels = [inst.id.as_str(), inst.name.as_str()];

@@ -179,6 +179,31 @@ pub struct StoreStats {
     pub in_flight: u64,
     /// Set while the stored history is still being read after a start (`transactions` is then partial).
     pub history: Option<sightline_model::HistoryLoading>,
+    /// The embedded store's memory parts and budget (`None` for ClickHouse).
+    pub memory: Option<MemoryStats>,
+}
+
+/// What the embedded store's parts hold in memory against `--memory-budget` (docs/STORE.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// `None`: no budget (columns never evicted).
+    pub budget_bytes: Option<u64>,
+    pub columns_budget_bytes: Option<u64>,
+    /// The hitmap columns' blocks in memory.
+    pub columns_bytes: u64,
+    /// fjall's memtables (active and sealed, not yet flushed).
+    pub memtable_bytes: u64,
+    /// fjall's block cache: in use and its capacity.
+    pub cache_bytes: u64,
+    pub cache_capacity_bytes: u64,
+    /// Minutes with columns evicted to disk, their transactions and files' bytes.
+    pub evicted_minutes: u64,
+    pub evicted_transactions: u64,
+    pub evicted_disk_bytes: u64,
+    /// Evicted column segments read back by queries since the start.
+    pub evicted_reads: u64,
+    /// Windows starting before this (ms since the epoch) reach evicted minutes.
+    pub evicted_until_ms: Option<i64>,
 }
 
 /// What one group commit wrote (requests sharing one fsync), reported to the [`CommitObserver`].
@@ -274,6 +299,13 @@ pub trait TraceStore: Send + Sync + 'static {
     fn history(&self) -> Option<sightline_model::HistoryLoading> {
         None
     }
+
+    /// Windows starting before this (ms since the epoch) reach transactions whose hitmap columns were
+    /// evicted from memory by the memory budget: answered exactly, read from disk (slower). Cheap: health
+    /// checks call it.
+    fn evicted_until(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Opens the embedded store configured by `args`; `on_commit` hears of every group commit.
@@ -289,6 +321,7 @@ pub fn open(args: &ServeArgs, on_commit: CommitObserver) -> anyhow::Result<Arc<d
             max_age_ms: args.cube_retention_ms(),
             ..Default::default()
         },
+        args.memory_budget.0.map(|total| embedded::MemoryBudget { total }),
         Some(on_commit),
     )?;
     Ok(Arc::new(store))

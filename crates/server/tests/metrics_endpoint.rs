@@ -114,6 +114,13 @@ async fn every_family_is_there_with_its_type_and_help() {
         ("sightline_store_disk_bytes", "gauge"),
         ("sightline_store_transactions", "gauge"),
         ("sightline_store_in_flight_transactions", "gauge"),
+        ("sightline_store_memory_budget_bytes", "gauge"),
+        ("sightline_store_memory_columns_budget_bytes", "gauge"),
+        ("sightline_store_memory_bytes", "gauge"),
+        ("sightline_store_evicted_minutes", "gauge"),
+        ("sightline_store_evicted_transactions", "gauge"),
+        ("sightline_store_evicted_disk_bytes", "gauge"),
+        ("sightline_store_evicted_reads_total", "counter"),
         ("sightline_retention_removed_total", "counter"),
         ("sightline_sse_clients", "gauge"),
         ("sightline_http_requests_total", "counter"),
@@ -134,6 +141,11 @@ async fn every_family_is_there_with_its_type_and_help() {
     assert_eq!(m.counter("sightline_retention_removed_total", &[("kind", "transactions")]), 0.0);
     assert_eq!(m.counter("sightline_store_transactions", &[]), 1.0);
     assert!(m.counter("sightline_store_disk_bytes", &[]) > 0.0);
+    // The default memory budget, its parts, and nothing evicted for one transaction.
+    assert_eq!(m.counter("sightline_store_memory_budget_bytes", &[]), (1u64 << 30) as f64);
+    assert!(m.counter("sightline_store_memory_bytes", &[("part", "columns")]) > 0.0);
+    assert!(m.value("sightline_store_memory_bytes", &[("part", "memtables")]).is_some());
+    assert_eq!(m.counter("sightline_store_evicted_transactions", &[]), 0.0);
     assert_eq!(m.counter("sightline_sse_clients", &[]), 0.0);
     // No PostgreSQL instance is configured: no per-instance series.
     assert!(m.samples("sightline_postgres_up", &[]).next().is_none());

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use sightline_model::{CubeDim, CubeMeasure, Grid, Hitmap, Order, Scale, ServiceSummary, Status, StepKind, TransactionSummary};
 use sightline_server::cube::CubeQuery;
-use sightline_server::store::embedded::{EmbeddedStore, Retention};
+use sightline_server::store::embedded::{EmbeddedStore, MemoryBudget, Retention};
 use sightline_server::store::record::{kind, ErrorRecord, SpanRecord};
 use sightline_server::store::{
     CellRange, HitmapFilter, QueryError, RetentionReport, SeriesQuery, TraceStore, TxBucket, TxFilter, TxQuery, TxSeries,
@@ -80,6 +80,29 @@ fn embedded(options: Options) -> Storage {
                 let store = sightline_server::blocking::run("opening the store", move || EmbeddedStore::open(&path, retention))
                     .await
                     .unwrap();
+                Arc::new(store) as Arc<dyn TraceStore>
+            })
+        }),
+        _keep: Box::new(dir),
+    }
+}
+
+/// The embedded store with a memory budget of nothing: every minute's columns but the newest one's are
+/// evicted to disk (at each open by the history loader, twice a second while it runs) and read back by the
+/// queries that reach them. The answers must not change.
+fn embedded_evicted(options: Options) -> Storage {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let retention = Retention { max_age_ms: options.max_age_ms, max_bytes: u64::MAX };
+    Storage {
+        open: Box::new(move || {
+            let path = path.clone();
+            Box::pin(async move {
+                let store = sightline_server::blocking::run("opening the store", move || {
+                    EmbeddedStore::open_budgeted(&path, retention, MemoryBudget { total: 0 })
+                })
+                .await
+                .unwrap();
                 Arc::new(store) as Arc<dyn TraceStore>
             })
         }),
@@ -169,6 +192,7 @@ macro_rules! conformance {
 }
 
 conformance!(embedded);
+conformance!(embedded_evicted);
 conformance!(clickhouse);
 
 #[path = "cube_ref/mod.rs"]

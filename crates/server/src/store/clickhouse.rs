@@ -1097,7 +1097,7 @@ impl Inner {
             .into_iter()
             .sum();
         let in_flight: u64 = self.read(|c| c.query("SELECT count() FROM (SELECT argMax(live, ver) AS l FROM inflight GROUP BY trace_id, span_id) WHERE l = 1").fetch_one()).await?;
-        Ok(StoreStats { disk_bytes, transactions, in_flight, history: None })
+        Ok(StoreStats { disk_bytes, transactions, in_flight, history: None, memory: None })
     }
 }
 

@@ -9,6 +9,8 @@
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sightline_model::{Grid, Hitmap, HistoryLoading, Order, ServiceSummary, Status};
 
@@ -16,8 +18,10 @@ use super::record::SpanRecord;
 use super::{CellRange, HitmapFilter, QueryError, SeriesQuery, TxBucket, TxFilter, TxSeries};
 
 pub mod compare;
+pub mod spill;
 pub mod tags;
 
+use spill::Segment;
 use tags::{Profiles, TagMatch};
 
 const MINUTE_MS: i64 = 60_000;
@@ -84,6 +88,24 @@ struct Block {
 impl Block {
     fn len(&self) -> usize {
         self.end_ms.len()
+    }
+
+    /// Bytes its vectors hold (capacity, not length: what the allocator gave them).
+    fn heap_bytes(&self) -> usize {
+        fn cap<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        cap(&self.end_ms)
+            + cap(&self.duration_ms)
+            + cap(&self.service)
+            + cap(&self.endpoint)
+            + cap(&self.error)
+            + cap(&self.error_type)
+            + cap(&self.ids)
+            + cap(&self.tags_end)
+            + cap(&self.tags)
+            + cap(&self.steps_end)
+            + cap(&self.steps)
     }
 
     /// Gives back the growth slack of a minute that is (nearly) done: a `Vec` grown by doubling holds
@@ -184,12 +206,21 @@ pub struct Selection {
     pub more: bool,
 }
 
-/// Every stored transaction, column-wise, in per-minute blocks keyed by end minute.
+/// Every stored transaction, column-wise, in per-minute blocks keyed by end minute: in memory, or evicted
+/// to files under a memory budget ([`spill`]) and read back by the queries that reach them.
 #[derive(Debug, Default)]
 pub struct Columns {
     /// Number of the last commit whose rows are in here (see `store::LiveBatch`).
     pub seq: u64,
     blocks: BTreeMap<i64, Block>,
+    /// Evicted parts of minutes, by end minute. A minute may have rows in both (a late row after its
+    /// eviction lands in memory): a query reads both, and each row is in exactly one.
+    spilled: BTreeMap<i64, Vec<Segment>>,
+    /// Rows and file bytes in `spilled`.
+    spilled_rows: usize,
+    spilled_bytes: u64,
+    /// Evicted segments read back by queries (a counter for `/metrics`).
+    spill_reads: AtomicU64,
     pub services: Interner,
     pub endpoints: Interner,
     pub error_types: Interner,
@@ -241,6 +272,53 @@ impl Compiled {
     }
 }
 
+/// Where a scan finds some of a minute's rows.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    Mem(&'a Block),
+    Disk(&'a Segment),
+}
+
+impl Source<'_> {
+    fn rows(&self) -> usize {
+        match self {
+            Source::Mem(b) => b.len(),
+            Source::Disk(s) => s.rows,
+        }
+    }
+}
+
+/// A block being scanned: borrowed from memory, or read back from disk for this scan only.
+enum Part<'a> {
+    Mem(&'a Block),
+    Disk(Box<Block>),
+}
+
+impl Deref for Part<'_> {
+    type Target = Block;
+    fn deref(&self) -> &Block {
+        match self {
+            Part::Mem(b) => b,
+            Part::Disk(b) => b.as_ref(),
+        }
+    }
+}
+
+/// What the columns hold, for `/metrics` and the budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColumnUsage {
+    /// Bytes of the blocks in memory (their vectors' capacity).
+    pub resident_bytes: u64,
+    /// Minutes with rows evicted to disk, those rows, and their files' bytes.
+    pub evicted_minutes: u64,
+    pub evicted_rows: u64,
+    pub evicted_bytes: u64,
+    /// Evicted segments read back by queries since the start.
+    pub evicted_reads: u64,
+    /// Queries whose window starts before this (ms since the epoch) read evicted minutes from disk.
+    pub evicted_until_ms: Option<i64>,
+}
+
 /// One series group being aggregated: its buckets, and each bucket's durations when quantiles are asked.
 type SeriesAcc = (Vec<TxBucket>, Vec<Vec<f64>>);
 /// The group key of a dimension that is not grouped by.
@@ -289,52 +367,79 @@ impl Columns {
         self.len += 1;
     }
 
-    /// Blocks that may hold end times in `[from, to)`.
-    fn blocks_in(&self, from: i64, to: i64) -> impl DoubleEndedIterator<Item = &Block> {
-        let valid = from < to;
+    /// The minutes (`lo..=hi`) that may hold end times in `[from, to)`; `None` for an empty window.
+    fn minutes_of(from: i64, to: i64) -> Option<(i64, i64)> {
         let lo = from.div_euclid(MINUTE_MS);
         let hi = to.saturating_sub(1).div_euclid(MINUTE_MS).max(lo);
-        self.blocks.range(lo..=hi).filter(move |_| valid).map(|(_, b)| b)
+        (from < to).then_some((lo, hi))
+    }
+
+    /// What holds the rows of minutes `lo..=hi`: blocks in memory and evicted segments.
+    fn sources(&self, lo: i64, hi: i64) -> impl Iterator<Item = Source<'_>> {
+        let mem = self.blocks.range(lo..=hi).map(|(_, b)| Source::Mem(b));
+        mem.chain(self.spilled.range(lo..=hi).flat_map(|(_, segs)| segs.iter().map(Source::Disk)))
+    }
+
+    /// The blocks that may hold end times in `[from, to)`, evicted ones read back as the scan reaches them
+    /// (so a scan holds one at a time).
+    fn parts_in(&self, from: i64, to: i64) -> impl Iterator<Item = Result<Part<'_>, QueryError>> {
+        let (lo, hi) = Self::minutes_of(from, to).unwrap_or((1, 0));
+        self.sources(lo, hi).map(|s| self.load(s))
+    }
+
+    /// `s`'s rows: borrowed from memory, or read from its file.
+    fn load<'a>(&'a self, s: Source<'a>) -> Result<Part<'a>, QueryError> {
+        match s {
+            Source::Mem(b) => Ok(Part::Mem(b)),
+            Source::Disk(seg) => {
+                self.spill_reads.fetch_add(1, Ordering::Relaxed);
+                Ok(Part::Disk(Box::new(seg.read()?)))
+            }
+        }
     }
 
     /// Bins every transaction of the grid's window (optionally one service) with the model's shared
     /// [`Grid::col_of`] / [`Grid::row_of`], so the app's live updates land in the same cells.
-    pub fn hitmap(&self, grid: Grid, filter: &HitmapFilter) -> Hitmap {
+    pub fn hitmap(&self, grid: Grid, filter: &HitmapFilter) -> Result<Hitmap, QueryError> {
         let svc = match filter.service.as_deref() {
             Some(name) => match self.services.get(name) {
                 Some(id) => Some(id),
-                None => return Hitmap::empty(grid),
+                None => return Ok(Hitmap::empty(grid)),
             },
             None => None,
         };
         let tag = match &filter.tag {
             Some(t) => match self.compile_tag(t, filter.traces.as_ref()) {
                 Some(m) => Some(m),
-                None => return Hitmap::empty(grid),
+                None => return Ok(Hitmap::empty(grid)),
             },
             None => None,
         };
         let keep = |b: &Block, i: usize| svc.is_none_or(|s| b.service[i] == s) && tag.as_ref().is_none_or(|t| t.matches(b, i));
-        let blocks: Vec<&Block> = self.blocks_in(grid.from, grid.to).collect();
-        let rows: usize = blocks.iter().map(|b| b.len()).sum();
+        let sources: Vec<Source<'_>> = match Self::minutes_of(grid.from, grid.to) {
+            Some((lo, hi)) => self.sources(lo, hi).collect(),
+            None => Vec::new(),
+        };
+        let rows: usize = sources.iter().map(Source::rows).sum();
         if rows < PARALLEL_BINNING_ROWS {
-            return bin(grid, &keep, &blocks);
+            return self.bin(grid, &keep, &sources);
         }
         // Two halves on two threads (the machine has two cores); the counts simply add up.
         let mut acc = 0;
-        let split = blocks
+        let split = sources
             .iter()
             .position(|b| {
-                acc += b.len();
+                acc += b.rows();
                 acc >= rows / 2
             })
-            .map_or(blocks.len(), |i| i + 1);
-        let (left, right) = blocks.split_at(split);
-        let (mut h, other) = std::thread::scope(|s| {
-            let t = s.spawn(|| bin(grid, &keep, right));
-            let h = bin(grid, &keep, left);
+            .map_or(sources.len(), |i| i + 1);
+        let (left, right) = sources.split_at(split);
+        let (h, other) = std::thread::scope(|s| {
+            let t = s.spawn(|| self.bin(grid, &keep, right));
+            let h = self.bin(grid, &keep, left);
             (h, t.join().expect("binning thread"))
         });
+        let (mut h, other) = (h?, other?);
         for (a, b) in h.ok.iter_mut().zip(&other.ok) {
             *a += b;
         }
@@ -343,7 +448,33 @@ impl Columns {
         }
         h.total += other.total;
         h.total_err += other.total_err;
-        h
+        Ok(h)
+    }
+
+    /// Counts the transactions of `sources` that `keep` into a fresh hitmap of `grid`.
+    fn bin(&self, grid: Grid, keep: &(impl Fn(&Block, usize) -> bool + Sync), sources: &[Source<'_>]) -> Result<Hitmap, QueryError> {
+        let mut h = Hitmap::empty(grid);
+        let (mut total, mut total_err) = (0u64, 0u64);
+        for s in sources {
+            let b = self.load(*s)?;
+            for i in 0..b.len() {
+                if !keep(&b, i) {
+                    continue;
+                }
+                let Some(col) = grid.col_of(b.end_ms[i]) else { continue };
+                let idx = grid.index(col, grid.row_of(b.duration_ms[i]));
+                if b.error[i] {
+                    h.err[idx] += 1;
+                    total_err += 1;
+                } else {
+                    h.ok[idx] += 1;
+                }
+                total += 1;
+            }
+        }
+        h.total = total;
+        h.total_err = total_err;
+        Ok(h)
     }
 
     fn compile(&self, f: &TxFilter) -> Option<Compiled> {
@@ -376,17 +507,18 @@ impl Columns {
 
     /// The first `limit` transactions of `filter` in `order` that come after `after` (a previous page's last
     /// key), and the exact number matching the filter. One pass over the window's blocks with a bounded heap.
-    pub fn select(&self, filter: &TxFilter, order: Order, limit: usize, after: Option<SortKey>) -> Selection {
+    pub fn select(&self, filter: &TxFilter, order: Order, limit: usize, after: Option<SortKey>) -> Result<Selection, QueryError> {
         let Some(c) = self.compile(filter) else {
-            return Selection { keys: Vec::new(), total: 0, more: false };
+            return Ok(Selection { keys: Vec::new(), total: 0, more: false });
         };
         let want = limit + 1;
         // Min-heap of the best `want` keys seen (list order is descending keys).
         let mut heap: BinaryHeap<Reverse<SortKey>> = BinaryHeap::with_capacity(want + 1);
         let mut total = 0u64;
-        for b in self.blocks_in(c.from, c.to) {
+        for b in self.parts_in(c.from, c.to) {
+            let b = b?;
             for i in 0..b.len() {
-                if !c.matches(b, i) {
+                if !c.matches(&b, i) {
                     continue;
                 }
                 total += 1;
@@ -406,16 +538,17 @@ impl Columns {
         keys.sort_unstable_by(|a, b| b.cmp(a));
         let more = keys.len() > limit;
         keys.truncate(limit);
-        Selection { keys, total, more }
+        Ok(Selection { keys, total, more })
     }
 
     /// Per-service counts, p95 and error rate over `[from, to)`. Services with no transaction in the window
     /// are listed with zeros, so the selector still offers them.
-    pub fn services(&self, from: i64, to: i64) -> Vec<ServiceSummary> {
+    pub fn services(&self, from: i64, to: i64) -> Result<Vec<ServiceSummary>, QueryError> {
         let n = self.services.len();
         let mut durations: Vec<Vec<f64>> = vec![Vec::new(); n];
         let mut errors = vec![0u64; n];
-        for b in self.blocks_in(from, to) {
+        for b in self.parts_in(from, to) {
+            let b = b?;
             for i in 0..b.len() {
                 let end = b.end_ms[i];
                 if end < from || end >= to {
@@ -444,7 +577,7 @@ impl Columns {
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
+        Ok(out)
     }
 
     /// Aggregates the transactions of `q`'s window into `q.step_ms` buckets per group, in one pass over the
@@ -469,7 +602,8 @@ impl Columns {
         if !grouped {
             groups.insert((ALL, ALL), new_acc());
         }
-        for b in self.blocks_in(q.from, q.to) {
+        for b in self.parts_in(q.from, q.to) {
+            let b = b?;
             for i in 0..b.len() {
                 let end = b.end_ms[i];
                 if end < q.from
@@ -544,14 +678,64 @@ impl Columns {
         out
     }
 
-    /// Drops whole minutes ending before `cutoff_ms`; returns how many transactions went.
+    /// Drops whole minutes ending before `cutoff_ms` (deleting their evicted files); returns how many
+    /// transactions went.
     pub fn drop_before(&mut self, cutoff_ms: i64) -> u64 {
         self.retained_from_ms = Some(self.retained_from_ms.map_or(cutoff_ms, |r| r.max(cutoff_ms)));
-        let keep = self.blocks.split_off(&cutoff_ms.div_euclid(MINUTE_MS));
-        let dropped: usize = self.blocks.values().map(Block::len).sum();
+        let minute = cutoff_ms.div_euclid(MINUTE_MS);
+        let keep = self.blocks.split_off(&minute);
+        let mut dropped: usize = self.blocks.values().map(Block::len).sum();
         self.blocks = keep;
+        let keep = self.spilled.split_off(&minute);
+        for seg in self.spilled.values().flatten() {
+            dropped += seg.rows;
+            self.spilled_rows -= seg.rows;
+            self.spilled_bytes -= seg.bytes;
+        }
+        self.spilled = keep;
         self.len -= dropped;
         dropped as u64
+    }
+
+    /// Bytes of the blocks in memory, and what is evicted.
+    pub fn usage(&self) -> ColumnUsage {
+        ColumnUsage {
+            resident_bytes: self.blocks.values().map(|b| b.heap_bytes() as u64).sum(),
+            evicted_minutes: self.spilled.len() as u64,
+            evicted_rows: self.spilled_rows as u64,
+            evicted_bytes: self.spilled_bytes,
+            evicted_reads: self.spill_reads.load(Ordering::Relaxed),
+            evicted_until_ms: self.spilled.keys().next_back().map(|m| (m + 1) * MINUTE_MS),
+        }
+    }
+
+    /// Windows starting before this reach evicted minutes (cheap: health calls it).
+    pub fn evicted_until_ms(&self) -> Option<i64> {
+        self.spilled.keys().next_back().map(|m| (m + 1) * MINUTE_MS)
+    }
+
+    /// The block to evict next: the oldest minute in memory, unless it is the newest (which gets nearly all
+    /// rows; the one before still gets a few late ones, which then start a new block in memory beside the
+    /// evicted part). Its minute, encoded rows ([`spill::encode`]) and row count; encoding is done here,
+    /// under the caller's read lock, so the file is written without any lock.
+    pub fn next_eviction(&self) -> Option<(i64, Vec<u8>, usize)> {
+        let newest = self.blocks.keys().next_back().copied()?.max(self.spilled.keys().next_back().copied().unwrap_or(i64::MIN));
+        let (minute, b) = self.blocks.iter().next()?;
+        (*minute < newest && b.len() > 0).then(|| (*minute, spill::encode(b), b.len()))
+    }
+
+    /// Replaces `minute`'s block in memory by `seg`, which holds its rows, if the block still has exactly
+    /// those rows (a late row or retention may have come between the encoding and now: then `seg` is
+    /// dropped, its file deleted, and the minute evicted on a later pass). Whether it was replaced.
+    pub fn evict(&mut self, minute: i64, seg: Segment) -> bool {
+        if self.blocks.get(&minute).is_none_or(|b| b.len() != seg.rows) {
+            return false;
+        }
+        self.blocks.remove(&minute);
+        self.spilled_rows += seg.rows;
+        self.spilled_bytes += seg.bytes;
+        self.spilled.entry(minute).or_default().push(seg);
+        true
     }
 
     /// Compacts the blocks of the minutes ending in `[from_ms, to_ms)`, but not the newest two minutes'
@@ -567,44 +751,27 @@ impl Columns {
         }
     }
 
-    /// End time of the oldest minute held.
+    /// End time of the oldest minute held (in memory or evicted).
     pub fn oldest_ms(&self) -> Option<i64> {
-        self.blocks.keys().next().map(|m| m * MINUTE_MS)
+        let m = match (self.blocks.keys().next().copied(), self.spilled.keys().next().copied()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        m.map(|m| m * MINUTE_MS)
     }
 
-    /// End time of the newest minute held.
+    /// End time of the newest minute held (in memory or evicted).
     pub fn newest_ms(&self) -> Option<i64> {
-        self.blocks.keys().next_back().map(|m| (m + 1) * MINUTE_MS)
+        let m = match (self.blocks.keys().next_back().copied(), self.spilled.keys().next_back().copied()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        m.map(|m| (m + 1) * MINUTE_MS)
     }
 }
 
 /// From this many transactions in the window on, binning is split over two threads.
 const PARALLEL_BINNING_ROWS: usize = 200_000;
-
-/// Counts the transactions of `blocks` that `keep` into a fresh hitmap of `grid`.
-fn bin(grid: Grid, keep: &(impl Fn(&Block, usize) -> bool + Sync), blocks: &[&Block]) -> Hitmap {
-    let mut h = Hitmap::empty(grid);
-    let (mut total, mut total_err) = (0u64, 0u64);
-    for b in blocks {
-        for i in 0..b.len() {
-            if !keep(b, i) {
-                continue;
-            }
-            let Some(col) = grid.col_of(b.end_ms[i]) else { continue };
-            let idx = grid.index(col, grid.row_of(b.duration_ms[i]));
-            if b.error[i] {
-                h.err[idx] += 1;
-                total_err += 1;
-            } else {
-                h.ok[idx] += 1;
-            }
-            total += 1;
-        }
-    }
-    h.total = total;
-    h.total_err = total_err;
-    h
-}
 
 /// The `q` quantile (nearest rank) of `v`, reordering it; 0 for an empty slice.
 fn percentile(v: &mut [f64], q: f64) -> f64 {
@@ -648,12 +815,12 @@ mod tests {
     fn hitmap_counts_everything_once() {
         let c = sample();
         let g = Grid { from: 1_000_000, to: 1_100_000, cols: 240, rows: 100, ymax_ms: 100.0, scale: Scale::Log };
-        let h = c.hitmap(g, &HitmapFilter::default());
+        let h = c.hitmap(g, &HitmapFilter::default()).unwrap();
         assert_eq!(h.total, 1000);
         assert_eq!(h.total_err, 100);
         assert_eq!(h.ok.iter().chain(&h.err).map(|x| *x as u64).sum::<u64>(), 1000);
-        assert_eq!(c.hitmap(g, &HitmapFilter::service("a")).total, 500);
-        assert_eq!(c.hitmap(g, &HitmapFilter::service("nope")).total, 0);
+        assert_eq!(c.hitmap(g, &HitmapFilter::service("a")).unwrap().total, 500);
+        assert_eq!(c.hitmap(g, &HitmapFilter::service("nope")).unwrap().total, 0);
     }
 
     #[test]
@@ -674,12 +841,12 @@ mod tests {
         }
         for scale in [Scale::Linear, Scale::Log] {
             let g = Grid { from: 7_000_000, to: 10_600_000, cols: 240, rows: 100, ymax_ms: 5000.0, scale };
-            let all: Vec<&Block> = c.blocks_in(g.from, g.to).collect();
-            let h = c.hitmap(g, &HitmapFilter::default());
-            assert_eq!(h, bin(g, &|_: &Block, _| true, &all));
+            let all: Vec<Source<'_>> = c.sources(i64::MIN, i64::MAX).collect();
+            let h = c.hitmap(g, &HitmapFilter::default()).unwrap();
+            assert_eq!(h, c.bin(g, &|_: &Block, _| true, &all).unwrap());
             assert_eq!(h.total, n as u64);
             let b = c.services.get("b");
-            assert_eq!(c.hitmap(g, &HitmapFilter::service("b")), bin(g, &|x: &Block, i| Some(x.service[i]) == b, &all));
+            assert_eq!(c.hitmap(g, &HitmapFilter::service("b")).unwrap(), c.bin(g, &|x: &Block, i| Some(x.service[i]) == b, &all).unwrap());
         }
     }
 
@@ -691,7 +858,7 @@ mod tests {
             let mut after = None;
             let mut seen = Vec::new();
             loop {
-                let s = c.select(&f, order, 64, after);
+                let s = c.select(&f, order, 64, after).unwrap();
                 assert_eq!(s.total, 1000);
                 seen.extend(s.keys.iter().copied());
                 if !s.more {
@@ -705,16 +872,16 @@ mod tests {
         }
         // Band [100, 200) and the open-ended band.
         let band = TxFilter { min_ms: 100.0, max_ms: Some(200.0), ..f.clone() };
-        assert_eq!(c.select(&band, Order::Slowest, 10, None).total, 200);
+        assert_eq!(c.select(&band, Order::Slowest, 10, None).unwrap().total, 200);
         let top = TxFilter { min_ms: 490.0, max_ms: None, ..f.clone() };
-        assert_eq!(c.select(&top, Order::Slowest, 10, None).total, 20);
+        assert_eq!(c.select(&top, Order::Slowest, 10, None).unwrap().total, 20);
         let zero = TxFilter { min_ms: 0.0, max_ms: Some(0.5), ..f.clone() };
-        assert_eq!(c.select(&zero, Order::Slowest, 10, None).total, 20);
+        assert_eq!(c.select(&zero, Order::Slowest, 10, None).unwrap().total, 20);
         // Error types: only failed rows carry one (every 10th fails; every 20th with "Timeout").
-        let typed = |t: &str| c.select(&TxFilter { error_type: Some(t.into()), ..f.clone() }, Order::Newest, 10, None).total;
+        let typed = |t: &str| c.select(&TxFilter { error_type: Some(t.into()), ..f.clone() }, Order::Newest, 10, None).unwrap().total;
         assert_eq!((typed("Timeout"), typed("Boom"), typed("Unknown")), (50, 50, 0));
         let typed_a = TxFilter { error_type: Some("Boom".into()), service: Some("a".into()), ..f };
-        assert_eq!(c.select(&typed_a, Order::Newest, 10, None).total, 50, "all rows failing with Boom are even");
+        assert_eq!(c.select(&typed_a, Order::Newest, 10, None).unwrap().total, 50, "all rows failing with Boom are even");
     }
 
     #[test]
@@ -752,9 +919,9 @@ mod tests {
         let mut c = sample();
         let g = Grid { from: 1_000_000, to: 1_100_000, cols: 240, rows: 100, ymax_ms: 100.0, scale: Scale::Log };
         let f = TxFilter { from: 0, to: i64::MAX, min_ms: 0.0, max_ms: None, ..Default::default() };
-        let before = (c.hitmap(g, &HitmapFilter::default()), c.select(&f, Order::Slowest, 20, None));
+        let before = (c.hitmap(g, &HitmapFilter::default()).unwrap(), c.select(&f, Order::Slowest, 20, None).unwrap());
         c.compact_between(i64::MIN, i64::MAX);
-        assert_eq!((c.hitmap(g, &HitmapFilter::default()), c.select(&f, Order::Slowest, 20, None)), before);
+        assert_eq!((c.hitmap(g, &HitmapFilter::default()).unwrap(), c.select(&f, Order::Slowest, 20, None).unwrap()), before);
         let newest = *c.blocks.keys().next_back().unwrap();
         for (m, b) in &c.blocks {
             assert_eq!(b.end_ms.capacity() == b.len(), *m < newest - 1, "minute {m}: all but the newest two");
@@ -764,7 +931,7 @@ mod tests {
     #[test]
     fn services_and_retention() {
         let mut c = sample();
-        let s = c.services(0, i64::MAX / 2);
+        let s = c.services(0, i64::MAX / 2).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].transactions, 500);
         assert!((s[0].error_rate - 0.2).abs() < 1e-9);
@@ -774,5 +941,56 @@ mod tests {
         let dropped = c.drop_before(1_060_000);
         assert_eq!(c.len() as u64 + dropped, before as u64);
         assert!(c.oldest_ms().unwrap() >= 1_020_000);
+    }
+
+    /// An evicted minute answers like the block it was; late rows beside it count once; retention deletes
+    /// its file.
+    #[test]
+    fn evicted_minutes_answer_alike_and_go_with_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = spill::SpillDir::create(&dir.path().join("evicted")).unwrap();
+        let mut c = sample();
+        let g = Grid { from: 1_000_000, to: 1_100_000, cols: 240, rows: 100, ymax_ms: 100.0, scale: Scale::Log };
+        let f = TxFilter { from: 0, to: i64::MAX, min_ms: 0.0, max_ms: None, ..Default::default() };
+        let answers = |c: &Columns| {
+            (c.hitmap(g, &HitmapFilter::default()).unwrap(), c.select(&f, Order::Slowest, 1000, None).unwrap(), c.services(0, i64::MAX / 2).unwrap())
+        };
+        let before = answers(&c);
+        let mut evicted = 0;
+        while let Some((minute, bytes, rows)) = c.next_eviction() {
+            let seg = spill.write(minute, rows, &bytes).unwrap();
+            assert!(c.evict(minute, seg));
+            evicted += rows;
+        }
+        let u = c.usage();
+        assert_eq!((u.evicted_rows as usize, u.evicted_minutes), (evicted, 2), "all but the newest of three minutes");
+        assert_eq!(answers(&c), before);
+        assert_eq!(c.len(), 1000);
+        // A stale eviction (the block changed since it was encoded) is refused and its file deleted.
+        let (minute, bytes, rows) = (16, spill::encode(&Block::default()), 0);
+        let seg = spill.write(minute, rows, &bytes).unwrap();
+        assert!(!c.evict(minute, seg));
+        // A late row into the evicted minute.
+        c.push(TxRow { end_ms: 1_000_001, duration_ms: 1.0, service: "a", endpoint: "GET /", error: false, error_type: None, ids: ids(5000), profile: None });
+        assert_eq!(c.hitmap(g, &HitmapFilter::default()).unwrap().total, 1001);
+        assert_eq!(c.oldest_ms(), Some(960_000));
+        assert_eq!(std::fs::read_dir(dir.path().join("evicted")).unwrap().count(), 2);
+        c.drop_before(1_080_000);
+        assert_eq!(std::fs::read_dir(dir.path().join("evicted")).unwrap().count(), 0, "retention deletes evicted files");
+        assert_eq!(c.usage().evicted_rows, 0);
+        assert_eq!(c.hitmap(g, &HitmapFilter::default()).unwrap().total, c.len() as u64);
+    }
+
+    #[test]
+    fn a_damaged_evicted_block_is_an_error_not_a_panic() {
+        let b = {
+            let mut c = sample();
+            c.blocks.pop_first().unwrap().1
+        };
+        let raw = spill::encode(&b);
+        assert_eq!(spill::decode(&raw).unwrap().end_ms, b.end_ms);
+        for cut in [0, 7, 8, 20, raw.len() - 1] {
+            assert!(spill::decode(&raw[..cut]).is_err(), "cut at {cut}");
+        }
     }
 }

@@ -22,6 +22,9 @@
 //! for the committer thread; `active` copies a small in-memory list.
 
 mod load;
+mod memory;
+
+pub use memory::MemoryBudget;
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -44,6 +47,7 @@ use crate::sync;
 
 use super::active::Active;
 use super::cube::{CubeOptions, CubeStore};
+use super::columns::spill::SpillDir;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
 use super::{
@@ -70,6 +74,8 @@ const MAX_GROUP: usize = 256;
 /// Deletions are committed in chunks of this many keys, so retention never builds a huge batch.
 const DELETE_CHUNK: usize = 10_000;
 const MINUTE_MS: i64 = 60_000;
+/// Where evicted column blocks go, inside the store's directory (fjall ignores it).
+const SPILL_DIR: &str = "columns-evicted";
 /// The committer closes due cube buckets after each commit, and this often when no request comes.
 const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -199,6 +205,8 @@ struct Inner {
     cube: CubeStore,
     /// Reading the stored history into `columns` after open ([`load`]).
     load: load::Loader,
+    /// The memory budget and what enforces it ([`memory`]).
+    memory: memory::Memory,
 }
 
 /// Durable trace store on fjall; see the module docs.
@@ -207,6 +215,8 @@ pub struct EmbeddedStore {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
     loader: Mutex<Option<JoinHandle<()>>>,
+    /// The `store-memory` thread, under a budget.
+    watcher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl EmbeddedStore {
@@ -228,23 +238,49 @@ impl EmbeddedStore {
         cube: CubeOptions,
         on_commit: Option<CommitObserver>,
     ) -> anyhow::Result<Self> {
-        let store = Self::start(dir, retention, cube, on_commit)?;
+        let store = Self::start_inner(dir, retention, cube, None, on_commit, false)?;
+        store.wait_loaded()?;
+        Ok(store)
+    }
+
+    /// [`EmbeddedStore::open`] within a memory budget: columns beyond its share are evicted to disk.
+    pub fn open_budgeted(dir: &Path, retention: Retention, memory: MemoryBudget) -> anyhow::Result<Self> {
+        let store = Self::start_inner(dir, retention, CubeOptions::default(), Some(memory), None, false)?;
         store.wait_loaded()?;
         Ok(store)
     }
 
     /// [`EmbeddedStore::open_with`] without waiting for the stored history: the store serves and ingests
     /// at once while a thread reads the history into the columns, newest first; answers reaching older
-    /// data say so ([`HistoryLoading`]). What the server uses.
-    pub fn start(dir: &Path, retention: Retention, cube: CubeOptions, on_commit: Option<CommitObserver>) -> anyhow::Result<Self> {
-        Self::start_inner(dir, retention, cube, on_commit, false)
+    /// data say so ([`HistoryLoading`]). What the server uses; `memory`: the budget it keeps to (`None`:
+    /// fjall's defaults and every column in memory).
+    pub fn start(
+        dir: &Path,
+        retention: Retention,
+        cube: CubeOptions,
+        memory: Option<MemoryBudget>,
+        on_commit: Option<CommitObserver>,
+    ) -> anyhow::Result<Self> {
+        Self::start_inner(dir, retention, cube, memory, on_commit, false)
     }
 
     /// [`EmbeddedStore::start`] with the history loader held until [`EmbeddedStore::load_more`] lets it
     /// read: for tests of what the store answers while loading.
     #[doc(hidden)]
     pub fn start_held(dir: &Path, retention: Retention) -> anyhow::Result<Self> {
-        Self::start_inner(dir, retention, CubeOptions::default(), None, true)
+        Self::start_inner(dir, retention, CubeOptions::default(), None, None, true)
+    }
+
+    /// [`EmbeddedStore::start_held`] within a memory budget (tests).
+    #[doc(hidden)]
+    pub fn start_held_budgeted(dir: &Path, retention: Retention, memory: MemoryBudget) -> anyhow::Result<Self> {
+        Self::start_inner(dir, retention, CubeOptions::default(), Some(memory), None, true)
+    }
+
+    /// Evicts columns beyond the budget now instead of at the next check (tests).
+    #[doc(hidden)]
+    pub fn enforce_memory_budget(&self) {
+        self.inner.memory.enforce(&self.inner);
     }
 
     /// Lets a held history loader read `rows` more stored transactions (tests).
@@ -264,24 +300,33 @@ impl EmbeddedStore {
         dir: &Path,
         retention: Retention,
         cube: CubeOptions,
+        budget: Option<MemoryBudget>,
         on_commit: Option<CommitObserver>,
         held: bool,
     ) -> anyhow::Result<Self> {
         blocking::assert_off_runtime();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let db = Database::builder(dir)
-            .max_journaling_size(MAX_JOURNAL_BYTES)
-            .open()
-            .with_context(|| format!("cannot open the fjall database in {}", dir.display()))?;
-        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).with_context(|| format!("keyspace {name}"));
+        let mut builder = Database::builder(dir).max_journaling_size(MAX_JOURNAL_BYTES);
+        if let Some(b) = budget {
+            builder = builder.cache_size(b.cache());
+        }
+        let db = builder.open().with_context(|| format!("cannot open the fjall database in {}", dir.display()))?;
+        // A keyspace keeps the memtable size it was created with; older ones are bounded by `memory`.
+        let options = move || match budget {
+            Some(b) => KeyspaceCreateOptions::default().max_memtable_size(b.memtable()),
+            None => KeyspaceCreateOptions::default(),
+        };
+        let ks = |name: &str| db.keyspace(name, options).with_context(|| format!("keyspace {name}"));
         // Span chunks are large (a trace's spans) and never updated in place: keeping them in blob files
         // and only their keys in the LSM tree spares compaction from rewriting them level after level.
         let spans = db
-            .keyspace("spans", || {
-                KeyspaceCreateOptions::default()
-                    .with_kv_separation(Some(KvSeparationOptions::default().separation_threshold(512)))
-            })
+            .keyspace("spans", || options().with_kv_separation(Some(KvSeparationOptions::default().separation_threshold(512))))
             .context("keyspace spans")?;
+        // Evicted columns: a cache of `tx` for this process (see `columns::spill`), beside fjall's files.
+        let spill = match budget {
+            Some(_) => Some(SpillDir::create(&dir.join(SPILL_DIR))?),
+            None => None,
+        };
         let cube = CubeStore::open(&db, cube)?;
         let txs = ks("tx")?;
         // The history to load: what `tx` holds now, read through a snapshot taken before any commit (see
@@ -310,6 +355,7 @@ impl EmbeddedStore {
             next_chunk: AtomicU64::new(now_ms().max(0) as u64 * 1_000_000),
             on_commit,
             load,
+            memory: memory::Memory::new(budget, spill),
         };
         inner.rebuild_active()?;
         let inner = Arc::new(inner);
@@ -319,6 +365,16 @@ impl EmbeddedStore {
                 .name("store-load".into())
                 .spawn(move || load::run(&worker, history))
                 .context("cannot start the history loader")?;
+            Some(handle)
+        } else {
+            None
+        };
+        let watcher = if budget.is_some() {
+            let worker = inner.clone();
+            let handle = std::thread::Builder::new()
+                .name("store-memory".into())
+                .spawn(move || memory::run(&worker))
+                .context("cannot start the memory budget's thread")?;
             Some(handle)
         } else {
             None
@@ -334,6 +390,7 @@ impl EmbeddedStore {
             jobs: Mutex::new(Some(tx)),
             committer: Mutex::new(Some(committer)),
             loader: Mutex::new(loader),
+            watcher: Mutex::new(watcher),
         })
     }
 
@@ -381,6 +438,10 @@ impl Drop for EmbeddedStore {
         }
         self.inner.load.stop();
         if let Some(h) = sync::lock(&self.loader).take() {
+            let _ = h.join();
+        }
+        self.inner.memory.stop();
+        if let Some(h) = sync::lock(&self.watcher).take() {
             let _ = h.join();
         }
         let _ = self.inner.db.persist(PersistMode::SyncAll);
@@ -647,7 +708,7 @@ impl TraceStore for EmbeddedStore {
         self.off_runtime("hitmap", move |inner| {
             // `seq` is read under the same lock as the counts: the hitmap holds exactly the batches up to it.
             let cols = sync::read(&inner.columns);
-            let mut h = cols.hitmap(grid, &filter);
+            let mut h = cols.hitmap(grid, &filter)?;
             h.seq = cols.seq;
             h.history = cols.history_before(grid.from);
             Ok(h)
@@ -670,7 +731,7 @@ impl TraceStore for EmbeddedStore {
     fn services(&self, from: i64, to: i64) -> StoreFuture<'_, ServiceList> {
         self.off_runtime("services", move |inner| {
             let cols = sync::read(&inner.columns);
-            Ok(ServiceList { services: cols.services(from, to), history: cols.history_before(from) })
+            Ok(ServiceList { services: cols.services(from, to)?, history: cols.history_before(from) })
         })
     }
 
@@ -699,11 +760,15 @@ impl TraceStore for EmbeddedStore {
     }
 
     fn compare(&self, query: crate::compare::CompareQuery) -> StoreFuture<'_, crate::compare::Tally> {
-        self.off_runtime("comparing transactions", move |inner| Ok(sync::read(&inner.columns).compare(&query)))
+        self.off_runtime("comparing transactions", move |inner| sync::read(&inner.columns).compare(&query))
     }
 
     fn history(&self) -> Option<HistoryLoading> {
         self.inner.history()
+    }
+
+    fn evicted_until(&self) -> Option<i64> {
+        sync::read(&self.inner.columns).evicted_until_ms()
     }
 
     fn stats(&self) -> StoreFuture<'_, StoreStats> {
@@ -717,6 +782,7 @@ impl TraceStore for EmbeddedStore {
                 transactions: sync::read(&inner.columns).len() as u64,
                 in_flight: sync::lock(&inner.active).len() as u64,
                 history: inner.history(),
+                memory: Some(inner.memory.stats(inner)),
             })
         })
     }
@@ -757,7 +823,7 @@ impl Inner {
         let (sel, history) = {
             let cols = sync::read(&self.columns);
             let from = f.cells.map_or(f.from, |c| f.from.max(c.grid.from));
-            (cols.select(f, query.order, query.limit, after), cols.history_before(from))
+            (cols.select(f, query.order, query.limit, after)?, cols.history_before(from))
         };
         let mut items = Vec::with_capacity(sel.keys.len());
         for k in &sel.keys {

@@ -5,7 +5,7 @@
 use rustc_hash::FxHashMap;
 use sightline_model::CompareDim;
 
-use super::{Block, Columns, MINUTE_MS, NO_ERROR_TYPE};
+use super::{Block, Columns, QueryError, MINUTE_MS, NO_ERROR_TYPE};
 use crate::compare::{CompareQuery, Side, StepCount, Tally, ValueCount};
 
 /// One set's counts, by id.
@@ -66,7 +66,7 @@ impl<'w> Acc<'w> {
 
 impl Columns {
     /// Counts both sets of `q`; see [`CompareQuery`].
-    pub fn compare(&self, q: &CompareQuery) -> Tally {
+    pub fn compare(&self, q: &CompareQuery) -> Result<Tally, QueryError> {
         let sel = self.compile(&q.selection);
         // `only` names a value never stored: the selection is empty.
         let only = q.only.as_ref().map(|t| self.compile_tag(t, None));
@@ -75,7 +75,9 @@ impl Columns {
         let mut acc = [Acc::new(self), Acc::new(self)];
         let mut scanned = 0u64;
         for (lo, hi) in minute_ranges([sel.as_ref().map(|c| (c.from, c.to)), base.as_ref().map(|c| (c.from, c.to))]) {
-            for b in self.blocks.range(lo..=hi).map(|(_, b)| b) {
+            for b in self.sources(lo, hi) {
+                let b = self.load(b)?;
+                let b = &*b;
                 scanned += b.len() as u64;
                 for i in 0..b.len() {
                     let in_sel = sel.as_ref().is_some_and(|c| c.matches(b, i))
@@ -90,7 +92,7 @@ impl Columns {
                 }
             }
         }
-        self.tally(acc, scanned)
+        Ok(self.tally(acc, scanned))
     }
 
     fn tally(&self, [s, b]: [Acc<'_>; 2], scanned: u64) -> Tally {

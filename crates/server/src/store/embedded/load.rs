@@ -159,6 +159,8 @@ fn load(inner: &Inner, mut rows: impl Iterator<Item = fjall::Guard>) -> Result<(
         if read < want || below {
             cols.compact_between(i64::MIN, done_below.saturating_add(60_000));
             cols.history = None;
+            drop(cols);
+            inner.memory.enforce(inner);
             return Ok(());
         }
         if let Some(last) = batch.last() {
@@ -167,5 +169,8 @@ fn load(inner: &Inner, mut rows: impl Iterator<Item = fjall::Guard>) -> Result<(
             let end = last.end_ms();
             cols.history = Some(HistoryLoading { loaded_from_ms: end.saturating_add(1), percent: inner.load.percent(end) });
         }
+        // Under a budget, the minutes just finished go to disk before the next batch is read.
+        drop(cols);
+        inner.memory.enforce(inner);
     }
 }
