@@ -4,8 +4,13 @@
 //! `cargo bench -p sightline-server --bench ingest`. Each iteration sends 64 requests of 512 spans
 //! (the OTel SDK's default batch) with 8 requests in flight: over HTTP on up to 8 connections, over gRPC
 //! as 8 concurrent calls on one HTTP/2 connection (one tonic channel, as an SDK's exporter does).
+//!
+//! Besides criterion's figures, each benchmark's process CPU time per span (all threads: the store's
+//! committer and fjall's workers, and for HTTP and gRPC the in-process client too) is printed at the end,
+//! with the throughputs as ratios to bare prost decoding: on a shared machine CPU time moves less with the
+//! load than wall time does.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::uri::PathAndQuery;
@@ -66,27 +71,18 @@ fn benches(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(20));
 
     let decode_payloads = next_payloads();
-    g.bench_function("bare_prost_decode", |b| {
-        b.iter(|| {
-            let mut n = 0;
-            for p in decode_payloads.iter() {
-                let req = ExportTraceServiceRequest::decode(p.clone()).unwrap();
-                n += req.resource_spans[0].scope_spans[0].spans.len();
-            }
-            assert_eq!(n, REQUESTS * SPANS_PER_REQUEST);
-        })
-    });
+    let bare = |p: &bytes::Bytes| ExportTraceServiceRequest::decode(p.clone()).unwrap().resource_spans[0].scope_spans[0].spans.len();
+    g.bench_function("bare_prost_decode", |b| b.iter_custom(|iters| timed("bare_prost_decode", iters, || decode_payloads.iter().map(bare).sum())));
 
-    // The CPU part of ingest without HTTP or storage: decode, validate and reduce to stored records.
+    // The CPU part of ingest without HTTP or storage: decode, validate and reduce to stored records. The
+    // reference (prost's message tree, then `convert`) and what ingest runs (one pass over the bytes).
+    let reference = |p: &bytes::Bytes| sightline_server::ingest::convert(ExportTraceServiceRequest::decode(p.clone()).unwrap()).spans.len();
     g.bench_function("decode_and_convert", |b| {
-        b.iter(|| {
-            let mut n = 0;
-            for p in decode_payloads.iter() {
-                let req = ExportTraceServiceRequest::decode(p.clone()).unwrap();
-                n += sightline_server::ingest::convert(req).spans.len();
-            }
-            assert_eq!(n, REQUESTS * SPANS_PER_REQUEST);
-        })
+        b.iter_custom(|iters| timed("decode_and_convert", iters, || decode_payloads.iter().map(reference).sum()))
+    });
+    let one_pass = |p: &bytes::Bytes| sightline_server::ingest::decode_protobuf_records(p).unwrap().spans.len();
+    g.bench_function("one_pass_decode_and_convert", |b| {
+        b.iter_custom(|iters| timed("one_pass_decode_and_convert", iters, || decode_payloads.iter().map(one_pass).sum()))
     });
 
     // What "what changed" adds to a request's preparation: each transaction's steps and self times, worked
@@ -106,7 +102,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("accept_protobuf_durable_no_http", |b| {
         b.iter_custom(|iters| {
             let state = state.clone();
-            fan_out(&rt, iters, concurrency, &mut next_payloads, move |p| {
+            fan_out("accept_protobuf_durable_no_http", &rt, iters, concurrency, &mut next_payloads, move |p| {
                 let state = state.clone();
                 async move {
                     let out = sightline_server::ingest::accept_protobuf(&state, sightline_server::ingest::Protocol::Http, p).await.unwrap();
@@ -119,7 +115,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("otlp_http_protobuf_durable", |b| {
         b.iter_custom(|iters| {
             let (client, base) = (client.clone(), base.clone());
-            fan_out(&rt, iters, concurrency, &mut next_payloads, move |p| {
+            fan_out("otlp_http_protobuf_durable", &rt, iters, concurrency, &mut next_payloads, move |p| {
                 let (client, base) = (client.clone(), base.clone());
                 async move {
                     let r = client.post(&base).header("content-type", "application/x-protobuf").body(p).send().await.unwrap();
@@ -133,7 +129,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("otlp_grpc_protobuf_durable", |b| {
         b.iter_custom(|iters| {
             let channel = grpc_channel.clone();
-            fan_out(&rt, iters, concurrency, &mut next_payloads, move |p| {
+            fan_out("otlp_grpc_protobuf_durable", &rt, iters, concurrency, &mut next_payloads, move |p| {
                 let mut grpc = tonic::client::Grpc::new(channel.clone());
                 async move {
                     grpc.ready().await.unwrap();
@@ -145,11 +141,65 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
+    report();
+}
+
+/// Per benchmark: iterations, wall time and process CPU time, over every iteration criterion ran.
+static TALLY: Mutex<Vec<(&'static str, u64, Duration, Duration)>> = Mutex::new(Vec::new());
+
+/// The process's CPU time so far (user + system, all threads), from `/proc/self/stat` in clock ticks.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may contain spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks: u64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum();
+    // Linux's USER_HZ is 100 on every configuration this runs on.
+    Duration::from_millis(ticks * 10)
+}
+
+fn tally(name: &'static str, iters: u64, wall: Duration, cpu: Duration) {
+    let mut t = TALLY.lock().unwrap();
+    match t.iter_mut().find(|(n, ..)| *n == name) {
+        Some(row) => {
+            row.1 += iters;
+            row.2 += wall;
+            row.3 += cpu;
+        }
+        None => t.push((name, iters, wall, cpu)),
+    }
+}
+
+/// `iters` runs of `f` (which returns the spans it handled), timed and tallied.
+fn timed(name: &'static str, iters: u64, mut f: impl FnMut() -> usize) -> Duration {
+    let (started, cpu) = (Instant::now(), cpu_time());
+    for _ in 0..iters {
+        assert_eq!(std::hint::black_box(f()), REQUESTS * SPANS_PER_REQUEST);
+    }
+    let wall = started.elapsed();
+    tally(name, iters, wall, cpu_time().saturating_sub(cpu));
+    wall
+}
+
+/// Spans/s and CPU µs per span of each benchmark (over all of criterion's iterations, warm-up included),
+/// and each throughput as a share of bare prost decoding's.
+fn report() {
+    let t = TALLY.lock().unwrap();
+    let spans = (REQUESTS * SPANS_PER_REQUEST) as f64;
+    let rate = |iters: u64, wall: Duration| iters as f64 * spans / wall.as_secs_f64();
+    let bare = t.iter().find(|r| r.0 == "bare_prost_decode").map(|r| rate(r.1, r.2));
+    eprintln!("\n{:<36} {:>12} {:>14} {:>10}", "benchmark (all iterations)", "spans/s", "CPU µs/span", "vs bare");
+    for &(name, iters, wall, cpu) in t.iter() {
+        let r = rate(iters, wall);
+        let share = bare.map_or(String::new(), |b| format!("{:.0} %", 100.0 * r / b));
+        let cpu_per_span = cpu.as_secs_f64() * 1e6 / (iters as f64 * spans);
+        eprintln!("{name:<36} {:>10.0} k {cpu_per_span:>14.2} {share:>10}", r / 1e3);
+    }
 }
 
 /// Time of `iters` rounds, each sending a fresh set of payloads (fresh ids: retries of stored transactions
 /// would be skipped as duplicates) through `send` from `concurrency` tasks.
 fn fan_out<F, Fut>(
+    name: &'static str,
     rt: &tokio::runtime::Runtime,
     iters: u64,
     concurrency: usize,
@@ -160,10 +210,10 @@ where
     F: Fn(bytes::Bytes) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
-    let mut total = Duration::ZERO;
+    let (mut total, mut cpu) = (Duration::ZERO, Duration::ZERO);
     for _ in 0..iters {
         let payloads = next_payloads();
-        let started = Instant::now();
+        let (started, cpu_before) = (Instant::now(), cpu_time());
         rt.block_on(async {
             let tasks: Vec<_> = (0..concurrency)
                 .map(|w| {
@@ -180,7 +230,9 @@ where
             }
         });
         total += started.elapsed();
+        cpu += cpu_time().saturating_sub(cpu_before);
     }
+    tally(name, iters, total, cpu);
     total
 }
 

@@ -69,6 +69,11 @@ pub struct Retention {
 /// and held in memtables meanwhile, so the cap bounds both the time to health after a kill -9 and the
 /// memtables' share of memory (docs/STORE.md, "Restart").
 const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
+/// fjall's background threads (memtable flushes, compactions). One: with two (its default on two cores),
+/// the first worker hands every compaction request back to the queue while the second is busy and picks it
+/// up again at once (fjall 3.1 `worker_pool::worker_tick`), a busy loop that took ~10 % of the ingest
+/// benchmark's CPU (BENCHMARKS.md, issue 16).
+const FJALL_WORKERS: usize = 1;
 /// Most requests merged into one group commit; bounds the latency one slow group adds to the next.
 const MAX_GROUP: usize = 256;
 /// Deletions are committed in chunks of this many keys, so retention never builds a huge batch.
@@ -136,10 +141,14 @@ impl Job {
         (per_span, with_tx)
     }
 
-    /// `cube`: the cube to work out facts for (`None` when it is off).
+    /// `cube`: the cube to work out facts for (`None` when it is off). Each span is encoded into its trace's
+    /// chunk as it is visited, and only transactions are kept as records (the committer still needs them),
+    /// so a request's other spans are dropped here rather than copied into groups first.
     fn prepare(spans: Vec<SpanRecord>, cube: Option<&CubeStore>) -> Job {
         let mut job = Job { spans: spans.len(), ..Job::default() };
-        let mut groups: Vec<([u8; 16], i64, Vec<SpanRecord>)> = Vec::new();
+        // Per trace: its earliest start minute, and its `SpanChunk` encoded so far (the chunk's field 1
+        // once per span: the same bytes as encoding a `SpanChunk` of them).
+        let mut groups: Vec<([u8; 16], i64, Vec<u8>)> = Vec::new();
         let mut index: FxHashMap<[u8; 16], usize> = FxHashMap::default();
         // Of the whole request at once: a SQL step's endpoint is its transaction's, found in the request.
         let (mut per_span, mut with_tx) = match cube {
@@ -147,7 +156,7 @@ impl Job {
             None => Default::default(),
         };
         let mut steps = crate::compare::profile::steps_of_transactions(&spans);
-        for (i, s) in spans.into_iter().enumerate() {
+        for (i, mut s) in spans.into_iter().enumerate() {
             if s.in_flight() {
                 let b = s.encode_to_vec();
                 job.running.push((s, b));
@@ -164,27 +173,28 @@ impl Job {
                     job.facts.steps.push((tx_key(s.end_ms(), &s.ids()), facts));
                 }
             }
-            if s.is_transaction {
-                // The `tx` copy carries the transaction's steps (the trace's chunk has the spans themselves).
-                let t = SpanRecord { steps: std::mem::take(&mut steps[i]), ..s.clone() };
-                let b = t.encode_to_vec();
-                job.txs.push((t, b));
-            }
             let trace: [u8; 16] = s.trace_id[..16].try_into().expect("validated at ingest");
             let minute = (s.start_ns / 1_000_000) as i64 / MINUTE_MS;
-            let i = *index.entry(trace).or_insert_with(|| {
+            let g = *index.entry(trace).or_insert_with(|| {
                 groups.push((trace, minute, Vec::new()));
                 groups.len() - 1
             });
-            groups[i].1 = groups[i].1.min(minute);
-            groups[i].2.push(s);
+            let (_, first_minute, chunk) = &mut groups[g];
+            *first_minute = (*first_minute).min(minute);
+            prost::encoding::message::encode(1, &s, chunk);
+            if s.is_transaction {
+                // The `tx` copy carries the transaction's steps (the trace's chunk has the spans themselves).
+                s.steps = std::mem::take(&mut steps[i]);
+                let b = s.encode_to_vec();
+                job.txs.push((s, b));
+            }
         }
         for s in &job.running {
             job.minutes.push(minute_key((s.0.start_ns / 1_000_000) as i64 / MINUTE_MS, &s.0.trace_id));
         }
-        for (trace, minute, spans) in groups {
+        for (trace, minute, chunk) in groups {
             job.minutes.push(minute_key(minute, &trace));
-            job.chunks.push((trace, SpanChunk { spans }.encode_to_vec()));
+            job.chunks.push((trace, chunk));
         }
         job
     }
@@ -306,7 +316,7 @@ impl EmbeddedStore {
     ) -> anyhow::Result<Self> {
         blocking::assert_off_runtime();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut builder = Database::builder(dir).max_journaling_size(MAX_JOURNAL_BYTES);
+        let mut builder = Database::builder(dir).max_journaling_size(MAX_JOURNAL_BYTES).worker_threads(FJALL_WORKERS);
         if let Some(b) = budget {
             builder = builder.cache_size(b.cache());
         }
@@ -942,6 +952,17 @@ mod tests {
         let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
         assert_eq!(store.transaction_count(), 81);
         assert_eq!(rt.block_on(store.enforce_retention(now)).unwrap(), RetentionReport::default());
+    }
+
+    /// `Job::prepare` writes a trace's chunk span by span; the bytes are those of the `SpanChunk` message.
+    #[test]
+    fn chunks_written_span_by_span_are_span_chunks() {
+        let spans: Vec<_> = (0..3).map(|i| tx(i, 1_700_000_000_000 + i as i64, 5)).collect();
+        let mut chunk = Vec::new();
+        for s in &spans {
+            prost::encoding::message::encode(1, s, &mut chunk);
+        }
+        assert_eq!(chunk, SpanChunk { spans }.encode_to_vec());
     }
 
     /// A store shut down under a caller answers 503-style, not with a panic.
