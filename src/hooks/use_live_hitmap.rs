@@ -5,9 +5,11 @@
 //! snapshot carries the number of the last commit it includes (`Hitmap::seq`), and each stream event
 //! carries its commit's number as its SSE `id`. So a batch is applied only to a snapshot that lacks it
 //! (`id > seq`), and the last few batches are kept so a snapshot that arrives after them still gets the
-//! ones it lacks. When the stream says it skipped batches (`lagged`), reconnects, or sends a batch that
-//! cannot be read, the hook fetches a new snapshot (resync); a batch that cannot be read is also reported,
-//! so the page can say why it reloaded.
+//! ones it lacks. The stream sends only what is stored after it opened, so a snapshot answered before
+//! that (the page's own early request, `api::prefetch`, or a fast server) may lack a few batches. When the
+//! stream opens after the snapshot arrived, says it skipped batches (`lagged`), reconnects, or sends a
+//! batch that cannot be read, the hook fetches a new snapshot (resync); a batch that cannot be read is
+//! also reported, so the page can say why it reloaded.
 //!
 //! ```ignore
 //! let live = use_live_hitmap(params, tr.live);
@@ -89,7 +91,12 @@ pub fn use_live_hitmap(params: impl Into<Signal<HitmapParams>>, live: impl Into<
                 resync.run(());
             }
         },
-        move || resync.run(()),
+        move |reopened| {
+            let answered = snapshot.inflight.get_untracked() == 0 && hitmap.with_untracked(Option::is_some);
+            if reopened || answered {
+                resync.run(());
+            }
+        },
         &["lagged"],
     );
     use_interval_fn(
