@@ -2,8 +2,8 @@
 //! compile and mount; `index.html` starts the APM page's first hitmap request meanwhile (a small inline
 //! script, as `window.__sightline_prefetch = { at, requests: { url: fetch(url) } }`). The app adopts such an
 //! answer when its own first request is the very same URL, which is why a live window that is resolved
-//! while the page is starting ends at the page's start ([`started_at`], `crate::hooks::live_now_ms`), the
-//! moment the script chose for it.
+//! while such an answer waits ends at the moment the script chose ([`started_at`],
+//! `crate::hooks::live_now_ms`).
 //!
 //! Each answer is taken once: a later request for the same URL (a refetch) goes to the server.
 
@@ -20,9 +20,12 @@ fn global() -> Option<JsValue> {
     (!p.is_undefined() && !p.is_null()).then_some(p)
 }
 
-/// When the page chose its first window (epoch ms), if it asked for anything itself.
+/// When the page chose the window of its own requests (epoch ms), while one of them is still to be taken.
 pub fn started_at() -> Option<i64> {
-    Reflect::get(&global()?, &JsValue::from_str("at")).ok()?.as_f64().map(|t| t as i64)
+    let global = global()?;
+    let requests = Reflect::get(&global, &JsValue::from_str("requests")).ok()?;
+    let waiting = js_sys::Object::keys(requests.dyn_ref::<js_sys::Object>()?).length() > 0;
+    waiting.then(|| Reflect::get(&global, &JsValue::from_str("at")).ok()?.as_f64()).flatten().map(|t| t as i64)
 }
 
 /// The page's request for `path` (the `fetch` promise of a `Response`), removed so it is used once.

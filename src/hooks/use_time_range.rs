@@ -89,12 +89,12 @@ pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
-/// How long after the page chose its first window a live window resolved by the app still ends there.
+/// How long after the page chose its first window a live window resolved by the app may still end there.
 const FIRST_WINDOW_MS: i64 = 3_000;
 
-/// The end of a live window resolved now: the clock, except while the page is starting, when it is the
-/// moment the page chose for its own first requests (`api::prefetch`), so the app's first requests are
-/// those same ones and adopt their answers. A live view moves on from there with the clock.
+/// The end of a live window resolved now: the clock, except while the page is starting and a request it
+/// made itself waits to be adopted (`api::prefetch`): then the moment the page chose for it, so the app's
+/// first request is that same one. A live view moves on from there with the clock.
 pub fn live_now_ms() -> i64 {
     let now = now_ms();
     match crate::api::prefetch::started_at() {
