@@ -139,10 +139,10 @@ async fn board_with_12_widgets_over_6h_render_time() {
 }
 
 /// What a first visit costs (issue 16), over the demo workload: the time from navigation start to the first
-/// hitmap draw that shows transactions on the APM page (the app's `FIRST_DATA_MARK`), and the bytes the
-/// page, its script, wasm and style sheets took on the wire (Resource Timing `transferSize`; the API's
-/// answers not counted), and when the app ran (its first request: who is signed in). Cold: a new browser with a fresh profile each run (nothing cached, the wasm
-/// compiled anew); warm: reloads in the last one.
+/// hitmap draw that shows transactions on the APM page (the app's `FIRST_DATA_MARK`), the bytes the page,
+/// its script and wasm took on the wire (Resource Timing `transferSize`; the API's answers not counted),
+/// and when the app ran (its first request: who is signed in). Cold: a new browser with a fresh profile
+/// each run (nothing cached, the wasm compiled anew); warm: reloads in the last one.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: cargo xtask bench"]
 async fn apm_first_data_paint() {

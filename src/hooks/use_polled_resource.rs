@@ -97,6 +97,8 @@ where
 
 /// An answer of any type, so the resource below exists once in the wasm instead of once per answer type.
 type ErasedFuture = Pin<Box<dyn Future<Output = Result<Rc<dyn Any>, ApiError>>>>;
+/// Takes a good answer (of the type the caller knows) into the caller's data signal.
+type Deliver = Box<dyn Fn(&dyn Any)>;
 
 /// [`UsePolledResourceReturn`] without the data.
 struct Polled {
@@ -110,7 +112,7 @@ struct Polled {
 /// resource, its polling, the error and loading state. A good answer goes to `deliver`.
 fn polled(
     fetch: Box<dyn Fn() -> ErasedFuture>,
-    deliver: Box<dyn Fn(&dyn Any)>,
+    deliver: Deliver,
     options: UsePolledResourceOptions,
 ) -> Polled {
     let tick = RwSignal::new(0u32);

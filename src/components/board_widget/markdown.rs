@@ -188,7 +188,9 @@ fn emphasis(s: &str, i: usize) -> Option<(String, usize)> {
     while from <= s.len() {
         let at = from + s.get(from..)?.find(closing)?;
         let word_after = b.get(at + n).is_some_and(u8::is_ascii_alphanumeric);
-        if !b[at - 1].is_ascii_whitespace() && !(d == b'_' && word_after) {
+        // A closing run follows text, and `_` does not close inside a word.
+        let inside_word = d == b'_' && word_after;
+        if !b[at - 1].is_ascii_whitespace() && !inside_word {
             let inner = inline(&s[i + n..at]);
             let html = match n {
                 1 => format!("<em>{inner}</em>"),
