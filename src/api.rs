@@ -8,6 +8,7 @@
 //! tokens, share links, settings and the audit log are in `api/auth.rs`.
 
 mod auth;
+pub mod prefetch;
 pub use auth::*;
 
 use std::fmt::Write as _;
@@ -15,6 +16,7 @@ use std::fmt::Write as _;
 use gloo_net::http::{Request, RequestBuilder, Response};
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
+use wasm_bindgen::{JsCast, JsValue};
 use serde::de::DeserializeOwned;
 use sightline_model::{
     ActiveList, ApiErrorBody, Board, BoardConflict, BoardHistory, BoardInvalid, BoardList, CubeAnswer, CubeParams,
@@ -67,8 +69,14 @@ impl Drop for PendingGuard {
 /// GETs `path` and decodes JSON, aborting if the calling scope is cleaned up first; counted by the
 /// loading indicator.
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    decode(&get_text(path).await?)
+}
+
+/// [`get_json`] before decoding. The request code exists once, not once per answer type: only the
+/// decoding is generic (each generic async function is a copy of its whole state machine per type).
+async fn get_text(path: &str) -> Result<String, ApiError> {
     let _pending = PendingGuard::start();
-    fetch_json(path).await
+    fetch_text(path).await
 }
 
 /// An abort signal for a request that fires if the calling reactive scope is cleaned up first (the page
@@ -86,9 +94,28 @@ fn abort_on_cleanup() -> Option<web_sys::AbortSignal> {
 }
 
 async fn fetch_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    let signal = abort_on_cleanup();
-    let resp = send(path, Request::get(path).abort_signal(signal.as_ref()), None).await?;
-    decode(&success_text(resp).await.map_err(|(e, _)| e)?)
+    decode(&fetch_text(path).await?)
+}
+
+/// The body of a successful GET of `path`: the page's own request when it made this one before the app
+/// ran ([`prefetch`]), otherwise a request of ours.
+async fn fetch_text(path: &str) -> Result<String, ApiError> {
+    let resp = match prefetch::take(path) {
+        Some(answer) => {
+            let resp = answer.await.map(|r| Response::from(r.unchecked_into::<web_sys::Response>()));
+            received(path, resp.map_err(|e| ApiError::Unreachable(js_message(&e))), share_token().is_some())?
+        }
+        None => {
+            let signal = abort_on_cleanup();
+            send(path, Request::get(path).abort_signal(signal.as_ref()), None).await?
+        }
+    };
+    success_text(resp).await.map_err(|(e, _)| e)
+}
+
+/// What a rejected `fetch` promise says (a `TypeError` for a network failure).
+fn js_message(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| format!("{e:?}"))
 }
 
 thread_local! {
@@ -130,8 +157,13 @@ async fn send(path: &str, builder: RequestBuilder, body: Option<String>) -> Resu
             .await,
         None => builder.send().await,
     };
-    let resp = sent.map_err(|e| ApiError::Unreachable(e.to_string()))?;
-    if resp.status() == 401 && path != SIGN_IN && share.is_none() {
+    received(path, sent.map_err(|e| ApiError::Unreachable(e.to_string())), share.is_some())
+}
+
+/// An answer to `path` as it came, with a 401 reported to [`signed_out`] (see [`send`]).
+fn received(path: &str, sent: Result<Response, ApiError>, shared: bool) -> Result<Response, ApiError> {
+    let resp = sent?;
+    if resp.status() == 401 && path != SIGN_IN && !shared {
         SIGNED_OUT.with(|s| s.update(|n| *n += 1));
     }
     Ok(resp)
@@ -157,9 +189,13 @@ fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
 
 /// Sends `method path` with an optional JSON body and decodes the answer; counted by the loading indicator.
 async fn send_json<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, ApiError> {
+    decode(&send_text(method, path, body).await?)
+}
+
+async fn send_text(method: &str, path: &str, body: Option<String>) -> Result<String, ApiError> {
     let _pending = PendingGuard::start();
     let resp = send(path, builder(method, path), body).await?;
-    decode(&success_text(resp).await.map_err(|(e, _)| e)?)
+    success_text(resp).await.map_err(|(e, _)| e)
 }
 
 fn builder(method: &str, path: &str) -> RequestBuilder {
@@ -264,11 +300,15 @@ pub enum SaveError {
 
 /// Sends `body` as JSON with `method` and decodes the answer; 409 and 400 become [`SaveError`]'s own cases.
 async fn send_board<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, SaveError> {
+    Ok(decode(&send_board_text(method, path, body).await?)?)
+}
+
+async fn send_board_text(method: &str, path: &str, body: Option<String>) -> Result<String, SaveError> {
     let _pending = PendingGuard::start();
     let resp = send(path, builder(method, path), body).await?;
     let status = resp.status();
     let (error, text) = match success_text(resp).await {
-        Ok(text) => return decode(&text).map_err(SaveError::from),
+        Ok(text) => return Ok(text),
         Err(failed) => failed,
     };
     if status == 409 {
@@ -460,10 +500,14 @@ impl ApiError {
 /// Like [`send_json`], for writes the server checks whole: a 400's `problems` (every one) become the
 /// message, one per line, so [`ApiError::problems`] lists them.
 async fn send_checked<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, ApiError> {
+    decode(&send_checked_text(method, path, body).await?)
+}
+
+async fn send_checked_text(method: &str, path: &str, body: Option<String>) -> Result<String, ApiError> {
     let _pending = PendingGuard::start();
     let resp = send(path, builder(method, path), body).await?;
     match success_text(resp).await {
-        Ok(text) => decode(&text),
+        Ok(text) => Ok(text),
         Err((ApiError::Server { status: 400, message }, text)) => {
             let message = match serde_json::from_str::<BoardInvalid>(&text) {
                 Ok(i) if !i.problems.is_empty() => i.problems.join("\n"),

@@ -7,5 +7,6 @@ pub mod components;
 pub mod format;
 pub mod hooks;
 pub mod pages;
+pub mod sort;
 
 pub use app::App;

@@ -43,6 +43,8 @@ async fn the_failing_endpoint_ranks_first_and_leads_to_a_failing_trace_opened_at
     b.wait_js("location.search.includes('sort=endpoint')").await;
     b.find("[data-testid=sort-errors]").await.click().await.unwrap();
     b.wait_js(&format!("location.search.includes('sort=errors') && document.querySelector('[data-testid=errors-row]').dataset.endpoint === {endpoint:?}")).await;
+    // The server's answer for that order redraws the rows: click one of the rows it drew, not one about to go.
+    b.wait_js("!document.querySelector('[data-testid=loading]').classList.contains('active')").await;
 
     // The top failure kind → its failing transactions, filtered as the errors page was.
     b.find("[data-testid=errors-row] [data-testid=error-group-link]").await.click().await.unwrap();

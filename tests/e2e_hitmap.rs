@@ -177,6 +177,34 @@ async fn live_mode_adds_new_transactions_from_the_stream_without_reloading() {
     b.close().await;
 }
 
+/// A first visit to the APM page with its defaults: the page itself asks for the hitmap while the wasm
+/// loads (index.html), and the app shows that answer instead of asking again; then, live, new transactions
+/// still arrive from the stream, counted once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_hitmap_is_the_one_the_page_asked_for_while_the_app_loaded() {
+    let server = with_one_transaction().await;
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/apm")).await.unwrap();
+    b.wait_text("[data-testid=stream-state]", |t| t == "streaming").await;
+    b.wait_text("[data-testid=hitmap-totals]", |t| t.starts_with("1 transactions")).await;
+    let v = b
+        .js("const p = window.__sightline_prefetch;
+             const r = performance.getEntriesByType('resource');
+             const wasm = r.find(e => e.name.endsWith('.wasm'));
+             const first = r.find(e => e.name.includes('/api/v1/hitmap?'));
+             return { at: p.at, waiting: Object.keys(p.requests).length, url: new URL(first.name).search,
+                      before_wasm: first.startTime < wasm.responseEnd };")
+        .await;
+    assert_eq!(v["waiting"], 0, "the app took the page's request: {v}");
+    let at = v["at"].as_i64().unwrap();
+    assert_eq!(v["url"], format!("?from={}&to={at}&cols=240&rows=100&ymax=5000.0&scale=linear", at - 15 * 60_000), "{v}");
+    assert_eq!(v["before_wasm"], true, "sent while the wasm loaded: {v}");
+
+    send(&server.url(""), &[transaction("shop", 2, "GET /b", now() - 100.0, 50.0, true)]).await;
+    b.wait_text("[data-testid=hitmap-totals]", |t| t == "2 transactions · 1 errors").await;
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drag_that_starts_in_the_axis_margin_selects_from_the_plot_edge() {
     let (server, stuck, from, to) = seeded().await;

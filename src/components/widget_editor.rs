@@ -97,7 +97,7 @@ pub fn parse_thresholds(s: &str) -> Result<Vec<Threshold>, String> {
         let value = v.trim().parse::<f64>().map_err(|_| format!("{:?} is not a number", v.trim()))?;
         out.push(Threshold { value, color: c.trim().to_string() });
     }
-    out.sort_by(|a, b| a.value.total_cmp(&b.value));
+    crate::sort::sort_by(&mut out, |a, b| a.value.total_cmp(&b.value));
     Ok(out)
 }
 

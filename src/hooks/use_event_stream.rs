@@ -17,17 +17,18 @@ pub struct UseEventStreamReturn {
 
 /// Opens an `EventSource` on `url` whenever it is `Some`, re-opening when it changes, closing on
 /// cleanup. `on_message(event_name, id, data)` gets every message (`id` is the SSE `id:` field, empty
-/// when the server sent none); the browser reconnects by itself after
-/// errors, and `on_reconnect` is called then so the caller can refetch what it may have missed.
+/// when the server sent none). `on_open(reopened)` is called each time the stream opens: the server sends
+/// only what happens after that, so the caller can refetch what it may have missed; the browser reconnects
+/// by itself after errors, and `reopened` is true then.
 pub fn use_event_stream(
     url: Signal<Option<String>>,
     on_message: impl Fn(&str, &str, String) + 'static,
-    on_reconnect: impl Fn() + 'static,
+    on_open: impl Fn(bool) + 'static,
     named_events: &'static [&'static str],
 ) -> UseEventStreamReturn {
     let connected = RwSignal::new(false);
     let on_message = std::rc::Rc::new(on_message);
-    let on_reconnect = std::rc::Rc::new(on_reconnect);
+    let on_open = std::rc::Rc::new(on_open);
     let current = StoredValue::new_local(None::<(EventSource, Vec<Closure<dyn FnMut(web_sys::Event)>>)>);
     let close = move || {
         current.update_value(|c| {
@@ -49,14 +50,12 @@ pub fn use_event_stream(
         let was_open = std::rc::Rc::new(std::cell::Cell::new(false));
         {
             let was_open = was_open.clone();
-            let on_reconnect = on_reconnect.clone();
+            let on_open = on_open.clone();
             listen(
                 "open",
                 Closure::new(move |_| {
                     connected.set(true);
-                    if was_open.replace(true) {
-                        on_reconnect();
-                    }
+                    on_open(was_open.replace(true));
                 }),
             );
         }

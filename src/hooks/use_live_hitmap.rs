@@ -5,9 +5,11 @@
 //! snapshot carries the number of the last commit it includes (`Hitmap::seq`), and each stream event
 //! carries its commit's number as its SSE `id`. So a batch is applied only to a snapshot that lacks it
 //! (`id > seq`), and the last few batches are kept so a snapshot that arrives after them still gets the
-//! ones it lacks. When the stream says it skipped batches (`lagged`), reconnects, or sends a batch that
-//! cannot be read, the hook fetches a new snapshot (resync); a batch that cannot be read is also reported,
-//! so the page can say why it reloaded.
+//! ones it lacks. The stream sends only what is stored after it opened, so a snapshot answered before
+//! that (the page's own early request, `api::prefetch`, or a fast server) may lack a few batches. When the
+//! stream opens after the snapshot arrived, says it skipped batches (`lagged`), reconnects, or sends a
+//! batch that cannot be read, the hook fetches a new snapshot (resync); a batch that cannot be read is
+//! also reported, so the page can say why it reloaded.
 //!
 //! ```ignore
 //! let live = use_live_hitmap(params, tr.live);
@@ -24,7 +26,7 @@ use leptos_use::use_interval_fn;
 use sightline_model::{Hitmap, LivePoint};
 
 use crate::api::{self, ApiError, HitmapParams};
-use crate::hooks::{now_ms, use_event_stream, use_polled_resource};
+use crate::hooks::{live_now_ms, now_ms, use_event_stream, use_polled_resource};
 
 /// Stream batches remembered for a snapshot still on its way (a few seconds of demo traffic).
 const RECENT_BATCHES: usize = 512;
@@ -62,7 +64,11 @@ pub struct BadBatch {
 /// same service.
 pub fn use_live_hitmap(params: impl Into<Signal<HitmapParams>>, live: impl Into<Signal<bool>>) -> UseLiveHitmapReturn {
     let (params, live) = (params.into(), live.into());
-    let snapshot = use_polled_resource(move || api::hitmap(params.get()));
+    // A live snapshot (a resync too) ends now: points that end after its window are in no later batch.
+    let snapshot = use_polled_resource(move || {
+        let p = params.get();
+        api::hitmap(if live.get_untracked() { ending_now(p) } else { p })
+    });
     let hitmap = RwSignal::new(None::<Hitmap>);
     let bad_batch = RwSignal::new(None::<BadBatch>);
     let reconciler = StoredValue::new_local(LiveReconciler::default());
@@ -89,7 +95,12 @@ pub fn use_live_hitmap(params: impl Into<Signal<HitmapParams>>, live: impl Into<
                 resync.run(());
             }
         },
-        move || resync.run(()),
+        move |reopened| {
+            let answered = snapshot.inflight.get_untracked() == 0 && hitmap.with_untracked(Option::is_some);
+            if reopened || answered {
+                resync.run(());
+            }
+        },
         &["lagged"],
     );
     use_interval_fn(
@@ -118,6 +129,18 @@ pub fn use_live_hitmap(params: impl Into<Signal<HitmapParams>>, live: impl Into<
         loading: snapshot.loading,
         connected: stream.connected,
         refetch: resync,
+    }
+}
+
+/// `p`'s window moved to end now (`live_now_ms`), when it ends earlier: a resync of a live view that has
+/// been open for a while must not ask for the window of when the view was opened.
+fn ending_now(p: HitmapParams) -> HitmapParams {
+    match (p.from, p.to) {
+        (Some(from), Some(to)) => {
+            let end = live_now_ms().max(to);
+            HitmapParams { from: Some(from + end - to), to: Some(end), ..p }
+        }
+        _ => p,
     }
 }
 

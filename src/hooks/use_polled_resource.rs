@@ -13,7 +13,10 @@
 //! }
 //! ```
 
+use std::any::Any;
 use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos_use::use_interval_fn;
@@ -75,6 +78,43 @@ where
     T: Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<T, ApiError>> + 'static,
 {
+    let data = RwSignal::new(None::<T>);
+    let fetch = move || -> ErasedFuture {
+        let fut = fetcher();
+        Box::pin(async move { fut.await.map(|v| Rc::new(v) as Rc<dyn Any>) })
+    };
+    // The answer is always a `T`: it was made just above.
+    let deliver = move |v: &dyn Any| data.set(v.downcast_ref::<T>().cloned());
+    let erased = polled(Box::new(fetch), Box::new(deliver), options);
+    UsePolledResourceReturn {
+        data: data.into(),
+        error: erased.error,
+        loading: erased.loading,
+        refetch: erased.refetch,
+        inflight: erased.inflight,
+    }
+}
+
+/// An answer of any type, so the resource below exists once in the wasm instead of once per answer type.
+type ErasedFuture = Pin<Box<dyn Future<Output = Result<Rc<dyn Any>, ApiError>>>>;
+/// Takes a good answer (of the type the caller knows) into the caller's data signal.
+type Deliver = Box<dyn Fn(&dyn Any)>;
+
+/// [`UsePolledResourceReturn`] without the data.
+struct Polled {
+    error: Signal<Option<ApiError>>,
+    loading: Signal<bool>,
+    refetch: Callback<()>,
+    inflight: Signal<u32>,
+}
+
+/// The part of [`use_polled_resource_with_options`] that does not depend on the answer's type: the
+/// resource, its polling, the error and loading state. A good answer goes to `deliver`.
+fn polled(
+    fetch: Box<dyn Fn() -> ErasedFuture>,
+    deliver: Deliver,
+    options: UsePolledResourceOptions,
+) -> Polled {
     let tick = RwSignal::new(0u32);
     if let Some(ms) = options.interval_ms {
         use_interval_fn(move || tick.update(|t| *t = t.wrapping_add(1)), ms);
@@ -82,7 +122,7 @@ where
     let inflight = RwSignal::new(0u32);
     let resource = LocalResource::new(move || {
         tick.track();
-        let fut = fetcher();
+        let fut = fetch();
         async move {
             inflight.update(|n| *n += 1);
             let out = fut.await;
@@ -90,13 +130,12 @@ where
             out
         }
     });
-    let data = RwSignal::new(None::<T>);
     let error = RwSignal::new(None::<ApiError>);
     let loading = RwSignal::new(true);
     Effect::new(move |_| match resource.get() {
         None => {}
         Some(Ok(v)) => {
-            data.set(Some(v));
+            deliver(&*v);
             error.set(None);
             loading.set(false);
         }
@@ -105,8 +144,7 @@ where
             loading.set(false);
         }
     });
-    UsePolledResourceReturn {
-        data: data.into(),
+    Polled {
         error: error.into(),
         loading: loading.into(),
         refetch: Callback::new(move |()| tick.update(|t| *t = t.wrapping_add(1))),

@@ -35,12 +35,12 @@ pub fn use_time_range() -> UseTimeRangeReturn {
         matches!(range.get(), TimeRange::Relative { .. })
             && query.with(|q| q.get_str("live") != Some("0"))
     });
-    let now = RwSignal::new(now_ms());
+    let now = RwSignal::new(live_now_ms());
     // The moment the range was chosen: switching 1h → 5m anchors the new window then, in the same
     // update (re-anchoring in an effect afterwards made every range change two windows, two fetches).
     let chosen_at = Memo::new(move |_| {
         range.track();
-        now_ms()
+        live_now_ms()
     });
     use_interval_fn(
         move || {
@@ -87,4 +87,18 @@ pub const SHARED_PARAMS: &[&str] = &["range", "from", "to", "live", "service"];
 /// Current wall-clock time in epoch milliseconds.
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
+}
+
+/// How long after the page chose its first window a live window resolved by the app may still end there.
+const FIRST_WINDOW_MS: i64 = 3_000;
+
+/// The end of a live window resolved now: the clock, except while the page is starting and a request it
+/// made itself waits to be adopted (`api::prefetch`): then the moment the page chose for it, so the app's
+/// first request is that same one. A live view moves on from there with the clock.
+pub fn live_now_ms() -> i64 {
+    let now = now_ms();
+    match crate::api::prefetch::started_at() {
+        Some(at) if (0..FIRST_WINDOW_MS).contains(&(now - at)) => at,
+        _ => now,
+    }
 }

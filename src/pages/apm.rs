@@ -28,7 +28,7 @@ use crate::components::history_note::{EvictedNote, HistoryNote};
 use crate::components::trace_view::TraceView;
 use crate::format::{clock, duration};
 use crate::hooks::{
-    now_ms, use_debounced, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch,
+    live_now_ms, use_debounced, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch,
     UsePolledResourceOptions, UseTimeRangeReturn, SHARED_PARAMS,
 };
 use compare::{CompareLinks, ComparePanel};
@@ -121,7 +121,7 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         if filtered_live.get() {
             refresh.track();
         }
-        let (from, to) = if tr.live.get() { tr.range.get().resolve(now_ms()) } else { tr.window.get() };
+        let (from, to) = if tr.live.get() { tr.range.get().resolve(live_now_ms()) } else { tr.window.get() };
         HitmapParams { from: Some(from), to: Some(to), service: tr.service.get(), cols: Some(COLS), rows: Some(ROWS), ymax: Some(ymax.get()), scale: Some(scale.get()), tag: tag.get() }
     });
     let live = use_live_hitmap(params, streamed);

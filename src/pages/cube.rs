@@ -57,7 +57,7 @@ impl CubeView {
             Some(m) => m.split(',').filter_map(|m| CubeMeasure::parse(m.trim())).collect(),
             None => DEFAULT_MEASURES.to_vec(),
         };
-        measures.sort();
+        crate::sort::sort(&mut measures);
         measures.dedup();
         let chart = q.get_str("chart").and_then(CubeMeasure::parse).or(CubeMeasure::parse(&sort)).unwrap_or(CubeMeasure::Count);
         CubeView {

@@ -83,7 +83,7 @@ fn sort_of(sort: Option<&str>, desc: Option<&str>) -> (Column, bool) {
 
 /// `rows` in the order of `col` (ties: most errors first, then by name, so the order is stable).
 fn sorted(mut rows: Vec<EndpointErrors>, col: Column, desc: bool) -> Vec<EndpointErrors> {
-    rows.sort_by(|a, b| {
+    crate::sort::sort_by(&mut rows, |a, b| {
         let o = col.cmp(a, b);
         let o = if desc { o.reverse() } else { o };
         o.then_with(|| b.errors.cmp(&a.errors)).then_with(|| Column::Endpoint.cmp(a, b))
@@ -159,7 +159,7 @@ fn ErrorFilters(answer: Signal<Option<ErrorsAnswer>>) -> impl IntoView {
                 .filter(|s| !s.is_empty())
                 .collect()
         });
-        v.sort();
+        crate::sort::sort(&mut v);
         v.dedup();
         v.into_iter().map(|o| view! { <option value=o></option> }).collect_view()
     };

@@ -334,7 +334,7 @@ fn precompress(dist: &Path) -> Result {
         run_cmd(Command::new("brotli").args(["-q", "11", "-f", "-k"]).arg(f))?;
         run_cmd(Command::new("gzip").args(["-9", "-f", "-k", "-n"]).arg(f))?;
         let with = |ext: &str| PathBuf::from(format!("{}.{ext}", f.display()));
-        // What a first load fetches: the page, its script, the wasm and the style sheets.
+        // What a first load fetches: the page (its style sheets inside), its script and the wasm.
         if !f.starts_with(dist.join("assets")) {
             raw += size(f);
             br += size(&with("br"));

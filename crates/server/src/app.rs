@@ -25,7 +25,8 @@
 //! - `POST /v1/traces`                          → OTLP/HTTP trace ingest (protobuf or JSON)
 //! - `GET  /metrics`                            → Sightline's own metrics for Prometheus (text format)
 //! - everything else under `/api/`              → JSON 404
-//! - any other path                             → the built app (SPA history fallback to `index.html`)
+//! - any other path                             → the built app (SPA history fallback to `index.html`;
+//!   content-hashed files kept by browsers for a year, the page revalidated: [`cache_control`])
 //!
 //! Every route is added with its access rule (`auth::Routes`), enforced by `auth::gate`; docs/AUTH.md.
 //!
@@ -46,11 +47,12 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use tower::Layer;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
@@ -158,11 +160,14 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
     let app = match dist {
         // The build wrote `.br` and `.gz` beside each file at the best quality (`cargo xtask build`): sent
         // as they are to a browser that accepts them; the compression layer leaves encoded bodies alone.
+        // Each answer says how long a browser may keep it ([`cache_control`]).
         Some(dist) => app.fallback_service(
-            ServeDir::new(dist)
-                .precompressed_br()
-                .precompressed_gzip()
-                .fallback(ServeFile::new(dist.join("index.html")).precompressed_br().precompressed_gzip()),
+            axum::middleware::from_fn(cache_control).layer(
+                ServeDir::new(dist)
+                    .precompressed_br()
+                    .precompressed_gzip()
+                    .fallback(ServeFile::new(dist.join("index.html")).precompressed_br().precompressed_gzip()),
+            ),
         ),
         None => app.fallback(no_app),
     };
@@ -180,6 +185,28 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
         }))
         .with_state(state)
+}
+
+/// Trunk names the files it builds after their content (`sightline-app-2dab10ed58276a53_bg.wasm`): such a
+/// file never changes, so a browser keeps it for a year without asking again. The page (`index.html`, for
+/// every app route) names the current ones, so it and everything else (`/assets/`) is checked with the
+/// server on each load (`no-cache`: a 304 when unchanged).
+async fn cache_control(req: Request, next: Next) -> Response {
+    let hashed = content_hashed(req.uri().path());
+    let mut answer = next.run(req).await;
+    let html = answer.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    // Not the page sent for an unknown path that merely looks hashed.
+    let value = if hashed && !html { "public, max-age=31536000, immutable" } else { "no-cache" };
+    answer.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    answer
+}
+
+/// Whether a file name carries Trunk's content hash: `name-<hex>.ext` or `name-<hex>_bg.wasm`.
+pub fn content_hashed(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, _ext)) = name.rsplit_once('.') else { return false };
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() >= 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Answers [`AppError::TimedOut`] when a request on a route that has a timeout (see the header) takes

@@ -1,6 +1,6 @@
 //! The app's files: sent precompressed (the `.br` / `.gz` the build wrote beside them) to a browser that
 //! accepts the encoding, as they are to one that does not; unknown paths get `index.html` (the app's
-//! router takes over), precompressed too.
+//! router takes over), precompressed too. Files named after their content are kept by browsers for a year.
 
 mod common;
 
@@ -20,6 +20,7 @@ async fn app_files_are_sent_precompressed_when_accepted() {
         ("index.html", "<html>raw</html>"),
         ("index.html.br", "brotli index"),
         ("index.html.gz", "gzip index"),
+        ("app-2dab10ed58276a5_bg.wasm", "hashed wasm"),
     ] {
         std::fs::write(dist.path().join(name), body).unwrap();
     }
@@ -41,4 +42,33 @@ async fn app_files_are_sent_precompressed_when_accepted() {
         let got = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(got, body.as_bytes(), "{path} {accept:?}");
     }
+}
+
+/// A file named after its content (Trunk's hash) is kept by the browser for a year; the page, which names
+/// the current ones, is checked on every load.
+#[tokio::test]
+async fn hashed_files_are_immutable_and_the_page_is_revalidated() {
+    let app = common::TestApp::new().await;
+    let dist = tempfile::tempdir().unwrap();
+    for name in ["index.html", "app-2dab10ed58276a5_bg.wasm", "main-fbe5855589d76c45.css", "favicon.svg"] {
+        std::fs::write(dist.path().join(name), name).unwrap();
+    }
+    let router = sightline_server::app::router(app.state.clone(), Some(dist.path()));
+    const YEAR: &str = "public, max-age=31536000, immutable";
+    for (path, cache) in [
+        ("/app-2dab10ed58276a5_bg.wasm", YEAR),
+        ("/main-fbe5855589d76c45.css", YEAR),
+        ("/", "no-cache"),
+        ("/apm?range=1h", "no-cache"),
+        ("/favicon.svg", "no-cache"),
+        // An app route that only looks like a built file gets the page, which is not kept.
+        ("/boards/deploys-0123456789abcdef.json", "no-cache"),
+    ] {
+        let resp = router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(resp.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()), Some(cache), "{path}");
+    }
+    // API answers are not the app's files.
+    let resp = router.oneshot(Request::get("/api/v1/health").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.headers().get(header::CACHE_CONTROL), None);
 }

@@ -269,7 +269,7 @@ impl Series<'_> {
                 let x0 = d.timestamps[i] as f64 + step_ms as f64 * 0.1;
                 let mut here: Vec<(f64, f64, usize)> =
                     self.bands.iter().zip(self.shown).filter_map(|(b, &si)| b.get(i).copied().flatten().map(|(b, t)| (b, t, si))).collect();
-                here.sort_by(|a, b| (b.1 - b.0).abs().total_cmp(&(a.1 - a.0).abs()));
+                crate::sort::sort_by(&mut here, |a, b| (b.1 - b.0).abs().total_cmp(&(a.1 - a.0).abs()));
                 here.into_iter().map(move |(base, top, si)| {
                     Rectangle::new([(x0, top), (x0 + group, base)], series_color(si, self.colors).mix(0.9).filled())
                 })

@@ -386,7 +386,7 @@ pub fn top_rows(d: &MetricQueryResult, limit: usize) -> (Vec<TopRow>, usize) {
             TopRow { label: series_label(&s.labels, &d.metric), name: series_values(&s.labels, &d.metric), mean: st.mean, max: st.max, share: 0.0 }
         })
         .collect();
-    rows.sort_by(|a, b| {
+    crate::sort::sort_by(&mut rows, |a, b| {
         b.mean.unwrap_or(f64::NEG_INFINITY).total_cmp(&a.mean.unwrap_or(f64::NEG_INFINITY)).then_with(|| a.label.cmp(&b.label))
     });
     let more = rows.len().saturating_sub(limit) + d.truncated;

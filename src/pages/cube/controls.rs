@@ -147,7 +147,7 @@ fn Measures(view: Memo<CubeView>) -> impl IntoView {
                 if on {
                     ms.push(m);
                 }
-                ms.sort();
+                crate::sort::sort(&mut ms);
                 let s = ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(",");
                 set_query(vec![("measures", Some(s))]);
             };
@@ -175,7 +175,7 @@ fn TopN(view: Memo<CubeView>) -> impl IntoView {
                     let cur = view.with(|v| v.limit);
                     if !l.contains(&cur) {
                         l.push(cur);
-                        l.sort();
+                        crate::sort::sort(&mut l);
                     }
                     l.into_iter().map(|n| view! { <option value=n.to_string()>{n.to_string()}</option> }).collect_view()
                 }}

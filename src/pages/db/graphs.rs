@@ -128,7 +128,7 @@ fn sampled(m: &DbMetrics, metric: &str, unit: &str, value: fn(&DbMetricPoint) ->
 /// `db.sessions.active` by `wait_class`), each in its class's colour.
 fn by_wait_class(m: &DbMetrics) -> (MetricQueryResult, Vec<Rgb>) {
     let mut classes: Vec<&String> = m.points.iter().flat_map(|p| p.active_by_class.keys()).collect();
-    classes.sort();
+    crate::sort::sort(&mut classes);
     classes.dedup();
     let series = classes
         .iter()
