@@ -69,6 +69,18 @@ pub type Backend = fn(Options) -> Storage;
 
 /// The embedded store (fjall + in-memory columns) in a temporary directory.
 fn embedded(options: Options) -> Storage {
+    embedded_opened_by(options, EmbeddedStore::open)
+}
+
+/// The embedded store with a memory budget of nothing: every minute's columns but the newest one's are
+/// evicted to disk (at each open by the history loader, twice a second while it runs) and read back by the
+/// queries that reach them. The answers must not change.
+fn embedded_evicted(options: Options) -> Storage {
+    embedded_opened_by(options, |path, retention| EmbeddedStore::open_budgeted(path, retention, MemoryBudget { total: 0 }))
+}
+
+/// An embedded store in a temporary directory, opened (and reopened) by `open`.
+fn embedded_opened_by(options: Options, open: fn(&std::path::Path, Retention) -> anyhow::Result<EmbeddedStore>) -> Storage {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let retention = Retention { max_age_ms: options.max_age_ms, max_bytes: u64::MAX };
@@ -77,32 +89,7 @@ fn embedded(options: Options) -> Storage {
             let path = path.clone();
             Box::pin(async move {
                 // Opening replays fjall and rebuilds the columns: disk work, on the blocking pool.
-                let store = sightline_server::blocking::run("opening the store", move || EmbeddedStore::open(&path, retention))
-                    .await
-                    .unwrap();
-                Arc::new(store) as Arc<dyn TraceStore>
-            })
-        }),
-        _keep: Box::new(dir),
-    }
-}
-
-/// The embedded store with a memory budget of nothing: every minute's columns but the newest one's are
-/// evicted to disk (at each open by the history loader, twice a second while it runs) and read back by the
-/// queries that reach them. The answers must not change.
-fn embedded_evicted(options: Options) -> Storage {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    let retention = Retention { max_age_ms: options.max_age_ms, max_bytes: u64::MAX };
-    Storage {
-        open: Box::new(move || {
-            let path = path.clone();
-            Box::pin(async move {
-                let store = sightline_server::blocking::run("opening the store", move || {
-                    EmbeddedStore::open_budgeted(&path, retention, MemoryBudget { total: 0 })
-                })
-                .await
-                .unwrap();
+                let store = sightline_server::blocking::run("opening the store", move || open(&path, retention)).await.unwrap();
                 Arc::new(store) as Arc<dyn TraceStore>
             })
         }),
