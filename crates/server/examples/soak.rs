@@ -115,6 +115,16 @@ fn rss(pid: u32) -> Option<u64> {
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
+/// CPU seconds (user + system, all threads) and minor page faults of `pid` so far, from `/proc/PID/stat`
+/// (its times are in USER_HZ, 100 per second on Linux whatever the kernel's tick).
+fn cpu_and_faults(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at the state, field 3 of proc(5).
+    let f: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |n: usize| f.get(n - 3)?.parse::<u64>().ok();
+    Some(((field(14)? + field(15)?) as f64 / 100.0, field(10)?))
+}
+
 /// Time to a healthy answer, then to a complete history (`history` absent from health), since `started`;
 /// and the RSS of `pid` then.
 async fn wait_ready(http: &reqwest::Client, base: &str, started: Instant, pid: u32) -> (Duration, Duration, u64) {
@@ -354,6 +364,7 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
     };
     tokio::time::sleep_until((t0 + length / 2).into()).await;
     let acked_at_kill = acked.load(Ordering::Relaxed);
+    let first_life = cpu_and_faults(server.lock().unwrap().child.id()).unwrap_or_default();
     {
         let mut s = server.lock().unwrap();
         s.child.kill().expect("SIGKILL");
@@ -385,6 +396,7 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
     let page: sightline_model::TransactionPage = http.get(url).send().await.expect("list").json().await.expect("list JSON");
     let acked = acked.load(Ordering::Relaxed);
     let samples = std::mem::take(&mut *samples.lock().unwrap());
+    let second_life = cpu_and_faults(pid).unwrap_or_default();
     stop(&server);
 
     println!(
@@ -441,6 +453,17 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
             );
         }
     }
+    // What the load cost the server: both processes' CPU (the second's includes its history load and the
+    // final count) and minor page faults, per acknowledged span.
+    let acked_spans = acked as f64 * spans / tx_per_request as f64;
+    let (cpu, faults) = (first_life.0 + second_life.0, first_life.1 + second_life.1);
+    println!(
+        "server: {acked_spans:.0} spans acknowledged in {:.0} s = {:.0} spans/s; CPU {cpu:.1} s = {:.2} µs per span; {faults} minor page faults = {:.2} per span",
+        sent_in.as_secs_f64(),
+        acked_spans / sent_in.as_secs_f64(),
+        cpu / acked_spans * 1e6,
+        faults as f64 / acked_spans
+    );
     println!("restart after kill -9: health {:.3} s, complete history {:.2} s", health2.as_secs_f64(), complete2.as_secs_f64());
     println!("retried requests (refused or unanswered, e.g. during the restart): {}", retries.load(Ordering::Relaxed));
     let lost = acked.saturating_sub(page.total);

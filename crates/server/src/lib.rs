@@ -4,6 +4,7 @@
 //! `demo` generates a realistic workload through the same ingest path as real traffic.
 
 pub mod alert;
+pub mod allocator;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -24,13 +24,6 @@ use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, Order, ServiceList, S
 use crate::config::ServeArgs;
 use record::SpanRecord;
 
-/// The process allocator. Ingest is allocation-bound (prost decodes every attribute key and value into its
-/// own `String`; the LSM tree copies keys and values), and glibc's malloc spent about a third of the ingest
-/// benchmark's CPU time; mimalloc's thread-local free lists cut that. Declared here, with the storage path
-/// that motivates it, so the binary, the tests and the benchmarks all measure the same allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// A snapshot of in-flight work not refreshed for this long is abandoned: no longer listed as active.
 /// Two minutes: twice the slowest refresh the docs ask of reporters, so a process that died mid-request
 /// (or a server restarted under it) leaves no ghosts for long.

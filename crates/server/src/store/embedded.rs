@@ -315,6 +315,9 @@ impl EmbeddedStore {
         held: bool,
     ) -> anyhow::Result<Self> {
         blocking::assert_off_runtime();
+        // The journal replay and the history load free most of what they allocate: returned at once, it
+        // does not stay resident after the start (crate::allocator). Held by the loader until it is done.
+        let start_phase = crate::allocator::purge_promptly();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut builder = Database::builder(dir).max_journaling_size(MAX_JOURNAL_BYTES).worker_threads(FJALL_WORKERS);
         if let Some(b) = budget {
@@ -373,7 +376,10 @@ impl EmbeddedStore {
             let worker = inner.clone();
             let handle = std::thread::Builder::new()
                 .name("store-load".into())
-                .spawn(move || load::run(&worker, history))
+                .spawn(move || {
+                    load::run(&worker, history);
+                    drop(start_phase);
+                })
                 .context("cannot start the history loader")?;
             Some(handle)
         } else {

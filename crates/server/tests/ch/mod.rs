@@ -12,6 +12,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// Polls `answers` every 100 ms for up to 60 s after `server`'s process (called `name`) was started; fails
+/// with its `log` when the process exits first or the time is up. The server owns its process throughout,
+/// so a failed start still ends it (on drop).
+pub fn wait_until_it_answers<S>(name: &str, server: &mut S, child: fn(&mut S) -> &mut Child, answers: fn(&S) -> bool, log: fn(&S) -> String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !answers(server) {
+        if let Some(status) = child(server).try_wait().unwrap() {
+            panic!("{name} exited ({status}) at start:\n{}", log(server));
+        }
+        assert!(Instant::now() < deadline, "{name} did not answer within 60 s:\n{}", log(server));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -106,14 +120,7 @@ impl ClickHouse {
         };
         cmd.arg(format!("--config-file={}", config.display())).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display())));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.answers() {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("clickhouse-server exited ({status}) at start:\n{}", self.log());
-            }
-            assert!(Instant::now() < deadline, "ClickHouse did not answer within 60 s:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until_it_answers("clickhouse-server", self, |s| s.child.as_mut().unwrap(), Self::answers, Self::log);
     }
 
     /// The server's own log (for failure messages).

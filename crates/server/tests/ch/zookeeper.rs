@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const JAR: &str = "/usr/share/java/zookeeper.jar";
 const JAVA: &str = "/usr/bin/java";
@@ -61,14 +61,7 @@ impl ZooKeeper {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start ZooKeeper with {JAVA}: {e}"));
         let mut zk = ZooKeeper { dir, port, child: Some(child) };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !zk.answers() {
-            if let Some(status) = zk.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("ZooKeeper exited ({status}) at start:\n{}", zk.log());
-            }
-            assert!(Instant::now() < deadline, "ZooKeeper did not answer within 60 s:\n{}", zk.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        super::wait_until_it_answers("ZooKeeper", &mut zk, |z| z.child.as_mut().unwrap(), Self::answers, Self::log);
         zk
     }
 
