@@ -20,7 +20,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use serde::de::DeserializeOwned;
 use sightline_model::{
     ActiveList, ApiErrorBody, Board, BoardConflict, BoardHistory, BoardInvalid, BoardList, CubeAnswer, CubeParams,
-    ErrorsAnswer, ErrorsParams, Health, Hitmap, MetricCatalog, MetricQueryResult, ServiceList, ToQuery, Trace,
+    ErrorsAnswer, ErrorsParams, Health, Hitmap, MetricCatalog, MetricQueryResult, NoteHtml, NoteMarkdown, ServiceList, ToQuery, Trace,
     TransactionPage, WidgetQuery,
 };
 /// The query parameters of the hitmap and the transaction list are the server's own types.
@@ -334,6 +334,16 @@ pub async fn boards() -> Result<BoardList, ApiError> {
 
 pub async fn board_templates() -> Result<Vec<Board>, ApiError> {
     get_json("/api/v1/boards/templates").await
+}
+
+/// A board note's Markdown as HTML that is safe to put into the page (the server renders it, see
+/// `crates/server/src/boards/notes.rs`); an empty note needs no request.
+pub async fn render_note(text: String) -> Result<String, ApiError> {
+    if text.trim().is_empty() {
+        return Ok(String::new());
+    }
+    let body = to_body(&NoteMarkdown { text })?;
+    send_json::<NoteHtml>("POST", "/api/v1/notes/render", Some(body)).await.map(|n| n.html)
 }
 
 pub async fn board(id: String) -> Result<Board, ApiError> {

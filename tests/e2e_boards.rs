@@ -1,6 +1,7 @@
 //! Flex boards in real headless Chromium against the real server: build a board from a template, add
 //! widgets from the catalogue, move and resize by dragging, save and reload; a refused import; two
-//! sessions saving the same board; restoring an old version; the read-only share link; a failing widget
+//! sessions saving the same board; restoring an old version; the read-only share link; notes rendered by
+//! the server (raw HTML inert, a refused one explained in its tile); a failing widget
 //! next to working ones; one request per widget when the range changes.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -302,6 +303,36 @@ async fn two_sessions_saving_the_same_board_conflict_with_a_diff_then_history_re
     assert!(!second.exists("[data-testid=edit]").await && !second.exists("[data-testid=share]").await);
     first.close().await;
     second.close().await;
+}
+
+/// Notes are rendered by the server: Markdown shows formatted, raw HTML as text (never as elements), and a
+/// note the server refuses to render says why in its own tile while the other note shows.
+#[tokio::test(flavor = "multi_thread")]
+async fn notes_render_safely_and_a_refused_one_says_why_in_its_tile() {
+    let server = Server::start().await;
+    let long = "x".repeat(300 * 1024);
+    let board = json!({
+        "format_version": 1, "id": "notes", "title": "Notes",
+        "time": {"range": {"type": "relative", "ms": 3600000}, "live": false},
+        "widgets": [
+            {"id": "ok", "kind": "text", "title": "runbook", "x": 0, "y": 0, "w": 12, "h": 4,
+             "options": {"text": "Page **#payments** <img src=x onerror=\"window.__pwned=1\"> [bad](javascript:window.__pwned=1)"}},
+            {"id": "long", "kind": "text", "title": "too long", "x": 12, "y": 0, "w": 12, "h": 4, "options": {"text": long}}
+        ]
+    });
+    let r = reqwest::Client::new().post(server.url("/api/v1/boards")).json(&board).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let b = Browser::start().await;
+    b.client.goto(&server.url("/boards/notes")).await.unwrap();
+    b.wait_js("document.querySelector('[data-widget-id=ok] [data-testid=widget-text] strong')?.textContent === '#payments'").await;
+    let note = b.js("const n = document.querySelector('[data-widget-id=ok] [data-testid=widget-text]'); return [n.textContent, n.querySelectorAll('img').length, n.querySelector('a').getAttribute('href')]").await;
+    assert!(note[0].as_str().unwrap().contains("<img src=x"), "raw HTML is shown as text: {note}");
+    assert_eq!(note[1], 0, "no element from raw HTML");
+    assert_eq!(note[2], "#", "a javascript: link leads nowhere");
+    let err = b.wait_text("[data-widget-id=long] [data-testid=widget-error]", |t| !t.is_empty()).await;
+    assert!(err.contains("at most 256 KiB") && err.contains("HTTP 400"), "{err}");
+    assert_eq!(b.js("return window.__pwned === undefined").await, true);
+    b.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -396,33 +396,17 @@ fn point_series(
     }
 }
 
-/// Markdown to HTML for a text note. Raw HTML in the note is escaped (shown as text), so a shared board
-/// cannot run script in its viewers' browsers.
-pub fn markdown_html(text: &str) -> String {
-    use pulldown_cmark::{Event, Parser, Tag};
-    let safe = |url: &str| {
-        let lower = url.trim().to_ascii_lowercase();
-        !lower.contains(':') || ["http:", "https:", "mailto:"].iter().any(|s| lower.starts_with(s))
-    };
-    let events = Parser::new(text).map(|e| match e {
-        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
-        // `javascript:` and other schemes become inert links.
-        Event::Start(Tag::Link { link_type, dest_url, title, id }) if !safe(&dest_url) => {
-            Event::Start(Tag::Link { link_type, dest_url: "#".into(), title, id })
-        }
-        Event::Start(Tag::Image { link_type, dest_url, title, id }) if !safe(&dest_url) => {
-            Event::Start(Tag::Image { link_type, dest_url: "#".into(), title, id })
-        }
-        e => e,
-    });
-    let mut out = String::new();
-    pulldown_cmark::html::push_html(&mut out, events);
-    out
-}
-
+/// A text note: its Markdown rendered by the server (`POST /api/v1/notes/render`, which escapes raw HTML
+/// and neutralises links other than web, mail and relative ones), fetched like any widget's data, so the
+/// app does not carry a Markdown parser. Fetched again only when the note changes (the widget editor's
+/// preview re-renders on each committed edit of the text area, not on each key).
 #[component]
 fn TextNote(text: String) -> impl IntoView {
-    view! { <div class="widget-text" data-testid="widget-text" inner_html=markdown_html(&text)></div> }
+    let UsePolledResourceReturn { data, error, inflight, .. } = use_polled_resource(move || api::render_note(text.clone()));
+    view! {
+        <FetchState inflight=inflight error=error />
+        <div class="widget-text" data-testid="widget-text" inner_html=move || data.get().unwrap_or_default()></div>
+    }
 }
 
 #[cfg(test)]
@@ -462,15 +446,5 @@ mod tests {
         assert_eq!(t.series[0].values, vec![Some(5.0), Some(5.0)]);
         assert_eq!(t.to, 200);
         assert_eq!(without_partial_tail(r.clone(), 300), r, "complete buckets stay");
-    }
-
-    #[test]
-    fn notes_never_carry_raw_html() {
-        let html = markdown_html("**on call** <script>alert(1)</script> [wiki](https://wiki.example)");
-        assert!(html.contains("<strong>on call</strong>"));
-        assert!(!html.contains("<script>"));
-        assert!(html.contains("&lt;script&gt;"));
-        assert!(html.contains(r#"<a href="https://wiki.example">wiki</a>"#));
-        assert!(!markdown_html("[x](javascript:alert(1))").contains("javascript"));
     }
 }

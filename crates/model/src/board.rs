@@ -300,6 +300,19 @@ pub struct BoardInvalid {
     pub problems: Vec<String>,
 }
 
+/// Body of `POST /api/v1/notes/render`: a note's Markdown (`WidgetOptions::text`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteMarkdown {
+    pub text: String,
+}
+
+/// The answer: the note as HTML, safe to put into the page (raw HTML escaped, only web, mail and relative
+/// links).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteHtml {
+    pub html: String,
+}
+
 mod diff;
 mod layout;
 mod validate;

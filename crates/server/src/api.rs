@@ -13,6 +13,7 @@ pub mod health;
 pub mod hitmap;
 pub mod host;
 pub mod metrics;
+pub mod notes;
 pub mod otlp;
 pub mod own_metrics;
 pub mod services;

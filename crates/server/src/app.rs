@@ -10,6 +10,7 @@
 //! - `GET  /api/v1/cube`, `/api/v1/errors`      → the rollup pivot, failures per endpoint (from the cube)
 //! - `GET/POST /api/v1/boards`, `GET/PUT/DELETE /api/v1/boards/{id}` → flex boards (409 on a stale save)
 //! - `GET  /api/v1/boards/{id}/versions[/{n}]`, `POST …/versions/{n}/restore`, `GET /api/v1/boards/templates`
+//! - `POST /api/v1/notes/render`               → a board note's Markdown as safe HTML
 //! - `GET  /api/v1/db/instances`              → monitored PostgreSQL instances and their health
 //! - `GET  /api/v1/db/traces/{trace_id}`       → database sessions that ran statements of a trace (`traceparent` comment)
 //! - `GET  /api/v1/db/instances/{id}/…`        → `sessions`, `locks` (`?at=`), `metrics`, `statements`, `samples` (`?from=&to=`)
@@ -109,6 +110,7 @@ pub fn routes() -> Routes {
         .post("/boards/{id}/share", api::shares::create, Edit)
         .get("/boards/{id}/shares", api::shares::list, Edit)
         .delete("/shares/{id}", api::shares::delete, Edit)
+        .post("/notes/render", api::notes::render_note, ReadShared)
         .get("/db/instances", api::db::instances, ReadShared)
         .get("/db/instances/{id}/sessions", api::db::sessions, ReadShared)
         .get("/db/instances/{id}/locks", api::db::locks, Read)

@@ -19,6 +19,7 @@
 //! serves the same ones. Handlers use [`Boards`], which is either store: the checks that decide what a
 //! save, restore or delete answers are shared functions here, so both stores refuse the same way.
 
+pub mod notes;
 pub mod shared;
 pub mod templates;
 

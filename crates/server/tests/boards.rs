@@ -208,6 +208,28 @@ async fn an_invalid_import_lists_its_problems_and_touches_nothing() {
     assert_eq!(everything(&app).await.len(), before.len() + 1);
 }
 
+/// Notes are rendered by the server for the app: Markdown in, HTML out, raw HTML and script links made
+/// harmless; bad bodies and oversized notes are refused in the usual error shape.
+#[tokio::test]
+async fn a_note_renders_as_safe_html() {
+    let app = TestApp::new().await;
+    let note = "Page **#payments** <script>alert(1)</script> [wiki](https://wiki.example) [x](javascript:alert(1))";
+    let v: Value = ok(&app, "POST", "/api/v1/notes/render", Some(json!({"text": note})), StatusCode::OK).await;
+    let html = v["html"].as_str().unwrap();
+    assert!(html.contains("Page <strong>#payments</strong>"), "{html}");
+    assert!(html.contains("&lt;script&gt;") && !html.contains("<script"), "{html}");
+    assert!(html.contains(r#"<a href="https://wiki.example">wiki</a>"#), "{html}");
+    assert!(!html.contains("javascript"), "{html}");
+
+    let (s, v) = app.call("POST", "/api/v1/notes/render", Some(json!({"markdown": "x"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].is_string(), "{v}");
+    let long = "x".repeat(sightline_server::boards::notes::MAX_NOTE_BYTES + 1);
+    let (s, v) = app.call("POST", "/api/v1/notes/render", Some(json!({"text": long}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("at most 256 KiB"), "{v}");
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
 }
