@@ -64,6 +64,44 @@ impl std::fmt::Debug for CubeOptions {
     }
 }
 
+/// Facts being interned on a request's thread ([`CubeStore::interning`]).
+pub(super) struct Interning<'c> {
+    cube: &'c CubeStore,
+    st: Option<std::sync::RwLockReadGuard<'c, State>>,
+    out: Vec<IdFact>,
+    /// `(fact, dimension, value)` not interned yet: added under the write lock by [`Interning::finish`],
+    /// in the order met, as [`CubeStore::intern`] adds them.
+    missing: Vec<(usize, usize, String)>,
+}
+
+impl Interning<'_> {
+    pub(super) fn push(&mut self, f: &Fact<'_>) {
+        let st = self.st.as_ref().expect("held until finish");
+        let mut dims = [0u32; NDIMS];
+        for (d, (slot, s)) in dims.iter_mut().zip(&f.dims).enumerate() {
+            if !s.is_empty() {
+                *slot = st.interner.get(s).unwrap_or_else(|| {
+                    self.missing.push((self.out.len(), d, s.to_string()));
+                    u32::MAX
+                });
+            }
+        }
+        self.out.push(IdFact { kind: f.kind, dims, end_ms: f.end_ms, duration_ms: f.duration_ms, error: f.error });
+    }
+
+    /// The facts pushed, in order, with ids for every value.
+    pub(super) fn finish(mut self) -> Vec<IdFact> {
+        self.st = None;
+        if !self.missing.is_empty() {
+            let mut st = sync::write(&self.cube.state);
+            for (i, d, s) in &self.missing {
+                self.out[*i].dims[*d] = st.interner.intern(s);
+            }
+        }
+        self.out
+    }
+}
+
 /// `tier(1) ‖ kind(1) ‖ start(8, BE)`.
 pub fn blob_key(tier: usize, kind: u8, start: i64) -> [u8; 10] {
     let mut k = [0u8; 10];
@@ -193,6 +231,12 @@ impl CubeStore {
             }
         }
         out
+    }
+
+    /// Interns facts one at a time as the caller works them out ([`Interning::push`]), with the read lock
+    /// held meanwhile: what [`CubeStore::intern`] does without the facts all being at hand at once.
+    pub(super) fn interning(&self) -> Interning<'_> {
+        Interning { cube: self, st: Some(sync::read(&self.state)), out: Vec::new(), missing: Vec::new() }
     }
 
     /// Adds the facts of a commit to its batch: open minutes as write-ahead rows, closed buckets merged
