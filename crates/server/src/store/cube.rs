@@ -248,15 +248,23 @@ impl CubeStore {
         let now = (self.options.clock)();
         // What retention would drop at once is not stored (whole days, as in `enforce_retention`).
         let oldest = bucket_of(3, now.saturating_sub(self.options.max_age_ms));
-        let (ids, closed_until, interned) = {
+        let (closed_until, interned) = {
             let st = sync::read(&self.state);
-            let ids: Vec<IdFact> = facts.into_iter().filter(|f| f.end_ms >= oldest).collect();
             for (id, name) in st.interner.unpersisted() {
                 batch.insert(&self.dims, id.to_be_bytes().as_slice(), name.as_bytes());
             }
-            (ids, st.closed_until, st.interner.len())
+            (st.closed_until, st.interner.len())
         };
-        let (open, late): (Vec<IdFact>, Vec<IdFact>) = ids.into_iter().partition(|f| f.end_ms >= closed_until[0]);
+        // Sized up front: grown fact by fact, a group's thousands of facts were copied into fresh memory
+        // several times per commit (~2 % of ingest's CPU).
+        let (mut open, mut late) = (Vec::with_capacity(facts.len()), Vec::new());
+        for f in facts.into_iter().filter(|f| f.end_ms >= oldest) {
+            if f.end_ms >= closed_until[0] {
+                open.push(f);
+            } else {
+                late.push(f);
+            }
+        }
         let mut by_minute: BTreeMap<i64, Vec<&IdFact>> = BTreeMap::new();
         for f in &open {
             by_minute.entry(bucket_of(0, f.end_ms)).or_default().push(f);

@@ -589,7 +589,8 @@ impl Inner {
         let mut new_tx: Vec<Vec<&SpanRecord>> = Vec::with_capacity(group.len());
         let mut finished: Vec<[u8; 24]> = Vec::new();
         let mut running: Vec<&SpanRecord> = Vec::new();
-        let mut new_facts: Vec<IdFact> = Vec::new();
+        let mut new_facts: Vec<IdFact> =
+            Vec::with_capacity(facts.iter().map(|f| f.tx.iter().map(Vec::len).sum::<usize>() + f.direct.len() + f.steps.iter().map(|s| s.1.len()).sum::<usize>()).sum());
         {
             let active = sync::lock(&self.active);
             for (job, facts) in group.iter().zip(facts.iter_mut()) {
