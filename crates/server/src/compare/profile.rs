@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use crate::cube::facts::MAX_STATEMENT;
 use crate::ingest::truncate;
 use crate::sql::normalize_sql;
-use crate::store::record::{kind, transaction_of, SpanRecord, StepRecord};
+use crate::store::record::{kind, span_index, transaction_of, SpanIndex, SpanRecord, StepRecord};
 
 /// Distinct steps kept per transaction; a transaction with more (an N+1 loop over distinct statements)
 /// keeps its first ones.
@@ -23,12 +23,21 @@ pub const MAX_STEPS: usize = 64;
 
 /// The steps of each transaction among `spans` (aligned with it; empty for other spans).
 pub fn steps_of_transactions(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
-    let mut out: Vec<Vec<StepRecord>> = vec![Vec::new(); spans.len()];
-    if !spans.iter().any(|s| s.is_transaction) || spans.iter().all(|s| s.is_transaction) {
-        return out;
+    if !has_steps(spans) {
+        return vec![Vec::new(); spans.len()];
     }
-    let by_id: FxHashMap<(&[u8], &[u8]), usize> =
-        spans.iter().enumerate().map(|(i, s)| ((s.trace_id.as_slice(), s.span_id.as_slice()), i)).collect();
+    steps_indexed(spans, &span_index(spans))
+}
+
+/// Whether any of `spans` can be a step of another: the request has transactions and other spans.
+pub fn has_steps(spans: &[SpanRecord]) -> bool {
+    spans.iter().any(|s| s.is_transaction) && !spans.iter().all(|s| s.is_transaction)
+}
+
+/// [`steps_of_transactions`] with the request's [`SpanIndex`] already built (the embedded store shares
+/// it with the cube's facts).
+pub fn steps_indexed(spans: &[SpanRecord], by_id: &SpanIndex<'_>) -> Vec<Vec<StepRecord>> {
+    let mut out: Vec<Vec<StepRecord>> = vec![Vec::new(); spans.len()];
     // Time spent in children, per span: what its own duration is not "self" time for.
     let mut children_ns = vec![0u64; spans.len()];
     for s in spans.iter().filter(|s| !s.in_flight() && !s.parent_span_id.is_empty()) {
@@ -41,7 +50,7 @@ pub fn steps_of_transactions(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
         if s.is_transaction || s.in_flight() {
             continue;
         }
-        let Some(owner) = transaction_of(s, spans, &by_id).filter(|o| !spans[*o].in_flight()) else { continue };
+        let Some(owner) = transaction_of(s, spans, by_id).filter(|o| !spans[*o].in_flight()) else { continue };
         let name: Cow<'_, str> = match s.step_kind {
             kind::SQL => match s.text.as_deref() {
                 Some(t) => Cow::Borrowed(

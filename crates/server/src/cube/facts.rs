@@ -16,7 +16,7 @@ use super::fingerprint::fingerprint;
 use super::{Fact, FactKind};
 use crate::ingest::truncate;
 use crate::sql::normalize_sql;
-use crate::store::record::{kind, transaction_of, SpanRecord};
+use crate::store::record::{kind, span_index, transaction_of, SpanIndex, SpanRecord};
 
 /// Longest normalized statement kept as a dimension value, in bytes: enough to tell statements apart, and
 /// a rollup key stays small.
@@ -35,7 +35,9 @@ pub(crate) fn http_status_text(code: u32) -> Cow<'static, str> {
 
 /// The facts of the finished transactions and SQL steps among `spans`.
 pub fn facts(spans: &[SpanRecord]) -> Vec<Fact<'_>> {
-    facts_and_owners(spans).into_iter().filter_map(|(f, _)| f).collect()
+    let mut out = Vec::new();
+    each_fact(spans, None, |_, f, _| out.push(f.clone().into_owned()));
+    out
 }
 
 /// The fact of each of `spans` (aligned with it; `None` for a span that contributes none: running, or
@@ -44,36 +46,44 @@ pub fn facts(spans: &[SpanRecord]) -> Vec<Fact<'_>> {
 /// is new exactly when its transaction is (an exporter's retry re-sends the same request), so the store
 /// counts it with the transaction instead of keeping a dedup key per step. Call it with a whole batch: a
 /// SQL step's endpoint is found among the spans of the same call.
-pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact<'_>>, Option<usize>)> {
-    let mut out = Vec::with_capacity(spans.len());
-    let mut has_sql = false;
-    for s in spans {
-        out.push(match () {
-            _ if s.in_flight() => (None, None),
-            _ if s.is_transaction => (Some(transaction(s)), None),
-            _ if s.step_kind == kind::SQL => {
-                has_sql = true;
-                (None, None)
-            }
-            _ => (None, None),
-        });
-    }
-    if has_sql {
-        let by_id: FxHashMap<(&[u8], &[u8]), usize> =
-            spans.iter().enumerate().map(|(i, s)| ((s.trace_id.as_slice(), s.span_id.as_slice()), i)).collect();
-        // A request repeats few statements many times: normalize each distinct text once.
-        let mut normalized: FxHashMap<&str, Cow<'_, str>> = FxHashMap::default();
-        for (s, slot) in spans.iter().zip(out.iter_mut()) {
-            if !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL {
-                let owner = transaction_of(s, spans, &by_id);
-                let statement = s.text.as_deref().map(|t| {
-                    normalized.entry(t).or_insert_with(|| Cow::Owned(truncate(&normalize_sql(t), MAX_STATEMENT))).clone()
-                });
-                *slot = (Some(sql_step(s, owner.map(|o| spans[o].name.as_str()), statement)), owner);
-            }
+pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact<'static>>, Option<usize>)> {
+    let mut out: Vec<(Option<Fact<'static>>, Option<usize>)> = vec![(None, None); spans.len()];
+    each_fact(spans, None, |i, f, owner| out[i] = (Some(f.clone().into_owned()), owner));
+    out
+}
+
+/// Calls `visit(index in spans, fact, owner)` for each fact of [`facts_and_owners`], in the order of
+/// `spans`, without collecting them: the embedded store interns each fact as it comes, so a request's
+/// facts (nine strings each) never exist all at once. `by_id`: the request's [`SpanIndex`] if the caller
+/// built one (built here when a SQL step needs it otherwise). A fact borrows its statement for the call only.
+pub fn each_fact<'a>(spans: &'a [SpanRecord], by_id: Option<&SpanIndex<'a>>, mut visit: impl FnMut(usize, &Fact<'_>, Option<usize>)) {
+    let has_sql = spans.iter().any(|s| !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL);
+    let own;
+    let by_id = match by_id {
+        Some(by_id) => Some(by_id),
+        None if has_sql => {
+            own = span_index(spans);
+            Some(&own)
+        }
+        None => None,
+    };
+    // A request repeats few statements many times: normalize each distinct text once.
+    let mut normalized: FxHashMap<&str, String> = FxHashMap::default();
+    for (i, s) in spans.iter().enumerate() {
+        if s.in_flight() {
+            continue;
+        }
+        if s.is_transaction {
+            visit(i, &transaction(s), None);
+        } else if s.step_kind == kind::SQL {
+            let owner = by_id.and_then(|by_id| transaction_of(s, spans, by_id));
+            let statement = s
+                .text
+                .as_deref()
+                .map(|t| Cow::Borrowed(normalized.entry(t).or_insert_with(|| truncate(&normalize_sql(t), MAX_STATEMENT)).as_str()));
+            visit(i, &sql_step(s, owner.map(|o| spans[o].name.as_str()), statement), owner);
         }
     }
-    out
 }
 
 /// A transaction's fact: every dimension but the statement.

@@ -1,7 +1,7 @@
 //! The embedded store: fjall for durability, columns in memory for the hitmap.
 //!
 //! Keyspaces (see `record` for key layouts):
-//! - `spans`: finished spans, one [`SpanChunk`] per trace and request, by `trace_id ‖ chunk_id` (a trace is
+//! - `spans`: finished spans, one [`SpanChunk`](super::record::SpanChunk) per trace and request, by `trace_id ‖ chunk_id` (a trace is
 //!   one prefix scan);
 //! - `tx`: every finished transaction, by `end_ms ‖ ids` (time order: start-up rebuild and retention);
 //! - `minutes`: `start minute ‖ trace_id`, so retention finds the traces of an expired minute;
@@ -49,7 +49,7 @@ use super::active::Active;
 use super::cube::{CubeOptions, CubeStore};
 use super::columns::spill::SpillDir;
 use super::columns::{Columns, SortKey, TxRow};
-use super::record::{chunk_key, minute_key, tx_key, SpanChunk, SpanRecord};
+use super::record::{chunk_key, kind, minute_key, pack_chunk, span_index, tx_key, unpack_chunk, SpanIndex, SpanRecord};
 use super::{
     assemble, now_ms, CommitObserver, CommitReport, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreFuture, StoreStats,
     TraceStore, HitmapFilter, TxQuery, TxSeries,
@@ -87,8 +87,10 @@ const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(5)
 /// One request, prepared on the caller's thread so the single committer only writes.
 #[derive(Default)]
 struct Job {
-    /// Encoded [`SpanChunk`] per trace.
-    chunks: Vec<([u8; 16], Vec<u8>)>,
+    /// The stored value of each trace's chunk ([`pack_chunk`]): its range in `chunk_bytes`.
+    chunks: Vec<([u8; 16], std::ops::Range<usize>)>,
+    /// Every chunk of the request, one after the other (one buffer, not one per trace).
+    chunk_bytes: Vec<u8>,
     /// `minutes` keys: each trace under the minute its earliest span here started.
     minutes: Vec<[u8; 24]>,
     /// Ids of the finished spans (to retire their in-flight snapshots).
@@ -117,45 +119,96 @@ struct JobFacts {
 }
 
 impl Job {
-    /// `cube`: also work out the cube facts (here, on the caller's thread, one span at a time so the
-    /// committer knows which span each fact came from and counts it only if the span is new).
     /// The cube facts of each span, and for each finished transaction the facts of the SQL steps that came
     /// with it in this request: those are counted when the transaction is new (a retry re-sends the same
     /// request), so they need no dedup key of their own; the other steps keep theirs (`cube_steps`).
+    /// Worked out here, on the caller's thread, one span at a time so the committer knows which span each
+    /// fact came from and counts it only if the span is new; each fact is interned as it is made.
     #[allow(clippy::type_complexity)]
-    fn cube_facts(spans: &[SpanRecord], cube: &CubeStore) -> (Vec<Option<IdFact>>, Vec<Vec<IdFact>>) {
-        let per = crate::cube::facts::facts_and_owners(spans);
-        let mut ids = cube.intern(per.iter().filter_map(|(f, _)| f.as_ref())).into_iter();
-        let mut per_span = Vec::with_capacity(spans.len());
+    fn cube_facts(spans: &[SpanRecord], by_id: Option<&SpanIndex<'_>>, cube: &CubeStore) -> (Vec<Option<IdFact>>, Vec<Vec<IdFact>>) {
+        let mut interning = cube.interning();
+        // Per fact: its span, and the transaction it is counted with.
+        let mut placed: Vec<(usize, Option<usize>)> = Vec::with_capacity(spans.len());
+        crate::cube::facts::each_fact(spans, by_id, |i, fact, owner| {
+            interning.push(fact);
+            placed.push((i, owner.filter(|o| !spans[*o].in_flight())));
+        });
+        let ids = interning.finish();
+        let mut per_span = vec![None; spans.len()];
         let mut with_tx: Vec<Vec<IdFact>> = vec![Vec::new(); spans.len()];
-        for (fact, owner) in per {
-            let id = fact.and_then(|_| ids.next());
-            match (id, owner) {
-                (Some(f), Some(o)) if !spans[o].in_flight() => {
-                    with_tx[o].push(f);
-                    per_span.push(None);
-                }
-                (f, _) => per_span.push(f),
+        for ((i, owner), id) in placed.into_iter().zip(ids) {
+            match owner {
+                Some(o) => with_tx[o].push(id),
+                None => per_span[i] = Some(id),
             }
         }
         (per_span, with_tx)
     }
 
-    /// `cube`: the cube to work out facts for (`None` when it is off). Each span is encoded into its trace's
-    /// chunk as it is visited, and only transactions are kept as records (the committer still needs them),
-    /// so a request's other spans are dropped here rather than copied into groups first.
+    /// `cube`: the cube to work out facts for (`None` when it is off). The finished spans are encoded
+    /// trace by trace into one buffer, each trace's chunk compressed as it is done ([`pack_chunk`]), and
+    /// only transactions are kept as records (the committer still needs them).
     fn prepare(spans: Vec<SpanRecord>, cube: Option<&CubeStore>) -> Job {
         let mut job = Job { spans: spans.len(), ..Job::default() };
-        // Per trace: its earliest start minute, and its `SpanChunk` encoded so far (the chunk's field 1
-        // once per span: the same bytes as encoding a `SpanChunk` of them).
-        let mut groups: Vec<([u8; 16], i64, Vec<u8>)> = Vec::new();
-        let mut index: FxHashMap<[u8; 16], usize> = FxHashMap::default();
-        // Of the whole request at once: a SQL step's endpoint is its transaction's, found in the request.
+        // One parent index for the cube's SQL steps and the transactions' steps.
+        let needs_index = crate::compare::profile::has_steps(&spans)
+            || (cube.is_some() && spans.iter().any(|s| !s.is_transaction && s.step_kind == kind::SQL));
+        let by_id = needs_index.then(|| span_index(&spans));
         let (mut per_span, mut with_tx) = match cube {
-            Some(cube) => Self::cube_facts(&spans, cube),
+            Some(cube) => Self::cube_facts(&spans, by_id.as_ref(), cube),
             None => Default::default(),
         };
-        let mut steps = crate::compare::profile::steps_of_transactions(&spans);
+        let mut steps = match &by_id {
+            Some(by_id) => crate::compare::profile::steps_indexed(&spans, by_id),
+            None => vec![Vec::new(); spans.len()],
+        };
+        drop(by_id);
+        // Per trace: its earliest start minute and how many finished spans it has here; per span, its
+        // trace's group (`u32::MAX`: in flight).
+        let mut groups: Vec<([u8; 16], i64, u32)> = Vec::new();
+        let mut index: FxHashMap<[u8; 16], u32> = FxHashMap::with_capacity_and_hasher(spans.len() / 4 + 1, Default::default());
+        let mut group_of: Vec<u32> = Vec::with_capacity(spans.len());
+        for s in &spans {
+            if s.in_flight() {
+                group_of.push(u32::MAX);
+                continue;
+            }
+            let trace: [u8; 16] = s.trace_id[..16].try_into().expect("validated at ingest");
+            let minute = (s.start_ns / 1_000_000) as i64 / MINUTE_MS;
+            let g = *index.entry(trace).or_insert_with(|| {
+                groups.push((trace, minute, 0));
+                groups.len() as u32 - 1
+            });
+            let (_, first_minute, n) = &mut groups[g as usize];
+            *first_minute = (*first_minute).min(minute);
+            *n += 1;
+            group_of.push(g);
+        }
+        // The spans in trace order (arrival order within a trace): a counting sort by group.
+        let mut next: Vec<u32> = Vec::with_capacity(groups.len());
+        let mut at = 0;
+        for (_, _, n) in &groups {
+            next.push(at);
+            at += n;
+        }
+        let mut order = vec![0u32; at as usize];
+        for (i, g) in group_of.iter().enumerate().filter(|(_, g)| **g != u32::MAX) {
+            order[next[*g as usize] as usize] = i as u32;
+            next[*g as usize] += 1;
+        }
+        // Each trace's spans encoded (the `SpanChunk`'s field 1 once per span), then packed.
+        let (mut raw, mut scratch) = (Vec::new(), Vec::new());
+        let mut from = 0;
+        for (trace, _, n) in &groups {
+            raw.clear();
+            for &i in &order[from..from + *n as usize] {
+                prost::encoding::message::encode(1, &spans[i as usize], &mut raw);
+            }
+            from += *n as usize;
+            let start = job.chunk_bytes.len();
+            pack_chunk(&raw, &mut scratch, &mut job.chunk_bytes);
+            job.chunks.push((*trace, start..job.chunk_bytes.len()));
+        }
         for (i, mut s) in spans.into_iter().enumerate() {
             if s.in_flight() {
                 let b = s.encode_to_vec();
@@ -173,15 +226,6 @@ impl Job {
                     job.facts.steps.push((tx_key(s.end_ms(), &s.ids()), facts));
                 }
             }
-            let trace: [u8; 16] = s.trace_id[..16].try_into().expect("validated at ingest");
-            let minute = (s.start_ns / 1_000_000) as i64 / MINUTE_MS;
-            let g = *index.entry(trace).or_insert_with(|| {
-                groups.push((trace, minute, Vec::new()));
-                groups.len() - 1
-            });
-            let (_, first_minute, chunk) = &mut groups[g];
-            *first_minute = (*first_minute).min(minute);
-            prost::encoding::message::encode(1, &s, chunk);
             if s.is_transaction {
                 // The `tx` copy carries the transaction's steps (the trace's chunk has the spans themselves).
                 s.steps = std::mem::take(&mut steps[i]);
@@ -192,9 +236,8 @@ impl Job {
         for s in &job.running {
             job.minutes.push(minute_key((s.0.start_ns / 1_000_000) as i64 / MINUTE_MS, &s.0.trace_id));
         }
-        for (trace, minute, chunk) in groups {
-            job.minutes.push(minute_key(minute, &trace));
-            job.chunks.push((trace, chunk));
+        for (trace, minute, _) in &groups {
+            job.minutes.push(minute_key(*minute, trace));
         }
         job
     }
@@ -332,9 +375,9 @@ impl EmbeddedStore {
         let ks = |name: &str| db.keyspace(name, options).with_context(|| format!("keyspace {name}"));
         // Span chunks are large (a trace's spans) and never updated in place: keeping them in blob files
         // and only their keys in the LSM tree spares compaction from rewriting them level after level.
-        let spans = db
-            .keyspace("spans", || options().with_kv_separation(Some(KvSeparationOptions::default().separation_threshold(512))))
-            .context("keyspace spans")?;
+        // They come compressed ([`pack_chunk`]), so the blob files do not compress them again.
+        let blobs = KvSeparationOptions::default().separation_threshold(512).compression(fjall::CompressionType::None);
+        let spans = db.keyspace("spans", || options().with_kv_separation(Some(blobs))).context("keyspace spans")?;
         // Evicted columns: a cache of `tx` for this process (see `columns::spill`), beside fjall's files.
         let spill = match budget {
             Some(_) => Some(SpillDir::create(&dir.join(SPILL_DIR))?),
@@ -535,7 +578,7 @@ impl Inner {
     fn finished_stored(&self, s: &SpanRecord) -> anyhow::Result<bool> {
         for kv in self.spans.prefix(&s.trace_id) {
             let (_, v) = kv.into_inner()?;
-            if SpanChunk::decode(&*v)?.spans.iter().any(|x| x.span_id == s.span_id) {
+            if unpack_chunk(&v)?.iter().any(|x| x.span_id == s.span_id) {
                 return Ok(true);
             }
         }
@@ -552,7 +595,8 @@ impl Inner {
         let mut new_tx: Vec<Vec<&SpanRecord>> = Vec::with_capacity(group.len());
         let mut finished: Vec<[u8; 24]> = Vec::new();
         let mut running: Vec<&SpanRecord> = Vec::new();
-        let mut new_facts: Vec<IdFact> = Vec::new();
+        let mut new_facts: Vec<IdFact> =
+            Vec::with_capacity(facts.iter().map(|f| f.tx.iter().map(Vec::len).sum::<usize>() + f.direct.len() + f.steps.iter().map(|s| s.1.len()).sum::<usize>()).sum());
         {
             let active = sync::lock(&self.active);
             for (job, facts) in group.iter().zip(facts.iter_mut()) {
@@ -561,9 +605,9 @@ impl Inner {
                         batch.insert(&self.minutes, &mk[..], b"".as_slice());
                     }
                 }
-                for (trace, bytes) in &job.chunks {
+                for (trace, range) in &job.chunks {
                     let id = self.next_chunk.fetch_add(1, Ordering::Relaxed);
-                    batch.insert(&self.spans, &chunk_key(trace, id)[..], &bytes[..]);
+                    batch.insert(&self.spans, &chunk_key(trace, id)[..], &job.chunk_bytes[range.clone()]);
                 }
                 if !active.is_empty() {
                     for ids in &job.finished {
@@ -857,7 +901,7 @@ impl Inner {
         let mut spans = Vec::new();
         for kv in self.spans.prefix(trace_id) {
             let (_, v) = kv.into_inner().context("reading spans")?;
-            spans.extend(SpanChunk::decode(&*v).context("decoding spans")?.spans);
+            spans.extend(unpack_chunk(&v)?);
         }
         spans.extend(sync::lock(&self.active).of_trace(&trace_id));
         Ok(assemble::assemble(&trace_id, spans, now_ms))
@@ -960,15 +1004,34 @@ mod tests {
         assert_eq!(rt.block_on(store.enforce_retention(now)).unwrap(), RetentionReport::default());
     }
 
-    /// `Job::prepare` writes a trace's chunk span by span; the bytes are those of the `SpanChunk` message.
+    /// `Job::prepare` writes a trace's chunk span by span (the bytes of the `SpanChunk` message) and packs
+    /// it; both a packed chunk and an unpacked one (as written before, or too small to gain) read back.
     #[test]
-    fn chunks_written_span_by_span_are_span_chunks() {
-        let spans: Vec<_> = (0..3).map(|i| tx(i, 1_700_000_000_000 + i as i64, 5)).collect();
-        let mut chunk = Vec::new();
+    fn chunks_written_span_by_span_read_back_packed_or_not() {
+        let spans: Vec<_> = (0..8).map(|i| tx(i, 1_700_000_000_000 + i as i64, 5)).collect();
+        let mut raw = Vec::new();
         for s in &spans {
-            prost::encoding::message::encode(1, s, &mut chunk);
+            prost::encoding::message::encode(1, s, &mut raw);
         }
-        assert_eq!(chunk, SpanChunk { spans }.encode_to_vec());
+        assert_eq!(raw, super::super::record::SpanChunk { spans: spans.clone() }.encode_to_vec());
+        let (mut scratch, mut packed) = (Vec::new(), Vec::new());
+        pack_chunk(&raw, &mut scratch, &mut packed);
+        assert!(packed.len() < raw.len() / 2, "{} bytes packed from {}", packed.len(), raw.len());
+        assert_eq!(unpack_chunk(&packed).unwrap(), spans);
+        assert_eq!(unpack_chunk(&raw).unwrap(), spans);
+        // A lone small span does not gain from compression: stored as it is.
+        let mut one = Vec::new();
+        prost::encoding::message::encode(1, &SpanRecord { trace_id: vec![1; 16], span_id: vec![2; 8], ..Default::default() }, &mut one);
+        let mut stored = Vec::new();
+        pack_chunk(&one, &mut scratch, &mut stored);
+        assert_eq!(stored, one);
+        // Damage is an error, not a panic or a huge allocation.
+        let mut claims_too_much = packed.clone();
+        claims_too_much.truncate(packed.len() - 1 - prost::encoding::encoded_len_varint(raw.len() as u64));
+        prost::encoding::encode_key(3, prost::encoding::WireType::Varint, &mut claims_too_much);
+        prost::encoding::encode_varint(u64::from(u32::MAX), &mut claims_too_much);
+        assert!(unpack_chunk(&claims_too_much).is_err());
+        assert!(unpack_chunk(&packed[..packed.len() / 2]).is_err());
     }
 
     /// A store shut down under a caller answers 503-style, not with a panic.

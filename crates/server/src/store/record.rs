@@ -193,11 +193,70 @@ impl SpanRecord {
 
 /// The finished spans of one trace that arrived in one request, stored under one key. Fewer, larger
 /// entries make ingest several times cheaper for the LSM tree than one key per span (spans of a trace
-/// usually arrive together), and a trace is still one prefix scan.
+/// usually arrive together), and a trace is still one prefix scan. Stored compressed: see [`pack_chunk`].
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SpanChunk {
     #[prost(message, repeated, tag = "1")]
     pub spans: Vec<SpanRecord>,
+}
+
+/// A chunk as stored: a [`SpanChunk`] whose spans may be in `lz4` instead, the lz4 block of what field 1
+/// would hold. Compressed, the journal, the memtable, the flush and the blob file all handle about a
+/// third of the bytes (a trace's spans repeat its id, service, instance and statements). Chunks written
+/// before, and those that do not compress, have their spans in field 1.
+#[derive(Clone, PartialEq, prost::Message)]
+struct StoredChunk {
+    #[prost(message, repeated, tag = "1")]
+    spans: Vec<SpanRecord>,
+    /// lz4 block of the encoded spans (field 1's bytes); empty in an uncompressed chunk.
+    #[prost(bytes = "vec", tag = "2")]
+    lz4: Vec<u8>,
+    /// The length of `lz4` decompressed.
+    #[prost(uint32, tag = "3")]
+    raw_len: u32,
+}
+
+/// Most bytes a compressed chunk may claim to expand to: a request's body is at most 16 MiB, and its
+/// spans are smaller stored than sent. A larger claim is damage, not data.
+const MAX_CHUNK_RAW: u32 = 64 * 1024 * 1024;
+
+/// Appends the value stored for a chunk whose spans are encoded in `raw` (field 1 once per span, as
+/// `prost::encoding::message::encode(1, span, raw)` writes them) to `out`: compressed when that is
+/// smaller. `scratch` is reused from chunk to chunk.
+pub fn pack_chunk(raw: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    scratch.resize(lz4_flex::block::get_maximum_output_size(raw.len()), 0);
+    let packed = match lz4_flex::block::compress_into(raw, scratch) {
+        // The wrapper costs at most 12 bytes; compression must win by more than that.
+        Ok(n) if n + 12 < raw.len() && raw.len() <= MAX_CHUNK_RAW as usize => Some(n),
+        _ => None,
+    };
+    match packed {
+        Some(n) => {
+            encode_key(2, WireType::LengthDelimited, out);
+            encode_varint(n as u64, out);
+            out.extend_from_slice(&scratch[..n]);
+            encode_key(3, WireType::Varint, out);
+            encode_varint(raw.len() as u64, out);
+        }
+        None => out.extend_from_slice(raw),
+    }
+}
+
+/// The spans of a stored chunk, compressed or not.
+pub fn unpack_chunk(value: &[u8]) -> anyhow::Result<Vec<SpanRecord>> {
+    use anyhow::Context;
+    use prost::Message;
+    let mut chunk = StoredChunk::decode(value).context("decoding a span chunk")?;
+    if !chunk.lz4.is_empty() {
+        anyhow::ensure!(chunk.raw_len <= MAX_CHUNK_RAW, "a span chunk claims {} bytes", chunk.raw_len);
+        let raw = lz4_flex::block::decompress(&chunk.lz4, chunk.raw_len as usize).context("decompressing a span chunk")?;
+        anyhow::ensure!(raw.len() == chunk.raw_len as usize, "a span chunk decompressed to {} bytes, not {}", raw.len(), chunk.raw_len);
+        let inner = SpanChunk::decode(&raw[..]).context("decoding a span chunk")?;
+        // Spans in field 1 beside a compressed block (not written today) come first, as on the wire.
+        chunk.spans.extend(inner.spans);
+    }
+    Ok(chunk.spans)
 }
 
 /// Key of a span chunk: `trace_id(16) ‖ chunk_id(8, BE)`. Chunk ids increase, so a later copy of a span
@@ -229,10 +288,20 @@ pub fn minute_key(minute: i64, trace_id: &[u8]) -> [u8; 24] {
 /// How many parents [`transaction_of`] follows (a guard against cycles in bad data).
 const MAX_DEPTH: usize = 64;
 
+/// `(trace id, span id)` → index in a request's spans: how [`transaction_of`] follows parents.
+pub type SpanIndex<'a> = rustc_hash::FxHashMap<(&'a [u8], &'a [u8]), usize>;
+
+/// The [`SpanIndex`] of `spans`, built once per request for both the cube and "what changed".
+pub fn span_index(spans: &[SpanRecord]) -> SpanIndex<'_> {
+    let mut by_id = SpanIndex::with_capacity_and_hasher(spans.len(), Default::default());
+    by_id.extend(spans.iter().enumerate().map(|(i, s)| ((s.trace_id.as_slice(), s.span_id.as_slice()), i)));
+    by_id
+}
+
 /// The index in `spans` of the transaction `s` runs in: its nearest ancestor among `spans` that is a
 /// transaction. `by_id` maps `(trace id, span id)` to an index in `spans`. Both the cube (a SQL step's
 /// endpoint) and "what changed" (a transaction's steps) attribute steps this way, within one request.
-pub fn transaction_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &rustc_hash::FxHashMap<(&[u8], &[u8]), usize>) -> Option<usize> {
+pub fn transaction_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &SpanIndex<'_>) -> Option<usize> {
     let mut parent = s.parent_span_id.as_slice();
     for _ in 0..MAX_DEPTH {
         let i = *by_id.get(&(s.trace_id.as_slice(), parent))?;
