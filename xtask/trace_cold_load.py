@@ -2,7 +2,7 @@
 thread spent it until the first hitmap draw with data (User Timing mark `sightline:hitmap-first-data`).
 BENCHMARKS.md, issue 16, third pass, was measured with it.
 
-    python3 tests/trace_cold_load.py http://127.0.0.1:8080 [trace.json]
+    python3 xtask/trace_cold_load.py http://127.0.0.1:8080 [trace.json]
 
 against a running `sightline serve --demo` (ChromeDriver and Chromium as the browser tests use them). The
 trace comes through ChromeDriver's performance log (`goog:loggingPrefs` + `perfLoggingPrefs`), so nothing
