@@ -3,11 +3,11 @@
 //! mimalloc keeps freed pages for a while (its `purge_delay`, 1 s) before returning them, so that memory
 //! freed and soon wanted again is not faulted in anew: ingest frees and reallocates its request buffers all
 //! the time, and returning them at once (delay 0) cost it 20–30 % more CPU per span and 7× the page faults
-//! (BENCHMARKS.md, "Issue 16: restart, memory, soak"). A start is different: fjall's journal replay and the
-//! history loader allocate and free hundreds of megabytes of temporary buffers between the columns they
-//! build, and with the delay ~30 MB of that stayed resident for the life of the process — a step in RSS at
-//! every restart. So while a store opens and loads its history, freed memory is purged at once
-//! ([`purge_promptly`]), and afterwards the default applies again.
+//! at saturation (BENCHMARKS.md, "Issue 16: restart, memory, soak"). A start is different: fjall's journal
+//! replay and the history loader allocate and free hundreds of megabytes of temporary buffers between the
+//! columns they build, and with the delay ~20–30 MB of that stayed resident afterwards (a 1 M store with a
+//! 64 MiB budget: 134–146 MB after a start, 115–118 MB with this). So while a store opens and loads its
+//! history, freed memory is purged at once ([`purge_promptly`]), and afterwards the default applies again.
 //!
 //! `MIMALLOC_PURGE_DELAY` in the environment (mimalloc's own setting) overrides both: then nothing here
 //! changes it.

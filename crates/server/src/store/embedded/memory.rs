@@ -105,14 +105,24 @@ impl Memory {
         }
     }
 
-    /// Asks fjall to flush the `spans` and `tx` memtables when all memtables together are over their
-    /// share: keyspaces created before the budget keep the memtable size they were created with.
+    /// Asks fjall to flush every keyspace's memtable when all memtables together are over their share:
+    /// keyspaces created before the budget keep the memtable size they were created with. Every keyspace,
+    /// not only `spans` and `tx`: since span chunks are stored compressed, the cube's and the `minutes`
+    /// keyspaces take a large part of the writes, and left alone their memtables grew to 4× the share.
     fn bound_memtables(&self, inner: &Inner) {
         let Some(budget) = self.budget else { return };
         if inner.db.write_buffer_size() <= budget.memtables() {
             return;
         }
-        for ks in [&inner.spans, &inner.txs] {
+        for name in inner.db.list_keyspace_names() {
+            // Opening an existing keyspace hands out its handle; the options are for creating one.
+            let ks = match inner.db.keyspace(&name, fjall::KeyspaceCreateOptions::default) {
+                Ok(ks) => ks,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot open a keyspace to rotate its memtable");
+                    continue;
+                }
+            };
             match ks.rotate_memtable() {
                 Ok(true) => {
                     self.rotations.fetch_add(1, Ordering::Relaxed);
