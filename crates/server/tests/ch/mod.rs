@@ -175,14 +175,19 @@ impl ClickHouse {
 
     /// Runs SQL over HTTP (for set-up and checks); panics with ClickHouse's message on failure.
     pub fn sql(&self, sql: &str) -> String {
+        self.try_sql(sql).unwrap_or_else(|body| panic!("{sql}: {body}"))
+    }
+
+    /// The answer to `sql`, or ClickHouse's error message.
+    pub fn try_sql(&self, sql: &str) -> Result<String, String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).unwrap();
         let req = format!("POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{sql}", sql.len());
         s.write_all(req.as_bytes()).unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-        assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{sql}: {body}");
-        body.trim().to_string()
+        let ok = head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200");
+        if ok { Ok(body.trim().to_string()) } else { Err(body.trim().to_string()) }
     }
 }
 
