@@ -22,6 +22,7 @@ pub mod error;
 pub mod ingest;
 pub mod instances;
 pub mod metrics;
+pub mod open_files;
 pub mod own_metrics;
 pub mod sql;
 pub mod state;
@@ -46,6 +47,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Opens the store, starts the demo if asked, and serves the app and the API (and OTLP/gRPC on its own
 /// port) until Ctrl-C / SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if let Some((from, to)) = open_files::raise() {
+        tracing::info!(from = ?from, to = ?to, "open-files soft limit raised to the hard limit");
+    }
     let dist = args.resolve_dist();
     // Read before anything starts, so a wrong path fails at once.
     let tls = match (&args.tls_cert, &args.tls_key) {

@@ -362,7 +362,10 @@ impl EmbeddedStore {
         // does not stay resident after the start (crate::allocator). Held by the loader until it is done.
         let start_phase = crate::allocator::purge_promptly();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut builder = Database::builder(dir).max_journaling_size(MAX_JOURNAL_BYTES).worker_threads(FJALL_WORKERS);
+        let mut builder = Database::builder(dir)
+            .max_journaling_size(MAX_JOURNAL_BYTES)
+            .worker_threads(FJALL_WORKERS)
+            .max_cached_files(Some(crate::open_files::store_share(crate::open_files::soft_limit())));
         if let Some(b) = budget {
             builder = builder.cache_size(b.cache());
         }
