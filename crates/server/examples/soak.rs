@@ -153,8 +153,6 @@ struct Parts {
     memtables: u64,
     cache: u64,
     evicted: u64,
-    /// The allocator's committed bytes: the heap's share of RSS.
-    heap: u64,
 }
 
 async fn metrics(http: &reqwest::Client, base: &str) -> Option<Parts> {
@@ -169,7 +167,6 @@ async fn metrics(http: &reqwest::Client, base: &str) -> Option<Parts> {
         memtables: value("sightline_store_memory_bytes{part=\"memtables\"}").unwrap_or(0),
         cache: value("sightline_store_memory_bytes{part=\"block_cache\"}").unwrap_or(0),
         evicted: value("sightline_store_evicted_transactions").unwrap_or(0),
-        heap: value("sightline_allocator_committed_bytes").unwrap_or(0),
     })
 }
 
@@ -353,11 +350,10 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
                 let Some(parts) = metrics(&http, &base).await else { continue };
                 let s = Sample { at: t0.elapsed(), phase, rss, stored: parts.stored, parts };
                 println!(
-                    "{:>7.0} s  {:<14} RSS {:>7.1} MB  heap {:>7.1} MB  stored {:>9}  columns {:>6.1} MB  memtables {:>5.1} MB  cache {:>5.1} MB  evicted {:>9}",
+                    "{:>7.0} s  {:<14} RSS {:>7.1} MB  stored {:>9}  columns {:>6.1} MB  memtables {:>5.1} MB  cache {:>5.1} MB  evicted {:>9}",
                     s.at.as_secs_f64(),
                     s.phase,
                     mb(s.rss),
-                    mb(parts.heap),
                     s.stored.map_or("-".into(), |n| n.to_string()),
                     mb(parts.columns),
                     mb(parts.memtables),
@@ -413,15 +409,14 @@ async fn soak(args: Args, dir: PathBuf, before: Option<Duration>) {
         args.server_args,
         load_average()
     );
-    println!("| t (s) | phase | RSS (MB) | allocator committed (MB) | stored transactions | columns in memory (MB) | memtables (MB) | block cache (MB) | evicted transactions |");
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| t (s) | phase | RSS (MB) | stored transactions | columns in memory (MB) | memtables (MB) | block cache (MB) | evicted transactions |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for s in &samples {
         println!(
-            "| {:.0} | {} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {} |",
+            "| {:.0} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {} |",
             s.at.as_secs_f64(),
             s.phase,
             mb(s.rss),
-            mb(s.parts.heap),
             s.stored.map_or("-".into(), |n| n.to_string()),
             mb(s.parts.columns),
             mb(s.parts.memtables),

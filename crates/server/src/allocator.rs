@@ -15,7 +15,7 @@
 use std::ffi::c_long;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use libmimalloc_sys::{mi_option_get, mi_option_set, mi_option_t, mi_process_info};
+use libmimalloc_sys::{mi_option_get, mi_option_set, mi_option_t};
 
 /// Declared here, once, so the binary, the tests and the benchmarks all measure the same allocator. Ingest
 /// is allocation-bound (the LSM tree copies keys and values, requests are decoded into records), and
@@ -58,15 +58,6 @@ impl Drop for PromptPurge {
             unsafe { mi_option_set(PURGE_DELAY, DEFAULT_PURGE_DELAY_MS) };
         }
     }
-}
-
-/// Bytes mimalloc has committed from the OS now: live allocations and the freed pages it still keeps.
-pub fn committed_bytes() -> usize {
-    let mut committed = 0usize;
-    let none = std::ptr::null_mut();
-    // SAFETY: every out-parameter is optional; the one given is a valid `usize`.
-    unsafe { mi_process_info(none, none, none, none, none, &mut committed, none, none) };
-    committed
 }
 
 /// mimalloc's purge delay now, in milliseconds (0: at once; -1: never).

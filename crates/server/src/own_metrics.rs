@@ -96,8 +96,6 @@ pub struct OwnMetrics {
     store_in_flight: IntGauge,
     store_history_percent: IntGauge,
     store_history_from: IntGauge,
-    /// What the allocator holds from the OS: with RSS, says whether memory is the heap's or elsewhere.
-    allocator_committed: IntGauge,
     /// The memory budget and its parts (embedded store; see docs/STORE.md "Memory budget").
     memory_budget: IntGauge,
     memory_columns_budget: IntGauge,
@@ -222,10 +220,6 @@ impl OwnMetrics {
             store_disk_bytes: gauge("sightline_store_disk_bytes", "Size of the trace store's files on disk."),
             store_transactions: gauge("sightline_store_transactions", "Finished transactions retained in the store."),
             store_in_flight: gauge("sightline_store_in_flight_transactions", "Transactions reported in flight and not yet finished or stale."),
-            allocator_committed: gauge(
-                "sightline_allocator_committed_bytes",
-                "Memory the allocator (mimalloc) has committed: live allocations plus freed pages it keeps for reuse (returned to the OS after its purge delay).",
-            ),
             store_history_percent: gauge(
                 "sightline_store_history_loaded_percent",
                 "How much of the stored history (by time range) is read back after a start, 0-100; answers reaching older data say they are incomplete until 100.",
@@ -350,7 +344,6 @@ impl OwnMetrics {
         self.store_disk_bytes.set(clamp(store.disk_bytes));
         self.store_transactions.set(clamp(store.transactions));
         self.store_in_flight.set(clamp(store.in_flight));
-        self.allocator_committed.set(clamp(crate::allocator::committed_bytes() as u64));
         self.store_history_percent.set(store.history.map_or(100, |h| h.percent.into()));
         self.store_history_from.set(store.history.map_or(0, |h| h.loaded_from_ms.div_euclid(1000)));
         if let Some(m) = &store.memory {
