@@ -20,7 +20,9 @@ use libmimalloc_sys::{mi_option_get, mi_option_set, mi_option_t};
 /// Declared here, once, so the binary, the tests and the benchmarks all measure the same allocator. Ingest
 /// is allocation-bound (the LSM tree copies keys and values, requests are decoded into records), and
 /// glibc's malloc spent about a third of the ingest benchmark's CPU time; mimalloc's thread-local free
-/// lists cut that.
+/// lists cut that. The `system-allocator` feature leaves the system's malloc in place, for heap profilers
+/// that intercept it (`heaptrack`; BENCHMARKS.md says how it was used).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -718,9 +718,17 @@ impl Columns {
     /// rows; the one before still gets a few late ones, which then start a new block in memory beside the
     /// evicted part). Its minute, encoded rows ([`spill::encode`]) and row count; encoding is done here,
     /// under the caller's read lock, so the file is written without any lock.
-    pub fn next_eviction(&self) -> Option<(i64, Vec<u8>, usize)> {
+    ///
+    /// While the history loader still reads a minute (the oldest in memory: it reads newest first), that
+    /// minute is held back until it holds more than `hold_bytes`: evicted at once, it would be written
+    /// again as one more small segment after every loader batch (~20 files per minute after a start),
+    /// instead of once when the loader moves on. The columns may exceed their share by that much meanwhile.
+    pub fn next_eviction(&self, hold_bytes: usize) -> Option<(i64, Vec<u8>, usize)> {
         let newest = self.blocks.keys().next_back().copied()?.max(self.spilled.keys().next_back().copied().unwrap_or(i64::MIN));
-        let (minute, b) = self.blocks.iter().next()?;
+        let loading = self.history.map(|h| h.loaded_from_ms.saturating_sub(1).div_euclid(MINUTE_MS));
+        let held = |minute: i64, b: &Block| loading == Some(minute) && b.heap_bytes() <= hold_bytes;
+        // The next oldest when the loader's minute is held: the one it has just finished.
+        let (minute, b) = self.blocks.iter().find(|(m, b)| !held(**m, b))?;
         (*minute < newest && b.len() > 0).then(|| (*minute, spill::encode(b), b.len()))
     }
 
@@ -957,7 +965,7 @@ mod tests {
         };
         let before = answers(&c);
         let mut evicted = 0;
-        while let Some((minute, bytes, rows)) = c.next_eviction() {
+        while let Some((minute, bytes, rows)) = c.next_eviction(0) {
             let seg = spill.write(minute, rows, &bytes).unwrap();
             assert!(c.evict(minute, seg));
             evicted += rows;
@@ -979,6 +987,52 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path().join("evicted")).unwrap().count(), 0, "retention deletes evicted files");
         assert_eq!(c.usage().evicted_rows, 0);
         assert_eq!(c.hitmap(g, &HitmapFilter::default()).unwrap().total, c.len() as u64);
+    }
+
+    /// While the history loader reads a minute, eviction leaves it alone (up to `hold_bytes`) and takes the
+    /// minute the loader has just finished: each minute is written once, as one segment, not once per
+    /// loader batch.
+    #[test]
+    fn the_minute_being_loaded_is_evicted_once_the_loader_leaves_it() {
+        let segments_per_minute = |hold_bytes: usize| {
+            let dir = tempfile::tempdir().unwrap();
+            let spill = spill::SpillDir::create(&dir.path().join("evicted")).unwrap();
+            let mut c = Columns::default();
+            let row = |end_ms: i64, n: u32| TxRow { end_ms, duration_ms: 1.0, service: "a", endpoint: "GET /", error: false, error_type: None, ids: ids(n), profile: None };
+            // Live rows in the newest minute (20), then the loader reads minutes 19 down to 15, newest
+            // first, in five batches of 100 rows each; a budget of nothing is enforced after each batch.
+            for i in 0..10 {
+                c.push(row(20 * MINUTE_MS + i, i as u32));
+            }
+            let mut n = 100;
+            for minute in (15..20).rev() {
+                for batch in 0..5 {
+                    let mut end = 0;
+                    for i in 0..100 {
+                        end = minute * MINUTE_MS + 59_999 - (batch * 100 + i) * 10;
+                        c.push(row(end, n));
+                        n += 1;
+                    }
+                    c.history = Some(HistoryLoading { loaded_from_ms: end + 1, percent: 0 });
+                    while let Some((minute, bytes, rows)) = c.next_eviction(hold_bytes) {
+                        let seg = spill.write(minute, rows, &bytes).unwrap();
+                        assert!(c.evict(minute, seg));
+                    }
+                    assert!(c.blocks.len() <= 2, "at most the loader's minute and the newest stay in memory");
+                }
+            }
+            c.history = None;
+            while let Some((minute, bytes, rows)) = c.next_eviction(hold_bytes) {
+                let seg = spill.write(minute, rows, &bytes).unwrap();
+                assert!(c.evict(minute, seg));
+            }
+            assert_eq!((c.usage().evicted_rows, c.len()), (2500, 2510));
+            assert_eq!(c.spilled.len(), 5);
+            c.spilled.values().map(Vec::len).collect::<Vec<_>>()
+        };
+        assert_eq!(segments_per_minute(1 << 20), vec![1; 5]);
+        // Without the hold (or past it), every batch of the loader's minute became a segment of its own.
+        assert_eq!(segments_per_minute(0), vec![5; 5]);
     }
 
     #[test]

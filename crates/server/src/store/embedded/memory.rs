@@ -88,7 +88,8 @@ impl Memory {
                 if cols.usage().resident_bytes <= budget.columns() {
                     return;
                 }
-                cols.next_eviction()
+                // The minute the history loader is in may exceed the share by up to an eighth of it.
+                cols.next_eviction((budget.columns() / 8) as usize)
             };
             let Some((minute, bytes, rows)) = next else { return };
             let seg = match spill.write(minute, rows, &bytes) {
