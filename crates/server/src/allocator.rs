@@ -11,6 +11,13 @@
 //!
 //! `MIMALLOC_PURGE_DELAY` in the environment (mimalloc's own setting) overrides both: then nothing here
 //! changes it.
+//!
+//! Transparent huge pages are turned off for the process at start ([`no_transparent_huge_pages`]):
+//! mimalloc asks for them on its arenas, and with 2 MiB pages a few live blocks keep a whole huge page
+//! resident and purging cannot give back part of one. A restart of a 1 M store with a 64 MiB budget took
+//! 121–124 MB with them and 88 MB without; ingesting at saturation, 230–246 MB against 129–193 MB, with no
+//! measurable CPU cost (BENCHMARKS.md, "Issue 16, ninth session"). `MIMALLOC_ALLOW_THP` in the environment
+//! (mimalloc's own setting) overrides this.
 
 use std::ffi::c_long;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,6 +67,16 @@ impl Drop for PromptPurge {
             unsafe { mi_option_set(PURGE_DELAY, DEFAULT_PURGE_DELAY_MS) };
         }
     }
+}
+
+/// Turns transparent huge pages off for this process (and the processes it starts, e.g. the demo's
+/// PostgreSQL), unless `MIMALLOC_ALLOW_THP` is set. Call first thing in `main`, before the runtime starts:
+/// pages faulted in before stay as they are. A refusal (an old kernel) changes nothing else.
+pub fn no_transparent_huge_pages() -> std::io::Result<()> {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return Ok(());
+    }
+    rustix::thread::disable_transparent_huge_pages(true).map_err(std::io::Error::from)
 }
 
 /// mimalloc's purge delay now, in milliseconds (0: at once; -1: never).
