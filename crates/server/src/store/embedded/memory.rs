@@ -92,7 +92,13 @@ impl Memory {
                 cols.next_eviction((budget.columns() / 8) as usize)
             };
             let Some((minute, bytes, rows)) = next else { return };
-            let seg = match spill.write(minute, rows, &bytes) {
+            // What an eviction frees (the minute's block and its encoded copy: ~10 MB a minute at 10 k
+            // spans/s) goes back to the OS at once, not after mimalloc's purge delay: RSS spiked by that
+            // much at every eviction (BENCHMARKS.md, "Issue 16, ninth session").
+            let _prompt = crate::allocator::purge_promptly();
+            let written = spill.write(minute, rows, &bytes);
+            drop(bytes); // while the guard holds
+            let seg = match written {
                 Ok(seg) => seg,
                 Err(e) => {
                     tracing::error!(error = ?e, "cannot evict a minute of columns: memory stays over its budget");
