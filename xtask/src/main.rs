@@ -24,7 +24,7 @@ use std::process::{exit, Command, Stdio};
 use std::time::Instant;
 
 const TRUNK_VERSION: &str = "0.21";
-const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "postgresql", "brotli", "binaryen", "clickhouse-server", "zookeeper"];
+const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "postgresql", "brotli", "clickhouse-server", "zookeeper"];
 /// Debian's wasm-capable Rust, needed only when rustup cannot add the wasm target (no network to its
 /// dist server): std is then built from these sources.
 const APT_WASM_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-22"];
