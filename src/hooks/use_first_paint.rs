@@ -45,6 +45,12 @@ pub fn provide_first_paint() -> Signal<bool> {
     fp.done.into()
 }
 
+/// Whether the page's first paint is done (always, outside the shell): for parts of a page that can be
+/// built after it, like the shell's top bar.
+pub fn use_first_paint_done() -> Signal<bool> {
+    use_context::<FirstPaint>().map_or_else(|| Signal::stored(true), |fp| fp.done.into())
+}
+
 /// Claims the first paint if the app is still starting, and gives back what to call after the first draw
 /// that shows the page's data (later calls do nothing). Outside the shell (tests) it does nothing.
 pub fn use_first_paint() -> FirstPaintReport {
