@@ -102,8 +102,13 @@ async fn fetch_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
 async fn fetch_text(path: &str) -> Result<String, ApiError> {
     let resp = match prefetch::take(path) {
         Some(answer) => {
-            let resp = answer.await.map(|r| Response::from(r.unchecked_into::<web_sys::Response>()));
-            received(path, resp.map_err(|e| ApiError::Unreachable(js_message(&e))), share_token().is_some())?
+            let answer = answer.await.map_err(|e| ApiError::Unreachable(js_message(&e)))?;
+            // A successful answer comes as its text, already read by the page; any other as the response.
+            if let Some(text) = answer.as_string() {
+                return Ok(text);
+            }
+            let resp = Response::from(answer.unchecked_into::<web_sys::Response>());
+            received(path, Ok(resp), share_token().is_some())?
         }
         None => {
             let signal = abort_on_cleanup();

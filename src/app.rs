@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
-use crate::components::top_bar::TopBar;
-use crate::hooks::{provide_session, use_server_health, use_time_range, HEALTH_POLL_MS, SIGN_IN_PATH};
+use crate::components::top_bar::{TopBar, TopBarPlaceholder};
+use crate::hooks::{provide_first_paint, provide_session, use_server_health, use_theme, use_time_range, HEALTH_POLL_MS, SIGN_IN_PATH};
 use crate::pages::{admin::AdminPage, sign_in::SignInPage};
 use crate::pages::{apm::ApmPage, board::BoardPage, boards::BoardsPage, db::DbPage, not_found::NotFound, servers::ServersPage};
 use crate::pages::{alerts::AlertsPage, cube::CubePage, errors::ErrorsPage};
@@ -19,10 +19,14 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Top bar, the unreachable-server banner, and the routed page.
+/// Top bar, the unreachable-server banner, and the routed page. The top bar is built after the page's first
+/// paint (`crate::hooks::use_first_paint`); until then a header of the same height holds its place.
 #[component]
 fn Shell() -> impl IntoView {
     let tr = use_time_range();
+    // Applied to the page at once, top bar or not.
+    let theme = use_theme();
+    let page_painted = provide_first_paint();
     // Who is signed in, for every page; a 401 anywhere leads to the sign-in page.
     provide_session();
     let location = leptos_router::hooks::use_location();
@@ -33,7 +37,9 @@ fn Shell() -> impl IntoView {
     let kiosk = Memo::new(move |_| query.with(|q| q.get_str("kiosk") == Some("1")));
     view! {
         <Show when=move || !kiosk.get() && !on_sign_in.get()>
-            <TopBar tr=tr />
+            <Show when=move || page_painted.get() fallback=|| view! { <TopBarPlaceholder /> }>
+                <TopBar tr=tr theme=theme />
+            </Show>
         </Show>
         <Show when=move || health.get() == Some(false)>
             <div class="banner banner-error" role="alert" data-testid="server-unreachable">

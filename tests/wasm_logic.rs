@@ -313,3 +313,49 @@ mod cube {
         assert!(drill_href(&view, &by_instance, (1_000, 61_000, Some(0)), &q).unwrap_err().contains("cannot filter by instance"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The shell's first paint (`use_first_paint`): the top bar waits for a claiming page, at most a while.
+
+mod first_paint {
+    use leptos::prelude::*;
+    use sightline_app::hooks::{provide_first_paint, use_first_paint, FIRST_PAINT_WAIT};
+    use wasm_bindgen_test::*;
+
+    /// Polls `done` every 20 ms for at most `ms`.
+    async fn within(ms: u32, done: impl Fn() -> bool) -> bool {
+        for _ in 0..ms / 20 {
+            if done() {
+                return true;
+            }
+            gloo_timers::future::TimeoutFuture::new(20).await;
+        }
+        done()
+    }
+
+    #[wasm_bindgen_test]
+    async fn with_no_claim_the_shell_goes_on_in_the_first_frame() {
+        let owner = Owner::new();
+        let done = owner.with(provide_first_paint);
+        assert!(!done.get_untracked(), "not before the first frame");
+        assert!(within(3_000, || done.get_untracked()).await);
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_claim_holds_the_shell_until_reported_or_the_wait_ends() {
+        let owner = Owner::new();
+        let (done, report) = owner.with(|| (provide_first_paint(), use_first_paint()));
+        // A second claim (another hitmap) changes nothing.
+        let _second = owner.with(use_first_paint);
+        gloo_timers::future::TimeoutFuture::new(50).await;
+        assert!(!done.get_untracked(), "claimed and not reported: the shell waits");
+        report.painted();
+        report.painted();
+        assert!(within(3_000, || done.get_untracked()).await, "reported: the shell goes on");
+
+        let owner = Owner::new();
+        let (done, _unreported) = owner.with(|| (provide_first_paint(), use_first_paint()));
+        let wait = FIRST_PAINT_WAIT.as_millis() as u32;
+        assert!(within(wait + 3_000, || done.get_untracked()).await, "never reported: the shell goes on after {wait} ms");
+    }
+}

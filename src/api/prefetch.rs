@@ -1,7 +1,8 @@
 //! Answers the page asked for before the app ran. On a cold load the wasm takes a few hundred ms to arrive,
 //! compile and mount; `index.html` starts the APM page's first hitmap request meanwhile (a small inline
-//! script, as `window.__sightline_prefetch = { at, requests: { url: fetch(url) } }`). The app adopts such an
-//! answer when its own first request is the very same URL, which is why a live window that is resolved
+//! script, as `window.__sightline_prefetch = { at, requests: { url: promise } }`; the promise gives the body's
+//! text for a successful answer, read by the page so the app need not wait a task for it, and the `Response`
+//! for any other). The app adopts such an answer when its own first request is the very same URL, which is why a live window that is resolved
 //! while such an answer waits ends at the moment the script chose ([`started_at`],
 //! `crate::hooks::live_now_ms`).
 //!
@@ -28,7 +29,7 @@ pub fn started_at() -> Option<i64> {
     waiting.then(|| Reflect::get(&global, &JsValue::from_str("at")).ok()?.as_f64()).flatten().map(|t| t as i64)
 }
 
-/// The page's request for `path` (the `fetch` promise of a `Response`), removed so it is used once.
+/// The page's request for `path` (a promise of the body's text or of the `Response`), removed so it is used once.
 pub fn take(path: &str) -> Option<JsFuture> {
     let requests = Reflect::get(&global()?, &JsValue::from_str("requests")).ok()?;
     let key = JsValue::from_str(path);

@@ -14,7 +14,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 use crate::api::Selection;
 use crate::components::deploy_markers::{DeployMarkers, PlotSpan};
 use crate::format::{clock, duration};
-use crate::hooks::{use_hitmap_canvas, PixelRect, PlotLayout, UseHitmapCanvasReturn};
+use crate::hooks::{use_first_paint, use_hitmap_canvas, PixelRect, PlotLayout, UseHitmapCanvasReturn};
 
 /// Draws `hitmap`, lets the user drag a rectangle, and reports it as a [`Selection`] snapped to cells.
 #[component]
@@ -40,6 +40,8 @@ pub fn HitmapChart(
     picking: Signal<bool>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
+    // While the app starts, the shell's top bar waits for this chart's first answer to be drawn.
+    let first_paint = use_first_paint();
     let select = move |r: PixelRect| {
         let grid = hitmap.with_untracked(|h| h.as_ref().map(|h| h.grid));
         if let (Some(grid), Some(layout)) = (grid, layout_untracked(canvas)) {
@@ -62,8 +64,11 @@ pub fn HitmapChart(
                 let overlays = Overlays { sel: sel.as_ref(), baseline: base.as_ref(), drag, highlight: hl.as_ref().map(|hl| (hl, &offscreen_hl)) };
                 draw(&el, &offscreen, &layout, h.as_ref(), overlays);
                 timing.end();
-                if h.as_ref().is_some_and(|h| h.total > 0) {
-                    mark_first_data();
+                if let Some(h) = h {
+                    first_paint.painted();
+                    if h.total > 0 {
+                        mark_first_data();
+                    }
                 }
             })
         });

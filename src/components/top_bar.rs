@@ -8,7 +8,7 @@ use sightline_model::{format_duration_ms, TimeRange, PRESETS};
 use crate::api;
 use crate::components::firing_badge::FiringBadge;
 use crate::format::{datetime_local, parse_datetime_local};
-use crate::hooks::{use_polled_resource, use_set_query, use_theme, Theme, UseThemeReturn, UseTimeRangeReturn, SHARED_PARAMS};
+use crate::hooks::{use_polled_resource, use_set_query, Theme, UseThemeReturn, UseTimeRangeReturn, SHARED_PARAMS};
 
 /// Pages reachable from the navigation: (path, label, test id).
 const NAV: &[(&str, &str, &str)] = &[
@@ -22,7 +22,7 @@ const NAV: &[(&str, &str, &str)] = &[
 ];
 
 #[component]
-pub fn TopBar(tr: UseTimeRangeReturn) -> impl IntoView {
+pub fn TopBar(tr: UseTimeRangeReturn, theme: UseThemeReturn) -> impl IntoView {
     let query = use_query_map();
     // Navigation keeps the shared parameters (range, service) and drops page-specific ones.
     let shared_query = move || {
@@ -56,7 +56,7 @@ pub fn TopBar(tr: UseTimeRangeReturn) -> impl IntoView {
             <div class="spacer"></div>
             <ServiceSelect tr=tr />
             <TimeRangePicker tr=tr />
-            <ThemeToggle />
+            <ThemeToggle theme=theme />
             <crate::components::user_menu::UserMenu />
             <div
                 class="loading-bar"
@@ -64,6 +64,19 @@ pub fn TopBar(tr: UseTimeRangeReturn) -> impl IntoView {
                 class:active=move || { pending.get() > 0 }
                 aria-hidden="true"
             ></div>
+        </header>
+    }
+}
+
+/// Holds the top bar's place (its one-row height, the product name) until the page's first paint.
+#[component]
+pub fn TopBarPlaceholder() -> impl IntoView {
+    view! {
+        <header class="top-bar top-bar-placeholder" aria-busy="true">
+            <a class="brand" href="/apm">
+                <img src="/assets/favicon.svg" alt="" width="22" height="22" />
+                "Sightline"
+            </a>
         </header>
     }
 }
@@ -240,10 +253,10 @@ fn ServiceSelect(tr: UseTimeRangeReturn) -> impl IntoView {
     }
 }
 
-/// Dark / light, remembered in local storage, applied as `data-theme` on `<html>`.
+/// Dark / light, remembered in local storage, applied as `data-theme` on `<html>` (by the shell's `use_theme`).
 #[component]
-fn ThemeToggle() -> impl IntoView {
-    let UseThemeReturn { theme, set_theme } = use_theme();
+fn ThemeToggle(theme: UseThemeReturn) -> impl IntoView {
+    let UseThemeReturn { theme, set_theme } = theme;
     let dark = move || theme.get() == Theme::Dark;
     view! {
         <button

@@ -7,7 +7,8 @@
 use leptos::prelude::*;
 
 /// Where the choice is kept (the key and the words `dark` / `light` are those `use_color_mode` wrote, so a
-/// choice made before stays).
+/// choice made before stays). `index.html` reads it the same way before the app runs, against a flash of the
+/// other theme on load; keep the two in step.
 const STORAGE_KEY: &str = "sightline-theme";
 
 /// The two themes.

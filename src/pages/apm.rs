@@ -28,7 +28,7 @@ use crate::components::history_note::{EvictedNote, HistoryNote};
 use crate::components::trace_view::TraceView;
 use crate::format::{clock, duration};
 use crate::hooks::{
-    live_now_ms, use_debounced, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch,
+    live_now_ms, use_debounced, use_first_paint_done, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch,
     UsePolledResourceOptions, UseTimeRangeReturn, SHARED_PARAMS,
 };
 use compare::{CompareLinks, ComparePanel};
@@ -195,6 +195,8 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
         });
     }
 
+    let side_panels = use_first_paint_done();
+
     view! {
         {move || open_trace.get().map(|id| view! { <TraceView trace_id=id on_close=close_trace focus_error=focus_error.get_untracked() /> })}
         <section class="apm" data-testid="page-apm">
@@ -217,9 +219,12 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
                     <SelectionPanel selection=sel tr=tr />
                 })}
             </div>
+            // Built after the hitmap's first paint, as the top bar is (`crate::hooks::use_first_paint`).
             <aside class="apm-side">
-                <ServiceSummary tr=tr />
-                <ActivePanel tr=tr />
+                <Show when=move || side_panels.get()>
+                    <ServiceSummary tr=tr />
+                    <ActivePanel tr=tr />
+                </Show>
             </aside>
         </section>
     }
