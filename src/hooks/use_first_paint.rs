@@ -5,8 +5,9 @@
 //!
 //! A part of the page whose first draw is worth waiting for (the APM page's hitmap) claims the first paint
 //! while the app starts ([`use_first_paint`]) and reports it after that draw. The shell goes on after the
-//! frame that showed it; at once (in the first frame) when nothing claimed it; and at the latest
-//! [`FIRST_PAINT_WAIT`] after the claim, so a slow or failed answer does not keep the top bar away.
+//! frame that showed it; at once (in the first frame) when nothing claimed it; at once when the page says
+//! its answer failed ([`use_end_first_paint`]: the message is the first paint); and at the latest
+//! [`FIRST_PAINT_WAIT`] after the claim, so a slow answer does not keep the top bar away.
 
 use std::time::Duration;
 
@@ -60,6 +61,18 @@ pub fn use_first_paint() -> FirstPaintReport {
         set_timeout(move || fp.finish(), FIRST_PAINT_WAIT);
     }
     FirstPaintReport(fp)
+}
+
+/// For the page that claimed the first paint, when what it shows first is not a draw (its request failed, and
+/// the message is what the user sees): a function that ends the wait at once, so the top bar and the side
+/// panels (with their own messages) come without [`FIRST_PAINT_WAIT`]. Does nothing outside the shell.
+pub fn use_end_first_paint() -> impl Fn() + Copy {
+    let fp = use_context::<FirstPaint>();
+    move || {
+        if let Some(fp) = fp {
+            fp.finish();
+        }
+    }
 }
 
 /// Returned by [`use_first_paint`]; `Copy`.

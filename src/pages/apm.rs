@@ -28,7 +28,7 @@ use crate::components::history_note::{EvictedNote, HistoryNote};
 use crate::components::trace_view::TraceView;
 use crate::format::{clock, duration};
 use crate::hooks::{
-    live_now_ms, use_debounced, use_first_paint_done, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch,
+    live_now_ms, use_debounced, use_end_first_paint, use_first_paint_done, use_live_hitmap, use_polled_resource, use_polled_resource_with_options, use_set_query, BadBatch,
     UsePolledResourceOptions, UseTimeRangeReturn, SHARED_PARAMS,
 };
 use compare::{CompareLinks, ComparePanel};
@@ -196,6 +196,13 @@ pub fn ApmPage(tr: UseTimeRangeReturn) -> impl IntoView {
     }
 
     let side_panels = use_first_paint_done();
+    // A failed hitmap is drawn as its message: nothing to wait for (the other panels show theirs at once).
+    let end_first_paint = use_end_first_paint();
+    Effect::new(move |_| {
+        if live.error.with(Option::is_some) {
+            end_first_paint();
+        }
+    });
 
     view! {
         {move || open_trace.get().map(|id| view! { <TraceView trace_id=id on_close=close_trace focus_error=focus_error.get_untracked() /> })}
