@@ -10,7 +10,6 @@ mod ch;
 mod pg;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -245,14 +244,8 @@ fn two_replicas(zk: &ch::zookeeper::ZooKeeper) -> Vec<ch::ClickHouse> {
                  <interserver_http_port>{interserver}</interserver_http_port><interserver_http_host>127.0.0.1</interserver_http_host>",
                 zk = zk.clickhouse_config()
             );
-            let replica = ch::ClickHouse::start_on(http, tcp, &config);
-            // ZooKeeper answering `ruok` does not mean ClickHouse has its session yet (a full test run on
-            // a busy machine once failed the node's table creation with "All connection tries failed").
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while let Err(e) = replica.try_sql("SELECT count() FROM system.zookeeper WHERE path = '/'") {
-                assert!(Instant::now() < deadline, "ClickHouse did not reach ZooKeeper within 60 s: {e}");
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            let mut replica = ch::ClickHouse::start_on(http, tcp, &config);
+            replica.wait_for_zookeeper();
             replica
         })
         .collect()
