@@ -2,10 +2,11 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy, LazyRoute};
 
 use crate::components::top_bar::{TopBar, TopBarPlaceholder};
-use crate::hooks::{provide_first_paint, provide_session, use_server_health, use_theme, use_time_range, HEALTH_POLL_MS, SIGN_IN_PATH};
+use crate::hooks::{provide_first_paint, provide_session, use_server_health, use_theme, use_time_range, UseTimeRangeReturn};
+use crate::hooks::{HEALTH_POLL_MS, SIGN_IN_PATH};
 use crate::pages::{admin::AdminPage, sign_in::SignInPage};
 use crate::pages::{apm::ApmPage, board::BoardPage, boards::BoardsPage, db::DbPage, not_found::NotFound, servers::ServersPage};
 use crate::pages::{alerts::AlertsPage, cube::CubePage, errors::ErrorsPage};
@@ -24,6 +25,8 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Shell() -> impl IntoView {
     let tr = use_time_range();
+    // For the pages loaded on first visit ([`lazy_pages`]), which build themselves from the context.
+    provide_context(tr);
     // Applied to the page at once, top bar or not.
     let theme = use_theme();
     let page_painted = provide_first_paint();
@@ -54,17 +57,82 @@ fn Shell() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/") view=move || view! { <ApmPage tr=tr /> } />
                 <Route path=path!("/apm") view=move || view! { <ApmPage tr=tr /> } />
-                <Route path=path!("/errors") view=move || view! { <ErrorsPage tr=tr /> } />
-                <Route path=path!("/cube") view=move || view! { <CubePage tr=tr /> } />
-                <Route path=path!("/boards") view=move || view! { <BoardsPage /> } />
-                <Route path=path!("/boards/:id") view=move || view! { <BoardPage tr=tr /> } />
-                <Route path=path!("/db") view=move || view! { <DbPage /> } />
-                <Route path=path!("/db/:instance") view=move || view! { <DbPage /> } />
-                <Route path=path!("/servers") view=move || view! { <ServersPage tr=tr /> } />
-                <Route path=path!("/alerts") view=AlertsPage />
+                <Route path=path!("/errors") view={Lazy::<ErrorsRoute>::new()} />
+                <Route path=path!("/cube") view={Lazy::<CubeRoute>::new()} />
+                <Route path=path!("/boards") view={Lazy::<BoardsRoute>::new()} />
+                <Route path=path!("/boards/:id") view={Lazy::<BoardRoute>::new()} />
+                <Route path=path!("/db") view={Lazy::<DbRoute>::new()} />
+                <Route path=path!("/db/:instance") view={Lazy::<DbRoute>::new()} />
+                <Route path=path!("/servers") view={Lazy::<ServersRoute>::new()} />
+                <Route path=path!("/alerts") view={Lazy::<AlertsRoute>::new()} />
                 <Route path=path!("/sign-in") view=SignInPage />
-                <Route path=path!("/admin") view=AdminPage />
+                <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} />
             </Routes>
         </main>
     }
+}
+
+/// Every page but the APM page (the first load), the sign-in page and "not found" is split out of the main
+/// wasm module by the app build (`cargo xtask build`, `--cfg sightline_split`) and fetched on the first visit
+/// to it, so the first load carries only what the APM page needs. A page whose code cannot be fetched (the
+/// server gone) says so in its place and is fetched again on the next visit; the rest of the app goes on.
+/// Without that cfg (tests, `trunk serve`) each page is an ordinary function in the main module.
+macro_rules! lazy_pages {
+    ($($route:ident => $load:ident($tr:pat) $view:block)*) => {$(
+        #[derive(Clone, Copy)]
+        struct $route(UseTimeRangeReturn);
+
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self(expect_context())
+            }
+
+            async fn view(this: Self) -> AnyView {
+                #[cfg(sightline_split)]
+                let page = $load(this.0).await;
+                #[cfg(not(sightline_split))]
+                let page = $load(this.0);
+                page.unwrap_or_else(|e| e.into_view())
+            }
+        }
+
+        #[cfg_attr(sightline_split, leptos::wasm_split::wasm_split($load, wasm_split_path = ::leptos::wasm_split, fallible))]
+        fn $load($tr: UseTimeRangeReturn) -> Result<AnyView, PageNotLoaded> {
+            Ok($view.into_any())
+        }
+    )*};
+}
+
+/// A page's code could not be fetched (see [`lazy_pages`]).
+struct PageNotLoaded(String);
+
+impl From<leptos::wasm_split::SplitLoaderError> for PageNotLoaded {
+    fn from(e: leptos::wasm_split::SplitLoaderError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl PageNotLoaded {
+    fn into_view(self) -> AnyView {
+        view! {
+            <div class="error-box" role="alert" data-testid="page-not-loaded">
+                <strong>"Could not load this page"</strong>
+                <ul>
+                    <li>{format!("Its code did not arrive from the server ({}). Open the page again to retry.", self.0)}</li>
+                </ul>
+            </div>
+        }
+        .into_any()
+    }
+}
+
+lazy_pages! {
+    ErrorsRoute => errors_page(tr) { view! { <ErrorsPage tr=tr /> } }
+    CubeRoute => cube_page(tr) { view! { <CubePage tr=tr /> } }
+    BoardsRoute => boards_page(_) { view! { <BoardsPage /> } }
+    BoardRoute => board_page(tr) { view! { <BoardPage tr=tr /> } }
+    DbRoute => db_page(_) { view! { <DbPage /> } }
+    ServersRoute => servers_page(tr) { view! { <ServersPage tr=tr /> } }
+    AlertsRoute => alerts_page(_) { view! { <AlertsPage /> } }
+    AdminRoute => admin_page(_) { view! { <AdminPage /> } }
 }

@@ -166,9 +166,20 @@ async fn unreachable_server_is_announced_and_recovery_is_noticed() {
     b.wait_text("[data-testid=services-error]", |t| t.contains("services unavailable")).await;
     let option = b.js("return document.querySelector('[data-testid=services-error-option]').textContent").await;
     assert!(option.as_str().unwrap().starts_with("Could not load the services: cannot reach the Sightline server"), "{option}");
+    // A page whose code has not been fetched yet (the pages after the first load are split out of the main
+    // wasm module) says so in its place; the app keeps working.
+    b.find("[data-testid=nav-alerts]").await.click().await.unwrap();
+    b.wait_text("[data-testid=page-not-loaded]", |t| t.contains("Could not load this page") && t.contains("Open the page again")).await;
 
     server.spawn().await;
     b.wait_js("!document.querySelector('[data-testid=server-unreachable]')").await;
+    // Opened again, the page's code is fetched this time.
+    b.find("[data-testid=nav-apm]").await.click().await.unwrap();
+    b.find("[data-testid=page-apm]").await;
+    b.find("[data-testid=nav-alerts]").await.click().await.unwrap();
+    b.find("[data-testid=page-alerts]").await;
+    assert!(!b.exists("[data-testid=page-not-loaded]").await);
+    b.find("[data-testid=nav-apm]").await.click().await.unwrap();
     // The next range asks again, and the warnings go.
     b.find("[data-testid=range-6h]").await.click().await.unwrap();
     b.wait_js("!document.querySelector('[data-testid=services-error]') && !document.querySelector('[data-testid=page-apm] [data-testid=error]')").await;

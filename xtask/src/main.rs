@@ -24,6 +24,9 @@ use std::process::{exit, Command, Stdio};
 use std::time::Instant;
 
 const TRUNK_VERSION: &str = "0.21";
+/// Splits the app's wasm into the main module and the pages loaded on first visit (`build_app`).
+const WASM_SPLIT: &str = "wasm_split_cli_support";
+const WASM_SPLIT_VERSION: &str = "0.2.4";
 const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "postgresql", "brotli", "clickhouse-server", "zookeeper"];
 /// Debian's wasm-capable Rust, needed only when rustup cannot add the wasm target (no network to its
 /// dist server): std is then built from these sources.
@@ -134,6 +137,10 @@ fn setup() -> Result {
     if !tool_has_version("trunk", &format!("trunk {TRUNK_VERSION}")) {
         step(&format!("installing trunk {TRUNK_VERSION} (first time only, ~5 min)"));
         jobs.push(cargo_install(&["trunk", "--version", &format!("~{TRUNK_VERSION}"), "--locked"])?);
+    }
+    if !tool_installed(WASM_SPLIT, WASM_SPLIT_VERSION) {
+        step(&format!("installing {WASM_SPLIT} {WASM_SPLIT_VERSION} (first time only, ~2 min)"));
+        jobs.push(cargo_install(&[WASM_SPLIT, "--version", &format!("={WASM_SPLIT_VERSION}"), "--features", "build-binary", "--locked"])?);
     }
     let jobs_empty = jobs.is_empty();
     for (name, mut child) in jobs {
@@ -254,6 +261,11 @@ fn tool_has_version(name: &str, want: &str) -> bool {
     })
 }
 
+/// Whether `cargo install` put exactly this version of `krate` into `.tools` (for tools without `--version`).
+fn tool_installed(krate: &str, version: &str) -> bool {
+    std::fs::read_to_string(tools().join(".crates.toml")).is_ok_and(|t| t.contains(&format!("\"{krate} {version} ")))
+}
+
 fn tool_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![tools().join("bin")];
     if let Some(home) = env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))) {
@@ -305,9 +317,57 @@ fn wasm_env(cmd: &mut Command) -> &mut Command {
 fn build_app() -> Result {
     step("building the app with Trunk (release)");
     let t = Instant::now();
-    run_cmd(wasm_env(&mut Command::new("trunk")).args(["build", "--release"]).current_dir(root()))?;
+    run_cmd(
+        wasm_env(&mut Command::new("trunk"))
+            .args(["build", "--release"])
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", APP_RUSTFLAGS)
+            .current_dir(root()),
+    )?;
+    split_app(&root().join("dist"))?;
     precompress(&root().join("dist"))?;
     step(&format!("app built into dist/ in {:.0?}", t.elapsed()));
+    Ok(())
+}
+
+/// The shipped app's rustflags; they replace `.cargo/config.toml`'s for the wasm target, so they repeat
+/// its `erase_components`. `sightline_split` turns the pages after the first into `#[lazy]` functions
+/// (src/app.rs), and the relocations let `wasm-split-cli` move their code out of the main module.
+const APP_RUSTFLAGS: &str = "--cfg erase_components --cfg sightline_split -Clink-args=--emit-relocs";
+
+/// Replaces Trunk's single wasm module with the split one: `dist/app-<hash>/` holds the main module and its
+/// JS glue (what the first load fetches), `__wasm_split.js` and the chunks of the lazily loaded pages,
+/// fetched on the first visit to one of them. Trunk's `<hash>` names the directory, so a new build's chunks
+/// never meet an old build's main module in a cache. The page's script is pointed at the new glue.
+fn split_app(dist: &Path) -> Result {
+    let glue = std::fs::read_dir(dist)
+        .map_err(|e| format!("{}: {e}", dist.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find(|n| n.starts_with("sightline-app-") && n.ends_with(".js"))
+        .ok_or("Trunk wrote no sightline-app-<hash>.js into dist/")?;
+    let trunk_name = glue.trim_end_matches(".js").to_string();
+    let hash = trunk_name.trim_start_matches("sightline-app-");
+    let dir = dist.join(format!("app-{hash}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let raw = root().join("target/wasm").join(WASM_TARGET).join("release/sightline-app.wasm");
+    run_cmd(Command::new(tools().join("bin/wasm-split-cli")).arg(&raw).arg(&dir).args(["--out-name", "sightline-app"]))?;
+    let main = dir.join("sightline-app.wasm");
+    run_cmd(
+        Command::new(tools().join("bin/wasm-bindgen"))
+            .args(["--target", "web", "--keep-lld-exports", "--no-demangle", "--no-typescript", "--out-name", "sightline-app", "--out-dir"])
+            .arg(&dir)
+            .arg(&main),
+    )?;
+    for f in [main, dist.join(&glue), dist.join(format!("{trunk_name}_bg.wasm"))] {
+        std::fs::remove_file(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+    }
+    let page = dist.join("index.html");
+    let html = std::fs::read_to_string(&page).map_err(|e| format!("{}: {e}", page.display()))?;
+    if !html.contains(&format!("/{trunk_name}")) {
+        return Err(format!("dist/index.html does not load /{trunk_name}.js"));
+    }
+    let html = html.replace(&format!("/{trunk_name}"), &format!("/app-{hash}/sightline-app"));
+    std::fs::write(&page, html).map_err(|e| format!("{}: {e}", page.display()))?;
     Ok(())
 }
 
@@ -334,8 +394,11 @@ fn precompress(dist: &Path) -> Result {
         run_cmd(Command::new("brotli").args(["-q", "11", "-f", "-k"]).arg(f))?;
         run_cmd(Command::new("gzip").args(["-9", "-f", "-k", "-n"]).arg(f))?;
         let with = |ext: &str| PathBuf::from(format!("{}.{ext}", f.display()));
-        // What a first load fetches: the page (its style sheets inside), its script and the wasm.
-        if !f.starts_with(dist.join("assets")) {
+        // What a first load fetches: the page (its style sheets inside), its script, the split loader and
+        // the main wasm module; not the pages' chunks, nor the assets.
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let chunk = name.starts_with("chunk_") || name.starts_with("split_");
+        if !f.starts_with(dist.join("assets")) && !chunk {
             raw += size(f);
             br += size(&with("br"));
             gz += size(&with("gz"));

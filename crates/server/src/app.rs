@@ -189,10 +189,11 @@ pub fn router(state: AppState, dist: Option<&Path>) -> Router {
         .with_state(state)
 }
 
-/// Trunk names the files it builds after their content (`sightline-app-2dab10ed58276a53_bg.wasm`): such a
-/// file never changes, so a browser keeps it for a year without asking again. The page (`index.html`, for
-/// every app route) names the current ones, so it and everything else (`/assets/`) is checked with the
-/// server on each load (`no-cache`: a 304 when unchanged).
+/// The app build names the files after their content (`sightline-app-2dab10ed58276a53_bg.wasm`, and the
+/// split app's directory `app-2dab10ed58276a53/`, whose chunks come from that one build): such a file never
+/// changes, so a browser keeps it for a year without asking again. The page (`index.html`, for every app
+/// route) names the current ones, so it and everything else (`/assets/`) is checked with the server on each
+/// load (`no-cache`: a 304 when unchanged).
 async fn cache_control(req: Request, next: Next) -> Response {
     let hashed = content_hashed(req.uri().path());
     let mut answer = next.run(req).await;
@@ -203,12 +204,18 @@ async fn cache_control(req: Request, next: Next) -> Response {
     answer
 }
 
-/// Whether a file name carries Trunk's content hash: `name-<hex>.ext` or `name-<hex>_bg.wasm`.
+/// Whether a file carries the build's content hash: `name-<hex>.ext`, `name-<hex>_bg.wasm`, or any file in a
+/// top-level `app-<hex>/` directory.
 pub fn content_hashed(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or_default();
+    let hashed = |stem: &str| stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() >= 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    let mut parts = path.trim_start_matches('/').split('/');
+    let (first, name) = (parts.next().unwrap_or_default(), parts.next_back());
+    if name.is_some() && first.starts_with("app-") && hashed(first) {
+        return true;
+    }
+    let name = name.unwrap_or(first);
     let Some((stem, _ext)) = name.rsplit_once('.') else { return false };
-    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() >= 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    hashed(stem.strip_suffix("_bg").unwrap_or(stem))
 }
 
 /// Answers [`AppError::TimedOut`] when a request on a route that has a timeout (see the header) takes

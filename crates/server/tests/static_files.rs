@@ -44,13 +44,21 @@ async fn app_files_are_sent_precompressed_when_accepted() {
     }
 }
 
-/// A file named after its content (Trunk's hash) is kept by the browser for a year; the page, which names
+/// A file named after its content (Trunk's hash, or in the split app's hashed directory) is kept by the browser for a year; the page, which names
 /// the current ones, is checked on every load.
 #[tokio::test]
 async fn hashed_files_are_immutable_and_the_page_is_revalidated() {
     let app = common::TestApp::new().await;
     let dist = tempfile::tempdir().unwrap();
-    for name in ["index.html", "app-2dab10ed58276a5_bg.wasm", "main-fbe5855589d76c45.css", "favicon.svg"] {
+    std::fs::create_dir(dist.path().join("app-2dab10ed58276a53")).unwrap();
+    for name in [
+        "index.html",
+        "app-2dab10ed58276a5_bg.wasm",
+        "main-fbe5855589d76c45.css",
+        "favicon.svg",
+        "app-2dab10ed58276a53/split_alerts_page_4945268502452396428.wasm",
+        "app-2dab10ed58276a53/__wasm_split.js",
+    ] {
         std::fs::write(dist.path().join(name), name).unwrap();
     }
     let router = sightline_server::app::router(app.state.clone(), Some(dist.path()));
@@ -58,6 +66,9 @@ async fn hashed_files_are_immutable_and_the_page_is_revalidated() {
     for (path, cache) in [
         ("/app-2dab10ed58276a5_bg.wasm", YEAR),
         ("/main-fbe5855589d76c45.css", YEAR),
+        // The split app's directory is named after the build: its chunks are kept as long.
+        ("/app-2dab10ed58276a53/split_alerts_page_4945268502452396428.wasm", YEAR),
+        ("/app-2dab10ed58276a53/__wasm_split.js", YEAR),
         ("/", "no-cache"),
         ("/apm?range=1h", "no-cache"),
         ("/favicon.svg", "no-cache"),
