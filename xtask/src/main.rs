@@ -337,7 +337,7 @@ const APP_RUSTFLAGS: &str = "--cfg erase_components --cfg sightline_split -Clink
 /// Replaces Trunk's single wasm module with the split one: `dist/app-<hash>/` holds the main module and its
 /// JS glue (what the first load fetches), `__wasm_split.js` and the chunks of the lazily loaded pages,
 /// fetched on the first visit to one of them. Trunk's `<hash>` names the directory, so a new build's chunks
-/// never meet an old build's main module in a cache. The page's script is pointed at the new glue.
+/// never meet an old build's main module in a cache. The page's script and preloads are pointed at the new glue.
 fn split_app(dist: &Path) -> Result {
     let glue = std::fs::read_dir(dist)
         .map_err(|e| format!("{}: {e}", dist.display()))?
@@ -367,6 +367,12 @@ fn split_app(dist: &Path) -> Result {
         return Err(format!("dist/index.html does not load /{trunk_name}.js"));
     }
     let html = html.replace(&format!("/{trunk_name}"), &format!("/app-{hash}/sightline-app"));
+    // The glue imports the split loader before it can start the wasm: ask for both at once.
+    let preload = format!("<link rel=modulepreload href=/app-{hash}/__wasm_split.js crossorigin></head>");
+    if !html.contains("</head>") {
+        return Err("dist/index.html has no </head>".into());
+    }
+    let html = html.replacen("</head>", &preload, 1);
     std::fs::write(&page, html).map_err(|e| format!("{}: {e}", page.display()))?;
     Ok(())
 }
