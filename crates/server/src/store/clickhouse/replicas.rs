@@ -121,50 +121,13 @@ pub async fn open(targets: &[Target], database: &str, layout: &schema::Layout) -
         groups.push((from..from + size).collect());
     }
     let n = groups.len();
-    let name = |k: usize| if n == 1 { "the shard".to_string() } else { format!("shard {} of {n}", k + 1) };
 
     // Why each server is not in use (`None`: it is, or will be once prepared).
     let mut unavailable: Vec<Option<String>> = vec![None; servers.len()];
-    // Each shard's `{shard}` macro as its replicas that answer say (replicated only).
-    let mut macros: Vec<Option<String>> = vec![None; n];
-    if layout.replicated {
-        let read = futures::future::join_all(servers.iter().map(|s| within(s, shard_macro(s)))).await;
-        let mut said_by = vec![0; n];
-        for (k, group) in groups.iter().enumerate() {
-            for &i in group {
-                match &read[i] {
-                    Ok(m) => match &macros[k] {
-                        Some(other) if other != m => anyhow::bail!(
-                            "{} and {} are replicas of {} by their place in --clickhouse, but their {{shard}} macros differ ('{other}', '{m}'): \
-                             list each shard's replicas together, shards in the cluster's order",
-                            servers[said_by[k]].endpoint(),
-                            servers[i].endpoint(),
-                            name(k)
-                        ),
-                        _ => (macros[k], said_by[k]) = (Some(m.clone()), i),
-                    },
-                    Err(QueryError::Unavailable(e)) => unavailable[i] = Some(e.clone()),
-                    Err(e) => anyhow::bail!("cannot read the {{shard}} macro of {}: {e}", servers[i].endpoint()),
-                }
-            }
-        }
-        for a in 0..n {
-            for b in a + 1..n {
-                if let (Some(x), Some(y)) = (&macros[a], &macros[b]) {
-                    anyhow::ensure!(
-                        x != y,
-                        "{} ({}) and {} ({}) by their place in --clickhouse have the same {{shard}} macro '{x}': list each shard's \
-                         replicas together, shards in the cluster's order, as many servers per shard as the cluster has replicas",
-                        name(a),
-                        servers[said_by[a]].endpoint(),
-                        name(b),
-                        servers[said_by[b]].endpoint()
-                    );
-                }
-            }
-        }
-    }
-
+    let macros = match layout.replicated {
+        true => shard_macros(&servers, &groups, &mut unavailable).await?,
+        false => vec![None; n],
+    };
     let prepared = futures::future::join_all(
         (0..servers.len()).filter(|&i| unavailable[i].is_none()).map(|i| {
             let s = &servers[i];
@@ -187,7 +150,7 @@ pub async fn open(targets: &[Target], database: &str, layout: &schema::Layout) -
                 .collect();
             match why.as_slice() {
                 [one] if n == 1 => anyhow::bail!("{one}"),
-                _ => anyhow::bail!("no ClickHouse server of {} answers, so its traces could not be stored: {}", name(k), why.join("; ")),
+                _ => anyhow::bail!("no ClickHouse server of {} answers, so its traces could not be stored: {}", shard_name(k, n), why.join("; ")),
             }
         }
     }
@@ -209,6 +172,55 @@ pub async fn open(targets: &[Target], database: &str, layout: &schema::Layout) -
     }
     let shards = groups.iter().map(|g| Shard::of(g.iter().map(|&i| servers[i].clone()).collect())).collect();
     Ok(Servers { readers: Shard::of(servers), shards })
+}
+
+/// "shard 2 of 3", for messages.
+fn shard_name(k: usize, n: usize) -> String {
+    if n == 1 { "the shard".to_string() } else { format!("shard {} of {n}", k + 1) }
+}
+
+/// Each shard's `{shard}` macro as its replicas that answer say (`None`: none answers; each one that does
+/// not is noted in `unavailable`). Fails when a server that answers has none, or its shard's replicas
+/// disagree, or two shards have the same: `--clickhouse` is not in the cluster's order.
+async fn shard_macros(servers: &[Arc<Server>], groups: &[Vec<usize>], unavailable: &mut [Option<String>]) -> anyhow::Result<Vec<Option<String>>> {
+    let n = groups.len();
+    let read = futures::future::join_all(servers.iter().map(|s| within(s, shard_macro(s)))).await;
+    let mut macros: Vec<Option<String>> = vec![None; n];
+    let mut said_by = vec![0; n];
+    for (k, group) in groups.iter().enumerate() {
+        for &i in group {
+            match &read[i] {
+                Ok(m) => match &macros[k] {
+                    Some(other) if other != m => anyhow::bail!(
+                        "{} and {} are replicas of {} by their place in --clickhouse, but their {{shard}} macros differ ('{other}', '{m}'): \
+                         list each shard's replicas together, shards in the cluster's order",
+                        servers[said_by[k]].endpoint(),
+                        servers[i].endpoint(),
+                        shard_name(k, n)
+                    ),
+                    _ => (macros[k], said_by[k]) = (Some(m.clone()), i),
+                },
+                Err(QueryError::Unavailable(e)) => unavailable[i] = Some(e.clone()),
+                Err(e) => anyhow::bail!("cannot read the {{shard}} macro of {}: {e}", servers[i].endpoint()),
+            }
+        }
+    }
+    for a in 0..n {
+        for b in a + 1..n {
+            if let (Some(x), Some(y)) = (&macros[a], &macros[b]) {
+                anyhow::ensure!(
+                    x != y,
+                    "{} ({}) and {} ({}) by their place in --clickhouse have the same {{shard}} macro '{x}': list each shard's \
+                     replicas together, shards in the cluster's order, as many servers per shard as the cluster has replicas",
+                    shard_name(a, n),
+                    servers[said_by[a]].endpoint(),
+                    shard_name(b, n),
+                    servers[said_by[b]].endpoint()
+                );
+            }
+        }
+    }
+    Ok(macros)
 }
 
 /// How many replicas each shard has, in the cluster's order: one server without a cluster; on a cluster,
