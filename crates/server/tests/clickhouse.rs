@@ -392,3 +392,32 @@ async fn replicated_node_starts_with_a_replica_down_and_takes_it_into_use_when_b
     };
     assert!(e.contains("no --clickhouse server answers") && e.contains(&format!("127.0.0.1:{}", replicas[0].http_port)), "{e}");
 }
+
+/// With `--clickhouse-replicated`, servers answering at start must agree with their place in `--clickhouse`
+/// through their `{shard}` macro: two replicas of one shard (by the cluster's layout) whose macros differ
+/// stop the start, naming both (no ZooKeeper needed: nothing is created).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_start_refuses_replicas_whose_shard_macros_disagree() {
+    let ports: Vec<(u16, u16)> = (0..2).map(|_| (ch::free_port(), ch::free_port())).collect();
+    let replicas: String = ports.iter().map(|(_, tcp)| format!("<replica><host>127.0.0.1</host><port>{tcp}</port></replica>")).collect();
+    let cluster = format!("<remote_servers><{CLUSTER}><shard><internal_replication>true</internal_replication>{replicas}</shard></{CLUSTER}></remote_servers>");
+    let servers: Vec<ch::ClickHouse> = ports
+        .iter()
+        .zip(["01", "02"])
+        .map(|(&(http, tcp), shard)| ch::ClickHouse::start_on(http, tcp, &format!("{cluster}<macros><shard>{shard}</shard><replica>r{shard}</replica></macros>")))
+        .collect();
+    let db = ch::fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = sightline_server::config::ServeArgs::for_tests(dir.path());
+    args.clickhouse = servers.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect();
+    args.clickhouse_cluster = Some(CLUSTER.into());
+    args.clickhouse_replicated = true;
+    let e = match sightline_server::state::AppState::open(&args).await {
+        Ok(_) => panic!("started with the replicas of one shard naming two shards"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(e.contains("macros differ ('01', '02')"), "{e}");
+    for s in &servers {
+        assert!(e.contains(&format!("127.0.0.1:{}", s.http_port)), "{e}");
+    }
+}
