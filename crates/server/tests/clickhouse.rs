@@ -309,3 +309,115 @@ async fn replicated_shard_keeps_going_with_one_replica_down() {
     .await;
     assert_eq!(h.total_err, 0);
 }
+
+/// A node (re)started while one replica of its shard is down (`--clickhouse-replicated`) starts: ingest is
+/// acknowledged and readable through the other replica. The replica, back, is taken into use without a
+/// restart — it gets the tables and, through ZooKeeper, the rows — and carries the writes once the other
+/// dies. Naming fewer servers than the cluster has replicas is refused at start, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_node_starts_with_a_replica_down_and_takes_it_into_use_when_back() {
+    let zk = ch::zookeeper::ZooKeeper::start();
+    let mut replicas = two_replicas(&zk);
+    let db = ch::fresh_database();
+    let targets: Vec<Target> = replicas.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect();
+    let replicated = |targets: Vec<Target>| {
+        move |a: &mut sightline_server::config::ServeArgs| {
+            a.clickhouse = targets;
+            a.clickhouse_cluster = Some(CLUSTER.into());
+            a.clickhouse_replicated = true;
+        }
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = sightline_server::config::ServeArgs::for_tests(dir.path());
+    replicated(vec![targets[1].clone()])(&mut args);
+    let e = match sightline_server::state::AppState::open(&args).await {
+        Ok(_) => panic!("started with one of the cluster's two replicas named"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(e.contains("2 servers in all") && e.contains("--clickhouse names 1"), "{e}");
+
+    // The first replica is down when the node starts.
+    replicas[0].kill();
+    let app = TestApp::with(replicated(targets.clone())).await;
+    let (status, _, body) = post(&app, &traces(1, 100)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let w = window();
+    let page: TransactionPage = app.get_ok(&format!("/api/v1/transactions?{w}&limit=10")).await;
+    assert_eq!(page.total, 100);
+    let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{w}")).await;
+    assert_eq!((h.total, h.total_err), (100, 0));
+    let t: Trace = app.get_ok(&format!("/api/v1/traces/{}", page.items[0].trace_id)).await;
+    assert_eq!(t.steps.len(), 2);
+    let counts = |s: &ch::ClickHouse| {
+        s.try_sql(&format!(
+            "SELECT (SELECT count() FROM {db}.transactions_local), (SELECT count() FROM {db}.spans_local), \
+             (SELECT max(version) FROM {db}.schema_migrations)"
+        ))
+    };
+    assert_eq!(counts(&replicas[1]).unwrap(), "100\t200\t1");
+
+    // Back, it is taken into use: its tables are created and it fetches the rows it missed.
+    replicas[0].restart();
+    let first = &replicas[0];
+    wait_for(60, "the returned replica to get the tables and the rows", || first.log(), || async {
+        (counts(first).as_deref() == Ok("100\t200\t1")).then_some(())
+    })
+    .await;
+
+    // The other dies: the writes go to the returned replica, and reads too.
+    replicas[1].kill();
+    for batch in 0..2u64 {
+        let (status, _, body) = post(&app, &traces(101 + batch * 25, 25)).await;
+        assert_eq!(status, StatusCode::OK, "a write with the other replica down goes to the returned one: {body}");
+    }
+    let page: TransactionPage = wait_for(30, "reads to move to the returned replica", String::new, || async {
+        let (status, v) = app.get(&format!("/api/v1/transactions?{w}&limit=10")).await;
+        (status == StatusCode::OK).then(|| serde_json::from_value(v).unwrap())
+    })
+    .await;
+    assert_eq!(page.total, 150, "every acknowledged transaction, read through the returned replica");
+    let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{w}")).await;
+    assert_eq!((h.total, h.total_err), (150, 0));
+    let t: Trace = app.get_ok(&format!("/api/v1/traces/{}", page.items[0].trace_id)).await;
+    assert_eq!(t.steps.len(), 2);
+    assert_eq!(counts(&replicas[0]).unwrap(), "150\t300\t1");
+
+    // With every replica of the shard down, a node does not start: it says which servers and why.
+    replicas[0].kill();
+    args.clickhouse = targets;
+    let e = match sightline_server::state::AppState::open(&args).await {
+        Ok(_) => panic!("started with every replica of the only shard down"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(e.contains("no --clickhouse server answers") && e.contains(&format!("127.0.0.1:{}", replicas[0].http_port)), "{e}");
+}
+
+/// With `--clickhouse-replicated`, servers answering at start must agree with their place in `--clickhouse`
+/// through their `{shard}` macro: two replicas of one shard (by the cluster's layout) whose macros differ
+/// stop the start, naming both (no ZooKeeper needed: nothing is created).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_start_refuses_replicas_whose_shard_macros_disagree() {
+    let ports: Vec<(u16, u16)> = (0..2).map(|_| (ch::free_port(), ch::free_port())).collect();
+    let replicas: String = ports.iter().map(|(_, tcp)| format!("<replica><host>127.0.0.1</host><port>{tcp}</port></replica>")).collect();
+    let cluster = format!("<remote_servers><{CLUSTER}><shard><internal_replication>true</internal_replication>{replicas}</shard></{CLUSTER}></remote_servers>");
+    let servers: Vec<ch::ClickHouse> = ports
+        .iter()
+        .zip(["01", "02"])
+        .map(|(&(http, tcp), shard)| ch::ClickHouse::start_on(http, tcp, &format!("{cluster}<macros><shard>{shard}</shard><replica>r{shard}</replica></macros>")))
+        .collect();
+    let db = ch::fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = sightline_server::config::ServeArgs::for_tests(dir.path());
+    args.clickhouse = servers.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect();
+    args.clickhouse_cluster = Some(CLUSTER.into());
+    args.clickhouse_replicated = true;
+    let e = match sightline_server::state::AppState::open(&args).await {
+        Ok(_) => panic!("started with the replicas of one shard naming two shards"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(e.contains("macros differ ('01', '02')"), "{e}");
+    for s in &servers {
+        assert!(e.contains(&format!("127.0.0.1:{}", s.http_port)), "{e}");
+    }
+}

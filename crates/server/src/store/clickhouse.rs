@@ -14,10 +14,11 @@
 pub mod bins;
 pub mod compare;
 pub mod cube;
+mod replicas;
 pub mod schema;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use clickhouse::{Client, Row};
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, Order, ServiceList, ServiceSummary, Status, Trace, TransactionPage};
 use tokio::sync::{mpsc, oneshot};
 
+use self::replicas::Shard;
 use super::active::Active;
 use super::record::SpanRecord;
 use super::{
@@ -292,9 +294,12 @@ pub struct ClickHouseStore {
 }
 
 impl ClickHouseStore {
-    /// Connects, creates or migrates the schema on every shard, and reads the retention horizon. Fails with a
-    /// clear message when ClickHouse cannot be reached (the server does not start half-configured).
-    /// `targets`: one server, or the shards of `options.layout.cluster` in the cluster's order.
+    /// Connects, creates or migrates the schema on every server that answers, and reads the retention
+    /// horizon. Fails with a clear message when a shard (every replica of it) cannot be reached or a server
+    /// is misconfigured (the server does not start half-configured); a replica down while its shard has
+    /// another is taken into use when it answers (`clickhouse/replicas.rs`).
+    /// `targets`: one server, or the shards of `options.layout.cluster` in the cluster's order (with
+    /// replication, each shard's replicas together).
     pub async fn open(targets: Vec<Target>, options: Options) -> anyhow::Result<Self> {
         let first = targets.first().ok_or_else(|| anyhow::anyhow!("no ClickHouse server given"))?.clone();
         anyhow::ensure!(
@@ -305,15 +310,13 @@ impl ClickHouseStore {
             targets.iter().all(|t| t.database == first.database),
             "every --clickhouse server must name the same database"
         );
-        let servers: Vec<Client> = targets.iter().map(Target::client).collect();
-        schema::migrate(&servers, &first.database, &options.layout)
+        let replicas::Servers { readers, shards } = replicas::open(&targets, &first.database, &options.layout).await?;
+        let horizon: i64 = readers
+            .run(|c| async move { c.query("SELECT max(cutoff_ms) FROM retention").fetch_one().await })
             .await
-            .map_err(|e| anyhow::anyhow!("cannot prepare ClickHouse database {} at {}: {e}", first.database, first.endpoint))?;
-        let readers: Vec<Client> = servers.into_iter().map(|c| c.with_database(&first.database)).collect();
-        let shards = Shard::of(&targets, &readers, &options.layout).await?;
-        let horizon: i64 = readers[0].query("SELECT max(cutoff_ms) FROM retention").fetch_one().await.map_err(ch_error)?;
+            .map_err(|e| anyhow::anyhow!("cannot read the retention horizon from ClickHouse: {e}"))?;
         let inner = Arc::new(Inner {
-            readers: Shard { replicas: readers, preferred: AtomicUsize::new(0) },
+            readers,
             shards,
             layout: options.layout,
             target: first,
@@ -330,88 +333,9 @@ impl ClickHouseStore {
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(commit_loop(inner.clone(), rx));
         tokio::spawn(poll_others(Arc::downgrade(&inner)));
-        let replicas: usize = inner.shards.iter().map(|s| s.replicas.len()).sum();
+        let replicas: usize = inner.shards.iter().map(Shard::replica_count).sum();
         tracing::info!(target = ?inner.target, shards = inner.shards.len(), replicas, "ClickHouse store opened");
         Ok(ClickHouseStore { inner, jobs })
-    }
-}
-
-/// One shard of the cluster: its replicas (one server without replication).
-struct Shard {
-    replicas: Vec<Client>,
-    /// The replica tried first: the last one that answered.
-    preferred: AtomicUsize,
-}
-
-impl Shard {
-    /// The shards `targets` form. Without replication each server is a shard, in the given order; with it,
-    /// the servers are grouped by their `{shard}` macro (in the order each shard first appears), and every
-    /// write to a shard goes to whichever of its replicas answers. On a cluster the count must be the
-    /// cluster's, or traces would be written where the `Distributed` tables do not expect them.
-    async fn of(targets: &[Target], servers: &[Client], layout: &schema::Layout) -> anyhow::Result<Vec<Shard>> {
-        let mut groups: Vec<(String, Vec<Client>)> = Vec::new();
-        for (i, (target, server)) in targets.iter().zip(servers).enumerate() {
-            let key = if layout.replicated {
-                let macros: Vec<String> = server
-                    .query("SELECT substitution FROM system.macros WHERE macro = 'shard'")
-                    .fetch_all()
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot read the {{shard}} macro of {}: {}", target.endpoint, ch_error(e)))?;
-                macros.into_iter().next().ok_or_else(|| {
-                    anyhow::anyhow!("--clickhouse-replicated: {} has no {{shard}} macro (set <macros><shard>…</shard><replica>…</replica></macros>)", target.endpoint)
-                })?
-            } else {
-                i.to_string()
-            };
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, replicas)) => replicas.push(server.clone()),
-                None => groups.push((key, vec![server.clone()])),
-            }
-        }
-        if let Some(cluster) = &layout.cluster {
-            let shards: u64 = servers[0]
-                .query("SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = ?")
-                .bind(cluster)
-                .fetch_one()
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot read cluster {cluster} from {}: {}", targets[0].endpoint, ch_error(e)))?;
-            anyhow::ensure!(
-                shards == groups.len() as u64,
-                "cluster {cluster} has {shards} shard(s) on {} but --clickhouse names {} (list each shard's server{} in the cluster's order)",
-                targets[0].endpoint,
-                groups.len(),
-                if layout.replicated { "s, replicas of one shard by their {shard} macro," } else { "" }
-            );
-        }
-        Ok(groups.into_iter().map(|(_, replicas)| Shard { replicas, preferred: AtomicUsize::new(0) }).collect())
-    }
-
-    /// Runs `op` on the preferred replica, and on the next while one is unavailable (down, or read-only
-    /// because it lost ZooKeeper); the one that answers is preferred from then on. Other errors are not
-    /// retried elsewhere: they would fail the same way.
-    async fn run<T, F, Fut>(&self, op: F) -> Result<T, QueryError>
-    where
-        F: Fn(Client) -> Fut,
-        Fut: Future<Output = Result<T, clickhouse::error::Error>>,
-    {
-        let n = self.replicas.len();
-        let first = self.preferred.load(Ordering::Relaxed);
-        let mut last = None;
-        for k in 0..n {
-            let i = (first + k) % n;
-            match op(self.replicas[i].clone()).await.map_err(ch_error) {
-                Ok(v) => {
-                    self.preferred.store(i, Ordering::Relaxed);
-                    return Ok(v);
-                }
-                Err(QueryError::Unavailable(m)) if n > 1 => {
-                    tracing::warn!(error = %m, server = i + 1, "a ClickHouse server is unavailable; trying the next that can answer");
-                    last = Some(QueryError::Unavailable(m));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.expect("a shard has at least one replica"))
     }
 }
 

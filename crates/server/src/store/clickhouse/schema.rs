@@ -9,7 +9,8 @@
 //! `<name>` over them: reads go through those; Sightline writes each row straight into the local table of
 //! the shard its trace id picks ([`shard_of`], the same rule as the `Distributed` tables' sharding key), so
 //! a trace's spans and transactions are on one shard and an insert is acknowledged only once that shard has
-//! it. `ON CLUSTER` is not used (it needs ZooKeeper): Sightline runs the DDL on every shard it is given.
+//! it. `ON CLUSTER` is not used (it needs ZooKeeper): Sightline runs the DDL on every server it is given
+//! (`clickhouse/replicas.rs`: a replica down at start gets it when it answers).
 
 use clickhouse::Client;
 
@@ -81,7 +82,7 @@ const TABLES_V1: &[Table] = &[
     Table { name: "retention", columns: "cutoff_ms Int64, at_ms Int64", engine: "MergeTree", engine_arg: None, tail: "ORDER BY cutoff_ms" },
 ];
 
-/// One migration per entry, applied in order, each once per shard.
+/// One migration per entry, applied in order, each once per server.
 const MIGRATIONS: &[&[Table]] = &[TABLES_V1];
 
 /// How the tables are laid out.
@@ -103,35 +104,35 @@ impl Layout {
     }
 }
 
-/// Creates the database on every shard and brings its tables to the current version. Statements are
-/// idempotent (`IF NOT EXISTS`): nodes starting together may both apply a version.
-pub async fn migrate(shards: &[Client], database: &str, layout: &Layout) -> Result<u32, QueryError> {
-    for server in shards {
-        server.query(&format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database))).execute().await.map_err(ch_error)?;
-        let db = server.clone().with_database(database);
-        db.query("CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_ms Int64) ENGINE = MergeTree ORDER BY version")
+/// Creates the database on `server` (at `endpoint`, for the log) and brings its tables to the current
+/// version. Statements are idempotent (`IF NOT EXISTS`): nodes starting together may both apply a version.
+/// Each server is migrated apart (the caller runs this on every shard's every replica): `schema_migrations`
+/// is the server's own table.
+pub async fn migrate(server: &Client, endpoint: &str, database: &str, layout: &Layout) -> Result<u32, QueryError> {
+    server.query(&format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database))).execute().await.map_err(ch_error)?;
+    let db = server.clone().with_database(database);
+    db.query("CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_ms Int64) ENGINE = MergeTree ORDER BY version")
+        .execute()
+        .await
+        .map_err(ch_error)?;
+    let applied: u32 = db.query("SELECT toUInt32(max(version)) FROM schema_migrations").fetch_one().await.map_err(ch_error)?;
+    for (i, tables) in MIGRATIONS.iter().enumerate() {
+        let version = i as u32 + 1;
+        if version <= applied {
+            continue;
+        }
+        for t in *tables {
+            for sql in create(t, database, layout) {
+                db.query(&sql).execute().await.map_err(ch_error)?;
+            }
+        }
+        db.query("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)")
+            .bind(version)
+            .bind(crate::store::now_ms())
             .execute()
             .await
             .map_err(ch_error)?;
-        let applied: u32 = db.query("SELECT toUInt32(max(version)) FROM schema_migrations").fetch_one().await.map_err(ch_error)?;
-        for (i, tables) in MIGRATIONS.iter().enumerate() {
-            let version = i as u32 + 1;
-            if version <= applied {
-                continue;
-            }
-            for t in *tables {
-                for sql in create(t, database, layout) {
-                    db.query(&sql).execute().await.map_err(ch_error)?;
-                }
-            }
-            db.query("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)")
-                .bind(version)
-                .bind(crate::store::now_ms())
-                .execute()
-                .await
-                .map_err(ch_error)?;
-            tracing::info!(version, database, "ClickHouse schema migrated");
-        }
+        tracing::info!(version, database, server = endpoint, "ClickHouse schema migrated");
     }
     Ok(MIGRATIONS.len() as u32)
 }
