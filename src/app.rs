@@ -78,7 +78,7 @@ fn Shell() -> impl IntoView {
 /// server gone) says so in its place and is fetched again on the next visit; the rest of the app goes on.
 /// Without that cfg (tests, `trunk serve`) each page is an ordinary function in the main module.
 macro_rules! lazy_pages {
-    ($($route:ident => $load:ident($tr:pat) $view:block)*) => {$(
+    ($($route:ident => $load:ident($tr:pat), $preload:ident $view:block)*) => {$(
         #[derive(Clone, Copy)]
         struct $route(UseTimeRangeReturn);
 
@@ -96,9 +96,18 @@ macro_rules! lazy_pages {
             }
         }
 
-        #[cfg_attr(sightline_split, leptos::wasm_split::wasm_split($load, wasm_split_path = ::leptos::wasm_split, fallible))]
+        #[cfg_attr(
+            sightline_split,
+            leptos::wasm_split::wasm_split($load, wasm_split_path = ::leptos::wasm_split, fallible, preload($preload))
+        )]
         fn $load($tr: UseTimeRangeReturn) -> Result<AnyView, PageNotLoaded> {
             Ok($view.into_any())
+        }
+
+        /// Nothing to fetch: the page is in the main module.
+        #[cfg(not(sightline_split))]
+        async fn $preload() -> Result<(), leptos::wasm_split::SplitLoaderError> {
+            Ok(())
         }
     )*};
 }
@@ -127,12 +136,34 @@ impl PageNotLoaded {
 }
 
 lazy_pages! {
-    ErrorsRoute => errors_page(tr) { view! { <ErrorsPage tr=tr /> } }
-    CubeRoute => cube_page(tr) { view! { <CubePage tr=tr /> } }
-    BoardsRoute => boards_page(_) { view! { <BoardsPage /> } }
-    BoardRoute => board_page(tr) { view! { <BoardPage tr=tr /> } }
-    DbRoute => db_page(_) { view! { <DbPage /> } }
-    ServersRoute => servers_page(tr) { view! { <ServersPage tr=tr /> } }
-    AlertsRoute => alerts_page(_) { view! { <AlertsPage /> } }
-    AdminRoute => admin_page(_) { view! { <AdminPage /> } }
+    ErrorsRoute => errors_page(tr), preload_errors_page { view! { <ErrorsPage tr=tr /> } }
+    CubeRoute => cube_page(tr), preload_cube_page { view! { <CubePage tr=tr /> } }
+    BoardsRoute => boards_page(_), preload_boards_page { view! { <BoardsPage /> } }
+    BoardRoute => board_page(tr), preload_board_page { view! { <BoardPage tr=tr /> } }
+    DbRoute => db_page(_), preload_db_page { view! { <DbPage /> } }
+    ServersRoute => servers_page(tr), preload_servers_page { view! { <ServersPage tr=tr /> } }
+    AlertsRoute => alerts_page(_), preload_alerts_page { view! { <AlertsPage /> } }
+    AdminRoute => admin_page(_), preload_admin_page { view! { <AdminPage /> } }
+}
+
+/// Starts fetching the code of the page a navigation link leads to (`path`, without its query) when the
+/// pointer or the focus reaches the link, so the click usually finds it loaded. A failed fetch is not
+/// reported here: opening the page fetches again and says so in the page's place.
+pub fn preload_page(path: &str) {
+    let fetch = |preload: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), leptos::wasm_split::SplitLoaderError>>>>| {
+        leptos::task::spawn_local(async move {
+            let _ = preload.await;
+        })
+    };
+    match path {
+        "/errors" => fetch(Box::pin(preload_errors_page())),
+        "/cube" => fetch(Box::pin(preload_cube_page())),
+        "/boards" => fetch(Box::pin(preload_boards_page())),
+        "/db" => fetch(Box::pin(preload_db_page())),
+        "/servers" => fetch(Box::pin(preload_servers_page())),
+        "/alerts" => fetch(Box::pin(preload_alerts_page())),
+        "/admin" => fetch(Box::pin(preload_admin_page())),
+        board if board.starts_with("/boards/") => fetch(Box::pin(preload_board_page())),
+        _ => {}
+    }
 }

@@ -15,6 +15,17 @@ async fn app_loads_and_navigates_between_pages_keeping_the_range() {
     b.find("[data-testid=page-apm]").await;
     assert_eq!(b.find("[data-testid=brand]").await.text().await.unwrap(), "Sightline");
 
+    // The first load is the APM page's code only: every other page is a module of its own, fetched when a
+    // link to it is pointed at or focused, or when it is opened.
+    let fetched = |module: &str| format!("performance.getEntriesByType('resource').some(e => e.name.includes('/{module}'))");
+    b.wait_js("document.querySelector('[data-testid=nav-boards]') !== null").await;
+    let modules = b.js("return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname).filter(p => p.endsWith('.wasm'))").await;
+    assert_eq!(modules.as_array().map(Vec::len), Some(1), "one wasm module on the first load: {modules}");
+    assert!(modules[0].as_str().unwrap().ends_with("/sightline-app_bg.wasm"), "{modules}");
+    b.js("document.querySelector('[data-testid=nav-boards]').focus(); return null").await;
+    b.wait_js(&fetched("split_boards_page.wasm")).await;
+    assert_eq!(b.js(&format!("return {}", fetched("split_db_page.wasm"))).await, false, "only the page pointed at is fetched");
+
     b.find("[data-testid=range-1h]").await.click().await.unwrap();
     b.wait_js("location.search.includes('range=1h')").await;
 

@@ -45,7 +45,12 @@ pub fn TopBar(tr: UseTimeRangeReturn, theme: UseThemeReturn) -> impl IntoView {
                     .iter()
                     .map(|&(path, label, testid)| {
                         view! {
-                            <A href=move || format!("{path}{}", shared_query()) attr:data-testid=testid>
+                            <A
+                                href=move || format!("{path}{}", shared_query())
+                                attr:data-testid=testid
+                                on:pointerenter=move |_| crate::app::preload_page(path)
+                                on:focus=move |_| crate::app::preload_page(path)
+                            >
                                 {label}
                                 {(path == "/alerts").then(|| view! { <FiringBadge /> })}
                             </A>

@@ -19,7 +19,14 @@ pub fn UserMenu() -> impl IntoView {
         <div class="user-area" data-testid="user-area">
             <Show when=move || session.is_admin()>
                 <nav class="main-nav">
-                    <A href="/admin" attr:data-testid="nav-admin">"Admin"</A>
+                    <A
+                        href="/admin"
+                        attr:data-testid="nav-admin"
+                        on:pointerenter=|_| crate::app::preload_page("/admin")
+                        on:focus=|_| crate::app::preload_page("/admin")
+                    >
+                        "Admin"
+                    </A>
                 </nav>
             </Show>
             {move || match session.me.get() {

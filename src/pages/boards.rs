@@ -263,7 +263,19 @@ fn BoardRow(
             <td>
                 <Show when=move || renaming.get() fallback={
                     let href = href.clone();
-                    move || view! { <a href=href.clone() data-testid="board-link">{move || title.get()}</a> }
+                    move || {
+                        let preload = || crate::app::preload_page("/boards/");
+                        view! {
+                            <a
+                                href=href.clone()
+                                data-testid="board-link"
+                                on:pointerenter=move |_| preload()
+                                on:focus=move |_| preload()
+                            >
+                                {move || title.get()}
+                            </a>
+                        }
+                    }
                 }>
                     <form class="inline-form" on:submit={
                         let id = id.clone();
