@@ -338,6 +338,7 @@ const APP_RUSTFLAGS: &str = "--cfg erase_components --cfg sightline_split -Clink
 /// JS glue (what the first load fetches), `__wasm_split.js` and the chunks of the lazily loaded pages,
 /// fetched on the first visit to one of them. Trunk's `<hash>` names the directory, so a new build's chunks
 /// never meet an old build's main module in a cache. The page's script and preloads are pointed at the new glue.
+/// (Trunk's "Failed to minify JS" warning is about its own glue for the unsplit wasm, which is dropped here.)
 fn split_app(dist: &Path) -> Result {
     let glue = std::fs::read_dir(dist)
         .map_err(|e| format!("{}: {e}", dist.display()))?
