@@ -28,6 +28,9 @@ const PREPARE_TIMEOUT: Duration = Duration::from_secs(30);
 /// One `--clickhouse` server.
 pub struct Server {
     target: Target,
+    /// Without a database, for what is asked before the store's database exists (the cluster's layout, the
+    /// `{shard}` macro, creating it). Shares its connections with `client`.
+    unscoped: Client,
     /// On the store's database.
     client: Client,
     /// Its tables are prepared (and, replicated, its `{shard}` macro is its shard's): only then is it read
@@ -111,7 +114,10 @@ pub struct Servers {
 pub async fn open(targets: &[Target], database: &str, layout: &schema::Layout) -> anyhow::Result<Servers> {
     let servers: Vec<Arc<Server>> = targets
         .iter()
-        .map(|t| Arc::new(Server { target: t.clone(), client: t.client().with_database(database), in_use: AtomicBool::new(false) }))
+        .map(|t| {
+            let unscoped = t.client();
+            Arc::new(Server { target: t.clone(), client: unscoped.clone().with_database(database), unscoped, in_use: AtomicBool::new(false) })
+        })
         .collect();
     let sizes = shard_sizes(&servers, layout).await?;
     // The servers of each shard (indices into `servers`), by their place in `--clickhouse`.
@@ -236,7 +242,7 @@ async fn shard_sizes(servers: &[Arc<Server>], layout: &schema::Layout) -> anyhow
     let sql = "SELECT toUInt64(count()) AS replicas FROM system.clusters WHERE cluster = ? GROUP BY shard_num ORDER BY shard_num";
     let mut errors = Vec::new();
     for server in servers {
-        let rows: Vec<R> = match within(server, async { server.target.client().query(sql).bind(cluster).fetch_all().await.map_err(ch_error) }).await {
+        let rows: Vec<R> = match within(server, async { server.unscoped.query(sql).bind(cluster).fetch_all().await.map_err(ch_error) }).await {
             Ok(rows) => rows,
             Err(e) => {
                 errors.push(format!("{}: {e}", server.endpoint()));
@@ -272,7 +278,7 @@ async fn shard_sizes(servers: &[Arc<Server>], layout: &schema::Layout) -> anyhow
 /// A server's `{shard}` macro; its absence is a configuration error.
 async fn shard_macro(server: &Server) -> Result<String, QueryError> {
     let macros: Vec<String> =
-        server.target.client().query("SELECT substitution FROM system.macros WHERE macro = 'shard'").fetch_all().await.map_err(ch_error)?;
+        server.unscoped.query("SELECT substitution FROM system.macros WHERE macro = 'shard'").fetch_all().await.map_err(ch_error)?;
     macros.into_iter().next().ok_or_else(|| {
         QueryError::Storage(anyhow::anyhow!(
             "--clickhouse-replicated: {} has no {{shard}} macro (set <macros><shard>…</shard><replica>…</replica></macros>)",
@@ -283,7 +289,7 @@ async fn shard_macro(server: &Server) -> Result<String, QueryError> {
 
 /// Creates or migrates the server's tables.
 async fn prepare(server: &Server, database: &str, layout: &schema::Layout) -> Result<(), QueryError> {
-    schema::migrate(&server.target.client(), server.endpoint(), database, layout).await.map(|_| ())
+    schema::migrate(&server.unscoped, server.endpoint(), database, layout).await.map(|_| ())
 }
 
 /// `step` on `server`, unavailable when it takes longer than [`PREPARE_TIMEOUT`].
