@@ -78,6 +78,40 @@ async fn post(app: &TestApp, req: &opentelemetry_proto::tonic::collector::trace:
     (status, retry, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// Why the server refuses to start with `args` (`what`: the start that must not happen, for the panic).
+async fn refused_start(args: &sightline_server::config::ServeArgs, what: &str) -> String {
+    match sightline_server::state::AppState::open(args).await {
+        Ok(_) => panic!("{what}"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+/// `targets` as the replicas of [`CLUSTER`] (`--clickhouse-replicated`).
+fn replicated(args: &mut sightline_server::config::ServeArgs, targets: Vec<Target>) {
+    args.clickhouse = targets;
+    args.clickhouse_cluster = Some(CLUSTER.into());
+    args.clickhouse_replicated = true;
+}
+
+/// Waits until reads answer again after a replica died (they move to another one).
+async fn reads_answer(app: &TestApp, w: &str, what: &str) {
+    wait_for(30, &format!("reads to move to {what}"), String::new, || async {
+        (app.get(&format!("/api/v1/transactions?{w}&limit=1")).await.0 == StatusCode::OK).then_some(())
+    })
+    .await;
+}
+
+/// Every one of `total` acknowledged transactions is in the list and the hitmap, none failed, and a trace
+/// is whole, read through `what`.
+async fn all_readable(app: &TestApp, w: &str, total: u64, what: &str) {
+    let page: TransactionPage = app.get_ok(&format!("/api/v1/transactions?{w}&limit=10")).await;
+    assert_eq!(page.total, total, "every acknowledged transaction, read through {what}");
+    let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{w}")).await;
+    assert_eq!((h.total, h.total_err), (total, 0));
+    let t: Trace = app.get_ok(&format!("/api/v1/traces/{}", page.items[0].trace_id)).await;
+    assert_eq!(t.steps.len(), 2);
+}
+
 /// Spans sent to node A are in node B's hitmap, list, trace and live stream; they are spread over both
 /// shards, a trace's rows on one. A board saved on A is on B, and B's stale save is a 409 (the nodes share
 /// their configuration through `--config-db`).
@@ -221,10 +255,7 @@ async fn an_unreachable_clickhouse_at_start_is_a_clear_error() {
     let mut args = sightline_server::config::ServeArgs::for_tests(dir.path());
     let port = ch::free_port();
     args.clickhouse = vec![Target::parse(&format!("http://default:hunter2@127.0.0.1:{port}/?database=x")).unwrap()];
-    let e = match sightline_server::state::AppState::open(&args).await {
-        Ok(_) => panic!("opened a store on a port nobody listens on"),
-        Err(e) => format!("{e:#}"),
-    };
+    let e = refused_start(&args, "opened a store on a port nobody listens on").await;
     assert!(e.contains("ClickHouse") && e.contains(&format!("127.0.0.1:{port}")), "{e}");
     assert!(!e.contains("hunter2"), "the password is never shown: {e}");
 }
@@ -261,12 +292,7 @@ async fn replicated_shard_keeps_going_with_one_replica_down() {
     let mut replicas = two_replicas(&zk);
     let db = ch::fresh_database();
     let targets: Vec<Target> = replicas.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect();
-    let app = TestApp::with(|a| {
-        a.clickhouse = targets;
-        a.clickhouse_cluster = Some(CLUSTER.into());
-        a.clickhouse_replicated = true;
-    })
-    .await;
+    let app = TestApp::with(|a| replicated(a, targets)).await;
     let engine = replicas[1].sql(&format!("SELECT engine FROM system.tables WHERE database = '{db}' AND name = 'transactions_local'"));
     assert_eq!(engine, "ReplicatedReplacingMergeTree");
 
@@ -284,16 +310,8 @@ async fn replicated_shard_keeps_going_with_one_replica_down() {
         assert_eq!(status, StatusCode::OK, "a write with one replica down goes to the other: {body}");
     }
     let w = window();
-    let page: TransactionPage = wait_for(30, "reads to move to the live replica", String::new, || async {
-        let (status, v) = app.get(&format!("/api/v1/transactions?{w}&limit=10")).await;
-        (status == StatusCode::OK).then(|| serde_json::from_value(v).unwrap())
-    })
-    .await;
-    assert_eq!(page.total, 200, "every acknowledged transaction, read through the other replica");
-    let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{w}")).await;
-    assert_eq!(h.total, 200);
-    let t: Trace = app.get_ok(&format!("/api/v1/traces/{}", page.items[0].trace_id)).await;
-    assert_eq!(t.steps.len(), 2);
+    reads_answer(&app, &w, "the other replica").await;
+    all_readable(&app, &w, 200, "the other replica").await;
     assert_eq!(on(&replicas[1]), 200);
 
     // Back, the first replica fetches what it missed.
@@ -320,35 +338,20 @@ async fn replicated_node_starts_with_a_replica_down_and_takes_it_into_use_when_b
     let mut replicas = two_replicas(&zk);
     let db = ch::fresh_database();
     let targets: Vec<Target> = replicas.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect();
-    let replicated = |targets: Vec<Target>| {
-        move |a: &mut sightline_server::config::ServeArgs| {
-            a.clickhouse = targets;
-            a.clickhouse_cluster = Some(CLUSTER.into());
-            a.clickhouse_replicated = true;
-        }
-    };
 
     let dir = tempfile::tempdir().unwrap();
     let mut args = sightline_server::config::ServeArgs::for_tests(dir.path());
-    replicated(vec![targets[1].clone()])(&mut args);
-    let e = match sightline_server::state::AppState::open(&args).await {
-        Ok(_) => panic!("started with one of the cluster's two replicas named"),
-        Err(e) => format!("{e:#}"),
-    };
+    replicated(&mut args, vec![targets[1].clone()]);
+    let e = refused_start(&args, "started with one of the cluster's two replicas named").await;
     assert!(e.contains("2 servers in all") && e.contains("--clickhouse names 1"), "{e}");
 
     // The first replica is down when the node starts.
     replicas[0].kill();
-    let app = TestApp::with(replicated(targets.clone())).await;
+    let app = TestApp::with(|a| replicated(a, targets.clone())).await;
     let (status, _, body) = post(&app, &traces(1, 100)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let w = window();
-    let page: TransactionPage = app.get_ok(&format!("/api/v1/transactions?{w}&limit=10")).await;
-    assert_eq!(page.total, 100);
-    let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{w}")).await;
-    assert_eq!((h.total, h.total_err), (100, 0));
-    let t: Trace = app.get_ok(&format!("/api/v1/traces/{}", page.items[0].trace_id)).await;
-    assert_eq!(t.steps.len(), 2);
+    all_readable(&app, &w, 100, "the live replica").await;
     let counts = |s: &ch::ClickHouse| {
         s.try_sql(&format!(
             "SELECT (SELECT count() FROM {db}.transactions_local), (SELECT count() FROM {db}.spans_local), \
@@ -371,25 +374,14 @@ async fn replicated_node_starts_with_a_replica_down_and_takes_it_into_use_when_b
         let (status, _, body) = post(&app, &traces(101 + batch * 25, 25)).await;
         assert_eq!(status, StatusCode::OK, "a write with the other replica down goes to the returned one: {body}");
     }
-    let page: TransactionPage = wait_for(30, "reads to move to the returned replica", String::new, || async {
-        let (status, v) = app.get(&format!("/api/v1/transactions?{w}&limit=10")).await;
-        (status == StatusCode::OK).then(|| serde_json::from_value(v).unwrap())
-    })
-    .await;
-    assert_eq!(page.total, 150, "every acknowledged transaction, read through the returned replica");
-    let h: Hitmap = app.get_ok(&format!("/api/v1/hitmap?{w}")).await;
-    assert_eq!((h.total, h.total_err), (150, 0));
-    let t: Trace = app.get_ok(&format!("/api/v1/traces/{}", page.items[0].trace_id)).await;
-    assert_eq!(t.steps.len(), 2);
+    reads_answer(&app, &w, "the returned replica").await;
+    all_readable(&app, &w, 150, "the returned replica").await;
     assert_eq!(counts(&replicas[0]).unwrap(), "150\t300\t1");
 
     // With every replica of the shard down, a node does not start: it says which servers and why.
     replicas[0].kill();
     args.clickhouse = targets;
-    let e = match sightline_server::state::AppState::open(&args).await {
-        Ok(_) => panic!("started with every replica of the only shard down"),
-        Err(e) => format!("{e:#}"),
-    };
+    let e = refused_start(&args, "started with every replica of the only shard down").await;
     assert!(e.contains("no --clickhouse server answers") && e.contains(&format!("127.0.0.1:{}", replicas[0].http_port)), "{e}");
 }
 
@@ -409,13 +401,8 @@ async fn replicated_start_refuses_replicas_whose_shard_macros_disagree() {
     let db = ch::fresh_database();
     let dir = tempfile::tempdir().unwrap();
     let mut args = sightline_server::config::ServeArgs::for_tests(dir.path());
-    args.clickhouse = servers.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect();
-    args.clickhouse_cluster = Some(CLUSTER.into());
-    args.clickhouse_replicated = true;
-    let e = match sightline_server::state::AppState::open(&args).await {
-        Ok(_) => panic!("started with the replicas of one shard naming two shards"),
-        Err(e) => format!("{e:#}"),
-    };
+    replicated(&mut args, servers.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect());
+    let e = refused_start(&args, "started with the replicas of one shard naming two shards").await;
     assert!(e.contains("macros differ ('01', '02')"), "{e}");
     for s in &servers {
         assert!(e.contains(&format!("127.0.0.1:{}", s.http_port)), "{e}");

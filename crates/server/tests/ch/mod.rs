@@ -123,7 +123,6 @@ impl ClickHouse {
         wait_until_it_answers("clickhouse-server", self, |s| s.child.as_mut().unwrap(), Self::answers, Self::log);
     }
 
-    /// The server's own log (for failure messages).
     /// Waits (as for its start) until this replica has its ZooKeeper session: ZooKeeper answering `ruok`
     /// does not mean ClickHouse has one yet (a full test run on a busy machine once failed a node's table
     /// creation with "All connection tries failed").
@@ -132,6 +131,7 @@ impl ClickHouse {
         wait_until_it_answers("clickhouse-server's ZooKeeper session", self, |s| s.child.as_mut().unwrap(), in_session, Self::log);
     }
 
+    /// The server's own log (for failure messages).
     pub fn log(&self) -> String {
         let d = self.dir.path();
         let mut s = std::fs::read_to_string(d.join("server.log.err")).unwrap_or_default();
