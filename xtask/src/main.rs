@@ -296,10 +296,15 @@ fn wasm_path() -> OsString {
     env::join_paths(dirs).expect("paths without separators")
 }
 
+/// Where wasm builds go (`wasm_env`), beside the host builds; `split_app` reads the app's wasm from there.
+fn wasm_target_dir() -> PathBuf {
+    root().join("target/wasm")
+}
+
 /// Environment for wasm builds: rustup's own target when it has it; otherwise Debian's rustc, building
 /// std from its sources (rustup cannot add the target on these machines).
 fn wasm_env(cmd: &mut Command) -> &mut Command {
-    cmd.env("CARGO_TARGET_DIR", root().join("target/wasm"));
+    cmd.env("CARGO_TARGET_DIR", wasm_target_dir());
     if rustup_wasm_target() {
         return cmd.env("PATH", env::join_paths(tool_dirs()).expect("paths without separators"));
     }
@@ -350,7 +355,7 @@ fn split_app(dist: &Path) -> Result {
     let dir = dist.join(format!("app-{hash}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let raw = root().join("target/wasm").join(WASM_TARGET).join("release/sightline-app.wasm");
+    let raw = wasm_target_dir().join(WASM_TARGET).join("release/sightline-app.wasm");
     run_cmd(Command::new(tools().join("bin/wasm-split-cli")).arg(&raw).arg(&dir).args(["--out-name", "sightline-app"]))?;
     let main = dir.join("sightline-app.wasm");
     run_cmd(

@@ -964,12 +964,7 @@ mod tests {
             (c.hitmap(g, &HitmapFilter::default()).unwrap(), c.select(&f, Order::Slowest, 1000, None).unwrap(), c.services(0, i64::MAX / 2).unwrap())
         };
         let before = answers(&c);
-        let mut evicted = 0;
-        while let Some((minute, bytes, rows)) = c.next_eviction(0) {
-            let seg = spill.write(minute, rows, &bytes).unwrap();
-            assert!(c.evict(minute, seg));
-            evicted += rows;
-        }
+        let evicted = evict_all(&mut c, &spill, 0);
         let u = c.usage();
         assert_eq!((u.evicted_rows as usize, u.evicted_minutes), (evicted, 2), "all but the newest of three minutes");
         assert_eq!(answers(&c), before);
@@ -987,6 +982,18 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path().join("evicted")).unwrap().count(), 0, "retention deletes evicted files");
         assert_eq!(c.usage().evicted_rows, 0);
         assert_eq!(c.hitmap(g, &HitmapFilter::default()).unwrap().total, c.len() as u64);
+    }
+
+    /// Evicts what [`Columns::next_eviction`] offers until it offers nothing, as the memory budget's
+    /// enforcement does; the rows evicted.
+    fn evict_all(c: &mut Columns, spill: &spill::SpillDir, hold_bytes: usize) -> usize {
+        let mut evicted = 0;
+        while let Some((minute, bytes, rows)) = c.next_eviction(hold_bytes) {
+            let seg = spill.write(minute, rows, &bytes).unwrap();
+            assert!(c.evict(minute, seg));
+            evicted += rows;
+        }
+        evicted
     }
 
     /// While the history loader reads a minute, eviction leaves it alone (up to `hold_bytes`) and takes the
@@ -1014,18 +1021,12 @@ mod tests {
                         n += 1;
                     }
                     c.history = Some(HistoryLoading { loaded_from_ms: end + 1, percent: 0 });
-                    while let Some((minute, bytes, rows)) = c.next_eviction(hold_bytes) {
-                        let seg = spill.write(minute, rows, &bytes).unwrap();
-                        assert!(c.evict(minute, seg));
-                    }
+                    evict_all(&mut c, &spill, hold_bytes);
                     assert!(c.blocks.len() <= 2, "at most the loader's minute and the newest stay in memory");
                 }
             }
             c.history = None;
-            while let Some((minute, bytes, rows)) = c.next_eviction(hold_bytes) {
-                let seg = spill.write(minute, rows, &bytes).unwrap();
-                assert!(c.evict(minute, seg));
-            }
+            evict_all(&mut c, &spill, hold_bytes);
             assert_eq!((c.usage().evicted_rows, c.len()), (2500, 2510));
             assert_eq!(c.spilled.len(), 5);
             c.spilled.values().map(Vec::len).collect::<Vec<_>>()
