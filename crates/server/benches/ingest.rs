@@ -34,6 +34,12 @@ fn concurrency() -> usize {
 }
 
 fn benches(c: &mut Criterion) {
+    // As the server binary does first thing (`main`): the allocator's memory as it is in production. With
+    // transparent huge pages on, ~4 % of this benchmark's samples were the kernel zeroing 2 MiB pages that
+    // mimalloc had purged and faulted back in.
+    if let Err(e) = sightline_server::allocator::no_transparent_huge_pages() {
+        eprintln!("transparent huge pages stay on: {e}");
+    }
     let concurrency = concurrency();
     eprintln!("{concurrency} requests in flight");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -21,7 +21,7 @@ use sightline_model::DbStatus;
 use crate::collect::postgres::DbHub;
 use crate::error::AppError;
 use crate::ingest::{IngestOutcome, Protocol, SpanReject};
-use crate::store::{CommitReport, RetentionReport, StoreStats};
+use crate::store::{CommitReport, ReplicaState, RetentionReport, StoreStats};
 
 /// The `Content-Type` of [`OwnMetrics::render`]'s output (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
@@ -107,6 +107,7 @@ pub struct OwnMetrics {
     retention_removed: IntCounterVec,
     postgres_up: IntGaugeVec,
     postgres_sample_duration: GaugeVec,
+    clickhouse_replica_state: IntGaugeVec,
     sse_clients: IntGauge,
     http_requests: IntCounterVec,
     /// Alerting's counters (see [`ALERT_COUNTERS`]), caught up with [`crate::alert::Alerts`]' own at scrape
@@ -168,6 +169,16 @@ impl OwnMetrics {
         )
         .expect("valid metric name");
         registry.register(Box::new(postgres_sample_duration.clone())).expect("registered once");
+        let clickhouse_replica_state = IntGaugeVec::new(
+            Opts::new(
+                "sightline_clickhouse_replica_state",
+                "Each --clickhouse server's state, 1 for the one it is in: in_use (read from and written to), waiting (has not \
+                 answered since the start; retried) or refused (answers but kept out: wrong {shard} macro or tables not prepared).",
+            ),
+            &["shard", "server", "state"],
+        )
+        .expect("valid metric name");
+        registry.register(Box::new(clickhouse_replica_state.clone())).expect("registered once");
         let memory_bytes = IntGaugeVec::new(
             Opts::new(
                 "sightline_store_memory_bytes",
@@ -248,6 +259,7 @@ impl OwnMetrics {
             ),
             postgres_up,
             postgres_sample_duration,
+            clickhouse_replica_state,
             sse_clients: gauge("sightline_sse_clients", "Open live hitmap streams (GET /api/v1/hitmap/live)."),
             http_requests: counter(
                 "sightline_http_requests_total",
@@ -356,6 +368,12 @@ impl OwnMetrics {
             self.evicted_transactions.set(clamp(m.evicted_transactions));
             self.evicted_disk_bytes.set(clamp(m.evicted_disk_bytes));
             self.evicted_reads.inc_by(m.evicted_reads.saturating_sub(self.evicted_reads.get()));
+        }
+        for r in &store.replicas {
+            let shard = r.shard.to_string();
+            for state in ReplicaState::ALL {
+                self.clickhouse_replica_state.with_label_values(&[shard.as_str(), r.server.as_str(), state.label()]).set(i64::from(r.state == state));
+            }
         }
         for inst in db.instances() {
             let (status, sample) = inst.own_metrics();

@@ -162,7 +162,7 @@ pub struct RetentionReport {
 }
 
 /// What the store holds, for Sightline's own metrics (`GET /metrics`).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoreStats {
     /// Size of the store's files on disk.
     pub disk_bytes: u64,
@@ -174,6 +174,43 @@ pub struct StoreStats {
     pub history: Option<sightline_model::HistoryLoading>,
     /// The embedded store's memory parts and budget (`None` for ClickHouse).
     pub memory: Option<MemoryStats>,
+    /// ClickHouse: every `--clickhouse` server and whether it is in use (empty for the embedded store).
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+/// One `--clickhouse` server as the node sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// Its shard, from 1 in the cluster's order (1 without a cluster).
+    pub shard: usize,
+    /// `host:port`, without credentials.
+    pub server: String,
+    pub state: ReplicaState,
+}
+
+/// Whether the node reads from and writes to a `--clickhouse` server (see `store::clickhouse::replicas`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaState {
+    /// Its tables are prepared: read from and written to (an outage is gone around, not a state change).
+    InUse = 0,
+    /// It has not answered since the node started; tried again every few seconds.
+    Waiting = 1,
+    /// It answers but is kept out: its `{shard}` macro disagrees with its place in `--clickhouse`, or its
+    /// tables could not be prepared (the log says why).
+    Refused = 2,
+}
+
+impl ReplicaState {
+    pub const ALL: [ReplicaState; 3] = [ReplicaState::InUse, ReplicaState::Waiting, ReplicaState::Refused];
+
+    /// The `state` label of `sightline_clickhouse_replica_state`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReplicaState::InUse => "in_use",
+            ReplicaState::Waiting => "waiting",
+            ReplicaState::Refused => "refused",
+        }
+    }
 }
 
 /// What the embedded store's parts hold in memory against `--memory-budget` (docs/STORE.md).

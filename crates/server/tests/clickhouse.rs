@@ -263,23 +263,30 @@ async fn an_unreachable_clickhouse_at_start_is_a_clear_error() {
 /// Two ClickHouse servers as two replicas of one shard (`ReplicatedMergeTree` through a real ZooKeeper),
 /// each with its `{shard}`/`{replica}` macros, in a cluster that lists both.
 fn two_replicas(zk: &ch::zookeeper::ZooKeeper) -> Vec<ch::ClickHouse> {
-    let ports: Vec<(u16, u16, u16)> = (0..2).map(|_| (ch::free_port(), ch::free_port(), ch::free_port())).collect();
-    let replicas: String = ports.iter().map(|(_, tcp, _)| format!("<replica><host>127.0.0.1</host><port>{tcp}</port></replica>")).collect();
-    let cluster = format!("<remote_servers><{CLUSTER}><shard><internal_replication>true</internal_replication>{replicas}</shard></{CLUSTER}></remote_servers>");
+    let ports: Vec<(u16, u16)> = (0..2).map(|_| (ch::free_port(), ch::free_port())).collect();
+    let tcp: Vec<u16> = ports.iter().map(|p| p.1).collect();
     ports
         .iter()
         .zip(["a", "b"])
-        .map(|(&(http, tcp, interserver), name)| {
-            let config = format!(
-                "{cluster}{zk}<macros><shard>01</shard><replica>{name}</replica></macros>\
-                 <interserver_http_port>{interserver}</interserver_http_port><interserver_http_host>127.0.0.1</interserver_http_host>",
-                zk = zk.clickhouse_config()
-            );
-            let mut replica = ch::ClickHouse::start_on(http, tcp, &config);
+        .map(|(&(http, tcp_port), name)| {
+            let mut replica = ch::ClickHouse::start_on(http, tcp_port, &replica_config(zk, &tcp, "01", name));
             replica.wait_for_zookeeper();
             replica
         })
         .collect()
+}
+
+/// The config of replica `name` with `{shard}` macro `shard`, in a [`CLUSTER`] of one shard whose replicas
+/// listen on `tcp_ports`.
+fn replica_config(zk: &ch::zookeeper::ZooKeeper, tcp_ports: &[u16], shard: &str, name: &str) -> String {
+    let replicas: String = tcp_ports.iter().map(|tcp| format!("<replica><host>127.0.0.1</host><port>{tcp}</port></replica>")).collect();
+    format!(
+        "<remote_servers><{CLUSTER}><shard><internal_replication>true</internal_replication>{replicas}</shard></{CLUSTER}></remote_servers>\
+         {zk}<macros><shard>{shard}</shard><replica>{name}</replica></macros>\
+         <interserver_http_port>{interserver}</interserver_http_port><interserver_http_host>127.0.0.1</interserver_http_host>",
+        zk = zk.clickhouse_config(),
+        interserver = ch::free_port()
+    )
 }
 
 /// Replication when the operator configures it (`--clickhouse-replicated`): what one node stores reaches
@@ -383,6 +390,61 @@ async fn replicated_node_starts_with_a_replica_down_and_takes_it_into_use_when_b
     args.clickhouse = targets;
     let e = refused_start(&args, "started with every replica of the only shard down").await;
     assert!(e.contains("no --clickhouse server answers") && e.contains(&format!("127.0.0.1:{}", replicas[0].http_port)), "{e}");
+}
+
+/// A replica that was down at start and comes back with another shard's `{shard}` macro is kept out of use
+/// (it would otherwise take the shard's rows into the wrong shard): `/metrics` says so per server, its tables
+/// are not created, and with the shard's other replica gone the node refuses writes (503) instead of sending
+/// them there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_node_keeps_a_returning_replica_with_another_shards_macro_out_of_use() {
+    let zk = ch::zookeeper::ZooKeeper::start();
+    let mut replicas = two_replicas(&zk);
+    let db = ch::fresh_database();
+    let targets: Vec<Target> = replicas.iter().map(|s| Target::parse(&s.url(&db)).unwrap()).collect();
+    replicas[0].kill();
+    let app = TestApp::with(|a| replicated(a, targets.clone())).await;
+    let server = |r: &ch::ClickHouse| format!("http://127.0.0.1:{}", r.http_port);
+    let (down, up) = (server(&replicas[0]), server(&replicas[1]));
+    replica_state_is(&app, &down, "waiting").await;
+    replica_state_is(&app, &up, "in_use").await;
+
+    // Back on its ports, but configured as the replica of another shard.
+    let tcp: Vec<u16> = replicas.iter().map(|r| r.tcp_port).collect();
+    let config = replica_config(&zk, &tcp, "02", "a");
+    let (http, tcp) = (replicas[0].http_port, replicas[0].tcp_port);
+    drop(replicas.remove(0));
+    let misconfigured = ch::ClickHouse::start_on(http, tcp, &config);
+    replica_state_is(&app, &down, "refused").await;
+    replica_state_is(&app, &up, "in_use").await;
+    assert_eq!(misconfigured.sql(&format!("SELECT count() FROM system.tables WHERE database = '{db}'")).trim(), "0", "a refused replica gets no tables");
+
+    // The shard's one replica in use dies: writes are refused, not sent to the misconfigured server.
+    replicas[0].kill();
+    let (status, _, body) = post(&app, &traces(1, 10)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(misconfigured.sql(&format!("SELECT count() FROM system.tables WHERE database = '{db}'")).trim(), "0");
+}
+
+/// Polls `GET /metrics` until `sightline_clickhouse_replica_state` says `server` is in `state` (and in no other).
+async fn replica_state_is(app: &TestApp, server: &str, state: &str) {
+    wait_for(60, &format!("{server} to be {state} in /metrics"), String::new, || async {
+        let (status, _, body) = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        let body = String::from_utf8(body).unwrap();
+        let states: Vec<(String, String)> = body
+            .lines()
+            .filter(|l| l.starts_with("sightline_clickhouse_replica_state{") && l.contains(&format!("server=\"{server}\"")))
+            .filter_map(|l| {
+                let (labels, value) = l.rsplit_once(' ')?;
+                let state = labels.split("state=\"").nth(1)?.split('"').next()?;
+                Some((state.to_string(), value.to_string()))
+            })
+            .collect();
+        assert_eq!(states.len(), 3, "one series per state for {server}: {body}");
+        states.iter().all(|(s, v)| (s == state) == (v == "1")).then_some(())
+    })
+    .await;
 }
 
 /// With `--clickhouse-replicated`, servers answering at start must agree with their place in `--clickhouse`

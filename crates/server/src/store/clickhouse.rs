@@ -334,7 +334,21 @@ impl ClickHouseStore {
         tokio::spawn(commit_loop(inner.clone(), rx));
         tokio::spawn(poll_others(Arc::downgrade(&inner)));
         let replicas: usize = inner.shards.iter().map(Shard::replica_count).sum();
-        tracing::info!(target = ?inner.target, shards = inner.shards.len(), replicas, "ClickHouse store opened");
+        let in_use: usize = inner.shards.iter().map(Shard::in_use_count).sum();
+        // Named by database, not by a server: with replicas, the first one given may be one that is down.
+        let waiting: Vec<&str> = inner.shards.iter().flat_map(Shard::waiting).collect();
+        let database = inner.target.database.as_str();
+        match waiting.as_slice() {
+            [] => tracing::info!(database, shards = inner.shards.len(), replicas, "ClickHouse store opened"),
+            _ => tracing::warn!(
+                database,
+                shards = inner.shards.len(),
+                replicas,
+                in_use,
+                waiting = %waiting.join(", "),
+                "ClickHouse store opened without every replica: the others are taken into use when they answer"
+            ),
+        }
         Ok(ClickHouseStore { inner, jobs })
     }
 }
@@ -401,7 +415,8 @@ async fn commit_loop(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, target = ?inner.target, "storing spans in ClickHouse failed");
+                // The error names the server(s) that failed; the first configured one may not be among them.
+                tracing::error!(error = %e, database = inner.target.database.as_str(), "storing spans in ClickHouse failed");
                 let message = match &e {
                     QueryError::Unavailable(m) => m.clone(),
                     e => format!("storing spans in ClickHouse failed: {e}"),
@@ -998,14 +1013,18 @@ impl Inner {
 
     /// What `/metrics` reports, read from ClickHouse at most every [`STATS_EVERY`]: the counts are range
     /// scans of the tables (tens of ms at 10 M transactions), too much for every scrape of every node.
+    /// The replicas' states are the node's own, always current.
     async fn stats(&self) -> Result<StoreStats, QueryError> {
-        if let Some((at, stats)) = *crate::sync::lock(&self.stats) {
-            if at.elapsed() < STATS_EVERY {
-                return Ok(stats);
+        let cached = crate::sync::lock(&self.stats).as_ref().filter(|(at, _)| at.elapsed() < STATS_EVERY).map(|(_, s)| s.clone());
+        let mut stats = match cached {
+            Some(stats) => stats,
+            None => {
+                let stats = self.read_stats().await?;
+                *crate::sync::lock(&self.stats) = Some((std::time::Instant::now(), stats.clone()));
+                stats
             }
-        }
-        let stats = self.read_stats().await?;
-        *crate::sync::lock(&self.stats) = Some((std::time::Instant::now(), stats));
+        };
+        stats.replicas = self.shards.iter().enumerate().flat_map(|(k, shard)| shard.statuses(k + 1)).collect();
         Ok(stats)
     }
 
@@ -1021,7 +1040,7 @@ impl Inner {
             .into_iter()
             .sum();
         let in_flight: u64 = self.read(|c| c.query("SELECT count() FROM (SELECT argMax(live, ver) AS l FROM inflight GROUP BY trace_id, span_id) WHERE l = 1").fetch_one()).await?;
-        Ok(StoreStats { disk_bytes, transactions, in_flight, history: None, memory: None })
+        Ok(StoreStats { disk_bytes, transactions, in_flight, ..StoreStats::default() })
     }
 }
 

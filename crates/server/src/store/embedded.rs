@@ -846,6 +846,7 @@ impl TraceStore for EmbeddedStore {
                 in_flight: sync::lock(&inner.active).len() as u64,
                 history: inner.history(),
                 memory: Some(inner.memory.stats(inner)),
+                replicas: Vec::new(),
             })
         })
     }

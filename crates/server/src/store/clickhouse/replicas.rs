@@ -9,7 +9,7 @@
 //! the others are tried every [`RETRY_EVERY`] and taken into use when they answer, without a restart.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use super::{ch_error, schema, Target};
-use crate::store::QueryError;
+use crate::store::{QueryError, ReplicaState, ReplicaStatus};
 
 /// How often a server that did not answer at start is tried again.
 const RETRY_EVERY: Duration = Duration::from_secs(5);
@@ -33,9 +33,10 @@ pub struct Server {
     unscoped: Client,
     /// On the store's database.
     client: Client,
-    /// Its tables are prepared (and, replicated, its `{shard}` macro is its shard's): only then is it read
-    /// from or written to. Never cleared: an outage later is [`Shard::run`]'s to go around.
-    in_use: AtomicBool,
+    /// A [`ReplicaState`] (`as u8`). In use once its tables are prepared (and, replicated, its `{shard}`
+    /// macro is its shard's): only then is it read from or written to. Never left: an outage later is
+    /// [`Shard::run`]'s to go around.
+    state: AtomicU8,
 }
 
 impl Server {
@@ -43,8 +44,20 @@ impl Server {
         &self.target.endpoint
     }
 
+    fn state(&self) -> ReplicaState {
+        match self.state.load(Ordering::Acquire) {
+            s if s == ReplicaState::InUse as u8 => ReplicaState::InUse,
+            s if s == ReplicaState::Refused as u8 => ReplicaState::Refused,
+            _ => ReplicaState::Waiting,
+        }
+    }
+
+    fn set_state(&self, state: ReplicaState) {
+        self.state.store(state as u8, Ordering::Release);
+    }
+
     fn in_use(&self) -> bool {
-        self.in_use.load(Ordering::Acquire)
+        self.state() == ReplicaState::InUse
     }
 }
 
@@ -63,6 +76,21 @@ impl Shard {
 
     pub fn replica_count(&self) -> usize {
         self.replicas.len()
+    }
+
+    /// Replicas taken into use (prepared); the others are retried in the background.
+    pub fn in_use_count(&self) -> usize {
+        self.replicas.iter().filter(|s| s.in_use()).count()
+    }
+
+    /// The replicas not in use yet, by endpoint (for the start's log line).
+    pub fn waiting(&self) -> Vec<&str> {
+        self.replicas.iter().filter(|s| !s.in_use()).map(|s| s.endpoint()).collect()
+    }
+
+    /// Each replica's state, as shard `shard` (from 1) of Sightline's own metrics.
+    pub fn statuses(&self, shard: usize) -> impl Iterator<Item = ReplicaStatus> + '_ {
+        self.replicas.iter().map(move |s| ReplicaStatus { shard, server: s.endpoint().to_string(), state: s.state() })
     }
 
     /// Runs `op` on the preferred replica in use, and on the next while one is unavailable (down, or
@@ -116,7 +144,7 @@ pub async fn open(targets: &[Target], database: &str, layout: &schema::Layout) -
         .iter()
         .map(|t| {
             let unscoped = t.client();
-            Arc::new(Server { target: t.clone(), client: unscoped.clone().with_database(database), unscoped, in_use: AtomicBool::new(false) })
+            Arc::new(Server { target: t.clone(), client: unscoped.clone().with_database(database), unscoped, state: AtomicU8::new(ReplicaState::Waiting as u8) })
         })
         .collect();
     let sizes = shard_sizes(&servers, layout).await?;
@@ -143,7 +171,7 @@ pub async fn open(targets: &[Target], database: &str, layout: &schema::Layout) -
     .await;
     for (i, result) in prepared {
         match result {
-            Ok(()) => servers[i].in_use.store(true, Ordering::Release),
+            Ok(()) => servers[i].set_state(ReplicaState::InUse),
             Err(QueryError::Unavailable(e)) => unavailable[i] = Some(e),
             Err(e) => anyhow::bail!("cannot prepare ClickHouse database {database} at {}: {e}", servers[i].endpoint()),
         }
@@ -344,7 +372,7 @@ async fn take_into_use(mut pending: Vec<Pending>, database: String, layout: sche
             .await;
             match tried {
                 Ok(()) => {
-                    server.in_use.store(true, Ordering::Release);
+                    server.set_state(ReplicaState::InUse);
                     tracing::info!(server = server.endpoint(), "a ClickHouse replica that did not answer at start answers: its tables are prepared and it is in use");
                 }
                 Err(e) => {
@@ -352,6 +380,10 @@ async fn take_into_use(mut pending: Vec<Pending>, database: String, layout: sche
                         QueryError::Unavailable(_) => State::Unavailable,
                         e => State::Refused(e.to_string()),
                     };
+                    server.set_state(match state {
+                        State::Unavailable => ReplicaState::Waiting,
+                        State::Refused(_) => ReplicaState::Refused,
+                    });
                     if state != p.state {
                         match &state {
                             State::Unavailable => tracing::warn!(server = server.endpoint(), error = %e, "a ClickHouse replica not in use yet does not answer; will retry"),
