@@ -353,10 +353,11 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     });
     let r = reqwest::Client::new().post(server.url("/api/v1/boards")).json(&board).send().await.unwrap();
     assert_eq!(r.status(), 201);
-    // "shop" was deployed 20 minutes ago: 1.0 before, 1.1 since.
+    // "shop" was deployed 20 minutes ago (1.0 before, 1.1 since), and again 30 s later (1.2, a quick fix).
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
     send_versioned(&server, "1.0", &[transaction("shop", 90_001, "GET /api/items", now - 40.0 * 60_000.0, 50.0, false)]).await;
     send_versioned(&server, "1.1", &[transaction("shop", 90_002, "GET /api/items", now - 20.0 * 60_000.0, 50.0, false)]).await;
+    send_versioned(&server, "1.2", &[transaction("shop", 90_003, "GET /api/items", now - 19.5 * 60_000.0, 50.0, false)]).await;
     let b = Browser::start().await;
     b.client.goto(&server.url("/boards/mixed")).await.unwrap();
     // Room for every request of the test in Resource Timing (the browser keeps 250 by default).
@@ -367,10 +368,13 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     b.wait_js("document.querySelector('[data-widget-id=tps] [data-series]')?.dataset.series === '2'").await;
     b.wait_js("document.querySelectorAll('[data-widget-id=slow] [data-testid=top-n-row]').length === 2").await;
     b.wait_js("/\\d/.test(document.querySelector('[data-widget-id=n] [data-testid=single-number-value]')?.textContent ?? '')").await;
-    // The deploy is marked on the time series (the first version seen is not a deploy).
-    b.wait_js("document.querySelectorAll('[data-widget-id=tps] [data-testid=deploy-marker]').length === 1").await;
-    let title = b.js("return document.querySelector('[data-widget-id=tps] [data-testid=deploy-marker]').title").await;
-    assert!(title.as_str().unwrap().starts_with("shop 1.1 (was 1.0) at "), "{title}");
+    // The deploys are marked on the time series (the first version seen is not a deploy); the two flags, a
+    // few px apart on the hour, are both readable: stacked, not one over the other.
+    b.wait_js("document.querySelectorAll('[data-widget-id=tps] [data-testid=deploy-marker]').length === 2").await;
+    let titles = b.js("return [...document.querySelectorAll('[data-widget-id=tps] [data-testid=deploy-marker]')].map(m => m.title)").await;
+    let titles: Vec<&str> = titles.as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(titles[0].starts_with("shop 1.1 (was 1.0) at ") && titles[1].starts_with("shop 1.2 (was 1.1) at "), "{titles:?}");
+    assert_flags_apart(&b, "[data-widget-id=tps]").await;
 
     // Change the range: exactly one new query per metric widget.
     let count = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/metrics/query')).length";
@@ -400,9 +404,27 @@ async fn a_failing_widget_stays_in_its_tile_and_a_range_change_refreshes_each_wi
     b.drag("[data-widget-id=hm] [data-testid=hitmap-canvas]", (x + 1.0, y + 1.0), (x + w - 1.0, y + h - 1.0)).await;
     b.wait_js("location.pathname === '/apm' && location.search.includes('sel=')").await;
     b.find("[data-testid=tx-row]").await;
-    // The APM hitmap marks the deploy too.
-    b.wait_js("document.querySelectorAll('.hitmap-wrap [data-testid=deploy-marker]').length === 1").await;
+    // The APM hitmap marks the deploys too, their flags apart.
+    b.wait_js("document.querySelectorAll('.hitmap-wrap [data-testid=deploy-marker]').length === 2").await;
+    assert_flags_apart(&b, ".hitmap-wrap").await;
     b.close().await;
+}
+
+/// The deploy flags inside `scope` are all visible and no two of them overlap.
+async fn assert_flags_apart(b: &Browser, scope: &str) {
+    let overlaps = b
+        .js(&format!(
+            "const f = [...document.querySelectorAll('{scope} [data-testid=deploy-marker] .chart-deploy-flag')].map(e => e.getBoundingClientRect());
+             const bad = [];
+             f.forEach((a, i) => f.slice(i + 1).forEach((c, j) => {{
+               if (a.left < c.right && c.left < a.right && a.top < c.bottom && c.top < a.bottom) bad.push([i, i + 1 + j]);
+             }}));
+             return {{ n: f.length, visible: f.every(r => r.width > 0 && r.height > 0), bad }};"
+        ))
+        .await;
+    assert_eq!(overlaps["n"], 2, "{overlaps}");
+    assert_eq!(overlaps["visible"], true, "{overlaps}");
+    assert_eq!(overlaps["bad"], serde_json::json!([]), "deploy flags overlap in {scope}: {overlaps}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

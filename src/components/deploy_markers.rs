@@ -108,7 +108,48 @@ fn alert_mark(e: &AlertEvent) -> Option<Mark> {
     })
 }
 
-/// One marker per deploy and per alert state change inside the plot.
+/// Flag rows a plot stacks before it lets flags overlap (a busy range: many deploys close together).
+const MAX_FLAG_ROWS: usize = 3;
+/// A flag's height plus a gap, CSS px (`line-height: 14px` in charts.css / alerts.css).
+pub const FLAG_ROW_PX: f64 = 15.0;
+
+/// A flag's width in CSS px, estimated from its text (10 px font, 4 px padding each side): the layout runs
+/// before anything is drawn, and erring wide only costs a row.
+fn flag_width(flag: &str) -> f64 {
+    flag.chars().count() as f64 * 6.5 + 10.0
+}
+
+/// Where each flag goes, for marks at CSS px `xs` (in any order) with flags of widths `widths`, in a plot
+/// whose right edge is at `right`: `(flip, row)` per mark. A flag opens to the right of its line, or to the
+/// left when it would cross the plot's right edge; it takes the lowest row where it clears the flags already
+/// placed there (left to right), so flags of marks close together stack instead of covering each other.
+/// Beyond [`MAX_FLAG_ROWS`] a flag goes where it overlaps least (the row whose last flag ends first).
+pub fn flag_layout(xs: &[f64], widths: &[f64], right: f64) -> Vec<(bool, usize)> {
+    const GAP: f64 = 3.0;
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut row_ends: Vec<f64> = Vec::new();
+    let mut out = vec![(false, 0); xs.len()];
+    for i in order {
+        let (x, w) = (xs[i], widths[i]);
+        let flip = x + 2.0 + w > right;
+        let (left, end) = if flip { (x - 2.0 - w, x - 2.0) } else { (x + 2.0, x + 2.0 + w) };
+        let row = match row_ends.iter().position(|&e| e + GAP <= left) {
+            Some(r) => r,
+            None if row_ends.len() < MAX_FLAG_ROWS => {
+                row_ends.push(f64::NEG_INFINITY);
+                row_ends.len() - 1
+            }
+            None => (0..row_ends.len()).min_by(|&a, &b| row_ends[a].total_cmp(&row_ends[b])).unwrap_or(0),
+        };
+        row_ends[row] = row_ends[row].max(end);
+        out[i] = (flip, row);
+    }
+    out
+}
+
+/// One marker per deploy and per alert state change inside the plot. Deploy flags (at the top) and alert
+/// flags (at the bottom) are laid out apart: they never meet.
 #[component]
 pub fn DeployMarkers(
     #[prop(into)] markers: Signal<Vec<Deploy>>,
@@ -119,24 +160,24 @@ pub fn DeployMarkers(
 ) -> impl IntoView {
     move || {
         let p = plot.get()?;
-        let mut marks: Vec<Mark> = markers.with(|m| m.iter().filter_map(deploy_mark).collect());
-        alerts.with(|a| marks.extend(a.iter().filter_map(alert_mark)));
-        Some(
-            marks
-                .into_iter()
-                .filter(|m| (p.from..=p.to).contains(&(m.at_ms as f64)))
-                .map(|m| {
-                    let x = p.x_of(m.at_ms as f64);
-                    view! {
-                        // Near the right edge the flag opens to the left.
-                        <div class=m.class class:flip={x > p.x + p.w - 48.0} data-testid=m.testid data-state=m.state title=m.title
-                            style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px", p.y, p.h)>
-                            <span class=format!("{}-flag", m.class)>{m.flag}</span>
-                        </div>
-                    }
-                })
-                .collect_view(),
-        )
+        let inside = |m: &Mark| (p.from..=p.to).contains(&(m.at_ms as f64));
+        let deploys: Vec<Mark> = markers.with(|m| m.iter().filter_map(deploy_mark).filter(inside).collect());
+        let alert_marks: Vec<Mark> = alerts.with(|a| a.iter().filter_map(alert_mark).filter(inside).collect());
+        let placed = |marks: Vec<Mark>| {
+            let xs: Vec<f64> = marks.iter().map(|m| p.x_of(m.at_ms as f64)).collect();
+            let widths: Vec<f64> = marks.iter().map(|m| flag_width(&m.flag)).collect();
+            let layout = flag_layout(&xs, &widths, p.x + p.w);
+            marks.into_iter().zip(xs).zip(layout).map(|((m, x), (flip, row))| {
+                view! {
+                    <div class=m.class class:flip=flip data-testid=m.testid data-state=m.state data-row=row.to_string() title=m.title
+                        style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px;--flag-row:{row}", p.y, p.h)>
+                        <span class=format!("{}-flag", m.class)>{m.flag}</span>
+                    </div>
+                }
+            })
+            .collect_view()
+        };
+        Some((placed(deploys), placed(alert_marks)))
     }
 }
 
@@ -160,6 +201,25 @@ mod tests {
             reasons: reasons.iter().map(|r| r.to_string()).collect(),
             checked_at_ms: 300_000,
         }
+    }
+
+    #[test]
+    fn flags_of_marks_close_together_stack_instead_of_covering_each_other() {
+        // Three deploys a few px apart, one far off, in a plot ending at 600 px; flags 50 px wide.
+        let layout = flag_layout(&[100.0, 104.0, 300.0, 108.0], &[50.0; 4], 600.0);
+        assert_eq!(layout, vec![(false, 0), (false, 1), (false, 0), (false, 2)]);
+        // A fourth close one: no row is free, so it goes where it overlaps least (the row ending first).
+        let layout = flag_layout(&[100.0, 104.0, 108.0, 112.0], &[50.0; 4], 600.0);
+        assert_eq!(layout[3], (false, 0));
+        // Near the right edge a flag opens to the left, and stacks against the flags left of it.
+        let layout = flag_layout(&[520.0, 580.0], &[50.0; 2], 600.0);
+        assert_eq!(layout, vec![(false, 0), (true, 1)]);
+        // Flags that clear each other share the first row, in any input order.
+        let layout = flag_layout(&[400.0, 100.0, 200.0], &[50.0; 3], 600.0);
+        assert_eq!(layout, vec![(false, 0); 3]);
+        // A wider flag (a suspect deploy's) flips earlier than a narrow one at the same place.
+        assert_eq!(flag_layout(&[520.0], &[flag_width("⚠ suspect 3.21.0")], 600.0), vec![(true, 0)]);
+        assert_eq!(flag_layout(&[520.0], &[flag_width("3.21.0")], 600.0), vec![(false, 0)]);
     }
 
     #[test]
