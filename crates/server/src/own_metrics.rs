@@ -91,6 +91,7 @@ pub struct OwnMetrics {
     commit_requests: Histogram,
     commit_spans: Histogram,
     commit_duration: Histogram,
+    store_up: IntGauge,
     store_disk_bytes: IntGauge,
     store_transactions: IntGauge,
     store_in_flight: IntGauge,
@@ -228,6 +229,10 @@ impl OwnMetrics {
                 "Time one group commit took to write its batch and fsync the journal.",
                 &SECONDS,
             ),
+            store_up: gauge(
+                "sightline_store_up",
+                "1 when the trace store answered this scrape's read of its figures; 0 when it could not (ClickHouse unreachable): the store's gauges then keep their last values.",
+            ),
             store_disk_bytes: gauge("sightline_store_disk_bytes", "Size of the trace store's files on disk."),
             store_transactions: gauge("sightline_store_transactions", "Finished transactions retained in the store."),
             store_in_flight: gauge("sightline_store_in_flight_transactions", "Transactions reported in flight and not yet finished or stale."),
@@ -353,11 +358,14 @@ impl OwnMetrics {
     /// Sets the scrape-time gauges from the store and the collectors, then renders every family in the
     /// Prometheus text format. `store` is read by the caller (it may touch the disk).
     pub fn render(&self, store: &StoreStats, db: &DbHub) -> Result<String, AppError> {
-        self.store_disk_bytes.set(clamp(store.disk_bytes));
-        self.store_transactions.set(clamp(store.transactions));
-        self.store_in_flight.set(clamp(store.in_flight));
-        self.store_history_percent.set(store.history.map_or(100, |h| h.percent.into()));
-        self.store_history_from.set(store.history.map_or(0, |h| h.loaded_from_ms.div_euclid(1000)));
+        self.store_up.set(i64::from(store.unreadable.is_none()));
+        if store.unreadable.is_none() {
+            self.store_disk_bytes.set(clamp(store.disk_bytes));
+            self.store_transactions.set(clamp(store.transactions));
+            self.store_in_flight.set(clamp(store.in_flight));
+            self.store_history_percent.set(store.history.map_or(100, |h| h.percent.into()));
+            self.store_history_from.set(store.history.map_or(0, |h| h.loaded_from_ms.div_euclid(1000)));
+        }
         if let Some(m) = &store.memory {
             self.memory_budget.set(clamp(m.budget_bytes.unwrap_or(0)));
             self.memory_columns_budget.set(clamp(m.columns_budget_bytes.unwrap_or(0)));

@@ -176,6 +176,9 @@ pub struct StoreStats {
     pub memory: Option<MemoryStats>,
     /// ClickHouse: every `--clickhouse` server and whether it is in use (empty for the embedded store).
     pub replicas: Vec<ReplicaStatus>,
+    /// Why the figures above could not be read (then they are not figures): `/metrics` still answers, with
+    /// `sightline_store_up` 0, so a scrape keeps Sightline's other metrics through a store outage.
+    pub unreadable: Option<String>,
 }
 
 /// One `--clickhouse` server as the node sees it.

@@ -424,6 +424,16 @@ async fn replicated_node_keeps_a_returning_replica_with_another_shards_macro_out
     let (status, _, body) = post(&app, &traces(1, 10)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(misconfigured.sql(&format!("SELECT count() FROM system.tables WHERE database = '{db}'")).trim(), "0");
+
+    // /metrics goes on answering with ClickHouse unreadable: the store is down, the replicas are still listed.
+    wait_for(60, "sightline_store_up 0 in /metrics", String::new, || async {
+        let (status, _, body) = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        String::from_utf8(body).unwrap().lines().any(|l| l == "sightline_store_up 0").then_some(())
+    })
+    .await;
+    replica_state_is(&app, &up, "in_use").await;
+    replica_state_is(&app, &down, "refused").await;
 }
 
 /// Polls `GET /metrics` until `sightline_clickhouse_replica_state` says `server` is in `state` (and in no other).

@@ -111,6 +111,7 @@ async fn every_family_is_there_with_its_type_and_help() {
         ("sightline_store_commit_requests", "histogram"),
         ("sightline_store_commit_spans", "histogram"),
         ("sightline_store_commit_duration_seconds", "histogram"),
+        ("sightline_store_up", "gauge"),
         ("sightline_store_disk_bytes", "gauge"),
         ("sightline_store_transactions", "gauge"),
         ("sightline_store_in_flight_transactions", "gauge"),
@@ -139,6 +140,7 @@ async fn every_family_is_there_with_its_type_and_help() {
         assert!(m.value("sightline_ingest_spans_rejected_total", &[("protocol", protocol), ("reason", "invalid_span_id")]).is_some());
     }
     assert_eq!(m.counter("sightline_retention_removed_total", &[("kind", "transactions")]), 0.0);
+    assert_eq!(m.counter("sightline_store_up", &[]), 1.0);
     assert_eq!(m.counter("sightline_store_transactions", &[]), 1.0);
     assert!(m.counter("sightline_store_disk_bytes", &[]) > 0.0);
     // The default memory budget, its parts, and nothing evicted for one transaction.

@@ -1013,16 +1013,19 @@ impl Inner {
 
     /// What `/metrics` reports, read from ClickHouse at most every [`STATS_EVERY`]: the counts are range
     /// scans of the tables (tens of ms at 10 M transactions), too much for every scrape of every node.
-    /// The replicas' states are the node's own, always current.
+    /// The replicas' states are the node's own, always current, and reported even when ClickHouse cannot be
+    /// read (`unreadable`), which is when an operator most wants them.
     async fn stats(&self) -> Result<StoreStats, QueryError> {
         let cached = crate::sync::lock(&self.stats).as_ref().filter(|(at, _)| at.elapsed() < STATS_EVERY).map(|(_, s)| s.clone());
         let mut stats = match cached {
             Some(stats) => stats,
-            None => {
-                let stats = self.read_stats().await?;
-                *crate::sync::lock(&self.stats) = Some((std::time::Instant::now(), stats.clone()));
-                stats
-            }
+            None => match self.read_stats().await {
+                Ok(stats) => {
+                    *crate::sync::lock(&self.stats) = Some((std::time::Instant::now(), stats.clone()));
+                    stats
+                }
+                Err(e) => StoreStats { unreadable: Some(e.to_string()), ..StoreStats::default() },
+            },
         };
         stats.replicas = self.shards.iter().enumerate().flat_map(|(k, shard)| shard.statuses(k + 1)).collect();
         Ok(stats)

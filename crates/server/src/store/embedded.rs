@@ -847,6 +847,7 @@ impl TraceStore for EmbeddedStore {
                 history: inner.history(),
                 memory: Some(inner.memory.stats(inner)),
                 replicas: Vec::new(),
+                unreadable: None,
             })
         })
     }
