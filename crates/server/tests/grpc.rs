@@ -287,8 +287,15 @@ async fn sigterm_finishes_in_flight_exports() {
     }
     let acked = acked.load(Ordering::SeqCst);
 
+    // The restarted server answers before its history is read back (issue 16): wait until the hitmap says
+    // it is complete, then count.
     let (server, _) = start(dir.path(), &[]);
-    let h: sightline_model::Hitmap = get(&server.base, &format!("/api/v1/hitmap?{}&service=term", window())).await;
+    let url = format!("/api/v1/hitmap?{}&service=term", window());
+    let h = wait_for(60, "the restarted server's history to be read back", String::new, || async {
+        let h: sightline_model::Hitmap = get(&server.base, &url).await;
+        h.history.is_none().then_some(h)
+    })
+    .await;
     assert!(h.total >= acked, "{acked} spans acknowledged, {} stored", h.total);
 }
 
