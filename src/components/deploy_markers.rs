@@ -108,10 +108,9 @@ fn alert_mark(e: &AlertEvent) -> Option<Mark> {
     })
 }
 
-/// Flag rows a plot stacks before it lets flags overlap (a busy range: many deploys close together).
+/// Flag rows a plot stacks before it lets flags overlap (a busy range: many deploys close together). A row
+/// is 15 px (`--flag-row` in charts.css / alerts.css: the flag's 14 px line and a gap).
 const MAX_FLAG_ROWS: usize = 3;
-/// A flag's height plus a gap, CSS px (`line-height: 14px` in charts.css / alerts.css).
-pub const FLAG_ROW_PX: f64 = 15.0;
 
 /// A flag's width in CSS px, estimated from its text (10 px font, 4 px padding each side): the layout runs
 /// before anything is drawn, and erring wide only costs a row.
@@ -124,7 +123,7 @@ fn flag_width(flag: &str) -> f64 {
 /// left when it would cross the plot's right edge; it takes the lowest row where it clears the flags already
 /// placed there (left to right), so flags of marks close together stack instead of covering each other.
 /// Beyond [`MAX_FLAG_ROWS`] a flag goes where it overlaps least (the row whose last flag ends first).
-pub fn flag_layout(xs: &[f64], widths: &[f64], right: f64) -> Vec<(bool, usize)> {
+fn flag_layout(xs: &[f64], widths: &[f64], right: f64) -> Vec<(bool, usize)> {
     const GAP: f64 = 3.0;
     let mut order: Vec<usize> = (0..xs.len()).collect();
     order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
@@ -169,7 +168,7 @@ pub fn DeployMarkers(
             let layout = flag_layout(&xs, &widths, p.x + p.w);
             marks.into_iter().zip(xs).zip(layout).map(|((m, x), (flip, row))| {
                 view! {
-                    <div class=m.class class:flip=flip data-testid=m.testid data-state=m.state data-row=row.to_string() title=m.title
+                    <div class=m.class class:flip=flip data-testid=m.testid data-state=m.state title=m.title
                         style=format!("left:{x:.1}px;top:{:.1}px;height:{:.1}px;--flag-row:{row}", p.y, p.h)>
                         <span class=format!("{}-flag", m.class)>{m.flag}</span>
                     </div>

@@ -181,6 +181,13 @@ pub struct StoreStats {
     pub unreadable: Option<String>,
 }
 
+impl StoreStats {
+    /// What a store that cannot be read reports: no figures, and why.
+    pub fn unreadable(why: impl std::fmt::Display) -> Self {
+        StoreStats { unreadable: Some(why.to_string()), ..StoreStats::default() }
+    }
+}
+
 /// One `--clickhouse` server as the node sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaStatus {

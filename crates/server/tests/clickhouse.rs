@@ -427,21 +427,25 @@ async fn replicated_node_keeps_a_returning_replica_with_another_shards_macro_out
 
     // /metrics goes on answering with ClickHouse unreadable: the store is down, the replicas are still listed.
     wait_for(60, "sightline_store_up 0 in /metrics", String::new, || async {
-        let (status, _, body) = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-        String::from_utf8(body).unwrap().lines().any(|l| l == "sightline_store_up 0").then_some(())
+        metrics_text(&app).await.lines().any(|l| l == "sightline_store_up 0").then_some(())
     })
     .await;
     replica_state_is(&app, &up, "in_use").await;
     replica_state_is(&app, &down, "refused").await;
 }
 
+/// `GET /metrics`, which must answer 200 (also with ClickHouse down).
+async fn metrics_text(app: &TestApp) -> String {
+    let (status, _, body) = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 /// Polls `GET /metrics` until `sightline_clickhouse_replica_state` says `server` is in `state` (and in no other).
 async fn replica_state_is(app: &TestApp, server: &str, state: &str) {
     wait_for(60, &format!("{server} to be {state} in /metrics"), String::new, || async {
-        let (status, _, body) = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
-        assert_eq!(status, StatusCode::OK);
-        let body = String::from_utf8(body).unwrap();
+        let body = metrics_text(app).await;
         let states: Vec<(String, String)> = body
             .lines()
             .filter(|l| l.starts_with("sightline_clickhouse_replica_state{") && l.contains(&format!("server=\"{server}\"")))

@@ -15,7 +15,7 @@ use crate::store::StoreStats;
 /// renders every family. A store that cannot be read does not fail the scrape: the other metrics are what
 /// an operator needs during that outage (`sightline_store_up` says it).
 pub async fn scrape(State(state): State<AppState>) -> Result<Response, AppError> {
-    let stats = state.store.stats().await.unwrap_or_else(|e| StoreStats { unreadable: Some(e.to_string()), ..StoreStats::default() });
+    let stats = state.store.stats().await.unwrap_or_else(StoreStats::unreadable);
     if let Some(why) = &stats.unreadable {
         tracing::warn!(error = %why, "the store's figures cannot be read for /metrics: served without them (sightline_store_up 0)");
     }

@@ -33,7 +33,7 @@ use self::replicas::Shard;
 use super::active::Active;
 use super::record::SpanRecord;
 use super::{
-    assemble, HitmapFilter, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreFuture, StoreStats, TraceStore, TxBucket,
+    assemble, HitmapFilter, LiveBatch, QueryError, RetentionReport, SeriesQuery, ReplicaState, ReplicaStatus, StoreFuture, StoreStats, TraceStore, TxBucket,
     TxFilter, TxQuery, TxSeries, ACTIVE_STALE_MS,
 };
 
@@ -334,9 +334,9 @@ impl ClickHouseStore {
         tokio::spawn(commit_loop(inner.clone(), rx));
         tokio::spawn(poll_others(Arc::downgrade(&inner)));
         let replicas: usize = inner.shards.iter().map(Shard::replica_count).sum();
-        let in_use: usize = inner.shards.iter().map(Shard::in_use_count).sum();
         // Named by database, not by a server: with replicas, the first one given may be one that is down.
-        let waiting: Vec<&str> = inner.shards.iter().flat_map(Shard::waiting).collect();
+        let waiting: Vec<String> = inner.replica_statuses().into_iter().filter(|r| r.state != ReplicaState::InUse).map(|r| r.server).collect();
+        let in_use = replicas - waiting.len();
         let database = inner.target.database.as_str();
         match waiting.as_slice() {
             [] => tracing::info!(database, shards = inner.shards.len(), replicas, "ClickHouse store opened"),
@@ -1024,11 +1024,16 @@ impl Inner {
                     *crate::sync::lock(&self.stats) = Some((std::time::Instant::now(), stats.clone()));
                     stats
                 }
-                Err(e) => StoreStats { unreadable: Some(e.to_string()), ..StoreStats::default() },
+                Err(e) => StoreStats::unreadable(e),
             },
         };
-        stats.replicas = self.shards.iter().enumerate().flat_map(|(k, shard)| shard.statuses(k + 1)).collect();
+        stats.replicas = self.replica_statuses();
         Ok(stats)
+    }
+
+    /// Every `--clickhouse` server's state, shards numbered from 1 (the start's log line and `/metrics`).
+    fn replica_statuses(&self) -> Vec<ReplicaStatus> {
+        self.shards.iter().enumerate().flat_map(|(k, shard)| shard.statuses(k + 1)).collect()
     }
 
     async fn read_stats(&self) -> Result<StoreStats, QueryError> {

@@ -78,16 +78,6 @@ impl Shard {
         self.replicas.len()
     }
 
-    /// Replicas taken into use (prepared); the others are retried in the background.
-    pub fn in_use_count(&self) -> usize {
-        self.replicas.iter().filter(|s| s.in_use()).count()
-    }
-
-    /// The replicas not in use yet, by endpoint (for the start's log line).
-    pub fn waiting(&self) -> Vec<&str> {
-        self.replicas.iter().filter(|s| !s.in_use()).map(|s| s.endpoint()).collect()
-    }
-
     /// Each replica's state, as shard `shard` (from 1) of Sightline's own metrics.
     pub fn statuses(&self, shard: usize) -> impl Iterator<Item = ReplicaStatus> + '_ {
         self.replicas.iter().map(move |s| ReplicaStatus { shard, server: s.endpoint().to_string(), state: s.state() })
