@@ -156,6 +156,8 @@ pub struct TxSeries {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionReport {
     pub transactions_removed: u64,
+    /// Traces whose spans were removed. The embedded store counts a trace once per request that stored
+    /// spans of it (it deletes them request by request); ClickHouse counts distinct traces.
     pub traces_removed: u64,
     /// The oldest end time still kept, if anything was cut.
     pub cutoff_ms: Option<i64>,

@@ -3,7 +3,7 @@
 //!
 //! Why at ingest: "what changed" must count every transaction of a window of up to millions, which the
 //! in-memory columns can do and per-trace reads from disk cannot; so each transaction's steps go into its
-//! row (and its record in the `tx` keyspace, so a restart rebuilds them). A step belongs to its nearest
+//! row (and its copy in its request's record, so a restart rebuilds them). A step belongs to its nearest
 //! ancestor that is a transaction; only steps that arrive in the same request as their transaction are
 //! counted (an SDK exports a request's spans together unless its batch fills or its timer fires between
 //! them; docs/STORE.md says so), as for the cube's SQL steps.

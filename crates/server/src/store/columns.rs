@@ -3,8 +3,9 @@
 //! Why columns in memory: the hitmap must count *every* transaction in the window (no sampling), and a
 //! million point reads from an LSM tree cannot be done in 30 ms, while a tight loop over a million
 //! `(end, duration, status, service)` tuples can. A row costs ~50 bytes, so a million transactions are ~50 MB.
-//! The durable copy is the fjall `tx` keyspace; these blocks are rebuilt from it in the background after a
-//! start (newest first, see `embedded/load.rs`), and [`Columns::history`] says how far that got.
+//! The durable copy is the fjall `requests` keyspace (each request's transactions in one record); these
+//! blocks are rebuilt from it in the background after a start (newest first, see `embedded/load.rs`), and
+//! [`Columns::history`] says how far that got.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;

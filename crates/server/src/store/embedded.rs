@@ -1,12 +1,21 @@
 //! The embedded store: fjall for durability, columns in memory for the hitmap.
 //!
 //! Keyspaces (see `record` for key layouts):
-//! - `spans`: finished spans, one [`SpanChunk`](super::record::SpanChunk) per trace and request, by `trace_id ‖ chunk_id` (a trace is
-//!   one prefix scan);
-//! - `tx`: every finished transaction, by `end_ms ‖ ids` (time order: start-up rebuild and retention);
-//! - `minutes`: `start minute ‖ trace_id`, so retention finds the traces of an expired minute;
+//! - `spans`: finished spans, one [`SpanChunk`](super::record::SpanChunk) per trace and request, by
+//!   `trace_id ‖ request_id` (a trace is one prefix scan);
+//! - `requests`: one record per request, by `end_ms ‖ request_id`: its new transactions with their steps
+//!   (the start-up rebuild reads them, newest first) and the traces it stored chunks for (retention deletes
+//!   them with it);
+//! - `tx_ids`: every stored transaction's `end_ms ‖ ids`, valued with its request id: the retry check, and
+//!   a list row's way to its span;
 //! - `inflight`: the latest in-flight snapshot per span, deleted when the span finishes;
-//! - `cube*`: the cube's rollup (see [`super::cube`]).
+//! - `cube*`: the cube's rollup (see [`super::cube`]);
+//! - `tx` and `minutes`: what stores written before request records kept per transaction and per trace and
+//!   minute; read (rebuild, lists, the retry check) and expired as before, never written.
+//!
+//! Why records per request: each key costs the LSM tree a journal entry, a memtable insert, a flush and
+//! compactions, whatever its size; a request used to write three keys per trace (chunk, transaction,
+//! minute), now it writes one per trace, one small one per transaction, and one record (docs/STORE.md).
 //!
 //! Writes go through one committer thread that takes every request queued at that moment, writes them in
 //! one batch and fsyncs the journal once (group commit): an acknowledged request has been fsynced, and
@@ -49,7 +58,10 @@ use super::active::Active;
 use super::cube::{CubeOptions, CubeStore};
 use super::columns::spill::SpillDir;
 use super::columns::{Columns, SortKey, TxRow};
-use super::record::{chunk_key, kind, minute_key, pack_chunk, span_index, tx_key, unpack_chunk, SpanIndex, SpanRecord};
+use super::record::{
+    chunk_key, kind, minute_key, pack_chunk, pack_request, request_key, request_key_id, request_traces, span_index, tx_key, unpack_chunk,
+    SpanIndex, SpanRecord,
+};
 use super::{
     assemble, now_ms, CommitObserver, CommitReport, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreFuture, StoreStats,
     TraceStore, HitmapFilter, TxQuery, TxSeries,
@@ -91,12 +103,17 @@ struct Job {
     chunks: Vec<([u8; 16], std::ops::Range<usize>)>,
     /// Every chunk of the request, one after the other (one buffer, not one per trace).
     chunk_bytes: Vec<u8>,
-    /// `minutes` keys: each trace under the minute its earliest span here started.
-    minutes: Vec<[u8; 24]>,
     /// Ids of the finished spans (to retire their in-flight snapshots).
     finished: Vec<[u8; 24]>,
-    /// Finished transactions, encoded for the `tx` keyspace.
-    txs: Vec<(SpanRecord, Vec<u8>)>,
+    /// Finished transactions, each with its range in `tx_bytes`.
+    txs: Vec<(SpanRecord, std::ops::Range<usize>)>,
+    /// The transactions with their steps, encoded one after the other as [`pack_request`] takes them.
+    tx_bytes: Vec<u8>,
+    /// The request's record ([`pack_request`]) as it is when every transaction is new (the committer
+    /// packs it again in the rare other case, a retry); empty when the request stores no finished span.
+    record: Vec<u8>,
+    /// The latest end of the finished spans: the record's key.
+    end_ms: i64,
     /// In-flight snapshots, encoded for the `inflight` keyspace.
     running: Vec<(SpanRecord, Vec<u8>)>,
     /// What the request contributes to the cube.
@@ -147,7 +164,8 @@ impl Job {
 
     /// `cube`: the cube to work out facts for (`None` when it is off). The finished spans are encoded
     /// trace by trace into one buffer, each trace's chunk compressed as it is done ([`pack_chunk`]), and
-    /// only transactions are kept as records (the committer still needs them).
+    /// only transactions are kept as records (the committer still needs them); the request's record is
+    /// packed here too, so the single committer only writes.
     fn prepare(spans: Vec<SpanRecord>, cube: Option<&CubeStore>) -> Job {
         let mut job = Job { spans: spans.len(), ..Job::default() };
         // One parent index for the cube's SQL steps and the transactions' steps.
@@ -163,9 +181,9 @@ impl Job {
             None => vec![Vec::new(); spans.len()],
         };
         drop(by_id);
-        // Per trace: its earliest start minute and how many finished spans it has here; per span, its
-        // trace's group (`u32::MAX`: in flight).
-        let mut groups: Vec<([u8; 16], i64, u32)> = Vec::new();
+        // Per trace: how many finished spans it has here; per span, its trace's group (`u32::MAX`: in
+        // flight).
+        let mut groups: Vec<([u8; 16], u32)> = Vec::new();
         let mut index: FxHashMap<[u8; 16], u32> = FxHashMap::with_capacity_and_hasher(spans.len() / 4 + 1, Default::default());
         let mut group_of: Vec<u32> = Vec::with_capacity(spans.len());
         for s in &spans {
@@ -174,20 +192,17 @@ impl Job {
                 continue;
             }
             let trace: [u8; 16] = s.trace_id[..16].try_into().expect("validated at ingest");
-            let minute = (s.start_ns / 1_000_000) as i64 / MINUTE_MS;
             let g = *index.entry(trace).or_insert_with(|| {
-                groups.push((trace, minute, 0));
+                groups.push((trace, 0));
                 groups.len() as u32 - 1
             });
-            let (_, first_minute, n) = &mut groups[g as usize];
-            *first_minute = (*first_minute).min(minute);
-            *n += 1;
+            groups[g as usize].1 += 1;
             group_of.push(g);
         }
         // The spans in trace order (arrival order within a trace): a counting sort by group.
         let mut next: Vec<u32> = Vec::with_capacity(groups.len());
         let mut at = 0;
-        for (_, _, n) in &groups {
+        for (_, n) in &groups {
             next.push(at);
             at += n;
         }
@@ -199,7 +214,7 @@ impl Job {
         // Each trace's spans encoded (the `SpanChunk`'s field 1 once per span), then packed.
         let (mut raw, mut scratch) = (Vec::new(), Vec::new());
         let mut from = 0;
-        for (trace, _, n) in &groups {
+        for (trace, n) in &groups {
             raw.clear();
             for &i in &order[from..from + *n as usize] {
                 prost::encoding::message::encode(1, &spans[i as usize], &mut raw);
@@ -226,34 +241,55 @@ impl Job {
                     job.facts.steps.push((tx_key(s.end_ms(), &s.ids()), facts));
                 }
             }
+            job.end_ms = job.end_ms.max(s.end_ms());
             if s.is_transaction {
-                // The `tx` copy carries the transaction's steps (the trace's chunk has the spans themselves).
+                // The record's copy carries the transaction's steps (the trace's chunk has the spans themselves).
                 s.steps = std::mem::take(&mut steps[i]);
-                let b = s.encode_to_vec();
-                job.txs.push((s, b));
+                let start = job.tx_bytes.len();
+                prost::encoding::message::encode(1, &s, &mut job.tx_bytes);
+                job.txs.push((s, start..job.tx_bytes.len()));
             }
         }
-        for s in &job.running {
-            job.minutes.push(minute_key((s.0.start_ns / 1_000_000) as i64 / MINUTE_MS, &s.0.trace_id));
-        }
-        for (trace, minute, _) in &groups {
-            job.minutes.push(minute_key(*minute, trace));
+        if !job.chunks.is_empty() {
+            pack_request(&job.tx_bytes, &job.traces(), &mut scratch, &mut job.record);
         }
         job
+    }
+
+    /// The traces the request stores chunks for (its record lists them).
+    fn traces(&self) -> Vec<[u8; 16]> {
+        self.chunks.iter().map(|(trace, _)| *trace).collect()
+    }
+
+    /// The request's record with only the transactions at `new` (indexes into `txs`): when some were
+    /// stored before (a retry), the record must not bring them back a second time at the next start.
+    fn repacked(&self, new: &[usize]) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for &i in new {
+            raw.extend_from_slice(&self.tx_bytes[self.txs[i].1.clone()]);
+        }
+        let mut out = Vec::new();
+        pack_request(&raw, &self.traces(), &mut Vec::new(), &mut out);
+        out
     }
 }
 
 struct Inner {
     db: Database,
     spans: Keyspace,
-    txs: Keyspace,
-    minutes: Keyspace,
+    requests: Keyspace,
+    tx_ids: Keyspace,
+    /// Written before request records: one record per transaction (read, never written).
+    legacy_txs: Keyspace,
+    /// Written before request records: the traces by start minute (read, never written).
+    legacy_minutes: Keyspace,
     inflight: Keyspace,
     columns: RwLock<Columns>,
     active: Mutex<Active>,
     retention: Retention,
-    /// Next chunk id: starts at the wall clock in ns at open, so ids keep increasing across restarts.
-    next_chunk: AtomicU64,
+    /// Next request id (its chunks' id): starts at the wall clock in ns at open, so ids keep increasing
+    /// across restarts.
+    next_request: AtomicU64,
     on_commit: Option<CommitObserver>,
     cube: CubeStore,
     /// Reading the stored history into `columns` after open ([`load`]).
@@ -381,44 +417,39 @@ impl EmbeddedStore {
         // They come compressed ([`pack_chunk`]), so the blob files do not compress them again.
         let blobs = KvSeparationOptions::default().separation_threshold(512).compression(fjall::CompressionType::None);
         let spans = db.keyspace("spans", || options().with_kv_separation(Some(blobs))).context("keyspace spans")?;
-        // Evicted columns: a cache of `tx` for this process (see `columns::spill`), beside fjall's files.
+        // Evicted columns: a cache of the records for this process (see `columns::spill`), beside fjall's files.
         let spill = match budget {
             Some(_) => Some(SpillDir::create(&dir.join(SPILL_DIR))?),
             None => None,
         };
         let cube = CubeStore::open(&db, cube)?;
-        let txs = ks("tx")?;
-        // The history to load: what `tx` holds now, read through a snapshot taken before any commit (see
-        // `load`'s docs for why that counts everything once).
-        let end_of = |kv: Option<fjall::Guard>| -> anyhow::Result<Option<i64>> {
-            Ok(kv.map(|kv| kv.key()).transpose().context("reading transactions")?.and_then(|k| super::record::tx_key_end_ms(&k)))
-        };
-        let span = match (end_of(txs.first_key_value())?, end_of(txs.last_key_value())?) {
-            (Some(oldest), Some(newest)) => Some((oldest, newest)),
-            _ => None,
-        };
-        let history = txs.iter().rev();
-        let load = load::Loader::new(span, held);
+        let (requests, tx_ids, legacy_txs) = (ks("requests")?, ks("tx_ids")?, ks("tx")?);
+        // The history to load: the request records and the older stores' transactions, read through
+        // snapshots taken before any commit (see `load`'s docs for why that counts everything once).
+        let history = load::History::new(requests.iter().rev(), legacy_txs.iter().rev());
+        let load = load::Loader::new(load::Extent::read(&requests, &tx_ids, &legacy_txs)?, held);
         let mut columns = Columns::default();
         columns.history = load.initial();
         let inner = Inner {
             cube,
             spans,
-            txs,
-            minutes: ks("minutes")?,
+            requests,
+            tx_ids,
+            legacy_txs,
+            legacy_minutes: ks("minutes")?,
             inflight: ks("inflight")?,
             db,
             columns: RwLock::new(columns),
             active: Mutex::new(Active::default()),
             retention,
-            next_chunk: AtomicU64::new(now_ms().max(0) as u64 * 1_000_000),
+            next_request: AtomicU64::new(now_ms().max(0) as u64 * 1_000_000),
             on_commit,
             load,
             memory: memory::Memory::new(budget, spill),
         };
         inner.rebuild_active()?;
         let inner = Arc::new(inner);
-        let loader = if span.is_some() {
+        let loader = if inner.load.extent.is_some() {
             let worker = inner.clone();
             let handle = std::thread::Builder::new()
                 .name("store-load".into())
@@ -519,7 +550,7 @@ impl Inner {
             let (_, v) = kv.into_inner().context("reading in-flight spans")?;
             active.report(SpanRecord::decode(&*v).context("decoding an in-flight span")?, now);
         }
-        tracing::info!(in_flight = active.len(), history = ?self.load.span, "store opened");
+        tracing::info!(in_flight = active.len(), history = ?self.load.extent, "store opened");
         Ok(())
     }
 
@@ -594,7 +625,6 @@ impl Inner {
     fn commit(&self, group: &[Job], mut facts: Vec<JobFacts>) -> anyhow::Result<(u64, Vec<Vec<LivePoint>>)> {
         let mut batch = self.db.batch();
         let mut seen_tx: FxHashSet<[u8; 32]> = FxHashSet::default();
-        let mut seen_minute: FxHashSet<[u8; 24]> = FxHashSet::default();
         let mut new_tx: Vec<Vec<&SpanRecord>> = Vec::with_capacity(group.len());
         let mut finished: Vec<[u8; 24]> = Vec::new();
         let mut running: Vec<&SpanRecord> = Vec::new();
@@ -603,13 +633,8 @@ impl Inner {
         {
             let active = sync::lock(&self.active);
             for (job, facts) in group.iter().zip(facts.iter_mut()) {
-                for mk in &job.minutes {
-                    if seen_minute.insert(*mk) {
-                        batch.insert(&self.minutes, &mk[..], b"".as_slice());
-                    }
-                }
+                let id = self.next_request.fetch_add(1, Ordering::Relaxed);
                 for (trace, range) in &job.chunks {
-                    let id = self.next_chunk.fetch_add(1, Ordering::Relaxed);
                     batch.insert(&self.spans, &chunk_key(trace, id)[..], &job.chunk_bytes[range.clone()]);
                 }
                 if !active.is_empty() {
@@ -621,15 +646,27 @@ impl Inner {
                     }
                 }
                 let mut txs = Vec::new();
-                for (i, (s, bytes)) in job.txs.iter().enumerate() {
+                let mut repeated = false;
+                for (i, (s, _)) in job.txs.iter().enumerate() {
                     let key = tx_key(s.end_ms(), &s.ids());
                     // An OTLP retry re-sends spans already stored: count each transaction once.
-                    if seen_tx.insert(key) && !self.txs.contains_key(key)? {
-                        batch.insert(&self.txs, &key[..], &bytes[..]);
-                        txs.push(s);
+                    if seen_tx.insert(key) && !self.tx_ids.contains_key(key)? && !self.legacy_txs.contains_key(key)? {
+                        batch.insert(&self.tx_ids, &key[..], &id.to_be_bytes()[..]);
+                        txs.push(i);
                         new_facts.append(facts.tx.get_mut(i).unwrap_or(&mut Vec::new()));
+                    } else {
+                        repeated = true;
                     }
                 }
+                if !job.record.is_empty() {
+                    let key = request_key(job.end_ms, id);
+                    if repeated {
+                        batch.insert(&self.requests, &key[..], job.repacked(&txs));
+                    } else {
+                        batch.insert(&self.requests, &key[..], &job.record[..]);
+                    }
+                }
+                let txs: Vec<&SpanRecord> = txs.into_iter().map(|i| &job.txs[i].0).collect();
                 new_facts.append(&mut facts.direct);
                 for (key, f) in facts.steps.iter_mut() {
                     if seen_tx.insert(*key) && !self.cube.steps.contains_key(*key)? {
@@ -693,22 +730,43 @@ impl Inner {
         // Transactions, and the SQL steps the cube has counted: key ranges. Counted from the keys, not the
         // columns, which may not have read them yet after a start.
         let end = tx_key(cutoff_ms, &[0; 24]);
-        report.transactions_removed = self.delete_keys(&self.txs, self.txs.range(..end))?;
+        report.transactions_removed = self.delete_keys(&self.tx_ids, self.tx_ids.range(..end))?
+            + self.delete_keys(&self.legacy_txs, self.legacy_txs.range(..end))?;
         self.delete_keys(&self.cube.steps, self.cube.steps.range(..end))?;
-        // Traces: every span of each trace that started in an expired minute.
-        let end = minute_key(cutoff_ms / MINUTE_MS, &[0; 16]);
         let mut batch = self.db.batch();
-        for kv in self.minutes.range(..end) {
+        let flush = |batch: &mut fjall::OwnedWriteBatch| -> anyhow::Result<()> {
+            if batch.len() >= DELETE_CHUNK {
+                std::mem::replace(batch, self.db.batch()).commit()?;
+            }
+            Ok(())
+        };
+        // Requests whose latest span ended before the cutoff, with the chunk they stored per trace.
+        for kv in self.requests.range(..request_key(cutoff_ms, 0)) {
+            let (key, value) = kv.into_inner().context("reading request records")?;
+            let id = request_key_id(&key).context("a request record's key is too short")?;
+            match request_traces(&value) {
+                Ok(record) => {
+                    for trace in &record.traces {
+                        batch.remove(&self.spans, &chunk_key(trace, id)[..]);
+                        report.traces_removed += 1;
+                    }
+                }
+                // Its chunks stay (nothing names them any more); the record must not stop retention.
+                Err(e) => tracing::warn!(error = %e, "removing a request record that does not decode"),
+            }
+            batch.remove(&self.requests, key);
+            flush(&mut batch)?;
+        }
+        // Older stores: every span of each trace that started in an expired minute.
+        for kv in self.legacy_minutes.range(..minute_key(cutoff_ms / MINUTE_MS, &[0; 16])) {
             let key = kv.key().context("reading the minute index")?;
             let trace_id = &key[8..24];
             for s in self.spans.prefix(trace_id) {
                 batch.remove(&self.spans, s.key().context("reading spans")?);
             }
-            batch.remove(&self.minutes, key);
+            batch.remove(&self.legacy_minutes, key);
             report.traces_removed += 1;
-            if batch.len() >= DELETE_CHUNK {
-                std::mem::replace(&mut batch, self.db.batch()).commit()?;
-            }
+            flush(&mut batch)?;
         }
         batch.commit()?;
         Ok(report)
@@ -872,13 +930,12 @@ impl Inner {
     }
 
     /// End time of the oldest transaction stored, read or not: the columns' oldest once the history is
-    /// read, the `tx` keyspace's first key before.
+    /// read, the first key of `tx_ids` (or an older store's `tx`) before.
     fn oldest_ms(&self, cols: &Columns) -> anyhow::Result<Option<i64>> {
         if cols.history.is_none() {
             return Ok(cols.oldest_ms());
         }
-        let first = self.txs.first_key_value().map(|kv| kv.key()).transpose().context("reading transactions")?;
-        Ok(first.and_then(|k| super::record::tx_key_end_ms(&k)).map(|e| e.div_euclid(MINUTE_MS) * MINUTE_MS))
+        Ok(load::first_end(&[&self.tx_ids, &self.legacy_txs])?.map(|e| e.div_euclid(MINUTE_MS) * MINUTE_MS))
     }
 
     fn transactions(&self, query: &TxQuery) -> Result<TransactionPage, QueryError> {
@@ -893,12 +950,27 @@ impl Inner {
         let mut items = Vec::with_capacity(sel.keys.len());
         for k in &sel.keys {
             // Gone only if retention removed it between the scan and here.
-            if let Some(v) = self.txs.get(tx_key(k.end_ms, &k.ids)).context("reading a transaction")? {
-                items.push(SpanRecord::decode(&*v).context("decoding a transaction")?.summary());
+            if let Some(s) = self.stored_transaction(k.end_ms, &k.ids)? {
+                items.push(s.summary());
             }
         }
         let next_cursor = if sel.more { sel.keys.last().map(|k| k.to_cursor(query.order)) } else { None };
         Ok(TransactionPage { items, total: sel.total, next_cursor, history })
+    }
+
+    /// A stored transaction, from the chunk its request stored for its trace (older stores: its record).
+    fn stored_transaction(&self, end_ms: i64, ids: &[u8; 24]) -> anyhow::Result<Option<SpanRecord>> {
+        let key = tx_key(end_ms, ids);
+        if let Some(id) = self.tx_ids.get(key).context("reading a transaction")? {
+            let id = u64::from_be_bytes((*id).try_into().context("a transaction's request id is not 8 bytes")?);
+            let trace: [u8; 16] = ids[..16].try_into().expect("16 bytes");
+            let Some(chunk) = self.spans.get(chunk_key(&trace, id)).context("reading spans")? else { return Ok(None) };
+            return Ok(unpack_chunk(&chunk)?.into_iter().find(|s| s.span_id == ids[16..]));
+        }
+        match self.legacy_txs.get(key).context("reading a transaction")? {
+            Some(v) => Ok(Some(SpanRecord::decode(&*v).context("decoding a transaction")?)),
+            None => Ok(None),
+        }
     }
 
     fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> anyhow::Result<Option<Trace>> {
@@ -940,13 +1012,9 @@ impl Inner {
             }
         }
         let cutoff = cutoff.div_euclid(MINUTE_MS) * MINUTE_MS;
-        let oldest_trace = self
-            .minutes
-            .first_key_value()
-            .map(|kv| kv.key())
-            .transpose()?
-            .and_then(|k| super::record::tx_key_end_ms(&k))
-            .map(|m| m * MINUTE_MS);
+        let oldest_minute = load::first_end(&[&self.legacy_minutes])?.map(|m| m * MINUTE_MS);
+        let oldest_request = load::first_end(&[&self.requests])?;
+        let oldest_trace = oldest_minute.into_iter().chain(oldest_request).min();
         let due = oldest.is_some_and(|o| o < cutoff) || oldest_trace.is_some_and(|o| o < cutoff);
         if !due {
             return Ok(RetentionReport::default());
@@ -1037,6 +1105,100 @@ mod tests {
         prost::encoding::encode_varint(u64::from(u32::MAX), &mut claims_too_much);
         assert!(unpack_chunk(&claims_too_much).is_err());
         assert!(unpack_chunk(&packed[..packed.len() / 2]).is_err());
+    }
+
+    /// A store written before request records (a record per transaction in `tx`, the traces by minute in
+    /// `minutes`, a chunk id per trace) still reads after the upgrade: its transactions are rebuilt beside
+    /// new ones, listed and traced, a retry of one is not counted again, and retention expires them.
+    #[test]
+    fn a_store_written_before_request_records_reads_retries_and_expires() {
+        let rt = runtime();
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_700_000_000_000 / MINUTE_MS * MINUTE_MS;
+        let (old, recent, new) = (tx(1, now - 100 * MINUTE_MS, 5), tx(2, now - 10 * MINUTE_MS, 5), tx(3, now - 5 * MINUTE_MS, 5));
+        let step_of = |t: &SpanRecord| SpanRecord {
+            span_id: vec![9; 8],
+            parent_span_id: t.span_id.clone(),
+            step_kind: kind::METHOD,
+            is_transaction: false,
+            name: "work".into(),
+            ..t.clone()
+        };
+        {
+            let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+            let inner = &store.inner;
+            let mut batch = inner.db.batch();
+            for (chunk_id, t) in [(11u64, &old), (12, &recent)] {
+                let mut raw = Vec::new();
+                for s in [t.clone(), step_of(t)] {
+                    prost::encoding::message::encode(1, &s, &mut raw);
+                }
+                let (mut scratch, mut packed) = (Vec::new(), Vec::new());
+                pack_chunk(&raw, &mut scratch, &mut packed);
+                let trace: [u8; 16] = t.trace_id[..].try_into().unwrap();
+                batch.insert(&inner.spans, &chunk_key(&trace, chunk_id)[..], packed);
+                batch.insert(&inner.legacy_txs, &tx_key(t.end_ms(), &t.ids())[..], t.encode_to_vec());
+                batch.insert(&inner.legacy_minutes, &minute_key(t.start_ms() / MINUTE_MS, &t.trace_id)[..], b"".as_slice());
+            }
+            batch.commit().unwrap();
+            rt.block_on(store.append(vec![new.clone()])).unwrap();
+        }
+        let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: 60 * MINUTE_MS, max_bytes: u64::MAX }).unwrap();
+        assert_eq!(store.transaction_count(), 3, "old layout and new, rebuilt together");
+        let query = TxQuery {
+            filter: crate::store::TxFilter { from: now - 200 * MINUTE_MS, to: now, ..Default::default() },
+            order: sightline_model::Order::Newest,
+            limit: 10,
+            cursor: None,
+        };
+        let listed = |store: &EmbeddedStore| -> Vec<String> {
+            store.inner.transactions(&query).unwrap().items.into_iter().map(|t| t.span_id).collect()
+        };
+        let ids = |ts: &[&SpanRecord]| -> Vec<String> { ts.iter().map(|t| const_hex::encode(&t.span_id)).collect() };
+        assert_eq!(listed(&store), ids(&[&new, &recent, &old]));
+        let trace = store.inner.trace(old.trace_id[..].try_into().unwrap(), now).unwrap().expect("the old trace");
+        assert_eq!(trace.steps.len(), 2, "{trace:?}");
+        // A retry of a transaction stored by the old layout is no new transaction.
+        let live = rt.block_on(store.append(vec![recent.clone(), step_of(&recent)])).unwrap();
+        assert!(live.points.is_empty(), "{:?}", live.points);
+        assert_eq!(store.transaction_count(), 3);
+        // Retention expires the old layout's transaction and its trace.
+        let report = rt.block_on(store.enforce_retention(now)).unwrap();
+        assert_eq!((report.transactions_removed, report.traces_removed), (1, 1), "{report:?}");
+        assert!(store.inner.trace(old.trace_id[..].try_into().unwrap(), now).unwrap().is_none());
+        assert_eq!(listed(&store), ids(&[&new, &recent]));
+        drop(store);
+        let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+        assert_eq!(listed(&store), ids(&[&new, &recent]), "after another start");
+        assert_eq!(store.inner.trace(recent.trace_id[..].try_into().unwrap(), now).unwrap().map(|t| t.steps.len()), Some(2));
+    }
+
+    /// A retry's record holds only the transactions that were new, so a start does not count the others
+    /// twice; a request of only a trace's other spans still has a record, and retention takes its chunk.
+    #[test]
+    fn request_records_hold_new_transactions_and_every_chunk() {
+        let rt = runtime();
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_700_000_000_000 / MINUTE_MS * MINUTE_MS;
+        let (a, b) = (tx(1, now - 90 * MINUTE_MS, 5), tx(2, now - 90 * MINUTE_MS + 1, 5));
+        let orphan = SpanRecord { span_id: vec![9; 8], parent_span_id: vec![8; 8], is_transaction: false, step_kind: kind::SQL, ..tx(3, now - 80 * MINUTE_MS, 2) };
+        {
+            let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
+            rt.block_on(store.append(vec![a.clone()])).unwrap();
+            let live = rt.block_on(store.append(vec![a.clone(), b.clone()])).unwrap();
+            assert_eq!(live.points.len(), 1, "only b is new");
+            rt.block_on(store.append(vec![orphan.clone()])).unwrap();
+            assert_eq!(store.inner.requests.len().unwrap(), 3);
+        }
+        let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: 60 * MINUTE_MS, max_bytes: u64::MAX }).unwrap();
+        assert_eq!(store.transaction_count(), 2, "a once, b once");
+        let orphan_trace: [u8; 16] = orphan.trace_id[..].try_into().unwrap();
+        assert!(store.inner.trace(orphan_trace, now).unwrap().is_some());
+        let report = rt.block_on(store.enforce_retention(now)).unwrap();
+        // Chunks, one per trace and request: a's twice (the retry stored its spans again), b's, the orphan's.
+        assert_eq!((report.transactions_removed, report.traces_removed), (2, 4), "{report:?}");
+        assert!(store.inner.trace(orphan_trace, now).unwrap().is_none());
+        assert_eq!((store.inner.requests.len().unwrap(), store.inner.spans.len().unwrap()), (0, 0));
     }
 
     /// A store shut down under a caller answers 503-style, not with a panic.

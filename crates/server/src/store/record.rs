@@ -83,7 +83,7 @@ pub struct SpanRecord {
     #[prost(message, repeated, tag = "20")]
     pub attributes: Vec<AttrRecord>,
     /// A stored transaction's steps from the same request, one per distinct step with its summed self time
-    /// (only on the copy in the `tx` keyspace, see `crate::compare::profile`).
+    /// (only on the copy in its request's record, see `crate::compare::profile`).
     #[prost(message, repeated, tag = "21")]
     pub steps: Vec<StepRecord>,
 }
@@ -247,20 +247,104 @@ pub fn pack_chunk(raw: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
 pub fn unpack_chunk(value: &[u8]) -> anyhow::Result<Vec<SpanRecord>> {
     use anyhow::Context;
     use prost::Message;
-    let mut chunk = StoredChunk::decode(value).context("decoding a span chunk")?;
-    if !chunk.lz4.is_empty() {
-        anyhow::ensure!(chunk.raw_len <= MAX_CHUNK_RAW, "a span chunk claims {} bytes", chunk.raw_len);
-        let raw = lz4_flex::block::decompress(&chunk.lz4, chunk.raw_len as usize).context("decompressing a span chunk")?;
-        anyhow::ensure!(raw.len() == chunk.raw_len as usize, "a span chunk decompressed to {} bytes, not {}", raw.len(), chunk.raw_len);
-        let inner = SpanChunk::decode(&raw[..]).context("decoding a span chunk")?;
+    let chunk = StoredChunk::decode(value).context("decoding a span chunk")?;
+    unpacked(chunk.spans, &chunk.lz4, chunk.raw_len, "a span chunk")
+}
+
+/// `spans` followed by those in `lz4` (a compressed field 1, see [`pack_chunk`]), if any.
+fn unpacked(mut spans: Vec<SpanRecord>, lz4: &[u8], raw_len: u32, what: &str) -> anyhow::Result<Vec<SpanRecord>> {
+    use anyhow::Context;
+    use prost::Message;
+    if !lz4.is_empty() {
+        anyhow::ensure!(raw_len <= MAX_CHUNK_RAW, "{what} claims {raw_len} bytes");
+        let raw = lz4_flex::block::decompress(lz4, raw_len as usize).with_context(|| format!("decompressing {what}"))?;
+        anyhow::ensure!(raw.len() == raw_len as usize, "{what} decompressed to {} bytes, not {raw_len}", raw.len());
+        let inner = SpanChunk::decode(&raw[..]).with_context(|| format!("decoding {what}"))?;
         // Spans in field 1 beside a compressed block (not written today) come first, as on the wire.
-        chunk.spans.extend(inner.spans);
+        spans.extend(inner.spans);
     }
-    Ok(chunk.spans)
+    Ok(spans)
+}
+
+/// What one request stored besides its span chunks, under one key ([`request_key`]): its new finished
+/// transactions, each with its steps (what the columns are rebuilt from after a start), and the traces it
+/// wrote a chunk for (what retention deletes with it). One record per request instead of one key per
+/// transaction and one per trace and minute: the LSM tree's cost is per key (journal entry, memtable
+/// insert, flush, compactions), and those keys were two thirds of what ingest wrote (BENCHMARKS.md,
+/// issue 16, twelfth session). Fields 1–3 are laid out as in [`StoredChunk`], so [`pack_chunk`] writes them.
+#[derive(Clone, PartialEq, prost::Message)]
+struct StoredRequest {
+    #[prost(message, repeated, tag = "1")]
+    txs: Vec<SpanRecord>,
+    #[prost(bytes = "vec", tag = "2")]
+    lz4: Vec<u8>,
+    #[prost(uint32, tag = "3")]
+    raw_len: u32,
+    /// The trace ids of the request's chunks, 16 bytes each.
+    #[prost(bytes = "vec", tag = "4")]
+    traces: Vec<u8>,
+}
+
+/// A request's record, read back.
+#[derive(Debug, Default)]
+pub struct RequestRecord {
+    pub txs: Vec<SpanRecord>,
+    pub traces: Vec<[u8; 16]>,
+}
+
+/// Appends a request's record to `out`: `txs` are its transactions encoded as [`pack_chunk`] takes spans,
+/// `traces` the trace ids it stored chunks under.
+pub fn pack_request(txs: &[u8], traces: &[[u8; 16]], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    pack_chunk(txs, scratch, out);
+    if !traces.is_empty() {
+        encode_key(4, WireType::LengthDelimited, out);
+        encode_varint(traces.len() as u64 * 16, out);
+        for t in traces {
+            out.extend_from_slice(t);
+        }
+    }
+}
+
+/// A request's record: its transactions decompressed, and its traces.
+pub fn unpack_request(value: &[u8]) -> anyhow::Result<RequestRecord> {
+    use anyhow::Context;
+    use prost::Message;
+    let r = StoredRequest::decode(value).context("decoding a request record")?;
+    let traces = trace_ids(&r.traces)?;
+    Ok(RequestRecord { txs: unpacked(r.txs, &r.lz4, r.raw_len, "a request record")?, traces })
+}
+
+/// Only the traces of a request's record (retention needs no more).
+pub fn request_traces(value: &[u8]) -> anyhow::Result<RequestRecord> {
+    use anyhow::Context;
+    use prost::Message;
+    let r = StoredRequest::decode(value).context("decoding a request record")?;
+    Ok(RequestRecord { txs: Vec::new(), traces: trace_ids(&r.traces)? })
+}
+
+fn trace_ids(bytes: &[u8]) -> anyhow::Result<Vec<[u8; 16]>> {
+    anyhow::ensure!(bytes.len().is_multiple_of(16), "a request record's trace list has {} bytes", bytes.len());
+    Ok(bytes.chunks_exact(16).map(|c| c.try_into().expect("16 bytes")).collect())
+}
+
+/// Key of a request's record: `end_ms(8, BE) ‖ request_id(8, BE)`, `end_ms` the latest end of its
+/// finished spans: time order, for retention and the start-up rebuild (newest first), like [`tx_key`].
+pub fn request_key(end_ms: i64, request_id: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&(end_ms.max(0) as u64).to_be_bytes());
+    k[8..].copy_from_slice(&request_id.to_be_bytes());
+    k
+}
+
+/// The request id of a [`request_key`].
+pub fn request_key_id(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.get(8..16)?.try_into().ok()?))
 }
 
 /// Key of a span chunk: `trace_id(16) ‖ chunk_id(8, BE)`. Chunk ids increase, so a later copy of a span
-/// (an OTLP retry) is read after, and wins over, an earlier one.
+/// (an OTLP retry) is read after, and wins over, an earlier one. Today the chunk id is the request's id (a
+/// request stores one chunk per trace), so its record ([`request_key`]) names each chunk it wrote.
 pub fn chunk_key(trace_id: &[u8; 16], chunk_id: u64) -> [u8; 24] {
     let mut k = [0u8; 24];
     k[..16].copy_from_slice(trace_id);
@@ -277,7 +361,8 @@ pub fn tx_key(end_ms: i64, ids: &[u8; 24]) -> [u8; 32] {
     k
 }
 
-/// Key of the trace-by-minute index used by retention: `minute(8, BE) ‖ trace_id(16)`.
+/// Key of the trace-by-minute index retention used before request records (stores written before them
+/// still have it): `minute(8, BE) ‖ trace_id(16)`.
 pub fn minute_key(minute: i64, trace_id: &[u8]) -> [u8; 24] {
     let mut k = [0u8; 24];
     k[..8].copy_from_slice(&(minute.max(0) as u64).to_be_bytes());

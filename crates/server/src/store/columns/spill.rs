@@ -3,7 +3,7 @@
 //! Why files of raw columns and not the `tx` records: reading a minute back must cost about what scanning
 //! it in memory does, plus the read. Decoding `tx` records (protobuf, interning names) runs at ~0.4 M rows/s
 //! here, a raw block at memory speed; and a separate file per segment is dropped by unlinking it, with no
-//! write amplification or memtable in fjall. The files are a cache of the `tx` keyspace, not a second
+//! write amplification or memtable in fjall. The files are a cache of the `requests` records, not a second
 //! source of truth: they refer to interned ids of this process, so a start deletes them and the history
 //! loader rebuilds (and evicts again) from `tx`. No fsync for the same reason.
 

@@ -1,17 +1,23 @@
 //! Reading the stored history into the columns after a start, in the background and newest first.
 //!
-//! Why in the background: the columns are a copy of the `tx` keyspace, and reading it back takes ~2.5 s
-//! per million transactions on this machine; a server that listens only after that is down for minutes
-//! at tens of millions. So the store serves and ingests at once, and this thread reads `tx` backwards
-//! (keys are `end_ms ‖ ids`, so that is newest first: the live hitmap's recent minutes are complete
-//! within the first batches). [`Columns::history`] says how far it got, under the same lock as the rows,
-//! and answers whose window reaches older data carry it (docs/STORE.md, "Restart").
+//! Why in the background: the columns are a copy of the transactions in the `requests` records (and in
+//! an older store's `tx` keyspace), and reading them back takes ~2.5 s per million transactions on this
+//! machine; a server that listens only after that is down for minutes at tens of millions. So the store
+//! serves and ingests at once, and this thread reads both backwards (keys start with `end_ms`, so that is
+//! newest first: the live hitmap's recent minutes are complete within the first batches), merged by that
+//! time ([`History`]). [`Columns::history`] says how far it got, under the same lock as the rows, and
+//! answers whose window reaches older data carry it (docs/STORE.md, "Restart").
 //!
-//! Why nothing is counted twice or lost: the loader iterates a fjall snapshot taken in `open` before the
-//! committer thread started. Every key in it is read by the loader only; every transaction committed
-//! afterwards is a key outside the snapshot and reaches the columns through the commit's publish only
-//! (a retry of an already stored transaction finds its key and is not published). Retention may delete
-//! keys the snapshot still shows: `Columns::retained_from_ms` tells the loader where to stop.
+//! A record's key holds the latest end among its transactions, so once the loader has read the records
+//! down to a key's time, every transaction ending after it is read: that time is where the columns are
+//! complete from.
+//!
+//! Why nothing is counted twice or lost: the loader iterates fjall snapshots taken in `open` before the
+//! committer thread started. Every record in them is read by the loader only; every transaction committed
+//! afterwards is outside the snapshots and reaches the columns through the commit's publish only (a retry
+//! of an already stored transaction finds its `tx_ids` key and is not published). Retention may delete
+//! records the snapshots still show: `Columns::retained_from_ms` tells the loader where to stop, and
+//! [`Extent::floor`] which transactions of a kept record an earlier pass already expired.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -23,7 +29,7 @@ use sightline_model::HistoryLoading;
 use crate::sync;
 
 use super::{row_of, Inner};
-use crate::store::record::SpanRecord;
+use crate::store::record::{tx_key_end_ms, unpack_request, SpanRecord};
 
 /// Rows decoded per batch and pushed under one write lock: large enough that the lock is taken rarely,
 /// small enough that a hitmap waits at most a few milliseconds behind it.
@@ -33,8 +39,123 @@ const BATCH: u64 = 4096;
 pub(super) struct Loader {
     state: Mutex<State>,
     changed: Condvar,
-    /// End times of the oldest and newest stored transaction when the store opened (for the percentage).
-    pub(super) span: Option<(i64, i64)>,
+    /// What there is to read (`None`: nothing).
+    pub(super) extent: Option<Extent>,
+}
+
+/// The stored history's time range when the store opened.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Extent {
+    /// End times of the oldest and newest stored record (for the percentage).
+    pub oldest: i64,
+    pub newest: i64,
+    /// End time of the oldest transaction retention kept (the first `tx_ids` key): a record retention
+    /// kept for its newer transactions may still hold older ones, which must not come back.
+    pub floor: i64,
+}
+
+impl Extent {
+    /// Read from the first and last keys of the keyspaces that hold the history.
+    pub(super) fn read(requests: &fjall::Keyspace, tx_ids: &fjall::Keyspace, legacy: &fjall::Keyspace) -> anyhow::Result<Option<Extent>> {
+        let (Some(oldest), Some(newest)) = (first_end(&[requests, legacy])?, last_end(&[requests, legacy])?) else {
+            return Ok(None);
+        };
+        let floor = first_end(&[tx_ids, legacy])?.unwrap_or(i64::MAX);
+        Ok(Some(Extent { oldest, newest, floor }))
+    }
+}
+
+/// The smallest `end_ms` (the first 8 bytes of a key) over `keyspaces`' first keys.
+pub(super) fn first_end(keyspaces: &[&fjall::Keyspace]) -> anyhow::Result<Option<i64>> {
+    edge_end(keyspaces, fjall::Keyspace::first_key_value, i64::min)
+}
+
+/// The largest `end_ms` over `keyspaces`' last keys.
+fn last_end(keyspaces: &[&fjall::Keyspace]) -> anyhow::Result<Option<i64>> {
+    edge_end(keyspaces, fjall::Keyspace::last_key_value, i64::max)
+}
+
+/// `pick` of the `end_ms` of each keyspace's `edge` key.
+fn edge_end(
+    keyspaces: &[&fjall::Keyspace],
+    edge: impl Fn(&fjall::Keyspace) -> Option<fjall::Guard>,
+    pick: fn(i64, i64) -> i64,
+) -> anyhow::Result<Option<i64>> {
+    let mut found = None::<i64>;
+    for ks in keyspaces {
+        let key = edge(ks).map(|kv| kv.key()).transpose().context("reading the store")?;
+        if let Some(end) = key.and_then(|k| tx_key_end_ms(&k)) {
+            found = Some(found.map_or(end, |f| pick(f, end)));
+        }
+    }
+    Ok(found)
+}
+
+/// One stored transaction as the loader reads it: the time of the key it was under (no later than any
+/// transaction still to come), and the transaction, or why it does not decode.
+type Row = (i64, Result<SpanRecord, String>);
+
+/// The stored transactions newest first: the `requests` records' and an older store's `tx` keyspace's,
+/// merged by their keys' time.
+pub(super) struct History {
+    requests: std::iter::Peekable<Box<dyn Iterator<Item = Result<Vec<Row>, String>> + Send>>,
+    legacy: std::iter::Peekable<Box<dyn Iterator<Item = Result<Row, String>> + Send>>,
+    /// The rest of the record being read.
+    pending: std::vec::IntoIter<Row>,
+}
+
+impl History {
+    /// `requests` and `legacy`: the two keyspaces' iterators, reversed.
+    pub(super) fn new(
+        requests: impl Iterator<Item = fjall::Guard> + Send + 'static,
+        legacy: impl Iterator<Item = fjall::Guard> + Send + 'static,
+    ) -> Self {
+        let requests = requests.map(|kv| {
+            let (k, v) = kv.into_inner().map_err(|e| format!("reading request records: {e}"))?;
+            let end = tx_key_end_ms(&k).ok_or("a request record's key is too short")?;
+            Ok(match unpack_request(&v) {
+                Ok(record) => record.txs.into_iter().map(|s| (end, Ok(s))).collect(),
+                Err(e) => vec![(end, Err(format!("{e:#}")))],
+            })
+        });
+        let legacy = legacy.map(|kv| {
+            let (k, v) = kv.into_inner().map_err(|e| format!("reading transactions: {e}"))?;
+            let end = tx_key_end_ms(&k).ok_or("a transaction's key is too short")?;
+            Ok((end, SpanRecord::decode(&*v).map_err(|e| e.to_string())))
+        });
+        let requests: Box<dyn Iterator<Item = Result<Vec<Row>, String>> + Send> = Box::new(requests);
+        let legacy: Box<dyn Iterator<Item = Result<Row, String>> + Send> = Box::new(legacy);
+        History { requests: requests.peekable(), legacy: legacy.peekable(), pending: Vec::new().into_iter() }
+    }
+}
+
+impl Iterator for History {
+    type Item = Result<Row, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(row) = self.pending.next() {
+                return Some(Ok(row));
+            }
+            // The newer of the next record and the next older transaction; an error at once. A record
+            // without transactions (it stored only spans) is taken at once and yields nothing.
+            let record = match self.requests.peek() {
+                Some(Ok(rows)) => Some(rows.first().map_or(i64::MAX, |r| r.0)),
+                Some(Err(_)) => return Some(Err(self.requests.next()?.err()?)),
+                None => None,
+            };
+            let legacy = match self.legacy.peek() {
+                Some(Ok(row)) => Some(row.0),
+                Some(Err(_)) => return self.legacy.next(),
+                None => None,
+            };
+            match (record, legacy) {
+                (Some(r), Some(l)) if l > r => return self.legacy.next(),
+                (Some(_), _) => self.pending = self.requests.next()?.ok()?.into_iter(),
+                (None, _) => return self.legacy.next(),
+            }
+        }
+    }
 }
 
 struct State {
@@ -46,18 +167,18 @@ struct State {
 }
 
 impl Loader {
-    pub(super) fn new(span: Option<(i64, i64)>, held: bool) -> Self {
-        let outcome = span.is_none().then_some(Ok(()));
+    pub(super) fn new(extent: Option<Extent>, held: bool) -> Self {
+        let outcome = extent.is_none().then_some(Ok(()));
         Loader {
             state: Mutex::new(State { budget: if held { 0 } else { u64::MAX }, stop: false, outcome }),
             changed: Condvar::new(),
-            span,
+            extent,
         }
     }
 
     /// The history that is not read yet, as answers report it, right after open.
     pub(super) fn initial(&self) -> Option<HistoryLoading> {
-        self.span.map(|(_, newest)| HistoryLoading { loaded_from_ms: newest.saturating_add(1), percent: 0 })
+        self.extent.map(|e| HistoryLoading { loaded_from_ms: e.newest.saturating_add(1), percent: 0 })
     }
 
     /// Lets a held loader read `rows` more (tests).
@@ -107,14 +228,14 @@ impl Loader {
 
     /// How much of the stored time range lies at or after `end_ms`, 0–99 (100 is "done", said by `None`).
     fn percent(&self, end_ms: i64) -> u8 {
-        let Some((oldest, newest)) = self.span else { return 99 };
+        let Some(Extent { oldest, newest, .. }) = self.extent else { return 99 };
         let whole = (newest - oldest).max(1) as f64;
         ((newest - end_ms) as f64 / whole * 100.0).clamp(0.0, 99.0) as u8
     }
 }
 
-/// The loader thread's body: reads `rows` (the `tx` snapshot, newest first) into the columns.
-pub(super) fn run(inner: &Inner, rows: impl Iterator<Item = fjall::Guard>) {
+/// The loader thread's body: reads `rows` (the snapshots, newest first) into the columns.
+pub(super) fn run(inner: &Inner, rows: History) {
     let started = Instant::now();
     let outcome = load(inner, rows);
     let loaded = sync::read(&inner.columns).len();
@@ -125,17 +246,21 @@ pub(super) fn run(inner: &Inner, rows: impl Iterator<Item = fjall::Guard>) {
     inner.load.finish(outcome);
 }
 
-fn load(inner: &Inner, mut rows: impl Iterator<Item = fjall::Guard>) -> Result<(), String> {
+fn load(inner: &Inner, mut rows: History) -> Result<(), String> {
     let mut undecodable = 0u64;
+    let kept_from = inner.load.extent.map_or(i64::MIN, |e| e.floor);
     loop {
         let Some(want) = inner.load.take() else { return Ok(()) };
         // Read and decode outside the lock; only the pushes hold it.
         let mut batch = Vec::with_capacity(want as usize);
         let mut read = 0;
-        for kv in rows.by_ref().take(want as usize) {
+        // The time of the last key read: every transaction ending after it is read.
+        let mut last = None;
+        for row in rows.by_ref().take(want as usize) {
             read += 1;
-            let (_, v) = kv.into_inner().context("reading transactions").map_err(|e| format!("{e:#}"))?;
-            match SpanRecord::decode(&*v) {
+            let (end, decoded) = row?;
+            last = Some(end);
+            match decoded {
                 Ok(s) => batch.push(s),
                 // One damaged record must not hide all the history behind it.
                 Err(e) => {
@@ -145,13 +270,9 @@ fn load(inner: &Inner, mut rows: impl Iterator<Item = fjall::Guard>) -> Result<(
             }
         }
         let mut cols = sync::write(&inner.columns);
-        let floor = cols.retained_from_ms.unwrap_or(i64::MIN);
-        let mut below = false;
-        for s in &batch {
-            if s.end_ms() < floor {
-                below = true;
-                break;
-            }
+        let floor = cols.retained_from_ms.unwrap_or(i64::MIN).max(kept_from);
+        let below = last.is_some_and(|end| end < floor);
+        for s in batch.iter().filter(|s| s.end_ms() >= floor) {
             cols.push(row_of(s));
         }
         // Minutes the loader has finished with (those after the one this batch ended in) are done.
@@ -163,10 +284,9 @@ fn load(inner: &Inner, mut rows: impl Iterator<Item = fjall::Guard>) -> Result<(
             inner.memory.enforce(inner);
             return Ok(());
         }
-        if let Some(last) = batch.last() {
-            cols.compact_between(last.end_ms().div_euclid(60_000).saturating_add(1).saturating_mul(60_000), done_below.saturating_add(60_000));
-            // Rows ending at `last`'s millisecond may continue in the next batch.
-            let end = last.end_ms();
+        if let Some(end) = last {
+            cols.compact_between(end.div_euclid(60_000).saturating_add(1).saturating_mul(60_000), done_below.saturating_add(60_000));
+            // Rows ending at `end`'s millisecond may continue in the next batch.
             cols.history = Some(HistoryLoading { loaded_from_ms: end.saturating_add(1), percent: inner.load.percent(end) });
         }
         // Under a budget, the minutes just finished go to disk before the next batch is read.

@@ -46,7 +46,7 @@ impl MemoryBudget {
         (self.total / 8).clamp(2 * MIB, 64 * MIB)
     }
 
-    /// One keyspace's memtable is flushed past this (`spans` and `tx` take nearly all writes).
+    /// One keyspace's memtable is flushed past this (`spans`, `requests` and `tx_ids` take nearly all writes).
     pub fn memtable(&self) -> u64 {
         (self.memtables() / 4).max(MIB)
     }
@@ -114,7 +114,7 @@ impl Memory {
 
     /// Asks fjall to flush every keyspace's memtable when all memtables together are over their share:
     /// keyspaces created before the budget keep the memtable size they were created with. Every keyspace,
-    /// not only `spans` and `tx`: since span chunks are stored compressed, the cube's and the `minutes`
+    /// not only `spans` and `requests`: since span chunks are stored compressed, the cube's and the `tx_ids`
     /// keyspaces take a large part of the writes, and left alone their memtables grew to 4× the share.
     fn bound_memtables(&self, inner: &Inner) {
         let Some(budget) = self.budget else { return };
