@@ -415,15 +415,21 @@ impl EmbeddedStore {
         // Span chunks are large (a trace's spans) and never updated in place: keeping them in blob files
         // and only their keys in the LSM tree spares compaction from rewriting them level after level.
         // They come compressed ([`pack_chunk`]), so the blob files do not compress them again.
-        let blobs = KvSeparationOptions::default().separation_threshold(512).compression(fjall::CompressionType::None);
-        let spans = db.keyspace("spans", || options().with_kv_separation(Some(blobs))).context("keyspace spans")?;
+        let blobs = || KvSeparationOptions::default().separation_threshold(512).compression(fjall::CompressionType::None);
+        // Neither keyspace is read by key but by prefix (a trace) or range (time): bloom filters, which
+        // fjall builds at every flush and compaction, would serve a page row's point read at most. The
+        // request records are large and written once, like chunks: in blob files too (measured in
+        // BENCHMARKS.md, issue 16, twelfth session).
+        let unfiltered = || options().filter_policy(fjall::config::FilterPolicy::disabled()).with_kv_separation(Some(blobs()));
+        let spans = db.keyspace("spans", unfiltered).context("keyspace spans")?;
         // Evicted columns: a cache of the records for this process (see `columns::spill`), beside fjall's files.
         let spill = match budget {
             Some(_) => Some(SpillDir::create(&dir.join(SPILL_DIR))?),
             None => None,
         };
         let cube = CubeStore::open(&db, cube)?;
-        let (requests, tx_ids, legacy_txs) = (ks("requests")?, ks("tx_ids")?, ks("tx")?);
+        let requests = db.keyspace("requests", unfiltered).context("keyspace requests")?;
+        let (tx_ids, legacy_txs) = (ks("tx_ids")?, ks("tx")?);
         // The history to load: the request records and the older stores' transactions, read through
         // snapshots taken before any commit (see `load`'s docs for why that counts everything once).
         let history = load::History::new(requests.iter().rev(), legacy_txs.iter().rev());
