@@ -751,8 +751,8 @@ impl Inner {
             let (key, value) = kv.into_inner().context("reading request records")?;
             let id = request_key_id(&key).context("a request record's key is too short")?;
             match request_traces(&value) {
-                Ok(record) => {
-                    for trace in &record.traces {
+                Ok(traces) => {
+                    for trace in &traces {
                         batch.remove(&self.spans, &chunk_key(trace, id)[..]);
                         report.traces_removed += 1;
                     }

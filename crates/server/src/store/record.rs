@@ -285,13 +285,6 @@ struct StoredRequest {
     traces: Vec<u8>,
 }
 
-/// A request's record, read back.
-#[derive(Debug, Default)]
-pub struct RequestRecord {
-    pub txs: Vec<SpanRecord>,
-    pub traces: Vec<[u8; 16]>,
-}
-
 /// Appends a request's record to `out`: `txs` are its transactions encoded as [`pack_chunk`] takes spans,
 /// `traces` the trace ids it stored chunks under.
 pub fn pack_request(txs: &[u8], traces: &[[u8; 16]], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
@@ -306,21 +299,21 @@ pub fn pack_request(txs: &[u8], traces: &[[u8; 16]], scratch: &mut Vec<u8>, out:
     }
 }
 
-/// A request's record: its transactions decompressed, and its traces.
-pub fn unpack_request(value: &[u8]) -> anyhow::Result<RequestRecord> {
-    use anyhow::Context;
-    use prost::Message;
-    let r = StoredRequest::decode(value).context("decoding a request record")?;
-    let traces = trace_ids(&r.traces)?;
-    Ok(RequestRecord { txs: unpacked(r.txs, &r.lz4, r.raw_len, "a request record")?, traces })
+/// The transactions of a request's record, decompressed (the start-up rebuild needs no more).
+pub fn request_transactions(value: &[u8]) -> anyhow::Result<Vec<SpanRecord>> {
+    let r = decode_request(value)?;
+    unpacked(r.txs, &r.lz4, r.raw_len, "a request record")
 }
 
-/// Only the traces of a request's record (retention needs no more).
-pub fn request_traces(value: &[u8]) -> anyhow::Result<RequestRecord> {
+/// The traces of a request's record (retention needs no more): its transactions stay compressed.
+pub fn request_traces(value: &[u8]) -> anyhow::Result<Vec<[u8; 16]>> {
+    trace_ids(&decode_request(value)?.traces)
+}
+
+fn decode_request(value: &[u8]) -> anyhow::Result<StoredRequest> {
     use anyhow::Context;
     use prost::Message;
-    let r = StoredRequest::decode(value).context("decoding a request record")?;
-    Ok(RequestRecord { txs: Vec::new(), traces: trace_ids(&r.traces)? })
+    StoredRequest::decode(value).context("decoding a request record")
 }
 
 fn trace_ids(bytes: &[u8]) -> anyhow::Result<Vec<[u8; 16]>> {

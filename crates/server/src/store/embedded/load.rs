@@ -29,7 +29,7 @@ use sightline_model::HistoryLoading;
 use crate::sync;
 
 use super::{row_of, Inner};
-use crate::store::record::{tx_key_end_ms, unpack_request, SpanRecord};
+use crate::store::record::{request_transactions, tx_key_end_ms, SpanRecord};
 
 /// Rows decoded per batch and pushed under one write lock: large enough that the lock is taken rarely,
 /// small enough that a hitmap waits at most a few milliseconds behind it.
@@ -113,8 +113,8 @@ impl History {
         let requests = requests.map(|kv| {
             let (k, v) = kv.into_inner().map_err(|e| format!("reading request records: {e}"))?;
             let end = tx_key_end_ms(&k).ok_or("a request record's key is too short")?;
-            Ok(match unpack_request(&v) {
-                Ok(record) => record.txs.into_iter().map(|s| (end, Ok(s))).collect(),
+            Ok(match request_transactions(&v) {
+                Ok(txs) => txs.into_iter().map(|s| (end, Ok(s))).collect(),
                 Err(e) => vec![(end, Err(format!("{e:#}")))],
             })
         });
