@@ -195,33 +195,47 @@ fn seed(dir: &Path, n: u64) -> Duration {
     };
     let services = ["gateway", "balance", "payment", "recharge", "ledger"];
     let endpoints = ["GET /a", "GET /b", "POST /c", "POST /d", "GET /e", "PUT /f", "GET /g", "DELETE /h"];
+    // As exporters send them: requests of 64 transactions that ended within the same ~second, in time
+    // order over the 6 hours, 8 in flight (so commits group as under real ingest). The store's records are
+    // per request, so the shape of the requests is what a restart reads.
+    const PER_REQUEST: u64 = 64;
+    let step = span as f64 / n as f64;
     let mut i = have;
     while i < n {
-        let batch: Vec<SpanRecord> = (i..(i + 20_000).min(n))
-            .map(|j| {
-                let r = next();
-                let end_ms = newest - (r % span as u64) as i64;
-                let dur_ms = ((r >> 20) % 3000) as f64 * 0.7;
-                let mut trace_id = vec![0xee; 16];
-                trace_id[8..].copy_from_slice(&(j + 1).to_be_bytes());
-                SpanRecord {
-                    trace_id,
-                    span_id: (j + 1).to_be_bytes().to_vec(),
-                    service: services[(j % 5) as usize].into(),
-                    name: endpoints[((r >> 40) % 8) as usize].into(),
-                    span_kind: 2,
-                    start_ns: ((end_ms as f64 - dur_ms) * 1e6) as u64,
-                    end_ns: end_ms as u64 * 1_000_000,
-                    error: (r >> 50) % 50 == 0,
-                    step_kind: kind::TRANSACTION,
-                    thread: Some(format!("exec-{}", j % 200)),
-                    is_transaction: true,
-                    ..Default::default()
-                }
-            })
-            .collect();
-        i += batch.len() as u64;
-        rt.block_on(store.append(batch)).expect("seeding");
+        let mut requests = Vec::new();
+        for _ in 0..8 {
+            if i >= n {
+                break;
+            }
+            let batch: Vec<SpanRecord> = (i..(i + PER_REQUEST).min(n))
+                .map(|j| {
+                    let r = next();
+                    let end_ms = newest - span + (j as f64 * step) as i64 + (r % 1000) as i64;
+                    let dur_ms = ((r >> 20) % 3000) as f64 * 0.7;
+                    let mut trace_id = vec![0xee; 16];
+                    trace_id[8..].copy_from_slice(&(j + 1).to_be_bytes());
+                    SpanRecord {
+                        trace_id,
+                        span_id: (j + 1).to_be_bytes().to_vec(),
+                        service: services[(j % 5) as usize].into(),
+                        name: endpoints[((r >> 40) % 8) as usize].into(),
+                        span_kind: 2,
+                        start_ns: ((end_ms as f64 - dur_ms) * 1e6) as u64,
+                        end_ns: end_ms as u64 * 1_000_000,
+                        error: (r >> 50) % 50 == 0,
+                        step_kind: kind::TRANSACTION,
+                        thread: Some(format!("exec-{}", j % 200)),
+                        is_transaction: true,
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            i += batch.len() as u64;
+            requests.push(store.append(batch));
+        }
+        for done in rt.block_on(futures::future::join_all(requests)) {
+            done.expect("seeding");
+        }
     }
     if n > have {
         eprintln!("seeded {} transactions in {:.1?}", n - have, started.elapsed());
