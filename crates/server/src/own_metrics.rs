@@ -183,7 +183,7 @@ impl OwnMetrics {
         let memory_bytes = IntGaugeVec::new(
             Opts::new(
                 "sightline_store_memory_bytes",
-                "What the embedded store holds in memory, by part: columns (hitmap columns in memory), memtables (fjall's, not yet flushed), block_cache (fjall's, in use).",
+                "What the embedded store holds in memory, by part: columns (hitmap columns in memory), trace_index (which requests hold a trace's spans), memtables (fjall's, not yet flushed), block_cache (fjall's, in use).",
             ),
             &["part"],
         )
@@ -370,6 +370,7 @@ impl OwnMetrics {
             self.memory_budget.set(clamp(m.budget_bytes.unwrap_or(0)));
             self.memory_columns_budget.set(clamp(m.columns_budget_bytes.unwrap_or(0)));
             self.memory_bytes.with_label_values(&["columns"]).set(clamp(m.columns_bytes));
+            self.memory_bytes.with_label_values(&["trace_index"]).set(clamp(m.trace_index_bytes));
             self.memory_bytes.with_label_values(&["memtables"]).set(clamp(m.memtable_bytes));
             self.memory_bytes.with_label_values(&["block_cache"]).set(clamp(m.cache_bytes));
             self.evicted_minutes.set(clamp(m.evicted_minutes));

@@ -233,6 +233,8 @@ pub struct MemoryStats {
     pub columns_budget_bytes: Option<u64>,
     /// The hitmap columns' blocks in memory.
     pub columns_bytes: u64,
+    /// The trace index (which requests hold a trace's spans), in memory beside the columns.
+    pub trace_index_bytes: u64,
     /// fjall's memtables (active and sealed, not yet flushed).
     pub memtable_bytes: u64,
     /// fjall's block cache: in use and its capacity.

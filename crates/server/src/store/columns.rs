@@ -84,6 +84,18 @@ struct Block {
     /// Row `i`'s `(step id, self ms)` likewise.
     steps_end: Vec<u32>,
     steps: Vec<(u32, f32)>,
+    /// A hash of each row's `ids`, for the store's retry check ([`Columns::contains`]): kept for the newest
+    /// two minutes (which get nearly every retried transaction), built for an older one when a check
+    /// reaches it (a backfill of old data) and dropped again when a new minute begins.
+    seen: Option<IdSet>,
+}
+
+type IdSet = rustc_hash::FxHashSet<u64>;
+
+/// What [`Block::seen`] keeps of a row's `ids`.
+fn id_hash(ids: &[u8; 24]) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(ids)
 }
 
 impl Block {
@@ -107,6 +119,8 @@ impl Block {
             + cap(&self.tags)
             + cap(&self.steps_end)
             + cap(&self.steps)
+            // A hashbrown table: a control byte beside each slot.
+            + self.seen.as_ref().map_or(0, |s| s.capacity() * 9)
     }
 
     /// Gives back the growth slack of a minute that is (nearly) done: a `Vec` grown by doubling holds
@@ -222,6 +236,9 @@ pub struct Columns {
     spilled_bytes: u64,
     /// Evicted segments read back by queries (a counter for `/metrics`).
     spill_reads: AtomicU64,
+    /// [`Block::seen`] of the evicted rows of minutes a retry check reached; dropped when a new minute
+    /// begins, and a minute's when more of it is evicted.
+    spilled_seen: BTreeMap<i64, IdSet>,
     pub services: Interner,
     pub endpoints: Interner,
     pub error_types: Interner,
@@ -347,13 +364,13 @@ impl Columns {
         let svc = self.services.intern(row.service);
         let ep = self.endpoints.intern(row.endpoint);
         let minute = row.end_ms.div_euclid(MINUTE_MS);
-        if !self.blocks.contains_key(&minute) && self.history.is_none() && self.blocks.keys().next_back().is_some_and(|m| *m < minute) {
-            // A new newest minute: the one two before it gets few late rows any more.
-            if let Some(b) = self.blocks.get_mut(&(minute - 2)) {
-                b.compact();
-            }
+        if !self.blocks.contains_key(&minute) {
+            self.open_block(minute);
         }
-        let b = self.blocks.entry(minute).or_default();
+        let b = self.blocks.get_mut(&minute).expect("opened above");
+        if let Some(seen) = &mut b.seen {
+            seen.insert(id_hash(&row.ids));
+        }
         b.end_ms.push(row.end_ms);
         b.duration_ms.push(row.duration_ms);
         b.service.push(svc);
@@ -366,6 +383,63 @@ impl Columns {
         b.ids.push(row.ids);
         self.profiles.push_row(b, row.profile);
         self.len += 1;
+    }
+
+    /// Adds the block of `minute`. Its rows' hashes are kept ([`Block::seen`]) if it is one of the newest
+    /// two minutes, counted up to the wall clock's (one transaction from a client whose clock runs ahead must
+    /// not make today's minutes old); a new newest minute drops them from those before.
+    fn open_block(&mut self, minute: i64) {
+        let now = super::now_ms().div_euclid(MINUTE_MS);
+        let newest = self.blocks.keys().next_back().copied();
+        let recent = newest.map_or(minute, |n| n.max(minute)).min(now);
+        if newest.is_none_or(|m| m < minute) {
+            for (_, b) in self.blocks.range_mut(..recent - 1) {
+                b.seen = None;
+            }
+            self.spilled_seen.clear();
+            // The one two before gets few late rows any more (while loading, the loader compacts).
+            if self.history.is_none() {
+                if let Some(b) = self.blocks.get_mut(&(minute - 2)) {
+                    b.compact();
+                }
+            }
+        }
+        let hot = minute >= recent - 1;
+        self.blocks.insert(minute, Block { seen: hot.then(Default::default), ..Block::default() });
+    }
+
+    /// Whether the transaction `ids` ending at `end_ms` is held (in memory or evicted): the embedded store's
+    /// retry check, which every stored transaction passes through. A hash lookup in the minute's
+    /// [`Block::seen`] (built first if the minute had none: one pass over its ids, and its evicted
+    /// segments read back once), a hit confirmed by the ids themselves.
+    pub fn contains(&mut self, end_ms: i64, ids: &[u8; 24]) -> Result<bool, QueryError> {
+        let minute = end_ms.div_euclid(MINUTE_MS);
+        let hash = id_hash(ids);
+        if let Some(b) = self.blocks.get_mut(&minute) {
+            if b.seen.is_none() {
+                b.seen = Some(b.ids.iter().map(id_hash).collect());
+            }
+            if b.seen.as_ref().is_some_and(|seen| seen.contains(&hash)) && b.ids.contains(ids) {
+                return Ok(true);
+            }
+        }
+        let Some(segs) = self.spilled.get(&minute) else { return Ok(false) };
+        if !self.spilled_seen.contains_key(&minute) {
+            let mut seen = IdSet::default();
+            for seg in segs {
+                seen.extend(self.load(Source::Disk(seg))?.ids.iter().map(id_hash));
+            }
+            self.spilled_seen.insert(minute, seen);
+        }
+        if !self.spilled_seen.get(&minute).is_some_and(|seen| seen.contains(&hash)) {
+            return Ok(false);
+        }
+        for seg in segs {
+            if self.load(Source::Disk(seg))?.ids.contains(ids) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The minutes (`lo..=hi`) that may hold end times in `[from, to)`; `None` for an empty window.
@@ -741,6 +815,7 @@ impl Columns {
             return false;
         }
         self.blocks.remove(&minute);
+        self.spilled_seen.remove(&minute);
         self.spilled_rows += seg.rows;
         self.spilled_bytes += seg.bytes;
         self.spilled.entry(minute).or_default().push(seg);

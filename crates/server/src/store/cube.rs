@@ -8,7 +8,7 @@
 //! - `cube_dims`: the interned dimension values, by id;
 //! - `cube_meta`: how far each tier is closed;
 //! - `cube_steps`: SQL steps already counted that came without their transaction (transactions, and the
-//!   steps that came with them, are deduplicated by the `tx_ids` keyspace).
+//!   steps that came with them, are deduplicated by the columns' retry check).
 //!
 //! Every write happens on the committer thread (facts in the commit's batch, closing and rolling up after
 //! it), so there is one writer (the request threads only intern values in memory, [`CubeStore::intern`]); queries read a fjall snapshot taken under the same lock as the open

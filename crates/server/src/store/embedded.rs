@@ -1,21 +1,22 @@
 //! The embedded store: fjall for durability, columns in memory for the hitmap.
 //!
 //! Keyspaces (see `record` for key layouts):
-//! - `spans`: finished spans, one [`SpanChunk`](super::record::SpanChunk) per trace and request, by
-//!   `trace_id ‖ request_id` (a trace is one prefix scan);
-//! - `requests`: one record per request, by `end_ms ‖ request_id`: its new transactions with their steps
-//!   (the start-up rebuild reads them, newest first) and the traces it stored chunks for (retention deletes
-//!   them with it);
-//! - `tx_ids`: every stored transaction's `end_ms ‖ ids`, valued with its request id: the retry check, and
-//!   a list row's way to its span;
+//! - `blocks`: a request's finished spans, one compressed block per request, by `end_ms ‖ request_id`;
+//! - `requests`: one record per request, under the same key: its new transactions with their steps
+//!   (the start-up rebuild reads them, newest first) and the traces it stored spans of (the trace index is
+//!   rebuilt from them);
 //! - `inflight`: the latest in-flight snapshot per span, deleted when the span finishes;
+//! - `meta`: where retention cut last;
 //! - `cube*`: the cube's rollup (see [`super::cube`]);
-//! - `tx` and `minutes`: what stores written before request records kept per transaction and per trace and
-//!   minute; read (rebuild, lists, the retry check) and expired as before, never written.
+//! - `spans` (a chunk per trace and request, by `trace_id ‖ request_id`), `tx_ids` (a key per
+//!   transaction), `tx` and `minutes`: what stores written before span blocks kept per trace and per
+//!   transaction; read (rebuild, lists, traces) and expired as before, never written.
 //!
-//! Why records per request: each key costs the LSM tree a journal entry, a memtable insert, a flush and
-//! compactions, whatever its size; a request used to write three keys per trace (chunk, transaction,
-//! minute), now it writes one per trace, one small one per transaction, and one record (docs/STORE.md).
+//! Why two keys per request and none per trace or transaction: each key costs the LSM tree a journal
+//! entry, a memtable insert, a flush and compactions, whatever its size (~2.4 µs of CPU for a span chunk,
+//! ~1.6 µs for a transaction's id, BENCHMARKS.md issue 16). What those keys gave is in memory instead: a
+//! trace's requests in the trace index ([`traces`]), and the retry check in the columns, which hold every
+//! stored transaction's ids anyway (`Columns::contains`); docs/STORE.md.
 //!
 //! Writes go through one committer thread that takes every request queued at that moment, writes them in
 //! one batch and fsyncs the journal once (group commit): an acknowledged request has been fsynced, and
@@ -32,6 +33,7 @@
 
 mod load;
 mod memory;
+mod traces;
 
 pub use memory::MemoryBudget;
 
@@ -59,8 +61,8 @@ use super::cube::{CubeOptions, CubeStore};
 use super::columns::spill::SpillDir;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{
-    chunk_key, kind, minute_key, pack_chunk, pack_request, request_key, request_key_id, request_traces, span_index, tx_key, unpack_chunk,
-    SpanIndex, SpanRecord,
+    block_key, block_trace, chunk_key, kind, minute_key, pack_block, pack_chunk, pack_request, request_key, request_key_id, request_traces, span_index, tx_key,
+    tx_key_end_ms, unpack_chunk, SpanIndex, SpanRecord,
 };
 use super::{
     assemble, now_ms, CommitObserver, CommitReport, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreFuture, StoreStats,
@@ -96,13 +98,17 @@ const SPILL_DIR: &str = "columns-evicted";
 /// The committer closes due cube buckets after each commit, and this often when no request comes.
 const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Key in `meta` of where retention cut last (`end_ms`, 8 bytes BE).
+const RETAINED_FROM: &[u8] = b"retained_from_ms";
+
 /// One request, prepared on the caller's thread so the single committer only writes.
 #[derive(Default)]
 struct Job {
-    /// The stored value of each trace's chunk ([`pack_chunk`]): its range in `chunk_bytes`.
-    chunks: Vec<([u8; 16], std::ops::Range<usize>)>,
-    /// Every chunk of the request, one after the other (one buffer, not one per trace).
-    chunk_bytes: Vec<u8>,
+    /// The request's finished spans as one value ([`pack_block`]): a compressed chunk per trace; empty if
+    /// none.
+    block: Vec<u8>,
+    /// The traces of those spans, each once.
+    traces: Vec<[u8; 16]>,
     /// Ids of the finished spans (to retire their in-flight snapshots).
     finished: Vec<[u8; 24]>,
     /// Finished transactions, each with its range in `tx_bytes`.
@@ -163,7 +169,7 @@ impl Job {
     }
 
     /// `cube`: the cube to work out facts for (`None` when it is off). The finished spans are encoded
-    /// trace by trace into one buffer, each trace's chunk compressed as it is done ([`pack_chunk`]), and
+    /// trace by trace, each trace's chunk compressed as it is done, into one block ([`pack_block`]), and
     /// only transactions are kept as records (the committer still needs them); the request's record is
     /// packed here too, so the single committer only writes.
     fn prepare(spans: Vec<SpanRecord>, cube: Option<&CubeStore>) -> Job {
@@ -211,8 +217,10 @@ impl Job {
             order[next[*g as usize] as usize] = i as u32;
             next[*g as usize] += 1;
         }
-        // Each trace's spans encoded (the `SpanChunk`'s field 1 once per span), then packed.
+        // Each trace's spans encoded (the `SpanChunk`'s field 1 once per span) and packed on its own, so a
+        // read of one trace (a page row) decompresses only its chunk; the chunks go into one block.
         let (mut raw, mut scratch) = (Vec::new(), Vec::new());
+        let (mut chunks, mut ends) = (Vec::new(), Vec::with_capacity(groups.len()));
         let mut from = 0;
         for (trace, n) in &groups {
             raw.clear();
@@ -220,10 +228,14 @@ impl Job {
                 prost::encoding::message::encode(1, &spans[i as usize], &mut raw);
             }
             from += *n as usize;
-            let start = job.chunk_bytes.len();
-            pack_chunk(&raw, &mut scratch, &mut job.chunk_bytes);
-            job.chunks.push((*trace, start..job.chunk_bytes.len()));
+            pack_chunk(&raw, &mut scratch, &mut chunks);
+            ends.push(chunks.len() as u32);
+            job.traces.push(*trace);
         }
+        if !groups.is_empty() {
+            pack_block(&job.traces, &ends, &chunks, &mut job.block);
+        }
+        drop((raw, chunks));
         for (i, mut s) in spans.into_iter().enumerate() {
             if s.in_flight() {
                 let b = s.encode_to_vec();
@@ -250,15 +262,10 @@ impl Job {
                 job.txs.push((s, start..job.tx_bytes.len()));
             }
         }
-        if !job.chunks.is_empty() {
-            pack_request(&job.tx_bytes, &job.traces(), &mut scratch, &mut job.record);
+        if !job.block.is_empty() {
+            pack_request(&job.tx_bytes, &job.traces, &mut scratch, &mut job.record);
         }
         job
-    }
-
-    /// The traces the request stores chunks for (its record lists them).
-    fn traces(&self) -> Vec<[u8; 16]> {
-        self.chunks.iter().map(|(trace, _)| *trace).collect()
     }
 
     /// The request's record with only the transactions at `new` (indexes into `txs`): when some were
@@ -269,15 +276,19 @@ impl Job {
             raw.extend_from_slice(&self.tx_bytes[self.txs[i].1.clone()]);
         }
         let mut out = Vec::new();
-        pack_request(&raw, &self.traces(), &mut Vec::new(), &mut out);
+        pack_request(&raw, &self.traces, &mut Vec::new(), &mut out);
         out
     }
 }
 
 struct Inner {
     db: Database,
-    spans: Keyspace,
+    blocks: Keyspace,
     requests: Keyspace,
+    meta: Keyspace,
+    /// Written before span blocks: a chunk per trace and request (read, never written).
+    spans: Keyspace,
+    /// Written before span blocks: a key per transaction (read, never written).
     tx_ids: Keyspace,
     /// Written before request records: one record per transaction (read, never written).
     legacy_txs: Keyspace,
@@ -285,6 +296,8 @@ struct Inner {
     legacy_minutes: Keyspace,
     inflight: Keyspace,
     columns: RwLock<Columns>,
+    /// Which requests stored spans of a trace ([`traces`]).
+    traces: RwLock<traces::TraceIndex>,
     active: Mutex<Active>,
     retention: Retention,
     /// Next request id (its chunks' id): starts at the wall clock in ns at open, so ids keep increasing
@@ -412,15 +425,16 @@ impl EmbeddedStore {
             None => KeyspaceCreateOptions::default(),
         };
         let ks = |name: &str| db.keyspace(name, options).with_context(|| format!("keyspace {name}"));
-        // Span chunks are large (a trace's spans) and never updated in place: keeping them in blob files
+        // Span blocks are large (a request's spans) and never updated in place: keeping them in blob files
         // and only their keys in the LSM tree spares compaction from rewriting them level after level.
         // They come compressed ([`pack_chunk`]), so the blob files do not compress them again.
         let blobs = || KvSeparationOptions::default().separation_threshold(512).compression(fjall::CompressionType::None);
-        // Neither keyspace is read by key but by prefix (a trace) or range (time): bloom filters, which
-        // fjall builds at every flush and compaction, would serve a page row's point read at most. The
-        // request records are large and written once, like chunks: in blob files too (measured in
-        // BENCHMARKS.md, issue 16, twelfth session).
+        // Blocks and records are read by range (time) or by a key the trace index names, never to learn
+        // whether a key exists: bloom filters, which fjall builds at every flush and compaction, would
+        // serve nothing. The request records are large and written once, like blocks: in blob files too
+        // (measured in BENCHMARKS.md, issue 16, twelfth session).
         let unfiltered = || options().filter_policy(fjall::config::FilterPolicy::disabled()).with_kv_separation(Some(blobs()));
+        let blocks = db.keyspace("blocks", unfiltered).context("keyspace blocks")?;
         let spans = db.keyspace("spans", unfiltered).context("keyspace spans")?;
         // Evicted columns: a cache of the records for this process (see `columns::spill`), beside fjall's files.
         let spill = match budget {
@@ -429,23 +443,27 @@ impl EmbeddedStore {
         };
         let cube = CubeStore::open(&db, cube)?;
         let requests = db.keyspace("requests", unfiltered).context("keyspace requests")?;
-        let (tx_ids, legacy_txs) = (ks("tx_ids")?, ks("tx")?);
+        let (tx_ids, legacy_txs, meta) = (ks("tx_ids")?, ks("tx")?, ks("meta")?);
         // The history to load: the request records and the older stores' transactions, read through
         // snapshots taken before any commit (see `load`'s docs for why that counts everything once).
         let history = load::History::new(requests.iter().rev(), legacy_txs.iter().rev());
-        let load = load::Loader::new(load::Extent::read(&requests, &tx_ids, &legacy_txs)?, held);
+        let retained_from = meta.get(RETAINED_FROM).context("reading where retention cut")?.as_deref().and_then(tx_key_end_ms);
+        let load = load::Loader::new(load::Extent::read(&requests, &tx_ids, &legacy_txs, retained_from)?, held);
         let mut columns = Columns::default();
         columns.history = load.initial();
         let inner = Inner {
             cube,
+            blocks,
             spans,
             requests,
+            meta,
             tx_ids,
             legacy_txs,
             legacy_minutes: ks("minutes")?,
             inflight: ks("inflight")?,
             db,
             columns: RwLock::new(columns),
+            traces: RwLock::new(traces::TraceIndex::default()),
             active: Mutex::new(Active::default()),
             retention,
             next_request: AtomicU64::new(now_ms().max(0) as u64 * 1_000_000),
@@ -614,21 +632,45 @@ impl Inner {
         }
     }
 
-    /// Whether a finished copy of this span is stored.
+    /// Whether a finished copy of this span is stored. The trace index must hold every request from the
+    /// span's start on (the caller waits for the loader).
     fn finished_stored(&self, s: &SpanRecord) -> anyhow::Result<bool> {
-        for kv in self.spans.prefix(&s.trace_id) {
-            let (_, v) = kv.into_inner()?;
-            if unpack_chunk(&v)?.iter().any(|x| x.span_id == s.span_id) {
-                return Ok(true);
+        let trace: [u8; 16] = s.trace_id[..].try_into().context("a span's trace id is not 16 bytes")?;
+        Ok(self.stored_spans(&trace, s.start_ms())?.iter().any(|x| x.span_id == s.span_id))
+    }
+
+    /// The stored finished spans of `trace` whose request ended at or after `from_ms`, older copies first
+    /// (an OTLP retry's come after): an older store's chunks, then the blocks the trace index names.
+    fn stored_spans(&self, trace: &[u8; 16], from_ms: i64) -> anyhow::Result<Vec<SpanRecord>> {
+        let mut spans = Vec::new();
+        for kv in self.spans.prefix(trace) {
+            let (_, v) = kv.into_inner().context("reading spans")?;
+            spans.extend(unpack_chunk(&v)?);
+        }
+        let requests = sync::read(&self.traces).requests_of(trace, from_ms);
+        for (end_ms, id) in requests {
+            // Absent: a request written before span blocks (its chunks are in `spans`, read above), or
+            // one retention has just deleted.
+            if let Some(block) = self.blocks.get(block_key(end_ms, id)).context("reading spans")? {
+                spans.extend(block_trace(&block, trace)?);
             }
         }
-        Ok(false)
+        Ok(spans)
     }
 
     /// Writes a group of requests in one batch, fsyncs once, then publishes them to the columns and the
     /// in-flight list. Returns each request's new transactions as live points.
     /// `facts[i]` are the cube facts of `group[i]`.
     fn commit(&self, group: &[Job], mut facts: Vec<JobFacts>) -> anyhow::Result<(u64, Vec<Vec<LivePoint>>)> {
+        // The retry check reads the columns and the trace index: right after a start, wait until the
+        // loader has read the history as far back as this group reaches (nearly always: not at all, the
+        // group ends now and the loader starts from the newest).
+        let reaches = group.iter().flat_map(|j| j.txs.iter().map(|(s, _)| s.end_ms()).chain(j.running.iter().map(|(s, _)| s.start_ms()))).min();
+        if let Some(oldest) = reaches {
+            if !self.load.read_down_to(oldest, &self.columns) {
+                tracing::warn!(oldest, "the stored history could not be read this far: retries reaching it are stored again");
+            }
+        }
         let mut batch = self.db.batch();
         let mut seen_tx: FxHashSet<[u8; 32]> = FxHashSet::default();
         let mut new_tx: Vec<Vec<&SpanRecord>> = Vec::with_capacity(group.len());
@@ -636,12 +678,24 @@ impl Inner {
         let mut running: Vec<&SpanRecord> = Vec::new();
         let mut new_facts: Vec<IdFact> =
             Vec::with_capacity(facts.iter().map(|f| f.tx.iter().map(Vec::len).sum::<usize>() + f.direct.len() + f.steps.iter().map(|s| s.1.len()).sum::<usize>()).sum());
+        let mut stored: Vec<(i64, u64, &[[u8; 16]])> = Vec::with_capacity(group.len());
+        // The retry check, under one write lock (it may build a minute's hash set): per job, which of its
+        // transactions are new. An OTLP retry re-sends spans already stored: count each transaction once.
+        let is_new: Vec<Vec<bool>> = {
+            let mut cols = sync::write(&self.columns);
+            let mut check = |s: &SpanRecord| -> Result<bool, QueryError> {
+                let ids = s.ids();
+                Ok(seen_tx.insert(tx_key(s.end_ms(), &ids)) && !cols.contains(s.end_ms(), &ids)?)
+            };
+            group.iter().map(|job| job.txs.iter().map(|(s, _)| check(s)).collect::<Result<_, _>>()).collect::<Result<_, _>>()?
+        };
         {
             let active = sync::lock(&self.active);
-            for (job, facts) in group.iter().zip(facts.iter_mut()) {
+            for ((job, facts), is_new) in group.iter().zip(facts.iter_mut()).zip(&is_new) {
                 let id = self.next_request.fetch_add(1, Ordering::Relaxed);
-                for (trace, range) in &job.chunks {
-                    batch.insert(&self.spans, &chunk_key(trace, id)[..], &job.chunk_bytes[range.clone()]);
+                if !job.block.is_empty() {
+                    batch.insert(&self.blocks, &block_key(job.end_ms, id)[..], &job.block[..]);
+                    stored.push((job.end_ms, id, &job.traces));
                 }
                 if !active.is_empty() {
                     for ids in &job.finished {
@@ -653,11 +707,8 @@ impl Inner {
                 }
                 let mut txs = Vec::new();
                 let mut repeated = false;
-                for (i, (s, _)) in job.txs.iter().enumerate() {
-                    let key = tx_key(s.end_ms(), &s.ids());
-                    // An OTLP retry re-sends spans already stored: count each transaction once.
-                    if seen_tx.insert(key) && !self.tx_ids.contains_key(key)? && !self.legacy_txs.contains_key(key)? {
-                        batch.insert(&self.tx_ids, &key[..], &id.to_be_bytes()[..]);
+                for i in 0..job.txs.len() {
+                    if is_new[i] {
                         txs.push(i);
                         new_facts.append(facts.tx.get_mut(i).unwrap_or(&mut Vec::new()));
                     } else {
@@ -694,12 +745,26 @@ impl Inner {
         batch.commit().context("writing the batch")?;
         self.db.persist(PersistMode::SyncData).context("fsync of the journal")?;
         self.cube.apply(staged);
-        Ok(self.publish(new_tx, &finished, running))
+        Ok(self.publish(&stored, new_tx, &finished, running))
     }
 
-    /// After the fsync: makes a committed group visible (columns, in-flight list) under a new `seq`, and
-    /// returns each request's new transactions as live points.
-    fn publish(&self, new_tx: Vec<Vec<&SpanRecord>>, finished: &[[u8; 24]], running: Vec<&SpanRecord>) -> (u64, Vec<Vec<LivePoint>>) {
+    /// After the fsync: makes a committed group visible (trace index, columns, in-flight list) under a
+    /// new `seq`, and returns each request's new transactions as live points. `stored`: each request's
+    /// block key and traces.
+    fn publish(
+        &self,
+        stored: &[(i64, u64, &[[u8; 16]])],
+        new_tx: Vec<Vec<&SpanRecord>>,
+        finished: &[[u8; 24]],
+        running: Vec<&SpanRecord>,
+    ) -> (u64, Vec<Vec<LivePoint>>) {
+        // The index first: a row a query finds has its trace findable.
+        {
+            let mut index = sync::write(&self.traces);
+            for (end_ms, id, traces) in stored {
+                index.insert(*end_ms, *id, traces);
+            }
+        }
         let seq = {
             let mut cols = sync::write(&self.columns);
             for s in new_tx.iter().flatten() {
@@ -729,15 +794,20 @@ impl Inner {
         (seq, live)
     }
 
-    /// Removes everything that ended (transactions) or started (traces) before `cutoff_ms`, a minute boundary.
+    /// Removes everything that ended (transactions, requests) or started (an older store's traces) before
+    /// `cutoff_ms`, a minute boundary. The history must be loaded (the count is the columns').
     fn remove_before(&self, cutoff_ms: i64) -> anyhow::Result<RetentionReport> {
-        sync::write(&self.columns).drop_before(cutoff_ms);
-        let mut report = RetentionReport { transactions_removed: 0, traces_removed: 0, cutoff_ms: Some(cutoff_ms) };
-        // Transactions, and the SQL steps the cube has counted: key ranges. Counted from the keys, not the
-        // columns, which may not have read them yet after a start.
+        let dropped = sync::write(&self.columns).drop_before(cutoff_ms);
+        sync::write(&self.traces).drop_before(cutoff_ms);
+        let mut report = RetentionReport { transactions_removed: dropped, traces_removed: 0, cutoff_ms: Some(cutoff_ms) };
+        // Where retention cut, first: a record kept for its newer transactions still holds older ones, and
+        // the next start must not bring them back.
+        self.meta.insert(RETAINED_FROM, (cutoff_ms.max(0) as u64).to_be_bytes()).context("writing where retention cut")?;
+        // Span blocks, older stores' transactions, and the SQL steps the cube has counted: key ranges.
         let end = tx_key(cutoff_ms, &[0; 24]);
-        report.transactions_removed = self.delete_keys(&self.tx_ids, self.tx_ids.range(..end))?
-            + self.delete_keys(&self.legacy_txs, self.legacy_txs.range(..end))?;
+        self.delete_keys(&self.blocks, self.blocks.range(..block_key(cutoff_ms, 0)))?;
+        self.delete_keys(&self.tx_ids, self.tx_ids.range(..end))?;
+        self.delete_keys(&self.legacy_txs, self.legacy_txs.range(..end))?;
         self.delete_keys(&self.cube.steps, self.cube.steps.range(..end))?;
         let mut batch = self.db.batch();
         let flush = |batch: &mut fjall::OwnedWriteBatch| -> anyhow::Result<()> {
@@ -746,15 +816,17 @@ impl Inner {
             }
             Ok(())
         };
-        // Requests whose latest span ended before the cutoff, with the chunk they stored per trace.
+        // Requests whose latest span ended before the cutoff; a store written before span blocks has a
+        // chunk per trace of each in `spans`.
+        let chunks = self.spans.first_key_value().is_some();
         for kv in self.requests.range(..request_key(cutoff_ms, 0)) {
             let (key, value) = kv.into_inner().context("reading request records")?;
             let id = request_key_id(&key).context("a request record's key is too short")?;
             match request_traces(&value) {
                 Ok(traces) => {
-                    for trace in &traces {
+                    report.traces_removed += traces.len() as u64;
+                    for trace in traces.iter().filter(|_| chunks) {
                         batch.remove(&self.spans, &chunk_key(trace, id)[..]);
-                        report.traces_removed += 1;
                     }
                 }
                 // Its chunks stay (nothing names them any more); the record must not stop retention.
@@ -936,12 +1008,16 @@ impl Inner {
     }
 
     /// End time of the oldest transaction stored, read or not: the columns' oldest once the history is
-    /// read, the first key of `tx_ids` (or an older store's `tx`) before.
+    /// read; before, the first request record's (its latest span's end: a request's spans end within a
+    /// second or so of each other) or an older store's first transaction, no earlier than where
+    /// retention cut.
     fn oldest_ms(&self, cols: &Columns) -> anyhow::Result<Option<i64>> {
         if cols.history.is_none() {
             return Ok(cols.oldest_ms());
         }
-        Ok(load::first_end(&[&self.tx_ids, &self.legacy_txs])?.map(|e| e.div_euclid(MINUTE_MS) * MINUTE_MS))
+        let floor = self.load.extent.map_or(i64::MIN, |e| e.floor);
+        let first = load::first_end(&[&self.requests, &self.tx_ids, &self.legacy_txs])?;
+        Ok(first.map(|e| e.max(floor).div_euclid(MINUTE_MS) * MINUTE_MS))
     }
 
     fn transactions(&self, query: &TxQuery) -> Result<TransactionPage, QueryError> {
@@ -964,8 +1040,19 @@ impl Inner {
         Ok(TransactionPage { items, total: sel.total, next_cursor, history })
     }
 
-    /// A stored transaction, from the chunk its request stored for its trace (older stores: its record).
+    /// A stored transaction: from its request's block, which the trace index names (its request ended no
+    /// earlier than it did); in older stores from the chunk `tx_ids` names, or its record in `tx`.
     fn stored_transaction(&self, end_ms: i64, ids: &[u8; 24]) -> anyhow::Result<Option<SpanRecord>> {
+        let trace: [u8; 16] = ids[..16].try_into().expect("16 bytes");
+        let requests = sync::read(&self.traces).requests_of(&trace, end_ms);
+        // Newest copy first (a retry's), though every copy of a span is the same.
+        for (request_end, id) in requests.into_iter().rev() {
+            if let Some(block) = self.blocks.get(block_key(request_end, id)).context("reading spans")? {
+                if let Some(s) = block_trace(&block, &trace)?.into_iter().find(|s| s.ids() == *ids) {
+                    return Ok(Some(s));
+                }
+            }
+        }
         let key = tx_key(end_ms, ids);
         if let Some(id) = self.tx_ids.get(key).context("reading a transaction")? {
             let id = u64::from_be_bytes((*id).try_into().context("a transaction's request id is not 8 bytes")?);
@@ -981,17 +1068,22 @@ impl Inner {
 
     fn trace(&self, trace_id: [u8; 16], now_ms: i64) -> anyhow::Result<Option<Trace>> {
         blocking::assert_off_runtime();
-        let mut spans = Vec::new();
-        for kv in self.spans.prefix(trace_id) {
-            let (_, v) = kv.into_inner().context("reading spans")?;
-            spans.extend(unpack_chunk(&v)?);
+        // Right after a start, the trace index is complete once the history is read (seconds).
+        if !self.load.read_down_to(i64::MIN, &self.columns) {
+            tracing::warn!("the stored history could not be read: a trace may miss spans");
         }
+        let mut spans = self.stored_spans(&trace_id, i64::MIN)?;
         spans.extend(sync::lock(&self.active).of_trace(&trace_id));
         Ok(assemble::assemble(&trace_id, spans, now_ms))
     }
 
     fn enforce_retention(&self, now_ms: i64) -> anyhow::Result<RetentionReport> {
         blocking::assert_off_runtime();
+        // What retention removes is counted in, and dropped from, the columns: right after a start it
+        // waits for the history to be read (seconds; the loader must not bring back what it removed).
+        if !self.load.read_down_to(i64::MIN, &self.columns) {
+            anyhow::bail!("the stored history could not be read: retention waits for a restart");
+        }
         let cube_removed = self.cube.enforce_retention(&self.db, now_ms)?;
         if cube_removed > 0 {
             tracing::info!(buckets = cube_removed, "cube retention pass");
@@ -1122,6 +1214,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = 1_700_000_000_000 / MINUTE_MS * MINUTE_MS;
         let (old, recent, new) = (tx(1, now - 100 * MINUTE_MS, 5), tx(2, now - 10 * MINUTE_MS, 5), tx(3, now - 5 * MINUTE_MS, 5));
+        let mid = tx(4, now - 7 * MINUTE_MS, 5);
         let step_of = |t: &SpanRecord| SpanRecord {
             span_id: vec![9; 8],
             parent_span_id: t.span_id.clone(),
@@ -1146,11 +1239,25 @@ mod tests {
                 batch.insert(&inner.legacy_txs, &tx_key(t.end_ms(), &t.ids())[..], t.encode_to_vec());
                 batch.insert(&inner.legacy_minutes, &minute_key(t.start_ms() / MINUTE_MS, &t.trace_id)[..], b"".as_slice());
             }
+            // Between the two (request records, but a chunk per trace and a `tx_ids` key per transaction).
+            let mut raw = Vec::new();
+            for s in [mid.clone(), step_of(&mid)] {
+                prost::encoding::message::encode(1, &s, &mut raw);
+            }
+            let (mut scratch, mut packed) = (Vec::new(), Vec::new());
+            pack_chunk(&raw, &mut scratch, &mut packed);
+            let trace: [u8; 16] = mid.trace_id[..].try_into().unwrap();
+            batch.insert(&inner.spans, &chunk_key(&trace, 13)[..], packed);
+            batch.insert(&inner.tx_ids, &tx_key(mid.end_ms(), &mid.ids())[..], &13u64.to_be_bytes()[..]);
+            let (mut record, mut tx_bytes) = (Vec::new(), Vec::new());
+            prost::encoding::message::encode(1, &mid, &mut tx_bytes);
+            pack_request(&tx_bytes, &[trace], &mut scratch, &mut record);
+            batch.insert(&inner.requests, &request_key(mid.end_ms(), 13)[..], record);
             batch.commit().unwrap();
             rt.block_on(store.append(vec![new.clone()])).unwrap();
         }
         let store = EmbeddedStore::open(dir.path(), Retention { max_age_ms: 60 * MINUTE_MS, max_bytes: u64::MAX }).unwrap();
-        assert_eq!(store.transaction_count(), 3, "old layout and new, rebuilt together");
+        assert_eq!(store.transaction_count(), 4, "old layouts and new, rebuilt together");
         let query = TxQuery {
             filter: crate::store::TxFilter { from: now - 200 * MINUTE_MS, to: now, ..Default::default() },
             order: sightline_model::Order::Newest,
@@ -1161,26 +1268,29 @@ mod tests {
             store.inner.transactions(&query).unwrap().items.into_iter().map(|t| t.span_id).collect()
         };
         let ids = |ts: &[&SpanRecord]| -> Vec<String> { ts.iter().map(|t| const_hex::encode(&t.span_id)).collect() };
-        assert_eq!(listed(&store), ids(&[&new, &recent, &old]));
+        assert_eq!(listed(&store), ids(&[&new, &mid, &recent, &old]));
         let trace = store.inner.trace(old.trace_id[..].try_into().unwrap(), now).unwrap().expect("the old trace");
         assert_eq!(trace.steps.len(), 2, "{trace:?}");
-        // A retry of a transaction stored by the old layout is no new transaction.
-        let live = rt.block_on(store.append(vec![recent.clone(), step_of(&recent)])).unwrap();
+        let trace = store.inner.trace(mid.trace_id[..].try_into().unwrap(), now).unwrap().expect("the chunked trace");
+        assert_eq!(trace.steps.len(), 2, "{trace:?}");
+        // A retry of a transaction stored by an old layout is no new transaction.
+        let live = rt.block_on(store.append(vec![recent.clone(), step_of(&recent), mid.clone()])).unwrap();
         assert!(live.points.is_empty(), "{:?}", live.points);
-        assert_eq!(store.transaction_count(), 3);
+        assert_eq!(store.transaction_count(), 4);
         // Retention expires the old layout's transaction and its trace.
         let report = rt.block_on(store.enforce_retention(now)).unwrap();
         assert_eq!((report.transactions_removed, report.traces_removed), (1, 1), "{report:?}");
         assert!(store.inner.trace(old.trace_id[..].try_into().unwrap(), now).unwrap().is_none());
-        assert_eq!(listed(&store), ids(&[&new, &recent]));
+        assert_eq!(listed(&store), ids(&[&new, &mid, &recent]));
         drop(store);
         let store = EmbeddedStore::open(dir.path(), FAR).unwrap();
-        assert_eq!(listed(&store), ids(&[&new, &recent]), "after another start");
+        assert_eq!(listed(&store), ids(&[&new, &mid, &recent]), "after another start");
         assert_eq!(store.inner.trace(recent.trace_id[..].try_into().unwrap(), now).unwrap().map(|t| t.steps.len()), Some(2));
     }
 
     /// A retry's record holds only the transactions that were new, so a start does not count the others
-    /// twice; a request of only a trace's other spans still has a record, and retention takes its chunk.
+    /// twice; a request of only a trace's other spans still has a record (the trace index is rebuilt from
+    /// it, so the trace is found after a start), and retention takes its block.
     #[test]
     fn request_records_hold_new_transactions_and_every_chunk() {
         let rt = runtime();
@@ -1204,7 +1314,7 @@ mod tests {
         // Chunks, one per trace and request: a's twice (the retry stored its spans again), b's, the orphan's.
         assert_eq!((report.transactions_removed, report.traces_removed), (2, 4), "{report:?}");
         assert!(store.inner.trace(orphan_trace, now).unwrap().is_none());
-        assert_eq!((store.inner.requests.len().unwrap(), store.inner.spans.len().unwrap()), (0, 0));
+        assert_eq!((store.inner.requests.len().unwrap(), store.inner.blocks.len().unwrap()), (0, 0));
     }
 
     /// A store shut down under a caller answers 503-style, not with a panic.

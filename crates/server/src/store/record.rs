@@ -299,10 +299,12 @@ pub fn pack_request(txs: &[u8], traces: &[[u8; 16]], scratch: &mut Vec<u8>, out:
     }
 }
 
-/// The transactions of a request's record, decompressed (the start-up rebuild needs no more).
-pub fn request_transactions(value: &[u8]) -> anyhow::Result<Vec<SpanRecord>> {
+/// The transactions and the traces of a request's record, over one decode (the start-up rebuild fills the
+/// columns with the first and the trace index with the second).
+pub fn request_contents(value: &[u8]) -> anyhow::Result<(Vec<SpanRecord>, Vec<[u8; 16]>)> {
     let r = decode_request(value)?;
-    unpacked(r.txs, &r.lz4, r.raw_len, "a request record")
+    let traces = trace_ids(&r.traces)?;
+    Ok((unpacked(r.txs, &r.lz4, r.raw_len, "a request record")?, traces))
 }
 
 /// The traces of a request's record (retention needs no more): its transactions stay compressed.
@@ -335,7 +337,60 @@ pub fn request_key_id(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(8..16)?.try_into().ok()?))
 }
 
-/// Key of a span chunk: `trace_id(16) ‖ chunk_id(8, BE)`. Chunk ids increase, so a later copy of a span
+/// A request's span block as stored ([`pack_block`]): the finished spans it brought, a compressed chunk
+/// ([`pack_chunk`]) per trace, under one key. A read of one trace (a page row, a trace view) decompresses
+/// only that trace's chunk.
+#[derive(Clone, PartialEq, prost::Message)]
+struct StoredBlock {
+    /// The traces, 16 bytes each, in the order of their chunks.
+    #[prost(bytes = "vec", tag = "1")]
+    traces: Vec<u8>,
+    /// Where each trace's chunk ends in `chunks`.
+    #[prost(uint32, repeated, tag = "2")]
+    ends: Vec<u32>,
+    #[prost(bytes = "vec", tag = "3")]
+    chunks: Vec<u8>,
+}
+
+/// Appends a request's block to `out`: `chunks` holds the packed chunk of each of `traces`, the one of
+/// `traces[i]` ending at `ends[i]`.
+pub fn pack_block(traces: &[[u8; 16]], ends: &[u32], chunks: &[u8], out: &mut Vec<u8>) {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    encode_key(1, WireType::LengthDelimited, out);
+    encode_varint(traces.len() as u64 * 16, out);
+    for t in traces {
+        out.extend_from_slice(t);
+    }
+    prost::encoding::uint32::encode_packed(2, ends, out);
+    encode_key(3, WireType::LengthDelimited, out);
+    encode_varint(chunks.len() as u64, out);
+    out.extend_from_slice(chunks);
+}
+
+/// The spans of `trace` in a stored block (none if it has no chunk of it); an error if the block is
+/// damaged.
+pub fn block_trace(value: &[u8], trace: &[u8; 16]) -> anyhow::Result<Vec<SpanRecord>> {
+    use anyhow::Context;
+    use prost::Message;
+    let b = StoredBlock::decode(value).context("decoding a span block")?;
+    let traces = trace_ids(&b.traces)?;
+    anyhow::ensure!(traces.len() == b.ends.len(), "a span block names {} traces and {} chunks", traces.len(), b.ends.len());
+    let Some(i) = traces.iter().position(|t| t == trace) else { return Ok(Vec::new()) };
+    let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
+    let end = b.ends[i] as usize;
+    let chunk = b.chunks.get(start..end).context("a span block's chunk lies outside it")?;
+    unpack_chunk(chunk)
+}
+
+/// Key of a request's span block ([`pack_block`]): the key of its record ([`request_key`]), in a keyspace
+/// of its own. One key per request instead of one per trace:
+/// a key costs the LSM tree ~2.4 µs of CPU whatever its size (BENCHMARKS.md, issue 16, thirteenth
+/// session); a trace is found through the in-memory trace index instead of a prefix scan.
+pub fn block_key(end_ms: i64, request_id: u64) -> [u8; 16] {
+    request_key(end_ms, request_id)
+}
+
+/// Key of a span chunk (stores written before span blocks): `trace_id(16) ‖ chunk_id(8, BE)`. Chunk ids increase, so a later copy of a span
 /// (an OTLP retry) is read after, and wins over, an earlier one. Today the chunk id is the request's id (a
 /// request stores one chunk per trace), so its record ([`request_key`]) names each chunk it wrote.
 pub fn chunk_key(trace_id: &[u8; 16], chunk_id: u64) -> [u8; 24] {

@@ -114,6 +114,7 @@ pub(super) fn decode(raw: &[u8]) -> anyhow::Result<Block> {
         tags: r.col(4, u32_of)?,
         steps_end: r.col(4, u32_of)?,
         steps: r.col(8, |x| (u32_of(&x[..4]), f32::from_le_bytes(x[4..].try_into().expect("4 bytes"))))?,
+        seen: None,
     };
     let n = b.end_ms.len();
     let same = [b.duration_ms.len(), b.service.len(), b.endpoint.len(), b.error.len(), b.error_type.len(), b.ids.len()]

@@ -12,12 +12,16 @@
 //! down to a key's time, every transaction ending after it is read: that time is where the columns are
 //! complete from.
 //!
+//! The records' trace lists go into the trace index ([`super::traces`]) as their transactions go into the
+//! columns, the index first: a row a query finds has its trace findable.
+//!
 //! Why nothing is counted twice or lost: the loader iterates fjall snapshots taken in `open` before the
 //! committer thread started. Every record in them is read by the loader only; every transaction committed
-//! afterwards is outside the snapshots and reaches the columns through the commit's publish only (a retry
-//! of an already stored transaction finds its `tx_ids` key and is not published). Retention may delete
-//! records the snapshots still show: `Columns::retained_from_ms` tells the loader where to stop, and
-//! [`Extent::floor`] which transactions of a kept record an earlier pass already expired.
+//! afterwards is outside the snapshots and reaches the columns through the commit's publish only. The
+//! retry check is the columns themselves (`Columns::contains`): a retried transaction older than what the
+//! loader has read makes the committer wait until it has read that far ([`Loader::read_down_to`]), and so
+//! do a retention pass and a trace lookup. [`Extent::floor`] says which transactions of a kept record an
+//! earlier retention pass expired.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -29,7 +33,8 @@ use sightline_model::HistoryLoading;
 use crate::sync;
 
 use super::{row_of, Inner};
-use crate::store::record::{request_transactions, tx_key_end_ms, SpanRecord};
+use crate::store::columns::Columns;
+use crate::store::record::{request_contents, request_key_id, tx_key_end_ms, SpanRecord};
 
 /// Rows decoded per batch and pushed under one write lock: large enough that the lock is taken rarely,
 /// small enough that a hitmap waits at most a few milliseconds behind it.
@@ -49,18 +54,28 @@ pub(super) struct Extent {
     /// End times of the oldest and newest stored record (for the percentage).
     pub oldest: i64,
     pub newest: i64,
-    /// End time of the oldest transaction retention kept (the first `tx_ids` key): a record retention
-    /// kept for its newer transactions may still hold older ones, which must not come back.
+    /// Where retention cut last (`retained_from`): a record it kept for its newer transactions may still
+    /// hold older ones, which must not come back. Stores written before that was kept: the first `tx_ids`
+    /// key (the oldest transaction kept).
     pub floor: i64,
 }
 
 impl Extent {
-    /// Read from the first and last keys of the keyspaces that hold the history.
-    pub(super) fn read(requests: &fjall::Keyspace, tx_ids: &fjall::Keyspace, legacy: &fjall::Keyspace) -> anyhow::Result<Option<Extent>> {
+    /// Read from the first and last keys of the keyspaces that hold the history; `retained_from`: where
+    /// retention cut last, if it ever ran.
+    pub(super) fn read(
+        requests: &fjall::Keyspace,
+        tx_ids: &fjall::Keyspace,
+        legacy: &fjall::Keyspace,
+        retained_from: Option<i64>,
+    ) -> anyhow::Result<Option<Extent>> {
         let (Some(oldest), Some(newest)) = (first_end(&[requests, legacy])?, last_end(&[requests, legacy])?) else {
             return Ok(None);
         };
-        let floor = first_end(&[tx_ids, legacy])?.unwrap_or(i64::MAX);
+        let floor = match retained_from {
+            Some(cut) => cut,
+            None => first_end(&[tx_ids, legacy])?.unwrap_or(i64::MIN),
+        };
         Ok(Some(Extent { oldest, newest, floor }))
     }
 }
@@ -95,13 +110,22 @@ fn edge_end(
 /// transaction still to come), and the transaction, or why it does not decode.
 type Row = (i64, Result<SpanRecord, String>);
 
+/// One request record as the loader reads it: its transactions, and its key and traces for the index.
+struct Record {
+    rows: Vec<Row>,
+    /// `(end_ms, request id)` and the traces it stored spans of.
+    traces: Option<(i64, u64, Vec<[u8; 16]>)>,
+}
+
 /// The stored transactions newest first: the `requests` records' and an older store's `tx` keyspace's,
 /// merged by their keys' time.
 pub(super) struct History {
-    requests: std::iter::Peekable<Box<dyn Iterator<Item = Result<Vec<Row>, String>> + Send>>,
+    requests: std::iter::Peekable<Box<dyn Iterator<Item = Result<Record, String>> + Send>>,
     legacy: std::iter::Peekable<Box<dyn Iterator<Item = Result<Row, String>> + Send>>,
     /// The rest of the record being read.
     pending: std::vec::IntoIter<Row>,
+    /// The traces of the records taken since the loader last asked ([`History::take_traces`]).
+    traces: Vec<(i64, u64, Vec<[u8; 16]>)>,
 }
 
 impl History {
@@ -113,9 +137,10 @@ impl History {
         let requests = requests.map(|kv| {
             let (k, v) = kv.into_inner().map_err(|e| format!("reading request records: {e}"))?;
             let end = tx_key_end_ms(&k).ok_or("a request record's key is too short")?;
-            Ok(match request_transactions(&v) {
-                Ok(txs) => txs.into_iter().map(|s| (end, Ok(s))).collect(),
-                Err(e) => vec![(end, Err(format!("{e:#}")))],
+            let id = request_key_id(&k).ok_or("a request record's key is too short")?;
+            Ok(match request_contents(&v) {
+                Ok((txs, traces)) => Record { rows: txs.into_iter().map(|s| (end, Ok(s))).collect(), traces: Some((end, id, traces)) },
+                Err(e) => Record { rows: vec![(end, Err(format!("{e:#}")))], traces: None },
             })
         });
         let legacy = legacy.map(|kv| {
@@ -123,9 +148,14 @@ impl History {
             let end = tx_key_end_ms(&k).ok_or("a transaction's key is too short")?;
             Ok((end, SpanRecord::decode(&*v).map_err(|e| e.to_string())))
         });
-        let requests: Box<dyn Iterator<Item = Result<Vec<Row>, String>> + Send> = Box::new(requests);
+        let requests: Box<dyn Iterator<Item = Result<Record, String>> + Send> = Box::new(requests);
         let legacy: Box<dyn Iterator<Item = Result<Row, String>> + Send> = Box::new(legacy);
-        History { requests: requests.peekable(), legacy: legacy.peekable(), pending: Vec::new().into_iter() }
+        History { requests: requests.peekable(), legacy: legacy.peekable(), pending: Vec::new().into_iter(), traces: Vec::new() }
+    }
+
+    /// The traces of the records read since the last call.
+    fn take_traces(&mut self) -> Vec<(i64, u64, Vec<[u8; 16]>)> {
+        std::mem::take(&mut self.traces)
     }
 }
 
@@ -140,7 +170,7 @@ impl Iterator for History {
             // The newer of the next record and the next older transaction; an error at once. A record
             // without transactions (it stored only spans) is taken at once and yields nothing.
             let record = match self.requests.peek() {
-                Some(Ok(rows)) => Some(rows.first().map_or(i64::MAX, |r| r.0)),
+                Some(Ok(r)) => Some(r.rows.first().map_or(i64::MAX, |r| r.0)),
                 Some(Err(_)) => return Some(Err(self.requests.next()?.err()?)),
                 None => None,
             };
@@ -151,7 +181,11 @@ impl Iterator for History {
             };
             match (record, legacy) {
                 (Some(r), Some(l)) if l > r => return self.legacy.next(),
-                (Some(_), _) => self.pending = self.requests.next()?.ok()?.into_iter(),
+                (Some(_), _) => {
+                    let record = self.requests.next()?.ok()?;
+                    self.traces.extend(record.traces);
+                    self.pending = record.rows.into_iter();
+                }
                 (None, _) => return self.legacy.next(),
             }
         }
@@ -161,6 +195,8 @@ impl Iterator for History {
 struct State {
     /// Rows the loader may still read; `u64::MAX` unless a test holds it back.
     budget: u64,
+    /// Someone waits for the history down to this time ([`Loader::read_down_to`]): read on, held or not.
+    needed: bool,
     stop: bool,
     /// `Some` once the loader ended: `Err` with the reason if it could not read everything.
     outcome: Option<Result<(), String>>,
@@ -170,7 +206,7 @@ impl Loader {
     pub(super) fn new(extent: Option<Extent>, held: bool) -> Self {
         let outcome = extent.is_none().then_some(Ok(()));
         Loader {
-            state: Mutex::new(State { budget: if held { 0 } else { u64::MAX }, stop: false, outcome }),
+            state: Mutex::new(State { budget: if held { 0 } else { u64::MAX }, needed: false, stop: false, outcome }),
             changed: Condvar::new(),
             extent,
         }
@@ -194,6 +230,28 @@ impl Loader {
         self.changed.notify_all();
     }
 
+    /// Blocks until the columns hold every stored transaction ending at or after `end_ms` (`i64::MIN`: all
+    /// of them), reading on even if a test holds the loader. What the retry check, retention and a trace
+    /// lookup need before they can trust the columns and the trace index. `false` if the loader ended
+    /// without getting there (it failed, or the store is shutting down).
+    pub(super) fn read_down_to(&self, end_ms: i64, columns: &std::sync::RwLock<Columns>) -> bool {
+        loop {
+            if sync::read(columns).history.is_none_or(|h| h.loaded_from_ms <= end_ms) {
+                return true;
+            }
+            let mut s = sync::lock(&self.state);
+            if s.outcome.is_some() || s.stop {
+                return false;
+            }
+            s.needed = true;
+            self.changed.notify_all();
+            // The loader notifies after each batch; the timeout covers a batch that ended between the
+            // check above and this wait.
+            let (mut s, _) = self.changed.wait_timeout(s, std::time::Duration::from_millis(50)).unwrap_or_else(|p| p.into_inner());
+            s.needed = false;
+        }
+    }
+
     /// Blocks until the loader ended; its error if it could not read everything.
     pub(super) fn wait(&self) -> anyhow::Result<()> {
         let mut s = sync::lock(&self.state);
@@ -211,6 +269,9 @@ impl Loader {
         loop {
             if s.stop {
                 return None;
+            }
+            if s.needed {
+                return Some(BATCH);
             }
             if s.budget > 0 {
                 let n = s.budget.min(BATCH);
@@ -269,6 +330,14 @@ fn load(inner: &Inner, mut rows: History) -> Result<(), String> {
                 }
             }
         }
+        // The index first: a row found in the columns has its trace findable.
+        let retained = sync::read(&inner.columns).retained_from_ms.unwrap_or(i64::MIN).max(kept_from);
+        {
+            let mut index = sync::write(&inner.traces);
+            for (end, id, traces) in rows.take_traces().iter().filter(|(end, ..)| *end >= retained) {
+                index.insert(*end, *id, traces);
+            }
+        }
         let mut cols = sync::write(&inner.columns);
         let floor = cols.retained_from_ms.unwrap_or(i64::MIN).max(kept_from);
         let below = last.is_some_and(|end| end < floor);
@@ -291,6 +360,7 @@ fn load(inner: &Inner, mut rows: History) -> Result<(), String> {
         }
         // Under a budget, the minutes just finished go to disk before the next batch is read.
         drop(cols);
+        inner.load.changed.notify_all();
         inner.memory.enforce(inner);
     }
 }

@@ -46,12 +46,13 @@ impl MemoryBudget {
         (self.total / 8).clamp(2 * MIB, 64 * MIB)
     }
 
-    /// One keyspace's memtable is flushed past this (`spans`, `requests` and `tx_ids` take nearly all writes).
+    /// One keyspace's memtable is flushed past this (`blocks` and `requests` take nearly all writes).
     pub fn memtable(&self) -> u64 {
         (self.memtables() / 4).max(MIB)
     }
 
-    /// The hitmap columns in memory: the rest.
+    /// The hitmap columns in memory and the trace index beside them (`super::traces`, never evicted:
+    /// ~8 bytes per trace, a tenth of the columns): the rest.
     pub fn columns(&self) -> u64 {
         self.total.saturating_sub(self.cache() + self.memtables())
     }
@@ -78,14 +79,16 @@ impl Memory {
         self.wake.notify_all();
     }
 
-    /// Evicts the oldest minutes until the columns fit their share (nothing without a budget). A failed
-    /// write leaves the minute in memory: over budget, but exact; logged, and tried again next pass.
+    /// Evicts the oldest minutes until the columns and the trace index fit their share (nothing without a
+    /// budget). A failed write leaves the minute in memory: over budget, but exact; logged, and tried
+    /// again next pass.
     pub(super) fn enforce(&self, inner: &Inner) {
         let (Some(budget), Some(spill)) = (self.budget, self.spill.as_ref()) else { return };
         loop {
+            let index = sync::read(&inner.traces).bytes();
             let next = {
                 let cols = sync::read(&inner.columns);
-                if cols.usage().resident_bytes <= budget.columns() {
+                if cols.usage().resident_bytes + index <= budget.columns() {
                     return;
                 }
                 // The minute the history loader is in may exceed the share by up to an eighth of it.
@@ -114,8 +117,8 @@ impl Memory {
 
     /// Asks fjall to flush every keyspace's memtable when all memtables together are over their share:
     /// keyspaces created before the budget keep the memtable size they were created with. Every keyspace,
-    /// not only `spans` and `requests`: since span chunks are stored compressed, the cube's and the `tx_ids`
-    /// keyspaces take a large part of the writes, and left alone their memtables grew to 4× the share.
+    /// not only `blocks` and `requests`: since spans are stored compressed, the cube's keyspaces take a large
+    /// part of the writes, and left alone their memtables grew to 4× the share.
     fn bound_memtables(&self, inner: &Inner) {
         let Some(budget) = self.budget else { return };
         if inner.db.write_buffer_size() <= budget.memtables() {
@@ -147,6 +150,7 @@ impl Memory {
             budget_bytes: self.budget.map(|b| b.total),
             columns_budget_bytes: self.budget.map(|b| b.columns()),
             columns_bytes: usage.resident_bytes,
+            trace_index_bytes: sync::read(&inner.traces).bytes(),
             memtable_bytes: inner.db.write_buffer_size(),
             cache_bytes: inner.db.cache_size(),
             cache_capacity_bytes: inner.db.cache_capacity(),
