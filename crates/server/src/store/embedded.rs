@@ -1205,6 +1205,26 @@ mod tests {
         assert!(unpack_chunk(&packed[..packed.len() / 2]).is_err());
     }
 
+    /// A request's block holds a chunk per trace: each trace reads back alone, an absent one is empty, and
+    /// a damaged block is an error, not a panic.
+    #[test]
+    fn a_block_reads_back_trace_by_trace() {
+        // Three traces of two spans each, interleaved as they arrive.
+        let spans: Vec<_> = (0..6u64).map(|i| SpanRecord { span_id: (100 + i).to_be_bytes().to_vec(), ..tx(i % 3, 1_700_000_000_000, 5) }).collect();
+        let job = Job::prepare(spans.clone(), None);
+        assert_eq!(job.traces.len(), 3);
+        for t in &job.traces {
+            let read = super::super::record::block_trace(&job.block, t).unwrap();
+            let expected: Vec<_> = spans.iter().filter(|s| s.trace_id == t).cloned().collect();
+            assert_eq!(read, expected);
+        }
+        assert!(super::super::record::block_trace(&job.block, &[7; 16]).unwrap().is_empty());
+        assert!(super::super::record::block_trace(&job.block[..job.block.len() / 2], &job.traces[0]).is_err());
+        let mut claims_more = Vec::new();
+        pack_block(&job.traces, &[1, 2, u32::MAX], &[0; 4], &mut claims_more);
+        assert!(super::super::record::block_trace(&claims_more, &job.traces[2]).is_err());
+    }
+
     /// A store written before request records (a record per transaction in `tx`, the traces by minute in
     /// `minutes`, a chunk id per trace) still reads after the upgrade: its transactions are rebuilt beside
     /// new ones, listed and traced, a retry of one is not counted again, and retention expires them.
