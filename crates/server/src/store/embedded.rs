@@ -707,8 +707,8 @@ impl Inner {
                 }
                 let mut txs = Vec::new();
                 let mut repeated = false;
-                for i in 0..job.txs.len() {
-                    if is_new[i] {
+                for (i, new) in is_new.iter().enumerate() {
+                    if *new {
                         txs.push(i);
                         new_facts.append(facts.tx.get_mut(i).unwrap_or(&mut Vec::new()));
                     } else {

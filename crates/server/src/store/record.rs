@@ -191,9 +191,10 @@ impl SpanRecord {
     }
 }
 
-/// The finished spans of one trace that arrived in one request, stored under one key. Fewer, larger
+/// The finished spans of one trace that arrived in one request, stored together. Fewer, larger
 /// entries make ingest several times cheaper for the LSM tree than one key per span (spans of a trace
-/// usually arrive together), and a trace is still one prefix scan. Stored compressed: see [`pack_chunk`].
+/// usually arrive together). Stored compressed ([`pack_chunk`]), one per trace inside its request's block
+/// ([`pack_block`]); stores written before have one under a key of its own ([`chunk_key`]).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SpanChunk {
     #[prost(message, repeated, tag = "1")]
