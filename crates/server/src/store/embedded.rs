@@ -1041,25 +1041,15 @@ impl Inner {
     }
 
     /// A stored transaction: from its request's block, which the trace index names (its request ended no
-    /// earlier than it did); in older stores from the chunk `tx_ids` names, or its record in `tx`.
+    /// earlier than it did), or in older stores from its trace's chunks in `spans` ([`Inner::stored_spans`]); else
+    /// (older still) its record in `tx`.
     fn stored_transaction(&self, end_ms: i64, ids: &[u8; 24]) -> anyhow::Result<Option<SpanRecord>> {
         let trace: [u8; 16] = ids[..16].try_into().expect("16 bytes");
-        let requests = sync::read(&self.traces).requests_of(&trace, end_ms);
-        // Newest copy first (a retry's), though every copy of a span is the same.
-        for (request_end, id) in requests.into_iter().rev() {
-            if let Some(block) = self.blocks.get(block_key(request_end, id)).context("reading spans")? {
-                if let Some(s) = block_trace(&block, &trace)?.into_iter().find(|s| s.ids() == *ids) {
-                    return Ok(Some(s));
-                }
-            }
+        // Every copy of a span (a retry's) is the same: the first will do.
+        if let Some(s) = self.stored_spans(&trace, end_ms)?.into_iter().find(|s| s.ids() == *ids) {
+            return Ok(Some(s));
         }
         let key = tx_key(end_ms, ids);
-        if let Some(id) = self.tx_ids.get(key).context("reading a transaction")? {
-            let id = u64::from_be_bytes((*id).try_into().context("a transaction's request id is not 8 bytes")?);
-            let trace: [u8; 16] = ids[..16].try_into().expect("16 bytes");
-            let Some(chunk) = self.spans.get(chunk_key(&trace, id)).context("reading spans")? else { return Ok(None) };
-            return Ok(unpack_chunk(&chunk)?.into_iter().find(|s| s.span_id == ids[16..]));
-        }
         match self.legacy_txs.get(key).context("reading a transaction")? {
             Some(v) => Ok(Some(SpanRecord::decode(&*v).context("decoding a transaction")?)),
             None => Ok(None),
