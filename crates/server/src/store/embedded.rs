@@ -61,7 +61,7 @@ use super::cube::{CubeOptions, CubeStore};
 use super::columns::spill::SpillDir;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{
-    block_key, block_trace, chunk_key, kind, minute_key, pack_block, pack_chunk, pack_request, request_key, request_key_id, request_traces, span_index, tx_key,
+    block_key, block_trace, chunk_key, kind, minute_key, pack_block, pack_request, request_key, request_key_id, request_traces, span_index, tx_key,
     tx_key_end_ms, unpack_chunk, SpanIndex, SpanRecord,
 };
 use super::{
@@ -169,7 +169,7 @@ impl Job {
     }
 
     /// `cube`: the cube to work out facts for (`None` when it is off). The finished spans are encoded
-    /// trace by trace, each trace's chunk compressed as it is done, into one block ([`pack_block`]), and
+    /// trace by trace into one block, compressed in frames of whole traces ([`pack_block`]), and
     /// only transactions are kept as records (the committer still needs them); the request's record is
     /// packed here too, so the single committer only writes.
     fn prepare(spans: Vec<SpanRecord>, cube: Option<&CubeStore>) -> Job {
@@ -217,25 +217,25 @@ impl Job {
             order[next[*g as usize] as usize] = i as u32;
             next[*g as usize] += 1;
         }
-        // Each trace's spans encoded (the `SpanChunk`'s field 1 once per span) and packed on its own, so a
-        // read of one trace (a page row) decompresses only its chunk; the chunks go into one block.
-        let (mut raw, mut scratch) = (Vec::new(), Vec::new());
-        let (mut chunks, mut ends) = (Vec::new(), Vec::with_capacity(groups.len()));
+        // Each trace's spans encoded (the `SpanChunk`'s field 1 once per span), trace after trace, and
+        // compressed in frames of whole traces (`pack_block`): lz4 clears a table per call, and a request
+        // brings dozens of traces.
+        // A span encodes to ~150–300 bytes; reserving that spares the copies of growing.
+        let (mut raw, mut scratch) = (Vec::with_capacity(spans.len() * 256), Vec::new());
+        let mut ends = Vec::with_capacity(groups.len());
         let mut from = 0;
         for (trace, n) in &groups {
-            raw.clear();
             for &i in &order[from..from + *n as usize] {
                 prost::encoding::message::encode(1, &spans[i as usize], &mut raw);
             }
             from += *n as usize;
-            pack_chunk(&raw, &mut scratch, &mut chunks);
-            ends.push(chunks.len() as u32);
+            ends.push(raw.len() as u32);
             job.traces.push(*trace);
         }
         if !groups.is_empty() {
-            pack_block(&job.traces, &ends, &chunks, &mut job.block);
+            pack_block(&job.traces, &ends, &raw, &mut scratch, &mut job.block);
         }
-        drop((raw, chunks));
+        drop(raw);
         for (i, mut s) in spans.into_iter().enumerate() {
             if s.in_flight() {
                 let b = s.encode_to_vec();
@@ -1118,7 +1118,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::record::kind;
+    use crate::store::record::{kind, pack_chunk};
 
     fn tx(i: u64, end_ms: i64, dur_ms: i64) -> SpanRecord {
         let mut trace_id = vec![0u8; 16];
@@ -1195,24 +1195,74 @@ mod tests {
         assert!(unpack_chunk(&packed[..packed.len() / 2]).is_err());
     }
 
-    /// A request's block holds a chunk per trace: each trace reads back alone, an absent one is empty, and
-    /// a damaged block is an error, not a panic.
+    /// A request's block holds every trace's spans, compressed in frames of whole traces: each trace reads
+    /// back alone (in a request of one frame, of several, and with a trace larger than a frame), an absent
+    /// one is empty, a damaged block is an error, not a panic, and blocks in the layout before (a chunk per
+    /// trace) read too.
     #[test]
     fn a_block_reads_back_trace_by_trace() {
-        // Three traces of two spans each, interleaved as they arrive.
-        let spans: Vec<_> = (0..6u64).map(|i| SpanRecord { span_id: (100 + i).to_be_bytes().to_vec(), ..tx(i % 3, 1_700_000_000_000, 5) }).collect();
-        let job = Job::prepare(spans.clone(), None);
+        use prost::encoding::{encode_key, encode_varint, WireType};
+        let block_trace = super::super::record::block_trace;
+        let check = |spans: &[SpanRecord]| -> Job {
+            let job = Job::prepare(spans.to_vec(), None);
+            let raw: usize = spans.iter().map(|s| prost::Message::encoded_len(s) + 3).sum();
+            assert!(job.block.len() < raw, "the block is compressed: {} bytes for {raw}", job.block.len());
+            for t in &job.traces {
+                let expected: Vec<_> = spans.iter().filter(|s| s.trace_id == t).cloned().collect();
+                assert_eq!(block_trace(&job.block, t).unwrap(), expected);
+            }
+            assert!(block_trace(&job.block, &[7; 16]).unwrap().is_empty());
+            assert!(block_trace(&job.block[..job.block.len() / 2], &job.traces[0]).is_err());
+            job
+        };
+        let span = |trace: u64, i: u64| SpanRecord { span_id: (100 + i).to_be_bytes().to_vec(), ..tx(trace, 1_700_000_000_000, 5) };
+        // Three traces of two spans each, interleaved as they arrive: one frame.
+        let job = check(&(0..6u64).map(|i| span(i % 3, i)).collect::<Vec<_>>());
         assert_eq!(job.traces.len(), 3);
-        for t in &job.traces {
-            let read = super::super::record::block_trace(&job.block, t).unwrap();
-            let expected: Vec<_> = spans.iter().filter(|s| s.trace_id == t).cloned().collect();
-            assert_eq!(read, expected);
+        assert_eq!(super::super::record::block_frames(&job.block), 1);
+        // 300 traces of 8 spans, then one trace of 2 000 spans (larger than a frame alone), then 50 more:
+        // several frames.
+        let many: Vec<_> = (0..2400u64).map(|i| span(1000 + i % 300, i)).chain((0..2000).map(|i| span(5, 10_000 + i))).chain((0..50).map(|i| span(2000 + i, 20_000 + i))).collect();
+        let job = check(&many);
+        assert_eq!(job.traces.len(), 351);
+        let frames = super::super::record::block_frames(&job.block);
+        assert!(frames >= 5, "{frames} frames");
+
+        // Damaged: frame ends past the frames, and a frame that claims more than any request holds.
+        let lz4_of_zeros = lz4_flex::block::compress(&[0; 600]);
+        let damaged = |frame_ends: &[u32]| {
+            let mut b = Vec::new();
+            prost::encoding::bytes::encode(1, &job.traces[..3].concat(), &mut b);
+            prost::encoding::uint32::encode_packed(2, &[100, 200, 10_000], &mut b);
+            prost::encoding::bytes::encode(4, &lz4_of_zeros, &mut b);
+            prost::encoding::uint32::encode_packed(5, frame_ends, &mut b);
+            b
+        };
+        assert!(block_trace(&damaged(&[600]), &job.traces[2]).is_err());
+        assert!(block_trace(&damaged(&[u32::MAX]), &job.traces[2]).is_err());
+        assert!(block_trace(&damaged(&[600]), &job.traces[0]).is_err(), "600 zero bytes are no spans");
+
+        // The layout before: a packed chunk per trace in field 3, `ends` into it.
+        let (mut chunks, mut ends, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+        let traces: Vec<[u8; 16]> = job.traces[..3].to_vec();
+        for t in &traces {
+            let mut raw = Vec::new();
+            for s in many.iter().filter(|s| s.trace_id == t) {
+                prost::encoding::message::encode(1, s, &mut raw);
+            }
+            pack_chunk(&raw, &mut scratch, &mut chunks);
+            ends.push(chunks.len() as u32);
         }
-        assert!(super::super::record::block_trace(&job.block, &[7; 16]).unwrap().is_empty());
-        assert!(super::super::record::block_trace(&job.block[..job.block.len() / 2], &job.traces[0]).is_err());
-        let mut claims_more = Vec::new();
-        pack_block(&job.traces, &[1, 2, u32::MAX], &[0; 4], &mut claims_more);
-        assert!(super::super::record::block_trace(&claims_more, &job.traces[2]).is_err());
+        let mut before = Vec::new();
+        encode_key(1, WireType::LengthDelimited, &mut before);
+        encode_varint(48, &mut before);
+        traces.iter().for_each(|t| before.extend_from_slice(t));
+        prost::encoding::uint32::encode_packed(2, &ends, &mut before);
+        prost::encoding::bytes::encode(3, &chunks, &mut before);
+        for t in &traces {
+            let expected: Vec<_> = many.iter().filter(|s| s.trace_id == t).cloned().collect();
+            assert_eq!(block_trace(&before, t).unwrap(), expected);
+        }
     }
 
     /// A store written before request records (a record per transaction in `tx`, the traces by minute in

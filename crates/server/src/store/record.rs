@@ -338,24 +338,42 @@ pub fn request_key_id(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(8..16)?.try_into().ok()?))
 }
 
-/// A request's span block as stored ([`pack_block`]): the finished spans it brought, a compressed chunk
-/// ([`pack_chunk`]) per trace, under one key. A read of one trace (a page row, a trace view) decompresses
-/// only that trace's chunk.
+/// A request's span block as stored ([`pack_block`]): the finished spans it brought, trace by trace, under
+/// one key, lz4-compressed in frames of whole traces of up to [`FRAME_RAW`] bytes. A read of one trace (a
+/// page row, a trace view) decompresses only the frame holding it (tens of µs) and decodes only its spans.
+/// A frame per trace (the fourteenth session's layout, in `chunks`, still read) meant an lz4 call per trace,
+/// 5–9 % of ingest; one frame per request would make a page row of a 20 000-span request decompress
+/// megabytes (BENCHMARKS.md, issue 16, fifteenth session).
 #[derive(Clone, PartialEq, prost::Message)]
 struct StoredBlock {
-    /// The traces, 16 bytes each, in the order of their chunks.
+    /// The traces, 16 bytes each, in the order of their spans.
     #[prost(bytes = "vec", tag = "1")]
     traces: Vec<u8>,
-    /// Where each trace's chunk ends in `chunks`.
+    /// Where each trace's spans end: in the frames decompressed one after the other, or in `chunks` when
+    /// there are no frames.
     #[prost(uint32, repeated, tag = "2")]
     ends: Vec<u32>,
+    /// A chunk per trace ([`pack_chunk`]'s value): blocks written before frames.
     #[prost(bytes = "vec", tag = "3")]
     chunks: Vec<u8>,
+    /// lz4 blocks of the traces' spans (field 1 of a [`SpanChunk`] once per span), a frame holding whole
+    /// traces.
+    #[prost(bytes = "vec", repeated, tag = "4")]
+    frames: Vec<Vec<u8>>,
+    /// Where each frame ends, decompressed, in the traces' spans (the offsets of `ends`).
+    #[prost(uint32, repeated, tag = "5")]
+    frame_ends: Vec<u32>,
 }
 
-/// Appends a request's block to `out`: `chunks` holds the packed chunk of each of `traces`, the one of
-/// `traces[i]` ending at `ends[i]`.
-pub fn pack_block(traces: &[[u8; 16]], ends: &[u32], chunks: &[u8], out: &mut Vec<u8>) {
+/// Most bytes of spans a frame holds, unless one trace alone has more: large enough that lz4 finds the
+/// repetition across traces (services, statements) and a 512-span request takes two or three calls, small
+/// enough that a page row's read decompresses little, and under 64 KiB, where lz4's table is half the size.
+const FRAME_RAW: usize = 60 * 1024;
+
+/// Appends a request's block to `out`: `raw` holds the spans of each of `traces` (field 1 of a
+/// [`SpanChunk`] once per span), those of `traces[i]` ending at `ends[i]`. `scratch` is reused from frame to
+/// frame (lz4 needs its worst case allocated).
+pub fn pack_block(traces: &[[u8; 16]], ends: &[u32], raw: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
     use prost::encoding::{encode_key, encode_varint, WireType};
     encode_key(1, WireType::LengthDelimited, out);
     encode_varint(traces.len() as u64 * 16, out);
@@ -363,24 +381,58 @@ pub fn pack_block(traces: &[[u8; 16]], ends: &[u32], chunks: &[u8], out: &mut Ve
         out.extend_from_slice(t);
     }
     prost::encoding::uint32::encode_packed(2, ends, out);
-    encode_key(3, WireType::LengthDelimited, out);
-    encode_varint(chunks.len() as u64, out);
-    out.extend_from_slice(chunks);
+    let mut frame_ends = Vec::new();
+    let mut from = 0usize;
+    for (i, &end) in ends.iter().enumerate() {
+        // A frame closes at a trace's end when the next trace would take it past `FRAME_RAW`.
+        let next = ends.get(i + 1).map_or(usize::MAX, |&e| e as usize);
+        if next - from > FRAME_RAW || i + 1 == ends.len() {
+            let frame = &raw[from..end as usize];
+            scratch.resize(lz4_flex::block::get_maximum_output_size(frame.len()), 0);
+            let n = lz4_flex::block::compress_into(frame, scratch).expect("the output has the worst case's size");
+            encode_key(4, WireType::LengthDelimited, out);
+            encode_varint(n as u64, out);
+            out.extend_from_slice(&scratch[..n]);
+            frame_ends.push(end);
+            from = end as usize;
+        }
+    }
+    prost::encoding::uint32::encode_packed(5, &frame_ends, out);
 }
 
-/// The spans of `trace` in a stored block (none if it has no chunk of it); an error if the block is
+/// The spans of `trace` in a stored block (none if it has no spans there); an error if the block is
 /// damaged.
 pub fn block_trace(value: &[u8], trace: &[u8; 16]) -> anyhow::Result<Vec<SpanRecord>> {
     use anyhow::Context;
     use prost::Message;
     let b = StoredBlock::decode(value).context("decoding a span block")?;
     let traces = trace_ids(&b.traces)?;
-    anyhow::ensure!(traces.len() == b.ends.len(), "a span block names {} traces and {} chunks", traces.len(), b.ends.len());
+    anyhow::ensure!(traces.len() == b.ends.len(), "a span block names {} traces and {} ends", traces.len(), b.ends.len());
     let Some(i) = traces.iter().position(|t| t == trace) else { return Ok(Vec::new()) };
     let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
     let end = b.ends[i] as usize;
-    let chunk = b.chunks.get(start..end).context("a span block's chunk lies outside it")?;
-    unpack_chunk(chunk)
+    if b.frames.is_empty() {
+        let chunk = b.chunks.get(start..end).context("a span block's chunk lies outside it")?;
+        return unpack_chunk(chunk);
+    }
+    anyhow::ensure!(b.frames.len() == b.frame_ends.len(), "a span block has {} frames and {} ends", b.frames.len(), b.frame_ends.len());
+    // The frame holding the trace: the first that ends at or after the trace's end.
+    let f = b.frame_ends.partition_point(|&e| (e as usize) < end);
+    let frame = b.frames.get(f).context("a trace's spans lie outside their block")?;
+    let frame_start = if f == 0 { 0 } else { b.frame_ends[f - 1] as usize };
+    let frame_len = b.frame_ends[f] as usize - frame_start.min(b.frame_ends[f] as usize);
+    anyhow::ensure!(frame_len as u64 <= MAX_CHUNK_RAW as u64 && start >= frame_start, "a span block's frames are out of order");
+    let raw = lz4_flex::block::decompress(frame, frame_len).context("decompressing a span block")?;
+    anyhow::ensure!(raw.len() == frame_len, "a span block's frame decompressed to {} bytes, not {frame_len}", raw.len());
+    let spans = raw.get(start - frame_start..end - frame_start).context("a trace's spans lie outside their frame")?;
+    Ok(SpanChunk::decode(spans).context("decoding a trace's spans in a span block")?.spans)
+}
+
+/// How many frames a stored block has (tests).
+#[cfg(test)]
+pub fn block_frames(value: &[u8]) -> usize {
+    use prost::Message;
+    StoredBlock::decode(value).map_or(0, |b| b.frames.len())
 }
 
 /// Key of a request's span block ([`pack_block`]): the key of its record ([`request_key`]), in a keyspace
