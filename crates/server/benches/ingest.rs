@@ -8,8 +8,7 @@
 //! Besides criterion's figures, each benchmark's process CPU time per span (all threads: the store's
 //! committer and fjall's workers, and for HTTP and gRPC the in-process client too) is printed at the end,
 //! with the throughputs as ratios to bare prost decoding: on a shared machine CPU time moves less with the
-//! load than wall time does. Last, bare decoding and HTTP durable ingest alternate round by round on the same
-//! fresh payloads (`paired`): the ratio of the two with the machine's drift taken out.
+//! load than wall time does.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -149,82 +148,6 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
     report();
-    paired(&rt, &mut next_payloads, &client, &base);
-}
-
-/// Waits (at most 2 s) until the process uses under a fifth of a core over 50 ms.
-fn quiet() {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        let cpu = cpu_time();
-        std::thread::sleep(Duration::from_millis(50));
-        if cpu_time().saturating_sub(cpu) <= Duration::from_millis(10) {
-            return;
-        }
-    }
-}
-
-/// Rounds of the pairing below; `SIGHTLINE_BENCH_PAIRED_ROUNDS` overrides.
-fn paired_rounds() -> usize {
-    // One round when criterion only checks that benchmarks run (`cargo test --benches`).
-    let default = if std::env::args().any(|a| a == "--bench") { 30 } else { 1 };
-    std::env::var("SIGHTLINE_BENCH_PAIRED_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// HTTP durable ingest against bare prost decoding round by round, each round on fresh payloads (the same
-/// for both): on a shared machine whose speed drifts by ±15 % from minute to minute, criterion's two
-/// benchmarks run seconds apart and their ratio moves with the drift; interleaved, both see the same
-/// machine. Prints the ratio over all rounds and the spread of the rounds' ratios.
-fn paired(rt: &tokio::runtime::Runtime, next_payloads: &mut impl FnMut() -> Arc<Vec<bytes::Bytes>>, client: &reqwest::Client, base: &str) {
-    let bare = |p: &bytes::Bytes| ExportTraceServiceRequest::decode(p.clone()).unwrap().resource_spans[0].scope_spans[0].spans.len();
-    let (mut bare_total, mut http_total, mut ratios) = (Duration::ZERO, Duration::ZERO, Vec::new());
-    for _ in 0..paired_rounds() {
-        let payloads = next_payloads();
-        // Bare decoding measured alone: after the previous round's background work (the committer's and
-        // fjall's, ~3 % of the durable path's CPU) is done, which would otherwise slow it down and flatter
-        // the ratio; and the fastest of three passes (warm caches, as criterion's repeated runs have them).
-        quiet();
-        let b = (0..3)
-            .map(|_| {
-                let started = Instant::now();
-                assert_eq!(std::hint::black_box(payloads.iter().map(bare).sum::<usize>()), REQUESTS * SPANS_PER_REQUEST);
-                started.elapsed()
-            })
-            .min()
-            .unwrap();
-        if std::env::var_os("SIGHTLINE_BENCH_PAIRED_BARE_ONLY").is_some() {
-            // Diagnosis: bare decoding of fresh payloads with nothing in between.
-            bare_total += b;
-            http_total += b;
-            ratios.push(1.0);
-            continue;
-        }
-        let (client, base) = (client.clone(), base.to_string());
-        let mut once = Some(payloads);
-        let h = fan_out("paired: otlp_http_protobuf_durable", rt, 1, concurrency(), &mut || once.take().unwrap(), move |p| {
-            let (client, base) = (client.clone(), base.clone());
-            async move {
-                let r = client.post(&base).header("content-type", "application/x-protobuf").body(p).send().await.unwrap();
-                assert_eq!(r.status(), 200);
-            }
-        });
-        bare_total += b;
-        http_total += h;
-        ratios.push(b.as_secs_f64() / h.as_secs_f64());
-    }
-    ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| 100.0 * ratios[((ratios.len() - 1) as f64 * q).round() as usize];
-    let spans = (ratios.len() * REQUESTS * SPANS_PER_REQUEST) as f64;
-    eprintln!(
-        "\npaired, {} rounds: bare {:.0} k spans/s, HTTP durable {:.0} k spans/s = {:.1} % of bare (rounds: min {:.0} %, median {:.0} %, max {:.0} %)",
-        ratios.len(),
-        spans / bare_total.as_secs_f64() / 1e3,
-        spans / http_total.as_secs_f64() / 1e3,
-        100.0 * bare_total.as_secs_f64() / http_total.as_secs_f64(),
-        at(0.0),
-        at(0.5),
-        at(1.0)
-    );
 }
 
 /// Per benchmark: iterations, wall time and process CPU time, over every iteration criterion ran.
