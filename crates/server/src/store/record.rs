@@ -340,10 +340,13 @@ pub fn request_key_id(key: &[u8]) -> Option<u64> {
 
 /// A request's span block as stored ([`pack_block`]): the finished spans it brought, trace by trace, under
 /// one key, lz4-compressed in frames of whole traces of up to [`FRAME_RAW`] bytes. A read of one trace (a
-/// page row, a trace view) decompresses only the frame holding it (tens of µs) and decodes only its spans.
+/// page row, a trace view) decompresses only the frame holding it and decodes only its spans.
 /// A frame per trace (the fourteenth session's layout, in `chunks`, still read) meant an lz4 call per trace,
 /// 5–9 % of ingest; one frame per request would make a page row of a 20 000-span request decompress
 /// megabytes (BENCHMARKS.md, issue 16, fifteenth session).
+// The layout's definition: written by hand (`pack_block`) and read by hand (`BlockView`) to spare copies;
+// decoded as a whole only by tests.
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Clone, PartialEq, prost::Message)]
 struct StoredBlock {
     /// The traces, 16 bytes each, in the order of their spans.
@@ -405,10 +408,11 @@ pub fn pack_block(traces: &[[u8; 16]], ends: &[u32], raw: &[u8], scratch: &mut V
 pub fn block_trace(value: &[u8], trace: &[u8; 16]) -> anyhow::Result<Vec<SpanRecord>> {
     use anyhow::Context;
     use prost::Message;
-    let b = StoredBlock::decode(value).context("decoding a span block")?;
-    let traces = trace_ids(&b.traces)?;
-    anyhow::ensure!(traces.len() == b.ends.len(), "a span block names {} traces and {} ends", traces.len(), b.ends.len());
-    let Some(i) = traces.iter().position(|t| t == trace) else { return Ok(Vec::new()) };
+    let b = BlockView::parse(value).context("decoding a span block")?;
+    anyhow::ensure!(b.traces.len().is_multiple_of(16), "a span block's trace list has {} bytes", b.traces.len());
+    let n = b.traces.len() / 16;
+    anyhow::ensure!(n == b.ends.len(), "a span block names {n} traces and {} ends", b.ends.len());
+    let Some(i) = b.traces.chunks_exact(16).position(|t| t == trace) else { return Ok(Vec::new()) };
     let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
     let end = b.ends[i] as usize;
     if b.frames.is_empty() {
@@ -426,6 +430,67 @@ pub fn block_trace(value: &[u8], trace: &[u8; 16]) -> anyhow::Result<Vec<SpanRec
     anyhow::ensure!(raw.len() == frame_len, "a span block's frame decompressed to {} bytes, not {frame_len}", raw.len());
     let spans = raw.get(start - frame_start..end - frame_start).context("a trace's spans lie outside their frame")?;
     Ok(SpanChunk::decode(spans).context("decoding a trace's spans in a span block")?.spans)
+}
+
+/// A stored block's fields ([`StoredBlock`]) as slices of the value: a page row reads one trace of a block
+/// that may hold 20 000 (megabytes), and decoding the whole into a `StoredBlock` copied all of it, ~1 ms
+/// per row (BENCHMARKS.md, issue 16, fifteenth session).
+#[derive(Default)]
+struct BlockView<'a> {
+    traces: &'a [u8],
+    ends: Vec<u32>,
+    chunks: &'a [u8],
+    frames: Vec<&'a [u8]>,
+    frame_ends: Vec<u32>,
+}
+
+impl<'a> BlockView<'a> {
+    /// Reads the fields as prost would (a repeated number packed or not, the last copy of a single field),
+    /// skipping unknown ones.
+    fn parse(mut buf: &'a [u8]) -> anyhow::Result<Self> {
+        use prost::encoding::{decode_key, decode_varint, WireType};
+        let mut v = BlockView::default();
+        let number = |x: u64| u32::try_from(x).map_err(|_| anyhow::anyhow!("a span block's offset {x} is out of range"));
+        while !buf.is_empty() {
+            let (tag, wire) = decode_key(&mut buf)?;
+            match wire {
+                WireType::LengthDelimited => {
+                    let len = usize::try_from(decode_varint(&mut buf)?)?;
+                    anyhow::ensure!(len <= buf.len(), "a span block's field {tag} runs past its end");
+                    let (field, rest) = buf.split_at(len);
+                    buf = rest;
+                    match tag {
+                        1 => v.traces = field,
+                        2 | 5 => {
+                            let out = if tag == 2 { &mut v.ends } else { &mut v.frame_ends };
+                            let mut packed = field;
+                            while !packed.is_empty() {
+                                out.push(number(decode_varint(&mut packed)?)?);
+                            }
+                        }
+                        3 => v.chunks = field,
+                        4 => v.frames.push(field),
+                        _ => {}
+                    }
+                }
+                WireType::Varint => {
+                    let x = decode_varint(&mut buf)?;
+                    match tag {
+                        2 => v.ends.push(number(x)?),
+                        5 => v.frame_ends.push(number(x)?),
+                        _ => {}
+                    }
+                }
+                WireType::SixtyFourBit | WireType::ThirtyTwoBit => {
+                    let len = if wire == WireType::SixtyFourBit { 8 } else { 4 };
+                    anyhow::ensure!(len <= buf.len(), "a span block's field {tag} runs past its end");
+                    buf = &buf[len..];
+                }
+                WireType::StartGroup | WireType::EndGroup => anyhow::bail!("a span block has a group (field {tag})"),
+            }
+        }
+        Ok(v)
+    }
 }
 
 /// How many frames a stored block has (tests).
