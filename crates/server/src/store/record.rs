@@ -252,14 +252,21 @@ pub fn unpack_chunk(value: &[u8]) -> anyhow::Result<Vec<SpanRecord>> {
     unpacked(chunk.spans, &chunk.lz4, chunk.raw_len, "a span chunk")
 }
 
+/// The lz4 block `lz4`, which must decompress to exactly `raw_len` bytes (at most [`MAX_CHUNK_RAW`]).
+fn decompress(lz4: &[u8], raw_len: u32, what: &str) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    anyhow::ensure!(raw_len <= MAX_CHUNK_RAW, "{what} claims {raw_len} bytes");
+    let raw = lz4_flex::block::decompress(lz4, raw_len as usize).with_context(|| format!("decompressing {what}"))?;
+    anyhow::ensure!(raw.len() == raw_len as usize, "{what} decompressed to {} bytes, not {raw_len}", raw.len());
+    Ok(raw)
+}
+
 /// `spans` followed by those in `lz4` (a compressed field 1, see [`pack_chunk`]), if any.
 fn unpacked(mut spans: Vec<SpanRecord>, lz4: &[u8], raw_len: u32, what: &str) -> anyhow::Result<Vec<SpanRecord>> {
     use anyhow::Context;
     use prost::Message;
     if !lz4.is_empty() {
-        anyhow::ensure!(raw_len <= MAX_CHUNK_RAW, "{what} claims {raw_len} bytes");
-        let raw = lz4_flex::block::decompress(lz4, raw_len as usize).with_context(|| format!("decompressing {what}"))?;
-        anyhow::ensure!(raw.len() == raw_len as usize, "{what} decompressed to {} bytes, not {raw_len}", raw.len());
+        let raw = decompress(lz4, raw_len, what)?;
         let inner = SpanChunk::decode(&raw[..]).with_context(|| format!("decoding {what}"))?;
         // Spans in field 1 beside a compressed block (not written today) come first, as on the wire.
         spans.extend(inner.spans);
@@ -424,10 +431,8 @@ pub fn block_trace(value: &[u8], trace: &[u8; 16]) -> anyhow::Result<Vec<SpanRec
     let f = b.frame_ends.partition_point(|&e| (e as usize) < end);
     let frame = b.frames.get(f).context("a trace's spans lie outside their block")?;
     let frame_start = if f == 0 { 0 } else { b.frame_ends[f - 1] as usize };
-    let frame_len = b.frame_ends[f] as usize - frame_start.min(b.frame_ends[f] as usize);
-    anyhow::ensure!(frame_len as u64 <= MAX_CHUNK_RAW as u64 && start >= frame_start, "a span block's frames are out of order");
-    let raw = lz4_flex::block::decompress(frame, frame_len).context("decompressing a span block")?;
-    anyhow::ensure!(raw.len() == frame_len, "a span block's frame decompressed to {} bytes, not {frame_len}", raw.len());
+    let frame_len = b.frame_ends[f].checked_sub(frame_start as u32).filter(|_| start >= frame_start);
+    let raw = decompress(frame, frame_len.context("a span block's frames are out of order")?, "a span block's frame")?;
     let spans = raw.get(start - frame_start..end - frame_start).context("a trace's spans lie outside their frame")?;
     Ok(SpanChunk::decode(spans).context("decoding a trace's spans in a span block")?.spans)
 }
