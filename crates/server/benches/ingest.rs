@@ -9,9 +9,7 @@
 //! committer and fjall's workers, and for HTTP and gRPC the in-process client too) is printed at the end,
 //! with the throughputs as ratios to bare prost decoding (measured first and again last; the ratios are to
 //! the mean of the two): on a shared machine CPU time moves less with the load than wall time does.
-//!
-//! `SIGHTLINE_BENCH_PAIRS=9` adds bare decoding and OTLP/HTTP durable ingest measured in alternating
-//! windows of a second, with each pair's ratio and their median (see `paired`).
+
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -154,60 +152,7 @@ fn benches(c: &mut Criterion) {
         b.iter_custom(|iters| timed("bare_prost_decode_after", iters, || decode_payloads.iter().map(bare).sum()))
     });
     g.finish();
-    let pairs = std::env::var("SIGHTLINE_BENCH_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    if pairs > 0 {
-        let bare_window = || {
-            let (started, mut spans) = (Instant::now(), 0);
-            while started.elapsed() < WINDOW {
-                spans += decode_payloads.iter().map(bare).sum::<usize>();
-            }
-            spans as f64 / started.elapsed().as_secs_f64()
-        };
-        let durable_window = |mut next_payloads: &mut dyn FnMut() -> Arc<Vec<bytes::Bytes>>| {
-            let (mut spent, mut rounds) = (Duration::ZERO, 0);
-            while spent < WINDOW {
-                spent += fan_out("paired_otlp_http_protobuf_durable", &rt, 1, concurrency, &mut next_payloads, http_send.clone());
-                rounds += 1;
-            }
-            (rounds * REQUESTS * SPANS_PER_REQUEST) as f64 / spent.as_secs_f64()
-        };
-        paired(pairs, bare_window, || durable_window(&mut next_payloads));
-    }
     report();
-}
-
-/// How long each window of [`paired`] measures.
-const WINDOW: Duration = Duration::from_secs(1);
-
-/// Bare decoding and durable ingest in alternating windows of about a second, `pairs` times
-/// (`SIGHTLINE_BENCH_PAIRS=9`; off by default), each pair's ratio printed, and their median. Why: on a shared
-/// machine the speed of the same code moves by 10-30 % from one minute to the next, more than the ratio
-/// criterion's sequential benchmarks (bare decoding first, ingest a minute later) can tell apart; a second
-/// apart, both sides of a pair see nearly the same machine. A pause after each ingest window lets the
-/// store's background work (fjall's flushes, the last fsyncs) end before bare decoding is timed again: any
-/// of it left over would slow bare decoding and flatter the ratio.
-fn paired(pairs: usize, mut bare: impl FnMut() -> f64, mut durable: impl FnMut() -> f64) {
-    // `SIGHTLINE_BENCH_PAIR_PAUSE_MS` (default 500): a longer pause that changed the ratios would show
-    // that the pause is too short.
-    let pause_ms = std::env::var("SIGHTLINE_BENCH_PAIR_PAUSE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
-    let pause = Duration::from_millis(pause_ms);
-    let mut ratios = Vec::with_capacity(pairs);
-    eprintln!("\n{:<6} {:>16} {:>16} {:>8}", "pair", "bare spans/s", "durable spans/s", "ratio");
-    for i in 0..pairs {
-        let b = bare();
-        let d = durable();
-        ratios.push(d / b);
-        eprintln!("{:<6} {:>14.0} k {:>14.0} k {:>7.0} %", i + 1, b / 1e3, d / 1e3, 100.0 * d / b);
-        std::thread::sleep(pause);
-    }
-    ratios.sort_by(f64::total_cmp);
-    let pct = |i: usize| 100.0 * ratios[i];
-    eprintln!(
-        "paired OTLP/HTTP durable / bare decoding: median {:.0} %, lowest {:.0} %, highest {:.0} % over {pairs} pairs",
-        pct(pairs / 2),
-        pct(0),
-        pct(pairs - 1)
-    );
 }
 
 /// Per benchmark: iterations, wall time and process CPU time, over every iteration criterion ran.
