@@ -10,7 +10,6 @@
 //! with the throughputs as ratios to bare prost decoding (measured first and again last; the ratios are to
 //! the mean of the two): on a shared machine CPU time moves less with the load than wall time does.
 
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

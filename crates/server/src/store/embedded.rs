@@ -132,8 +132,8 @@ struct Job {
 }
 
 /// The committer's answer to a job, with what is left of the job: the request's records are freed by the
-/// task that waits for the answer, not by the single committer (freeing a request's spans took ~8 % of
-/// its time).
+/// task that waits for the answer, not by the single committer (freeing the requests' spans was ~8 % of
+/// the committer's time).
 struct Answer {
     result: Result<LiveBatch, QueryError>,
     _spent: Job,
