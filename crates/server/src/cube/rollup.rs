@@ -202,7 +202,7 @@ pub fn encode_facts<'a>(facts: impl Iterator<Item = &'a IdFact>) -> Vec<u8> {
             + if f.end_ms != 0 { pe::int64::encoded_len(3, &f.end_ms) } else { 0 }
             + if f.duration_ms != 0.0 { pe::double::encoded_len(4, &f.duration_ms) } else { 0 }
             + if f.error { pe::bool::encoded_len(5, &f.error) } else { 0 };
-        out.reserve(len + 11);
+        out.reserve(1 + pe::encoded_len_varint(len as u64) + len);
         encode_key(1, WireType::LengthDelimited, &mut out);
         encode_varint(len as u64, &mut out);
         if kind != 0 {

@@ -327,8 +327,13 @@ fn decode_request(value: &[u8]) -> anyhow::Result<StoredRequest> {
 }
 
 fn trace_ids(bytes: &[u8]) -> anyhow::Result<Vec<[u8; 16]>> {
-    anyhow::ensure!(bytes.len().is_multiple_of(16), "a request record's trace list has {} bytes", bytes.len());
-    Ok(bytes.chunks_exact(16).map(|c| c.try_into().expect("16 bytes")).collect())
+    Ok(trace_list(bytes, "a request record")?.map(|c| c.try_into().expect("16 bytes")).collect())
+}
+
+/// A stored list of trace ids (16 bytes each, back to back) as its ids, borrowed; `what` holds it.
+fn trace_list<'a>(bytes: &'a [u8], what: &str) -> anyhow::Result<std::slice::ChunksExact<'a, u8>> {
+    anyhow::ensure!(bytes.len().is_multiple_of(16), "{what}'s trace list has {} bytes", bytes.len());
+    Ok(bytes.chunks_exact(16))
 }
 
 /// Key of a request's record: `end_ms(8, BE) ‖ request_id(8, BE)`, `end_ms` the latest end of its
@@ -416,10 +421,10 @@ pub fn block_trace(value: &[u8], trace: &[u8; 16]) -> anyhow::Result<Vec<SpanRec
     use anyhow::Context;
     use prost::Message;
     let b = BlockView::parse(value).context("decoding a span block")?;
-    anyhow::ensure!(b.traces.len().is_multiple_of(16), "a span block's trace list has {} bytes", b.traces.len());
-    let n = b.traces.len() / 16;
+    let mut traces = trace_list(b.traces, "a span block")?;
+    let n = traces.len();
     anyhow::ensure!(n == b.ends.len(), "a span block names {n} traces and {} ends", b.ends.len());
-    let Some(i) = b.traces.chunks_exact(16).position(|t| t == trace) else { return Ok(Vec::new()) };
+    let Some(i) = traces.position(|t| t == trace) else { return Ok(Vec::new()) };
     let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
     let end = b.ends[i] as usize;
     if b.frames.is_empty() {
