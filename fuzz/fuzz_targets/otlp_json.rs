@@ -7,7 +7,7 @@ use sightline_server::ingest::{convert, decode_json};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(request) = decode_json(data) else { return };
-    for span in convert(request).spans {
-        let _ = span.summary();
+    for span in convert(&request).spans {
+        let _ = span.to_record().summary();
     }
 });

@@ -170,9 +170,10 @@ fn append_all(rt: &Runtime, store: &Arc<EmbeddedStore>, payloads: Arc<Vec<bytes:
                 let (store, payloads) = (store.clone(), payloads.clone());
                 tokio::spawn(async move {
                     for p in payloads.iter().skip(w).step_by(CONCURRENCY) {
-                        let spans = sightline_server::ingest::convert(ExportTraceServiceRequest::decode(p.clone()).unwrap()).spans;
+                        let request = ExportTraceServiceRequest::decode(p.clone()).unwrap();
+                        let spans = sightline_server::ingest::convert(&request).spans;
                         assert_eq!(spans.len(), SPANS_PER_REQUEST);
-                        store.append(spans).await.unwrap();
+                        store.append_spans(&spans).await.unwrap();
                     }
                 })
             })

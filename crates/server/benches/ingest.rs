@@ -82,7 +82,7 @@ fn benches(c: &mut Criterion) {
 
     // The CPU part of ingest without HTTP or storage: decode, validate and reduce to stored records. The
     // reference (prost's message tree, then `convert`) and what ingest runs (one pass over the bytes).
-    let reference = |p: &bytes::Bytes| sightline_server::ingest::convert(ExportTraceServiceRequest::decode(p.clone()).unwrap()).spans.len();
+    let reference = |p: &bytes::Bytes| sightline_server::ingest::convert(&ExportTraceServiceRequest::decode(p.clone()).unwrap()).spans.len();
     g.bench_function("decode_and_convert", |b| {
         b.iter_custom(|iters| timed("decode_and_convert", iters, || decode_payloads.iter().map(reference).sum()))
     });
@@ -93,10 +93,7 @@ fn benches(c: &mut Criterion) {
 
     // What "what changed" adds to a request's preparation: each transaction's steps and self times, worked
     // out over the converted spans (the store does it once per request). Compare with the durable figures.
-    let converted: Vec<_> = decode_payloads
-        .iter()
-        .map(|p| sightline_server::ingest::convert(ExportTraceServiceRequest::decode(p.clone()).unwrap()).spans)
-        .collect();
+    let converted: Vec<_> = decode_payloads.iter().map(|p| sightline_server::ingest::decode_protobuf_records(p).unwrap().spans).collect();
     g.bench_function("transaction_steps", |b| {
         b.iter(|| {
             let n: usize = converted.iter().map(|spans| sightline_server::compare::profile::steps_of_transactions(spans).len()).sum();

@@ -12,6 +12,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use sightline_server::store::record::SpanTimes;
 use sightline_server::store::record::{chunk_key, minute_key, tx_key, SpanChunk};
 
 #[path = "support/payload.rs"]
@@ -28,7 +29,7 @@ fn batches() -> (Vec<Batch>, Vec<[u8; 16]>) {
     let mut chunk_id = 0u64;
     for b in 0..BATCHES {
         let req = ExportTraceServiceRequest::decode(&payload::payload(b as u64 + 1)[..]).unwrap();
-        let spans = sightline_server::ingest::convert(req).spans;
+        let spans: Vec<_> = sightline_server::ingest::convert(&req).spans.iter().map(|s| s.to_record()).collect();
         let mut groups: HashMap<[u8; 16], Vec<_>> = HashMap::new();
         let mut batch = Batch::new();
         for s in spans {

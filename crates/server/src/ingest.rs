@@ -128,24 +128,24 @@ impl IngestOutcome {
 /// everything after decoding. Counts the request in Sightline's own metrics under `protocol`, whatever the
 /// outcome.
 pub async fn accept_protobuf(state: &AppState, protocol: Protocol, body: Bytes) -> Result<IngestOutcome, AppError> {
-    accept(state, protocol, "decoding an OTLP protobuf request", move || decode_protobuf_records(&body)).await
+    accept(state, protocol, "decoding an OTLP protobuf request", body, decode_protobuf_records).await
 }
 
 /// Ingests one OTLP/JSON `ExportTraceServiceRequest` (already decompressed); see [`accept_protobuf`].
 pub async fn accept_json(state: &AppState, protocol: Protocol, body: Bytes) -> Result<IngestOutcome, AppError> {
-    accept(state, protocol, "decoding an OTLP/JSON request", move || decode_json(&body).map(convert)).await
+    accept(state, protocol, "decoding an OTLP/JSON request", body, |body| decode_json(body).map(|r| convert(&r).into_static())).await
 }
 
 /// The decoding and conversion of [`accept_protobuf`], in one pass over the bytes (`decode`): what
 /// `convert(decode_protobuf(body)?)` gives, without building prost's message tree. A body the one-pass
 /// decoder refuses is decoded again by prost, whose error message the client gets (400). Public for the
 /// fuzz targets (fuzz/) and the benchmarks. CPU-heavy: off the runtime.
-pub fn decode_protobuf_records(body: &[u8]) -> Result<Converted, AppError> {
+pub fn decode_protobuf_records(body: &[u8]) -> Result<Converted<'_>, AppError> {
     blocking::assert_off_runtime();
     match decode::decode(body) {
         Ok(converted) => Ok(converted),
         Err(malformed) => {
-            let reference = decode_protobuf(Bytes::copy_from_slice(body)).map(convert);
+            let reference = decode_protobuf(Bytes::copy_from_slice(body)).map(|r| convert(&r).into_static());
             if reference.is_ok() {
                 // Not expected (tests and fuzzing compare the two): the request is still stored right.
                 tracing::warn!(%malformed, "prost accepts an OTLP request the one-pass decoder refuses");
@@ -158,7 +158,7 @@ pub fn decode_protobuf_records(body: &[u8]) -> Result<Converted, AppError> {
 /// Whether the one-pass decoder alone accepts `body`: for the tests and fuzz targets that check it accepts
 /// exactly what prost accepts, and gives the same records.
 #[doc(hidden)]
-pub fn decode_protobuf_records_only(body: &[u8]) -> Result<Converted, String> {
+pub fn decode_protobuf_records_only(body: &[u8]) -> Result<Converted<'_>, String> {
     decode::decode(body).map_err(|e| e.to_string())
 }
 
@@ -199,15 +199,20 @@ pub fn rejected(state: &AppState, protocol: Protocol, error: &AppError) {
     state.own_metrics.ingest_rejected(protocol, error);
 }
 
+/// How a request body becomes spans: they borrow from the body, which [`accept_inner`] keeps until the
+/// store has them.
+type Decode = for<'a> fn(&'a [u8]) -> Result<Converted<'a>, AppError>;
+
 /// [`accept_inner`], counted in Sightline's own metrics.
 async fn accept(
     state: &AppState,
     protocol: Protocol,
     what: &'static str,
-    decode: impl FnOnce() -> Result<Converted, AppError> + Send + 'static,
+    body: Bytes,
+    decode: Decode,
 ) -> Result<IngestOutcome, AppError> {
     let started = std::time::Instant::now();
-    let result = accept_inner(state, what, decode).await;
+    let result = accept_inner(state, what, body, decode).await;
     match &result {
         Ok(outcome) => state.own_metrics.ingest_accepted(protocol, outcome, started.elapsed()),
         Err(e) => state.own_metrics.ingest_rejected(protocol, e),
@@ -226,15 +231,18 @@ async fn accept(
 async fn accept_inner(
     state: &AppState,
     what: &'static str,
-    decode: impl FnOnce() -> Result<Converted, AppError> + Send + 'static,
+    body: Bytes,
+    decode: Decode,
 ) -> Result<IngestOutcome, AppError> {
     let store = state.store.clone();
     let work = move || {
-        let mut converted = decode()?;
+        let mut converted = decode(&body)?;
+        // The spans borrow from `body`: the store encodes or copies them before `append_spans` returns.
         let spans = std::mem::take(&mut converted.spans);
         let accepted = spans.len() as u64;
-        let stored = (!spans.is_empty()).then(|| store.append(spans));
-        Ok::<_, AppError>((converted, accepted, stored))
+        let stored = (!spans.is_empty()).then(|| store.append_spans(&spans));
+        drop(spans);
+        Ok::<_, AppError>((converted.into_static(), accepted, stored))
     };
     let (converted, accepted, stored) = blocking::in_place(what, work).await?;
     for (service, version, at_ms) in &converted.versions {
@@ -318,7 +326,8 @@ mod tests {
         bad.trace_id = vec![1; 3];
         let mut failing = span(5, Some(1));
         failing.status = Some(Status { code: StatusCode::Error as i32, message: "boom".into() });
-        let out = convert(request(vec![span(1, None), db, http, bad, failing], None));
+        let req = request(vec![span(1, None), db, http, bad, failing], None);
+        let out = convert(&req);
         assert_eq!(out.rejected, 1);
         assert_eq!(out.rejected_by.iter().find(|(_, n)| *n > 0), Some((SpanReject::TraceId, 1)));
         assert!(out.message.unwrap().contains("trace_id"));
@@ -352,7 +361,7 @@ mod tests {
         let first = req.resource_spans[0].resource.as_mut().unwrap();
         first.attributes.extend([kv("host.name", "box-1"), kv("service.instance.id", "pay-7f9c")]);
         req.resource_spans.push(other);
-        let s = convert(req).spans;
+        let s = convert(&req).spans;
         assert_eq!(s.len(), 4);
         let got: Vec<_> = s.iter().map(|r| (r.instance.as_deref(), r.http_method.as_deref(), r.http_status)).collect();
         assert_eq!(
@@ -365,11 +374,12 @@ mod tests {
             ]
         );
         // Neither attribute: no instance. A client call's method and status stay in its text.
-        assert_eq!(convert(request(vec![span(1, None)], Some("pay"))).spans[0].instance, None);
+        assert_eq!(convert(&request(vec![span(1, None)], Some("pay"))).spans[0].instance, None);
         let mut call = span(2, Some(1));
         call.kind = SpanKind::Client as i32;
         call.attributes = vec![kv("http.request.method", "GET"), kv("url.full", "http://x/y"), kv_int("http.response.status_code", 200)];
-        let call = &convert(request(vec![call], Some("pay"))).spans[0];
+        let req = request(vec![call], Some("pay"));
+        let call = &convert(&req).spans[0];
         assert_eq!((call.step_kind, call.http_method.as_deref(), call.http_status), (kind::HTTP, None, None));
     }
 

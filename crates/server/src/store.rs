@@ -22,7 +22,7 @@ use rustc_hash::FxHashSet;
 use sightline_model::{ActiveList, Grid, Hitmap, LivePoint, Order, ServiceList, Status, TagFilter, Trace, TransactionPage};
 
 use crate::config::ServeArgs;
-use record::SpanRecord;
+use record::{SpanRecord, SpanRef};
 
 /// A snapshot of in-flight work not refreshed for this long is abandoned: no longer listed as active.
 /// Two minutes: twice the slowest refresh the docs ask of reporters, so a process that died mid-request
@@ -282,16 +282,26 @@ pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, QueryError>>;
 /// blocking pool inside these futures, so callers never need `blocking::run` around a store call.
 ///
 /// Plain functions returning [`BoxFuture`]s rather than `#[async_trait]`: no macro between the reader and
-/// the signatures, and [`TraceStore::append`] needs a future that is `'static` and has already queued its
-/// work when it is returned (async-trait would defer all work to the first poll and borrow `self`).
-/// Arguments are owned so an implementation can move them into a blocking task or a request body.
+/// the signatures, and [`TraceStore::append_spans`] needs a future that is `'static` and has already queued
+/// its work when it is returned (async-trait would defer all work to the first poll and borrow `self`).
+/// Arguments are owned so an implementation can move them into a blocking task or a request body, except
+/// the spans to store, which borrow from their request and are encoded or copied before `append_spans`
+/// returns.
 ///
 /// `tests/store_conformance.rs` holds what every implementation must answer alike (see docs/STORE.md).
 pub trait TraceStore: Send + Sync + 'static {
     /// Stores spans; the future resolves once they are durable (fsynced, or accepted by the remote store),
     /// and yields the hitmap points of the transactions that were new, for the live stream. Transactions
     /// already stored (an exporter's retry) are not counted again. The work is queued when this is called.
-    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>>;
+    /// Ingest's spans borrow from the request's bytes ([`record::SpanRef`]): the embedded store encodes
+    /// them without an owned copy. Spans whose ids are not 16 and 8 bytes are skipped.
+    fn append_spans(&self, spans: &[SpanRef<'_>]) -> BoxFuture<'static, Result<LiveBatch, QueryError>>;
+
+    /// [`TraceStore::append_spans`] for owned records (the demo, the tests, the tools).
+    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
+        let spans: Vec<SpanRef<'_>> = spans.iter().map(SpanRecord::as_span_ref).collect();
+        self.append_spans(&spans)
+    }
 
     /// Where to stream the new transactions that other Sightline nodes store (a store shared by several
     /// nodes); their batches take this node's next `seq`s, like its own commits. The embedded store has no

@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{request, server_span, TestApp};
 use sightline_model::{Grid, Health, Hitmap, Order, Scale, TransactionPage};
+use sightline_server::store::record::SpanTimes;
 use sightline_server::blocking;
 use sightline_server::store::embedded::{EmbeddedStore, Retention};
 use sightline_server::store::record::{kind, SpanRecord};

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use sightline_model::{CubeDim, CubeMeasure, Grid, Hitmap, Order, Scale, ServiceSummary, Status, StepKind, TransactionSummary};
+use sightline_server::store::record::SpanTimes;
 use sightline_server::cube::CubeQuery;
 use sightline_server::store::embedded::{EmbeddedStore, MemoryBudget, Retention};
 use sightline_server::store::record::{kind, ErrorRecord, SpanRecord};

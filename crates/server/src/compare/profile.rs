@@ -15,14 +15,14 @@ use rustc_hash::FxHashMap;
 use crate::cube::facts::MAX_STATEMENT;
 use crate::ingest::truncate;
 use crate::sql::normalize_sql;
-use crate::store::record::{kind, span_index, transaction_of, SpanIndex, SpanRecord, StepRecord};
+use crate::store::record::{kind, span_index, transaction_of, SpanIndex, SpanRef, SpanTimes, StepRecord};
 
 /// Distinct steps kept per transaction; a transaction with more (an N+1 loop over distinct statements)
 /// keeps its first ones.
 pub const MAX_STEPS: usize = 64;
 
 /// The steps of each transaction among `spans` (aligned with it; empty for other spans).
-pub fn steps_of_transactions(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
+pub fn steps_of_transactions(spans: &[SpanRef<'_>]) -> Vec<Vec<StepRecord>> {
     if !has_steps(spans) {
         return vec![Vec::new(); spans.len()];
     }
@@ -30,18 +30,18 @@ pub fn steps_of_transactions(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
 }
 
 /// Whether any of `spans` can be a step of another: the request has transactions and other spans.
-pub fn has_steps(spans: &[SpanRecord]) -> bool {
+pub fn has_steps(spans: &[SpanRef<'_>]) -> bool {
     spans.iter().any(|s| s.is_transaction) && !spans.iter().all(|s| s.is_transaction)
 }
 
 /// [`steps_of_transactions`] with the request's [`SpanIndex`] already built (the embedded store shares
 /// it with the cube's facts).
-pub fn steps_indexed(spans: &[SpanRecord], by_id: &SpanIndex<'_>) -> Vec<Vec<StepRecord>> {
+pub fn steps_indexed(spans: &[SpanRef<'_>], by_id: &SpanIndex<'_>) -> Vec<Vec<StepRecord>> {
     let mut out: Vec<Vec<StepRecord>> = vec![Vec::new(); spans.len()];
     // Time spent in children, per span: what its own duration is not "self" time for.
     let mut children_ns = vec![0u64; spans.len()];
     for s in spans.iter().filter(|s| !s.in_flight() && !s.parent_span_id.is_empty()) {
-        if let Some(&p) = by_id.get(&(s.trace_id.as_slice(), s.parent_span_id.as_slice())) {
+        if let Some(&p) = by_id.get(&(&s.trace_id[..], &s.parent_span_id[..])) {
             children_ns[p] = children_ns[p].saturating_add(s.end_ns.saturating_sub(s.start_ns));
         }
     }
@@ -59,7 +59,7 @@ pub fn steps_indexed(spans: &[SpanRecord], by_id: &SpanIndex<'_>) -> Vec<Vec<Ste
                 None => Cow::Borrowed(s.target.as_deref().unwrap_or(&s.name)),
             },
             kind::HTTP => Cow::Borrowed(s.target.as_deref().unwrap_or(&s.name)),
-            _ => Cow::Borrowed(&s.name),
+            _ => Cow::Borrowed(&*s.name),
         };
         let self_ns = s.end_ns.saturating_sub(s.start_ns).saturating_sub(children_ns[i]);
         let steps = &mut out[owner];
@@ -81,6 +81,11 @@ pub fn steps_indexed(spans: &[SpanRecord], by_id: &SpanIndex<'_>) -> Vec<Vec<Ste
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::record::SpanRecord;
+
+    fn steps_of(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
+        steps_of_transactions(&spans.iter().map(SpanRecord::as_span_ref).collect::<Vec<_>>())
+    }
 
     fn span(id: u8, parent: Option<u8>, kind: u32, start_ms: u64, end_ms: u64) -> SpanRecord {
         SpanRecord {
@@ -110,7 +115,7 @@ mod tests {
         call.target = Some("api.telco.example:443".into());
         let orphan = span(6, Some(99), kind::SQL, 0, 5);
         let spans = vec![q1, q2, method, tx, call, orphan];
-        let steps = steps_of_transactions(&spans);
+        let steps = steps_of(&spans);
         assert!(steps[..3].iter().chain(&steps[4..]).all(Vec::is_empty));
         let got: Vec<_> = steps[3].iter().map(|s| (s.kind, s.name.as_str(), s.self_ns / 1_000_000, s.count)).collect();
         assert_eq!(
@@ -130,7 +135,7 @@ mod tests {
         server.is_transaction = true;
         let inner = span(3, Some(2), kind::METHOD, 20, 30);
         let outer = span(4, Some(1), kind::METHOD, 60, 70);
-        let steps = steps_of_transactions(&[root, server, inner, outer]);
+        let steps = steps_of(&[root, server, inner, outer]);
         assert_eq!(steps[0].iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["span 4"]);
         assert_eq!(steps[1].iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["span 3"]);
     }

@@ -16,7 +16,7 @@ use super::fingerprint::fingerprint;
 use super::{Fact, FactKind};
 use crate::ingest::truncate;
 use crate::sql::normalize_sql;
-use crate::store::record::{kind, span_index, transaction_of, SpanIndex, SpanRecord};
+use crate::store::record::{kind, span_index, transaction_of, SpanIndex, SpanRecord, SpanRef, SpanTimes};
 
 /// Longest normalized statement kept as a dimension value, in bytes: enough to tell statements apart, and
 /// a rollup key stays small.
@@ -34,9 +34,10 @@ pub(crate) fn http_status_text(code: u32) -> Cow<'static, str> {
 }
 
 /// The facts of the finished transactions and SQL steps among `spans`.
-pub fn facts(spans: &[SpanRecord]) -> Vec<Fact<'_>> {
+pub fn facts(spans: &[SpanRecord]) -> Vec<Fact<'static>> {
+    let spans: Vec<_> = spans.iter().map(SpanRecord::as_span_ref).collect();
     let mut out = Vec::new();
-    each_fact(spans, None, |_, f, _| out.push(f.clone().into_owned()));
+    each_fact(&spans, None, |_, f, _| out.push(f.clone().into_owned()));
     out
 }
 
@@ -46,7 +47,7 @@ pub fn facts(spans: &[SpanRecord]) -> Vec<Fact<'_>> {
 /// is new exactly when its transaction is (an exporter's retry re-sends the same request), so the store
 /// counts it with the transaction instead of keeping a dedup key per step. Call it with a whole batch: a
 /// SQL step's endpoint is found among the spans of the same call.
-pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact<'static>>, Option<usize>)> {
+pub fn facts_and_owners(spans: &[SpanRef<'_>]) -> Vec<(Option<Fact<'static>>, Option<usize>)> {
     let mut out: Vec<(Option<Fact<'static>>, Option<usize>)> = vec![(None, None); spans.len()];
     each_fact(spans, None, |i, f, owner| out[i] = (Some(f.clone().into_owned()), owner));
     out
@@ -56,7 +57,7 @@ pub fn facts_and_owners(spans: &[SpanRecord]) -> Vec<(Option<Fact<'static>>, Opt
 /// `spans`, without collecting them: the embedded store interns each fact as it comes, so a request's
 /// facts (nine strings each) never exist all at once. `by_id`: the request's [`SpanIndex`] if the caller
 /// built one (built here when a SQL step needs it otherwise). A fact borrows its statement for the call only.
-pub fn each_fact<'a>(spans: &'a [SpanRecord], by_id: Option<&SpanIndex<'a>>, mut visit: impl FnMut(usize, &Fact<'_>, Option<usize>)) {
+pub fn each_fact<'a>(spans: &'a [SpanRef<'_>], by_id: Option<&SpanIndex<'a>>, mut visit: impl FnMut(usize, &Fact<'_>, Option<usize>)) {
     let has_sql = spans.iter().any(|s| !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL);
     let own;
     let by_id = match by_id {
@@ -81,17 +82,17 @@ pub fn each_fact<'a>(spans: &'a [SpanRecord], by_id: Option<&SpanIndex<'a>>, mut
                 .text
                 .as_deref()
                 .map(|t| Cow::Borrowed(normalized.entry(t).or_insert_with(|| truncate(&normalize_sql(t), MAX_STATEMENT)).as_str()));
-            visit(i, &sql_step(s, owner.map(|o| spans[o].name.as_str()), statement), owner);
+            visit(i, &sql_step(s, owner.map(|o| &*spans[o].name), statement), owner);
         }
     }
 }
 
 /// A transaction's fact: every dimension but the statement.
-fn transaction(s: &SpanRecord) -> Fact<'_> {
+fn transaction<'a>(s: &'a SpanRef<'_>) -> Fact<'a> {
     let mut f = common(s, FactKind::Transaction);
-    f.dims[CubeDim::Endpoint as usize] = Cow::Borrowed(&s.name);
+    f.dims[CubeDim::Endpoint as usize] = Cow::Borrowed(&*s.name);
     if let Some(m) = &s.http_method {
-        f.dims[CubeDim::HttpMethod as usize] = Cow::Borrowed(m);
+        f.dims[CubeDim::HttpMethod as usize] = Cow::Borrowed(&**m);
     }
     if let Some(code) = s.http_status {
         f.dims[CubeDim::HttpStatus as usize] = http_status_text(code);
@@ -101,7 +102,7 @@ fn transaction(s: &SpanRecord) -> Fact<'_> {
 
 /// A SQL step's fact: its statement, its own service and instance, the endpoint of its transaction when
 /// that is known (`""` otherwise).
-fn sql_step<'a>(s: &'a SpanRecord, endpoint: Option<&'a str>, statement: Option<Cow<'a, str>>) -> Fact<'a> {
+fn sql_step<'a>(s: &'a SpanRef<'_>, endpoint: Option<&'a str>, statement: Option<Cow<'a, str>>) -> Fact<'a> {
     let mut f = common(s, FactKind::SqlStep);
     f.dims[CubeDim::Endpoint as usize] = Cow::Borrowed(endpoint.unwrap_or_default());
     f.dims[CubeDim::Statement as usize] = statement.unwrap_or_default();
@@ -109,9 +110,9 @@ fn sql_step<'a>(s: &'a SpanRecord, endpoint: Option<&'a str>, statement: Option<
 }
 
 /// The dimensions transactions and SQL steps fill alike: service, instance, status, error type and message.
-fn common(s: &SpanRecord, kind: FactKind) -> Fact<'_> {
+fn common<'a>(s: &'a SpanRef<'_>, kind: FactKind) -> Fact<'a> {
     let mut dims: [Cow<'_, str>; CubeDim::ALL.len()] = Default::default();
-    dims[CubeDim::Service as usize] = Cow::Borrowed(&s.service);
+    dims[CubeDim::Service as usize] = Cow::Borrowed(&*s.service);
     dims[CubeDim::Instance as usize] = Cow::Borrowed(s.instance.as_deref().unwrap_or_default());
     dims[CubeDim::Status as usize] = Cow::Borrowed(if s.error { "error" } else { "ok" });
     if let Some(f) = s.failure.as_ref().filter(|_| s.error) {
@@ -216,7 +217,7 @@ mod tests {
         let t = tx(1, "GET /orders");
         let method = SpanRecord { step_kind: kind::METHOD, ..span(2, Some(1), "OrderRepo.find") };
         let batch = [sql(3, 2, "SELECT 1"), method, t];
-        let per = facts_and_owners(&batch);
+        let per = facts_and_owners(&batch.iter().map(SpanRecord::as_span_ref).collect::<Vec<_>>());
         let kinds: Vec<_> = per.iter().map(|(f, _)| f.as_ref().map(|f| (f.kind, dim(f, CubeDim::Endpoint).to_string()))).collect();
         assert_eq!(kinds, [Some((FactKind::SqlStep, "GET /orders".into())), None, Some((FactKind::Transaction, "GET /orders".into()))]);
         let owners: Vec<_> = per.iter().map(|(_, o)| *o).collect();

@@ -1,5 +1,5 @@
-//! From OTLP spans to the records the store keeps: validation, the attributes Sightline interprets, and
-//! truncation. It reads a borrowed view of a span ([`SpanView`], [`Attr`]), so both ways of getting there
+//! From OTLP spans to the spans the store keeps ([`SpanRef`], borrowing from the request): validation, the
+//! attributes Sightline interprets, and truncation. It reads a borrowed view of a span ([`SpanView`], [`Attr`]), so both ways of getting there
 //! share it: the prost message tree ([`convert`]: OTLP/JSON, and the reference for protobuf) and the
 //! one-pass protobuf decoder (`super::decode`), which builds views straight from the request's bytes.
 
@@ -7,9 +7,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode};
 
+use std::borrow::Cow;
+
 use super::{RejectCounts, SpanReject};
 use crate::blocking;
-use crate::store::record::{kind, AttrRecord, ErrorRecord, SpanRecord};
+use crate::store::record::{kind, AttrRecord, ErrorRecord, SpanRef};
 
 /// Longest SQL text, URL or stack trace kept, in bytes. Longer values are cut at a character boundary and
 /// marked with `…`: the waterfall needs the start of a statement, not megabytes of it.
@@ -24,10 +26,10 @@ pub const MAX_ATTRIBUTES: usize = 16;
 /// …each value cut to this many bytes (a value is a dimension value, not a payload).
 pub const MAX_ATTRIBUTE_VALUE: usize = 64;
 
-/// Spans ready to store, and what was refused.
+/// Spans ready to store (borrowing from the request they were read from), and what was refused.
 #[derive(Debug, Default, PartialEq)]
-pub struct Converted {
-    pub spans: Vec<SpanRecord>,
+pub struct Converted<'a> {
+    pub spans: Vec<SpanRef<'a>>,
     /// `(service, service.version, earliest span start in ms)` per resource that names its version: what
     /// the deploy log learns from.
     pub versions: Vec<(String, String, i64)>,
@@ -80,15 +82,29 @@ pub struct SpanView<'a, 'b> {
     pub status: Option<SpanStatus<'a>>,
 }
 
+impl Converted<'_> {
+    /// The same, owning what it borrowed (for a request decoded by prost, which goes away first).
+    pub fn into_static(self) -> Converted<'static> {
+        Converted {
+            spans: self.spans.into_iter().map(SpanRef::into_static).collect(),
+            versions: self.versions,
+            processes: self.processes,
+            rejected: self.rejected,
+            rejected_by: self.rejected_by,
+            message: self.message,
+        }
+    }
+}
+
 /// What every span of one resource shares, read once per resource.
-pub struct Resource {
-    service: String,
+pub struct Resource<'a> {
+    service: Cow<'a, str>,
     /// `thread.name` / `thread.id` of the resource, for spans that name none.
-    thread: Option<String>,
+    thread: Option<Cow<'a, str>>,
     /// `service.instance.id`, else `host.name`.
-    instance: Option<String>,
+    instance: Option<Cow<'a, str>>,
     /// `service.version`.
-    version: Option<String>,
+    version: Option<Cow<'a, str>>,
     /// `(instance, host.name, process.pid)`, when the resource names all three.
     process: Option<(String, String, u32)>,
     /// Index in [`Converted::spans`] of the resource's first span.
@@ -98,20 +114,20 @@ pub struct Resource {
 /// Collects a request's records resource by resource: [`Builder::resource`], [`Builder::span`] for each of
 /// its spans, [`Builder::end_resource`]; then [`Builder::finish`].
 #[derive(Default)]
-pub struct Builder {
-    out: Converted,
+pub struct Builder<'a> {
+    out: Converted<'a>,
     first_reason: Option<String>,
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     /// Starts a resource with these attributes (empty when the resource is absent).
-    pub fn resource(&self, attrs: &[Attr<'_>]) -> Resource {
-        let service = find_str(attrs, &["service.name"]).map(|s| truncate(s, MAX_NAME)).unwrap_or_else(|| "unknown_service".to_string());
-        let instance = find_str(attrs, &["service.instance.id", "host.name"]).map(|i| truncate(i, MAX_NAME));
+    pub fn resource(&self, attrs: &[Attr<'a>]) -> Resource<'a> {
+        let service = find_str(attrs, &["service.name"]).map_or(Cow::Borrowed("unknown_service"), |s| truncate_cow(s, MAX_NAME));
+        let instance = find_str(attrs, &["service.instance.id", "host.name"]).map(|i| truncate_cow(i, MAX_NAME));
         Resource {
             service,
             thread: SpanAttrs::scan(attrs).thread(),
-            version: find_str(attrs, &["service.version"]).map(|v| truncate(v, MAX_NAME)),
+            version: find_str(attrs, &["service.version"]).map(|v| truncate_cow(v, MAX_NAME)),
             process: instance.as_deref().and_then(|i| process_of(attrs, i)),
             instance,
             first_span: self.out.spans.len(),
@@ -119,7 +135,7 @@ impl Builder {
     }
 
     /// Adds one span of `resource`: its record, or the reason it is rejected.
-    pub fn span(&mut self, span: &SpanView<'_, '_>, resource: &Resource) {
+    pub fn span(&mut self, span: &SpanView<'a, '_>, resource: &Resource<'a>) {
         match convert_span(span, resource) {
             Ok(rec) => self.out.spans.push(rec),
             Err((reason, why)) => {
@@ -131,13 +147,13 @@ impl Builder {
     }
 
     /// Ends `resource`: what the instance list and the deploy log learn from it.
-    pub fn end_resource(&mut self, resource: Resource) {
+    pub fn end_resource(&mut self, resource: Resource<'a>) {
         if let Some(process) = resource.process {
             self.out.processes.push(process);
         }
         let first_start = self.out.spans[resource.first_span..].iter().map(|s| s.start_ns).min();
         if let (Some(version), Some(start_ns)) = (resource.version, first_start) {
-            self.out.versions.push((resource.service, version, (start_ns / 1_000_000) as i64));
+            self.out.versions.push((resource.service.into_owned(), version.into_owned(), (start_ns / 1_000_000) as i64));
         }
     }
 
@@ -146,7 +162,7 @@ impl Builder {
         self.out.spans.reserve(n);
     }
 
-    pub fn finish(mut self) -> Converted {
+    pub fn finish(mut self) -> Converted<'a> {
         if self.out.rejected > 0 {
             self.out.message = Some(format!(
                 "{} span(s) rejected; first reason: {}",
@@ -158,10 +174,10 @@ impl Builder {
     }
 }
 
-/// Turns a decoded OTLP request into [`SpanRecord`]s, rejecting invalid spans one by one: the path of
+/// Turns a decoded OTLP request into spans to store, rejecting invalid spans one by one: the path of
 /// OTLP/JSON, and the reference the one-pass protobuf decoder is tested against. CPU-heavy for a big
 /// request: off the runtime (the detector in `crate::blocking` checks).
-pub fn convert(request: ExportTraceServiceRequest) -> Converted {
+pub fn convert(request: &ExportTraceServiceRequest) -> Converted<'_> {
     blocking::assert_off_runtime();
     let mut b = Builder::default();
     let (mut attrs, mut exception) = (Vec::new(), Vec::new());
@@ -216,7 +232,7 @@ fn valid_id(id: &[u8], len: usize) -> bool {
 }
 
 /// The span as stored, or why not (for the metrics, and in words for the partial-success message).
-fn convert_span(span: &SpanView<'_, '_>, resource: &Resource) -> Result<SpanRecord, (SpanReject, String)> {
+fn convert_span<'a>(span: &SpanView<'a, '_>, resource: &Resource<'a>) -> Result<SpanRef<'a>, (SpanReject, String)> {
     if !valid_id(span.trace_id, 16) {
         let why = format!("trace_id must be 16 bytes, not all zero (got {} bytes)", span.trace_id.len());
         return Err((SpanReject::TraceId, why));
@@ -241,6 +257,7 @@ fn convert_span(span: &SpanView<'_, '_>, resource: &Resource) -> Result<SpanReco
     let (step_kind, text, target) = classify(&a, is_transaction, span_kind);
     let status_error = span.status.is_some_and(|s| s.code == StatusCode::Error as i32);
     let status_message = span.status.map(|s| s.message).filter(|m| !m.is_empty()).map(|m| truncate(m, MAX_TEXT));
+    // Owned: only failed spans have one.
     let exception = span.exception.map(|attrs| ErrorRecord {
         kind: find_str(attrs, &["exception.type"]).map(|s| truncate(s, MAX_NAME)),
         message: find_str(attrs, &["exception.message"]).map(|s| truncate(s, MAX_TEXT)),
@@ -258,12 +275,12 @@ fn convert_span(span: &SpanView<'_, '_>, resource: &Resource) -> Result<SpanReco
     };
     let thread = a.thread().or_else(|| resource.thread.clone());
 
-    Ok(SpanRecord {
-        trace_id: span.trace_id.to_vec(),
-        span_id: span.span_id.to_vec(),
-        parent_span_id: parent.to_vec(),
+    Ok(SpanRef {
+        trace_id: Cow::Borrowed(span.trace_id),
+        span_id: Cow::Borrowed(span.span_id),
+        parent_span_id: Cow::Borrowed(parent),
         service: resource.service.clone(),
-        name: truncate(span.name, MAX_NAME),
+        name: truncate_cow(span.name, MAX_NAME),
         span_kind,
         start_ns: span.start_time_unix_nano,
         end_ns: span.end_time_unix_nano,
@@ -272,15 +289,14 @@ fn convert_span(span: &SpanView<'_, '_>, resource: &Resource) -> Result<SpanReco
         text,
         target,
         thread,
-        failure,
+        failure: failure.map(Cow::Owned),
         is_transaction,
         instance: resource.instance.clone(),
         // The cube's dimensions of a transaction; a client span's method is already in its text.
-        http_method: a.http_method().filter(|_| is_transaction).map(|m| truncate(m, MAX_METHOD)),
+        http_method: a.http_method().filter(|_| is_transaction).map(|m| truncate_cow(m, MAX_METHOD)),
         http_status: a.http_status().filter(|_| is_transaction),
         version: resource.version.as_ref().filter(|_| is_transaction).cloned(),
-        attributes: if is_transaction { other_attributes(span.attributes) } else { Vec::new() },
-        steps: Vec::new(),
+        attributes: if is_transaction { Cow::Owned(other_attributes(span.attributes)) } else { Cow::Borrowed(&[]) },
     })
 }
 
@@ -314,32 +330,32 @@ fn other_attributes(attrs: &[Attr<'_>]) -> Vec<AttrRecord> {
 
 /// What a span is as a step — transaction, SQL, outgoing HTTP or a plain method — with the text and target
 /// Sightline shows for it: `(kind, text, target)`.
-fn classify(a: &SpanAttrs, is_transaction: bool, span_kind: i32) -> (u32, Option<String>, Option<String>) {
+fn classify<'a>(a: &SpanAttrs<'a>, is_transaction: bool, span_kind: i32) -> (u32, Option<Cow<'a, str>>, Option<Cow<'a, str>>) {
     let url = a.url_full.or(a.http_url);
     if is_transaction {
         let text = url.or(a.url_path).or(a.http_target).or(a.http_route);
-        (kind::TRANSACTION, text.map(|t| truncate(t, MAX_TEXT)), None)
+        (kind::TRANSACTION, text.map(|t| truncate_cow(t, MAX_TEXT)), None)
     } else if let Some(system) = a.db_system.or(a.db_system_name) {
         let stmt = a.db_query_text.or(a.db_statement);
         let target = match a.db_namespace.or(a.db_name) {
-            Some(db) => joined(&[system, "/", db], MAX_NAME),
-            None => truncate(system, MAX_NAME),
+            Some(db) => Cow::Owned(joined(&[system, "/", db], MAX_NAME)),
+            None => truncate_cow(system, MAX_NAME),
         };
-        (kind::SQL, stmt.map(|s| truncate(s, MAX_TEXT)), Some(target))
+        (kind::SQL, stmt.map(|s| truncate_cow(s, MAX_TEXT)), Some(target))
     } else if span_kind == SpanKind::Client as i32 && (a.http_method().is_some() || url.is_some()) {
         let target = a.server_address.or(a.net_peer_name).map(|s| match a.server_port.or(a.net_peer_port) {
             Some(port) => {
                 let mut t = joined(&[s, ":"], usize::MAX);
                 // Into the string itself: no `format!` and its copy per span.
                 let _ = std::fmt::Write::write_fmt(&mut t, format_args!("{port}"));
-                truncate_owned(t, MAX_NAME)
+                Cow::Owned(truncate_owned(t, MAX_NAME))
             }
-            None => truncate(s, MAX_NAME),
+            None => truncate_cow(s, MAX_NAME),
         });
         let text = match (a.http_method(), url) {
-            (Some(m), Some(u)) => Some(joined(&[m, " ", u], MAX_TEXT)),
-            (None, Some(u)) => Some(truncate(u, MAX_TEXT)),
-            (Some(m), None) => Some(truncate(m, MAX_TEXT)),
+            (Some(m), Some(u)) => Some(Cow::Owned(joined(&[m, " ", u], MAX_TEXT))),
+            (None, Some(u)) => Some(truncate_cow(u, MAX_TEXT)),
+            (Some(m), None) => Some(truncate_cow(m, MAX_TEXT)),
             (None, None) => None,
         };
         (kind::HTTP, text, target)
@@ -442,10 +458,10 @@ impl<'a> SpanAttrs<'a> {
     }
 
     /// `thread.name`, else `thread.id` as text.
-    fn thread(&self) -> Option<String> {
+    fn thread(&self) -> Option<Cow<'a, str>> {
         match (self.thread_name, self.thread_id) {
-            (Some(name), _) => Some(truncate(name, MAX_NAME)),
-            (None, Some(id)) => Some(format!("thread {id}")),
+            (Some(name), _) => Some(truncate_cow(name, MAX_NAME)),
+            (None, Some(id)) => Some(Cow::Owned(format!("thread {id}"))),
             (None, None) => None,
         }
     }
@@ -505,8 +521,13 @@ fn truncate_owned(mut s: String, max: usize) -> String {
 
 /// Cuts `s` to at most `max` bytes at a character boundary, marking the cut with `…`.
 pub fn truncate(s: &str, max: usize) -> String {
+    truncate_cow(s, max).into_owned()
+}
+
+/// [`truncate`], borrowing `s` when it is short enough (nearly always).
+fn truncate_cow(s: &str, max: usize) -> Cow<'_, str> {
     if s.len() <= max {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let mut end = max.saturating_sub('…'.len_utf8());
     while !s.is_char_boundary(end) {
@@ -515,7 +536,7 @@ pub fn truncate(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(end + 3);
     out.push_str(&s[..end]);
     out.push('…');
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

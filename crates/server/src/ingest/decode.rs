@@ -1,9 +1,10 @@
-//! One-pass decoding of an OTLP protobuf `ExportTraceServiceRequest` straight into records.
+//! One-pass decoding of an OTLP protobuf `ExportTraceServiceRequest` straight into spans to store.
 //!
 //! Why: prost builds the whole message tree first — a `String` for every attribute key and value, a `Vec`
 //! per attribute list — and [`super::convert`] then throws most of it away. Here each span is read as a
 //! borrowed [`SpanView`] whose strings and ids point into the request's bytes, handed to the same
-//! [`Builder`] the prost path uses, and forgotten; the only allocations are those of the records kept.
+//! [`Builder`] the prost path uses, and forgotten; what it builds (`SpanRef`) borrows from the same bytes,
+//! so a span allocates only for what has to be made (a cut string, a joined target, an exception).
 //!
 //! What it accepts is exactly what prost accepts (tests compare the two on generated, corrupted and fuzzed
 //! inputs): every field Sightline skips is still checked as prost checks it — wire types of known fields,
@@ -34,7 +35,7 @@ impl From<prost::DecodeError> for Malformed {
 type Result<T> = std::result::Result<T, Malformed>;
 
 /// Decodes `body` and converts its spans, as `convert(ExportTraceServiceRequest::decode(body)?)` does.
-pub fn decode(body: &[u8]) -> Result<Converted> {
+pub fn decode(body: &[u8]) -> Result<Converted<'_>> {
     let mut d = Decoder::default();
     let mut buf = body;
     while !buf.is_empty() {
@@ -54,7 +55,7 @@ pub fn decode(body: &[u8]) -> Result<Converted> {
 /// borrowed points into the request's bytes, `'a`).
 #[derive(Default)]
 struct Decoder<'a> {
-    builder: Builder,
+    builder: Builder<'a>,
     /// Where the current `ResourceSpans`' resources and scopes are.
     resources: Vec<&'a [u8]>,
     scopes: Vec<&'a [u8]>,
@@ -445,7 +446,7 @@ mod tests {
 
     /// Same decision and, when accepted, the same records; the number of accepted inputs for the caller.
     fn check(body: &[u8]) -> bool {
-        let reference = ExportTraceServiceRequest::decode(body).map(convert);
+        let reference = ExportTraceServiceRequest::decode(body).map(|r| convert(&r).into_static());
         let fast = decode(body);
         match (&reference, &fast) {
             (Ok(r), Ok(f)) => {
@@ -676,7 +677,7 @@ mod tests {
         ];
         let mut accepted = 0;
         for (what, body) in &cases {
-            let reference = ExportTraceServiceRequest::decode(&body[..]).map(convert);
+            let reference = ExportTraceServiceRequest::decode(&body[..]).map(|r| convert(&r).into_static());
             let fast = decode(body);
             match (&reference, &fast) {
                 (Ok(r), Ok(f)) => {

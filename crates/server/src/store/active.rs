@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use sightline_model::{ActiveList, ActiveTransaction};
 
-use super::record::SpanRecord;
+use super::record::{SpanRecord, SpanTimes};
 use super::ACTIVE_STALE_MS;
 
 /// One in-flight span and when it was last reported.

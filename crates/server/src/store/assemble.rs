@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sightline_model::{Step, Trace, TransactionSummary};
 
-use super::record::SpanRecord;
+use super::record::{SpanRecord, SpanTimes};
 
 /// Assembles a trace. Finished spans win over in-flight snapshots of the same span; a span whose parent is
 /// not stored (yet) is shown as a root, so a partial trace is still readable. In-flight spans are drawn as

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::replicas::Shard;
 use super::active::Active;
-use super::record::SpanRecord;
+use super::record::{SpanRecord, SpanRef, SpanTimes};
 use super::{
     assemble, HitmapFilter, LiveBatch, QueryError, RetentionReport, SeriesQuery, ReplicaState, ReplicaStatus, StoreFuture, StoreStats, TraceStore, TxBucket,
     TxFilter, TxQuery, TxSeries, ACTIVE_STALE_MS,
@@ -202,10 +202,10 @@ struct TxPrep {
 }
 
 impl Prepared {
-    fn of(spans: Vec<SpanRecord>) -> Prepared {
-        let mut p = Prepared { facts: cube::prepare_facts(&spans), ..Prepared::default() };
-        let mut steps = crate::compare::profile::steps_of_transactions(&spans);
-        for (i, s) in spans.into_iter().enumerate() {
+    fn of(spans: &[SpanRef<'_>]) -> Prepared {
+        let mut p = Prepared { facts: cube::prepare_facts(spans), ..Prepared::default() };
+        let mut steps = crate::compare::profile::steps_of_transactions(spans);
+        for (i, s) in spans.iter().map(SpanRef::to_record).enumerate() {
             let ids = s.ids();
             let (trace_id, span_id) = ids_of(&s);
             let record = s.encode_to_vec();
@@ -1148,11 +1148,10 @@ impl Cursor {
 }
 
 impl TraceStore for ClickHouseStore {
-    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
-        let mut spans = spans;
-        spans.retain(|s| s.trace_id.len() == 16 && s.span_id.len() == 8);
+    fn append_spans(&self, spans: &[SpanRef<'_>]) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
+        let spans = super::record::with_valid_ids(spans);
         let (done, rx) = oneshot::channel();
-        let queued = self.jobs.send(Job { request: Prepared::of(spans), done });
+        let queued = self.jobs.send(Job { request: Prepared::of(&spans), done });
         Box::pin(async move {
             queued.map_err(|_| QueryError::Unavailable("the store is shutting down".into()))?;
             rx.await.map_err(|_| QueryError::Unavailable("the store is shutting down".into()))?

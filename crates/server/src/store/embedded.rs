@@ -62,7 +62,7 @@ use super::columns::spill::SpillDir;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{
     block_key, block_trace, chunk_key, kind, minute_key, pack_block, pack_request, request_key, request_key_id, request_traces, span_index, tx_key,
-    tx_key_end_ms, unpack_chunk, SpanIndex, SpanRecord,
+    tx_key_end_ms, unpack_chunk, SpanIndex, SpanRecord, SpanRef, SpanTimes,
 };
 use super::{
     assemble, now_ms, CommitObserver, CommitReport, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreFuture, StoreStats,
@@ -165,7 +165,7 @@ impl Job {
     /// Worked out here, on the caller's thread, one span at a time so the committer knows which span each
     /// fact came from and counts it only if the span is new; each fact is interned as it is made.
     #[allow(clippy::type_complexity)]
-    fn cube_facts(spans: &[SpanRecord], by_id: Option<&SpanIndex<'_>>, cube: &CubeStore) -> (Vec<Option<IdFact>>, Vec<Vec<IdFact>>) {
+    fn cube_facts(spans: &[SpanRef<'_>], by_id: Option<&SpanIndex<'_>>, cube: &CubeStore) -> (Vec<Option<IdFact>>, Vec<Vec<IdFact>>) {
         let mut interning = cube.interning();
         // Per fact: its span, and the transaction it is counted with.
         let mut placed: Vec<(usize, Option<usize>)> = Vec::with_capacity(spans.len());
@@ -186,21 +186,22 @@ impl Job {
     }
 
     /// `cube`: the cube to work out facts for (`None` when it is off). The finished spans are encoded
-    /// trace by trace into one block, compressed in frames of whole traces ([`pack_block`]), and
-    /// only transactions are kept as records (the committer still needs them); the request's record is
-    /// packed here too, so the single committer only writes.
-    fn prepare(spans: Vec<SpanRecord>, cube: Option<&CubeStore>) -> Job {
+    /// trace by trace into one block, compressed in frames of whole traces ([`pack_block`]), straight from
+    /// the request's bytes ([`SpanRef`]); only transactions and running spans become owned records (the
+    /// committer still needs them); the request's record is packed here too, so the single committer only
+    /// writes.
+    fn prepare(spans: &[SpanRef<'_>], cube: Option<&CubeStore>) -> Job {
         let mut job = Job { spans: spans.len(), ..Job::default() };
         // One parent index for the cube's SQL steps and the transactions' steps.
-        let needs_index = crate::compare::profile::has_steps(&spans)
+        let needs_index = crate::compare::profile::has_steps(spans)
             || (cube.is_some() && spans.iter().any(|s| !s.is_transaction && s.step_kind == kind::SQL));
-        let by_id = needs_index.then(|| span_index(&spans));
+        let by_id = needs_index.then(|| span_index(spans));
         let (mut per_span, mut with_tx) = match cube {
-            Some(cube) => Self::cube_facts(&spans, by_id.as_ref(), cube),
+            Some(cube) => Self::cube_facts(spans, by_id.as_ref(), cube),
             None => Default::default(),
         };
         let mut steps = match &by_id {
-            Some(by_id) => crate::compare::profile::steps_indexed(&spans, by_id),
+            Some(by_id) => crate::compare::profile::steps_indexed(spans, by_id),
             None => vec![Vec::new(); spans.len()],
         };
         drop(by_id);
@@ -209,7 +210,7 @@ impl Job {
         let mut groups: Vec<([u8; 16], u32)> = Vec::new();
         let mut index: FxHashMap<[u8; 16], u32> = FxHashMap::with_capacity_and_hasher(spans.len() / 4 + 1, Default::default());
         let mut group_of: Vec<u32> = Vec::with_capacity(spans.len());
-        for s in &spans {
+        for s in spans {
             if s.in_flight() {
                 group_of.push(u32::MAX);
                 continue;
@@ -243,7 +244,7 @@ impl Job {
         let mut from = 0;
         for (trace, n) in &groups {
             for &i in &order[from..from + *n as usize] {
-                prost::encoding::message::encode(1, &spans[i as usize], &mut raw);
+                spans[i as usize].encode(1, &mut raw);
             }
             from += *n as usize;
             ends.push(raw.len() as u32);
@@ -253,8 +254,9 @@ impl Job {
             pack_block(&job.traces, &ends, &raw, &mut scratch, &mut job.block);
         }
         drop(raw);
-        for (i, mut s) in spans.into_iter().enumerate() {
+        for (i, s) in spans.iter().enumerate() {
             if s.in_flight() {
+                let s = s.to_record();
                 let b = s.encode_to_vec();
                 job.running.push((s, b));
                 continue;
@@ -273,6 +275,7 @@ impl Job {
             job.end_ms = job.end_ms.max(s.end_ms());
             if s.is_transaction {
                 // The record's copy carries the transaction's steps (the trace's chunk has the spans themselves).
+                let mut s = s.to_record();
                 s.steps = std::mem::take(&mut steps[i]);
                 let start = job.tx_bytes.len();
                 prost::encoding::message::encode(1, &s, &mut job.tx_bytes);
@@ -902,14 +905,13 @@ impl EmbeddedStore {
 }
 
 impl TraceStore for EmbeddedStore {
-    fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
+    fn append_spans(&self, spans: &[SpanRef<'_>]) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
         // Prepared here, on the caller's thread, so concurrent requests encode in parallel and the single
         // committer only writes.
         // `ingest::convert` validates ids; a caller bypassing it must not be able to panic the store.
-        let mut spans = spans;
-        spans.retain(|s| s.trace_id.len() == 16 && s.span_id.len() == 8);
+        let spans = super::record::with_valid_ids(spans);
         let cube = &self.inner.cube;
-        self.queue(Job::prepare(spans, cube.options.enabled.then_some(cube)))
+        self.queue(Job::prepare(&spans, cube.options.enabled.then_some(cube)))
     }
 
     fn hitmap(&self, grid: Grid, filter: HitmapFilter) -> StoreFuture<'_, Hitmap> {
@@ -1213,7 +1215,7 @@ mod tests {
         use prost::encoding::{encode_key, encode_varint, WireType};
         let block_trace = super::super::record::block_trace;
         let check = |spans: &[SpanRecord]| -> Job {
-            let job = Job::prepare(spans.to_vec(), None);
+            let job = Job::prepare(&spans.iter().map(SpanRecord::as_span_ref).collect::<Vec<_>>(), None);
             let raw: usize = spans.iter().map(|s| prost::Message::encoded_len(s) + 3).sum();
             assert!(job.block.len() < raw, "the block is compressed: {} bytes for {raw}", job.block.len());
             for t in &job.traces {

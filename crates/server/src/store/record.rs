@@ -6,6 +6,9 @@
 
 use sightline_model::{Status, StepError, StepKind, TransactionSummary};
 
+mod span_ref;
+pub use span_ref::{with_valid_ids, SpanRef};
+
 /// `StepKind` as stored (protobuf has no Rust enums without codegen; these numbers are on disk: never reuse).
 pub mod kind {
     pub const TRANSACTION: u32 = 0;
@@ -114,24 +117,42 @@ pub struct StepRecord {
     pub count: u32,
 }
 
-impl SpanRecord {
+/// A span's times as Sightline reads them, alike for a stored [`SpanRecord`] and ingest's [`SpanRef`].
+pub trait SpanTimes {
+    /// Start, ns since the epoch.
+    fn start_ns(&self) -> u64;
+    /// End, ns since the epoch; 0 while the span is still running.
+    fn end_ns(&self) -> u64;
+
     /// Still running (reported with `end_time_unix_nano == 0`).
-    pub fn in_flight(&self) -> bool {
-        self.end_ns == 0
+    fn in_flight(&self) -> bool {
+        self.end_ns() == 0
     }
 
-    pub fn start_ms(&self) -> i64 {
-        (self.start_ns / 1_000_000) as i64
+    fn start_ms(&self) -> i64 {
+        (self.start_ns() / 1_000_000) as i64
     }
 
-    pub fn end_ms(&self) -> i64 {
-        (self.end_ns / 1_000_000) as i64
+    fn end_ms(&self) -> i64 {
+        (self.end_ns() / 1_000_000) as i64
     }
 
-    pub fn duration_ms(&self) -> f64 {
-        self.end_ns.saturating_sub(self.start_ns) as f64 / 1e6
+    fn duration_ms(&self) -> f64 {
+        self.end_ns().saturating_sub(self.start_ns()) as f64 / 1e6
+    }
+}
+
+impl SpanTimes for SpanRecord {
+    fn start_ns(&self) -> u64 {
+        self.start_ns
     }
 
+    fn end_ns(&self) -> u64 {
+        self.end_ns
+    }
+}
+
+impl SpanRecord {
     pub fn step_kind(&self) -> StepKind {
         match self.step_kind {
             kind::TRANSACTION => StepKind::Transaction,
@@ -553,24 +574,24 @@ const MAX_DEPTH: usize = 64;
 pub type SpanIndex<'a> = rustc_hash::FxHashMap<(&'a [u8], &'a [u8]), usize>;
 
 /// The [`SpanIndex`] of `spans`, built once per request for both the cube and "what changed".
-pub fn span_index(spans: &[SpanRecord]) -> SpanIndex<'_> {
+pub fn span_index<'a>(spans: &'a [SpanRef<'_>]) -> SpanIndex<'a> {
     let mut by_id = SpanIndex::with_capacity_and_hasher(spans.len(), Default::default());
-    by_id.extend(spans.iter().enumerate().map(|(i, s)| ((s.trace_id.as_slice(), s.span_id.as_slice()), i)));
+    by_id.extend(spans.iter().enumerate().map(|(i, s)| ((&s.trace_id[..], &s.span_id[..]), i)));
     by_id
 }
 
 /// The index in `spans` of the transaction `s` runs in: its nearest ancestor among `spans` that is a
 /// transaction. `by_id` maps `(trace id, span id)` to an index in `spans`. Both the cube (a SQL step's
 /// endpoint) and "what changed" (a transaction's steps) attribute steps this way, within one request.
-pub fn transaction_of(s: &SpanRecord, spans: &[SpanRecord], by_id: &SpanIndex<'_>) -> Option<usize> {
-    let mut parent = s.parent_span_id.as_slice();
+pub fn transaction_of(s: &SpanRef<'_>, spans: &[SpanRef<'_>], by_id: &SpanIndex<'_>) -> Option<usize> {
+    let mut parent = &s.parent_span_id[..];
     for _ in 0..MAX_DEPTH {
-        let i = *by_id.get(&(s.trace_id.as_slice(), parent))?;
+        let i = *by_id.get(&(&s.trace_id[..], parent))?;
         let p = &spans[i];
         if p.is_transaction {
             return Some(i);
         }
-        parent = p.parent_span_id.as_slice();
+        parent = &p.parent_span_id[..];
     }
     None
 }

@@ -31,7 +31,7 @@ use super::{day_end_ms, Inner, Where};
 use crate::cube::query::{self, measures, MAX_GROUPS, MAX_SERIES_CELLS};
 use crate::cube::rollup::{bucket_of, kind_code, Cell, MINUTE_MS, NDIMS};
 use crate::cube::{sketch, CubeQuery, Fact};
-use crate::store::record::SpanRecord;
+use crate::store::record::{SpanRef, SpanTimes};
 use crate::store::QueryError;
 
 /// The `cube_facts` column of each dimension, indexed by `CubeDim as usize`.
@@ -96,7 +96,7 @@ pub(super) enum FactOwner {
 
 /// The cube facts of one request and what decides whether each counts; CPU work, done where `append` is
 /// called (off the async runtime), so the committer only looks up and inserts.
-pub(super) fn prepare_facts(spans: &[SpanRecord]) -> Vec<(FactRow, FactOwner)> {
+pub(super) fn prepare_facts(spans: &[SpanRef<'_>]) -> Vec<(FactRow, FactOwner)> {
     let mut out = Vec::new();
     for ((fact, owner), s) in crate::cube::facts::facts_and_owners(spans).into_iter().zip(spans) {
         let Some(fact) = fact else { continue };
@@ -105,7 +105,7 @@ pub(super) fn prepare_facts(spans: &[SpanRecord]) -> Vec<(FactRow, FactOwner)> {
             None if s.is_transaction => FactOwner::Transaction(s.ids()),
             None => FactOwner::Alone { ids: s.ids(), start_ms: s.start_ms() },
         };
-        out.push((FactRow::of(&fact, super::ids_of(s).0), owner));
+        out.push((FactRow::of(&fact, s.trace_id[..16].try_into().expect("checked in append")), owner));
     }
     out
 }

@@ -34,7 +34,7 @@ use crate::sync;
 
 use super::{row_of, Inner};
 use crate::store::columns::Columns;
-use crate::store::record::{request_contents, request_key_id, tx_key_end_ms, SpanRecord};
+use crate::store::record::{request_contents, request_key_id, tx_key_end_ms, SpanRecord, SpanTimes};
 
 /// Rows decoded per batch and pushed under one write lock: large enough that the lock is taken rarely,
 /// small enough that a hitmap waits at most a few milliseconds behind it.
