@@ -241,7 +241,6 @@ async fn accept_inner(
         let spans = std::mem::take(&mut converted.spans);
         let accepted = spans.len() as u64;
         let stored = (!spans.is_empty()).then(|| store.append_spans(&spans));
-        drop(spans);
         Ok::<_, AppError>((converted.into_static(), accepted, stored))
     };
     let (converted, accepted, stored) = blocking::in_place(what, work).await?;
