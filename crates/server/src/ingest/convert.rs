@@ -1,7 +1,8 @@
 //! From OTLP spans to the spans the store keeps ([`SpanRef`], borrowing from the request): validation, the
-//! attributes Sightline interprets, and truncation. It reads a borrowed view of a span ([`SpanView`], [`Attr`]), so both ways of getting there
-//! share it: the prost message tree ([`convert`]: OTLP/JSON, and the reference for protobuf) and the
-//! one-pass protobuf decoder (`super::decode`), which builds views straight from the request's bytes.
+//! attributes Sightline interprets, and truncation. It reads a borrowed view of a span ([`SpanView`],
+//! [`Attr`]), so both ways of getting there share it: the prost message tree ([`convert`]: OTLP/JSON, and
+//! the reference for protobuf) and the one-pass protobuf decoder (`super::decode`), which builds views
+//! straight from the request's bytes.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
