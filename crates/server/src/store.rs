@@ -299,8 +299,7 @@ pub trait TraceStore: Send + Sync + 'static {
 
     /// [`TraceStore::append_spans`] for owned records (the demo, the tests, the tools).
     fn append(&self, spans: Vec<SpanRecord>) -> BoxFuture<'static, Result<LiveBatch, QueryError>> {
-        let spans: Vec<SpanRef<'_>> = spans.iter().map(SpanRecord::as_span_ref).collect();
-        self.append_spans(&spans)
+        self.append_spans(&record::span_refs(&spans))
     }
 
     /// Where to stream the new transactions that other Sightline nodes store (a store shared by several

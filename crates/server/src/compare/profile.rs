@@ -81,10 +81,10 @@ pub fn steps_indexed(spans: &[SpanRef<'_>], by_id: &SpanIndex<'_>) -> Vec<Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::record::SpanRecord;
+    use crate::store::record::{span_refs, SpanRecord};
 
     fn steps_of(spans: &[SpanRecord]) -> Vec<Vec<StepRecord>> {
-        steps_of_transactions(&spans.iter().map(SpanRecord::as_span_ref).collect::<Vec<_>>())
+        steps_of_transactions(&span_refs(spans))
     }
 
     fn span(id: u8, parent: Option<u8>, kind: u32, start_ms: u64, end_ms: u64) -> SpanRecord {

@@ -16,7 +16,7 @@ use super::fingerprint::fingerprint;
 use super::{Fact, FactKind};
 use crate::ingest::truncate;
 use crate::sql::normalize_sql;
-use crate::store::record::{kind, span_index, transaction_of, SpanIndex, SpanRecord, SpanRef, SpanTimes};
+use crate::store::record::{kind, span_index, span_refs, transaction_of, SpanIndex, SpanRecord, SpanRef, SpanTimes};
 
 /// Longest normalized statement kept as a dimension value, in bytes: enough to tell statements apart, and
 /// a rollup key stays small.
@@ -35,7 +35,7 @@ pub(crate) fn http_status_text(code: u32) -> Cow<'static, str> {
 
 /// The facts of the finished transactions and SQL steps among `spans`.
 pub fn facts(spans: &[SpanRecord]) -> Vec<Fact<'static>> {
-    let spans: Vec<_> = spans.iter().map(SpanRecord::as_span_ref).collect();
+    let spans = span_refs(spans);
     let mut out = Vec::new();
     each_fact(&spans, None, |_, f, _| out.push(f.clone().into_owned()));
     out
@@ -217,7 +217,7 @@ mod tests {
         let t = tx(1, "GET /orders");
         let method = SpanRecord { step_kind: kind::METHOD, ..span(2, Some(1), "OrderRepo.find") };
         let batch = [sql(3, 2, "SELECT 1"), method, t];
-        let per = facts_and_owners(&batch.iter().map(SpanRecord::as_span_ref).collect::<Vec<_>>());
+        let per = facts_and_owners(&span_refs(&batch));
         let kinds: Vec<_> = per.iter().map(|(f, _)| f.as_ref().map(|f| (f.kind, dim(f, CubeDim::Endpoint).to_string()))).collect();
         assert_eq!(kinds, [Some((FactKind::SqlStep, "GET /orders".into())), None, Some((FactKind::Transaction, "GET /orders".into()))]);
         let owners: Vec<_> = per.iter().map(|(_, o)| *o).collect();

@@ -207,7 +207,7 @@ impl Prepared {
         let mut steps = crate::compare::profile::steps_of_transactions(spans);
         for (i, s) in spans.iter().map(SpanRef::to_record).enumerate() {
             let ids = s.ids();
-            let (trace_id, span_id) = ids_of(&s);
+            let (trace_id, span_id) = ids_of(&s.trace_id, &s.span_id);
             let record = s.encode_to_vec();
             if s.in_flight() {
                 p.running.push((ids, InflightRow { trace_id, span_id, service: s.service.clone(), ver: 0, seen_ms: 0, live: 1, record }));
@@ -429,8 +429,8 @@ async fn commit_loop(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-fn ids_of(s: &SpanRecord) -> ([u8; 16], [u8; 8]) {
-    (s.trace_id[..16].try_into().expect("checked in append"), s.span_id[..8].try_into().expect("checked in append"))
+fn ids_of(trace_id: &[u8], span_id: &[u8]) -> ([u8; 16], [u8; 8]) {
+    (trace_id[..16].try_into().expect("checked in append"), span_id[..8].try_into().expect("checked in append"))
 }
 
 impl Inner {
@@ -656,7 +656,7 @@ impl Inner {
         if spans.is_empty() {
             return Ok(spans);
         }
-        let done = self.finished_spans(spans.iter().map(|(s, _)| ids_of(s).0)).await?;
+        let done = self.finished_spans(spans.iter().map(|(s, _)| ids_of(&s.trace_id, &s.span_id).0)).await?;
         Ok(spans.into_iter().filter(|(s, _)| !done.contains(&s.ids())).collect())
     }
 

@@ -1215,7 +1215,7 @@ mod tests {
         use prost::encoding::{encode_key, encode_varint, WireType};
         let block_trace = super::super::record::block_trace;
         let check = |spans: &[SpanRecord]| -> Job {
-            let job = Job::prepare(&spans.iter().map(SpanRecord::as_span_ref).collect::<Vec<_>>(), None);
+            let job = Job::prepare(&super::super::record::span_refs(spans), None);
             let raw: usize = spans.iter().map(|s| prost::Message::encoded_len(s) + 3).sum();
             assert!(job.block.len() < raw, "the block is compressed: {} bytes for {raw}", job.block.len());
             for t in &job.traces {

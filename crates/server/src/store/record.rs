@@ -7,7 +7,7 @@
 use sightline_model::{Status, StepError, StepKind, TransactionSummary};
 
 mod span_ref;
-pub use span_ref::{with_valid_ids, SpanRef};
+pub use span_ref::{span_refs, with_valid_ids, SpanRef};
 
 /// `StepKind` as stored (protobuf has no Rust enums without codegen; these numbers are on disk: never reuse).
 pub mod kind {
@@ -205,11 +205,16 @@ impl SpanRecord {
 
     /// `trace_id ‖ span_id`, the identity of a span.
     pub fn ids(&self) -> [u8; 24] {
-        let mut k = [0u8; 24];
-        k[..16].copy_from_slice(&self.trace_id);
-        k[16..].copy_from_slice(&self.span_id);
-        k
+        span_ids(&self.trace_id, &self.span_id)
     }
+}
+
+/// `trace_id ‖ span_id`, the identity of a span (of either span type): ids of 16 and 8 bytes.
+pub fn span_ids(trace_id: &[u8], span_id: &[u8]) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(trace_id);
+    k[16..].copy_from_slice(span_id);
+    k
 }
 
 /// The finished spans of one trace that arrived in one request, stored together. Fewer, larger

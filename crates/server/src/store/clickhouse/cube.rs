@@ -105,7 +105,7 @@ pub(super) fn prepare_facts(spans: &[SpanRef<'_>]) -> Vec<(FactRow, FactOwner)> 
             None if s.is_transaction => FactOwner::Transaction(s.ids()),
             None => FactOwner::Alone { ids: s.ids(), start_ms: s.start_ms() },
         };
-        out.push((FactRow::of(&fact, s.trace_id[..16].try_into().expect("checked in append")), owner));
+        out.push((FactRow::of(&fact, super::ids_of(&s.trace_id, &s.span_id).0), owner));
     }
     out
 }

@@ -69,6 +69,11 @@ impl SpanRecord {
     }
 }
 
+/// Owned records as the spans the store and the ingest-side functions take (borrowed, nothing copied).
+pub fn span_refs(spans: &[SpanRecord]) -> Vec<SpanRef<'_>> {
+    spans.iter().map(SpanRecord::as_span_ref).collect()
+}
+
 /// `Option<Cow<str>>` owned.
 fn owned(s: &Option<Cow<'_, str>>) -> Option<String> {
     s.as_deref().map(str::to_string)
@@ -192,10 +197,7 @@ impl SpanRef<'_> {
 
     /// `trace_id ‖ span_id`, the identity of a span (ids of 16 and 8 bytes: the store checks).
     pub fn ids(&self) -> [u8; 24] {
-        let mut k = [0u8; 24];
-        k[..16].copy_from_slice(&self.trace_id);
-        k[16..].copy_from_slice(&self.span_id);
-        k
+        super::span_ids(&self.trace_id, &self.span_id)
     }
 
     /// Whether the ids have the lengths the store keys spans by (ingest validates them; other callers may not).
