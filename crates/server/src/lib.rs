@@ -29,6 +29,7 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod wire;
 
 use std::net::SocketAddr;
 

@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use crate::cube::facts::MAX_STATEMENT;
 use crate::ingest::truncate;
 use crate::sql::normalize_sql;
-use crate::store::record::{kind, span_index, transaction_of, SpanIndex, SpanRef, SpanTimes, StepRecord};
+use crate::store::record::{kind, Lineage, SpanRef, SpanTimes, StepRecord};
 
 /// Distinct steps kept per transaction; a transaction with more (an N+1 loop over distinct statements)
 /// keeps its first ones.
@@ -26,7 +26,7 @@ pub fn steps_of_transactions(spans: &[SpanRef<'_>]) -> Vec<Vec<StepRecord>> {
     if !has_steps(spans) {
         return vec![Vec::new(); spans.len()];
     }
-    steps_indexed(spans, &span_index(spans))
+    steps_indexed(spans, &Lineage::of(spans))
 }
 
 /// Whether any of `spans` can be a step of another: the request has transactions and other spans.
@@ -34,14 +34,14 @@ pub fn has_steps(spans: &[SpanRef<'_>]) -> bool {
     spans.iter().any(|s| s.is_transaction) && !spans.iter().all(|s| s.is_transaction)
 }
 
-/// [`steps_of_transactions`] with the request's [`SpanIndex`] already built (the embedded store shares
+/// [`steps_of_transactions`] with the request's [`Lineage`] already worked out (the embedded store shares
 /// it with the cube's facts).
-pub fn steps_indexed(spans: &[SpanRef<'_>], by_id: &SpanIndex<'_>) -> Vec<Vec<StepRecord>> {
+pub fn steps_indexed(spans: &[SpanRef<'_>], lineage: &Lineage) -> Vec<Vec<StepRecord>> {
     let mut out: Vec<Vec<StepRecord>> = vec![Vec::new(); spans.len()];
     // Time spent in children, per span: what its own duration is not "self" time for.
     let mut children_ns = vec![0u64; spans.len()];
-    for s in spans.iter().filter(|s| !s.in_flight() && !s.parent_span_id.is_empty()) {
-        if let Some(&p) = by_id.get(&(&s.trace_id[..], &s.parent_span_id[..])) {
+    for (i, s) in spans.iter().enumerate().filter(|(_, s)| !s.in_flight()) {
+        if let Some(p) = lineage.parent(i) {
             children_ns[p] = children_ns[p].saturating_add(s.end_ns.saturating_sub(s.start_ns));
         }
     }
@@ -50,7 +50,7 @@ pub fn steps_indexed(spans: &[SpanRef<'_>], by_id: &SpanIndex<'_>) -> Vec<Vec<St
         if s.is_transaction || s.in_flight() {
             continue;
         }
-        let Some(owner) = transaction_of(s, spans, by_id).filter(|o| !spans[*o].in_flight()) else { continue };
+        let Some(owner) = lineage.transaction(i).filter(|o| !spans[*o].in_flight()) else { continue };
         let name: Cow<'_, str> = match s.step_kind {
             kind::SQL => match s.text.as_deref() {
                 Some(t) => Cow::Borrowed(

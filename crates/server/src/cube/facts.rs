@@ -16,7 +16,7 @@ use super::fingerprint::fingerprint;
 use super::{Fact, FactKind};
 use crate::ingest::truncate;
 use crate::sql::normalize_sql;
-use crate::store::record::{kind, span_index, span_refs, transaction_of, SpanIndex, SpanRecord, SpanRef, SpanTimes};
+use crate::store::record::{kind, span_refs, Lineage, SpanRecord, SpanRef, SpanTimes};
 
 /// Longest normalized statement kept as a dimension value, in bytes: enough to tell statements apart, and
 /// a rollup key stays small.
@@ -55,15 +55,16 @@ pub fn facts_and_owners(spans: &[SpanRef<'_>]) -> Vec<(Option<Fact<'static>>, Op
 
 /// Calls `visit(index in spans, fact, owner)` for each fact of [`facts_and_owners`], in the order of
 /// `spans`, without collecting them: the embedded store interns each fact as it comes, so a request's
-/// facts (nine strings each) never exist all at once. `by_id`: the request's [`SpanIndex`] if the caller
-/// built one (built here when a SQL step needs it otherwise). A fact borrows its statement for the call only.
-pub fn each_fact<'a>(spans: &'a [SpanRef<'_>], by_id: Option<&SpanIndex<'a>>, mut visit: impl FnMut(usize, &Fact<'_>, Option<usize>)) {
+/// facts (nine strings each) never exist all at once. `lineage`: the request's [`Lineage`] if the caller
+/// worked it out (worked out here when a SQL step needs it otherwise). A fact borrows its statement for the
+/// call only.
+pub fn each_fact(spans: &[SpanRef<'_>], lineage: Option<&Lineage>, mut visit: impl FnMut(usize, &Fact<'_>, Option<usize>)) {
     let has_sql = spans.iter().any(|s| !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL);
     let own;
-    let by_id = match by_id {
-        Some(by_id) => Some(by_id),
+    let lineage = match lineage {
+        Some(lineage) => Some(lineage),
         None if has_sql => {
-            own = span_index(spans);
+            own = Lineage::of(spans);
             Some(&own)
         }
         None => None,
@@ -77,7 +78,7 @@ pub fn each_fact<'a>(spans: &'a [SpanRef<'_>], by_id: Option<&SpanIndex<'a>>, mu
         if s.is_transaction {
             visit(i, &transaction(s), None);
         } else if s.step_kind == kind::SQL {
-            let owner = by_id.and_then(|by_id| transaction_of(s, spans, by_id));
+            let owner = lineage.and_then(|l| l.transaction(i));
             let statement = s
                 .text
                 .as_deref()

@@ -188,14 +188,17 @@ struct FactsRecord {
     facts: Vec<FactRecord>,
 }
 
-/// The write-ahead row of `facts`: a [`FactsRecord`], written field by field with prost's own encoders
-/// (the same bytes as building the message and encoding it, which the tests check) so that the committer,
-/// which writes every group's facts, does not allocate a `dims` vector per fact first.
+/// The write-ahead row of `facts`: a [`FactsRecord`], written field by field (the same bytes as building
+/// the message and encoding it with prost, which the tests check) so that the committer, which writes
+/// every group's facts, does not allocate a `dims` vector per fact first; lengths from prost, the bytes by
+/// [`crate::wire`] (prost's varint writer was most of this function's time).
 pub fn encode_facts<'a>(facts: impl Iterator<Item = &'a IdFact>) -> Vec<u8> {
-    use prost::encoding::{self as pe, encode_key, encode_varint, WireType};
+    use crate::wire::{put_key, put_varint};
+    use prost::encoding::{self as pe, WireType};
     let mut out = Vec::new();
     for f in facts {
         let kind = kind_code(f.kind) as u32;
+        let dims_len: usize = f.dims.iter().map(|d| pe::encoded_len_varint(u64::from(*d))).sum();
         // Proto3: a field at its default is not written, as the derived encoder does.
         let len = if kind != 0 { pe::uint32::encoded_len(1, &kind) } else { 0 }
             + pe::uint32::encoded_len_packed(2, &f.dims)
@@ -203,20 +206,29 @@ pub fn encode_facts<'a>(facts: impl Iterator<Item = &'a IdFact>) -> Vec<u8> {
             + if f.duration_ms != 0.0 { pe::double::encoded_len(4, &f.duration_ms) } else { 0 }
             + if f.error { pe::bool::encoded_len(5, &f.error) } else { 0 };
         out.reserve(1 + pe::encoded_len_varint(len as u64) + len);
-        encode_key(1, WireType::LengthDelimited, &mut out);
-        encode_varint(len as u64, &mut out);
+        put_key(1, WireType::LengthDelimited, &mut out);
+        put_varint(len as u64, &mut out);
         if kind != 0 {
-            pe::uint32::encode(1, &kind, &mut out);
+            put_key(1, WireType::Varint, &mut out);
+            put_varint(u64::from(kind), &mut out);
         }
-        pe::uint32::encode_packed(2, &f.dims, &mut out);
+        // Packed: one length-delimited field holding every value (`NDIMS` is never 0, so it is written).
+        put_key(2, WireType::LengthDelimited, &mut out);
+        put_varint(dims_len as u64, &mut out);
+        for d in f.dims {
+            put_varint(u64::from(d), &mut out);
+        }
         if f.end_ms != 0 {
-            pe::int64::encode(3, &f.end_ms, &mut out);
+            put_key(3, WireType::Varint, &mut out);
+            put_varint(f.end_ms as u64, &mut out);
         }
         if f.duration_ms != 0.0 {
-            pe::double::encode(4, &f.duration_ms, &mut out);
+            put_key(4, WireType::SixtyFourBit, &mut out);
+            out.extend_from_slice(&f.duration_ms.to_le_bytes());
         }
         if f.error {
-            pe::bool::encode(5, &f.error, &mut out);
+            put_key(5, WireType::Varint, &mut out);
+            out.push(1);
         }
     }
     out

@@ -235,8 +235,9 @@ impl CubeStore {
 
     /// Interns facts one at a time as the caller works them out ([`Interning::push`]), with the read lock
     /// held meanwhile: what [`CubeStore::intern`] does without the facts all being at hand at once.
-    pub(super) fn interning(&self) -> Interning<'_> {
-        Interning { cube: self, st: Some(sync::read(&self.state)), out: Vec::new(), missing: Vec::new() }
+    /// `capacity`: how many facts are expected (at most).
+    pub(super) fn interning(&self, capacity: usize) -> Interning<'_> {
+        Interning { cube: self, st: Some(sync::read(&self.state)), out: Vec::with_capacity(capacity), missing: Vec::new() }
     }
 
     /// Adds the facts of a commit to its batch: open minutes as write-ahead rows, closed buckets merged

@@ -61,8 +61,8 @@ use super::cube::{CubeOptions, CubeStore};
 use super::columns::spill::SpillDir;
 use super::columns::{Columns, SortKey, TxRow};
 use super::record::{
-    block_key, block_trace, chunk_key, kind, minute_key, pack_block, pack_request, request_key, request_key_id, request_traces, span_index, tx_key,
-    tx_key_end_ms, unpack_chunk, SpanIndex, SpanRecord, SpanRef, SpanTimes,
+    block_key, block_trace, chunk_key, kind, minute_key, pack_block, pack_request, request_key, request_key_id, request_traces, tx_key,
+    tx_key_end_ms, unpack_chunk, Lineage, SpanRecord, SpanRef, SpanTimes,
 };
 use super::{
     assemble, now_ms, CommitObserver, CommitReport, LiveBatch, QueryError, RetentionReport, SeriesQuery, StoreFuture, StoreStats,
@@ -165,11 +165,11 @@ impl Job {
     /// Worked out here, on the caller's thread, one span at a time so the committer knows which span each
     /// fact came from and counts it only if the span is new; each fact is interned as it is made.
     #[allow(clippy::type_complexity)]
-    fn cube_facts(spans: &[SpanRef<'_>], by_id: Option<&SpanIndex<'_>>, cube: &CubeStore) -> (Vec<Option<IdFact>>, Vec<Vec<IdFact>>) {
-        let mut interning = cube.interning();
+    fn cube_facts(spans: &[SpanRef<'_>], lineage: Option<&Lineage>, cube: &CubeStore) -> (Vec<Option<IdFact>>, Vec<Vec<IdFact>>) {
+        let mut interning = cube.interning(spans.len());
         // Per fact: its span, and the transaction it is counted with.
         let mut placed: Vec<(usize, Option<usize>)> = Vec::with_capacity(spans.len());
-        crate::cube::facts::each_fact(spans, by_id, |i, fact, owner| {
+        crate::cube::facts::each_fact(spans, lineage, |i, fact, owner| {
             interning.push(fact);
             placed.push((i, owner.filter(|o| !spans[*o].in_flight())));
         });
@@ -191,23 +191,34 @@ impl Job {
     /// committer still needs them); the request's record is packed here too, so the single committer only
     /// writes.
     fn prepare(spans: &[SpanRef<'_>], cube: Option<&CubeStore>) -> Job {
-        let mut job = Job { spans: spans.len(), ..Job::default() };
-        // One parent index for the cube's SQL steps and the transactions' steps.
-        let needs_index = crate::compare::profile::has_steps(spans)
+        // Sized up front: growing these one push at a time was ~1 % of ingest's instructions (copies).
+        let txs = spans.iter().filter(|s| s.is_transaction && !s.in_flight()).count();
+        let mut job = Job {
+            spans: spans.len(),
+            finished: Vec::with_capacity(spans.len()),
+            txs: Vec::with_capacity(txs),
+            live: Vec::with_capacity(txs),
+            // A transaction's record with its steps is ~300–600 bytes.
+            tx_bytes: Vec::with_capacity(txs * 512),
+            facts: JobFacts { tx: Vec::with_capacity(if cube.is_some() { txs } else { 0 }), ..JobFacts::default() },
+            ..Job::default()
+        };
+        // One lineage for the cube's SQL steps and the transactions' steps.
+        let needs_lineage = crate::compare::profile::has_steps(spans)
             || (cube.is_some() && spans.iter().any(|s| !s.is_transaction && s.step_kind == kind::SQL));
-        let by_id = needs_index.then(|| span_index(spans));
+        let lineage = needs_lineage.then(|| Lineage::of(spans));
         let (mut per_span, mut with_tx) = match cube {
-            Some(cube) => Self::cube_facts(spans, by_id.as_ref(), cube),
+            Some(cube) => Self::cube_facts(spans, lineage.as_ref(), cube),
             None => Default::default(),
         };
-        let mut steps = match &by_id {
-            Some(by_id) => crate::compare::profile::steps_indexed(spans, by_id),
+        let mut steps = match &lineage {
+            Some(lineage) => crate::compare::profile::steps_indexed(spans, lineage),
             None => vec![Vec::new(); spans.len()],
         };
-        drop(by_id);
+        drop(lineage);
         // Per trace: how many finished spans it has here; per span, its trace's group (`u32::MAX`: in
         // flight).
-        let mut groups: Vec<([u8; 16], u32)> = Vec::new();
+        let mut groups: Vec<([u8; 16], u32)> = Vec::with_capacity(spans.len() / 4 + 1);
         let mut index: FxHashMap<[u8; 16], u32> = FxHashMap::with_capacity_and_hasher(spans.len() / 4 + 1, Default::default());
         let mut group_of: Vec<u32> = Vec::with_capacity(spans.len());
         for s in spans {
@@ -241,6 +252,7 @@ impl Job {
         // A span encodes to ~150–300 bytes; reserving that spares the copies of growing.
         let (mut raw, mut scratch) = (Vec::with_capacity(spans.len() * 256), Vec::new());
         let mut ends = Vec::with_capacity(groups.len());
+        job.traces.reserve_exact(groups.len());
         let mut from = 0;
         for (trace, n) in &groups {
             for &i in &order[from..from + *n as usize] {

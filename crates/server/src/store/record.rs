@@ -6,7 +6,9 @@
 
 use sightline_model::{Status, StepError, StepKind, TransactionSummary};
 
+mod lineage;
 mod span_ref;
+pub use lineage::Lineage;
 pub use span_ref::{span_refs, with_valid_ids, SpanRef};
 
 /// `StepKind` as stored (protobuf has no Rust enums without codegen; these numbers are on disk: never reuse).
@@ -570,35 +572,6 @@ pub fn minute_key(minute: i64, trace_id: &[u8]) -> [u8; 24] {
     k[..8].copy_from_slice(&(minute.max(0) as u64).to_be_bytes());
     k[8..].copy_from_slice(&trace_id[..16]);
     k
-}
-
-/// How many parents [`transaction_of`] follows (a guard against cycles in bad data).
-const MAX_DEPTH: usize = 64;
-
-/// `(trace id, span id)` → index in a request's spans: how [`transaction_of`] follows parents.
-pub type SpanIndex<'a> = rustc_hash::FxHashMap<(&'a [u8], &'a [u8]), usize>;
-
-/// The [`SpanIndex`] of `spans`, built once per request for both the cube and "what changed".
-pub fn span_index<'a>(spans: &'a [SpanRef<'_>]) -> SpanIndex<'a> {
-    let mut by_id = SpanIndex::with_capacity_and_hasher(spans.len(), Default::default());
-    by_id.extend(spans.iter().enumerate().map(|(i, s)| ((&s.trace_id[..], &s.span_id[..]), i)));
-    by_id
-}
-
-/// The index in `spans` of the transaction `s` runs in: its nearest ancestor among `spans` that is a
-/// transaction. `by_id` maps `(trace id, span id)` to an index in `spans`. Both the cube (a SQL step's
-/// endpoint) and "what changed" (a transaction's steps) attribute steps this way, within one request.
-pub fn transaction_of(s: &SpanRef<'_>, spans: &[SpanRef<'_>], by_id: &SpanIndex<'_>) -> Option<usize> {
-    let mut parent = &s.parent_span_id[..];
-    for _ in 0..MAX_DEPTH {
-        let i = *by_id.get(&(&s.trace_id[..], parent))?;
-        let p = &spans[i];
-        if p.is_transaction {
-            return Some(i);
-        }
-        parent = &p.parent_span_id[..];
-    }
-    None
 }
 
 /// Reads the `end_ms` back out of a [`tx_key`].

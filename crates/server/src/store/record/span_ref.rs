@@ -11,9 +11,10 @@
 
 use std::borrow::Cow;
 
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, message, WireType};
+use prost::encoding::{encoded_len_varint, key_len, message, WireType};
 
 use super::{AttrRecord, ErrorRecord, SpanRecord, SpanTimes};
+use crate::wire::{put_delimited, put_key, put_varint};
 
 /// [`SpanRecord`] without its steps (they are worked out in the store), each field borrowed or owned.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -89,13 +90,8 @@ fn delimited_len(tag: u32, n: usize) -> usize {
     key_len(tag) + encoded_len_varint(n as u64) + n
 }
 
-fn put_delimited(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(bytes.len() as u64, buf);
-    buf.extend_from_slice(bytes);
-}
-
 /// A proto3 `bytes`/`string` field: left out when empty, as prost does.
+#[inline(always)]
 fn put_nonempty(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
     if !bytes.is_empty() {
         put_delimited(tag, bytes, buf);
@@ -111,6 +107,7 @@ fn nonempty_len(tag: u32, n: usize) -> usize {
 }
 
 /// An `optional string` field: present whenever it is `Some`, even empty.
+#[inline(always)]
 fn put_optional(tag: u32, s: &Option<Cow<'_, str>>, buf: &mut Vec<u8>) {
     if let Some(s) = s {
         put_delimited(tag, s.as_bytes(), buf);
@@ -245,28 +242,35 @@ impl SpanRef<'_> {
     /// Appends the span as field `tag` of a message (key, length, body), byte for byte what
     /// `prost::encoding::message::encode(tag, &record, buf)` writes for the equivalent [`SpanRecord`].
     pub fn encode(&self, tag: u32, buf: &mut Vec<u8>) {
-        use prost::encoding::{bool, fixed64, int32, uint32};
-        encode_key(tag, WireType::LengthDelimited, buf);
-        encode_varint(self.body_len() as u64, buf);
+        let len = self.body_len();
+        buf.reserve(key_len(tag) + encoded_len_varint(len as u64) + len);
+        put_key(tag, WireType::LengthDelimited, buf);
+        put_varint(len as u64, buf);
         put_nonempty(1, &self.trace_id, buf);
         put_nonempty(2, &self.span_id, buf);
         put_nonempty(3, &self.parent_span_id, buf);
         put_nonempty(4, self.service.as_bytes(), buf);
         put_nonempty(5, self.name.as_bytes(), buf);
         if self.span_kind != 0 {
-            int32::encode(6, &self.span_kind, buf);
+            // int32: a negative value is sign-extended to ten bytes, as prost writes it.
+            put_key(6, WireType::Varint, buf);
+            put_varint(self.span_kind as i64 as u64, buf);
         }
         if self.start_ns != 0 {
-            fixed64::encode(7, &self.start_ns, buf);
+            put_key(7, WireType::SixtyFourBit, buf);
+            buf.extend_from_slice(&self.start_ns.to_le_bytes());
         }
         if self.end_ns != 0 {
-            fixed64::encode(8, &self.end_ns, buf);
+            put_key(8, WireType::SixtyFourBit, buf);
+            buf.extend_from_slice(&self.end_ns.to_le_bytes());
         }
         if self.error {
-            bool::encode(9, &self.error, buf);
+            put_key(9, WireType::Varint, buf);
+            buf.push(1);
         }
         if self.step_kind != 0 {
-            uint32::encode(10, &self.step_kind, buf);
+            put_key(10, WireType::Varint, buf);
+            put_varint(u64::from(self.step_kind), buf);
         }
         put_optional(11, &self.text, buf);
         put_optional(12, &self.target, buf);
@@ -275,16 +279,22 @@ impl SpanRef<'_> {
             message::encode(14, f.as_ref(), buf);
         }
         if self.is_transaction {
-            bool::encode(15, &self.is_transaction, buf);
+            put_key(15, WireType::Varint, buf);
+            buf.push(1);
         }
         put_optional(16, &self.instance, buf);
         put_optional(17, &self.http_method, buf);
-        if let Some(s) = &self.http_status {
-            uint32::encode(18, s, buf);
+        if let Some(s) = self.http_status {
+            put_key(18, WireType::Varint, buf);
+            put_varint(u64::from(s), buf);
         }
         put_optional(19, &self.version, buf);
         for a in self.attributes.iter() {
-            message::encode(20, a, buf);
+            // AttrRecord { string key = 1; string value = 2; }
+            put_key(20, WireType::LengthDelimited, buf);
+            put_varint((nonempty_len(1, a.key.len()) + nonempty_len(2, a.value.len())) as u64, buf);
+            put_nonempty(1, a.key.as_bytes(), buf);
+            put_nonempty(2, a.value.as_bytes(), buf);
         }
     }
 }
