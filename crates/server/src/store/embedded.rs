@@ -250,7 +250,7 @@ impl Job {
         // compressed in frames of whole traces (`pack_block`): lz4 clears a table per call, and a request
         // brings dozens of traces.
         // A span encodes to ~150–300 bytes; reserving that spares the copies of growing.
-        let (mut raw, mut scratch) = (Vec::with_capacity(spans.len() * 256), Vec::new());
+        let mut raw = Vec::with_capacity(spans.len() * 256);
         let mut ends = Vec::with_capacity(groups.len());
         job.traces.reserve_exact(groups.len());
         let mut from = 0;
@@ -263,7 +263,7 @@ impl Job {
             job.traces.push(*trace);
         }
         if !groups.is_empty() {
-            pack_block(&job.traces, &ends, &raw, &mut scratch, &mut job.block);
+            with_scratch(|scratch| pack_block(&job.traces, &ends, &raw, scratch, &mut job.block));
         }
         drop(raw);
         for (i, s) in spans.iter().enumerate() {
@@ -296,7 +296,7 @@ impl Job {
             }
         }
         if !job.block.is_empty() {
-            pack_request(&job.tx_bytes, &job.traces, &mut scratch, &mut job.record);
+            with_scratch(|scratch| pack_request(&job.tx_bytes, &job.traces, scratch, &mut job.record));
         }
         job
     }
@@ -312,6 +312,26 @@ impl Job {
         pack_request(&raw, &self.traces, &mut Vec::new(), &mut out);
         out
     }
+}
+
+thread_local! {
+    /// lz4's output buffer, kept by each thread that prepares requests: made fresh per request, it was
+    /// zero-filled to lz4's worst case (~64 KiB) every time, ~1 % of ingest's instructions.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Largest [`SCRATCH`] a thread keeps between requests (a huge trace needs a larger one once).
+const SCRATCH_KEPT: usize = 256 * 1024;
+
+/// Calls `f` with this thread's [`SCRATCH`].
+fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let out = f(scratch);
+        if scratch.capacity() > SCRATCH_KEPT {
+            *scratch = Vec::new();
+        }
+        out
+    })
 }
 
 struct Inner {
