@@ -26,7 +26,7 @@ pub fn steps_of_transactions(spans: &[SpanRef<'_>]) -> Vec<Vec<StepRecord>> {
     if !has_steps(spans) {
         return vec![Vec::new(); spans.len()];
     }
-    steps_indexed(spans, &Lineage::of(spans))
+    steps_with_lineage(spans, &Lineage::of(spans))
 }
 
 /// Whether any of `spans` can be a step of another: the request has transactions and other spans.
@@ -36,7 +36,7 @@ pub fn has_steps(spans: &[SpanRef<'_>]) -> bool {
 
 /// [`steps_of_transactions`] with the request's [`Lineage`] already worked out (the embedded store shares
 /// it with the cube's facts).
-pub fn steps_indexed(spans: &[SpanRef<'_>], lineage: &Lineage) -> Vec<Vec<StepRecord>> {
+pub fn steps_with_lineage(spans: &[SpanRef<'_>], lineage: &Lineage) -> Vec<Vec<StepRecord>> {
     let mut out: Vec<Vec<StepRecord>> = vec![Vec::new(); spans.len()];
     // Time spent in children, per span: what its own duration is not "self" time for.
     let mut children_ns = vec![0u64; spans.len()];

@@ -212,7 +212,7 @@ impl Job {
             None => Default::default(),
         };
         let mut steps = match &lineage {
-            Some(lineage) => crate::compare::profile::steps_indexed(spans, lineage),
+            Some(lineage) => crate::compare::profile::steps_with_lineage(spans, lineage),
             None => vec![Vec::new(); spans.len()],
         };
         drop(lineage);
