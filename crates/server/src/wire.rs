@@ -23,6 +23,20 @@ pub fn put_key(tag: u32, wire_type: WireType, buf: &mut Vec<u8>) {
     put_varint(u64::from(tag << 3 | wire_type as u32), buf);
 }
 
+/// A varint field (`uint32`, `int64`, `bool`, and `int32` sign-extended to 64 bits, as prost writes them).
+#[inline(always)]
+pub fn put_varint_field(tag: u32, v: u64, buf: &mut Vec<u8>) {
+    put_key(tag, WireType::Varint, buf);
+    put_varint(v, buf);
+}
+
+/// A `fixed64` or `double` field (a double as its bits).
+#[inline(always)]
+pub fn put_fixed64_field(tag: u32, v: u64, buf: &mut Vec<u8>) {
+    put_key(tag, WireType::SixtyFourBit, buf);
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
 /// A length-delimited field (`bytes`, `string`, an encoded message).
 #[inline(always)]
 pub fn put_delimited(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {

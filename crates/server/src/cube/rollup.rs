@@ -193,15 +193,18 @@ struct FactsRecord {
 /// every group's facts, does not allocate a `dims` vector per fact first; lengths from prost, the bytes by
 /// [`crate::wire`] (prost's varint writer was most of this function's time).
 pub fn encode_facts<'a>(facts: impl Iterator<Item = &'a IdFact>) -> Vec<u8> {
-    use crate::wire::{put_key, put_varint};
+    use crate::wire::{put_fixed64_field, put_key, put_varint, put_varint_field};
     use prost::encoding::{self as pe, WireType};
     let mut out = Vec::new();
     for f in facts {
         let kind = kind_code(f.kind) as u32;
         let dims_len: usize = f.dims.iter().map(|d| pe::encoded_len_varint(u64::from(*d))).sum();
-        // Proto3: a field at its default is not written, as the derived encoder does.
+        // Proto3: a field at its default is not written, as the derived encoder does. Packed `dims`: one
+        // length-delimited field holding every value (`NDIMS` is never 0, so it is always written).
         let len = if kind != 0 { pe::uint32::encoded_len(1, &kind) } else { 0 }
-            + pe::uint32::encoded_len_packed(2, &f.dims)
+            + pe::key_len(2)
+            + pe::encoded_len_varint(dims_len as u64)
+            + dims_len
             + if f.end_ms != 0 { pe::int64::encoded_len(3, &f.end_ms) } else { 0 }
             + if f.duration_ms != 0.0 { pe::double::encoded_len(4, &f.duration_ms) } else { 0 }
             + if f.error { pe::bool::encoded_len(5, &f.error) } else { 0 };
@@ -209,26 +212,21 @@ pub fn encode_facts<'a>(facts: impl Iterator<Item = &'a IdFact>) -> Vec<u8> {
         put_key(1, WireType::LengthDelimited, &mut out);
         put_varint(len as u64, &mut out);
         if kind != 0 {
-            put_key(1, WireType::Varint, &mut out);
-            put_varint(u64::from(kind), &mut out);
+            put_varint_field(1, u64::from(kind), &mut out);
         }
-        // Packed: one length-delimited field holding every value (`NDIMS` is never 0, so it is written).
         put_key(2, WireType::LengthDelimited, &mut out);
         put_varint(dims_len as u64, &mut out);
         for d in f.dims {
             put_varint(u64::from(d), &mut out);
         }
         if f.end_ms != 0 {
-            put_key(3, WireType::Varint, &mut out);
-            put_varint(f.end_ms as u64, &mut out);
+            put_varint_field(3, f.end_ms as u64, &mut out);
         }
         if f.duration_ms != 0.0 {
-            put_key(4, WireType::SixtyFourBit, &mut out);
-            out.extend_from_slice(&f.duration_ms.to_le_bytes());
+            put_fixed64_field(4, f.duration_ms.to_bits(), &mut out);
         }
         if f.error {
-            put_key(5, WireType::Varint, &mut out);
-            out.push(1);
+            put_varint_field(5, 1, &mut out);
         }
     }
     out

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use prost::encoding::{encoded_len_varint, key_len, message, WireType};
 
 use super::{AttrRecord, ErrorRecord, SpanRecord, SpanTimes};
-use crate::wire::{put_delimited, put_key, put_varint};
+use crate::wire::{put_delimited, put_fixed64_field, put_key, put_varint, put_varint_field};
 
 /// [`SpanRecord`] without its steps (they are worked out in the store), each field borrowed or owned.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -253,24 +253,19 @@ impl SpanRef<'_> {
         put_nonempty(5, self.name.as_bytes(), buf);
         if self.span_kind != 0 {
             // int32: a negative value is sign-extended to ten bytes, as prost writes it.
-            put_key(6, WireType::Varint, buf);
-            put_varint(self.span_kind as i64 as u64, buf);
+            put_varint_field(6, self.span_kind as i64 as u64, buf);
         }
         if self.start_ns != 0 {
-            put_key(7, WireType::SixtyFourBit, buf);
-            buf.extend_from_slice(&self.start_ns.to_le_bytes());
+            put_fixed64_field(7, self.start_ns, buf);
         }
         if self.end_ns != 0 {
-            put_key(8, WireType::SixtyFourBit, buf);
-            buf.extend_from_slice(&self.end_ns.to_le_bytes());
+            put_fixed64_field(8, self.end_ns, buf);
         }
         if self.error {
-            put_key(9, WireType::Varint, buf);
-            buf.push(1);
+            put_varint_field(9, 1, buf);
         }
         if self.step_kind != 0 {
-            put_key(10, WireType::Varint, buf);
-            put_varint(u64::from(self.step_kind), buf);
+            put_varint_field(10, u64::from(self.step_kind), buf);
         }
         put_optional(11, &self.text, buf);
         put_optional(12, &self.target, buf);
@@ -279,14 +274,12 @@ impl SpanRef<'_> {
             message::encode(14, f.as_ref(), buf);
         }
         if self.is_transaction {
-            put_key(15, WireType::Varint, buf);
-            buf.push(1);
+            put_varint_field(15, 1, buf);
         }
         put_optional(16, &self.instance, buf);
         put_optional(17, &self.http_method, buf);
         if let Some(s) = self.http_status {
-            put_key(18, WireType::Varint, buf);
-            put_varint(u64::from(s), buf);
+            put_varint_field(18, u64::from(s), buf);
         }
         put_optional(19, &self.version, buf);
         for a in self.attributes.iter() {
