@@ -77,12 +77,13 @@ fn nested<'a>(wire_type: WireType, buf: &mut &'a [u8], depth: u32) -> Result<&'a
 /// length, tag and enum is (a call per field was ~7 % of decoding's instructions); longer ones go to prost.
 #[inline(always)]
 fn read_varint(buf: &mut &[u8]) -> Result<u64> {
-    match *buf {
-        &[b0, ref rest @ ..] if b0 < 0x80 => {
+    let bytes: &[u8] = *buf;
+    match *bytes {
+        [b0, ref rest @ ..] if b0 < 0x80 => {
             *buf = rest;
             Ok(u64::from(b0))
         }
-        &[b0, b1, ref rest @ ..] if b1 < 0x80 => {
+        [b0, b1, ref rest @ ..] if b1 < 0x80 => {
             *buf = rest;
             Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7)
         }
@@ -166,7 +167,7 @@ fn is_ascii(bytes: &[u8]) -> bool {
 
 fn varint(wire_type: WireType, buf: &mut &[u8]) -> Result<u64> {
     check_wire_type(WireType::Varint, wire_type)?;
-    Ok(read_varint(buf)?)
+    read_varint(buf)
 }
 
 fn fixed64(wire_type: WireType, buf: &mut &[u8]) -> Result<u64> {
