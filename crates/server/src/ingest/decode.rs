@@ -77,7 +77,7 @@ fn nested<'a>(wire_type: WireType, buf: &mut &'a [u8], depth: u32) -> Result<&'a
 /// length, tag and enum is (a call per field was ~7 % of decoding's instructions); longer ones go to prost.
 #[inline(always)]
 fn read_varint(buf: &mut &[u8]) -> Result<u64> {
-    let bytes: &[u8] = *buf;
+    let bytes: &[u8] = buf;
     match *bytes {
         [b0, ref rest @ ..] if b0 < 0x80 => {
             *buf = rest;
