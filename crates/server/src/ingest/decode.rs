@@ -65,6 +65,7 @@ struct Decoder<'a> {
 
 /// The body of a length-delimited field of a message at `depth` (0 = the request): a nested message one
 /// level down, as prost's `message::merge` reads it (wire type, recursion limit, length).
+#[inline]
 fn nested<'a>(wire_type: WireType, buf: &mut &'a [u8], depth: u32) -> Result<&'a [u8]> {
     check_wire_type(WireType::LengthDelimited, wire_type)?;
     if depth >= RECURSION_LIMIT {
@@ -128,11 +129,13 @@ fn delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8]> {
     Ok(body)
 }
 
+#[inline]
 fn bytes<'a>(wire_type: WireType, buf: &mut &'a [u8]) -> Result<&'a [u8]> {
     check_wire_type(WireType::LengthDelimited, wire_type)?;
     delimited(buf)
 }
 
+#[inline]
 fn string<'a>(wire_type: WireType, buf: &mut &'a [u8]) -> Result<&'a str> {
     utf8(bytes(wire_type, buf)?)
 }
@@ -165,11 +168,13 @@ fn is_ascii(bytes: &[u8]) -> bool {
     }
 }
 
+#[inline]
 fn varint(wire_type: WireType, buf: &mut &[u8]) -> Result<u64> {
     check_wire_type(WireType::Varint, wire_type)?;
     read_varint(buf)
 }
 
+#[inline]
 fn fixed64(wire_type: WireType, buf: &mut &[u8]) -> Result<u64> {
     check_wire_type(WireType::SixtyFourBit, wire_type)?;
     let (v, rest) = buf.split_first_chunk::<8>().ok_or(Malformed("buffer underflow"))?;
@@ -177,6 +182,7 @@ fn fixed64(wire_type: WireType, buf: &mut &[u8]) -> Result<u64> {
     Ok(u64::from_le_bytes(*v))
 }
 
+#[inline]
 fn fixed32(wire_type: WireType, buf: &mut &[u8]) -> Result<u32> {
     check_wire_type(WireType::ThirtyTwoBit, wire_type)?;
     let (v, rest) = buf.split_first_chunk::<4>().ok_or(Malformed("buffer underflow"))?;
