@@ -234,6 +234,9 @@ fn fields<'a>(mut buf: &'a [u8], mut field: impl FnMut(u32, WireType, &mut &'a [
 /// A `KeyValue` at `depth`: its key and its value as far as Sightline reads it. A repeated `value` merges
 /// into the first, as protobuf merges a singular message field (its oneof: the last member set wins).
 fn key_value(buf: &[u8], depth: u32) -> Result<Attr<'_>> {
+    if let Some(attr) = plain_key_value(buf, depth) {
+        return Ok(attr);
+    }
     let mut attr = Attr { key: "", value: None };
     fields(buf, |tag, wire_type, buf| {
         match tag {
@@ -247,6 +250,32 @@ fn key_value(buf: &[u8], depth: u32) -> Result<Attr<'_>> {
         Ok(())
     })?;
     Ok(attr)
+}
+
+/// The `KeyValue` nearly every SDK writes — its key, then its value holding one string or integer, each
+/// field once — read without the general field loop; `None` for anything else (another shape, or damage:
+/// the general reading then finds the same value or the same error).
+#[inline]
+fn plain_key_value(buf: &[u8], depth: u32) -> Option<Attr<'_>> {
+    const KEY: u8 = 1 << 3 | WireType::LengthDelimited as u8;
+    const VALUE: u8 = 2 << 3 | WireType::LengthDelimited as u8;
+    const STRING: u8 = 1 << 3 | WireType::LengthDelimited as u8;
+    const INT: u8 = 3 << 3 | WireType::Varint as u8;
+    if depth >= RECURSION_LIMIT {
+        return None;
+    }
+    let mut rest = buf.strip_prefix(&[KEY])?;
+    let key = delimited(&mut rest).ok()?;
+    let mut rest = rest.strip_prefix(&[VALUE])?;
+    let any = delimited(&mut rest).ok()?;
+    let (&field, mut any) = any.split_first()?;
+    let value = match field {
+        STRING => Value::Str(utf8(delimited(&mut any).ok()?).ok()?),
+        INT => Value::Int(read_varint(&mut any).ok()? as i64),
+        _ => return None,
+    };
+    (rest.is_empty() && any.is_empty()).then_some(())?;
+    Some(Attr { key: utf8(key).ok()?, value: Some(value) })
 }
 
 /// Merges an `AnyValue` at `depth` into `value`.
