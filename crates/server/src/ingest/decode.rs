@@ -118,7 +118,7 @@ fn long_key(buf: &mut &[u8]) -> Result<(u32, WireType)> {
 }
 
 /// A length prefix and the bytes it covers.
-#[inline]
+#[inline(always)]
 fn delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8]> {
     let len = read_varint(buf)?;
     if len > buf.len() as u64 {
@@ -143,6 +143,7 @@ fn string<'a>(wire_type: WireType, buf: &mut &'a [u8]) -> Result<&'a str> {
 /// `bytes` as a `str`, checked as prost checks it. OTLP's strings are nearly all ASCII and short (keys,
 /// routes, names: 5–40 bytes), where `str::from_utf8` goes byte by byte: a tenth of ingest's instructions.
 /// An ASCII check a word at a time first, the full check only for the rest.
+#[inline(always)]
 fn utf8(bytes: &[u8]) -> Result<&str> {
     if is_ascii(bytes) {
         // SAFETY: every byte is below 0x80, and a sequence of ASCII bytes is valid UTF-8.
