@@ -10,11 +10,7 @@
 
 use std::borrow::Cow;
 
-use rustc_hash::FxHashMap;
-
-use crate::cube::facts::MAX_STATEMENT;
-use crate::ingest::truncate;
-use crate::sql::normalize_sql;
+use crate::cube::facts::Statements;
 use crate::store::record::{kind, Lineage, SpanRef, SpanTimes, StepRecord};
 
 /// Distinct steps kept per transaction; a transaction with more (an N+1 loop over distinct statements)
@@ -26,7 +22,7 @@ pub fn steps_of_transactions(spans: &[SpanRef<'_>]) -> Vec<Vec<StepRecord>> {
     if !has_steps(spans) {
         return vec![Vec::new(); spans.len()];
     }
-    steps_with_lineage(spans, &Lineage::of(spans))
+    steps_with_lineage(spans, &Lineage::of(spans), &Statements::of(spans))
 }
 
 /// Whether any of `spans` can be a step of another: the request has transactions and other spans.
@@ -34,9 +30,9 @@ pub fn has_steps(spans: &[SpanRef<'_>]) -> bool {
     spans.iter().any(|s| s.is_transaction) && !spans.iter().all(|s| s.is_transaction)
 }
 
-/// [`steps_of_transactions`] with the request's [`Lineage`] already worked out (the embedded store shares
-/// it with the cube's facts).
-pub fn steps_with_lineage(spans: &[SpanRef<'_>], lineage: &Lineage) -> Vec<Vec<StepRecord>> {
+/// [`steps_of_transactions`] with the request's [`Lineage`] and [`Statements`] already worked out (the
+/// embedded store shares them with the cube's facts).
+pub fn steps_with_lineage(spans: &[SpanRef<'_>], lineage: &Lineage, statements: &Statements) -> Vec<Vec<StepRecord>> {
     let mut out: Vec<Vec<StepRecord>> = vec![Vec::new(); spans.len()];
     // Time spent in children, per span: what its own duration is not "self" time for.
     let mut children_ns = vec![0u64; spans.len()];
@@ -45,19 +41,13 @@ pub fn steps_with_lineage(spans: &[SpanRef<'_>], lineage: &Lineage) -> Vec<Vec<S
             children_ns[p] = children_ns[p].saturating_add(s.end_ns.saturating_sub(s.start_ns));
         }
     }
-    let mut normalized: FxHashMap<&str, String> = FxHashMap::default();
     for (i, s) in spans.iter().enumerate() {
         if s.is_transaction || s.in_flight() {
             continue;
         }
         let Some(owner) = lineage.transaction(i).filter(|o| !spans[*o].in_flight()) else { continue };
         let name: Cow<'_, str> = match s.step_kind {
-            kind::SQL => match s.text.as_deref() {
-                Some(t) => Cow::Borrowed(
-                    normalized.entry(t).or_insert_with(|| truncate(&normalize_sql(t), MAX_STATEMENT)).as_str(),
-                ),
-                None => Cow::Borrowed(s.target.as_deref().unwrap_or(&s.name)),
-            },
+            kind::SQL => Cow::Borrowed(statements.get(i).unwrap_or_else(|| s.target.as_deref().unwrap_or(&s.name))),
             kind::HTTP => Cow::Borrowed(s.target.as_deref().unwrap_or(&s.name)),
             _ => Cow::Borrowed(&*s.name),
         };

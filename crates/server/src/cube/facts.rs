@@ -33,11 +33,44 @@ pub(crate) fn http_status_text(code: u32) -> Cow<'static, str> {
     }
 }
 
+/// The statement of each finished SQL step among a request's spans, as the cube and "what changed" name it
+/// (normalized, cut to [`MAX_STATEMENT`]): worked out once per request for both, each distinct text
+/// normalized once (a request repeats few statements many times).
+#[derive(Debug, Default)]
+pub struct Statements {
+    /// Per span, its statement's index in `texts` (`u32::MAX`: none).
+    of: Vec<u32>,
+    texts: Vec<String>,
+}
+
+impl Statements {
+    pub fn of(spans: &[SpanRef<'_>]) -> Self {
+        let mut seen: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut texts = Vec::new();
+        let of = spans
+            .iter()
+            .map(|s| match s.text.as_deref() {
+                Some(t) if s.step_kind == kind::SQL && !s.is_transaction && !s.in_flight() => *seen.entry(t).or_insert_with(|| {
+                    texts.push(truncate(&normalize_sql(t), MAX_STATEMENT));
+                    texts.len() as u32 - 1
+                }),
+                _ => u32::MAX,
+            })
+            .collect();
+        Statements { of, texts }
+    }
+
+    /// The statement of `spans[i]`, if it is a finished SQL step with a text.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        self.texts.get(*self.of.get(i)? as usize).map(String::as_str)
+    }
+}
+
 /// The facts of the finished transactions and SQL steps among `spans`.
 pub fn facts(spans: &[SpanRecord]) -> Vec<Fact<'static>> {
     let spans = span_refs(spans);
     let mut out = Vec::new();
-    each_fact(&spans, None, |_, f, _| out.push(f.clone().into_owned()));
+    each_fact(&spans, None, None, |_, f, _| out.push(f.clone().into_owned()));
     out
 }
 
@@ -49,7 +82,7 @@ pub fn facts(spans: &[SpanRecord]) -> Vec<Fact<'static>> {
 /// SQL step's endpoint is found among the spans of the same call.
 pub fn facts_and_owners(spans: &[SpanRef<'_>]) -> Vec<(Option<Fact<'static>>, Option<usize>)> {
     let mut out: Vec<(Option<Fact<'static>>, Option<usize>)> = vec![(None, None); spans.len()];
-    each_fact(spans, None, |i, f, owner| out[i] = (Some(f.clone().into_owned()), owner));
+    each_fact(spans, None, None, |i, f, owner| out[i] = (Some(f.clone().into_owned()), owner));
     out
 }
 
@@ -58,7 +91,12 @@ pub fn facts_and_owners(spans: &[SpanRef<'_>]) -> Vec<(Option<Fact<'static>>, Op
 /// facts (nine strings each) never exist all at once. `lineage`: the request's [`Lineage`] if the caller
 /// worked it out (worked out here when a SQL step needs it otherwise). A fact borrows its statement for the
 /// call only.
-pub fn each_fact(spans: &[SpanRef<'_>], lineage: Option<&Lineage>, mut visit: impl FnMut(usize, &Fact<'_>, Option<usize>)) {
+pub fn each_fact(
+    spans: &[SpanRef<'_>],
+    lineage: Option<&Lineage>,
+    statements: Option<&Statements>,
+    mut visit: impl FnMut(usize, &Fact<'_>, Option<usize>),
+) {
     let has_sql = spans.iter().any(|s| !s.in_flight() && !s.is_transaction && s.step_kind == kind::SQL);
     let own;
     let lineage = match lineage {
@@ -69,8 +107,14 @@ pub fn each_fact(spans: &[SpanRef<'_>], lineage: Option<&Lineage>, mut visit: im
         }
         None => None,
     };
-    // A request repeats few statements many times: normalize each distinct text once.
-    let mut normalized: FxHashMap<&str, String> = FxHashMap::default();
+    let own_statements;
+    let statements = match statements {
+        Some(statements) => statements,
+        None => {
+            own_statements = Statements::of(spans);
+            &own_statements
+        }
+    };
     for (i, s) in spans.iter().enumerate() {
         if s.in_flight() {
             continue;
@@ -79,10 +123,7 @@ pub fn each_fact(spans: &[SpanRef<'_>], lineage: Option<&Lineage>, mut visit: im
             visit(i, &transaction(s), None);
         } else if s.step_kind == kind::SQL {
             let owner = lineage.and_then(|l| l.transaction(i));
-            let statement = s
-                .text
-                .as_deref()
-                .map(|t| Cow::Borrowed(normalized.entry(t).or_insert_with(|| truncate(&normalize_sql(t), MAX_STATEMENT)).as_str()));
+            let statement = statements.get(i).map(Cow::Borrowed);
             visit(i, &sql_step(s, owner.map(|o| &*spans[o].name), statement), owner);
         }
     }
@@ -158,6 +199,22 @@ mod tests {
 
     fn dim<'a>(f: &'a Fact<'_>, d: CubeDim) -> &'a str {
         &f.dims[d as usize]
+    }
+
+    /// Each finished SQL step's statement, normalized once per distinct text; nothing for other spans.
+    #[test]
+    fn statements_are_normalized_once_per_text() {
+        let mut running = sql(6, 1, "SELECT 3");
+        running.end_ns = 0;
+        let http = SpanRecord { step_kind: kind::HTTP, text: Some("GET /x".into()), ..span(5, Some(1), "GET") };
+        let batch = [tx(1, "POST /api/pay"), sql(2, 1, "SELECT * FROM t WHERE id = 1"), sql(3, 1, "SELECT * FROM t WHERE id = 2"), sql(4, 1, "SELECT * FROM t WHERE id = 1"), http, running];
+        let spans = span_refs(&batch);
+        let statements = Statements::of(&spans);
+        let expected = normalize_sql("SELECT * FROM t WHERE id = 1");
+        assert_eq!(expected, normalize_sql("SELECT * FROM t WHERE id = 2"), "literals normalize away");
+        let got: Vec<_> = (0..spans.len() + 1).map(|i| statements.get(i)).collect();
+        assert_eq!(got, [None, Some(&*expected), Some(&*expected), Some(&*expected), None, None, None]);
+        assert_eq!(statements.texts.len(), 2, "one normalization per distinct text");
     }
 
     #[test]

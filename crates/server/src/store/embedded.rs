@@ -53,6 +53,7 @@ use tokio::sync::oneshot;
 
 use crate::blocking;
 use crate::cube::rollup::IdFact;
+use crate::cube::facts::Statements;
 use crate::cube::OwnedFact;
 use crate::sync;
 
@@ -165,11 +166,16 @@ impl Job {
     /// Worked out here, on the caller's thread, one span at a time so the committer knows which span each
     /// fact came from and counts it only if the span is new; each fact is interned as it is made.
     #[allow(clippy::type_complexity)]
-    fn cube_facts(spans: &[SpanRef<'_>], lineage: Option<&Lineage>, cube: &CubeStore) -> (Vec<Option<IdFact>>, Vec<Vec<IdFact>>) {
+    fn cube_facts(
+        spans: &[SpanRef<'_>],
+        lineage: Option<&Lineage>,
+        statements: Option<&Statements>,
+        cube: &CubeStore,
+    ) -> (Vec<Option<IdFact>>, Vec<Vec<IdFact>>) {
         let mut interning = cube.interning(spans.len());
         // Per fact: its span, and the transaction it is counted with.
         let mut placed: Vec<(usize, Option<usize>)> = Vec::with_capacity(spans.len());
-        crate::cube::facts::each_fact(spans, lineage, |i, fact, owner| {
+        crate::cube::facts::each_fact(spans, lineage, statements, |i, fact, owner| {
             interning.push(fact);
             placed.push((i, owner.filter(|o| !spans[*o].in_flight())));
         });
@@ -207,15 +213,17 @@ impl Job {
         let needs_lineage = crate::compare::profile::has_steps(spans)
             || (cube.is_some() && spans.iter().any(|s| !s.is_transaction && s.step_kind == kind::SQL));
         let lineage = needs_lineage.then(|| Lineage::of(spans));
+        // And one normalization of each distinct statement, for both as well.
+        let statements = needs_lineage.then(|| Statements::of(spans));
         let (mut per_span, mut with_tx) = match cube {
-            Some(cube) => Self::cube_facts(spans, lineage.as_ref(), cube),
+            Some(cube) => Self::cube_facts(spans, lineage.as_ref(), statements.as_ref(), cube),
             None => Default::default(),
         };
-        let mut steps = match &lineage {
-            Some(lineage) => crate::compare::profile::steps_with_lineage(spans, lineage),
-            None => vec![Vec::new(); spans.len()],
+        let mut steps = match (&lineage, &statements) {
+            (Some(lineage), Some(statements)) => crate::compare::profile::steps_with_lineage(spans, lineage, statements),
+            _ => vec![Vec::new(); spans.len()],
         };
-        drop(lineage);
+        drop((lineage, statements));
         // Per trace: how many finished spans it has here; per span, its trace's group (`u32::MAX`: in
         // flight).
         let mut groups: Vec<([u8; 16], u32)> = Vec::with_capacity(spans.len() / 4 + 1);
