@@ -103,7 +103,8 @@ fn long_varint(buf: &mut &[u8]) -> Result<u64> {
 /// valid wire type, the rest (and every error) from prost.
 #[inline(always)]
 fn read_key(buf: &mut &[u8]) -> Result<(u32, WireType)> {
-    if let &[key @ 0x08..=0x7f, ref rest @ ..] = *buf {
+    let bytes: &[u8] = buf;
+    if let [key @ 0x08..=0x7f, ref rest @ ..] = *bytes {
         if let Ok(wire_type) = WireType::try_from(u64::from(key & 7)) {
             *buf = rest;
             return Ok((u32::from(key >> 3), wire_type));
@@ -143,7 +144,9 @@ fn string<'a>(wire_type: WireType, buf: &mut &'a [u8]) -> Result<&'a str> {
 
 /// `bytes` as a `str`, checked as prost checks it. OTLP's strings are nearly all ASCII and short (keys,
 /// routes, names: 5–40 bytes), where `str::from_utf8` goes byte by byte: a tenth of ingest's instructions.
-/// An ASCII check a word at a time first, the full check only for the rest.
+/// An ASCII check a word at a time first, the full check only for the rest. Not std's `<[u8]>::is_ascii`:
+/// on a span's strings (16 of 3–130 bytes, callgrind, Rust 1.95) it took 50 instructions a string against
+/// 19 here and 97 for `from_utf8`.
 #[inline(always)]
 fn utf8(bytes: &[u8]) -> Result<&str> {
     if is_ascii(bytes) {

@@ -52,8 +52,8 @@ use sightline_model::{ActiveList, Grid, HistoryLoading, Hitmap, LivePoint, Servi
 use tokio::sync::oneshot;
 
 use crate::blocking;
-use crate::cube::rollup::IdFact;
 use crate::cube::facts::Statements;
+use crate::cube::rollup::IdFact;
 use crate::cube::OwnedFact;
 use crate::sync;
 
@@ -209,21 +209,20 @@ impl Job {
             facts: JobFacts { tx: Vec::with_capacity(if cube.is_some() { txs } else { 0 }), ..JobFacts::default() },
             ..Job::default()
         };
-        // One lineage for the cube's SQL steps and the transactions' steps.
+        // One lineage and one normalization of each distinct statement, for the cube's SQL steps and the
+        // transactions' steps alike.
         let needs_lineage = crate::compare::profile::has_steps(spans)
             || (cube.is_some() && spans.iter().any(|s| !s.is_transaction && s.step_kind == kind::SQL));
-        let lineage = needs_lineage.then(|| Lineage::of(spans));
-        // And one normalization of each distinct statement, for both as well.
-        let statements = needs_lineage.then(|| Statements::of(spans));
+        let shared = needs_lineage.then(|| (Lineage::of(spans), Statements::of(spans)));
         let (mut per_span, mut with_tx) = match cube {
-            Some(cube) => Self::cube_facts(spans, lineage.as_ref(), statements.as_ref(), cube),
+            Some(cube) => Self::cube_facts(spans, shared.as_ref().map(|s| &s.0), shared.as_ref().map(|s| &s.1), cube),
             None => Default::default(),
         };
-        let mut steps = match (&lineage, &statements) {
-            (Some(lineage), Some(statements)) => crate::compare::profile::steps_with_lineage(spans, lineage, statements),
-            _ => vec![Vec::new(); spans.len()],
+        let mut steps = match &shared {
+            Some((lineage, statements)) => crate::compare::profile::steps_with_lineage(spans, lineage, statements),
+            None => vec![Vec::new(); spans.len()],
         };
-        drop((lineage, statements));
+        drop(shared);
         // Per trace: how many finished spans it has here; per span, its trace's group (`u32::MAX`: in
         // flight).
         let mut groups: Vec<([u8; 16], u32)> = Vec::with_capacity(spans.len() / 4 + 1);
